@@ -1,0 +1,10 @@
+/** Metadata key of `@Workflow()`. */
+export const WORKFLOW_METADATA = 'chronoforge:workflow';
+/** Metadata key of `@DurableStep()`. */
+export const STEP_METADATA = 'chronoforge:step';
+
+/** DI token of the validated, defaulted module options. */
+export const CHRONO_FORGE_RESOLVED_OPTIONS = Symbol('CHRONO_FORGE_RESOLVED_OPTIONS');
+
+/** BullMQ job name of a workflow pass. */
+export const RUN_JOB = 'run';

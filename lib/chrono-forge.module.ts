@@ -1,0 +1,50 @@
+import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from './chrono-forge.constants.js';
+import {
+  CHRONO_FORGE_MODULE_OPTIONS,
+  ChronoForgeConfigurableModule,
+} from './chrono-forge.module-definition.js';
+import { WorkflowClient } from './client/workflow.client.js';
+import { WorkflowMetadataAccessor } from './discovery/workflow-metadata.accessor.js';
+import { WorkflowExplorer } from './discovery/workflow.explorer.js';
+import { WorkflowRegistry } from './discovery/workflow.registry.js';
+import { StepRunner } from './executor/step.runner.js';
+import { WorkflowContext } from './executor/workflow-context.js';
+import { WorkflowExecutor } from './executor/workflow.executor.js';
+import type { ChronoForgeModuleOptions } from './interfaces/chrono-forge-options.interface.js';
+import { resolveOptions } from './module/resolve-options.js';
+import { ChronoForgeDatabase } from './persistence/chrono-forge-database.js';
+import { WorkflowStore } from './persistence/workflow.store.js';
+import { WorkflowQueue } from './queue/workflow.queue.js';
+import { WorkflowWorker } from './queue/workflow.worker.js';
+
+/**
+ * Durable workflows for Nest. Import once, with `forRoot(options)` or
+ * `forRootAsync({ imports, inject, useFactory })`; the module is global by default.
+ *
+ * @publicApi
+ */
+@Module({
+  imports: [DiscoveryModule],
+  providers: [
+    {
+      provide: CHRONO_FORGE_RESOLVED_OPTIONS,
+      useFactory: (options: ChronoForgeModuleOptions) => resolveOptions(options),
+      inject: [CHRONO_FORGE_MODULE_OPTIONS],
+    },
+    ChronoForgeDatabase,
+    WorkflowStore,
+    WorkflowQueue,
+    WorkflowRegistry,
+    WorkflowMetadataAccessor,
+    WorkflowExplorer,
+    StepRunner,
+    WorkflowExecutor,
+    WorkflowWorker,
+    WorkflowContext,
+    WorkflowClient,
+  ],
+  exports: [WorkflowClient, WorkflowContext, ChronoForgeDatabase, WorkflowQueue, WorkflowWorker],
+})
+export class ChronoForgeModule extends ChronoForgeConfigurableModule {}

@@ -1,0 +1,119 @@
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
+import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import type { WorkflowStore } from '../persistence/workflow.store.js';
+import { deserializeValue, type StoredValue } from '../util/serialization.util.js';
+import { allowedFrom } from './transitions.js';
+import type { ErrorInfo, ListRunsFilter, StepInfo, WorkflowRunDetail, WorkflowRunSummary } from './workflow-run.interface.js';
+
+const STATES: WorkflowState[] = ['idle', 'running', 'completed', 'failed', 'stalled', 'cancelled'];
+
+const SUMMARY_COLUMNS = `id, key, job_name AS workflow, state, attempt + 1 AS attempt, started_at AS "startedAt",
+  completed_at AS "completedAt", next_run_at AS "nextRunAt", locked_by AS "lockedBy", created_at AS "createdAt",
+  updated_at AS "updatedAt"`;
+
+/** The client's read and operator statements. */
+export class RunQueries {
+  constructor(private readonly store: WorkflowStore) {}
+
+  async find(key: string, workflow?: string): Promise<{ id: string; job_name: string }> {
+    if (typeof key !== 'string' || key === '') throw new InvalidOptionsError('A run key must be a non-empty string.');
+    const rows = await this.store.query<{ id: string; job_name: string }>(
+      `SELECT id, job_name FROM ${this.store.wf} WHERE key = $1 AND ($2::text IS NULL OR job_name = $2) LIMIT 2`,
+      [key, workflow ?? null],
+    );
+    if (rows.length === 0) throw new WorkflowNotFoundError(`No run with key "${key}"${workflow ? ` of workflow "${workflow}"` : ''}.`);
+    if (rows.length > 1) {
+      throw new InvalidOptionsError(`Several workflows have a run with key "${key}"; pass { workflow: '<name>' }.`);
+    }
+    return rows[0];
+  }
+
+  async outcome(id: string): Promise<{
+    state: WorkflowState;
+    result: unknown;
+    lastError: { errorClass: string; message: string | null; stepName: string | null } | null;
+  }> {
+    const rows = await this.store.query<{ state: WorkflowState; result: unknown; last_error: never }>(
+      `SELECT w.state, w.result, (SELECT json_build_object('errorClass', e.error_class, 'message', e.error_message,
+           'stepName', e.step_name) FROM ${this.store.errors} e WHERE e.workflow_id = w.id ORDER BY e.id DESC LIMIT 1) AS last_error
+       FROM ${this.store.wf} w WHERE w.id = $1`,
+      [id],
+    );
+    if (!rows[0]) throw new WorkflowNotFoundError(`Run ${id} no longer exists.`);
+    return { state: rows[0].state, result: rows[0].result, lastError: rows[0].last_error };
+  }
+
+  async detail(id: string): Promise<WorkflowRunDetail> {
+    const [run] = await this.store.query<WorkflowRunSummary & { input: unknown; result: unknown; context: Record<string, unknown> }>(
+      `SELECT ${SUMMARY_COLUMNS}, input, result, context FROM ${this.store.wf} WHERE id = $1`,
+      [id],
+    );
+    if (!run) throw new WorkflowNotFoundError(`Run ${id} no longer exists.`);
+    const steps = await this.store.query<StepInfo>(
+      `SELECT step_name AS name, state, attempts, started_at AS "startedAt", completed_at AS "completedAt",
+         error_class AS "errorClass", error_message AS "errorMessage", metadata
+       FROM ${this.store.logs} WHERE workflow_id = $1 ORDER BY id`,
+      [id],
+    );
+    const errors = await this.store.query<ErrorInfo>(
+      `SELECT id, step_name AS "stepName", attempt, error_class AS "errorClass", error_message AS message, backtrace,
+         created_at AS "createdAt" FROM ${this.store.errors} WHERE workflow_id = $1 ORDER BY id`,
+      [id],
+    );
+    return { ...run, result: run.result == null ? null : deserializeValue(run.result as StoredValue), steps, errors };
+  }
+
+  async list(filter: ListRunsFilter): Promise<WorkflowRunSummary[]> {
+    if (filter === null || typeof filter !== 'object') throw new InvalidOptionsError('list() filter must be an object.');
+    const states = filter.state === undefined ? null : Array.isArray(filter.state) ? filter.state : [filter.state];
+    if (states && states.some((s) => !STATES.includes(s))) {
+      throw new InvalidOptionsError(`Unknown state in list() filter; use ${STATES.join(', ')}.`);
+    }
+    const limit = filter.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new InvalidOptionsError('list() limit must be 1..500.');
+    if (filter.before !== undefined && !/^\d+$/.test(filter.before)) throw new InvalidOptionsError('list() before must be a run id.');
+    const prefix = filter.keyPrefix === undefined ? null : filter.keyPrefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+    return this.store.query<WorkflowRunSummary>(
+      `SELECT ${SUMMARY_COLUMNS} FROM ${this.store.wf}
+       WHERE ($1::text[] IS NULL OR state = ANY($1)) AND ($2::text IS NULL OR job_name = $2)
+         AND ($3::text IS NULL OR key LIKE $3) AND ($4::bigint IS NULL OR id < $4)
+       ORDER BY id DESC LIMIT $5`,
+      [states, filter.workflow ?? null, prefix, filter.before ?? null, limit],
+    );
+  }
+
+  /** Retry in one statement: state, budgets of failed steps and the `$workflow_retry$` log. */
+  async retry(id: string): Promise<Date | null> {
+    const rows = await this.store.query<{ next_run_at: Date }>(
+      `WITH old AS (SELECT id, state FROM ${this.store.wf} WHERE id = $1),
+       w AS (
+         UPDATE ${this.store.wf} SET state = 'idle', locked_at = NULL, locked_by = NULL, attempt = 0,
+           retry_counts = '{}', wake_pending = false, next_run_at = now(), completed_at = NULL, updated_at = now()
+         WHERE id = $1 AND state = ANY($2::text[]) RETURNING id, next_run_at),
+       l AS (
+         UPDATE ${this.store.logs} SET state = 'pending', updated_at = now(),
+           metadata = metadata || jsonb_build_object('attempt_offset', attempts, 'retry_counts', '{}'::jsonb)
+         WHERE workflow_id IN (SELECT id FROM w) AND state = 'failed'),
+       r AS (
+         INSERT INTO ${this.store.logs} (workflow_id, step_name, state, attempts, started_at, last_executed_at,
+           completed_at, metadata)
+         SELECT w.id, '$workflow_retry$' || (extract(epoch FROM clock_timestamp()) * 1000)::bigint, 'completed', 1,
+           now(), now(), now(), jsonb_build_object('previous_state', old.state)
+         FROM w JOIN old ON old.id = w.id ON CONFLICT DO NOTHING)
+       SELECT next_run_at FROM w`,
+      [id, allowedFrom('retry')],
+    );
+    return rows[0]?.next_run_at ?? null;
+  }
+
+  async cancel(id: string): Promise<boolean> {
+    const rows = await this.store.query(
+      `UPDATE ${this.store.wf} SET state = 'cancelled', locked_at = NULL, locked_by = NULL, next_run_at = NULL,
+         wake_pending = false, completed_at = now(), updated_at = now()
+       WHERE id = $1 AND state = ANY($2::text[]) RETURNING id`,
+      [id, allowedFrom('cancel').filter((s) => s !== 'cancelled')],
+    );
+    return rows.length > 0;
+  }
+}

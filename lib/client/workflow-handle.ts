@@ -1,0 +1,55 @@
+import { ResultTimeoutError } from '../errors/result-timeout.error.js';
+import { WorkflowFailedError } from '../errors/workflow-failed.error.js';
+import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import { type Duration, toMs } from '../util/duration.util.js';
+import { deserializeValue, type StoredValue } from '../util/serialization.util.js';
+import type { WorkflowClient } from './workflow.client.js';
+
+/**
+ * A reference to one run, returned by `WorkflowClient.start()`.
+ *
+ * @publicApi
+ */
+export class WorkflowHandle<R = unknown> {
+  constructor(
+    private readonly client: WorkflowClient,
+    /** The run's database id. */
+    readonly id: string,
+    /** The workflow name. */
+    readonly workflow: string,
+    /** The run's key. */
+    readonly key: string,
+  ) {}
+
+  /** The run's current state. */
+  async status(): Promise<WorkflowState> {
+    return (await this.client.fetchOutcome(this.id)).state;
+  }
+
+  /**
+   * Waits until the run is terminal and returns its result; throws `WorkflowFailedError` when it
+   * ends `failed`, `stalled` or `cancelled`, and `ResultTimeoutError` after `timeout`.
+   */
+  async result(options: { timeout?: Duration } = {}): Promise<R> {
+    const timeoutMs = toMs(options.timeout ?? '60s', 'result timeout');
+    const deadline = Date.now() + timeoutMs;
+    let delay = 20;
+    for (;;) {
+      const outcome = await this.client.fetchOutcome(this.id);
+      if (outcome.state === 'completed') return deserializeValue<R>(outcome.result as StoredValue);
+      if (outcome.state === 'failed' || outcome.state === 'stalled' || outcome.state === 'cancelled') {
+        throw new WorkflowFailedError(this.key, outcome.state, outcome.lastError ?? undefined);
+      }
+      if (Date.now() >= deadline) {
+        throw new ResultTimeoutError(`Run "${this.key}" is still ${outcome.state} after ${timeoutMs} ms.`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(1, deadline - Date.now()))));
+      delay = Math.min(delay * 2, 500);
+    }
+  }
+
+  /** Cancels the run (see `WorkflowClient.cancel`). */
+  async cancel(): Promise<void> {
+    await this.client.cancel(this.key, { workflow: this.workflow });
+  }
+}

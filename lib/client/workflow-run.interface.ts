@@ -1,0 +1,74 @@
+import type { ExecutionLogState } from '../persistence/entities/execution-log.entity.js';
+import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+
+/**
+ * A run as `WorkflowClient.list()` returns it.
+ *
+ * @publicApi
+ */
+export interface WorkflowRunSummary {
+  id: string;
+  key: string;
+  workflow: string;
+  state: WorkflowState;
+  attempt: number;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  nextRunAt: Date | null;
+  lockedBy: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** @publicApi */
+export interface StepInfo {
+  name: string;
+  state: ExecutionLogState;
+  attempts: number;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  errorClass: string | null;
+  errorMessage: string | null;
+  metadata: Record<string, unknown>;
+}
+
+/** @publicApi */
+export interface ErrorInfo {
+  id: string;
+  stepName: string | null;
+  attempt: number | null;
+  errorClass: string;
+  message: string | null;
+  backtrace: string | null;
+  createdAt: Date;
+}
+
+/**
+ * A run with its input, result, durable state, steps and error log, as `WorkflowClient.get()`
+ * returns it.
+ *
+ * @publicApi
+ */
+export interface WorkflowRunDetail extends WorkflowRunSummary {
+  input: unknown;
+  result: unknown;
+  state: WorkflowState;
+  context: Record<string, unknown>;
+  steps: StepInfo[];
+  errors: ErrorInfo[];
+}
+
+/**
+ * Filter of `WorkflowClient.list()`; results are newest first, paginated by `before` (an id).
+ *
+ * @publicApi
+ */
+export interface ListRunsFilter {
+  state?: WorkflowState | WorkflowState[];
+  workflow?: string;
+  keyPrefix?: string;
+  /** Only runs with an id below this one (keyset pagination). */
+  before?: string;
+  /** @default 50, at most 500 */
+  limit?: number;
+}

@@ -1,0 +1,145 @@
+import { Injectable, type Type } from '@nestjs/common';
+import { WorkflowRegistry } from '../discovery/workflow.registry.js';
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { InvalidTransitionError } from '../errors/invalid-transition.error.js';
+import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
+import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import { WorkflowStore } from '../persistence/workflow.store.js';
+import { WorkflowQueue } from '../queue/workflow.queue.js';
+import { jsonByteSize } from '../util/serialization.util.js';
+import { validateInput } from './input-validation.js';
+import { WorkflowHandle } from './workflow-handle.js';
+import type { ListRunsFilter, WorkflowRunDetail, WorkflowRunSummary } from './workflow-run.interface.js';
+import { RunQueries } from './run-queries.js';
+import { allowedFrom } from './transitions.js';
+
+/** Largest accepted encoded input. */
+export const MAX_INPUT_BYTES = 1024 * 1024;
+
+/** Options of `WorkflowClient.start()`. @publicApi */
+export interface StartOptions<I = unknown> {
+  /** Idempotency key: starting the same workflow with the same key returns the existing run. */
+  key: string;
+  /** The workflow's input (validated against its `input` DTO when it has one). */
+  input?: I;
+}
+
+/** Method names of `T` that return a promise (candidate workflow methods). @publicApi */
+export type WorkflowMethodOf<T> = {
+  [K in keyof T]: T[K] extends (...args: never[]) => Promise<unknown> ? K : never;
+}[keyof T] &
+  string;
+/** Input type of a workflow method. @publicApi */
+export type WorkflowInputOf<F> = F extends (input: infer I, ...rest: never[]) => unknown ? I : never;
+/** Result type of a workflow method. @publicApi */
+export type WorkflowResultOf<F> = F extends (...args: never[]) => Promise<infer R> ? R : never;
+
+/** Options that identify a run when a key alone is ambiguous. @publicApi */
+export interface RunSelector {
+  /** Workflow name, needed when several workflows use the same key. */
+  workflow?: string;
+}
+
+/**
+ * Starts runs and reads or acts on them. Available in every process, including `worker: false`.
+ *
+ * @publicApi
+ */
+@Injectable()
+export class WorkflowClient {
+  private readonly runs: RunQueries;
+
+  constructor(
+    private readonly store: WorkflowStore,
+    private readonly queue: WorkflowQueue,
+    private readonly registry: WorkflowRegistry,
+  ) {
+    this.runs = new RunQueries(store);
+  }
+
+  /** Starts (or finds) the run of workflow `name` with `options.key`. */
+  start<R = unknown>(name: string, options: StartOptions): Promise<WorkflowHandle<R>>;
+  /** Typed start: the input is checked against the method's parameter type. */
+  start<T extends object, M extends WorkflowMethodOf<T>>(
+    target: Type<T>,
+    method: M,
+    options: StartOptions<WorkflowInputOf<T[M]>>,
+  ): Promise<WorkflowHandle<WorkflowResultOf<T[M]>>>;
+  async start(
+    nameOrTarget: string | Type<object>,
+    methodOrOptions: string | StartOptions,
+    maybeOptions?: StartOptions,
+  ): Promise<WorkflowHandle<unknown>> {
+    const def =
+      typeof nameOrTarget === 'string'
+        ? this.registry.get(nameOrTarget)
+        : typeof nameOrTarget === 'function' && typeof methodOrOptions === 'string'
+          ? this.registry.findByMethod(nameOrTarget, methodOrOptions)
+          : undefined;
+    const label = typeof nameOrTarget === 'string' ? nameOrTarget : `${nameOrTarget?.name}#${String(methodOrOptions)}`;
+    if (!def) {
+      throw new WorkflowNotFoundError(
+        `No workflow "${label}" is registered in this application. Known: ${this.registry.names().join(', ') || '(none)'}.`,
+      );
+    }
+    const options = (typeof nameOrTarget === 'string' ? methodOrOptions : maybeOptions) as StartOptions | undefined;
+    if (!options || typeof options !== 'object') throw new InvalidOptionsError('start() needs options { key, input }.');
+    assertKey(options.key);
+    const input = options.input ?? null;
+    const size = jsonByteSize(input, 'input');
+    if (size > MAX_INPUT_BYTES) {
+      throw new InvalidOptionsError(`Input of "${def.name}" is ${size} bytes; the limit is ${MAX_INPUT_BYTES}.`);
+    }
+    if (def.inputType) await validateInput(def.name, def.inputType, input);
+    const { id, created, nextRunAt } = await this.store.insertRun(def.name, options.key, input, def.maxDurationMs);
+    if (created) await this.queue.enqueueRun(id, nextRunAt);
+    return new WorkflowHandle(this, id, def.name, options.key);
+  }
+
+  /** A handle to an existing run. */
+  async handle<R = unknown>(key: string, selector: RunSelector = {}): Promise<WorkflowHandle<R>> {
+    const row = await this.runs.find(key, selector.workflow);
+    return new WorkflowHandle<R>(this, row.id, row.job_name, key);
+  }
+
+  /** The run with its steps and errors. */
+  async get(key: string, selector: RunSelector = {}): Promise<WorkflowRunDetail> {
+    const row = await this.runs.find(key, selector.workflow);
+    return this.runs.detail(row.id);
+  }
+
+  /** Runs matching `filter`, newest first. */
+  async list(filter: ListRunsFilter = {}): Promise<WorkflowRunSummary[]> {
+    return this.runs.list(filter);
+  }
+
+  /** Moves a `failed` or `stalled` run back to `idle` with fresh retry budgets and wakes it. */
+  async retry(key: string, selector: RunSelector = {}): Promise<void> {
+    const row = await this.runs.find(key, selector.workflow);
+    const nextRunAt = await this.runs.retry(row.id);
+    if (!nextRunAt) throw await this.transitionError(row.id, key, 'retry');
+    await this.queue.enqueueRun(row.id, nextRunAt);
+  }
+
+  /** Cancels a run that is `idle`, `running` or `stalled`; an in-flight pass stops at its next write. */
+  async cancel(key: string, selector: RunSelector = {}): Promise<void> {
+    const row = await this.runs.find(key, selector.workflow);
+    if (!(await this.runs.cancel(row.id))) throw await this.transitionError(row.id, key, 'cancel');
+  }
+
+  /** State, stored result and last error of run `id` (what `WorkflowHandle` polls). */
+  fetchOutcome(id: string): ReturnType<RunQueries['outcome']> {
+    return this.runs.outcome(id);
+  }
+
+  private async transitionError(id: string, key: string, action: 'retry' | 'cancel'): Promise<Error> {
+    const state: WorkflowState = (await this.runs.outcome(id)).state;
+    return new InvalidTransitionError(key, state, action, allowedFrom(action));
+  }
+}
+
+function assertKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0 || key.length > 512) {
+    throw new InvalidOptionsError(`A run key must be a non-empty string of at most 512 characters, got ${JSON.stringify(key)}.`);
+  }
+}

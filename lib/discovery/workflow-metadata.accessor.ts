@@ -1,0 +1,18 @@
+import { Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { STEP_METADATA, WORKFLOW_METADATA } from '../chrono-forge.constants.js';
+import type { StepOptions, WorkflowOptions } from '../interfaces/workflow-options.interface.js';
+
+/** The only reader of ChronoForge's decorator metadata. */
+@Injectable()
+export class WorkflowMetadataAccessor {
+  constructor(private readonly reflector: Reflector) {}
+
+  getWorkflow(target: unknown): WorkflowOptions | undefined {
+    return typeof target === 'function' ? this.reflector.get(WORKFLOW_METADATA, target) : undefined;
+  }
+
+  getStep(target: unknown): StepOptions | undefined {
+    return typeof target === 'function' ? this.reflector.get(STEP_METADATA, target) : undefined;
+  }
+}

@@ -1,0 +1,22 @@
+import { ChronoForgeError } from './chrono-forge.error.js';
+
+/**
+ * The requested operation is not allowed in the run's current state, e.g. retrying a completed run.
+ *
+ * @publicApi
+ */
+export class InvalidTransitionError extends ChronoForgeError {
+  readonly code = 'CHRONOFORGE_INVALID_TRANSITION';
+
+  constructor(
+    readonly key: string,
+    readonly from: string,
+    readonly action: string,
+    allowed: readonly string[],
+  ) {
+    super(
+      `Cannot ${action} run "${key}" in state "${from}". ` +
+        `Only runs in state ${allowed.map((s) => `"${s}"`).join(' or ')} can be ${action === 'retry' ? 'retried' : `${action}ed`}.`,
+    );
+  }
+}

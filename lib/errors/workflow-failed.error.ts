@@ -1,0 +1,24 @@
+import { ChronoForgeError } from './chrono-forge.error.js';
+
+/**
+ * Raised by `WorkflowHandle.result()` when the run ended `failed`, `stalled` or `cancelled`.
+ *
+ * @publicApi
+ */
+export class WorkflowFailedError extends ChronoForgeError {
+  readonly code = 'CHRONOFORGE_WORKFLOW_FAILED';
+
+  constructor(
+    readonly key: string,
+    readonly state: string,
+    readonly lastError?: { errorClass: string; message: string | null; stepName: string | null },
+  ) {
+    super(
+      `Run "${key}" ended in state "${state}"` +
+        (lastError
+          ? `: ${lastError.errorClass}: ${lastError.message ?? ''}` +
+            (lastError.stepName ? ` (step ${lastError.stepName})` : '')
+          : ''),
+    );
+  }
+}

@@ -1,0 +1,120 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
+import { ExecutionFailedError } from '../errors/execution-failed.error.js';
+import type { StepOptions } from '../interfaces/workflow-options.interface.js';
+import type { ResolvedOptions } from '../module/resolve-options.js';
+import type { LogRow } from '../persistence/rows.js';
+import { WorkflowStore } from '../persistence/workflow.store.js';
+import { assertUserName } from '../util/names.util.js';
+import { deserializeValue, serializeValue } from '../util/serialization.util.js';
+import { toErrorRecord } from './error-record.js';
+import { type RetryCounts, type RetryStrategy, toRetryStrategy } from './retry-policy.js';
+import { activeScope, HaltExecution, LockLostError, type RunScope, stepStorage } from './run-scope.js';
+
+/** Metadata a step log keeps between attempts. */
+interface StepMetadata {
+  retry_counts?: RetryCounts;
+  /** Attempts made before the last `client.retry()`: the policy counts only the ones after. */
+  attempt_offset?: number;
+}
+
+/**
+ * Runs memoized durable steps (`@DurableStep` methods and `ctx.step()`): return the stored result
+ * on replay, otherwise execute, record the result in one statement, or record the failure and
+ * either schedule a retry (halting the pass) or raise `ExecutionFailedError`.
+ */
+@Injectable()
+export class StepRunner {
+  constructor(
+    private readonly store: WorkflowStore,
+    @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
+  ) {}
+
+  /** Runs `fn` as step `step$<name>` of the current run, or plainly outside a run. */
+  async run<T>(name: string, fn: () => T | Promise<T>, options: StepOptions = {}): Promise<T> {
+    const scope = activeScope();
+    if (!scope) return fn();
+    assertUserName(name, 'Step');
+    return this.execute(scope, scope.nextStepName(`step$${name}`), fn, options);
+  }
+
+  private policyFor(scope: RunScope, options: StepOptions): RetryStrategy {
+    return (
+      toRetryStrategy(options.retry, 'Step retry') ??
+      scope.definition.retry ??
+      this.options.defaultStepRetry
+    );
+  }
+
+  private async execute<T>(scope: RunScope, stepName: string, fn: () => T | Promise<T>, options: StepOptions): Promise<T> {
+    const existing = scope.logs.get(stepName);
+    if (existing?.state === 'completed') return deserializeValue<T>(existing.result);
+    if (scope.halted) throw new HaltExecution();
+    const metadata: StepMetadata = { ...(existing?.metadata ?? {}) };
+    const attempts = (existing?.attempts ?? 0) + 1;
+    if (existing?.state === 'failed') {
+      throw new ExecutionFailedError(stepName, existing.attempts);
+    }
+    if (scope.isDraining()) scope.halt(Date.now());
+
+    const startedAt = new Date();
+    let value: T;
+    try {
+      value = await stepStorage.run(stepName, fn);
+    } catch (err) {
+      if (err instanceof HaltExecution || err instanceof LockLostError) throw err;
+      return this.recordFailure(scope, stepName, attempts, metadata, err, startedAt, options);
+    }
+    let stored;
+    try {
+      stored = serializeValue(value);
+    } catch (err) {
+      // A result that cannot be stored is a bug in the step: retrying cannot fix it.
+      return this.recordFailure(scope, stepName, attempts, metadata, err, startedAt, { retry: [] });
+    }
+    const id = await this.store.completeStep(scope.run.id, scope.owner, stepName, attempts, stored, { ...metadata }, startedAt);
+    if (id === null) return this.settleConflict(scope, stepName);
+    const log: LogRow = { id, step_name: stepName, state: 'completed', attempts, result: stored, metadata: { ...metadata } };
+    scope.logs.set(stepName, log);
+    return deserializeValue<T>(stored);
+  }
+
+  private async recordFailure(
+    scope: RunScope,
+    stepName: string,
+    attempts: number,
+    metadata: StepMetadata,
+    err: unknown,
+    startedAt: Date,
+    options: StepOptions,
+  ): Promise<never> {
+    const counts: RetryCounts = { ...(metadata.retry_counts ?? {}) };
+    const policyAttempts = attempts - (metadata.attempt_offset ?? 0);
+    const decision = options.retry && Array.isArray(options.retry) && options.retry.length === 0
+      ? null
+      : this.policyFor(scope, options).decide(err, policyAttempts, counts);
+    const nextMeta: StepMetadata = { ...metadata };
+    if (Object.keys(counts).length > 0) nextMeta.retry_counts = counts;
+    const id = await this.store.failStepAttempt(
+      scope.run.id, scope.owner, stepName, attempts, decision ? 'pending' : 'failed',
+      nextMeta as Record<string, unknown>, toErrorRecord(err, scope.context), startedAt,
+    );
+    if (id === null) throw new LockLostError(scope.run.id);
+    scope.logs.set(stepName, {
+      id, step_name: stepName, state: decision ? 'pending' : 'failed', attempts, result: null,
+      metadata: nextMeta as Record<string, unknown>,
+    });
+    if (decision) scope.halt(Date.now() + decision.delayMs);
+    throw new ExecutionFailedError(stepName, attempts, err);
+  }
+
+  /** The step write found no row: either the lock is gone or a concurrent owner completed it. */
+  private async settleConflict<T>(scope: RunScope, stepName: string): Promise<T> {
+    const log = await this.store.findLog(scope.run.id, stepName);
+    if (log?.state === 'completed') {
+      scope.logs.set(stepName, log);
+      return deserializeValue<T>(log.result);
+    }
+    throw new LockLostError(scope.run.id);
+  }
+}

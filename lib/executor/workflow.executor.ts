@@ -1,0 +1,126 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
+import { WorkflowRegistry } from '../discovery/workflow.registry.js';
+import { ChronoForgeError } from '../errors/chrono-forge.error.js';
+import { ExecutionFailedError } from '../errors/execution-failed.error.js';
+import type { ResolvedOptions } from '../module/resolve-options.js';
+import type { LogRow } from '../persistence/rows.js';
+import { WorkflowStore } from '../persistence/workflow.store.js';
+import { WorkflowQueue } from '../queue/workflow.queue.js';
+import { serializeValue } from '../util/serialization.util.js';
+import { toErrorRecord } from './error-record.js';
+import { HaltExecution, LockLostError, RunScope, runStorage } from './run-scope.js';
+
+type Outcome =
+  | { kind: 'complete'; value: unknown }
+  | { kind: 'halt' }
+  | { kind: 'stall' }
+  | { kind: 'error'; error: unknown; retryable: boolean };
+
+/** Wait before a worker that lacks a run's workflow definition lets another worker try. */
+const UNKNOWN_WORKFLOW_RETRY_MS = 60_000;
+
+/**
+ * Executes one pass of a run: take the lock (reading every step log in the same round trip),
+ * replay the workflow method from the top, then release the lock with the next state in one
+ * statement and, only after that, enqueue the continuation.
+ */
+@Injectable()
+export class WorkflowExecutor {
+  private readonly logger = new Logger(WorkflowExecutor.name);
+  /** Identifies this process in `locked_by`. */
+  readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private draining = false;
+
+  constructor(
+    private readonly store: WorkflowStore,
+    private readonly registry: WorkflowRegistry,
+    private readonly queue: WorkflowQueue,
+    @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
+  ) {}
+
+  /** From now on, passes stop at the next step boundary and hand the run to another worker. */
+  drain(): void {
+    this.draining = true;
+  }
+
+  /** Runs one pass of run `workflowId`, triggered by job `jobId`. */
+  async runPass(workflowId: string, jobId: string): Promise<void> {
+    const owner = `${this.workerId}/${jobId}`;
+    const acquired = await this.store.acquire(workflowId, owner);
+    if (acquired.kind !== 'acquired') return;
+    const { run } = acquired;
+    const definition = this.registry.get(run.job_name);
+    if (!definition) {
+      this.logger.error(`Run ${run.id} ("${run.key}") belongs to unknown workflow "${run.job_name}"; known: ${this.registry.names().join(', ')}`);
+      await this.store.release(run.id, owner, {
+        state: 'idle', nextRunAt: new Date(Date.now() + UNKNOWN_WORKFLOW_RETRY_MS), attempt: run.attempt,
+        retryCounts: run.retry_counts, context: null,
+      });
+      return;
+    }
+    const logs = new Map<string, LogRow>(acquired.logs.map((l) => [l.step_name, l]));
+    const scope = new RunScope(run, logs, definition, owner, () => this.draining);
+    let outcome: Outcome;
+    try {
+      const value = await runStorage.run(scope, () => definition.invoke(run.input));
+      outcome = scope.halted ? { kind: 'halt' } : { kind: 'complete', value };
+    } catch (err) {
+      outcome = this.classify(scope, err);
+    }
+    try {
+      await this.finish(scope, jobId, outcome);
+    } catch (err) {
+      if (!(err instanceof LockLostError)) throw err;
+    }
+  }
+
+  private classify(scope: RunScope, err: unknown): Outcome {
+    if (err instanceof LockLostError) throw err;
+    if (scope.halted || err instanceof HaltExecution) return { kind: 'halt' };
+    if (err instanceof ExecutionFailedError) return { kind: 'stall' };
+    // Misuse of the API (bad names, unserializable values) cannot be fixed by retrying.
+    return { kind: 'error', error: err, retryable: !(err instanceof ChronoForgeError) };
+  }
+
+  private async finish(scope: RunScope, jobId: string, outcome: Outcome): Promise<void> {
+    const { run, owner } = scope;
+    const context = scope.contextDirty ? scope.context : null;
+    if (outcome.kind === 'complete') {
+      let stored;
+      try {
+        stored = serializeValue(outcome.value);
+      } catch (err) {
+        return this.finish(scope, jobId, { kind: 'error', error: err, retryable: false });
+      }
+      await this.store.complete(run.id, owner, stored, context);
+      return;
+    }
+    if (outcome.kind === 'halt' || outcome.kind === 'stall') {
+      const released = await this.store.release(run.id, owner, {
+        state: outcome.kind === 'halt' ? 'idle' : 'stalled',
+        nextRunAt: outcome.kind === 'halt' && scope.wakeAt != null ? new Date(scope.wakeAt) : null,
+        attempt: run.attempt,
+        retryCounts: run.retry_counts,
+        context,
+      });
+      if (released?.nextRunAt) await this.queue.enqueueRun(run.id, released.nextRunAt, jobId);
+      return;
+    }
+    const attempt = run.attempt + 1;
+    const counts = { ...run.retry_counts };
+    const policy = scope.definition.retry ?? this.options.defaultRetry;
+    const decision = outcome.retryable ? policy.decide(outcome.error, attempt, counts) : null;
+    const error = toErrorRecord(outcome.error, scope.context);
+    if (!decision) {
+      await this.store.fail(run.id, owner, attempt, error, context);
+      return;
+    }
+    const released = await this.store.release(run.id, owner, {
+      state: 'idle', nextRunAt: new Date(Date.now() + decision.delayMs), attempt, retryCounts: counts, context, error,
+    });
+    if (released?.nextRunAt) await this.queue.enqueueRun(run.id, released.nextRunAt, jobId);
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * ChronoForge for NestJS — durable workflows from decorated service methods.
+ *
+ * @example
+ * ```ts
+ * @Module({ imports: [ChronoForgeModule.forRoot({ database: { url }, queue: { redis: { url: redisUrl } } })] })
+ * class AppModule {}
+ *
+ * @Injectable()
+ * class Orders {
+ *   constructor(private readonly payments: Payments) {}
+ *   @Workflow('orders.fulfil') async fulfil(input: { orderId: string }) {
+ *     return this.payments.charge(input.orderId); // @DurableStep(): runs once, replays from the log
+ *   }
+ * }
+ * ```
+ *
+ * @packageDocumentation
+ */
+export * from './chrono-forge.module.js';
+export * from './client/workflow-handle.js';
+export * from './client/workflow-run.interface.js';
+export * from './client/workflow.client.js';
+export * from './decorators/index.js';
+export * from './errors/index.js';
+export { RetryPolicy, CompositeRetryPolicy } from './executor/retry-policy.js';
+export type { ErrorClass, RetryOption, RetryPolicyOptions, RetryStrategy } from './executor/retry-policy.js';
+export * from './executor/workflow-context.js';
+export * from './interfaces/index.js';
+export { ChronoForgeDatabase } from './persistence/chrono-forge-database.js';
+export * from './persistence/entities/index.js';
+export { WorkflowQueue } from './queue/workflow.queue.js';
+export { WorkflowWorker } from './queue/workflow.worker.js';
+export type { Duration } from './util/duration.util.js';
+export { chronoForgeMigrations } from '../migrations/index.js';

@@ -1,0 +1,2 @@
+export * from './chrono-forge-options.interface.js';
+export * from './workflow-options.interface.js';

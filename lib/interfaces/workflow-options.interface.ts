@@ -1,0 +1,31 @@
+import type { Type } from '@nestjs/common';
+import type { RetryOption } from '../executor/retry-policy.js';
+import type { Duration } from '../util/duration.util.js';
+
+/**
+ * Options of `@Workflow()`.
+ *
+ * @publicApi
+ */
+export interface WorkflowOptions {
+  /** Stable name persisted with every run. @default '<Class>.<method>' */
+  name?: string;
+  /** Lock lifetime of one pass; a lock older than this is taken over. @default module maxDuration */
+  maxDuration?: Duration;
+  /** Policy for errors that escape the workflow method; also the default for its steps. */
+  retry?: RetryOption;
+  /** class-validator DTO the input is validated against at `start`; the method receives an instance. */
+  input?: Type<object>;
+}
+
+/**
+ * Options of `@DurableStep()` and `ctx.step()`.
+ *
+ * @publicApi
+ */
+export interface StepOptions {
+  /** Step name (without the `step$` prefix). @default the method name */
+  name?: string;
+  /** Retry policy of the step. @default workflow retry → module defaultStepRetry → 3 attempts, 1 s, 30 s */
+  retry?: RetryOption;
+}

@@ -1,0 +1,44 @@
+import type { StoredValue } from '../util/serialization.util.js';
+import type { ExecutionLogState } from './entities/execution-log.entity.js';
+import type { WorkflowState } from './entities/workflow.entity.js';
+
+/** A run as the executor loads it when it takes the lock. */
+export interface RunRow {
+  id: string;
+  key: string;
+  job_name: string;
+  input: unknown;
+  context: Record<string, unknown>;
+  state: WorkflowState;
+  attempt: number;
+  retry_counts: Record<string, number>;
+  max_duration_ms: number;
+}
+
+/** A step log as the replay needs it. */
+export interface LogRow {
+  id: string;
+  step_name: string;
+  state: ExecutionLogState;
+  attempts: number;
+  result: StoredValue | null;
+  metadata: Record<string, unknown>;
+}
+
+/** An error to record in `chrono_forge_error_logs`. */
+export interface ErrorRecord {
+  errorClass: string;
+  message: string;
+  backtrace: string | null;
+  context: Record<string, unknown> | null;
+}
+
+/** What the release of a pass writes. */
+export interface ReleaseSpec {
+  state: 'idle' | 'stalled';
+  nextRunAt: Date | null;
+  attempt: number;
+  retryCounts: Record<string, number>;
+  context: Record<string, unknown> | null;
+  error?: ErrorRecord;
+}

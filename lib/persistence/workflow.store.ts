@@ -1,0 +1,267 @@
+import { Injectable } from '@nestjs/common';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import type { StoredValue } from '../util/serialization.util.js';
+import { ChronoForgeDatabase } from './chrono-forge-database.js';
+import type { ErrorRecord, LogRow, ReleaseSpec, RunRow } from './rows.js';
+
+/** Outcome of trying to take a run's lock. */
+export type AcquireResult =
+  | { kind: 'acquired'; run: RunRow; logs: LogRow[] }
+  | { kind: 'busy' }
+  | { kind: 'not-executable' };
+
+const STALE = `(locked_at IS NULL OR locked_at < now() - max_duration_ms * interval '1 millisecond')`;
+
+/**
+ * Every statement the engine's hot path issues. Each completed step, halt, completion or failure
+ * is a single statement (one round trip, one commit), fenced by `locked_by` so a pass that lost its
+ * lock can never write.
+ */
+@Injectable()
+export class WorkflowStore {
+  readonly wf: string;
+  readonly logs: string;
+  readonly errors: string;
+
+  constructor(private readonly db: ChronoForgeDatabase) {
+    const s = `"${db.schema}"`;
+    this.wf = `${s}.chrono_forge_workflows`;
+    this.logs = `${s}.chrono_forge_execution_logs`;
+    this.errors = `${s}.chrono_forge_error_logs`;
+  }
+
+  get pool(): Pool {
+    return this.db.pool;
+  }
+
+  async query<R extends QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    return (await this.pool.query<R>(text, values)).rows;
+  }
+
+  /** Runs `fn` in one transaction on one pooled connection. */
+  async transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Inserts a run unless `(jobName, key)` exists; returns its id and whether it was created. */
+  async insertRun(
+    jobName: string,
+    key: string,
+    input: unknown,
+    maxDurationMs: number,
+  ): Promise<{ id: string; created: boolean; nextRunAt: Date | null }> {
+    const inserted = await this.query<{ id: string; next_run_at: Date }>(
+      `INSERT INTO ${this.wf} (key, job_name, input, max_duration_ms, next_run_at)
+       VALUES ($1, $2, $3, $4, now())
+       ON CONFLICT (job_name, key) DO NOTHING RETURNING id, next_run_at`,
+      [key, jobName, JSON.stringify(input ?? null), maxDurationMs],
+    );
+    if (inserted[0]) return { id: inserted[0].id, created: true, nextRunAt: inserted[0].next_run_at };
+    const existing = await this.query<{ id: string }>(
+      `SELECT id FROM ${this.wf} WHERE job_name = $1 AND key = $2`,
+      [jobName, key],
+    );
+    return { id: existing[0].id, created: false, nextRunAt: null };
+  }
+
+  /**
+   * Takes the lock (fresh or stale) and, in the same round trip, reads every step log of the run.
+   * When another pass holds a fresh lock, records a pending wake-up for it to honour on release.
+   */
+  async acquire(id: string, owner: string): Promise<AcquireResult> {
+    for (let tries = 0; tries < 3; tries++) {
+      const rows = await this.query<RunRow & { logs: LogRow[] }>(
+        `WITH w AS (
+           UPDATE ${this.wf} SET state = 'running', locked_at = now(), locked_by = $2,
+             started_at = COALESCE(started_at, now()), wake_pending = false, updated_at = now()
+           WHERE id = $1 AND state IN ('idle', 'running') AND ${STALE}
+           RETURNING id, key, job_name, input, context, state, attempt, retry_counts, max_duration_ms)
+         SELECT w.*, COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
+             'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
+           FROM ${this.logs} l WHERE l.workflow_id = w.id), '[]'::json) AS logs
+         FROM w`,
+        [id, owner],
+      );
+      if (rows[0]) {
+        const { logs, ...run } = rows[0];
+        return { kind: 'acquired', run, logs };
+      }
+      const busy = await this.query(
+        `UPDATE ${this.wf} SET wake_pending = true
+         WHERE id = $1 AND state IN ('idle', 'running') AND NOT ${STALE} RETURNING id`,
+        [id],
+      );
+      if (busy[0]) return { kind: 'busy' };
+      const exists = await this.query(
+        `SELECT 1 FROM ${this.wf} WHERE id = $1 AND state IN ('idle', 'running')`,
+        [id],
+      );
+      if (!exists[0]) return { kind: 'not-executable' };
+    }
+    return { kind: 'busy' };
+  }
+
+  private fenced(): string {
+    return `EXISTS (SELECT 1 FROM ${this.wf} WHERE id = $1 AND locked_by = $2)`;
+  }
+
+  /** Records a completed step in one statement; `null` when the pass no longer owns the lock. */
+  async completeStep(
+    workflowId: string,
+    owner: string,
+    stepName: string,
+    attempts: number,
+    result: StoredValue | null,
+    metadata: Record<string, unknown>,
+    startedAt: Date,
+  ): Promise<string | null> {
+    const rows = await this.query<{ id: string }>(
+      `INSERT INTO ${this.logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at,
+         completed_at, result, metadata)
+       SELECT $1, $3, 'completed', $4, $7, now(), now(), $5, $6 WHERE ${this.fenced()}
+       ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = EXCLUDED.attempts,
+         last_executed_at = now(), completed_at = now(), result = EXCLUDED.result,
+         metadata = EXCLUDED.metadata, updated_at = now()
+       WHERE l.state <> 'completed'
+       RETURNING id`,
+      [workflowId, owner, stepName, attempts, result === null ? null : JSON.stringify(result), JSON.stringify(metadata), startedAt],
+    );
+    return rows[0]?.id ?? null;
+  }
+
+  /** Records a failed attempt of a step and its error-log row in one statement. */
+  async failStepAttempt(
+    workflowId: string,
+    owner: string,
+    stepName: string,
+    attempts: number,
+    state: 'pending' | 'failed',
+    metadata: Record<string, unknown>,
+    error: ErrorRecord,
+    startedAt: Date,
+  ): Promise<string | null> {
+    const rows = await this.query<{ id: string }>(
+      `WITH l AS (
+         INSERT INTO ${this.logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at,
+           metadata, error_class, error_message)
+         SELECT $1, $3, $5, $4, $11, now(), $6, $7, $8 WHERE ${this.fenced()}
+         ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = EXCLUDED.state, attempts = EXCLUDED.attempts,
+           last_executed_at = now(), metadata = EXCLUDED.metadata, error_class = EXCLUDED.error_class,
+           error_message = EXCLUDED.error_message, updated_at = now()
+         WHERE l.state <> 'completed'
+         RETURNING id)
+       INSERT INTO ${this.errors} (workflow_id, execution_log_id, step_name, attempt, error_class,
+         error_message, backtrace, context)
+       SELECT $1, l.id, $3, $4, $7, $8, $9, $10 FROM l RETURNING execution_log_id AS id`,
+      [
+        workflowId, owner, stepName, attempts, state, JSON.stringify(metadata), error.errorClass,
+        error.message, error.backtrace, error.context === null ? null : JSON.stringify(error.context), startedAt,
+      ],
+    );
+    return rows[0]?.id ?? null;
+  }
+
+  /** Reads one step log (used when a concurrent pass completed it first). */
+  async findLog(workflowId: string, stepName: string): Promise<LogRow | null> {
+    const rows = await this.query<LogRow>(
+      `SELECT id, step_name, state, attempts, result, metadata FROM ${this.logs}
+       WHERE workflow_id = $1 AND step_name = $2`,
+      [workflowId, stepName],
+    );
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Releases the lock and sets the next state in one statement (plus the error-log row of a
+   * workflow-level failure). A wake-up requested during the pass moves `next_run_at` to now.
+   * Returns the stored `next_run_at`, or `undefined` when the lock was lost.
+   */
+  async release(id: string, owner: string, spec: ReleaseSpec): Promise<{ nextRunAt: Date | null } | undefined> {
+    const e = spec.error;
+    const rows = await this.query<{ next_run_at: Date | null }>(
+      `WITH w AS (
+         UPDATE ${this.wf} SET state = $3::text,
+           next_run_at = CASE WHEN $3::text = 'idle' AND wake_pending THEN now() ELSE $4::timestamptz END,
+           wake_pending = false, locked_at = NULL, locked_by = NULL, attempt = $5, retry_counts = $6,
+           context = COALESCE($7::jsonb, context), updated_at = now()
+         WHERE id = $1 AND locked_by = $2
+         RETURNING id, next_run_at),
+       e AS (
+         INSERT INTO ${this.errors} (workflow_id, step_name, attempt, error_class, error_message, backtrace, context)
+         SELECT w.id, NULL, $5, $8, $9, $10, $11 FROM w WHERE $8::text IS NOT NULL)
+       SELECT next_run_at FROM w`,
+      [
+        id, owner, spec.state, spec.nextRunAt, spec.attempt, JSON.stringify(spec.retryCounts),
+        spec.context === null ? null : JSON.stringify(spec.context),
+        e?.errorClass ?? null, e?.message ?? null, e?.backtrace ?? null, e?.context ? JSON.stringify(e.context) : null,
+      ],
+    );
+    return rows[0] ? { nextRunAt: rows[0].next_run_at } : undefined;
+  }
+
+  /** Completes the run with its result and the born-completed `$workflow_completion$` log. */
+  async complete(id: string, owner: string, result: StoredValue, context: Record<string, unknown> | null): Promise<boolean> {
+    const rows = await this.query(
+      `WITH w AS (
+         UPDATE ${this.wf} SET state = 'completed', result = $3, completed_at = now(), next_run_at = NULL,
+           wake_pending = false, locked_at = NULL, locked_by = NULL, context = COALESCE($4::jsonb, context),
+           updated_at = now()
+         WHERE id = $1 AND locked_by = $2 RETURNING id)
+       INSERT INTO ${this.logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, completed_at)
+       SELECT id, '$workflow_completion$', 'completed', 1, now(), now(), now() FROM w
+       ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = l.attempts + 1,
+         completed_at = now(), updated_at = now()
+       RETURNING id`,
+      [id, owner, JSON.stringify(result), context === null ? null : JSON.stringify(context)],
+    );
+    return rows.length > 0;
+  }
+
+  /** Fails the run: error-log row, state `failed` and the `$workflow_failure$<errorLogId>` log. */
+  async fail(id: string, owner: string, attempt: number, error: ErrorRecord, context: Record<string, unknown> | null): Promise<boolean> {
+    const rows = await this.query(
+      `WITH e AS (
+         INSERT INTO ${this.errors} (workflow_id, step_name, attempt, error_class, error_message, backtrace, context)
+         SELECT $1, NULL, $3, $4, $5, $6, $7 WHERE ${this.fenced()} RETURNING id),
+       w AS (
+         UPDATE ${this.wf} SET state = 'failed', completed_at = now(), next_run_at = NULL, wake_pending = false,
+           locked_at = NULL, locked_by = NULL, attempt = $3, context = COALESCE($8::jsonb, context), updated_at = now()
+         WHERE id = $1 AND locked_by = $2 AND EXISTS (SELECT 1 FROM e) RETURNING id)
+       INSERT INTO ${this.logs} (workflow_id, step_name, state, attempts, started_at, last_executed_at,
+         completed_at, metadata)
+       SELECT w.id, '$workflow_failure$' || e.id, 'completed', 1, now(), now(), now(),
+         jsonb_build_object('error_log_id', e.id)
+       FROM w, e RETURNING id`,
+      [
+        id, owner, attempt, error.errorClass, error.message, error.backtrace,
+        error.context ? JSON.stringify(error.context) : null, context === null ? null : JSON.stringify(context),
+      ],
+    );
+    return rows.length > 0;
+  }
+
+  /** Runs a recovery sweep should re-enqueue: overdue idle runs and runs with a stale lock. */
+  async findRecoverable(graceMs: number, limit: number): Promise<{ id: string; wake: Date; stale: boolean }[]> {
+    return this.query(
+      `(SELECT id, next_run_at AS wake, false AS stale FROM ${this.wf}
+          WHERE state = 'idle' AND next_run_at <= now() - $1 * interval '1 millisecond'
+          ORDER BY next_run_at LIMIT $2)
+       UNION ALL
+       (SELECT id, locked_at AS wake, true AS stale FROM ${this.wf}
+          WHERE state = 'running' AND locked_at < now() - max_duration_ms * interval '1 millisecond'
+          ORDER BY locked_at LIMIT $2)`,
+      [graceMs, limit],
+    );
+  }
+}

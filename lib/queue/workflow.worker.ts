@@ -1,0 +1,79 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import type { Job } from 'bullmq';
+import { CHRONO_FORGE_RESOLVED_OPTIONS, RUN_JOB } from '../chrono-forge.constants.js';
+import { WorkflowExecutor } from '../executor/workflow.executor.js';
+import type { ResolvedOptions } from '../module/resolve-options.js';
+import { WorkflowStore } from '../persistence/workflow.store.js';
+import { type RunJobData, WorkflowQueue } from './workflow.queue.js';
+
+/** Overdue idle runs younger than this are left to their own queued wake-up. */
+const SWEEP_GRACE_MS = 1_000;
+
+/**
+ * In worker processes: consumes `run` jobs and runs the recovery sweeper, which re-enqueues runs
+ * whose wake time passed without a job (lost enqueue, flushed Redis) and runs whose lock went
+ * stale (crashed worker). Stops both before the application shuts down.
+ */
+@Injectable()
+export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(WorkflowWorker.name);
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+
+  constructor(
+    private readonly queue: WorkflowQueue,
+    private readonly executor: WorkflowExecutor,
+    private readonly store: WorkflowStore,
+    @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const { worker, recovery } = this.options;
+    if (worker === false) return;
+    this.queue.startWorker((job) => this.process(job), worker.concurrency);
+    if (recovery !== false) {
+      void this.sweep();
+      this.timer = setInterval(() => void this.sweep(), recovery.everyMs);
+      this.timer.unref();
+    }
+  }
+
+  private async process(job: Job<RunJobData>): Promise<void> {
+    const id = job.data?.workflowId;
+    if (job.name !== RUN_JOB || typeof id !== 'string' || !/^\d{1,19}$/.test(id)) {
+      this.logger.error(`Dropping malformed job ${job.id} (${job.name}): ${JSON.stringify(job.data)?.slice(0, 200)}`);
+      return;
+    }
+    await this.executor.runPass(id, job.id ?? `anon-${Date.now()}`);
+  }
+
+  /** One recovery sweep; concurrent calls share the sweep in progress. */
+  sweep(): Promise<void> {
+    if (this.options.recovery === false) return Promise.resolve();
+    const { batchSize } = this.options.recovery;
+    this.sweeping ??= (async () => {
+      try {
+        const due = await this.store.findRecoverable(SWEEP_GRACE_MS, batchSize);
+        await this.queue.enqueueRecovered(due);
+      } catch (err) {
+        this.logger.warn(`Recovery sweep failed: ${(err as Error).message}`);
+      } finally {
+        this.sweeping = undefined;
+      }
+    })();
+    return this.sweeping;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.executor.drain();
+    await this.sweeping;
+    await this.queue.stopWorker();
+  }
+}

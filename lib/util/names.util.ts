@@ -1,0 +1,27 @@
+import { ReservedNameError } from '../errors/reserved-name.error.js';
+
+/** The delimiter ChronoForge uses in its own step names (`step$<name>`, `wait$<name>`, …). */
+export const STEP_NAME_DELIMITER = '$';
+
+/**
+ * Validates a user-supplied name segment (workflow, step, signal, branch): non-empty, at most
+ * 200 characters, and free of the reserved `$` delimiter.
+ */
+export function assertUserName(name: unknown, what: string): asserts name is string {
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw new ReservedNameError(`${what} name must be a non-empty string, got ${JSON.stringify(name)}.`);
+  }
+  if (name.length > 200) {
+    throw new ReservedNameError(`${what} name "${name.slice(0, 40)}…" is longer than 200 characters.`);
+  }
+  if (name.includes(STEP_NAME_DELIMITER)) {
+    throw new ReservedNameError(
+      `${what} name "${name}" contains "$", which ChronoForge reserves as its step-name delimiter. Rename it.`,
+    );
+  }
+}
+
+/** Step name of the n-th (1-based) call of `base` in one run: `base`, `base#2`, `base#3`, … */
+export function occurrenceName(base: string, n: number): string {
+  return n <= 1 ? base : `${base}#${n}`;
+}

@@ -1,0 +1,35 @@
+import 'reflect-metadata';
+import type { INestApplicationContext, Provider, Type } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { ChronoForgeModule, type ChronoForgeModuleOptions } from '../../lib/index.js';
+import { DATABASE_URL, REDIS_URL } from './env.js';
+
+export interface TestAppOptions {
+  schema: string;
+  queueName: string;
+  providers?: Provider[];
+  imports?: Type[];
+  options?: Partial<ChronoForgeModuleOptions>;
+}
+
+/** Module options of a test app: the suite's schema and queue, fast recovery. */
+export function testModuleOptions(o: TestAppOptions): ChronoForgeModuleOptions {
+  return {
+    database: { url: DATABASE_URL, schema: o.schema, poolSize: 5 },
+    queue: { redis: { url: REDIS_URL } },
+    queueName: o.queueName,
+    worker: { concurrency: 4 },
+    recovery: { every: '500ms' },
+    ...o.options,
+  };
+}
+
+/** Boots a Nest application context with ChronoForge and the given providers. */
+export async function bootApp(o: TestAppOptions): Promise<INestApplicationContext> {
+  @Module({ imports: [ChronoForgeModule.forRoot(testModuleOptions(o)), ...(o.imports ?? [])], providers: o.providers ?? [] })
+  class TestAppModule {}
+  const moduleRef = await Test.createTestingModule({ imports: [TestAppModule] }).compile();
+  await moduleRef.init();
+  return moduleRef;
+}
