@@ -1,0 +1,113 @@
+import { Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  ChronoForgeModule,
+  DuplicateWorkflowError,
+  DurableStep,
+  InvalidOptionsError,
+  NotInWorkflowError,
+  ReservedNameError,
+  Workflow,
+  WorkflowClient,
+  WorkflowContext,
+  WorkflowNotFoundError,
+} from '../../lib/index.js';
+import { testModuleOptions } from '../support/app.js';
+import { cleanup, DATABASE_URL, REDIS_URL, sql, uniqueName } from '../support/env.js';
+
+const schema = uniqueName('cf_boot');
+const queueName = uniqueName('q_boot');
+
+async function boot(providers: unknown[], options = testModuleOptions({ schema, queueName })) {
+  @Module({ imports: [ChronoForgeModule.forRoot(options)], providers: providers as never[] })
+  class M {}
+  const ref = await Test.createTestingModule({ imports: [M] }).compile();
+  await ref.init();
+  return ref;
+}
+
+describe('module bootstrap (e2e)', () => {
+  afterAll(() => cleanup(schema, queueName));
+
+  it('should fail bootstrap with DuplicateWorkflowError on a duplicate workflow name', async () => {
+    @Injectable()
+    class A {
+      @Workflow('same.name') async run(): Promise<void> {}
+    }
+    @Injectable()
+    class B {
+      @Workflow('same.name') async run(): Promise<void> {}
+    }
+    await expect(boot([A, B])).rejects.toBeInstanceOf(DuplicateWorkflowError);
+  });
+
+  it('should fail bootstrap with ReservedNameError on a name containing "$"', async () => {
+    @Injectable()
+    class C {
+      @Workflow('bad$name') async run(): Promise<void> {}
+    }
+    await expect(boot([C])).rejects.toBeInstanceOf(ReservedNameError);
+    @Injectable()
+    class D {
+      @DurableStep('step$x') async step(): Promise<void> {}
+    }
+    await expect(boot([D])).rejects.toBeInstanceOf(ReservedNameError);
+  });
+
+  it('should reject invalid module options with a clear message', async () => {
+    const bad = { ...testModuleOptions({ schema, queueName }), database: { url: 'mysql://nope' } };
+    await expect(boot([], bad)).rejects.toThrow(InvalidOptionsError);
+    await expect(boot([], { ...testModuleOptions({ schema, queueName }), queue: { redis: { url: '' } } })).rejects.toThrow(
+      /queue\.redis\.url/,
+    );
+  });
+
+  it('should boot with forRootAsync, create the tables through migrations, and expose the client', async () => {
+    @Injectable()
+    class E {
+      constructor(private readonly ctx: WorkflowContext) {}
+      @Workflow('async.e') async run(): Promise<string> {
+        return this.ctx.key;
+      }
+      outside(): string {
+        return this.ctx.key;
+      }
+    }
+    @Module({
+      imports: [
+        ChronoForgeModule.forRootAsync({
+          useFactory: async () => ({
+            database: { url: DATABASE_URL, schema },
+            queue: { redis: { url: REDIS_URL } },
+            queueName,
+            recovery: false,
+          }),
+        }),
+      ],
+      providers: [E],
+    })
+    class M {}
+    const ref = await Test.createTestingModule({ imports: [M] }).compile();
+    await ref.init();
+    try {
+      const tables = await sql<{ table_name: string }>(
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`,
+        [schema],
+      );
+      expect(tables.map((t) => t.table_name)).toEqual([
+        'chrono_forge_error_logs',
+        'chrono_forge_execution_logs',
+        'chrono_forge_migrations',
+        'chrono_forge_workflows',
+      ]);
+      const client = ref.get(WorkflowClient);
+      await expect(client.start(E, 'run', { key: 'typed-1' }).then((h) => h.result({ timeout: '10s' }))).resolves.toBe('typed-1');
+      await expect(client.start('missing.workflow', { key: 'x' })).rejects.toBeInstanceOf(WorkflowNotFoundError);
+      await expect(client.get('no-such-key')).rejects.toBeInstanceOf(WorkflowNotFoundError);
+      expect(() => ref.get(E).outside()).toThrow(NotInWorkflowError);
+    } finally {
+      await ref.close();
+    }
+  });
+});
