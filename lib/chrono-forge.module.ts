@@ -18,6 +18,9 @@ import { ChronoForgeDatabase } from './persistence/chrono-forge-database.js';
 import { WorkflowStore } from './persistence/workflow.store.js';
 import { WorkflowQueue } from './queue/workflow.queue.js';
 import { WorkflowWorker } from './queue/workflow.worker.js';
+import { ChronoForgeClock } from './timers/clock.js';
+import { TimerRunner } from './timers/timer.runner.js';
+import { TimerStore } from './timers/timer.store.js';
 
 /**
  * Durable workflows for Nest. Import once, with `forRoot(options)` or
@@ -33,6 +36,7 @@ import { WorkflowWorker } from './queue/workflow.worker.js';
       useFactory: (options: ChronoForgeModuleOptions) => resolveOptions(options),
       inject: [CHRONO_FORGE_MODULE_OPTIONS],
     },
+    ChronoForgeClock,
     ChronoForgeDatabase,
     WorkflowStore,
     WorkflowQueue,
@@ -40,11 +44,13 @@ import { WorkflowWorker } from './queue/workflow.worker.js';
     WorkflowMetadataAccessor,
     WorkflowExplorer,
     StepRunner,
+    TimerStore,
+    TimerRunner,
     WorkflowExecutor,
     WorkflowWorker,
     WorkflowContext,
     WorkflowClient,
   ],
-  exports: [WorkflowClient, WorkflowContext, ChronoForgeDatabase, WorkflowQueue, WorkflowWorker],
+  exports: [WorkflowClient, WorkflowContext, ChronoForgeClock, ChronoForgeDatabase, WorkflowQueue, WorkflowWorker],
 })
 export class ChronoForgeModule extends ChronoForgeConfigurableModule {}

@@ -33,3 +33,5 @@ export { WorkflowQueue } from './queue/workflow.queue.js';
 export { WorkflowWorker } from './queue/workflow.worker.js';
 export type { Duration } from './util/duration.util.js';
 export { chronoForgeMigrations } from '../migrations/index.js';
+export { ChronoForgeClock, TestClock } from './timers/clock.js';
+export type { WaitForSignalOptions, WaitUntilOptions } from './timers/timer.runner.js';

@@ -1,6 +1,7 @@
 import { InitChronoForge1763900000000 } from './1763900000000-init-chrono-forge.js';
+import { AddChronoForgeSignals1763900000001 } from './1763900000001-add-chrono-forge-signals.js';
 
-export { InitChronoForge1763900000000 };
+export { AddChronoForgeSignals1763900000001, InitChronoForge1763900000000 };
 
 /**
  * ChronoForge's TypeORM migrations, in order. Add them to your own DataSource's `migrations` when
@@ -8,4 +9,4 @@ export { InitChronoForge1763900000000 };
  *
  * @publicApi
  */
-export const chronoForgeMigrations = [InitChronoForge1763900000000];
+export const chronoForgeMigrations = [InitChronoForge1763900000000, AddChronoForgeSignals1763900000001];

@@ -6,7 +6,9 @@ import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
-import { jsonByteSize } from '../util/serialization.util.js';
+import { TimerStore } from '../timers/timer.store.js';
+import { assertUserName } from '../util/names.util.js';
+import { jsonByteSize, serializeValue } from '../util/serialization.util.js';
 import { validateInput } from './input-validation.js';
 import { WorkflowHandle } from './workflow-handle.js';
 import type { ListRunsFilter, WorkflowRunDetail, WorkflowRunSummary } from './workflow-run.interface.js';
@@ -53,6 +55,7 @@ export class WorkflowClient {
     private readonly store: WorkflowStore,
     private readonly queue: WorkflowQueue,
     private readonly registry: WorkflowRegistry,
+    private readonly timers: TimerStore,
   ) {
     this.runs = new RunQueries(store);
   }
@@ -119,6 +122,36 @@ export class WorkflowClient {
     const nextRunAt = await this.runs.retry(row.id);
     if (!nextRunAt) throw await this.transitionError(row.id, key, 'retry');
     await this.queue.enqueueRun(row.id, nextRunAt);
+  }
+
+  /**
+   * Wakes an `idle` (or `running`) run so it re-evaluates what it waits on, e.g. a `continueIf`.
+   */
+  async resume(key: string, selector: RunSelector = {}): Promise<void> {
+    const row = await this.runs.find(key, selector.workflow);
+    const woken = await this.timers.requestWake(row.id);
+    if (!woken) throw new InvalidTransitionError(key, (await this.runs.outcome(row.id)).state, 'resume', ['idle', 'running']);
+    if (woken.state === 'idle') await this.queue.enqueueRun(row.id, woken.next_run_at);
+  }
+
+  /**
+   * Sends signal `name` with `payload` (JSON-like; Dates round-trip) to a run. The payload is stored
+   * in PostgreSQL before the wake-up is enqueued; a signal sent before the run reaches
+   * `waitForSignal` waits for it.
+   */
+  async signal(key: string, name: string, payload?: unknown, selector: RunSelector = {}): Promise<void> {
+    assertUserName(name, 'Signal');
+    const stored = serializeValue(payload ?? null);
+    const size = jsonByteSize(stored, 'signal payload');
+    if (size > MAX_INPUT_BYTES) {
+      throw new InvalidOptionsError(`Signal payload is ${size} bytes; the limit is ${MAX_INPUT_BYTES}.`);
+    }
+    const row = await this.runs.find(key, selector.workflow);
+    const woken = await this.timers.insertSignal(row.id, name, stored);
+    if (!woken) {
+      throw new InvalidTransitionError(key, (await this.runs.outcome(row.id)).state, 'signal', ['idle', 'running', 'stalled']);
+    }
+    if (woken.state === 'idle') await this.queue.enqueueRun(row.id, woken.next_run_at);
   }
 
   /** Cancels a run that is `idle`, `running` or `stalled`; an in-flight pass stops at its next write. */

@@ -7,7 +7,7 @@ import { ChronoForgeError } from './chrono-forge.error.js';
  * @publicApi
  */
 export class ExecutionFailedError extends ChronoForgeError {
-  readonly code = 'CHRONOFORGE_EXECUTION_FAILED';
+  readonly code: string = 'CHRONOFORGE_EXECUTION_FAILED';
 
   constructor(
     readonly stepName: string,

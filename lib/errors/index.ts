@@ -12,3 +12,4 @@ export * from './serialization.error.js';
 export * from './state-value.error.js';
 export * from './workflow-failed.error.js';
 export * from './workflow-not-found.error.js';
+export * from './wait-condition-timeout.error.js';

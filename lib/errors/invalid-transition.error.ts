@@ -16,7 +16,7 @@ export class InvalidTransitionError extends ChronoForgeError {
   ) {
     super(
       `Cannot ${action} run "${key}" in state "${from}". ` +
-        `Only runs in state ${allowed.map((s) => `"${s}"`).join(' or ')} can be ${action === 'retry' ? 'retried' : `${action}ed`}.`,
+        `Only runs in state ${allowed.map((s) => `"${s}"`).join(' or ')} allow ${action}.`,
     );
   }
 }

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { WorkflowDefinition } from '../discovery/workflow.registry.js';
 import type { LogRow, RunRow } from '../persistence/rows.js';
+import type { ChronoForgeClock } from '../timers/clock.js';
 import { occurrenceName } from '../util/names.util.js';
 
 /**
@@ -37,8 +38,14 @@ export class RunScope {
     readonly definition: WorkflowDefinition,
     readonly owner: string,
     readonly isDraining: () => boolean,
+    readonly clock: ChronoForgeClock,
   ) {
     this.context = { ...(run.context ?? {}) };
+  }
+
+  /** The engine clock's current time in ms. */
+  now(): number {
+    return this.clock.now();
   }
 
   /** Step name of the next call of `base` in this pass (deterministic occurrence counter). */

@@ -55,7 +55,7 @@ export class StepRunner {
     if (existing?.state === 'failed') {
       throw new ExecutionFailedError(stepName, existing.attempts);
     }
-    if (scope.isDraining()) scope.halt(Date.now());
+    if (scope.isDraining()) scope.halt(scope.now());
 
     const startedAt = new Date();
     let value: T;
@@ -104,7 +104,7 @@ export class StepRunner {
       id, step_name: stepName, state: decision ? 'pending' : 'failed', attempts, result: null,
       metadata: nextMeta as Record<string, unknown>,
     });
-    if (decision) scope.halt(Date.now() + decision.delayMs);
+    if (decision) scope.halt(scope.now() + decision.delayMs);
     throw new ExecutionFailedError(stepName, attempts, err);
   }
 

@@ -2,6 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { NotInWorkflowError } from '../errors/not-in-workflow.error.js';
 import { StateValueError } from '../errors/state-value.error.js';
 import type { StepOptions } from '../interfaces/workflow-options.interface.js';
+import { TimerRunner, type WaitForSignalOptions, type WaitUntilOptions } from '../timers/timer.runner.js';
+import { type Duration, toMs } from '../util/duration.util.js';
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { assertUserName } from '../util/names.util.js';
 import { jsonByteSize } from '../util/serialization.util.js';
 import { type RunScope, runStorage } from './run-scope.js';
 import { StepRunner } from './step.runner.js';
@@ -34,7 +38,10 @@ export interface DurableState {
  */
 @Injectable()
 export class WorkflowContext {
-  constructor(private readonly steps: StepRunner) {}
+  constructor(
+    private readonly steps: StepRunner,
+    private readonly timers: TimerRunner,
+  ) {}
 
   private scope(): RunScope {
     const scope = runStorage.getStore();
@@ -71,6 +78,61 @@ export class WorkflowContext {
   step<T>(name: string, fn: () => T | Promise<T>, options: Omit<StepOptions, 'name'> = {}): Promise<T> {
     this.scope();
     return this.steps.run(name, fn, options);
+  }
+
+  /**
+   * Durable timer: halts the run and resumes it after `duration` (step `wait$<name>`; the wake time
+   * is stored when the call is first reached, so it holds across restarts and deploys).
+   */
+  async sleep(duration: Duration, name?: string): Promise<void> {
+    const scope = this.scope();
+    const ms = toMs(duration, 'sleep duration');
+    const step = this.stepName(scope, 'wait', name ?? 'sleep');
+    await this.timers.sleepUntil(scope, step, () => scope.now() + ms);
+  }
+
+  /** Durable timer until an absolute time (step `wait$<name>`). */
+  async sleepUntil(date: Date, name?: string): Promise<void> {
+    const scope = this.scope();
+    if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
+      throw new InvalidOptionsError('sleepUntil needs a valid Date.');
+    }
+    const step = this.stepName(scope, 'wait', name ?? 'sleepUntil');
+    await this.timers.sleepUntil(scope, step, () => date.getTime());
+  }
+
+  /**
+   * Polls `check` every `checkEvery` until it returns truthy (step `wait_until$<name>`); past
+   * `timeout` (measured from the first poll) the run stalls with `WaitConditionTimeoutError`.
+   */
+  waitUntil(name: string, check: () => unknown, options: WaitUntilOptions = {}): Promise<true> {
+    const scope = this.scope();
+    if (typeof check !== 'function') throw new InvalidOptionsError('waitUntil needs a check function.');
+    return this.timers.waitUntil(scope, this.stepName(scope, 'wait_until', name), check, options);
+  }
+
+  /**
+   * Continues only when `check` returns truthy; otherwise halts with no timer until
+   * `WorkflowClient.resume(key)` (step `continue_if$<name>`).
+   */
+  continueIf(name: string, check: () => unknown): Promise<true> {
+    const scope = this.scope();
+    if (typeof check !== 'function') throw new InvalidOptionsError('continueIf needs a check function.');
+    return this.timers.continueIf(scope, this.stepName(scope, 'continue_if', name), check);
+  }
+
+  /**
+   * Halts until `WorkflowClient.signal(key, name, payload)` delivers a payload, and returns it
+   * (step `signal$<name>`). Signals sent earlier are queued, each one is consumed exactly once.
+   */
+  waitForSignal<T = unknown>(name: string, options: WaitForSignalOptions = {}): Promise<T> {
+    const scope = this.scope();
+    return this.timers.waitForSignal<T>(scope, this.stepName(scope, 'signal', name), name, options);
+  }
+
+  private stepName(scope: RunScope, kind: string, name: string): string {
+    assertUserName(name, `${kind} step`);
+    return scope.nextStepName(`${kind}$${name}`);
   }
 
   /** Durable key/value state of the run. */

@@ -9,6 +9,7 @@ import type { ResolvedOptions } from '../module/resolve-options.js';
 import type { LogRow } from '../persistence/rows.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
+import { ChronoForgeClock } from '../timers/clock.js';
 import { serializeValue } from '../util/serialization.util.js';
 import { toErrorRecord } from './error-record.js';
 import { HaltExecution, LockLostError, RunScope, runStorage } from './run-scope.js';
@@ -38,6 +39,7 @@ export class WorkflowExecutor {
     private readonly store: WorkflowStore,
     private readonly registry: WorkflowRegistry,
     private readonly queue: WorkflowQueue,
+    private readonly clock: ChronoForgeClock,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -56,13 +58,13 @@ export class WorkflowExecutor {
     if (!definition) {
       this.logger.error(`Run ${run.id} ("${run.key}") belongs to unknown workflow "${run.job_name}"; known: ${this.registry.names().join(', ')}`);
       await this.store.release(run.id, owner, {
-        state: 'idle', nextRunAt: new Date(Date.now() + UNKNOWN_WORKFLOW_RETRY_MS), attempt: run.attempt,
+        state: 'idle', nextRunAt: new Date(this.clock.now() + UNKNOWN_WORKFLOW_RETRY_MS), attempt: run.attempt,
         retryCounts: run.retry_counts, context: null,
       });
       return;
     }
     const logs = new Map<string, LogRow>(acquired.logs.map((l) => [l.step_name, l]));
-    const scope = new RunScope(run, logs, definition, owner, () => this.draining);
+    const scope = new RunScope(run, logs, definition, owner, () => this.draining, this.clock);
     let outcome: Outcome;
     try {
       const value = await runStorage.run(scope, () => definition.invoke(run.input));
@@ -119,7 +121,7 @@ export class WorkflowExecutor {
       return;
     }
     const released = await this.store.release(run.id, owner, {
-      state: 'idle', nextRunAt: new Date(Date.now() + decision.delayMs), attempt, retryCounts: counts, context, error,
+      state: 'idle', nextRunAt: new Date(this.clock.now() + decision.delayMs), attempt, retryCounts: counts, context, error,
     });
     if (released?.nextRunAt) await this.queue.enqueueRun(run.id, released.nextRunAt, jobId);
   }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { StoredValue } from '../util/serialization.util.js';
+import { LockLostError } from '../executor/run-scope.js';
 import { ChronoForgeDatabase } from './chrono-forge-database.js';
 import type { ErrorRecord, LogRow, ReleaseSpec, RunRow } from './rows.js';
 
@@ -9,6 +10,9 @@ export type AcquireResult =
   | { kind: 'acquired'; run: RunRow; logs: LogRow[] }
   | { kind: 'busy' }
   | { kind: 'not-executable' };
+
+/** Repeat tick logs (`durably_repeat$<name>$<ms>`) are read on demand, never with the pass. */
+export const REPEAT_TICK_PATTERN = `'durably\\_repeat$%$%'`;
 
 const STALE = `(locked_at IS NULL OR locked_at < now() - max_duration_ms * interval '1 millisecond')`;
 
@@ -22,12 +26,14 @@ export class WorkflowStore {
   readonly wf: string;
   readonly logs: string;
   readonly errors: string;
+  readonly signals: string;
 
   constructor(private readonly db: ChronoForgeDatabase) {
     const s = `"${db.schema}"`;
     this.wf = `${s}.chrono_forge_workflows`;
     this.logs = `${s}.chrono_forge_execution_logs`;
     this.errors = `${s}.chrono_forge_error_logs`;
+    this.signals = `${s}.chrono_forge_signals`;
   }
 
   get pool(): Pool {
@@ -89,7 +95,7 @@ export class WorkflowStore {
            RETURNING id, key, job_name, input, context, state, attempt, retry_counts, max_duration_ms)
          SELECT w.*, COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
              'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
-           FROM ${this.logs} l WHERE l.workflow_id = w.id), '[]'::json) AS logs
+           FROM ${this.logs} l WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
          FROM w`,
         [id, owner],
       );
@@ -112,7 +118,8 @@ export class WorkflowStore {
     return { kind: 'busy' };
   }
 
-  private fenced(): string {
+  /** SQL condition: this pass (`$2`) still owns run `$1`. */
+  fenced(): string {
     return `EXISTS (SELECT 1 FROM ${this.wf} WHERE id = $1 AND locked_by = $2)`;
   }
 
@@ -170,6 +177,27 @@ export class WorkflowStore {
       ],
     );
     return rows[0]?.id ?? null;
+  }
+
+  /** Creates or updates a pending step log (a timer's wake time, a poll count). */
+  async savePendingLog(
+    workflowId: string,
+    owner: string,
+    stepName: string,
+    attempts: number,
+    metadata: Record<string, unknown>,
+  ): Promise<string> {
+    const rows = await this.query<{ id: string }>(
+      `INSERT INTO ${this.logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, metadata)
+       SELECT $1, $3, 'pending', $4, now(), now(), $5 WHERE ${this.fenced()}
+       ON CONFLICT (workflow_id, step_name) DO UPDATE SET attempts = EXCLUDED.attempts, last_executed_at = now(),
+         metadata = EXCLUDED.metadata, updated_at = now()
+       WHERE l.state <> 'completed'
+       RETURNING id`,
+      [workflowId, owner, stepName, attempts, JSON.stringify(metadata)],
+    );
+    if (!rows[0]) throw new LockLostError(workflowId);
+    return rows[0].id;
   }
 
   /** Reads one step log (used when a concurrent pass completed it first). */
@@ -252,16 +280,16 @@ export class WorkflowStore {
   }
 
   /** Runs a recovery sweep should re-enqueue: overdue idle runs and runs with a stale lock. */
-  async findRecoverable(graceMs: number, limit: number): Promise<{ id: string; wake: Date; stale: boolean }[]> {
+  async findRecoverable(nowMs: number, graceMs: number, limit: number): Promise<{ id: string; wake: Date; stale: boolean }[]> {
     return this.query(
       `(SELECT id, next_run_at AS wake, false AS stale FROM ${this.wf}
-          WHERE state = 'idle' AND next_run_at <= now() - $1 * interval '1 millisecond'
+          WHERE state = 'idle' AND next_run_at <= $3::timestamptz - $1 * interval '1 millisecond'
           ORDER BY next_run_at LIMIT $2)
        UNION ALL
        (SELECT id, locked_at AS wake, true AS stale FROM ${this.wf}
           WHERE state = 'running' AND locked_at < now() - max_duration_ms * interval '1 millisecond'
           ORDER BY locked_at LIMIT $2)`,
-      [graceMs, limit],
+      [graceMs, limit, new Date(nowMs)],
     );
   }
 }

@@ -3,6 +3,7 @@ import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { CHRONO_FORGE_RESOLVED_OPTIONS, RUN_JOB } from '../chrono-forge.constants.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
+import { ChronoForgeClock } from '../timers/clock.js';
 
 /** Payload of a `run` job: only the run's id; everything else is read from PostgreSQL. */
 export interface RunJobData {
@@ -31,7 +32,10 @@ export class WorkflowQueue implements OnApplicationShutdown {
   private readonly queue: Queue;
   private worker: Worker | undefined;
 
-  constructor(@Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions) {
+  constructor(
+    @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
+    private readonly clock: ChronoForgeClock,
+  ) {
     this.queue = new Queue(options.queueName, {
       connection: this.connect(),
       defaultJobOptions: {
@@ -53,13 +57,14 @@ export class WorkflowQueue implements OnApplicationShutdown {
 
   /** Enqueues a pass of run `workflowId` at `wakeAt` (now when omitted). */
   async enqueueRun(workflowId: string, wakeAt?: Date | null, avoidJobId?: string): Promise<void> {
-    const wakeMs = wakeAt ? wakeAt.getTime() : Date.now();
+    const now = this.clock.now();
+    const wakeMs = wakeAt ? wakeAt.getTime() : now;
     let jobId = runJobId(workflowId, wakeMs);
     // NOTE: the job that is running right now still exists; re-using its id would be a no-op.
     if (jobId === avoidJobId) jobId = runJobId(workflowId, wakeMs, 'r');
     await this.queue.add(RUN_JOB, { workflowId } satisfies RunJobData, {
       jobId,
-      delay: Math.max(0, wakeMs - Date.now()),
+      delay: Math.max(0, wakeMs - now),
     });
   }
 
@@ -70,7 +75,7 @@ export class WorkflowQueue implements OnApplicationShutdown {
       items.map((it) => ({
         name: RUN_JOB,
         data: { workflowId: it.id } satisfies RunJobData,
-        opts: { jobId: runJobId(it.id, it.wake.getTime(), it.stale ? 'stale-' : '') },
+        opts: { jobId: runJobId(it.id, it.wake.getTime(), it.stale ? 'stale-' : 'sweep-') },
       })),
     );
   }

@@ -10,6 +10,7 @@ import { CHRONO_FORGE_RESOLVED_OPTIONS, RUN_JOB } from '../chrono-forge.constant
 import { WorkflowExecutor } from '../executor/workflow.executor.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
+import { ChronoForgeClock } from '../timers/clock.js';
 import { type RunJobData, WorkflowQueue } from './workflow.queue.js';
 
 /** Overdue idle runs younger than this are left to their own queued wake-up. */
@@ -30,6 +31,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly queue: WorkflowQueue,
     private readonly executor: WorkflowExecutor,
     private readonly store: WorkflowStore,
+    private readonly clock: ChronoForgeClock,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -59,7 +61,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     const { batchSize } = this.options.recovery;
     this.sweeping ??= (async () => {
       try {
-        const due = await this.store.findRecoverable(SWEEP_GRACE_MS, batchSize);
+        const due = await this.store.findRecoverable(this.clock.now(), SWEEP_GRACE_MS, batchSize);
         await this.queue.enqueueRecovered(due);
       } catch (err) {
         this.logger.warn(`Recovery sweep failed: ${(err as Error).message}`);

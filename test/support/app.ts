@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { INestApplicationContext, Provider, Type } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { ChronoForgeModule, type ChronoForgeModuleOptions } from '../../lib/index.js';
+import { ChronoForgeClock, ChronoForgeModule, type ChronoForgeModuleOptions } from '../../lib/index.js';
 import { DATABASE_URL, REDIS_URL } from './env.js';
 
 export interface TestAppOptions {
@@ -11,6 +11,8 @@ export interface TestAppOptions {
   providers?: Provider[];
   imports?: Type[];
   options?: Partial<ChronoForgeModuleOptions>;
+  /** Replaces the engine clock (e.g. a `TestClock`). */
+  clock?: ChronoForgeClock;
 }
 
 /** Module options of a test app: the suite's schema and queue, fast recovery. */
@@ -29,7 +31,9 @@ export function testModuleOptions(o: TestAppOptions): ChronoForgeModuleOptions {
 export async function bootApp(o: TestAppOptions): Promise<INestApplicationContext> {
   @Module({ imports: [ChronoForgeModule.forRoot(testModuleOptions(o)), ...(o.imports ?? [])], providers: o.providers ?? [] })
   class TestAppModule {}
-  const moduleRef = await Test.createTestingModule({ imports: [TestAppModule] }).compile();
+  const builder = Test.createTestingModule({ imports: [TestAppModule] });
+  if (o.clock) builder.overrideProvider(ChronoForgeClock).useValue(o.clock);
+  const moduleRef = await builder.compile();
   await moduleRef.init();
   return moduleRef;
 }

@@ -1,0 +1,188 @@
+import { Injectable } from '@nestjs/common';
+import { ExecutionFailedError } from '../errors/execution-failed.error.js';
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { WaitConditionTimeoutError } from '../errors/wait-condition-timeout.error.js';
+import { toErrorRecord } from '../executor/error-record.js';
+import { type ErrorClass, RetryPolicy, type RetryCounts } from '../executor/retry-policy.js';
+import { HaltExecution, LockLostError, type RunScope, stepStorage } from '../executor/run-scope.js';
+import { WorkflowStore } from '../persistence/workflow.store.js';
+import { type Duration, toMs } from '../util/duration.util.js';
+import { deserializeValue, serializeValue } from '../util/serialization.util.js';
+import { TimerStore } from './timer.store.js';
+
+/** Options of `ctx.waitUntil()`. @publicApi */
+export interface WaitUntilOptions {
+  /** Give up (stalling the run with `WaitConditionTimeoutError`) this long after the wait began. @default '1h' */
+  timeout?: Duration;
+  /** Delay between two evaluations of the condition. @default '15m' */
+  checkEvery?: Duration;
+  /** Errors thrown by the condition that are retried (with their own budget); others fail the step. */
+  retryOn?: readonly ErrorClass[];
+}
+
+/** Options of `ctx.waitForSignal()`. @publicApi */
+export interface WaitForSignalOptions {
+  /** Give up after this long; omitted waits forever. */
+  timeout?: Duration;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * The time-based primitives: each one is a step log whose deadline is stored when the step is
+ * first reached (so it holds across restarts); a pass that arrives early re-checks and halts again.
+ */
+@Injectable()
+export class TimerRunner {
+  constructor(
+    private readonly store: WorkflowStore,
+    private readonly timers: TimerStore,
+  ) {}
+
+  /** Halts until `wakeAtMs()` (computed once, when the step is first reached). */
+  async sleepUntil(scope: RunScope, stepName: string, wakeAtMs: () => number): Promise<void> {
+    const log = scope.logs.get(stepName);
+    if (log?.state === 'completed') return;
+    this.beforeWork(scope);
+    const wakeAt = typeof log?.metadata.wake_at === 'string' ? Date.parse(log.metadata.wake_at) : wakeAtMs();
+    const attempts = (log?.attempts ?? 0) + 1;
+    const metadata = { ...(log?.metadata ?? {}), wake_at: iso(wakeAt) };
+    if (scope.now() >= wakeAt) {
+      await this.complete(scope, stepName, attempts, true, metadata);
+      return;
+    }
+    if (!log) await this.pending(scope, stepName, attempts, metadata);
+    scope.halt(wakeAt);
+  }
+
+  async waitUntil(scope: RunScope, stepName: string, check: () => unknown, options: WaitUntilOptions): Promise<true> {
+    const log = scope.logs.get(stepName);
+    if (log?.state === 'completed') return true;
+    this.failedBefore(log, stepName);
+    this.beforeWork(scope);
+    const now = scope.now();
+    const timeoutMs = toMs(options.timeout ?? '1h', 'waitUntil timeout');
+    const everyMs = Math.max(1, toMs(options.checkEvery ?? '15m', 'waitUntil checkEvery'));
+    const metadata = { timeout_at: iso(now + timeoutMs), ...(log?.metadata ?? {}) } as Record<string, unknown> & {
+      timeout_at: string;
+      retry_counts?: RetryCounts;
+    };
+    const timeoutAt = Date.parse(metadata.timeout_at);
+    const attempts = (log?.attempts ?? 0) + 1;
+    let met: unknown;
+    try {
+      met = await stepStorage.run(stepName, check);
+    } catch (err) {
+      if (err instanceof HaltExecution || err instanceof LockLostError) throw err;
+      const policy = new RetryPolicy({ maxAttempts: null, base: '1s', cap: '30s', retryOn: options.retryOn ?? [] });
+      const counts = { ...(metadata.retry_counts ?? {}) };
+      counts[policy.budgetKey] = (counts[policy.budgetKey] ?? 0) + 1;
+      const retry = now < timeoutAt && policy.matches(err);
+      await this.fail(scope, stepName, attempts, retry, { ...metadata, retry_counts: counts }, err);
+      if (retry) scope.halt(Math.min(now + policy.backoffFor(counts[policy.budgetKey]), timeoutAt));
+      throw new ExecutionFailedError(stepName, attempts, err);
+    }
+    if (met) {
+      await this.complete(scope, stepName, attempts, true, metadata);
+      return true;
+    }
+    if (now >= timeoutAt) {
+      const timeout = new WaitConditionTimeoutError(stepName, attempts, new Date(timeoutAt));
+      await this.fail(scope, stepName, attempts, false, { ...metadata, result: 'timed_out' }, timeout);
+      throw timeout;
+    }
+    await this.pending(scope, stepName, attempts, metadata);
+    scope.halt(Math.min(now + everyMs, timeoutAt));
+  }
+
+  async continueIf(scope: RunScope, stepName: string, check: () => unknown): Promise<true> {
+    const log = scope.logs.get(stepName);
+    if (log?.state === 'completed') return true;
+    this.failedBefore(log, stepName);
+    this.beforeWork(scope);
+    const attempts = (log?.attempts ?? 0) + 1;
+    const metadata = { ...(log?.metadata ?? {}) };
+    let met: unknown;
+    try {
+      met = await stepStorage.run(stepName, check);
+    } catch (err) {
+      if (err instanceof HaltExecution || err instanceof LockLostError) throw err;
+      await this.fail(scope, stepName, attempts, false, metadata, err);
+      throw new ExecutionFailedError(stepName, attempts, err);
+    }
+    if (met) {
+      await this.complete(scope, stepName, attempts, true, metadata);
+      return true;
+    }
+    await this.pending(scope, stepName, attempts, metadata);
+    scope.halt(null);
+  }
+
+  async waitForSignal<T>(scope: RunScope, stepName: string, name: string, options: WaitForSignalOptions): Promise<T> {
+    const log = scope.logs.get(stepName);
+    if (log?.state === 'completed') return deserializeValue<T>(log.result);
+    if (log?.state === 'failed') {
+      throw new WaitConditionTimeoutError(stepName, log.attempts, new Date(String(log.metadata.timeout_at)));
+    }
+    this.beforeWork(scope);
+    const now = scope.now();
+    const metadata: Record<string, unknown> = { ...(log?.metadata ?? {}) };
+    if (!log && options.timeout !== undefined) metadata.timeout_at = iso(now + toMs(options.timeout, 'waitForSignal timeout'));
+    const attempts = (log?.attempts ?? 0) + 1;
+    const payload = await this.timers.consumeSignal(scope.run.id, scope.owner, stepName, name, attempts, metadata);
+    if (payload) {
+      scope.logs.set(stepName, { id: '', step_name: stepName, state: 'completed', attempts, result: payload, metadata });
+      return deserializeValue<T>(payload);
+    }
+    const timeoutAt = typeof metadata.timeout_at === 'string' ? Date.parse(metadata.timeout_at) : null;
+    if (timeoutAt !== null && now >= timeoutAt) {
+      const timeout = new WaitConditionTimeoutError(stepName, attempts, new Date(timeoutAt));
+      await this.fail(scope, stepName, attempts, false, metadata, timeout);
+      throw timeout;
+    }
+    if (!log) await this.pending(scope, stepName, attempts, metadata);
+    scope.halt(timeoutAt);
+  }
+
+  private beforeWork(scope: RunScope): void {
+    if (scope.halted) throw new HaltExecution();
+  }
+
+  private failedBefore(log: { state: string; attempts: number } | undefined, stepName: string): void {
+    if (log?.state === 'failed') throw new ExecutionFailedError(stepName, log.attempts);
+  }
+
+  private async complete(scope: RunScope, stepName: string, attempts: number, value: unknown, metadata: Record<string, unknown>): Promise<void> {
+    const result = serializeValue(value);
+    const id = await this.store.completeStep(scope.run.id, scope.owner, stepName, attempts, result, metadata, new Date());
+    if (id === null) throw new LockLostError(scope.run.id);
+    scope.logs.set(stepName, { id, step_name: stepName, state: 'completed', attempts, result, metadata });
+  }
+
+  private async pending(scope: RunScope, stepName: string, attempts: number, metadata: Record<string, unknown>): Promise<void> {
+    const id = await this.store.savePendingLog(scope.run.id, scope.owner, stepName, attempts, metadata);
+    scope.logs.set(stepName, { id, step_name: stepName, state: 'pending', attempts, result: null, metadata });
+  }
+
+  private async fail(
+    scope: RunScope,
+    stepName: string,
+    attempts: number,
+    retry: boolean,
+    metadata: Record<string, unknown>,
+    err: unknown,
+  ): Promise<void> {
+    const id = await this.store.failStepAttempt(
+      scope.run.id, scope.owner, stepName, attempts, retry ? 'pending' : 'failed', metadata,
+      toErrorRecord(err, scope.context), new Date(),
+    );
+    if (id === null) throw new LockLostError(scope.run.id);
+    scope.logs.set(stepName, { id, step_name: stepName, state: retry ? 'pending' : 'failed', attempts, result: null, metadata });
+  }
+}
+
+/** Validates a timer's optional name segment. */
+export function timerName(kind: string, name: string | undefined): string {
+  if (name !== undefined && typeof name !== 'string') throw new InvalidOptionsError(`${kind} name must be a string.`);
+  return name ?? kind;
+}

@@ -1,0 +1,75 @@
+import { Injectable } from '@nestjs/common';
+import { WorkflowStore } from '../persistence/workflow.store.js';
+import type { StoredValue } from '../util/serialization.util.js';
+
+/** Statements of signals and external wake-ups. */
+@Injectable()
+export class TimerStore {
+  constructor(private readonly store: WorkflowStore) {}
+
+  /**
+   * Consumes the oldest unconsumed signal `name` and completes step `stepName` with its payload, in
+   * one statement; `null` when no signal is waiting.
+   */
+  async consumeSignal(
+    workflowId: string,
+    owner: string,
+    stepName: string,
+    name: string,
+    attempts: number,
+    metadata: Record<string, unknown>,
+  ): Promise<StoredValue | null> {
+    const { signals, logs } = this.store;
+    const rows = await this.store.query<{ result: StoredValue }>(
+      `WITH s AS (
+         UPDATE ${signals} SET consumed_by = $3, consumed_at = now()
+         WHERE id = (SELECT id FROM ${signals} WHERE workflow_id = $1 AND name = $4 AND consumed_at IS NULL
+                     ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+           AND ${this.store.fenced()}
+         RETURNING payload)
+       INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, completed_at,
+         result, metadata)
+       SELECT $1, $3, 'completed', $5, now(), now(), now(), s.payload, $6 FROM s
+       ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = EXCLUDED.attempts,
+         last_executed_at = now(), completed_at = now(), result = EXCLUDED.result, updated_at = now()
+       RETURNING result`,
+      [workflowId, owner, stepName, name, attempts, JSON.stringify(metadata)],
+    );
+    return rows[0] ? rows[0].result : null;
+  }
+
+  /**
+   * Stores a signal and requests a wake-up in one statement: an idle run gets `next_run_at = now`
+   * (so the sweeper delivers it even if the queued job is lost), a running one a pending wake.
+   * Returns the run's state, or `null` if the run does not accept signals.
+   */
+  async insertSignal(
+    workflowId: string,
+    name: string,
+    payload: StoredValue,
+  ): Promise<{ state: string; next_run_at: Date | null } | null> {
+    const { wf, signals } = this.store;
+    const rows = await this.store.query<{ state: string; next_run_at: Date | null }>(
+      `WITH s AS (
+         INSERT INTO ${signals} (workflow_id, name, payload)
+         SELECT id, $2, $3 FROM ${wf} WHERE id = $1 AND state IN ('idle', 'running', 'stalled') RETURNING id)
+       UPDATE ${wf} SET next_run_at = CASE WHEN state = 'idle' THEN now() ELSE next_run_at END,
+         wake_pending = wake_pending OR state = 'running', updated_at = now()
+       WHERE id = $1 AND EXISTS (SELECT 1 FROM s)
+       RETURNING state, next_run_at`,
+      [workflowId, name, JSON.stringify(payload)],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Requests a pass of an idle or running run (`continueIf` re-check); `null` otherwise. */
+  async requestWake(workflowId: string): Promise<{ state: string; next_run_at: Date | null } | null> {
+    const rows = await this.store.query<{ state: string; next_run_at: Date | null }>(
+      `UPDATE ${this.store.wf} SET next_run_at = CASE WHEN state = 'idle' THEN now() ELSE next_run_at END,
+         wake_pending = wake_pending OR state = 'running', updated_at = now()
+       WHERE id = $1 AND state IN ('idle', 'running') RETURNING state, next_run_at`,
+      [workflowId],
+    );
+    return rows[0] ?? null;
+  }
+}
