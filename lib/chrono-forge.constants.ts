@@ -2,6 +2,8 @@
 export const WORKFLOW_METADATA = 'chronoforge:workflow';
 /** Metadata key of `@DurableStep()`. */
 export const STEP_METADATA = 'chronoforge:step';
+/** Metadata key of `@Repeat()`. */
+export const REPEAT_METADATA = 'chronoforge:repeat';
 
 /** DI token of the validated, defaulted module options. */
 export const CHRONO_FORGE_RESOLVED_OPTIONS = Symbol('CHRONO_FORGE_RESOLVED_OPTIONS');

@@ -19,6 +19,8 @@ import { WorkflowStore } from './persistence/workflow.store.js';
 import { WorkflowQueue } from './queue/workflow.queue.js';
 import { WorkflowWorker } from './queue/workflow.worker.js';
 import { ChronoForgeClock } from './timers/clock.js';
+import { RepeatRunner } from './timers/repeat.runner.js';
+import { RepeatStore } from './timers/repeat.store.js';
 import { TimerRunner } from './timers/timer.runner.js';
 import { TimerStore } from './timers/timer.store.js';
 
@@ -46,6 +48,8 @@ import { TimerStore } from './timers/timer.store.js';
     StepRunner,
     TimerStore,
     TimerRunner,
+    RepeatStore,
+    RepeatRunner,
     WorkflowExecutor,
     WorkflowWorker,
     WorkflowContext,

@@ -35,3 +35,4 @@ export type { Duration } from './util/duration.util.js';
 export { chronoForgeMigrations } from '../migrations/index.js';
 export { ChronoForgeClock, TestClock } from './timers/clock.js';
 export type { WaitForSignalOptions, WaitUntilOptions } from './timers/timer.runner.js';
+export type { CalendarInterval, RepeatEvery } from './timers/repeat-schedule.js';

@@ -1,2 +1,3 @@
 export * from './durable-step.decorator.js';
 export * from './workflow.decorator.js';
+export * from './repeat.decorator.js';

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { STEP_METADATA, WORKFLOW_METADATA } from '../chrono-forge.constants.js';
+import { REPEAT_METADATA, STEP_METADATA, WORKFLOW_METADATA } from '../chrono-forge.constants.js';
+import type { RepeatMetadata } from '../decorators/repeat.decorator.js';
 import type { StepOptions, WorkflowOptions } from '../interfaces/workflow-options.interface.js';
 
 /** The only reader of ChronoForge's decorator metadata. */
@@ -10,6 +11,10 @@ export class WorkflowMetadataAccessor {
 
   getWorkflow(target: unknown): WorkflowOptions | undefined {
     return typeof target === 'function' ? this.reflector.get(WORKFLOW_METADATA, target) : undefined;
+  }
+
+  getRepeat(target: unknown): RepeatMetadata | undefined {
+    return typeof target === 'function' ? this.reflector.get(REPEAT_METADATA, target) : undefined;
   }
 
   getStep(target: unknown): StepOptions | undefined {

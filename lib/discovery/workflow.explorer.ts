@@ -5,6 +5,10 @@ import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { toRetryStrategy } from '../executor/retry-policy.js';
 import { StepRunner } from '../executor/step.runner.js';
+import { activeScope } from '../executor/run-scope.js';
+import type { RepeatMetadata } from '../decorators/repeat.decorator.js';
+import { RepeatSchedule } from '../timers/repeat-schedule.js';
+import { RepeatRunner } from '../timers/repeat.runner.js';
 import type { StepOptions } from '../interfaces/workflow-options.interface.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import { toMs } from '../util/duration.util.js';
@@ -28,6 +32,7 @@ export class WorkflowExplorer implements OnModuleInit {
     private readonly accessor: WorkflowMetadataAccessor,
     private readonly registry: WorkflowRegistry,
     private readonly steps: StepRunner,
+    private readonly repeats: RepeatRunner,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -40,13 +45,15 @@ export class WorkflowExplorer implements OnModuleInit {
         const method = proto[methodName];
         const workflow = this.accessor.getWorkflow(method);
         const step = this.accessor.getStep(method);
-        if (!workflow && !step) continue;
+        const repeat = this.accessor.getRepeat(method);
+        if (!workflow && !step && !repeat) continue;
         const where = `${(metatype as Type).name}#${methodName}`;
         if (!wrapper.isDependencyTreeStatic()) {
           this.logger.warn(`Skipping ${where}: workflows and steps must live on singleton providers.`);
           continue;
         }
         if (step) this.wrapStep(instance as Record<string, Method>, methodName, step, where);
+        if (repeat) this.wrapRepeat(instance as Record<string, Method>, methodName, repeat, where);
         if (workflow) {
           const name = workflow.name ?? `${(metatype as Type).name}.${methodName}`;
           assertUserName(name, `Workflow (${where})`);
@@ -68,6 +75,30 @@ export class WorkflowExplorer implements OnModuleInit {
         }
       }
     }
+  }
+
+  private wrapRepeat(instance: Record<string, Method>, methodName: string, meta: RepeatMetadata, where: string): void {
+    const name = meta.name ?? methodName;
+    assertUserName(name, `Repeat (${where})`);
+    new RepeatSchedule(meta.every, 0, meta.timeZone);
+    toMs(meta.timeout ?? '1h', `timeout of ${where}`);
+    toRetryStrategy(meta.retry, `retry of ${where}`);
+    if (meta.onError !== undefined && meta.onError !== 'continue' && meta.onError !== 'fail') {
+      throw new InvalidOptionsError(`@Repeat onError of ${where} must be 'continue' or 'fail'.`);
+    }
+    if (typeof meta.till === 'string' && typeof instance[meta.till] !== 'function') {
+      throw new InvalidOptionsError(`@Repeat till of ${where} names "${meta.till}", which is not a method of the provider.`);
+    }
+    if (meta.startAt !== undefined && (!(meta.startAt instanceof Date) || Number.isNaN(meta.startAt.getTime()))) {
+      throw new InvalidOptionsError(`@Repeat startAt of ${where} must be a valid Date.`);
+    }
+    const original = instance[methodName];
+    const repeats = this.repeats;
+    instance[methodName] = function durableRepeat(this: object, ...args: unknown[]) {
+      const scope = activeScope();
+      if (!scope) return original.apply(this, args);
+      return repeats.run(scope, name, this, original, args, meta);
+    };
   }
 
   private wrapStep(instance: Record<string, Method>, methodName: string, options: StepOptions, where: string): void {

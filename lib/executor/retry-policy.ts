@@ -1,5 +1,6 @@
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { type Duration, toMs } from '../util/duration.util.js';
+import { describeValue } from '../util/describe.util.js';
 
 /** An error class a policy retries (subclasses match too). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -50,7 +51,7 @@ export interface RetryStrategy {
 
 function positiveInt(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new InvalidOptionsError(`${what} must be a positive integer, got ${JSON.stringify(value)}.`);
+    throw new InvalidOptionsError(`${what} must be a positive integer, got ${describeValue(value)}.`);
   }
   return value;
 }

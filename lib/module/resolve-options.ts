@@ -2,6 +2,7 @@ import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { RetryPolicy, type RetryStrategy, toRetryStrategy } from '../executor/retry-policy.js';
 import type { ChronoForgeModuleOptions } from '../interfaces/chrono-forge-options.interface.js';
 import { toMs } from '../util/duration.util.js';
+import { describeValue } from '../util/describe.util.js';
 import type { DataSource } from 'typeorm';
 
 /** Module options after validation and defaults; what the engine's providers consume. */
@@ -26,7 +27,7 @@ function fail(message: string): never {
 function positiveInt(value: unknown, what: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    fail(`${what} must be a positive integer, got ${JSON.stringify(value)}.`);
+    fail(`${what} must be a positive integer, got ${describeValue(value)}.`);
   }
   return value;
 }

@@ -1,5 +1,6 @@
 import ms from 'ms';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { describeValue } from './describe.util.js';
 
 /**
  * A duration: a number of milliseconds or an `ms`-style string such as `'250ms'`, `'5m'`, `'1h'`,
@@ -19,7 +20,7 @@ export function toMs(value: Duration, what = 'duration'): number {
   else if (typeof value === 'string' && value.trim() !== '') out = ms(value);
   if (out === undefined || !Number.isFinite(out) || out < 0) {
     throw new InvalidOptionsError(
-      `Invalid ${what}: ${JSON.stringify(value)}. Use milliseconds or a string like '250ms', '5m', '1h', '7d'.`,
+      `Invalid ${what}: ${describeValue(value)}. Use milliseconds or a string like '250ms', '5m', '1h', '7d'.`,
     );
   }
   return Math.round(out);

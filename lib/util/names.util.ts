@@ -1,18 +1,24 @@
 import { ReservedNameError } from '../errors/reserved-name.error.js';
+import { describeValue } from './describe.util.js';
 
 /** The delimiter ChronoForge uses in its own step names (`step$<name>`, `wait$<name>`, …). */
 export const STEP_NAME_DELIMITER = '$';
 
 /**
  * Validates a user-supplied name segment (workflow, step, signal, branch): non-empty, at most
- * 200 characters, and free of the reserved `$` delimiter.
+ * 200 characters, and free of the reserved `$` delimiter and `#` occurrence marker.
  */
 export function assertUserName(name: unknown, what: string): asserts name is string {
   if (typeof name !== 'string' || name.trim() === '') {
-    throw new ReservedNameError(`${what} name must be a non-empty string, got ${JSON.stringify(name)}.`);
+    throw new ReservedNameError(`${what} name must be a non-empty string, got ${describeValue(name)}.`);
   }
   if (name.length > 200) {
     throw new ReservedNameError(`${what} name "${name.slice(0, 40)}…" is longer than 200 characters.`);
+  }
+  if (name.includes('#')) {
+    throw new ReservedNameError(
+      `${what} name "${name}" contains "#", which ChronoForge reserves for occurrence suffixes (step#2). Rename it.`,
+    );
   }
   if (name.includes(STEP_NAME_DELIMITER)) {
     throw new ReservedNameError(

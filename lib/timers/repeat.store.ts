@@ -1,0 +1,56 @@
+import { Injectable } from '@nestjs/common';
+import type { ErrorRecord } from '../persistence/rows.js';
+import { WorkflowStore } from '../persistence/workflow.store.js';
+import type { StoredValue } from '../util/serialization.util.js';
+
+/** A repeat tick (or fast-forward summary) row to write. */
+export interface TickWrite {
+  name: string;
+  state: 'completed' | 'failed';
+  attempts: number;
+  metadata: Record<string, unknown>;
+  result?: StoredValue | null;
+  errorClass?: string;
+  errorMessage?: string;
+  /** Also write an error-log row (a failed tick attempt; not for fast-forward summaries). */
+  errorLog?: ErrorRecord;
+}
+
+/** Statements of `@Repeat`: each tick and its coordination update are written together. */
+@Injectable()
+export class RepeatStore {
+  constructor(private readonly store: WorkflowStore) {}
+
+  /**
+   * Moves the coordination log to `coordMeta` and writes the tick row (plus its error-log row) in
+   * one statement. Returns false when the lock was lost.
+   */
+  async recordTick(workflowId: string, owner: string, coordName: string, coordMeta: Record<string, unknown>, tick: TickWrite): Promise<boolean> {
+    const { logs, errors } = this.store;
+    const e = tick.errorLog;
+    const rows = await this.store.query(
+      `WITH c AS (
+         UPDATE ${logs} SET metadata = $4, attempts = attempts + 1, last_executed_at = now(), updated_at = now()
+         WHERE workflow_id = $1 AND step_name = $3 AND ${this.store.fenced()} RETURNING id),
+       t AS (
+         INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, completed_at,
+           result, metadata, error_class, error_message)
+         SELECT $1, $5, $6, $7, now(), now(), now(), $8, $9, $10, $11 FROM c
+         ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = EXCLUDED.state, attempts = EXCLUDED.attempts,
+           last_executed_at = now(), completed_at = now(), result = EXCLUDED.result, metadata = EXCLUDED.metadata,
+           error_class = EXCLUDED.error_class, error_message = EXCLUDED.error_message, updated_at = now()
+         RETURNING id),
+       e AS (
+         INSERT INTO ${errors} (workflow_id, execution_log_id, step_name, attempt, error_class, error_message, backtrace, context)
+         SELECT $1, t.id, $5, $7, $12, $13, $14, $15 FROM t WHERE $12::text IS NOT NULL)
+       SELECT id FROM t`,
+      [
+        workflowId, owner, coordName, JSON.stringify(coordMeta), tick.name, tick.state, tick.attempts,
+        tick.result ? JSON.stringify(tick.result) : null, JSON.stringify(tick.metadata), tick.errorClass ?? null,
+        tick.errorMessage ?? null, e?.errorClass ?? null, e?.message ?? null, e?.backtrace ?? null,
+        e?.context ? JSON.stringify(e.context) : null,
+      ],
+    );
+    return rows.length > 0;
+  }
+}

@@ -1,0 +1,10 @@
+/** Renders any value for an error message without throwing (BigInt, cycles, symbols). */
+export function describeValue(value: unknown): string {
+  try {
+    const text = JSON.stringify(value);
+    if (text !== undefined) return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+  } catch {
+    // fall through: not JSON (BigInt, circular)
+  }
+  return `${typeof value} ${String(value)}`.slice(0, 120);
+}

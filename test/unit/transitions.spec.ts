@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { allowedFrom, canTransition, TRANSITIONS } from '../../lib/client/transitions.js';
+import type { WorkflowState } from '../../lib/persistence/entities/workflow.entity.js';
+
+const STATES: WorkflowState[] = ['idle', 'running', 'completed', 'failed', 'stalled', 'cancelled'];
+
+describe('TRANSITIONS', () => {
+  it('should list every workflow state exactly once', () => {
+    expect(Object.keys(TRANSITIONS).sort()).toEqual([...STATES].sort());
+  });
+
+  it('should only target known states and never the same state', () => {
+    for (const [from, targets] of Object.entries(TRANSITIONS)) {
+      expect(new Set(targets).size).toBe(targets.length);
+      for (const to of targets) {
+        expect(STATES).toContain(to);
+        expect(to).not.toBe(from);
+      }
+    }
+  });
+
+  it('should encode the documented state machine', () => {
+    expect(TRANSITIONS).toEqual({
+      idle: ['running', 'cancelled'],
+      running: ['idle', 'completed', 'failed', 'stalled', 'cancelled'],
+      stalled: ['idle', 'cancelled'],
+      failed: ['idle'],
+      completed: [],
+      cancelled: [],
+    });
+  });
+
+  it('should make completed and cancelled terminal', () => {
+    expect(TRANSITIONS.completed).toHaveLength(0);
+    expect(TRANSITIONS.cancelled).toHaveLength(0);
+  });
+
+  it('should only let a running pass finish a run', () => {
+    for (const from of STATES) {
+      expect(canTransition(from, 'completed')).toBe(from === 'running');
+      expect(canTransition(from, 'failed')).toBe(from === 'running');
+      expect(canTransition(from, 'stalled')).toBe(from === 'running');
+    }
+  });
+
+  it('should make every non-terminal state reach a terminal state', () => {
+    const terminal = new Set<WorkflowState>(['completed', 'cancelled']);
+    for (const start of STATES) {
+      const seen = new Set<WorkflowState>([start]);
+      const queue = [start];
+      while (queue.length > 0) {
+        for (const next of TRANSITIONS[queue.shift()!]) {
+          if (!seen.has(next)) {
+            seen.add(next);
+            queue.push(next);
+          }
+        }
+      }
+      expect([...seen].some((s) => terminal.has(s))).toBe(true);
+    }
+  });
+});
+
+describe('canTransition()', () => {
+  it('should allow the listed transitions', () => {
+    expect(canTransition('idle', 'running')).toBe(true);
+    expect(canTransition('running', 'idle')).toBe(true);
+    expect(canTransition('running', 'completed')).toBe(true);
+    expect(canTransition('failed', 'idle')).toBe(true);
+    expect(canTransition('stalled', 'cancelled')).toBe(true);
+  });
+
+  it('should refuse transitions that are not listed', () => {
+    expect(canTransition('idle', 'completed')).toBe(false);
+    expect(canTransition('failed', 'cancelled')).toBe(false);
+    expect(canTransition('completed', 'idle')).toBe(false);
+    expect(canTransition('cancelled', 'running')).toBe(false);
+    expect(canTransition('running', 'running')).toBe(false);
+  });
+
+  it('should agree with TRANSITIONS for every pair of states', () => {
+    for (const from of STATES) {
+      for (const to of STATES) {
+        expect(canTransition(from, to)).toBe(TRANSITIONS[from].includes(to));
+      }
+    }
+  });
+});
+
+describe('allowedFrom()', () => {
+  it("should allow retry from 'failed' and 'stalled'", () => {
+    expect(allowedFrom('retry')).toEqual(['failed', 'stalled']);
+  });
+
+  it("should only allow retry from states that can move to 'idle'", () => {
+    for (const s of allowedFrom('retry')) expect(canTransition(s, 'idle')).toBe(true);
+  });
+
+  it("should allow cancel from exactly the states that can move to 'cancelled'", () => {
+    expect(allowedFrom('cancel').sort()).toEqual(['idle', 'running', 'stalled']);
+    for (const s of STATES) {
+      expect(allowedFrom('cancel').includes(s)).toBe(canTransition(s, 'cancelled'));
+    }
+  });
+
+  it('should return a fresh array each call', () => {
+    const a = allowedFrom('retry');
+    a.push('completed');
+    expect(allowedFrom('retry')).toEqual(['failed', 'stalled']);
+  });
+});
