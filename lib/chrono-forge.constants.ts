@@ -10,3 +10,9 @@ export const CHRONO_FORGE_RESOLVED_OPTIONS = Symbol('CHRONO_FORGE_RESOLVED_OPTIO
 
 /** BullMQ job name of a workflow pass. */
 export const RUN_JOB = 'run';
+
+/** Metadata key of `@Branch()`. */
+export const BRANCH_METADATA = 'chronoforge:branch';
+
+/** BullMQ job name of a BranchMergeJob poll. */
+export const MERGE_JOB = 'merge';

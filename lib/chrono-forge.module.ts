@@ -20,6 +20,10 @@ import { WorkflowQueue } from './queue/workflow.queue.js';
 import { WorkflowWorker } from './queue/workflow.worker.js';
 import { ChronoForgeClock } from './timers/clock.js';
 import { RepeatRunner } from './timers/repeat.runner.js';
+import { BranchJobs } from './branches/branch-jobs.js';
+import { BranchMergeJob } from './branches/branch-merge.job.js';
+import { BranchRunner } from './branches/branch.runner.js';
+import { BranchStore } from './branches/branch.store.js';
 import { RepeatStore } from './timers/repeat.store.js';
 import { TimerRunner } from './timers/timer.runner.js';
 import { TimerStore } from './timers/timer.store.js';
@@ -50,6 +54,10 @@ import { TimerStore } from './timers/timer.store.js';
     TimerRunner,
     RepeatStore,
     RepeatRunner,
+    BranchStore,
+    BranchJobs,
+    BranchRunner,
+    BranchMergeJob,
     WorkflowExecutor,
     WorkflowWorker,
     WorkflowContext,

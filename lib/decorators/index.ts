@@ -1,3 +1,4 @@
 export * from './durable-step.decorator.js';
 export * from './workflow.decorator.js';
 export * from './repeat.decorator.js';
+export * from './branch.decorator.js';

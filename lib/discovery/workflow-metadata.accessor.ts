@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { REPEAT_METADATA, STEP_METADATA, WORKFLOW_METADATA } from '../chrono-forge.constants.js';
+import { BRANCH_METADATA, REPEAT_METADATA, STEP_METADATA, WORKFLOW_METADATA } from '../chrono-forge.constants.js';
+import type { BranchOptions } from '../decorators/branch.decorator.js';
 import type { RepeatMetadata } from '../decorators/repeat.decorator.js';
 import type { StepOptions, WorkflowOptions } from '../interfaces/workflow-options.interface.js';
 
@@ -15,6 +16,10 @@ export class WorkflowMetadataAccessor {
 
   getRepeat(target: unknown): RepeatMetadata | undefined {
     return typeof target === 'function' ? this.reflector.get(REPEAT_METADATA, target) : undefined;
+  }
+
+  getBranch(target: unknown): BranchOptions | undefined {
+    return typeof target === 'function' ? this.reflector.get(BRANCH_METADATA, target) : undefined;
   }
 
   getStep(target: unknown): StepOptions | undefined {

@@ -7,6 +7,8 @@ import { toRetryStrategy } from '../executor/retry-policy.js';
 import { StepRunner } from '../executor/step.runner.js';
 import { activeScope } from '../executor/run-scope.js';
 import type { RepeatMetadata } from '../decorators/repeat.decorator.js';
+import type { BranchOptions } from '../decorators/branch.decorator.js';
+import { BranchRunner } from '../branches/branch.runner.js';
 import { RepeatSchedule } from '../timers/repeat-schedule.js';
 import { RepeatRunner } from '../timers/repeat.runner.js';
 import type { StepOptions } from '../interfaces/workflow-options.interface.js';
@@ -33,6 +35,7 @@ export class WorkflowExplorer implements OnModuleInit {
     private readonly registry: WorkflowRegistry,
     private readonly steps: StepRunner,
     private readonly repeats: RepeatRunner,
+    private readonly branches: BranchRunner,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -46,7 +49,8 @@ export class WorkflowExplorer implements OnModuleInit {
         const workflow = this.accessor.getWorkflow(method);
         const step = this.accessor.getStep(method);
         const repeat = this.accessor.getRepeat(method);
-        if (!workflow && !step && !repeat) continue;
+        const branch = this.accessor.getBranch(method);
+        if (!workflow && !step && !repeat && !branch) continue;
         const where = `${(metatype as Type).name}#${methodName}`;
         if (!wrapper.isDependencyTreeStatic()) {
           this.logger.warn(`Skipping ${where}: workflows and steps must live on singleton providers.`);
@@ -54,6 +58,7 @@ export class WorkflowExplorer implements OnModuleInit {
         }
         if (step) this.wrapStep(instance as Record<string, Method>, methodName, step, where);
         if (repeat) this.wrapRepeat(instance as Record<string, Method>, methodName, repeat, where);
+        if (branch) this.wrapBranch(instance as Record<string, Method>, methodName, branch, where);
         if (workflow) {
           const name = workflow.name ?? `${(metatype as Type).name}.${methodName}`;
           assertUserName(name, `Workflow (${where})`);
@@ -75,6 +80,19 @@ export class WorkflowExplorer implements OnModuleInit {
         }
       }
     }
+  }
+
+  private wrapBranch(instance: Record<string, Method>, methodName: string, options: BranchOptions, where: string): void {
+    const name = options.name ?? methodName;
+    assertUserName(name, `Branch (${where})`);
+    if (name.includes(',')) throw new InvalidOptionsError(`Branch name of ${where} contains ",", the merge separator.`);
+    const original = instance[methodName];
+    const branches = this.branches;
+    instance[methodName] = function durableBranch(this: object, ...args: unknown[]) {
+      const scope = activeScope();
+      if (!scope) return original.apply(this, args);
+      return branches.branch(scope, name, options.automerge === true, async () => original.apply(this, args));
+    };
   }
 
   private wrapRepeat(instance: Record<string, Method>, methodName: string, meta: RepeatMetadata, where: string): void {

@@ -13,3 +13,7 @@ export * from './state-value.error.js';
 export * from './workflow-failed.error.js';
 export * from './workflow-not-found.error.js';
 export * from './wait-condition-timeout.error.js';
+export * from './not-in-branch.error.js';
+export * from './unmerged-branch.error.js';
+export * from './unknown-branch.error.js';
+export * from './nested-branch.error.js';

@@ -30,6 +30,10 @@ export class RunScope {
   halted = false;
   contextDirty = false;
   readonly context: Record<string, unknown>;
+  /** Branches reached in this pass (rebuilt every pass), and whether they were merged. */
+  readonly openBranches = new Map<string, { logId: string; merged: boolean }>();
+  /** Jobs to enqueue once the lock is released (never before: the continuation race). */
+  readonly afterRelease: Array<() => Promise<void>> = [];
   private readonly counters = new Map<string, number>();
 
   constructor(
@@ -72,6 +76,16 @@ export const runStorage = new AsyncLocalStorage<RunScope>();
 
 /** Set while a step body runs, so durable calls nested inside it are plain calls. */
 export const stepStorage = new AsyncLocalStorage<string>();
+
+/** The branch whose body is running in the current async call chain. */
+export interface BranchFrame {
+  name: string;
+  logId: string;
+  cursors: Record<string, unknown>;
+}
+
+/** Set while a `@Branch()` body runs. */
+export const branchStorage = new AsyncLocalStorage<BranchFrame>();
 
 /** The active run scope, unless the caller is inside a step body or outside any run. */
 export function activeScope(): RunScope | undefined {

@@ -9,6 +9,8 @@ import { assertUserName } from '../util/names.util.js';
 import { jsonByteSize } from '../util/serialization.util.js';
 import { type RunScope, runStorage } from './run-scope.js';
 import { StepRunner } from './step.runner.js';
+import { BranchRunner, type MergeOptions, type SpawnSpec } from '../branches/branch.runner.js';
+import type { SpawnSource } from '../branches/spawn-source.js';
 
 /** Largest encoded size of one durable state value. */
 export const MAX_STATE_VALUE_BYTES = 16 * 1024;
@@ -41,6 +43,7 @@ export class WorkflowContext {
   constructor(
     private readonly steps: StepRunner,
     private readonly timers: TimerRunner,
+    private readonly branches: BranchRunner,
   ) {}
 
   private scope(): RunScope {
@@ -128,6 +131,37 @@ export class WorkflowContext {
   waitForSignal<T = unknown>(name: string, options: WaitForSignalOptions = {}): Promise<T> {
     const scope = this.scope();
     return this.timers.waitForSignal<T>(scope, this.stepName(scope, 'signal', name), name, options);
+  }
+
+  /**
+   * Starts one child workflow from inside a `@Branch()` method; its key is
+   * `<parentKey>$<branch>$<name>`. Idempotent: replays never start it twice.
+   */
+  spawn<I = unknown>(name: string, spec: SpawnSpec<I>): Promise<void> {
+    return this.branches.spawn(this.scope(), name, spec);
+  }
+
+  /**
+   * Starts one child per item of `source` (array, (async) iterable, TypeORM repository or query
+   * builder walked by primary key), `of` per batch with a resumable cursor. Child keys are
+   * `<parentKey>$<branch>$<name>_<primary key or index>`.
+   */
+  spawnEach<T>(name: string, source: SpawnSource<T>, map: (item: T, index: number) => SpawnSpec, options: { of?: number } = {}): Promise<void> {
+    return this.branches.spawnEach(this.scope(), name, source, map, options.of ?? 1000);
+  }
+
+  /**
+   * Waits until every child of the named branches completed (step `merge$<sorted names>`):
+   * completes inline when they already have, otherwise a BranchMergeJob polls and wakes the run.
+   */
+  merge(...args: [...names: string[], options: MergeOptions] | string[]): Promise<void> {
+    const last = args[args.length - 1];
+    const options = typeof last === 'object' && last !== null ? (last as MergeOptions) : {};
+    const names = (args as unknown[]).filter((a): a is string => typeof a === 'string');
+    if (names.length !== args.length - (typeof last === 'object' && last !== null ? 1 : 0)) {
+      throw new InvalidOptionsError('merge() takes branch names followed by an optional options object.');
+    }
+    return this.branches.merge(this.scope(), names, options);
   }
 
   private stepName(scope: RunScope, kind: string, name: string): string {

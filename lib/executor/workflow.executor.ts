@@ -10,6 +10,7 @@ import type { LogRow } from '../persistence/rows.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { ChronoForgeClock } from '../timers/clock.js';
+import { BranchRunner } from '../branches/branch.runner.js';
 import { serializeValue } from '../util/serialization.util.js';
 import { toErrorRecord } from './error-record.js';
 import { HaltExecution, LockLostError, RunScope, runStorage } from './run-scope.js';
@@ -40,6 +41,7 @@ export class WorkflowExecutor {
     private readonly registry: WorkflowRegistry,
     private readonly queue: WorkflowQueue,
     private readonly clock: ChronoForgeClock,
+    private readonly branches: BranchRunner,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -93,6 +95,7 @@ export class WorkflowExecutor {
     if (outcome.kind === 'complete') {
       let stored;
       try {
+        this.branches.assertAllMerged(scope);
         stored = serializeValue(outcome.value);
       } catch (err) {
         return this.finish(scope, jobId, { kind: 'error', error: err, retryable: false });
@@ -108,7 +111,9 @@ export class WorkflowExecutor {
         retryCounts: run.retry_counts,
         context,
       });
-      if (released?.nextRunAt) await this.queue.enqueueRun(run.id, released.nextRunAt, jobId);
+      if (!released) return;
+      for (const job of scope.afterRelease) await job();
+      if (released.nextRunAt) await this.queue.enqueueRun(run.id, released.nextRunAt, jobId);
       return;
     }
     const attempt = run.attempt + 1;

@@ -6,7 +6,9 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { Job } from 'bullmq';
-import { CHRONO_FORGE_RESOLVED_OPTIONS, RUN_JOB } from '../chrono-forge.constants.js';
+import { BranchMergeJob } from '../branches/branch-merge.job.js';
+import { isMergeJobData, type MergeJobData } from '../branches/branch.runner.js';
+import { CHRONO_FORGE_RESOLVED_OPTIONS, MERGE_JOB, RUN_JOB } from '../chrono-forge.constants.js';
 import { WorkflowExecutor } from '../executor/workflow.executor.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
@@ -32,6 +34,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly executor: WorkflowExecutor,
     private readonly store: WorkflowStore,
     private readonly clock: ChronoForgeClock,
+    private readonly mergeJob: BranchMergeJob,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -47,6 +50,15 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
   }
 
   private async process(job: Job<RunJobData>): Promise<void> {
+    if (job.name === MERGE_JOB) {
+      const data = job.data as unknown as MergeJobData;
+      if (!isMergeJobData(data)) {
+        this.logger.error(`Dropping malformed merge job ${job.id}: ${JSON.stringify(job.data)?.slice(0, 200)}`);
+        return;
+      }
+      await this.mergeJob.poll(data);
+      return;
+    }
     const id = job.data?.workflowId;
     if (job.name !== RUN_JOB || typeof id !== 'string' || !/^\d{1,19}$/.test(id)) {
       this.logger.error(`Dropping malformed job ${job.id} (${job.name}): ${JSON.stringify(job.data)?.slice(0, 200)}`);

@@ -1,0 +1,121 @@
+import { Injectable } from '@nestjs/common';
+import { WorkflowStore } from '../persistence/workflow.store.js';
+
+/** A child run to insert. */
+export interface ChildRow {
+  key: string;
+  workflow: string;
+  input: unknown;
+  maxDurationMs: number;
+}
+
+/** Per-branch child counts. */
+export interface BranchCounts {
+  branchLogId: string;
+  total: number;
+  pending: number;
+  neverStarted: number;
+  running: number;
+}
+
+/** Statements of branches, spawns and the merge poller. */
+@Injectable()
+export class BranchStore {
+  constructor(private readonly store: WorkflowStore) {}
+
+  /**
+   * Inserts a batch of children (existing keys are left alone), saves the spawn cursor on the
+   * branch log, and returns the children that never started, all in one fenced statement.
+   */
+  async dispatch(
+    parentId: string,
+    owner: string,
+    branchLogId: string,
+    children: ChildRow[],
+    cursorName: string,
+    cursor: Record<string, unknown>,
+  ): Promise<{ id: string; next_run_at: Date }[] | null> {
+    const { wf, logs } = this.store;
+    const rows = await this.store.query<{ id: string; next_run_at: Date; fenced: boolean }>(
+      `WITH ok AS (SELECT ${this.store.fenced()} AS fenced),
+       ins AS (
+         INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at, parent_execution_log_id)
+         SELECT c.key, c.job_name, c.input, c.max_ms, now(), $3
+         FROM unnest($4::text[], $5::text[], $6::jsonb[], $7::int[]) AS c(key, job_name, input, max_ms), ok
+         WHERE ok.fenced
+         ON CONFLICT (job_name, key) DO NOTHING
+         RETURNING id, next_run_at),
+       cur AS (
+         UPDATE ${logs} SET metadata = jsonb_set(metadata || jsonb_build_object('cursors',
+             COALESCE(metadata->'cursors', '{}'::jsonb)), ARRAY['cursors', $8::text], $9::jsonb), updated_at = now()
+         WHERE id = $3 AND (SELECT fenced FROM ok))
+       SELECT id, next_run_at, true AS fenced FROM ins
+       UNION ALL
+       SELECT w.id, w.next_run_at, true FROM ${wf} w, ok
+       WHERE ok.fenced AND w.parent_execution_log_id = $3 AND w.key = ANY($4::text[])
+         AND w.state = 'idle' AND w.started_at IS NULL
+       UNION ALL
+       SELECT NULL, NULL, ok.fenced FROM ok`,
+      [
+        parentId, owner, branchLogId,
+        children.map((c) => c.key), children.map((c) => c.workflow),
+        children.map((c) => JSON.stringify(c.input ?? null)), children.map((c) => c.maxDurationMs),
+        cursorName, JSON.stringify(cursor),
+      ],
+    );
+    if (!rows.find((r) => r.id === null)?.fenced) return null;
+    const seen = new Set<string>();
+    return rows.filter((r) => r.id !== null && !seen.has(r.id) && seen.add(r.id));
+  }
+
+  /** Child counts of each branch log. */
+  async counts(branchLogIds: string[]): Promise<BranchCounts[]> {
+    const rows = await this.store.query<BranchCounts>(
+      `SELECT b.id AS "branchLogId", count(w.id)::int AS total,
+         count(w.id) FILTER (WHERE w.state <> 'completed')::int AS pending,
+         count(w.id) FILTER (WHERE w.state = 'idle' AND w.started_at IS NULL)::int AS "neverStarted",
+         count(w.id) FILTER (WHERE w.state = 'running')::int AS running
+       FROM unnest($1::bigint[]) AS b(id)
+       LEFT JOIN ${this.store.wf} w ON w.parent_execution_log_id = b.id
+       GROUP BY b.id`,
+      [branchLogIds],
+    );
+    return rows.map((r) => ({ ...r, branchLogId: String(r.branchLogId) }));
+  }
+
+  /** Writes the merge's fencing token on every branch log (fenced by the parent's lock). */
+  async setPollToken(parentId: string, owner: string, branchLogIds: string[], token: string): Promise<boolean> {
+    const rows = await this.store.query(
+      `UPDATE ${this.store.logs} SET metadata = metadata || jsonb_build_object('poll_token', $4::text), updated_at = now()
+       WHERE id = ANY($3::bigint[]) AND workflow_id = $1 AND ${this.store.fenced()} RETURNING id`,
+      [parentId, owner, branchLogIds, token],
+    );
+    return rows.length === branchLogIds.length;
+  }
+
+  /** Branch logs for the poller: state, token and last poll record. */
+  async branchLogs(ids: string[]): Promise<{ id: string; state: string; metadata: Record<string, unknown> }[]> {
+    return this.store.query(`SELECT id::text, state, metadata FROM ${this.store.logs} WHERE id = ANY($1::bigint[])`, [ids]);
+  }
+
+  /** Records the poll (only while `token` is current). */
+  async recordPoll(ids: string[], token: string, poll: object): Promise<void> {
+    await this.store.query(
+      `UPDATE ${this.store.logs} SET metadata = metadata || jsonb_build_object('poll', $3::jsonb)
+       WHERE id = ANY($1::bigint[]) AND metadata->>'poll_token' = $2`,
+      [ids, token, JSON.stringify(poll)],
+    );
+  }
+
+  /** Children never picked up for `staleMs`: touched (debounce) and returned for a re-kick. */
+  async staleNeverStarted(ids: string[], staleMs: number, limit: number): Promise<{ id: string; next_run_at: Date }[]> {
+    return this.store.query(
+      `UPDATE ${this.store.wf} SET updated_at = now(), next_run_at = COALESCE(next_run_at, now())
+       WHERE id IN (SELECT id FROM ${this.store.wf} WHERE parent_execution_log_id = ANY($1::bigint[])
+                    AND state = 'idle' AND started_at IS NULL AND updated_at < now() - $2 * interval '1 millisecond'
+                    LIMIT $3)
+       RETURNING id, next_run_at`,
+      [ids, staleMs, limit],
+    );
+  }
+}

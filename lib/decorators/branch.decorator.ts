@@ -1,0 +1,25 @@
+import { SetMetadata } from '@nestjs/common';
+import { BRANCH_METADATA } from '../chrono-forge.constants.js';
+
+/**
+ * Options of `@Branch()`.
+ *
+ * @publicApi
+ */
+export interface BranchOptions {
+  /** Branch name. @default the method name */
+  name?: string;
+  /** Merge right after the branch seals (the workflow waits for every child there). @default false */
+  automerge?: boolean;
+}
+
+/**
+ * Makes a provider method a named fan-out scope (step `branch$<name>`). Inside it,
+ * `ctx.spawn()`/`ctx.spawnEach()` start child workflows; the branch seals when the method returns
+ * and a sealed branch's body is skipped on replay. Join with `ctx.merge(name)` or `automerge`.
+ *
+ * @publicApi
+ */
+export function Branch(options: BranchOptions = {}): MethodDecorator {
+  return SetMetadata(BRANCH_METADATA, { ...options });
+}

@@ -1,0 +1,127 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BranchMergeJob, WorkflowClient, WorkflowQueue } from '../../lib/index.js';
+import { FanProbe, fanProviders, LINE_ITEMS, LineItem } from '../fixtures/branches.fixture.js';
+import { bootApp } from '../support/app.js';
+import { cleanup, DATABASE_URL, eventually, sql, uniqueName } from '../support/env.js';
+
+describe('branches: spawn, spawnEach, merge (e2e)', () => {
+  const schema = uniqueName('cf_br');
+  const queueName = uniqueName('q_br');
+  let app: INestApplicationContext;
+  let client: WorkflowClient;
+  let probe: FanProbe;
+  let items: DataSource;
+
+  const children = (prefix: string) =>
+    sql<{ key: string; state: string; started_at: Date | null }>(
+      `SELECT key, state, started_at FROM "${schema}".chrono_forge_workflows WHERE key LIKE $1 || '$%' ORDER BY id`,
+      [prefix],
+    );
+
+  beforeAll(async () => {
+    await sql(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    items = new DataSource({ type: 'postgres', url: DATABASE_URL, schema, entities: [LineItem] });
+    await items.initialize();
+    await items.query(`CREATE TABLE "${schema}".line_items (id int PRIMARY KEY, sku text NOT NULL)`);
+    await items.query(`INSERT INTO "${schema}".line_items SELECT g, 'sku-' || g FROM generate_series(1, 10) g`);
+    app = await bootApp({
+      schema,
+      queueName,
+      providers: [...fanProviders, { provide: LINE_ITEMS, useValue: items.getRepository(LineItem) }],
+    });
+    client = app.get(WorkflowClient);
+    probe = app.get(FanProbe);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await items?.destroy();
+    await cleanup(schema, queueName);
+  });
+
+  it('should resume the parent after all children complete, in a constant number of passes', async () => {
+    const handle = await client.start('fan.parent', { key: 'p-1', input: { n: 20, of: 3 } });
+    await expect(handle.result({ timeout: '20s' })).resolves.toBe('merged');
+    const kids = await children('p-1');
+    expect(kids).toHaveLength(21);
+    expect(kids.every((k) => k.state === 'completed')).toBe(true);
+    expect(kids[0].key).toBe('p-1$lines$notify_0');
+    expect(kids[20].key).toBe('p-1$lines$summary');
+    expect(probe.parentPasses.get('p-1')).toBeLessThanOrEqual(3);
+    const run = await client.get('p-1');
+    const branch = run.steps.find((s) => s.name === 'branch$lines');
+    expect(branch?.state).toBe('completed');
+    expect(branch?.metadata).toMatchObject({ cursors: { notify: { n: 20, done: true } } });
+    expect(run.steps.map((s) => s.name)).toContain('merge$lines');
+  });
+
+  it('should resume spawnEach from its cursor after a crash mid-way without duplicate children', async () => {
+    probe.crashAtItem = 7;
+    const handle = await client.start('fan.parent', { key: 'p-crash', input: { n: 12, of: 3 } });
+    await expect(handle.result({ timeout: '20s' })).resolves.toBe('merged');
+    const kids = await children('p-crash');
+    expect(kids).toHaveLength(13);
+    expect(new Set(kids.map((k) => k.key)).size).toBe(13);
+    const run = await client.get('p-crash');
+    expect(run.errors.map((e) => e.message)).toEqual(['crash while mapping item 7']);
+    for (const k of kids) expect(probe.childRuns.get(k.key)).toBe(1);
+  });
+
+  it('should merge on seal with automerge', async () => {
+    const handle = await client.start('fan.auto', { key: 'p-auto' });
+    await expect(handle.result({ timeout: '20s' })).resolves.toBe('auto-merged');
+    expect((await client.get('p-auto')).steps.map((s) => s.name)).toEqual([
+      'branch$autoLines',
+      'merge$autoLines',
+      '$workflow_completion$',
+    ]);
+  });
+
+  it('should walk a TypeORM repository by primary key', async () => {
+    const handle = await client.start('fan.repo', { key: 'p-repo' });
+    await expect(handle.result({ timeout: '20s' })).resolves.toBe('table merged');
+    const kids = await children('p-repo');
+    expect(kids.map((k) => k.key)).toEqual(Array.from({ length: 10 }, (_, i) => `p-repo$fromTable$item_${i + 1}`));
+    expect((await client.get('p-repo')).steps.find((s) => s.name === 'branch$fromTable')?.metadata).toMatchObject({
+      cursors: { item: { n: 10, pk: 10, done: true } },
+    });
+  });
+
+  it('should keep the parent parked while a child failed, and wake it once the child is retried', async () => {
+    probe.failing.add(2);
+    const handle = await client.start('fan.parent', { key: 'p-park', input: { n: 4, of: 10 } });
+    await eventually(async () => (await children('p-park')).some((k) => k.state === 'failed'), 15_000, 'a failed child');
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await handle.status()).toBe('idle');
+    const poll = (await client.get('p-park')).steps.find((s) => s.name === 'branch$lines')?.metadata.poll as { pending: number };
+    expect(poll.pending).toBe(1);
+    probe.failing.delete(2);
+    await client.retry('p-park$lines$notify_2');
+    await expect(handle.result({ timeout: '20s' })).resolves.toBe('merged');
+  });
+
+  it('should stop a superseded poller silently', async () => {
+    const run = await client.get('p-1');
+    const branch = run.steps.find((s) => s.name === 'branch$lines');
+    const [{ id }] = await sql<{ id: string }>(
+      `SELECT id::text FROM "${schema}".chrono_forge_execution_logs WHERE workflow_id = $1 AND step_name = 'branch$lines'`,
+      [run.id],
+    );
+    expect(branch).toBeDefined();
+    const before = await app.get(WorkflowQueue).bullQueue.getJobCounts('delayed', 'waiting');
+    await app.get(BranchMergeJob).poll({ parentId: run.id, branchLogIds: [id], minMs: 10, maxMs: 10, token: 'stale-token' });
+    expect(await app.get(WorkflowQueue).bullQueue.getJobCounts('delayed', 'waiting')).toEqual(before);
+  });
+
+  it.each([
+    ['fan.unmerged', 'UnmergedBranchError'],
+    ['fan.outside', 'NotInBranchError'],
+    ['fan.nested', 'NestedBranchError'],
+    ['fan.unknown', 'UnknownBranchError'],
+  ])('should fail "%s" with %s', async (workflow, errorClass) => {
+    const handle = await client.start(workflow, { key: `err-${workflow}` });
+    await expect(handle.result({ timeout: '10s' })).rejects.toThrow(errorClass);
+  });
+});
