@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import { DurableStep, RetryPolicy } from '../../lib/index.js';
+import { CATALOG } from './catalog.constants.js';
+import { OutOfStockError } from './out-of-stock.error.js';
+
+/** A line as the warehouse reserved it, priced from the catalog. */
+export interface ReservedLine {
+  sku: string;
+  quantity: number;
+  unitPriceCents: number;
+}
+
+/** Stock held for one order. */
+export interface StockReservation {
+  reservationId: string;
+  orderId: string;
+  lines: ReservedLine[];
+}
+
+/**
+ * The warehouse: in-memory stock levels seeded from {@link CATALOG}. Reservations are idempotent
+ * per order id, so a step body that runs again after a crash does not reserve twice.
+ */
+@Injectable()
+export class InventoryService {
+  private readonly stock = new Map(
+    Object.entries(CATALOG).map(([sku, item]) => [sku, item.initialStock]),
+  );
+  private readonly reservations = new Map<string, StockReservation>();
+
+  /**
+   * Durable step `inventory.reserve`: reserves every line or none. `OutOfStockError` is final
+   * (one attempt); any other error is retried up to 3 times.
+   */
+  @DurableStep('inventory.reserve', {
+    retry: [
+      new RetryPolicy({ maxAttempts: 1, retryOn: [OutOfStockError] }),
+      new RetryPolicy({ maxAttempts: 3, base: '200ms', cap: '2s' }),
+    ],
+  })
+  async reserve(
+    orderId: string,
+    lines: ReadonlyArray<{ sku: string; quantity: number }>,
+  ): Promise<StockReservation> {
+    const existing = this.reservations.get(orderId);
+    if (existing) return existing;
+    const wanted = new Map<string, number>();
+    for (const line of lines) wanted.set(line.sku, (wanted.get(line.sku) ?? 0) + line.quantity);
+    for (const [sku, quantity] of wanted) {
+      const available = this.available(sku);
+      if (available < quantity) throw new OutOfStockError(sku, quantity, available);
+    }
+    for (const [sku, quantity] of wanted) this.stock.set(sku, this.available(sku) - quantity);
+    const reservation: StockReservation = {
+      reservationId: `res_${orderId}`,
+      orderId,
+      lines: [...wanted].map(([sku, quantity]) => ({
+        sku,
+        quantity,
+        unitPriceCents: CATALOG[sku].priceCents,
+      })),
+    };
+    this.reservations.set(orderId, reservation);
+    return reservation;
+  }
+
+  /** Units of `sku` not yet reserved. */
+  available(sku: string): number {
+    return this.stock.get(sku) ?? 0;
+  }
+}

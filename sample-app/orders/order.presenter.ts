@@ -1,0 +1,56 @@
+import type { WorkflowRunDetail, WorkflowRunSummary, WorkflowState } from '../../lib/index.js';
+
+/** Body of `POST /orders`, `/retry` and `/cancel`. */
+export interface OrderRunRef {
+  key: string;
+  id: string;
+  state: WorkflowState;
+}
+
+/** One row of `GET /orders`. */
+export interface OrderRunSummaryView extends OrderRunRef {
+  attempt: number;
+  createdAt: Date;
+  completedAt: Date | null;
+}
+
+/** Body of `GET /orders/:key`. */
+export interface OrderRunView extends OrderRunSummaryView {
+  input: unknown;
+  result: unknown;
+  steps: Array<{ name: string; state: string; attempts: number }>;
+  errors: Array<{
+    stepName: string | null;
+    attempt: number | null;
+    errorClass: string;
+    message: string | null;
+  }>;
+}
+
+/** Maps a run summary to the list view. */
+export function toSummaryView(run: WorkflowRunSummary): OrderRunSummaryView {
+  return {
+    key: run.key,
+    id: run.id,
+    state: run.state,
+    attempt: run.attempt,
+    createdAt: run.createdAt,
+    completedAt: run.completedAt,
+  };
+}
+
+/** Maps a run with its steps and error log to the detail view (no backtraces). */
+export function toDetailView(run: WorkflowRunDetail): OrderRunView {
+  return {
+    ...toSummaryView(run),
+    input: run.input,
+    result: run.result,
+    steps: run.steps.map((s) => ({ name: s.name, state: s.state, attempts: s.attempts })),
+    errors: run.errors.map((e) => ({
+      stepName: e.stepName,
+      attempt: e.attempt,
+      errorClass: e.errorClass,
+      message: e.message,
+    })),
+  };
+}

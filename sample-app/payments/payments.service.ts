@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import { DurableStep } from '../../lib/index.js';
+import type { ReservedLine } from '../inventory/inventory.service.js';
+
+/** A captured card payment. */
+export interface Charge {
+  chargeId: string;
+  orderId: string;
+  amountCents: number;
+  currency: 'EUR';
+  chargedAt: Date;
+}
+
+/**
+ * A stand-in for a card processor. Charges are idempotent per order id (like a PSP's idempotency
+ * key), so the card is charged once even if the step body runs again after a crash.
+ */
+@Injectable()
+export class PaymentsService {
+  private readonly charges = new Map<string, Charge>();
+
+  /** Durable step `payments.charge`: charges the order's total; retried with the default policy. */
+  @DurableStep('payments.charge')
+  async charge(orderId: string, lines: readonly ReservedLine[]): Promise<Charge> {
+    const existing = this.charges.get(orderId);
+    if (existing) return existing;
+    const charge: Charge = {
+      chargeId: `ch_${orderId}`,
+      orderId,
+      amountCents: lines.reduce((sum, l) => sum + l.quantity * l.unitPriceCents, 0),
+      currency: 'EUR',
+      chargedAt: new Date(),
+    };
+    this.charges.set(orderId, charge);
+    return charge;
+  }
+
+  /** The charge of an order, if any. */
+  find(orderId: string): Charge | undefined {
+    return this.charges.get(orderId);
+  }
+}
