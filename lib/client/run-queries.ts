@@ -1,10 +1,11 @@
+import type { QueryResultRow } from 'pg';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
 import type { WorkflowStore } from '../persistence/workflow.store.js';
 import { deserializeValue, type StoredValue } from '../util/serialization.util.js';
 import { allowedFrom } from './transitions.js';
-import type { ErrorInfo, ListRunsFilter, StepInfo, WorkflowRunDetail, WorkflowRunSummary } from './workflow-run.interface.js';
+import type { BranchInfo, ErrorInfo, ListRunsFilter, StepInfo, WorkflowRunDetail, WorkflowRunSummary } from './workflow-run.interface.js';
 
 const STATES: WorkflowState[] = ['idle', 'running', 'completed', 'failed', 'stalled', 'cancelled'];
 
@@ -44,24 +45,53 @@ export class RunQueries {
     return { state: rows[0].state, result: rows[0].result, lastError: rows[0].last_error };
   }
 
+  /** The run, its steps and errors, read from one snapshot (REPEATABLE READ). */
   async detail(id: string): Promise<WorkflowRunDetail> {
-    const [run] = await this.store.query<WorkflowRunSummary & { input: unknown; result: unknown; context: Record<string, unknown> }>(
+    return this.store.transaction(async (client) => {
+      const q = async <R extends QueryResultRow>(text: string, values: unknown[]) => (await client.query<R>(text, values)).rows;
+      return this.readDetail(id, q);
+    }, 'REPEATABLE READ');
+  }
+
+  private async readDetail(
+    id: string,
+    q: <R extends QueryResultRow>(text: string, values: unknown[]) => Promise<R[]>,
+  ): Promise<WorkflowRunDetail> {
+    const [run] = await q<WorkflowRunSummary & { input: unknown; result: unknown; context: Record<string, unknown> }>(
       `SELECT ${SUMMARY_COLUMNS}, input, result, context FROM ${this.store.wf} WHERE id = $1`,
       [id],
     );
     if (!run) throw new WorkflowNotFoundError(`Run ${id} no longer exists.`);
-    const steps = await this.store.query<StepInfo>(
+    const steps = await q<StepInfo>(
       `SELECT step_name AS name, state, attempts, started_at AS "startedAt", completed_at AS "completedAt",
          error_class AS "errorClass", error_message AS "errorMessage", metadata
        FROM ${this.store.logs} WHERE workflow_id = $1 ORDER BY id`,
       [id],
     );
-    const errors = await this.store.query<ErrorInfo>(
+    const errors = await q<ErrorInfo>(
       `SELECT id, step_name AS "stepName", attempt, error_class AS "errorClass", error_message AS message, backtrace,
          created_at AS "createdAt" FROM ${this.store.errors} WHERE workflow_id = $1 ORDER BY id`,
       [id],
     );
-    return { ...run, result: run.result == null ? null : deserializeValue(run.result as StoredValue), steps, errors };
+    const branchRows = await q<{ name: string; state: string; poll: unknown; child_state: WorkflowState | null; n: number }>(
+      `SELECT substr(l.step_name, 8) AS name, l.state, l.metadata->'poll' AS poll, w.state AS child_state, count(w.id)::int AS n
+       FROM ${this.store.logs} l LEFT JOIN ${this.store.wf} w ON w.parent_execution_log_id = l.id
+       WHERE l.workflow_id = $1 AND l.step_name LIKE 'branch$%' GROUP BY 1, 2, 3, 4 ORDER BY 1`,
+      [id],
+    );
+    const branches = new Map<string, BranchInfo>();
+    for (const r of branchRows) {
+      const b = branches.get(r.name) ?? { name: r.name, sealed: r.state === 'completed', children: {}, poll: r.poll ?? null };
+      if (r.child_state) b.children[r.child_state] = r.n;
+      branches.set(r.name, b);
+    }
+    return {
+      ...run,
+      result: run.result == null ? null : deserializeValue(run.result as StoredValue),
+      steps,
+      errors,
+      branches: [...branches.values()],
+    };
   }
 
   async list(filter: ListRunsFilter): Promise<WorkflowRunSummary[]> {

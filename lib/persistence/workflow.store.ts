@@ -45,10 +45,10 @@ export class WorkflowStore {
   }
 
   /** Runs `fn` in one transaction on one pooled connection. */
-  async transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (client: PoolClient) => Promise<T>, isolation: 'READ COMMITTED' | 'REPEATABLE READ' = 'READ COMMITTED'): Promise<T> {
     const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
+      await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
       const out = await fn(client);
       await client.query('COMMIT');
       return out;

@@ -55,6 +55,7 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
     expect(branch?.state).toBe('completed');
     expect(branch?.metadata).toMatchObject({ cursors: { notify: { n: 20, done: true } } });
     expect(run.steps.map((s) => s.name)).toContain('merge$lines');
+    expect(run.branches).toEqual([expect.objectContaining({ name: 'lines', sealed: true, children: { completed: 21 } })]);
   });
 
   it('should resume spawnEach from its cursor after a crash mid-way without duplicate children', async () => {
