@@ -10,6 +10,7 @@ import { WorkflowMetadataAccessor } from './discovery/workflow-metadata.accessor
 import { WorkflowExplorer } from './discovery/workflow.explorer.js';
 import { WorkflowRegistry } from './discovery/workflow.registry.js';
 import { StepRunner } from './executor/step.runner.js';
+import { FaultInjector } from './executor/fault-injector.js';
 import { WorkflowContext } from './executor/workflow-context.js';
 import { WorkflowExecutor } from './executor/workflow.executor.js';
 import type { ChronoForgeModuleOptions } from './interfaces/chrono-forge-options.interface.js';
@@ -49,6 +50,7 @@ import { TimerStore } from './timers/timer.store.js';
     WorkflowRegistry,
     WorkflowMetadataAccessor,
     WorkflowExplorer,
+    FaultInjector,
     StepRunner,
     TimerStore,
     TimerRunner,

@@ -28,6 +28,8 @@ export class RunScope {
   /** Wake time of the continuation: `undefined` no halt, `null` halt without timer. */
   wakeAt: number | null | undefined = undefined;
   halted = false;
+  /** A simulated crash struck: the pass must stop without writing anything more. */
+  crashed = false;
   contextDirty = false;
   readonly context: Record<string, unknown>;
   /** Branches reached in this pass (rebuilt every pass), and whether they were merged. */

@@ -8,6 +8,7 @@ import { WorkflowStore } from '../persistence/workflow.store.js';
 import { assertUserName } from '../util/names.util.js';
 import { deserializeValue, serializeValue } from '../util/serialization.util.js';
 import { toErrorRecord } from './error-record.js';
+import { type CrashPhase, FaultInjector } from './fault-injector.js';
 import { type RetryCounts, type RetryStrategy, toRetryStrategy } from './retry-policy.js';
 import { activeScope, HaltExecution, LockLostError, type RunScope, stepStorage } from './run-scope.js';
 
@@ -28,6 +29,7 @@ export class StepRunner {
   constructor(
     private readonly store: WorkflowStore,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
+    private readonly faults: FaultInjector,
   ) {}
 
   /** Runs `fn` as step `step$<name>` of the current run, or plainly outside a run. */
@@ -62,7 +64,7 @@ export class StepRunner {
     try {
       value = await stepStorage.run(stepName, fn);
     } catch (err) {
-      if (err instanceof HaltExecution || err instanceof LockLostError) throw err;
+      if (err instanceof HaltExecution || err instanceof LockLostError || scope.crashed) throw err;
       return this.recordFailure(scope, stepName, attempts, metadata, err, startedAt, options);
     }
     let stored;
@@ -72,11 +74,22 @@ export class StepRunner {
       // A result that cannot be stored is a bug in the step: retrying cannot fix it.
       return this.recordFailure(scope, stepName, attempts, metadata, err, startedAt, { retry: [] });
     }
+    this.crashPoint(scope, stepName, 'before');
     const id = await this.store.completeStep(scope.run.id, scope.owner, stepName, attempts, stored, { ...metadata }, startedAt);
     if (id === null) return this.settleConflict(scope, stepName);
+    this.crashPoint(scope, stepName, 'after');
     const log: LogRow = { id, step_name: stepName, state: 'completed', attempts, result: stored, metadata: { ...metadata } };
     scope.logs.set(stepName, log);
     return deserializeValue<T>(stored);
+  }
+
+  private crashPoint(scope: RunScope, stepName: string, phase: CrashPhase): void {
+    try {
+      this.faults.checkpoint(scope.run.key, stepName, phase);
+    } catch (err) {
+      scope.crashed = true;
+      throw err;
+    }
   }
 
   private async recordFailure(

@@ -72,8 +72,10 @@ export class WorkflowExecutor {
       const value = await runStorage.run(scope, () => definition.invoke(run.input));
       outcome = scope.halted ? { kind: 'halt' } : { kind: 'complete', value };
     } catch (err) {
+      if (scope.crashed) return; // simulated process death: leave the lock as a dead worker would
       outcome = this.classify(scope, err);
     }
+    if (scope.crashed) return;
     try {
       await this.finish(scope, jobId, outcome);
     } catch (err) {

@@ -1,0 +1,3 @@
+export * from './chrono-forge-testing.module.js';
+export * from './test-harness.js';
+export { FaultInjector, SimulatedCrash, type CrashPhase } from '../executor/fault-injector.js';
