@@ -40,3 +40,10 @@ export type { CalendarInterval, RepeatEvery } from './timers/repeat-schedule.js'
 export type { MergeOptions, SpawnSpec } from './branches/branch.runner.js';
 export type { SpawnSource } from './branches/spawn-source.js';
 export type { PollRecord } from './branches/branch-merge.job.js';
+export { Cleanup } from './operations/cleanup.js';
+export type { CleanupOptions, CleanupResult } from './operations/cleanup.js';
+export { ChronoForgeOperationsModule } from './operations/chrono-forge-operations.module.js';
+export { EmbeddedPostgresError } from './errors/embedded-postgres.error.js';
+export { EmbeddedPostgresServer } from './persistence/embedded-postgres.js';
+export type { EmbeddedPostgresServerOptions } from './persistence/embedded-postgres.js';
+export type { PostgresEndpoint } from './persistence/chrono-forge-database.js';

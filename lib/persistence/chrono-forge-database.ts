@@ -1,27 +1,64 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import type { Pool } from 'pg';
-import { DataSource } from 'typeorm';
+import type { Pool, PoolConfig } from 'pg';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { chronoForgeMigrations } from '../../migrations/index.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
+import { EmbeddedPostgresServer } from './embedded-postgres.js';
 import { chronoForgeEntities } from './entities/index.js';
 
 /** Name of the table where TypeORM records which ChronoForge migrations ran. */
 export const MIGRATIONS_TABLE = 'chrono_forge_migrations';
 
+/** How long shutdown waits for other users of the embedded server (the queue) before stopping it. */
+const EMBEDDED_RELEASE_TIMEOUT_MS = 15_000;
+
+/** Connection settings of a `pg` pool: a connection string, or host/port/user/password/database. */
+export type PostgresEndpoint = Pick<PoolConfig, 'connectionString' | 'host' | 'port' | 'user' | 'password' | 'database' | 'ssl'>;
+
 /**
- * Owns ChronoForge's PostgreSQL access: the TypeORM DataSource (its own, or the application's),
- * the underlying `pg` pool the hot path uses, and running the migrations at boot.
+ * Owns ChronoForge's PostgreSQL access: the embedded server when `database.embedded` is set, the
+ * TypeORM DataSource (its own, or the application's), the underlying `pg` pool the hot path uses,
+ * and running the migrations at boot.
  */
 @Injectable()
 export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(ChronoForgeDatabase.name);
   private ds: DataSource | undefined;
   private owned = false;
+  private embedded: EmbeddedPostgresServer | undefined;
+  private readonly endpointReady: Promise<PostgresEndpoint>;
+  private settleEndpoint!: { resolve: (e: PostgresEndpoint) => void; reject: (err: unknown) => void };
+  private readonly holders = new Set<symbol>();
+  private onReleased: (() => void) | undefined;
   readonly schema: string;
 
   constructor(@Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions) {
     this.schema = options.database.schema;
+    this.endpointReady = new Promise<PostgresEndpoint>((resolve, reject) => (this.settleEndpoint = { resolve, reject }));
+    this.endpointReady.catch(() => undefined); // the failure surfaces through onModuleInit
+  }
+
+  /**
+   * Where ChronoForge's database is, for other pools on it (BullMQ's PostgreSQL backend): the
+   * `database.url`, the DataSource's url or host/port/user/database, or the embedded server's url.
+   * Settles once the database is reachable (the embedded server started).
+   */
+  endpoint(): Promise<PostgresEndpoint> {
+    return this.endpointReady;
+  }
+
+  /**
+   * Keeps the embedded server (if any) running until the returned function is called, so that
+   * shutdown stops it only after the other pools on it closed.
+   */
+  retain(): () => void {
+    const token = Symbol('holder');
+    this.holders.add(token);
+    return () => {
+      this.holders.delete(token);
+      if (this.holders.size === 0) this.onReleased?.();
+    };
   }
 
   /** The TypeORM DataSource ChronoForge runs on. */
@@ -36,7 +73,20 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
   }
 
   async onModuleInit(): Promise<void> {
-    const { url, dataSource, poolSize } = this.options.database;
+    const { dataSource, poolSize } = this.options.database;
+    let { url } = this.options.database;
+    try {
+      if (this.options.database.embedded) {
+        const { dataDir, port } = this.options.database.embedded;
+        this.embedded = await EmbeddedPostgresServer.start({ dataDir, port, onLog: (line) => this.logger.verbose(line) });
+        this.logger.log(`Embedded PostgreSQL started on 127.0.0.1:${this.embedded.port} (data in ${dataDir})`);
+        url = this.embedded.url;
+      }
+      this.settleEndpoint.resolve(url ? { connectionString: url } : endpointOf(dataSource!.options as PostgresConnectionOptions));
+    } catch (err) {
+      this.settleEndpoint.reject(err);
+      throw err;
+    }
     if (dataSource) {
       this.ds = dataSource;
       if (!dataSource.isInitialized) await dataSource.initialize();
@@ -92,5 +142,27 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
 
   async onApplicationShutdown(): Promise<void> {
     if (this.owned && this.ds?.isInitialized) await this.ds.destroy();
+    if (!this.embedded) return;
+    if (this.holders.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, EMBEDDED_RELEASE_TIMEOUT_MS);
+        this.onReleased = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    await this.embedded.stop();
+    this.logger.log('Embedded PostgreSQL stopped');
   }
+}
+
+type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
+
+/** The `pg` connection settings of a TypeORM PostgreSQL DataSource. */
+function endpointOf(o: PostgresConnectionOptions): PostgresEndpoint {
+  // TypeORM hands `ssl` to pg as it is; only its TLS typings differ.
+  const ssl = o.ssl === undefined ? {} : { ssl: o.ssl as PoolConfig['ssl'] };
+  if (o.url) return { connectionString: o.url, ...ssl };
+  return { host: o.host, port: o.port, user: o.username, password: o.password, database: o.database, ...ssl };
 }

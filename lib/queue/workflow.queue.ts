@@ -1,8 +1,17 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { type Job, Queue, Worker } from 'bullmq';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  createPostgresBackend,
+  type Job,
+  type PostgresPoolConfig,
+  Queue,
+  type QueueOptions,
+  withBackend,
+  Worker,
+} from 'bullmq';
 import { Redis } from 'ioredis';
 import { CHRONO_FORGE_RESOLVED_OPTIONS, RUN_JOB } from '../chrono-forge.constants.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
+import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
 import { ChronoForgeClock } from '../timers/clock.js';
 
 /** Payload of a `run` job: only the run's id; everything else is read from PostgreSQL. */
@@ -20,36 +29,87 @@ export function redactUrl(text: string): string {
   return text.replace(/([a-z]+:\/\/)[^@/\s]*@/gi, '$1***@');
 }
 
+const DEFAULT_JOB_OPTIONS: QueueOptions['defaultJobOptions'] = {
+  removeOnComplete: true,
+  removeOnFail: true,
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 500 },
+};
+
+/** Queue and Worker classes of BullMQ's PostgreSQL backend, bound per queue (not process-wide). */
+const PostgresBullMQ = withBackend(createPostgresBackend);
+
 /**
  * The BullMQ queue that carries wake-ups, and (in worker processes) its worker. The engine builds
- * them itself rather than through `BullModule.registerQueue`, because the queue name comes from
- * runtime options and later backends need per-queue construction.
+ * them itself rather than through `BullModule.registerQueue`, because the queue name and backend
+ * come from runtime options.
+ *
+ * - `queue: { redis }`: BullMQ's Redis backend; the queue is built in the constructor.
+ * - `queue: { postgres }`: BullMQ's PostgreSQL backend, chosen for this queue and its worker only
+ *   (`withBackend`, not the process-wide default), in ChronoForge's database unless a
+ *   `connectionString` is given. Its tables are created and migrated at boot; the queue is built in
+ *   `onModuleInit`, once the database (possibly the embedded server) is reachable.
  */
 @Injectable()
-export class WorkflowQueue implements OnApplicationShutdown {
+export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(WorkflowQueue.name);
   private readonly connections: Redis[] = [];
-  private readonly queue: Queue;
-  private worker: Worker | undefined;
+  private queue: Queue | undefined;
+  private worker: { close(): Promise<void> } | undefined;
+  private postgres: PostgresPoolConfig | undefined;
+  private ready: Promise<Queue>;
+  private settle!: { resolve: (q: Queue) => void; reject: (err: unknown) => void };
+  private releaseDatabase: (() => void) | undefined;
 
   constructor(
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
     private readonly clock: ChronoForgeClock,
+    private readonly database: ChronoForgeDatabase,
   ) {
-    this.queue = new Queue(options.queueName, {
-      connection: this.connect(),
-      defaultJobOptions: {
-        removeOnComplete: true,
-        removeOnFail: true,
-        attempts: 5,
-        backoff: { type: 'exponential', delay: 500 },
-      },
-    });
-    this.queue.on('error', (err) => this.logger.error(`Queue error: ${redactUrl(err.message)}`));
+    this.ready = new Promise<Queue>((resolve, reject) => (this.settle = { resolve, reject }));
+    this.ready.catch(() => undefined); // the failure surfaces through onModuleInit
+    if (options.queue.kind === 'redis') {
+      const queue = new Queue(options.queueName, {
+        connection: this.connect(options.queue.url),
+        defaultJobOptions: DEFAULT_JOB_OPTIONS,
+      });
+      this.adopt(queue);
+    }
   }
 
-  private connect(): Redis {
-    const redis = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+  private adopt(queue: Queue): void {
+    this.queue = queue;
+    queue.on('error', (err) => this.logger.error(`Queue error: ${redactUrl(err.message)}`));
+    this.settle.resolve(queue);
+  }
+
+  async onModuleInit(): Promise<void> {
+    const backend = this.options.queue;
+    if (backend.kind !== 'postgres') return;
+    try {
+      const endpoint = backend.connectionString ? { connectionString: backend.connectionString } : await this.database.endpoint();
+      // Same server as the database: keep an embedded server up until the pools below closed.
+      if (!backend.connectionString) this.releaseDatabase = this.database.retain();
+      // bullmq hands the config to `pg` as it is; its typings only narrow `password` to a string.
+      const connection = { ...endpoint, schema: backend.schema, migrate: true, application_name: 'chronoforge-queue' } as PostgresPoolConfig;
+      this.postgres = connection;
+      const queue = new PostgresBullMQ.Queue(this.options.queueName, {
+        connection,
+        defaultJobOptions: DEFAULT_JOB_OPTIONS,
+      });
+      // The public `bullQueue` keeps its `Queue` type: add/addBulk/getJobs/getJobCounts/obliterate/close
+      // are the same on both backends; only the backend type parameter differs.
+      this.adopt(queue as unknown as Queue);
+      // Creates/migrates the backend's tables and surfaces connection errors at boot.
+      await queue.waitUntilReady();
+    } catch (err) {
+      this.settle.reject(err);
+      throw err;
+    }
+  }
+
+  private connect(url: string): Redis {
+    const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
     redis.on('error', () => undefined); // surfaced through the queue/worker 'error' events
     this.connections.push(redis);
     return redis;
@@ -57,12 +117,13 @@ export class WorkflowQueue implements OnApplicationShutdown {
 
   /** Enqueues a pass of run `workflowId` at `wakeAt` (now when omitted). */
   async enqueueRun(workflowId: string, wakeAt?: Date | null, avoidJobId?: string): Promise<void> {
+    const queue = this.queue ?? (await this.ready);
     const now = this.clock.now();
     const wakeMs = wakeAt ? wakeAt.getTime() : now;
     let jobId = runJobId(workflowId, wakeMs);
     // NOTE: the job that is running right now still exists; re-using its id would be a no-op.
     if (jobId === avoidJobId) jobId = runJobId(workflowId, wakeMs, 'r');
-    await this.queue.add(RUN_JOB, { workflowId } satisfies RunJobData, {
+    await queue.add(RUN_JOB, { workflowId } satisfies RunJobData, {
       jobId,
       delay: Math.max(0, wakeMs - now),
     });
@@ -71,7 +132,8 @@ export class WorkflowQueue implements OnApplicationShutdown {
   /** Enqueues an immediate pass for each id, collapsing onto wakes already queued. */
   async enqueueRecovered(items: { id: string; wake: Date; stale: boolean }[]): Promise<void> {
     if (items.length === 0) return;
-    await this.queue.addBulk(
+    const queue = this.queue ?? (await this.ready);
+    await queue.addBulk(
       items.map((it) => ({
         name: RUN_JOB,
         data: { workflowId: it.id } satisfies RunJobData,
@@ -80,13 +142,23 @@ export class WorkflowQueue implements OnApplicationShutdown {
     );
   }
 
-  /** Starts consuming `run` jobs. */
+  /** Starts consuming `run` jobs (after `onModuleInit`, e.g. from `onApplicationBootstrap`). */
   startWorker(handler: (job: Job<RunJobData>) => Promise<void>, concurrency: number): void {
-    this.worker = new Worker<RunJobData>(this.options.queueName, handler, {
-      connection: this.connect(),
-      concurrency,
-    });
-    this.worker.on('error', (err) => this.logger.error(`Worker error: ${redactUrl(err.message)}`));
+    const backend = this.options.queue;
+    const worker =
+      backend.kind === 'redis'
+        ? new Worker<RunJobData>(this.options.queueName, handler, { connection: this.connect(backend.url), concurrency })
+        : new PostgresBullMQ.Worker<RunJobData>(this.options.queueName, handler, {
+            connection: this.postgresConnection(),
+            concurrency,
+          });
+    worker.on('error', (err) => this.logger.error(`Worker error: ${redactUrl(err.message)}`));
+    this.worker = worker;
+  }
+
+  private postgresConnection(): PostgresPoolConfig {
+    if (!this.postgres) throw new Error('WorkflowQueue: the PostgreSQL queue is not initialized yet (onModuleInit has not run).');
+    return this.postgres;
   }
 
   /** Stops taking new jobs and waits for the active ones to finish. */
@@ -95,14 +167,23 @@ export class WorkflowQueue implements OnApplicationShutdown {
     this.worker = undefined;
   }
 
-  /** The underlying BullMQ queue (tests and operations tooling). */
+  /**
+   * The underlying BullMQ queue (tests and operations tooling); available once the module
+   * initialized. On the PostgreSQL backend it is that backend's queue, typed as `Queue`.
+   */
   get bullQueue(): Queue {
+    if (!this.queue) throw new Error('WorkflowQueue: the queue is not initialized yet (onModuleInit has not run).');
     return this.queue;
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.stopWorker();
-    await this.queue.close();
-    await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
+    try {
+      await this.stopWorker();
+      await this.queue?.close();
+      await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
+    } finally {
+      this.releaseDatabase?.();
+      this.releaseDatabase = undefined;
+    }
   }
 }
