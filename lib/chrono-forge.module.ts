@@ -17,6 +17,7 @@ import type { ChronoForgeModuleOptions } from './interfaces/chrono-forge-options
 import { resolveOptions } from './module/resolve-options.js';
 import { ChronoForgeDatabase } from './persistence/chrono-forge-database.js';
 import { WorkflowStore } from './persistence/workflow.store.js';
+import { WakeListener } from './persistence/wake-listener.js';
 import { WorkflowQueue } from './queue/workflow.queue.js';
 import { WorkflowWorker } from './queue/workflow.worker.js';
 import { ChronoForgeClock } from './timers/clock.js';
@@ -62,6 +63,7 @@ import { TimerStore } from './timers/timer.store.js';
     BranchMergeJob,
     WorkflowExecutor,
     WorkflowWorker,
+    WakeListener,
     WorkflowContext,
     WorkflowClient,
   ],

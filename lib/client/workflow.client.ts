@@ -5,6 +5,8 @@ import { InvalidTransitionError } from '../errors/invalid-transition.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
+import { notifySql, wakePayload } from '../persistence/wake-listener.js';
+import type { EntityManager, QueryRunner } from 'typeorm';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { TimerStore } from '../timers/timer.store.js';
 import { assertUserName } from '../util/names.util.js';
@@ -24,6 +26,11 @@ export interface StartOptions<I = unknown> {
   key: string;
   /** The workflow's input (validated against its `input` DTO when it has one). */
   input?: I;
+  /**
+   * Start inside your own transaction (an EntityManager from `dataSource.transaction(...)` on the
+   * engine's database): the run exists, and is woken, only if that transaction commits.
+   */
+  manager?: EntityManager;
 }
 
 /** Method names of `T` that return a promise (candidate workflow methods). @publicApi */
@@ -94,8 +101,10 @@ export class WorkflowClient {
       throw new InvalidOptionsError(`Input of "${def.name}" is ${size} bytes; the limit is ${MAX_INPUT_BYTES}.`);
     }
     if (def.inputType) await validateInput(def.name, def.inputType, input);
-    const { id, created, nextRunAt } = await this.store.insertRun(def.name, options.key, input, def.maxDurationMs);
-    if (created) await this.queue.enqueueRun(id, nextRunAt);
+    const runner = transactionRunner(options.manager, 'start');
+    const { id, created, nextRunAt } = await this.store.insertRun(def.name, options.key, input, def.maxDurationMs, runner);
+    if (created && runner) await this.notifyOnCommit(runner, id);
+    else if (created) await this.queue.enqueueRun(id, nextRunAt);
     return new WorkflowHandle(this, id, def.name, options.key);
   }
 
@@ -139,19 +148,21 @@ export class WorkflowClient {
    * in PostgreSQL before the wake-up is enqueued; a signal sent before the run reaches
    * `waitForSignal` waits for it.
    */
-  async signal(key: string, name: string, payload?: unknown, selector: RunSelector = {}): Promise<void> {
+  async signal(key: string, name: string, payload?: unknown, selector: RunSelector & { manager?: EntityManager } = {}): Promise<void> {
     assertUserName(name, 'Signal');
     const stored = serializeValue(payload ?? null);
     const size = jsonByteSize(stored, 'signal payload');
     if (size > MAX_INPUT_BYTES) {
       throw new InvalidOptionsError(`Signal payload is ${size} bytes; the limit is ${MAX_INPUT_BYTES}.`);
     }
+    const runner = transactionRunner(selector.manager, 'signal');
     const row = await this.runs.find(key, selector.workflow);
-    const woken = await this.timers.insertSignal(row.id, name, stored);
+    const woken = await this.timers.insertSignal(row.id, name, stored, runner);
     if (!woken) {
       throw new InvalidTransitionError(key, (await this.runs.outcome(row.id)).state, 'signal', ['idle', 'running', 'stalled']);
     }
-    if (woken.state === 'idle') await this.queue.enqueueRun(row.id, woken.next_run_at);
+    if (woken.state === 'idle' && runner) await this.notifyOnCommit(runner, row.id);
+    else if (woken.state === 'idle') await this.queue.enqueueRun(row.id, woken.next_run_at);
   }
 
   /** Cancels a run that is `idle`, `running` or `stalled`; an in-flight pass stops at its next write. */
@@ -165,10 +176,26 @@ export class WorkflowClient {
     return this.runs.outcome(id);
   }
 
+  /** Queues a wake-up that PostgreSQL delivers to the workers only if the transaction commits. */
+  private async notifyOnCommit(runner: QueryRunner, id: string): Promise<void> {
+    await runner.query(notifySql('$1'), [wakePayload(this.store.schema, id)]);
+  }
+
   private async transitionError(id: string, key: string, action: 'retry' | 'cancel'): Promise<Error> {
     const state: WorkflowState = (await this.runs.outcome(id)).state;
     return new InvalidTransitionError(key, state, action, allowedFrom(action));
   }
+}
+
+function transactionRunner(manager: EntityManager | undefined, what: string): QueryRunner | undefined {
+  if (manager === undefined) return undefined;
+  const runner = manager?.queryRunner;
+  if (!runner || !runner.isTransactionActive) {
+    throw new InvalidOptionsError(
+      `${what}({ manager }) needs the EntityManager of an active transaction, e.g. inside dataSource.transaction(async (manager) => …).`,
+    );
+  }
+  return runner;
 }
 
 function assertKey(key: unknown): asserts key is string {

@@ -17,3 +17,4 @@ export * from './not-in-branch.error.js';
 export * from './unmerged-branch.error.js';
 export * from './unknown-branch.error.js';
 export * from './nested-branch.error.js';
+export * from './not-in-transaction.error.js';

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { EntityManager } from 'typeorm';
 import type { WorkflowDefinition } from '../discovery/workflow.registry.js';
 import type { LogRow, RunRow } from '../persistence/rows.js';
 import type { ChronoForgeClock } from '../timers/clock.js';
@@ -88,6 +89,9 @@ export interface BranchFrame {
 
 /** Set while a `@Branch()` body runs. */
 export const branchStorage = new AsyncLocalStorage<BranchFrame>();
+
+/** The EntityManager of the transactional step running in the current async call chain. */
+export const transactionStorage = new AsyncLocalStorage<EntityManager>();
 
 /** The active run scope, unless the caller is inside a step body or outside any run. */
 export function activeScope(): RunScope | undefined {

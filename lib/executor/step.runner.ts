@@ -5,12 +5,15 @@ import type { StepOptions } from '../interfaces/workflow-options.interface.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import type { LogRow } from '../persistence/rows.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
+import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
+import { SerializationError } from '../errors/serialization.error.js';
+import type { QueryRunner } from 'typeorm';
 import { assertUserName } from '../util/names.util.js';
 import { deserializeValue, serializeValue } from '../util/serialization.util.js';
 import { toErrorRecord } from './error-record.js';
 import { type CrashPhase, FaultInjector } from './fault-injector.js';
 import { type RetryCounts, type RetryStrategy, toRetryStrategy } from './retry-policy.js';
-import { activeScope, HaltExecution, LockLostError, type RunScope, stepStorage } from './run-scope.js';
+import { activeScope, HaltExecution, LockLostError, type RunScope, stepStorage, transactionStorage } from './run-scope.js';
 
 /** Metadata a step log keeps between attempts. */
 interface StepMetadata {
@@ -30,6 +33,7 @@ export class StepRunner {
     private readonly store: WorkflowStore,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
     private readonly faults: FaultInjector,
+    private readonly db: ChronoForgeDatabase,
   ) {}
 
   /** Runs `fn` as step `step$<name>` of the current run, or plainly outside a run. */
@@ -60,27 +64,51 @@ export class StepRunner {
     if (scope.isDraining()) scope.halt(scope.now());
 
     const startedAt = new Date();
+    const tx = options.transactional ? await this.begin(options) : undefined;
     let value: T;
-    try {
-      value = await stepStorage.run(stepName, fn);
-    } catch (err) {
-      if (err instanceof HaltExecution || err instanceof LockLostError || scope.crashed) throw err;
-      return this.recordFailure(scope, stepName, attempts, metadata, err, startedAt, options);
-    }
     let stored;
+    let id: string | null;
     try {
-      stored = serializeValue(value);
+      try {
+        value = await stepStorage.run(stepName, () => (tx ? transactionStorage.run(tx.manager, fn) : fn()));
+        stored = serializeValue(value);
+      } catch (err) {
+        await tx?.rollbackTransaction().catch(() => undefined);
+        if (err instanceof HaltExecution || err instanceof LockLostError || scope.crashed) throw err;
+        // A result that cannot be stored is a bug in the step: retrying cannot fix it.
+        const retry = err instanceof SerializationError ? { retry: [] } : options;
+        return await this.recordFailure(scope, stepName, attempts, metadata, err, startedAt, retry);
+      }
+      this.crashPoint(scope, stepName, 'before');
+      id = await this.store.completeStep(scope.run.id, scope.owner, stepName, attempts, stored, { ...metadata }, startedAt, tx);
+      if (tx) {
+        if (id === null) await tx.rollbackTransaction();
+        else await tx.commitTransaction();
+      }
     } catch (err) {
-      // A result that cannot be stored is a bug in the step: retrying cannot fix it.
-      return this.recordFailure(scope, stepName, attempts, metadata, err, startedAt, { retry: [] });
+      if (tx?.isTransactionActive) await tx.rollbackTransaction().catch(() => undefined);
+      throw err;
+    } finally {
+      await tx?.release();
     }
-    this.crashPoint(scope, stepName, 'before');
-    const id = await this.store.completeStep(scope.run.id, scope.owner, stepName, attempts, stored, { ...metadata }, startedAt);
     if (id === null) return this.settleConflict(scope, stepName);
     this.crashPoint(scope, stepName, 'after');
     const log: LogRow = { id, step_name: stepName, state: 'completed', attempts, result: stored, metadata: { ...metadata } };
     scope.logs.set(stepName, log);
     return deserializeValue<T>(stored);
+  }
+
+  /** Opens the transaction of a transactional step on the engine's DataSource. */
+  private async begin(options: StepOptions): Promise<QueryRunner> {
+    const runner = this.db.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction(options.isolation ?? 'READ COMMITTED');
+    } catch (err) {
+      await runner.release();
+      throw err;
+    }
+    return runner;
   }
 
   private crashPoint(scope: RunScope, stepName: string, phase: CrashPhase): void {

@@ -7,7 +7,9 @@ import { type Duration, toMs } from '../util/duration.util.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { assertUserName } from '../util/names.util.js';
 import { jsonByteSize } from '../util/serialization.util.js';
-import { type RunScope, runStorage } from './run-scope.js';
+import { type RunScope, runStorage, transactionStorage } from './run-scope.js';
+import type { EntityManager } from 'typeorm';
+import { NotInTransactionError } from '../errors/not-in-transaction.error.js';
 import { StepRunner } from './step.runner.js';
 import { BranchRunner, type MergeOptions, type SpawnSpec } from '../branches/branch.runner.js';
 import type { SpawnSource } from '../branches/spawn-source.js';
@@ -167,6 +169,33 @@ export class WorkflowContext {
   private stepName(scope: RunScope, kind: string, name: string): string {
     assertUserName(name, `${kind} step`);
     return scope.nextStepName(`${kind}$${name}`);
+  }
+
+  /**
+   * The EntityManager of the transactional step that is running: its writes commit or roll back
+   * together with the step's checkpoint. Throws `NotInTransactionError` elsewhere.
+   */
+  get manager(): EntityManager {
+    const manager = transactionStorage.getStore();
+    if (!manager) {
+      throw new NotInTransactionError(
+        'ctx.manager is only available inside @DurableStep({ transactional: true }) or ctx.transaction().',
+      );
+    }
+    return manager;
+  }
+
+  /**
+   * Runs `fn` as the transactional durable step `step$<name>`: `fn` receives an EntityManager whose
+   * transaction also writes the step's checkpoint, so the writes happen exactly once.
+   */
+  transaction<T>(
+    name: string,
+    fn: (manager: EntityManager) => T | Promise<T>,
+    options: Omit<StepOptions, 'name' | 'transactional'> = {},
+  ): Promise<T> {
+    this.scope();
+    return this.steps.run(name, () => fn(this.manager), { ...options, transactional: true });
   }
 
   /** Durable key/value state of the run. */

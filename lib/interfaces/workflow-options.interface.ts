@@ -28,4 +28,12 @@ export interface StepOptions {
   name?: string;
   /** Retry policy of the step. @default workflow retry → module defaultStepRetry → 3 attempts, 1 s, 30 s */
   retry?: RetryOption;
+  /**
+   * Run the step in a transaction on the engine's DataSource and write its checkpoint in the same
+   * transaction, so its database writes (through `ctx.manager`) and its completion commit or roll
+   * back together: exactly-once for database work. @default false
+   */
+  transactional?: boolean;
+  /** Isolation level of a transactional step. @default 'READ COMMITTED' */
+  isolation?: 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import type { QueryRunner } from 'typeorm';
 import type { StoredValue } from '../util/serialization.util.js';
 import { LockLostError } from '../executor/run-scope.js';
 import { ChronoForgeDatabase } from './chrono-forge-database.js';
@@ -27,8 +28,10 @@ export class WorkflowStore {
   readonly logs: string;
   readonly errors: string;
   readonly signals: string;
+  readonly schema: string;
 
   constructor(private readonly db: ChronoForgeDatabase) {
+    this.schema = db.schema;
     const s = `"${db.schema}"`;
     this.wf = `${s}.chrono_forge_workflows`;
     this.logs = `${s}.chrono_forge_execution_logs`;
@@ -40,7 +43,9 @@ export class WorkflowStore {
     return this.db.pool;
   }
 
-  async query<R extends QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+  /** Runs a statement on the pool, or on `runner` (a TypeORM QueryRunner inside a transaction). */
+  async query<R extends QueryResultRow>(text: string, values: unknown[] = [], runner?: QueryRunner): Promise<R[]> {
+    if (runner) return (await runner.query(text, values, true)).records as R[];
     return (await this.pool.query<R>(text, values)).rows;
   }
 
@@ -66,17 +71,20 @@ export class WorkflowStore {
     key: string,
     input: unknown,
     maxDurationMs: number,
+    runner?: QueryRunner,
   ): Promise<{ id: string; created: boolean; nextRunAt: Date | null }> {
     const inserted = await this.query<{ id: string; next_run_at: Date }>(
       `INSERT INTO ${this.wf} (key, job_name, input, max_duration_ms, next_run_at)
        VALUES ($1, $2, $3, $4, now())
        ON CONFLICT (job_name, key) DO NOTHING RETURNING id, next_run_at`,
       [key, jobName, JSON.stringify(input ?? null), maxDurationMs],
+      runner,
     );
     if (inserted[0]) return { id: inserted[0].id, created: true, nextRunAt: inserted[0].next_run_at };
     const existing = await this.query<{ id: string }>(
       `SELECT id FROM ${this.wf} WHERE job_name = $1 AND key = $2`,
       [jobName, key],
+      runner,
     );
     return { id: existing[0].id, created: false, nextRunAt: null };
   }
@@ -132,6 +140,7 @@ export class WorkflowStore {
     result: StoredValue | null,
     metadata: Record<string, unknown>,
     startedAt: Date,
+    runner?: QueryRunner,
   ): Promise<string | null> {
     const rows = await this.query<{ id: string }>(
       `INSERT INTO ${this.logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at,
@@ -143,6 +152,7 @@ export class WorkflowStore {
        WHERE l.state <> 'completed'
        RETURNING id`,
       [workflowId, owner, stepName, attempts, result === null ? null : JSON.stringify(result), JSON.stringify(metadata), startedAt],
+      runner,
     );
     return rows[0]?.id ?? null;
   }

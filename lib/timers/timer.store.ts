@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { QueryRunner } from 'typeorm';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import type { StoredValue } from '../util/serialization.util.js';
 
@@ -47,6 +48,7 @@ export class TimerStore {
     workflowId: string,
     name: string,
     payload: StoredValue,
+    runner?: QueryRunner,
   ): Promise<{ state: string; next_run_at: Date | null } | null> {
     const { wf, signals } = this.store;
     const rows = await this.store.query<{ state: string; next_run_at: Date | null }>(
@@ -58,6 +60,7 @@ export class TimerStore {
        WHERE id = $1 AND EXISTS (SELECT 1 FROM s)
        RETURNING state, next_run_at`,
       [workflowId, name, JSON.stringify(payload)],
+      runner,
     );
     return rows[0] ?? null;
   }
