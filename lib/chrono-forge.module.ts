@@ -21,6 +21,8 @@ import { WakeListener } from './persistence/wake-listener.js';
 import { WorkflowQueue } from './queue/workflow.queue.js';
 import { WorkflowWorker } from './queue/workflow.worker.js';
 import { ChronoForgeClock } from './timers/clock.js';
+import { ChronoForgeMetrics } from './observability/chrono-forge-metrics.js';
+import { ChronoForgeTracer } from './observability/chrono-forge-tracer.js';
 import { RepeatRunner } from './timers/repeat.runner.js';
 import { BranchJobs } from './branches/branch-jobs.js';
 import { BranchMergeJob } from './branches/branch-merge.job.js';
@@ -45,6 +47,8 @@ import { TimerStore } from './timers/timer.store.js';
       inject: [CHRONO_FORGE_MODULE_OPTIONS],
     },
     ChronoForgeClock,
+    ChronoForgeMetrics,
+    ChronoForgeTracer,
     ChronoForgeDatabase,
     WorkflowStore,
     WorkflowQueue,
@@ -67,6 +71,6 @@ import { TimerStore } from './timers/timer.store.js';
     WorkflowContext,
     WorkflowClient,
   ],
-  exports: [WorkflowClient, WorkflowContext, ChronoForgeClock, ChronoForgeDatabase, WorkflowQueue, WorkflowWorker],
+  exports: [WorkflowClient, WorkflowContext, ChronoForgeClock, ChronoForgeMetrics, ChronoForgeDatabase, WorkflowQueue, WorkflowWorker],
 })
 export class ChronoForgeModule extends ChronoForgeConfigurableModule {}

@@ -47,3 +47,5 @@ export { EmbeddedPostgresError } from './errors/embedded-postgres.error.js';
 export { EmbeddedPostgresServer } from './persistence/embedded-postgres.js';
 export type { EmbeddedPostgresServerOptions } from './persistence/embedded-postgres.js';
 export type { PostgresEndpoint } from './persistence/chrono-forge-database.js';
+export { ChronoForgeMetrics, type PassOutcome } from './observability/chrono-forge-metrics.js';
+export { ChronoForgeTracer } from './observability/chrono-forge-tracer.js';

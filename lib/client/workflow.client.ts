@@ -9,6 +9,7 @@ import { notifySql, wakePayload } from '../persistence/wake-listener.js';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { TimerStore } from '../timers/timer.store.js';
+import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import { assertUserName } from '../util/names.util.js';
 import { jsonByteSize, serializeValue } from '../util/serialization.util.js';
 import { validateInput } from './input-validation.js';
@@ -63,6 +64,7 @@ export class WorkflowClient {
     private readonly queue: WorkflowQueue,
     private readonly registry: WorkflowRegistry,
     private readonly timers: TimerStore,
+    private readonly metrics: ChronoForgeMetrics,
   ) {
     this.runs = new RunQueries(store);
   }
@@ -103,6 +105,7 @@ export class WorkflowClient {
     if (def.inputType) await validateInput(def.name, def.inputType, input);
     const runner = transactionRunner(options.manager, 'start');
     const { id, created, nextRunAt } = await this.store.insertRun(def.name, options.key, input, def.maxDurationMs, runner);
+    if (created) this.metrics.runsStarted.inc({ workflow: def.name });
     if (created && runner) await this.notifyOnCommit(runner, id);
     else if (created) await this.queue.enqueueRun(id, nextRunAt);
     return new WorkflowHandle(this, id, def.name, options.key);

@@ -8,6 +8,8 @@ import { WorkflowStore } from '../persistence/workflow.store.js';
 import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
 import { SerializationError } from '../errors/serialization.error.js';
 import type { QueryRunner } from 'typeorm';
+import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
+import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
 import { assertUserName } from '../util/names.util.js';
 import { deserializeValue, serializeValue } from '../util/serialization.util.js';
 import { toErrorRecord } from './error-record.js';
@@ -34,6 +36,8 @@ export class StepRunner {
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
     private readonly faults: FaultInjector,
     private readonly db: ChronoForgeDatabase,
+    private readonly metrics: ChronoForgeMetrics,
+    private readonly tracer: ChronoForgeTracer,
   ) {}
 
   /** Runs `fn` as step `step$<name>` of the current run, or plainly outside a run. */
@@ -70,7 +74,8 @@ export class StepRunner {
     let id: string | null;
     try {
       try {
-        value = await stepStorage.run(stepName, () => (tx ? transactionStorage.run(tx.manager, fn) : fn()));
+        const run = () => stepStorage.run(stepName, () => (tx ? transactionStorage.run(tx.manager, fn) : fn()));
+        value = await this.observe(scope, stepName, attempts, run);
         stored = serializeValue(value);
       } catch (err) {
         await tx?.rollbackTransaction().catch(() => undefined);
@@ -96,6 +101,21 @@ export class StepRunner {
     const log: LogRow = { id, step_name: stepName, state: 'completed', attempts, result: stored, metadata: { ...metadata } };
     scope.logs.set(stepName, log);
     return deserializeValue<T>(stored);
+  }
+
+  /** Runs a step body inside a `chronoforge.step` span and records its duration. */
+  private async observe<T>(scope: RunScope, stepName: string, attempt: number, body: () => T | Promise<T>): Promise<T> {
+    const workflow = scope.run.job_name;
+    const started = performance.now();
+    let outcome = 'error';
+    try {
+      const attributes = { 'chronoforge.workflow': workflow, 'chronoforge.step': stepName, 'chronoforge.attempt': attempt };
+      const value = await this.tracer.span('chronoforge.step', attributes, async () => body());
+      outcome = 'ok';
+      return value;
+    } finally {
+      this.metrics.stepDuration.observe({ workflow, step: stepName, outcome }, (performance.now() - started) / 1000);
+    }
   }
 
   /** Opens the transaction of a transactional step on the engine's DataSource. */

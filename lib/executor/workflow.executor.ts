@@ -11,6 +11,8 @@ import { WorkflowStore } from '../persistence/workflow.store.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { ChronoForgeClock } from '../timers/clock.js';
 import { BranchRunner } from '../branches/branch.runner.js';
+import { ChronoForgeMetrics, type PassOutcome } from '../observability/chrono-forge-metrics.js';
+import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
 import { serializeValue } from '../util/serialization.util.js';
 import { toErrorRecord } from './error-record.js';
 import { HaltExecution, LockLostError, RunScope, runStorage } from './run-scope.js';
@@ -42,6 +44,8 @@ export class WorkflowExecutor {
     private readonly queue: WorkflowQueue,
     private readonly clock: ChronoForgeClock,
     private readonly branches: BranchRunner,
+    private readonly metrics: ChronoForgeMetrics,
+    private readonly tracer: ChronoForgeTracer,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -54,6 +58,7 @@ export class WorkflowExecutor {
   async runPass(workflowId: string, jobId: string): Promise<void> {
     const owner = `${this.workerId}/${jobId}`;
     const acquired = await this.store.acquire(workflowId, owner);
+    if (acquired.kind === 'busy') this.metrics.lockConflicts.inc();
     if (acquired.kind !== 'acquired') return;
     const { run } = acquired;
     const definition = this.registry.get(run.job_name);
@@ -67,31 +72,42 @@ export class WorkflowExecutor {
     }
     const logs = new Map<string, LogRow>(acquired.logs.map((l) => [l.step_name, l]));
     const scope = new RunScope(run, logs, definition, owner, () => this.draining, this.clock);
+    const attributes = { 'chronoforge.workflow': run.job_name, 'chronoforge.key': run.key, 'chronoforge.run_id': run.id };
+    await this.tracer.span('chronoforge.pass', attributes, async (span) => {
+      const label = await this.execute(scope, jobId);
+      span.setAttribute('chronoforge.outcome', label ?? 'crashed');
+      if (label) this.metrics.pass(run.job_name, label);
+    });
+  }
+
+  /** Replays the workflow method and records the pass; returns how it ended. */
+  private async execute(scope: RunScope, jobId: string): Promise<PassOutcome | undefined> {
     let outcome: Outcome;
     try {
-      const value = await runStorage.run(scope, () => definition.invoke(run.input));
+      const value = await runStorage.run(scope, () => scope.definition.invoke(scope.run.input));
       outcome = scope.halted ? { kind: 'halt' } : { kind: 'complete', value };
     } catch (err) {
-      if (scope.crashed) return; // simulated process death: leave the lock as a dead worker would
+      if (scope.crashed) return undefined; // simulated process death: leave the lock as a dead worker would
+      if (err instanceof LockLostError) return 'lock_lost';
       outcome = this.classify(scope, err);
     }
-    if (scope.crashed) return;
+    if (scope.crashed) return undefined;
     try {
-      await this.finish(scope, jobId, outcome);
+      return await this.finish(scope, jobId, outcome);
     } catch (err) {
-      if (!(err instanceof LockLostError)) throw err;
+      if (err instanceof LockLostError) return 'lock_lost';
+      throw err;
     }
   }
 
   private classify(scope: RunScope, err: unknown): Outcome {
-    if (err instanceof LockLostError) throw err;
     if (scope.halted || err instanceof HaltExecution) return { kind: 'halt' };
     if (err instanceof ExecutionFailedError) return { kind: 'stall' };
     // Misuse of the API (bad names, unserializable values) cannot be fixed by retrying.
     return { kind: 'error', error: err, retryable: !(err instanceof ChronoForgeError) };
   }
 
-  private async finish(scope: RunScope, jobId: string, outcome: Outcome): Promise<void> {
+  private async finish(scope: RunScope, jobId: string, outcome: Outcome): Promise<PassOutcome> {
     const { run, owner } = scope;
     const context = scope.contextDirty ? scope.context : null;
     if (outcome.kind === 'complete') {
@@ -102,8 +118,7 @@ export class WorkflowExecutor {
       } catch (err) {
         return this.finish(scope, jobId, { kind: 'error', error: err, retryable: false });
       }
-      await this.store.complete(run.id, owner, stored, context);
-      return;
+      return (await this.store.complete(run.id, owner, stored, context)) ? 'completed' : 'lock_lost';
     }
     if (outcome.kind === 'halt' || outcome.kind === 'stall') {
       const released = await this.store.release(run.id, owner, {
@@ -113,10 +128,10 @@ export class WorkflowExecutor {
         retryCounts: run.retry_counts,
         context,
       });
-      if (!released) return;
+      if (!released) return 'lock_lost';
       for (const job of scope.afterRelease) await job();
       if (released.nextRunAt) await this.queue.enqueueRun(run.id, released.nextRunAt, jobId);
-      return;
+      return outcome.kind === 'halt' ? 'halted' : 'stalled';
     }
     const attempt = run.attempt + 1;
     const counts = { ...run.retry_counts };
@@ -124,12 +139,13 @@ export class WorkflowExecutor {
     const decision = outcome.retryable ? policy.decide(outcome.error, attempt, counts) : null;
     const error = toErrorRecord(outcome.error, scope.context);
     if (!decision) {
-      await this.store.fail(run.id, owner, attempt, error, context);
-      return;
+      return (await this.store.fail(run.id, owner, attempt, error, context)) ? 'failed' : 'lock_lost';
     }
     const released = await this.store.release(run.id, owner, {
       state: 'idle', nextRunAt: new Date(this.clock.now() + decision.delayMs), attempt, retryCounts: counts, context, error,
     });
-    if (released?.nextRunAt) await this.queue.enqueueRun(run.id, released.nextRunAt, jobId);
+    if (!released) return 'lock_lost';
+    if (released.nextRunAt) await this.queue.enqueueRun(run.id, released.nextRunAt, jobId);
+    return 'retrying';
   }
 }

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { BranchMergeJob } from '../branches/branch-merge.job.js';
+import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import { isMergeJobData, type MergeJobData } from '../branches/branch.runner.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS, MERGE_JOB, RUN_JOB } from '../chrono-forge.constants.js';
 import { WorkflowExecutor } from '../executor/workflow.executor.js';
@@ -35,6 +36,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly store: WorkflowStore,
     private readonly clock: ChronoForgeClock,
     private readonly mergeJob: BranchMergeJob,
+    private readonly metrics: ChronoForgeMetrics,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -50,6 +52,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
   }
 
   private async process(job: Job<RunJobData>): Promise<void> {
+    this.metrics.job(job.timestamp, job.delay ?? job.opts?.delay ?? 0);
     if (job.name === MERGE_JOB) {
       const data = job.data as unknown as MergeJobData;
       if (!isMergeJobData(data)) {

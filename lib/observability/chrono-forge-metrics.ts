@@ -1,0 +1,41 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Histogram, Registry } from 'prom-client';
+
+/** How a pass ended. */
+export type PassOutcome = 'completed' | 'failed' | 'stalled' | 'halted' | 'retrying' | 'lock_lost';
+
+/**
+ * ChronoForge's Prometheus metrics, in their own registry (merge it into yours with
+ * `Registry.merge([appRegistry, metrics.registry])`, or serve `metrics.registry.metrics()`).
+ *
+ * @publicApi
+ */
+@Injectable()
+export class ChronoForgeMetrics {
+  readonly registry = new Registry();
+  readonly runsStarted = new Counter({ name: 'chronoforge_runs_started_total', help: 'Runs created by WorkflowClient.start', labelNames: ['workflow'], registers: [this.registry] });
+  readonly passes = new Counter({ name: 'chronoforge_passes_total', help: 'Workflow passes by outcome', labelNames: ['workflow', 'outcome'], registers: [this.registry] });
+  readonly runsFinished = new Counter({ name: 'chronoforge_runs_finished_total', help: 'Runs that reached completed, failed or stalled', labelNames: ['workflow', 'state'], registers: [this.registry] });
+  readonly stepDuration = new Histogram({
+    name: 'chronoforge_step_duration_seconds',
+    help: 'Duration of executed (not replayed) durable steps',
+    labelNames: ['workflow', 'step', 'outcome'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+  readonly queueLag = new Histogram({ name: 'chronoforge_queue_lag_seconds', help: 'Time an immediate job waited in the queue', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [this.registry] });
+  readonly wakeLateness = new Histogram({ name: 'chronoforge_wake_lateness_seconds', help: 'How late a delayed wake-up started after its scheduled time', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
+  readonly lockConflicts = new Counter({ name: 'chronoforge_lock_conflicts_total', help: 'Passes that found the run locked by another pass', registers: [this.registry] });
+
+  /** Records how a pass ended (and the run's terminal state, if it reached one). */
+  pass(workflow: string, outcome: PassOutcome): void {
+    this.passes.inc({ workflow, outcome });
+    if (outcome === 'completed' || outcome === 'failed' || outcome === 'stalled') this.runsFinished.inc({ workflow, state: outcome });
+  }
+
+  /** Records queue timing of a job: lateness for delayed wake-ups, lag for immediate ones. */
+  job(timestamp: number, delay: number, now = Date.now()): void {
+    if (delay > 0) this.wakeLateness.observe(Math.max(0, now - (timestamp + delay)) / 1000);
+    else this.queueLag.observe(Math.max(0, now - timestamp) / 1000);
+  }
+}

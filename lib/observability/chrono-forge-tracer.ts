@@ -1,0 +1,30 @@
+import { Injectable } from '@nestjs/common';
+import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+
+/**
+ * OpenTelemetry spans through `@opentelemetry/api`: one span per pass (`chronoforge.pass`) and one
+ * per executed step (`chronoforge.step`). Without an SDK registered by the application these are
+ * no-ops.
+ *
+ * @publicApi
+ */
+@Injectable()
+export class ChronoForgeTracer {
+  private get tracer() {
+    return trace.getTracer('chronoforge');
+  }
+
+  /** Runs `fn` inside a span named `name` with `attributes`; records errors on the span. */
+  async span<T>(name: string, attributes: Record<string, string | number>, fn: (span: Span) => Promise<T>): Promise<T> {
+    return this.tracer.startActiveSpan(name, { attributes }, async (span) => {
+      try {
+        return await fn(span);
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
+  }
+}
