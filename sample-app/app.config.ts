@@ -1,15 +1,25 @@
+import type { Duration } from '../lib/index.js';
+import { durationMs, type OrderTimings } from './orders/order-timings.config.js';
+
 /**
  * Connection settings of the sample application; `AppModule.register()` takes them.
  */
 export interface SampleAppOptions {
   /** PostgreSQL connection string ChronoForge stores runs in. */
   databaseUrl: string;
-  /** Redis URL of the BullMQ queue that carries continuations. */
+  /** Redis URL of the BullMQ queue that carries continuations (unused with `queue: 'postgres'`). */
   redisUrl: string;
+  /**
+   * BullMQ backend: `'redis'`, or `'postgres'` to keep the queue in PostgreSQL too (schema
+   * `<schema>_bullmq`), so that PostgreSQL is the only service the app needs. @default 'redis'
+   */
+  queue?: 'redis' | 'postgres';
   /** PostgreSQL schema of the ChronoForge tables. */
   schema: string;
   /** BullMQ queue name shared by every process of this deployment. */
   queueName: string;
+  /** Durations of the order workflow (cool-off, delivery window); see `DEFAULT_ORDER_TIMINGS`. */
+  orders?: Partial<OrderTimings>;
 }
 
 /** Defaults used when the environment gives nothing. */
@@ -21,9 +31,17 @@ export const SAMPLE_APP_DEFAULTS: SampleAppOptions & { port: number } = {
   port: 3000,
 };
 
+/** The duration in `env[name]` (e.g. `'100ms'`, `'2s'`), or `undefined` when it is not set. */
+function durationFromEnv(env: NodeJS.ProcessEnv, name: string): Duration | undefined {
+  const value = env[name] as Duration | undefined;
+  if (value) durationMs(value, name);
+  return value || undefined;
+}
+
 /**
- * Reads `DATABASE_URL`, `REDIS_URL`, `CHRONOFORGE_SCHEMA` and `PORT`, falling back to
- * {@link SAMPLE_APP_DEFAULTS}.
+ * Reads `DATABASE_URL`, `REDIS_URL`, `CHRONOFORGE_QUEUE` (`redis`|`postgres`), `CHRONOFORGE_SCHEMA`,
+ * `PORT`, `ORDER_COOL_OFF` and `ORDER_DELIVERY_WINDOW`, falling back to
+ * {@link SAMPLE_APP_DEFAULTS} (and the order defaults).
  */
 export function sampleAppOptionsFromEnv(
   env: NodeJS.ProcessEnv = process.env,
@@ -32,11 +50,20 @@ export function sampleAppOptionsFromEnv(
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new Error(`PORT must be an integer between 0 and 65535, got "${env.PORT}".`);
   }
+  const queue = env.CHRONOFORGE_QUEUE || 'redis';
+  if (queue !== 'redis' && queue !== 'postgres') {
+    throw new Error(`CHRONOFORGE_QUEUE must be "redis" or "postgres", got "${queue}".`);
+  }
   return {
     databaseUrl: env.DATABASE_URL || SAMPLE_APP_DEFAULTS.databaseUrl,
     redisUrl: env.REDIS_URL || SAMPLE_APP_DEFAULTS.redisUrl,
+    queue,
     schema: env.CHRONOFORGE_SCHEMA || SAMPLE_APP_DEFAULTS.schema,
     queueName: SAMPLE_APP_DEFAULTS.queueName,
+    orders: {
+      coolOff: durationFromEnv(env, 'ORDER_COOL_OFF'),
+      deliveryWindow: durationFromEnv(env, 'ORDER_DELIVERY_WINDOW'),
+    },
     port,
   };
 }

@@ -6,29 +6,38 @@ import { ChronoForgeExceptionFilter } from './common/chrono-forge-exception.filt
 import { OrdersModule } from './orders/orders.module.js';
 
 /**
- * Root module of the sample application: ChronoForge (PostgreSQL + Redis), the order domain and
- * the filter that turns ChronoForge errors into HTTP responses.
+ * Root module of the sample application: ChronoForge (PostgreSQL, with the queue in Redis or
+ * PostgreSQL), the order domain and the filter that turns ChronoForge errors into HTTP responses.
  *
  * @example
  * ```ts
  * const app = await NestFactory.create(
- *   AppModule.register({ databaseUrl, redisUrl, schema: 'shop', queueName: 'shop' }),
+ *   AppModule.register({
+ *     databaseUrl,
+ *     redisUrl,
+ *     schema: 'shop',
+ *     queueName: 'shop',
+ *     orders: { coolOff: '30m', deliveryWindow: '14d' },
+ *   }),
  * );
  * ```
  */
 @Module({})
 export class AppModule {
-  /** The application wired to the given database, Redis, schema and queue. */
+  /** The application wired to the given database, Redis, schema, queue and order timings. */
   static register(options: SampleAppOptions): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ChronoForgeModule.forRoot({
           database: { url: options.databaseUrl, schema: options.schema },
-          queue: { redis: { url: options.redisUrl } },
+          queue:
+            options.queue === 'postgres'
+              ? { postgres: true }
+              : { redis: { url: options.redisUrl } },
           queueName: options.queueName,
         }),
-        OrdersModule,
+        OrdersModule.register(options.orders),
       ],
       providers: [{ provide: APP_FILTER, useClass: ChronoForgeExceptionFilter }],
     };

@@ -9,7 +9,8 @@ export interface SentEmail {
 
 /**
  * Sends customer e-mails (here: logs them and keeps an in-memory outbox). Plain service without
- * ChronoForge decorators; the workflow makes the call durable with `ctx.step()`.
+ * ChronoForge decorators: the workflow makes its calls durable with `ctx.step()`, and reminders run
+ * as the ticks of a `@Repeat`. Message ids are deterministic, as a mail API's idempotency key.
  */
 @Injectable()
 export class NotificationService {
@@ -19,13 +20,34 @@ export class NotificationService {
 
   /** Tells the customer their order is on its way. */
   async sendOrderShipped(to: string, orderId: string, trackingNumber: string): Promise<SentEmail> {
-    const email: SentEmail = {
+    return this.send({
       messageId: `msg_${orderId}_shipped`,
       to,
       subject: `Order ${orderId} has shipped (tracking ${trackingNumber})`,
-    };
+    });
+  }
+
+  /** Asks whether the parcel arrived; one message per reminder slot. */
+  async sendDeliveryReminder(to: string, orderId: string, slot: Date): Promise<SentEmail> {
+    return this.send({
+      messageId: `msg_${orderId}_reminder_${slot.getTime()}`,
+      to,
+      subject: `Has order ${orderId} arrived? Let us know when it did`,
+    });
+  }
+
+  /** Thanks the customer once the delivery was confirmed. */
+  async sendOrderDelivered(to: string, orderId: string, receivedBy: string): Promise<SentEmail> {
+    return this.send({
+      messageId: `msg_${orderId}_delivered`,
+      to,
+      subject: `Order ${orderId} was delivered to ${receivedBy}`,
+    });
+  }
+
+  private send(email: SentEmail): SentEmail {
     this.outbox.push(email);
-    this.logger.log(`E-mail to ${to}: ${email.subject}`);
+    this.logger.log(`E-mail to ${email.to}: ${email.subject}`);
     return email;
   }
 }

@@ -19,6 +19,8 @@ export interface OrderRunView extends OrderRunSummaryView {
   input: unknown;
   result: unknown;
   steps: Array<{ name: string; state: string; attempts: number }>;
+  /** Child runs (one `orders.line.pack` per line), oldest first. */
+  children: Array<{ key: string; workflow: string; state: WorkflowState }>;
   errors: Array<{
     stepName: string | null;
     attempt: number | null;
@@ -39,13 +41,19 @@ export function toSummaryView(run: WorkflowRunSummary): OrderRunSummaryView {
   };
 }
 
-/** Maps a run with its steps and error log to the detail view (no backtraces). */
-export function toDetailView(run: WorkflowRunDetail): OrderRunView {
+/** Maps a run with its steps, error log and children to the detail view (no backtraces). */
+export function toDetailView(
+  run: WorkflowRunDetail,
+  children: readonly WorkflowRunSummary[] = [],
+): OrderRunView {
   return {
     ...toSummaryView(run),
     input: run.input,
     result: run.result,
     steps: run.steps.map((s) => ({ name: s.name, state: s.state, attempts: s.attempts })),
+    children: [...children]
+      .sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)))
+      .map((c) => ({ key: c.key, workflow: c.workflow, state: c.state })),
     errors: run.errors.map((e) => ({
       stepName: e.stepName,
       attempt: e.attempt,

@@ -1,5 +1,17 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Param,
+  Post,
+  Query,
+  ValidationPipe,
+} from '@nestjs/common';
 import { WorkflowClient, type WorkflowState } from '../../lib/index.js';
+import { DeliveryService } from '../delivery/delivery.service.js';
+import { type DeliveredSignal, DeliveryConfirmationDto } from './dto/delivery-confirmation.dto.js';
 import { FulfilOrderDto } from './dto/fulfil-order.dto.js';
 import {
   type OrderRunRef,
@@ -8,10 +20,12 @@ import {
   toDetailView,
   toSummaryView,
 } from './order.presenter.js';
-import { FULFIL_ORDER_WORKFLOW, OrderWorkflow } from './order.workflow.js';
+import { DELIVERED_SIGNAL, FULFIL_ORDER_WORKFLOW, OrderWorkflow } from './order.workflow.js';
 
 /** Only runs of the order workflow are visible through this controller. */
 const ORDERS = { workflow: FULFIL_ORDER_WORKFLOW };
+/** Most child runs `GET /orders/:key` lists (an order has at most 50 lines). */
+const MAX_CHILDREN = 500;
 
 /** Run key of an order: one run per order id, so re-posting an order is idempotent. */
 export function orderKey(body: unknown): string {
@@ -22,10 +36,14 @@ export function orderKey(body: unknown): string {
 /**
  * HTTP API over the `orders.fulfil` workflow. The body is validated by ChronoForge against
  * {@link FulfilOrderDto} at `start()`; errors become HTTP statuses in `ChronoForgeExceptionFilter`.
+ * The customer's delivery confirmation arrives as the `delivered` signal.
  */
 @Controller('orders')
 export class OrdersController {
-  constructor(private readonly client: WorkflowClient) {}
+  constructor(
+    private readonly client: WorkflowClient,
+    private readonly delivery: DeliveryService,
+  ) {}
 
   /** Starts (or finds) the run of an order; 202 because fulfilment continues in the background. */
   @Post()
@@ -55,10 +73,38 @@ export class OrdersController {
     return runs.map(toSummaryView);
   }
 
-  /** The run with its result, steps and error log. */
+  /** The run with its result, steps, error log and child runs. */
   @Get(':key')
   async get(@Param('key') key: string): Promise<OrderRunView> {
-    return toDetailView(await this.client.get(key, ORDERS));
+    const run = await this.client.get(key, ORDERS);
+    const children = await this.client.list({ keyPrefix: `${key}$`, limit: MAX_CHILDREN });
+    return toDetailView(run, children);
+  }
+
+  /**
+   * Confirms the delivery: records it (the reminders' `till` reads it) and sends the `delivered`
+   * signal with the body; 404 for an unknown order, 409 once the run finished.
+   */
+  @Post(':key/signals/delivered')
+  @HttpCode(HttpStatus.ACCEPTED)
+  async delivered(
+    @Param('key') key: string,
+    @Body(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }))
+    body: DeliveryConfirmationDto,
+  ): Promise<OrderRunRef> {
+    const recorded = this.delivery.confirm(key);
+    const payload: DeliveredSignal = {
+      receivedBy: body.receivedBy,
+      note: body.note ?? null,
+      confirmedAt: new Date(),
+    };
+    try {
+      await this.client.signal(key, DELIVERED_SIGNAL, payload, ORDERS);
+    } catch (err) {
+      if (recorded) this.delivery.withdraw(key);
+      throw err;
+    }
+    return this.ref(key);
   }
 
   /** Resumes a `stalled` or `failed` run with fresh retry budgets. */

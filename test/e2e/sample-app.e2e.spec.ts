@@ -6,22 +6,19 @@ import type { WorkflowState } from '../../lib/index.js';
 import { AppModule } from '../../sample-app/app.module.js';
 import { InventoryService } from '../../sample-app/inventory/inventory.service.js';
 import { NotificationService } from '../../sample-app/notifications/notification.service.js';
+import { PACK_LINE_WORKFLOW as PACK } from '../../sample-app/orders/line-packing.workflow.js';
 import type { OrderRunRef, OrderRunView } from '../../sample-app/orders/order.presenter.js';
-import { cleanup, DATABASE_URL, eventually, REDIS_URL, uniqueName } from '../support/env.js';
+import * as env from '../support/env.js';
 
 /** Status and JSON body of one HTTP call. */
 type Reply<T> = { status: number; body: T };
 
 /** Error body of the sample's exception filter. */
-interface ErrorBody {
-  statusCode: number;
-  code: string;
-  message: string | string[];
-}
+type ErrorBody = { statusCode: number; code: string; message: string | string[] };
 
 describe('sample app over HTTP (e2e)', () => {
-  const schema = uniqueName('cf_sample');
-  const queueName = uniqueName('q_sample');
+  const schema = env.uniqueName('cf_sample');
+  const queueName = env.uniqueName('q_sample');
   let app: INestApplication;
   let baseUrl: string;
 
@@ -36,24 +33,24 @@ describe('sample app over HTTP (e2e)', () => {
 
   /** Polls `GET /orders/:key` until the run is in `state` (and `until` holds). */
   function waitFor(key: string, state: WorkflowState, until?: (run: OrderRunView) => boolean) {
-    return eventually(async () => {
+    return env.eventually(async () => {
       const { body } = await call<OrderRunView>('GET', `/orders/${key}`);
       return body.state === state && (until?.(body) ?? true) ? body : undefined;
     }, 15_000);
   }
 
   beforeAll(async () => {
-    app = await NestFactory.create(
-      AppModule.register({ databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, schema, queueName }),
-      { logger: ['error', 'warn'], abortOnError: false },
-    );
+    const { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_BACKEND: queue } = env;
+    const where = { databaseUrl, redisUrl, queue, schema, queueName };
+    const root = AppModule.register({ ...where, orders: { coolOff: '100ms' } });
+    app = await NestFactory.create(root, { logger: ['error', 'warn'], abortOnError: false });
     await app.listen(0);
     baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
   });
 
   afterAll(async () => {
     await app?.close();
-    await cleanup(schema, queueName);
+    await env.cleanup(schema, queueName);
   });
 
   const order = {
@@ -61,45 +58,48 @@ describe('sample app over HTTP (e2e)', () => {
     lines: [
       { sku: 'MUG-01', quantity: 2 },
       { sku: 'TEE-02', quantity: 1 },
+      { sku: 'CAP-03', quantity: 3 },
     ],
     email: 'ada@example.com',
   };
+  /** Steps of a delivered order other than the reminder ticks, in order. */
+  const FLOW = `step$inventory.reserve step$payments.charge branch$packing merge$packing
+    wait_until$warehouse.readyToShip wait$coolOff step$shipping.createShipment
+    step$notifications.orderShipped step$delivery.window durably_repeat$deliveryReminder
+    signal$delivered step$notifications.orderDelivered $workflow_completion$`.split(/\s+/);
+  const isTick = (s: { name: string }) => /^durably_repeat\$deliveryReminder\$\d+$/.test(s.name);
+  const delivered = (key: string) => `/orders/${key}/signals/delivered`;
 
-  it('should fulfil a posted order through inventory, payments, shipping and notification steps', async () => {
-    const posted = await call<OrderRunRef>('POST', '/orders', order);
-    expect(posted.status).toBe(202);
-    expect(posted.body).toMatchObject({ key: 'order-A-1001', id: expect.stringMatching(/^\d+$/) });
-    expect(['idle', 'running', 'completed']).toContain(posted.body.state);
-
+  it('should pack, ship, remind and finish on the delivered signal, all over HTTP', async () => {
+    expect((await call('POST', '/orders', order)).status).toBe(202);
+    // Shipped and reminding: the run waits for the delivery confirmation.
+    await waitFor('order-A-1001', 'idle', (run) => run.steps.some(isTick));
+    const ada = await call('POST', delivered('order-A-1001'), { receivedBy: 'Ada Lovelace' });
+    expect(ada.status).toBe(202);
     const run = await waitFor('order-A-1001', 'completed');
-    expect(run.steps).toEqual([
-      { name: 'step$inventory.reserve', state: 'completed', attempts: 1 },
-      { name: 'step$payments.charge', state: 'completed', attempts: 1 },
-      { name: 'step$shipping.createShipment', state: 'completed', attempts: 1 },
-      { name: 'step$notifications.orderShipped', state: 'completed', attempts: 1 },
-      { name: '$workflow_completion$', state: 'completed', attempts: 1 },
-    ]);
-    expect(run.result).toEqual({
-      orderId: 'A-1001',
-      reservationId: 'res_A-1001',
+    const ticks = run.steps.filter(isTick);
+    expect(ticks.every((t) => t.state === 'completed' && t.attempts === 1)).toBe(true);
+    expect(run.steps.filter((s) => !isTick(s))).toEqual(
+      FLOW.map((name) => ({ name, state: 'completed', attempts: expect.any(Number) })),
+    );
+    const kids = order.lines.map((_, n) => `order-A-1001$packing$line_${n} ${PACK} completed`);
+    expect(run.children.map((c) => `${c.key} ${c.workflow} ${c.state}`)).toEqual(kids);
+    expect(run.result).toMatchObject({
       chargeId: 'ch_A-1001',
-      amountCents: 2 * 1_250 + 2_400,
-      currency: 'EUR',
-      chargedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      amountCents: 2 * 1_250 + 2_400 + 3 * 1_900,
       trackingNumber: 'ACME-A-1001',
-      notificationId: 'msg_A-1001_shipped',
+      delivery: { receivedBy: 'Ada Lovelace', note: null, confirmedAt: expect.any(String) },
+      deliveryNotificationId: 'msg_A-1001_delivered',
     });
     expect(run.errors).toEqual([]);
-    expect(app.get(InventoryService).available('MUG-01')).toBe(998);
-    expect(app.get(NotificationService).outbox.map((m) => m.to)).toEqual(['ada@example.com']);
+    const reminders = ticks.map((t) => `msg_A-1001_reminder_${t.name.split('$')[2]}`);
+    const outbox = app.get(NotificationService).outbox.map((m) => m.messageId);
+    expect(outbox).toEqual(['msg_A-1001_shipped', ...reminders, 'msg_A-1001_delivered']);
   });
 
   it('should return the existing run when an order is posted again, and list it once', async () => {
     const first = await call<OrderRunView>('GET', '/orders/order-A-1001');
-    const again = await call<OrderRunRef>('POST', '/orders', {
-      ...order,
-      email: 'other@example.com',
-    });
+    const again = await call<OrderRunRef>('POST', '/orders', { ...order, email: 'o@x.io' });
     expect(again.body).toEqual({ key: 'order-A-1001', id: first.body.id, state: 'completed' });
     const list = await call<OrderRunRef[]>('GET', '/orders?state=completed');
     expect(list.status).toBe(200);
@@ -107,27 +107,29 @@ describe('sample app over HTTP (e2e)', () => {
     expect(app.get(InventoryService).available('MUG-01')).toBe(998);
   });
 
-  it('should answer 400 with class-validator messages for an invalid body and store nothing', async () => {
+  it('should answer 400 with validation messages for an invalid order or signal body', async () => {
     const bad = { orderId: 'B-1', lines: [{ sku: 'MUG-01', quantity: 0 }], email: 'not-an-email' };
     const res = await call<ErrorBody>('POST', '/orders', bad);
-    expect(res.status).toBe(400);
-    expect(res.body.code).toBe('CHRONOFORGE_INPUT_VALIDATION');
-    expect(res.body.message).toEqual(
-      expect.arrayContaining([
-        'email must be an email',
-        'lines.0.quantity: quantity must not be less than 1',
-      ]),
-    );
+    expect(res).toMatchObject({ status: 400, body: { code: 'CHRONOFORGE_INPUT_VALIDATION' } });
+    const why = ['email must be an email', 'lines.0.quantity: quantity must not be less than 1'];
+    expect(res.body.message).toEqual(expect.arrayContaining(why));
     expect((await call('GET', '/orders/order-B-1')).status).toBe(404);
     expect((await call<ErrorBody>('GET', '/orders?state=bogus')).status).toBe(400);
+    const signal = await call<ErrorBody>('POST', delivered('order-B-1'), { receivedBy: '', x: 1 });
+    const messages = ['property x should not exist', 'receivedBy should not be empty'];
+    expect(signal).toMatchObject({ status: 400, body: { message: messages } });
   });
 
-  it('should answer 404 for an unknown key and 409 for retrying or cancelling a completed order', async () => {
+  it('should answer 404 for an unknown key and 409 for acting on a completed order', async () => {
     const res = await call<ErrorBody>('GET', '/orders/order-nope');
     expect(res).toMatchObject({ status: 404, body: { code: 'CHRONOFORGE_WORKFLOW_NOT_FOUND' } });
     expect((await call('POST', '/orders/order-nope/cancel')).status).toBe(404);
     expect((await call('POST', '/orders/order-A-1001/retry')).status).toBe(409);
     expect((await call('POST', '/orders/order-A-1001/cancel')).status).toBe(409);
+    const bob = { receivedBy: 'Bob' };
+    expect((await call('POST', delivered('order-nope'), bob)).status).toBe(404);
+    const late = await call<ErrorBody>('POST', delivered('order-A-1001'), bob);
+    expect(late).toMatchObject({ status: 409, body: { code: 'CHRONOFORGE_INVALID_TRANSITION' } });
   });
 
   it('should stall an order it cannot stock, then let an operator retry and cancel it', async () => {
@@ -138,10 +140,8 @@ describe('sample app over HTTP (e2e)', () => {
     expect(stalled.steps).toEqual([{ name: reserve, state: 'failed', attempts: 1 }]);
     const errors = stalled.errors.map((e) => [e.stepName, e.attempt, e.errorClass]);
     expect(errors).toEqual([[reserve, 1, 'OutOfStockError']]);
-
     expect((await call('POST', '/orders/order-C-1/retry')).status).toBe(202);
     await waitFor('order-C-1', 'stalled', (run) => run.errors.length === 2);
-
     const cancelled = await call<OrderRunRef>('POST', '/orders/order-C-1/cancel');
     expect(cancelled).toMatchObject({ status: 200, body: { state: 'cancelled' } });
     const again = await call<ErrorBody>('POST', '/orders/order-C-1/cancel');
