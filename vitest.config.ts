@@ -1,15 +1,69 @@
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
+import { probeRedis } from './test/support/service-probe.ts';
 
-export default defineConfig({
-  test: {
-    environment: 'node',
-    include: ['test/**/*.spec.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    pool: 'forks',
-    // Each suite owns its schema and queue name, so suites may run side by side.
-    maxWorkers: 2,
-  },
-  plugins: [swc.vite({ module: { type: 'es6' } })],
+/**
+ * The test matrix. CF_QUEUE=redis|postgres runs every selected file on that queue backend. Without
+ * CF_QUEUE, two projects run: `redis` (every spec) and `postgres` (the e2e specs again, on BullMQ's
+ * PostgreSQL backend). When Redis does not answer at REDIS_URL, only the PostgreSQL queue runs.
+ * PostgreSQL itself falls back to an embedded server (test/support/global-setup.ts).
+ */
+/** Specs that choose their queue backend themselves, so CF_QUEUE does not change them. */
+const BACKEND_PINNED_SPECS = [
+  'test/e2e/postgres-queue.e2e.spec.ts',
+  'test/e2e/embedded-postgres.e2e.spec.ts',
+];
+
+export default defineConfig(async () => {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redis = await probeRedis(redisUrl);
+  process.env.CF_REDIS_AVAILABLE = redis.ok ? '1' : '0';
+  const requested = process.env.CF_QUEUE;
+  if (requested !== undefined && requested !== 'redis' && requested !== 'postgres') {
+    throw new Error(`CF_QUEUE must be "redis" or "postgres", got "${requested}"`);
+  }
+  if (!redis.ok && requested !== 'redis') {
+    process.stdout.write(
+      `[chronoforge tests] Redis is not reachable at ${redisUrl} (${redis.reason}); running the suite on the PostgreSQL queue only.\n`,
+    );
+  }
+  const single = requested ?? (redis.ok ? undefined : 'postgres');
+  // Per-project settings; projects inherit the rest (`extends: true`), arrays included, so these
+  // are not repeated at the root when there are projects.
+  const project = (queue: 'redis' | 'postgres', include: string[], exclude: string[] = []) => ({
+    include,
+    ...(exclude.length > 0 ? { exclude } : {}),
+    globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/setup-env.ts'],
+    env: { CF_QUEUE: queue },
+  });
+  return {
+    test: {
+      environment: 'node',
+      testTimeout: 30_000,
+      hookTimeout: 60_000,
+      pool: 'forks',
+      // Each suite owns its schema and queue name, so suites may run side by side.
+      maxWorkers: 2,
+      ...(single
+        ? project(single, ['test/**/*.spec.ts'])
+        : {
+            projects: [
+              {
+                extends: true,
+                test: { name: 'redis', ...project('redis', ['test/**/*.spec.ts']) },
+              },
+              {
+                extends: true,
+                // The specs that pin their own backend already ran in the redis project.
+                test: {
+                  name: 'postgres',
+                  ...project('postgres', ['test/e2e/**/*.spec.ts'], BACKEND_PINNED_SPECS),
+                },
+              },
+            ],
+          }),
+    },
+    plugins: [swc.vite({ module: { type: 'es6' } })],
+  };
 });

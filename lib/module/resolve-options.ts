@@ -68,24 +68,34 @@ export function defaultQueueSchema(databaseSchema: string): string {
 function resolveEmbedded(value: unknown): { dataDir: string; port: number | undefined } {
   const o = value === true ? {} : value;
   if (!o || typeof o !== 'object' || Array.isArray(o)) {
-    fail(`\`database.embedded\` must be \`true\` or { dataDir?, port? }, got ${describeValue(value)}.`);
+    fail(
+      `\`database.embedded\` must be \`true\` or { dataDir?, port? }, got ${describeValue(value)}.`,
+    );
   }
   const { dataDir, port } = o as { dataDir?: unknown; port?: unknown };
   if (dataDir !== undefined && (typeof dataDir !== 'string' || dataDir.trim() === '')) {
     fail(`\`database.embedded.dataDir\` must be a non-empty path, got ${describeValue(dataDir)}.`);
   }
-  if (port !== undefined && (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535)) {
+  if (
+    port !== undefined &&
+    (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535)
+  ) {
     fail(`\`database.embedded.port\` must be a TCP port (1-65535), got ${describeValue(port)}.`);
   }
   return { dataDir: resolvePath(dataDir ?? DEFAULT_EMBEDDED_DATA_DIR), port };
 }
 
 function resolveQueue(queue: unknown, databaseSchema: string): ResolvedQueueBackend {
-  const q = (queue && typeof queue === 'object' ? queue : {}) as { redis?: unknown; postgres?: unknown };
+  const q = (queue && typeof queue === 'object' ? queue : {}) as {
+    redis?: unknown;
+    postgres?: unknown;
+  };
   const hasRedis = q.redis !== undefined;
   const hasPostgres = q.postgres !== undefined;
   if (hasRedis && hasPostgres) {
-    fail('`queue` takes exactly one backend: `{ redis: { url } }` or `{ postgres: true | { connectionString?, schema? } }`, not both.');
+    fail(
+      '`queue` takes exactly one backend: `{ redis: { url } }` or `{ postgres: true | { connectionString?, schema? } }`, not both.',
+    );
   }
   if (!hasPostgres) {
     const url = (q.redis as { url?: unknown } | undefined)?.url;
@@ -100,10 +110,15 @@ function resolveQueue(queue: unknown, databaseSchema: string): ResolvedQueueBack
   }
   const pg = q.postgres === true ? {} : q.postgres;
   if (!pg || typeof pg !== 'object' || Array.isArray(pg)) {
-    fail(`\`queue.postgres\` must be \`true\` or { connectionString?, schema? }, got ${describeValue(q.postgres)}.`);
+    fail(
+      `\`queue.postgres\` must be \`true\` or { connectionString?, schema? }, got ${describeValue(q.postgres)}.`,
+    );
   }
   const { connectionString, schema } = pg as { connectionString?: unknown; schema?: unknown };
-  if (connectionString !== undefined && (typeof connectionString !== 'string' || !/^postgres(ql)?:\/\//.test(connectionString))) {
+  if (
+    connectionString !== undefined &&
+    (typeof connectionString !== 'string' || !/^postgres(ql)?:\/\//.test(connectionString))
+  ) {
     fail('`queue.postgres.connectionString` must be a postgres:// connection string.');
   }
   if (schema !== undefined && (typeof schema !== 'string' || !IDENTIFIER.test(schema))) {
@@ -111,7 +126,9 @@ function resolveQueue(queue: unknown, databaseSchema: string): ResolvedQueueBack
   }
   const queueSchema = schema ?? defaultQueueSchema(databaseSchema);
   if (!IDENTIFIER.test(queueSchema)) {
-    fail(`the default queue schema "${queueSchema}" is longer than 63 characters; set \`queue.postgres.schema\`.`);
+    fail(
+      `the default queue schema "${queueSchema}" is longer than 63 characters; set \`queue.postgres.schema\`.`,
+    );
   }
   return { kind: 'postgres', connectionString, schema: queueSchema };
 }
@@ -120,17 +137,20 @@ function resolveQueue(queue: unknown, databaseSchema: string): ResolvedQueueBack
 export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptions {
   if (!options || typeof options !== 'object') fail('options must be an object.');
   const db = options.database;
-  if (!db || typeof db !== 'object') fail('`database` is required: { url } or { dataSource } or { embedded: true }.');
+  if (!db || typeof db !== 'object')
+    fail('`database` is required: { url } or { dataSource } or { embedded: true }.');
   if (db.embedded !== undefined && (db.url !== undefined || db.dataSource !== undefined)) {
     fail('`database.embedded` cannot be combined with `database.url` or `database.dataSource`.');
   }
   const embedded = db.embedded === undefined ? undefined : resolveEmbedded(db.embedded);
-  if (!db.url && !db.dataSource && !embedded) fail('`database` needs a `url` or a `dataSource` (or `embedded: true`).');
+  if (!db.url && !db.dataSource && !embedded)
+    fail('`database` needs a `url` or a `dataSource` (or `embedded: true`).');
   if (db.url !== undefined && (typeof db.url !== 'string' || !/^postgres(ql)?:\/\//.test(db.url))) {
     fail('`database.url` must be a postgres:// connection string.');
   }
   const schema = db.schema ?? 'public';
-  if (!IDENTIFIER.test(schema)) fail(`\`database.schema\` must be a plain SQL identifier, got ${JSON.stringify(schema)}.`);
+  if (!IDENTIFIER.test(schema))
+    fail(`\`database.schema\` must be a plain SQL identifier, got ${JSON.stringify(schema)}.`);
   const queue = resolveQueue(options.queue, schema);
   const queueName = options.queueName ?? 'chronoforge';
   if (typeof queueName !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(queueName)) {
@@ -164,7 +184,9 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
     migrationsRun: options.migrationsRun ?? true,
     maxDurationMs,
     recovery,
-    defaultRetry: toRetryStrategy(options.defaultRetry, '`defaultRetry`') ?? RetryPolicy.workflowDefault(),
-    defaultStepRetry: toRetryStrategy(options.defaultStepRetry, '`defaultStepRetry`') ?? RetryPolicy.stepDefault(),
+    defaultRetry:
+      toRetryStrategy(options.defaultRetry, '`defaultRetry`') ?? RetryPolicy.workflowDefault(),
+    defaultStepRetry:
+      toRetryStrategy(options.defaultStepRetry, '`defaultStepRetry`') ?? RetryPolicy.stepDefault(),
   };
 }

@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import type { Pool, PoolConfig } from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { chronoForgeMigrations } from '../../migrations/index.js';
@@ -14,7 +20,10 @@ export const MIGRATIONS_TABLE = 'chrono_forge_migrations';
 const EMBEDDED_RELEASE_TIMEOUT_MS = 15_000;
 
 /** Connection settings of a `pg` pool: a connection string, or host/port/user/password/database. */
-export type PostgresEndpoint = Pick<PoolConfig, 'connectionString' | 'host' | 'port' | 'user' | 'password' | 'database' | 'ssl'>;
+export type PostgresEndpoint = Pick<
+  PoolConfig,
+  'connectionString' | 'host' | 'port' | 'user' | 'password' | 'database' | 'ssl'
+>;
 
 /**
  * Owns ChronoForge's PostgreSQL access: the embedded server when `database.embedded` is set, the
@@ -28,14 +37,19 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
   private owned = false;
   private embedded: EmbeddedPostgresServer | undefined;
   private readonly endpointReady: Promise<PostgresEndpoint>;
-  private settleEndpoint!: { resolve: (e: PostgresEndpoint) => void; reject: (err: unknown) => void };
+  private settleEndpoint!: {
+    resolve: (e: PostgresEndpoint) => void;
+    reject: (err: unknown) => void;
+  };
   private readonly holders = new Set<symbol>();
   private onReleased: (() => void) | undefined;
   readonly schema: string;
 
   constructor(@Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions) {
     this.schema = options.database.schema;
-    this.endpointReady = new Promise<PostgresEndpoint>((resolve, reject) => (this.settleEndpoint = { resolve, reject }));
+    this.endpointReady = new Promise<PostgresEndpoint>(
+      (resolve, reject) => (this.settleEndpoint = { resolve, reject }),
+    );
     this.endpointReady.catch(() => undefined); // the failure surfaces through onModuleInit
   }
 
@@ -78,11 +92,21 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
     try {
       if (this.options.database.embedded) {
         const { dataDir, port } = this.options.database.embedded;
-        this.embedded = await EmbeddedPostgresServer.start({ dataDir, port, onLog: (line) => this.logger.verbose(line) });
-        this.logger.log(`Embedded PostgreSQL started on 127.0.0.1:${this.embedded.port} (data in ${dataDir})`);
+        this.embedded = await EmbeddedPostgresServer.start({
+          dataDir,
+          port,
+          onLog: (line) => this.logger.verbose(line),
+        });
+        this.logger.log(
+          `Embedded PostgreSQL started on 127.0.0.1:${this.embedded.port} (data in ${dataDir})`,
+        );
         url = this.embedded.url;
       }
-      this.settleEndpoint.resolve(url ? { connectionString: url } : endpointOf(dataSource!.options as PostgresConnectionOptions));
+      this.settleEndpoint.resolve(
+        url
+          ? { connectionString: url }
+          : endpointOf(dataSource!.options as PostgresConnectionOptions),
+      );
     } catch (err) {
       this.settleEndpoint.reject(err);
       throw err;
@@ -112,7 +136,9 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
   async runMigrations(): Promise<void> {
     const client = await this.pool.connect();
     try {
-      await client.query('SELECT pg_advisory_lock(hashtext($1))', [`chronoforge:migrate:${this.schema}`]);
+      await client.query('SELECT pg_advisory_lock(hashtext($1))', [
+        `chronoforge:migrate:${this.schema}`,
+      ]);
       await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
       const migrator = this.owned
         ? this.dataSource
@@ -130,12 +156,15 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
       if (!migrator.isInitialized) await migrator.initialize();
       try {
         const ran = await migrator.runMigrations({ transaction: 'each' });
-        if (ran.length > 0) this.logger.log(`Applied ${ran.length} migration(s) in schema "${this.schema}"`);
+        if (ran.length > 0)
+          this.logger.log(`Applied ${ran.length} migration(s) in schema "${this.schema}"`);
       } finally {
         if (migrator !== this.dataSource) await migrator.destroy();
       }
     } finally {
-      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`chronoforge:migrate:${this.schema}`]).catch(() => undefined);
+      await client
+        .query('SELECT pg_advisory_unlock(hashtext($1))', [`chronoforge:migrate:${this.schema}`])
+        .catch(() => undefined);
       client.release();
     }
   }
@@ -164,5 +193,12 @@ function endpointOf(o: PostgresConnectionOptions): PostgresEndpoint {
   // TypeORM hands `ssl` to pg as it is; only its TLS typings differ.
   const ssl = o.ssl === undefined ? {} : { ssl: o.ssl as PoolConfig['ssl'] };
   if (o.url) return { connectionString: o.url, ...ssl };
-  return { host: o.host, port: o.port, user: o.username, password: o.password, database: o.database, ...ssl };
+  return {
+    host: o.host,
+    port: o.port,
+    user: o.username,
+    password: o.password,
+    database: o.database,
+    ...ssl,
+  };
 }

@@ -89,7 +89,14 @@ export class EmbeddedPostgresServer {
       password: PASSWORD,
       authMethod: 'scram-sha-256',
       persistent: true,
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+      postgresFlags: [
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'unix_socket_directories=',
+        '-c',
+        'max_connections=200',
+      ],
       onLog: (message) => log.push(message),
       onError: (error) => log.push(error instanceof Error ? error.message : String(error)),
     });
@@ -97,7 +104,9 @@ export class EmbeddedPostgresServer {
       try {
         await binary.initialise();
       } catch (err) {
-        throw new EmbeddedPostgresError(`initdb failed in ${dataDir}: ${(err as Error).message}`, { cause: err });
+        throw new EmbeddedPostgresError(`initdb failed in ${dataDir}: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
     }
     await assertNotRunning(dataDir);
@@ -115,17 +124,29 @@ export class EmbeddedPostgresServer {
       await server.createDatabaseIfMissing();
     } catch (err) {
       await server.stop();
-      throw new EmbeddedPostgresError(`Could not create database "${database}": ${(err as Error).message}`, { cause: err });
+      throw new EmbeddedPostgresError(
+        `Could not create database "${database}": ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     return server;
   }
 
   private async createDatabaseIfMissing(): Promise<void> {
-    const client = new pg.Client({ host: '127.0.0.1', port: this.port, user: USER, password: PASSWORD, database: 'postgres' });
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: this.port,
+      user: USER,
+      password: PASSWORD,
+      database: 'postgres',
+    });
     await client.connect();
     try {
-      const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [this.database]);
-      if (found.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(this.database)}`);
+      const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+        this.database,
+      ]);
+      if (found.rowCount === 0)
+        await client.query(`CREATE DATABASE ${client.escapeIdentifier(this.database)}`);
     } finally {
       await client.end();
     }
@@ -134,7 +155,10 @@ export class EmbeddedPostgresServer {
   /** Stops the server (fast shutdown: open connections are closed). Safe to call more than once. */
   stop(): Promise<void> {
     this.stopping ??= this.binary.stop().catch((err: unknown) => {
-      throw new EmbeddedPostgresError(`Could not stop PostgreSQL in ${this.dataDir}: ${(err as Error).message}`, { cause: err });
+      throw new EmbeddedPostgresError(
+        `Could not stop PostgreSQL in ${this.dataDir}: ${(err as Error).message}`,
+        { cause: err },
+      );
     });
     return this.stopping;
   }
@@ -165,7 +189,10 @@ async function prepareDataDir(dataDir: string): Promise<{ uid: number; gid: numb
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new EmbeddedPostgresError(`Cannot create the embedded PostgreSQL data directory ${dataDir}: ${(err as Error).message}`, { cause: err });
+    throw new EmbeddedPostgresError(
+      `Cannot create the embedded PostgreSQL data directory ${dataDir}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   if (userInfo().uid !== 0) return undefined;
   let owner: { uid: number; gid: number };
@@ -199,7 +226,10 @@ async function prepareDataDir(dataDir: string): Promise<{ uid: number; gid: numb
 
 /** Fails clearly when a server (e.g. one left by a killed process) still runs on the directory. */
 async function assertNotRunning(dataDir: string): Promise<void> {
-  const pid = Number.parseInt((await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0] ?? '', 10);
+  const pid = Number.parseInt(
+    (await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0] ?? '',
+    10,
+  );
   if (!Number.isInteger(pid) || pid <= 0) return;
   try {
     process.kill(pid, 0);
@@ -220,7 +250,11 @@ function freePort(): Promise<number> {
     srv.once('error', reject);
     srv.listen(0, '127.0.0.1', () => {
       const address = srv.address();
-      srv.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+      srv.close(() =>
+        typeof address === 'object' && address
+          ? resolvePort(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }

@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import {
   createPostgresBackend,
   type Job,
@@ -28,6 +34,9 @@ export function runJobId(workflowId: string, wakeMs: number, tag = ''): string {
 export function redactUrl(text: string): string {
   return text.replace(/([a-z]+:\/\/)[^@/\s]*@/gi, '$1***@');
 }
+
+/** Window in which the recovery sweeps of a still-overdue run collapse onto one job id. */
+export const RESWEEP_MS = 5_000;
 
 const DEFAULT_JOB_OPTIONS: QueueOptions['defaultJobOptions'] = {
   removeOnComplete: true,
@@ -87,11 +96,18 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     const backend = this.options.queue;
     if (backend.kind !== 'postgres') return;
     try {
-      const endpoint = backend.connectionString ? { connectionString: backend.connectionString } : await this.database.endpoint();
+      const endpoint = backend.connectionString
+        ? { connectionString: backend.connectionString }
+        : await this.database.endpoint();
       // Same server as the database: keep an embedded server up until the pools below closed.
       if (!backend.connectionString) this.releaseDatabase = this.database.retain();
       // bullmq hands the config to `pg` as it is; its typings only narrow `password` to a string.
-      const connection = { ...endpoint, schema: backend.schema, migrate: true, application_name: 'chronoforge-queue' } as PostgresPoolConfig;
+      const connection = {
+        ...endpoint,
+        schema: backend.schema,
+        migrate: true,
+        application_name: 'chronoforge-queue',
+      } as PostgresPoolConfig;
       this.postgres = connection;
       const queue = new PostgresBullMQ.Queue(this.options.queueName, {
         connection,
@@ -129,16 +145,27 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
-  /** Enqueues an immediate pass for each id, collapsing onto wakes already queued. */
+  /**
+   * Enqueues an immediate pass for each id. Sweeps of all processes collapse onto one job per run
+   * and `RESWEEP_MS` window: a run that stays overdue gets a fresh job id in the next window, since
+   * the previous job may be held `active` by a worker that died before running it (BullMQ only
+   * notices that after its lock duration and stalled interval, 30 to 60 s), and adding a job under
+   * a held id is a no-op.
+   */
   async enqueueRecovered(items: { id: string; wake: Date; stale: boolean }[]): Promise<void> {
     if (items.length === 0) return;
     const queue = this.queue ?? (await this.ready);
+    const now = this.clock.now();
     await queue.addBulk(
-      items.map((it) => ({
-        name: RUN_JOB,
-        data: { workflowId: it.id } satisfies RunJobData,
-        opts: { jobId: runJobId(it.id, it.wake.getTime(), it.stale ? 'stale-' : 'sweep-') },
-      })),
+      items.map((it) => {
+        const wakeMs = it.wake.getTime();
+        const round = Math.max(0, Math.floor((now - wakeMs) / RESWEEP_MS));
+        return {
+          name: RUN_JOB,
+          data: { workflowId: it.id } satisfies RunJobData,
+          opts: { jobId: runJobId(it.id, wakeMs, `${it.stale ? 'stale' : 'sweep'}${round}-`) },
+        };
+      }),
     );
   }
 
@@ -147,7 +174,10 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     const backend = this.options.queue;
     const worker =
       backend.kind === 'redis'
-        ? new Worker<RunJobData>(this.options.queueName, handler, { connection: this.connect(backend.url), concurrency })
+        ? new Worker<RunJobData>(this.options.queueName, handler, {
+            connection: this.connect(backend.url),
+            concurrency,
+          })
         : new PostgresBullMQ.Worker<RunJobData>(this.options.queueName, handler, {
             connection: this.postgresConnection(),
             concurrency,
@@ -157,7 +187,10 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
   }
 
   private postgresConnection(): PostgresPoolConfig {
-    if (!this.postgres) throw new Error('WorkflowQueue: the PostgreSQL queue is not initialized yet (onModuleInit has not run).');
+    if (!this.postgres)
+      throw new Error(
+        'WorkflowQueue: the PostgreSQL queue is not initialized yet (onModuleInit has not run).',
+      );
     return this.postgres;
   }
 
@@ -172,7 +205,10 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
    * initialized. On the PostgreSQL backend it is that backend's queue, typed as `Queue`.
    */
   get bullQueue(): Queue {
-    if (!this.queue) throw new Error('WorkflowQueue: the queue is not initialized yet (onModuleInit has not run).');
+    if (!this.queue)
+      throw new Error(
+        'WorkflowQueue: the queue is not initialized yet (onModuleInit has not run).',
+      );
     return this.queue;
   }
 

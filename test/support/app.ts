@@ -2,8 +2,12 @@ import 'reflect-metadata';
 import type { INestApplicationContext, Provider, Type } from '@nestjs/common';
 import { Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { ChronoForgeClock, ChronoForgeModule, type ChronoForgeModuleOptions } from '../../lib/index.js';
-import { DATABASE_URL, REDIS_URL } from './env.js';
+import {
+  ChronoForgeClock,
+  ChronoForgeModule,
+  type ChronoForgeModuleOptions,
+} from '../../lib/index.js';
+import { DATABASE_URL, QUEUE_BACKEND, REDIS_URL } from './env.js';
 
 export interface TestAppOptions {
   schema: string;
@@ -15,11 +19,15 @@ export interface TestAppOptions {
   clock?: ChronoForgeClock;
 }
 
-/** Module options of a test app: the suite's schema and queue, fast recovery. */
+/**
+ * Module options of a test app: the suite's schema and queue, fast recovery, and the queue backend
+ * CF_QUEUE selects (`{ postgres: true }` puts the queue tables in `<schema>_bullmq`, so each suite
+ * keeps its own).
+ */
 export function testModuleOptions(o: TestAppOptions): ChronoForgeModuleOptions {
   return {
     database: { url: DATABASE_URL, schema: o.schema, poolSize: 5 },
-    queue: { redis: { url: REDIS_URL } },
+    queue: QUEUE_BACKEND === 'postgres' ? { postgres: true } : { redis: { url: REDIS_URL } },
     queueName: o.queueName,
     worker: { concurrency: 4 },
     recovery: { every: '500ms' },
@@ -29,7 +37,10 @@ export function testModuleOptions(o: TestAppOptions): ChronoForgeModuleOptions {
 
 /** Boots a Nest application context with ChronoForge and the given providers. */
 export async function bootApp(o: TestAppOptions): Promise<INestApplicationContext> {
-  @Module({ imports: [ChronoForgeModule.forRoot(testModuleOptions(o)), ...(o.imports ?? [])], providers: o.providers ?? [] })
+  @Module({
+    imports: [ChronoForgeModule.forRoot(testModuleOptions(o)), ...(o.imports ?? [])],
+    providers: o.providers ?? [],
+  })
   class TestAppModule {}
   const builder = Test.createTestingModule({ imports: [TestAppModule] });
   if (o.clock) builder.overrideProvider(ChronoForgeClock).useValue(o.clock);
