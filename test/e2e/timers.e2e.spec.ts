@@ -106,6 +106,20 @@ describe('durable timers (e2e)', () => {
     await expect(client.signal('sig-1', 'go', {})).rejects.toBeInstanceOf(InvalidTransitionError);
   });
 
+  it('should deliver a signal sent while a pass is running, exactly once', async () => {
+    const handle = await client.start('timers.signalDuring', { key: 'sig-during' });
+    await eventually(async () => probe.holding);
+    expect(await handle.status()).toBe('running');
+    await client.signal('sig-during', 'go', { during: true });
+    probe.release?.();
+    await expect(handle.result({ timeout: '10s' })).resolves.toEqual({ during: true });
+    const signals = await sql<{ consumed_by: string }>(
+      `SELECT consumed_by FROM "${schema}".chrono_forge_signals s JOIN "${schema}".chrono_forge_workflows w ON w.id = s.workflow_id
+       WHERE w.key = 'sig-during'`,
+    );
+    expect(signals).toEqual([{ consumed_by: 'signal$go' }]);
+  });
+
   it('should time out waitForSignal with a named error', async () => {
     const handle = await client.start('timers.signalTimeout', { key: 'sig-timeout' });
     await expect(handle.result({ timeout: '10s' })).rejects.toThrow(/stalled.*WaitConditionTimeoutError/);
@@ -139,6 +153,31 @@ describe('timers across restarts and with a test clock (e2e)', () => {
       expect(probe.count('restart-1', 'before')).toBe(0);
     } finally {
       await second.close();
+    }
+  });
+
+  it('should deliver a signal through the sweeper when its queued wake-up was lost', async () => {
+    const worker = await bootApp({ schema, queueName, providers: timerProviders });
+    await worker.get(WorkflowClient).start('timers.signals', { key: 'sig-lost', input: { napMs: 0 } });
+    await eventually(async () => {
+      const run = await worker.get(WorkflowClient).get('sig-lost');
+      return run.state === 'idle' && run.steps.some((s) => s.name === 'signal$go');
+    });
+    await worker.close();
+    // A client-only process sends the signal; then the queue loses every job (a Redis flush).
+    const sender = await bootApp({ schema, queueName, providers: timerProviders, options: { worker: false } });
+    await sender.get(WorkflowClient).signal('sig-lost', 'go', { n: 1, at: new Date(1) });
+    await sender.get(WorkflowQueue).bullQueue.obliterate({ force: true });
+    await sender.close();
+    const fresh = await bootApp({ schema, queueName, providers: timerProviders });
+    try {
+      const probe = fresh.get(TimerProbe);
+      await eventually(async () => probe.count('sig-lost', 'first') === 1, 15_000, 'the first signal');
+      await fresh.get(WorkflowClient).signal('sig-lost', 'go', { n: 2, at: new Date(2) });
+      const done = await fresh.get(WorkflowClient).handle('sig-lost');
+      await expect(done.result({ timeout: '10s' })).resolves.toEqual([{ n: 1, at: new Date(1) }, { n: 2, at: new Date(2) }, true]);
+    } finally {
+      await fresh.close();
     }
   });
 
