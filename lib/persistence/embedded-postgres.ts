@@ -187,7 +187,11 @@ class LogTail {
  */
 async function prepareDataDir(dataDir: string): Promise<{ uid: number; gid: number } | undefined> {
   try {
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    // Parents get the default mode (searchable by the server's OS user); the data dir itself 0700.
+    await mkdir(dirname(dataDir), { recursive: true });
+    await mkdir(dataDir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
   } catch (err) {
     throw new EmbeddedPostgresError(
       `Cannot create the embedded PostgreSQL data directory ${dataDir}: ${(err as Error).message}`,

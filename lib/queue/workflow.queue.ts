@@ -45,6 +45,13 @@ const DEFAULT_JOB_OPTIONS: QueueOptions['defaultJobOptions'] = {
   backoff: { type: 'exponential', delay: 500 },
 };
 
+/**
+ * Pool sizes of the PostgreSQL backend (each also has one dedicated LISTEN connection): enqueues
+ * are short statements, and a worker needs about one connection per concurrent job.
+ */
+const QUEUE_POOL_MAX = 4;
+const WORKER_POOL_MAX = 10;
+
 /** Queue and Worker classes of BullMQ's PostgreSQL backend, bound per queue (not process-wide). */
 const PostgresBullMQ = withBackend(createPostgresBackend);
 
@@ -110,7 +117,7 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
       } as PostgresPoolConfig;
       this.postgres = connection;
       const queue = new PostgresBullMQ.Queue(this.options.queueName, {
-        connection,
+        connection: { ...connection, max: QUEUE_POOL_MAX },
         defaultJobOptions: DEFAULT_JOB_OPTIONS,
       });
       // The public `bullQueue` keeps its `Queue` type: add/addBulk/getJobs/getJobCounts/obliterate/close
@@ -179,7 +186,10 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
             concurrency,
           })
         : new PostgresBullMQ.Worker<RunJobData>(this.options.queueName, handler, {
-            connection: this.postgresConnection(),
+            connection: {
+              ...this.postgresConnection(),
+              max: Math.min(concurrency + 1, WORKER_POOL_MAX),
+            },
             concurrency,
           });
     worker.on('error', (err) => this.logger.error(`Worker error: ${redactUrl(err.message)}`));
