@@ -49,3 +49,4 @@ export type { EmbeddedPostgresServerOptions } from './persistence/embedded-postg
 export type { PostgresEndpoint } from './persistence/chrono-forge-database.js';
 export { ChronoForgeMetrics, type PassOutcome } from './observability/chrono-forge-metrics.js';
 export { ChronoForgeTracer } from './observability/chrono-forge-tracer.js';
+export * from './dashboard/index.js';

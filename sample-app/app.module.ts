@@ -1,9 +1,36 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import {
+  type CanActivate,
+  type DynamicModule,
+  type ExecutionContext,
+  Injectable,
+  Module,
+} from '@nestjs/common';
+import { timingSafeEqual } from 'node:crypto';
 import { APP_FILTER } from '@nestjs/core';
-import { ChronoForgeModule } from '../lib/index.js';
+import { ChronoForgeDashboardModule, ChronoForgeModule } from '../lib/index.js';
 import type { SampleAppOptions } from './app.config.js';
 import { ChronoForgeExceptionFilter } from './common/chrono-forge-exception.filter.js';
 import { OrdersModule } from './orders/orders.module.js';
+
+/**
+ * Access to the ChronoForge dashboard (`/chronoforge`): everyone when `CHRONOFORGE_DASHBOARD=open`
+ * (local demos only), otherwise requests whose `x-dashboard-token` header equals
+ * `CHRONOFORGE_DASHBOARD_TOKEN`. With neither variable set, the dashboard answers 403.
+ */
+@Injectable()
+export class DashboardAccessGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    if (process.env.CHRONOFORGE_DASHBOARD === 'open') return true;
+    const expected = Buffer.from(process.env.CHRONOFORGE_DASHBOARD_TOKEN ?? '');
+    const headers = context
+      .switchToHttp()
+      .getRequest<{ headers: Record<string, unknown> }>().headers;
+    const given = Buffer.from(String(headers['x-dashboard-token'] ?? ''));
+    return (
+      expected.length > 0 && given.length === expected.length && timingSafeEqual(given, expected)
+    );
+  }
+}
 
 /**
  * Root module of the sample application: ChronoForge (PostgreSQL, with the queue in Redis or
@@ -38,6 +65,7 @@ export class AppModule {
           queueName: options.queueName,
         }),
         OrdersModule.register(options.orders),
+        ChronoForgeDashboardModule.forRoot({ guard: DashboardAccessGuard }),
       ],
       providers: [{ provide: APP_FILTER, useClass: ChronoForgeExceptionFilter }],
     };

@@ -1,0 +1,63 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { CsrfTokenError } from './csrf-token.error.js';
+import {
+  CHRONO_FORGE_DASHBOARD_OPTIONS,
+  type ResolvedDashboardOptions,
+} from './dashboard-options.interface.js';
+import {
+  cookies,
+  type DashboardRequest,
+  type DashboardResponse,
+  readForm,
+} from './request.util.js';
+
+/** Cookie holding the random nonce the tokens are bound to. */
+export const CSRF_COOKIE = 'cf_dashboard_csrf';
+/** Form field carrying the token. */
+export const CSRF_FIELD = '_csrf';
+const NONCE = /^[0-9a-f]{32}$/;
+
+/**
+ * Double-submit CSRF protection: a random nonce in an HttpOnly, SameSite=Strict cookie and, in
+ * every form, the token HMAC(secret, nonce). Another site can neither read the cookie nor compute
+ * the token without the secret.
+ */
+@Injectable()
+export class CsrfTokens {
+  constructor(
+    @Inject(CHRONO_FORGE_DASHBOARD_OPTIONS) private readonly options: ResolvedDashboardOptions,
+  ) {}
+
+  /** The token for this browser, setting the nonce cookie (scoped to `cookiePath`) when missing. */
+  issue(req: DashboardRequest, res: DashboardResponse, cookiePath: string): string {
+    let nonce = cookies(req)[CSRF_COOKIE];
+    if (!nonce || !NONCE.test(nonce)) {
+      nonce = randomBytes(16).toString('hex');
+      const secure = req.secure ? '; Secure' : '';
+      res.setHeader(
+        'Set-Cookie',
+        `${CSRF_COOKIE}=${nonce}; Path=${cookiePath || '/'}; HttpOnly; SameSite=Strict${secure}`,
+      );
+    }
+    return this.sign(nonce);
+  }
+
+  /** Throws `CsrfTokenError` unless the posted token matches the cookie's nonce. */
+  async verify(req: DashboardRequest): Promise<void> {
+    const nonce = cookies(req)[CSRF_COOKIE];
+    const token = (await readForm(req))[CSRF_FIELD];
+    if (!nonce || !NONCE.test(nonce))
+      throw new CsrfTokenError('Missing CSRF cookie; reload the page and try again.');
+    if (!token) throw new CsrfTokenError('Missing CSRF token.');
+    const expected = Buffer.from(this.sign(nonce));
+    const given = Buffer.from(token);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new CsrfTokenError('Invalid CSRF token; reload the page and try again.');
+    }
+  }
+
+  private sign(nonce: string): string {
+    return createHmac('sha256', this.options.csrfSecret).update(nonce).digest('base64url');
+  }
+}

@@ -1,0 +1,138 @@
+import { Get, Injectable, Param, Post, Query, Redirect, Req, Res, UseGuards } from '@nestjs/common';
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { InvalidTransitionError } from '../errors/invalid-transition.error.js';
+import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
+import { confirmView } from './confirm.view.js';
+import { BULK_RETRY_LIMIT, DashboardActions } from './dashboard-actions.service.js';
+import { one, type QueryParams, runId, ViewContexts } from './dashboard-request.util.js';
+import { CsrfGuard } from './dashboard.guards.js';
+import { DashboardStore } from './dashboard.store.js';
+import { href, html, seg } from './html.util.js';
+import { type DashboardRequest, type DashboardResponse, readForm } from './request.util.js';
+import { sendHtml } from './send-html.js';
+
+/** Where a POST sends the browser (303 See Other). */
+type Redirection = { url: string; statusCode: number };
+
+/** States an action that needs confirmation accepts. */
+const CONFIRMED: Record<string, ('idle' | 'running' | 'stalled')[]> = {
+  unlock: ['idle', 'running'],
+  cancel: ['idle', 'running', 'stalled'],
+};
+
+/**
+ * The dashboard's actions: confirmation pages (GET) and the POST forms, each behind the CSRF
+ * check. Mounted like {@link DashboardController}.
+ */
+@Injectable()
+export class DashboardActionsController {
+  constructor(
+    private readonly views: ViewContexts,
+    private readonly store: DashboardStore,
+    private readonly actions: DashboardActions,
+  ) {}
+
+  @Get('runs/:id/confirm/:action')
+  async confirm(
+    @Req() req: DashboardRequest,
+    @Res({ passthrough: true }) res: DashboardResponse,
+    @Param('id') id: string,
+    @Param('action') action: string,
+  ) {
+    const run = await this.store.identify(runId(id));
+    const allowed = CONFIRMED[action];
+    if (!allowed) throw new WorkflowNotFoundError(`No action "${action}".`);
+    if (!(allowed as string[]).includes(run.state)) {
+      throw new InvalidTransitionError(run.key, run.state, action, allowed);
+    }
+    const ctx = this.views.of(req, res);
+    const url = `${ctx.base}/runs/${seg(id)}`;
+    const what = html`<b>${run.workflow} ${run.key}</b> (${run.state})`;
+    const page =
+      action === 'unlock'
+        ? confirmView(
+            ctx,
+            'Unlock run',
+            html`Unlock run ${what}? Its lock is cleared and it becomes idle and due now. A pass
+            still running elsewhere loses its lock and can no longer write; the next pass replays
+            from the log.`,
+            `${url}/unlock`,
+            'Unlock',
+            url,
+          )
+        : confirmView(
+            ctx,
+            'Cancel run',
+            html`Cancel run ${what}? This cannot be undone.`,
+            `${url}/cancel`,
+            'Cancel run',
+            url,
+          );
+    return sendHtml(res, page);
+  }
+
+  @Get('bulk-retry')
+  async bulkConfirm(
+    @Req() req: DashboardRequest,
+    @Res({ passthrough: true }) res: DashboardResponse,
+    @Query() q: QueryParams,
+  ) {
+    const workflow = one(q, 'workflow');
+    if (!workflow) throw new InvalidOptionsError('Choose a workflow to retry.');
+    const n = (await this.store.retryable(workflow, BULK_RETRY_LIMIT)).length;
+    const ctx = this.views.of(req, res);
+    const why = html`Retry <b>${n}${n === BULK_RETRY_LIMIT ? '+' : ''}</b> failed or stalled run(s)
+      of <b>${workflow}</b>? Each one becomes idle with fresh retry budgets and is queued (at most
+      ${BULK_RETRY_LIMIT} per click).`;
+    const back = href(ctx.base, '/runs', { workflow });
+    const page = confirmView(
+      ctx,
+      'Bulk retry',
+      why,
+      `${ctx.base}/bulk-retry`,
+      `Retry ${n} run(s)`,
+      back,
+      { workflow },
+    );
+    return sendHtml(res, page);
+  }
+
+  @Post('runs/:id/:action')
+  @UseGuards(CsrfGuard)
+  @Redirect()
+  async act(
+    @Req() req: DashboardRequest,
+    @Param('id') id: string,
+    @Param('action') action: string,
+  ): Promise<Redirection> {
+    const url = `${this.views.base(req)}/runs/${seg(runId(id))}`;
+    const confirmed = (await readForm(req)).confirm === 'yes';
+    if (CONFIRMED[action] && !confirmed)
+      return { url: `${url}/confirm/${action}`, statusCode: 303 };
+    if (action === 'retry') await this.actions.retry(id);
+    else if (action === 'resume') await this.actions.resume(id);
+    else if (action === 'cancel') await this.actions.cancel(id);
+    else if (action === 'unlock') await this.actions.unlock(id);
+    else throw new WorkflowNotFoundError(`No action "${action}".`);
+    const notice = { retry: 'retried', resume: 'resumed', cancel: 'cancelled', unlock: 'unlocked' }[
+      action
+    ];
+    return { url: href(url, '', { notice }), statusCode: 303 };
+  }
+
+  @Post('bulk-retry')
+  @UseGuards(CsrfGuard)
+  @Redirect()
+  async bulkRetry(@Req() req: DashboardRequest): Promise<Redirection> {
+    const base = this.views.base(req);
+    const form = await readForm(req);
+    if (!form.workflow) throw new InvalidOptionsError('Choose a workflow to retry.');
+    if (form.confirm !== 'yes')
+      return { url: href(base, '/bulk-retry', { workflow: form.workflow }), statusCode: 303 };
+    const { retried } = await this.actions.bulkRetry(form.workflow);
+    return {
+      url: href(base, '/runs', { workflow: form.workflow, notice: 'bulk', n: retried }),
+      statusCode: 303,
+    };
+  }
+}

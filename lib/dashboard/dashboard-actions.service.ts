@@ -1,0 +1,58 @@
+import { Injectable } from '@nestjs/common';
+import { WorkflowClient } from '../client/workflow.client.js';
+import { InvalidTransitionError } from '../errors/invalid-transition.error.js';
+import { WorkflowQueue } from '../queue/workflow.queue.js';
+import { DashboardStore } from './dashboard.store.js';
+
+/** Largest number of runs one bulk retry moves. */
+export const BULK_RETRY_LIMIT = 1000;
+
+/** What the dashboard's buttons do, by run id. */
+@Injectable()
+export class DashboardActions {
+  constructor(
+    private readonly store: DashboardStore,
+    private readonly client: WorkflowClient,
+    private readonly queue: WorkflowQueue,
+  ) {}
+
+  async retry(id: string): Promise<void> {
+    const run = await this.store.identify(id);
+    await this.client.retry(run.key, { workflow: run.workflow });
+  }
+
+  async resume(id: string): Promise<void> {
+    const run = await this.store.identify(id);
+    await this.client.resume(run.key, { workflow: run.workflow });
+  }
+
+  async cancel(id: string): Promise<void> {
+    const run = await this.store.identify(id);
+    await this.client.cancel(run.key, { workflow: run.workflow });
+  }
+
+  /** Clears the run's lock, makes it `idle` and due now, and enqueues it. */
+  async unlock(id: string): Promise<void> {
+    const run = await this.store.identify(id);
+    const nextRunAt = await this.store.unlock(id);
+    if (!nextRunAt)
+      throw new InvalidTransitionError(run.key, run.state, 'unlock', ['idle', 'running']);
+    await this.queue.enqueueRun(id, nextRunAt);
+  }
+
+  /** Retries every failed or stalled run of `workflow` (up to {@link BULK_RETRY_LIMIT}). */
+  async bulkRetry(workflow: string): Promise<{ retried: number; skipped: number }> {
+    let retried = 0;
+    let skipped = 0;
+    for (const run of await this.store.retryable(workflow, BULK_RETRY_LIMIT)) {
+      try {
+        await this.client.retry(run.key, { workflow });
+        retried++;
+      } catch (err) {
+        if (!(err instanceof InvalidTransitionError)) throw err;
+        skipped++; // moved on since it was listed
+      }
+    }
+    return { retried, skipped };
+  }
+}

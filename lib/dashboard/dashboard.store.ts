@@ -1,0 +1,160 @@
+import { Injectable } from '@nestjs/common';
+import type { QueryResultRow } from 'pg';
+import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
+import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
+
+/** An idle run is overdue once its wake time passed by this much (the sweeper runs every 30 s). */
+export const OVERDUE_GRACE_MS = 60_000;
+/** A run waiting without any timer is listed as stranded after this long without an update. */
+export const WAITING_TOO_LONG_MS = 3_600_000;
+
+/** A run in a table row. */
+export interface RunRow {
+  id: string;
+  key: string;
+  workflow: string;
+  state: WorkflowState;
+  updated_at: Date;
+  next_run_at: Date | null;
+  locked_at: Date | null;
+  locked_by: string | null;
+}
+
+/** A run the dashboard lists as stranded, with why. */
+export interface StrandedRow extends RunRow {
+  reason:
+    | 'stale lock'
+    | 'overdue wake-up'
+    | 'never started'
+    | 'parent finished'
+    | 'waiting without timer';
+}
+
+/** Counts of the overview. */
+export interface Overview {
+  byState: Partial<Record<WorkflowState, number>>;
+  byWorkflow: { workflow: string; state: WorkflowState; n: number }[];
+  stuck: StrandedRow[];
+}
+
+const RUN_COLUMNS = `w.id, w.key, w.job_name AS workflow, w.state, w.updated_at, w.next_run_at, w.locked_at, w.locked_by`;
+const STALE_LOCK = `w.state = 'running' AND w.locked_at < now() - w.max_duration_ms * interval '1 millisecond'`;
+const OVERDUE = `w.state = 'idle' AND w.next_run_at < now() - $1 * interval '1 millisecond'`;
+
+/** Read statements of the dashboard's overview, lists and stranded view. */
+@Injectable()
+export class DashboardStore {
+  constructor(private readonly db: ChronoForgeDatabase) {}
+
+  /** Quoted name of a ChronoForge table. */
+  table(name: 'workflows' | 'execution_logs' | 'error_logs' | 'signals'): string {
+    return `"${this.db.schema}".chrono_forge_${name}`;
+  }
+
+  async query<R extends QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    return (await this.db.pool.query<R>(text, values)).rows;
+  }
+
+  async overview(): Promise<Overview> {
+    const wf = this.table('workflows');
+    const byWorkflow = await this.query<{ workflow: string; state: WorkflowState; n: number }>(
+      `SELECT job_name AS workflow, state, count(*)::int AS n FROM ${wf} GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+    const byState: Overview['byState'] = {};
+    for (const r of byWorkflow) byState[r.state] = (byState[r.state] ?? 0) + r.n;
+    const stuck = await this.query<StrandedRow>(
+      `SELECT ${RUN_COLUMNS}, CASE WHEN w.state = 'running' THEN 'stale lock' ELSE 'overdue wake-up' END AS reason
+       FROM ${wf} w WHERE (${STALE_LOCK}) OR (${OVERDUE}) ORDER BY w.id LIMIT 20`,
+      [OVERDUE_GRACE_MS],
+    );
+    return { byState, byWorkflow, stuck };
+  }
+
+  /** A page of runs, newest first, filtered like `WorkflowClient.list()`. */
+  async list(
+    f: { state?: WorkflowState; workflow?: string; key?: string; before?: string },
+    limit: number,
+  ): Promise<RunRow[]> {
+    const prefix = f.key ? f.key.replace(/[\\%_]/g, (c) => `\\${c}`) + '%' : null;
+    return this.query<RunRow>(
+      `SELECT ${RUN_COLUMNS} FROM ${this.table('workflows')} w
+       WHERE ($1::text IS NULL OR w.state = $1) AND ($2::text IS NULL OR w.job_name = $2)
+         AND ($3::text IS NULL OR w.key LIKE $3) AND ($4::bigint IS NULL OR w.id < $4)
+       ORDER BY w.id DESC LIMIT $5`,
+      [f.state ?? null, f.workflow ?? null, prefix, f.before ?? null, limit],
+    );
+  }
+
+  /** Workflow names that have runs, for the filter. */
+  async workflowNames(): Promise<string[]> {
+    const rows = await this.query<{ job_name: string }>(
+      `SELECT job_name FROM ${this.table('workflows')} GROUP BY 1 ORDER BY 1 LIMIT 500`,
+    );
+    return rows.map((r) => r.job_name);
+  }
+
+  /** Runs that will not move on their own, oldest first, keyset-paginated by id. */
+  async stranded(before: string | undefined, limit: number): Promise<StrandedRow[]> {
+    const wf = this.table('workflows');
+    const logs = this.table('execution_logs');
+    return this.query<StrandedRow>(
+      `SELECT * FROM (
+         SELECT ${RUN_COLUMNS},
+           CASE WHEN ${STALE_LOCK} THEN 'stale lock'
+                WHEN ${OVERDUE} AND w.started_at IS NULL THEN 'never started'
+                WHEN ${OVERDUE} THEN 'overdue wake-up'
+                WHEN p.state IN ('completed', 'failed', 'cancelled') THEN 'parent finished'
+                WHEN w.state = 'idle' AND w.next_run_at IS NULL AND w.updated_at < now() - $2 * interval '1 millisecond'
+                  THEN 'waiting without timer'
+           END AS reason
+         FROM ${wf} w
+         LEFT JOIN ${logs} pl ON pl.id = w.parent_execution_log_id
+         LEFT JOIN ${wf} p ON p.id = pl.workflow_id
+         WHERE w.state IN ('idle', 'running') AND ($3::bigint IS NULL OR w.id < $3)) s
+       WHERE reason IS NOT NULL ORDER BY id DESC LIMIT $4`,
+      [OVERDUE_GRACE_MS, WAITING_TOO_LONG_MS, before ?? null, limit],
+    );
+  }
+
+  /** The run's identity, or `WorkflowNotFoundError`. */
+  async identify(
+    id: string,
+  ): Promise<{ id: string; key: string; workflow: string; state: WorkflowState }> {
+    const rows = await this.query<{
+      id: string;
+      key: string;
+      workflow: string;
+      state: WorkflowState;
+    }>(
+      `SELECT id, key, job_name AS workflow, state FROM ${this.table('workflows')} WHERE id = $1`,
+      [id],
+    );
+    if (!rows[0]) throw new WorkflowNotFoundError(`No run with id ${id}.`);
+    return rows[0];
+  }
+
+  /** Failed and stalled runs of `workflow` (what a bulk retry would move), oldest first. */
+  async retryable(workflow: string, limit: number): Promise<{ id: string; key: string }[]> {
+    return this.query<{ id: string; key: string }>(
+      `SELECT id, key FROM ${this.table('workflows')} WHERE job_name = $1 AND state IN ('failed', 'stalled')
+       ORDER BY id LIMIT $2`,
+      [workflow, limit],
+    );
+  }
+
+  /**
+   * Clears the lock of an `idle` or `running` run and makes it due now: a pass that still runs
+   * loses its fence and can no longer write. Returns the new wake time, or `null` when the run is
+   * in another state.
+   */
+  async unlock(id: string): Promise<Date | null> {
+    const rows = await this.query<{ next_run_at: Date }>(
+      `UPDATE ${this.table('workflows')} SET state = 'idle', locked_at = NULL, locked_by = NULL,
+         next_run_at = now(), wake_pending = false, updated_at = now()
+       WHERE id = $1 AND state IN ('idle', 'running') RETURNING next_run_at`,
+      [id],
+    );
+    return rows[0]?.next_run_at ?? null;
+  }
+}

@@ -1,0 +1,70 @@
+/** A fragment of HTML that is already safe: interpolating it into {@link html} keeps it as is. */
+export class SafeHtml {
+  constructor(readonly value: string) {}
+
+  toString(): string {
+    return this.value;
+  }
+}
+
+/** What {@link html} accepts in `${…}`: text is escaped, fragments and lists are inserted. */
+export type HtmlValue =
+  SafeHtml | string | number | bigint | boolean | null | undefined | readonly HtmlValue[];
+
+const ENTITIES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+  '`': '&#96;',
+};
+
+/** Escapes text for HTML element content and quoted attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"'`]/g, (c) => ENTITIES[c]);
+}
+
+function render(value: HtmlValue): string {
+  if (value instanceof SafeHtml) return value.value;
+  if (Array.isArray(value)) return value.map(render).join('');
+  if (value === null || value === undefined || value === false) return '';
+  return escapeHtml(String(value));
+}
+
+/**
+ * Tagged template for HTML: every interpolated value is escaped unless it is a {@link SafeHtml}
+ * (another `html` fragment); arrays are rendered item by item; `null`, `undefined` and `false`
+ * render nothing. Attribute values must be quoted in the template.
+ *
+ * @example
+ * ```ts
+ * html`<a href="${url}">${run.key}</a>`; // key "<b>" renders as &lt;b&gt;
+ * ```
+ */
+export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): SafeHtml {
+  let out = strings[0];
+  for (let i = 0; i < values.length; i++) out += render(values[i]) + strings[i + 1];
+  return new SafeHtml(out);
+}
+
+/** Marks a trusted constant (never user data) as HTML. */
+export function trusted(markup: string): SafeHtml {
+  return new SafeHtml(markup);
+}
+
+/** Builds `base` + `path` with a query string of the defined, non-empty `params`. */
+export function href(
+  base: string,
+  path: string,
+  params: Record<string, string | number | undefined | null> = {},
+): string {
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(params))
+    if (v !== undefined && v !== null && v !== '') query.set(k, String(v));
+  const qs = query.toString();
+  return `${base}${path}${qs ? `?${qs}` : ''}`;
+}
+
+/** `encodeURIComponent` for one path segment. */
+export const seg = (value: string | number): string => encodeURIComponent(String(value));

@@ -1,0 +1,84 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** The parts of an HTTP request (Express or Node) the dashboard reads. */
+export interface DashboardRequest {
+  method: string;
+  headers: IncomingHttpHeaders;
+  url?: string;
+  originalUrl?: string;
+  secure?: boolean;
+  body?: unknown;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'end' | 'error', listener: (arg?: unknown) => void): unknown;
+}
+
+/** The part of an HTTP response the dashboard writes to directly. */
+export interface DashboardResponse {
+  setHeader(name: string, value: string | string[]): unknown;
+}
+
+/** Largest form body read when no body parser ran. */
+const MAX_FORM_BYTES = 64 * 1024;
+const PARSED = Symbol('chronoforge.form');
+
+/** The request's cookies by name. */
+export function cookies(req: DashboardRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 1) continue;
+    try {
+      out[part.slice(0, eq).trim()] = decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      // a malformed cookie is skipped
+    }
+  }
+  return out;
+}
+
+/** The posted form fields: the body parser's result, or the urlencoded body read here. */
+export async function readForm(req: DashboardRequest): Promise<Record<string, string>> {
+  const cached = (req as unknown as Record<symbol, Record<string, string>>)[PARSED];
+  if (cached) return cached;
+  let fields: Record<string, string> = {};
+  if (req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body)) {
+    for (const [k, v] of Object.entries(req.body as Record<string, unknown>))
+      if (typeof v === 'string') fields[k] = v;
+  } else if (
+    String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')
+  ) {
+    const text =
+      typeof req.body === 'string'
+        ? req.body
+        : Buffer.isBuffer(req.body)
+          ? req.body.toString()
+          : await readBody(req);
+    fields = Object.fromEntries(new URLSearchParams(text));
+  }
+  (req as unknown as Record<symbol, Record<string, string>>)[PARSED] = fields;
+  return fields;
+}
+
+function readBody(req: DashboardRequest): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_FORM_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * The URL path the dashboard is mounted at for this request: everything up to and including
+ * `mount` in the request path, so a global prefix (`/api/chronoforge`) is kept.
+ */
+export function basePath(req: DashboardRequest, mount: string): string {
+  const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
+  const at = path.indexOf(mount);
+  const after = path.charAt(at + mount.length);
+  return at >= 0 && (after === '' || after === '/') ? path.slice(0, at + mount.length) : mount;
+}

@@ -1,0 +1,134 @@
+import type { Ancestor, BranchRow, ErrorRow, RunDetailRow, StepRow } from './run-detail.store.js';
+import { badge, json, span, when } from './format.util.js';
+import { html, type SafeHtml, seg } from './html.util.js';
+import { actionForm, layout, type ViewContext } from './layout.view.js';
+import { branches } from './branch-summary.view.js';
+import { type RepeatTicks, repeats } from './run-repeats.view.js';
+import { timeline, waits } from './run-steps.view.js';
+
+/** Everything the run detail page shows. */
+export interface RunDetailData {
+  run: RunDetailRow;
+  steps: StepRow[];
+  errors: ErrorRow[];
+  branches: BranchRow[];
+  ancestors: Ancestor[];
+  repeats: RepeatTicks[];
+}
+
+const shown = (v: unknown) =>
+  v && typeof v === 'object' && 'json' in v ? (v as { json: unknown }).json : v;
+
+/** The breadcrumb of a child run: root run › branch › … › this run. */
+export function breadcrumb(
+  ctx: ViewContext,
+  ancestors: Ancestor[],
+  self: { id: string; key: string },
+): SafeHtml {
+  if (ancestors.length === 0) return html``;
+  return html`<nav class="crumbs" aria-label="Parents">
+    ${ancestors.map(
+      (a) =>
+        html`<a href="${`${ctx.base}/runs/${seg(a.id)}`}">${a.workflow} ${a.key}</a> ›
+          <a href="${`${ctx.base}/runs/${seg(a.id)}/branches/${seg(a.branch)}`}"
+            >branch ${a.branch}</a
+          >
+          › `,
+    )}<span>${self.key}</span>
+  </nav>`;
+}
+
+/** The buttons that apply to the run's state. */
+function actions(ctx: ViewContext, run: RunDetailRow): SafeHtml {
+  const url = `${ctx.base}/runs/${seg(run.id)}`;
+  const s = run.state;
+  return html`<div class="actions">
+    ${s === 'failed' || s === 'stalled' ? actionForm(ctx, `${url}/retry`, 'Retry') : ''}
+    ${s === 'idle' || s === 'running' ? actionForm(ctx, `${url}/resume`, 'Resume') : ''}
+    ${s === 'idle' || s === 'running' ? html`<a href="${`${url}/confirm/unlock`}">Unlock…</a>` : ''}
+    ${s === 'idle' || s === 'running' || s === 'stalled' ? html`<a href="${`${url}/confirm/cancel`}">Cancel…</a>` : ''}
+  </div>`;
+}
+
+/** The run detail page. */
+export function runDetailView(ctx: ViewContext, d: RunDetailData): SafeHtml {
+  const r = d.run;
+  const lock = r.locked_by
+    ? html`${r.locked_by} since
+      ${when(r.locked_at, ctx.now)}${r.lock_stale ? html` <b>(stale: older than ${span(r.max_duration_ms)})</b>` : ''}`
+    : html`<span class="muted">not locked</span>`;
+  const content = html`${breadcrumb(ctx, d.ancestors, r)}
+    <h1>${r.workflow} <code>${r.key}</code> ${badge(r.state)}</h1>
+    ${actions(ctx, r)}
+    <dl class="kv">
+      <dt>Run id</dt>
+      <dd>#${r.id}</dd>
+      <dt>Attempt</dt>
+      <dd>${r.attempt + 1}</dd>
+      <dt>Created</dt>
+      <dd>${when(r.created_at, ctx.now)}</dd>
+      <dt>Started</dt>
+      <dd>${when(r.started_at, ctx.now)}</dd>
+      <dt>Finished</dt>
+      <dd>${when(r.completed_at, ctx.now)}</dd>
+      <dt>Updated</dt>
+      <dd>${when(r.updated_at, ctx.now)}</dd>
+      <dt>Next run</dt>
+      <dd>${when(r.next_run_at, ctx.now)}</dd>
+      <dt>Lock</dt>
+      <dd>${lock}</dd>
+      <dt>Max duration</dt>
+      <dd>${span(r.max_duration_ms)}</dd>
+    </dl>
+    <h2>Input</h2>
+    ${json(r.input)}
+    <h2>Result</h2>
+    ${r.result == null ? html`<p class="muted">none</p>` : json(shown(r.result))}
+    <h2>Durable state</h2>
+    ${Object.keys(r.context ?? {}).length ? json(r.context) : html`<p class="muted">empty</p>`}
+    ${timeline(ctx, r, d.steps)} ${waits(ctx, d.steps)} ${repeats(ctx, d.repeats)}
+    ${branches(ctx, r.id, d.branches)} ${errorLog(ctx, d.errors)}`;
+  return layout(ctx, 'runs', `${r.workflow} ${r.key}`, content);
+}
+
+/** The error log with backtraces, newest first. */
+function errorLog(ctx: ViewContext, errors: ErrorRow[]): SafeHtml {
+  return html`<h2>Errors</h2>
+    ${
+      errors.length === 0
+        ? html`<p class="muted">None.</p>`
+        : html`<table class="errors">
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Step</th>
+                <th>Attempt</th>
+                <th>Error</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${errors.map(
+                (e) =>
+                  html`<tr>
+                    <td>${when(e.created_at, ctx.now)}</td>
+                    <td>
+                      ${e.step_name ? html`<code>${e.step_name}</code>` : html`<i>workflow</i>`}
+                    </td>
+                    <td>${e.attempt ?? '—'}</td>
+                    <td>
+                      <b>${e.error_class}</b>: ${e.error_message}
+                      ${
+                        e.backtrace
+                          ? html`<details>
+                              <summary>backtrace</summary>
+                              <pre>${e.backtrace}</pre>
+                            </details>`
+                          : ''
+                      }
+                    </td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>`
+    }`;
+}

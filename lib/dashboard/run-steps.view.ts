@@ -1,0 +1,126 @@
+import type { RunDetailRow, StepRow } from './run-detail.store.js';
+import { badge, between, json, when } from './format.util.js';
+import { html, type SafeHtml } from './html.util.js';
+import type { ViewContext } from './layout.view.js';
+
+const KINDS: [string, string][] = [
+  ['step$', 'step'],
+  ['wait$', 'sleep'],
+  ['wait_until$', 'waitUntil'],
+  ['continue_if$', 'continueIf'],
+  ['signal$', 'signal'],
+  ['durably_repeat$', 'repeat'],
+  ['branch$', 'branch'],
+  ['merge$', 'merge'],
+];
+
+/** What kind of durable call a step log records. */
+export function kindOf(stepName: string): string {
+  return KINDS.find(([prefix]) => stepName.startsWith(prefix))?.[1] ?? 'internal';
+}
+
+const WAIT_KINDS = new Set(['sleep', 'waitUntil', 'continueIf', 'signal']);
+const str = (v: unknown) => (typeof v === 'string' ? v : null);
+const shown = (v: unknown) =>
+  v && typeof v === 'object' && 'json' in v ? (v as { json: unknown }).json : v;
+
+/** The step timeline: every step log with attempts, duration and a bar on the run's time span. */
+export function timeline(ctx: ViewContext, run: RunDetailRow, steps: StepRow[]): SafeHtml {
+  const t0 = new Date(run.started_at ?? run.created_at).getTime();
+  const t1 = Math.max(t0 + 1, run.completed_at ? new Date(run.completed_at).getTime() : ctx.now);
+  const pct = (t: number) => Math.min(100, Math.max(0, ((t - t0) / (t1 - t0)) * 100));
+  const rows = steps.map((s) => {
+    const start = s.started_at ? new Date(s.started_at).getTime() : null;
+    const end = new Date(s.completed_at ?? s.last_executed_at ?? ctx.now).getTime();
+    const left = start === null ? 0 : pct(start);
+    const width = start === null ? 0 : Math.max(0.5, pct(end) - left);
+    const recovered =
+      s.state === 'completed' ? html`<span class="muted">last error (recovered) </span>` : '';
+    const error = s.error_class
+      ? html`<div>${recovered}<b>${s.error_class}</b>: ${s.error_message}</div>`
+      : '';
+    const extra = Object.keys(s.metadata ?? {}).length || s.result != null;
+    return html`<tr data-step="${s.step_name}">
+      <td><code>${s.step_name}</code></td>
+      <td>${kindOf(s.step_name)}</td>
+      <td>${badge(s.state)}</td>
+      <td>${s.attempts}</td>
+      <td>${when(s.started_at, ctx.now)}</td>
+      <td>${between(s.started_at, s.completed_at)}</td>
+      <td>
+        <div class="bar">
+          <i style="${`left:${left.toFixed(2)}%;width:${width.toFixed(2)}%`}"></i>
+        </div>
+      </td>
+      <td>
+        ${error}${
+          extra
+            ? html`<details>
+                <summary>metadata / result</summary>
+                ${json(s.metadata)}${s.result != null ? json(shown(s.result)) : ''}
+              </details>`
+            : ''
+        }
+      </td>
+    </tr>`;
+  });
+  return html`<h2>Steps</h2>
+    <table class="steps">
+      <thead>
+        <tr>
+          <th>Step</th>
+          <th>Kind</th>
+          <th>State</th>
+          <th>Attempts</th>
+          <th>Started</th>
+          <th>Took</th>
+          <th>Timeline</th>
+          <th>Details</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${
+          rows.length
+            ? rows
+            : html`<tr>
+                <td colspan="8" class="muted">No steps yet.</td>
+              </tr>`
+        }
+      </tbody>
+    </table>`;
+}
+
+/** Timers and waits with their wake-up and timeout times from the step metadata. */
+export function waits(ctx: ViewContext, steps: StepRow[]): SafeHtml {
+  const rows = steps.filter((s) => WAIT_KINDS.has(kindOf(s.step_name)));
+  if (rows.length === 0) return html``;
+  return html`<h2>Waits</h2>
+    <table class="waits">
+      <thead>
+        <tr>
+          <th>Step</th>
+          <th>Kind</th>
+          <th>State</th>
+          <th>Wakes at</th>
+          <th>Times out at</th>
+          <th>Checks</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${rows.map(
+          (s) =>
+            html`<tr>
+              <td><code>${s.step_name}</code></td>
+              <td>${kindOf(s.step_name)}</td>
+              <td>${badge(s.state)}</td>
+              <td>${when(str(s.metadata.wake_at), ctx.now)}</td>
+              <td>
+                ${when(str(s.metadata.timeout_at), ctx.now)}
+                ${s.metadata.result === 'timed_out' ? html` <b>timed out</b>` : ''}
+              </td>
+              <td>${s.attempts}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>`;
+}

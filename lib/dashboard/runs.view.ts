@@ -1,0 +1,75 @@
+import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import type { RunRow, StrandedRow } from './dashboard.store.js';
+import { href, html, type SafeHtml } from './html.util.js';
+import { layout, type ViewContext } from './layout.view.js';
+import { runTable, STATES } from './overview.view.js';
+
+/** Filter of the runs list. */
+export interface RunsFilter {
+  state?: WorkflowState;
+  workflow?: string;
+  key?: string;
+  before?: string;
+}
+
+/** The runs list: filters, a page of runs and the link to older runs. */
+export function runsView(
+  ctx: ViewContext,
+  f: RunsFilter,
+  workflows: string[],
+  runs: RunRow[],
+  pageSize: number,
+): SafeHtml {
+  const option = (value: string, current: string | undefined, label = value) =>
+    html`<option value="${value}" ${value === (current ?? '') ? html` selected` : ''}>
+      ${label}
+    </option>`;
+  const older = runs.length === pageSize ? runs[runs.length - 1].id : undefined;
+  const bulk = f.workflow && (!f.state || f.state === 'failed' || f.state === 'stalled');
+  const content = html`<h1>Runs</h1>
+    <form class="filters" method="get" action="${ctx.base}/runs">
+      <label
+        >State<select name="state">
+          ${option('', f.state, 'any')}${STATES.map((s) => option(s, f.state))}
+        </select></label
+      >
+      <label
+        >Workflow<select name="workflow">
+          ${option('', f.workflow, 'any')}${workflows.map((w) => option(w, f.workflow))}
+        </select></label
+      >
+      <label>Key prefix<input name="key" value="${f.key ?? ''}" placeholder="order-" /></label>
+      <button type="submit">Filter</button> <a href="${ctx.base}/runs">Reset</a>
+    </form>
+    ${bulk ? html`<p><a href="${href(ctx.base, '/bulk-retry', { workflow: f.workflow })}">Retry all failed and stalled runs of ${f.workflow}…</a></p>` : ''}
+    ${runTable(ctx, runs)}
+    <p>
+      ${f.before ? html`<a href="${href(ctx.base, '/runs', { state: f.state, workflow: f.workflow, key: f.key })}">« Newest</a> ` : ''}
+      ${older ? html`<a rel="next" href="${href(ctx.base, '/runs', { state: f.state, workflow: f.workflow, key: f.key, before: older })}">Older »</a>` : ''}
+    </p>`;
+  return layout(ctx, 'runs', 'Runs', content);
+}
+
+/** Runs that will not move on their own. */
+export function strandedView(
+  ctx: ViewContext,
+  runs: StrandedRow[],
+  before: string | undefined,
+  pageSize: number,
+): SafeHtml {
+  const older = runs.length === pageSize ? runs[runs.length - 1].id : undefined;
+  const content = html`<h1>Stranded runs</h1>
+    <p class="muted">
+      Idle or running runs that will not move on their own: a <b>stale lock</b> (its worker died;
+      recovery re-runs it after max duration), an <b>overdue wake-up</b> or a run that
+      <b>never started</b> (its queue job was lost; the sweeper re-enqueues it), a child whose
+      <b>parent finished</b> (cancelled or failed parent), or a run <b>waiting without timer</b> for
+      over an hour (a signal or a <code>resume</code>). Open a run to unlock, resume or cancel it.
+    </p>
+    ${runTable(ctx, runs, true)}
+    <p>
+      ${before ? html`<a href="${`${ctx.base}/stranded`}">« Newest</a> ` : ''}
+      ${older ? html`<a rel="next" href="${href(ctx.base, '/stranded', { before: older })}">Older »</a>` : ''}
+    </p>`;
+  return layout(ctx, 'stranded', 'Stranded runs', content);
+}
