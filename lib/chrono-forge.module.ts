@@ -11,6 +11,7 @@ import { WorkflowExplorer } from './discovery/workflow.explorer.js';
 import { WorkflowRegistry } from './discovery/workflow.registry.js';
 import { StepRunner } from './executor/step.runner.js';
 import { FaultInjector } from './executor/fault-injector.js';
+import { WorkerHeartbeat } from './executor/worker-heartbeat.js';
 import { WorkflowContext } from './executor/workflow-context.js';
 import { WorkflowExecutor } from './executor/workflow.executor.js';
 import type { ChronoForgeModuleOptions } from './interfaces/chrono-forge-options.interface.js';
@@ -66,6 +67,7 @@ import { TimerStore } from './timers/timer.store.js';
     BranchRunner,
     BranchMergeJob,
     WorkflowExecutor,
+    WorkerHeartbeat,
     WorkflowWorker,
     WakeListener,
     WorkflowContext,

@@ -1,7 +1,8 @@
 import { InitChronoForge1763900000000 } from './1763900000000-init-chrono-forge.js';
 import { AddChronoForgeSignals1763900000001 } from './1763900000001-add-chrono-forge-signals.js';
+import { AddChronoForgeWorkers1763900000002 } from './1763900000002-add-chrono-forge-workers.js';
 
-export { AddChronoForgeSignals1763900000001, InitChronoForge1763900000000 };
+export { AddChronoForgeSignals1763900000001, AddChronoForgeWorkers1763900000002, InitChronoForge1763900000000 };
 
 /**
  * ChronoForge's TypeORM migrations, in order. Add them to your own DataSource's `migrations` when
@@ -9,4 +10,8 @@ export { AddChronoForgeSignals1763900000001, InitChronoForge1763900000000 };
  *
  * @publicApi
  */
-export const chronoForgeMigrations = [InitChronoForge1763900000000, AddChronoForgeSignals1763900000001];
+export const chronoForgeMigrations = [
+  InitChronoForge1763900000000,
+  AddChronoForgeSignals1763900000001,
+  AddChronoForgeWorkers1763900000002,
+];

@@ -86,7 +86,18 @@ export interface ChronoForgeModuleOptions {
   /** BullMQ queue name shared by every process of one deployment. @default 'chronoforge' */
   queueName?: string;
   /** Worker settings; `false` makes a client-only process that starts runs but never executes them. @default { concurrency: 10 } */
-  worker?: { concurrency?: number } | false;
+  worker?:
+    | {
+        /** Passes run at once by this process. @default 10 */
+        concurrency?: number;
+        /**
+         * A worker process whose heartbeat is older than this is considered dead and the locks it
+         * held are taken over (instead of waiting for `maxDuration`). Workers beat every
+         * `deadAfter / 6` (at most every 5 s). @default '30s'
+         */
+        deadAfter?: Duration;
+      }
+    | false;
   /** Run ChronoForge's migrations at boot. @default true */
   migrationsRun?: boolean;
   /** How long a pass may hold a run's lock before another worker may take it over. @default '10m' */

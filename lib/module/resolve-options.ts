@@ -34,7 +34,7 @@ export interface ResolvedOptions {
   /** The Redis URL when `queue.kind` is 'redis', otherwise undefined. */
   redisUrl: string | undefined;
   queueName: string;
-  worker: { concurrency: number } | false;
+  worker: { concurrency: number; deadAfterMs: number } | false;
   migrationsRun: boolean;
   maxDurationMs: number;
   recovery: { everyMs: number; batchSize: number } | false;
@@ -159,7 +159,10 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
   const worker =
     options.worker === false
       ? false
-      : { concurrency: positiveInt(options.worker?.concurrency, '`worker.concurrency`', 10) };
+      : {
+          concurrency: positiveInt(options.worker?.concurrency, '`worker.concurrency`', 10),
+          deadAfterMs: Math.max(300, toMs(options.worker?.deadAfter ?? '30s', '`worker.deadAfter`')),
+        };
   const recovery =
     options.recovery === false
       ? false

@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
+import type { ResolvedOptions } from '../module/resolve-options.js';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { QueryRunner } from 'typeorm';
 import type { StoredValue } from '../util/serialization.util.js';
@@ -15,7 +17,8 @@ export type AcquireResult =
 /** Repeat tick logs (`durably_repeat$<name>$<ms>`) are read on demand, never with the pass. */
 export const REPEAT_TICK_PATTERN = `'durably\\_repeat$%$%'`;
 
-const STALE = `(locked_at IS NULL OR locked_at < now() - max_duration_ms * interval '1 millisecond')`;
+/** Default of `worker.deadAfter`: a worker whose heartbeat is older is dead. */
+export const WORKER_DEAD_AFTER_MS = 30_000;
 
 /**
  * Every statement the engine's hot path issues. Each completed step, halt, completion or failure
@@ -28,15 +31,32 @@ export class WorkflowStore {
   readonly logs: string;
   readonly errors: string;
   readonly signals: string;
+  readonly workers: string;
   readonly schema: string;
 
-  constructor(private readonly db: ChronoForgeDatabase) {
+  constructor(
+    private readonly db: ChronoForgeDatabase,
+    @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
+  ) {
     this.schema = db.schema;
     const s = `"${db.schema}"`;
     this.wf = `${s}.chrono_forge_workflows`;
     this.logs = `${s}.chrono_forge_execution_logs`;
     this.errors = `${s}.chrono_forge_error_logs`;
     this.signals = `${s}.chrono_forge_signals`;
+    this.workers = `${s}.chrono_forge_workers`;
+  }
+
+  /**
+   * SQL condition: the run's lock may be taken — free, older than the run's `max_duration_ms`, or
+   * held by a worker whose heartbeat stopped (a dead process).
+   */
+  staleLock(): string {
+    const deadAfter = this.options.worker === false ? WORKER_DEAD_AFTER_MS : this.options.worker.deadAfterMs;
+    const dead = `${Math.round(deadAfter)} * interval '1 millisecond'`;
+    return `(locked_at IS NULL OR locked_at < now() - max_duration_ms * interval '1 millisecond'
+      OR (locked_at < now() - ${dead} AND NOT EXISTS (SELECT 1 FROM ${this.workers} k
+          WHERE k.id = split_part(locked_by, '/', 1) AND k.heartbeat_at > now() - ${dead})))`;
   }
 
   get pool(): Pool {
@@ -99,7 +119,7 @@ export class WorkflowStore {
         `WITH w AS (
            UPDATE ${this.wf} SET state = 'running', locked_at = now(), locked_by = $2,
              started_at = COALESCE(started_at, now()), wake_pending = false, updated_at = now()
-           WHERE id = $1 AND state IN ('idle', 'running') AND ${STALE}
+           WHERE id = $1 AND state IN ('idle', 'running') AND ${this.staleLock()}
            RETURNING id, key, job_name, input, context, state, attempt, retry_counts, max_duration_ms)
          SELECT w.*, COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
              'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
@@ -113,7 +133,7 @@ export class WorkflowStore {
       }
       const busy = await this.query(
         `UPDATE ${this.wf} SET wake_pending = true
-         WHERE id = $1 AND state IN ('idle', 'running') AND NOT ${STALE} RETURNING id`,
+         WHERE id = $1 AND state IN ('idle', 'running') AND NOT ${this.staleLock()} RETURNING id`,
         [id],
       );
       if (busy[0]) return { kind: 'busy' };
@@ -297,7 +317,7 @@ export class WorkflowStore {
           ORDER BY next_run_at LIMIT $2)
        UNION ALL
        (SELECT id, locked_at AS wake, true AS stale FROM ${this.wf}
-          WHERE state = 'running' AND locked_at < now() - max_duration_ms * interval '1 millisecond'
+          WHERE state = 'running' AND ${this.staleLock()}
           ORDER BY locked_at LIMIT $2)`,
       [graceMs, limit, new Date(nowMs)],
     );

@@ -11,6 +11,7 @@ import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import { isMergeJobData, type MergeJobData } from '../branches/branch.runner.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS, MERGE_JOB, RUN_JOB } from '../chrono-forge.constants.js';
 import { WorkflowExecutor } from '../executor/workflow.executor.js';
+import { WorkerHeartbeat } from '../executor/worker-heartbeat.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { ChronoForgeClock } from '../timers/clock.js';
@@ -37,12 +38,14 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly clock: ChronoForgeClock,
     private readonly mergeJob: BranchMergeJob,
     private readonly metrics: ChronoForgeMetrics,
+    private readonly heartbeat: WorkerHeartbeat,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
     const { worker, recovery } = this.options;
     if (worker === false) return;
+    await this.heartbeat.start();
     this.queue.startWorker((job) => this.process(job), worker.concurrency);
     if (recovery !== false) {
       void this.sweep();
@@ -78,6 +81,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
       try {
         const due = await this.store.findRecoverable(this.clock.now(), SWEEP_GRACE_MS, batchSize);
         await this.queue.enqueueRecovered(due);
+        if (Math.random() < 0.01) await this.heartbeat.prune();
       } catch (err) {
         this.logger.warn(`Recovery sweep failed: ${(err as Error).message}`);
       } finally {
@@ -92,5 +96,6 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     this.executor.drain();
     await this.sweeping;
     await this.queue.stopWorker();
+    await this.heartbeat.stop();
   }
 }

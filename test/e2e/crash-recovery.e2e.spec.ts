@@ -62,6 +62,29 @@ describe('crash recovery with real worker processes (e2e)', () => {
     expect((await fresh.exited).code).toBe(0);
   });
 
+  it('should take over the lock of a dead worker by its heartbeat, long before maxDuration', async () => {
+    const crashing = spawnWorker(schema, queueName, { CF_CRASH_AT: 'step2' });
+    children.push(crashing);
+    await crashing.ready;
+    const handle = await client.start('ledger.longLock', { key: 'k-heartbeat', input: { steps: 3 } });
+    expect((await crashing.exited).signal).toBe('SIGKILL');
+    expect(await handle.status()).toBe('running');
+    const killedAt = Date.now();
+    const fresh = spawnWorker(schema, queueName);
+    children.push(fresh);
+    await fresh.ready;
+    await expect(handle.result({ timeout: '20s' })).resolves.toBe('done');
+    // maxDuration is 10 minutes; the dead worker's heartbeat (deadAfter 1 s) freed the lock.
+    expect(Date.now() - killedAt).toBeLessThan(15_000);
+    expect(await ledger('k-heartbeat')).toEqual([
+      { step: 'step1', n: 1 },
+      { step: 'step2', n: 1 },
+      { step: 'step3', n: 1 },
+    ]);
+    fresh.proc.kill('SIGTERM');
+    await fresh.exited;
+  });
+
   it('should run every step exactly once with two worker processes and duplicate jobs', async () => {
     const a = spawnWorker(schema, queueName);
     const b = spawnWorker(schema, queueName);
