@@ -99,7 +99,12 @@ describe('PostgreSQL queue backend (e2e)', () => {
     const delayed = await app.get(WorkflowQueue).bullQueue.getJobs(['delayed']);
     expect(delayed.map((j) => j.id)).toEqual(rows.map((r) => r.id));
 
-    if (!REDIS_AVAILABLE) return ctx.skip('Redis is not available: no Redis keys to check');
+    if (!REDIS_AVAILABLE) {
+      await ctx.annotate(
+        'Redis is not available in this run: the "no Redis keys" check was not made',
+      );
+      return;
+    }
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
     try {
       expect(await redis.keys(`bull:${queueName}*`)).toEqual([]);
