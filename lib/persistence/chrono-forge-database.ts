@@ -87,7 +87,7 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
   }
 
   async onModuleInit(): Promise<void> {
-    const { dataSource, poolSize } = this.options.database;
+    const { dataSource } = this.options.database;
     let { url } = this.options.database;
     try {
       if (this.options.database.embedded) {
@@ -111,6 +111,18 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
       this.settleEndpoint.reject(err);
       throw err;
     }
+    try {
+      await this.open(url);
+    } catch (err) {
+      // A failed boot gets no shutdown hooks: do not leave the embedded server running.
+      if (this.owned && this.ds?.isInitialized) await this.ds.destroy().catch(() => undefined);
+      await this.embedded?.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async open(url: string | undefined): Promise<void> {
+    const { dataSource, poolSize } = this.options.database;
     if (dataSource) {
       this.ds = dataSource;
       if (!dataSource.isInitialized) await dataSource.initialize();
