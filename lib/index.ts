@@ -50,3 +50,4 @@ export type { PostgresEndpoint } from './persistence/chrono-forge-database.js';
 export { ChronoForgeMetrics, type PassOutcome } from './observability/chrono-forge-metrics.js';
 export { ChronoForgeTracer } from './observability/chrono-forge-tracer.js';
 export * from './dashboard/index.js';
+export { CliUsageError } from './operations/cli-usage.error.js';

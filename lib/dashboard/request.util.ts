@@ -78,7 +78,7 @@ function readBody(req: DashboardRequest): Promise<string> {
  */
 export function basePath(req: DashboardRequest, mount: string): string {
   const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
-  const at = path.indexOf(mount);
+  const at = path.toLowerCase().indexOf(mount.toLowerCase()); // Express routes ignore case
   const after = path.charAt(at + mount.length);
   return at >= 0 && (after === '' || after === '/') ? path.slice(0, at + mount.length) : mount;
 }

@@ -1,0 +1,133 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RetryPolicy, Workflow, WorkflowClient, WorkflowContext } from '../../lib/index.js';
+import { type CliIo, runCli } from '../../lib/operations/cli.js';
+import { bootApp } from '../support/app.js';
+import { cleanup, DATABASE_URL, eventually, REDIS_URL, uniqueName } from '../support/env.js';
+
+@Injectable()
+class CliWorkflows {
+  fail = true;
+  constructor(private readonly ctx: WorkflowContext) {}
+
+  @Workflow('cli.job')
+  async job(input: { n: number }): Promise<number> {
+    return this.ctx.step(
+      'work',
+      async () => {
+        if (this.fail && input.n < 0) throw new Error('negative');
+        return input.n;
+      },
+      { retry: new RetryPolicy({ maxAttempts: 1 }) },
+    );
+  }
+}
+
+describe('chronoforge CLI (e2e)', () => {
+  const schema = uniqueName('cf_cli');
+  const queueName = uniqueName('q_cli');
+  const env = {
+    DATABASE_URL,
+    REDIS_URL,
+    CHRONOFORGE_SCHEMA: schema,
+    CHRONOFORGE_QUEUE_NAME: queueName,
+    CHRONOFORGE_QUEUE: process.env.CF_QUEUE === 'postgres' ? 'postgres' : 'redis',
+  };
+  let app: INestApplicationContext;
+  let client: WorkflowClient;
+
+  /** Runs the CLI in-process and captures its output. */
+  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), env };
+    const code = await runCli(argv, io);
+    return { code, out, err };
+  }
+
+  beforeAll(async () => {
+    expect((await cli('migrate')).code).toBe(0); // the CLI creates the tables first
+    app = await bootApp({ schema, queueName, providers: [CliWorkflows] });
+    client = app.get(WorkflowClient);
+    await (
+      await client.start('cli.job', { key: 'ok-1', input: { n: 1 } })
+    ).result({ timeout: '10s' });
+    await client.start('cli.job', { key: 'bad-1', input: { n: -1 } });
+    await eventually(
+      async () => (await client.get('bad-1')).state === 'stalled',
+      10_000,
+      'stalled',
+    );
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await cleanup(schema, queueName);
+  });
+
+  it('should list and show runs', async () => {
+    const list = await cli('list', '--workflow', 'cli.job');
+    expect(list.code).toBe(0);
+    expect(list.out).toMatch(/\tstalled\tcli\.job\tbad-1\t/);
+    expect(list.out).toMatch(/\tcompleted\tcli\.job\tok-1\t/);
+    const json = JSON.parse((await cli('list', '--state', 'stalled', '--json')).out) as {
+      key: string;
+    }[];
+    expect(json.map((r) => r.key)).toEqual(['bad-1']);
+    const shown = JSON.parse((await cli('show', 'bad-1')).out) as {
+      state: string;
+      errors: unknown[];
+    };
+    expect(shown).toMatchObject({
+      state: 'stalled',
+      errors: [expect.objectContaining({ message: 'negative' })],
+    });
+  });
+
+  it('should retry a stalled run, refuse to retry a completed one, and cancel', async () => {
+    app.get(CliWorkflows).fail = false;
+    expect(await cli('retry', 'bad-1')).toMatchObject({ code: 0, out: 'retry: bad-1 ok\n' });
+    await expect
+      .poll(async () => (await client.get('bad-1')).state, { timeout: 10_000 })
+      .toBe('completed');
+    const refused = await cli('retry', 'ok-1');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('Cannot retry run "ok-1" in state "completed"');
+    await client.start('cli.job', { key: 'later-1', input: { n: 5 } });
+    const cancelled = await cli('cancel', 'later-1');
+    expect([0, 1]).toContain(cancelled.code); // it may have completed already
+  });
+
+  it('should answer usage errors with status 2 and the usage', async () => {
+    expect((await cli()).code).toBe(2);
+    expect((await cli('--help')).code).toBe(0);
+    const unknown = await cli('explode');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain('Usage: chronoforge');
+    expect((await cli('show')).code).toBe(2);
+    expect((await cli('list', '--bogus')).code).toBe(2);
+  });
+
+  it('should clean up terminal runs', async () => {
+    const result = await cli('cleanup', '--older-than', '0ms', '--batch-size', '10');
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.out)).toMatchObject({ workflows: expect.any(Number), repeatTicks: 0 });
+    expect((await cli('list', '--json')).out.trim()).toBe('[]');
+  });
+
+  it('should run as bin/chronoforge.js', () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    if (!existsSync(`${root}/dist/lib/operations/cli.js`)) {
+      execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+    }
+    const run = spawnSync(process.execPath, [`${root}/bin/chronoforge.js`, '--help'], {
+      encoding: 'utf8',
+    });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('Usage: chronoforge <command>');
+  });
+});
