@@ -16,6 +16,8 @@ export interface ChronoForgeTestingOptions extends Pick<ModuleMetadata, 'imports
   databaseUrl?: string;
   /** @default process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' */
   redisUrl?: string;
+  /** Queue backend: BullMQ on Redis, or on PostgreSQL (no Redis needed). @default 'redis' */
+  queue?: 'redis' | 'postgres';
   /** Extra module options (worker concurrency, retry defaults, …). */
   options?: Partial<Omit<ChronoForgeModuleOptions, 'database' | 'queue' | 'queueName'>>;
 }
@@ -47,7 +49,7 @@ export class ChronoForgeTestingModule {
           recovery: { every: '1s' },
           ...options.options,
           database: { url: databaseUrl, schema, poolSize: 5 },
-          queue: { redis: { url: redisUrl } },
+          queue: options.queue === 'postgres' ? { postgres: true } : { redis: { url: redisUrl } },
           queueName,
         }),
         ...(options.imports ?? []),
@@ -63,7 +65,10 @@ export class ChronoForgeTestingModule {
     const teardown = async () => {
       const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
+      await client
+        .query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE; DROP SCHEMA IF EXISTS "${schema}_bullmq" CASCADE`)
+        .finally(() => client.end());
+      if (options.queue === 'postgres') return;
       const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
       const queue = new Queue(queueName, { connection });
       await queue.obliterate({ force: true }).finally(async () => {

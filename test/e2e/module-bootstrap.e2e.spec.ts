@@ -14,7 +14,7 @@ import {
   WorkflowNotFoundError,
 } from '../../lib/index.js';
 import { testModuleOptions } from '../support/app.js';
-import { cleanup, DATABASE_URL, REDIS_URL, sql, uniqueName } from '../support/env.js';
+import { cleanup, sql, uniqueName } from '../support/env.js';
 
 const schema = uniqueName('cf_boot');
 const queueName = uniqueName('q_boot');
@@ -77,12 +77,7 @@ describe('module bootstrap (e2e)', () => {
     @Module({
       imports: [
         ChronoForgeModule.forRootAsync({
-          useFactory: async () => ({
-            database: { url: DATABASE_URL, schema },
-            queue: { redis: { url: REDIS_URL } },
-            queueName,
-            recovery: false,
-          }),
+          useFactory: async () => ({ ...testModuleOptions({ schema, queueName }), recovery: false as const }),
         }),
       ],
       providers: [E],
@@ -99,6 +94,8 @@ describe('module bootstrap (e2e)', () => {
         'chrono_forge_error_logs',
         'chrono_forge_execution_logs',
         'chrono_forge_migrations',
+        'chrono_forge_signals',
+        'chrono_forge_workers',
         'chrono_forge_workflows',
       ]);
       const client = ref.get(WorkflowClient);

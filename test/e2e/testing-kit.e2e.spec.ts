@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChronoForgeTestingModule, type ChronoForgeTestHarness } from '../../lib/testing/index.js';
 import { Calls, orderProviders } from '../fixtures/orders.fixture.js';
 import { timerProviders } from '../fixtures/timers.fixture.js';
-import { DATABASE_URL, REDIS_URL } from '../support/env.js';
+import { DATABASE_URL, QUEUE_BACKEND, REDIS_URL } from '../support/env.js';
 
 describe('testing kit (e2e)', () => {
   let harness: ChronoForgeTestHarness;
@@ -11,6 +11,7 @@ describe('testing kit (e2e)', () => {
     harness = await ChronoForgeTestingModule.create({
       databaseUrl: DATABASE_URL,
       redisUrl: REDIS_URL,
+      queue: QUEUE_BACKEND,
       providers: [...orderProviders, ...timerProviders],
     });
   });

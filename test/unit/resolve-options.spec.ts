@@ -89,7 +89,7 @@ describe('resolveOptions() defaults', () => {
 
   it('should fill worker and recovery defaults for empty objects', () => {
     const resolved = resolveOptions({ ...base(), worker: {}, recovery: {} });
-    expect(resolved.worker).toEqual({ concurrency: 10 });
+    expect(resolved.worker).toEqual({ concurrency: 10, deadAfterMs: 30_000 });
     expect(resolved.recovery).toEqual({ everyMs: 30_000, batchSize: 500 });
   });
 
