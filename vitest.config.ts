@@ -1,6 +1,6 @@
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
-import { probeRedis } from './test/support/service-probe.ts';
+import { probeRedis } from './lib/util/service-probe.util.ts';
 
 /**
  * The test matrix. CF_QUEUE=redis|postgres runs every selected file on that queue backend. Without

@@ -1,12 +1,13 @@
 import type { Duration } from '../lib/index.js';
+import { probePostgres, probeRedis } from '../lib/util/service-probe.util.js';
 import { durationMs, type OrderTimings } from './orders/order-timings.config.js';
 
 /**
  * Connection settings of the sample application; `AppModule.register()` takes them.
  */
 export interface SampleAppOptions {
-  /** PostgreSQL connection string ChronoForge stores runs in. */
-  databaseUrl: string;
+  /** PostgreSQL connection string ChronoForge stores runs in, or `'embedded'` for a local server. */
+  databaseUrl: string | 'embedded';
   /** Redis URL of the BullMQ queue that carries continuations (unused with `queue: 'postgres'`). */
   redisUrl: string;
   /**
@@ -36,6 +37,21 @@ function durationFromEnv(env: NodeJS.ProcessEnv, name: string): Duration | undef
   const value = env[name] as Duration | undefined;
   if (value) durationMs(value, name);
   return value || undefined;
+}
+
+/**
+ * The zero-service default: with no `DATABASE_URL` and nothing answering on the default PostgreSQL
+ * port, an embedded PostgreSQL (data in `.chronoforge/pgdata`); with no `REDIS_URL` and nothing on
+ * the default Redis port, the queue moves to PostgreSQL. Explicit variables are always used as given.
+ */
+export async function resolveServices(
+  options: SampleAppOptions & { port: number },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<SampleAppOptions & { port: number }> {
+  const out = { ...options };
+  if (!env.DATABASE_URL && !(await probePostgres(out.databaseUrl)).ok) out.databaseUrl = 'embedded';
+  if (!env.REDIS_URL && !env.CHRONOFORGE_QUEUE && !(await probeRedis(out.redisUrl)).ok) out.queue = 'postgres';
+  return out;
 }
 
 /**

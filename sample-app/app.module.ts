@@ -57,7 +57,10 @@ export class AppModule {
       module: AppModule,
       imports: [
         ChronoForgeModule.forRoot({
-          database: { url: options.databaseUrl, schema: options.schema },
+          database:
+            options.databaseUrl === 'embedded'
+              ? { embedded: true, schema: options.schema }
+              : { url: options.databaseUrl, schema: options.schema },
           queue:
             options.queue === 'postgres'
               ? { postgres: true }

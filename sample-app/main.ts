@@ -2,19 +2,22 @@ import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { sampleAppOptionsFromEnv } from './app.config.js';
+import { resolveServices, sampleAppOptionsFromEnv } from './app.config.js';
 import { AppModule } from './app.module.js';
+import { redactUrl } from '../lib/queue/workflow.queue.js';
 
 /** Starts the sample HTTP application; see `sampleAppOptionsFromEnv` for the environment. */
 async function bootstrap(): Promise<void> {
-  const { port, ...options } = sampleAppOptionsFromEnv();
+  const { port, ...options } = await resolveServices(sampleAppOptionsFromEnv());
   const app = await NestFactory.create(AppModule.register(options));
   app.enableShutdownHooks();
   await app.listen(port);
   const address = app.getHttpServer().address() as AddressInfo | null;
   Logger.log(
     `ChronoForge sample app listening on http://localhost:${address?.port ?? port} ` +
-      `(schema "${options.schema}", queue "${options.queueName}")`,
+      `(database: ${options.databaseUrl === 'embedded' ? 'embedded PostgreSQL in .chronoforge/pgdata' : redactUrl(options.databaseUrl)}, ` +
+      `queue "${options.queueName}" on ${options.queue === 'postgres' ? 'PostgreSQL' : `Redis ${redactUrl(options.redisUrl)}`}, ` +
+      `schema "${options.schema}")`,
     'Bootstrap',
   );
 }
