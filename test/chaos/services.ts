@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 
@@ -138,13 +138,29 @@ function sharedServices(): ChaosServices {
   };
 }
 
+/** Directory of initdb/pg_ctl: CHAOS_PG_BINDIR, the newest /usr/lib/postgresql/<v>/bin, or PATH (''). */
+function postgresBinDir(): string {
+  if (process.env.CHAOS_PG_BINDIR) return process.env.CHAOS_PG_BINDIR;
+  const versions = existsSync('/usr/lib/postgresql')
+    ? readdirSync('/usr/lib/postgresql').sort((a, b) => Number(a) - Number(b))
+    : [];
+  const dir = versions
+    .map((v) => `/usr/lib/postgresql/${v}/bin`)
+    .filter((d) => existsSync(join(d, 'initdb')));
+  return dir.at(-1) ?? '';
+}
+
 /** A PostgreSQL cluster and a Redis server of the suite's own, under `dir`. */
 function privateServices(dir: string, pgPort: number, redisPort: number): ChaosServices {
   const pgdata = join(dir, 'pgdata');
-  // PostgreSQL refuses to run as root: run its tools as the `postgres` OS user then.
+  // PostgreSQL refuses to run as root: run its tools as the `postgres` OS user then. Debian keeps
+  // initdb and pg_ctl out of PATH, in /usr/lib/postgresql/<version>/bin.
   const asRoot = userInfo().uid === 0;
-  const pg = (cmd: string, args: string[]) =>
-    asRoot ? run('runuser', ['-u', 'postgres', '--', cmd, ...args]) : run(cmd, args);
+  const bin = postgresBinDir();
+  const pg = (tool: string, args: string[]) => {
+    const cmd = join(bin, tool);
+    return asRoot ? run('runuser', ['-u', 'postgres', '--', cmd, ...args]) : run(cmd, args);
+  };
   const redisDir = join(dir, 'redis');
   const redis = () =>
     startRedis(redisPort, redisArgs(redisPort, redisDir, join(redisDir, 'redis.log')));
