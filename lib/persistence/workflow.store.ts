@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
@@ -16,6 +17,18 @@ export type AcquireResult =
 
 /** Repeat tick logs (`durably_repeat$<name>$<ms>`) are read on demand, never with the pass. */
 export const REPEAT_TICK_PATTERN = `'durably\\_repeat$%$%'`;
+
+const statementNames = new Map<string, string>();
+
+/** A stable prepared-statement name for a SQL text. */
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `cf_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
 
 /** Default of `worker.deadAfter`: a worker whose heartbeat is older is dead. */
 export const WORKER_DEAD_AFTER_MS = 30_000;
@@ -66,7 +79,8 @@ export class WorkflowStore {
   /** Runs a statement on the pool, or on `runner` (a TypeORM QueryRunner inside a transaction). */
   async query<R extends QueryResultRow>(text: string, values: unknown[] = [], runner?: QueryRunner): Promise<R[]> {
     if (runner) return (await runner.query(text, values, true)).records as R[];
-    return (await this.pool.query<R>(text, values)).rows;
+    // NOTE: named statements are parsed and planned once per connection, not on every call.
+    return (await this.pool.query<R>({ name: statementName(text), text, values })).rows;
   }
 
   /** Runs `fn` in one transaction on one pooled connection. */
