@@ -1,0 +1,169 @@
+import { performance } from 'node:perf_hooks';
+import type { Pool, PoolClient, QueryResult } from 'pg';
+
+/** One statement the engine sent, as seen from its pg pool. */
+export interface StatementEvent {
+  label: string;
+  text: string;
+  /** First bind parameter as text: the run id for every engine statement about one run. */
+  runId: string | undefined;
+  values: readonly unknown[];
+  /** `Date.now()` when the statement was sent. */
+  sentAt: number;
+  /** `performance.now()` when sent and when its reply (or error) arrived. */
+  start: number;
+  end: number;
+  rowCount: number;
+}
+
+export interface LabelStats {
+  count: number;
+  ms: number;
+}
+
+/** Counters at one moment; subtract two with `PgCounter.since`. */
+export interface CounterSnapshot {
+  roundTrips: number;
+  statements: number;
+  byLabel: Map<string, LabelStats>;
+}
+
+/** Engine statements by what they do (texts from lib/persistence/workflow.store.ts and timers/). */
+const LABELS: Array<[string, RegExp]> = [
+  ['tx-control', /^\s*(BEGIN|COMMIT|ROLLBACK)\b/i],
+  ['acquire', /SET state = 'running', locked_at/],
+  ['acquire-busy', /SET wake_pending = true/],
+  ['complete', /\$workflow_completion\$/],
+  ['fail', /\$workflow_failure\$/],
+  ['release', /SET state = \$3::text/],
+  ['recordTick', /WITH c AS \(\s*UPDATE/],
+  ['failStepAttempt', /WITH l AS \(/],
+  ['completeStep', /SELECT \$1, \$3, 'completed'/],
+  ['savePendingLog', /SELECT \$1, \$3, 'pending'/],
+  ['insertRun', /ON CONFLICT \(job_name, key\) DO NOTHING/],
+  ['findLog', /^\s*SELECT id, step_name, state, attempts, result, metadata FROM/],
+  ['sweep', /UNION ALL/],
+];
+
+export function labelOf(text: string): string {
+  for (const [label, re] of LABELS) if (re.test(text)) return label;
+  return `other: ${text.replace(/\s+/g, ' ').trim().slice(0, 48)}`;
+}
+
+type QueryFn = (this: PoolClient, ...args: unknown[]) => unknown;
+type QueryCallback = (err: Error | null, res?: QueryResult) => void;
+type ConnectCallback = (err: Error | undefined, client?: PoolClient, done?: () => void) => void;
+type ConnectFn = (cb?: ConnectCallback) => Promise<PoolClient> | undefined;
+
+/**
+ * Counts the statements and round trips of a pg pool without touching the engine: every pooled
+ * client is patched when it is checked out (`pool.query` checks out through `pool.connect` too, so
+ * it is counted exactly once). Each `client.query` is one round trip (pg sends Parse/Bind/Execute/
+ * Sync in one flight); BEGIN/COMMIT/ROLLBACK count as round trips but not as statements.
+ */
+export class PgCounter {
+  private roundTrips = 0;
+  private statements = 0;
+  private readonly byLabel = new Map<string, LabelStats>();
+  private readonly listeners = new Set<(e: StatementEvent) => void>();
+  private readonly patched = new WeakSet<object>();
+
+  static attach(pool: Pool): PgCounter {
+    const counter = new PgCounter();
+    const original = pool.connect.bind(pool) as unknown as ConnectFn;
+    const connect: ConnectFn = (cb) => {
+      if (cb) {
+        return original((err, client, done) => {
+          if (client) counter.patch(client);
+          cb(err, client, done);
+        });
+      }
+      return (original() as Promise<PoolClient>).then((client) => {
+        counter.patch(client);
+        return client;
+      });
+    };
+    Object.defineProperty(pool, 'connect', { value: connect, writable: true, configurable: true });
+    return counter;
+  }
+
+  /** Calls `listener` after each statement; returns the unsubscribe function. */
+  on(listener: (e: StatementEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  snapshot(): CounterSnapshot {
+    const byLabel = new Map<string, LabelStats>();
+    for (const [k, v] of this.byLabel) byLabel.set(k, { ...v });
+    return { roundTrips: this.roundTrips, statements: this.statements, byLabel };
+  }
+
+  /** What happened since `before`. */
+  since(before: CounterSnapshot): CounterSnapshot {
+    const now = this.snapshot();
+    const byLabel = new Map<string, LabelStats>();
+    for (const [k, v] of now.byLabel) {
+      const b = before.byLabel.get(k) ?? { count: 0, ms: 0 };
+      if (v.count > b.count) byLabel.set(k, { count: v.count - b.count, ms: v.ms - b.ms });
+    }
+    return {
+      roundTrips: now.roundTrips - before.roundTrips,
+      statements: now.statements - before.statements,
+      byLabel,
+    };
+  }
+
+  private patch(client: PoolClient): void {
+    if (this.patched.has(client)) return;
+    this.patched.add(client);
+    const original = client.query as unknown as QueryFn;
+    const query = (...args: unknown[]): unknown => {
+      const first = args[0] as { text?: string; values?: unknown[]; submit?: unknown } | string;
+      if (typeof first === 'object' && typeof first?.submit === 'function') {
+        return original.apply(client, args); // streams and other submittables: not engine SQL
+      }
+      const text = typeof first === 'string' ? first : String(first?.text ?? '');
+      const values = Array.isArray(args[1]) ? args[1] : (first as { values?: unknown[] })?.values;
+      const done = this.begin(text, values ?? []);
+      const cbAt = args.findIndex((a) => typeof a === 'function');
+      if (cbAt >= 0) {
+        const cb = args[cbAt] as QueryCallback;
+        args[cbAt] = (err: Error | null, res?: QueryResult) => {
+          done(res?.rowCount ?? 0);
+          cb(err, res);
+        };
+        return original.apply(client, args);
+      }
+      return (original.apply(client, args) as Promise<QueryResult>).then(
+        (res) => {
+          done(res?.rowCount ?? 0);
+          return res;
+        },
+        (err: unknown) => {
+          done(0);
+          throw err;
+        },
+      );
+    };
+    Object.defineProperty(client, 'query', { value: query, writable: true, configurable: true });
+  }
+
+  private begin(text: string, values: readonly unknown[]): (rowCount: number) => void {
+    const label = labelOf(text);
+    this.roundTrips++;
+    if (label !== 'tx-control') this.statements++;
+    const sentAt = Date.now();
+    const start = performance.now();
+    return (rowCount) => {
+      const end = performance.now();
+      const stats = this.byLabel.get(label) ?? { count: 0, ms: 0 };
+      stats.count++;
+      stats.ms += end - start;
+      this.byLabel.set(label, stats);
+      const runId = values[0] === undefined || values[0] === null ? undefined : String(values[0]);
+      const event: StatementEvent = { label, text, runId, values, sentAt, start, end, rowCount };
+      for (const l of this.listeners) l(event);
+    };
+  }
+}
