@@ -114,7 +114,7 @@ export class Cleanup {
   /** Deletes the runs `rule` matches, one transaction per batch, until none is left. */
   private async deleteRuns(rule: RunRule, batchSize: number, out: CleanupResult): Promise<void> {
     for (;;) {
-      const deleted = await this.inTransaction((client) =>
+      const deleted = await this.db.transaction((client) =>
         this.deleteBatch(client, rule, batchSize, out),
       );
       if (deleted < batchSize) return;
@@ -159,20 +159,5 @@ export class Cleanup {
     out.executionLogs += logs.rowCount ?? 0;
     out.workflows += runs.rowCount ?? 0;
     return ids.length;
-  }
-
-  private async inTransaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.db.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const out = await fn(client);
-      await client.query('COMMIT');
-      return out;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
   }
 }

@@ -5,13 +5,16 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import type { Pool, PoolConfig } from 'pg';
+import type { Pool, PoolClient, PoolConfig } from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { chronoForgeMigrations } from '../../migrations/index.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import { EmbeddedPostgresServer } from './embedded-postgres.js';
 import { chronoForgeEntities } from './entities/index.js';
+
+/** Isolation level of a ChronoForge transaction. */
+export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 
 /** Name of the table where TypeORM records which ChronoForge migrations ran. */
 export const MIGRATIONS_TABLE = 'chrono_forge_migrations';
@@ -177,6 +180,22 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
       await client
         .query('SELECT pg_advisory_unlock(hashtext($1))', [`chronoforge:migrate:${this.schema}`])
         .catch(() => undefined);
+      client.release();
+    }
+  }
+
+  /** Runs `fn` in one transaction on one pooled connection (rolled back if `fn` throws). */
+  async transaction<T>(fn: (client: PoolClient) => Promise<T>, isolation: IsolationLevel = 'READ COMMITTED'): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
       client.release();
     }
   }

@@ -6,7 +6,7 @@ import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { QueryRunner } from 'typeorm';
 import type { StoredValue } from '../util/serialization.util.js';
 import { LockLostError } from '../executor/run-scope.js';
-import { ChronoForgeDatabase } from './chrono-forge-database.js';
+import { ChronoForgeDatabase, type IsolationLevel } from './chrono-forge-database.js';
 import type { ErrorRecord, LogRow, ReleaseSpec, RunRow } from './rows.js';
 
 /** Outcome of trying to take a run's lock. */
@@ -84,19 +84,8 @@ export class WorkflowStore {
   }
 
   /** Runs `fn` in one transaction on one pooled connection. */
-  async transaction<T>(fn: (client: PoolClient) => Promise<T>, isolation: 'READ COMMITTED' | 'REPEATABLE READ' = 'READ COMMITTED'): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
-      const out = await fn(client);
-      await client.query('COMMIT');
-      return out;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+  transaction<T>(fn: (client: PoolClient) => Promise<T>, isolation?: IsolationLevel): Promise<T> {
+    return this.db.transaction(fn, isolation);
   }
 
   /** Inserts a run unless `(jobName, key)` exists; returns its id and whether it was created. */
