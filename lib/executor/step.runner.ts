@@ -85,7 +85,7 @@ export class StepRunner {
         return await this.recordFailure(scope, stepName, attempts, metadata, err, startedAt, retry);
       }
       this.crashPoint(scope, stepName, 'before');
-      id = await this.store.completeStep(scope.run.id, scope.owner, stepName, attempts, stored, { ...metadata }, startedAt, tx);
+      id = await this.store.completeStep(scope.run.id, scope.owner, stepName, attempts, stored, { ...metadata }, startedAt, tx, existing === undefined);
       if (tx) {
         if (id === null) await tx.rollbackTransaction();
         else await tx.commitTransaction();

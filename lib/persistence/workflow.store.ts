@@ -164,17 +164,33 @@ export class WorkflowStore {
     metadata: Record<string, unknown>,
     startedAt: Date,
     runner?: QueryRunner,
+    fresh = false,
   ): Promise<string | null> {
+    const values = [
+      workflowId, owner, stepName, attempts, result === null ? null : JSON.stringify(result),
+      JSON.stringify(metadata), startedAt,
+    ];
+    const insert = `INSERT INTO ${this.logs} AS l (workflow_id, step_name, state, attempts, started_at,
+         last_executed_at, completed_at, result, metadata)
+       SELECT $1, $3, 'completed', $4, $7, now(), now(), $5, $6 WHERE ${this.fenced()}`;
+    if (fresh) {
+      // NOTE: the first attempt of a step has no row yet: a plain INSERT is cheaper than an upsert,
+      // and a unique violation means a concurrent pass wrote it first.
+      try {
+        return (await this.query<{ id: string }>(`${insert} RETURNING id`, values, runner))[0]?.id ?? null;
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') return null;
+        throw err;
+      }
+    }
     const rows = await this.query<{ id: string }>(
-      `INSERT INTO ${this.logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at,
-         completed_at, result, metadata)
-       SELECT $1, $3, 'completed', $4, $7, now(), now(), $5, $6 WHERE ${this.fenced()}
+      `${insert}
        ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = EXCLUDED.attempts,
          last_executed_at = now(), completed_at = now(), result = EXCLUDED.result,
          metadata = EXCLUDED.metadata, updated_at = now()
        WHERE l.state <> 'completed'
        RETURNING id`,
-      [workflowId, owner, stepName, attempts, result === null ? null : JSON.stringify(result), JSON.stringify(metadata), startedAt],
+      values,
       runner,
     );
     return rows[0]?.id ?? null;
