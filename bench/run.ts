@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { perStepBench } from './per-step.bench.js';
 import { repeatCatchUpBench } from './repeat-catchup.bench.js';
 import { replayBench } from './replay.bench.js';
+import { spawnBench } from './spawn.bench.js';
 import { type BenchResult, type BenchRow, fmt, REDIS_URL, SCALE, sql } from './support.js';
 import { throughputBench } from './throughput.bench.js';
 import { wakeUpBench } from './wakeup.bench.js';
@@ -18,6 +19,7 @@ const BENCHES: Array<[string, () => Promise<BenchResult>]> = [
   ['wakeup', wakeUpBench],
   ['replay', replayBench],
   ['repeat', repeatCatchUpBench],
+  ['spawn', spawnBench],
 ];
 
 const HEADER = [
