@@ -1,6 +1,14 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -30,7 +38,7 @@ import { chaosServices } from './services.js';
  * Knobs: CHAOS_RUNS (parent runs, default 200), CHAOS_SECONDS (length of the fault window),
  * CHAOS_DRAIN_SECONDS (how long the drain may take), CHAOS_KEEP=1 (keep the schema to investigate),
  * CHAOS_VERBOSE=1 (print the timeline). Worker logs and the timeline (events.log) are written to
- * $TMPDIR/chronoforge-chaos/<schema>/.
+ * $TMPDIR/chronoforge-chaos/<schema>/ and kept when the run fails (or with CHAOS_KEEP).
  */
 
 const RUNS = Number(process.env.CHAOS_RUNS ?? 200);
@@ -82,6 +90,7 @@ describe('chaos: SIGKILLed workers, Redis and PostgreSQL restarts', () => {
   const unexpectedExits: string[] = [];
   const stats = { kills: 0, redisRestarts: 0, pgRestarts: 0, bootFailures: 0 };
   let replaceBootFailures = true;
+  let passed = false;
   /** PostgreSQL restarts: [stopped at, back at] (ms since epoch; `to` unset while down). */
   const pgOutages: Array<[number, number | undefined]> = [];
 
@@ -185,20 +194,25 @@ describe('chaos: SIGKILLed workers, Redis and PostgreSQL restarts', () => {
   });
 
   afterAll(async () => {
+    const keep = Boolean(process.env.CHAOS_KEEP);
     try {
       await killAll();
-    } finally {
       // Whatever happened, bring both services back (shared ones must stay up for whoever comes next).
       await services.ensure();
       await app?.close().catch(() => undefined);
-      if (process.env.CHAOS_KEEP) {
+      if (!keep) await cleanup(schema, queueName);
+    } finally {
+      if (keep) {
         console.log(
           `CHAOS_KEEP: schema ${schema} kept at ${process.env.DATABASE_URL ?? 'the default DATABASE_URL'}; ` +
             `${services.kind} services left running (files in ${join(logDir, 'services')})`,
         );
       } else {
-        await cleanup(schema, queueName);
+        // Private services are stopped and removed; shared ones are (re)started.
         await services.release();
+        // Worker logs and the timeline stay for a failed run only.
+        if (passed) rmSync(logDir, { recursive: true, force: true });
+        else console.log(`chaos: worker logs and timeline in ${logDir}`);
       }
     }
   });
@@ -503,5 +517,6 @@ describe('chaos: SIGKILLed workers, Redis and PostgreSQL restarts', () => {
     expect(unexpectedExits, 'workers that died by themselves').toEqual([]);
     expect(stats).toMatchObject({ redisRestarts: 2, pgRestarts: 1 });
     expect(stats.kills).toBeGreaterThan(0);
+    passed = true;
   });
 });
