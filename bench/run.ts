@@ -9,6 +9,7 @@ import { perStepBench } from './per-step.bench.js';
 import { repeatCatchUpBench } from './repeat-catchup.bench.js';
 import { replayBench } from './replay.bench.js';
 import { spawnBench } from './spawn.bench.js';
+import { transactionalBench } from './transactional.bench.js';
 import { type BenchResult, type BenchRow, fmt, REDIS_URL, SCALE, sql } from './support.js';
 import { throughputBench } from './throughput.bench.js';
 import { wakeUpBench } from './wakeup.bench.js';
@@ -19,6 +20,7 @@ const BENCHES: Array<[string, () => Promise<BenchResult>]> = [
   ['wakeup', wakeUpBench],
   ['replay', replayBench],
   ['repeat', repeatCatchUpBench],
+  ['transactional', transactionalBench],
   ['spawn', spawnBench],
 ];
 
