@@ -35,7 +35,9 @@ export class FanWorkflows {
   @Branch()
   async fan(input: FanInput): Promise<void> {
     const t0 = performance.now();
-    await this.ctx.spawnEach('kid', range(input.n), () => ({ workflow: 'bench.fanChild' }), { of: 1000 });
+    await this.ctx.spawnEach('kid', range(input.n), () => ({ workflow: 'bench.fanChild' }), {
+      of: 1000,
+    });
     this.rec.spawnMs.set(this.ctx.key, performance.now() - t0);
   }
 
@@ -51,7 +53,12 @@ export async function spawnBench(): Promise<BenchResult> {
   const rows: BenchRow[] = [];
   const notes: string[] = [];
   for (const n of sizes) {
-    const bench = await bootBench({ prefix: 'spawn', providers: [FanRecorder, FanWorkflows], concurrency: 32, poolSize: 20 });
+    const bench = await bootBench({
+      prefix: 'spawn',
+      providers: [FanRecorder, FanWorkflows],
+      concurrency: 32,
+      poolSize: 20,
+    });
     const rec = bench.app.get(FanRecorder);
     try {
       const key = `fan-${n}`;
@@ -64,7 +71,9 @@ export async function spawnBench(): Promise<BenchResult> {
       while (!rec.spawnMs.has(key) && Date.now() < deadline) await sleep(20);
       const spawnMs = rec.spawnMs.get(key) ?? Number.NaN;
       const spawnPeak = peak;
-      const result = await handle.result({ timeout: Math.max(1_000, deadline - Date.now()) }).catch((e: Error) => e);
+      const result = await handle
+        .result({ timeout: Math.max(1_000, deadline - Date.now()) })
+        .catch((e: Error) => e);
       clearInterval(sampler);
       const totalMs = performance.now() - t0;
       const [{ children, completed }] = await sql<{ children: number; completed: number }>(

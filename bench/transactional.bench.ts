@@ -1,7 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import pg from 'pg';
 import { DurableStep, Workflow, WorkflowContext } from '../lib/index.js';
-import { type BenchResult, bootBench, DATABASE_URL, fmt, median, now, scaled, sleep } from './support.js';
+import {
+  type BenchResult,
+  bootBench,
+  DATABASE_URL,
+  fmt,
+  median,
+  now,
+  scaled,
+  sleep,
+} from './support.js';
 
 const STEPS = 100;
 
@@ -23,14 +32,20 @@ export class TxSteps {
   /** The business INSERT and the checkpoint commit together. */
   @DurableStep({ transactional: true })
   async inTx(i: number): Promise<number> {
-    await this.ctx.manager.query(`INSERT INTO ${this.probe.table} (key, n) VALUES ($1, $2)`, [this.ctx.key, i]);
+    await this.ctx.manager.query(`INSERT INTO ${this.probe.table} (key, n) VALUES ($1, $2)`, [
+      this.ctx.key,
+      i,
+    ]);
     return i;
   }
 
   /** The same INSERT in an ordinary (at-least-once) step, autocommitted on the app's own pool. */
   @DurableStep()
   async plain(i: number): Promise<number> {
-    await this.probe.pool!.query(`INSERT INTO ${this.probe.table} (key, n) VALUES ($1, $2)`, [this.ctx.key, i]);
+    await this.probe.pool!.query(`INSERT INTO ${this.probe.table} (key, n) VALUES ($1, $2)`, [
+      this.ctx.key,
+      i,
+    ]);
     return i;
   }
 }
@@ -46,7 +61,8 @@ export class TxWorkflow {
   @Workflow('bench.tx')
   async run(input: { transactional: boolean; steps: number }): Promise<number> {
     const t0 = now();
-    for (let i = 0; i < input.steps; i++) await (input.transactional ? this.steps.inTx(i) : this.steps.plain(i));
+    for (let i = 0; i < input.steps; i++)
+      await (input.transactional ? this.steps.inTx(i) : this.steps.plain(i));
     this.probe.loopMs.set(this.ctx.key, now() - t0);
     return input.steps;
   }
@@ -55,14 +71,20 @@ export class TxWorkflow {
 /** Transactional step vs ordinary step vs a raw BEGIN/INSERT/COMMIT, ms per step. */
 export async function transactionalBench(): Promise<BenchResult> {
   const steps = scaled(STEPS, 20);
-  const bench = await bootBench({ prefix: 'tx', providers: [TxProbe, TxSteps, TxWorkflow], concurrency: 1 });
+  const bench = await bootBench({
+    prefix: 'tx',
+    providers: [TxProbe, TxSteps, TxWorkflow],
+    concurrency: 1,
+  });
   const probe = bench.app.get(TxProbe);
   probe.table = `"${bench.schema}".bench_business`;
   probe.pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
   const client = new pg.Client({ connectionString: DATABASE_URL });
   await client.connect();
   try {
-    await client.query(`CREATE TABLE ${probe.table} (id serial PRIMARY KEY, key text NOT NULL, n int NOT NULL)`);
+    await client.query(
+      `CREATE TABLE ${probe.table} (id serial PRIMARY KEY, key text NOT NULL, n int NOT NULL)`,
+    );
     const runs = { tx: [] as number[], plain: [] as number[], raw: [] as number[] };
     for (let rep = 0; rep < 4; rep++) {
       for (const transactional of [true, false]) {
@@ -74,7 +96,10 @@ export async function transactionalBench(): Promise<BenchResult> {
       const t0 = now();
       for (let i = 0; i < steps; i++) {
         await client.query('BEGIN');
-        await client.query(`INSERT INTO ${probe.table} (key, n) VALUES ($1, $2)`, [`raw-${rep}`, i]);
+        await client.query(`INSERT INTO ${probe.table} (key, n) VALUES ($1, $2)`, [
+          `raw-${rep}`,
+          i,
+        ]);
         await client.query('COMMIT');
       }
       if (rep > 0) runs.raw.push((now() - t0) / steps);
@@ -94,7 +119,9 @@ export async function transactionalBench(): Promise<BenchResult> {
           roundTrips: '4',
         },
       ],
-      notes: [`transactional: medians of 3 runs after a warm-up; ms/step tx ${runs.tx.map((v) => fmt(v, 3)).join(', ')}; ordinary ${runs.plain.map((v) => fmt(v, 3)).join(', ')}; raw ${runs.raw.map((v) => fmt(v, 3)).join(', ')}.`],
+      notes: [
+        `transactional: medians of 3 runs after a warm-up; ms/step tx ${runs.tx.map((v) => fmt(v, 3)).join(', ')}; ordinary ${runs.plain.map((v) => fmt(v, 3)).join(', ')}; raw ${runs.raw.map((v) => fmt(v, 3)).join(', ')}.`,
+      ],
     };
   } finally {
     await client.end();

@@ -73,6 +73,14 @@ import { TimerStore } from './timers/timer.store.js';
     WorkflowContext,
     WorkflowClient,
   ],
-  exports: [WorkflowClient, WorkflowContext, ChronoForgeClock, ChronoForgeMetrics, ChronoForgeDatabase, WorkflowQueue, WorkflowWorker],
+  exports: [
+    WorkflowClient,
+    WorkflowContext,
+    ChronoForgeClock,
+    ChronoForgeMetrics,
+    ChronoForgeDatabase,
+    WorkflowQueue,
+    WorkflowWorker,
+  ],
 })
 export class ChronoForgeModule extends ChronoForgeConfigurableModule {}

@@ -24,7 +24,12 @@ export * from './client/workflow.client.js';
 export * from './decorators/index.js';
 export * from './errors/index.js';
 export { RetryPolicy, CompositeRetryPolicy } from './executor/retry-policy.js';
-export type { ErrorClass, RetryOption, RetryPolicyOptions, RetryStrategy } from './executor/retry-policy.js';
+export type {
+  ErrorClass,
+  RetryOption,
+  RetryPolicyOptions,
+  RetryStrategy,
+} from './executor/retry-policy.js';
 export * from './executor/workflow-context.js';
 export * from './interfaces/index.js';
 export { ChronoForgeDatabase } from './persistence/chrono-forge-database.js';

@@ -3,7 +3,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /** Schema of the running DataSource (`options.schema`), defaulting to `public`. */
 export function migrationSchema(queryRunner: QueryRunner): string {
   const schema = (queryRunner.connection.options as { schema?: string }).schema ?? 'public';
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) throw new Error(`Invalid schema name ${schema}`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema))
+    throw new Error(`Invalid schema name ${schema}`);
   return `"${schema}"`;
 }
 

@@ -23,6 +23,8 @@ export class AddChronoForgeSignals1763900000001 implements MigrationInterface {
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`DROP TABLE IF EXISTS ${migrationSchema(queryRunner)}.chrono_forge_signals`);
+    await queryRunner.query(
+      `DROP TABLE IF EXISTS ${migrationSchema(queryRunner)}.chrono_forge_signals`,
+    );
   }
 }

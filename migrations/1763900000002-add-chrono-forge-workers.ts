@@ -18,6 +18,8 @@ export class AddChronoForgeWorkers1763900000002 implements MigrationInterface {
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`DROP TABLE IF EXISTS ${migrationSchema(queryRunner)}.chrono_forge_workers`);
+    await queryRunner.query(
+      `DROP TABLE IF EXISTS ${migrationSchema(queryRunner)}.chrono_forge_workers`,
+    );
   }
 }

@@ -2,7 +2,11 @@ import { InitChronoForge1763900000000 } from './1763900000000-init-chrono-forge.
 import { AddChronoForgeSignals1763900000001 } from './1763900000001-add-chrono-forge-signals.js';
 import { AddChronoForgeWorkers1763900000002 } from './1763900000002-add-chrono-forge-workers.js';
 
-export { AddChronoForgeSignals1763900000001, AddChronoForgeWorkers1763900000002, InitChronoForge1763900000000 };
+export {
+  AddChronoForgeSignals1763900000001,
+  AddChronoForgeWorkers1763900000002,
+  InitChronoForge1763900000000,
+};
 
 /**
  * ChronoForge's TypeORM migrations, in order. Add them to your own DataSource's `migrations` when

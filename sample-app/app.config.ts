@@ -50,7 +50,8 @@ export async function resolveServices(
 ): Promise<SampleAppOptions & { port: number }> {
   const out = { ...options };
   if (!env.DATABASE_URL && !(await probePostgres(out.databaseUrl)).ok) out.databaseUrl = 'embedded';
-  if (!env.REDIS_URL && !env.CHRONOFORGE_QUEUE && !(await probeRedis(out.redisUrl)).ok) out.queue = 'postgres';
+  if (!env.REDIS_URL && !env.CHRONOFORGE_QUEUE && !(await probeRedis(out.redisUrl)).ok)
+    out.queue = 'postgres';
   return out;
 }
 

@@ -11,7 +11,16 @@ const path = new URL('../package-lock.json', import.meta.url);
 const lock = JSON.parse(readFileSync(path, 'utf8'));
 const packages = lock.packages;
 const OS = ['darwin', 'win32', 'linux', 'freebsd', 'android', 'sunos', 'openbsd'];
-const CPU = { arm64: 'arm64', x64: 'x64', ia32: 'ia32', gnueabihf: 'arm', arm: 'arm', ppc64: 'ppc64', s390x: 's390x', riscv64: 'riscv64' };
+const CPU = {
+  arm64: 'arm64',
+  x64: 'x64',
+  ia32: 'ia32',
+  gnueabihf: 'arm',
+  arm: 'arm',
+  ppc64: 'ppc64',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+};
 let added = 0;
 for (const [where, pkg] of Object.entries(packages)) {
   for (const [name, version] of Object.entries(pkg.optionalDependencies ?? {})) {

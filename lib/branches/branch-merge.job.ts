@@ -51,13 +51,20 @@ export class BranchMergeJob {
     const logs = await this.branches.branchLogs(ids);
     if (logs.length !== ids.length || logs.some((l) => l.metadata.poll_token !== token)) return;
     const counts = await this.branches.counts(ids);
-    const sum = (k: 'pending' | 'neverStarted' | 'running' | 'total') => counts.reduce((a, c) => a + c[k], 0);
+    const sum = (k: 'pending' | 'neverStarted' | 'running' | 'total') =>
+      counts.reduce((a, c) => a + c[k], 0);
     const pending = sum('pending');
     const neverStarted = sum('neverStarted');
     const sealed = logs.every((l) => l.state === 'completed');
     const prev = logs[0].metadata.poll as PollRecord | undefined;
     const now = Date.now();
-    const base = { last_polled_at: now, pending, never_started: neverStarted, spawned: sum('total'), sealed };
+    const base = {
+      last_polled_at: now,
+      pending,
+      never_started: neverStarted,
+      spawned: sum('total'),
+      sealed,
+    };
     if (sealed && pending === 0) {
       await this.branches.recordPoll(ids, token, this.record(base, prev, null, 0, 0, null));
       const woken = await this.timers.requestWake(parentId);
@@ -65,19 +72,24 @@ export class BranchMergeJob {
       return;
     }
     const droppedSinceLast = prev !== undefined && neverStarted < prev.never_started;
-    const rekicked = neverStarted > 0 && !droppedSinceLast
-      ? await this.branches.staleNeverStarted(ids, REKICK_AFTER_MS, REKICK_BATCH)
-      : [];
+    const rekicked =
+      neverStarted > 0 && !droppedSinceLast
+        ? await this.branches.staleNeverStarted(ids, REKICK_AFTER_MS, REKICK_BATCH)
+        : [];
     if (rekicked.length > 0) {
-      this.logger.warn(`Re-kicking ${rekicked.length} child run(s) of run ${parentId} that never started`);
+      this.logger.warn(
+        `Re-kicking ${rekicked.length} child run(s) of run ${parentId} that never started`,
+      );
       await this.jobs.enqueueChildren(rekicked);
     }
     const elapsed = prev ? (now - prev.last_polled_at) / 1000 : 0;
-    const rate = prev && prev.pending > pending && elapsed > 0 ? (prev.pending - pending) / elapsed : 0;
+    const rate =
+      prev && prev.pending > pending && elapsed > 0 ? (prev.pending - pending) / elapsed : 0;
     let delay: number;
-    if (rate > 0) delay = clamp(((pending / rate) * ETA_FRACTION) * 1000, minMs, maxMs);
+    if (rate > 0) delay = clamp((pending / rate) * ETA_FRACTION * 1000, minMs, maxMs);
     else if (sum('running') > 0) delay = minMs;
-    else if (neverStarted > 0) delay = prev?.interval ? clamp(prev.interval * 2, minMs, maxMs) : minMs;
+    else if (neverStarted > 0)
+      delay = prev?.interval ? clamp(prev.interval * 2, minMs, maxMs) : minMs;
     else delay = maxMs;
     const eta = rate > 0 ? Math.round(pending / rate) : null;
     const record = this.record(base, prev, delay, rate, rekicked.length, eta);

@@ -46,9 +46,15 @@ export interface MergeJobData {
 export function isMergeJobData(d: unknown): d is MergeJobData {
   const m = d as MergeJobData;
   return (
-    !!m && typeof m.parentId === 'string' && /^\d+$/.test(m.parentId) && Array.isArray(m.branchLogIds) &&
-    m.branchLogIds.length > 0 && m.branchLogIds.every((id) => typeof id === 'string' && /^\d+$/.test(id)) &&
-    Number.isFinite(m.minMs) && Number.isFinite(m.maxMs) && typeof m.token === 'string'
+    !!m &&
+    typeof m.parentId === 'string' &&
+    /^\d+$/.test(m.parentId) &&
+    Array.isArray(m.branchLogIds) &&
+    m.branchLogIds.length > 0 &&
+    m.branchLogIds.every((id) => typeof id === 'string' && /^\d+$/.test(id)) &&
+    Number.isFinite(m.minMs) &&
+    Number.isFinite(m.maxMs) &&
+    typeof m.token === 'string'
   );
 }
 
@@ -66,35 +72,83 @@ export class BranchRunner {
   ) {}
 
   /** Runs the body of branch `name` unless it is sealed; seals it when the body returns. */
-  async branch(scope: RunScope, name: string, automerge: boolean, body: () => Promise<unknown>): Promise<void> {
-    if (branchStorage.getStore()) throw new NestedBranchError(`Branch "${name}" was opened inside branch "${branchStorage.getStore()?.name}".`);
-    if (scope.openBranches.has(name)) throw new InvalidOptionsError(`Branch "${name}" was opened twice in one run.`);
+  async branch(
+    scope: RunScope,
+    name: string,
+    automerge: boolean,
+    body: () => Promise<unknown>,
+  ): Promise<void> {
+    if (branchStorage.getStore())
+      throw new NestedBranchError(
+        `Branch "${name}" was opened inside branch "${branchStorage.getStore()?.name}".`,
+      );
+    if (scope.openBranches.has(name))
+      throw new InvalidOptionsError(`Branch "${name}" was opened twice in one run.`);
     const stepName = `branch$${name}`;
     let log = scope.logs.get(stepName);
     if (!log) {
-      const id = await this.store.savePendingLog(scope.run.id, scope.owner, stepName, 1, { cursors: {} });
-      log = { id, step_name: stepName, state: 'pending', attempts: 1, result: null, metadata: { cursors: {} } };
+      const id = await this.store.savePendingLog(scope.run.id, scope.owner, stepName, 1, {
+        cursors: {},
+      });
+      log = {
+        id,
+        step_name: stepName,
+        state: 'pending',
+        attempts: 1,
+        result: null,
+        metadata: { cursors: {} },
+      };
       scope.logs.set(stepName, log);
     }
     scope.openBranches.set(name, { logId: log.id, merged: false });
     if (log.state !== 'completed') {
-      const frame = { name, logId: log.id, cursors: { ...((log.metadata.cursors as Record<string, unknown>) ?? {}) } };
+      const frame = {
+        name,
+        logId: log.id,
+        cursors: { ...((log.metadata.cursors as Record<string, unknown>) ?? {}) },
+      };
       await branchStorage.run(frame, body);
-      const id = await this.store.completeStep(scope.run.id, scope.owner, stepName, log.attempts, null, { ...log.metadata, cursors: frame.cursors }, new Date());
+      const id = await this.store.completeStep(
+        scope.run.id,
+        scope.owner,
+        stepName,
+        log.attempts,
+        null,
+        { ...log.metadata, cursors: frame.cursors },
+        new Date(),
+      );
       if (id === null) throw new LockLostError(scope.run.id);
-      scope.logs.set(stepName, { ...log, state: 'completed', metadata: { ...log.metadata, cursors: frame.cursors } });
+      scope.logs.set(stepName, {
+        ...log,
+        state: 'completed',
+        metadata: { ...log.metadata, cursors: frame.cursors },
+      });
     }
     if (automerge) await this.merge(scope, [name], {});
   }
 
   async spawn(scope: RunScope, name: string, spec: SpawnSpec): Promise<void> {
     const frame = this.frame(name);
-    await this.spawnAll(scope, frame, name, [{ item: spec, suffix: '' }], (s) => ({ ...s, key: s.key ?? name }), { n: 0 });
+    await this.spawnAll(
+      scope,
+      frame,
+      name,
+      [{ item: spec, suffix: '' }],
+      (s) => ({ ...s, key: s.key ?? name }),
+      { n: 0 },
+    );
   }
 
-  async spawnEach<T>(scope: RunScope, name: string, source: SpawnSource<T>, map: (item: T, index: number) => SpawnSpec, of: number): Promise<void> {
+  async spawnEach<T>(
+    scope: RunScope,
+    name: string,
+    source: SpawnSource<T>,
+    map: (item: T, index: number) => SpawnSpec,
+    of: number,
+  ): Promise<void> {
     const frame = this.frame(name);
-    if (!Number.isInteger(of) || of < 1 || of > 10_000) throw new InvalidOptionsError('spawnEach `of` must be an integer in 1..10000.');
+    if (!Number.isInteger(of) || of < 1 || of > 10_000)
+      throw new InvalidOptionsError('spawnEach `of` must be an integer in 1..10000.');
     if (typeof map !== 'function') throw new InvalidOptionsError('spawnEach needs a map function.');
     const cursor = (frame.cursors[name] as SpawnCursor | undefined) ?? { n: 0, pk: null };
     if (cursor.done) return;
@@ -102,7 +156,15 @@ export class BranchRunner {
     for await (const batch of spawnBatches(source, of, cursor)) {
       let i = last.n;
       const suffixes = batch.items.map((b) => b.suffix);
-      await this.spawnAll(scope, frame, name, batch.items, (item) => map(item, i++), batch.cursor, suffixes);
+      await this.spawnAll(
+        scope,
+        frame,
+        name,
+        batch.items,
+        (item) => map(item, i++),
+        batch.cursor,
+        suffixes,
+      );
       last = batch.cursor;
     }
     await this.spawnAll(scope, frame, name, [], () => ({ workflow: '' }), { ...last, done: true });
@@ -110,7 +172,10 @@ export class BranchRunner {
 
   private frame(name: string) {
     const frame = branchStorage.getStore();
-    if (!frame) throw new NotInBranchError(`spawn/spawnEach("${name}") may only be called inside a @Branch() method.`);
+    if (!frame)
+      throw new NotInBranchError(
+        `spawn/spawnEach("${name}") may only be called inside a @Branch() method.`,
+      );
     assertUserName(name, 'Spawn');
     return frame;
   }
@@ -128,12 +193,27 @@ export class BranchRunner {
     for (let i = 0; i < items.length; i++) {
       const spec = toSpec(items[i].item);
       const def = this.registry.get(spec?.workflow);
-      if (!def) throw new WorkflowNotFoundError(`spawn "${name}": no workflow "${spec?.workflow}" is registered.`);
+      if (!def)
+        throw new WorkflowNotFoundError(
+          `spawn "${name}": no workflow "${spec?.workflow}" is registered.`,
+        );
       if (def.inputType) await validateInput(def.name, def.inputType, spec.input ?? null);
       const suffix = suffixes ? `${name}_${suffixes[i]}` : (spec.key ?? name);
-      children.push({ key: `${scope.run.key}$${frame.name}$${suffix}`, workflow: def.name, input: spec.input ?? null, maxDurationMs: def.maxDurationMs });
+      children.push({
+        key: `${scope.run.key}$${frame.name}$${suffix}`,
+        workflow: def.name,
+        input: spec.input ?? null,
+        maxDurationMs: def.maxDurationMs,
+      });
     }
-    const toEnqueue = await this.branches.dispatch(scope.run.id, scope.owner, frame.logId, children, name, cursor as unknown as Record<string, unknown>);
+    const toEnqueue = await this.branches.dispatch(
+      scope.run.id,
+      scope.owner,
+      frame.logId,
+      children,
+      name,
+      cursor as unknown as Record<string, unknown>,
+    );
     if (toEnqueue === null) throw new LockLostError(scope.run.id);
     frame.cursors[name] = cursor;
     await this.jobs.enqueueChildren(toEnqueue);
@@ -144,16 +224,23 @@ export class BranchRunner {
     if (names.length === 0) throw new InvalidOptionsError('merge needs at least one branch name.');
     for (const n of names) {
       assertUserName(n, 'Branch');
-      if (n.includes(',')) throw new InvalidOptionsError(`Branch name "${n}" contains ",", the merge separator.`);
+      if (n.includes(','))
+        throw new InvalidOptionsError(`Branch name "${n}" contains ",", the merge separator.`);
     }
     const minMs = toMs(options.minInterval ?? '5s', 'merge minInterval');
     const maxMs = toMs(options.maxInterval ?? '5m', 'merge maxInterval');
-    if (minMs > maxMs) throw new InvalidOptionsError(`merge minInterval (${minMs} ms) exceeds maxInterval (${maxMs} ms).`);
+    if (minMs > maxMs)
+      throw new InvalidOptionsError(
+        `merge minInterval (${minMs} ms) exceeds maxInterval (${maxMs} ms).`,
+      );
     const unique = [...new Set(names)].sort();
     const stepName = `merge$${unique.join(',')}`;
     const open = unique.map((n) => {
       const b = scope.openBranches.get(n);
-      if (!b) throw new UnknownBranchError(`merge("${n}"): no branch "${n}" was opened before this merge.`);
+      if (!b)
+        throw new UnknownBranchError(
+          `merge("${n}"): no branch "${n}" was opened before this merge.`,
+        );
       return b;
     });
     const log = scope.logs.get(stepName);
@@ -164,14 +251,31 @@ export class BranchRunner {
     const sealed = unique.every((n) => scope.logs.get(`branch$${n}`)?.state === 'completed');
     const ids = open.map((b) => b.logId);
     if (sealed && (await this.branches.counts(ids)).every((c) => c.pending === 0)) {
-      const id = await this.store.completeStep(scope.run.id, scope.owner, stepName, (log?.attempts ?? 0) + 1, null, log?.metadata ?? {}, new Date());
+      const id = await this.store.completeStep(
+        scope.run.id,
+        scope.owner,
+        stepName,
+        (log?.attempts ?? 0) + 1,
+        null,
+        log?.metadata ?? {},
+        new Date(),
+      );
       if (id === null) throw new LockLostError(scope.run.id);
       return done();
     }
     const token = randomUUID();
-    if (!(await this.branches.setPollToken(scope.run.id, scope.owner, ids, token))) throw new LockLostError(scope.run.id);
-    await this.store.savePendingLog(scope.run.id, scope.owner, stepName, (log?.attempts ?? 0) + 1, { token });
-    scope.afterRelease.push(() => this.jobs.enqueueMerge({ parentId: scope.run.id, branchLogIds: ids, minMs, maxMs, token }, 0, 0));
+    if (!(await this.branches.setPollToken(scope.run.id, scope.owner, ids, token)))
+      throw new LockLostError(scope.run.id);
+    await this.store.savePendingLog(scope.run.id, scope.owner, stepName, (log?.attempts ?? 0) + 1, {
+      token,
+    });
+    scope.afterRelease.push(() =>
+      this.jobs.enqueueMerge(
+        { parentId: scope.run.id, branchLogIds: ids, minMs, maxMs, token },
+        0,
+        0,
+      ),
+    );
     // NOTE: the poller wakes the parent; the timer is only a safety net if the poller was lost.
     scope.halt(scope.now() + 2 * maxMs + 60_000);
   }

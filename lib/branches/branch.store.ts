@@ -57,10 +57,15 @@ export class BranchStore {
        UNION ALL
        SELECT NULL, NULL, ok.fenced FROM ok`,
       [
-        parentId, owner, branchLogId,
-        children.map((c) => c.key), children.map((c) => c.workflow),
-        children.map((c) => JSON.stringify(c.input ?? null)), children.map((c) => c.maxDurationMs),
-        cursorName, JSON.stringify(cursor),
+        parentId,
+        owner,
+        branchLogId,
+        children.map((c) => c.key),
+        children.map((c) => c.workflow),
+        children.map((c) => JSON.stringify(c.input ?? null)),
+        children.map((c) => c.maxDurationMs),
+        cursorName,
+        JSON.stringify(cursor),
       ],
     );
     if (!rows.find((r) => r.id === null)?.fenced) return null;
@@ -84,7 +89,12 @@ export class BranchStore {
   }
 
   /** Writes the merge's fencing token on every branch log (fenced by the parent's lock). */
-  async setPollToken(parentId: string, owner: string, branchLogIds: string[], token: string): Promise<boolean> {
+  async setPollToken(
+    parentId: string,
+    owner: string,
+    branchLogIds: string[],
+    token: string,
+  ): Promise<boolean> {
     const rows = await this.store.query(
       `UPDATE ${this.store.logs} SET metadata = metadata || jsonb_build_object('poll_token', $4::text), updated_at = now()
        WHERE id = ANY($3::bigint[]) AND workflow_id = $1 AND ${this.store.fenced()} RETURNING id`,
@@ -94,8 +104,13 @@ export class BranchStore {
   }
 
   /** Branch logs for the poller: state, token and last poll record. */
-  async branchLogs(ids: string[]): Promise<{ id: string; state: string; metadata: Record<string, unknown> }[]> {
-    return this.store.query(`SELECT id::text, state, metadata FROM ${this.store.logs} WHERE id = ANY($1::bigint[])`, [ids]);
+  async branchLogs(
+    ids: string[],
+  ): Promise<{ id: string; state: string; metadata: Record<string, unknown> }[]> {
+    return this.store.query(
+      `SELECT id::text, state, metadata FROM ${this.store.logs} WHERE id = ANY($1::bigint[])`,
+      [ids],
+    );
   }
 
   /** Records the poll (only while `token` is current). */
@@ -108,7 +123,11 @@ export class BranchStore {
   }
 
   /** Children never picked up for `staleMs`: touched (debounce) and returned for a re-kick. */
-  async staleNeverStarted(ids: string[], staleMs: number, limit: number): Promise<{ id: string; next_run_at: Date }[]> {
+  async staleNeverStarted(
+    ids: string[],
+    staleMs: number,
+    limit: number,
+  ): Promise<{ id: string; next_run_at: Date }[]> {
     return this.store.query(
       `UPDATE ${this.store.wf} SET updated_at = now(), next_run_at = COALESCE(next_run_at, now())
        WHERE id IN (SELECT id FROM ${this.store.wf} WHERE parent_execution_log_id = ANY($1::bigint[])

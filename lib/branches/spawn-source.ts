@@ -46,13 +46,20 @@ async function* keysetBatches<T extends ObjectLiteral>(
     if (rows.length === 0) return;
     last = rows[rows.length - 1][column] as string | number;
     n += rows.length;
-    yield { items: rows.map((row) => ({ item: row, suffix: String(row[column]) })), cursor: { n, pk: last } };
+    yield {
+      items: rows.map((row) => ({ item: row, suffix: String(row[column]) })),
+      cursor: { n, pk: last },
+    };
     if (rows.length < of) return;
   }
 }
 
 /** Walks an (async) iterable, skipping the `start.n` items already dispatched. */
-async function* iterableBatches<T>(source: Iterable<T> | AsyncIterable<T>, of: number, start: SpawnCursor): AsyncGenerator<SpawnBatch<T>> {
+async function* iterableBatches<T>(
+  source: Iterable<T> | AsyncIterable<T>,
+  of: number,
+  start: SpawnCursor,
+): AsyncGenerator<SpawnBatch<T>> {
   let index = 0;
   let batch: Array<{ item: T; suffix: string }> = [];
   for await (const item of source as AsyncIterable<T>) {
@@ -67,12 +74,20 @@ async function* iterableBatches<T>(source: Iterable<T> | AsyncIterable<T>, of: n
 }
 
 /** Batches of a spawn source from a saved cursor. */
-export function spawnBatches<T>(source: SpawnSource<T>, of: number, start: SpawnCursor): AsyncGenerator<SpawnBatch<T>> {
+export function spawnBatches<T>(
+  source: SpawnSource<T>,
+  of: number,
+  start: SpawnCursor,
+): AsyncGenerator<SpawnBatch<T>> {
   if (source instanceof Repository || source instanceof SelectQueryBuilder) {
-    return keysetBatches(source as Repository<ObjectLiteral>, of, start) as AsyncGenerator<SpawnBatch<T>>;
+    return keysetBatches(source as Repository<ObjectLiteral>, of, start) as AsyncGenerator<
+      SpawnBatch<T>
+    >;
   }
   if (source && (Symbol.iterator in Object(source) || Symbol.asyncIterator in Object(source))) {
     return iterableBatches(source as Iterable<T>, of, start);
   }
-  throw new InvalidOptionsError('spawnEach source must be an array, an (async) iterable, a TypeORM repository or query builder.');
+  throw new InvalidOptionsError(
+    'spawnEach source must be an array, an (async) iterable, a TypeORM repository or query builder.',
+  );
 }

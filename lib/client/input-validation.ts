@@ -12,7 +12,11 @@ function flatten(errors: ValidationError[], prefix = ''): string[] {
 }
 
 /** Validates a workflow input against its DTO with class-validator; throws `InputValidationError`. */
-export async function validateInput(workflow: string, dto: Type<object>, input: unknown): Promise<void> {
+export async function validateInput(
+  workflow: string,
+  dto: Type<object>,
+  input: unknown,
+): Promise<void> {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new InputValidationError(workflow, [`input must be an object matching ${dto.name}`]);
   }

@@ -5,7 +5,14 @@ import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
 import type { WorkflowStore } from '../persistence/workflow.store.js';
 import { deserializeValue, type StoredValue } from '../util/serialization.util.js';
 import { allowedFrom } from './transitions.js';
-import type { BranchInfo, ErrorInfo, ListRunsFilter, StepInfo, WorkflowRunDetail, WorkflowRunSummary } from './workflow-run.interface.js';
+import type {
+  BranchInfo,
+  ErrorInfo,
+  ListRunsFilter,
+  StepInfo,
+  WorkflowRunDetail,
+  WorkflowRunSummary,
+} from './workflow-run.interface.js';
 
 const STATES: WorkflowState[] = ['idle', 'running', 'completed', 'failed', 'stalled', 'cancelled'];
 
@@ -18,14 +25,20 @@ export class RunQueries {
   constructor(private readonly store: WorkflowStore) {}
 
   async find(key: string, workflow?: string): Promise<{ id: string; job_name: string }> {
-    if (typeof key !== 'string' || key === '') throw new InvalidOptionsError('A run key must be a non-empty string.');
+    if (typeof key !== 'string' || key === '')
+      throw new InvalidOptionsError('A run key must be a non-empty string.');
     const rows = await this.store.query<{ id: string; job_name: string }>(
       `SELECT id, job_name FROM ${this.store.wf} WHERE key = $1 AND ($2::text IS NULL OR job_name = $2) LIMIT 2`,
       [key, workflow ?? null],
     );
-    if (rows.length === 0) throw new WorkflowNotFoundError(`No run with key "${key}"${workflow ? ` of workflow "${workflow}"` : ''}.`);
+    if (rows.length === 0)
+      throw new WorkflowNotFoundError(
+        `No run with key "${key}"${workflow ? ` of workflow "${workflow}"` : ''}.`,
+      );
     if (rows.length > 1) {
-      throw new InvalidOptionsError(`Several workflows have a run with key "${key}"; pass { workflow: '<name>' }.`);
+      throw new InvalidOptionsError(
+        `Several workflows have a run with key "${key}"; pass { workflow: '<name>' }.`,
+      );
     }
     return rows[0];
   }
@@ -35,7 +48,11 @@ export class RunQueries {
     result: unknown;
     lastError: { errorClass: string; message: string | null; stepName: string | null } | null;
   }> {
-    const rows = await this.store.query<{ state: WorkflowState; result: unknown; last_error: never }>(
+    const rows = await this.store.query<{
+      state: WorkflowState;
+      result: unknown;
+      last_error: never;
+    }>(
       `SELECT w.state, w.result, (SELECT json_build_object('errorClass', e.error_class, 'message', e.error_message,
            'stepName', e.step_name) FROM ${this.store.errors} e WHERE e.workflow_id = w.id ORDER BY e.id DESC LIMIT 1) AS last_error
        FROM ${this.store.wf} w WHERE w.id = $1`,
@@ -48,7 +65,8 @@ export class RunQueries {
   /** The run, its steps and errors, read from one snapshot (REPEATABLE READ). */
   async detail(id: string): Promise<WorkflowRunDetail> {
     return this.store.transaction(async (client) => {
-      const q = async <R extends QueryResultRow>(text: string, values: unknown[]) => (await client.query<R>(text, values)).rows;
+      const q = async <R extends QueryResultRow>(text: string, values: unknown[]) =>
+        (await client.query<R>(text, values)).rows;
       return this.readDetail(id, q);
     }, 'REPEATABLE READ');
   }
@@ -57,10 +75,11 @@ export class RunQueries {
     id: string,
     q: <R extends QueryResultRow>(text: string, values: unknown[]) => Promise<R[]>,
   ): Promise<WorkflowRunDetail> {
-    const [run] = await q<WorkflowRunSummary & { input: unknown; result: unknown; context: Record<string, unknown> }>(
-      `SELECT ${SUMMARY_COLUMNS}, input, result, context FROM ${this.store.wf} WHERE id = $1`,
-      [id],
-    );
+    const [run] = await q<
+      WorkflowRunSummary & { input: unknown; result: unknown; context: Record<string, unknown> }
+    >(`SELECT ${SUMMARY_COLUMNS}, input, result, context FROM ${this.store.wf} WHERE id = $1`, [
+      id,
+    ]);
     if (!run) throw new WorkflowNotFoundError(`Run ${id} no longer exists.`);
     const steps = await q<StepInfo>(
       `SELECT step_name AS name, state, attempts, started_at AS "startedAt", completed_at AS "completedAt",
@@ -73,7 +92,13 @@ export class RunQueries {
          created_at AS "createdAt" FROM ${this.store.errors} WHERE workflow_id = $1 ORDER BY id`,
       [id],
     );
-    const branchRows = await q<{ name: string; state: string; poll: unknown; child_state: WorkflowState | null; n: number }>(
+    const branchRows = await q<{
+      name: string;
+      state: string;
+      poll: unknown;
+      child_state: WorkflowState | null;
+      n: number;
+    }>(
       `SELECT substr(l.step_name, 8) AS name, l.state, l.metadata->'poll' AS poll, w.state AS child_state, count(w.id)::int AS n
        FROM ${this.store.logs} l LEFT JOIN ${this.store.wf} w ON w.parent_execution_log_id = l.id
        WHERE l.workflow_id = $1 AND l.step_name LIKE 'branch$%' GROUP BY 1, 2, 3, 4 ORDER BY 1`,
@@ -81,7 +106,12 @@ export class RunQueries {
     );
     const branches = new Map<string, BranchInfo>();
     for (const r of branchRows) {
-      const b = branches.get(r.name) ?? { name: r.name, sealed: r.state === 'completed', children: {}, poll: r.poll ?? null };
+      const b = branches.get(r.name) ?? {
+        name: r.name,
+        sealed: r.state === 'completed',
+        children: {},
+        poll: r.poll ?? null,
+      };
       if (r.child_state) b.children[r.child_state] = r.n;
       branches.set(r.name, b);
     }
@@ -95,15 +125,26 @@ export class RunQueries {
   }
 
   async list(filter: ListRunsFilter): Promise<WorkflowRunSummary[]> {
-    if (filter === null || typeof filter !== 'object') throw new InvalidOptionsError('list() filter must be an object.');
-    const states = filter.state === undefined ? null : Array.isArray(filter.state) ? filter.state : [filter.state];
+    if (filter === null || typeof filter !== 'object')
+      throw new InvalidOptionsError('list() filter must be an object.');
+    const states =
+      filter.state === undefined
+        ? null
+        : Array.isArray(filter.state)
+          ? filter.state
+          : [filter.state];
     if (states && states.some((s) => !STATES.includes(s))) {
       throw new InvalidOptionsError(`Unknown state in list() filter; use ${STATES.join(', ')}.`);
     }
     const limit = filter.limit ?? 50;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new InvalidOptionsError('list() limit must be 1..500.');
-    if (filter.before !== undefined && !/^\d+$/.test(filter.before)) throw new InvalidOptionsError('list() before must be a run id.');
-    const prefix = filter.keyPrefix === undefined ? null : filter.keyPrefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500)
+      throw new InvalidOptionsError('list() limit must be 1..500.');
+    if (filter.before !== undefined && !/^\d+$/.test(filter.before))
+      throw new InvalidOptionsError('list() before must be a run id.');
+    const prefix =
+      filter.keyPrefix === undefined
+        ? null
+        : filter.keyPrefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
     return this.store.query<WorkflowRunSummary>(
       `SELECT ${SUMMARY_COLUMNS} FROM ${this.store.wf}
        WHERE ($1::text[] IS NULL OR state = ANY($1)) AND ($2::text IS NULL OR job_name = $2)

@@ -37,11 +37,17 @@ export class WorkflowHandle<R = unknown> {
     for (;;) {
       const outcome = await this.client.fetchOutcome(this.id);
       if (outcome.state === 'completed') return deserializeValue<R>(outcome.result as StoredValue);
-      if (outcome.state === 'failed' || outcome.state === 'stalled' || outcome.state === 'cancelled') {
+      if (
+        outcome.state === 'failed' ||
+        outcome.state === 'stalled' ||
+        outcome.state === 'cancelled'
+      ) {
         throw new WorkflowFailedError(this.key, outcome.state, outcome.lastError ?? undefined);
       }
       if (Date.now() >= deadline) {
-        throw new ResultTimeoutError(`Run "${this.key}" is still ${outcome.state} after ${timeoutMs} ms.`);
+        throw new ResultTimeoutError(
+          `Run "${this.key}" is still ${outcome.state} after ${timeoutMs} ms.`,
+        );
       }
       await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(1, deadline - Date.now()))));
       delay = Math.min(delay * 2, 500);

@@ -14,7 +14,11 @@ import { assertUserName } from '../util/names.util.js';
 import { jsonByteSize, serializeValue } from '../util/serialization.util.js';
 import { validateInput } from './input-validation.js';
 import { WorkflowHandle } from './workflow-handle.js';
-import type { ListRunsFilter, WorkflowRunDetail, WorkflowRunSummary } from './workflow-run.interface.js';
+import type {
+  ListRunsFilter,
+  WorkflowRunDetail,
+  WorkflowRunSummary,
+} from './workflow-run.interface.js';
 import { RunQueries } from './run-queries.js';
 import { allowedFrom } from './transitions.js';
 
@@ -40,7 +44,9 @@ export type WorkflowMethodOf<T> = {
 }[keyof T] &
   string;
 /** Input type of a workflow method. @publicApi */
-export type WorkflowInputOf<F> = F extends (input: infer I, ...rest: never[]) => unknown ? I : never;
+export type WorkflowInputOf<F> = F extends (input: infer I, ...rest: never[]) => unknown
+  ? I
+  : never;
 /** Result type of a workflow method. @publicApi */
 export type WorkflowResultOf<F> = F extends (...args: never[]) => Promise<infer R> ? R : never;
 
@@ -88,23 +94,36 @@ export class WorkflowClient {
         : typeof nameOrTarget === 'function' && typeof methodOrOptions === 'string'
           ? this.registry.findByMethod(nameOrTarget, methodOrOptions)
           : undefined;
-    const label = typeof nameOrTarget === 'string' ? nameOrTarget : `${nameOrTarget?.name}#${String(methodOrOptions)}`;
+    const label =
+      typeof nameOrTarget === 'string'
+        ? nameOrTarget
+        : `${nameOrTarget?.name}#${String(methodOrOptions)}`;
     if (!def) {
       throw new WorkflowNotFoundError(
         `No workflow "${label}" is registered in this application. Known: ${this.registry.names().join(', ') || '(none)'}.`,
       );
     }
-    const options = (typeof nameOrTarget === 'string' ? methodOrOptions : maybeOptions) as StartOptions | undefined;
-    if (!options || typeof options !== 'object') throw new InvalidOptionsError('start() needs options { key, input }.');
+    const options = (typeof nameOrTarget === 'string' ? methodOrOptions : maybeOptions) as
+      StartOptions | undefined;
+    if (!options || typeof options !== 'object')
+      throw new InvalidOptionsError('start() needs options { key, input }.');
     assertKey(options.key);
     const input = options.input ?? null;
     const size = jsonByteSize(input, 'input');
     if (size > MAX_INPUT_BYTES) {
-      throw new InvalidOptionsError(`Input of "${def.name}" is ${size} bytes; the limit is ${MAX_INPUT_BYTES}.`);
+      throw new InvalidOptionsError(
+        `Input of "${def.name}" is ${size} bytes; the limit is ${MAX_INPUT_BYTES}.`,
+      );
     }
     if (def.inputType) await validateInput(def.name, def.inputType, input);
     const runner = transactionRunner(options.manager, 'start');
-    const { id, created, nextRunAt } = await this.store.insertRun(def.name, options.key, input, def.maxDurationMs, runner);
+    const { id, created, nextRunAt } = await this.store.insertRun(
+      def.name,
+      options.key,
+      input,
+      def.maxDurationMs,
+      runner,
+    );
     if (created) this.metrics.runsStarted.inc({ workflow: def.name });
     if (created && runner) await this.notifyOnCommit(runner, id);
     else if (created) await this.queue.enqueueRun(id, nextRunAt);
@@ -142,7 +161,11 @@ export class WorkflowClient {
   async resume(key: string, selector: RunSelector = {}): Promise<void> {
     const row = await this.runs.find(key, selector.workflow);
     const woken = await this.timers.requestWake(row.id);
-    if (!woken) throw new InvalidTransitionError(key, (await this.runs.outcome(row.id)).state, 'resume', ['idle', 'running']);
+    if (!woken)
+      throw new InvalidTransitionError(key, (await this.runs.outcome(row.id)).state, 'resume', [
+        'idle',
+        'running',
+      ]);
     if (woken.state === 'idle') await this.queue.enqueueRun(row.id, woken.next_run_at);
   }
 
@@ -151,18 +174,29 @@ export class WorkflowClient {
    * in PostgreSQL before the wake-up is enqueued; a signal sent before the run reaches
    * `waitForSignal` waits for it.
    */
-  async signal(key: string, name: string, payload?: unknown, selector: RunSelector & { manager?: EntityManager } = {}): Promise<void> {
+  async signal(
+    key: string,
+    name: string,
+    payload?: unknown,
+    selector: RunSelector & { manager?: EntityManager } = {},
+  ): Promise<void> {
     assertUserName(name, 'Signal');
     const stored = serializeValue(payload ?? null);
     const size = jsonByteSize(stored, 'signal payload');
     if (size > MAX_INPUT_BYTES) {
-      throw new InvalidOptionsError(`Signal payload is ${size} bytes; the limit is ${MAX_INPUT_BYTES}.`);
+      throw new InvalidOptionsError(
+        `Signal payload is ${size} bytes; the limit is ${MAX_INPUT_BYTES}.`,
+      );
     }
     const runner = transactionRunner(selector.manager, 'signal');
     const row = await this.runs.find(key, selector.workflow);
     const woken = await this.timers.insertSignal(row.id, name, stored, runner);
     if (!woken) {
-      throw new InvalidTransitionError(key, (await this.runs.outcome(row.id)).state, 'signal', ['idle', 'running', 'stalled']);
+      throw new InvalidTransitionError(key, (await this.runs.outcome(row.id)).state, 'signal', [
+        'idle',
+        'running',
+        'stalled',
+      ]);
     }
     if (woken.state === 'idle' && runner) await this.notifyOnCommit(runner, row.id);
     else if (woken.state === 'idle') await this.queue.enqueueRun(row.id, woken.next_run_at);
@@ -184,13 +218,20 @@ export class WorkflowClient {
     await runner.query(notifySql('$1'), [wakePayload(this.store.schema, id)]);
   }
 
-  private async transitionError(id: string, key: string, action: 'retry' | 'cancel'): Promise<Error> {
+  private async transitionError(
+    id: string,
+    key: string,
+    action: 'retry' | 'cancel',
+  ): Promise<Error> {
     const state: WorkflowState = (await this.runs.outcome(id)).state;
     return new InvalidTransitionError(key, state, action, allowedFrom(action));
   }
 }
 
-function transactionRunner(manager: EntityManager | undefined, what: string): QueryRunner | undefined {
+function transactionRunner(
+  manager: EntityManager | undefined,
+  what: string,
+): QueryRunner | undefined {
   if (manager === undefined) return undefined;
   const runner = manager?.queryRunner;
   if (!runner || !runner.isTransactionActive) {
@@ -203,6 +244,8 @@ function transactionRunner(manager: EntityManager | undefined, what: string): Qu
 
 function assertKey(key: unknown): asserts key is string {
   if (typeof key !== 'string' || key.length === 0 || key.length > 512) {
-    throw new InvalidOptionsError(`A run key must be a non-empty string of at most 512 characters, got ${JSON.stringify(key)}.`);
+    throw new InvalidOptionsError(
+      `A run key must be a non-empty string of at most 512 characters, got ${JSON.stringify(key)}.`,
+    );
   }
 }

@@ -12,8 +12,13 @@ import type { StepOptions } from '../interfaces/workflow-options.interface.js';
 export function DurableStep(options?: StepOptions): MethodDecorator;
 /** @publicApi */
 export function DurableStep(name: string, options?: Omit<StepOptions, 'name'>): MethodDecorator;
-export function DurableStep(nameOrOptions?: string | StepOptions, options: StepOptions = {}): MethodDecorator {
+export function DurableStep(
+  nameOrOptions?: string | StepOptions,
+  options: StepOptions = {},
+): MethodDecorator {
   const normalized: StepOptions =
-    typeof nameOrOptions === 'string' ? { ...options, name: nameOrOptions } : { ...(nameOrOptions ?? {}) };
+    typeof nameOrOptions === 'string'
+      ? { ...options, name: nameOrOptions }
+      : { ...(nameOrOptions ?? {}) };
   return SetMetadata(STEP_METADATA, normalized);
 }

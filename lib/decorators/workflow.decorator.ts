@@ -16,8 +16,13 @@ export function Workflow(options?: WorkflowOptions): MethodDecorator;
  * @publicApi
  */
 export function Workflow(name: string, options?: Omit<WorkflowOptions, 'name'>): MethodDecorator;
-export function Workflow(nameOrOptions?: string | WorkflowOptions, options: WorkflowOptions = {}): MethodDecorator {
+export function Workflow(
+  nameOrOptions?: string | WorkflowOptions,
+  options: WorkflowOptions = {},
+): MethodDecorator {
   const normalized: WorkflowOptions =
-    typeof nameOrOptions === 'string' ? { ...options, name: nameOrOptions } : { ...(nameOrOptions ?? {}) };
+    typeof nameOrOptions === 'string'
+      ? { ...options, name: nameOrOptions }
+      : { ...(nameOrOptions ?? {}) };
   return SetMetadata(WORKFLOW_METADATA, normalized);
 }

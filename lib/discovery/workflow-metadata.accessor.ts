@@ -1,6 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { BRANCH_METADATA, REPEAT_METADATA, STEP_METADATA, WORKFLOW_METADATA } from '../chrono-forge.constants.js';
+import {
+  BRANCH_METADATA,
+  REPEAT_METADATA,
+  STEP_METADATA,
+  WORKFLOW_METADATA,
+} from '../chrono-forge.constants.js';
 import type { BranchOptions } from '../decorators/branch.decorator.js';
 import type { RepeatMetadata } from '../decorators/repeat.decorator.js';
 import type { StepOptions, WorkflowOptions } from '../interfaces/workflow-options.interface.js';

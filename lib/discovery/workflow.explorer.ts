@@ -53,7 +53,9 @@ export class WorkflowExplorer implements OnModuleInit {
         if (!workflow && !step && !repeat && !branch) continue;
         const where = `${(metatype as Type).name}#${methodName}`;
         if (!wrapper.isDependencyTreeStatic()) {
-          this.logger.warn(`Skipping ${where}: workflows and steps must live on singleton providers.`);
+          this.logger.warn(
+            `Skipping ${where}: workflows and steps must live on singleton providers.`,
+          );
           continue;
         }
         if (step) this.wrapStep(instance as Record<string, Method>, methodName, step, where);
@@ -71,31 +73,52 @@ export class WorkflowExplorer implements OnModuleInit {
             name,
             target: metatype as Type,
             methodName,
-            maxDurationMs: workflow.maxDuration !== undefined ? toMs(workflow.maxDuration, `maxDuration of ${where}`) : this.options.maxDurationMs,
+            maxDurationMs:
+              workflow.maxDuration !== undefined
+                ? toMs(workflow.maxDuration, `maxDuration of ${where}`)
+                : this.options.maxDurationMs,
             retry: toRetryStrategy(workflow.retry, `retry of ${where}`),
             inputType,
             invoke: async (input) =>
-              original.call(instance, inputType && input !== null && typeof input === 'object' ? plainToInstance(inputType, input) : input),
+              original.call(
+                instance,
+                inputType && input !== null && typeof input === 'object'
+                  ? plainToInstance(inputType, input)
+                  : input,
+              ),
           });
         }
       }
     }
   }
 
-  private wrapBranch(instance: Record<string, Method>, methodName: string, options: BranchOptions, where: string): void {
+  private wrapBranch(
+    instance: Record<string, Method>,
+    methodName: string,
+    options: BranchOptions,
+    where: string,
+  ): void {
     const name = options.name ?? methodName;
     assertUserName(name, `Branch (${where})`);
-    if (name.includes(',')) throw new InvalidOptionsError(`Branch name of ${where} contains ",", the merge separator.`);
+    if (name.includes(','))
+      throw new InvalidOptionsError(`Branch name of ${where} contains ",", the merge separator.`);
     const original = instance[methodName];
     const branches = this.branches;
     instance[methodName] = function durableBranch(this: object, ...args: unknown[]) {
       const scope = activeScope();
       if (!scope) return original.apply(this, args);
-      return branches.branch(scope, name, options.automerge === true, async () => original.apply(this, args));
+      return branches.branch(scope, name, options.automerge === true, async () =>
+        original.apply(this, args),
+      );
     };
   }
 
-  private wrapRepeat(instance: Record<string, Method>, methodName: string, meta: RepeatMetadata, where: string): void {
+  private wrapRepeat(
+    instance: Record<string, Method>,
+    methodName: string,
+    meta: RepeatMetadata,
+    where: string,
+  ): void {
     const name = meta.name ?? methodName;
     assertUserName(name, `Repeat (${where})`);
     new RepeatSchedule(meta.every, 0, meta.timeZone);
@@ -105,9 +128,14 @@ export class WorkflowExplorer implements OnModuleInit {
       throw new InvalidOptionsError(`@Repeat onError of ${where} must be 'continue' or 'fail'.`);
     }
     if (typeof meta.till === 'string' && typeof instance[meta.till] !== 'function') {
-      throw new InvalidOptionsError(`@Repeat till of ${where} names "${meta.till}", which is not a method of the provider.`);
+      throw new InvalidOptionsError(
+        `@Repeat till of ${where} names "${meta.till}", which is not a method of the provider.`,
+      );
     }
-    if (meta.startAt !== undefined && (!(meta.startAt instanceof Date) || Number.isNaN(meta.startAt.getTime()))) {
+    if (
+      meta.startAt !== undefined &&
+      (!(meta.startAt instanceof Date) || Number.isNaN(meta.startAt.getTime()))
+    ) {
       throw new InvalidOptionsError(`@Repeat startAt of ${where} must be a valid Date.`);
     }
     const original = instance[methodName];
@@ -119,7 +147,12 @@ export class WorkflowExplorer implements OnModuleInit {
     };
   }
 
-  private wrapStep(instance: Record<string, Method>, methodName: string, options: StepOptions, where: string): void {
+  private wrapStep(
+    instance: Record<string, Method>,
+    methodName: string,
+    options: StepOptions,
+    where: string,
+  ): void {
     const name = options.name ?? methodName;
     assertUserName(name, `Step (${where})`);
     toRetryStrategy(options.retry, `retry of ${where}`);

@@ -36,7 +36,11 @@ export class WorkflowRegistry {
   /** Finds the workflow declared on `target.prototype[methodName]`. */
   findByMethod(target: Type<unknown>, methodName: string): WorkflowDefinition | undefined {
     for (const def of this.byName.values()) {
-      if (def.methodName === methodName && (def.target === target || target.prototype instanceof def.target)) return def;
+      if (
+        def.methodName === methodName &&
+        (def.target === target || target.prototype instanceof def.target)
+      )
+        return def;
     }
     return undefined;
   }

@@ -23,11 +23,23 @@ function contextSnapshot(context: Record<string, unknown>): Record<string, unkno
 
 /** Converts anything thrown into the row an error log stores. */
 export function toErrorRecord(err: unknown, context: Record<string, unknown> | null): ErrorRecord {
-  const e = err instanceof Error ? err : new Error(typeof err === 'string' ? err : JSON.stringify(err) ?? String(err));
+  const e =
+    err instanceof Error
+      ? err
+      : new Error(typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err)));
   return {
-    errorClass: e.constructor?.name && e.constructor.name !== 'Error' ? e.constructor.name : e.name || 'Error',
+    errorClass:
+      e.constructor?.name && e.constructor.name !== 'Error'
+        ? e.constructor.name
+        : e.name || 'Error',
     message: e.message.slice(0, 10_000),
-    backtrace: e.stack ? e.stack.split('\n').slice(1, 40).map((l) => l.trim()).join('\n') : null,
+    backtrace: e.stack
+      ? e.stack
+          .split('\n')
+          .slice(1, 40)
+          .map((l) => l.trim())
+          .join('\n')
+      : null,
     context: context ? contextSnapshot(context) : null,
   };
 }

@@ -46,12 +46,19 @@ export interface RetryStrategy {
    * Decides on a failure. `attempts` is the 1-based number of attempts made so far, including the
    * one that just failed. Composite strategies count in `counts` (mutated) instead.
    */
-  decide(error: unknown, attempts: number, counts: RetryCounts, random?: () => number): RetryDecision | null;
+  decide(
+    error: unknown,
+    attempts: number,
+    counts: RetryCounts,
+    random?: () => number,
+  ): RetryDecision | null;
 }
 
 function positiveInt(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new InvalidOptionsError(`${what} must be a positive integer, got ${describeValue(value)}.`);
+    throw new InvalidOptionsError(
+      `${what} must be a positive integer, got ${describeValue(value)}.`,
+    );
   }
   return value;
 }
@@ -74,11 +81,15 @@ export class RetryPolicy implements RetryStrategy {
       throw new InvalidOptionsError('RetryPolicy options must be an object.');
     }
     this.maxAttempts =
-      options.maxAttempts === null ? null : positiveInt(options.maxAttempts ?? 3, 'RetryPolicy maxAttempts');
+      options.maxAttempts === null
+        ? null
+        : positiveInt(options.maxAttempts ?? 3, 'RetryPolicy maxAttempts');
     this.baseMs = toMs(options.base ?? '1s', 'RetryPolicy base');
     this.capMs = toMs(options.cap ?? '30s', 'RetryPolicy cap');
     if (this.capMs < this.baseMs) {
-      throw new InvalidOptionsError(`RetryPolicy cap (${this.capMs} ms) is below base (${this.baseMs} ms).`);
+      throw new InvalidOptionsError(
+        `RetryPolicy cap (${this.capMs} ms) is below base (${this.baseMs} ms).`,
+      );
     }
     this.jitter = options.jitter ?? true;
     if (options.retryOn !== undefined) {
@@ -141,7 +152,12 @@ export class RetryPolicy implements RetryStrategy {
     return Math.round(half + random() * half);
   }
 
-  decide(error: unknown, attempts: number, _counts?: RetryCounts, random?: () => number): RetryDecision | null {
+  decide(
+    error: unknown,
+    attempts: number,
+    _counts?: RetryCounts,
+    random?: () => number,
+  ): RetryDecision | null {
     return this.retryable(error, attempts) ? { delayMs: this.backoffFor(attempts, random) } : null;
   }
 }
@@ -166,7 +182,12 @@ export class CompositeRetryPolicy implements RetryStrategy {
       : Math.max(...policies.map((p) => p.maxAttempts as number));
   }
 
-  decide(error: unknown, _attempts: number, counts: RetryCounts, random?: () => number): RetryDecision | null {
+  decide(
+    error: unknown,
+    _attempts: number,
+    counts: RetryCounts,
+    random?: () => number,
+  ): RetryDecision | null {
     const policy = this.policies.find((p) => p.matches(error));
     if (!policy) return null;
     const key = policy.budgetKey;
@@ -180,9 +201,14 @@ export class CompositeRetryPolicy implements RetryStrategy {
 export type RetryOption = RetryStrategy | RetryPolicy[];
 
 /** Normalizes a {@link RetryOption}; `undefined` stays `undefined`. */
-export function toRetryStrategy(option: RetryOption | undefined, what: string): RetryStrategy | undefined {
+export function toRetryStrategy(
+  option: RetryOption | undefined,
+  what: string,
+): RetryStrategy | undefined {
   if (option === undefined) return undefined;
   if (Array.isArray(option)) return RetryPolicy.compose(...option);
   if (option && typeof (option as RetryStrategy).decide === 'function') return option;
-  throw new InvalidOptionsError(`${what} must be a RetryPolicy, a composite policy or an array of policies.`);
+  throw new InvalidOptionsError(
+    `${what} must be a RetryPolicy, a composite policy or an array of policies.`,
+  );
 }

@@ -15,7 +15,14 @@ import { deserializeValue, serializeValue } from '../util/serialization.util.js'
 import { toErrorRecord } from './error-record.js';
 import { type CrashPhase, FaultInjector } from './fault-injector.js';
 import { type RetryCounts, type RetryStrategy, toRetryStrategy } from './retry-policy.js';
-import { activeScope, HaltExecution, LockLostError, type RunScope, stepStorage, transactionStorage } from './run-scope.js';
+import {
+  activeScope,
+  HaltExecution,
+  LockLostError,
+  type RunScope,
+  stepStorage,
+  transactionStorage,
+} from './run-scope.js';
 
 /** Metadata a step log keeps between attempts. */
 interface StepMetadata {
@@ -56,7 +63,12 @@ export class StepRunner {
     );
   }
 
-  private async execute<T>(scope: RunScope, stepName: string, fn: () => T | Promise<T>, options: StepOptions): Promise<T> {
+  private async execute<T>(
+    scope: RunScope,
+    stepName: string,
+    fn: () => T | Promise<T>,
+    options: StepOptions,
+  ): Promise<T> {
     const existing = scope.logs.get(stepName);
     if (existing?.state === 'completed') return deserializeValue<T>(existing.result);
     if (scope.halted) throw new HaltExecution();
@@ -74,18 +86,30 @@ export class StepRunner {
     let id: string | null;
     try {
       try {
-        const run = () => stepStorage.run(stepName, () => (tx ? transactionStorage.run(tx.manager, fn) : fn()));
+        const run = () =>
+          stepStorage.run(stepName, () => (tx ? transactionStorage.run(tx.manager, fn) : fn()));
         value = await this.observe(scope, stepName, attempts, run);
         stored = serializeValue(value);
       } catch (err) {
         await tx?.rollbackTransaction().catch(() => undefined);
-        if (err instanceof HaltExecution || err instanceof LockLostError || scope.crashed) throw err;
+        if (err instanceof HaltExecution || err instanceof LockLostError || scope.crashed)
+          throw err;
         // A result that cannot be stored is a bug in the step: retrying cannot fix it.
         const retry = err instanceof SerializationError ? { retry: [] } : options;
         return await this.recordFailure(scope, stepName, attempts, metadata, err, startedAt, retry);
       }
       this.crashPoint(scope, stepName, 'before');
-      id = await this.store.completeStep(scope.run.id, scope.owner, stepName, attempts, stored, { ...metadata }, startedAt, tx, existing === undefined);
+      id = await this.store.completeStep(
+        scope.run.id,
+        scope.owner,
+        stepName,
+        attempts,
+        stored,
+        { ...metadata },
+        startedAt,
+        tx,
+        existing === undefined,
+      );
       if (tx) {
         if (id === null) await tx.rollbackTransaction();
         else await tx.commitTransaction();
@@ -98,23 +122,42 @@ export class StepRunner {
     }
     if (id === null) return this.settleConflict(scope, stepName);
     this.crashPoint(scope, stepName, 'after');
-    const log: LogRow = { id, step_name: stepName, state: 'completed', attempts, result: stored, metadata: { ...metadata } };
+    const log: LogRow = {
+      id,
+      step_name: stepName,
+      state: 'completed',
+      attempts,
+      result: stored,
+      metadata: { ...metadata },
+    };
     scope.logs.set(stepName, log);
     return deserializeValue<T>(stored);
   }
 
   /** Runs a step body inside a `chronoforge.step` span and records its duration. */
-  private async observe<T>(scope: RunScope, stepName: string, attempt: number, body: () => T | Promise<T>): Promise<T> {
+  private async observe<T>(
+    scope: RunScope,
+    stepName: string,
+    attempt: number,
+    body: () => T | Promise<T>,
+  ): Promise<T> {
     const workflow = scope.run.job_name;
     const started = performance.now();
     let outcome = 'error';
     try {
-      const attributes = { 'chronoforge.workflow': workflow, 'chronoforge.step': stepName, 'chronoforge.attempt': attempt };
+      const attributes = {
+        'chronoforge.workflow': workflow,
+        'chronoforge.step': stepName,
+        'chronoforge.attempt': attempt,
+      };
       const value = await this.tracer.span('chronoforge.step', attributes, async () => body());
       outcome = 'ok';
       return value;
     } finally {
-      this.metrics.stepDuration.observe({ workflow, step: stepName, outcome }, (performance.now() - started) / 1000);
+      this.metrics.stepDuration.observe(
+        { workflow, step: stepName, outcome },
+        (performance.now() - started) / 1000,
+      );
     }
   }
 
@@ -151,18 +194,29 @@ export class StepRunner {
   ): Promise<never> {
     const counts: RetryCounts = { ...(metadata.retry_counts ?? {}) };
     const policyAttempts = attempts - (metadata.attempt_offset ?? 0);
-    const decision = options.retry && Array.isArray(options.retry) && options.retry.length === 0
-      ? null
-      : this.policyFor(scope, options).decide(err, policyAttempts, counts);
+    const decision =
+      options.retry && Array.isArray(options.retry) && options.retry.length === 0
+        ? null
+        : this.policyFor(scope, options).decide(err, policyAttempts, counts);
     const nextMeta: StepMetadata = { ...metadata };
     if (Object.keys(counts).length > 0) nextMeta.retry_counts = counts;
     const id = await this.store.failStepAttempt(
-      scope.run.id, scope.owner, stepName, attempts, decision ? 'pending' : 'failed',
-      nextMeta as Record<string, unknown>, toErrorRecord(err, scope.context), startedAt,
+      scope.run.id,
+      scope.owner,
+      stepName,
+      attempts,
+      decision ? 'pending' : 'failed',
+      nextMeta as Record<string, unknown>,
+      toErrorRecord(err, scope.context),
+      startedAt,
     );
     if (id === null) throw new LockLostError(scope.run.id);
     scope.logs.set(stepName, {
-      id, step_name: stepName, state: decision ? 'pending' : 'failed', attempts, result: null,
+      id,
+      step_name: stepName,
+      state: decision ? 'pending' : 'failed',
+      attempts,
+      result: null,
       metadata: nextMeta as Record<string, unknown>,
     });
     if (decision) scope.halt(scope.now() + decision.delayMs);

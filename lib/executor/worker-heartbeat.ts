@@ -26,8 +26,17 @@ export class WorkerHeartbeat {
   /** Registers the worker (before it takes any job) and starts beating. */
   async start(): Promise<void> {
     await this.beat();
-    const every = Math.min(HEARTBEAT_EVERY_MS, this.options.worker === false ? HEARTBEAT_EVERY_MS : this.options.worker.deadAfterMs / 6);
-    this.timer = setInterval(() => void this.beat().catch((err: Error) => this.logger.warn(`Heartbeat failed: ${err.message}`)), every);
+    const every = Math.min(
+      HEARTBEAT_EVERY_MS,
+      this.options.worker === false ? HEARTBEAT_EVERY_MS : this.options.worker.deadAfterMs / 6,
+    );
+    this.timer = setInterval(
+      () =>
+        void this.beat().catch((err: Error) =>
+          this.logger.warn(`Heartbeat failed: ${err.message}`),
+        ),
+      every,
+    );
     this.timer.unref();
   }
 
@@ -41,13 +50,17 @@ export class WorkerHeartbeat {
 
   /** Removes rows of workers dead for a day (called by the recovery sweeper). */
   async prune(): Promise<void> {
-    await this.store.query(`DELETE FROM ${this.store.workers} WHERE heartbeat_at < now() - interval '1 day'`);
+    await this.store.query(
+      `DELETE FROM ${this.store.workers} WHERE heartbeat_at < now() - interval '1 day'`,
+    );
   }
 
   /** Stops beating and unregisters (a clean shutdown leaves no row behind). */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.store.query(`DELETE FROM ${this.store.workers} WHERE id = $1`, [this.executor.workerId]).catch(() => undefined);
+    await this.store
+      .query(`DELETE FROM ${this.store.workers} WHERE id = $1`, [this.executor.workerId])
+      .catch(() => undefined);
   }
 }

@@ -2,7 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { NotInWorkflowError } from '../errors/not-in-workflow.error.js';
 import { StateValueError } from '../errors/state-value.error.js';
 import type { StepOptions } from '../interfaces/workflow-options.interface.js';
-import { TimerRunner, type WaitForSignalOptions, type WaitUntilOptions } from '../timers/timer.runner.js';
+import {
+  TimerRunner,
+  type WaitForSignalOptions,
+  type WaitUntilOptions,
+} from '../timers/timer.runner.js';
 import { type Duration, toMs } from '../util/duration.util.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { assertUserName } from '../util/names.util.js';
@@ -18,7 +22,8 @@ import type { SpawnSource } from '../branches/spawn-source.js';
 export const MAX_STATE_VALUE_BYTES = 16 * 1024;
 
 /** A JSON value, what durable state holds. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /**
  * Durable per-run key/value state, saved once per pass (also when the pass halts or fails).
@@ -51,7 +56,9 @@ export class WorkflowContext {
   private scope(): RunScope {
     const scope = runStorage.getStore();
     if (!scope) {
-      throw new NotInWorkflowError('WorkflowContext is only available while a workflow method runs.');
+      throw new NotInWorkflowError(
+        'WorkflowContext is only available while a workflow method runs.',
+      );
     }
     return scope;
   }
@@ -80,7 +87,11 @@ export class WorkflowContext {
    * Runs `fn` as the durable step `step$<name>`: its result is stored on first completion and
    * returned on replay. Use it for anything non-deterministic (ids, clocks, randomness, I/O).
    */
-  step<T>(name: string, fn: () => T | Promise<T>, options: Omit<StepOptions, 'name'> = {}): Promise<T> {
+  step<T>(
+    name: string,
+    fn: () => T | Promise<T>,
+    options: Omit<StepOptions, 'name'> = {},
+  ): Promise<T> {
     this.scope();
     return this.steps.run(name, fn, options);
   }
@@ -112,7 +123,8 @@ export class WorkflowContext {
    */
   waitUntil(name: string, check: () => unknown, options: WaitUntilOptions = {}): Promise<true> {
     const scope = this.scope();
-    if (typeof check !== 'function') throw new InvalidOptionsError('waitUntil needs a check function.');
+    if (typeof check !== 'function')
+      throw new InvalidOptionsError('waitUntil needs a check function.');
     return this.timers.waitUntil(scope, this.stepName(scope, 'wait_until', name), check, options);
   }
 
@@ -122,7 +134,8 @@ export class WorkflowContext {
    */
   continueIf(name: string, check: () => unknown): Promise<true> {
     const scope = this.scope();
-    if (typeof check !== 'function') throw new InvalidOptionsError('continueIf needs a check function.');
+    if (typeof check !== 'function')
+      throw new InvalidOptionsError('continueIf needs a check function.');
     return this.timers.continueIf(scope, this.stepName(scope, 'continue_if', name), check);
   }
 
@@ -148,7 +161,12 @@ export class WorkflowContext {
    * builder walked by primary key), `of` per batch with a resumable cursor. Child keys are
    * `<parentKey>$<branch>$<name>_<primary key or index>`.
    */
-  spawnEach<T>(name: string, source: SpawnSource<T>, map: (item: T, index: number) => SpawnSpec, options: { of?: number } = {}): Promise<void> {
+  spawnEach<T>(
+    name: string,
+    source: SpawnSource<T>,
+    map: (item: T, index: number) => SpawnSpec,
+    options: { of?: number } = {},
+  ): Promise<void> {
     return this.branches.spawnEach(this.scope(), name, source, map, options.of ?? 1000);
   }
 
@@ -161,7 +179,9 @@ export class WorkflowContext {
     const options = typeof last === 'object' && last !== null ? (last as MergeOptions) : {};
     const names = (args as unknown[]).filter((a): a is string => typeof a === 'string');
     if (names.length !== args.length - (typeof last === 'object' && last !== null ? 1 : 0)) {
-      throw new InvalidOptionsError('merge() takes branch names followed by an optional options object.');
+      throw new InvalidOptionsError(
+        'merge() takes branch names followed by an optional options object.',
+      );
     }
     return this.branches.merge(this.scope(), names, options);
   }
@@ -202,7 +222,8 @@ export class WorkflowContext {
   get state(): DurableState {
     const scope = this.scope();
     const validate = (key: string, value: JsonValue): void => {
-      if (typeof key !== 'string' || key === '') throw new StateValueError('State keys must be non-empty strings.');
+      if (typeof key !== 'string' || key === '')
+        throw new StateValueError('State keys must be non-empty strings.');
       let size: number;
       try {
         size = jsonByteSize(value, `state "${key}"`);
@@ -210,7 +231,9 @@ export class WorkflowContext {
         throw new StateValueError((err as Error).message, { cause: err });
       }
       if (size > MAX_STATE_VALUE_BYTES) {
-        throw new StateValueError(`State value "${key}" is too large (${size} bytes, max ${MAX_STATE_VALUE_BYTES}).`);
+        throw new StateValueError(
+          `State value "${key}" is too large (${size} bytes, max ${MAX_STATE_VALUE_BYTES}).`,
+        );
       }
     };
     return {

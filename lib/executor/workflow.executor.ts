@@ -63,16 +63,25 @@ export class WorkflowExecutor {
     const { run } = acquired;
     const definition = this.registry.get(run.job_name);
     if (!definition) {
-      this.logger.error(`Run ${run.id} ("${run.key}") belongs to unknown workflow "${run.job_name}"; known: ${this.registry.names().join(', ')}`);
+      this.logger.error(
+        `Run ${run.id} ("${run.key}") belongs to unknown workflow "${run.job_name}"; known: ${this.registry.names().join(', ')}`,
+      );
       await this.store.release(run.id, owner, {
-        state: 'idle', nextRunAt: new Date(this.clock.now() + UNKNOWN_WORKFLOW_RETRY_MS), attempt: run.attempt,
-        retryCounts: run.retry_counts, context: null,
+        state: 'idle',
+        nextRunAt: new Date(this.clock.now() + UNKNOWN_WORKFLOW_RETRY_MS),
+        attempt: run.attempt,
+        retryCounts: run.retry_counts,
+        context: null,
       });
       return;
     }
     const logs = new Map<string, LogRow>(acquired.logs.map((l) => [l.step_name, l]));
     const scope = new RunScope(run, logs, definition, owner, () => this.draining, this.clock);
-    const attributes = { 'chronoforge.workflow': run.job_name, 'chronoforge.key': run.key, 'chronoforge.run_id': run.id };
+    const attributes = {
+      'chronoforge.workflow': run.job_name,
+      'chronoforge.key': run.key,
+      'chronoforge.run_id': run.id,
+    };
     await this.tracer.span('chronoforge.pass', attributes, async (span) => {
       const label = await this.execute(scope, jobId);
       span.setAttribute('chronoforge.outcome', label ?? 'crashed');
@@ -118,7 +127,9 @@ export class WorkflowExecutor {
       } catch (err) {
         return this.finish(scope, jobId, { kind: 'error', error: err, retryable: false });
       }
-      return (await this.store.complete(run.id, owner, stored, context)) ? 'completed' : 'lock_lost';
+      return (await this.store.complete(run.id, owner, stored, context))
+        ? 'completed'
+        : 'lock_lost';
     }
     if (outcome.kind === 'halt' || outcome.kind === 'stall') {
       const released = await this.store.release(run.id, owner, {
@@ -139,10 +150,17 @@ export class WorkflowExecutor {
     const decision = outcome.retryable ? policy.decide(outcome.error, attempt, counts) : null;
     const error = toErrorRecord(outcome.error, scope.context);
     if (!decision) {
-      return (await this.store.fail(run.id, owner, attempt, error, context)) ? 'failed' : 'lock_lost';
+      return (await this.store.fail(run.id, owner, attempt, error, context))
+        ? 'failed'
+        : 'lock_lost';
     }
     const released = await this.store.release(run.id, owner, {
-      state: 'idle', nextRunAt: new Date(this.clock.now() + decision.delayMs), attempt, retryCounts: counts, context, error,
+      state: 'idle',
+      nextRunAt: new Date(this.clock.now() + decision.delayMs),
+      attempt,
+      retryCounts: counts,
+      context,
+      error,
     });
     if (!released) return 'lock_lost';
     if (released.nextRunAt) await this.queue.enqueueRun(run.id, released.nextRunAt, jobId);

@@ -161,7 +161,10 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
       ? false
       : {
           concurrency: positiveInt(options.worker?.concurrency, '`worker.concurrency`', 10),
-          deadAfterMs: Math.max(300, toMs(options.worker?.deadAfter ?? '30s', '`worker.deadAfter`')),
+          deadAfterMs: Math.max(
+            300,
+            toMs(options.worker?.deadAfter ?? '30s', '`worker.deadAfter`'),
+          ),
         };
   const recovery =
     options.recovery === false

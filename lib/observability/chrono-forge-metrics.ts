@@ -13,9 +13,24 @@ export type PassOutcome = 'completed' | 'failed' | 'stalled' | 'halted' | 'retry
 @Injectable()
 export class ChronoForgeMetrics {
   readonly registry = new Registry();
-  readonly runsStarted = new Counter({ name: 'chronoforge_runs_started_total', help: 'Runs created by WorkflowClient.start', labelNames: ['workflow'], registers: [this.registry] });
-  readonly passes = new Counter({ name: 'chronoforge_passes_total', help: 'Workflow passes by outcome', labelNames: ['workflow', 'outcome'], registers: [this.registry] });
-  readonly runsFinished = new Counter({ name: 'chronoforge_runs_finished_total', help: 'Runs that reached completed, failed or stalled', labelNames: ['workflow', 'state'], registers: [this.registry] });
+  readonly runsStarted = new Counter({
+    name: 'chronoforge_runs_started_total',
+    help: 'Runs created by WorkflowClient.start',
+    labelNames: ['workflow'],
+    registers: [this.registry],
+  });
+  readonly passes = new Counter({
+    name: 'chronoforge_passes_total',
+    help: 'Workflow passes by outcome',
+    labelNames: ['workflow', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly runsFinished = new Counter({
+    name: 'chronoforge_runs_finished_total',
+    help: 'Runs that reached completed, failed or stalled',
+    labelNames: ['workflow', 'state'],
+    registers: [this.registry],
+  });
   readonly stepDuration = new Histogram({
     name: 'chronoforge_step_duration_seconds',
     help: 'Duration of executed (not replayed) durable steps',
@@ -23,14 +38,29 @@ export class ChronoForgeMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
     registers: [this.registry],
   });
-  readonly queueLag = new Histogram({ name: 'chronoforge_queue_lag_seconds', help: 'Time an immediate job waited in the queue', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [this.registry] });
-  readonly wakeLateness = new Histogram({ name: 'chronoforge_wake_lateness_seconds', help: 'How late a delayed wake-up started after its scheduled time', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
-  readonly lockConflicts = new Counter({ name: 'chronoforge_lock_conflicts_total', help: 'Passes that found the run locked by another pass', registers: [this.registry] });
+  readonly queueLag = new Histogram({
+    name: 'chronoforge_queue_lag_seconds',
+    help: 'Time an immediate job waited in the queue',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+  readonly wakeLateness = new Histogram({
+    name: 'chronoforge_wake_lateness_seconds',
+    help: 'How late a delayed wake-up started after its scheduled time',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly lockConflicts = new Counter({
+    name: 'chronoforge_lock_conflicts_total',
+    help: 'Passes that found the run locked by another pass',
+    registers: [this.registry],
+  });
 
   /** Records how a pass ended (and the run's terminal state, if it reached one). */
   pass(workflow: string, outcome: PassOutcome): void {
     this.passes.inc({ workflow, outcome });
-    if (outcome === 'completed' || outcome === 'failed' || outcome === 'stalled') this.runsFinished.inc({ workflow, state: outcome });
+    if (outcome === 'completed' || outcome === 'failed' || outcome === 'stalled')
+      this.runsFinished.inc({ workflow, state: outcome });
   }
 
   /** Records queue timing of a job: lateness for delayed wake-ups, lag for immediate ones. */

@@ -15,7 +15,11 @@ export class ChronoForgeTracer {
   }
 
   /** Runs `fn` inside a span named `name` with `attributes`; records errors on the span. */
-  async span<T>(name: string, attributes: Record<string, string | number>, fn: (span: Span) => Promise<T>): Promise<T> {
+  async span<T>(
+    name: string,
+    attributes: Record<string, string | number>,
+    fn: (span: Span) => Promise<T>,
+  ): Promise<T> {
     return this.tracer.startActiveSpan(name, { attributes }, async (span) => {
       try {
         return await fn(span);

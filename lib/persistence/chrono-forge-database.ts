@@ -185,7 +185,10 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
   }
 
   /** Runs `fn` in one transaction on one pooled connection (rolled back if `fn` throws). */
-  async transaction<T>(fn: (client: PoolClient) => Promise<T>, isolation: IsolationLevel = 'READ COMMITTED'): Promise<T> {
+  async transaction<T>(
+    fn: (client: PoolClient) => Promise<T>,
+    isolation: IsolationLevel = 'READ COMMITTED',
+  ): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);

@@ -55,7 +55,11 @@ export class WakeListener implements OnApplicationBootstrap, BeforeApplicationSh
       if (msg.channel !== WAKE_CHANNEL || !msg.payload?.startsWith(prefix)) return;
       const id = msg.payload.slice(prefix.length);
       if (!/^\d{1,19}$/.test(id)) return;
-      this.queue.enqueueRun(id).catch((err: Error) => this.logger.warn(`Wake-up of run ${id} not enqueued: ${err.message}`));
+      this.queue
+        .enqueueRun(id)
+        .catch((err: Error) =>
+          this.logger.warn(`Wake-up of run ${id} not enqueued: ${err.message}`),
+        );
     });
     client.on('error', (err) => {
       client.release(err);
@@ -69,7 +73,10 @@ export class WakeListener implements OnApplicationBootstrap, BeforeApplicationSh
   private scheduleRetry(err: Error): void {
     if (this.stopped) return;
     this.logger.warn(`Wake-up listener lost its connection (${err.message}); retrying in 1 s`);
-    this.retryTimer = setTimeout(() => void this.listen().catch((e: Error) => this.scheduleRetry(e)), 1000);
+    this.retryTimer = setTimeout(
+      () => void this.listen().catch((e: Error) => this.scheduleRetry(e)),
+      1000,
+    );
     this.retryTimer.unref();
   }
 

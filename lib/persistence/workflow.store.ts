@@ -11,9 +11,7 @@ import type { ErrorRecord, LogRow, ReleaseSpec, RunRow } from './rows.js';
 
 /** Outcome of trying to take a run's lock. */
 export type AcquireResult =
-  | { kind: 'acquired'; run: RunRow; logs: LogRow[] }
-  | { kind: 'busy' }
-  | { kind: 'not-executable' };
+  { kind: 'acquired'; run: RunRow; logs: LogRow[] } | { kind: 'busy' } | { kind: 'not-executable' };
 
 /** Repeat tick logs (`durably_repeat$<name>$<ms>`) are read on demand, never with the pass. */
 export const REPEAT_TICK_PATTERN = `'durably\\_repeat$%$%'`;
@@ -65,7 +63,8 @@ export class WorkflowStore {
    * held by a worker whose heartbeat stopped (a dead process).
    */
   staleLock(): string {
-    const deadAfter = this.options.worker === false ? WORKER_DEAD_AFTER_MS : this.options.worker.deadAfterMs;
+    const deadAfter =
+      this.options.worker === false ? WORKER_DEAD_AFTER_MS : this.options.worker.deadAfterMs;
     const dead = `${Math.round(deadAfter)} * interval '1 millisecond'`;
     return `(locked_at IS NULL OR locked_at < now() - max_duration_ms * interval '1 millisecond'
       OR (locked_at < now() - ${dead} AND NOT EXISTS (SELECT 1 FROM ${this.workers} k
@@ -77,7 +76,11 @@ export class WorkflowStore {
   }
 
   /** Runs a statement on the pool, or on `runner` (a TypeORM QueryRunner inside a transaction). */
-  async query<R extends QueryResultRow>(text: string, values: unknown[] = [], runner?: QueryRunner): Promise<R[]> {
+  async query<R extends QueryResultRow>(
+    text: string,
+    values: unknown[] = [],
+    runner?: QueryRunner,
+  ): Promise<R[]> {
     if (runner) return (await runner.query(text, values, true)).records as R[];
     // NOTE: named statements are parsed and planned once per connection, not on every call.
     return (await this.pool.query<R>({ name: statementName(text), text, values })).rows;
@@ -103,7 +106,8 @@ export class WorkflowStore {
       [key, jobName, JSON.stringify(input ?? null), maxDurationMs],
       runner,
     );
-    if (inserted[0]) return { id: inserted[0].id, created: true, nextRunAt: inserted[0].next_run_at };
+    if (inserted[0])
+      return { id: inserted[0].id, created: true, nextRunAt: inserted[0].next_run_at };
     const existing = await this.query<{ id: string }>(
       `SELECT id FROM ${this.wf} WHERE job_name = $1 AND key = $2`,
       [jobName, key],
@@ -167,8 +171,13 @@ export class WorkflowStore {
     fresh = false,
   ): Promise<string | null> {
     const values = [
-      workflowId, owner, stepName, attempts, result === null ? null : JSON.stringify(result),
-      JSON.stringify(metadata), startedAt,
+      workflowId,
+      owner,
+      stepName,
+      attempts,
+      result === null ? null : JSON.stringify(result),
+      JSON.stringify(metadata),
+      startedAt,
     ];
     const insert = `INSERT INTO ${this.logs} AS l (workflow_id, step_name, state, attempts, started_at,
          last_executed_at, completed_at, result, metadata)
@@ -177,7 +186,10 @@ export class WorkflowStore {
       // NOTE: the first attempt of a step has no row yet: a plain INSERT is cheaper than an upsert,
       // and a unique violation means a concurrent pass wrote it first.
       try {
-        return (await this.query<{ id: string }>(`${insert} RETURNING id`, values, runner))[0]?.id ?? null;
+        return (
+          (await this.query<{ id: string }>(`${insert} RETURNING id`, values, runner))[0]?.id ??
+          null
+        );
       } catch (err) {
         if ((err as { code?: string }).code === '23505') return null;
         throw err;
@@ -221,8 +233,17 @@ export class WorkflowStore {
          error_message, backtrace, context)
        SELECT $1, l.id, $3, $4, $7, $8, $9, $10 FROM l RETURNING execution_log_id AS id`,
       [
-        workflowId, owner, stepName, attempts, state, JSON.stringify(metadata), error.errorClass,
-        error.message, error.backtrace, error.context === null ? null : JSON.stringify(error.context), startedAt,
+        workflowId,
+        owner,
+        stepName,
+        attempts,
+        state,
+        JSON.stringify(metadata),
+        error.errorClass,
+        error.message,
+        error.backtrace,
+        error.context === null ? null : JSON.stringify(error.context),
+        startedAt,
       ],
     );
     return rows[0]?.id ?? null;
@@ -264,7 +285,11 @@ export class WorkflowStore {
    * workflow-level failure). A wake-up requested during the pass moves `next_run_at` to now.
    * Returns the stored `next_run_at`, or `undefined` when the lock was lost.
    */
-  async release(id: string, owner: string, spec: ReleaseSpec): Promise<{ nextRunAt: Date | null } | undefined> {
+  async release(
+    id: string,
+    owner: string,
+    spec: ReleaseSpec,
+  ): Promise<{ nextRunAt: Date | null } | undefined> {
     const e = spec.error;
     const rows = await this.query<{ next_run_at: Date | null }>(
       `WITH w AS (
@@ -279,16 +304,29 @@ export class WorkflowStore {
          SELECT w.id, NULL, $5, $8, $9, $10, $11 FROM w WHERE $8::text IS NOT NULL)
        SELECT next_run_at FROM w`,
       [
-        id, owner, spec.state, spec.nextRunAt, spec.attempt, JSON.stringify(spec.retryCounts),
+        id,
+        owner,
+        spec.state,
+        spec.nextRunAt,
+        spec.attempt,
+        JSON.stringify(spec.retryCounts),
         spec.context === null ? null : JSON.stringify(spec.context),
-        e?.errorClass ?? null, e?.message ?? null, e?.backtrace ?? null, e?.context ? JSON.stringify(e.context) : null,
+        e?.errorClass ?? null,
+        e?.message ?? null,
+        e?.backtrace ?? null,
+        e?.context ? JSON.stringify(e.context) : null,
       ],
     );
     return rows[0] ? { nextRunAt: rows[0].next_run_at } : undefined;
   }
 
   /** Completes the run with its result and the born-completed `$workflow_completion$` log. */
-  async complete(id: string, owner: string, result: StoredValue, context: Record<string, unknown> | null): Promise<boolean> {
+  async complete(
+    id: string,
+    owner: string,
+    result: StoredValue,
+    context: Record<string, unknown> | null,
+  ): Promise<boolean> {
     const rows = await this.query(
       `WITH w AS (
          UPDATE ${this.wf} SET state = 'completed', result = $3, completed_at = now(), next_run_at = NULL,
@@ -306,7 +344,13 @@ export class WorkflowStore {
   }
 
   /** Fails the run: error-log row, state `failed` and the `$workflow_failure$<errorLogId>` log. */
-  async fail(id: string, owner: string, attempt: number, error: ErrorRecord, context: Record<string, unknown> | null): Promise<boolean> {
+  async fail(
+    id: string,
+    owner: string,
+    attempt: number,
+    error: ErrorRecord,
+    context: Record<string, unknown> | null,
+  ): Promise<boolean> {
     const rows = await this.query(
       `WITH e AS (
          INSERT INTO ${this.errors} (workflow_id, step_name, attempt, error_class, error_message, backtrace, context)
@@ -321,15 +365,25 @@ export class WorkflowStore {
          jsonb_build_object('error_log_id', e.id)
        FROM w, e RETURNING id`,
       [
-        id, owner, attempt, error.errorClass, error.message, error.backtrace,
-        error.context ? JSON.stringify(error.context) : null, context === null ? null : JSON.stringify(context),
+        id,
+        owner,
+        attempt,
+        error.errorClass,
+        error.message,
+        error.backtrace,
+        error.context ? JSON.stringify(error.context) : null,
+        context === null ? null : JSON.stringify(context),
       ],
     );
     return rows.length > 0;
   }
 
   /** Runs a recovery sweep should re-enqueue: overdue idle runs and runs with a stale lock. */
-  async findRecoverable(nowMs: number, graceMs: number, limit: number): Promise<{ id: string; wake: Date; stale: boolean }[]> {
+  async findRecoverable(
+    nowMs: number,
+    graceMs: number,
+    limit: number,
+  ): Promise<{ id: string; wake: Date; stale: boolean }[]> {
     return this.query(
       `(SELECT id, next_run_at AS wake, false AS stale FROM ${this.wf}
           WHERE state = 'idle' AND next_run_at <= $3::timestamptz - $1 * interval '1 millisecond'

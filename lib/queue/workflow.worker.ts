@@ -59,7 +59,9 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     if (job.name === MERGE_JOB) {
       const data = job.data as unknown as MergeJobData;
       if (!isMergeJobData(data)) {
-        this.logger.error(`Dropping malformed merge job ${job.id}: ${JSON.stringify(job.data)?.slice(0, 200)}`);
+        this.logger.error(
+          `Dropping malformed merge job ${job.id}: ${JSON.stringify(job.data)?.slice(0, 200)}`,
+        );
         return;
       }
       await this.mergeJob.poll(data);
@@ -67,7 +69,9 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     }
     const id = job.data?.workflowId;
     if (job.name !== RUN_JOB || typeof id !== 'string' || !/^\d{1,19}$/.test(id)) {
-      this.logger.error(`Dropping malformed job ${job.id} (${job.name}): ${JSON.stringify(job.data)?.slice(0, 200)}`);
+      this.logger.error(
+        `Dropping malformed job ${job.id} (${job.name}): ${JSON.stringify(job.data)?.slice(0, 200)}`,
+      );
       return;
     }
     await this.executor.runPass(id, job.id ?? `anon-${Date.now()}`);

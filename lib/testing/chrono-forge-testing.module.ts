@@ -37,7 +37,8 @@ export interface ChronoForgeTestingOptions extends Pick<ModuleMetadata, 'imports
  */
 export class ChronoForgeTestingModule {
   static async create(options: ChronoForgeTestingOptions = {}): Promise<ChronoForgeTestHarness> {
-    const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+    const databaseUrl =
+      options.databaseUrl ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
     const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     const suffix = `${process.pid}_${randomBytes(4).toString('hex')}`;
     const schema = `cf_test_${suffix}`;
@@ -66,7 +67,9 @@ export class ChronoForgeTestingModule {
       const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();
       await client
-        .query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE; DROP SCHEMA IF EXISTS "${schema}_bullmq" CASCADE`)
+        .query(
+          `DROP SCHEMA IF EXISTS "${schema}" CASCADE; DROP SCHEMA IF EXISTS "${schema}_bullmq" CASCADE`,
+        )
         .finally(() => client.end());
       if (options.queue === 'postgres') return;
       const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });

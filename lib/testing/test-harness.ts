@@ -29,7 +29,10 @@ export interface ExploreReport {
 
 const TERMINAL = new Set(['completed', 'failed', 'stalled', 'cancelled']);
 const completedSteps = (run: WorkflowRunDetail) =>
-  run.steps.filter((s) => s.state === 'completed' && !s.name.startsWith('$')).map((s) => s.name).sort();
+  run.steps
+    .filter((s) => s.state === 'completed' && !s.name.startsWith('$'))
+    .map((s) => s.name)
+    .sort();
 
 /**
  * A booted application with an isolated schema and queue, a {@link TestClock}, and helpers that
@@ -54,14 +57,18 @@ export class ChronoForgeTestHarness {
    * Drives run `key` to a terminal state: moves the clock to each pending wake time, recovers passes
    * that crashed (their lock is made stale), and returns the final run.
    */
-  async runToCompletion(key: string, options: { timeout?: Duration; workflow?: string } = {}): Promise<WorkflowRunDetail> {
+  async runToCompletion(
+    key: string,
+    options: { timeout?: Duration; workflow?: string } = {},
+  ): Promise<WorkflowRunDetail> {
     const deadline = Date.now() + toMs(options.timeout ?? '30s', 'runToCompletion timeout');
     const store = this.moduleRef.get(WorkflowStore);
     const worker = this.moduleRef.get(WorkflowWorker);
     for (;;) {
       const run = await this.client.get(key, { workflow: options.workflow });
       if (TERMINAL.has(run.state)) return run;
-      if (Date.now() > deadline) throw new ResultTimeoutError(`Run "${key}" is still ${run.state} (runToCompletion).`);
+      if (Date.now() > deadline)
+        throw new ResultTimeoutError(`Run "${key}" is still ${run.state} (runToCompletion).`);
       const faults = this.moduleRef.get(FaultInjector);
       let crashed: { id: string }[] = [];
       if (faults.crashed.delete(key)) {
@@ -72,7 +79,10 @@ export class ChronoForgeTestHarness {
           [run.id],
         );
       }
-      if (crashed.length > 0 || (run.state === 'idle' && run.nextRunAt && run.nextRunAt.getTime() > this.clock.now() - 1000)) {
+      if (
+        crashed.length > 0 ||
+        (run.state === 'idle' && run.nextRunAt && run.nextRunAt.getTime() > this.clock.now() - 1000)
+      ) {
         if (run.nextRunAt && run.nextRunAt.getTime() > this.clock.now() - 1000) {
           this.clock.set(Math.max(this.clock.now(), run.nextRunAt.getTime() + 1001));
         }
@@ -87,13 +97,22 @@ export class ChronoForgeTestHarness {
    * that step's checkpoint, and reports whether every variant ended like the clean run
    * (the TypeScript counterpart of ChaoticJob).
    */
-  async explore(workflow: string, input: unknown, options: { keyPrefix?: string; timeout?: Duration } = {}): Promise<ExploreReport> {
+  async explore(
+    workflow: string,
+    input: unknown,
+    options: { keyPrefix?: string; timeout?: Duration } = {},
+  ): Promise<ExploreReport> {
     const prefix = options.keyPrefix ?? `explore-${workflow}-${Date.now()}`;
     const faults = this.moduleRef.get(FaultInjector);
     const cleanKey = `${prefix}-clean`;
     await this.client.start(workflow, { key: cleanKey, input });
     const cleanRun = await this.runToCompletion(cleanKey, options);
-    const clean = { key: cleanKey, state: cleanRun.state, result: cleanRun.result, steps: completedSteps(cleanRun) };
+    const clean = {
+      key: cleanKey,
+      state: cleanRun.state,
+      result: cleanRun.result,
+      steps: completedSteps(cleanRun),
+    };
     const variants: ExploreVariant[] = [];
     for (const step of clean.steps.filter((s) => s.startsWith('step$'))) {
       for (const phase of ['before', 'after'] as const) {

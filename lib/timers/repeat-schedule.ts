@@ -19,7 +19,12 @@ export interface CalendarInterval {
 export type RepeatEvery = Duration | CalendarInterval;
 
 const DAY_MS = 86_400_000;
-const APPROX_MS = { days: DAY_MS, weeks: 7 * DAY_MS, months: 30.436875 * DAY_MS, years: 365.2425 * DAY_MS };
+const APPROX_MS = {
+  days: DAY_MS,
+  weeks: 7 * DAY_MS,
+  months: 30.436875 * DAY_MS,
+  years: 365.2425 * DAY_MS,
+};
 
 /**
  * The grid of a repeat: tick `k` is `anchor + k·every`, always computed from the anchor (no drift,
@@ -38,13 +43,24 @@ export class RepeatSchedule {
     readonly timeZone = 'UTC',
   ) {
     if (typeof every === 'object' && every !== null) {
-      const cal = { days: every.days ?? 0, weeks: every.weeks ?? 0, months: every.months ?? 0, years: every.years ?? 0 };
+      const cal = {
+        days: every.days ?? 0,
+        weeks: every.weeks ?? 0,
+        months: every.months ?? 0,
+        years: every.years ?? 0,
+      };
       const parts = Object.values(cal);
       if (parts.some((v) => !Number.isInteger(v) || v < 0) || parts.every((v) => v === 0)) {
-        throw new InvalidOptionsError(`Repeat interval ${JSON.stringify(every)} needs non-negative integers and one non-zero unit.`);
+        throw new InvalidOptionsError(
+          `Repeat interval ${JSON.stringify(every)} needs non-negative integers and one non-zero unit.`,
+        );
       }
       this.calendar = cal;
-      this.approxMs = cal.days * APPROX_MS.days + cal.weeks * APPROX_MS.weeks + cal.months * APPROX_MS.months + cal.years * APPROX_MS.years;
+      this.approxMs =
+        cal.days * APPROX_MS.days +
+        cal.weeks * APPROX_MS.weeks +
+        cal.months * APPROX_MS.months +
+        cal.years * APPROX_MS.years;
     } else {
       const ms = toMs(every, 'repeat interval');
       if (ms < 1) throw new InvalidOptionsError('Repeat interval must be at least 1 ms.');
@@ -56,8 +72,10 @@ export class RepeatSchedule {
       }
       this.approxMs = ms;
     }
-    if (!DateTime.local().setZone(timeZone).isValid) throw new InvalidOptionsError(`Unknown time zone "${timeZone}".`);
-    if (!Number.isFinite(anchorMs)) throw new InvalidOptionsError('Repeat anchor must be a valid time.');
+    if (!DateTime.local().setZone(timeZone).isValid)
+      throw new InvalidOptionsError(`Unknown time zone "${timeZone}".`);
+    if (!Number.isFinite(anchorMs))
+      throw new InvalidOptionsError('Repeat anchor must be a valid time.');
   }
 
   /** Scheduled time (epoch ms) of tick `k`. */

@@ -38,25 +38,52 @@ export class RepeatRunner {
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
-  async run(scope: RunScope, name: string, self: object, method: Method, args: unknown[], meta: RepeatMetadata): Promise<void> {
+  async run(
+    scope: RunScope,
+    name: string,
+    self: object,
+    method: Method,
+    args: unknown[],
+    meta: RepeatMetadata,
+  ): Promise<void> {
     const coordName = scope.nextStepName(`durably_repeat$${name}`);
     let coord = scope.logs.get(coordName);
     if (coord?.state === 'completed') return;
     const timeoutMs = toMs(meta.timeout ?? '1h', 'repeat timeout');
-    const policy = toRetryStrategy(meta.retry, 'repeat retry') ?? scope.definition.retry ?? this.options.defaultStepRetry;
+    const policy =
+      toRetryStrategy(meta.retry, 'repeat retry') ??
+      scope.definition.retry ??
+      this.options.defaultStepRetry;
     for (;;) {
       if (scope.halted) throw new HaltExecution();
       if (await this.tillMet(self, args, meta, coordName)) {
-        const id = await this.store.completeStep(scope.run.id, scope.owner, coordName, (coord?.attempts ?? 0) + 1, null, coord?.metadata ?? {}, new Date());
+        const id = await this.store.completeStep(
+          scope.run.id,
+          scope.owner,
+          coordName,
+          (coord?.attempts ?? 0) + 1,
+          null,
+          coord?.metadata ?? {},
+          new Date(),
+        );
         if (id === null) throw new LockLostError(scope.run.id);
         return;
       }
       let state = coord?.metadata as Coordination | undefined;
       if (!state) {
-        const anchor = meta.startAt ? meta.startAt.getTime() : scope.now() + new RepeatSchedule(meta.every, 0, meta.timeZone).approxMs;
+        const anchor = meta.startAt
+          ? meta.startAt.getTime()
+          : scope.now() + new RepeatSchedule(meta.every, 0, meta.timeZone).approxMs;
         state = { anchor: iso(anchor), last_index: null, last_execution_at: null };
         const id = await this.store.savePendingLog(scope.run.id, scope.owner, coordName, 1, state);
-        coord = { id, step_name: coordName, state: 'pending', attempts: 1, result: null, metadata: state };
+        coord = {
+          id,
+          step_name: coordName,
+          state: 'pending',
+          attempts: 1,
+          result: null,
+          metadata: state,
+        };
         scope.logs.set(coordName, coord);
       }
       const schedule = new RepeatSchedule(meta.every, Date.parse(state.anchor), meta.timeZone);
@@ -71,30 +98,64 @@ export class RepeatRunner {
           attempts: 0,
           errorClass: 'TimeoutError',
           errorMessage: `Fast-forwarded ${firstValid - index} expired tick(s)`,
-          metadata: { fast_forwarded: firstValid - index, from: iso(schedule.tick(index)), to: iso(lastSkipped), timeout_at: iso(lastSkipped + timeoutMs) },
+          metadata: {
+            fast_forwarded: firstValid - index,
+            from: iso(schedule.tick(index)),
+            to: iso(lastSkipped),
+            timeout_at: iso(lastSkipped + timeoutMs),
+          },
         });
         index = firstValid;
       }
       const scheduled = schedule.tick(index);
       if (scheduled > now) scope.halt(scheduled);
-      state = await this.runTick(scope, coordName, state, index, scheduled, self, method, args, meta, policy);
+      state = await this.runTick(
+        scope,
+        coordName,
+        state,
+        index,
+        scheduled,
+        self,
+        method,
+        args,
+        meta,
+        policy,
+      );
       coord = scope.logs.get(coordName);
     }
   }
 
   private async runTick(
-    scope: RunScope, coordName: string, state: Coordination, index: number, scheduled: number,
-    self: object, method: Method, args: unknown[], meta: RepeatMetadata, policy: RetryStrategy,
+    scope: RunScope,
+    coordName: string,
+    state: Coordination,
+    index: number,
+    scheduled: number,
+    self: object,
+    method: Method,
+    args: unknown[],
+    meta: RepeatMetadata,
+    policy: RetryStrategy,
   ): Promise<Coordination> {
     const tickName = `${coordName}$${scheduled}`;
     const existing = await this.store.findLog(scope.run.id, tickName);
-    if (existing && existing.state !== 'pending') return this.advance(scope, coordName, state, index, scheduled, null);
+    if (existing && existing.state !== 'pending')
+      return this.advance(scope, coordName, state, index, scheduled, null);
     const attempts = (existing?.attempts ?? 0) + 1;
-    const tickMeta: Record<string, unknown> = { ...(existing?.metadata ?? {}), scheduled_for: iso(scheduled) };
+    const tickMeta: Record<string, unknown> = {
+      ...(existing?.metadata ?? {}),
+      scheduled_for: iso(scheduled),
+    };
     try {
-      const value = await stepStorage.run(tickName, () => method.apply(self, [...args, new Date(scheduled)]));
+      const value = await stepStorage.run(tickName, () =>
+        method.apply(self, [...args, new Date(scheduled)]),
+      );
       return await this.advance(scope, coordName, state, index, scheduled, {
-        name: tickName, state: 'completed', attempts, metadata: tickMeta, result: serializeValue(value ?? null),
+        name: tickName,
+        state: 'completed',
+        attempts,
+        metadata: tickMeta,
+        result: serializeValue(value ?? null),
       });
     } catch (err) {
       if (err instanceof HaltExecution || err instanceof LockLostError) throw err;
@@ -103,12 +164,27 @@ export class RepeatRunner {
       if (Object.keys(counts).length > 0) tickMeta.retry_counts = counts;
       const error = toErrorRecord(err, scope.context);
       if (decision) {
-        const id = await this.store.failStepAttempt(scope.run.id, scope.owner, tickName, attempts, 'pending', tickMeta, error, new Date());
+        const id = await this.store.failStepAttempt(
+          scope.run.id,
+          scope.owner,
+          tickName,
+          attempts,
+          'pending',
+          tickMeta,
+          error,
+          new Date(),
+        );
         if (id === null) throw new LockLostError(scope.run.id);
         scope.halt(scope.now() + decision.delayMs);
       }
       const next = await this.advance(scope, coordName, state, index, scheduled, {
-        name: tickName, state: 'failed', attempts, metadata: tickMeta, errorClass: error.errorClass, errorMessage: error.message, errorLog: error,
+        name: tickName,
+        state: 'failed',
+        attempts,
+        metadata: tickMeta,
+        errorClass: error.errorClass,
+        errorMessage: error.message,
+        errorLog: error,
       });
       if (meta.onError === 'fail') {
         throw new ExecutionFailedError(tickName, attempts, err);
@@ -119,22 +195,42 @@ export class RepeatRunner {
 
   /** Records tick `index` as done (with its row, if any) on the coordination log. */
   private async advance(
-    scope: RunScope, coordName: string, state: Coordination, index: number, scheduled: number,
+    scope: RunScope,
+    coordName: string,
+    state: Coordination,
+    index: number,
+    scheduled: number,
     tick: TickWrite | null,
   ): Promise<Coordination> {
     const next: Coordination = { ...state, last_index: index, last_execution_at: iso(scheduled) };
     const ok = tick
       ? await this.repeats.recordTick(scope.run.id, scope.owner, coordName, next, tick)
-      : (await this.store.savePendingLog(scope.run.id, scope.owner, coordName, (scope.logs.get(coordName)?.attempts ?? 1) + 1, next), true);
+      : (await this.store.savePendingLog(
+          scope.run.id,
+          scope.owner,
+          coordName,
+          (scope.logs.get(coordName)?.attempts ?? 1) + 1,
+          next,
+        ),
+        true);
     if (!ok) throw new LockLostError(scope.run.id);
     const coord = scope.logs.get(coordName);
-    if (coord) scope.logs.set(coordName, { ...coord, attempts: coord.attempts + 1, metadata: next });
+    if (coord)
+      scope.logs.set(coordName, { ...coord, attempts: coord.attempts + 1, metadata: next });
     return next;
   }
 
-  private async tillMet(self: object, args: unknown[], meta: RepeatMetadata, coordName: string): Promise<boolean> {
+  private async tillMet(
+    self: object,
+    args: unknown[],
+    meta: RepeatMetadata,
+    coordName: string,
+  ): Promise<boolean> {
     if (meta.till === undefined) return false;
-    const fn = typeof meta.till === 'string' ? ((self as Record<string, Method>)[meta.till]).bind(self) : (meta.till as Method);
+    const fn =
+      typeof meta.till === 'string'
+        ? (self as Record<string, Method>)[meta.till].bind(self)
+        : (meta.till as Method);
     return Boolean(await stepStorage.run(`${coordName}$till`, () => fn(...args)));
   }
 }

@@ -25,7 +25,13 @@ export class RepeatStore {
    * Moves the coordination log to `coordMeta` and writes the tick row (plus its error-log row) in
    * one statement. Returns false when the lock was lost.
    */
-  async recordTick(workflowId: string, owner: string, coordName: string, coordMeta: Record<string, unknown>, tick: TickWrite): Promise<boolean> {
+  async recordTick(
+    workflowId: string,
+    owner: string,
+    coordName: string,
+    coordMeta: Record<string, unknown>,
+    tick: TickWrite,
+  ): Promise<boolean> {
     const { logs, errors } = this.store;
     const e = tick.errorLog;
     const rows = await this.store.query(
@@ -45,9 +51,20 @@ export class RepeatStore {
          SELECT $1, t.id, $5, $7, $12, $13, $14, $15 FROM t WHERE $12::text IS NOT NULL)
        SELECT id FROM t`,
       [
-        workflowId, owner, coordName, JSON.stringify(coordMeta), tick.name, tick.state, tick.attempts,
-        tick.result ? JSON.stringify(tick.result) : null, JSON.stringify(tick.metadata), tick.errorClass ?? null,
-        tick.errorMessage ?? null, e?.errorClass ?? null, e?.message ?? null, e?.backtrace ?? null,
+        workflowId,
+        owner,
+        coordName,
+        JSON.stringify(coordMeta),
+        tick.name,
+        tick.state,
+        tick.attempts,
+        tick.result ? JSON.stringify(tick.result) : null,
+        JSON.stringify(tick.metadata),
+        tick.errorClass ?? null,
+        tick.errorMessage ?? null,
+        e?.errorClass ?? null,
+        e?.message ?? null,
+        e?.backtrace ?? null,
         e?.context ? JSON.stringify(e.context) : null,
       ],
     );

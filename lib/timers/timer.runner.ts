@@ -44,7 +44,8 @@ export class TimerRunner {
     const log = scope.logs.get(stepName);
     if (log?.state === 'completed') return;
     this.beforeWork(scope);
-    const wakeAt = typeof log?.metadata.wake_at === 'string' ? Date.parse(log.metadata.wake_at) : wakeAtMs();
+    const wakeAt =
+      typeof log?.metadata.wake_at === 'string' ? Date.parse(log.metadata.wake_at) : wakeAtMs();
     const attempts = (log?.attempts ?? 0) + 1;
     const metadata = { ...(log?.metadata ?? {}), wake_at: iso(wakeAt) };
     if (scope.now() >= wakeAt) {
@@ -55,7 +56,12 @@ export class TimerRunner {
     scope.halt(wakeAt);
   }
 
-  async waitUntil(scope: RunScope, stepName: string, check: () => unknown, options: WaitUntilOptions): Promise<true> {
+  async waitUntil(
+    scope: RunScope,
+    stepName: string,
+    check: () => unknown,
+    options: WaitUntilOptions,
+  ): Promise<true> {
     const log = scope.logs.get(stepName);
     if (log?.state === 'completed') return true;
     this.failedBefore(log, stepName);
@@ -63,7 +69,10 @@ export class TimerRunner {
     const now = scope.now();
     const timeoutMs = toMs(options.timeout ?? '1h', 'waitUntil timeout');
     const everyMs = Math.max(1, toMs(options.checkEvery ?? '15m', 'waitUntil checkEvery'));
-    const metadata = { timeout_at: iso(now + timeoutMs), ...(log?.metadata ?? {}) } as Record<string, unknown> & {
+    const metadata = { timeout_at: iso(now + timeoutMs), ...(log?.metadata ?? {}) } as Record<
+      string,
+      unknown
+    > & {
       timeout_at: string;
       retry_counts?: RetryCounts;
     };
@@ -74,7 +83,12 @@ export class TimerRunner {
       met = await stepStorage.run(stepName, check);
     } catch (err) {
       if (err instanceof HaltExecution || err instanceof LockLostError) throw err;
-      const policy = new RetryPolicy({ maxAttempts: null, base: '1s', cap: '30s', retryOn: options.retryOn ?? [] });
+      const policy = new RetryPolicy({
+        maxAttempts: null,
+        base: '1s',
+        cap: '30s',
+        retryOn: options.retryOn ?? [],
+      });
       const counts = { ...(metadata.retry_counts ?? {}) };
       counts[policy.budgetKey] = (counts[policy.budgetKey] ?? 0) + 1;
       const retry = now < timeoutAt && policy.matches(err);
@@ -88,7 +102,14 @@ export class TimerRunner {
     }
     if (now >= timeoutAt) {
       const timeout = new WaitConditionTimeoutError(stepName, attempts, new Date(timeoutAt));
-      await this.fail(scope, stepName, attempts, false, { ...metadata, result: 'timed_out' }, timeout);
+      await this.fail(
+        scope,
+        stepName,
+        attempts,
+        false,
+        { ...metadata, result: 'timed_out' },
+        timeout,
+      );
       throw timeout;
     }
     await this.pending(scope, stepName, attempts, metadata);
@@ -118,23 +139,48 @@ export class TimerRunner {
     scope.halt(null);
   }
 
-  async waitForSignal<T>(scope: RunScope, stepName: string, name: string, options: WaitForSignalOptions): Promise<T> {
+  async waitForSignal<T>(
+    scope: RunScope,
+    stepName: string,
+    name: string,
+    options: WaitForSignalOptions,
+  ): Promise<T> {
     const log = scope.logs.get(stepName);
     if (log?.state === 'completed') return deserializeValue<T>(log.result);
     if (log?.state === 'failed') {
-      throw new WaitConditionTimeoutError(stepName, log.attempts, new Date(String(log.metadata.timeout_at)));
+      throw new WaitConditionTimeoutError(
+        stepName,
+        log.attempts,
+        new Date(String(log.metadata.timeout_at)),
+      );
     }
     this.beforeWork(scope);
     const now = scope.now();
     const metadata: Record<string, unknown> = { ...(log?.metadata ?? {}) };
-    if (!log && options.timeout !== undefined) metadata.timeout_at = iso(now + toMs(options.timeout, 'waitForSignal timeout'));
+    if (!log && options.timeout !== undefined)
+      metadata.timeout_at = iso(now + toMs(options.timeout, 'waitForSignal timeout'));
     const attempts = (log?.attempts ?? 0) + 1;
-    const payload = await this.timers.consumeSignal(scope.run.id, scope.owner, stepName, name, attempts, metadata);
+    const payload = await this.timers.consumeSignal(
+      scope.run.id,
+      scope.owner,
+      stepName,
+      name,
+      attempts,
+      metadata,
+    );
     if (payload) {
-      scope.logs.set(stepName, { id: '', step_name: stepName, state: 'completed', attempts, result: payload, metadata });
+      scope.logs.set(stepName, {
+        id: '',
+        step_name: stepName,
+        state: 'completed',
+        attempts,
+        result: payload,
+        metadata,
+      });
       return deserializeValue<T>(payload);
     }
-    const timeoutAt = typeof metadata.timeout_at === 'string' ? Date.parse(metadata.timeout_at) : null;
+    const timeoutAt =
+      typeof metadata.timeout_at === 'string' ? Date.parse(metadata.timeout_at) : null;
     if (timeoutAt !== null && now >= timeoutAt) {
       const timeout = new WaitConditionTimeoutError(stepName, attempts, new Date(timeoutAt));
       await this.fail(scope, stepName, attempts, false, metadata, timeout);
@@ -148,20 +194,62 @@ export class TimerRunner {
     if (scope.halted) throw new HaltExecution();
   }
 
-  private failedBefore(log: { state: string; attempts: number } | undefined, stepName: string): void {
+  private failedBefore(
+    log: { state: string; attempts: number } | undefined,
+    stepName: string,
+  ): void {
     if (log?.state === 'failed') throw new ExecutionFailedError(stepName, log.attempts);
   }
 
-  private async complete(scope: RunScope, stepName: string, attempts: number, value: unknown, metadata: Record<string, unknown>): Promise<void> {
+  private async complete(
+    scope: RunScope,
+    stepName: string,
+    attempts: number,
+    value: unknown,
+    metadata: Record<string, unknown>,
+  ): Promise<void> {
     const result = serializeValue(value);
-    const id = await this.store.completeStep(scope.run.id, scope.owner, stepName, attempts, result, metadata, new Date());
+    const id = await this.store.completeStep(
+      scope.run.id,
+      scope.owner,
+      stepName,
+      attempts,
+      result,
+      metadata,
+      new Date(),
+    );
     if (id === null) throw new LockLostError(scope.run.id);
-    scope.logs.set(stepName, { id, step_name: stepName, state: 'completed', attempts, result, metadata });
+    scope.logs.set(stepName, {
+      id,
+      step_name: stepName,
+      state: 'completed',
+      attempts,
+      result,
+      metadata,
+    });
   }
 
-  private async pending(scope: RunScope, stepName: string, attempts: number, metadata: Record<string, unknown>): Promise<void> {
-    const id = await this.store.savePendingLog(scope.run.id, scope.owner, stepName, attempts, metadata);
-    scope.logs.set(stepName, { id, step_name: stepName, state: 'pending', attempts, result: null, metadata });
+  private async pending(
+    scope: RunScope,
+    stepName: string,
+    attempts: number,
+    metadata: Record<string, unknown>,
+  ): Promise<void> {
+    const id = await this.store.savePendingLog(
+      scope.run.id,
+      scope.owner,
+      stepName,
+      attempts,
+      metadata,
+    );
+    scope.logs.set(stepName, {
+      id,
+      step_name: stepName,
+      state: 'pending',
+      attempts,
+      result: null,
+      metadata,
+    });
   }
 
   private async fail(
@@ -173,16 +261,30 @@ export class TimerRunner {
     err: unknown,
   ): Promise<void> {
     const id = await this.store.failStepAttempt(
-      scope.run.id, scope.owner, stepName, attempts, retry ? 'pending' : 'failed', metadata,
-      toErrorRecord(err, scope.context), new Date(),
+      scope.run.id,
+      scope.owner,
+      stepName,
+      attempts,
+      retry ? 'pending' : 'failed',
+      metadata,
+      toErrorRecord(err, scope.context),
+      new Date(),
     );
     if (id === null) throw new LockLostError(scope.run.id);
-    scope.logs.set(stepName, { id, step_name: stepName, state: retry ? 'pending' : 'failed', attempts, result: null, metadata });
+    scope.logs.set(stepName, {
+      id,
+      step_name: stepName,
+      state: retry ? 'pending' : 'failed',
+      attempts,
+      result: null,
+      metadata,
+    });
   }
 }
 
 /** Validates a timer's optional name segment. */
 export function timerName(kind: string, name: string | undefined): string {
-  if (name !== undefined && typeof name !== 'string') throw new InvalidOptionsError(`${kind} name must be a string.`);
+  if (name !== undefined && typeof name !== 'string')
+    throw new InvalidOptionsError(`${kind} name must be a string.`);
   return name ?? kind;
 }

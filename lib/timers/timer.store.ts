@@ -66,7 +66,9 @@ export class TimerStore {
   }
 
   /** Requests a pass of an idle or running run (`continueIf` re-check); `null` otherwise. */
-  async requestWake(workflowId: string): Promise<{ state: string; next_run_at: Date | null } | null> {
+  async requestWake(
+    workflowId: string,
+  ): Promise<{ state: string; next_run_at: Date | null } | null> {
     const rows = await this.store.query<{ state: string; next_run_at: Date | null }>(
       `UPDATE ${this.store.wf} SET next_run_at = CASE WHEN state = 'idle' THEN now() ELSE next_run_at END,
          wake_pending = wake_pending OR state = 'running', updated_at = now()

@@ -10,10 +10,14 @@ export const STEP_NAME_DELIMITER = '$';
  */
 export function assertUserName(name: unknown, what: string): asserts name is string {
   if (typeof name !== 'string' || name.trim() === '') {
-    throw new ReservedNameError(`${what} name must be a non-empty string, got ${describeValue(name)}.`);
+    throw new ReservedNameError(
+      `${what} name must be a non-empty string, got ${describeValue(name)}.`,
+    );
   }
   if (name.length > 200) {
-    throw new ReservedNameError(`${what} name "${name.slice(0, 40)}…" is longer than 200 characters.`);
+    throw new ReservedNameError(
+      `${what} name "${name.slice(0, 40)}…" is longer than 200 characters.`,
+    );
   }
   if (name.includes('#')) {
     throw new ReservedNameError(

@@ -67,6 +67,7 @@ export function jsonByteSize(value: unknown, what: string): number {
   } catch (err) {
     throw new SerializationError(`${what} is not JSON: ${(err as Error).message}`, { cause: err });
   }
-  if (text === undefined) throw new SerializationError(`${what} is not JSON (got ${typeof value}).`);
+  if (text === undefined)
+    throw new SerializationError(`${what} is not JSON (got ${typeof value}).`);
   return Buffer.byteLength(text, 'utf8');
 }

@@ -24,12 +24,19 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
     await sql(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     items = new DataSource({ type: 'postgres', url: DATABASE_URL, schema, entities: [LineItem] });
     await items.initialize();
-    await items.query(`CREATE TABLE "${schema}".line_items (id int PRIMARY KEY, sku text NOT NULL)`);
-    await items.query(`INSERT INTO "${schema}".line_items SELECT g, 'sku-' || g FROM generate_series(1, 10) g`);
+    await items.query(
+      `CREATE TABLE "${schema}".line_items (id int PRIMARY KEY, sku text NOT NULL)`,
+    );
+    await items.query(
+      `INSERT INTO "${schema}".line_items SELECT g, 'sku-' || g FROM generate_series(1, 10) g`,
+    );
     app = await bootApp({
       schema,
       queueName,
-      providers: [...fanProviders, { provide: LINE_ITEMS, useValue: items.getRepository(LineItem) }],
+      providers: [
+        ...fanProviders,
+        { provide: LINE_ITEMS, useValue: items.getRepository(LineItem) },
+      ],
     });
     client = app.get(WorkflowClient);
     probe = app.get(FanProbe);
@@ -55,7 +62,9 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
     expect(branch?.state).toBe('completed');
     expect(branch?.metadata).toMatchObject({ cursors: { notify: { n: 20, done: true } } });
     expect(run.steps.map((s) => s.name)).toContain('merge$lines');
-    expect(run.branches).toEqual([expect.objectContaining({ name: 'lines', sealed: true, children: { completed: 21 } })]);
+    expect(run.branches).toEqual([
+      expect.objectContaining({ name: 'lines', sealed: true, children: { completed: 21 } }),
+    ]);
   });
 
   it('should resume spawnEach from its cursor after a crash mid-way without duplicate children', async () => {
@@ -84,8 +93,12 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
     const handle = await client.start('fan.repo', { key: 'p-repo' });
     await expect(handle.result({ timeout: '20s' })).resolves.toBe('table merged');
     const kids = await children('p-repo');
-    expect(kids.map((k) => k.key)).toEqual(Array.from({ length: 10 }, (_, i) => `p-repo$fromTable$item_${i + 1}`));
-    expect((await client.get('p-repo')).steps.find((s) => s.name === 'branch$fromTable')?.metadata).toMatchObject({
+    expect(kids.map((k) => k.key)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `p-repo$fromTable$item_${i + 1}`),
+    );
+    expect(
+      (await client.get('p-repo')).steps.find((s) => s.name === 'branch$fromTable')?.metadata,
+    ).toMatchObject({
       cursors: { item: { n: 10, pk: 10, done: true } },
     });
   });
@@ -93,10 +106,15 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
   it('should keep the parent parked while a child failed, and wake it once the child is retried', async () => {
     probe.failing.add(2);
     const handle = await client.start('fan.parent', { key: 'p-park', input: { n: 4, of: 10 } });
-    await eventually(async () => (await children('p-park')).some((k) => k.state === 'failed'), 15_000, 'a failed child');
+    await eventually(
+      async () => (await children('p-park')).some((k) => k.state === 'failed'),
+      15_000,
+      'a failed child',
+    );
     await new Promise((r) => setTimeout(r, 600));
     expect(await handle.status()).toBe('idle');
-    const poll = (await client.get('p-park')).steps.find((s) => s.name === 'branch$lines')?.metadata.poll as { pending: number };
+    const poll = (await client.get('p-park')).steps.find((s) => s.name === 'branch$lines')?.metadata
+      .poll as { pending: number };
     expect(poll.pending).toBe(1);
     probe.failing.delete(2);
     await client.retry('p-park$lines$notify_2');
@@ -112,8 +130,12 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
     );
     expect(branch).toBeDefined();
     const before = await app.get(WorkflowQueue).bullQueue.getJobCounts('delayed', 'waiting');
-    await app.get(BranchMergeJob).poll({ parentId: run.id, branchLogIds: [id], minMs: 10, maxMs: 10, token: 'stale-token' });
-    expect(await app.get(WorkflowQueue).bullQueue.getJobCounts('delayed', 'waiting')).toEqual(before);
+    await app
+      .get(BranchMergeJob)
+      .poll({ parentId: run.id, branchLogIds: [id], minMs: 10, maxMs: 10, token: 'stale-token' });
+    expect(await app.get(WorkflowQueue).bullQueue.getJobCounts('delayed', 'waiting')).toEqual(
+      before,
+    );
   });
 
   it.each([

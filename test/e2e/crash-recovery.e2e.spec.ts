@@ -17,13 +17,19 @@ describe('crash recovery with real worker processes (e2e)', () => {
     ensureCompiled();
     process.env.CF_TEST_SCHEMA = schema;
     // This process only starts runs; the work happens in child processes.
-    app = await bootApp({ schema, queueName, providers: ledgerProviders, options: { worker: false } });
+    app = await bootApp({
+      schema,
+      queueName,
+      providers: ledgerProviders,
+      options: { worker: false },
+    });
     client = app.get(WorkflowClient);
     await Ledger.createTable(schema, { query: (q: string) => sql(q) });
   });
 
   afterAll(async () => {
-    for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+    for (const c of children)
+      if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
     await app?.close();
     await cleanup(schema, queueName);
   });
@@ -56,7 +62,9 @@ describe('crash recovery with real worker processes (e2e)', () => {
       { step: 'step2', n: 1 },
       { step: 'step3', n: 1 },
     ]);
-    const rows = await sql<{ pid: number; step: string }>(`SELECT pid, step FROM "${schema}".ledger WHERE key = 'k-crash' AND step = 'step3'`);
+    const rows = await sql<{ pid: number; step: string }>(
+      `SELECT pid, step FROM "${schema}".ledger WHERE key = 'k-crash' AND step = 'step3'`,
+    );
     expect(rows[0].pid).toBe(fresh.proc.pid);
     fresh.proc.kill('SIGTERM');
     expect((await fresh.exited).code).toBe(0);
@@ -66,7 +74,10 @@ describe('crash recovery with real worker processes (e2e)', () => {
     const crashing = spawnWorker(schema, queueName, { CF_CRASH_AT: 'step2' });
     children.push(crashing);
     await crashing.ready;
-    const handle = await client.start('ledger.longLock', { key: 'k-heartbeat', input: { steps: 3 } });
+    const handle = await client.start('ledger.longLock', {
+      key: 'k-heartbeat',
+      input: { steps: 3 },
+    });
     expect((await crashing.exited).signal).toBe('SIGKILL');
     expect(await handle.status()).toBe('running');
     const killedAt = Date.now();
@@ -92,14 +103,22 @@ describe('crash recovery with real worker processes (e2e)', () => {
     await Promise.all([a.ready, b.ready]);
     const queue = app.get(WorkflowClient);
     const handles = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => queue.start('ledger.three', { key: `k-dup-${i}`, input: { steps: 5 } })),
+      Array.from({ length: 20 }, (_, i) =>
+        queue.start('ledger.three', { key: `k-dup-${i}`, input: { steps: 5 } }),
+      ),
     );
     // Flood the queue with duplicate wake-ups for every run.
     const { WorkflowQueue } = await import('../../lib/index.js');
     const wq = app.get(WorkflowQueue);
     for (let round = 0; round < 3; round++) {
-      await Promise.all(handles.map((h) => wq.enqueueRun(h.id, new Date(Date.now() + round), `dup-${round}`)));
-      await Promise.all(handles.map((h) => wq.bullQueue.add('run', { workflowId: h.id }, { jobId: `dup-${h.id}-${round}` })));
+      await Promise.all(
+        handles.map((h) => wq.enqueueRun(h.id, new Date(Date.now() + round), `dup-${round}`)),
+      );
+      await Promise.all(
+        handles.map((h) =>
+          wq.bullQueue.add('run', { workflowId: h.id }, { jobId: `dup-${h.id}-${round}` }),
+        ),
+      );
     }
     await Promise.all(handles.map((h) => h.result({ timeout: '30s' })));
     const counts = await sql<{ key: string; step: string; n: number }>(
@@ -107,13 +126,23 @@ describe('crash recovery with real worker processes (e2e)', () => {
     );
     expect(counts).toHaveLength(100);
     expect(counts.every((c) => c.n === 1)).toBe(true);
-    const pids = new Set((await sql<{ pid: number }>(`SELECT DISTINCT pid FROM "${schema}".ledger WHERE key LIKE 'k-dup-%'`)).map((r) => r.pid));
+    const pids = new Set(
+      (
+        await sql<{ pid: number }>(
+          `SELECT DISTINCT pid FROM "${schema}".ledger WHERE key LIKE 'k-dup-%'`,
+        )
+      ).map((r) => r.pid),
+    );
     expect(pids.size).toBe(2);
     const dupLogs = await sql(
       `SELECT workflow_id, step_name FROM "${schema}".chrono_forge_execution_logs GROUP BY 1, 2 HAVING count(*) > 1`,
     );
     expect(dupLogs).toHaveLength(0);
-    await eventually(async () => (await client.list({ state: ['idle', 'running'] })).length === 0, 5_000, 'no open runs');
+    await eventually(
+      async () => (await client.list({ state: ['idle', 'running'] })).length === 0,
+      5_000,
+      'no open runs',
+    );
     a.proc.kill('SIGTERM');
     b.proc.kill('SIGTERM');
     await Promise.all([a.exited, b.exited]);

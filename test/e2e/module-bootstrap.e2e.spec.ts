@@ -58,9 +58,9 @@ describe('module bootstrap (e2e)', () => {
   it('should reject invalid module options with a clear message', async () => {
     const bad = { ...testModuleOptions({ schema, queueName }), database: { url: 'mysql://nope' } };
     await expect(boot([], bad)).rejects.toThrow(InvalidOptionsError);
-    await expect(boot([], { ...testModuleOptions({ schema, queueName }), queue: { redis: { url: '' } } })).rejects.toThrow(
-      /queue\.redis\.url/,
-    );
+    await expect(
+      boot([], { ...testModuleOptions({ schema, queueName }), queue: { redis: { url: '' } } }),
+    ).rejects.toThrow(/queue\.redis\.url/);
   });
 
   it('should boot with forRootAsync, create the tables through migrations, and expose the client', async () => {
@@ -77,7 +77,10 @@ describe('module bootstrap (e2e)', () => {
     @Module({
       imports: [
         ChronoForgeModule.forRootAsync({
-          useFactory: async () => ({ ...testModuleOptions({ schema, queueName }), recovery: false as const }),
+          useFactory: async () => ({
+            ...testModuleOptions({ schema, queueName }),
+            recovery: false as const,
+          }),
         }),
       ],
       providers: [E],
@@ -99,8 +102,12 @@ describe('module bootstrap (e2e)', () => {
         'chrono_forge_workflows',
       ]);
       const client = ref.get(WorkflowClient);
-      await expect(client.start(E, 'run', { key: 'typed-1' }).then((h) => h.result({ timeout: '10s' }))).resolves.toBe('typed-1');
-      await expect(client.start('missing.workflow', { key: 'x' })).rejects.toBeInstanceOf(WorkflowNotFoundError);
+      await expect(
+        client.start(E, 'run', { key: 'typed-1' }).then((h) => h.result({ timeout: '10s' })),
+      ).resolves.toBe('typed-1');
+      await expect(client.start('missing.workflow', { key: 'x' })).rejects.toBeInstanceOf(
+        WorkflowNotFoundError,
+      );
       await expect(client.get('no-such-key')).rejects.toBeInstanceOf(WorkflowNotFoundError);
       expect(() => ref.get(E).outside()).toThrow(NotInWorkflowError);
     } finally {

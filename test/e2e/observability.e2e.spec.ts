@@ -1,6 +1,10 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { trace } from '@opentelemetry/api';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChronoForgeMetrics, WorkflowClient } from '../../lib/index.js';
 import { orderProviders } from '../fixtures/orders.fixture.js';
@@ -15,7 +19,9 @@ describe('metrics and tracing (e2e)', () => {
   let client: WorkflowClient;
 
   beforeAll(async () => {
-    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+    trace.setGlobalTracerProvider(
+      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
+    );
     app = await bootApp({ schema, queueName, providers: orderProviders });
     client = app.get(WorkflowClient);
   });
@@ -33,19 +39,34 @@ describe('metrics and tracing (e2e)', () => {
   it('should move the Prometheus counters and record one span per executed step', async () => {
     const registry = app.get(ChronoForgeMetrics).registry;
     const before = await registry.metrics();
-    const handle = await client.start('orders.fulfil', { key: 'obs-1', input: { orderId: 'obs1', quantity: 1 } });
+    const handle = await client.start('orders.fulfil', {
+      key: 'obs-1',
+      input: { orderId: 'obs1', quantity: 1 },
+    });
     await handle.result({ timeout: '15s' });
     const after = await registry.metrics();
-    const started = (t: string) => value(t, 'chronoforge_runs_started_total', 'workflow="orders.fulfil"');
-    const finished = (t: string) => value(t, 'chronoforge_runs_finished_total', 'state="completed"');
+    const started = (t: string) =>
+      value(t, 'chronoforge_runs_started_total', 'workflow="orders.fulfil"');
+    const finished = (t: string) =>
+      value(t, 'chronoforge_runs_finished_total', 'state="completed"');
     expect((await started(after)) - (await started(before))).toBe(1);
     expect((await finished(after)) - (await finished(before))).toBe(1);
-    expect(after).toMatch(/chronoforge_step_duration_seconds_count\{workflow="orders.fulfil",step="step\$ship",outcome="ok"\} 1/);
+    expect(after).toMatch(
+      /chronoforge_step_duration_seconds_count\{workflow="orders.fulfil",step="step\$ship",outcome="ok"\} 1/,
+    );
     expect(after).toContain('chronoforge_queue_lag_seconds_count');
 
-    const spans = exporter.getFinishedSpans().filter((s) => s.attributes['chronoforge.workflow'] === 'orders.fulfil');
-    const steps = spans.filter((s) => s.name === 'chronoforge.step').map((s) => s.attributes['chronoforge.step']);
+    const spans = exporter
+      .getFinishedSpans()
+      .filter((s) => s.attributes['chronoforge.workflow'] === 'orders.fulfil');
+    const steps = spans
+      .filter((s) => s.name === 'chronoforge.step')
+      .map((s) => s.attributes['chronoforge.step']);
     expect(steps.sort()).toEqual(['step$charge', 'step$reserve', 'step$ship']);
-    expect(spans.filter((s) => s.name === 'chronoforge.pass').map((s) => s.attributes['chronoforge.outcome'])).toEqual(['completed']);
+    expect(
+      spans
+        .filter((s) => s.name === 'chronoforge.pass')
+        .map((s) => s.attributes['chronoforge.outcome']),
+    ).toEqual(['completed']);
   });
 });

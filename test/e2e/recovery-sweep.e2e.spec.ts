@@ -13,53 +13,73 @@ import { cleanup, REDIS_URL, sql, uniqueName } from '../support/env.js';
  * and stalled interval). The recovery sweeper must not wait for that: re-adding a wake-up under the
  * id of such a job is a no-op, so a run that stays overdue is swept under a fresh job id.
  */
-describe.skipIf(process.env.CF_QUEUE === 'postgres')('recovery sweeper and jobs held by a dead worker (e2e)', () => {
-  const schema = uniqueName('cf_sweep');
-  const queueName = uniqueName('q_sweep');
-  let client: INestApplicationContext;
-  let worker: INestApplicationContext | undefined;
-  let connection: Redis;
-  let dead: Worker;
+describe.skipIf(process.env.CF_QUEUE === 'postgres')(
+  'recovery sweeper and jobs held by a dead worker (e2e)',
+  () => {
+    const schema = uniqueName('cf_sweep');
+    const queueName = uniqueName('q_sweep');
+    let client: INestApplicationContext;
+    let worker: INestApplicationContext | undefined;
+    let connection: Redis;
+    let dead: Worker;
 
-  beforeAll(async () => {
-    process.env.CF_TEST_SCHEMA = schema;
-    client = await bootApp({ schema, queueName, providers: ledgerProviders, options: { worker: false } });
-    await Ledger.createTable(schema, { query: (q: string) => sql(q) });
-    connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    // Takes jobs by hand and never finishes them nor renews their locks: a killed worker.
-    dead = new Worker(queueName, null, { connection, autorun: false });
-  });
+    beforeAll(async () => {
+      process.env.CF_TEST_SCHEMA = schema;
+      client = await bootApp({
+        schema,
+        queueName,
+        providers: ledgerProviders,
+        options: { worker: false },
+      });
+      await Ledger.createTable(schema, { query: (q: string) => sql(q) });
+      connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+      // Takes jobs by hand and never finishes them nor renews their locks: a killed worker.
+      dead = new Worker(queueName, null, { connection, autorun: false });
+    });
 
-  afterAll(async () => {
-    await worker?.close();
-    await dead?.close(true);
-    await connection?.quit();
-    await client?.close();
-    await cleanup(schema, queueName);
-  });
+    afterAll(async () => {
+      await worker?.close();
+      await dead?.close(true);
+      await connection?.quit();
+      await client?.close();
+      await cleanup(schema, queueName);
+    });
 
-  it('should run an overdue run whose start and sweep jobs a dead worker holds, well before BullMQ notices', async () => {
-    const handle = await client.get(WorkflowClient).start('ledger.three', { key: 'k-held', input: { steps: 2 } });
-    const started = await dead.getNextJob('dead-worker');
-    expect(started?.data).toEqual({ workflowId: handle.id });
+    it('should run an overdue run whose start and sweep jobs a dead worker holds, well before BullMQ notices', async () => {
+      const handle = await client
+        .get(WorkflowClient)
+        .start('ledger.three', { key: 'k-held', input: { steps: 2 } });
+      const started = await dead.getNextJob('dead-worker');
+      expect(started?.data).toEqual({ workflowId: handle.id });
 
-    // The sweep a worker would make now, taken by the dead worker as well.
-    const [row] = await sql<{ next_run_at: Date }>(`SELECT next_run_at FROM "${schema}".chrono_forge_workflows WHERE id = $1`, [handle.id]);
-    await client.get(WorkflowQueue).enqueueRecovered([{ id: handle.id, wake: row.next_run_at, stale: false }]);
-    const swept = await dead.getNextJob('dead-worker');
-    expect(swept?.id).toMatch(/sweep/);
+      // The sweep a worker would make now, taken by the dead worker as well.
+      const [row] = await sql<{ next_run_at: Date }>(
+        `SELECT next_run_at FROM "${schema}".chrono_forge_workflows WHERE id = $1`,
+        [handle.id],
+      );
+      await client
+        .get(WorkflowQueue)
+        .enqueueRecovered([{ id: handle.id, wake: row.next_run_at, stale: false }]);
+      const swept = await dead.getNextJob('dead-worker');
+      expect(swept?.id).toMatch(/sweep/);
 
-    const t0 = Date.now();
-    worker = await bootApp({ schema, queueName, providers: ledgerProviders, options: { recovery: { every: '250ms' } } });
-    await expect(handle.result({ timeout: '15s' })).resolves.toBe('done');
-    // BullMQ's own stalled-job check could not have released the held jobs this early.
-    expect(Date.now() - t0).toBeLessThan(15_000);
-    const steps = await sql<{ step: string; n: number }>(
-      `SELECT step, count(*)::int AS n FROM "${schema}".ledger WHERE key = 'k-held' GROUP BY step ORDER BY step`,
-    );
-    expect(steps).toEqual([
-      { step: 'step1', n: 1 },
-      { step: 'step2', n: 1 },
-    ]);
-  });
-});
+      const t0 = Date.now();
+      worker = await bootApp({
+        schema,
+        queueName,
+        providers: ledgerProviders,
+        options: { recovery: { every: '250ms' } },
+      });
+      await expect(handle.result({ timeout: '15s' })).resolves.toBe('done');
+      // BullMQ's own stalled-job check could not have released the held jobs this early.
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      const steps = await sql<{ step: string; n: number }>(
+        `SELECT step, count(*)::int AS n FROM "${schema}".ledger WHERE key = 'k-held' GROUP BY step ORDER BY step`,
+      );
+      expect(steps).toEqual([
+        { step: 'step1', n: 1 },
+        { step: 'step2', n: 1 },
+      ]);
+    });
+  },
+);

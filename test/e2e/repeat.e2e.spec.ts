@@ -6,7 +6,13 @@ import { bootApp } from '../support/app.js';
 import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
 
 const logsOf = (schema: string, key: string) =>
-  sql<{ step_name: string; state: string; attempts: number; error_class: string | null; metadata: Record<string, unknown> }>(
+  sql<{
+    step_name: string;
+    state: string;
+    attempts: number;
+    error_class: string | null;
+    metadata: Record<string, unknown>;
+  }>(
     `SELECT l.step_name, l.state, l.attempts, l.error_class, l.metadata FROM "${schema}".chrono_forge_execution_logs l
      JOIN "${schema}".chrono_forge_workflows w ON w.id = l.workflow_id WHERE w.key = $1 ORDER BY l.id`,
     [key],
@@ -36,14 +42,16 @@ describe('@Repeat on the real clock (e2e)', () => {
     expect(ticks).toHaveLength(3);
     expect(ticks[1].getTime() - ticks[0].getTime()).toBe(200);
     expect(ticks[2].getTime() - ticks[1].getTime()).toBe(200);
-    probe.wallTimes.get('r-basic')?.forEach((wall, i) => expect(wall).toBeGreaterThanOrEqual(ticks[i].getTime()));
+    probe.wallTimes
+      .get('r-basic')
+      ?.forEach((wall, i) => expect(wall).toBeGreaterThanOrEqual(ticks[i].getTime()));
     const logs = await logsOf(schema, 'r-basic');
     const coord = logs.find((l) => l.step_name === 'durably_repeat$remind');
     expect(coord?.state).toBe('completed');
     expect(coord?.metadata.last_execution_at).toBe(ticks[2].toISOString());
-    expect(logs.filter((l) => l.step_name.startsWith('durably_repeat$remind$')).map((l) => l.step_name)).toEqual(
-      ticks.map((t) => `durably_repeat$remind$${t.getTime()}`),
-    );
+    expect(
+      logs.filter((l) => l.step_name.startsWith('durably_repeat$remind$')).map((l) => l.step_name),
+    ).toEqual(ticks.map((t) => `durably_repeat$remind$${t.getTime()}`));
   });
 
   it('should continue after a tick exhausts its retries (custom name, till function)', async () => {
@@ -67,7 +75,9 @@ describe('@Repeat on the real clock (e2e)', () => {
     const handle = await client.start('repeat.strict', { key: 'r-strict' });
     await expect(handle.result({ timeout: '10s' })).rejects.toThrow(/stalled/);
     const logs = await logsOf(schema, 'r-strict');
-    expect(logs.filter((l) => l.step_name.startsWith('durably_repeat$strict$')).map((l) => l.state)).toEqual(['failed']);
+    expect(
+      logs.filter((l) => l.step_name.startsWith('durably_repeat$strict$')).map((l) => l.state),
+    ).toEqual(['failed']);
   });
 });
 
@@ -102,11 +112,15 @@ describe('@Repeat on a frozen test clock (e2e)', () => {
     expect(summary[0]).toMatchObject({
       step_name: `durably_repeat$catchUp$${lastSkipped}`,
       state: 'failed',
-      metadata: { fast_forwarded: 1_000_000, from: FF_START.toISOString(), to: new Date(lastSkipped).toISOString() },
+      metadata: {
+        fast_forwarded: 1_000_000,
+        from: FF_START.toISOString(),
+        to: new Date(lastSkipped).toISOString(),
+      },
     });
-    expect(logs.find((l) => l.step_name === 'durably_repeat$catchUp')?.metadata.last_execution_at).toBe(
-      new Date(FF_NOW - 10_000).toISOString(),
-    );
+    expect(
+      logs.find((l) => l.step_name === 'durably_repeat$catchUp')?.metadata.last_execution_at,
+    ).toBe(new Date(FF_NOW - 10_000).toISOString());
   });
 
   it('should run a past startAt inside the timeout at once, and wait for a future one', async () => {
@@ -114,7 +128,10 @@ describe('@Repeat on a frozen test clock (e2e)', () => {
     await expect(past.result({ timeout: '10s' })).resolves.toBe('done');
     expect(probe.ticks.get('r-past')).toEqual([new Date(FF_NOW - 10_000)]);
 
-    const future = await client.start('repeat.startAt', { key: 'r-future', input: { future: true } });
+    const future = await client.start('repeat.startAt', {
+      key: 'r-future',
+      input: { future: true },
+    });
     await eventually(async () => {
       const run = await client.get('r-future');
       return run.state === 'idle' && run.steps.some((s) => s.name === 'durably_repeat$future');

@@ -24,8 +24,15 @@ describe('testing kit (e2e)', () => {
   });
 
   it('should end every crash variant of "orders.fulfil" like the clean run', async () => {
-    const report = await harness.explore('orders.fulfil', { orderId: 'kit-1', quantity: 2 }, { keyPrefix: 'kit' });
-    expect(report.clean).toMatchObject({ state: 'completed', steps: ['step$charge', 'step$reserve', 'step$ship'] });
+    const report = await harness.explore(
+      'orders.fulfil',
+      { orderId: 'kit-1', quantity: 2 },
+      { keyPrefix: 'kit' },
+    );
+    expect(report.clean).toMatchObject({
+      state: 'completed',
+      steps: ['step$charge', 'step$reserve', 'step$ship'],
+    });
     expect(report.variants.map((v) => `${v.step}:${v.phase}`)).toEqual([
       'step$charge:before',
       'step$charge:after',

@@ -8,7 +8,12 @@ import {
   WorkflowQueue,
   WorkflowWorker,
 } from '../../lib/index.js';
-import { FatalError, TimerProbe, timerProviders, TransientError } from '../fixtures/timers.fixture.js';
+import {
+  FatalError,
+  TimerProbe,
+  timerProviders,
+  TransientError,
+} from '../fixtures/timers.fixture.js';
 import { bootApp } from '../support/app.js';
 import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
 
@@ -46,34 +51,53 @@ describe('durable timers (e2e)', () => {
 
   it('should poll waitUntil until the condition holds', async () => {
     const handle = await client.start('timers.waitUntil', { key: 'wu-1', input: {} });
-    await eventually(async () => (await client.get('wu-1')).steps.some((s) => s.name === 'wait_until$ready' && s.attempts >= 2));
+    await eventually(async () =>
+      (await client.get('wu-1')).steps.some(
+        (s) => s.name === 'wait_until$ready' && s.attempts >= 2,
+      ),
+    );
     probe.ready.add('wu-1');
     await expect(handle.result({ timeout: '10s' })).resolves.toBe('ready');
   });
 
   it('should stall a timed-out waitUntil with WaitConditionTimeoutError in the error log', async () => {
-    const handle = await client.start('timers.waitUntil', { key: 'wu-timeout', input: { timeout: '300ms' } });
+    const handle = await client.start('timers.waitUntil', {
+      key: 'wu-timeout',
+      input: { timeout: '300ms' },
+    });
     await expect(handle.result({ timeout: '10s' })).rejects.toBeInstanceOf(WorkflowFailedError);
     const run = await client.get('wu-timeout');
     expect(run.state).toBe('stalled');
-    expect(run.errors.map((e) => [e.stepName, e.errorClass])).toEqual([['wait_until$ready', 'WaitConditionTimeoutError']]);
+    expect(run.errors.map((e) => [e.stepName, e.errorClass])).toEqual([
+      ['wait_until$ready', 'WaitConditionTimeoutError'],
+    ]);
   });
 
   it('should retry a listed condition error and fail the step on an unlisted one', async () => {
     probe.checkErrors.set('wu-listed', [new TransientError('flaky check')]);
     probe.ready.add('wu-listed');
-    const listed = await client.start('timers.waitUntil', { key: 'wu-listed', input: { retryOn: true } });
+    const listed = await client.start('timers.waitUntil', {
+      key: 'wu-listed',
+      input: { retryOn: true },
+    });
     await expect(listed.result({ timeout: '10s' })).resolves.toBe('ready');
-    expect((await client.get('wu-listed')).errors.map((e) => e.errorClass)).toEqual(['TransientError']);
+    expect((await client.get('wu-listed')).errors.map((e) => e.errorClass)).toEqual([
+      'TransientError',
+    ]);
 
     probe.checkErrors.set('wu-unlisted', [new FatalError('broken check')]);
-    const unlisted = await client.start('timers.waitUntil', { key: 'wu-unlisted', input: { retryOn: true } });
+    const unlisted = await client.start('timers.waitUntil', {
+      key: 'wu-unlisted',
+      input: { retryOn: true },
+    });
     await expect(unlisted.result({ timeout: '10s' })).rejects.toThrow(/stalled.*FatalError/);
   });
 
   it('should halt continueIf with nothing scheduled until resume()', async () => {
     const handle = await client.start('timers.continueIf', { key: 'ci-1' });
-    await eventually(async () => (await client.get('ci-1')).steps.some((s) => s.name === 'continue_if$approved'));
+    await eventually(async () =>
+      (await client.get('ci-1')).steps.some((s) => s.name === 'continue_if$approved'),
+    );
     await eventually(async () => (await client.get('ci-1')).state === 'idle');
     const run = await client.get('ci-1');
     expect(run.nextRunAt).toBeNull();
@@ -122,7 +146,9 @@ describe('durable timers (e2e)', () => {
 
   it('should time out waitForSignal with a named error', async () => {
     const handle = await client.start('timers.signalTimeout', { key: 'sig-timeout' });
-    await expect(handle.result({ timeout: '10s' })).rejects.toThrow(/stalled.*WaitConditionTimeoutError/);
+    await expect(handle.result({ timeout: '10s' })).rejects.toThrow(
+      /stalled.*WaitConditionTimeoutError/,
+    );
   });
 });
 
@@ -134,7 +160,9 @@ describe('timers across restarts and with a test clock (e2e)', () => {
 
   it('should resume a sleep across a worker restart at the stored wake time', async () => {
     const first = await bootApp({ schema, queueName, providers: timerProviders });
-    const handle = await first.get(WorkflowClient).start('timers.sleep', { key: 'restart-1', input: { ms: 1500 } });
+    const handle = await first
+      .get(WorkflowClient)
+      .start('timers.sleep', { key: 'restart-1', input: { ms: 1500 } });
     await eventually(async () => {
       const run = await first.get(WorkflowClient).get('restart-1');
       return run.state === 'idle' && run.steps.some((s) => s.name === 'wait$nap');
@@ -158,24 +186,39 @@ describe('timers across restarts and with a test clock (e2e)', () => {
 
   it('should deliver a signal through the sweeper when its queued wake-up was lost', async () => {
     const worker = await bootApp({ schema, queueName, providers: timerProviders });
-    await worker.get(WorkflowClient).start('timers.signals', { key: 'sig-lost', input: { napMs: 0 } });
+    await worker
+      .get(WorkflowClient)
+      .start('timers.signals', { key: 'sig-lost', input: { napMs: 0 } });
     await eventually(async () => {
       const run = await worker.get(WorkflowClient).get('sig-lost');
       return run.state === 'idle' && run.steps.some((s) => s.name === 'signal$go');
     });
     await worker.close();
     // A client-only process sends the signal; then the queue loses every job (a Redis flush).
-    const sender = await bootApp({ schema, queueName, providers: timerProviders, options: { worker: false } });
+    const sender = await bootApp({
+      schema,
+      queueName,
+      providers: timerProviders,
+      options: { worker: false },
+    });
     await sender.get(WorkflowClient).signal('sig-lost', 'go', { n: 1, at: new Date(1) });
     await sender.get(WorkflowQueue).bullQueue.obliterate({ force: true });
     await sender.close();
     const fresh = await bootApp({ schema, queueName, providers: timerProviders });
     try {
       const probe = fresh.get(TimerProbe);
-      await eventually(async () => probe.count('sig-lost', 'first') === 1, 15_000, 'the first signal');
+      await eventually(
+        async () => probe.count('sig-lost', 'first') === 1,
+        15_000,
+        'the first signal',
+      );
       await fresh.get(WorkflowClient).signal('sig-lost', 'go', { n: 2, at: new Date(2) });
       const done = await fresh.get(WorkflowClient).handle('sig-lost');
-      await expect(done.result({ timeout: '10s' })).resolves.toEqual([{ n: 1, at: new Date(1) }, { n: 2, at: new Date(2) }, true]);
+      await expect(done.result({ timeout: '10s' })).resolves.toEqual([
+        { n: 1, at: new Date(1) },
+        { n: 2, at: new Date(2) },
+        true,
+      ]);
     } finally {
       await fresh.close();
     }

@@ -1,6 +1,11 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChronoForgeDatabase, NotInTransactionError, WorkflowClient, WorkflowQueue } from '../../lib/index.js';
+import {
+  ChronoForgeDatabase,
+  NotInTransactionError,
+  WorkflowClient,
+  WorkflowQueue,
+} from '../../lib/index.js';
 import { Ledger, ledgerProviders } from '../fixtures/ledger.fixture.js';
 import { bootApp } from '../support/app.js';
 import { type ChildWorker, ensureCompiled, spawnWorker } from '../support/child-worker.js';
@@ -16,19 +21,26 @@ describe('exactly-once database steps and transactional start (e2e)', () => {
   beforeAll(async () => {
     ensureCompiled();
     process.env.CF_TEST_SCHEMA = schema;
-    app = await bootApp({ schema, queueName, providers: ledgerProviders, options: { worker: false } });
+    app = await bootApp({
+      schema,
+      queueName,
+      providers: ledgerProviders,
+      options: { worker: false },
+    });
     client = app.get(WorkflowClient);
     await Ledger.createTable(schema, { query: (q: string) => sql(q) });
     await sql(`CREATE TABLE "${schema}".business (id serial PRIMARY KEY, key text NOT NULL)`);
   });
 
   afterAll(async () => {
-    for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+    for (const c of children)
+      if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
     await app?.close();
     await cleanup(schema, queueName);
   });
 
-  const businessRows = (key: string) => sql(`SELECT id FROM "${schema}".business WHERE key = $1`, [key]);
+  const businessRows = (key: string) =>
+    sql(`SELECT id FROM "${schema}".business WHERE key = $1`, [key]);
   const stepLogs = (key: string) =>
     sql<{ state: string }>(
       `SELECT l.state FROM "${schema}".chrono_forge_execution_logs l JOIN "${schema}".chrono_forge_workflows w
@@ -36,29 +48,34 @@ describe('exactly-once database steps and transactional start (e2e)', () => {
       [key],
     );
 
-  it.each(['tx-insert', 'tx-after'])('should write the business row exactly once when killed at %s', async (crashAt) => {
-    const key = `k-${crashAt}`;
-    const crashing = spawnWorker(schema, queueName, { CF_CRASH_AT: crashAt });
-    children.push(crashing);
-    await crashing.ready;
-    const handle = await client.start('ledger.tx', { key });
-    expect((await crashing.exited).signal).toBe('SIGKILL');
-    expect(await businessRows(key)).toHaveLength(crashAt === 'tx-insert' ? 0 : 1);
+  it.each(['tx-insert', 'tx-after'])(
+    'should write the business row exactly once when killed at %s',
+    async (crashAt) => {
+      const key = `k-${crashAt}`;
+      const crashing = spawnWorker(schema, queueName, { CF_CRASH_AT: crashAt });
+      children.push(crashing);
+      await crashing.ready;
+      const handle = await client.start('ledger.tx', { key });
+      expect((await crashing.exited).signal).toBe('SIGKILL');
+      expect(await businessRows(key)).toHaveLength(crashAt === 'tx-insert' ? 0 : 1);
 
-    const fresh = spawnWorker(schema, queueName);
-    children.push(fresh);
-    await fresh.ready;
-    await expect(handle.result({ timeout: '20s' })).resolves.toMatch(/^booked \d+$/);
-    expect(await businessRows(key)).toHaveLength(1);
-    expect(await stepLogs(key)).toEqual([{ state: 'completed' }]);
-    fresh.proc.kill('SIGTERM');
-    await fresh.exited;
-  });
+      const fresh = spawnWorker(schema, queueName);
+      children.push(fresh);
+      await fresh.ready;
+      await expect(handle.result({ timeout: '20s' })).resolves.toMatch(/^booked \d+$/);
+      expect(await businessRows(key)).toHaveLength(1);
+      expect(await stepLogs(key)).toEqual([{ state: 'completed' }]);
+      fresh.proc.kill('SIGTERM');
+      await fresh.exited;
+    },
+  );
 
   it('should leave no run and no job when the starting transaction rolls back', async () => {
     const ds = app.get(ChronoForgeDatabase).dataSource;
     const jobIds = async () =>
-      (await app.get(WorkflowQueue).bullQueue.getJobs(['waiting', 'delayed', 'active'])).map((j) => j.id).sort();
+      (await app.get(WorkflowQueue).bullQueue.getJobs(['waiting', 'delayed', 'active']))
+        .map((j) => j.id)
+        .sort();
     const before = await jobIds();
     await expect(
       ds.transaction(async (manager) => {
@@ -66,7 +83,9 @@ describe('exactly-once database steps and transactional start (e2e)', () => {
         throw new Error('business rule failed');
       }),
     ).rejects.toThrow('business rule failed');
-    expect(await sql(`SELECT id FROM "${schema}".chrono_forge_workflows WHERE key = 'k-rolled-back'`)).toHaveLength(0);
+    expect(
+      await sql(`SELECT id FROM "${schema}".chrono_forge_workflows WHERE key = 'k-rolled-back'`),
+    ).toHaveLength(0);
     expect(await jobIds()).toEqual(before);
   });
 
@@ -75,7 +94,9 @@ describe('exactly-once database steps and transactional start (e2e)', () => {
     const worker = spawnWorker(schema, queueName);
     children.push(worker);
     await worker.ready;
-    const handle = await ds.transaction((manager) => client.start('ledger.three', { key: 'k-committed', input: { steps: 2 }, manager }));
+    const handle = await ds.transaction((manager) =>
+      client.start('ledger.three', { key: 'k-committed', input: { steps: 2 }, manager }),
+    );
     // This process is client-only and enqueued nothing: the worker learns of the run from
     // PostgreSQL (NOTIFY on commit, or the recovery sweeper).
     await expect(handle.result({ timeout: '20s' })).resolves.toBe('done');
@@ -85,7 +106,9 @@ describe('exactly-once database steps and transactional start (e2e)', () => {
 
   it('should refuse a manager that is not in a transaction, and ctx.manager outside a transactional step', async () => {
     const ds = app.get(ChronoForgeDatabase).dataSource;
-    await expect(client.start('ledger.three', { key: 'k-no-tx', manager: ds.manager })).rejects.toThrow(/active transaction/);
+    await expect(
+      client.start('ledger.three', { key: 'k-no-tx', manager: ds.manager }),
+    ).rejects.toThrow(/active transaction/);
     expect(NotInTransactionError.name).toBe('NotInTransactionError');
   });
 });

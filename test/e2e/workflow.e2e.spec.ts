@@ -31,13 +31,26 @@ describe('workflow execution (e2e)', () => {
   });
 
   it('should complete a 3-step "orders.fulfil" run with each step body run once', async () => {
-    const handle = await client.start('orders.fulfil', { key: 'o-1', input: { orderId: 'ord1', quantity: 2 } });
+    const handle = await client.start('orders.fulfil', {
+      key: 'o-1',
+      input: { orderId: 'ord1', quantity: 2 },
+    });
     const result = await handle.result({ timeout: '15s' });
-    expect(result).toEqual({ reserved: 2, chargeId: 'ch_ord1_20', chargedAt: '2026-01-02T03:04:05.678Z', shipped: true });
+    expect(result).toEqual({
+      reserved: 2,
+      chargeId: 'ch_ord1_20',
+      chargedAt: '2026-01-02T03:04:05.678Z',
+      shipped: true,
+    });
     for (const step of ['reserve', 'charge', 'ship']) expect(calls.count('o-1', step)).toBe(1);
     const run = await client.get('o-1');
     expect(run.state).toBe('completed');
-    expect(run.steps.map((s) => s.name)).toEqual(['step$reserve', 'step$charge', 'step$ship', '$workflow_completion$']);
+    expect(run.steps.map((s) => s.name)).toEqual([
+      'step$reserve',
+      'step$charge',
+      'step$ship',
+      '$workflow_completion$',
+    ]);
     expect(run.steps.every((s) => s.state === 'completed' && s.attempts === 1)).toBe(true);
   });
 
@@ -47,12 +60,21 @@ describe('workflow execution (e2e)', () => {
        JOIN "${schema}".chrono_forge_workflows w ON w.id = l.workflow_id
        WHERE w.key = 'o-1' AND l.step_name = 'step$charge'`,
     );
-    expect(rows[0].result).toMatchObject({ json: { at: '2026-01-02T03:04:05.678Z' }, meta: { values: { at: ['Date'] } } });
+    expect(rows[0].result).toMatchObject({
+      json: { at: '2026-01-02T03:04:05.678Z' },
+      meta: { values: { at: ['Date'] } },
+    });
   });
 
   it('should return one run when the same key is started twice', async () => {
-    const a = await client.start('orders.fulfil', { key: 'o-dup', input: { orderId: 'dup1', quantity: 1 } });
-    const b = await client.start('orders.fulfil', { key: 'o-dup', input: { orderId: 'other', quantity: 9 } });
+    const a = await client.start('orders.fulfil', {
+      key: 'o-dup',
+      input: { orderId: 'dup1', quantity: 1 },
+    });
+    const b = await client.start('orders.fulfil', {
+      key: 'o-dup',
+      input: { orderId: 'other', quantity: 9 },
+    });
     expect(b.id).toBe(a.id);
     await a.result({ timeout: '15s' });
     const runs = await sql(`SELECT id FROM "${schema}".chrono_forge_workflows WHERE key = 'o-dup'`);
@@ -66,14 +88,22 @@ describe('workflow execution (e2e)', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputValidationError);
     expect((err as InputValidationError).messages).toEqual(
-      expect.arrayContaining(['orderId must be longer than or equal to 3 characters', 'quantity must not be less than 1']),
+      expect.arrayContaining([
+        'orderId must be longer than or equal to 3 characters',
+        'quantity must not be less than 1',
+      ]),
     );
-    expect(await sql(`SELECT id FROM "${schema}".chrono_forge_workflows WHERE key = 'o-bad'`)).toHaveLength(0);
+    expect(
+      await sql(`SELECT id FROM "${schema}".chrono_forge_workflows WHERE key = 'o-bad'`),
+    ).toHaveLength(0);
   });
 
   it('should record two error logs and attempts=3 for a step that fails twice then succeeds', async () => {
     switches.failuresLeft.set('o-flaky', 2);
-    const handle = await client.start('orders.fulfil', { key: 'o-flaky', input: { orderId: 'flk1', quantity: 1 } });
+    const handle = await client.start('orders.fulfil', {
+      key: 'o-flaky',
+      input: { orderId: 'flk1', quantity: 1 },
+    });
     await handle.result({ timeout: '15s' });
     const run = await client.get('o-flaky');
     const ship = run.steps.find((s) => s.name === 'step$ship');
@@ -88,11 +118,17 @@ describe('workflow execution (e2e)', () => {
 
   it('should stall on an exhausted step, resume with retry(), and refuse to retry a completed run', async () => {
     switches.alwaysFail.add('o-stall');
-    const handle = await client.start('orders.fulfil', { key: 'o-stall', input: { orderId: 'stl1', quantity: 1 } });
+    const handle = await client.start('orders.fulfil', {
+      key: 'o-stall',
+      input: { orderId: 'stl1', quantity: 1 },
+    });
     await expect(handle.result({ timeout: '15s' })).rejects.toBeInstanceOf(WorkflowFailedError);
     expect(await handle.status()).toBe('stalled');
     const stalled = await client.get('o-stall');
-    expect(stalled.steps.find((s) => s.name === 'step$ship')).toMatchObject({ state: 'failed', attempts: 3 });
+    expect(stalled.steps.find((s) => s.name === 'step$ship')).toMatchObject({
+      state: 'failed',
+      attempts: 3,
+    });
     expect(stalled.errors).toHaveLength(3);
 
     switches.alwaysFail.delete('o-stall');
@@ -121,7 +157,11 @@ describe('workflow execution (e2e)', () => {
     const handle = await client.start('orders.repeat', { key: 'o-rep' });
     await expect(handle.result({ timeout: '15s' })).resolves.toEqual([0, 2, 4]);
     const run = await client.get('o-rep');
-    expect(run.steps.map((s) => s.name).slice(0, 3)).toEqual(['step$tick', 'step$tick#2', 'step$tick#3']);
+    expect(run.steps.map((s) => s.name).slice(0, 3)).toEqual([
+      'step$tick',
+      'step$tick#2',
+      'step$tick#3',
+    ]);
     expect(run.context).toEqual({ ticks: [0, 2, 4] });
   });
 

@@ -7,7 +7,8 @@ const script = `${root}/dist/test/fixtures/worker.main.js`;
 
 /** Compiles the project once when the worker script is missing (npm test compiles first). */
 export function ensureCompiled(): void {
-  if (!existsSync(script)) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  if (!existsSync(script))
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
 }
 
 /** A worker in a real child process. */
@@ -19,7 +20,11 @@ export interface ChildWorker {
 }
 
 /** Spawns `dist/test/fixtures/worker.main.js` against the suite's schema and queue. */
-export function spawnWorker(schema: string, queueName: string, env: Record<string, string> = {}): ChildWorker {
+export function spawnWorker(
+  schema: string,
+  queueName: string,
+  env: Record<string, string> = {},
+): ChildWorker {
   const proc = spawn(process.execPath, [script], {
     cwd: root,
     env: { ...process.env, CF_TEST_SCHEMA: schema, CF_TEST_QUEUE: queueName, ...env },

@@ -23,7 +23,9 @@ describe('RepeatSchedule', () => {
       '2026-04-30T09:00:00.000Z',
       '2026-05-31T09:00:00.000Z',
     ]);
-    expect(iso(s.tick(s.indexAtOrAfter(Date.UTC(2026, 1, 28, 10))))).toBe('2026-03-31T09:00:00.000Z');
+    expect(iso(s.tick(s.indexAtOrAfter(Date.UTC(2026, 1, 28, 10))))).toBe(
+      '2026-03-31T09:00:00.000Z',
+    );
   });
 
   it('should find the first calendar tick after a time far in the future', () => {

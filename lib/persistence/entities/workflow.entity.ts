@@ -29,7 +29,8 @@ export class WorkflowEntity {
   @Column('timestamptz', { name: 'completed_at', nullable: true }) completedAt: Date | null;
   @Column('timestamptz', { name: 'next_run_at', nullable: true }) nextRunAt: Date | null;
   @Column('jsonb', { nullable: true }) result: unknown;
-  @Column('bigint', { name: 'parent_execution_log_id', nullable: true }) parentExecutionLogId: string | null;
+  @Column('bigint', { name: 'parent_execution_log_id', nullable: true }) parentExecutionLogId:
+    string | null;
   @Column('timestamptz', { name: 'created_at' }) createdAt: Date;
   @Column('timestamptz', { name: 'updated_at' }) updatedAt: Date;
 }
