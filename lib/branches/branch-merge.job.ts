@@ -9,6 +9,11 @@ import { BranchStore } from './branch.store.js';
 export const REKICK_AFTER_MS = 5 * 60_000;
 /** At most this many re-kicks per poll. */
 export const REKICK_BATCH = 200;
+/**
+ * How long past two poll intervals a parent waits before it assumes its poller was lost (a Redis
+ * flush, a killed worker) and replays the merge, which starts a new poller.
+ */
+export const MERGE_GRACE_MS = 30_000;
 /** The next poll comes after this fraction of the estimated time to drain. */
 const ETA_FRACTION = 0.5;
 
@@ -95,6 +100,7 @@ export class BranchMergeJob {
     const record = this.record(base, prev, delay, rate, rekicked.length, eta);
     await this.branches.recordPoll(ids, token, record);
     await this.jobs.enqueueMerge(data, delay, record.polls);
+    await this.branches.extendDeadline(parentId, new Date(now + 2 * delay + MERGE_GRACE_MS));
   }
 
   private record(

@@ -13,6 +13,7 @@ import { WorkflowStore } from '../persistence/workflow.store.js';
 import { type Duration, toMs } from '../util/duration.util.js';
 import { assertUserName } from '../util/names.util.js';
 import { BranchJobs } from './branch-jobs.js';
+import { MERGE_GRACE_MS } from './branch-merge.job.js';
 import { BranchStore, type ChildRow } from './branch.store.js';
 import { type SpawnCursor, type SpawnSource, spawnBatches } from './spawn-source.js';
 
@@ -276,8 +277,9 @@ export class BranchRunner {
         0,
       ),
     );
-    // NOTE: the poller wakes the parent; the timer is only a safety net if the poller was lost.
-    scope.halt(scope.now() + 2 * maxMs + 60_000);
+    // NOTE: the poller wakes the parent; this timer is only a safety net for a lost poller, and
+    // every poll pushes it back (BranchMergeJob), so a live poller never lets it fire.
+    scope.halt(scope.now() + 2 * minMs + MERGE_GRACE_MS);
   }
 
   /** Raises UnmergedBranchError when the workflow returns with a branch it never merged. */

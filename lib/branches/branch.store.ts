@@ -137,4 +137,16 @@ export class BranchStore {
       [ids, staleMs, limit],
     );
   }
+
+  /**
+   * Pushes an idle parent's safety wake-up back to `until` while its merge poller is alive, so the
+   * parent replays only when the poller wakes it — or, if the poller was lost, soon after.
+   */
+  async extendDeadline(parentId: string, until: Date): Promise<void> {
+    await this.store.query(
+      `UPDATE ${this.store.wf} SET next_run_at = $2
+       WHERE id = $1 AND state = 'idle' AND next_run_at IS NOT NULL AND next_run_at < $2`,
+      [parentId, until],
+    );
+  }
 }

@@ -57,7 +57,7 @@ export class WorkflowExecutor {
   /** Runs one pass of run `workflowId`, triggered by job `jobId`. */
   async runPass(workflowId: string, jobId: string): Promise<void> {
     const owner = `${this.workerId}/${jobId}`;
-    const acquired = await this.store.acquire(workflowId, owner);
+    const acquired = await this.store.acquire(workflowId, owner, this.clock.now());
     if (acquired.kind === 'busy') this.metrics.lockConflicts.inc();
     if (acquired.kind !== 'acquired') return;
     const { run } = acquired;

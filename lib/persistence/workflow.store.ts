@@ -11,7 +11,13 @@ import type { ErrorRecord, LogRow, ReleaseSpec, RunRow } from './rows.js';
 
 /** Outcome of trying to take a run's lock. */
 export type AcquireResult =
-  { kind: 'acquired'; run: RunRow; logs: LogRow[] } | { kind: 'busy' } | { kind: 'not-executable' };
+  | { kind: 'acquired'; run: RunRow; logs: LogRow[] }
+  | { kind: 'busy' }
+  | { kind: 'not-due' }
+  | { kind: 'not-executable' };
+
+/** A job may start a pass this long before the run's `next_run_at` (clock skew, early timers). */
+export const NOT_DUE_TOLERANCE_MS = 5_000;
 
 /** Repeat tick logs (`durably_repeat$<name>$<ms>`) are read on demand, never with the pass. */
 export const REPEAT_TICK_PATTERN = `'durably\\_repeat$%$%'`;
@@ -120,19 +126,23 @@ export class WorkflowStore {
    * Takes the lock (fresh or stale) and, in the same round trip, reads every step log of the run.
    * When another pass holds a fresh lock, records a pending wake-up for it to honour on release.
    */
-  async acquire(id: string, owner: string): Promise<AcquireResult> {
+  async acquire(id: string, owner: string, nowMs: number): Promise<AcquireResult> {
+    // NOTE: a job that fires before the run's next_run_at (a superseded timer, e.g. a merge safety
+    // wake that the poller pushed back) does not replay the run: the pass would only halt again.
+    const due = (param: string) => `(state = 'running' OR wake_pending OR next_run_at IS NULL
+      OR next_run_at <= ${param}::timestamptz + ${NOT_DUE_TOLERANCE_MS} * interval '1 millisecond')`;
     for (let tries = 0; tries < 3; tries++) {
       const rows = await this.query<RunRow & { logs: LogRow[] }>(
         `WITH w AS (
            UPDATE ${this.wf} SET state = 'running', locked_at = now(), locked_by = $2,
              started_at = COALESCE(started_at, now()), wake_pending = false, updated_at = now()
-           WHERE id = $1 AND state IN ('idle', 'running') AND ${this.staleLock()}
+           WHERE id = $1 AND state IN ('idle', 'running') AND ${this.staleLock()} AND ${due('$3')}
            RETURNING id, key, job_name, input, context, state, attempt, retry_counts, max_duration_ms)
          SELECT w.*, COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
              'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
            FROM ${this.logs} l WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
          FROM w`,
-        [id, owner],
+        [id, owner, new Date(nowMs)],
       );
       if (rows[0]) {
         const { logs, ...run } = rows[0];
@@ -144,11 +154,12 @@ export class WorkflowStore {
         [id],
       );
       if (busy[0]) return { kind: 'busy' };
-      const exists = await this.query(
-        `SELECT 1 FROM ${this.wf} WHERE id = $1 AND state IN ('idle', 'running')`,
-        [id],
+      const [run] = await this.query<{ due: boolean }>(
+        `SELECT ${due('$2')} AS due FROM ${this.wf} WHERE id = $1 AND state IN ('idle', 'running')`,
+        [id, new Date(nowMs)],
       );
-      if (!exists[0]) return { kind: 'not-executable' };
+      if (!run) return { kind: 'not-executable' };
+      if (!run.due) return { kind: 'not-due' };
     }
     return { kind: 'busy' };
   }
