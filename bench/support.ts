@@ -119,12 +119,14 @@ export async function bootBench(o: {
   concurrency: number;
   poolSize?: number;
   clock?: ChronoForgeClock;
+  /** Queue backend of the engine. @default 'redis' */
+  queue?: 'redis' | 'postgres';
 }): Promise<BenchApp> {
   const schema = uniqueName(`bench_${o.prefix}`);
   const queueName = uniqueName(`bq_${o.prefix}`);
   const forRoot = ChronoForgeModule.forRoot({
     database: { url: DATABASE_URL, schema, poolSize: o.poolSize ?? 10 },
-    queue: { redis: { url: REDIS_URL } },
+    queue: o.queue === 'postgres' ? { postgres: true } : { redis: { url: REDIS_URL } },
     queueName,
     worker: { concurrency: o.concurrency },
   });
@@ -144,7 +146,8 @@ export async function bootBench(o: {
     close: async () => {
       await app.close();
       await sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await obliterate(queueName);
+      await sql(`DROP SCHEMA IF EXISTS "${schema}_bullmq" CASCADE`);
+      if (o.queue !== 'postgres') await obliterate(queueName);
     },
   };
 }

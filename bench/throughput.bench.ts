@@ -59,12 +59,19 @@ const ROUNDS = 4;
  * alternating batches (engine, raw, engine, raw, …) so load from other processes on this machine
  * falls on both alike. Each batch: start/add its share with STARTERS callers, wait until all done.
  */
-async function level(work: Work, concurrency: number, n: number, warm: number) {
+async function level(
+  work: Work,
+  concurrency: number,
+  n: number,
+  warm: number,
+  queue: 'redis' | 'postgres' = 'redis',
+) {
   const bench = await bootBench({
     prefix: `tp${concurrency}`,
     providers: [{ provide: Work, useValue: work }, ThreeStepWorkflow],
     concurrency,
     poolSize: POOL,
+    queue,
   });
   const done = new Tally();
   const raw = await rawQueue(`tp${concurrency}`, concurrency, async (job) => {
@@ -114,7 +121,7 @@ async function level(work: Work, concurrency: number, n: number, warm: number) {
       statements: counts.statements / n,
       roundTrips: counts.roundTrips / n,
       note:
-        `c=${concurrency}: engine batches ${e.map((x) => fmt(x, 0)).join(' / ')} ms, raw ` +
+        `c=${concurrency} (${queue} queue): engine batches ${e.map((x) => fmt(x, 0)).join(' / ')} ms, raw ` +
         `BullMQ batches ${b.map((x) => fmt(x, 0)).join(' / ')} ms; work rows ${rows[0].c} ` +
         `(expected ${6 * (n + warm)}); engine statements per workflow: ${breakdown(diff, n)}`,
     };
@@ -136,8 +143,10 @@ export async function throughputBench(): Promise<BenchResult> {
   try {
     await work.pool.query(`CREATE SCHEMA "${schema}"`);
     await work.pool.query(`CREATE TABLE ${work.table} (key text NOT NULL, step text NOT NULL)`);
+    let redis16 = 0;
     for (const concurrency of [1, 16]) {
       const m = await level(work, concurrency, n, warm);
+      if (concurrency === 16) redis16 = m.engine;
       const ratio = m.engine / m.raw;
       rows.push({
         name: `throughput: ${n} three-step workflows, worker concurrency ${concurrency}`,
@@ -151,6 +160,18 @@ export async function throughputBench(): Promise<BenchResult> {
       });
       notes.push(`throughput: ${m.note}.`);
     }
+    const pg = await level(work, 16, n, warm, 'postgres');
+    rows.push({
+      name: `throughput on the PostgreSQL queue: ${n} three-step workflows, concurrency 16`,
+      measured: `${fmt(pg.engine, 0)} wf/s`,
+      baseline: `${fmt(redis16, 0)} wf/s on the Redis queue`,
+      ratio: `${fmt(pg.engine / redis16)}×`,
+      goal: 'reported (Redis vs PostgreSQL-only)',
+      met: 'n/a',
+      statements: `${fmt(pg.statements / 3)} (${fmt(pg.statements)}/wf)`,
+      roundTrips: `${fmt(pg.roundTrips / 3)} (${fmt(pg.roundTrips)}/wf)`,
+    });
+    notes.push(`throughput: ${pg.note}.`);
     notes.push(
       `throughput: ${ROUNDS} alternating batches per side after a warm-up, time = first ` +
         `start()/add() of a batch → its last completion (starting included, ${STARTERS} callers). ` +
