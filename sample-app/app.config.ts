@@ -40,18 +40,18 @@ function durationFromEnv(env: NodeJS.ProcessEnv, name: string): Duration | undef
 }
 
 /**
- * The zero-service default: with no `DATABASE_URL` and nothing answering on the default PostgreSQL
- * port, an embedded PostgreSQL (data in `.chronoforge/pgdata`); with no `REDIS_URL` and nothing on
- * the default Redis port, the queue moves to PostgreSQL. Explicit variables are always used as given.
+ * The zero-service default: when nothing answers at the database URL (`DATABASE_URL` or the default
+ * local port), an embedded PostgreSQL (data in `.chronoforge/pgdata`); when Redis does not answer
+ * (and `CHRONOFORGE_QUEUE` does not pin the backend), the queue moves to PostgreSQL. `main.ts` logs
+ * which database and queue are in use.
  */
 export async function resolveServices(
   options: SampleAppOptions & { port: number },
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<SampleAppOptions & { port: number }> {
   const out = { ...options };
-  if (!env.DATABASE_URL && !(await probePostgres(out.databaseUrl)).ok) out.databaseUrl = 'embedded';
-  if (!env.REDIS_URL && !env.CHRONOFORGE_QUEUE && !(await probeRedis(out.redisUrl)).ok)
-    out.queue = 'postgres';
+  if (!(await probePostgres(out.databaseUrl)).ok) out.databaseUrl = 'embedded';
+  if (!env.CHRONOFORGE_QUEUE && !(await probeRedis(out.redisUrl)).ok) out.queue = 'postgres';
   return out;
 }
 
