@@ -12,7 +12,7 @@ import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
 import { assertUserName } from '../util/names.util.js';
 import { deserializeValue, serializeValue } from '../util/serialization.util.js';
-import { toErrorRecord } from './error-record.js';
+import { recordFailedAttempt } from './failed-attempt.js';
 import { type CrashPhase, FaultInjector } from './fault-injector.js';
 import { type RetryCounts, type RetryStrategy, toRetryStrategy } from './retry-policy.js';
 import {
@@ -200,25 +200,16 @@ export class StepRunner {
         : this.policyFor(scope, options).decide(err, policyAttempts, counts);
     const nextMeta: StepMetadata = { ...metadata };
     if (Object.keys(counts).length > 0) nextMeta.retry_counts = counts;
-    const id = await this.store.failStepAttempt(
-      scope.run.id,
-      scope.owner,
+    await recordFailedAttempt(
+      this.store,
+      scope,
       stepName,
       attempts,
       decision ? 'pending' : 'failed',
       nextMeta as Record<string, unknown>,
-      toErrorRecord(err, scope.context),
+      err,
       startedAt,
     );
-    if (id === null) throw new LockLostError(scope.run.id);
-    scope.logs.set(stepName, {
-      id,
-      step_name: stepName,
-      state: decision ? 'pending' : 'failed',
-      attempts,
-      result: null,
-      metadata: nextMeta as Record<string, unknown>,
-    });
     if (decision) scope.halt(scope.now() + decision.delayMs);
     throw new ExecutionFailedError(stepName, attempts, err);
   }

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ExecutionFailedError } from '../errors/execution-failed.error.js';
-import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { WaitConditionTimeoutError } from '../errors/wait-condition-timeout.error.js';
-import { toErrorRecord } from '../executor/error-record.js';
+import { recordFailedAttempt } from '../executor/failed-attempt.js';
 import { type ErrorClass, RetryPolicy, type RetryCounts } from '../executor/retry-policy.js';
 import { HaltExecution, LockLostError, type RunScope, stepStorage } from '../executor/run-scope.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
@@ -260,31 +259,15 @@ export class TimerRunner {
     metadata: Record<string, unknown>,
     err: unknown,
   ): Promise<void> {
-    const id = await this.store.failStepAttempt(
-      scope.run.id,
-      scope.owner,
+    await recordFailedAttempt(
+      this.store,
+      scope,
       stepName,
       attempts,
       retry ? 'pending' : 'failed',
       metadata,
-      toErrorRecord(err, scope.context),
+      err,
       new Date(),
     );
-    if (id === null) throw new LockLostError(scope.run.id);
-    scope.logs.set(stepName, {
-      id,
-      step_name: stepName,
-      state: retry ? 'pending' : 'failed',
-      attempts,
-      result: null,
-      metadata,
-    });
   }
-}
-
-/** Validates a timer's optional name segment. */
-export function timerName(kind: string, name: string | undefined): string {
-  if (name !== undefined && typeof name !== 'string')
-    throw new InvalidOptionsError(`${kind} name must be a string.`);
-  return name ?? kind;
 }
