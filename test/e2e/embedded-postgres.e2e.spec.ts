@@ -9,6 +9,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChronoForgeDatabase, Workflow, WorkflowClient, WorkflowContext } from '../../lib/index.js';
+import { embeddedBinaryDir, unreachableFor } from '../../lib/persistence/embedded-postgres.js';
 import { bootApp } from '../support/app.js';
 import { uniqueName } from '../support/env.js';
 
@@ -38,6 +39,15 @@ async function embeddedUnavailable(): Promise<string | undefined> {
     } catch {
       return 'running as root without a "postgres" OS user, which PostgreSQL needs to run as';
     }
+    const owner = {
+      uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })),
+      gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })),
+    };
+    const bin = embeddedBinaryDir();
+    const problem = bin
+      ? await unreachableFor(owner, bin, 'the embedded-postgres binaries')
+      : undefined;
+    if (problem) return problem;
   }
   return undefined;
 }
