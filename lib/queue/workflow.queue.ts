@@ -15,7 +15,12 @@ import {
   Worker,
 } from 'bullmq';
 import { Redis } from 'ioredis';
-import { CHRONO_FORGE_RESOLVED_OPTIONS, RUN_JOB } from '../chrono-forge.constants.js';
+import {
+  CHRONO_FORGE_RESOLVED_OPTIONS,
+  CLEANUP_JOB,
+  CLEANUP_SCHEDULER_ID,
+  RUN_JOB,
+} from '../chrono-forge.constants.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
 import { ChronoForgeClock } from '../timers/clock.js';
@@ -52,6 +57,16 @@ const DEFAULT_JOB_OPTIONS: QueueOptions['defaultJobOptions'] = {
 const QUEUE_POOL_MAX = 4;
 const WORKER_POOL_MAX = 10;
 
+/**
+ * Local wake-ups: a worker process that schedules a delayed pass also promotes that job itself
+ * when it falls due, since the queue's own delayed-job timer can land tens of milliseconds late
+ * (Redis wakes blocked clients on its `hz` cron: every 100 ms with the default hz 10). The delayed
+ * job stays the durable copy: if this process dies or misses the timer, BullMQ runs it as before.
+ * Only wakes within the horizon get a timer, and at most this many at once.
+ */
+const LOCAL_WAKE_HORIZON_MS = 10 * 60_000;
+const LOCAL_WAKE_MAX = 10_000;
+
 /** Queue and Worker classes of BullMQ's PostgreSQL backend, bound per queue (not process-wide). */
 const PostgresBullMQ = withBackend(createPostgresBackend);
 
@@ -76,6 +91,7 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
   private ready: Promise<Queue>;
   private settle!: { resolve: (q: Queue) => void; reject: (err: unknown) => void };
   private releaseDatabase: (() => void) | undefined;
+  private readonly localWakes = new Map<string, NodeJS.Timeout>();
 
   constructor(
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
@@ -146,10 +162,31 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     let jobId = runJobId(workflowId, wakeMs);
     // NOTE: the job that is running right now still exists; re-using its id would be a no-op.
     if (jobId === avoidJobId) jobId = runJobId(workflowId, wakeMs, 'r');
-    await queue.add(RUN_JOB, { workflowId } satisfies RunJobData, {
-      jobId,
-      delay: Math.max(0, wakeMs - now),
-    });
+    const delay = Math.max(0, wakeMs - now);
+    await queue.add(RUN_JOB, { workflowId } satisfies RunJobData, { jobId, delay });
+    if (delay > 0) this.promoteLocally(queue, jobId, delay);
+  }
+
+  /** Promotes delayed job `jobId` after `delay` ms from this process (see LOCAL_WAKE_HORIZON_MS). */
+  private promoteLocally(queue: Queue, jobId: string, delay: number): void {
+    if (!this.worker || delay > LOCAL_WAKE_HORIZON_MS || this.localWakes.has(jobId)) return;
+    if (this.localWakes.size >= LOCAL_WAKE_MAX) return;
+    const timer = setTimeout(() => {
+      this.localWakes.delete(jobId);
+      void this.promote(queue, jobId);
+    }, delay);
+    timer.unref();
+    this.localWakes.set(jobId, timer);
+  }
+
+  private async promote(queue: Queue, jobId: string): Promise<void> {
+    try {
+      const job = await queue.getJob(jobId);
+      // Throws when the job is no longer delayed (the queue promoted it first): nothing to do.
+      if (job) await job.promote();
+    } catch {
+      // The delayed job stays scheduled; the queue runs it at its own timer.
+    }
   }
 
   /**
@@ -173,6 +210,28 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
           opts: { jobId: runJobId(it.id, wakeMs, `${it.stale ? 'stale' : 'sweep'}${round}-`) },
         };
       }),
+    );
+  }
+
+  /**
+   * Keeps the queue's one cleanup job scheduler in line with `everyMs`: registers or updates it
+   * (idempotent, so every worker process may call it at boot), or removes it when `null`.
+   */
+  async scheduleCleanup(everyMs: number | null): Promise<void> {
+    const queue = this.queue ?? (await this.ready);
+    if (everyMs === null) {
+      await queue.removeJobScheduler(CLEANUP_SCHEDULER_ID);
+      return;
+    }
+    await queue.upsertJobScheduler(
+      CLEANUP_SCHEDULER_ID,
+      { every: everyMs },
+      {
+        name: CLEANUP_JOB,
+        data: {},
+        // NOTE: a failed cleanup is not retried: the next interval runs it again.
+        opts: { attempts: 1, removeOnComplete: true, removeOnFail: true },
+      },
     );
   }
 
@@ -206,6 +265,8 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
 
   /** Stops taking new jobs and waits for the active ones to finish. */
   async stopWorker(): Promise<void> {
+    for (const timer of this.localWakes.values()) clearTimeout(timer);
+    this.localWakes.clear();
     await this.worker?.close();
     this.worker = undefined;
   }
