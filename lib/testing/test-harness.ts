@@ -1,38 +1,30 @@
 import type { TestingModule } from '@nestjs/testing';
+import { isDeepStrictEqual } from 'node:util';
 import { WorkflowClient } from '../client/workflow.client.js';
 import type { WorkflowRunDetail } from '../client/workflow-run.interface.js';
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { ResultTimeoutError } from '../errors/result-timeout.error.js';
-import { type CrashPhase, FaultInjector } from '../executor/fault-injector.js';
+import { FaultInjector } from '../executor/fault-injector.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { WorkflowWorker } from '../queue/workflow.worker.js';
 import type { TestClock } from '../timers/clock.js';
-import { type Duration, toMs } from '../util/duration.util.js';
-
-/** One crash variant of `explore`. @publicApi */
-export interface ExploreVariant {
-  step: string;
-  phase: CrashPhase;
-  key: string;
-  state: string;
-  result: unknown;
-  /** Ended like the clean run: same state, same result, same completed steps. */
-  ok: boolean;
-}
-
-/** Report of `explore`. @publicApi */
-export interface ExploreReport {
-  clean: { key: string; state: string; result: unknown; steps: string[] };
-  variants: ExploreVariant[];
-  ok: boolean;
-}
+import { toMs } from '../util/duration.util.js';
+import {
+  completedSteps,
+  defaultOutcome,
+  type ExploreOptions,
+  type ExploreReport,
+  type ExploreVariant,
+  type RunToCompletionOptions,
+} from './explore-options.interface.js';
 
 const TERMINAL = new Set(['completed', 'failed', 'stalled', 'cancelled']);
-const completedSteps = (run: WorkflowRunDetail) =>
-  run.steps
-    .filter((s) => s.state === 'completed' && !s.name.startsWith('$'))
-    .map((s) => s.name)
-    .sort();
+/** A crash point of `explore`: a step of the root run (`suffix` '') or of a descendant run. */
+interface CrashTarget {
+  suffix: string;
+  step: string;
+}
 
 /**
  * A booted application with an isolated schema and queue, a {@link TestClock}, and helpers that
@@ -54,36 +46,34 @@ export class ChronoForgeTestHarness {
   }
 
   /**
-   * Drives run `key` to a terminal state: moves the clock to each pending wake time, recovers passes
-   * that crashed (their lock is made stale), and returns the final run.
+   * Drives run `key` to a terminal state and returns it: calls `onIdle` while it waits, moves the
+   * clock to each pending wake time, and recovers passes that crashed, in this run or any other
+   * (their lock is aged past `maxDuration`, as a dead worker's would be).
    */
   async runToCompletion(
     key: string,
-    options: { timeout?: Duration; workflow?: string } = {},
+    options: RunToCompletionOptions = {},
   ): Promise<WorkflowRunDetail> {
+    if (options.onIdle !== undefined && typeof options.onIdle !== 'function')
+      throw new InvalidOptionsError('runToCompletion onIdle must be a function.');
     const deadline = Date.now() + toMs(options.timeout ?? '30s', 'runToCompletion timeout');
-    const store = this.moduleRef.get(WorkflowStore);
     const worker = this.moduleRef.get(WorkflowWorker);
+    const selector = { workflow: options.workflow };
     for (;;) {
-      const run = await this.client.get(key, { workflow: options.workflow });
+      let run = await this.client.get(key, selector);
       if (TERMINAL.has(run.state)) return run;
       if (Date.now() > deadline)
         throw new ResultTimeoutError(`Run "${key}" is still ${run.state} (runToCompletion).`);
-      const faults = this.moduleRef.get(FaultInjector);
-      let crashed: { id: string }[] = [];
-      if (faults.crashed.delete(key)) {
-        // What a dead worker leaves behind: a held lock. Age it past maxDuration so it is taken over.
-        crashed = await store.query<{ id: string }>(
-          `UPDATE ${store.wf} SET locked_at = now() - (max_duration_ms + 1000) * interval '1 millisecond'
-           WHERE id = $1 AND state = 'running' RETURNING id`,
-          [run.id],
-        );
+      if (run.state === 'idle' && options.onIdle) {
+        await options.onIdle(run, this);
+        run = await this.client.get(key, selector);
       }
-      if (
-        crashed.length > 0 ||
-        (run.state === 'idle' && run.nextRunAt && run.nextRunAt.getTime() > this.clock.now() - 1000)
-      ) {
-        if (run.nextRunAt && run.nextRunAt.getTime() > this.clock.now() - 1000) {
+      const recovered = await this.recoverCrashed();
+      const wakeAhead =
+        run.state === 'idle' && run.nextRunAt && run.nextRunAt.getTime() > this.clock.now() - 1000;
+      if (recovered || wakeAhead) {
+        if (wakeAhead && run.nextRunAt) {
+          // Past the wake time and the sweeper's grace period (1 s).
           this.clock.set(Math.max(this.clock.now(), run.nextRunAt.getTime() + 1001));
         }
         await worker.sweep();
@@ -94,38 +84,53 @@ export class ChronoForgeTestHarness {
 
   /**
    * Runs `workflow` once cleanly, then once per step boundary crashing just before and just after
-   * that step's checkpoint, and reports whether every variant ended like the clean run
-   * (the TypeScript counterpart of ChaoticJob).
+   * that step's checkpoint (with `children`, also in every run it spawned), and reports whether
+   * every variant ended like the clean run (the TypeScript counterpart of ChaoticJob).
    */
   async explore(
     workflow: string,
     input: unknown,
-    options: { keyPrefix?: string; timeout?: Duration } = {},
+    options: ExploreOptions = {},
   ): Promise<ExploreReport> {
+    const outcome = options.outcome ?? defaultOutcome;
+    if (typeof outcome !== 'function')
+      throw new InvalidOptionsError('explore outcome must be a function.');
+    const drive: RunToCompletionOptions = { timeout: options.timeout, onIdle: options.onIdle };
     const prefix = options.keyPrefix ?? `explore-${workflow}-${Date.now()}`;
     const faults = this.moduleRef.get(FaultInjector);
     const cleanKey = `${prefix}-clean`;
     await this.client.start(workflow, { key: cleanKey, input });
-    const cleanRun = await this.runToCompletion(cleanKey, options);
+    const cleanRun = await this.runToCompletion(cleanKey, drive);
     const clean = {
       key: cleanKey,
       state: cleanRun.state,
       result: cleanRun.result,
       steps: completedSteps(cleanRun),
+      outcome: outcome(cleanRun),
     };
+    const targets = await this.crashTargets(cleanRun, options.children === true);
     const variants: ExploreVariant[] = [];
-    for (const step of clean.steps.filter((s) => s.startsWith('step$'))) {
+    for (const { suffix, step } of targets) {
       for (const phase of ['before', 'after'] as const) {
-        const key = `${prefix}-${step}-${phase}`;
-        faults.arm(key, step, phase);
+        const key = `${prefix}-${suffix ? `${suffix.slice(1)}-` : ''}${step}-${phase}`;
+        const crashedKey = `${key}${suffix}`;
+        faults.arm(crashedKey, step, phase);
         await this.client.start(workflow, { key, input });
-        const run = await this.runToCompletion(key, options);
-        const ok =
-          faults.fired &&
-          run.state === clean.state &&
-          JSON.stringify(run.result) === JSON.stringify(clean.result) &&
-          JSON.stringify(completedSteps(run)) === JSON.stringify(clean.steps);
-        variants.push({ step, phase, key, state: run.state, result: run.result, ok });
+        const run = await this.runToCompletion(key, drive);
+        const fired = faults.fired;
+        const projected = outcome(run);
+        const ok = fired && isDeepStrictEqual(projected, clean.outcome);
+        variants.push({
+          step,
+          phase,
+          crashedKey,
+          key,
+          state: run.state,
+          result: run.result,
+          outcome: projected,
+          fired,
+          ok,
+        });
       }
     }
     return { clean, variants, ok: variants.every((v) => v.ok) };
@@ -140,5 +145,37 @@ export class ChronoForgeTestHarness {
   async close(): Promise<void> {
     await this.moduleRef.close();
     await this.teardown();
+  }
+
+  /** Ages the locks simulated crashes left behind so the sweeper takes them over. */
+  private async recoverCrashed(): Promise<boolean> {
+    const faults = this.moduleRef.get(FaultInjector);
+    const keys = [...faults.crashed];
+    if (keys.length === 0) return false;
+    for (const k of keys) faults.crashed.delete(k);
+    const store = this.moduleRef.get(WorkflowStore);
+    const aged = await store.query<{ id: string }>(
+      `UPDATE ${store.wf} SET locked_at = now() - (max_duration_ms + 1000) * interval '1 millisecond'
+       WHERE key = ANY($1::text[]) AND state = 'running' RETURNING id`,
+      [keys],
+    );
+    return aged.length > 0;
+  }
+
+  /** The step$ boundaries of the clean run and, with `children`, of every run it spawned. */
+  private async crashTargets(root: WorkflowRunDetail, children: boolean): Promise<CrashTarget[]> {
+    const own = (run: WorkflowRunDetail, suffix: string) =>
+      completedSteps(run)
+        .filter((s) => s.startsWith('step$'))
+        .map((step) => ({ suffix, step }));
+    const targets = own(root, '');
+    if (!children) return targets;
+    // Children's keys extend their parent's: `<parentKey>$<branch>$<name>`.
+    const descendants = await this.client.list({ keyPrefix: `${root.key}$`, limit: 500 });
+    for (const summary of descendants.sort((a, b) => a.key.localeCompare(b.key))) {
+      const child = await this.client.get(summary.key, { workflow: summary.workflow });
+      targets.push(...own(child, summary.key.slice(root.key.length)));
+    }
+    return targets;
   }
 }
