@@ -1,7 +1,13 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BranchMergeJob, WorkflowClient, WorkflowQueue } from '../../lib/index.js';
+import {
+  BranchMergeJob,
+  ChronoForgeDatabase,
+  WorkflowClient,
+  WorkflowQueue,
+} from '../../lib/index.js';
+import { PgCounter, type StatementEvent } from '../../bench/pg-counter.js';
 import { FanProbe, fanProviders, LINE_ITEMS, LineItem } from '../fixtures/branches.fixture.js';
 import { bootApp } from '../support/app.js';
 import { cleanup, DATABASE_URL, eventually, sql, uniqueName } from '../support/env.js';
@@ -136,6 +142,66 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
     expect(await app.get(WorkflowQueue).bullQueue.getJobCounts('delayed', 'waiting')).toEqual(
       before,
     );
+  });
+
+  it('should replay a sealed, merged branch without writes and in as many statements for 200 children as for 5', async () => {
+    // Every statement the engine sends through its pool (a wrapper around pool.connect; real queries).
+    const events: StatementEvent[] = [];
+    PgCounter.attach(app.get(ChronoForgeDatabase).pool).on((e) => events.push(e));
+    // Periodic statements of this process that belong to no pass: worker heartbeat, recovery sweep.
+    const background = (e: StatementEvent) =>
+      e.label === 'sweep' ||
+      /^\s*(INSERT INTO|UPDATE|DELETE FROM) \S+\.chrono_forge_workers/.test(e.text);
+    const lastPass = async (n: number) => {
+      const key = `p-replay-${n}`;
+      await client.start('fan.replay', { key, input: { n } });
+      // Waits on its own connection: the client's result polling would share the engine's pool.
+      await eventually(
+        async () =>
+          (
+            await sql<{ state: string }>(
+              `SELECT state FROM "${schema}".chrono_forge_workflows WHERE key = $1`,
+              [key],
+            )
+          )[0]?.state === 'completed',
+        30_000,
+        `${key} completed`,
+      );
+      const run = await client.get(key);
+      expect(run.result).toBe('replayed');
+      expect(run.branches).toEqual([
+        expect.objectContaining({ name: 'many', sealed: true, children: { completed: n } }),
+      ]);
+      // The pass after the sleep: from the parent's last lock acquisition to its completion.
+      const acquired = events.filter((e) => e.label === 'acquire' && e.runId === run.id).at(-1);
+      const completed = events.find((e) => e.label === 'complete' && e.runId === run.id);
+      expect(acquired && completed).toBeTruthy();
+      const pass = events.filter(
+        (e) => e.start >= acquired!.start && e.start <= completed!.start && !background(e),
+      );
+      // Nothing about the branch or its children was written since the pass that sealed/merged it.
+      const [written] = await sql<{ logs: number; children: number }>(
+        `SELECT (SELECT count(*)::int FROM "${schema}".chrono_forge_execution_logs
+                 WHERE workflow_id = $1 AND step_name IN ('branch$many', 'merge$many')
+                   AND updated_at >= $2) AS logs,
+                (SELECT count(*)::int FROM "${schema}".chrono_forge_workflows
+                 WHERE parent_execution_log_id = (SELECT id FROM "${schema}".chrono_forge_execution_logs
+                   WHERE workflow_id = $1 AND step_name = 'branch$many') AND updated_at >= $2) AS children`,
+        [run.id, new Date(acquired!.sentAt)],
+      );
+      expect(written).toEqual({ logs: 0, children: 0 });
+      return pass;
+    };
+    const small = await lastPass(5);
+    const large = await lastPass(200);
+    // The replay reads every step log with the lock, skips the sealed branch and the completed
+    // merge, completes the wait step and the run: the same three statements for 5 or 200 children.
+    const labels = (pass: StatementEvent[]) => pass.map((e) => e.label);
+    expect(labels(small)).toEqual(['acquire', 'completeStep', 'complete']);
+    expect(labels(large)).toEqual(labels(small));
+    // Its only step write is the wait step's, never the branch's or the merge's.
+    const stepWrites = large.filter((e) => e.label === 'completeStep').map((e) => e.values[2]);
+    expect(stepWrites).toEqual(['wait$afterMerge']);
   });
 
   it.each([
