@@ -16,3 +16,9 @@ export const BRANCH_METADATA = 'chronoforge:branch';
 
 /** BullMQ job name of a BranchMergeJob poll. */
 export const MERGE_JOB = 'merge';
+
+/** BullMQ job name of a scheduled cleanup (the `cleanup` module option). */
+export const CLEANUP_JOB = 'cleanup';
+
+/** Id of the BullMQ job scheduler that produces `cleanup` jobs: one per queue, whatever the process count. */
+export const CLEANUP_SCHEDULER_ID = 'chronoforge-cleanup';

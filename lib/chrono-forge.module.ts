@@ -32,6 +32,8 @@ import { BranchStore } from './branches/branch.store.js';
 import { RepeatStore } from './timers/repeat.store.js';
 import { TimerRunner } from './timers/timer.runner.js';
 import { TimerStore } from './timers/timer.store.js';
+import { Cleanup } from './operations/cleanup.js';
+import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
 
 /**
  * Durable workflows for Nest. Import once, with `forRoot(options)` or
@@ -72,6 +74,8 @@ import { TimerStore } from './timers/timer.store.js';
     WakeListener,
     WorkflowContext,
     WorkflowClient,
+    Cleanup,
+    ScheduledCleanup,
   ],
   exports: [
     WorkflowClient,

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { RetryOption } from '../executor/retry-policy.js';
+import type { CleanupOptions } from '../operations/cleanup-options.js';
 import type { Duration } from '../util/duration.util.js';
 
 /**
@@ -76,6 +77,18 @@ export type ChronoForgeQueueOptions =
   | { postgres: true | ChronoForgePostgresQueueOptions; redis?: undefined };
 
 /**
+ * A cleanup the worker processes run on the queue every `every`: `Cleanup.run()` with the other
+ * fields. One BullMQ job scheduler per queue produces the jobs, so any number of worker processes
+ * run it once per interval between them.
+ *
+ * @publicApi
+ */
+export interface ChronoForgeScheduledCleanupOptions extends CleanupOptions {
+  /** Interval between two cleanups (at least 100 ms), e.g. `'1h'`. */
+  every: Duration;
+}
+
+/**
  * Options of `ChronoForgeModule.forRoot()`.
  *
  * @publicApi
@@ -104,6 +117,13 @@ export interface ChronoForgeModuleOptions {
   maxDuration?: Duration;
   /** Recovery sweeper of worker processes; `false` disables it. @default { every: '30s', batchSize: 500 } */
   recovery?: { every?: Duration; batchSize?: number } | false;
+  /**
+   * Scheduled cleanup on the queue, e.g. `{ every: '1h', olderThan: '90d' }`. Worker processes
+   * register (or update) one job scheduler at boot and process its jobs; a worker process booted
+   * without this option removes it. Client-only processes (`worker: false`) leave it alone.
+   * @default none: nothing is deleted unless you call `Cleanup.run()`
+   */
+  cleanup?: ChronoForgeScheduledCleanupOptions;
   /** Retry policy of workflow-level failures when `@Workflow({ retry })` gives none. */
   defaultRetry?: RetryOption;
   /** Retry policy of steps when neither the call nor the workflow gives one. */

@@ -1,7 +1,8 @@
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { RetryPolicy, type RetryStrategy, toRetryStrategy } from '../executor/retry-policy.js';
 import type { ChronoForgeModuleOptions } from '../interfaces/chrono-forge-options.interface.js';
-import { toMs } from '../util/duration.util.js';
+import { type CleanupOptions, resolveCleanupOptions } from '../operations/cleanup-options.js';
+import { type Duration, toMs } from '../util/duration.util.js';
 import { describeValue } from '../util/describe.util.js';
 import { resolve as resolvePath } from 'node:path';
 import type { DataSource } from 'typeorm';
@@ -40,6 +41,8 @@ export interface ResolvedOptions {
   recovery: { everyMs: number; batchSize: number } | false;
   defaultRetry: RetryStrategy;
   defaultStepRetry: RetryStrategy;
+  /** Scheduled cleanup: its interval and the options handed to `Cleanup.run()`; `false` when off. */
+  cleanup: { everyMs: number; options: CleanupOptions } | false;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -133,6 +136,34 @@ function resolveQueue(queue: unknown, databaseSchema: string): ResolvedQueueBack
   return { kind: 'postgres', connectionString, schema: queueSchema };
 }
 
+const CLEANUP_KEYS = new Set([
+  'every',
+  'olderThan',
+  'completedOlderThan',
+  'failedOlderThan',
+  'pruneRepeatTicksOlderThan',
+  'batchSize',
+]);
+
+function resolveScheduledCleanup(value: unknown): ResolvedOptions['cleanup'] {
+  if (value === undefined) return false;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    fail(`\`cleanup\` must be { every, olderThan?, ... }, got ${describeValue(value)}.`);
+  }
+  const unknown = Object.keys(value).filter((k) => !CLEANUP_KEYS.has(k));
+  if (unknown.length > 0) {
+    fail(
+      `\`cleanup\` has unknown option(s) ${unknown.join(', ')}; allowed: ${[...CLEANUP_KEYS].join(', ')}.`,
+    );
+  }
+  const { every, ...options } = value as { every?: unknown } & CleanupOptions;
+  if (every === undefined) fail("`cleanup.every` is required, e.g. { every: '1h' }.");
+  const everyMs = toMs(every as Duration, '`cleanup.every`');
+  if (everyMs < 100) fail('`cleanup.every` must be at least 100ms.');
+  resolveCleanupOptions(options, 'ChronoForgeModule `cleanup`');
+  return { everyMs, options };
+}
+
 /** Validates `forRoot`/`forRootAsync` options and applies the defaults in one place. */
 export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptions {
   if (!options || typeof options !== 'object') fail('options must be an object.');
@@ -194,5 +225,6 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
       toRetryStrategy(options.defaultRetry, '`defaultRetry`') ?? RetryPolicy.workflowDefault(),
     defaultStepRetry:
       toRetryStrategy(options.defaultStepRetry, '`defaultStepRetry`') ?? RetryPolicy.stepDefault(),
+    cleanup: resolveScheduledCleanup(options.cleanup),
   };
 }

@@ -56,6 +56,31 @@ export class ChronoForgeMetrics {
     registers: [this.registry],
   });
 
+  readonly cleanupRuns = new Counter({
+    name: 'chronoforge_cleanup_runs_total',
+    help: 'Cleanup.run calls (scheduled or not) by outcome',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly cleanupDeleted = new Counter({
+    name: 'chronoforge_cleanup_deleted_total',
+    help: 'Rows Cleanup.run deleted, by kind',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+
+  /** Records one cleanup and the rows it deleted (also those of a cleanup that failed midway). */
+  cleanupRun(
+    ok: boolean,
+    deleted: { workflows: number; executionLogs: number; errorLogs: number; repeatTicks: number },
+  ): void {
+    this.cleanupRuns.inc({ outcome: ok ? 'ok' : 'failed' });
+    this.cleanupDeleted.inc({ kind: 'workflows' }, deleted.workflows);
+    this.cleanupDeleted.inc({ kind: 'execution_logs' }, deleted.executionLogs);
+    this.cleanupDeleted.inc({ kind: 'error_logs' }, deleted.errorLogs);
+    this.cleanupDeleted.inc({ kind: 'repeat_ticks' }, deleted.repeatTicks);
+  }
+
   /** Records how a pass ended (and the run's terminal state, if it reached one). */
   pass(workflow: string, outcome: PassOutcome): void {
     this.passes.inc({ workflow, outcome });

@@ -1,26 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { PoolClient } from 'pg';
-import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
-import { type Duration, toMs } from '../util/duration.util.js';
+import { type CleanupOptions, resolveCleanupOptions } from './cleanup-options.js';
 import { pruneRepeatTicks } from './repeat-tick-pruner.js';
 
-/** Options of {@link Cleanup.run}. @publicApi */
-export interface CleanupOptions {
-  /** Retention of terminal runs without a more specific option. @default '90d' */
-  olderThan?: Duration;
-  /** Retention of `completed` runs, measured from `completed_at`. @default olderThan */
-  completedOlderThan?: Duration;
-  /** Retention of `failed` and `cancelled` runs, measured from `updated_at`. @default olderThan */
-  failedOlderThan?: Duration;
-  /**
-   * Opt-in: also delete terminal `@Repeat` tick rows of any run (running ones included) whose
-   * scheduled time is older than this and strictly behind the repeat's frontier.
-   */
-  pruneRepeatTicksOlderThan?: Duration;
-  /** Rows per delete statement. @default 1000 */
-  batchSize?: number;
-}
+export type { CleanupOptions } from './cleanup-options.js';
 
 /** Rows {@link Cleanup.run} deleted. @publicApi */
 export interface CleanupResult {
@@ -40,7 +25,8 @@ interface RunRule {
 /**
  * Reclaims storage: deletes old terminal runs (with their step logs, error logs and signals) and,
  * when asked, the tick rows `@Repeat` accumulates in long-lived runs. Never deletes `idle`,
- * `running` or `stalled` runs. Nothing runs it automatically; call it from your own scheduler.
+ * `running` or `stalled` runs. Call it from your own scheduler, or let the worker processes run it
+ * on the queue with the module option `cleanup: { every, ...options }`.
  *
  * Retention is measured from when a run became terminal, not from when it started: `completed`
  * runs by `completed_at`, `failed` and `cancelled` runs by `updated_at`.
@@ -63,43 +49,51 @@ interface RunRule {
  */
 @Injectable()
 export class Cleanup {
-  constructor(private readonly db: ChronoForgeDatabase) {}
+  private readonly logger = new Logger(Cleanup.name);
 
-  /** Deletes what `options` allows, in batches, and returns the number of rows deleted. */
+  constructor(
+    private readonly db: ChronoForgeDatabase,
+    private readonly metrics: ChronoForgeMetrics,
+  ) {}
+
+  /**
+   * Deletes what `options` allows, in batches, and returns the number of rows deleted. Each run
+   * logs one line and moves the `chronoforge_cleanup_*` metrics.
+   */
   async run(options: CleanupOptions = {}): Promise<CleanupResult> {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidOptionsError('Cleanup.run() options must be an object.');
-    }
-    const batchSize = options.batchSize ?? 1000;
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) {
-      throw new InvalidOptionsError(
-        `Cleanup batchSize must be an integer in 1..100000, got ${batchSize}.`,
-      );
-    }
-    const now = Date.now();
-    const cutoff = (d: Duration, what: string) => new Date(now - toMs(d, `cleanup ${what}`));
-    const olderThan = options.olderThan ?? '90d';
+    const o = resolveCleanupOptions(options, 'Cleanup.run()');
+    const started = Date.now();
+    const cutoff = (ms: number) => new Date(started - ms);
     const rules: RunRule[] = [
-      {
-        states: ['completed'],
-        column: 'completed_at',
-        cutoff: cutoff(options.completedOlderThan ?? olderThan, 'completedOlderThan'),
-      },
+      { states: ['completed'], column: 'completed_at', cutoff: cutoff(o.completedOlderThanMs) },
       {
         states: ['failed', 'cancelled'],
         column: 'updated_at',
-        cutoff: cutoff(options.failedOlderThan ?? olderThan, 'failedOlderThan'),
+        cutoff: cutoff(o.failedOlderThanMs),
       },
     ];
-    const tickCutoff =
-      options.pruneRepeatTicksOlderThan === undefined
-        ? null
-        : cutoff(options.pruneRepeatTicksOlderThan, 'pruneRepeatTicksOlderThan');
     const result: CleanupResult = { workflows: 0, executionLogs: 0, errorLogs: 0, repeatTicks: 0 };
-    for (const rule of rules) await this.deleteRuns(rule, batchSize, result);
-    if (tickCutoff) {
-      result.repeatTicks = await pruneRepeatTicks(this.db.pool, this.logs, tickCutoff, batchSize);
+    try {
+      for (const rule of rules) await this.deleteRuns(rule, o.batchSize, result);
+      if (o.pruneRepeatTicksOlderThanMs !== null) {
+        const tickCutoff = cutoff(o.pruneRepeatTicksOlderThanMs);
+        result.repeatTicks = await pruneRepeatTicks(
+          this.db.pool,
+          this.logs,
+          tickCutoff,
+          o.batchSize,
+        );
+      }
+    } catch (err) {
+      this.metrics.cleanupRun(false, result);
+      this.logger.error(`Cleanup failed: ${(err as Error).message}`);
+      throw err;
     }
+    this.metrics.cleanupRun(true, result);
+    this.logger.log(
+      `Cleanup deleted ${result.workflows} runs, ${result.executionLogs} step logs, ` +
+        `${result.errorLogs} error logs and ${result.repeatTicks} repeat ticks in ${Date.now() - started} ms`,
+    );
     return result;
   }
 

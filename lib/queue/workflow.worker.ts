@@ -9,10 +9,16 @@ import type { Job } from 'bullmq';
 import { BranchMergeJob } from '../branches/branch-merge.job.js';
 import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import { isMergeJobData, type MergeJobData } from '../branches/branch.runner.js';
-import { CHRONO_FORGE_RESOLVED_OPTIONS, MERGE_JOB, RUN_JOB } from '../chrono-forge.constants.js';
+import {
+  CHRONO_FORGE_RESOLVED_OPTIONS,
+  CLEANUP_JOB,
+  MERGE_JOB,
+  RUN_JOB,
+} from '../chrono-forge.constants.js';
 import { WorkflowExecutor } from '../executor/workflow.executor.js';
 import { WorkerHeartbeat } from '../executor/worker-heartbeat.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
+import { ScheduledCleanup } from '../operations/scheduled-cleanup.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { ChronoForgeClock } from '../timers/clock.js';
 import { type RunJobData, WorkflowQueue } from './workflow.queue.js';
@@ -21,9 +27,10 @@ import { type RunJobData, WorkflowQueue } from './workflow.queue.js';
 const SWEEP_GRACE_MS = 1_000;
 
 /**
- * In worker processes: consumes `run` jobs and runs the recovery sweeper, which re-enqueues runs
- * whose wake time passed without a job (lost enqueue, flushed Redis) and runs whose lock went
- * stale (crashed worker). Stops both before the application shuts down.
+ * In worker processes: consumes `run`, `merge` and scheduled `cleanup` jobs, and runs the recovery
+ * sweeper, which re-enqueues runs whose wake time passed without a job (lost enqueue, flushed
+ * Redis) and runs whose lock went stale (crashed worker). Stops both before the application shuts
+ * down.
  */
 @Injectable()
 export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -39,6 +46,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly mergeJob: BranchMergeJob,
     private readonly metrics: ChronoForgeMetrics,
     private readonly heartbeat: WorkerHeartbeat,
+    private readonly scheduledCleanup: ScheduledCleanup,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -46,6 +54,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     const { worker, recovery } = this.options;
     if (worker === false) return;
     await this.heartbeat.start();
+    await this.scheduledCleanup.schedule();
     this.queue.startWorker((job) => this.process(job), worker.concurrency);
     if (recovery !== false) {
       void this.sweep();
@@ -65,6 +74,10 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
         return;
       }
       await this.mergeJob.poll(data);
+      return;
+    }
+    if (job.name === CLEANUP_JOB) {
+      await this.scheduledCleanup.process();
       return;
     }
     const id = job.data?.workflowId;
