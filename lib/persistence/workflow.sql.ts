@@ -1,0 +1,173 @@
+import { createHash } from 'node:crypto';
+
+/** A job may start a pass this long before the run's `next_run_at` (clock skew, early timers). */
+export const NOT_DUE_TOLERANCE_MS = 5_000;
+
+/** Repeat tick logs (`durably_repeat$<name>$<ms>`) are read on demand, never with the pass. */
+export const REPEAT_TICK_PATTERN = `'durably\\_repeat$%$%'`;
+
+/** Default of `worker.deadAfter`: a worker whose heartbeat is older is dead. */
+export const WORKER_DEAD_AFTER_MS = 30_000;
+
+const statementNames = new Map<string, string>();
+
+/** A stable prepared-statement name for a SQL text (parsed and planned once per connection). */
+export function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `cf_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+/** Quoted, schema-qualified names of the engine's tables. */
+export interface WorkflowTables {
+  readonly wf: string;
+  readonly logs: string;
+  readonly errors: string;
+  readonly signals: string;
+  readonly workers: string;
+}
+
+/** The tables of `schema` (a name validated by the options; quoted here). */
+export function workflowTables(schema: string): WorkflowTables {
+  const s = `"${schema}"`;
+  return {
+    wf: `${s}.chrono_forge_workflows`,
+    logs: `${s}.chrono_forge_execution_logs`,
+    errors: `${s}.chrono_forge_error_logs`,
+    signals: `${s}.chrono_forge_signals`,
+    workers: `${s}.chrono_forge_workers`,
+  };
+}
+
+/**
+ * SQL condition on a workflows row: its lock may be taken — free, older than the run's
+ * `max_duration_ms`, or held by a worker whose heartbeat stopped `deadAfterMs` ago (a dead process).
+ */
+export function staleLockCondition(workers: string, deadAfterMs: number): string {
+  const dead = `${Math.round(deadAfterMs)} * interval '1 millisecond'`;
+  return `(locked_at IS NULL OR locked_at < now() - max_duration_ms * interval '1 millisecond'
+      OR (locked_at < now() - ${dead} AND NOT EXISTS (SELECT 1 FROM ${workers} k
+          WHERE k.id = split_part(locked_by, '/', 1) AND k.heartbeat_at > now() - ${dead})))`;
+}
+
+/**
+ * The texts of the hot-path statements, built once per store: the step wrapper does not rebuild
+ * (and re-hash for its prepared-statement name) a SQL string per step. `$1` is always the run id
+ * and `$2` the pass's lock owner where a statement is fenced.
+ */
+export class WorkflowStatements {
+  /** SQL condition: this pass (`$2`) still owns run `$1`. */
+  readonly fenced: string;
+  readonly acquire: string;
+  readonly markBusy: string;
+  readonly dueCheck: string;
+  readonly insertRun: string;
+  readonly findRunId: string;
+  readonly insertCompletedStep: string;
+  readonly upsertCompletedStep: string;
+  readonly failStepAttempt: string;
+  readonly savePendingLog: string;
+  readonly findLog: string;
+  readonly release: string;
+  readonly complete: string;
+  readonly fail: string;
+  readonly findRecoverable: string;
+
+  constructor(t: WorkflowTables, staleLock: string) {
+    const { wf, logs, errors } = t;
+    this.fenced = `EXISTS (SELECT 1 FROM ${wf} WHERE id = $1 AND locked_by = $2)`;
+    // NOTE: a job that fires before the run's next_run_at (a superseded timer, e.g. a merge safety
+    // wake that the poller pushed back) does not replay the run: the pass would only halt again.
+    const due = (param: string) => `(state = 'running' OR wake_pending OR next_run_at IS NULL
+      OR next_run_at <= ${param}::timestamptz + ${NOT_DUE_TOLERANCE_MS} * interval '1 millisecond')`;
+    this.acquire = `WITH w AS (
+           UPDATE ${wf} SET state = 'running', locked_at = now(), locked_by = $2,
+             started_at = COALESCE(started_at, now()), wake_pending = false, updated_at = now()
+           WHERE id = $1 AND state IN ('idle', 'running') AND ${staleLock} AND ${due('$3')}
+           RETURNING id, key, job_name, input, context, state, attempt, retry_counts, max_duration_ms)
+         SELECT w.*, COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
+             'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
+           FROM ${logs} l WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
+         FROM w`;
+    this.markBusy = `UPDATE ${wf} SET wake_pending = true
+         WHERE id = $1 AND state IN ('idle', 'running') AND NOT ${staleLock} RETURNING id`;
+    this.dueCheck = `SELECT ${due('$2')} AS due FROM ${wf} WHERE id = $1 AND state IN ('idle', 'running')`;
+    this.insertRun = `INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at)
+       VALUES ($1, $2, $3, $4, now())
+       ON CONFLICT (job_name, key) DO NOTHING RETURNING id, next_run_at`;
+    this.findRunId = `SELECT id FROM ${wf} WHERE job_name = $1 AND key = $2`;
+    const insertCompleted = `INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at,
+         last_executed_at, completed_at, result, metadata)
+       SELECT $1, $3, 'completed', $4, $7, now(), now(), $5, $6 WHERE ${this.fenced}`;
+    this.insertCompletedStep = `${insertCompleted} RETURNING id`;
+    this.upsertCompletedStep = `${insertCompleted}
+       ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = EXCLUDED.attempts,
+         last_executed_at = now(), completed_at = now(), result = EXCLUDED.result,
+         metadata = EXCLUDED.metadata, updated_at = now()
+       WHERE l.state <> 'completed'
+       RETURNING id`;
+    this.failStepAttempt = `WITH l AS (
+         INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at,
+           metadata, error_class, error_message)
+         SELECT $1, $3, $5, $4, $11, now(), $6, $7, $8 WHERE ${this.fenced}
+         ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = EXCLUDED.state, attempts = EXCLUDED.attempts,
+           last_executed_at = now(), metadata = EXCLUDED.metadata, error_class = EXCLUDED.error_class,
+           error_message = EXCLUDED.error_message, updated_at = now()
+         WHERE l.state <> 'completed'
+         RETURNING id)
+       INSERT INTO ${errors} (workflow_id, execution_log_id, step_name, attempt, error_class,
+         error_message, backtrace, context)
+       SELECT $1, l.id, $3, $4, $7, $8, $9, $10 FROM l RETURNING execution_log_id AS id`;
+    this.savePendingLog = `INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, metadata)
+       SELECT $1, $3, 'pending', $4, now(), now(), $5 WHERE ${this.fenced}
+       ON CONFLICT (workflow_id, step_name) DO UPDATE SET attempts = EXCLUDED.attempts, last_executed_at = now(),
+         metadata = EXCLUDED.metadata, updated_at = now()
+       WHERE l.state <> 'completed'
+       RETURNING id`;
+    this.findLog = `SELECT id, step_name, state, attempts, result, metadata FROM ${logs}
+       WHERE workflow_id = $1 AND step_name = $2`;
+    this.release = `WITH w AS (
+         UPDATE ${wf} SET state = $3::text,
+           next_run_at = CASE WHEN $3::text = 'idle' AND wake_pending THEN now() ELSE $4::timestamptz END,
+           wake_pending = false, locked_at = NULL, locked_by = NULL, attempt = $5, retry_counts = $6,
+           context = COALESCE($7::jsonb, context), updated_at = now()
+         WHERE id = $1 AND locked_by = $2
+         RETURNING id, next_run_at),
+       e AS (
+         INSERT INTO ${errors} (workflow_id, step_name, attempt, error_class, error_message, backtrace, context)
+         SELECT w.id, NULL, $5, $8, $9, $10, $11 FROM w WHERE $8::text IS NOT NULL)
+       SELECT next_run_at FROM w`;
+    this.complete = `WITH w AS (
+         UPDATE ${wf} SET state = 'completed', result = $3, completed_at = now(), next_run_at = NULL,
+           wake_pending = false, locked_at = NULL, locked_by = NULL, context = COALESCE($4::jsonb, context),
+           updated_at = now()
+         WHERE id = $1 AND locked_by = $2 RETURNING id)
+       INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, completed_at)
+       SELECT id, '$workflow_completion$', 'completed', 1, now(), now(), now() FROM w
+       ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = l.attempts + 1,
+         completed_at = now(), updated_at = now()
+       RETURNING id`;
+    this.fail = `WITH e AS (
+         INSERT INTO ${errors} (workflow_id, step_name, attempt, error_class, error_message, backtrace, context)
+         SELECT $1, NULL, $3, $4, $5, $6, $7 WHERE ${this.fenced} RETURNING id),
+       w AS (
+         UPDATE ${wf} SET state = 'failed', completed_at = now(), next_run_at = NULL, wake_pending = false,
+           locked_at = NULL, locked_by = NULL, attempt = $3, context = COALESCE($8::jsonb, context), updated_at = now()
+         WHERE id = $1 AND locked_by = $2 AND EXISTS (SELECT 1 FROM e) RETURNING id)
+       INSERT INTO ${logs} (workflow_id, step_name, state, attempts, started_at, last_executed_at,
+         completed_at, metadata)
+       SELECT w.id, '$workflow_failure$' || e.id, 'completed', 1, now(), now(), now(),
+         jsonb_build_object('error_log_id', e.id)
+       FROM w, e RETURNING id`;
+    this.findRecoverable = `(SELECT id, next_run_at AS wake, false AS stale FROM ${wf}
+          WHERE state = 'idle' AND next_run_at <= $3::timestamptz - $1 * interval '1 millisecond'
+          ORDER BY next_run_at LIMIT $2)
+       UNION ALL
+       (SELECT id, locked_at AS wake, true AS stale FROM ${wf}
+          WHERE state = 'running' AND ${staleLock}
+          ORDER BY locked_at LIMIT $2)`;
+  }
+}
