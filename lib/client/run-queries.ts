@@ -4,6 +4,7 @@ import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
 import type { WorkflowStore } from '../persistence/workflow.store.js';
 import { deserializeValue, type StoredValue } from '../util/serialization.util.js';
+import { assertOptionalText, assertRunKey } from './client-arguments.js';
 import { allowedFrom } from './transitions.js';
 import type {
   BranchInfo,
@@ -25,8 +26,8 @@ export class RunQueries {
   constructor(private readonly store: WorkflowStore) {}
 
   async find(key: string, workflow?: string): Promise<{ id: string; job_name: string }> {
-    if (typeof key !== 'string' || key === '')
-      throw new InvalidOptionsError('A run key must be a non-empty string.');
+    assertRunKey(key);
+    assertOptionalText(workflow, 'workflow');
     const rows = await this.store.query<{ id: string; job_name: string }>(
       `SELECT id, job_name FROM ${this.store.wf} WHERE key = $1 AND ($2::text IS NULL OR job_name = $2) LIMIT 2`,
       [key, workflow ?? null],
@@ -136,6 +137,8 @@ export class RunQueries {
     if (states && states.some((s) => !STATES.includes(s))) {
       throw new InvalidOptionsError(`Unknown state in list() filter; use ${STATES.join(', ')}.`);
     }
+    assertOptionalText(filter.workflow, 'list() workflow');
+    assertOptionalText(filter.keyPrefix, 'list() keyPrefix');
     const limit = filter.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 500)
       throw new InvalidOptionsError('list() limit must be 1..500.');

@@ -10,8 +10,10 @@ import type { EntityManager, QueryRunner } from 'typeorm';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { TimerStore } from '../timers/timer.store.js';
 import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
+import { describeValue } from '../util/describe.util.js';
 import { assertUserName } from '../util/names.util.js';
 import { jsonByteSize, serializeValue } from '../util/serialization.util.js';
+import { assertRunKey, assertSelector } from './client-arguments.js';
 import { validateInput } from './input-validation.js';
 import { WorkflowHandle } from './workflow-handle.js';
 import type {
@@ -94,10 +96,15 @@ export class WorkflowClient {
         : typeof nameOrTarget === 'function' && typeof methodOrOptions === 'string'
           ? this.registry.findByMethod(nameOrTarget, methodOrOptions)
           : undefined;
+    if (typeof nameOrTarget !== 'string' && typeof nameOrTarget !== 'function') {
+      throw new InvalidOptionsError(
+        `start() needs a workflow name or a (class, method) pair, got ${describeValue(nameOrTarget)}.`,
+      );
+    }
     const label =
       typeof nameOrTarget === 'string'
         ? nameOrTarget
-        : `${nameOrTarget?.name}#${String(methodOrOptions)}`;
+        : `${nameOrTarget.name}#${describeValue(methodOrOptions)}`;
     if (!def) {
       throw new WorkflowNotFoundError(
         `No workflow "${label}" is registered in this application. Known: ${this.registry.names().join(', ') || '(none)'}.`,
@@ -107,7 +114,7 @@ export class WorkflowClient {
       StartOptions | undefined;
     if (!options || typeof options !== 'object')
       throw new InvalidOptionsError('start() needs options { key, input }.');
-    assertKey(options.key);
+    assertRunKey(options.key);
     const input = options.input ?? null;
     const size = jsonByteSize(input, 'input');
     if (size > MAX_INPUT_BYTES) {
@@ -132,12 +139,14 @@ export class WorkflowClient {
 
   /** A handle to an existing run. */
   async handle<R = unknown>(key: string, selector: RunSelector = {}): Promise<WorkflowHandle<R>> {
+    assertSelector(selector, 'handle');
     const row = await this.runs.find(key, selector.workflow);
     return new WorkflowHandle<R>(this, row.id, row.job_name, key);
   }
 
   /** The run with its steps and errors. */
   async get(key: string, selector: RunSelector = {}): Promise<WorkflowRunDetail> {
+    assertSelector(selector, 'get');
     const row = await this.runs.find(key, selector.workflow);
     return this.runs.detail(row.id);
   }
@@ -149,6 +158,7 @@ export class WorkflowClient {
 
   /** Moves a `failed` or `stalled` run back to `idle` with fresh retry budgets and wakes it. */
   async retry(key: string, selector: RunSelector = {}): Promise<void> {
+    assertSelector(selector, 'retry');
     const row = await this.runs.find(key, selector.workflow);
     const nextRunAt = await this.runs.retry(row.id);
     if (!nextRunAt) throw await this.transitionError(row.id, key, 'retry');
@@ -159,6 +169,7 @@ export class WorkflowClient {
    * Wakes an `idle` (or `running`) run so it re-evaluates what it waits on, e.g. a `continueIf`.
    */
   async resume(key: string, selector: RunSelector = {}): Promise<void> {
+    assertSelector(selector, 'resume');
     const row = await this.runs.find(key, selector.workflow);
     const woken = await this.timers.requestWake(row.id);
     if (!woken)
@@ -180,8 +191,9 @@ export class WorkflowClient {
     payload?: unknown,
     selector: RunSelector & { manager?: EntityManager } = {},
   ): Promise<void> {
+    assertSelector(selector, 'signal');
     assertUserName(name, 'Signal');
-    const stored = serializeValue(payload ?? null);
+    const stored = serializeValue(payload ?? null, 'signal payload');
     const size = jsonByteSize(stored, 'signal payload');
     if (size > MAX_INPUT_BYTES) {
       throw new InvalidOptionsError(
@@ -204,6 +216,7 @@ export class WorkflowClient {
 
   /** Cancels a run that is `idle`, `running` or `stalled`; an in-flight pass stops at its next write. */
   async cancel(key: string, selector: RunSelector = {}): Promise<void> {
+    assertSelector(selector, 'cancel');
     const row = await this.runs.find(key, selector.workflow);
     if (!(await this.runs.cancel(row.id))) throw await this.transitionError(row.id, key, 'cancel');
   }
@@ -240,12 +253,4 @@ function transactionRunner(
     );
   }
   return runner;
-}
-
-function assertKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key.length === 0 || key.length > 512) {
-    throw new InvalidOptionsError(
-      `A run key must be a non-empty string of at most 512 characters, got ${JSON.stringify(key)}.`,
-    );
-  }
 }

@@ -1,12 +1,14 @@
 import { ReservedNameError } from '../errors/reserved-name.error.js';
 import { describeValue } from './describe.util.js';
+import { unstorableText } from './serialization.util.js';
 
 /** The delimiter ChronoForge uses in its own step names (`step$<name>`, `wait$<name>`, …). */
 export const STEP_NAME_DELIMITER = '$';
 
 /**
  * Validates a user-supplied name segment (workflow, step, signal, branch): non-empty, at most
- * 200 characters, and free of the reserved `$` delimiter and `#` occurrence marker.
+ * 200 characters, free of the reserved `$` delimiter and `#` occurrence marker, and storable in
+ * PostgreSQL (no NUL character, no lone UTF-16 surrogate).
  */
 export function assertUserName(name: unknown, what: string): asserts name is string {
   if (typeof name !== 'string' || name.trim() === '') {
@@ -19,6 +21,8 @@ export function assertUserName(name: unknown, what: string): asserts name is str
       `${what} name "${name.slice(0, 40)}…" is longer than 200 characters.`,
     );
   }
+  const why = unstorableText(name);
+  if (why) throw new ReservedNameError(`${what} name ${describeValue(name)} ${why}.`);
   if (name.includes('#')) {
     throw new ReservedNameError(
       `${what} name "${name}" contains "#", which ChronoForge reserves for occurrence suffixes (step#2). Rename it.`,

@@ -35,6 +35,14 @@ describe('assertUserName()', () => {
     );
   });
 
+  it('should reject names PostgreSQL cannot store: a NUL character or a lone surrogate', () => {
+    expect(() => assertUserName('a\u0000b', 'Signal')).toThrow(
+      'Signal name "a\\u0000b" contains a NUL character (\\u0000).',
+    );
+    expect(() => assertUserName('a\ud800', 'Step')).toThrow(ReservedNameError);
+    expect(() => assertUserName('😀', 'Step')).not.toThrow();
+  });
+
   it('should reject the empty string and whitespace-only names', () => {
     for (const name of ['', ' ', '\t\n  ']) {
       expect(() => assertUserName(name, 'Workflow')).toThrow(ReservedNameError);

@@ -4,8 +4,10 @@ import { SerializationError } from '../../lib/errors/serialization.error.js';
 import {
   deserializeValue,
   jsonByteSize,
+  MAX_VALUE_DEPTH,
   serializeValue,
   type StoredValue,
+  unstorableText,
 } from '../../lib/util/serialization.util.js';
 
 const roundTrip = <T>(value: T): T =>
@@ -156,6 +158,56 @@ describe('serializeValue() / deserializeValue()', () => {
     fc.assert(
       fc.property(fc.jsonValue().filter(withoutGuardedKeys), (value) => {
         expect(roundTrip(value)).toEqual(value);
+      }),
+    );
+  });
+});
+
+describe('values PostgreSQL cannot store', () => {
+  it('should refuse NUL characters and lone surrogates in strings and property names, naming the path', () => {
+    expect(() => serializeValue({ a: ['ok', 'x\u0000'] })).toThrow(
+      'Cannot store the string at result.a[1]: it contains a NUL character (\\u0000).',
+    );
+    expect(() => jsonByteSize({ s: 'a\ud800' }, 'input')).toThrow(
+      'Cannot store the string at input.s: it contains a lone UTF-16 surrogate (\\ud800).',
+    );
+    expect(() => jsonByteSize({ 'k\u0000': 1 }, 'input')).toThrow(SerializationError);
+    expect(() => serializeValue(new Map([['\udc00', 1]]))).toThrow(SerializationError);
+    expect(() => serializeValue('x', 'signal payload')).not.toThrow();
+    expect(() => serializeValue('\u0000', 'signal payload')).toThrow(/at signal payload:/);
+  });
+
+  it('should accept well-formed surrogate pairs', () => {
+    expect(roundTrip({ emoji: '😀', pair: '\ud83d\ude00' })).toEqual({ emoji: '😀', pair: '😀' });
+  });
+
+  it('should refuse nesting deeper than MAX_VALUE_DEPTH instead of overflowing the stack', () => {
+    const nest = (levels: number) => {
+      let v: unknown = 1;
+      for (let i = 0; i < levels; i++) v = [v];
+      return v;
+    };
+    expect(() => jsonByteSize(nest(MAX_VALUE_DEPTH), 'input')).not.toThrow();
+    expect(() => jsonByteSize(nest(MAX_VALUE_DEPTH + 1), 'input')).toThrow(/nested deeper than/);
+    expect(() => serializeValue(nest(100_000))).toThrow(SerializationError);
+  });
+
+  it('should turn a throwing getter into a SerializationError', () => {
+    const value = Object.defineProperty({}, 'x', {
+      enumerable: true,
+      get: () => {
+        throw new Error('nope');
+      },
+    });
+    expect(() => jsonByteSize(value, 'input')).toThrow('Cannot read input: nope');
+  });
+
+  it('should either store a string unchanged or refuse it, never alter it', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (text) => {
+        const unstorable = unstorableText(text);
+        if (unstorable) expect(() => jsonByteSize(text, 'input')).toThrow(SerializationError);
+        else expect(Buffer.from(text, 'utf8').toString('utf8')).toBe(text);
       }),
     );
   });
