@@ -3,6 +3,7 @@ import { Test } from '@nestjs/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ChronoForgeModule,
+  chronoForgeMigrations,
   DuplicateWorkflowError,
   DurableStep,
   InvalidOptionsError,
@@ -101,6 +102,17 @@ describe('module bootstrap (e2e)', () => {
         'chrono_forge_workers',
         'chrono_forge_workflows',
       ]);
+      const migrations = await sql<{ name: string }>(
+        `SELECT name FROM "${schema}".chrono_forge_migrations ORDER BY id`,
+      );
+      expect(migrations.map((m) => m.name)).toEqual(chronoForgeMigrations.map((m) => m.name));
+      // Migration 3 dropped the step-log → run foreign key (a lock per step insert).
+      const fks = await sql<{ conname: string }>(
+        `SELECT conname FROM pg_constraint WHERE contype = 'f'
+           AND conrelid = ('"' || $1 || '".chrono_forge_execution_logs')::regclass`,
+        [schema],
+      );
+      expect(fks).toEqual([]);
       const client = ref.get(WorkflowClient);
       await expect(
         client.start(E, 'run', { key: 'typed-1' }).then((h) => h.result({ timeout: '10s' })),
