@@ -170,8 +170,8 @@ export async function wakeUpBench(): Promise<BenchResult> {
     const m = e.modes.get(mode) ?? { lateness: [], queued: [], replay: [] };
     return (
       `wake-up (${mode}): engine ${p(m.lateness)}, max ${fmt(Math.max(...m.lateness), 0)}; ` +
-      `pieces: wake_at → acquire sent (BullMQ delayed-job promotion + worker pickup, queueing ` +
-      `behind other passes) ${p(m.queued)}; acquire sent → step after the sleep ran (lock + log ` +
+      `pieces: wake_at → acquire sent (the worker's own timer promotes the delayed job, then pickup, ` +
+      `queueing behind other passes) ${p(m.queued)}; acquire sent → step after the sleep ran (lock + log ` +
       `read + replay + completing wait$nap) ${p(m.replay)}; raw BullMQ ${p(b.modes.get(mode) ?? [])}.`
     );
   });
