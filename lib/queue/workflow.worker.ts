@@ -23,6 +23,14 @@ import { WorkflowStore } from '../persistence/workflow.store.js';
 import { ChronoForgeClock } from '../timers/clock.js';
 import { type RunJobData, WorkflowQueue } from './workflow.queue.js';
 
+/** Largest run id: ids are PostgreSQL `bigint`s. */
+const MAX_RUN_ID = 9_223_372_036_854_775_807n;
+
+/** Whether a job's `workflowId` can name a run (a decimal `bigint`), so it reaches PostgreSQL. */
+function isRunId(id: unknown): id is string {
+  return typeof id === 'string' && /^\d{1,19}$/.test(id) && BigInt(id) <= MAX_RUN_ID;
+}
+
 /** Overdue idle runs younger than this are left to their own queued wake-up. */
 const SWEEP_GRACE_MS = 1_000;
 
@@ -81,7 +89,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
       return;
     }
     const id = job.data?.workflowId;
-    if (job.name !== RUN_JOB || typeof id !== 'string' || !/^\d{1,19}$/.test(id)) {
+    if (job.name !== RUN_JOB || !isRunId(id)) {
       this.logger.error(
         `Dropping malformed job ${job.id} (${job.name}): ${JSON.stringify(job.data)?.slice(0, 200)}`,
       );
