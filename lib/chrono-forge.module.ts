@@ -85,6 +85,8 @@ import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
     ChronoForgeDatabase,
     WorkflowQueue,
     WorkflowWorker,
+    // NOTE: for the dashboard, which judges stale locks with the engine's own rule.
+    WorkflowStore,
   ],
 })
 export class ChronoForgeModule extends ChronoForgeConfigurableModule {}

@@ -3,6 +3,7 @@ import type { QueryResultRow } from 'pg';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
 import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
+import { WorkflowStore } from '../persistence/workflow.store.js';
 
 /** An idle run is overdue once its wake time passed by this much (the sweeper runs every 30 s). */
 export const OVERDUE_GRACE_MS = 60_000;
@@ -39,13 +40,30 @@ export interface Overview {
 }
 
 const RUN_COLUMNS = `w.id, w.key, w.job_name AS workflow, w.state, w.updated_at, w.next_run_at, w.locked_at, w.locked_by`;
-const STALE_LOCK = `w.state = 'running' AND w.locked_at < now() - w.max_duration_ms * interval '1 millisecond'`;
 const OVERDUE = `w.state = 'idle' AND w.next_run_at < now() - $1 * interval '1 millisecond'`;
 
 /** Read statements of the dashboard's overview, lists and stranded view. */
 @Injectable()
 export class DashboardStore {
-  constructor(private readonly db: ChronoForgeDatabase) {}
+  constructor(
+    private readonly db: ChronoForgeDatabase,
+    private readonly engine: WorkflowStore,
+  ) {}
+
+  /**
+   * SQL condition on an unaliased workflows row: its lock is stale by the engine's own rule
+   * (`WorkflowStore.staleLock()`): older than the run's `maxDuration`, or held by a worker whose
+   * heartbeat is older than `worker.deadAfter`. (It is also true for a free lock.)
+   */
+  staleLock(): string {
+    return this.engine.staleLock();
+  }
+
+  /** The workflows table as `w`, with `stale_lock`: a `running` run whose lock is stale. */
+  private runsWithStaleLock(): string {
+    return `(SELECT *, state = 'running' AND ${this.staleLock()} AS stale_lock
+       FROM ${this.table('workflows')}) w`;
+  }
 
   /** Quoted name of a ChronoForge table. */
   table(name: 'workflows' | 'execution_logs' | 'error_logs' | 'signals'): string {
@@ -57,15 +75,15 @@ export class DashboardStore {
   }
 
   async overview(): Promise<Overview> {
-    const wf = this.table('workflows');
     const byWorkflow = await this.query<{ workflow: string; state: WorkflowState; n: number }>(
-      `SELECT job_name AS workflow, state, count(*)::int AS n FROM ${wf} GROUP BY 1, 2 ORDER BY 1, 2`,
+      `SELECT job_name AS workflow, state, count(*)::int AS n FROM ${this.table('workflows')}
+       GROUP BY 1, 2 ORDER BY 1, 2`,
     );
     const byState: Overview['byState'] = {};
     for (const r of byWorkflow) byState[r.state] = (byState[r.state] ?? 0) + r.n;
     const stuck = await this.query<StrandedRow>(
       `SELECT ${RUN_COLUMNS}, CASE WHEN w.state = 'running' THEN 'stale lock' ELSE 'overdue wake-up' END AS reason
-       FROM ${wf} w WHERE (${STALE_LOCK}) OR (${OVERDUE}) ORDER BY w.id LIMIT 20`,
+       FROM ${this.runsWithStaleLock()} WHERE w.stale_lock OR (${OVERDUE}) ORDER BY w.id LIMIT 20`,
       [OVERDUE_GRACE_MS],
     );
     return { byState, byWorkflow, stuck };
@@ -101,14 +119,14 @@ export class DashboardStore {
     return this.query<StrandedRow>(
       `SELECT * FROM (
          SELECT ${RUN_COLUMNS},
-           CASE WHEN ${STALE_LOCK} THEN 'stale lock'
+           CASE WHEN w.stale_lock THEN 'stale lock'
                 WHEN ${OVERDUE} AND w.started_at IS NULL THEN 'never started'
                 WHEN ${OVERDUE} THEN 'overdue wake-up'
                 WHEN p.state IN ('completed', 'failed', 'cancelled') THEN 'parent finished'
                 WHEN w.state = 'idle' AND w.next_run_at IS NULL AND w.updated_at < now() - $2 * interval '1 millisecond'
                   THEN 'waiting without timer'
            END AS reason
-         FROM ${wf} w
+         FROM ${this.runsWithStaleLock()}
          LEFT JOIN ${logs} pl ON pl.id = w.parent_execution_log_id
          LEFT JOIN ${wf} p ON p.id = pl.workflow_id
          WHERE w.state IN ('idle', 'running') AND ($3::bigint IS NULL OR w.id < $3)) s

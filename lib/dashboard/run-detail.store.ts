@@ -16,7 +16,10 @@ export interface RunDetailRow {
   max_duration_ms: number;
   locked_at: Date | null;
   locked_by: string | null;
+  /** The lock is stale by the engine's rule (see {@link DashboardStore.staleLock}). */
   lock_stale: boolean;
+  /** The lock is older than the run's `max_duration_ms` (otherwise a stale lock's worker is dead). */
+  lock_expired: boolean;
   started_at: Date | null;
   completed_at: Date | null;
   next_run_at: Date | null;
@@ -78,7 +81,8 @@ export class RunDetailStore {
   async run(id: string): Promise<RunDetailRow> {
     const rows = await this.store.query<RunDetailRow>(
       `SELECT id, key, job_name AS workflow, state, attempt, input, result, context, max_duration_ms, locked_at,
-         locked_by, locked_at < now() - max_duration_ms * interval '1 millisecond' AS lock_stale, started_at,
+         locked_by, locked_at IS NOT NULL AND ${this.store.staleLock()} AS lock_stale,
+         locked_at < now() - max_duration_ms * interval '1 millisecond' AS lock_expired, started_at,
          completed_at, next_run_at, created_at, updated_at
        FROM ${this.store.table('workflows')} WHERE id = $1`,
       [id],

@@ -50,12 +50,17 @@ function actions(ctx: ViewContext, run: RunDetailRow): SafeHtml {
   </div>`;
 }
 
+/** Why the engine may take the run's stale lock over. */
+function staleReason(r: RunDetailRow): string {
+  return r.lock_expired ? `older than ${span(r.max_duration_ms)}` : 'worker heartbeat stopped';
+}
+
 /** The run detail page. */
 export function runDetailView(ctx: ViewContext, d: RunDetailData): SafeHtml {
   const r = d.run;
   const lock = r.locked_by
     ? html`${r.locked_by} since
-      ${when(r.locked_at, ctx.now)}${r.lock_stale ? html` <b>(stale: older than ${span(r.max_duration_ms)})</b>` : ''}`
+      ${when(r.locked_at, ctx.now)}${r.lock_stale ? html` <b>(stale: ${staleReason(r)})</b>` : ''}`
     : html`<span class="muted">not locked</span>`;
   const content = html`${breadcrumb(ctx, d.ancestors, r)}
     <h1>${r.workflow} <code>${r.key}</code> ${badge(r.state)}</h1>

@@ -60,11 +60,12 @@ export function strandedView(
   const older = runs.length === pageSize ? runs[runs.length - 1].id : undefined;
   const content = html`<h1>Stranded runs</h1>
     <p class="muted">
-      Idle or running runs that will not move on their own: a <b>stale lock</b> (its worker died;
-      recovery re-runs it after max duration), an <b>overdue wake-up</b> or a run that
-      <b>never started</b> (its queue job was lost; the sweeper re-enqueues it), a child whose
-      <b>parent finished</b> (cancelled or failed parent), or a run <b>waiting without timer</b> for
-      over an hour (a signal or a <code>resume</code>). Open a run to unlock, resume or cancel it.
+      Idle or running runs that will not move on their own: a <b>stale lock</b> (older than the
+      run's max duration, or held by a worker whose heartbeat stopped; the recovery sweeper hands it
+      to a live worker), an <b>overdue wake-up</b> or a run that <b>never started</b> (its queue job
+      was lost; the sweeper re-enqueues it), a child whose <b>parent finished</b> (cancelled or
+      failed parent), or a run <b>waiting without timer</b> for over an hour (a signal or a
+      <code>resume</code>). Open a run to unlock, resume or cancel it.
     </p>
     ${runTable(ctx, runs, true)}
     <p>
