@@ -10,6 +10,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { ChronoForgeDashboardModule, ChronoForgeModule } from '../lib/index.js';
 import type { SampleAppOptions } from './app.config.js';
 import { ChronoForgeExceptionFilter } from './common/chrono-forge-exception.filter.js';
+import { MetricsController } from './common/metrics.controller.js';
 import { OrdersModule } from './orders/orders.module.js';
 
 /**
@@ -34,7 +35,8 @@ export class DashboardAccessGuard implements CanActivate {
 
 /**
  * Root module of the sample application: ChronoForge (PostgreSQL, with the queue in Redis or
- * PostgreSQL), the order domain and the filter that turns ChronoForge errors into HTTP responses.
+ * PostgreSQL, and an hourly scheduled cleanup), the order domain, the dashboard at `/chronoforge`,
+ * Prometheus metrics at `/metrics` and the filter that turns ChronoForge errors into HTTP responses.
  *
  * @example
  * ```ts
@@ -66,10 +68,13 @@ export class AppModule {
               ? { postgres: true }
               : { redis: { url: options.redisUrl } },
           queueName: options.queueName,
+          // Worker processes delete runs finished more than 90 days ago, once an hour.
+          cleanup: { every: '1h', olderThan: '90d' },
         }),
         OrdersModule.register(options.orders),
         ChronoForgeDashboardModule.forRoot({ guard: DashboardAccessGuard }),
       ],
+      controllers: [MetricsController],
       providers: [{ provide: APP_FILTER, useClass: ChronoForgeExceptionFilter }],
     };
   }
