@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { WorkflowRegistry } from '../discovery/workflow.registry.js';
+import { type WorkflowDefinition, WorkflowRegistry } from '../discovery/workflow.registry.js';
 import { validateInput } from '../client/input-validation.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { NestedBranchError } from '../errors/nested-branch.error.js';
@@ -130,7 +130,7 @@ export class BranchRunner {
 
   async spawn(scope: RunScope, name: string, spec: SpawnSpec): Promise<void> {
     const frame = this.frame(name);
-    await this.spawnAll(
+    const toEnqueue = await this.dispatch(
       scope,
       frame,
       name,
@@ -138,6 +138,7 @@ export class BranchRunner {
       (s) => ({ ...s, key: s.key ?? name }),
       { n: 0 },
     );
+    await this.jobs.enqueueChildren(toEnqueue);
   }
 
   async spawnEach<T>(
@@ -154,21 +155,38 @@ export class BranchRunner {
     const cursor = (frame.cursors[name] as SpawnCursor | undefined) ?? { n: 0, pk: null };
     if (cursor.done) return;
     let last = cursor;
-    for await (const batch of spawnBatches(source, of, cursor)) {
-      let i = last.n;
-      const suffixes = batch.items.map((b) => b.suffix);
-      await this.spawnAll(
-        scope,
-        frame,
-        name,
-        batch.items,
-        (item) => map(item, i++),
-        batch.cursor,
-        suffixes,
-      );
-      last = batch.cursor;
+    // NOTE: the enqueue of a batch overlaps the mapping and insert of the next one. Each batch is
+    // enqueued only once its insert (and cursor) committed, and at most one enqueue is in flight;
+    // a lost enqueue (a crash while it is in flight) leaves persisted, never-started children that
+    // the recovery sweeper and the BranchMergeJob re-kick pick up.
+    let enqueuing: Promise<void> = Promise.resolve();
+    try {
+      for await (const batch of spawnBatches(source, of, cursor)) {
+        let i = last.n;
+        const suffixes = batch.items.map((b) => b.suffix);
+        const toEnqueue = await this.dispatch(
+          scope,
+          frame,
+          name,
+          batch.items,
+          (item) => map(item, i++),
+          batch.cursor,
+          suffixes,
+        );
+        await enqueuing;
+        enqueuing = this.jobs.enqueueChildren(toEnqueue);
+        enqueuing.catch(() => undefined); // awaited before the next enqueue or at the end
+        last = batch.cursor;
+      }
+      await this.dispatch(scope, frame, name, [], () => ({ workflow: '' }), {
+        ...last,
+        done: true,
+      });
+    } finally {
+      // Never leave an enqueue behind the pass; its own error surfaces below when nothing else did.
+      await enqueuing.catch(() => undefined);
     }
-    await this.spawnAll(scope, frame, name, [], () => ({ workflow: '' }), { ...last, done: true });
+    await enqueuing;
   }
 
   private frame(name: string) {
@@ -181,7 +199,11 @@ export class BranchRunner {
     return frame;
   }
 
-  private async spawnAll<T>(
+  /**
+   * Maps and validates one batch, inserts it with the cursor in one fenced statement, and returns
+   * the children to enqueue (inserted now or never started).
+   */
+  private async dispatch<T>(
     scope: RunScope,
     frame: { logId: string; name: string; cursors: Record<string, unknown> },
     name: string,
@@ -189,11 +211,14 @@ export class BranchRunner {
     toSpec: (item: T) => SpawnSpec,
     cursor: SpawnCursor,
     suffixes?: string[],
-  ): Promise<void> {
+  ): Promise<{ id: string; next_run_at: Date }[]> {
     const children: ChildRow[] = [];
+    const prefix = `${scope.run.key}$${frame.name}$`;
+    let def: WorkflowDefinition | undefined;
     for (let i = 0; i < items.length; i++) {
       const spec = toSpec(items[i].item);
-      const def = this.registry.get(spec?.workflow);
+      // Consecutive children mostly share their workflow: look it up once per run of equal names.
+      if (def?.name !== spec?.workflow) def = this.registry.get(spec?.workflow);
       if (!def)
         throw new WorkflowNotFoundError(
           `spawn "${name}": no workflow "${spec?.workflow}" is registered.`,
@@ -201,7 +226,7 @@ export class BranchRunner {
       if (def.inputType) await validateInput(def.name, def.inputType, spec.input ?? null);
       const suffix = suffixes ? `${name}_${suffixes[i]}` : (spec.key ?? name);
       children.push({
-        key: `${scope.run.key}$${frame.name}$${suffix}`,
+        key: prefix + suffix,
         workflow: def.name,
         input: spec.input ?? null,
         maxDurationMs: def.maxDurationMs,
@@ -217,7 +242,7 @@ export class BranchRunner {
     );
     if (toEnqueue === null) throw new LockLostError(scope.run.id);
     frame.cursors[name] = cursor;
-    await this.jobs.enqueueChildren(toEnqueue);
+    return toEnqueue;
   }
 
   /** Joins branches: completes inline when every child completed, else starts the poller and halts. */

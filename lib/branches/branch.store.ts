@@ -26,6 +26,11 @@ export class BranchStore {
   /**
    * Inserts a batch of children (existing keys are left alone), saves the spawn cursor on the
    * branch log, and returns the children that never started, all in one fenced statement.
+   *
+   * NOTE: children that existed before (a batch dispatched again after a crash) are looked up by
+   * the unique `(job_name, key)` index, and only when the insert skipped some: a scan of the
+   * branch's children would make every batch cost O(children spawned so far). `OFFSET 0` keeps
+   * the lookup a per-key subquery, so the planner cannot pick the `(parent, state)` index instead.
    */
   async dispatch(
     parentId: string,
@@ -51,9 +56,12 @@ export class BranchStore {
          WHERE id = $3 AND (SELECT fenced FROM ok))
        SELECT id, next_run_at, true AS fenced FROM ins
        UNION ALL
-       SELECT w.id, w.next_run_at, true FROM ${wf} w, ok
-       WHERE ok.fenced AND w.parent_execution_log_id = $3 AND w.key = ANY($4::text[])
-         AND w.state = 'idle' AND w.started_at IS NULL
+       SELECT w.id, w.next_run_at, true
+       FROM unnest($4::text[], $5::text[]) AS c(key, job_name),
+         LATERAL (SELECT id, next_run_at, parent_execution_log_id, state, started_at FROM ${wf}
+                  WHERE job_name = c.job_name AND key = c.key OFFSET 0) w
+       WHERE (SELECT fenced FROM ok) AND (SELECT count(*) FROM ins) < cardinality($4::text[])
+         AND w.parent_execution_log_id = $3 AND w.state = 'idle' AND w.started_at IS NULL
        UNION ALL
        SELECT NULL, NULL, ok.fenced FROM ok`,
       [

@@ -109,6 +109,34 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
     });
   });
 
+  it('should recover children whose enqueue was lost after their insert, without duplicates', async () => {
+    // Persist before enqueue: with the queue paused, every job spawnEach adds stays queued, and the
+    // test then deletes them all, as a crash between the insert and the enqueue (or a lost Redis)
+    // would. The recovery sweeper must re-enqueue the persisted, never-started children.
+    const queue = app.get(WorkflowQueue).bullQueue;
+    let lost = 0;
+    probe.beforeSpawn = () => queue.pause();
+    probe.afterSpawn = async () => {
+      const waiting = await queue.getJobs(['waiting']);
+      lost = waiting.filter((j) => j.name === 'run').length;
+      await queue.drain();
+      await queue.resume();
+    };
+    try {
+      const handle = await client.start('fan.lost', { key: 'p-lost', input: { n: 10 } });
+      await expect(handle.result({ timeout: '20s' })).resolves.toBe('recovered');
+    } finally {
+      probe.beforeSpawn = null;
+      probe.afterSpawn = null;
+      if (await queue.isPaused()) await queue.resume();
+    }
+    expect(lost).toBe(10);
+    const kids = await children('p-lost');
+    expect(kids).toHaveLength(10);
+    expect(kids.every((k) => k.state === 'completed')).toBe(true);
+    for (const k of kids) expect(probe.childRuns.get(k.key)).toBe(1);
+  });
+
   it('should keep the parent parked while a child failed, and wake it once the child is retried', async () => {
     probe.failing.add(2);
     const handle = await client.start('fan.parent', { key: 'p-park', input: { n: 4, of: 10 } });
