@@ -1,5 +1,6 @@
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
+import { redactUrl } from './lib/queue/workflow.queue.ts';
 import { probeRedis } from './lib/util/service-probe.util.ts';
 
 /**
@@ -12,6 +13,7 @@ import { probeRedis } from './lib/util/service-probe.util.ts';
 const BACKEND_PINNED_SPECS = [
   'test/e2e/postgres-queue.e2e.spec.ts',
   'test/e2e/embedded-postgres.e2e.spec.ts',
+  'test/e2e/secrets.e2e.spec.ts',
 ];
 
 export default defineConfig(async () => {
@@ -24,7 +26,7 @@ export default defineConfig(async () => {
   }
   if (!redis.ok && requested !== 'redis') {
     process.stdout.write(
-      `[chronoforge tests] Redis is not reachable at ${redisUrl} (${redis.reason}); running the suite on the PostgreSQL queue only.\n`,
+      `[chronoforge tests] Redis is not reachable at ${redactUrl(redisUrl)} (${redis.reason}); running the suite on the PostgreSQL queue only.\n`,
     );
   }
   const single = requested ?? (redis.ok ? undefined : 'postgres');
