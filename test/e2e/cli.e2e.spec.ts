@@ -12,7 +12,19 @@ import { cleanup, DATABASE_URL, eventually, REDIS_URL, uniqueName } from '../sup
 @Injectable()
 class CliWorkflows {
   fail = true;
+  open = false;
+  checks = 0;
   constructor(private readonly ctx: WorkflowContext) {}
+
+  @Workflow('cli.gate')
+  async gate(): Promise<string> {
+    // Checked once an hour: only a resume makes it look again soon.
+    await this.ctx.waitUntil('open', () => ++this.checks > 0 && this.open, {
+      checkEvery: '1h',
+      timeout: '1d',
+    });
+    return 'passed';
+  }
 
   @Workflow('cli.job')
   async job(input: { n: number }): Promise<number> {
@@ -100,6 +112,34 @@ describe('chronoforge CLI (e2e)', () => {
     await client.start('cli.job', { key: 'later-1', input: { n: 5 } });
     const cancelled = await cli('cancel', 'later-1');
     expect([0, 1]).toContain(cancelled.code); // it may have completed already
+  });
+
+  it('should resume a run so it re-checks its wait right away', async () => {
+    const gates = app.get(CliWorkflows);
+    const gate = await client.start('cli.gate', { key: 'gate-1' });
+    await eventually(
+      async () => {
+        const run = await client.get('gate-1');
+        return run.state === 'idle' && run.nextRunAt !== null && gates.checks > 0;
+      },
+      10_000,
+      'the gate to wait',
+    );
+    // Let the passes of the start settle: from here only a resume re-checks within the hour.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const checks = gates.checks;
+    expect(await cli('resume', 'gate-1', '--workflow', 'cli.gate')).toMatchObject({
+      code: 0,
+      out: 'resume: gate-1 ok\n',
+    });
+    await eventually(async () => gates.checks > checks, 10_000, 'a re-check');
+    gates.open = true;
+    const resumed = await cli('resume', 'gate-1');
+    expect(resumed, resumed.err).toMatchObject({ code: 0, out: 'resume: gate-1 ok\n' });
+    await expect(gate.result({ timeout: '10s' })).resolves.toBe('passed');
+    const again = await cli('resume', 'gate-1');
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('Cannot resume run "gate-1" in state "completed"');
   });
 
   it('should answer usage errors with status 2 and the usage', async () => {
