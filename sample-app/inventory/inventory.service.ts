@@ -64,6 +64,14 @@ export class InventoryService {
     return reservation;
   }
 
+  /** Goods received: `quantity` more units of `sku` (orders that stalled on it can be retried). */
+  restock(sku: string, quantity: number): void {
+    if (!Number.isInteger(quantity) || quantity < 1) {
+      throw new RangeError(`restock quantity must be a positive integer, got ${quantity}`);
+    }
+    this.stock.set(sku, this.available(sku) + quantity);
+  }
+
   /** Units of `sku` not yet reserved. */
   available(sku: string): number {
     return this.stock.get(sku) ?? 0;
