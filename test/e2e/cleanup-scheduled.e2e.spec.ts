@@ -80,7 +80,10 @@ describe('Cleanup: scheduled on the queue (e2e)', () => {
     apps.splice(apps.indexOf(app), 1);
     await app.close();
   };
-  const scheduled = { cleanup: { every: EVERY_MS, olderThan: '1d' } } as const;
+  // Failed runs keep 30 days, the rest 1 day; small batches.
+  const scheduled = {
+    cleanup: { every: EVERY_MS, olderThan: '1d', failedOlderThan: '30d', batchSize: 2 },
+  } as const;
   const cleanupRuns = async (app: INestApplicationContext): Promise<number> => {
     const metric = await app.get(ChronoForgeMetrics).cleanupRuns.get();
     return metric.values.find((v) => v.labels.outcome === 'ok')?.value ?? 0;
@@ -128,14 +131,16 @@ describe('Cleanup: scheduled on the queue (e2e)', () => {
     );
     // Seeded young, then aged in one statement: the scheduler is already running.
     const failedOld = await seed.makeRun('failed', 0, 41);
+    const failedKept = await seed.makeRun('failed', 0, 41);
     const stalledOld = await seed.makeRun('stalled', 200, 200);
     await seed.addLogs(failedOld);
     await sql(
       `UPDATE ${seed.wf} SET
          completed_at = CASE WHEN key = 'echo-old' THEN now() - interval '2 days' ELSE completed_at END,
-         updated_at = CASE WHEN id = $1 THEN now() - interval '40 days' ELSE updated_at END
-       WHERE key = 'echo-old' OR id = $1`,
-      [failedOld],
+         updated_at = CASE WHEN id = $1 THEN now() - interval '40 days'
+                           WHEN id = $2 THEN now() - interval '20 days' ELSE updated_at END
+       WHERE key = 'echo-old' OR id IN ($1, $2)`,
+      [failedOld, failedKept],
     );
     // Live runs older than any retention: only their state protects them.
     await sql(
@@ -155,9 +160,13 @@ describe('Cleanup: scheduled on the queue (e2e)', () => {
       15_000,
       'two more scheduled cleanups',
     );
-    const stalledKey = (await sql(`SELECT key FROM ${seed.wf} WHERE id = $1`, [stalledOld]))[0]
-      ?.key as string;
-    expect(await runKeys()).toEqual(['echo-new', 'holder', stalledKey, 'sleeper']);
+    const seeded = await sql<{ key: string }>(
+      `SELECT key FROM ${seed.wf} WHERE id IN ($1, $2) ORDER BY id`,
+      [failedKept, stalledOld],
+    );
+    expect((await runKeys()).sort()).toEqual(
+      ['echo-new', 'holder', ...seeded.map((r) => r.key), 'sleeper'].sort(),
+    );
     const states = await sql<{ key: string; state: string }>(
       `SELECT key, state FROM ${seed.wf} WHERE key IN ('holder', 'sleeper') ORDER BY key`,
     );
