@@ -58,76 +58,85 @@ describe('explore on the sample app workflows (e2e)', () => {
     };
   }
 
-  it(`should end every crash variant of "${FULFIL_ORDER_WORKFLOW}" (and of its children) like the clean run`, async () => {
-    const order = {
-      orderId: 'X-1',
-      lines: [
-        { sku: 'MUG-01', quantity: 2 },
-        { sku: 'TEE-02', quantity: 1 },
-      ],
-      email: 'ada@example.com',
-    };
-    const report = await harness.explore(FULFIL_ORDER_WORKFLOW, order, {
-      keyPrefix: 'x',
-      children: true,
-      onIdle: confirmDelivery,
-      outcome: orderOutcome,
-      timeout: '20s',
-    });
-    expect(report.clean.outcome).toEqual({
-      state: 'completed',
-      result: expect.objectContaining({
+  // 17 runs (the clean one and 16 crash variants), each through a merge, a waitUntil, a sleep, a
+  // repeat and a signal: ~10 s alone, slower beside the rest of the suite.
+  it(
+    `should end every crash variant of "${FULFIL_ORDER_WORKFLOW}" (and of its children) like the clean run`,
+    { timeout: 90_000 },
+    async () => {
+      const order = {
         orderId: 'X-1',
-        chargeId: 'ch_X-1',
-        amountCents: 2 * 1_250 + 2_400,
-        trackingNumber: 'ACME-X-1',
-        delivery,
-        deliveryNotificationId: 'msg_X-1_delivered',
-      }),
-      steps: [
-        'branch$packing',
-        'durably_repeat$deliveryReminder',
-        'merge$packing',
-        'signal$delivered',
+        lines: [
+          { sku: 'MUG-01', quantity: 2 },
+          { sku: 'TEE-02', quantity: 1 },
+        ],
+        email: 'ada@example.com',
+      };
+      const report = await harness.explore(FULFIL_ORDER_WORKFLOW, order, {
+        keyPrefix: 'x',
+        children: true,
+        onIdle: confirmDelivery,
+        outcome: orderOutcome,
+        timeout: '20s',
+      });
+      expect(report.clean.outcome).toEqual({
+        state: 'completed',
+        result: expect.objectContaining({
+          orderId: 'X-1',
+          chargeId: 'ch_X-1',
+          amountCents: 2 * 1_250 + 2_400,
+          trackingNumber: 'ACME-X-1',
+          delivery,
+          deliveryNotificationId: 'msg_X-1_delivered',
+        }),
+        steps: [
+          'branch$packing',
+          'durably_repeat$deliveryReminder',
+          'merge$packing',
+          'signal$delivered',
+          'step$delivery.window',
+          'step$inventory.reserve',
+          'step$notifications.orderDelivered',
+          'step$notifications.orderShipped',
+          'step$payments.charge',
+          'step$shipping.createShipment',
+          'wait$coolOff',
+          'wait_until$warehouse.readyToShip',
+        ],
+        reminded: true,
+        branches: [{ name: 'packing', sealed: true, children: { completed: 2 } }],
+      });
+      const own = [
         'step$delivery.window',
         'step$inventory.reserve',
         'step$notifications.orderDelivered',
         'step$notifications.orderShipped',
         'step$payments.charge',
         'step$shipping.createShipment',
-        'wait$coolOff',
-        'wait_until$warehouse.readyToShip',
-      ],
-      reminded: true,
-      branches: [{ name: 'packing', sealed: true, children: { completed: 2 } }],
-    });
-    const own = [
-      'step$delivery.window',
-      'step$inventory.reserve',
-      'step$notifications.orderDelivered',
-      'step$notifications.orderShipped',
-      'step$payments.charge',
-      'step$shipping.createShipment',
-    ];
-    const crashes = report.variants.map((v) => `${v.crashedKey.slice(1)} ${v.step}:${v.phase}`);
-    expect(crashes).toEqual([
-      ...own.flatMap((step) => [`-${step}-before ${step}:before`, `-${step}-after ${step}:after`]),
-      ...[0, 1].flatMap((n) =>
-        ['before', 'after'].map(
-          (p) =>
-            `-packing$line_${n}-step$warehouse.packLine-${p}$packing$line_${n} step$warehouse.packLine:${p}`,
+      ];
+      const crashes = report.variants.map((v) => `${v.crashedKey.slice(1)} ${v.step}:${v.phase}`);
+      expect(crashes).toEqual([
+        ...own.flatMap((step) => [
+          `-${step}-before ${step}:before`,
+          `-${step}-after ${step}:after`,
+        ]),
+        ...[0, 1].flatMap((n) =>
+          ['before', 'after'].map(
+            (p) =>
+              `-packing$line_${n}-step$warehouse.packLine-${p}$packing$line_${n} step$warehouse.packLine:${p}`,
+          ),
         ),
-      ),
-    ]);
-    expect(report.variants.filter((v) => !v.ok)).toEqual([]);
-    expect(report.ok).toBe(true);
-    // The stock is reserved once (the step is idempotent per order); the e-mail step's body runs
-    // once per run (clean + 16 variants) and once more where the crash struck before its checkpoint.
-    expect(harness.moduleRef.get(InventoryService).available('MUG-01')).toBe(998);
-    const outbox = harness.moduleRef.get(NotificationService).outbox.map((m) => m.messageId);
-    expect(outbox.filter((id) => id === 'msg_X-1_shipped')).toHaveLength(1 + 16 + 1);
-    expect(outbox.filter((id) => id === 'msg_X-1_delivered')).toHaveLength(1 + 16 + 1);
-  });
+      ]);
+      expect(report.variants.filter((v) => !v.ok)).toEqual([]);
+      expect(report.ok).toBe(true);
+      // The stock is reserved once (the step is idempotent per order); the e-mail step's body runs
+      // once per run (clean + 16 variants) and once more where the crash struck before its checkpoint.
+      expect(harness.moduleRef.get(InventoryService).available('MUG-01')).toBe(998);
+      const outbox = harness.moduleRef.get(NotificationService).outbox.map((m) => m.messageId);
+      expect(outbox.filter((id) => id === 'msg_X-1_shipped')).toHaveLength(1 + 16 + 1);
+      expect(outbox.filter((id) => id === 'msg_X-1_delivered')).toHaveLength(1 + 16 + 1);
+    },
+  );
 
   it(`should end every crash variant of "${PACK_LINE_WORKFLOW}" like the clean run`, async () => {
     const line = { orderId: 'Y-1', lineNo: 0, lineCount: 1, sku: 'CAP-03', quantity: 3 };
