@@ -1,12 +1,12 @@
 import { InitChronoForge1763900000000 } from './1763900000000-init-chrono-forge.js';
 import { AddChronoForgeSignals1763900000001 } from './1763900000001-add-chrono-forge-signals.js';
 import { AddChronoForgeWorkers1763900000002 } from './1763900000002-add-chrono-forge-workers.js';
-import { DropChronoForgeStepLogRunFk1763900000003 } from './1763900000003-drop-chrono-forge-step-log-run-fk.js';
+import { ChronoForgeStepLogCascade1763900000003 } from './1763900000003-step-log-cascade-trigger.js';
 
 export {
   AddChronoForgeSignals1763900000001,
   AddChronoForgeWorkers1763900000002,
-  DropChronoForgeStepLogRunFk1763900000003,
+  ChronoForgeStepLogCascade1763900000003,
   InitChronoForge1763900000000,
 };
 
@@ -20,5 +20,5 @@ export const chronoForgeMigrations = [
   InitChronoForge1763900000000,
   AddChronoForgeSignals1763900000001,
   AddChronoForgeWorkers1763900000002,
-  DropChronoForgeStepLogRunFk1763900000003,
+  ChronoForgeStepLogCascade1763900000003,
 ];

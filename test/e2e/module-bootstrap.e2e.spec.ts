@@ -106,13 +106,28 @@ describe('module bootstrap (e2e)', () => {
         `SELECT name FROM "${schema}".chrono_forge_migrations ORDER BY id`,
       );
       expect(migrations.map((m) => m.name)).toEqual(chronoForgeMigrations.map((m) => m.name));
-      // Migration 3 dropped the step-log → run foreign key (a lock per step insert).
+      // Migration 3 replaced the step-log → run foreign key (a lock per step insert) by a
+      // delete trigger: deleting a run still deletes its logs.
       const fks = await sql<{ conname: string }>(
         `SELECT conname FROM pg_constraint WHERE contype = 'f'
            AND conrelid = ('"' || $1 || '".chrono_forge_execution_logs')::regclass`,
         [schema],
       );
       expect(fks).toEqual([]);
+      const [run] = await sql<{ id: string }>(
+        `INSERT INTO "${schema}".chrono_forge_workflows (key, job_name, input, max_duration_ms)
+         VALUES ('doomed', 'seeded', 'null', 1000) RETURNING id`,
+      );
+      await sql(
+        `INSERT INTO "${schema}".chrono_forge_execution_logs (workflow_id, step_name) VALUES ($1, 'a'), ($1, 'b')`,
+        [run.id],
+      );
+      await sql(`DELETE FROM "${schema}".chrono_forge_workflows WHERE id = $1`, [run.id]);
+      const orphans = await sql(
+        `SELECT 1 FROM "${schema}".chrono_forge_execution_logs WHERE workflow_id = $1`,
+        [run.id],
+      );
+      expect(orphans).toEqual([]);
       const client = ref.get(WorkflowClient);
       await expect(
         client.start(E, 'run', { key: 'typed-1' }).then((h) => h.result({ timeout: '10s' })),
