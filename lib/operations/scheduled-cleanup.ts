@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
-import { WorkflowQueue } from '../queue/workflow.queue.js';
+import { redactUrl, WorkflowQueue } from '../queue/workflow.queue.js';
 import { Cleanup, type CleanupResult } from './cleanup.js';
 
 /**
@@ -19,10 +19,19 @@ export class ScheduledCleanup {
     private readonly cleanup: Cleanup,
   ) {}
 
-  /** Registers, updates or removes the job scheduler (called at boot by worker processes). */
+  /**
+   * Registers, updates or removes the job scheduler (called at boot by worker processes); a
+   * failure is logged, not thrown: the next worker boot tries again.
+   */
   async schedule(): Promise<void> {
     const { cleanup } = this.options;
-    await this.queue.scheduleCleanup(cleanup === false ? null : cleanup.everyMs);
+    try {
+      await this.queue.scheduleCleanup(cleanup === false ? null : cleanup.everyMs);
+    } catch (err) {
+      this.logger.error(
+        `Could not ${cleanup === false ? 'remove' : 'register'} the cleanup job scheduler: ${redactUrl((err as Error).message)}`,
+      );
+    }
   }
 
   /** Runs one scheduled cleanup; `null` when this process has no `cleanup` option (job dropped). */

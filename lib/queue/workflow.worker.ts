@@ -62,8 +62,9 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     const { worker, recovery } = this.options;
     if (worker === false) return;
     await this.heartbeat.start();
-    await this.scheduledCleanup.schedule();
     this.queue.startWorker((job) => this.process(job), worker.concurrency);
+    // NOTE: not awaited, like the worker itself: boot does not wait for a queue that is down.
+    void this.scheduledCleanup.schedule();
     if (recovery !== false) {
       void this.sweep();
       this.timer = setInterval(() => void this.sweep(), recovery.everyMs);

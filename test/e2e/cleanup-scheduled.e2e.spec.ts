@@ -187,6 +187,8 @@ describe('Cleanup: scheduled on the queue (e2e)', () => {
   it('should keep one scheduler for several worker processes, left alone by client-only ones', async () => {
     const second = await boot(scheduled);
     const clientOnly = await boot({ worker: false });
+    // Registered in the background at boot: wait until both workers' calls are through.
+    await new Promise((r) => setTimeout(r, 500));
     const [only, ...others] = await schedulers(worker);
     expect(others).toEqual([]);
     expect(only).toMatchObject({ key: CLEANUP_SCHEDULER_ID, name: CLEANUP_JOB, every: EVERY_MS });
@@ -208,13 +210,24 @@ describe('Cleanup: scheduled on the queue (e2e)', () => {
   it('should update the interval on reboot and remove the scheduler when the option is gone', async () => {
     await close(worker);
     const slower = await boot({ cleanup: { every: '1h', olderThan: '90d' } });
-    const [updated, ...others] = await schedulers(slower);
+    const [updated, ...others] = await eventually(
+      async () => {
+        const found = await schedulers(slower);
+        return found[0]?.every === 3_600_000 ? found : undefined;
+      },
+      10_000,
+      'the scheduler to be updated',
+    );
     expect(others).toEqual([]);
     expect(updated).toMatchObject({ key: CLEANUP_SCHEDULER_ID, every: 3_600_000 });
     await close(slower);
 
     worker = await boot({});
-    expect(await schedulers(worker)).toEqual([]);
+    await eventually(
+      async () => (await schedulers(worker)).length === 0,
+      10_000,
+      'the scheduler to be removed',
+    );
     const delayed = await worker.get(WorkflowQueue).bullQueue.getDelayed();
     expect(delayed.filter((j) => j.name === CLEANUP_JOB)).toEqual([]);
   });
