@@ -109,6 +109,7 @@ export interface BenchApp {
   counter: PgCounter;
   completions: Completions;
   schema: string;
+  queueName: string;
   close(): Promise<void>;
 }
 
@@ -143,6 +144,7 @@ export async function bootBench(o: {
     counter,
     completions: new Completions(counter),
     schema,
+    queueName,
     close: async () => {
       await app.close();
       await sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
