@@ -1,3 +1,4 @@
+import { storableText } from '../util/serialization.util.js';
 import type { ErrorRecord } from '../persistence/rows.js';
 
 const MAX_CONTEXT_BYTES = 64 * 1024;
@@ -32,13 +33,15 @@ export function toErrorRecord(err: unknown, context: Record<string, unknown> | n
       e.constructor?.name && e.constructor.name !== 'Error'
         ? e.constructor.name
         : e.name || 'Error',
-    message: e.message.slice(0, 10_000),
+    message: storableText(String(e.message).slice(0, 10_000)),
     backtrace: e.stack
-      ? e.stack
-          .split('\n')
-          .slice(1, 40)
-          .map((l) => l.trim())
-          .join('\n')
+      ? storableText(
+          e.stack
+            .split('\n')
+            .slice(1, 40)
+            .map((l) => l.trim())
+            .join('\n'),
+        )
       : null,
     context: context ? contextSnapshot(context) : null,
   };

@@ -15,6 +15,17 @@ const UNSTORABLE_TEXT =
   /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
+ * `text` made storable for diagnostics (error messages, backtraces), where altering beats losing
+ * the record: NUL becomes the visible escape `\\u0000`, a lone surrogate U+FFFD.
+ */
+export function storableText(text: string): string {
+  if (!UNSTORABLE_TEXT.test(text)) return text;
+  return text.replace(new RegExp(UNSTORABLE_TEXT.source, 'g'), (c) =>
+    c === '\u0000' ? '\\u0000' : '\ufffd',
+  );
+}
+
+/**
  * Why PostgreSQL cannot store `text` (a NUL character or a lone UTF-16 surrogate), or `undefined`.
  * Such strings are rejected rather than altered: the driver would turn a lone surrogate into U+FFFD,
  * so two different keys would name the same run.

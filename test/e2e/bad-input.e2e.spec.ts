@@ -8,6 +8,7 @@ import {
   InputValidationError,
   InvalidOptionsError,
   InvalidTransitionError,
+  RetryPolicy,
   SerializationError,
   Workflow,
   WorkflowClient,
@@ -49,6 +50,22 @@ class BadInputWorkflows {
       if (input.kind === 'circular') return circular();
       return { text: 'zero\u0000byte' };
     });
+  }
+
+  /** Body runs of `bad.stepThrowsNul`'s step, per run key. */
+  static nulThrows = new Map<string, number>();
+
+  @Workflow('bad.stepThrowsNul')
+  async stepThrowsNul(): Promise<unknown> {
+    const key = this.ctx.key;
+    return this.ctx.step(
+      'call',
+      () => {
+        BadInputWorkflows.nulThrows.set(key, (BadInputWorkflows.nulThrows.get(key) ?? 0) + 1);
+        throw new Error('upstream said: zero\u0000byte \ud800');
+      },
+      { retry: new RetryPolicy({ maxAttempts: 1 }) },
+    );
   }
 
   @Workflow('bad.workflowReturns')
@@ -208,6 +225,19 @@ describe('bad input end to end (e2e)', () => {
       await expectServing();
     },
   );
+
+  it('should record a step error whose message PostgreSQL cannot store, and honour the step retry policy', async () => {
+    const handle = await client.start('bad.stepThrowsNul', { key: 'nul-error' });
+    await expect(handle.result({ timeout: '15s' })).rejects.toThrow(/stalled/);
+    const run = await client.get('nul-error');
+    expect(run.state).toBe('stalled');
+    expect(run.errors).toMatchObject([
+      { errorClass: 'Error', message: 'upstream said: zero\\u0000byte \ufffd' },
+    ]);
+    // maxAttempts: 1 — the body ran once; the error record did not turn into a workflow failure.
+    expect(BadInputWorkflows.nulThrows.get('nul-error')).toBe(1);
+    await expectServing();
+  });
 
   it('should fail a run whose workflow returns a value that does not serialize', async () => {
     const handle = await client.start('bad.workflowReturns', { key: 'wf-returns' });
