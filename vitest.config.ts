@@ -1,5 +1,6 @@
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
+import { redactUrl } from './lib/util/redact.util.ts';
 import { probeRedis } from './lib/util/service-probe.util.ts';
 
 /**
@@ -14,9 +15,6 @@ const BACKEND_PINNED_SPECS = [
   'test/e2e/embedded-postgres.e2e.spec.ts',
   'test/e2e/secrets.e2e.spec.ts',
 ];
-
-/** `url` without its credentials (the config cannot import lib/queue: it carries decorators). */
-const redactUrl = (url: string) => url.replace(/([a-z]+:\/\/)[^@/\s]*@/gi, '$1***@');
 
 export default defineConfig(async () => {
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -24,6 +24,9 @@ import {
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
 import { ChronoForgeClock } from '../timers/clock.js';
+import { redactUrl } from '../util/redact.util.js';
+
+export { redactUrl } from '../util/redact.util.js';
 
 /** Payload of a `run` job: only the run's id; everything else is read from PostgreSQL. */
 export interface RunJobData {
@@ -33,11 +36,6 @@ export interface RunJobData {
 /** Deterministic job id of a wake-up, so duplicate enqueues of the same wake collapse. */
 export function runJobId(workflowId: string, wakeMs: number, tag = ''): string {
   return `run-${workflowId}-${tag}${wakeMs}`;
-}
-
-/** Removes credentials from a connection string before it reaches a log line. */
-export function redactUrl(text: string): string {
-  return text.replace(/([a-z]+:\/\/)[^@/\s]*@/gi, '$1***@');
 }
 
 /** Window in which the recovery sweeps of a still-overdue run collapse onto one job id. */
