@@ -18,3 +18,4 @@ export * from './unmerged-branch.error.js';
 export * from './unknown-branch.error.js';
 export * from './nested-branch.error.js';
 export * from './not-in-transaction.error.js';
+export * from './queue-unavailable.error.js';

@@ -24,6 +24,7 @@ import {
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
 import { ChronoForgeClock } from '../timers/clock.js';
+import { QueueUnavailableError } from '../errors/queue-unavailable.error.js';
 import { redactUrl } from '../util/redact.util.js';
 
 export { redactUrl } from '../util/redact.util.js';
@@ -65,6 +66,9 @@ const WORKER_POOL_MAX = 10;
 const LOCAL_WAKE_HORIZON_MS = 10 * 60_000;
 const LOCAL_WAKE_MAX = 10_000;
 
+/** How long boot waits for the queue's Redis server before failing with QueueUnavailableError. */
+export const REDIS_BOOT_TIMEOUT_MS = 10_000;
+
 /** Queue and Worker classes of BullMQ's PostgreSQL backend, bound per queue (not process-wide). */
 const PostgresBullMQ = withBackend(createPostgresBackend);
 
@@ -89,6 +93,7 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
   private ready: Promise<Queue>;
   private settle!: { resolve: (q: Queue) => void; reject: (err: unknown) => void };
   private releaseDatabase: (() => void) | undefined;
+  private lastRedisError: Error | undefined;
   private readonly localWakes = new Map<string, NodeJS.Timeout>();
 
   constructor(
@@ -115,7 +120,7 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     const backend = this.options.queue;
-    if (backend.kind !== 'postgres') return;
+    if (backend.kind === 'redis') return this.awaitRedis(backend.url);
     try {
       const endpoint = backend.connectionString
         ? { connectionString: backend.connectionString }
@@ -147,9 +152,42 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
 
   private connect(url: string): Redis {
     const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
-    redis.on('error', () => undefined); // surfaced through the queue/worker 'error' events
+    redis.on('error', (err: Error) => (this.lastRedisError = err)); // also on queue/worker 'error'
     this.connections.push(redis);
     return redis;
+  }
+
+  /**
+   * Fails boot with a QueueUnavailableError when Redis does not answer within
+   * REDIS_BOOT_TIMEOUT_MS (BullMQ would otherwise retry forever and boot would never end), and
+   * drops the connections so nothing keeps reconnecting.
+   */
+  private async awaitRedis(url: string): Promise<void> {
+    const queue = this.bullQueue;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const why = this.lastRedisError ? `: ${redactUrl(this.lastRedisError.message)}` : '';
+        reject(
+          new QueueUnavailableError(
+            `Redis at ${redactUrl(url)} did not answer within ${REDIS_BOOT_TIMEOUT_MS / 1000} s${why}. ` +
+              'Start it, fix queue.redis.url, or use queue: { postgres: true }.',
+          ),
+        );
+      }, REDIS_BOOT_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([queue.waitUntilReady(), timeout]);
+    } catch (err) {
+      this.connections.forEach((c) => c.disconnect());
+      throw err instanceof QueueUnavailableError
+        ? err
+        : new QueueUnavailableError(
+            `Redis at ${redactUrl(url)} refused the connection: ${redactUrl((err as Error).message)}.`,
+          );
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Enqueues a pass of run `workflowId` at `wakeAt` (now when omitted). */

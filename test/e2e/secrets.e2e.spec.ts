@@ -3,7 +3,11 @@ import { Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ChronoForgeModule, type ChronoForgeModuleOptions } from '../../lib/index.js';
+import {
+  ChronoForgeModule,
+  type ChronoForgeModuleOptions,
+  QueueUnavailableError,
+} from '../../lib/index.js';
 import { probePostgres, probeRedis } from '../../lib/util/service-probe.util.js';
 import { cleanup, DATABASE_URL, REDIS_AVAILABLE, REDIS_URL, uniqueName } from '../support/env.js';
 
@@ -60,7 +64,7 @@ const within = (ms: number, promise: Promise<unknown>) =>
  * any) and every log line. Boot and shutdown are bounded: while Redis does not answer, BullMQ
  * keeps reconnecting and neither completes.
  */
-async function boot(options: ChronoForgeModuleOptions, settleMs = 0) {
+async function boot(options: ChronoForgeModuleOptions, settleMs = 0, initMs = 5_000) {
   const logger = new CollectingLogger();
   @Module({ imports: [ChronoForgeModule.forRoot(options)] })
   class SecretsAppModule {}
@@ -69,7 +73,7 @@ async function boot(options: ChronoForgeModuleOptions, settleMs = 0) {
     const moduleRef = await Test.createTestingModule({ imports: [SecretsAppModule] })
       .setLogger(logger)
       .compile();
-    await within(5_000, moduleRef.init());
+    await within(initMs, moduleRef.init());
     await new Promise((r) => setTimeout(r, settleMs));
     await within(3_000, moduleRef.close());
   } catch (err) {
@@ -134,8 +138,12 @@ describe('secrets in errors and logs (e2e)', () => {
           queue: { redis: { url: unreachable } },
           queueName,
         },
-        1_500,
+        0,
+        15_000,
       );
+      // Boot fails after REDIS_BOOT_TIMEOUT_MS with a named error instead of hanging.
+      expect(error).toBeInstanceOf(QueueUnavailableError);
+      expect((error as Error).message).toMatch(/did not answer within 10 s: .*ECONNREFUSED/);
       expect(everything(error)).not.toContain(SECRET);
       expect(logs).toMatch(/ECONNREFUSED/); // the worker reported the failure …
       expect(logs).not.toContain(SECRET); // … without the password
@@ -143,8 +151,10 @@ describe('secrets in errors and logs (e2e)', () => {
       const refused = withSecret(REDIS_URL, 'nobody');
       const wrong = await boot(
         { database: { url: DATABASE_URL, schema }, queue: { redis: { url: refused } }, queueName },
-        1_000,
+        0,
+        15_000,
       );
+      expect(wrong.error).toBeInstanceOf(QueueUnavailableError);
       expect(everything(wrong.error)).not.toContain(SECRET);
       expect(wrong.logs).not.toContain(SECRET);
     },
