@@ -24,10 +24,11 @@ import {
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
 import { ChronoForgeClock } from '../timers/clock.js';
-import { QueueUnavailableError } from '../errors/queue-unavailable.error.js';
 import { redactUrl } from '../util/redact.util.js';
+import { anyWaiting, LocalWakes, waitForRedis } from './queue-jobs.js';
 
 export { redactUrl } from '../util/redact.util.js';
+export { REDIS_BOOT_TIMEOUT_MS } from './queue-jobs.js';
 
 /** Payload of a `run` job: only the run's id; everything else is read from PostgreSQL. */
 export interface RunJobData {
@@ -56,19 +57,6 @@ const DEFAULT_JOB_OPTIONS: QueueOptions['defaultJobOptions'] = {
 const QUEUE_POOL_MAX = 4;
 const WORKER_POOL_MAX = 10;
 
-/**
- * Local wake-ups: a worker process that schedules a delayed pass also promotes that job itself
- * when it falls due, since the queue's own delayed-job timer can land tens of milliseconds late
- * (Redis wakes blocked clients on its `hz` cron: every 100 ms with the default hz 10). The delayed
- * job stays the durable copy: if this process dies or misses the timer, BullMQ runs it as before.
- * Only wakes within the horizon get a timer, and at most this many at once.
- */
-const LOCAL_WAKE_HORIZON_MS = 10 * 60_000;
-const LOCAL_WAKE_MAX = 10_000;
-
-/** How long boot waits for the queue's Redis server before failing with QueueUnavailableError. */
-export const REDIS_BOOT_TIMEOUT_MS = 10_000;
-
 /** Queue and Worker classes of BullMQ's PostgreSQL backend, bound per queue (not process-wide). */
 const PostgresBullMQ = withBackend(createPostgresBackend);
 
@@ -94,7 +82,7 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
   private settle!: { resolve: (q: Queue) => void; reject: (err: unknown) => void };
   private releaseDatabase: (() => void) | undefined;
   private lastRedisError: Error | undefined;
-  private readonly localWakes = new Map<string, NodeJS.Timeout>();
+  private readonly localWakes = new LocalWakes();
 
   constructor(
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
@@ -157,36 +145,13 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     return redis;
   }
 
-  /**
-   * Fails boot with a QueueUnavailableError when Redis does not answer within
-   * REDIS_BOOT_TIMEOUT_MS (BullMQ would otherwise retry forever and boot would never end), and
-   * drops the connections so nothing keeps reconnecting.
-   */
+  /** Fails boot when Redis does not answer, dropping the connections (see `waitForRedis`). */
   private async awaitRedis(url: string): Promise<void> {
-    const queue = this.bullQueue;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const why = this.lastRedisError ? `: ${redactUrl(this.lastRedisError.message)}` : '';
-        reject(
-          new QueueUnavailableError(
-            `Redis at ${redactUrl(url)} did not answer within ${REDIS_BOOT_TIMEOUT_MS / 1000} s${why}. ` +
-              'Start it, fix queue.redis.url, or use queue: { postgres: true }.',
-          ),
-        );
-      }, REDIS_BOOT_TIMEOUT_MS);
-    });
     try {
-      await Promise.race([queue.waitUntilReady(), timeout]);
+      await waitForRedis(this.bullQueue, url, () => this.lastRedisError);
     } catch (err) {
       this.connections.forEach((c) => c.disconnect());
-      throw err instanceof QueueUnavailableError
-        ? err
-        : new QueueUnavailableError(
-            `Redis at ${redactUrl(url)} refused the connection: ${redactUrl((err as Error).message)}.`,
-          );
-    } finally {
-      clearTimeout(timer);
+      throw err;
     }
   }
 
@@ -200,29 +165,7 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     if (jobId === avoidJobId) jobId = runJobId(workflowId, wakeMs, 'r');
     const delay = Math.max(0, wakeMs - now);
     await queue.add(RUN_JOB, { workflowId } satisfies RunJobData, { jobId, delay });
-    if (delay > 0) this.promoteLocally(queue, jobId, delay);
-  }
-
-  /** Promotes delayed job `jobId` after `delay` ms from this process (see LOCAL_WAKE_HORIZON_MS). */
-  private promoteLocally(queue: Queue, jobId: string, delay: number): void {
-    if (!this.worker || delay > LOCAL_WAKE_HORIZON_MS || this.localWakes.has(jobId)) return;
-    if (this.localWakes.size >= LOCAL_WAKE_MAX) return;
-    const timer = setTimeout(() => {
-      this.localWakes.delete(jobId);
-      void this.promote(queue, jobId);
-    }, delay);
-    timer.unref();
-    this.localWakes.set(jobId, timer);
-  }
-
-  private async promote(queue: Queue, jobId: string): Promise<void> {
-    try {
-      const job = await queue.getJob(jobId);
-      // Throws when the job is no longer delayed (the queue promoted it first): nothing to do.
-      if (job) await job.promote();
-    } catch {
-      // The delayed job stays scheduled; the queue runs it at its own timer.
-    }
+    if (delay > 0 && this.worker) this.localWakes.schedule(queue, jobId, delay);
   }
 
   /**
@@ -230,23 +173,31 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
    * and `RESWEEP_MS` window: a run that stays overdue gets a fresh job id in the next window, since
    * the previous job may be held `active` by a worker that died before running it (BullMQ only
    * notices that after its lock duration and stalled interval, 30 to 60 s), and adding a job under
-   * a held id is a no-op.
+   * a held id is a no-op. An overdue idle run whose wake-up (or last sweep) job still waits in the
+   * queue is not lost, only queued behind a backlog (a large fan-out): it gets no duplicate.
    */
   async enqueueRecovered(items: { id: string; wake: Date; stale: boolean }[]): Promise<void> {
     if (items.length === 0) return;
     const queue = this.queue ?? (await this.ready);
     const now = this.clock.now();
-    await queue.addBulk(
-      items.map((it) => {
-        const wakeMs = it.wake.getTime();
-        const round = Math.max(0, Math.floor((now - wakeMs) / RESWEEP_MS));
-        return {
+    const jobs = items.map((it) => {
+      const wakeMs = it.wake.getTime();
+      const round = Math.max(0, Math.floor((now - wakeMs) / RESWEEP_MS));
+      const tag = it.stale ? 'stale' : 'sweep';
+      return {
+        queued: it.stale
+          ? []
+          : [runJobId(it.id, wakeMs), runJobId(it.id, wakeMs, `${tag}${round - 1}-`)],
+        job: {
           name: RUN_JOB,
           data: { workflowId: it.id } satisfies RunJobData,
-          opts: { jobId: runJobId(it.id, wakeMs, `${it.stale ? 'stale' : 'sweep'}${round}-`) },
-        };
-      }),
-    );
+          opts: { jobId: runJobId(it.id, wakeMs, `${tag}${round}-`) },
+        },
+      };
+    });
+    const waiting = await Promise.all(jobs.map((j) => anyWaiting(queue, j.queued)));
+    const lost = jobs.filter((_, i) => !waiting[i]).map((j) => j.job);
+    if (lost.length > 0) await queue.addBulk(lost);
   }
 
   /**
@@ -301,7 +252,6 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
 
   /** Stops taking new jobs and waits for the active ones to finish. */
   async stopWorker(): Promise<void> {
-    for (const timer of this.localWakes.values()) clearTimeout(timer);
     this.localWakes.clear();
     await this.worker?.close();
     this.worker = undefined;
