@@ -1,8 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient } from '../../lib/index.js';
-import { Ledger, ledgerProviders } from '../fixtures/ledger.fixture.js';
-import { bootApp } from '../support/app.js';
+import { bootLedgerClient } from '../support/ledger-app.js';
 import { type ChildWorker, ensureCompiled, spawnWorker } from '../support/child-worker.js';
 import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
 
@@ -15,16 +14,9 @@ describe('crash recovery with real worker processes (e2e)', () => {
 
   beforeAll(async () => {
     ensureCompiled();
-    process.env.CF_TEST_SCHEMA = schema;
     // This process only starts runs; the work happens in child processes.
-    app = await bootApp({
-      schema,
-      queueName,
-      providers: ledgerProviders,
-      options: { worker: false },
-    });
+    app = await bootLedgerClient(schema, queueName);
     client = app.get(WorkflowClient);
-    await Ledger.createTable(schema, { query: (q: string) => sql(q) });
   });
 
   afterAll(async () => {

@@ -3,8 +3,9 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient, WorkflowQueue } from '../../lib/index.js';
-import { Ledger, ledgerProviders } from '../fixtures/ledger.fixture.js';
+import { ledgerProviders } from '../fixtures/ledger.fixture.js';
 import { bootApp } from '../support/app.js';
+import { bootLedgerClient } from '../support/ledger-app.js';
 import { cleanup, REDIS_URL, sql, uniqueName } from '../support/env.js';
 
 /**
@@ -24,14 +25,7 @@ describe.skipIf(process.env.CF_QUEUE === 'postgres')(
     let dead: Worker;
 
     beforeAll(async () => {
-      process.env.CF_TEST_SCHEMA = schema;
-      client = await bootApp({
-        schema,
-        queueName,
-        providers: ledgerProviders,
-        options: { worker: false },
-      });
-      await Ledger.createTable(schema, { query: (q: string) => sql(q) });
+      client = await bootLedgerClient(schema, queueName);
       connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
       // Takes jobs by hand and never finishes them nor renews their locks: a killed worker.
       dead = new Worker(queueName, null, { connection, autorun: false });

@@ -1,8 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient, WorkflowQueue } from '../../lib/index.js';
-import { Ledger, ledgerProviders } from '../fixtures/ledger.fixture.js';
-import { bootApp } from '../support/app.js';
+import { bootLedgerClient } from '../support/ledger-app.js';
 import { cleanup, sql, uniqueName } from '../support/env.js';
 
 /**
@@ -21,15 +20,8 @@ describe('recovery sweep and a queue backlog (e2e)', () => {
       .sort();
 
   beforeAll(async () => {
-    process.env.CF_TEST_SCHEMA = schema;
     // No worker: jobs stay in the queue, like a backlog no worker has reached yet.
-    app = await bootApp({
-      schema,
-      queueName,
-      providers: ledgerProviders,
-      options: { worker: false },
-    });
-    await Ledger.createTable(schema, { query: (q: string) => sql(q) });
+    app = await bootLedgerClient(schema, queueName);
     queue = app.get(WorkflowQueue);
   });
 

@@ -6,8 +6,7 @@ import {
   WorkflowClient,
   WorkflowQueue,
 } from '../../lib/index.js';
-import { Ledger, ledgerProviders } from '../fixtures/ledger.fixture.js';
-import { bootApp } from '../support/app.js';
+import { bootLedgerClient } from '../support/ledger-app.js';
 import { type ChildWorker, ensureCompiled, spawnWorker } from '../support/child-worker.js';
 import { cleanup, sql, uniqueName } from '../support/env.js';
 
@@ -20,15 +19,8 @@ describe('exactly-once database steps and transactional start (e2e)', () => {
 
   beforeAll(async () => {
     ensureCompiled();
-    process.env.CF_TEST_SCHEMA = schema;
-    app = await bootApp({
-      schema,
-      queueName,
-      providers: ledgerProviders,
-      options: { worker: false },
-    });
+    app = await bootLedgerClient(schema, queueName);
     client = app.get(WorkflowClient);
-    await Ledger.createTable(schema, { query: (q: string) => sql(q) });
     await sql(`CREATE TABLE "${schema}".business (id serial PRIMARY KEY, key text NOT NULL)`);
   });
 
