@@ -138,7 +138,9 @@ async function main(): Promise<void> {
     '',
   ].join('\n');
   process.stdout.write(`\n${table(rows)}\n\ntotal ${fmt(totalS, 1)} s\n`);
-  const out = fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
+  // BENCH_OUT: write elsewhere (a partial run, BENCH_ONLY, should not replace the full results).
+  const out =
+    process.env.BENCH_OUT ?? fileURLToPath(new URL('../../bench/RESULTS.md', import.meta.url));
   await writeFile(out, md);
   process.stdout.write(`wrote ${out}\n`);
   process.exit(failed ? 1 : 0);

@@ -68,3 +68,16 @@ export function href(
 
 /** `encodeURIComponent` for one path segment. */
 export const seg = (value: string | number): string => encodeURIComponent(String(value));
+
+/** A table's `<tbody>`: the rows, or one muted row saying `empty` across `columns` cells. */
+export function tableBody(rows: readonly SafeHtml[], columns: number, empty: string): SafeHtml {
+  return html`<tbody>
+    ${
+      rows.length
+        ? rows
+        : html`<tr>
+            <td colspan="${columns}" class="muted">${empty}</td>
+          </tr>`
+    }
+  </tbody>`;
+}

@@ -1,7 +1,7 @@
 import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
 import type { Overview, StrandedRow } from './dashboard.store.js';
 import { badge, when } from './format.util.js';
-import { href, html, type SafeHtml, seg } from './html.util.js';
+import { href, html, type SafeHtml, seg, tableBody } from './html.util.js';
 import { layout, type ViewContext } from './layout.view.js';
 
 /** Every state, in the order the dashboard shows them. */
@@ -51,15 +51,7 @@ export function overviewView(ctx: ViewContext, o: Overview): SafeHtml {
           <th></th>
         </tr>
       </thead>
-      <tbody>
-        ${
-          rows.length
-            ? rows
-            : html`<tr>
-                <td colspan="8" class="muted">No runs yet.</td>
-              </tr>`
-        }
-      </tbody>
+      ${tableBody(rows, 8, 'No runs yet.')}
     </table>
     <h2>Stuck runs</h2>
     <p class="muted">

@@ -1,6 +1,6 @@
 import type { RunDetailRow, StepRow } from './run-detail.store.js';
 import { badge, between, json, when } from './format.util.js';
-import { html, type SafeHtml } from './html.util.js';
+import { html, type SafeHtml, tableBody } from './html.util.js';
 import type { ViewContext } from './layout.view.js';
 
 const KINDS: [string, string][] = [
@@ -78,15 +78,7 @@ export function timeline(ctx: ViewContext, run: RunDetailRow, steps: StepRow[]):
           <th>Details</th>
         </tr>
       </thead>
-      <tbody>
-        ${
-          rows.length
-            ? rows
-            : html`<tr>
-                <td colspan="8" class="muted">No steps yet.</td>
-              </tr>`
-        }
-      </tbody>
+      ${tableBody(rows, 8, 'No steps yet.')}
     </table>`;
 }
 
