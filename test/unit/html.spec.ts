@@ -13,7 +13,14 @@ describe('dashboard html helpers', () => {
   });
 
   it('should render the rows of a table body, or one empty row across every column', () => {
-    const rows = [html`<tr><td>${'a<'}</td></tr>`, html`<tr><td>b</td></tr>`];
+    const rows = [
+      html`<tr>
+        <td>${'a<'}</td>
+      </tr>`,
+      html`<tr>
+        <td>b</td>
+      </tr>`,
+    ];
     expect(squash(tableBody(rows, 3, 'None.'))).toBe(
       '<tbody> <tr><td>a&lt;</td></tr><tr><td>b</td></tr> </tbody>',
     );
