@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { escapeHtml, href, html, tableBody, trusted } from '../../lib/dashboard/html.util.js';
 
-const squash = (markup: { value: string }) => markup.value.replace(/\s+/g, ' ').trim();
+/** The markup without the whitespace between tags (the templates are formatted by Prettier). */
+const squash = (markup: { value: string }) => markup.value.replace(/>\s+</g, '><').trim();
 
 describe('dashboard html helpers', () => {
   it('should escape interpolated text and keep fragments', () => {
@@ -22,10 +23,10 @@ describe('dashboard html helpers', () => {
       </tr>`,
     ];
     expect(squash(tableBody(rows, 3, 'None.'))).toBe(
-      '<tbody> <tr><td>a&lt;</td></tr><tr><td>b</td></tr> </tbody>',
+      '<tbody><tr><td>a&lt;</td></tr><tr><td>b</td></tr></tbody>',
     );
     expect(squash(tableBody([], 3, 'No <runs> yet.'))).toBe(
-      '<tbody> <tr> <td colspan="3" class="muted">No &lt;runs&gt; yet.</td> </tr> </tbody>',
+      '<tbody><tr><td colspan="3" class="muted">No &lt;runs&gt; yet.</td></tr></tbody>',
     );
   });
 
