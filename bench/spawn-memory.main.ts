@@ -1,14 +1,18 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { WorkflowQueue } from '../lib/index.js';
 import { FanRecorder, FanWorkflows } from './spawn.bench.js';
-import { bootBench, sleep } from './support.js';
+import { bootBench, REDIS_URL, sleep, uniqueName } from './support.js';
 
-/** What one fresh spawning process measured (printed as `memory <json>`). */
+/** What one fresh process measured (printed as `memory <json>`). */
 export interface SpawnMemory {
+  mode: MemoryMode;
   n: number;
+  /** Time of the spawn (engine) or of the addBulk calls (raw). */
   spawnMs: number;
-  /** RSS once the app is up and the parent's pass waits at the gate, after a full GC. */
+  /** RSS before the spawn, after a full GC. */
   baseRss: number;
   /** Highest RSS sampled (every 10 ms) during the spawn. */
   peakRss: number;
@@ -22,18 +26,58 @@ export interface SpawnMemory {
   maxOldSpaceMiB: number | null;
 }
 
+/**
+ * `engine`: one `spawnEach` of N children (batches of 1000). `raw`: the baseline, N run jobs
+ * added with plain BullMQ `addBulk` calls of 1000 (what the engine enqueues per batch, without
+ * PostgreSQL, Nest or the engine).
+ */
+export type MemoryMode = 'engine' | 'raw';
+
 declare const gc: () => void;
 
-/**
- * One spawnEach of BENCH_N children in a fresh process, so each size starts from the same heap
- * (a process that already ran a spawn has grown its heap and returns little of it to the OS).
- * Only the spawn is measured: the children are not run, the schema is dropped afterwards.
- * Needs `--expose-gc`.
- */
-async function main(): Promise<void> {
-  Logger.overrideLogger(['error', 'warn']);
-  const n = Number(process.env.BENCH_N);
-  if (!Number.isInteger(n) || n < 1) throw new Error('BENCH_N must be a positive integer');
+const BATCH = 1000;
+
+/** Samples RSS and heap every 10 ms while `work` runs; `batchesDone` tells the batch count. */
+async function measure(
+  mode: MemoryMode,
+  n: number,
+  batchesDone: () => number,
+  work: () => Promise<void>,
+): Promise<SpawnMemory> {
+  gc();
+  const base = process.memoryUsage();
+  const tenth = Math.max(1, Math.ceil(n / BATCH / 10));
+  const peak = { rss: base.rss, heapTotal: base.heapTotal, firstTenth: base.rss };
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    peak.rss = Math.max(peak.rss, m.rss);
+    peak.heapTotal = Math.max(peak.heapTotal, m.heapTotal);
+    if (batchesDone() <= tenth) peak.firstTenth = Math.max(peak.firstTenth, m.rss);
+  }, 10);
+  const t0 = performance.now();
+  try {
+    await work();
+  } finally {
+    clearInterval(sampler);
+  }
+  const spawnMs = performance.now() - t0;
+  gc();
+  return {
+    mode,
+    n,
+    spawnMs,
+    baseRss: base.rss,
+    peakRss: peak.rss,
+    peakFirstTenth: peak.firstTenth,
+    peakHeapTotal: peak.heapTotal,
+    baseHeapTotal: base.heapTotal,
+    liveAfterGc: process.memoryUsage().heapUsed,
+    maxOldSpaceMiB:
+      Number(/--max-old-space-size=(\d+)/.exec(process.execArgv.join(' '))?.[1]) || null,
+  };
+}
+
+async function engine(n: number): Promise<SpawnMemory> {
   // Concurrency 1: the parent's spawning pass holds the only slot, so no child runs here.
   const bench = await bootBench({
     prefix: 'spawnm',
@@ -47,44 +91,75 @@ async function main(): Promise<void> {
     const key = `fan-${n}`;
     await bench.client.start('bench.fanParent', { key, input: { n } });
     while (!rec.passes.has(key)) await sleep(5);
-    gc();
-    const base = process.memoryUsage();
-    let peakRss = base.rss;
-    let peakHeapTotal = base.heapTotal;
-    let peakFirstTenth = base.rss;
     let batches = 0;
-    const tenth = Math.max(1, Math.ceil(n / 1000 / 10));
     const unsubscribe = bench.counter.on((e) => {
       if (/^\s*WITH ok AS/.test(e.text)) batches++;
     });
-    const sampler = setInterval(() => {
-      const m = process.memoryUsage();
-      peakRss = Math.max(peakRss, m.rss);
-      peakHeapTotal = Math.max(peakHeapTotal, m.heapTotal);
-      if (batches <= tenth) peakFirstTenth = Math.max(peakFirstTenth, m.rss);
-    }, 10);
-    open();
-    while (!rec.spawnMs.has(key)) await sleep(5);
-    clearInterval(sampler);
-    unsubscribe();
-    gc();
-    const result: SpawnMemory = {
+    const result = await measure(
+      'engine',
       n,
-      spawnMs: rec.spawnMs.get(key) ?? Number.NaN,
-      baseRss: base.rss,
-      peakRss,
-      peakFirstTenth,
-      peakHeapTotal,
-      baseHeapTotal: base.heapTotal,
-      liveAfterGc: process.memoryUsage().heapUsed,
-      maxOldSpaceMiB:
-        Number(/--max-old-space-size=(\d+)/.exec(process.execArgv.join(' '))?.[1]) || null,
-    };
+      () => batches,
+      async () => {
+        open();
+        while (!rec.spawnMs.has(key)) await sleep(5);
+      },
+    );
+    unsubscribe();
+    result.spawnMs = rec.spawnMs.get(key) ?? Number.NaN;
     await bench.app.get(WorkflowQueue).stopWorker();
-    process.stdout.write(`memory ${JSON.stringify(result)}\n`);
+    return result;
   } finally {
     await bench.close();
   }
+}
+
+async function raw(n: number): Promise<SpawnMemory> {
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue(uniqueName('bq_spawnraw'), {
+    connection,
+    defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
+  });
+  try {
+    await queue.waitUntilReady();
+    let batches = 0;
+    return await measure(
+      'raw',
+      n,
+      () => batches,
+      async () => {
+        for (let from = 0; from < n; from += BATCH, batches++) {
+          const ids = Array.from({ length: Math.min(BATCH, n - from) }, (_, i) => from + i + 1);
+          await queue.addBulk(
+            ids.map((id) => ({
+              name: 'run',
+              data: { workflowId: String(id) },
+              opts: { jobId: `run-${id}-${Date.now()}` },
+            })),
+          );
+        }
+      },
+    );
+  } finally {
+    await queue.obliterate({ force: true });
+    await queue.close();
+    await connection.quit();
+  }
+}
+
+/**
+ * One spawn of BENCH_N children (BENCH_MODE `engine` or `raw`) in a fresh process, so each size
+ * starts from the same heap (a process that already ran a spawn has grown its heap and returns
+ * little of it to the OS). The children are not run; schema and queue are dropped afterwards.
+ * Needs `--expose-gc`.
+ */
+async function main(): Promise<void> {
+  Logger.overrideLogger(['error', 'warn']);
+  const n = Number(process.env.BENCH_N);
+  if (!Number.isInteger(n) || n < 1) throw new Error('BENCH_N must be a positive integer');
+  const mode = process.env.BENCH_MODE ?? 'engine';
+  if (mode !== 'engine' && mode !== 'raw') throw new Error('BENCH_MODE must be engine or raw');
+  const result = mode === 'raw' ? await raw(n) : await engine(n);
+  process.stdout.write(`memory ${JSON.stringify(result)}\n`);
 }
 
 main().then(
