@@ -1,13 +1,13 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BranchMergeJob, WorkflowClient, WorkflowQueue } from '../../lib/index.js';
 import { BranchJobs } from '../../lib/branches/branch-jobs.js';
 import type { PollRecord } from '../../lib/branches/branch-merge.job.js';
 import { EdgeProbe, edgeProviders } from '../fixtures/branch-edges.fixture.js';
-import { LINE_ITEMS, LineItem } from '../fixtures/branches.fixture.js';
+import { LINE_ITEMS, LineItem, openLineItems } from '../fixtures/branches.fixture.js';
 import { bootApp } from '../support/app.js';
-import { cleanup, DATABASE_URL, eventually, sql, uniqueName } from '../support/env.js';
+import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
 
 /**
  * Branch cases beyond branches.e2e: other spawn sources, merges of several branches, a branch
@@ -38,15 +38,7 @@ describe('branches: sources, re-runs, parked parents, re-kicks and bad arguments
   };
 
   beforeAll(async () => {
-    await sql(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-    items = new DataSource({ type: 'postgres', url: DATABASE_URL, schema, entities: [LineItem] });
-    await items.initialize();
-    await items.query(
-      `CREATE TABLE "${schema}".line_items (id int PRIMARY KEY, sku text NOT NULL)`,
-    );
-    await items.query(
-      `INSERT INTO "${schema}".line_items SELECT g, 'sku-' || g FROM generate_series(1, 10) g`,
-    );
+    items = await openLineItems(schema);
     app = await bootApp({
       schema,
       queueName,

@@ -1,5 +1,5 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BranchMergeJob,
@@ -8,9 +8,15 @@ import {
   WorkflowQueue,
 } from '../../lib/index.js';
 import { PgCounter, type StatementEvent } from '../../bench/pg-counter.js';
-import { FanProbe, fanProviders, LINE_ITEMS, LineItem } from '../fixtures/branches.fixture.js';
+import {
+  FanProbe,
+  fanProviders,
+  LINE_ITEMS,
+  LineItem,
+  openLineItems,
+} from '../fixtures/branches.fixture.js';
 import { bootApp } from '../support/app.js';
-import { cleanup, DATABASE_URL, eventually, sql, uniqueName } from '../support/env.js';
+import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
 
 describe('branches: spawn, spawnEach, merge (e2e)', () => {
   const schema = uniqueName('cf_br');
@@ -27,15 +33,7 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
     );
 
   beforeAll(async () => {
-    await sql(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-    items = new DataSource({ type: 'postgres', url: DATABASE_URL, schema, entities: [LineItem] });
-    await items.initialize();
-    await items.query(
-      `CREATE TABLE "${schema}".line_items (id int PRIMARY KEY, sku text NOT NULL)`,
-    );
-    await items.query(
-      `INSERT INTO "${schema}".line_items SELECT g, 'sku-' || g FROM generate_series(1, 10) g`,
-    );
+    items = await openLineItems(schema);
     app = await bootApp({
       schema,
       queueName,
