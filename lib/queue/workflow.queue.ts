@@ -165,7 +165,11 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     if (jobId === avoidJobId) jobId = runJobId(workflowId, wakeMs, 'r');
     const delay = Math.max(0, wakeMs - now);
     await queue.add(RUN_JOB, { workflowId } satisfies RunJobData, { jobId, delay });
-    if (delay > 0 && this.worker) this.localWakes.schedule(queue, jobId, delay);
+    // NOTE: Redis only. BullMQ's PostgreSQL backend `promote` reads the job's state and then
+    // updates it without re-checking, so a local promote racing the worker's own promotion can put
+    // a job that was just claimed back to waiting: it then runs twice ("Lock mismatch" errors).
+    if (delay > 0 && this.worker && this.options.queue.kind === 'redis')
+      this.localWakes.schedule(queue, jobId, delay);
   }
 
   /**
