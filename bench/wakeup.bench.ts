@@ -58,11 +58,12 @@ const p = (values: number[]) =>
 const launch = (mode: Mode, n: number, fn: (i: number) => Promise<void>): Promise<void> =>
   mode === 'burst' ? inParallel(n, CONCURRENCY, fn) : paced(n, PACE_MS, fn);
 
-async function engine(n: number, warm: number) {
+async function engine(n: number, warm: number, queue: 'redis' | 'postgres' = 'redis') {
   const bench = await bootBench({
-    prefix: 'wake',
+    prefix: queue === 'redis' ? 'wake' : 'wakepg',
     providers: [WakeProbe, SleepWorkflow],
     concurrency: CONCURRENCY,
+    queue,
   });
   try {
     const lastAcquire = new Map<string, number>();
@@ -166,6 +167,22 @@ export async function wakeUpBench(): Promise<BenchResult> {
       };
     }),
   );
+  // The same runs on the PostgreSQL queue (reported: the worker's own delayed-job timer, no local
+  // promotion there).
+  const pgq = await engine(n, 20, 'postgres');
+  for (const mode of MODES) {
+    const lateness = pgq.modes.get(mode)?.lateness ?? [];
+    rows.push({
+      name: `wake-up lateness, ${mode}, on the PostgreSQL queue: ${n} runs ctx.sleep('1s'), c=${CONCURRENCY}`,
+      measured: `p50 ${fmt(percentile(lateness, 50), 1)} / p99 ${fmt(percentile(lateness, 99), 1)} ms`,
+      baseline: `Redis queue p50 ${fmt(percentile(e.modes.get(mode)?.lateness ?? [], 50), 1)} ms`,
+      ratio: '',
+      goal: 'reported (Redis vs PostgreSQL-only)',
+      met: 'n/a',
+      statements: `${fmt(pgq.counts.statements / (2 * n))}/run`,
+      roundTrips: `${fmt(pgq.counts.roundTrips / (2 * n))}/run`,
+    });
+  }
   const notes = MODES.map((mode) => {
     const m = e.modes.get(mode) ?? { lateness: [], queued: [], replay: [] };
     return (
