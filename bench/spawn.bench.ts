@@ -278,8 +278,8 @@ async function spawnMemoryRows(): Promise<{ rows: BenchRow[]; notes: string[] }>
   notes.push(
     'spawn memory: nothing is retained per child (the live heap after a full GC does not change with N); ' +
       'what grows with the default heap is garbage: each child allocates ~14 KB (BullMQ job, ioredis command, pg rows) ' +
-      'and ~3 KB of it is promoted to the old space before it dies (V8 sampling heap profiler, 20k spawn; plain BullMQ addBulk ' +
-      'promotes alike: ~1.7–2.3 MB per 12 MB scavenge with chunks of 100 or 1000). V8 defers the full GC until the old space reaches ' +
+      'and ~3 KB of it is promoted to the old space before it dies (measured once, not by this bench: V8 sampling heap profiler on a 20k spawn; ' +
+      'plain BullMQ addBulk promotes alike, ~1.7–2.3 MB per 12 MB scavenge in --trace-gc-nvp with chunks of 100 or 1000). V8 defers the full GC until the old space reaches ' +
       'a multiple of the live heap: the 10k spawn ends before that limit, larger spawns reach it and stay there (the raw BullMQ baseline shows the same shape). ' +
       'With the old space capped, V8 collects before the garbage reaches that multiple: compare the capped rows and their rates.',
   );
