@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Job } from 'bullmq';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   ChronoForgeDatabase,
   Workflow,
@@ -110,6 +111,35 @@ describe('PostgreSQL queue backend (e2e)', () => {
       expect(await redis.keys(`bull:${queueName}*`)).toEqual([]);
     } finally {
       redis.disconnect();
+    }
+  });
+
+  it('should leave delayed wake-ups to the PostgreSQL worker instead of promoting them itself', async () => {
+    // Regression: the engine promoted its own delayed jobs at their wake time (a Redis speed-up).
+    // BullMQ's PostgreSQL promote() checks the state and updates in two steps, so racing the
+    // worker's own claim put a claimed job back to waiting: it ran twice ("Lock mismatch").
+    const schema = uniqueName('cf_pgqw');
+    const queueName = uniqueName('q_pgqw');
+    suites.push({ schema, queueName });
+    const promote = vi.spyOn(Job.prototype, 'promote');
+    try {
+      const app = await bootApp({
+        schema,
+        queueName,
+        providers: [PgQueueWorkflows],
+        options: { queue: { postgres: true } },
+      });
+      apps.push(app);
+      const client = app.get(WorkflowClient);
+      const handles = await Promise.all(
+        Array.from({ length: 5 }, (_, i) =>
+          client.start('pgq.nap', { key: `wake-${i}`, input: { ms: 150 } }),
+        ),
+      );
+      for (const h of handles) await expect(h.result({ timeout: '15s' })).resolves.toBe('rested');
+      expect(promote).not.toHaveBeenCalled();
+    } finally {
+      promote.mockRestore();
     }
   });
 
