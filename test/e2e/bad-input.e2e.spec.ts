@@ -267,51 +267,22 @@ describe('bad input end to end (e2e)', () => {
       new RegExp(
         `^Cannot ${action} run "${key}" in state "${state}"\\. Only runs in state .* allow ${action}\\.$`,
       );
-    await rejects(
-      client.retry('done'),
-      InvalidTransitionError,
-      transition('done', 'completed', 'retry'),
-    );
-    await rejects(
-      client.retry('idle'),
-      InvalidTransitionError,
-      transition('idle', 'idle', 'retry'),
-    );
-    await rejects(
-      client.retry('gone'),
-      InvalidTransitionError,
-      transition('gone', 'cancelled', 'retry'),
-    );
-    await rejects(
-      client.resume('done'),
-      InvalidTransitionError,
-      transition('done', 'completed', 'resume'),
-    );
-    await rejects(
-      client.resume('gone'),
-      InvalidTransitionError,
-      transition('gone', 'cancelled', 'resume'),
-    );
-    await rejects(
-      client.cancel('done'),
-      InvalidTransitionError,
-      transition('done', 'completed', 'cancel'),
-    );
-    await rejects(
-      client.cancel('gone'),
-      InvalidTransitionError,
-      transition('gone', 'cancelled', 'cancel'),
-    );
-    await rejects(
-      client.signal('done', 'go', 1),
-      InvalidTransitionError,
-      transition('done', 'completed', 'signal'),
-    );
-    await rejects(
-      client.signal('gone', 'go', 1),
-      InvalidTransitionError,
-      transition('gone', 'cancelled', 'signal'),
-    );
+    const states = { done: 'completed', idle: 'idle', gone: 'cancelled' } as const;
+    const refused: Array<['retry' | 'resume' | 'cancel' | 'signal', keyof typeof states]> = [
+      ['retry', 'done'],
+      ['retry', 'idle'],
+      ['retry', 'gone'],
+      ['resume', 'done'],
+      ['resume', 'gone'],
+      ['cancel', 'done'],
+      ['cancel', 'gone'],
+      ['signal', 'done'],
+      ['signal', 'gone'],
+    ];
+    for (const [action, key] of refused) {
+      const call = action === 'signal' ? client.signal(key, 'go', 1) : client[action](key);
+      await rejects(call, InvalidTransitionError, transition(key, states[key], action));
+    }
     await rejects(client.retry('nope'), WorkflowNotFoundError, /^No run with key "nope"\.$/);
     expect({
       done: await stored('done'),

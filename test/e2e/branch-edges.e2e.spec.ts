@@ -1,13 +1,11 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BranchMergeJob, WorkflowClient, WorkflowQueue } from '../../lib/index.js';
 import { BranchJobs } from '../../lib/branches/branch-jobs.js';
 import type { PollRecord } from '../../lib/branches/branch-merge.job.js';
 import { EdgeProbe, edgeProviders } from '../fixtures/branch-edges.fixture.js';
-import { LINE_ITEMS, LineItem, openLineItems } from '../fixtures/branches.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
+import { bootLineItemsApp } from '../fixtures/branches.fixture.js';
+import { eventually, sql, uniqueName } from '../support/env.js';
 
 /**
  * Branch cases beyond branches.e2e: other spawn sources, merges of several branches, a branch
@@ -20,7 +18,7 @@ describe('branches: sources, re-runs, parked parents, re-kicks and bad arguments
   let app: INestApplicationContext;
   let client: WorkflowClient;
   let probe: EdgeProbe;
-  let items: DataSource;
+  let close: (() => Promise<void>) | undefined;
 
   const kids = (prefix: string) =>
     sql<{ id: string; key: string; state: string }>(
@@ -38,24 +36,18 @@ describe('branches: sources, re-runs, parked parents, re-kicks and bad arguments
   };
 
   beforeAll(async () => {
-    items = await openLineItems(schema);
-    app = await bootApp({
+    ({ app, close } = await bootLineItemsApp({
       schema,
       queueName,
-      providers: [
-        ...edgeProviders,
-        { provide: LINE_ITEMS, useValue: items.getRepository(LineItem) },
-      ],
+      providers: edgeProviders,
       options: { recovery: { every: '1h' } },
-    });
+    }));
     client = app.get(WorkflowClient);
     probe = app.get(EdgeProbe);
   });
 
   afterAll(async () => {
-    await app?.close();
-    await items?.destroy();
-    await cleanup(schema, queueName);
+    await close?.();
   });
 
   it('should walk an async iterable and a filtered query builder, and merge two branches in one step', async () => {

@@ -1,5 +1,4 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BranchMergeJob,
@@ -8,15 +7,8 @@ import {
   WorkflowQueue,
 } from '../../lib/index.js';
 import { PgCounter, type StatementEvent } from '../../bench/pg-counter.js';
-import {
-  FanProbe,
-  fanProviders,
-  LINE_ITEMS,
-  LineItem,
-  openLineItems,
-} from '../fixtures/branches.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
+import { bootLineItemsApp, FanProbe, fanProviders } from '../fixtures/branches.fixture.js';
+import { eventually, sql, uniqueName } from '../support/env.js';
 
 describe('branches: spawn, spawnEach, merge (e2e)', () => {
   const schema = uniqueName('cf_br');
@@ -24,7 +16,7 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
   let app: INestApplicationContext;
   let client: WorkflowClient;
   let probe: FanProbe;
-  let items: DataSource;
+  let close: (() => Promise<void>) | undefined;
 
   const children = (prefix: string) =>
     sql<{ key: string; state: string; started_at: Date | null }>(
@@ -33,23 +25,17 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
     );
 
   beforeAll(async () => {
-    items = await openLineItems(schema);
-    app = await bootApp({
+    ({ app, close } = await bootLineItemsApp({
       schema,
       queueName,
-      providers: [
-        ...fanProviders,
-        { provide: LINE_ITEMS, useValue: items.getRepository(LineItem) },
-      ],
-    });
+      providers: fanProviders,
+    }));
     client = app.get(WorkflowClient);
     probe = app.get(FanProbe);
   });
 
   afterAll(async () => {
-    await app?.close();
-    await items?.destroy();
-    await cleanup(schema, queueName);
+    await close?.();
   });
 
   it('should resume the parent after all children complete, in a constant number of passes', async () => {

@@ -60,9 +60,10 @@ describe('PostgreSQL queue backend (e2e)', () => {
     }
   });
 
-  it('should run workflows with queue: { postgres: true }, keeping the jobs in PostgreSQL and none in Redis', async (ctx) => {
-    const schema = uniqueName('cf_pgq');
-    const queueName = uniqueName('q_pgq');
+  /** Boots the workflows on the PostgreSQL queue in a schema and queue of their own. */
+  const bootPgQueue = async (prefix: string) => {
+    const schema = uniqueName(`cf_${prefix}`);
+    const queueName = uniqueName(`q_${prefix}`);
     suites.push({ schema, queueName });
     const app = await bootApp({
       schema,
@@ -71,7 +72,11 @@ describe('PostgreSQL queue backend (e2e)', () => {
       options: { queue: { postgres: true } },
     });
     apps.push(app);
-    const client = app.get(WorkflowClient);
+    return { app, schema, queueName, client: app.get(WorkflowClient) };
+  };
+
+  it('should run workflows with queue: { postgres: true }, keeping the jobs in PostgreSQL and none in Redis', async (ctx) => {
+    const { app, schema, queueName, client } = await bootPgQueue('pgq');
 
     await expect(
       client
@@ -118,19 +123,9 @@ describe('PostgreSQL queue backend (e2e)', () => {
     // Regression: the engine promoted its own delayed jobs at their wake time (a Redis speed-up).
     // BullMQ's PostgreSQL promote() checks the state and updates in two steps, so racing the
     // worker's own claim put a claimed job back to waiting: it ran twice ("Lock mismatch").
-    const schema = uniqueName('cf_pgqw');
-    const queueName = uniqueName('q_pgqw');
-    suites.push({ schema, queueName });
     const promote = vi.spyOn(Job.prototype, 'promote');
     try {
-      const app = await bootApp({
-        schema,
-        queueName,
-        providers: [PgQueueWorkflows],
-        options: { queue: { postgres: true } },
-      });
-      apps.push(app);
-      const client = app.get(WorkflowClient);
+      const { client } = await bootPgQueue('pgqw');
       const handles = await Promise.all(
         Array.from({ length: 5 }, (_, i) =>
           client.start('pgq.nap', { key: `wake-${i}`, input: { ms: 150 } }),

@@ -1,10 +1,8 @@
-import type { AddressInfo } from 'node:net';
+import { startSampleApp } from '../support/sample-app.js';
 import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient, type WorkflowState } from '../../lib/index.js';
-import { AppModule } from '../../sample-app/app.module.js';
 import { InventoryService } from '../../sample-app/inventory/inventory.service.js';
 import * as env from '../support/env.js';
 import { CHROMIUM, hasChromium } from './dashboard-browser.js';
@@ -33,15 +31,8 @@ describe.skipIf(!hasChromium)('sample app dashboard in Chromium (e2e)', () => {
 
   beforeAll(async () => {
     process.env.CHRONOFORGE_DASHBOARD_TOKEN = SECRET;
-    const { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_BACKEND: queue } = env;
-    const root = AppModule.register({
-      ...{ databaseUrl, redisUrl, queue, schema, queueName },
-      orders: { coolOff: '100ms' },
-    });
-    app = await NestFactory.create(root, { logger: ['error', 'warn'] });
-    await app.listen(0);
+    ({ app, origin } = await startSampleApp({ schema, queueName, orders: { coolOff: '100ms' } }));
     client = app.get(WorkflowClient);
-    origin = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu'],

@@ -1,9 +1,7 @@
-import type { AddressInfo } from 'node:net';
+import { startSampleApp } from '../support/sample-app.js';
 import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AppModule } from '../../sample-app/app.module.js';
-import { cleanup, DATABASE_URL, REDIS_URL, uniqueName } from '../support/env.js';
+import { cleanup, uniqueName } from '../support/env.js';
 
 /** The sample app mounts the dashboard behind its env/header guard (see sample-app/app.module.ts). */
 describe('sample app dashboard wiring (e2e)', () => {
@@ -13,17 +11,9 @@ describe('sample app dashboard wiring (e2e)', () => {
   let url: string;
 
   beforeAll(async () => {
-    const queue = process.env.CF_QUEUE === 'postgres' ? 'postgres' : 'redis';
-    const root = AppModule.register({
-      databaseUrl: DATABASE_URL,
-      redisUrl: REDIS_URL,
-      queue,
-      schema,
-      queueName,
-    });
-    app = await NestFactory.create(root, { logger: ['error', 'warn'] });
-    await app.listen(0);
-    url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}/chronoforge`;
+    let origin: string;
+    ({ app, origin } = await startSampleApp({ schema, queueName }));
+    url = `${origin}/chronoforge`;
   });
 
   afterEach(() => {

@@ -1,8 +1,6 @@
-import type { AddressInfo } from 'node:net';
+import { startSampleApp } from '../support/sample-app.js';
 import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppModule } from '../../sample-app/app.module.js';
 import { FULFIL_ORDER_WORKFLOW } from '../../sample-app/orders/order.workflow.js';
 import * as env from '../support/env.js';
 
@@ -14,18 +12,11 @@ describe('sample app: Prometheus scrape (e2e)', () => {
   let baseUrl: string;
 
   beforeAll(async () => {
-    const { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_BACKEND: queue } = env;
-    const root = AppModule.register({
-      databaseUrl,
-      redisUrl,
-      queue,
+    ({ app, origin: baseUrl } = await startSampleApp({
       schema,
       queueName,
       orders: { coolOff: '100ms' },
-    });
-    app = await NestFactory.create(root, { logger: ['error', 'warn'], abortOnError: false });
-    await app.listen(0);
-    baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    }));
   });
 
   afterAll(async () => {

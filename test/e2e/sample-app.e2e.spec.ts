@@ -1,9 +1,7 @@
-import type { AddressInfo } from 'node:net';
+import { startSampleApp } from '../support/sample-app.js';
 import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowState } from '../../lib/index.js';
-import { AppModule } from '../../sample-app/app.module.js';
 import { InventoryService } from '../../sample-app/inventory/inventory.service.js';
 import { NotificationService } from '../../sample-app/notifications/notification.service.js';
 import { PACK_LINE_WORKFLOW as PACK } from '../../sample-app/orders/line-packing.workflow.js';
@@ -40,12 +38,11 @@ describe('sample app over HTTP (e2e)', () => {
   }
 
   beforeAll(async () => {
-    const { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_BACKEND: queue } = env;
-    const where = { databaseUrl, redisUrl, queue, schema, queueName };
-    const root = AppModule.register({ ...where, orders: { coolOff: '100ms' } });
-    app = await NestFactory.create(root, { logger: ['error', 'warn'], abortOnError: false });
-    await app.listen(0);
-    baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    ({ app, origin: baseUrl } = await startSampleApp({
+      schema,
+      queueName,
+      orders: { coolOff: '100ms' },
+    }));
   });
 
   afterAll(async () => {
