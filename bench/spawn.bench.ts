@@ -358,7 +358,7 @@ async function spawnRun(
     const [{ children, completed }] = await sql<{ children: number; completed: number }>(
       `SELECT count(*)::int AS children, count(*) FILTER (WHERE state = 'completed')::int AS completed
        FROM "${bench.schema}".chrono_forge_workflows WHERE key LIKE $1`,
-      [`${key}$fan$kid_%`],
+      [`${key}$%$fan$kid_%`],
     );
     const passes = (rec.passes.get(key) ?? 0) + (elsewhere[key] ?? 0);
     const rate = n / (spawnMs / 1000);

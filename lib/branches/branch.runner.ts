@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { type WorkflowDefinition, WorkflowRegistry } from '../discovery/workflow.registry.js';
-import { validateInput } from '../client/input-validation.js';
+import { checkNewRun } from '../client/input-validation.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { NestedBranchError } from '../errors/nested-branch.error.js';
 import { NotInBranchError } from '../errors/not-in-branch.error.js';
@@ -22,7 +22,10 @@ export interface SpawnSpec<I = unknown> {
   /** Registered workflow name of the child. */
   workflow: string;
   input?: I;
-  /** Key suffix; the child key is `<parentKey>$<branch>$<key>`. @default the spawn name */
+  /**
+   * Key suffix; the child key is `<parentKey>$<parentRunId>$<branch>$<key>`.
+   * @default the spawn name
+   */
   key?: string;
 }
 
@@ -59,6 +62,18 @@ export function isMergeJobData(d: unknown): d is MergeJobData {
   );
 }
 
+/** Branch-log metadata field holding the key prefix of the branch's children. */
+const KEY_PREFIX = 'child_key_prefix';
+
+/**
+ * Key prefix of the children of branch `name` in `run`: `<parentKey>$<parentRunId>$<branch>$`.
+ * The run id makes child keys unique per parent run: two workflows started with the same key, or a
+ * key started again after Cleanup deleted its first run, never share a child.
+ */
+export function childKeyPrefix(run: { id: string; key: string }, name: string): string {
+  return `${run.key}$${run.id}$${name}$`;
+}
+
 /**
  * chrono_forge 0.10 branches: `@Branch()` scopes, `spawn`/`spawnEach` (batched, cursor-resumable,
  * idempotent by child key) and `merge` (inline when done, otherwise a fenced BranchMergeJob).
@@ -88,17 +103,15 @@ export class BranchRunner {
     const stepName = `branch$${name}`;
     let log = scope.logs.get(stepName);
     if (!log) {
-      const id = await this.store.savePendingLog(scope.run.id, scope.owner, stepName, 1, {
-        cursors: {},
-      });
-      log = {
-        id,
-        step_name: stepName,
-        state: 'pending',
-        attempts: 1,
-        result: null,
-        metadata: { cursors: {} },
-      };
+      const metadata = { cursors: {}, [KEY_PREFIX]: childKeyPrefix(scope.run, name) };
+      const id = await this.store.savePendingLog(
+        scope.run.id,
+        scope.owner,
+        stepName,
+        1,
+        metadata,
+      );
+      log = { id, step_name: stepName, state: 'pending', attempts: 1, result: null, metadata };
       scope.logs.set(stepName, log);
     }
     scope.openBranches.set(name, { logId: log.id, merged: false });
@@ -213,7 +226,10 @@ export class BranchRunner {
     suffixes?: string[],
   ): Promise<{ id: string; next_run_at: Date }[]> {
     const children: ChildRow[] = [];
-    const prefix = `${scope.run.key}$${frame.name}$`;
+    const stored = scope.logs.get(`branch$${frame.name}`)?.metadata[KEY_PREFIX];
+    // A branch opened before child keys carried the parent's run id keeps its old prefix, so the
+    // children it spawns again after the deploy collapse with those it spawned before.
+    const prefix = typeof stored === 'string' ? stored : `${scope.run.key}$${frame.name}$`;
     let def: WorkflowDefinition | undefined;
     for (let i = 0; i < items.length; i++) {
       const spec = toSpec(items[i].item);
@@ -223,14 +239,11 @@ export class BranchRunner {
         throw new WorkflowNotFoundError(
           `spawn "${name}": no workflow "${spec?.workflow}" is registered.`,
         );
-      if (def.inputType) await validateInput(def.name, def.inputType, spec.input ?? null);
       const suffix = suffixes ? `${name}_${suffixes[i]}` : (spec.key ?? name);
-      children.push({
-        key: prefix + suffix,
-        workflow: def.name,
-        input: spec.input ?? null,
-        maxDurationMs: def.maxDurationMs,
-      });
+      const key = prefix + suffix;
+      const input = spec.input ?? null;
+      await checkNewRun(def, key, input);
+      children.push({ key, workflow: def.name, input, maxDurationMs: def.maxDurationMs });
     }
     const toEnqueue = await this.branches.dispatch(
       scope.run.id,

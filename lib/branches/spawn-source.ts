@@ -41,7 +41,12 @@ async function* keysetBatches<T extends ObjectLiteral>(
   let n = start.n;
   for (;;) {
     const page = qb.clone().orderBy(`${alias}.${column}`, 'ASC').take(of);
-    if (last !== null) page.andWhere(`${alias}.${column} > :__cfCursor`, { __cfCursor: last });
+    if (last !== null) {
+      // The user's condition is bracketed first: `a OR b AND cursor` would be `a OR (b AND cursor)`.
+      const own = page.expressionMap.wheres;
+      if (own.length > 0) page.expressionMap.wheres = [{ type: 'simple', condition: own }];
+      page.andWhere(`${alias}.${column} > :__cfCursor`, { __cfCursor: last });
+    }
     const rows = await page.getMany();
     if (rows.length === 0) return;
     last = rows[rows.length - 1][column] as string | number;

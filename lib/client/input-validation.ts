@@ -1,7 +1,14 @@
 import type { Type } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate, type ValidationError } from 'class-validator';
+import type { WorkflowDefinition } from '../discovery/workflow.registry.js';
 import { InputValidationError } from '../errors/input-validation.error.js';
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { jsonByteSize } from '../util/serialization.util.js';
+import { assertRunKey } from './client-arguments.js';
+
+/** Largest accepted encoded input. */
+export const MAX_INPUT_BYTES = 1024 * 1024;
 
 function flatten(errors: ValidationError[], prefix = ''): string[] {
   return errors.flatMap((e) => {
@@ -23,4 +30,24 @@ export async function validateInput(
   const instance = plainToInstance(dto, input);
   const errors = await validate(instance, { forbidUnknownValues: true });
   if (errors.length > 0) throw new InputValidationError(workflow, flatten(errors));
+}
+
+/**
+ * The checks every new run passes before it is inserted, whether `client.start` or a branch's
+ * `spawn`/`spawnEach` creates it: the key (length, storable text), the input (storable, at most
+ * {@link MAX_INPUT_BYTES} encoded) and the workflow's input DTO.
+ */
+export async function checkNewRun(
+  def: Pick<WorkflowDefinition, 'name' | 'inputType'>,
+  key: unknown,
+  input: unknown,
+): Promise<void> {
+  assertRunKey(key);
+  const size = jsonByteSize(input, 'input');
+  if (size > MAX_INPUT_BYTES) {
+    throw new InvalidOptionsError(
+      `Input of "${def.name}" is ${size} bytes; the limit is ${MAX_INPUT_BYTES}.`,
+    );
+  }
+  if (def.inputType) await validateInput(def.name, def.inputType, input);
 }

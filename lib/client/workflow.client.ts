@@ -13,8 +13,8 @@ import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import { describeValue } from '../util/describe.util.js';
 import { assertUserName } from '../util/names.util.js';
 import { jsonByteSize, serializeValue } from '../util/serialization.util.js';
-import { assertRunKey, assertSelector } from './client-arguments.js';
-import { validateInput } from './input-validation.js';
+import { assertSelector } from './client-arguments.js';
+import { checkNewRun, MAX_INPUT_BYTES } from './input-validation.js';
 import { WorkflowHandle } from './workflow-handle.js';
 import type {
   ListRunsFilter,
@@ -24,8 +24,7 @@ import type {
 import { RunQueries } from './run-queries.js';
 import { allowedFrom } from './transitions.js';
 
-/** Largest accepted encoded input. */
-export const MAX_INPUT_BYTES = 1024 * 1024;
+export { MAX_INPUT_BYTES } from './input-validation.js';
 
 /** Options of `WorkflowClient.start()`. @publicApi */
 export interface StartOptions<I = unknown> {
@@ -114,15 +113,8 @@ export class WorkflowClient {
       StartOptions | undefined;
     if (!options || typeof options !== 'object')
       throw new InvalidOptionsError('start() needs options { key, input }.');
-    assertRunKey(options.key);
     const input = options.input ?? null;
-    const size = jsonByteSize(input, 'input');
-    if (size > MAX_INPUT_BYTES) {
-      throw new InvalidOptionsError(
-        `Input of "${def.name}" is ${size} bytes; the limit is ${MAX_INPUT_BYTES}.`,
-      );
-    }
-    if (def.inputType) await validateInput(def.name, def.inputType, input);
+    await checkNewRun(def, options.key, input);
     const runner = transactionRunner(options.manager, 'start');
     const { id, created, nextRunAt } = await this.store.insertRun(
       def.name,

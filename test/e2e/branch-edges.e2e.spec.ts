@@ -4,7 +4,7 @@ import { BranchMergeJob, WorkflowClient, WorkflowQueue } from '../../lib/index.j
 import { BranchJobs } from '../../lib/branches/branch-jobs.js';
 import type { PollRecord } from '../../lib/branches/branch-merge.job.js';
 import { EdgeProbe, edgeProviders } from '../fixtures/branch-edges.fixture.js';
-import { bootLineItemsApp } from '../fixtures/branches.fixture.js';
+import { bootLineItemsApp, childPrefix } from '../fixtures/branches.fixture.js';
 import { eventually, sql, uniqueName } from '../support/env.js';
 
 /**
@@ -53,12 +53,13 @@ describe('branches: sources, re-runs, parked parents, re-kicks and bad arguments
   it('should walk an async iterable and a filtered query builder, and merge two branches in one step', async () => {
     const handle = await client.start('edge.two', { key: 'two' });
     await expect(handle.result({ timeout: '20s' })).resolves.toBe('both merged');
+    const two = await childPrefix(schema, 'two');
     expect((await kids('two')).map((k) => k.key)).toEqual([
-      ...['a', 'b', 'c', 'd', 'e'].map((_, i) => `two$alpha$letter_${i}`),
-      ...[1, 2, 3, 4, 5].map((id) => `two$beta$row_${id}`),
+      ...['a', 'b', 'c', 'd', 'e'].map((_, i) => `${two}alpha$letter_${i}`),
+      ...[1, 2, 3, 4, 5].map((id) => `${two}beta$row_${id}`),
     ]);
-    expect((await client.get('two$alpha$letter_2')).result).toBe('c');
-    expect((await client.get('two$beta$row_4')).result).toBe('sku-4');
+    expect((await client.get(`${two}alpha$letter_2`)).result).toBe('c');
+    expect((await client.get(`${two}beta$row_4`)).result).toBe('sku-4');
     const run = await client.get('two');
     expect(run.steps.map((s) => s.name)).toEqual([
       'branch$beta',
@@ -102,10 +103,11 @@ describe('branches: sources, re-runs, parked parents, re-kicks and bad arguments
       probe.beforeThrow = null;
     }
     const children = await kids('rethrow');
+    const rethrow = await childPrefix(schema, 'rethrow');
     expect(children.map((k) => k.key)).toEqual([
-      'rethrow$once$more_0',
-      'rethrow$once$more_1',
-      'rethrow$once$only',
+      `${rethrow}once$more_0`,
+      `${rethrow}once$more_1`,
+      `${rethrow}once$only`,
     ]);
     expect(probe.branchPasses.get('rethrow')).toBe(2);
     for (const k of children) expect(probe.childRuns.get(k.key)).toBe(1);
@@ -117,10 +119,11 @@ describe('branches: sources, re-runs, parked parents, re-kicks and bad arguments
 
   it('should keep the parent parked while children wait, and merge once they are signalled', async () => {
     const handle = await client.start('edge.parked', { key: 'parked' });
+    const w = `${await childPrefix(schema, 'parked')}waiters$w_`;
     await eventually(
       async () =>
-        probe.childRuns.has('parked$waiters$w_0') &&
-        probe.childRuns.has('parked$waiters$w_1') &&
+        probe.childRuns.has(`${w}0`) &&
+        probe.childRuns.has(`${w}1`) &&
         (await handle.status()) === 'idle' &&
         (await branchLog('parked', 'waiters')).metadata.poll !== undefined,
       15_000,
@@ -132,12 +135,12 @@ describe('branches: sources, re-runs, parked parents, re-kicks and bad arguments
       pending: 2,
       sealed: true,
     });
-    await client.signal('parked$waiters$w_0', 'go', 'zero');
+    await client.signal(`${w}0`, 'go', 'zero');
     await new Promise((r) => setTimeout(r, 500));
     expect(await handle.status()).toBe('idle');
-    await client.signal('parked$waiters$w_1', 'go', 'one');
+    await client.signal(`${w}1`, 'go', 'one');
     await expect(handle.result({ timeout: '20s' })).resolves.toBe('unparked');
-    expect((await client.get('parked$waiters$w_1')).result).toBe('one');
+    expect((await client.get(`${w}1`)).result).toBe('one');
   });
 
   it('should re-kick children that never started: at most 200 per poll, each once per 5 minutes', async () => {

@@ -7,7 +7,12 @@ import {
   WorkflowQueue,
 } from '../../lib/index.js';
 import { PgCounter, type StatementEvent } from '../../bench/pg-counter.js';
-import { bootLineItemsApp, FanProbe, fanProviders } from '../fixtures/branches.fixture.js';
+import {
+  bootLineItemsApp,
+  childPrefix,
+  FanProbe,
+  fanProviders,
+} from '../fixtures/branches.fixture.js';
 import { eventually, sql, uniqueName } from '../support/env.js';
 
 describe('branches: spawn, spawnEach, merge (e2e)', () => {
@@ -44,8 +49,9 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
     const kids = await children('p-1');
     expect(kids).toHaveLength(21);
     expect(kids.every((k) => k.state === 'completed')).toBe(true);
-    expect(kids[0].key).toBe('p-1$lines$notify_0');
-    expect(kids[20].key).toBe('p-1$lines$summary');
+    const prefix = await childPrefix(schema, 'p-1');
+    expect(kids[0].key).toBe(`${prefix}lines$notify_0`);
+    expect(kids[20].key).toBe(`${prefix}lines$summary`);
     expect(probe.parentPasses.get('p-1')).toBeLessThanOrEqual(3);
     const run = await client.get('p-1');
     const branch = run.steps.find((s) => s.name === 'branch$lines');
@@ -83,8 +89,9 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
     const handle = await client.start('fan.repo', { key: 'p-repo' });
     await expect(handle.result({ timeout: '20s' })).resolves.toBe('table merged');
     const kids = await children('p-repo');
+    const prefix = await childPrefix(schema, 'p-repo');
     expect(kids.map((k) => k.key)).toEqual(
-      Array.from({ length: 10 }, (_, i) => `p-repo$fromTable$item_${i + 1}`),
+      Array.from({ length: 10 }, (_, i) => `${prefix}fromTable$item_${i + 1}`),
     );
     expect(
       (await client.get('p-repo')).steps.find((s) => s.name === 'branch$fromTable')?.metadata,
@@ -135,7 +142,7 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
       .poll as { pending: number };
     expect(poll.pending).toBe(1);
     probe.failing.delete(2);
-    await client.retry('p-park$lines$notify_2');
+    await client.retry(`${await childPrefix(schema, 'p-park')}lines$notify_2`);
     await expect(handle.result({ timeout: '20s' })).resolves.toBe('merged');
   });
 
