@@ -171,9 +171,12 @@ async function spawnPieces(): Promise<string[]> {
       await time(
         'dispatch statement (INSERT … ON CONFLICT + cursor, 1000 new children)',
         async () => {
-          toEnqueue = await branches.dispatch(parent.id, owner, logId, kids, 'kid', {
-            n: (b + 1) * BATCH,
-          });
+          toEnqueue =
+            (
+              await branches.dispatch(parent.id, owner, logId, kids, 'kid', {
+                n: (b + 1) * BATCH,
+              })
+            )?.toEnqueue ?? null;
         },
       );
       if (toEnqueue === null || (toEnqueue as unknown[]).length !== BATCH)
@@ -358,7 +361,7 @@ async function spawnRun(
     const [{ children, completed }] = await sql<{ children: number; completed: number }>(
       `SELECT count(*)::int AS children, count(*) FILTER (WHERE state = 'completed')::int AS completed
        FROM "${bench.schema}".chrono_forge_workflows WHERE key LIKE $1`,
-      [`${key}$%$fan$kid_%`],
+      [`${key}$bench.fanParent$fan$kid_%`],
     );
     const passes = (rec.passes.get(key) ?? 0) + (elsewhere[key] ?? 0);
     const rate = n / (spawnMs / 1000);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { type WorkflowDefinition, WorkflowRegistry } from '../discovery/workflow.registry.js';
 import { checkNewRun } from '../client/input-validation.js';
+import { ChildKeyConflictError } from '../errors/child-key-conflict.error.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { NestedBranchError } from '../errors/nested-branch.error.js';
 import { NotInBranchError } from '../errors/not-in-branch.error.js';
@@ -23,7 +24,7 @@ export interface SpawnSpec<I = unknown> {
   workflow: string;
   input?: I;
   /**
-   * Key suffix; the child key is `<parentKey>$<parentRunId>$<branch>$<key>`.
+   * Key suffix; the child key is `<parentKey>$<parentWorkflow>$<branch>$<key>`.
    * @default the spawn name
    */
   key?: string;
@@ -66,12 +67,12 @@ export function isMergeJobData(d: unknown): d is MergeJobData {
 const KEY_PREFIX = 'child_key_prefix';
 
 /**
- * Key prefix of the children of branch `name` in `run`: `<parentKey>$<parentRunId>$<branch>$`.
- * The run id makes child keys unique per parent run: two workflows started with the same key, or a
- * key started again after Cleanup deleted its first run, never share a child.
+ * Key prefix of the children of branch `name` in `run`: `<parentKey>$<parentWorkflow>$<branch>$`.
+ * A run is unique by (workflow, key), so two workflows started with the same key never share a
+ * child, and the keys stay predictable (the same for every run of that workflow and key).
  */
-export function childKeyPrefix(run: { id: string; key: string }, name: string): string {
-  return `${run.key}$${run.id}$${name}$`;
+export function childKeyPrefix(run: { job_name: string; key: string }, name: string): string {
+  return `${run.key}$${run.job_name}$${name}$`;
 }
 
 /**
@@ -104,13 +105,7 @@ export class BranchRunner {
     let log = scope.logs.get(stepName);
     if (!log) {
       const metadata = { cursors: {}, [KEY_PREFIX]: childKeyPrefix(scope.run, name) };
-      const id = await this.store.savePendingLog(
-        scope.run.id,
-        scope.owner,
-        stepName,
-        1,
-        metadata,
-      );
+      const id = await this.store.savePendingLog(scope.run.id, scope.owner, stepName, 1, metadata);
       log = { id, step_name: stepName, state: 'pending', attempts: 1, result: null, metadata };
       scope.logs.set(stepName, log);
     }
@@ -245,7 +240,7 @@ export class BranchRunner {
       await checkNewRun(def, key, input);
       children.push({ key, workflow: def.name, input, maxDurationMs: def.maxDurationMs });
     }
-    const toEnqueue = await this.branches.dispatch(
+    const dispatched = await this.branches.dispatch(
       scope.run.id,
       scope.owner,
       frame.logId,
@@ -253,9 +248,19 @@ export class BranchRunner {
       name,
       cursor as unknown as Record<string, unknown>,
     );
-    if (toEnqueue === null) throw new LockLostError(scope.run.id);
+    if (dispatched === null) throw new LockLostError(scope.run.id);
+    if (dispatched.conflicts.length > 0) {
+      // The children inserted with this batch are kept (never started): they are enqueued when
+      // the batch is dispatched again, e.g. after `client.retry` once the conflicting run is gone.
+      throw new ChildKeyConflictError(
+        `spawn "${name}": child key(s) ${dispatched.conflicts
+          .slice(0, 5)
+          .map((k) => JSON.stringify(k))
+          .join(', ')} belong to runs that are not children of branch "${frame.name}" of this run.`,
+      );
+    }
     frame.cursors[name] = cursor;
-    return toEnqueue;
+    return dispatched.toEnqueue;
   }
 
   /** Joins branches: completes inline when every child completed, else starts the poller and halts. */

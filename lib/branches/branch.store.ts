@@ -25,7 +25,9 @@ export class BranchStore {
 
   /**
    * Inserts a batch of children (existing keys are left alone), saves the spawn cursor on the
-   * branch log, and returns the children that never started, all in one fenced statement.
+   * branch log, and returns the children that never started, all in one fenced statement. Keys
+   * taken by a run that is not a child of this branch come back in `conflicts`; the cursor is then
+   * left where it was, so the batch is dispatched again rather than merged without those children.
    *
    * NOTE: children that existed before (a batch dispatched again after a crash) are looked up by
    * the unique `(job_name, key)` index, and only when the insert skipped some: a scan of the
@@ -39,9 +41,14 @@ export class BranchStore {
     children: ChildRow[],
     cursorName: string,
     cursor: Record<string, unknown>,
-  ): Promise<{ id: string; next_run_at: Date }[] | null> {
+  ): Promise<{ toEnqueue: { id: string; next_run_at: Date }[]; conflicts: string[] } | null> {
     const { wf, logs } = this.store;
-    const rows = await this.store.query<{ id: string; next_run_at: Date; fenced: boolean }>(
+    const rows = await this.store.query<{
+      id: string | null;
+      next_run_at: Date | null;
+      fenced: boolean;
+      conflict: string | null;
+    }>(
       `WITH ok AS (SELECT ${this.store.fenced()} AS fenced),
        ins AS (
          INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at, parent_execution_log_id)
@@ -50,20 +57,24 @@ export class BranchStore {
          WHERE ok.fenced
          ON CONFLICT (job_name, key) DO NOTHING
          RETURNING id, next_run_at),
+       skipped AS (
+         SELECT w.id, w.next_run_at, w.key, w.parent_execution_log_id IS NOT DISTINCT FROM $3::bigint AS own,
+           w.state = 'idle' AND w.started_at IS NULL AS never_started
+         FROM unnest($4::text[], $5::text[]) AS c(key, job_name),
+           LATERAL (SELECT id, next_run_at, key, parent_execution_log_id, state, started_at FROM ${wf}
+                    WHERE job_name = c.job_name AND key = c.key OFFSET 0) w
+         WHERE (SELECT fenced FROM ok) AND (SELECT count(*) FROM ins) < cardinality($4::text[])),
        cur AS (
          UPDATE ${logs} SET metadata = jsonb_set(metadata || jsonb_build_object('cursors',
              COALESCE(metadata->'cursors', '{}'::jsonb)), ARRAY['cursors', $8::text], $9::jsonb), updated_at = now()
-         WHERE id = $3 AND (SELECT fenced FROM ok))
-       SELECT id, next_run_at, true AS fenced FROM ins
+         WHERE id = $3 AND (SELECT fenced FROM ok) AND NOT EXISTS (SELECT 1 FROM skipped WHERE NOT own))
+       SELECT id, next_run_at, true AS fenced, NULL::text AS conflict FROM ins
        UNION ALL
-       SELECT w.id, w.next_run_at, true
-       FROM unnest($4::text[], $5::text[]) AS c(key, job_name),
-         LATERAL (SELECT id, next_run_at, parent_execution_log_id, state, started_at FROM ${wf}
-                  WHERE job_name = c.job_name AND key = c.key OFFSET 0) w
-       WHERE (SELECT fenced FROM ok) AND (SELECT count(*) FROM ins) < cardinality($4::text[])
-         AND w.parent_execution_log_id = $3 AND w.state = 'idle' AND w.started_at IS NULL
+       SELECT id, next_run_at, true, NULL FROM skipped WHERE own AND never_started
        UNION ALL
-       SELECT NULL, NULL, ok.fenced FROM ok`,
+       SELECT NULL, NULL, true, key FROM skipped WHERE NOT own
+       UNION ALL
+       SELECT NULL, NULL, ok.fenced, NULL FROM ok`,
       [
         parentId,
         owner,
@@ -76,9 +87,16 @@ export class BranchStore {
         JSON.stringify(cursor),
       ],
     );
-    if (!rows.find((r) => r.id === null)?.fenced) return null;
+    if (!rows.find((r) => r.id === null && r.conflict === null)?.fenced) return null;
     const seen = new Set<string>();
-    return rows.filter((r) => r.id !== null && !seen.has(r.id) && seen.add(r.id));
+    const toEnqueue: { id: string; next_run_at: Date }[] = [];
+    for (const r of rows) {
+      if (r.id === null || r.next_run_at === null || seen.has(r.id)) continue;
+      seen.add(r.id);
+      toEnqueue.push({ id: r.id, next_run_at: r.next_run_at });
+    }
+    const conflicts = rows.flatMap((r) => (r.conflict === null ? [] : [r.conflict]));
+    return { toEnqueue, conflicts };
   }
 
   /** Child counts of each branch log. */

@@ -19,3 +19,5 @@ export * from './unknown-branch.error.js';
 export * from './nested-branch.error.js';
 export * from './not-in-transaction.error.js';
 export * from './queue-unavailable.error.js';
+export * from './child-key-conflict.error.js';
+export * from './cancelled-child.error.js';

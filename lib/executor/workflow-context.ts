@@ -150,7 +150,7 @@ export class WorkflowContext {
 
   /**
    * Starts one child workflow from inside a `@Branch()` method; its key is
-   * `<parentKey>$<branch>$<name>`. Idempotent: replays never start it twice.
+   * `<parentKey>$<parentWorkflow>$<branch>$<name>`. Idempotent: replays never start it twice.
    */
   spawn<I = unknown>(name: string, spec: SpawnSpec<I>): Promise<void> {
     return this.branches.spawn(this.scope(), name, spec);
@@ -159,7 +159,7 @@ export class WorkflowContext {
   /**
    * Starts one child per item of `source` (array, (async) iterable, TypeORM repository or query
    * builder walked by primary key), `of` per batch with a resumable cursor. Child keys are
-   * `<parentKey>$<branch>$<name>_<primary key or index>`.
+   * `<parentKey>$<parentWorkflow>$<branch>$<name>_<primary key or index>`.
    */
   spawnEach<T>(
     name: string,

@@ -170,7 +170,7 @@ export class ChronoForgeTestHarness {
         .map((step) => ({ suffix, step }));
     const targets = own(root, '');
     if (!children) return targets;
-    // Children's keys extend their parent's: `<parentKey>$<branch>$<name>`.
+    // Children's keys extend their parent's: `<parentKey>$<parentWorkflow>$<branch>$<name>`.
     const descendants = await this.client.list({ keyPrefix: `${root.key}$`, limit: 500 });
     for (const summary of descendants.sort((a, b) => a.key.localeCompare(b.key))) {
       const child = await this.client.get(summary.key, { workflow: summary.workflow });

@@ -8,7 +8,7 @@ export const PACK_LINE_WORKFLOW = 'orders.line.pack';
 
 /**
  * Child workflow that packs one order line. `orders.fulfil` spawns one per line (keys
- * `order-<orderId>$packing$line_<n>`), so lines are packed in parallel by any worker and each
+ * `order-<orderId>$orders.fulfil$packing$line_<n>`), so lines are packed in parallel by any worker and each
  * has its own retries, steps and state in `GET /orders/:key`'s `children`.
  */
 @Injectable()

@@ -13,7 +13,7 @@ import { sql, uniqueName } from '../support/env.js';
 import type { Repository } from 'typeorm';
 
 /**
- * Child keys (`<parentKey>$<parentRunId>$<branch>$<name>`), the keys of branches opened before
+ * Child keys (`<parentKey>$<parentWorkflow>$<branch>$<name>`), the keys of branches opened before
  * that scheme, the checks a spawned child passes (those of `client.start`), and spawnEach over a
  * query builder with an OR condition.
  */
@@ -54,7 +54,7 @@ describe('branches: child keys, spawn checks and OR conditions (e2e)', () => {
     await expect(second.result({ timeout: '20s' })).resolves.toBe('second merged');
     for (const by of ['first', 'second']) {
       const prefix = await childPrefix(schema, 'same', `keys.${by}`);
-      expect(prefix).toMatch(/^same\$\d+\$$/);
+      expect(prefix).toBe(`same$keys.${by}$`);
       const children = await kids('same', `keys.${by}`);
       expect(children.map((c) => c.key)).toEqual(
         ['fan$kid_0', 'fan$kid_1', 'fan$one'].map((k) => prefix + k),
@@ -68,6 +68,29 @@ describe('branches: child keys, spawn checks and OR conditions (e2e)', () => {
     }
   });
 
+  it('should fail a branch whose child key belongs to a run of another parent, not merge without it', async () => {
+    const first = await client.start('keys.first', { key: 'reborn' });
+    await expect(first.result({ timeout: '20s' })).resolves.toBe('first merged');
+    const before = await kids('reborn');
+    // The parent is deleted and its children survive, as Cleanup does; the key is started again.
+    await sql(
+      `WITH gone AS (DELETE FROM ${wf} WHERE key = 'reborn' RETURNING id)
+       UPDATE ${wf} SET parent_execution_log_id = NULL WHERE key LIKE 'reborn$%'`,
+    );
+    const again = await client.start('keys.first', { key: 'reborn' });
+    const error = await again.result({ timeout: '15s' }).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/child key\(s\) "reborn\$keys\.first\$fan\$one"/);
+    expect((await client.get('reborn')).errors.map((e) => e.errorClass)).toEqual([
+      'ChildKeyConflictError',
+    ]);
+    expect(await kids('reborn')).toEqual([]);
+    // Once the old children are gone, a retry spawns and merges the new run's own children.
+    await sql(`DELETE FROM ${wf} WHERE key LIKE 'reborn$%'`);
+    await client.retry('reborn');
+    await expect(again.result({ timeout: '20s' })).resolves.toBe('first merged');
+    expect((await kids('reborn')).map((c) => c.key)).toEqual(before.map((c) => c.key));
+  });
+
   it('should keep the old keys of a branch opened before the deploy, without spawning a child twice', async () => {
     // The first pass fails after the spawnEach's first batch; meanwhile the test turns the branch
     // into one opened by the previous version: no key prefix in its log, children keyed
@@ -78,7 +101,7 @@ describe('branches: child keys, spawn checks and OR conditions (e2e)', () => {
          WHERE step_name = 'branch$grow' AND workflow_id = (SELECT id FROM ${wf} WHERE key = 'legacy')`,
       );
       const renamed = await sql(
-        `UPDATE ${wf} SET key = regexp_replace(key, '^legacy\\$\\d+\\$', 'legacy$')
+        `UPDATE ${wf} SET key = regexp_replace(key, '^legacy\\$keys\\.legacy\\$', 'legacy$')
          WHERE key LIKE 'legacy$%' RETURNING key`,
       );
       expect(renamed.map((r) => r.key as string).sort()).toEqual([

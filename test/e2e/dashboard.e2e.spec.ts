@@ -84,7 +84,7 @@ describe.skipIf(!hasChromium)('dashboard views in Chromium (e2e)', () => {
     await shot('branch');
     await page.click('.cards >> text=completed');
     expect(page.url()).toContain('state=completed');
-    await page.click('table.children a:text-is("fan-1003$lines$line_0")');
+    await page.click('table.children a:text-is("fan-1003$demo.fanout$lines$line_0")');
     expect(await page.locator('nav.crumbs').textContent()).toContain('branch lines');
     await page.click('nav.crumbs >> text=demo.fanout fan-1003');
     expect(await page.locator('h1').textContent()).toContain('fan-1003');

@@ -74,7 +74,7 @@ describe.skipIf(!hasChromium)('sample app dashboard in Chromium (e2e)', () => {
     await page.click('table.branches >> a:text("packing")');
     expect(await page.locator('h1').textContent()).toContain('packing');
     expect(await page.locator('table.children tbody tr').count()).toBe(2);
-    await page.click('table.children a:text-is("order-D-1$packing$line_1")');
+    await page.click('table.children a:text-is("order-D-1$orders.fulfil$packing$line_1")');
     expect(await page.locator('h1').textContent()).toContain('orders.line.pack');
     expect(await badge()).toBe('completed');
     expect(await page.locator('nav.crumbs').textContent()).toContain('branch packing');

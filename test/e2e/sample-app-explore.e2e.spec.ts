@@ -117,7 +117,7 @@ describe('explore on the sample app workflows (e2e)', () => {
         ...[0, 1].flatMap((n) =>
           ['before', 'after'].map(
             (p) =>
-              `-packing$line_${n}-step$warehouse.packLine-${p}$packing$line_${n} step$warehouse.packLine:${p}`,
+              `-orders.fulfil$packing$line_${n}-step$warehouse.packLine-${p}$orders.fulfil$packing$line_${n} step$warehouse.packLine:${p}`,
           ),
         ),
       ]);

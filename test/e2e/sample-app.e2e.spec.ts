@@ -79,7 +79,9 @@ describe('sample app over HTTP (e2e)', () => {
     expect(run.steps.filter((s) => !isTick(s))).toEqual(
       FLOW.map((name) => ({ name, state: 'completed', attempts: expect.any(Number) })),
     );
-    const kids = order.lines.map((_, n) => `order-A-1001$packing$line_${n} ${PACK} completed`);
+    const kids = order.lines.map(
+      (_, n) => `order-A-1001$orders.fulfil$packing$line_${n} ${PACK} completed`,
+    );
     expect(run.children.map((c) => `${c.key} ${c.workflow} ${c.state}`)).toEqual(kids);
     expect(run.result).toMatchObject({
       chargeId: 'ch_A-1001',
