@@ -14,6 +14,8 @@ export const REKICK_BATCH = 200;
  * flush, a killed worker) and replays the merge, which starts a new poller.
  */
 export const MERGE_GRACE_MS = 30_000;
+/** States of a parent whose merge is still awaited; any other state stops the poller. */
+const POLLED_PARENT_STATES = new Set(['idle', 'running']);
 /** The next poll comes after this fraction of the estimated time to drain. */
 const ETA_FRACTION = 0.5;
 
@@ -38,7 +40,10 @@ const clamp = (v: number, min: number, max: number) => Math.min(max, Math.max(mi
 /**
  * chrono_forge's BranchMergeJob: polls the children of merged branches with an adaptive delay,
  * re-kicks children that never started, and wakes the parent once every branch is sealed and every
- * child completed. A poll whose fencing token was superseded by a newer merge stops silently.
+ * child completed, or as soon as a child was cancelled (the parent's merge then raises
+ * `CancelledChildError`). A poll whose fencing token was superseded by a newer merge, or whose
+ * parent is no longer `idle` or `running` (completed, failed, stalled, cancelled), stops silently:
+ * a retried parent replays its merge, which starts a new poller.
  */
 @Injectable()
 export class BranchMergeJob {
@@ -55,11 +60,13 @@ export class BranchMergeJob {
     const { branchLogIds: ids, token, minMs, maxMs, parentId } = data;
     const logs = await this.branches.branchLogs(ids);
     if (logs.length !== ids.length || logs.some((l) => l.metadata.poll_token !== token)) return;
+    if (!POLLED_PARENT_STATES.has(logs[0].parent_state)) return;
     const counts = await this.branches.counts(ids);
-    const sum = (k: 'pending' | 'neverStarted' | 'running' | 'total') =>
+    const sum = (k: 'pending' | 'neverStarted' | 'running' | 'total' | 'cancelled') =>
       counts.reduce((a, c) => a + c[k], 0);
     const pending = sum('pending');
     const neverStarted = sum('neverStarted');
+    const cancelled = sum('cancelled');
     const sealed = logs.every((l) => l.state === 'completed');
     const prev = logs[0].metadata.poll as PollRecord | undefined;
     const now = Date.now();
@@ -70,7 +77,7 @@ export class BranchMergeJob {
       spawned: sum('total'),
       sealed,
     };
-    if (sealed && pending === 0) {
+    if (sealed && (pending === 0 || cancelled > 0)) {
       await this.branches.recordPoll(ids, token, this.record(base, prev, null, 0, 0, null));
       const woken = await this.timers.requestWake(parentId);
       if (woken?.state === 'idle') await this.queue.enqueueRun(parentId, woken.next_run_at);

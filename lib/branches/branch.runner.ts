@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { type WorkflowDefinition, WorkflowRegistry } from '../discovery/workflow.registry.js';
 import { checkNewRun } from '../client/input-validation.js';
+import { CancelledChildError } from '../errors/cancelled-child.error.js';
 import { ChildKeyConflictError } from '../errors/child-key-conflict.error.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { NestedBranchError } from '../errors/nested-branch.error.js';
@@ -294,7 +295,20 @@ export class BranchRunner {
     if (log?.state === 'completed') return done();
     const sealed = unique.every((n) => scope.logs.get(`branch$${n}`)?.state === 'completed');
     const ids = open.map((b) => b.logId);
-    if (sealed && (await this.branches.counts(ids)).every((c) => c.pending === 0)) {
+    const counts = sealed ? await this.branches.counts(ids) : [];
+    const cancelled = counts.reduce((a, c) => a + c.cancelled, 0);
+    if (cancelled > 0) {
+      // A cancelled run never completes: the merge fails (every replay of it, deterministically —
+      // a cancelled run stays cancelled, and Cleanup keeps the children of an unmerged branch).
+      // Caught, the branches count as merged and the workflow may go on.
+      await done();
+      const keys = await this.branches.cancelledChildren(ids, 10);
+      throw new CancelledChildError(
+        `merge(${unique.join(', ')}): ${cancelled} child run(s) were cancelled and will never complete: ${keys.map((k) => JSON.stringify(k)).join(', ')}${cancelled > keys.length ? ', …' : ''}.`,
+        keys,
+      );
+    }
+    if (sealed && counts.every((c) => c.pending === 0)) {
       const id = await this.store.completeStep(
         scope.run.id,
         scope.owner,

@@ -16,6 +16,8 @@ export interface BranchCounts {
   pending: number;
   neverStarted: number;
   running: number;
+  /** Children cancelled: they never complete, so the merge cannot. */
+  cancelled: number;
 }
 
 /** Statements of branches, spawns and the merge poller. */
@@ -105,7 +107,8 @@ export class BranchStore {
       `SELECT b.id AS "branchLogId", count(w.id)::int AS total,
          count(w.id) FILTER (WHERE w.state <> 'completed')::int AS pending,
          count(w.id) FILTER (WHERE w.state = 'idle' AND w.started_at IS NULL)::int AS "neverStarted",
-         count(w.id) FILTER (WHERE w.state = 'running')::int AS running
+         count(w.id) FILTER (WHERE w.state = 'running')::int AS running,
+         count(w.id) FILTER (WHERE w.state = 'cancelled')::int AS cancelled
        FROM unnest($1::bigint[]) AS b(id)
        LEFT JOIN ${this.store.wf} w ON w.parent_execution_log_id = b.id
        GROUP BY b.id`,
@@ -129,12 +132,29 @@ export class BranchStore {
     return rows.length === branchLogIds.length;
   }
 
-  /** Branch logs for the poller: state, token and last poll record. */
-  async branchLogs(
-    ids: string[],
-  ): Promise<{ id: string; state: string; metadata: Record<string, unknown> }[]> {
+  /** Keys of up to `limit` cancelled children of the branch logs, by id. */
+  async cancelledChildren(branchLogIds: string[], limit: number): Promise<string[]> {
+    const rows = await this.store.query<{ key: string }>(
+      `SELECT key FROM ${this.store.wf}
+       WHERE parent_execution_log_id = ANY($1::bigint[]) AND state = 'cancelled' ORDER BY id LIMIT $2`,
+      [branchLogIds, limit],
+    );
+    return rows.map((r) => r.key);
+  }
+
+  /** Branch logs for the poller: state, token, last poll record and the parent run's state. */
+  async branchLogs(ids: string[]): Promise<
+    {
+      id: string;
+      state: string;
+      metadata: Record<string, unknown>;
+      parent_state: string;
+    }[]
+  > {
     return this.store.query(
-      `SELECT id::text, state, metadata FROM ${this.store.logs} WHERE id = ANY($1::bigint[])`,
+      `SELECT l.id::text, l.state, l.metadata, w.state AS parent_state
+       FROM ${this.store.logs} l JOIN ${this.store.wf} w ON w.id = l.workflow_id
+       WHERE l.id = ANY($1::bigint[])`,
       [ids],
     );
   }
