@@ -31,6 +31,9 @@ interface RunRule {
  * Retention is measured from when a run became terminal, not from when it started: `completed`
  * runs by `completed_at`, `failed` and `cancelled` runs by `updated_at`.
  *
+ * A branch child is kept, however old, while its parent may still merge it: until the parent is
+ * `completed` or `cancelled`, the merge of the child's branch completed, or the parent is deleted.
+ *
  * Tick pruning is conservative: a tick row `durably_repeat$<name>$<ms>` goes only when it is
  * terminal and its scheduled time (the `<ms>` of its name, not `created_at`) is before both the
  * cutoff and the coordination log's `last_execution_at` frontier. The repeat never looks behind
@@ -123,9 +126,20 @@ export class Cleanup {
   ): Promise<number> {
     const wf = `${this.schema}.chrono_forge_workflows`;
     // Row locks keep a concurrent retry from reviving a run between the check and the delete.
+    // A child is deleted only once its parent no longer needs it: the parent is completed or
+    // cancelled (final), or the merge of the child's branch completed (a merge never re-counts).
+    // Otherwise a live (or retryable failed) parent would merge without the deleted child, or a
+    // replayed merge would stop seeing a cancelled one. Deleting the parent frees its children.
     const picked = await client.query<{ id: string }>(
-      `SELECT id FROM ${wf} WHERE state = ANY($1::text[]) AND ${rule.column} < $2
-       ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED`,
+      `SELECT w.id FROM ${wf} w WHERE w.state = ANY($1::text[]) AND w.${rule.column} < $2
+         AND (w.parent_execution_log_id IS NULL OR NOT EXISTS (
+           SELECT 1 FROM ${this.logs} b JOIN ${wf} p ON p.id = b.workflow_id
+           WHERE b.id = w.parent_execution_log_id AND p.state NOT IN ('completed', 'cancelled')
+             AND NOT EXISTS (
+               SELECT 1 FROM ${this.logs} m
+               WHERE m.workflow_id = b.workflow_id AND m.step_name LIKE 'merge$%' AND m.state = 'completed'
+                 AND substr(b.step_name, 8) = ANY(string_to_array(substr(m.step_name, 7), ',')))))
+       ORDER BY w.id LIMIT $3 FOR UPDATE OF w SKIP LOCKED`,
       [rule.states, rule.cutoff, batchSize],
     );
     const ids = picked.rows.map((r) => r.id);
