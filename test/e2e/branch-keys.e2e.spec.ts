@@ -52,6 +52,13 @@ describe('branches: child keys, spawn checks and OR conditions (e2e)', () => {
     const second = await client.start('keys.second', { key: 'same' });
     await expect(first.result({ timeout: '20s' })).resolves.toBe('first merged');
     await expect(second.result({ timeout: '20s' })).resolves.toBe('second merged');
+    // Each parent merged its own three children (the second used to merge with none).
+    for (const by of ['first', 'second']) {
+      const run = await client.get('same', { workflow: `keys.${by}` });
+      expect(run.branches).toEqual([
+        expect.objectContaining({ name: 'fan', sealed: true, children: { completed: 3 } }),
+      ]);
+    }
     for (const by of ['first', 'second']) {
       const prefix = await childPrefix(schema, 'same', `keys.${by}`);
       expect(prefix).toBe(`same$keys.${by}$`);
@@ -59,11 +66,9 @@ describe('branches: child keys, spawn checks and OR conditions (e2e)', () => {
       expect(children.map((c) => c.key)).toEqual(
         ['fan$kid_0', 'fan$kid_1', 'fan$one'].map((k) => prefix + k),
       );
-      expect(children.every((c) => c.state === 'completed')).toBe(true);
-      const run = await client.get('same', { workflow: `keys.${by}` });
-      expect(run.branches).toEqual([
-        expect.objectContaining({ name: 'fan', sealed: true, children: { completed: 3 } }),
-      ]);
+      expect(children.map((c) => c.result)).toEqual(
+        [0, 1, 'one'].map((i) => ({ json: `${by}-${i}` })),
+      );
       for (const c of children) expect(probe.childRuns.get(c.key)).toBe(1);
     }
   });
