@@ -1,9 +1,44 @@
 import type { INestApplicationContext } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ChronoForgeOperationsModule, Cleanup } from '../../lib/index.js';
+import {
+  Branch,
+  ChronoForgeOperationsModule,
+  Cleanup,
+  RetryPolicy,
+  Workflow,
+  WorkflowClient,
+  WorkflowContext,
+} from '../../lib/index.js';
 import { bootApp } from '../support/app.js';
-import { cleanup, sql, uniqueName } from '../support/env.js';
+import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
 import { cleanupSeed } from './cleanup.seed.js';
+
+/** A parent whose one child fails until `Flaky.fixed` is set. */
+@Injectable()
+class Flaky {
+  static fixed = false;
+
+  constructor(private readonly ctx: WorkflowContext) {}
+
+  @Workflow('cleanc.parent')
+  async parent(): Promise<string> {
+    await this.kids();
+    await this.ctx.merge('kids', { minInterval: '50ms', maxInterval: '200ms' });
+    return 'merged';
+  }
+
+  @Branch()
+  async kids(): Promise<void> {
+    await this.ctx.spawn('only', { workflow: 'cleanc.child' });
+  }
+
+  @Workflow('cleanc.child', { retry: new RetryPolicy({ maxAttempts: 1 }) })
+  async child(): Promise<string> {
+    if (!Flaky.fixed) throw new Error('not yet');
+    return 'fixed';
+  }
+}
 
 /**
  * Cleanup and branch children: an old terminal child is deleted only once its parent cannot merge
@@ -39,7 +74,12 @@ describe('Cleanup: children of live parents (e2e)', () => {
   };
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, imports: [ChronoForgeOperationsModule] });
+    app = await bootApp({
+      schema,
+      queueName,
+      providers: [Flaky],
+      imports: [ChronoForgeOperationsModule],
+    });
     cleaner = app.get(Cleanup);
   });
 
@@ -83,6 +123,30 @@ describe('Cleanup: children of live parents (e2e)', () => {
       expect(await runExists(parent)).toBe(true);
     },
   );
+
+  it('should keep the old failed child of a parked parent, which merges it once retried', async () => {
+    const client = app.get(WorkflowClient);
+    const handle = await client.start('cleanc.parent', { key: 'parked' });
+    const childKey = 'parked$cleanc.parent$kids$only';
+    await eventually(
+      async () =>
+        (await handle.status()) === 'idle' &&
+        (await client.get(childKey).catch(() => null))?.state === 'failed',
+      15_000,
+      'a parked parent and its failed child',
+    );
+    await sql(`UPDATE ${wf} SET updated_at = now() - interval '40 days' WHERE key = $1`, [
+      childKey,
+    ]);
+    expect((await cleaner.run({ olderThan: '30d' })).workflows).toBe(0);
+    expect(await handle.status()).toBe('idle');
+    Flaky.fixed = true;
+    await client.retry(childKey);
+    await expect(handle.result({ timeout: '15s' })).resolves.toBe('merged');
+    expect((await client.get('parked')).branches).toEqual([
+      expect.objectContaining({ name: 'kids', children: { completed: 1 } }),
+    ]);
+  });
 
   it('should delete the child of a deleted parent in the same run', async () => {
     const { parent, child } = await family('failed', 'failed');
