@@ -223,7 +223,7 @@ export class BranchRunner {
   ): Promise<{ id: string; next_run_at: Date }[]> {
     const children: ChildRow[] = [];
     const stored = scope.logs.get(`branch$${frame.name}`)?.metadata[KEY_PREFIX];
-    // A branch opened before child keys carried the parent's run id keeps its old prefix, so the
+    // A branch opened before child keys carried the parent's workflow keeps its old prefix, so the
     // children it spawns again after the deploy collapse with those it spawned before.
     const prefix = typeof stored === 'string' ? stored : `${scope.run.key}$${frame.name}$`;
     let def: WorkflowDefinition | undefined;
