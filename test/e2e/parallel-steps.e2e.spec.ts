@@ -34,6 +34,16 @@ describe('parallel durable calls in one pass (e2e)', () => {
     expect(steps['step$flaky']).toEqual(['completed', 2]);
   });
 
+  it('should record a step still running when the sleep beside it halts the pass', async () => {
+    const handle = await client.start('double.parallelSleep', { key: 'par-3', input: {} });
+    await expect(handle.result({ timeout: '20s' })).resolves.toBe(42);
+    expect(ledger.list('par-3')).toEqual(['fetch', 'after']);
+    const run = await client.get('par-3');
+    const steps = Object.fromEntries(run.steps.map((s) => [s.name, [s.state, s.attempts]]));
+    expect(steps['step$fetch']).toEqual(['completed', 1]);
+    expect(steps['wait$pause']?.[0]).toBe('completed');
+  });
+
   it('should not start a durable call made after a sibling halted the pass', async () => {
     const handle = await client.start('double.parallelLate', { key: 'par-2', input: { x: 'b' } });
     await expect(handle.result({ timeout: '20s' })).resolves.toBe('flaky-b+late');
