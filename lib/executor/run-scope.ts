@@ -154,7 +154,10 @@ export class RunScope {
 /** The run of the current async call chain. */
 export const runStorage = new AsyncLocalStorage<RunScope>();
 
-/** Set while a step body runs, so durable calls nested inside it are plain calls. */
+/**
+ * Set while a step body runs: steps nested inside it are plain calls, and timers, signal waits,
+ * spawns and merges are refused (`DurableCallInStepError`).
+ */
 export const stepStorage = new AsyncLocalStorage<string>();
 
 /** The branch whose body is running in the current async call chain. */
