@@ -79,9 +79,12 @@ export class RunScope {
     throw new LockLostError(this.run.id);
   }
 
-  /** Entry check of every durable call, replays included: a pass that lost its lock ends here. */
+  /**
+   * Entry check of every durable call, replays included: a pass that lost its lock (or whose
+   * simulated crash struck) ends here and writes nothing more.
+   */
   assertOwned(): void {
-    if (this.lost) throw new LockLostError(this.run.id);
+    if (this.lost || this.crashed) throw new LockLostError(this.run.id);
   }
 
   /**
