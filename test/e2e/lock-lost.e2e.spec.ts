@@ -1,9 +1,9 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChronoForgeMetrics, WorkflowClient } from '../../lib/index.js';
+import { ChronoForgeMetrics, WorkflowClient, WorkflowQueue } from '../../lib/index.js';
 import { BodyLedger, doubleExecutionProviders } from '../fixtures/double-execution.fixture.js';
 import { bootApp } from '../support/app.js';
-import { cleanup, eventually, uniqueName } from '../support/env.js';
+import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
 
 describe('a pass that lost its lock (e2e)', () => {
   const schema = uniqueName('cf_lost');
@@ -60,5 +60,20 @@ describe('a pass that lost its lock (e2e)', () => {
     await eventually(async () => (await passes('double.superseded', 'lock_lost')) === 1);
     expect(ledger.list('super-1')).toEqual(['one', 'one', 'two', 'charge']);
     expect((await client.get('super-1')).state).toBe('completed');
+  });
+
+  it('should end a pass whose lock an operator cleared (dashboard unlock) at its refused checkpoint', async () => {
+    const handle = await client.start('double.unlocked', { key: 'unlock-1', input: {} });
+    await eventually(async () => ledger.count('unlock-1', 'one') === 1, 15_000, 'step one body');
+    // The dashboard's unlock: clear the lock, make the run idle and due now, enqueue it.
+    const [row] = await sql<{ id: string; next_run_at: Date }>(
+      `UPDATE "${schema}".chrono_forge_workflows SET state = 'idle', locked_at = NULL, locked_by = NULL,
+         next_run_at = now(), wake_pending = false, updated_at = now()
+       WHERE key = 'unlock-1' AND state = 'running' RETURNING id, next_run_at`,
+    );
+    await app.get(WorkflowQueue).enqueueRun(row.id, row.next_run_at);
+    await expect(handle.result({ timeout: '20s' })).resolves.toBe('charged');
+    await eventually(async () => (await passes('double.unlocked', 'lock_lost')) === 1);
+    expect(ledger.list('unlock-1')).toEqual(['one', 'one', 'two', 'charge']);
   });
 });
