@@ -99,12 +99,22 @@ export class StepRunner {
         await tx?.rollbackTransaction().catch(() => undefined);
         if (err instanceof HaltExecution || err instanceof LockLostError || scope.crashed)
           throw err;
-        scope.takeRefusal(stepName);
+        // A refused durable call is the root cause even when the body then threw something else.
+        const failure = scope.takeRefusal(stepName) ?? err;
         // A result that cannot be stored, or a durable call the body may not make, is a bug in
         // the step: retrying cannot fix it.
-        const bug = err instanceof SerializationError || err instanceof DurableCallInStepError;
+        const bug =
+          failure instanceof SerializationError || failure instanceof DurableCallInStepError;
         const retry = bug ? { retry: [] } : options;
-        return await this.recordFailure(scope, stepName, attempts, metadata, err, startedAt, retry);
+        return await this.recordFailure(
+          scope,
+          stepName,
+          attempts,
+          metadata,
+          failure,
+          startedAt,
+          retry,
+        );
       }
       this.crashPoint(scope, stepName, 'before');
       // A sibling call may have found the lock gone while this body ran: write nothing more.
