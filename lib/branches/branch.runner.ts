@@ -104,6 +104,9 @@ export class BranchRunner {
       throw new InvalidOptionsError(`Branch "${name}" was opened twice in one run.`);
     const stepName = `branch$${name}`;
     let log = scope.logs.get(stepName);
+    // A sealed branch replays; an open one does new work, refused once the pass halted or lost.
+    if (log?.state === 'completed') scope.assertOwned();
+    else scope.assertCanWork();
     if (!log) {
       const metadata = { cursors: {}, [KEY_PREFIX]: childKeyPrefix(scope.run, name) };
       const id = await this.store.savePendingLog(scope.run.id, scope.owner, stepName, 1, metadata);
@@ -138,6 +141,7 @@ export class BranchRunner {
   }
 
   async spawn(scope: RunScope, name: string, spec: SpawnSpec): Promise<void> {
+    scope.assertCanWork();
     const frame = this.frame(name);
     const toEnqueue = await this.dispatch(
       scope,
@@ -157,6 +161,7 @@ export class BranchRunner {
     map: (item: T, index: number) => SpawnSpec,
     of: number,
   ): Promise<void> {
+    scope.assertCanWork();
     const frame = this.frame(name);
     if (!Number.isInteger(of) || of < 1 || of > 10_000)
       throw new InvalidOptionsError('spawnEach `of` must be an integer in 1..10000.');
@@ -293,6 +298,7 @@ export class BranchRunner {
       open.forEach((b) => (b.merged = true));
     };
     if (log?.state === 'completed') return done();
+    scope.assertCanWork();
     const sealed = unique.every((n) => scope.logs.get(`branch$${n}`)?.state === 'completed');
     const ids = open.map((b) => b.logId);
     const counts = sealed ? await this.branches.counts(ids) : [];

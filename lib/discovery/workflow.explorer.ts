@@ -107,8 +107,10 @@ export class WorkflowExplorer implements OnModuleInit {
     instance[methodName] = function durableBranch(this: object, ...args: unknown[]) {
       const scope = activeScope();
       if (!scope) return original.apply(this, args);
-      return branches.branch(scope, name, options.automerge === true, async () =>
-        original.apply(this, args),
+      return scope.track(() =>
+        branches.branch(scope, name, options.automerge === true, async () =>
+          original.apply(this, args),
+        ),
       );
     };
   }
@@ -143,7 +145,7 @@ export class WorkflowExplorer implements OnModuleInit {
     instance[methodName] = function durableRepeat(this: object, ...args: unknown[]) {
       const scope = activeScope();
       if (!scope) return original.apply(this, args);
-      return repeats.run(scope, name, this, original, args, meta);
+      return scope.track(() => repeats.run(scope, name, this, original, args, meta));
     };
   }
 

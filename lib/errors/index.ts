@@ -21,3 +21,4 @@ export * from './not-in-transaction.error.js';
 export * from './queue-unavailable.error.js';
 export * from './child-key-conflict.error.js';
 export * from './cancelled-child.error.js';
+export * from './durable-call-in-step.error.js';

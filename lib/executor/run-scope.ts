@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { WorkflowDefinition } from '../discovery/workflow.registry.js';
 import type { LogRow, RunRow } from '../persistence/rows.js';
 import type { ChronoForgeClock } from '../timers/clock.js';
+import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
 import { occurrenceName } from '../util/names.util.js';
 
 /**
@@ -29,6 +30,12 @@ export class RunScope {
   /** Wake time of the continuation: `undefined` no halt, `null` halt without timer. */
   wakeAt: number | null | undefined = undefined;
   halted = false;
+  /**
+   * The pass lost its lock (a fenced write was refused: cancel, takeover, unlock). Sticky: from
+   * then on every durable call of the pass throws `LockLostError` at its entry, whatever user
+   * code catches, and the executor ends the pass writing nothing more.
+   */
+  lost = false;
   /** A simulated crash struck: the pass must stop without writing anything more. */
   crashed = false;
   contextDirty = false;
@@ -38,6 +45,10 @@ export class RunScope {
   /** Jobs to enqueue once the lock is released (never before: the continuation race). */
   readonly afterRelease: Array<() => Promise<void>> = [];
   private readonly counters = new Map<string, number>();
+  /** Durable calls of this pass that have not settled yet (parallel calls, floating promises). */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Refused durable calls made inside step bodies, by step name: the step fails even if caught. */
+  private readonly refusedInStep = new Map<string, DurableCallInStepError>();
 
   constructor(
     readonly run: RunRow,
@@ -62,6 +73,75 @@ export class RunScope {
     return occurrenceName(base, n);
   }
 
+  /** Marks the pass as having lost its lock (sticky) and throws `LockLostError`. */
+  lockLost(): never {
+    this.lost = true;
+    throw new LockLostError(this.run.id);
+  }
+
+  /**
+   * Entry check of every durable call, replays included: a pass that lost its lock (or whose
+   * simulated crash struck) ends here and writes nothing more.
+   */
+  assertOwned(): void {
+    if (this.lost || this.crashed) throw new LockLostError(this.run.id);
+  }
+
+  /**
+   * Check before a durable call does new work (runs a body, writes a log, consumes a signal,
+   * spawns): also refused once the pass halted, so nothing new starts while it winds down.
+   */
+  assertCanWork(): void {
+    this.assertOwned();
+    if (this.halted) throw new HaltExecution();
+  }
+
+  /**
+   * Refuses `call` (e.g. `ctx.sleep()`) when made inside a step body, where it would halt the pass
+   * and leave the step unrecorded. The refusal is remembered, so the step fails even when its body
+   * catches the error.
+   */
+  refuseInsideStep(call: string): void {
+    const step = stepStorage.getStore();
+    if (step === undefined) return;
+    const err = new DurableCallInStepError(
+      `${call} was called inside the body of ${step}. Timers, signal waits, spawns and merges halt or fork the run, which a step body cannot do: call them from the workflow method, between steps.`,
+    );
+    this.refusedInStep.set(step, err);
+    throw err;
+  }
+
+  /** The refusal recorded for step `stepName` in this pass, if its body made one (cleared). */
+  takeRefusal(stepName: string): DurableCallInStepError | undefined {
+    const err = this.refusedInStep.get(stepName);
+    this.refusedInStep.delete(stepName);
+    return err;
+  }
+
+  /**
+   * Runs one durable call of this pass: refused once the pass lost its lock, and tracked until it
+   * settles, so the pass never ends (releases, records, enqueues) while a call it started still
+   * runs. A `LockLostError` out of the call makes the loss sticky before the caller sees it.
+   */
+  async track<T>(call: () => Promise<T>): Promise<T> {
+    this.assertOwned();
+    const running = call();
+    const settled = running.then(
+      () => undefined,
+      (err: unknown) => {
+        if (err instanceof LockLostError) this.lost = true;
+      },
+    );
+    this.inFlight.add(settled);
+    void settled.then(() => this.inFlight.delete(settled));
+    return running;
+  }
+
+  /** Resolves once every durable call started in this pass has settled. */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
   /** Records a continuation (earliest wins; `null` = no timer) and unwinds the pass. */
   halt(wakeAtMs: number | null): never {
     if (wakeAtMs !== null) {
@@ -77,7 +157,10 @@ export class RunScope {
 /** The run of the current async call chain. */
 export const runStorage = new AsyncLocalStorage<RunScope>();
 
-/** Set while a step body runs, so durable calls nested inside it are plain calls. */
+/**
+ * Set while a step body runs: steps nested inside it are plain calls, and timers, signal waits,
+ * spawns and merges are refused (`DurableCallInStepError`).
+ */
 export const stepStorage = new AsyncLocalStorage<string>();
 
 /** The branch whose body is running in the current async call chain. */

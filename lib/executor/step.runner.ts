@@ -7,6 +7,7 @@ import type { LogRow } from '../persistence/rows.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
 import { SerializationError } from '../errors/serialization.error.js';
+import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
 import type { QueryRunner } from 'typeorm';
 import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
@@ -52,7 +53,8 @@ export class StepRunner {
     const scope = activeScope();
     if (!scope) return fn();
     assertUserName(name, 'Step');
-    return this.execute(scope, scope.nextStepName(`step$${name}`), fn, options);
+    const stepName = scope.nextStepName(`step$${name}`);
+    return scope.track(() => this.execute(scope, stepName, fn, options));
   }
 
   private policyFor(scope: RunScope, options: StepOptions): RetryStrategy {
@@ -71,7 +73,7 @@ export class StepRunner {
   ): Promise<T> {
     const existing = scope.logs.get(stepName);
     if (existing?.state === 'completed') return deserializeValue<T>(existing.result);
-    if (scope.halted) throw new HaltExecution();
+    scope.assertCanWork();
     const metadata: StepMetadata = { ...(existing?.metadata ?? {}) };
     const attempts = (existing?.attempts ?? 0) + 1;
     if (existing?.state === 'failed') {
@@ -89,16 +91,34 @@ export class StepRunner {
         const run = () =>
           stepStorage.run(stepName, () => (tx ? transactionStorage.run(tx.manager, fn) : fn()));
         value = await this.observe(scope, stepName, attempts, run);
+        // A refused durable call inside the body fails the step even when the body caught it.
+        const refused = scope.takeRefusal(stepName);
+        if (refused) throw refused;
         stored = serializeValue(value);
       } catch (err) {
         await tx?.rollbackTransaction().catch(() => undefined);
         if (err instanceof HaltExecution || err instanceof LockLostError || scope.crashed)
           throw err;
-        // A result that cannot be stored is a bug in the step: retrying cannot fix it.
-        const retry = err instanceof SerializationError ? { retry: [] } : options;
-        return await this.recordFailure(scope, stepName, attempts, metadata, err, startedAt, retry);
+        // A refused durable call is the root cause even when the body then threw something else.
+        const failure = scope.takeRefusal(stepName) ?? err;
+        // A result that cannot be stored, or a durable call the body may not make, is a bug in
+        // the step: retrying cannot fix it.
+        const bug =
+          failure instanceof SerializationError || failure instanceof DurableCallInStepError;
+        const retry = bug ? { retry: [] } : options;
+        return await this.recordFailure(
+          scope,
+          stepName,
+          attempts,
+          metadata,
+          failure,
+          startedAt,
+          retry,
+        );
       }
       this.crashPoint(scope, stepName, 'before');
+      // A sibling call may have found the lock gone while this body ran: write nothing more.
+      scope.assertOwned();
       id = await this.store.completeStep(
         scope.run.id,
         scope.owner,
@@ -120,7 +140,9 @@ export class StepRunner {
     } finally {
       await tx?.release();
     }
-    if (id === null) return this.settleConflict(scope, stepName);
+    // A refused checkpoint means another pass (or a cancel) took the run: end this pass here.
+    // Never adopt the new owner's result and go on, which would run the next bodies twice.
+    if (id === null) scope.lockLost();
     this.crashPoint(scope, stepName, 'after');
     const log: LogRow = {
       id,
@@ -212,15 +234,5 @@ export class StepRunner {
     );
     if (decision) scope.halt(scope.now() + decision.delayMs);
     throw new ExecutionFailedError(stepName, attempts, err);
-  }
-
-  /** The step write found no row: either the lock is gone or a concurrent owner completed it. */
-  private async settleConflict<T>(scope: RunScope, stepName: string): Promise<T> {
-    const log = await this.store.findLog(scope.run.id, stepName);
-    if (log?.state === 'completed') {
-      scope.logs.set(stepName, log);
-      return deserializeValue<T>(log.result);
-    }
-    throw new LockLostError(scope.run.id);
   }
 }

@@ -63,6 +63,16 @@ export class WorkflowContext {
     return scope;
   }
 
+  /**
+   * The run of a durable call that halts or forks the run (timers, signal waits, spawns, merges):
+   * refused inside a step body with `DurableCallInStepError`, before the call takes a name.
+   */
+  private durable(call: string): RunScope {
+    const scope = this.scope();
+    scope.refuseInsideStep(call);
+    return scope;
+  }
+
   /** The run's key (unique per workflow name). */
   get key(): string {
     return this.scope().run.key;
@@ -101,20 +111,20 @@ export class WorkflowContext {
    * is stored when the call is first reached, so it holds across restarts and deploys).
    */
   async sleep(duration: Duration, name?: string): Promise<void> {
-    const scope = this.scope();
+    const scope = this.durable('ctx.sleep()');
     const ms = toMs(duration, 'sleep duration');
     const step = this.stepName(scope, 'wait', name ?? 'sleep');
-    await this.timers.sleepUntil(scope, step, () => scope.now() + ms);
+    await scope.track(() => this.timers.sleepUntil(scope, step, () => scope.now() + ms));
   }
 
   /** Durable timer until an absolute time (step `wait$<name>`). */
   async sleepUntil(date: Date, name?: string): Promise<void> {
-    const scope = this.scope();
+    const scope = this.durable('ctx.sleepUntil()');
     if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
       throw new InvalidOptionsError('sleepUntil needs a valid Date.');
     }
     const step = this.stepName(scope, 'wait', name ?? 'sleepUntil');
-    await this.timers.sleepUntil(scope, step, () => date.getTime());
+    await scope.track(() => this.timers.sleepUntil(scope, step, () => date.getTime()));
   }
 
   /**
@@ -122,10 +132,11 @@ export class WorkflowContext {
    * `timeout` (measured from the first poll) the run stalls with `WaitConditionTimeoutError`.
    */
   waitUntil(name: string, check: () => unknown, options: WaitUntilOptions = {}): Promise<true> {
-    const scope = this.scope();
+    const scope = this.durable('ctx.waitUntil()');
     if (typeof check !== 'function')
       throw new InvalidOptionsError('waitUntil needs a check function.');
-    return this.timers.waitUntil(scope, this.stepName(scope, 'wait_until', name), check, options);
+    const step = this.stepName(scope, 'wait_until', name);
+    return scope.track(() => this.timers.waitUntil(scope, step, check, options));
   }
 
   /**
@@ -133,10 +144,11 @@ export class WorkflowContext {
    * `WorkflowClient.resume(key)` (step `continue_if$<name>`).
    */
   continueIf(name: string, check: () => unknown): Promise<true> {
-    const scope = this.scope();
+    const scope = this.durable('ctx.continueIf()');
     if (typeof check !== 'function')
       throw new InvalidOptionsError('continueIf needs a check function.');
-    return this.timers.continueIf(scope, this.stepName(scope, 'continue_if', name), check);
+    const step = this.stepName(scope, 'continue_if', name);
+    return scope.track(() => this.timers.continueIf(scope, step, check));
   }
 
   /**
@@ -144,8 +156,9 @@ export class WorkflowContext {
    * (step `signal$<name>`). Signals sent earlier are queued, each one is consumed exactly once.
    */
   waitForSignal<T = unknown>(name: string, options: WaitForSignalOptions = {}): Promise<T> {
-    const scope = this.scope();
-    return this.timers.waitForSignal<T>(scope, this.stepName(scope, 'signal', name), name, options);
+    const scope = this.durable('ctx.waitForSignal()');
+    const step = this.stepName(scope, 'signal', name);
+    return scope.track(() => this.timers.waitForSignal<T>(scope, step, name, options));
   }
 
   /**
@@ -153,7 +166,8 @@ export class WorkflowContext {
    * `<parentKey>$<parentWorkflow>$<branch>$<name>`. Idempotent: replays never start it twice.
    */
   spawn<I = unknown>(name: string, spec: SpawnSpec<I>): Promise<void> {
-    return this.branches.spawn(this.scope(), name, spec);
+    const scope = this.durable('ctx.spawn()');
+    return scope.track(() => this.branches.spawn(scope, name, spec));
   }
 
   /**
@@ -167,7 +181,8 @@ export class WorkflowContext {
     map: (item: T, index: number) => SpawnSpec,
     options: { of?: number } = {},
   ): Promise<void> {
-    return this.branches.spawnEach(this.scope(), name, source, map, options.of ?? 1000);
+    const scope = this.durable('ctx.spawnEach()');
+    return scope.track(() => this.branches.spawnEach(scope, name, source, map, options.of ?? 1000));
   }
 
   /**
@@ -175,6 +190,7 @@ export class WorkflowContext {
    * completes inline when they already have, otherwise a BranchMergeJob polls and wakes the run.
    */
   merge(...args: [...names: string[], options: MergeOptions] | string[]): Promise<void> {
+    const scope = this.durable('ctx.merge()');
     const last = args[args.length - 1];
     const options = typeof last === 'object' && last !== null ? (last as MergeOptions) : {};
     const names = (args as unknown[]).filter((a): a is string => typeof a === 'string');
@@ -183,7 +199,7 @@ export class WorkflowContext {
         'merge() takes branch names followed by an optional options object.',
       );
     }
-    return this.branches.merge(this.scope(), names, options);
+    return scope.track(() => this.branches.merge(scope, names, options));
   }
 
   private stepName(scope: RunScope, kind: string, name: string): string {

@@ -91,16 +91,24 @@ export class WorkflowExecutor {
 
   /** Replays the workflow method and records the pass; returns how it ended. */
   private async execute(scope: RunScope, jobId: string): Promise<PassOutcome | undefined> {
-    let outcome: Outcome;
+    let returned: { value: unknown } | { error: unknown };
     try {
-      const value = await runStorage.run(scope, () => scope.definition.invoke(scope.run.input));
-      outcome = scope.halted ? { kind: 'halt' } : { kind: 'complete', value };
+      returned = {
+        value: await runStorage.run(scope, () => scope.definition.invoke(scope.run.input)),
+      };
     } catch (err) {
-      if (scope.crashed) return undefined; // simulated process death: leave the lock as a dead worker would
-      if (err instanceof LockLostError) return 'lock_lost';
-      outcome = this.classify(scope, err);
+      returned = { error: err };
     }
-    if (scope.crashed) return undefined;
+    // The pass ends only once every durable call it started has settled: a step still running
+    // beside a sibling that halted (Promise.all) is recorded by this pass, not run again by the next.
+    await scope.settled();
+    if (scope.crashed) return undefined; // simulated process death: leave the lock as a dead worker would
+    // A pass that lost its lock writes nothing more, whatever the method returned or caught.
+    if (scope.lost || ('error' in returned && returned.error instanceof LockLostError))
+      return 'lock_lost';
+    let outcome: Outcome;
+    if ('error' in returned) outcome = this.classify(scope, returned.error);
+    else outcome = scope.halted ? { kind: 'halt' } : { kind: 'complete', value: returned.value };
     try {
       return await this.finish(scope, jobId, outcome);
     } catch (err) {

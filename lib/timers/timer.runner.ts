@@ -189,8 +189,9 @@ export class TimerRunner {
     scope.halt(timeoutAt);
   }
 
+  /** Before new work (a write, a check, a signal consumption): not once the pass halted or lost its lock. */
   private beforeWork(scope: RunScope): void {
-    if (scope.halted) throw new HaltExecution();
+    scope.assertCanWork();
   }
 
   private failedBefore(

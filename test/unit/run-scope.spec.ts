@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { DurableCallInStepError } from '../../lib/errors/durable-call-in-step.error.js';
+import {
+  HaltExecution,
+  LockLostError,
+  RunScope,
+  stepStorage,
+} from '../../lib/executor/run-scope.js';
+import type { RunRow } from '../../lib/persistence/rows.js';
+import { ChronoForgeClock } from '../../lib/timers/clock.js';
+
+const run: RunRow = {
+  id: '1',
+  key: 'k',
+  job_name: 'w',
+  input: null,
+  context: {},
+  state: 'running',
+  attempt: 0,
+  retry_counts: {},
+  max_duration_ms: 1000,
+};
+
+const newScope = (): RunScope =>
+  new RunScope(
+    run,
+    new Map(),
+    {
+      name: 'w',
+      target: class {},
+      methodName: 'm',
+      maxDurationMs: 1000,
+      invoke: async () => null,
+    },
+    'owner',
+    () => false,
+    new ChronoForgeClock(),
+  );
+
+describe('RunScope (the pass lifecycle)', () => {
+  it('should make a lost lock sticky even when the caller catches the LockLostError', async () => {
+    const scope = newScope();
+    await scope
+      .track(async () => {
+        throw new LockLostError(run.id);
+      })
+      .catch(() => undefined);
+    expect(scope.lost).toBe(true);
+    let started = false;
+    await expect(
+      scope.track(async () => {
+        started = true;
+      }),
+    ).rejects.toBeInstanceOf(LockLostError);
+    expect(started).toBe(false);
+    expect(() => scope.assertCanWork()).toThrow(LockLostError);
+  });
+
+  it('should settle only once every tracked call settled, rejected ones included', async () => {
+    const scope = newScope();
+    let release = (): void => undefined;
+    const slow = scope.track(() => new Promise<string>((r) => (release = () => r('slow'))));
+    const failed = scope.track(async () => {
+      throw new Error('boom');
+    });
+    await expect(failed).rejects.toThrow('boom');
+    let settled = false;
+    const waiting = scope.settled().then(() => (settled = true));
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    release();
+    await waiting;
+    await expect(slow).resolves.toBe('slow');
+    expect(scope.lost).toBe(false);
+  });
+
+  it('should refuse new work once halted, and a timer inside a step body even when caught', () => {
+    const scope = newScope();
+    expect(() => scope.halt(null)).toThrow(HaltExecution);
+    expect(() => scope.assertCanWork()).toThrow(HaltExecution);
+    expect(() => scope.assertOwned()).not.toThrow();
+    stepStorage.run('step$outer', () => {
+      expect(() => scope.refuseInsideStep('ctx.sleep()')).toThrow(DurableCallInStepError);
+    });
+    expect(scope.takeRefusal('step$outer')).toBeInstanceOf(DurableCallInStepError);
+    expect(scope.takeRefusal('step$outer')).toBeUndefined();
+    expect(() => scope.refuseInsideStep('ctx.sleep()')).not.toThrow();
+  });
+});
