@@ -52,14 +52,14 @@ describe('plain JSON values (inputs, durable state): stored unchanged or refused
     ['Infinity', [Infinity], /Cannot store Infinity at input\[0\]/],
     ['-Infinity', -Infinity, /Cannot store -Infinity at input:/],
     ['an undefined array element', [1, undefined], /Cannot store undefined at input\[1\]/],
-    ['a sparse array', [1, , 3], /Cannot store an empty slot at input\[1\]/], // eslint-disable-line no-sparse-arrays
+    ['a sparse array', [1, , 3], /Cannot store an empty slot at input\[1\]/],
     ['a RegExp', { r: /x/ }, /Cannot store a RegExp/],
     ['an Error', { e: new Error('x') }, /Cannot store an Error/],
     ['a typed array', { t: new Uint8Array([1]) }, /Cannot store a typed array/],
     ['a Buffer', { b: Buffer.from('x') }, /Cannot store a Buffer/],
     ['an invalid Date', { d: new Date(NaN) }, /Cannot store an invalid Date at input\.d/],
     ['a toJSON object', { u: new URL('http://x/') }, /toJSON\(\)/],
-    ['a boxed number', { n: new Number(1) }, /boxed Number/], // eslint-disable-line no-new-wrappers
+    ['a boxed number', { n: new Number(1) }, /boxed Number/],
   ])('should refuse %s with a SerializationError naming its path', (_what, value, message) => {
     const err = refusal(() => jsonByteSize(value, 'input'));
     expect(err).toBeInstanceOf(SerializationError);
@@ -94,7 +94,7 @@ describe('superjson values (step results, signal payloads): stored unchanged or 
     ['a Buffer', Buffer.from('x'), /Cannot store a Buffer/],
     ['a WeakMap', new WeakMap(), /Cannot store a WeakMap/],
     ['an ArrayBuffer', new ArrayBuffer(2), /Cannot store an ArrayBuffer/],
-    ['a sparse array', [1, , 3], /Cannot store an empty slot at result\[1\]/], // eslint-disable-line no-sparse-arrays
+    ['a sparse array', [1, , 3], /Cannot store an empty slot at result\[1\]/],
     ['an invalid Date', new Date(NaN), /Cannot store an invalid Date/],
   ])('should refuse %s instead of storing what would not read back', (_what, value, message) => {
     const err = refusal(() => serializeValue(value));
