@@ -18,7 +18,7 @@ import type {
 const STATES: WorkflowState[] = ['idle', 'running', 'completed', 'failed', 'stalled', 'cancelled'];
 
 const SUMMARY_COLUMNS = `id, key, job_name AS workflow, state, attempt + 1 AS attempt, started_at AS "startedAt",
-  completed_at AS "completedAt", next_run_at AS "nextRunAt", locked_by AS "lockedBy", created_at AS "createdAt",
+  completed_at AS "completedAt", finished_at AS "finishedAt", next_run_at AS "nextRunAt", locked_by AS "lockedBy", created_at AS "createdAt",
   updated_at AS "updatedAt"`;
 
 /** The client's read and operator statements. */
@@ -163,7 +163,7 @@ export class RunQueries {
       `WITH old AS (SELECT id, state FROM ${this.store.wf} WHERE id = $1),
        w AS (
          UPDATE ${this.store.wf} SET state = 'idle', locked_at = NULL, locked_by = NULL, attempt = 0,
-           retry_counts = '{}', wake_pending = false, next_run_at = now(), completed_at = NULL, updated_at = now()
+           retry_counts = '{}', wake_pending = false, next_run_at = now(), finished_at = NULL, updated_at = now()
          WHERE id = $1 AND state = ANY($2::text[]) RETURNING id, next_run_at),
        l AS (
          UPDATE ${this.store.logs} SET state = 'pending', updated_at = now(),
@@ -184,7 +184,7 @@ export class RunQueries {
   async cancel(id: string): Promise<boolean> {
     const rows = await this.store.query(
       `UPDATE ${this.store.wf} SET state = 'cancelled', locked_at = NULL, locked_by = NULL, next_run_at = NULL,
-         wake_pending = false, completed_at = now(), updated_at = now()
+         wake_pending = false, finished_at = now(), updated_at = now()
        WHERE id = $1 AND state = ANY($2::text[]) RETURNING id`,
       [id, allowedFrom('cancel').filter((s) => s !== 'cancelled')],
     );
