@@ -1,4 +1,5 @@
 import type { QueryResultRow } from 'pg';
+import type { QueryRunner } from 'typeorm';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
@@ -25,12 +26,18 @@ const SUMMARY_COLUMNS = `id, key, job_name AS workflow, state, attempt + 1 AS at
 export class RunQueries {
   constructor(private readonly store: WorkflowStore) {}
 
-  async find(key: string, workflow?: string): Promise<{ id: string; job_name: string }> {
+  /** The run with `key`; inside the caller's transaction when `runner` is given. */
+  async find(
+    key: string,
+    workflow?: string,
+    runner?: QueryRunner,
+  ): Promise<{ id: string; job_name: string }> {
     assertRunKey(key);
     assertOptionalText(workflow, 'workflow');
     const rows = await this.store.query<{ id: string; job_name: string }>(
       `SELECT id, job_name FROM ${this.store.wf} WHERE key = $1 AND ($2::text IS NULL OR job_name = $2) LIMIT 2`,
       [key, workflow ?? null],
+      runner,
     );
     if (rows.length === 0)
       throw new WorkflowNotFoundError(
@@ -44,7 +51,10 @@ export class RunQueries {
     return rows[0];
   }
 
-  async outcome(id: string): Promise<{
+  async outcome(
+    id: string,
+    runner?: QueryRunner,
+  ): Promise<{
     state: WorkflowState;
     result: unknown;
     lastError: { errorClass: string; message: string | null; stepName: string | null } | null;
@@ -58,6 +68,7 @@ export class RunQueries {
            'stepName', e.step_name) FROM ${this.store.errors} e WHERE e.workflow_id = w.id ORDER BY e.id DESC LIMIT 1) AS last_error
        FROM ${this.store.wf} w WHERE w.id = $1`,
       [id],
+      runner,
     );
     if (!rows[0]) throw new WorkflowNotFoundError(`Run ${id} no longer exists.`);
     return { state: rows[0].state, result: rows[0].result, lastError: rows[0].last_error };
