@@ -15,7 +15,6 @@ interface Pending {
 }
 
 const pending = new WeakMap<QueryRunner, Pending[]>();
-const hooked = new WeakSet<DataSource>();
 
 /**
  * TypeORM's `QueryRunner` keeps its savepoint depth in a protected field; 1 when it cannot be
@@ -72,9 +71,9 @@ class AfterCommitSubscriber implements EntitySubscriberInterface {
  * DataSource. The callback must not throw.
  */
 export function afterCommit(runner: QueryRunner, callback: () => void): void {
-  const dataSource = runner.connection;
-  if (!hooked.has(dataSource)) {
-    hooked.add(dataSource);
+  const dataSource: DataSource = runner.connection;
+  // Checked each time: initialize() replaces a DataSource's subscriber list.
+  if (!dataSource.subscribers.some((s) => s instanceof AfterCommitSubscriber)) {
     dataSource.subscribers.push(new AfterCommitSubscriber());
   }
   const list = pending.get(runner) ?? [];
