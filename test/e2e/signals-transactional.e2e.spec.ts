@@ -69,56 +69,63 @@ describe('signals inside transactions and racing a cancel (e2e)', () => {
     expect(await sql(`SELECT 1 FROM ${wf} WHERE key = 'tx-rolled-back'`)).toEqual([]);
   });
 
-  it('should refuse a signal that races a cancel committed while it waited', async () => {
-    await client.start('sig.wait', { key: 'race-cancel' });
-    await eventually(
-      async () =>
-        (await sql(`SELECT 1 FROM ${wf} WHERE key = 'race-cancel' AND state = 'idle'`)).length,
-    );
-    const canceller = new pg.Client({ connectionString: DATABASE_URL });
-    await canceller.connect();
-    try {
-      // A cancel in flight: the same change as client.cancel(), not committed yet.
-      await canceller.query('BEGIN');
-      const [{ cancelled_at }] = (
-        await canceller.query<{ cancelled_at: Date }>(
-          `UPDATE ${wf} SET state = 'cancelled', locked_at = NULL, locked_by = NULL, next_run_at = NULL,
-             wake_pending = false, finished_at = now(), updated_at = now()
-           WHERE key = 'race-cancel' RETURNING updated_at AS cancelled_at`,
-        )
-      ).rows;
-      const signalled = client.signal('race-cancel', 'go', 'late').then(
-        () => 'accepted',
-        (e: unknown) => e,
-      );
+  // A cancel (as client.cancel() writes it) or a completion, in flight: not committed yet.
+  it.each(['cancelled', 'completed'])(
+    'should refuse a signal that races a change to %s committed while it waited',
+    async (terminal) => {
+      const key = `race-${terminal}`;
+      await client.start('sig.wait', { key });
       await eventually(
         async () =>
-          (
-            await sql(
-              `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`,
-              [`%${schema}%chrono_forge_signals%`],
-            )
-          ).length,
-        10_000,
-        'the signal to wait for the cancel',
+          (await sql(`SELECT 1 FROM ${wf} WHERE key = $1 AND state = 'idle'`, [key])).length,
       );
-      await canceller.query('COMMIT');
-      const outcome = await signalled;
-      expect(outcome).toBeInstanceOf(InvalidTransitionError);
-      expect((outcome as Error).message).toMatch(/cancelled/);
-      expect(
-        await sql(
-          `SELECT s.id FROM ${signals} s JOIN ${wf} w ON w.id = s.workflow_id WHERE w.key = 'race-cancel'`,
-        ),
-      ).toEqual([]);
-      const [row] = await sql<{ updated_at: Date }>(
-        `SELECT updated_at FROM ${wf} WHERE key = 'race-cancel'`,
-      );
-      expect(row.updated_at).toEqual(cancelled_at);
-    } finally {
-      await canceller.end();
-    }
-  });
+      const other = new pg.Client({ connectionString: DATABASE_URL });
+      await other.connect();
+      try {
+        await other.query('BEGIN');
+        const [{ ended_at }] = (
+          await other.query<{ ended_at: Date }>(
+            `UPDATE ${wf} SET state = $2, locked_at = NULL, locked_by = NULL, next_run_at = NULL,
+               wake_pending = false, finished_at = now(), updated_at = now()
+             WHERE key = $1 RETURNING updated_at AS ended_at`,
+            [key, terminal],
+          )
+        ).rows;
+        const signalled = client.signal(key, 'go', 'late').then(
+          () => 'accepted',
+          (e: unknown) => e,
+        );
+        await eventually(
+          async () =>
+            (
+              await sql(
+                `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`,
+                [`%${schema}%chrono_forge_signals%`],
+              )
+            ).length,
+          10_000,
+          'the signal to wait for the other transaction',
+        );
+        await other.query('COMMIT');
+        const outcome = await signalled;
+        expect(outcome).toBeInstanceOf(InvalidTransitionError);
+        expect((outcome as Error).message).toContain(terminal);
+        expect(
+          await sql(
+            `SELECT s.id FROM ${signals} s JOIN ${wf} w ON w.id = s.workflow_id WHERE w.key = $1`,
+            [key],
+          ),
+        ).toEqual([]);
+        const [row] = await sql<{ updated_at: Date }>(
+          `SELECT updated_at FROM ${wf} WHERE key = $1`,
+          [key],
+        );
+        expect(row.updated_at).toEqual(ended_at);
+      } finally {
+        await other.end();
+      }
+    },
+  );
 
   it('should count runs_started_total only for transactional starts that commit', async () => {
     const before = await started();
