@@ -2,6 +2,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { Injectable } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  Cleanup,
   InvalidOptionsError,
   RetryPolicy,
   Workflow,
@@ -109,6 +110,17 @@ describe('run times and long maxDuration (e2e)', () => {
       const t = await times('retried');
       return t.state === 'failed' && (t.finishedAt as Date) > first;
     });
+  });
+
+  it("should measure a failed run's retention from finishedAt, whatever touches updated_at later", async () => {
+    await client.start('times.fails', { key: 'old-failure' });
+    await eventually(async () => (await times('old-failure')).state === 'failed');
+    await sql(
+      `UPDATE ${wf} SET finished_at = now() - interval '40 days', updated_at = now() WHERE key = 'old-failure'`,
+    );
+    const deleted = await app.get(Cleanup).run({ olderThan: '90d', failedOlderThan: '30d' });
+    expect(deleted.workflows).toBe(1);
+    expect(await sql(`SELECT 1 FROM ${wf} WHERE key = 'old-failure'`)).toEqual([]);
   });
 
   it('should start and complete a run whose maxDuration is longer than 24.8 days', async () => {
