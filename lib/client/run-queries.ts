@@ -1,4 +1,5 @@
 import type { QueryResultRow } from 'pg';
+import type { QueryRunner } from 'typeorm';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
@@ -18,19 +19,25 @@ import type {
 const STATES: WorkflowState[] = ['idle', 'running', 'completed', 'failed', 'stalled', 'cancelled'];
 
 const SUMMARY_COLUMNS = `id, key, job_name AS workflow, state, attempt + 1 AS attempt, started_at AS "startedAt",
-  completed_at AS "completedAt", next_run_at AS "nextRunAt", locked_by AS "lockedBy", created_at AS "createdAt",
+  completed_at AS "completedAt", finished_at AS "finishedAt", next_run_at AS "nextRunAt", locked_by AS "lockedBy", created_at AS "createdAt",
   updated_at AS "updatedAt"`;
 
 /** The client's read and operator statements. */
 export class RunQueries {
   constructor(private readonly store: WorkflowStore) {}
 
-  async find(key: string, workflow?: string): Promise<{ id: string; job_name: string }> {
+  /** The run with `key`; inside the caller's transaction when `runner` is given. */
+  async find(
+    key: string,
+    workflow?: string,
+    runner?: QueryRunner,
+  ): Promise<{ id: string; job_name: string }> {
     assertRunKey(key);
     assertOptionalText(workflow, 'workflow');
     const rows = await this.store.query<{ id: string; job_name: string }>(
       `SELECT id, job_name FROM ${this.store.wf} WHERE key = $1 AND ($2::text IS NULL OR job_name = $2) LIMIT 2`,
       [key, workflow ?? null],
+      runner,
     );
     if (rows.length === 0)
       throw new WorkflowNotFoundError(
@@ -44,7 +51,10 @@ export class RunQueries {
     return rows[0];
   }
 
-  async outcome(id: string): Promise<{
+  async outcome(
+    id: string,
+    runner?: QueryRunner,
+  ): Promise<{
     state: WorkflowState;
     result: unknown;
     lastError: { errorClass: string; message: string | null; stepName: string | null } | null;
@@ -58,6 +68,7 @@ export class RunQueries {
            'stepName', e.step_name) FROM ${this.store.errors} e WHERE e.workflow_id = w.id ORDER BY e.id DESC LIMIT 1) AS last_error
        FROM ${this.store.wf} w WHERE w.id = $1`,
       [id],
+      runner,
     );
     if (!rows[0]) throw new WorkflowNotFoundError(`Run ${id} no longer exists.`);
     return { state: rows[0].state, result: rows[0].result, lastError: rows[0].last_error };
@@ -163,7 +174,7 @@ export class RunQueries {
       `WITH old AS (SELECT id, state FROM ${this.store.wf} WHERE id = $1),
        w AS (
          UPDATE ${this.store.wf} SET state = 'idle', locked_at = NULL, locked_by = NULL, attempt = 0,
-           retry_counts = '{}', wake_pending = false, next_run_at = now(), completed_at = NULL, updated_at = now()
+           retry_counts = '{}', wake_pending = false, next_run_at = now(), finished_at = NULL, updated_at = now()
          WHERE id = $1 AND state = ANY($2::text[]) RETURNING id, next_run_at),
        l AS (
          UPDATE ${this.store.logs} SET state = 'pending', updated_at = now(),
@@ -184,7 +195,7 @@ export class RunQueries {
   async cancel(id: string): Promise<boolean> {
     const rows = await this.store.query(
       `UPDATE ${this.store.wf} SET state = 'cancelled', locked_at = NULL, locked_by = NULL, next_run_at = NULL,
-         wake_pending = false, completed_at = now(), updated_at = now()
+         wake_pending = false, finished_at = now(), updated_at = now()
        WHERE id = $1 AND state = ANY($2::text[]) RETURNING id`,
       [id, allowedFrom('cancel').filter((s) => s !== 'cancelled')],
     );

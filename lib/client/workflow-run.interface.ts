@@ -13,7 +13,10 @@ export interface WorkflowRunSummary {
   state: WorkflowState;
   attempt: number;
   startedAt: Date | null;
+  /** When the run completed; `null` unless its state is `completed`. */
   completedAt: Date | null;
+  /** When the run became terminal: `completed`, `failed` or `cancelled` (`null` otherwise). */
+  finishedAt: Date | null;
   nextRunAt: Date | null;
   lockedBy: string | null;
   createdAt: Date;

@@ -14,6 +14,7 @@ import { describeValue } from '../util/describe.util.js';
 import { assertUserName } from '../util/names.util.js';
 import { jsonByteSize, serializeValue } from '../util/serialization.util.js';
 import { assertSelector } from './client-arguments.js';
+import { afterCommit } from './after-commit.js';
 import { checkNewRun, MAX_INPUT_BYTES } from './input-validation.js';
 import { WorkflowHandle } from './workflow-handle.js';
 import type {
@@ -123,9 +124,14 @@ export class WorkflowClient {
       def.maxDurationMs,
       runner,
     );
-    if (created) this.metrics.runsStarted.inc({ workflow: def.name });
-    if (created && runner) await this.notifyOnCommit(runner, id);
-    else if (created) await this.queue.enqueueRun(id, nextRunAt);
+    if (created && runner) {
+      // Counted only if the caller's transaction commits: a rolled-back start created no run.
+      afterCommit(runner, () => this.metrics.runsStarted.inc({ workflow: def.name }));
+      await this.notifyOnCommit(runner, id);
+    } else if (created) {
+      this.metrics.runsStarted.inc({ workflow: def.name });
+      await this.queue.enqueueRun(id, nextRunAt);
+    }
     return new WorkflowHandle(this, id, def.name, options.key);
   }
 
@@ -193,14 +199,11 @@ export class WorkflowClient {
       );
     }
     const runner = transactionRunner(selector.manager, 'signal');
-    const row = await this.runs.find(key, selector.workflow);
+    const row = await this.runs.find(key, selector.workflow, runner);
     const woken = await this.timers.insertSignal(row.id, name, stored, runner);
     if (!woken) {
-      throw new InvalidTransitionError(key, (await this.runs.outcome(row.id)).state, 'signal', [
-        'idle',
-        'running',
-        'stalled',
-      ]);
+      const { state } = await this.runs.outcome(row.id, runner);
+      throw new InvalidTransitionError(key, state, 'signal', ['idle', 'running', 'stalled']);
     }
     if (woken.state === 'idle' && runner) await this.notifyOnCommit(runner, row.id);
     else if (woken.state === 'idle') await this.queue.enqueueRun(row.id, woken.next_run_at);

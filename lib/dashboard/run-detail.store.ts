@@ -22,6 +22,8 @@ export interface RunDetailRow {
   lock_expired: boolean;
   started_at: Date | null;
   completed_at: Date | null;
+  /** When the run became `completed`, `failed` or `cancelled`. */
+  finished_at: Date | null;
   next_run_at: Date | null;
   created_at: Date;
   updated_at: Date;
@@ -80,10 +82,11 @@ export class RunDetailStore {
 
   async run(id: string): Promise<RunDetailRow> {
     const rows = await this.store.query<RunDetailRow>(
-      `SELECT id, key, job_name AS workflow, state, attempt, input, result, context, max_duration_ms, locked_at,
+      `SELECT id, key, job_name AS workflow, state, attempt, input, result, context,
+         max_duration_ms::float8 AS max_duration_ms, locked_at,
          locked_by, locked_at IS NOT NULL AND ${this.store.staleLock()} AS lock_stale,
          locked_at < now() - max_duration_ms * interval '1 millisecond' AS lock_expired, started_at,
-         completed_at, next_run_at, created_at, updated_at
+         completed_at, finished_at, next_run_at, created_at, updated_at
        FROM ${this.store.table('workflows')} WHERE id = $1`,
       [id],
     );

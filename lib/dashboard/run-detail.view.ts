@@ -75,7 +75,7 @@ export function runDetailView(ctx: ViewContext, d: RunDetailData): SafeHtml {
       <dt>Started</dt>
       <dd>${when(r.started_at, ctx.now)}</dd>
       <dt>Finished</dt>
-      <dd>${when(r.completed_at, ctx.now)}</dd>
+      <dd>${when(r.finished_at, ctx.now)}</dd>
       <dt>Updated</dt>
       <dd>${when(r.updated_at, ctx.now)}</dd>
       <dt>Next run</dt>

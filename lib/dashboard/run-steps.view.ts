@@ -27,7 +27,7 @@ const shown = (v: unknown) =>
 /** The step timeline: every step log with attempts, duration and a bar on the run's time span. */
 export function timeline(ctx: ViewContext, run: RunDetailRow, steps: StepRow[]): SafeHtml {
   const t0 = new Date(run.started_at ?? run.created_at).getTime();
-  const t1 = Math.max(t0 + 1, run.completed_at ? new Date(run.completed_at).getTime() : ctx.now);
+  const t1 = Math.max(t0 + 1, run.finished_at ? new Date(run.finished_at).getTime() : ctx.now);
   const pct = (t: number) => Math.min(100, Math.max(0, ((t - t0) / (t1 - t0)) * 100));
   const rows = steps.map((s) => {
     const start = s.started_at ? new Date(s.started_at).getTime() : null;

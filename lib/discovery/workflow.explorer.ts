@@ -13,7 +13,7 @@ import { RepeatSchedule } from '../timers/repeat-schedule.js';
 import { RepeatRunner } from '../timers/repeat.runner.js';
 import type { StepOptions } from '../interfaces/workflow-options.interface.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
-import { toMs } from '../util/duration.util.js';
+import { toMaxDurationMs, toMs } from '../util/duration.util.js';
 import { assertUserName } from '../util/names.util.js';
 import { WorkflowMetadataAccessor } from './workflow-metadata.accessor.js';
 import { WorkflowRegistry } from './workflow.registry.js';
@@ -75,7 +75,7 @@ export class WorkflowExplorer implements OnModuleInit {
             methodName,
             maxDurationMs:
               workflow.maxDuration !== undefined
-                ? toMs(workflow.maxDuration, `maxDuration of ${where}`)
+                ? toMaxDurationMs(workflow.maxDuration, `maxDuration of ${where}`)
                 : this.options.maxDurationMs,
             retry: toRetryStrategy(workflow.retry, `retry of ${where}`),
             inputType,

@@ -58,7 +58,8 @@ export class RunScope {
     readonly isDraining: () => boolean,
     readonly clock: ChronoForgeClock,
   ) {
-    this.context = { ...(run.context ?? {}) };
+    // Prototype-free: a key such as `constructor` or `__proto__` is only ever a stored entry.
+    this.context = Object.assign(Object.create(null) as Record<string, unknown>, run.context ?? {});
   }
 
   /** The engine clock's current time in ms. */

@@ -253,14 +253,15 @@ export class WorkflowContext {
       }
     };
     return {
-      get: <T extends JsonValue>(key: string) => scope.context[key] as T | undefined,
+      get: <T extends JsonValue>(key: string) =>
+        (Object.hasOwn(scope.context, key) ? scope.context[key] : undefined) as T | undefined,
       set: (key, value) => {
         validate(key, value);
         scope.context[key] = JSON.parse(JSON.stringify(value)) as JsonValue;
         scope.contextDirty = true;
       },
       setOnce: (key, value) => {
-        if (Object.prototype.hasOwnProperty.call(scope.context, key)) return false;
+        if (Object.hasOwn(scope.context, key)) return false;
         validate(key, value);
         scope.context[key] = JSON.parse(JSON.stringify(value)) as JsonValue;
         scope.contextDirty = true;

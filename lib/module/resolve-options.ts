@@ -2,7 +2,7 @@ import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { RetryPolicy, type RetryStrategy, toRetryStrategy } from '../executor/retry-policy.js';
 import type { ChronoForgeModuleOptions } from '../interfaces/chrono-forge-options.interface.js';
 import { type CleanupOptions, resolveCleanupOptions } from '../operations/cleanup-options.js';
-import { type Duration, toMs } from '../util/duration.util.js';
+import { type Duration, toMaxDurationMs, toMs } from '../util/duration.util.js';
 import { describeValue } from '../util/describe.util.js';
 import { resolve as resolvePath } from 'node:path';
 import type { DataSource } from 'typeorm';
@@ -204,7 +204,7 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
           everyMs: Math.max(10, toMs(options.recovery?.every ?? '30s', '`recovery.every`')),
           batchSize: positiveInt(options.recovery?.batchSize, '`recovery.batchSize`', 500),
         };
-  const maxDurationMs = toMs(options.maxDuration ?? '10m', '`maxDuration`');
+  const maxDurationMs = toMaxDurationMs(options.maxDuration ?? '10m', '`maxDuration`');
   if (maxDurationMs < 100) fail('`maxDuration` must be at least 100ms.');
   return {
     database: {

@@ -18,7 +18,7 @@ export interface CleanupResult {
 /** One delete rule: runs in `states` whose `column` is older than `cutoff`. */
 interface RunRule {
   states: readonly string[];
-  column: 'completed_at' | 'updated_at';
+  column: 'completed_at' | 'finished_at';
   cutoff: Date;
 }
 
@@ -29,7 +29,7 @@ interface RunRule {
  * on the queue with the module option `cleanup: { every, ...options }`.
  *
  * Retention is measured from when a run became terminal, not from when it started: `completed`
- * runs by `completed_at`, `failed` and `cancelled` runs by `updated_at`.
+ * runs by `completed_at`, `failed` and `cancelled` runs by `finished_at`.
  *
  * A branch child is kept, however old, while its parent may still merge it: until the parent is
  * `completed` or `cancelled`, the merge of the child's branch completed, or the parent is deleted.
@@ -71,7 +71,7 @@ export class Cleanup {
       { states: ['completed'], column: 'completed_at', cutoff: cutoff(o.completedOlderThanMs) },
       {
         states: ['failed', 'cancelled'],
-        column: 'updated_at',
+        column: 'finished_at',
         cutoff: cutoff(o.failedOlderThanMs),
       },
     ];

@@ -12,7 +12,8 @@ export interface RunRow {
   state: WorkflowState;
   attempt: number;
   retry_counts: Record<string, number>;
-  max_duration_ms: number;
+  /** PostgreSQL `bigint`, which the driver returns as text. */
+  max_duration_ms: string;
 }
 
 /** A step log as the replay needs it. */

@@ -141,7 +141,7 @@ export class WorkflowStatements {
          SELECT w.id, NULL, $5, $8, $9, $10, $11 FROM w WHERE $8::text IS NOT NULL)
        SELECT next_run_at FROM w`;
     this.complete = `WITH w AS (
-         UPDATE ${wf} SET state = 'completed', result = $3, completed_at = now(), next_run_at = NULL,
+         UPDATE ${wf} SET state = 'completed', result = $3, completed_at = now(), finished_at = now(), next_run_at = NULL,
            wake_pending = false, locked_at = NULL, locked_by = NULL, context = COALESCE($4::jsonb, context),
            updated_at = now()
          WHERE id = $1 AND locked_by = $2 RETURNING id)
@@ -154,7 +154,7 @@ export class WorkflowStatements {
          INSERT INTO ${errors} (workflow_id, step_name, attempt, error_class, error_message, backtrace, context)
          SELECT $1, NULL, $3, $4, $5, $6, $7 WHERE ${this.fenced} RETURNING id),
        w AS (
-         UPDATE ${wf} SET state = 'failed', completed_at = now(), next_run_at = NULL, wake_pending = false,
+         UPDATE ${wf} SET state = 'failed', finished_at = now(), next_run_at = NULL, wake_pending = false,
            locked_at = NULL, locked_by = NULL, attempt = $3, context = COALESCE($8::jsonb, context), updated_at = now()
          WHERE id = $1 AND locked_by = $2 AND EXISTS (SELECT 1 FROM e) RETURNING id)
        INSERT INTO ${logs} (workflow_id, step_name, state, attempts, started_at, last_executed_at,

@@ -43,6 +43,11 @@ export class TimerStore {
    * Stores a signal and requests a wake-up in one statement: an idle run gets `next_run_at = now`
    * (so the sweeper delivers it even if the queued job is lost), a running one a pending wake.
    * Returns the run's state, or `null` if the run does not accept signals.
+   *
+   * The run's row is updated (so locked) before the signal is inserted: a cancel or completion
+   * that commits first is seen by the state check (PostgreSQL re-checks it on the newest row), and
+   * one that commits later waits for the signal. A signal is never stored against a run that is
+   * already terminal, and never moves a terminal run's `updated_at`.
    */
   async insertSignal(
     workflowId: string,
@@ -52,13 +57,13 @@ export class TimerStore {
   ): Promise<{ state: string; next_run_at: Date | null } | null> {
     const { wf, signals } = this.store;
     const rows = await this.store.query<{ state: string; next_run_at: Date | null }>(
-      `WITH s AS (
-         INSERT INTO ${signals} (workflow_id, name, payload)
-         SELECT id, $2, $3 FROM ${wf} WHERE id = $1 AND state IN ('idle', 'running', 'stalled') RETURNING id)
-       UPDATE ${wf} SET next_run_at = CASE WHEN state = 'idle' THEN now() ELSE next_run_at END,
-         wake_pending = wake_pending OR state = 'running', updated_at = now()
-       WHERE id = $1 AND EXISTS (SELECT 1 FROM s)
-       RETURNING state, next_run_at`,
+      `WITH w AS (
+         UPDATE ${wf} SET next_run_at = CASE WHEN state = 'idle' THEN now() ELSE next_run_at END,
+           wake_pending = wake_pending OR state = 'running', updated_at = now()
+         WHERE id = $1 AND state IN ('idle', 'running', 'stalled')
+         RETURNING id, state, next_run_at),
+       s AS (INSERT INTO ${signals} (workflow_id, name, payload) SELECT id, $2, $3 FROM w)
+       SELECT state, next_run_at FROM w`,
       [workflowId, name, JSON.stringify(payload)],
       runner,
     );

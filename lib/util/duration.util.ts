@@ -25,3 +25,20 @@ export function toMs(value: Duration, what = 'duration'): number {
   }
   return Math.round(out);
 }
+
+/**
+ * Longest accepted `maxDuration`: 1000 years. PostgreSQL computes `now() - maxDuration` to find
+ * stale locks, and a timestamp cannot go back much further (4713 BC).
+ */
+export const MAX_MAX_DURATION_MS = 1000 * 365.25 * 24 * 3_600_000;
+
+/** {@link toMs} for a `maxDuration`: also fails past {@link MAX_MAX_DURATION_MS}. */
+export function toMaxDurationMs(value: Duration, what: string): number {
+  const out = toMs(value, what);
+  if (out > MAX_MAX_DURATION_MS) {
+    throw new InvalidOptionsError(
+      `Invalid ${what}: ${describeValue(value)} is longer than 1000 years.`,
+    );
+  }
+  return out;
+}

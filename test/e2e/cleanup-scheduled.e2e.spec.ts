@@ -137,8 +137,8 @@ describe('Cleanup: scheduled on the queue (e2e)', () => {
     await sql(
       `UPDATE ${seed.wf} SET
          completed_at = CASE WHEN key = 'echo-old' THEN now() - interval '2 days' ELSE completed_at END,
-         updated_at = CASE WHEN id = $1 THEN now() - interval '40 days'
-                           WHEN id = $2 THEN now() - interval '20 days' ELSE updated_at END
+         finished_at = CASE WHEN id = $1 THEN now() - interval '40 days'
+                           WHEN id = $2 THEN now() - interval '20 days' ELSE finished_at END
        WHERE key = 'echo-old' OR id IN ($1, $2)`,
       [failedOld, failedKept],
     );

@@ -25,8 +25,10 @@ export function cleanupSeed(schema: string) {
       const created = daysAgo(createdDaysAgo);
       const terminal = terminalDaysAgo === null ? created : daysAgo(terminalDaysAgo);
       const rows = await sql<{ id: string }>(
-        `INSERT INTO ${wf} (key, job_name, state, max_duration_ms, created_at, updated_at, completed_at)
-         VALUES ($1, 'seeded', $2, 60000, $3, $4, CASE WHEN $2 = 'completed' THEN $4::timestamptz END)
+        `INSERT INTO ${wf} (key, job_name, state, max_duration_ms, created_at, updated_at, completed_at,
+           finished_at)
+         VALUES ($1, 'seeded', $2, 60000, $3, $4, CASE WHEN $2 = 'completed' THEN $4::timestamptz END,
+           CASE WHEN $2 IN ('completed', 'failed', 'cancelled') THEN $4::timestamptz END)
          RETURNING id`,
         [`seed-${++seq}`, state, created, terminal],
       );

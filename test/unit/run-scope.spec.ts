@@ -18,7 +18,7 @@ const run: RunRow = {
   state: 'running',
   attempt: 0,
   retry_counts: {},
-  max_duration_ms: 1000,
+  max_duration_ms: '1000',
 };
 
 const newScope = (): RunScope =>

@@ -21,12 +21,16 @@ export class WorkflowEntity {
   @Column('text') state: WorkflowState;
   @Column('int') attempt: number;
   @Column('jsonb', { name: 'retry_counts' }) retryCounts: Record<string, number>;
-  @Column('int', { name: 'max_duration_ms' }) maxDurationMs: number;
+  /** Milliseconds, as text: PostgreSQL `bigint`. */
+  @Column('bigint', { name: 'max_duration_ms' }) maxDurationMs: string;
   @Column('boolean', { name: 'wake_pending' }) wakePending: boolean;
   @Column('timestamptz', { name: 'locked_at', nullable: true }) lockedAt: Date | null;
   @Column('text', { name: 'locked_by', nullable: true }) lockedBy: string | null;
   @Column('timestamptz', { name: 'started_at', nullable: true }) startedAt: Date | null;
+  /** When the run completed; `null` unless `state` is `completed`. */
   @Column('timestamptz', { name: 'completed_at', nullable: true }) completedAt: Date | null;
+  /** When the run became `completed`, `failed` or `cancelled`. */
+  @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt: Date | null;
   @Column('timestamptz', { name: 'next_run_at', nullable: true }) nextRunAt: Date | null;
   @Column('jsonb', { nullable: true }) result: unknown;
   @Column('bigint', { name: 'parent_execution_log_id', nullable: true }) parentExecutionLogId:
