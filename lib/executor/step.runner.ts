@@ -109,6 +109,7 @@ export class StepRunner {
         startedAt,
         tx,
         existing === undefined,
+        scope,
       );
       if (tx) {
         if (id === null) await tx.rollbackTransaction();

@@ -6,7 +6,7 @@ import type { QueryRunner } from 'typeorm';
 import type { StoredValue } from '../util/serialization.util.js';
 import { LockLostError } from '../executor/run-scope.js';
 import { ChronoForgeDatabase, type IsolationLevel } from './chrono-forge-database.js';
-import type { ErrorRecord, LogRow, ReleaseSpec, RunRow } from './rows.js';
+import type { ErrorRecord, LogRow, ReleaseSpec, RunRow, StateCarrier } from './rows.js';
 import {
   staleLockCondition,
   statementName,
@@ -135,7 +135,11 @@ export class WorkflowStore {
     return this.sql.fenced;
   }
 
-  /** Records a completed step in one statement; `null` when the pass no longer owns the lock. */
+  /**
+   * Records a completed step in one statement; `null` when the pass no longer owns the lock. With
+   * `carrier`, durable state the pass changed since its last checkpoint is written by the same
+   * statement.
+   */
   async completeStep(
     workflowId: string,
     owner: string,
@@ -146,8 +150,9 @@ export class WorkflowStore {
     startedAt: Date,
     runner?: QueryRunner,
     fresh = false,
+    carrier?: StateCarrier,
   ): Promise<string | null> {
-    const values = [
+    const values: unknown[] = [
       workflowId,
       owner,
       stepName,
@@ -156,21 +161,25 @@ export class WorkflowStore {
       JSON.stringify(metadata),
       startedAt,
     ];
+    const unsaved = carrier?.unsavedState() ?? null;
+    if (unsaved) values.push(JSON.stringify(unsaved.state));
+    let id: string | null;
     if (fresh) {
       // NOTE: the first attempt of a step has no row yet: a plain INSERT is cheaper than an upsert,
       // and a unique violation means a concurrent pass wrote it first.
+      const text = unsaved ? this.sql.insertCompletedStepWithState : this.sql.insertCompletedStep;
       try {
-        return (
-          (await this.query<{ id: string }>(this.sql.insertCompletedStep, values, runner))[0]?.id ??
-          null
-        );
+        id = (await this.query<{ id: string }>(text, values, runner))[0]?.id ?? null;
       } catch (err) {
         if ((err as { code?: string }).code === '23505') return null;
         throw err;
       }
+    } else {
+      const text = unsaved ? this.sql.upsertCompletedStepWithState : this.sql.upsertCompletedStep;
+      id = (await this.query<{ id: string }>(text, values, runner))[0]?.id ?? null;
     }
-    const rows = await this.query<{ id: string }>(this.sql.upsertCompletedStep, values, runner);
-    return rows[0]?.id ?? null;
+    if (id !== null && unsaved) carrier?.stateSaved(unsaved.version);
+    return id;
   }
 
   /** Records a failed attempt of a step and its error-log row in one statement. */
@@ -200,23 +209,34 @@ export class WorkflowStore {
     return rows[0]?.id ?? null;
   }
 
-  /** Creates or updates a pending step log (a timer's wake time, a poll count). */
+  /**
+   * Creates or updates a pending step log (a timer's wake time, a poll count); with `carrier`, also
+   * writes the durable state the pass changed since its last checkpoint.
+   */
   async savePendingLog(
     workflowId: string,
     owner: string,
     stepName: string,
     attempts: number,
     metadata: Record<string, unknown>,
+    carrier?: StateCarrier,
   ): Promise<string> {
-    const rows = await this.query<{ id: string }>(this.sql.savePendingLog, [
-      workflowId,
-      owner,
-      stepName,
-      attempts,
-      JSON.stringify(metadata),
-    ]);
+    const values: unknown[] = [workflowId, owner, stepName, attempts, JSON.stringify(metadata)];
+    const unsaved = carrier?.unsavedState() ?? null;
+    if (unsaved) values.push(JSON.stringify(unsaved.state));
+    const text = unsaved ? this.sql.savePendingLogWithState : this.sql.savePendingLog;
+    const rows = await this.query<{ id: string }>(text, values);
     if (!rows[0]) throw new LockLostError(workflowId);
+    if (unsaved) carrier?.stateSaved(unsaved.version);
     return rows[0].id;
+  }
+
+  /** The run's state and stored wake time (`null` when the run is gone). */
+  async findWake(id: string): Promise<{ state: string; next_run_at: Date | null } | null> {
+    const rows = await this.query<{ state: string; next_run_at: Date | null }>(this.sql.findWake, [
+      id,
+    ]);
+    return rows[0] ?? null;
   }
 
   /** Reads one step log (used when a concurrent pass completed it first). */
