@@ -83,6 +83,12 @@ export class WorkflowStatements {
   readonly fail: string;
   readonly findRecoverable: string;
 
+  /** The statement recording a completed step: a first attempt's INSERT or an upsert. */
+  completedStep(fresh: boolean, withState: boolean): string {
+    if (fresh) return withState ? this.insertCompletedStepWithState : this.insertCompletedStep;
+    return withState ? this.upsertCompletedStepWithState : this.upsertCompletedStep;
+  }
+
   constructor(t: WorkflowTables, staleLock: string) {
     const { wf, logs, errors } = t;
     // NOTE: the fence takes a share lock on the run's row: a takeover (an UPDATE of locked_by) waits

@@ -26,8 +26,8 @@ export type AcquireResult =
 
 /**
  * Every statement the engine's hot path issues. Each completed step, halt, completion or failure
- * is a single statement (one round trip, one commit), fenced by `locked_by` so a pass that lost its
- * lock can never write.
+ * is a single statement (one round trip, one commit), fenced by a lock on the run's row where
+ * `locked_by` is the pass's owner, so no write of a pass commits after its lock was taken over.
  */
 @Injectable()
 export class WorkflowStore {
@@ -137,8 +137,7 @@ export class WorkflowStore {
 
   /**
    * Records a completed step in one statement; `null` when the pass no longer owns the lock. With
-   * `carrier`, durable state the pass changed since its last checkpoint is written by the same
-   * statement.
+   * `carrier`, the durable state the pass changed since its last checkpoint is written too.
    */
   async completeStep(
     workflowId: string,
@@ -152,34 +151,32 @@ export class WorkflowStore {
     fresh = false,
     carrier?: StateCarrier,
   ): Promise<string | null> {
-    const values: unknown[] = [
-      workflowId,
-      owner,
-      stepName,
-      attempts,
-      result === null ? null : JSON.stringify(result),
-      JSON.stringify(metadata),
-      startedAt,
-    ];
-    const unsaved = carrier?.unsavedState() ?? null;
-    if (unsaved) values.push(JSON.stringify(unsaved.state));
+    const values = [workflowId, owner, stepName, attempts, result && JSON.stringify(result)];
+    const unsaved = this.withState(carrier, values, JSON.stringify(metadata), startedAt);
     let id: string | null;
-    if (fresh) {
+    try {
       // NOTE: the first attempt of a step has no row yet: a plain INSERT is cheaper than an upsert,
       // and a unique violation means a concurrent pass wrote it first.
-      const text = unsaved ? this.sql.insertCompletedStepWithState : this.sql.insertCompletedStep;
-      try {
-        id = (await this.query<{ id: string }>(text, values, runner))[0]?.id ?? null;
-      } catch (err) {
-        if ((err as { code?: string }).code === '23505') return null;
-        throw err;
-      }
-    } else {
-      const text = unsaved ? this.sql.upsertCompletedStepWithState : this.sql.upsertCompletedStep;
+      const text = this.sql.completedStep(fresh, unsaved !== null);
       id = (await this.query<{ id: string }>(text, values, runner))[0]?.id ?? null;
+    } catch (err) {
+      if (fresh && (err as { code?: string }).code === '23505') return null;
+      throw err;
     }
     if (id !== null && unsaved) carrier?.stateSaved(unsaved.version);
     return id;
+  }
+
+  /** Appends `extra` and the carrier's unsaved state (if any) to `values`; returns that state. */
+  private withState(
+    carrier: StateCarrier | undefined,
+    values: unknown[],
+    ...extra: unknown[]
+  ): { version: number } | null {
+    values.push(...extra);
+    const unsaved = carrier?.unsavedState() ?? null;
+    if (unsaved) values.push(JSON.stringify(unsaved.state));
+    return unsaved;
   }
 
   /** Records a failed attempt of a step and its error-log row in one statement. */
@@ -221,9 +218,8 @@ export class WorkflowStore {
     metadata: Record<string, unknown>,
     carrier?: StateCarrier,
   ): Promise<string> {
-    const values: unknown[] = [workflowId, owner, stepName, attempts, JSON.stringify(metadata)];
-    const unsaved = carrier?.unsavedState() ?? null;
-    if (unsaved) values.push(JSON.stringify(unsaved.state));
+    const values = [workflowId, owner, stepName, attempts, JSON.stringify(metadata)];
+    const unsaved = this.withState(carrier, values);
     const text = unsaved ? this.sql.savePendingLogWithState : this.sql.savePendingLog;
     const rows = await this.query<{ id: string }>(text, values);
     if (!rows[0]) throw new LockLostError(workflowId);
