@@ -201,7 +201,8 @@ export class WorkflowExecutor {
         if (failures > 0 && !result) await this.requeueIfReleased(run.id);
         return result;
       } catch (err) {
-        deadline ??= Date.now() + run.max_duration_ms;
+        // NOTE: Number(): a bigint column comes back from pg as a string.
+        deadline ??= Date.now() + Number(run.max_duration_ms);
         if (err instanceof LockLostError || this.draining || Date.now() + delay > deadline)
           throw err;
         this.logger.warn(
