@@ -129,6 +129,9 @@ export class BranchRunner {
         null,
         { ...log.metadata, cursors: frame.cursors },
         new Date(),
+        undefined,
+        false,
+        scope,
       );
       if (id === null) throw new LockLostError(scope.run.id);
       scope.logs.set(stepName, {

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EntityManager } from 'typeorm';
 import type { WorkflowDefinition } from '../discovery/workflow.registry.js';
-import type { LogRow, RunRow } from '../persistence/rows.js';
+import type { LogRow, RunRow, StateCarrier } from '../persistence/rows.js';
 import type { ChronoForgeClock } from '../timers/clock.js';
 import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
 import { occurrenceName } from '../util/names.util.js';
@@ -26,7 +26,7 @@ export class LockLostError extends Error {
 }
 
 /** Everything one pass of one run knows; reachable from user code through AsyncLocalStorage. */
-export class RunScope {
+export class RunScope implements StateCarrier {
   /** Wake time of the continuation: `undefined` no halt, `null` halt without timer. */
   wakeAt: number | null | undefined = undefined;
   halted = false;
@@ -49,6 +49,13 @@ export class RunScope {
   private readonly inFlight = new Set<Promise<void>>();
   /** Refused durable calls made inside step bodies, by step name: the step fails even if caught. */
   private readonly refusedInStep = new Map<string, DurableCallInStepError>();
+  /** Bumped by every change of the durable state; `savedStateVersion` is the last one stored. */
+  private stateVersion = 0;
+  private savedStateVersion = 0;
+  /** Logs, and completed logs, when the pass began (progress = more of either now). */
+  private readonly logsAtStart: number;
+  private readonly completedAtStart: number;
+  private progressNoted = false;
 
   constructor(
     readonly run: RunRow,
@@ -60,6 +67,49 @@ export class RunScope {
   ) {
     // Prototype-free: a key such as `constructor` or `__proto__` is only ever a stored entry.
     this.context = Object.assign(Object.create(null) as Record<string, unknown>, run.context ?? {});
+    this.logsAtStart = logs.size;
+    this.completedAtStart = this.completedLogs();
+  }
+
+  /** Records a change of the durable state (`ctx.state`): the next checkpoint writes it. */
+  stateChanged(): void {
+    this.contextDirty = true;
+    this.stateVersion++;
+  }
+
+  /** {@link StateCarrier}: the state to write with the next checkpoint, if it changed. */
+  unsavedState(): { state: Record<string, unknown>; version: number } | null {
+    if (this.stateVersion <= this.savedStateVersion) return null;
+    return { state: this.context, version: this.stateVersion };
+  }
+
+  /** {@link StateCarrier}: `version` of the state is stored. */
+  stateSaved(version: number): void {
+    this.savedStateVersion = Math.max(this.savedStateVersion, version);
+  }
+
+  /** Records progress the step logs do not show (a repeat tick recorded). */
+  noteProgress(): void {
+    this.progressNoted = true;
+  }
+
+  /**
+   * Whether this pass made progress: it reached a durable call (step, timer, wait condition,
+   * signal, branch, merge) that no earlier pass reached, completed one that was not complete when
+   * it began, or recorded a repeat tick. Progress starts the workflow-level attempt count over.
+   */
+  get progressed(): boolean {
+    return (
+      this.progressNoted ||
+      this.logs.size > this.logsAtStart ||
+      this.completedLogs() > this.completedAtStart
+    );
+  }
+
+  private completedLogs(): number {
+    let n = 0;
+    for (const log of this.logs.values()) if (log.state === 'completed') n++;
+    return n;
   }
 
   /** The engine clock's current time in ms. */

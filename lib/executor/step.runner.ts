@@ -129,6 +129,7 @@ export class StepRunner {
         startedAt,
         tx,
         existing === undefined,
+        scope,
       );
       if (tx) {
         if (id === null) await tx.rollbackTransaction();
@@ -140,9 +141,16 @@ export class StepRunner {
     } finally {
       await tx?.release();
     }
-    // A refused checkpoint means another pass (or a cancel) took the run: end this pass here.
-    // Never adopt the new owner's result and go on, which would run the next bodies twice.
-    if (id === null) scope.lockLost();
+    if (id === null) {
+      // A refused checkpoint: when another pass (or a cancel) took the run, end this pass here —
+      // never adopt the new owner's result and go on, which would run the next bodies twice. When
+      // the lock is still ours, the step was recorded by the owner this pass took over from (its
+      // checkpoint committed while our acquire waited on its row lock, so our read missed it).
+      const recorded = await this.store.findOwnedCompletedLog(scope.run.id, scope.owner, stepName);
+      if (!recorded) scope.lockLost();
+      scope.logs.set(stepName, recorded);
+      return deserializeValue<T>(recorded.result);
+    }
     this.crashPoint(scope, stepName, 'after');
     const log: LogRow = {
       id,

@@ -26,7 +26,8 @@ export type JsonValue =
   string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /**
- * Durable per-run key/value state, saved once per pass (also when the pass halts or fails).
+ * Durable per-run key/value state: a change is stored with the pass's next checkpoint (the step,
+ * timer or signal write that follows it) and at the end of the pass (also when it halts or fails).
  *
  * @publicApi
  */
@@ -88,7 +89,11 @@ export class WorkflowContext {
     return this.scope().run.input;
   }
 
-  /** 1-based attempt of the workflow as a whole (grows when an uncaught error is retried). */
+  /**
+   * 1-based attempt of the workflow as a whole: grows when an uncaught error is retried, and starts
+   * over once a pass makes progress (reaches a durable call no earlier pass reached, or completes
+   * one). Constant during a pass.
+   */
   get attempt(): number {
     return this.scope().run.attempt + 1;
   }
@@ -258,13 +263,13 @@ export class WorkflowContext {
       set: (key, value) => {
         validate(key, value);
         scope.context[key] = JSON.parse(JSON.stringify(value)) as JsonValue;
-        scope.contextDirty = true;
+        scope.stateChanged();
       },
       setOnce: (key, value) => {
         if (Object.hasOwn(scope.context, key)) return false;
         validate(key, value);
         scope.context[key] = JSON.parse(JSON.stringify(value)) as JsonValue;
-        scope.contextDirty = true;
+        scope.stateChanged();
         return true;
       },
     };

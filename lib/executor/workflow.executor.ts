@@ -23,6 +23,10 @@ type Outcome =
   | { kind: 'stall' }
   | { kind: 'error'; error: unknown; retryable: boolean };
 
+/** First and largest delay between two tries of the statement that ends a pass. */
+const SETTLE_RETRY_MIN_MS = 100;
+const SETTLE_RETRY_MAX_MS = 2_000;
+
 /** Wait before a worker that lacks a run's workflow definition lets another worker try. */
 const UNKNOWN_WORKFLOW_RETRY_MS = 60_000;
 
@@ -127,6 +131,12 @@ export class WorkflowExecutor {
   private async finish(scope: RunScope, jobId: string, outcome: Outcome): Promise<PassOutcome> {
     const { run, owner } = scope;
     const context = scope.contextDirty ? scope.context : null;
+    // NOTE: the workflow-level attempt count counts failed passes since the last progress: a pass
+    // that completed a durable call starts it over (a long run is not failed by errors spread over
+    // its life, each of which a retry fixed).
+    const progressed = scope.progressed;
+    const baseAttempt = progressed ? 0 : run.attempt;
+    const baseCounts = progressed ? {} : run.retry_counts;
     if (outcome.kind === 'complete') {
       let stored;
       try {
@@ -135,43 +145,109 @@ export class WorkflowExecutor {
       } catch (err) {
         return this.finish(scope, jobId, { kind: 'error', error: err, retryable: false });
       }
-      return (await this.store.complete(run.id, owner, stored, context))
-        ? 'completed'
-        : 'lock_lost';
+      const done = await this.settle(scope, () =>
+        this.store.complete(run.id, owner, stored, context),
+      );
+      return done ? 'completed' : 'lock_lost';
     }
     if (outcome.kind === 'halt' || outcome.kind === 'stall') {
-      const released = await this.store.release(run.id, owner, {
-        state: outcome.kind === 'halt' ? 'idle' : 'stalled',
+      const spec = {
+        state: outcome.kind === 'halt' ? ('idle' as const) : ('stalled' as const),
         nextRunAt: outcome.kind === 'halt' && scope.wakeAt != null ? new Date(scope.wakeAt) : null,
-        attempt: run.attempt,
-        retryCounts: run.retry_counts,
+        attempt: baseAttempt,
+        retryCounts: baseCounts,
         context,
-      });
+      };
+      const released = await this.settle(scope, () => this.store.release(run.id, owner, spec));
       if (!released) return 'lock_lost';
-      for (const job of scope.afterRelease) await job();
-      if (released.nextRunAt) await this.queue.enqueueRun(run.id, released.nextRunAt, jobId);
+      await this.afterRelease(scope, jobId, released.nextRunAt);
       return outcome.kind === 'halt' ? 'halted' : 'stalled';
     }
-    const attempt = run.attempt + 1;
-    const counts = { ...run.retry_counts };
+    const attempt = baseAttempt + 1;
+    const counts = { ...baseCounts };
     const policy = scope.definition.retry ?? this.options.defaultRetry;
     const decision = outcome.retryable ? policy.decide(outcome.error, attempt, counts) : null;
     const error = toErrorRecord(outcome.error, scope.context);
     if (!decision) {
-      return (await this.store.fail(run.id, owner, attempt, error, context))
-        ? 'failed'
-        : 'lock_lost';
+      const failed = await this.settle(scope, () =>
+        this.store.fail(run.id, owner, attempt, error, context),
+      );
+      return failed ? 'failed' : 'lock_lost';
     }
-    const released = await this.store.release(run.id, owner, {
-      state: 'idle',
-      nextRunAt: new Date(this.clock.now() + decision.delayMs),
-      attempt,
-      retryCounts: counts,
-      context,
-      error,
-    });
+    const nextRunAt = new Date(this.clock.now() + decision.delayMs);
+    const released = await this.settle(scope, () =>
+      this.store.release(run.id, owner, {
+        state: 'idle',
+        nextRunAt,
+        attempt,
+        retryCounts: counts,
+        context,
+        error,
+      }),
+    );
     if (!released) return 'lock_lost';
-    if (released.nextRunAt) await this.queue.enqueueRun(run.id, released.nextRunAt, jobId);
+    await this.afterRelease(scope, jobId, released.nextRunAt);
     return 'retrying';
+  }
+
+  /**
+   * Runs the statement that ends a pass (release, complete or fail) until it goes through. One
+   * failed statement (deadlock, statement timeout, connection reset, failover) must not leave the
+   * run locked by this live worker until `maxDuration`: a retried job of the same pass cannot take
+   * the lock (it looks busy), so the pass itself retries, with backoff, until the fault clears, the
+   * lock is no longer its own, the worker drains, or `maxDuration` passed (the lock is stale then).
+   * When an earlier try may have committed before its connection failed and a later try finds the
+   * lock gone, the run's stored wake-up is enqueued (a spare job is harmless, a lost one is not).
+   */
+  private async settle<T>(scope: RunScope, write: () => Promise<T>): Promise<T> {
+    const { run } = scope;
+    let deadline: number | undefined;
+    let delay = SETTLE_RETRY_MIN_MS;
+    for (let failures = 0; ; failures++) {
+      try {
+        const result = await write();
+        if (failures > 0 && !result) await this.requeueIfReleased(run.id);
+        return result;
+      } catch (err) {
+        // NOTE: Number(): a bigint column comes back from pg as a string.
+        deadline ??= Date.now() + Number(run.max_duration_ms);
+        if (err instanceof LockLostError || this.draining || Date.now() + delay > deadline)
+          throw err;
+        this.logger.warn(
+          `Ending a pass of run ${run.id} failed (${(err as Error).message}); retrying in ${delay} ms`,
+        );
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, SETTLE_RETRY_MAX_MS);
+      }
+    }
+  }
+
+  /** Enqueues the stored wake-up of run `id` if it is idle (after an ambiguous release). */
+  private async requeueIfReleased(id: string): Promise<void> {
+    const run = await this.store.findWake(id).catch(() => null);
+    if (run?.state === 'idle' && run.next_run_at) await this.queue.enqueueRun(id, run.next_run_at);
+  }
+
+  /**
+   * Runs the pass's after-release actions (e.g. a merge poller's enqueue), then enqueues its
+   * continuation. Each one is independent: one that throws is logged and the others still run (the
+   * continuation is the parent's safety wake when a merge poller could not be enqueued).
+   */
+  private async afterRelease(
+    scope: RunScope,
+    jobId: string,
+    nextRunAt: Date | null,
+  ): Promise<void> {
+    const actions = [...scope.afterRelease];
+    if (nextRunAt) actions.push(() => this.queue.enqueueRun(scope.run.id, nextRunAt, jobId));
+    for (const action of actions) {
+      try {
+        await action();
+      } catch (err) {
+        this.logger.error(
+          `An after-release action of run ${scope.run.id} failed: ${(err as Error).message}`,
+        );
+      }
+    }
   }
 }

@@ -43,3 +43,14 @@ export interface ReleaseSpec {
   context: Record<string, unknown> | null;
   error?: ErrorRecord;
 }
+
+/**
+ * Durable state (`ctx.state`) a pass changed and has not written yet. A checkpoint of that pass
+ * writes it in the same statement, so a state change made before a checkpoint is durable with it.
+ */
+export interface StateCarrier {
+  /** The whole state and its version when it changed since it was last written, else `null`. */
+  unsavedState(): { state: Record<string, unknown>; version: number } | null;
+  /** Records that `version` of the state is stored. */
+  stateSaved(version: number): void;
+}

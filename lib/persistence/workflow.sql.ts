@@ -68,17 +68,37 @@ export class WorkflowStatements {
   readonly findRunId: string;
   readonly insertCompletedStep: string;
   readonly upsertCompletedStep: string;
+  /** The same two, also writing the pass's durable state (`$8`) in the fence. */
+  readonly insertCompletedStepWithState: string;
+  readonly upsertCompletedStepWithState: string;
   readonly failStepAttempt: string;
   readonly savePendingLog: string;
+  /** The same, also writing the pass's durable state (`$6`) in the fence. */
+  readonly savePendingLogWithState: string;
+  /** The run's state and stored wake time. */
+  readonly findWake: string;
   readonly findLog: string;
+  readonly findOwnedCompletedLog: string;
   readonly release: string;
   readonly complete: string;
   readonly fail: string;
   readonly findRecoverable: string;
 
+  /** The statement recording a completed step: a first attempt's INSERT or an upsert. */
+  completedStep(fresh: boolean, withState: boolean): string {
+    if (fresh) return withState ? this.insertCompletedStepWithState : this.insertCompletedStep;
+    return withState ? this.upsertCompletedStepWithState : this.upsertCompletedStep;
+  }
+
   constructor(t: WorkflowTables, staleLock: string) {
     const { wf, logs, errors } = t;
-    this.fenced = `EXISTS (SELECT 1 FROM ${wf} WHERE id = $1 AND locked_by = $2)`;
+    // NOTE: the fence takes a share lock on the run's row: a takeover (an UPDATE of locked_by) waits
+    // for a write in flight, and a write that comes after a takeover re-reads the row and finds it
+    // moved. A plain EXISTS read would let a stale pass's write commit just after a takeover.
+    this.fenced = `EXISTS (SELECT 1 FROM ${wf} WHERE id = $1 AND locked_by = $2 FOR SHARE)`;
+    // The same fence that also writes the pass's durable state (`$<n>`) with the checkpoint.
+    const stateFence = (param: string) =>
+      `f AS (UPDATE ${wf} SET context = ${param}::jsonb WHERE id = $1 AND locked_by = $2 RETURNING id)`;
     // NOTE: a job that fires before the run's next_run_at (a superseded timer, e.g. a merge safety
     // wake that the poller pushed back) does not replay the run: the pass would only halt again.
     const due = (param: string) => `(state = 'running' OR wake_pending OR next_run_at IS NULL
@@ -99,16 +119,20 @@ export class WorkflowStatements {
        VALUES ($1, $2, $3, $4, now())
        ON CONFLICT (job_name, key) DO NOTHING RETURNING id, next_run_at`;
     this.findRunId = `SELECT id FROM ${wf} WHERE job_name = $1 AND key = $2`;
-    const insertCompleted = `INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at,
+    const insertCompleted = (withState: boolean) => `${withState ? `WITH ${stateFence('$8')} ` : ''}
+       INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at,
          last_executed_at, completed_at, result, metadata)
-       SELECT $1, $3, 'completed', $4, $7, now(), now(), $5, $6 WHERE ${this.fenced}`;
-    this.insertCompletedStep = `${insertCompleted} RETURNING id`;
-    this.upsertCompletedStep = `${insertCompleted}
+       SELECT $1, $3, 'completed', $4, $7, now(), now(), $5, $6 ${withState ? 'FROM f' : `WHERE ${this.fenced}`}`;
+    const upsertCompleted = (withState: boolean) => `${insertCompleted(withState)}
        ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = EXCLUDED.attempts,
          last_executed_at = now(), completed_at = now(), result = EXCLUDED.result,
          metadata = EXCLUDED.metadata, updated_at = now()
        WHERE l.state <> 'completed'
        RETURNING id`;
+    this.insertCompletedStep = `${insertCompleted(false)} RETURNING id`;
+    this.insertCompletedStepWithState = `${insertCompleted(true)} RETURNING id`;
+    this.upsertCompletedStep = upsertCompleted(false);
+    this.upsertCompletedStepWithState = upsertCompleted(true);
     this.failStepAttempt = `WITH l AS (
          INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at,
            metadata, error_class, error_message)
@@ -121,14 +145,21 @@ export class WorkflowStatements {
        INSERT INTO ${errors} (workflow_id, execution_log_id, step_name, attempt, error_class,
          error_message, backtrace, context)
        SELECT $1, l.id, $3, $4, $7, $8, $9, $10 FROM l RETURNING execution_log_id AS id`;
-    this.savePendingLog = `INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, metadata)
-       SELECT $1, $3, 'pending', $4, now(), now(), $5 WHERE ${this.fenced}
+    const savePending = (withState: boolean) => `${withState ? `WITH ${stateFence('$6')} ` : ''}
+       INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, metadata)
+       SELECT $1, $3, 'pending', $4, now(), now(), $5 ${withState ? 'FROM f' : `WHERE ${this.fenced}`}
        ON CONFLICT (workflow_id, step_name) DO UPDATE SET attempts = EXCLUDED.attempts, last_executed_at = now(),
          metadata = EXCLUDED.metadata, updated_at = now()
        WHERE l.state <> 'completed'
        RETURNING id`;
+    this.savePendingLog = savePending(false);
+    this.savePendingLogWithState = savePending(true);
+    this.findWake = `SELECT state, next_run_at FROM ${wf} WHERE id = $1`;
     this.findLog = `SELECT id, step_name, state, attempts, result, metadata FROM ${logs}
        WHERE workflow_id = $1 AND step_name = $2`;
+    this.findOwnedCompletedLog = `SELECT l.id::text AS id, l.step_name, l.state, l.attempts, l.result, l.metadata
+       FROM ${logs} l JOIN ${wf} w ON w.id = l.workflow_id
+       WHERE l.workflow_id = $1 AND w.locked_by = $2 AND l.step_name = $3 AND l.state = 'completed'`;
     this.release = `WITH w AS (
          UPDATE ${wf} SET state = $3::text,
            next_run_at = CASE WHEN $3::text = 'idle' AND wake_pending THEN now() ELSE $4::timestamptz END,
@@ -150,13 +181,15 @@ export class WorkflowStatements {
        ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = l.attempts + 1,
          completed_at = now(), updated_at = now()
        RETURNING id`;
-    this.fail = `WITH e AS (
-         INSERT INTO ${errors} (workflow_id, step_name, attempt, error_class, error_message, backtrace, context)
-         SELECT $1, NULL, $3, $4, $5, $6, $7 WHERE ${this.fenced} RETURNING id),
-       w AS (
+    // NOTE: the UPDATE is the fence (it locks the row); the error row follows it, so no statement
+    // share-locks the row and then updates it (two such statements would deadlock).
+    this.fail = `WITH w AS (
          UPDATE ${wf} SET state = 'failed', finished_at = now(), next_run_at = NULL, wake_pending = false,
            locked_at = NULL, locked_by = NULL, attempt = $3, context = COALESCE($8::jsonb, context), updated_at = now()
-         WHERE id = $1 AND locked_by = $2 AND EXISTS (SELECT 1 FROM e) RETURNING id)
+         WHERE id = $1 AND locked_by = $2 RETURNING id),
+       e AS (
+         INSERT INTO ${errors} (workflow_id, step_name, attempt, error_class, error_message, backtrace, context)
+         SELECT w.id, NULL, $3, $4, $5, $6, $7 FROM w RETURNING id)
        INSERT INTO ${logs} (workflow_id, step_name, state, attempts, started_at, last_executed_at,
          completed_at, metadata)
        SELECT w.id, '$workflow_failure$' || e.id, 'completed', 1, now(), now(), now(),

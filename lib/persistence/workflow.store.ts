@@ -6,7 +6,7 @@ import type { QueryRunner } from 'typeorm';
 import type { StoredValue } from '../util/serialization.util.js';
 import { LockLostError } from '../executor/run-scope.js';
 import { ChronoForgeDatabase, type IsolationLevel } from './chrono-forge-database.js';
-import type { ErrorRecord, LogRow, ReleaseSpec, RunRow } from './rows.js';
+import type { ErrorRecord, LogRow, ReleaseSpec, RunRow, StateCarrier } from './rows.js';
 import {
   staleLockCondition,
   statementName,
@@ -26,8 +26,8 @@ export type AcquireResult =
 
 /**
  * Every statement the engine's hot path issues. Each completed step, halt, completion or failure
- * is a single statement (one round trip, one commit), fenced by `locked_by` so a pass that lost its
- * lock can never write.
+ * is a single statement (one round trip, one commit), fenced by a lock on the run's row where
+ * `locked_by` is the pass's owner, so no write of a pass commits after its lock was taken over.
  */
 @Injectable()
 export class WorkflowStore {
@@ -135,7 +135,10 @@ export class WorkflowStore {
     return this.sql.fenced;
   }
 
-  /** Records a completed step in one statement; `null` when the pass no longer owns the lock. */
+  /**
+   * Records a completed step in one statement; `null` when the pass no longer owns the lock. With
+   * `carrier`, the durable state the pass changed since its last checkpoint is written too.
+   */
   async completeStep(
     workflowId: string,
     owner: string,
@@ -146,31 +149,34 @@ export class WorkflowStore {
     startedAt: Date,
     runner?: QueryRunner,
     fresh = false,
+    carrier?: StateCarrier,
   ): Promise<string | null> {
-    const values = [
-      workflowId,
-      owner,
-      stepName,
-      attempts,
-      result === null ? null : JSON.stringify(result),
-      JSON.stringify(metadata),
-      startedAt,
-    ];
-    if (fresh) {
+    const values = [workflowId, owner, stepName, attempts, result && JSON.stringify(result)];
+    const unsaved = this.withState(carrier, values, JSON.stringify(metadata), startedAt);
+    let id: string | null;
+    try {
       // NOTE: the first attempt of a step has no row yet: a plain INSERT is cheaper than an upsert,
       // and a unique violation means a concurrent pass wrote it first.
-      try {
-        return (
-          (await this.query<{ id: string }>(this.sql.insertCompletedStep, values, runner))[0]?.id ??
-          null
-        );
-      } catch (err) {
-        if ((err as { code?: string }).code === '23505') return null;
-        throw err;
-      }
+      const text = this.sql.completedStep(fresh, unsaved !== null);
+      id = (await this.query<{ id: string }>(text, values, runner))[0]?.id ?? null;
+    } catch (err) {
+      if (fresh && (err as { code?: string }).code === '23505') return null;
+      throw err;
     }
-    const rows = await this.query<{ id: string }>(this.sql.upsertCompletedStep, values, runner);
-    return rows[0]?.id ?? null;
+    if (id !== null && unsaved) carrier?.stateSaved(unsaved.version);
+    return id;
+  }
+
+  /** Appends `extra` and the carrier's unsaved state (if any) to `values`; returns that state. */
+  private withState(
+    carrier: StateCarrier | undefined,
+    values: unknown[],
+    ...extra: unknown[]
+  ): { version: number } | null {
+    values.push(...extra);
+    const unsaved = carrier?.unsavedState() ?? null;
+    if (unsaved) values.push(JSON.stringify(unsaved.state));
+    return unsaved;
   }
 
   /** Records a failed attempt of a step and its error-log row in one statement. */
@@ -200,26 +206,53 @@ export class WorkflowStore {
     return rows[0]?.id ?? null;
   }
 
-  /** Creates or updates a pending step log (a timer's wake time, a poll count). */
+  /**
+   * Creates or updates a pending step log (a timer's wake time, a poll count); with `carrier`, also
+   * writes the durable state the pass changed since its last checkpoint.
+   */
   async savePendingLog(
     workflowId: string,
     owner: string,
     stepName: string,
     attempts: number,
     metadata: Record<string, unknown>,
+    carrier?: StateCarrier,
   ): Promise<string> {
-    const rows = await this.query<{ id: string }>(this.sql.savePendingLog, [
-      workflowId,
-      owner,
-      stepName,
-      attempts,
-      JSON.stringify(metadata),
-    ]);
+    const values = [workflowId, owner, stepName, attempts, JSON.stringify(metadata)];
+    const unsaved = this.withState(carrier, values);
+    const text = unsaved ? this.sql.savePendingLogWithState : this.sql.savePendingLog;
+    const rows = await this.query<{ id: string }>(text, values);
     if (!rows[0]) throw new LockLostError(workflowId);
+    if (unsaved) carrier?.stateSaved(unsaved.version);
     return rows[0].id;
   }
 
+  /** The run's state and stored wake time (`null` when the run is gone). */
+  async findWake(id: string): Promise<{ state: string; next_run_at: Date | null } | null> {
+    const rows = await this.query<{ state: string; next_run_at: Date | null }>(this.sql.findWake, [
+      id,
+    ]);
+    return rows[0] ?? null;
+  }
+
   /** Reads one step log (used when a concurrent pass completed it first). */
+  /**
+   * The completed log of `stepName`, if this pass (`owner`) still holds the run's lock: a checkpoint
+   * refused while the lock is ours means an earlier owner recorded the step before a takeover.
+   */
+  async findOwnedCompletedLog(
+    workflowId: string,
+    owner: string,
+    stepName: string,
+  ): Promise<LogRow | null> {
+    const rows = await this.query<LogRow>(this.sql.findOwnedCompletedLog, [
+      workflowId,
+      owner,
+      stepName,
+    ]);
+    return rows[0] ?? null;
+  }
+
   async findLog(workflowId: string, stepName: string): Promise<LogRow | null> {
     const rows = await this.query<LogRow>(this.sql.findLog, [workflowId, stepName]);
     return rows[0] ?? null;

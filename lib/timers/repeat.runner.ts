@@ -214,6 +214,7 @@ export class RepeatRunner {
         ),
         true);
     if (!ok) throw new LockLostError(scope.run.id);
+    scope.noteProgress();
     const coord = scope.logs.get(coordName);
     if (coord)
       scope.logs.set(coordName, { ...coord, attempts: coord.attempts + 1, metadata: next });

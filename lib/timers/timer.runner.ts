@@ -166,6 +166,7 @@ export class TimerRunner {
       name,
       attempts,
       metadata,
+      scope,
     );
     if (payload) {
       scope.logs.set(stepName, {
@@ -217,6 +218,9 @@ export class TimerRunner {
       result,
       metadata,
       new Date(),
+      undefined,
+      false,
+      scope,
     );
     if (id === null) throw new LockLostError(scope.run.id);
     scope.logs.set(stepName, {
@@ -241,6 +245,7 @@ export class TimerRunner {
       stepName,
       attempts,
       metadata,
+      scope,
     );
     scope.logs.set(stepName, {
       id,

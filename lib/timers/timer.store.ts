@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { QueryRunner } from 'typeorm';
 import { WorkflowStore } from '../persistence/workflow.store.js';
+import type { StateCarrier } from '../persistence/rows.js';
 import type { StoredValue } from '../util/serialization.util.js';
 
 /** Statements of signals and external wake-ups. */
@@ -10,7 +11,9 @@ export class TimerStore {
 
   /**
    * Consumes the oldest unconsumed signal `name` and completes step `stepName` with its payload, in
-   * one statement; `null` when no signal is waiting.
+   * one statement fenced by the run's lock; `null` when no signal is waiting (or the step is already
+   * completed: then no signal is consumed). With `carrier`, durable state the pass changed since its
+   * last checkpoint is written by the same statement.
    */
   async consumeSignal(
     workflowId: string,
@@ -19,24 +22,41 @@ export class TimerStore {
     name: string,
     attempts: number,
     metadata: Record<string, unknown>,
+    carrier?: StateCarrier,
   ): Promise<StoredValue | null> {
-    const { signals, logs } = this.store;
+    const { wf, signals, logs } = this.store;
+    const unsaved = carrier?.unsavedState() ?? null;
+    const values: unknown[] = [
+      workflowId,
+      owner,
+      stepName,
+      name,
+      attempts,
+      JSON.stringify(metadata),
+    ];
+    if (unsaved) values.push(JSON.stringify(unsaved.state));
+    const fence = unsaved ? `EXISTS (SELECT 1 FROM f)` : this.store.fenced();
     const rows = await this.store.query<{ result: StoredValue }>(
-      `WITH s AS (
+      `WITH ${unsaved ? `f AS (UPDATE ${wf} SET context = $7::jsonb WHERE id = $1 AND locked_by = $2 RETURNING id),` : ''}
+       s AS (
          UPDATE ${signals} SET consumed_by = $3, consumed_at = now()
          WHERE id = (SELECT id FROM ${signals} WHERE workflow_id = $1 AND name = $4 AND consumed_at IS NULL
                      ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-           AND ${this.store.fenced()}
+           AND ${fence}
+           AND NOT EXISTS (SELECT 1 FROM ${logs} WHERE workflow_id = $1 AND step_name = $3 AND state = 'completed')
          RETURNING payload)
        INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, completed_at,
          result, metadata)
        SELECT $1, $3, 'completed', $5, now(), now(), now(), s.payload, $6 FROM s
        ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = EXCLUDED.attempts,
          last_executed_at = now(), completed_at = now(), result = EXCLUDED.result, updated_at = now()
+       WHERE l.state <> 'completed'
        RETURNING result`,
-      [workflowId, owner, stepName, name, attempts, JSON.stringify(metadata)],
+      values,
     );
-    return rows[0] ? rows[0].result : null;
+    if (!rows[0]) return null;
+    if (unsaved) carrier?.stateSaved(unsaved.version);
+    return rows[0].result;
   }
 
   /**

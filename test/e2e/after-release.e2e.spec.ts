@@ -1,0 +1,62 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { BranchJobs } from '../../lib/branches/branch-jobs.js';
+import { WorkflowClient, WorkflowQueue } from '../../lib/index.js';
+import { persistProviders } from '../fixtures/persist.fixture.js';
+import { bootApp } from '../support/app.js';
+import { cleanup, eventually, uniqueName } from '../support/env.js';
+
+/** Each action after a pass released its lock is independent of the others. */
+describe('after-release actions (e2e)', () => {
+  const schema = uniqueName('cf_after');
+  const queueName = uniqueName('q_after');
+  let app: INestApplicationContext;
+  let client: WorkflowClient;
+
+  beforeAll(async () => {
+    // No sweeper: the only wake-up of the parent is what its pass enqueues.
+    app = await bootApp({
+      schema,
+      queueName,
+      providers: persistProviders,
+      options: { recovery: false },
+    });
+    client = app.get(WorkflowClient);
+  });
+
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await app?.close();
+    await cleanup(schema, queueName);
+  });
+
+  it("should enqueue the parent's safety wake when its merge poller's enqueue fails", async () => {
+    // Fault: the queue refuses the merge poller's job once.
+    const enqueueMerge = vi
+      .spyOn(app.get(BranchJobs), 'enqueueMerge')
+      .mockRejectedValueOnce(new Error('queue unavailable (injected)'));
+    await client.start('persist.parent', { key: 'parent-1' });
+    const parent = await eventually(async () => {
+      const run = await client.get('parent-1');
+      const merge = run.steps.find((s) => s.name === 'merge$kids');
+      return run.state === 'idle' && merge?.state === 'pending' && run.nextRunAt ? run : undefined;
+    });
+    expect(enqueueMerge).toHaveBeenCalledTimes(1);
+    const bull = app.get(WorkflowQueue).bullQueue;
+    // The safety wake is due about 30 s after the pass (2 × minInterval + the merge grace); a job
+    // due now would be a retry of a failed job, not a wake-up.
+    const wake = await eventually(
+      async () => {
+        const jobs = await bull.getJobs(['delayed', 'waiting', 'prioritized']);
+        return jobs.find(
+          (j) =>
+            (j.data as { workflowId?: string }).workflowId === parent.id &&
+            j.timestamp + (j.delay ?? 0) > Date.now() + 10_000,
+        );
+      },
+      5_000,
+      "the parent's safety wake job",
+    );
+    expect(wake.name).toBe('run');
+  });
+});
