@@ -157,7 +157,11 @@ export class RunQueries {
     );
   }
 
-  /** Retry in one statement: state, budgets of failed steps and the `$workflow_retry$` log. */
+  /**
+   * Retry in one statement: state, the `$workflow_retry$` log, and every failed step log back to
+   * `pending` with a fresh retry budget and a fresh deadline (a timed-out wait drops its
+   * `timeout_at` and waits again for its whole timeout).
+   */
   async retry(id: string): Promise<Date | null> {
     const rows = await this.store.query<{ next_run_at: Date }>(
       `WITH old AS (SELECT id, state FROM ${this.store.wf} WHERE id = $1),
@@ -167,7 +171,8 @@ export class RunQueries {
          WHERE id = $1 AND state = ANY($2::text[]) RETURNING id, next_run_at),
        l AS (
          UPDATE ${this.store.logs} SET state = 'pending', updated_at = now(),
-           metadata = metadata || jsonb_build_object('attempt_offset', attempts, 'retry_counts', '{}'::jsonb)
+           metadata = (metadata - 'timeout_at' - 'result')
+             || jsonb_build_object('attempt_offset', attempts, 'retry_counts', '{}'::jsonb)
          WHERE workflow_id IN (SELECT id FROM w) AND state = 'failed'),
        r AS (
          INSERT INTO ${this.store.logs} (workflow_id, step_name, state, attempts, started_at, last_executed_at,
