@@ -139,13 +139,17 @@ export class RepeatRunner {
   ): Promise<Coordination> {
     const tickName = `${coordName}$${scheduled}`;
     const existing = await this.store.findLog(scope.run.id, tickName);
-    if (existing && existing.state !== 'pending')
+    if (existing?.state === 'completed')
       return this.advance(scope, coordName, state, index, scheduled, null);
+    // A failed tick at the frontier stalled the run (`onError: 'fail'`); `client.retry` turns it
+    // back to `pending`, so it runs again before any later tick.
+    if (existing?.state === 'failed') throw new ExecutionFailedError(tickName, existing.attempts);
     const attempts = (existing?.attempts ?? 0) + 1;
     const tickMeta: Record<string, unknown> = {
       ...(existing?.metadata ?? {}),
       scheduled_for: iso(scheduled),
     };
+    const startedAt = new Date();
     try {
       const value = await stepStorage.run(tickName, () =>
         method.apply(self, [...args, new Date(scheduled)]),
@@ -160,24 +164,29 @@ export class RepeatRunner {
     } catch (err) {
       if (err instanceof HaltExecution || err instanceof LockLostError) throw err;
       const counts: RetryCounts = { ...((tickMeta.retry_counts as RetryCounts | undefined) ?? {}) };
-      const decision = policy.decide(err, attempts, counts);
+      // NOTE: a retried run gives the tick a fresh budget (`attempt_offset`, set by the retry).
+      const offset = typeof tickMeta.attempt_offset === 'number' ? tickMeta.attempt_offset : 0;
+      const decision = policy.decide(err, attempts - offset, counts);
       if (Object.keys(counts).length > 0) tickMeta.retry_counts = counts;
       const error = toErrorRecord(err, scope.context);
-      if (decision) {
+      if (decision || meta.onError === 'fail') {
+        // Retried later, or stalls the run: the coordination log stays on the previous tick.
+        if (!decision) tickMeta.stalls_run = true;
         const id = await this.store.failStepAttempt(
           scope.run.id,
           scope.owner,
           tickName,
           attempts,
-          'pending',
+          decision ? 'pending' : 'failed',
           tickMeta,
           error,
-          new Date(),
+          startedAt,
         );
         if (id === null) throw new LockLostError(scope.run.id);
-        scope.halt(scope.now() + decision.delayMs);
+        if (decision) scope.halt(scope.now() + decision.delayMs);
+        throw new ExecutionFailedError(tickName, attempts, err);
       }
-      const next = await this.advance(scope, coordName, state, index, scheduled, {
+      return this.advance(scope, coordName, state, index, scheduled, {
         name: tickName,
         state: 'failed',
         attempts,
@@ -186,10 +195,6 @@ export class RepeatRunner {
         errorMessage: error.message,
         errorLog: error,
       });
-      if (meta.onError === 'fail') {
-        throw new ExecutionFailedError(tickName, attempts, err);
-      }
-      return next;
     }
   }
 
