@@ -9,7 +9,7 @@ import type { ResolvedOptions } from '../module/resolve-options.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { toMs } from '../util/duration.util.js';
 import { serializeValue } from '../util/serialization.util.js';
-import { RepeatSchedule } from './repeat-schedule.js';
+import { alignPosition, RepeatSchedule } from './repeat-schedule.js';
 import { RepeatStore, type TickWrite } from './repeat.store.js';
 
 type Method = (...args: unknown[]) => unknown;
@@ -86,6 +86,7 @@ export class RepeatRunner {
         };
         scope.logs.set(coordName, coord);
       }
+      state = await this.align(scope, coordName, state, meta);
       const schedule = new RepeatSchedule(meta.every, Date.parse(state.anchor), meta.timeZone);
       let index = state.last_index === null ? 0 : state.last_index + 1;
       const now = scope.now();
@@ -208,17 +209,49 @@ export class RepeatRunner {
     tick: TickWrite | null,
   ): Promise<Coordination> {
     const next: Coordination = { ...state, last_index: index, last_execution_at: iso(scheduled) };
-    const ok = tick
-      ? await this.repeats.recordTick(scope.run.id, scope.owner, coordName, next, tick)
-      : (await this.store.savePendingLog(
-          scope.run.id,
-          scope.owner,
-          coordName,
-          (scope.logs.get(coordName)?.attempts ?? 1) + 1,
-          next,
-        ),
-        true);
+    if (!tick) return this.save(scope, coordName, next);
+    const ok = await this.repeats.recordTick(scope.run.id, scope.owner, coordName, next, tick);
     if (!ok) throw new LockLostError(scope.run.id);
+    return this.remember(scope, coordName, next);
+  }
+
+  /**
+   * Restarts the grid at the last tick when the interval (or time zone) changed since it was
+   * recorded, so the next tick is one new interval after the last one (see `alignPosition`).
+   */
+  private async align(
+    scope: RunScope,
+    coordName: string,
+    state: Coordination,
+    meta: RepeatMetadata,
+  ): Promise<Coordination> {
+    const anchorMs = Date.parse(state.anchor);
+    const lastMs = state.last_execution_at === null ? null : Date.parse(state.last_execution_at);
+    const aligned = alignPosition(meta.every, meta.timeZone, {
+      anchorMs,
+      lastIndex: state.last_index,
+      lastMs,
+    });
+    if (aligned.anchorMs === anchorMs && aligned.lastIndex === state.last_index) return state;
+    return this.save(scope, coordName, {
+      ...state,
+      anchor: iso(aligned.anchorMs),
+      last_index: aligned.lastIndex,
+    });
+  }
+
+  /** Stores the coordination log's metadata alone. */
+  private async save(
+    scope: RunScope,
+    coordName: string,
+    next: Coordination,
+  ): Promise<Coordination> {
+    const attempts = (scope.logs.get(coordName)?.attempts ?? 1) + 1;
+    await this.store.savePendingLog(scope.run.id, scope.owner, coordName, attempts, next);
+    return this.remember(scope, coordName, next);
+  }
+
+  private remember(scope: RunScope, coordName: string, next: Coordination): Coordination {
     const coord = scope.logs.get(coordName);
     if (coord)
       scope.logs.set(coordName, { ...coord, attempts: coord.attempts + 1, metadata: next });
