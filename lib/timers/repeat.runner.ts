@@ -217,7 +217,9 @@ export class RepeatRunner {
 
   /**
    * Restarts the grid at the last tick when the interval (or time zone) changed since it was
-   * recorded, so the next tick is one new interval after the last one (see `alignPosition`).
+   * recorded, so the next tick is one new interval after the last one (see `alignPosition`). A tick
+   * of the old grid that was still being retried (or was reset by `client.retry`) runs first, at
+   * its own scheduled time, and the new grid starts from it.
    */
   private async align(
     scope: RunScope,
@@ -233,6 +235,10 @@ export class RepeatRunner {
       lastMs,
     });
     if (aligned.anchorMs === anchorMs && aligned.lastIndex === state.last_index) return state;
+    const unfinished =
+      lastMs === null ? null : await this.repeats.pendingTick(scope.run.id, coordName, lastMs);
+    if (unfinished !== null)
+      return this.save(scope, coordName, { ...state, anchor: iso(unfinished), last_index: null });
     return this.save(scope, coordName, {
       ...state,
       anchor: iso(aligned.anchorMs),

@@ -44,5 +44,40 @@ describe('@Repeat interval changed between deploys (e2e)', () => {
       'stopped by beat',
     );
     expect(probe.ticks).toEqual([new Date(lastTick + SECOND_EVERY_MS)]);
+    await app.close();
+    app = undefined;
+  });
+
+  it('should finish a tick the old interval left mid-retry, then go on one new interval after it', async () => {
+    // First deploy: two ticks run, the third fails and waits for its retry when the app stops.
+    const first = await bootApp({ schema, queueName, providers: firstDeployProviders });
+    app = first;
+    first.get(BeatProbe).failFrom = 2;
+    await first.get(WorkflowClient).start('repeat.redeploy', { key: 'mid-retry' });
+    const [pending] = await eventually(() =>
+      sql<{ step_name: string }>(
+        `SELECT l.step_name FROM "${schema}".chrono_forge_execution_logs l
+         JOIN "${schema}".chrono_forge_workflows w ON w.id = l.workflow_id
+         WHERE w.key = 'mid-retry' AND l.step_name LIKE 'durably\\_repeat$beat$%' AND l.state = 'pending'`,
+      ).then((rows) => (rows.length > 0 ? rows : undefined)),
+    );
+    app = undefined;
+    await first.close();
+    const unfinished = Number(pending.step_name.split('$').pop());
+
+    // Second deploy: @Repeat('2s'); the unfinished tick runs (at its own time), then the new grid.
+    const second = await bootApp({ schema, queueName, providers: secondDeployProviders });
+    app = second;
+    const probe = second.get(BeatProbe);
+    probe.stopAfter = 2;
+    const handle = await second.get(WorkflowClient).handle('mid-retry');
+    await expect(handle.result({ timeout: '30s' })).resolves.toBe('stopped by mid-retry');
+    expect(probe.ticks).toEqual([new Date(unfinished), new Date(unfinished + SECOND_EVERY_MS)]);
+    const left = await sql(
+      `SELECT 1 FROM "${schema}".chrono_forge_execution_logs l
+       JOIN "${schema}".chrono_forge_workflows w ON w.id = l.workflow_id
+       WHERE w.key = 'mid-retry' AND l.state = 'pending'`,
+    );
+    expect(left).toEqual([]);
   });
 });
