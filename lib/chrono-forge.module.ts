@@ -22,6 +22,7 @@ import { WakeListener } from './persistence/wake-listener.js';
 import { WorkflowQueue } from './queue/workflow.queue.js';
 import { WorkflowWorker } from './queue/workflow.worker.js';
 import { ChronoForgeClock } from './timers/clock.js';
+import { ClockSync } from './timers/clock-sync.js';
 import { ChronoForgeMetrics } from './observability/chrono-forge-metrics.js';
 import { ChronoForgeTracer } from './observability/chrono-forge-tracer.js';
 import { RepeatRunner } from './timers/repeat.runner.js';
@@ -53,6 +54,7 @@ import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
     ChronoForgeMetrics,
     ChronoForgeTracer,
     ChronoForgeDatabase,
+    ClockSync,
     WorkflowStore,
     WorkflowQueue,
     WorkflowRegistry,

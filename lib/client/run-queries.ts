@@ -3,6 +3,7 @@ import type { QueryRunner } from 'typeorm';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import { REPEAT_TICK_PATTERN } from '../persistence/workflow.sql.js';
 import type { WorkflowStore } from '../persistence/workflow.store.js';
 import { deserializeValue, type StoredValue } from '../util/serialization.util.js';
 import { assertOptionalText, assertRunKey } from './client-arguments.js';
@@ -168,7 +169,12 @@ export class RunQueries {
     );
   }
 
-  /** Retry in one statement: state, budgets of failed steps and the `$workflow_retry$` log. */
+  /**
+   * Retry in one statement: state, the `$workflow_retry$` log, and every failed step log back to
+   * `pending` with a fresh retry budget and a fresh deadline (a timed-out wait drops its
+   * `timeout_at` and waits again for its whole timeout). Of the repeat ticks, only the one that
+   * stalled the run (`onError: 'fail'`) is reset: it runs again; other failed ticks are history.
+   */
   async retry(id: string): Promise<Date | null> {
     const rows = await this.store.query<{ next_run_at: Date }>(
       `WITH old AS (SELECT id, state FROM ${this.store.wf} WHERE id = $1),
@@ -178,8 +184,10 @@ export class RunQueries {
          WHERE id = $1 AND state = ANY($2::text[]) RETURNING id, next_run_at),
        l AS (
          UPDATE ${this.store.logs} SET state = 'pending', updated_at = now(),
-           metadata = metadata || jsonb_build_object('attempt_offset', attempts, 'retry_counts', '{}'::jsonb)
-         WHERE workflow_id IN (SELECT id FROM w) AND state = 'failed'),
+           metadata = (metadata - 'timeout_at' - 'result')
+             || jsonb_build_object('attempt_offset', attempts, 'retry_counts', '{}'::jsonb)
+         WHERE workflow_id IN (SELECT id FROM w) AND state = 'failed'
+           AND (step_name NOT LIKE ${REPEAT_TICK_PATTERN} OR metadata ? 'stalls_run')),
        r AS (
          INSERT INTO ${this.store.logs} (workflow_id, step_name, state, attempts, started_at, last_executed_at,
            completed_at, metadata)

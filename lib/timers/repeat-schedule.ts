@@ -97,3 +97,30 @@ export class RepeatSchedule {
     return k;
   }
 }
+
+/** Where a repeat stands: its grid's anchor and the last tick run, failed or skipped. */
+export interface RepeatPosition {
+  anchorMs: number;
+  /** Index of the last tick; `null` before the first. */
+  lastIndex: number | null;
+  /** Scheduled time of that tick. */
+  lastMs: number | null;
+}
+
+/**
+ * The position of a repeat on the grid of `every` (and `timeZone`). Unchanged while the grid is the
+ * one the position was recorded on: tick `lastIndex` is then `lastMs`. When the interval (or time
+ * zone) changed between deploys, the old index means nothing on the new grid (`300ms` → `3s` after
+ * 40 ticks would put the next tick 2 minutes out), so the grid restarts at the last tick: the next
+ * one is one new interval after it.
+ */
+export function alignPosition(
+  every: RepeatEvery,
+  timeZone: string | undefined,
+  position: RepeatPosition,
+): RepeatPosition {
+  const { anchorMs, lastIndex, lastMs } = position;
+  if (lastIndex === null || lastMs === null) return position;
+  if (new RepeatSchedule(every, anchorMs, timeZone).tick(lastIndex) === lastMs) return position;
+  return { anchorMs: lastMs, lastIndex: 0, lastMs };
+}

@@ -9,7 +9,7 @@ import type { ResolvedOptions } from '../module/resolve-options.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { toMs } from '../util/duration.util.js';
 import { serializeValue } from '../util/serialization.util.js';
-import { RepeatSchedule } from './repeat-schedule.js';
+import { alignPosition, RepeatSchedule } from './repeat-schedule.js';
 import { RepeatStore, type TickWrite } from './repeat.store.js';
 
 type Method = (...args: unknown[]) => unknown;
@@ -86,6 +86,7 @@ export class RepeatRunner {
         };
         scope.logs.set(coordName, coord);
       }
+      state = await this.align(scope, coordName, state, meta);
       const schedule = new RepeatSchedule(meta.every, Date.parse(state.anchor), meta.timeZone);
       let index = state.last_index === null ? 0 : state.last_index + 1;
       const now = scope.now();
@@ -139,13 +140,17 @@ export class RepeatRunner {
   ): Promise<Coordination> {
     const tickName = `${coordName}$${scheduled}`;
     const existing = await this.store.findLog(scope.run.id, tickName);
-    if (existing && existing.state !== 'pending')
+    if (existing?.state === 'completed')
       return this.advance(scope, coordName, state, index, scheduled, null);
+    // A failed tick at the frontier stalled the run (`onError: 'fail'`); `client.retry` turns it
+    // back to `pending`, so it runs again before any later tick.
+    if (existing?.state === 'failed') throw new ExecutionFailedError(tickName, existing.attempts);
     const attempts = (existing?.attempts ?? 0) + 1;
     const tickMeta: Record<string, unknown> = {
       ...(existing?.metadata ?? {}),
       scheduled_for: iso(scheduled),
     };
+    const startedAt = new Date();
     try {
       const value = await stepStorage.run(tickName, () =>
         method.apply(self, [...args, new Date(scheduled)]),
@@ -160,24 +165,29 @@ export class RepeatRunner {
     } catch (err) {
       if (err instanceof HaltExecution || err instanceof LockLostError) throw err;
       const counts: RetryCounts = { ...((tickMeta.retry_counts as RetryCounts | undefined) ?? {}) };
-      const decision = policy.decide(err, attempts, counts);
+      // NOTE: a retried run gives the tick a fresh budget (`attempt_offset`, set by the retry).
+      const offset = typeof tickMeta.attempt_offset === 'number' ? tickMeta.attempt_offset : 0;
+      const decision = policy.decide(err, attempts - offset, counts);
       if (Object.keys(counts).length > 0) tickMeta.retry_counts = counts;
       const error = toErrorRecord(err, scope.context);
-      if (decision) {
+      if (decision || meta.onError === 'fail') {
+        // Retried later, or stalls the run: the coordination log stays on the previous tick.
+        if (!decision) tickMeta.stalls_run = true;
         const id = await this.store.failStepAttempt(
           scope.run.id,
           scope.owner,
           tickName,
           attempts,
-          'pending',
+          decision ? 'pending' : 'failed',
           tickMeta,
           error,
-          new Date(),
+          startedAt,
         );
         if (id === null) throw new LockLostError(scope.run.id);
-        scope.halt(scope.now() + decision.delayMs);
+        if (decision) scope.halt(scope.now() + decision.delayMs);
+        throw new ExecutionFailedError(tickName, attempts, err);
       }
-      const next = await this.advance(scope, coordName, state, index, scheduled, {
+      return this.advance(scope, coordName, state, index, scheduled, {
         name: tickName,
         state: 'failed',
         attempts,
@@ -186,10 +196,6 @@ export class RepeatRunner {
         errorMessage: error.message,
         errorLog: error,
       });
-      if (meta.onError === 'fail') {
-        throw new ExecutionFailedError(tickName, attempts, err);
-      }
-      return next;
     }
   }
 
@@ -203,18 +209,60 @@ export class RepeatRunner {
     tick: TickWrite | null,
   ): Promise<Coordination> {
     const next: Coordination = { ...state, last_index: index, last_execution_at: iso(scheduled) };
-    const ok = tick
-      ? await this.repeats.recordTick(scope.run.id, scope.owner, coordName, next, tick)
-      : (await this.store.savePendingLog(
-          scope.run.id,
-          scope.owner,
-          coordName,
-          (scope.logs.get(coordName)?.attempts ?? 1) + 1,
-          next,
-        ),
-        true);
+    if (!tick) {
+      const saved = await this.save(scope, coordName, next);
+      scope.noteProgress();
+      return saved;
+    }
+    const ok = await this.repeats.recordTick(scope.run.id, scope.owner, coordName, next, tick);
     if (!ok) throw new LockLostError(scope.run.id);
     scope.noteProgress();
+    return this.remember(scope, coordName, next);
+  }
+
+  /**
+   * Restarts the grid at the last tick when the interval (or time zone) changed since it was
+   * recorded, so the next tick is one new interval after the last one (see `alignPosition`). A tick
+   * of the old grid that was still being retried (or was reset by `client.retry`) runs first, at
+   * its own scheduled time, and the new grid starts from it.
+   */
+  private async align(
+    scope: RunScope,
+    coordName: string,
+    state: Coordination,
+    meta: RepeatMetadata,
+  ): Promise<Coordination> {
+    const anchorMs = Date.parse(state.anchor);
+    const lastMs = state.last_execution_at === null ? null : Date.parse(state.last_execution_at);
+    const aligned = alignPosition(meta.every, meta.timeZone, {
+      anchorMs,
+      lastIndex: state.last_index,
+      lastMs,
+    });
+    if (aligned.anchorMs === anchorMs && aligned.lastIndex === state.last_index) return state;
+    const unfinished =
+      lastMs === null ? null : await this.repeats.pendingTick(scope.run.id, coordName, lastMs);
+    if (unfinished !== null)
+      return this.save(scope, coordName, { ...state, anchor: iso(unfinished), last_index: null });
+    return this.save(scope, coordName, {
+      ...state,
+      anchor: iso(aligned.anchorMs),
+      last_index: aligned.lastIndex,
+    });
+  }
+
+  /** Stores the coordination log's metadata alone. */
+  private async save(
+    scope: RunScope,
+    coordName: string,
+    next: Coordination,
+  ): Promise<Coordination> {
+    const attempts = (scope.logs.get(coordName)?.attempts ?? 1) + 1;
+    await this.store.savePendingLog(scope.run.id, scope.owner, coordName, attempts, next);
+    return this.remember(scope, coordName, next);
+  }
+
+  private remember(scope: RunScope, coordName: string, next: Coordination): Coordination {
     const coord = scope.logs.get(coordName);
     if (coord)
       scope.logs.set(coordName, { ...coord, attempts: coord.attempts + 1, metadata: next });

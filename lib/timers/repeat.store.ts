@@ -22,6 +22,29 @@ export class RepeatStore {
   constructor(private readonly store: WorkflowStore) {}
 
   /**
+   * Scheduled time of the earliest `pending` tick of coordination log `coordName` scheduled after
+   * `afterMs` (a tick waiting for a retry), or `null`.
+   */
+  async pendingTick(
+    workflowId: string,
+    coordName: string,
+    afterMs: number,
+  ): Promise<number | null> {
+    const pattern = `${coordName.replace(/[\\%_]/g, (c) => `\\${c}`)}$%`;
+    const rows = await this.store.query<{ step_name: string }>(
+      `SELECT step_name FROM ${this.store.logs}
+       WHERE workflow_id = $1 AND state = 'pending' AND step_name LIKE $2`,
+      [workflowId, pattern],
+    );
+    const times = rows
+      .map((r) => r.step_name.slice(coordName.length + 1))
+      .filter((suffix) => /^\d+$/.test(suffix))
+      .map(Number)
+      .filter((t) => t > afterMs);
+    return times.length > 0 ? Math.min(...times) : null;
+  }
+
+  /**
    * Moves the coordination log to `coordMeta` and writes the tick row (plus its error-log row) in
    * one statement. Returns false when the lock was lost.
    */

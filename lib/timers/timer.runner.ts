@@ -156,7 +156,10 @@ export class TimerRunner {
     this.beforeWork(scope);
     const now = scope.now();
     const metadata: Record<string, unknown> = { ...(log?.metadata ?? {}) };
-    if (!log && options.timeout !== undefined)
+    // NOTE: a wait without a stored deadline is new, or was retried after timing out (retry drops
+    // `timeout_at`): its timeout starts now.
+    const fresh = options.timeout !== undefined && typeof metadata.timeout_at !== 'string';
+    if (fresh && options.timeout !== undefined)
       metadata.timeout_at = iso(now + toMs(options.timeout, 'waitForSignal timeout'));
     const attempts = (log?.attempts ?? 0) + 1;
     const payload = await this.timers.consumeSignal(
@@ -186,7 +189,7 @@ export class TimerRunner {
       await this.fail(scope, stepName, attempts, false, metadata, timeout);
       throw timeout;
     }
-    if (!log) await this.pending(scope, stepName, attempts, metadata);
+    if (!log || fresh) await this.pending(scope, stepName, attempts, metadata);
     scope.halt(timeoutAt);
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError } from '../../lib/index.js';
-import { RepeatSchedule } from '../../lib/timers/repeat-schedule.js';
+import { alignPosition, RepeatSchedule } from '../../lib/timers/repeat-schedule.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -59,5 +59,50 @@ describe('RepeatSchedule', () => {
     expect(() => new RepeatSchedule(0, 0)).toThrow(InvalidOptionsError);
     expect(() => new RepeatSchedule('1h', 0, 'Mars/Olympus')).toThrow(InvalidOptionsError);
     expect(() => new RepeatSchedule('1h', Number.NaN)).toThrow(InvalidOptionsError);
+  });
+});
+
+describe('alignPosition (interval changed between deploys)', () => {
+  const anchor = Date.UTC(2026, 0, 1);
+  /** The tick after `position` on the grid of `every`. */
+  const nextTick = (every: Parameters<typeof alignPosition>[0], timeZone?: string) => {
+    return (position: Parameters<typeof alignPosition>[2]) => {
+      const p = alignPosition(every, timeZone, position);
+      return new RepeatSchedule(every, p.anchorMs, timeZone).tick((p.lastIndex ?? -1) + 1);
+    };
+  };
+
+  it('should keep the position while the grid is unchanged', () => {
+    const position = { anchorMs: anchor, lastIndex: 3, lastMs: anchor + 900 };
+    expect(alignPosition('300ms', undefined, position)).toBe(position);
+    const before = { anchorMs: anchor, lastIndex: null, lastMs: null };
+    expect(alignPosition('3s', undefined, before)).toBe(before);
+  });
+
+  it('should put the next tick one new interval after the last one when the interval grows or shrinks', () => {
+    // Four ticks of 300 ms ran (indexes 0..3); the deploy changed the interval to 3 s.
+    const last = { anchorMs: anchor, lastIndex: 3, lastMs: anchor + 900 };
+    expect(nextTick('3s')(last)).toBe(anchor + 900 + 3_000);
+    // Shrinking must not go back before the last tick (nor onto an old tick's name).
+    const slow = { anchorMs: anchor, lastIndex: 10, lastMs: anchor + 30_000 };
+    expect(nextTick('1s')(slow)).toBe(anchor + 31_000);
+  });
+
+  it('should move a daily repeat changed to weekly one week after its last tick, not 100 weeks', () => {
+    const last = { anchorMs: anchor, lastIndex: 100, lastMs: anchor + 100 * 86_400_000 };
+    expect(new Date(nextTick({ weeks: 1 })(last)).toISOString()).toBe(
+      new Date(anchor + 107 * 86_400_000).toISOString(),
+    );
+  });
+
+  it('should restart the grid at the last tick when the time zone of a calendar interval changed', () => {
+    // 09:00 in New York (14:00Z in winter), then the deploy sets the zone to Europe/Paris.
+    const last = {
+      anchorMs: Date.UTC(2026, 0, 1, 14),
+      lastIndex: 5,
+      lastMs: Date.UTC(2026, 0, 6, 14),
+    };
+    expect(alignPosition('1d', 'America/New_York', last)).toBe(last);
+    expect(nextTick('1d', 'Europe/Paris')(last)).toBe(Date.UTC(2026, 0, 7, 14));
   });
 });
