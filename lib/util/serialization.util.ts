@@ -73,6 +73,14 @@ function unstorableObject(obj: object, encoding: Encoding): string | undefined {
     for (const [type, what] of NOT_JSON) if (obj instanceof type) return what;
     if (ArrayBuffer.isView(obj)) return 'a typed array, which JSON would store as an object';
   }
+  if (obj instanceof Float32Array || obj instanceof Float64Array) {
+    // superjson stores a typed array's elements as JSON numbers: NaN and ±Infinity become null
+    // (read back as 0), and -0 becomes 0.
+    for (const x of obj) {
+      if (!Number.isFinite(x) || Object.is(x, -0))
+        return 'a float typed array holding NaN, ±Infinity or -0, which would be read back as 0';
+    }
+  }
   const toJSON = (obj as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === 'function' && !(encoding === 'superjson' && obj instanceof URL)) {
     return 'an object with a toJSON() method, which would be stored as what toJSON() returns (store that)';

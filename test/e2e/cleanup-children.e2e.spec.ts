@@ -135,9 +135,10 @@ describe('Cleanup: children of live parents (e2e)', () => {
       15_000,
       'a parked parent and its failed child',
     );
-    await sql(`UPDATE ${wf} SET updated_at = now() - interval '40 days' WHERE key = $1`, [
-      childKey,
-    ]);
+    await sql(
+      `UPDATE ${wf} SET updated_at = now() - interval '40 days', finished_at = now() - interval '40 days' WHERE key = $1`,
+      [childKey],
+    );
     expect((await cleaner.run({ olderThan: '30d' })).workflows).toBe(0);
     expect(await handle.status()).toBe('idle');
     Flaky.fixed = true;
@@ -150,7 +151,10 @@ describe('Cleanup: children of live parents (e2e)', () => {
 
   it('should delete the child of a deleted parent in the same run', async () => {
     const { parent, child } = await family('failed', 'failed');
-    await sql(`UPDATE ${wf} SET updated_at = now() - interval '40 days' WHERE id = $1`, [parent]);
+    await sql(
+      `UPDATE ${wf} SET updated_at = now() - interval '40 days', finished_at = now() - interval '40 days' WHERE id = $1`,
+      [parent],
+    );
     expect((await cleaner.run({ olderThan: '30d', batchSize: 1 })).workflows).toBe(2);
     expect(await runExists(parent)).toBe(false);
     expect(await runExists(child)).toBe(false);

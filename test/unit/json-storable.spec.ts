@@ -96,6 +96,9 @@ describe('superjson values (step results, signal payloads): stored unchanged or 
     ['an ArrayBuffer', new ArrayBuffer(2), /Cannot store an ArrayBuffer/],
     ['a sparse array', [1, , 3], /Cannot store an empty slot at result\[1\]/],
     ['an invalid Date', new Date(NaN), /Cannot store an invalid Date/],
+    ['a Float64Array holding -0', Float64Array.from([1, -0]), /float typed array/],
+    ['a Float32Array holding NaN', Float32Array.from([NaN]), /float typed array/],
+    ['a Float64Array holding Infinity', Float64Array.from([Infinity]), /float typed array/],
   ])('should refuse %s instead of storing what would not read back', (_what, value, message) => {
     const err = refusal(() => serializeValue(value));
     expect(err).toBeInstanceOf(SerializationError);
