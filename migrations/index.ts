@@ -2,10 +2,12 @@ import { InitChronoForge1763900000000 } from './1763900000000-init-chrono-forge.
 import { AddChronoForgeSignals1763900000001 } from './1763900000001-add-chrono-forge-signals.js';
 import { AddChronoForgeWorkers1763900000002 } from './1763900000002-add-chrono-forge-workers.js';
 import { ChronoForgeStepLogCascade1763900000003 } from './1763900000003-step-log-cascade-trigger.js';
+import { ChronoForgeForeignKeyIndexes1763900000005 } from './1763900000005-index-foreign-keys.js';
 
 export {
   AddChronoForgeSignals1763900000001,
   AddChronoForgeWorkers1763900000002,
+  ChronoForgeForeignKeyIndexes1763900000005,
   ChronoForgeStepLogCascade1763900000003,
   InitChronoForge1763900000000,
 };
@@ -21,4 +23,5 @@ export const chronoForgeMigrations = [
   AddChronoForgeSignals1763900000001,
   AddChronoForgeWorkers1763900000002,
   ChronoForgeStepLogCascade1763900000003,
+  ChronoForgeForeignKeyIndexes1763900000005,
 ];

@@ -54,7 +54,7 @@ describe('connections outside the pool: heartbeat and wake-up listener (e2e)', (
   afterAll(() => cleanup(schema, queueName));
 
   it('should keep beating while transactional steps hold every pooled connection past deadAfter', async () => {
-    const worker = { concurrency: 4, deadAfter: '1500ms' };
+    const worker = { concurrency: 4, deadAfter: '1500ms' as const };
     const database = { url: DATABASE_URL, schema, poolSize: 2 };
     const a = await boot({ database, worker, recovery: false });
     const client = a.get(WorkflowClient);
