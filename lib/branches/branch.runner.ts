@@ -9,6 +9,7 @@ import { UnknownBranchError } from '../errors/unknown-branch.error.js';
 import { UnmergedBranchError } from '../errors/unmerged-branch.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import { branchStorage, LockLostError, type RunScope } from '../executor/run-scope.js';
+import { crashPoint, spawnTarget } from '../executor/fault-injector.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { type Duration, toMs } from '../util/duration.util.js';
 import { assertUserName } from '../util/names.util.js';
@@ -109,6 +110,7 @@ export class BranchRunner {
         cursors: { ...((log.metadata.cursors as Record<string, unknown>) ?? {}) },
       };
       await branchStorage.run(frame, body);
+      crashPoint(scope, stepName, 'before');
       const id = await this.store.completeStep(
         scope.run.id,
         scope.owner,
@@ -119,6 +121,7 @@ export class BranchRunner {
         new Date(),
       );
       if (id === null) throw new LockLostError(scope.run.id);
+      crashPoint(scope, stepName, 'after');
       scope.logs.set(stepName, {
         ...log,
         state: 'completed',
@@ -232,6 +235,7 @@ export class BranchRunner {
         maxDurationMs: def.maxDurationMs,
       });
     }
+    crashPoint(scope, spawnTarget(frame.name, name), 'before');
     const toEnqueue = await this.branches.dispatch(
       scope.run.id,
       scope.owner,
@@ -241,6 +245,7 @@ export class BranchRunner {
       cursor as unknown as Record<string, unknown>,
     );
     if (toEnqueue === null) throw new LockLostError(scope.run.id);
+    crashPoint(scope, spawnTarget(frame.name, name), 'after');
     frame.cursors[name] = cursor;
     return toEnqueue;
   }
@@ -277,6 +282,7 @@ export class BranchRunner {
     const sealed = unique.every((n) => scope.logs.get(`branch$${n}`)?.state === 'completed');
     const ids = open.map((b) => b.logId);
     if (sealed && (await this.branches.counts(ids)).every((c) => c.pending === 0)) {
+      crashPoint(scope, stepName, 'before');
       const id = await this.store.completeStep(
         scope.run.id,
         scope.owner,
@@ -287,6 +293,7 @@ export class BranchRunner {
         new Date(),
       );
       if (id === null) throw new LockLostError(scope.run.id);
+      crashPoint(scope, stepName, 'after');
       return done();
     }
     const token = randomUUID();

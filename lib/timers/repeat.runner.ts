@@ -3,6 +3,7 @@ import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
 import type { RepeatMetadata } from '../decorators/repeat.decorator.js';
 import { ExecutionFailedError } from '../errors/execution-failed.error.js';
 import { toErrorRecord } from '../executor/error-record.js';
+import { crashPoint } from '../executor/fault-injector.js';
 import { type RetryCounts, type RetryStrategy, toRetryStrategy } from '../executor/retry-policy.js';
 import { HaltExecution, LockLostError, type RunScope, stepStorage } from '../executor/run-scope.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
@@ -57,6 +58,7 @@ export class RepeatRunner {
     for (;;) {
       if (scope.halted) throw new HaltExecution();
       if (await this.tillMet(self, args, meta, coordName)) {
+        crashPoint(scope, coordName, 'before');
         const id = await this.store.completeStep(
           scope.run.id,
           scope.owner,
@@ -67,6 +69,7 @@ export class RepeatRunner {
           new Date(),
         );
         if (id === null) throw new LockLostError(scope.run.id);
+        crashPoint(scope, coordName, 'after');
         return;
       }
       let state = coord?.metadata as Coordination | undefined;
@@ -158,7 +161,7 @@ export class RepeatRunner {
         result: serializeValue(value ?? null),
       });
     } catch (err) {
-      if (err instanceof HaltExecution || err instanceof LockLostError) throw err;
+      if (err instanceof HaltExecution || err instanceof LockLostError || scope.crashed) throw err;
       const counts: RetryCounts = { ...((tickMeta.retry_counts as RetryCounts | undefined) ?? {}) };
       const decision = policy.decide(err, attempts, counts);
       if (Object.keys(counts).length > 0) tickMeta.retry_counts = counts;
@@ -203,6 +206,7 @@ export class RepeatRunner {
     tick: TickWrite | null,
   ): Promise<Coordination> {
     const next: Coordination = { ...state, last_index: index, last_execution_at: iso(scheduled) };
+    if (tick?.state === 'completed') crashPoint(scope, tick.name, 'before');
     const ok = tick
       ? await this.repeats.recordTick(scope.run.id, scope.owner, coordName, next, tick)
       : (await this.store.savePendingLog(
@@ -214,6 +218,7 @@ export class RepeatRunner {
         ),
         true);
     if (!ok) throw new LockLostError(scope.run.id);
+    if (tick?.state === 'completed') crashPoint(scope, tick.name, 'after');
     const coord = scope.logs.get(coordName);
     if (coord)
       scope.logs.set(coordName, { ...coord, attempts: coord.attempts + 1, metadata: next });

@@ -3,6 +3,7 @@ import { ExecutionFailedError } from '../errors/execution-failed.error.js';
 import { WaitConditionTimeoutError } from '../errors/wait-condition-timeout.error.js';
 import { recordFailedAttempt } from '../executor/failed-attempt.js';
 import { type ErrorClass, RetryPolicy, type RetryCounts } from '../executor/retry-policy.js';
+import { crashPoint } from '../executor/fault-injector.js';
 import { HaltExecution, LockLostError, type RunScope, stepStorage } from '../executor/run-scope.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { type Duration, toMs } from '../util/duration.util.js';
@@ -159,6 +160,7 @@ export class TimerRunner {
     if (!log && options.timeout !== undefined)
       metadata.timeout_at = iso(now + toMs(options.timeout, 'waitForSignal timeout'));
     const attempts = (log?.attempts ?? 0) + 1;
+    crashPoint(scope, stepName, 'before');
     const payload = await this.timers.consumeSignal(
       scope.run.id,
       scope.owner,
@@ -168,6 +170,7 @@ export class TimerRunner {
       metadata,
     );
     if (payload) {
+      crashPoint(scope, stepName, 'after');
       scope.logs.set(stepName, {
         id: '',
         step_name: stepName,
@@ -208,6 +211,7 @@ export class TimerRunner {
     metadata: Record<string, unknown>,
   ): Promise<void> {
     const result = serializeValue(value);
+    crashPoint(scope, stepName, 'before');
     const id = await this.store.completeStep(
       scope.run.id,
       scope.owner,
@@ -218,6 +222,7 @@ export class TimerRunner {
       new Date(),
     );
     if (id === null) throw new LockLostError(scope.run.id);
+    crashPoint(scope, stepName, 'after');
     scope.logs.set(stepName, {
       id,
       step_name: stepName,
