@@ -31,7 +31,8 @@ interface CrashTarget {
 
 /**
  * A booted application with an isolated schema and queue, a {@link TestClock}, and helpers that
- * drive runs to the end (`runToCompletion`) and crash them at every step boundary (`explore`).
+ * drive runs to the end (`runToCompletion`) and crash them at the checkpoint of every durable call
+ * (`explore`).
  *
  * @publicApi
  */
