@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { INestApplicationContext } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DurableStep, Workflow, WorkflowClient, WorkflowContext } from '../../lib/index.js';
 import { bootApp } from '../support/app.js';
@@ -55,5 +56,28 @@ describe('a pool of one connection (e2e)', () => {
     );
     const results = await Promise.all(handles.map((h) => h.result({ timeout: '20s' })));
     expect(results).toEqual([3, 5, 7]);
+  });
+
+  it("should boot and run on the application's DataSource when its pool has one connection", async () => {
+    const own = uniqueName('cf_pool1_ds');
+    const dataSource = new DataSource({ type: 'postgres', url: DATABASE_URL, poolSize: 1 });
+    await dataSource.initialize();
+    try {
+      app = await bootApp({
+        schema: own,
+        queueName,
+        providers: [SmallPoolWorkflow],
+        options: { database: { dataSource, schema: own } },
+      });
+      const handle = await app
+        .get(WorkflowClient)
+        .start('pool.small', { key: 'ds', input: { n: 5 } });
+      await expect(handle.result({ timeout: '20s' })).resolves.toBe(11);
+    } finally {
+      await app?.close();
+      app = undefined;
+      await dataSource.destroy();
+      await cleanup(own, queueName);
+    }
   });
 });
