@@ -85,6 +85,12 @@ export class FaultInjector {
     armedInjectors.add(this);
   }
 
+  /** Drops the armed crash, if it has not happened. */
+  disarm(): void {
+    this.armed = undefined;
+    armedInjectors.delete(this);
+  }
+
   /** Whether the armed crash already happened (or none was armed). */
   get fired(): boolean {
     return this.armed === undefined;
@@ -95,8 +101,7 @@ export class FaultInjector {
     const a = this.armed;
     if (!a || a.runKey !== runKey) return;
     if (this.targetOf(stepName) === a.stepName && a.phase === phase) {
-      this.armed = undefined;
-      armedInjectors.delete(this);
+      this.disarm();
       this.crashed.add(runKey);
       throw new SimulatedCrash(stepName, phase);
     }

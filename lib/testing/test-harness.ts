@@ -123,9 +123,15 @@ export class ChronoForgeTestHarness {
         const key = `${prefix}-${suffix ? `${suffix.slice(1)}-` : ''}${step}-${phase}`;
         const crashedKey = `${key}${suffix}`;
         faults.arm(crashedKey, step, phase);
-        await this.client.start(workflow, { key, input });
-        const run = await this.runToCompletion(key, drive);
-        const fired = faults.fired;
+        let run: WorkflowRunDetail;
+        let fired: boolean;
+        try {
+          await this.client.start(workflow, { key, input });
+          run = await this.runToCompletion(key, drive);
+        } finally {
+          fired = faults.fired;
+          faults.disarm(); // a crash that never fired must not strike another run
+        }
         const projected = outcome(run);
         const ok = fired && isDeepStrictEqual(projected, clean.outcome);
         variants.push({
