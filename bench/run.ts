@@ -5,6 +5,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { cleanupBench } from './cleanup.bench.js';
 import { perStepBench } from './per-step.bench.js';
 import { repeatCatchUpBench } from './repeat-catchup.bench.js';
 import { replayBench } from './replay.bench.js';
@@ -22,6 +23,7 @@ const BENCHES: Array<[string, () => Promise<BenchResult>]> = [
   ['repeat', repeatCatchUpBench],
   ['transactional', transactionalBench],
   ['spawn', spawnBench],
+  ['cleanup', cleanupBench],
 ];
 
 const HEADER = [

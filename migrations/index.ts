@@ -3,11 +3,13 @@ import { AddChronoForgeSignals1763900000001 } from './1763900000001-add-chrono-f
 import { AddChronoForgeWorkers1763900000002 } from './1763900000002-add-chrono-forge-workers.js';
 import { ChronoForgeStepLogCascade1763900000003 } from './1763900000003-step-log-cascade-trigger.js';
 import { ChronoForgeRunFinishedAt1763900000004 } from './1763900000004-run-finished-at.js';
+import { ChronoForgeForeignKeyIndexes1763900000005 } from './1763900000005-index-foreign-keys.js';
 
 export {
   AddChronoForgeSignals1763900000001,
   AddChronoForgeWorkers1763900000002,
   ChronoForgeRunFinishedAt1763900000004,
+  ChronoForgeForeignKeyIndexes1763900000005,
   ChronoForgeStepLogCascade1763900000003,
   InitChronoForge1763900000000,
 };
@@ -24,4 +26,5 @@ export const chronoForgeMigrations = [
   AddChronoForgeWorkers1763900000002,
   ChronoForgeStepLogCascade1763900000003,
   ChronoForgeRunFinishedAt1763900000004,
+  ChronoForgeForeignKeyIndexes1763900000005,
 ];

@@ -11,6 +11,7 @@ import { UnknownBranchError } from '../errors/unknown-branch.error.js';
 import { UnmergedBranchError } from '../errors/unmerged-branch.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import { branchStorage, LockLostError, type RunScope } from '../executor/run-scope.js';
+import { crashPoint, spawnTarget } from '../executor/fault-injector.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { type Duration, toMs } from '../util/duration.util.js';
 import { assertUserName } from '../util/names.util.js';
@@ -121,6 +122,7 @@ export class BranchRunner {
         cursors: { ...((log.metadata.cursors as Record<string, unknown>) ?? {}) },
       };
       await branchStorage.run(frame, body);
+      crashPoint(scope, stepName, 'before');
       const id = await this.store.completeStep(
         scope.run.id,
         scope.owner,
@@ -134,6 +136,7 @@ export class BranchRunner {
         scope,
       );
       if (id === null) throw new LockLostError(scope.run.id);
+      crashPoint(scope, stepName, 'after');
       scope.logs.set(stepName, {
         ...log,
         state: 'completed',
@@ -249,6 +252,7 @@ export class BranchRunner {
       await checkNewRun(def, key, input);
       children.push({ key, workflow: def.name, input, maxDurationMs: def.maxDurationMs });
     }
+    crashPoint(scope, spawnTarget(frame.name, name), 'before');
     const dispatched = await this.branches.dispatch(
       scope.run.id,
       scope.owner,
@@ -268,6 +272,7 @@ export class BranchRunner {
           .join(', ')} belong to runs that are not children of branch "${frame.name}" of this run.`,
       );
     }
+    crashPoint(scope, spawnTarget(frame.name, name), 'after');
     frame.cursors[name] = cursor;
     return dispatched.toEnqueue;
   }
@@ -318,6 +323,7 @@ export class BranchRunner {
       );
     }
     if (sealed && counts.every((c) => c.pending === 0)) {
+      crashPoint(scope, stepName, 'before');
       const id = await this.store.completeStep(
         scope.run.id,
         scope.owner,
@@ -328,6 +334,7 @@ export class BranchRunner {
         new Date(),
       );
       if (id === null) throw new LockLostError(scope.run.id);
+      crashPoint(scope, stepName, 'after');
       return done();
     }
     const token = randomUUID();

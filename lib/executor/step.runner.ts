@@ -184,10 +184,7 @@ export class StepRunner {
       outcome = 'ok';
       return value;
     } finally {
-      this.metrics.stepDuration.observe(
-        { workflow, step: stepName, outcome },
-        (performance.now() - started) / 1000,
-      );
+      this.metrics.step(workflow, stepName, outcome, (performance.now() - started) / 1000);
     }
   }
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Histogram, Registry } from 'prom-client';
+import { withoutOccurrence } from '../util/names.util.js';
 
 /** How a pass ended. */
 export type PassOutcome = 'completed' | 'failed' | 'stalled' | 'halted' | 'retrying' | 'lock_lost';
@@ -33,7 +34,7 @@ export class ChronoForgeMetrics {
   });
   readonly stepDuration = new Histogram({
     name: 'chronoforge_step_duration_seconds',
-    help: 'Duration of executed (not replayed) durable steps',
+    help: 'Duration of executed (not replayed) durable steps, by step name (without its #n occurrence)',
     labelNames: ['workflow', 'step', 'outcome'],
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
     registers: [this.registry],
@@ -86,6 +87,15 @@ export class ChronoForgeMetrics {
     this.passes.inc({ workflow, outcome });
     if (outcome === 'completed' || outcome === 'failed' || outcome === 'stalled')
       this.runsFinished.inc({ workflow, state: outcome });
+  }
+
+  /**
+   * Records the duration of an executed step body. The `step` label is the step's name without its
+   * occurrence suffix (`step$item#2` is counted as `step$item`), so a loop over one step makes one
+   * series, not one per iteration.
+   */
+  step(workflow: string, stepName: string, outcome: string, seconds: number): void {
+    this.stepDuration.observe({ workflow, step: withoutOccurrence(stepName), outcome }, seconds);
   }
 
   /** Records queue timing of a job: lateness for delayed wake-ups, lag for immediate ones. */

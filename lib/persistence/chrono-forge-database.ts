@@ -5,8 +5,8 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import type { Pool, PoolClient, PoolConfig } from 'pg';
-import { DataSource, type DataSourceOptions } from 'typeorm';
+import pg, { type Pool, type PoolClient, type PoolConfig } from 'pg';
+import { DataSource, type DataSourceOptions, MigrationExecutor } from 'typeorm';
 import { chronoForgeMigrations } from '../../migrations/index.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
@@ -21,6 +21,9 @@ export const MIGRATIONS_TABLE = 'chrono_forge_migrations';
 
 /** How long shutdown waits for other users of the embedded server (the queue) before stopping it. */
 const EMBEDDED_RELEASE_TIMEOUT_MS = 15_000;
+
+/** How long opening a dedicated connection may take before it counts as failed. */
+const DEDICATED_CONNECT_TIMEOUT_MS = 10_000;
 
 /** Connection settings of a `pg` pool: a connection string, or host/port/user/password/database. */
 export type PostgresEndpoint = Pick<
@@ -89,6 +92,31 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
     return (this.dataSource.driver as unknown as { master: Pool }).master;
   }
 
+  /**
+   * Opens a connection of its own, outside the pool, for a long-lived job that must not wait behind
+   * (or starve) the engine's statements: the wake-up listener and the worker heartbeat. Its
+   * `application_name` is `chronoforge <purpose> <schema>`. The caller ends it; an `error` handler
+   * is already attached (a dropped connection is noticed at the next query or by the caller's own
+   * handler).
+   */
+  async connectDedicated(purpose: string): Promise<pg.Client> {
+    const endpoint = await this.endpoint();
+    const client = new pg.Client({
+      ...endpoint,
+      application_name: `chronoforge ${purpose} ${this.schema}`.slice(0, 63),
+      connectionTimeoutMillis: DEDICATED_CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+    });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    return client;
+  }
+
   async onModuleInit(): Promise<void> {
     const { dataSource } = this.options.database;
     let { url } = this.options.database;
@@ -147,40 +175,45 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
     if (this.options.migrationsRun) await this.runMigrations();
   }
 
-  /** Runs pending ChronoForge migrations, serialized across processes by an advisory lock. */
+  /**
+   * Runs pending ChronoForge migrations, serialized across processes by an advisory lock. The lock
+   * and the migrations share one connection, so a pool of one connection is enough to boot.
+   */
   async runMigrations(): Promise<void> {
-    const client = await this.pool.connect();
+    const lockKey = `chronoforge:migrate:${this.schema}`;
+    const migrator = this.owned
+      ? this.dataSource
+      : new DataSource({
+          ...(this.dataSource.options as object),
+          type: 'postgres',
+          schema: this.schema,
+          entities: [],
+          migrations: chronoForgeMigrations,
+          migrationsTableName: MIGRATIONS_TABLE,
+          synchronize: false,
+          migrationsRun: false,
+          poolSize: 1,
+        });
+    if (!migrator.isInitialized) await migrator.initialize();
+    const runner = migrator.createQueryRunner();
     try {
-      await client.query('SELECT pg_advisory_lock(hashtext($1))', [
-        `chronoforge:migrate:${this.schema}`,
-      ]);
-      await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
-      const migrator = this.owned
-        ? this.dataSource
-        : new DataSource({
-            ...(this.dataSource.options as object),
-            type: 'postgres',
-            schema: this.schema,
-            entities: [],
-            migrations: chronoForgeMigrations,
-            migrationsTableName: MIGRATIONS_TABLE,
-            synchronize: false,
-            migrationsRun: false,
-            poolSize: 1,
-          });
-      if (!migrator.isInitialized) await migrator.initialize();
+      await runner.connect();
+      await runner.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
       try {
-        const ran = await migrator.runMigrations({ transaction: 'each' });
+        await runner.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
+        const executor = new MigrationExecutor(migrator, runner);
+        executor.transaction = 'each';
+        const ran = await executor.executePendingMigrations();
         if (ran.length > 0)
           this.logger.log(`Applied ${ran.length} migration(s) in schema "${this.schema}"`);
       } finally {
-        if (migrator !== this.dataSource) await migrator.destroy();
+        await runner
+          .query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey])
+          .catch(() => undefined);
       }
     } finally {
-      await client
-        .query('SELECT pg_advisory_unlock(hashtext($1))', [`chronoforge:migrate:${this.schema}`])
-        .catch(() => undefined);
-      client.release();
+      await runner.release();
+      if (migrator !== this.dataSource) await migrator.destroy();
     }
   }
 

@@ -5,14 +5,22 @@ import {
   Logger,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import type { PoolClient } from 'pg';
+import type pg from 'pg';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
+import { ChronoForgeClock } from '../timers/clock.js';
 import { ChronoForgeDatabase } from './chrono-forge-database.js';
+import { WorkflowStore } from './workflow.store.js';
 
 /** PostgreSQL channel of wake-ups committed inside application transactions. */
 export const WAKE_CHANNEL = 'chronoforge_wake';
+
+/** How long the listener waits before reconnecting after it lost its connection. */
+export const WAKE_LISTENER_RETRY_MS = 1_000;
+
+/** Most runs the catch-up sweep after a (re)connect enqueues when `recovery` is off. */
+const CATCH_UP_BATCH = 500;
 
 /** SQL that queues a wake-up for run `$n` of `schema`; PostgreSQL delivers it only on commit. */
 export function notifySql(param: string): string {
@@ -26,19 +34,26 @@ export function wakePayload(schema: string, workflowId: string): string {
 
 /**
  * In worker processes: LISTENs for wake-ups that application transactions committed
- * (`client.start(…, { manager })`, `client.signal(…, { manager })`) and enqueues them. If this
- * process is down the recovery sweeper still finds the run (its `next_run_at` is due).
+ * (`client.start(…, { manager })`, `client.signal(…, { manager })`) and enqueues them.
+ *
+ * It listens on a connection of its own (outside the engine's pool, which it would otherwise hold
+ * for the life of the process). A notification sent while it is not listening (connection lost,
+ * reconnecting, not yet listening at boot) is gone: after every successful `LISTEN` it enqueues
+ * every run that is due now, so such a wake-up waits for the reconnect (about 1 s), not for the
+ * recovery sweeper. If this process is down the sweeper still finds the run.
  */
 @Injectable()
 export class WakeListener implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WakeListener.name);
-  private client: PoolClient | undefined;
+  private client: pg.Client | undefined;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: ChronoForgeDatabase,
     private readonly queue: WorkflowQueue,
+    private readonly store: WorkflowStore,
+    private readonly clock: ChronoForgeClock,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -49,7 +64,7 @@ export class WakeListener implements OnApplicationBootstrap, BeforeApplicationSh
 
   private async listen(): Promise<void> {
     if (this.stopped) return;
-    const client = await this.db.pool.connect();
+    const client = await this.db.connectDedicated('wake-listener');
     const prefix = `${this.db.schema}:`;
     client.on('notification', (msg) => {
       if (msg.channel !== WAKE_CHANNEL || !msg.payload?.startsWith(prefix)) return;
@@ -61,13 +76,41 @@ export class WakeListener implements OnApplicationBootstrap, BeforeApplicationSh
           this.logger.warn(`Wake-up of run ${id} not enqueued: ${err.message}`),
         );
     });
-    client.on('error', (err) => {
-      client.release(err);
+    let lost = false;
+    const onLost = (err: Error) => {
+      if (lost) return;
+      lost = true;
       if (this.client === client) this.client = undefined;
+      void client.end().catch(() => undefined);
       this.scheduleRetry(err);
-    });
-    await client.query(`LISTEN ${WAKE_CHANNEL}`);
+    };
+    client.on('error', onLost);
+    client.on('end', () => onLost(new Error('connection ended')));
+    try {
+      await client.query(`LISTEN ${WAKE_CHANNEL}`);
+    } catch (err) {
+      lost = true;
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
     this.client = client;
+    await this.catchUp();
+  }
+
+  /** Enqueues the runs that are due now: wake-ups notified while nobody listened. */
+  private async catchUp(): Promise<void> {
+    try {
+      const limit =
+        this.options.recovery === false ? CATCH_UP_BATCH : this.options.recovery.batchSize;
+      const due = await this.store.findRecoverable(this.clock.now(), 0, limit);
+      await this.queue.enqueueRecovered(due);
+    } catch (err) {
+      this.logger.warn(`Wake-up catch-up after LISTEN failed: ${(err as Error).message}`);
+    }
   }
 
   private scheduleRetry(err: Error): void {
@@ -75,7 +118,7 @@ export class WakeListener implements OnApplicationBootstrap, BeforeApplicationSh
     this.logger.warn(`Wake-up listener lost its connection (${err.message}); retrying in 1 s`);
     this.retryTimer = setTimeout(
       () => void this.listen().catch((e: Error) => this.scheduleRetry(e)),
-      1000,
+      WAKE_LISTENER_RETRY_MS,
     );
     this.retryTimer.unref();
   }
@@ -86,8 +129,10 @@ export class WakeListener implements OnApplicationBootstrap, BeforeApplicationSh
     const client = this.client;
     this.client = undefined;
     if (client) {
-      await client.query(`UNLISTEN ${WAKE_CHANNEL}`).catch(() => undefined);
-      client.release();
+      client.removeAllListeners('end');
+      client.removeAllListeners('error');
+      client.on('error', () => undefined);
+      await client.end().catch(() => undefined);
     }
   }
 }

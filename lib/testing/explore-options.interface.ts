@@ -30,8 +30,8 @@ export interface ExploreOptions extends Omit<RunToCompletionOptions, 'workflow'>
   /** Prefix of the run keys (`<prefix>-clean`, `<prefix>-<step>-<phase>`, …). */
   keyPrefix?: string;
   /**
-   * Also crash at every step boundary of the runs the workflow spawns (its branch children and
-   * their descendants), one variant per child step and phase. @default false
+   * Also crash at every durable call of the runs the workflow spawns (its branch children and
+   * their descendants), one variant per checkpoint and phase. @default false
    */
   children?: boolean;
   /**

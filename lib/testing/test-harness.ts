@@ -4,7 +4,7 @@ import { WorkflowClient } from '../client/workflow.client.js';
 import type { WorkflowRunDetail } from '../client/workflow-run.interface.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { ResultTimeoutError } from '../errors/result-timeout.error.js';
-import { FaultInjector } from '../executor/fault-injector.js';
+import { FaultInjector, parseTick, spawnTarget, tickTarget } from '../executor/fault-injector.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { WorkflowWorker } from '../queue/workflow.worker.js';
@@ -20,7 +20,10 @@ import {
 } from './explore-options.interface.js';
 
 const TERMINAL = new Set(['completed', 'failed', 'stalled', 'cancelled']);
-/** A crash point of `explore`: a step of the root run (`suffix` '') or of a descendant run. */
+/**
+ * A crash point of `explore`: a checkpoint of a durable call of the root run (`suffix` '') or of a
+ * descendant run.
+ */
 interface CrashTarget {
   suffix: string;
   step: string;
@@ -28,7 +31,8 @@ interface CrashTarget {
 
 /**
  * A booted application with an isolated schema and queue, a {@link TestClock}, and helpers that
- * drive runs to the end (`runToCompletion`) and crash them at every step boundary (`explore`).
+ * drive runs to the end (`runToCompletion`) and crash them at the checkpoint of every durable call
+ * (`explore`).
  *
  * @publicApi
  */
@@ -83,9 +87,13 @@ export class ChronoForgeTestHarness {
   }
 
   /**
-   * Runs `workflow` once cleanly, then once per step boundary crashing just before and just after
-   * that step's checkpoint (with `children`, also in every run it spawned), and reports whether
-   * every variant ended like the clean run (the TypeScript counterpart of ChaoticJob).
+   * Runs `workflow` once cleanly, then once per durable call of that run crashing just before and
+   * just after its checkpoint (with `children`, also in every run it spawned), and reports whether
+   * every variant ended like the clean run (the TypeScript counterpart of ChaoticJob). The durable
+   * calls are steps (`step$`), timers (`wait$`, `wait_until$`, `continue_if$`), signal waits
+   * (`signal$`), branch seals (`branch$`), spawns (`spawn$<branch>$<name>`: the insert of the
+   * first batch of children), merges (`merge$`), repeats (`durably_repeat$<name>`, completed when
+   * `till` holds) and repeat ticks (`durably_repeat$<name>$tick<n>`, the n-th tick).
    */
   async explore(
     workflow: string,
@@ -115,9 +123,15 @@ export class ChronoForgeTestHarness {
         const key = `${prefix}-${suffix ? `${suffix.slice(1)}-` : ''}${step}-${phase}`;
         const crashedKey = `${key}${suffix}`;
         faults.arm(crashedKey, step, phase);
-        await this.client.start(workflow, { key, input });
-        const run = await this.runToCompletion(key, drive);
-        const fired = faults.fired;
+        let run: WorkflowRunDetail;
+        let fired: boolean;
+        try {
+          await this.client.start(workflow, { key, input });
+          run = await this.runToCompletion(key, drive);
+        } finally {
+          fired = faults.fired;
+          faults.disarm(); // a crash that never fired must not strike another run
+        }
         const projected = outcome(run);
         const ok = fired && isDeepStrictEqual(projected, clean.outcome);
         variants.push({
@@ -162,20 +176,46 @@ export class ChronoForgeTestHarness {
     return aged.length > 0;
   }
 
-  /** The step$ boundaries of the clean run and, with `children`, of every run it spawned. */
+  /**
+   * The checkpoints of the clean run's durable calls (and, with `children`, of every run it
+   * spawned): every completed step, timer, signal wait, branch seal, merge, repeat and repeat tick
+   * (by position: {@link tickTarget}), and every spawn ({@link spawnTarget}).
+   */
   private async crashTargets(root: WorkflowRunDetail, children: boolean): Promise<CrashTarget[]> {
-    const own = (run: WorkflowRunDetail, suffix: string) =>
-      completedSteps(run)
-        .filter((s) => s.startsWith('step$'))
-        .map((step) => ({ suffix, step }));
-    const targets = own(root, '');
+    const targets = checkpointsOf(root).map((step) => ({ suffix: '', step }));
     if (!children) return targets;
     // Children's keys extend their parent's: `<parentKey>$<parentWorkflow>$<branch>$<name>`.
     const descendants = await this.client.list({ keyPrefix: `${root.key}$`, limit: 500 });
     for (const summary of descendants.sort((a, b) => a.key.localeCompare(b.key))) {
       const child = await this.client.get(summary.key, { workflow: summary.workflow });
-      targets.push(...own(child, summary.key.slice(root.key.length)));
+      const suffix = summary.key.slice(root.key.length);
+      targets.push(...checkpointsOf(child).map((step) => ({ suffix, step })));
     }
     return targets;
   }
+}
+
+/** The crash targets of a finished run, in the order its durable calls were recorded. */
+function checkpointsOf(run: WorkflowRunDetail): string[] {
+  const done = run.steps.filter((s) => s.state === 'completed' && !s.name.startsWith('$'));
+  const ticks = new Map<string, number[]>();
+  for (const s of done) {
+    const tick = parseTick(s.name);
+    if (tick) ticks.set(tick.coordName, [...(ticks.get(tick.coordName) ?? []), tick.at]);
+  }
+  for (const at of ticks.values()) at.sort((a, b) => a - b);
+  const targets: string[] = [];
+  for (const s of done) {
+    const tick = parseTick(s.name);
+    if (tick) {
+      targets.push(tickTarget(tick.coordName, ticks.get(tick.coordName)!.indexOf(tick.at) + 1));
+      continue;
+    }
+    targets.push(s.name);
+    const branch = /^branch\$(.+)$/.exec(s.name)?.[1];
+    const cursors = s.metadata.cursors;
+    if (branch !== undefined && cursors && typeof cursors === 'object')
+      targets.push(...Object.keys(cursors).map((spawn) => spawnTarget(branch, spawn)));
+  }
+  return targets;
 }

@@ -3,6 +3,7 @@ import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
 import type { RepeatMetadata } from '../decorators/repeat.decorator.js';
 import { ExecutionFailedError } from '../errors/execution-failed.error.js';
 import { toErrorRecord } from '../executor/error-record.js';
+import { crashPoint } from '../executor/fault-injector.js';
 import { type RetryCounts, type RetryStrategy, toRetryStrategy } from '../executor/retry-policy.js';
 import { HaltExecution, LockLostError, type RunScope, stepStorage } from '../executor/run-scope.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
@@ -57,6 +58,7 @@ export class RepeatRunner {
     for (;;) {
       if (scope.halted) throw new HaltExecution();
       if (await this.tillMet(self, args, meta, coordName)) {
+        crashPoint(scope, coordName, 'before');
         const id = await this.store.completeStep(
           scope.run.id,
           scope.owner,
@@ -67,6 +69,7 @@ export class RepeatRunner {
           new Date(),
         );
         if (id === null) throw new LockLostError(scope.run.id);
+        crashPoint(scope, coordName, 'after');
         return;
       }
       let state = coord?.metadata as Coordination | undefined;
@@ -163,7 +166,7 @@ export class RepeatRunner {
         result: serializeValue(value ?? null),
       });
     } catch (err) {
-      if (err instanceof HaltExecution || err instanceof LockLostError) throw err;
+      if (err instanceof HaltExecution || err instanceof LockLostError || scope.crashed) throw err;
       const counts: RetryCounts = { ...((tickMeta.retry_counts as RetryCounts | undefined) ?? {}) };
       // NOTE: a retried run gives the tick a fresh budget (`attempt_offset`, set by the retry).
       const offset = typeof tickMeta.attempt_offset === 'number' ? tickMeta.attempt_offset : 0;
@@ -214,8 +217,10 @@ export class RepeatRunner {
       scope.noteProgress();
       return saved;
     }
+    if (tick.state === 'completed') crashPoint(scope, tick.name, 'before');
     const ok = await this.repeats.recordTick(scope.run.id, scope.owner, coordName, next, tick);
     if (!ok) throw new LockLostError(scope.run.id);
+    if (tick.state === 'completed') crashPoint(scope, tick.name, 'after');
     scope.noteProgress();
     return this.remember(scope, coordName, next);
   }

@@ -3,6 +3,7 @@ import { ExecutionFailedError } from '../errors/execution-failed.error.js';
 import { WaitConditionTimeoutError } from '../errors/wait-condition-timeout.error.js';
 import { recordFailedAttempt } from '../executor/failed-attempt.js';
 import { type ErrorClass, RetryPolicy, type RetryCounts } from '../executor/retry-policy.js';
+import { crashPoint } from '../executor/fault-injector.js';
 import { HaltExecution, LockLostError, type RunScope, stepStorage } from '../executor/run-scope.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { type Duration, toMs } from '../util/duration.util.js';
@@ -162,6 +163,7 @@ export class TimerRunner {
     if (fresh && options.timeout !== undefined)
       metadata.timeout_at = iso(now + toMs(options.timeout, 'waitForSignal timeout'));
     const attempts = (log?.attempts ?? 0) + 1;
+    crashPoint(scope, stepName, 'before');
     const payload = await this.timers.consumeSignal(
       scope.run.id,
       scope.owner,
@@ -172,6 +174,7 @@ export class TimerRunner {
       scope,
     );
     if (payload) {
+      crashPoint(scope, stepName, 'after');
       scope.logs.set(stepName, {
         id: '',
         step_name: stepName,
@@ -213,6 +216,7 @@ export class TimerRunner {
     metadata: Record<string, unknown>,
   ): Promise<void> {
     const result = serializeValue(value);
+    crashPoint(scope, stepName, 'before');
     const id = await this.store.completeStep(
       scope.run.id,
       scope.owner,
@@ -226,6 +230,7 @@ export class TimerRunner {
       scope,
     );
     if (id === null) throw new LockLostError(scope.run.id);
+    crashPoint(scope, stepName, 'after');
     scope.logs.set(stepName, {
       id,
       step_name: stepName,

@@ -39,3 +39,12 @@ export function assertUserName(name: unknown, what: string): asserts name is str
 export function occurrenceName(base: string, n: number): string {
   return n <= 1 ? base : `${base}#${n}`;
 }
+
+/**
+ * A step name without its occurrence suffix (`step$item#3` → `step$item`): the n-th call of a step
+ * is the same step for metrics, whose label values must stay bounded however often a run loops.
+ */
+export function withoutOccurrence(stepName: string): string {
+  const at = stepName.indexOf('#');
+  return at < 0 ? stepName : stepName.slice(0, at);
+}

@@ -1,4 +1,4 @@
-import type { INestApplicationContext } from '@nestjs/common';
+import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import { trace } from '@opentelemetry/api';
 import {
   BasicTracerProvider,
@@ -6,10 +6,22 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChronoForgeMetrics, WorkflowClient } from '../../lib/index.js';
+import { ChronoForgeMetrics, Workflow, WorkflowClient, WorkflowContext } from '../../lib/index.js';
 import { orderProviders } from '../fixtures/orders.fixture.js';
 import { bootApp } from '../support/app.js';
 import { cleanup, uniqueName } from '../support/env.js';
+
+@Injectable()
+class LoopWorkflow {
+  constructor(private readonly ctx: WorkflowContext) {}
+
+  @Workflow('obs.loop')
+  async run(input: { items: number }): Promise<number> {
+    let sum = 0;
+    for (let i = 1; i <= input.items; i++) sum += await this.ctx.step('item', () => i);
+    return sum;
+  }
+}
 
 describe('metrics and tracing (e2e)', () => {
   const schema = uniqueName('cf_obs');
@@ -22,7 +34,7 @@ describe('metrics and tracing (e2e)', () => {
     trace.setGlobalTracerProvider(
       new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
     );
-    app = await bootApp({ schema, queueName, providers: orderProviders });
+    app = await bootApp({ schema, queueName, providers: [...orderProviders, LoopWorkflow] });
     client = app.get(WorkflowClient);
   });
   afterAll(async () => {
@@ -68,5 +80,17 @@ describe('metrics and tracing (e2e)', () => {
         .filter((s) => s.name === 'chronoforge.pass')
         .map((s) => s.attributes['chronoforge.outcome']),
     ).toEqual(['completed']);
+  });
+
+  it('should label the step metric by step name, one series however often a run loops', async () => {
+    const handle = await client.start('obs.loop', { key: 'obs-loop', input: { items: 12 } });
+    await expect(handle.result({ timeout: '15s' })).resolves.toBe(78);
+    const text = await app.get(ChronoForgeMetrics).registry.metrics();
+    const series = text
+      .split('\n')
+      .filter((l) => l.startsWith('chronoforge_step_duration_seconds_count{workflow="obs.loop"'));
+    expect(series).toEqual([
+      'chronoforge_step_duration_seconds_count{workflow="obs.loop",step="step$item",outcome="ok"} 12',
+    ]);
   });
 });

@@ -58,11 +58,11 @@ describe('explore on the sample app workflows (e2e)', () => {
     };
   }
 
-  // 17 runs (the clean one and 16 crash variants), each through a merge, a waitUntil, a sleep, a
-  // repeat and a signal: ~10 s alone, slower beside the rest of the suite.
+  // 37 runs (the clean one and 36 crash variants), each through a merge, a waitUntil, a sleep, a
+  // repeat and a signal: ~30 s alone, slower beside the rest of the suite.
   it(
     `should end every crash variant of "${FULFIL_ORDER_WORKFLOW}" (and of its children) like the clean run`,
-    { timeout: 90_000 },
+    { timeout: 240_000 },
     async () => {
       const order = {
         orderId: 'X-1',
@@ -107,7 +107,27 @@ describe('explore on the sample app workflows (e2e)', () => {
         reminded: true,
         branches: [{ name: 'packing', sealed: true, children: { completed: 2 } }],
       });
-      const own = steps.filter((st) => st.startsWith('step$'));
+      // Every durable call of the run is a crash point, in the order the run recorded them:
+      // steps, timers, the signal wait, the branch seal, its spawn, the merge, the repeat and each
+      // of its ticks (named by position: their times differ per run); then the children's.
+      const own = [
+        'step$inventory.reserve',
+        'step$payments.charge',
+        'branch$packing',
+        'spawn$packing$line',
+        'merge$packing',
+        'wait_until$warehouse.readyToShip',
+        'wait$coolOff',
+        'step$shipping.createShipment',
+        'step$notifications.orderShipped',
+        'step$delivery.window',
+        'durably_repeat$deliveryReminder',
+        'durably_repeat$deliveryReminder$tick1',
+        'durably_repeat$deliveryReminder$tick2',
+        'durably_repeat$deliveryReminder$tick3',
+        'signal$delivered',
+        'step$notifications.orderDelivered',
+      ];
       const crashes = report.variants.map((v) => `${v.crashedKey.slice(1)} ${v.step}:${v.phase}`);
       expect(crashes).toEqual([
         ...own.flatMap((step) => [
@@ -124,11 +144,11 @@ describe('explore on the sample app workflows (e2e)', () => {
       expect(report.variants.filter((v) => !v.ok)).toEqual([]);
       expect(report.ok).toBe(true);
       // The stock is reserved once (the step is idempotent per order); the e-mail step's body runs
-      // once per run (clean + 16 variants) and once more where the crash struck before its checkpoint.
+      // once per run (clean + 36 variants) and once more where the crash struck before its checkpoint.
       expect(harness.moduleRef.get(InventoryService).available('MUG-01')).toBe(998);
       const outbox = harness.moduleRef.get(NotificationService).outbox.map((m) => m.messageId);
-      expect(outbox.filter((id) => id === 'msg_X-1_shipped')).toHaveLength(1 + 16 + 1);
-      expect(outbox.filter((id) => id === 'msg_X-1_delivered')).toHaveLength(1 + 16 + 1);
+      expect(outbox.filter((id) => id === 'msg_X-1_shipped')).toHaveLength(1 + 36 + 1);
+      expect(outbox.filter((id) => id === 'msg_X-1_delivered')).toHaveLength(1 + 36 + 1);
     },
   );
 

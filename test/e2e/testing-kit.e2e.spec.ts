@@ -1,8 +1,76 @@
+import { Injectable } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChronoForgeTestingModule, type ChronoForgeTestHarness } from '../../lib/testing/index.js';
+import {
+  Branch,
+  ChronoForgeClock,
+  type ExecutionLogState,
+  Repeat,
+  Workflow,
+  WorkflowContext,
+  type WorkflowRunDetail,
+} from '../../lib/index.js';
+import {
+  ChronoForgeTestingModule,
+  type ChronoForgeTestHarness,
+  completedSteps,
+  type IdleHook,
+} from '../../lib/testing/index.js';
 import { Calls, orderProviders } from '../fixtures/orders.fixture.js';
 import { timerProviders } from '../fixtures/timers.fixture.js';
 import { DATABASE_URL, QUEUE_BACKEND, REDIS_URL } from '../support/env.js';
+
+/** One of every durable call: timers, a signal wait, a branch with a spawn, a merge, a repeat. */
+@Injectable()
+class EveryDurableCall {
+  constructor(
+    private readonly ctx: WorkflowContext,
+    private readonly clock: ChronoForgeClock,
+  ) {}
+
+  @Workflow('kit.everyCall')
+  async run(): Promise<string> {
+    await this.ctx.sleep('1h', 'nap');
+    await this.ctx.waitUntil('ready', () => true);
+    await this.ctx.continueIf('approved', () => true);
+    const go = await this.ctx.waitForSignal<{ n: number }>('go');
+    await this.fanOut();
+    await this.ctx.merge('fanOut', { minInterval: '100ms' });
+    // Two ticks (after 1 and 2 minutes), then `stopped` holds.
+    await this.remind(await this.ctx.step('stopAt', () => this.clock.now() + 150_000));
+    return `go ${go.n}`;
+  }
+
+  @Branch()
+  async fanOut(): Promise<void> {
+    await this.ctx.spawn('child', { workflow: 'kit.leaf' });
+  }
+
+  @Workflow('kit.leaf')
+  async leaf(): Promise<string> {
+    return this.ctx.step('leaf', () => 'leaf');
+  }
+
+  stopped(stopAt: number): boolean {
+    return this.clock.now() >= stopAt;
+  }
+
+  @Repeat('1m', { till: 'stopped' })
+  async remind(stopAt: number, scheduledAt = new Date()): Promise<void> {
+    void [stopAt, scheduledAt];
+  }
+}
+
+/** Repeat ticks are named by their time, which differs per run: count them instead. */
+const isTick = (name: string) => /\$\d+$/.test(name);
+const tickless = (run: WorkflowRunDetail) => {
+  const steps = completedSteps(run);
+  return {
+    state: run.state,
+    result: run.result,
+    steps: steps.filter((s) => !isTick(s)),
+    ticks: steps.filter(isTick).length,
+  };
+};
 
 describe('testing kit (e2e)', () => {
   let harness: ChronoForgeTestHarness;
@@ -12,7 +80,7 @@ describe('testing kit (e2e)', () => {
       databaseUrl: DATABASE_URL,
       redisUrl: REDIS_URL,
       queue: QUEUE_BACKEND,
-      providers: [...orderProviders, ...timerProviders],
+      providers: [...orderProviders, ...timerProviders, EveryDurableCall],
     });
   });
   afterAll(() => harness?.close());
@@ -33,11 +101,12 @@ describe('testing kit (e2e)', () => {
       state: 'completed',
       steps: ['step$charge', 'step$reserve', 'step$ship'],
     });
+    // In the order the run recorded its durable calls.
     expect(report.variants.map((v) => `${v.step}:${v.phase}`)).toEqual([
-      'step$charge:before',
-      'step$charge:after',
       'step$reserve:before',
       'step$reserve:after',
+      'step$charge:before',
+      'step$charge:after',
       'step$ship:before',
       'step$ship:after',
     ]);
@@ -49,4 +118,44 @@ describe('testing kit (e2e)', () => {
     expect(calls.count('kit-step$reserve-after', 'reserve')).toBe(1);
     expect(calls.count('kit-step$ship-after', 'ship')).toBe(1);
   });
+
+  it(
+    'should crash at the checkpoint of every durable call, not only at steps',
+    { timeout: 120_000 },
+    async () => {
+      const signalled = new Set<string>();
+      const sendGo: IdleHook = async (run, h) => {
+        const waiting = (state: ExecutionLogState) =>
+          run.steps.some((st) => st.name === 'signal$go' && st.state === state);
+        if (!waiting('pending') || signalled.has(run.key)) return;
+        signalled.add(run.key);
+        await h.client.signal(run.key, 'go', { n: 1 });
+      };
+      const report = await harness.explore('kit.everyCall', null, {
+        keyPrefix: 'every',
+        children: true,
+        onIdle: sendGo,
+        outcome: tickless,
+        timeout: '20s',
+      });
+      expect(report.clean.outcome).toMatchObject({ state: 'completed', result: 'go 1', ticks: 2 });
+      const points = [...new Set(report.variants.map((v) => v.step))];
+      expect(points).toEqual([
+        'wait$nap',
+        'wait_until$ready',
+        'continue_if$approved',
+        'signal$go',
+        'branch$fanOut',
+        'spawn$fanOut$child',
+        'merge$fanOut',
+        'step$stopAt',
+        'durably_repeat$remind',
+        'durably_repeat$remind$tick1',
+        'durably_repeat$remind$tick2',
+        'step$leaf',
+      ]);
+      expect(report.variants.filter((v) => !v.fired || !v.ok)).toEqual([]);
+      expect(report.variants).toHaveLength(2 * points.length);
+    },
+  );
 });

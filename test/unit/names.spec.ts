@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ReservedNameError } from '../../lib/errors/reserved-name.error.js';
-import { assertUserName, occurrenceName, STEP_NAME_DELIMITER } from '../../lib/util/names.util.js';
+import {
+  assertUserName,
+  occurrenceName,
+  STEP_NAME_DELIMITER,
+  withoutOccurrence,
+} from '../../lib/util/names.util.js';
 
 describe('assertUserName()', () => {
   it('should accept ordinary names', () => {
@@ -154,5 +159,17 @@ describe('occurrenceName()', () => {
   // reachable from valid user names (reject '#' in names, or use the reserved '$' as suffix).
   it('should never produce, for n ≥ 2, a name that is itself a valid user name', () => {
     expect(() => assertUserName(occurrenceName('charge', 2), 'Step')).toThrow(ReservedNameError);
+  });
+});
+
+describe('withoutOccurrence()', () => {
+  it('should map every occurrence of a step to the step name', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1 }).filter((s) => !s.includes('#')),
+        fc.integer({ min: 1, max: 1_000_000 }),
+        (name, n) => withoutOccurrence(occurrenceName(`step$${name}`, n)) === `step$${name}`,
+      ),
+    );
   });
 });
