@@ -5,7 +5,7 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import type { Pool, PoolClient, PoolConfig } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { chronoForgeMigrations } from '../../migrations/index.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
@@ -22,11 +22,21 @@ export const MIGRATIONS_TABLE = 'chrono_forge_migrations';
 /** How long shutdown waits for other users of the embedded server (the queue) before stopping it. */
 const EMBEDDED_RELEASE_TIMEOUT_MS = 15_000;
 
-/** Connection settings of a `pg` pool: a connection string, or host/port/user/password/database. */
-export type PostgresEndpoint = Pick<
-  PoolConfig,
-  'connectionString' | 'host' | 'port' | 'user' | 'password' | 'database' | 'ssl'
->;
+/**
+ * Connection settings of a `pg` pool: a connection string, or host/port/user/password/database.
+ * Declared here rather than picked from `pg`'s types so the published declarations need no
+ * `@types/pg`.
+ */
+export interface PostgresEndpoint {
+  connectionString?: string;
+  host?: string;
+  port?: number;
+  user?: string;
+  password?: string | (() => string | Promise<string>);
+  database?: string;
+  /** As `pg` takes it: `true`, or TLS options (`ca`, `rejectUnauthorized`, ...). */
+  ssl?: boolean | object;
+}
 
 /**
  * Owns ChronoForge's PostgreSQL access: the embedded server when `database.embedded` is set, the
@@ -84,7 +94,7 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
     return this.ds;
   }
 
-  /** The pg pool behind the DataSource; every engine statement goes through it. */
+  /** The pg pool behind the DataSource; every engine statement goes through it. @internal */
   get pool(): Pool {
     return (this.dataSource.driver as unknown as { master: Pool }).master;
   }
@@ -184,7 +194,7 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
     }
   }
 
-  /** Runs `fn` in one transaction on one pooled connection (rolled back if `fn` throws). */
+  /** Runs `fn` in one transaction on one pooled connection (rolled back if `fn` throws). @internal */
   async transaction<T>(
     fn: (client: PoolClient) => Promise<T>,
     isolation: IsolationLevel = 'READ COMMITTED',
@@ -225,7 +235,7 @@ type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }
 /** The `pg` connection settings of a TypeORM PostgreSQL DataSource. */
 function endpointOf(o: PostgresConnectionOptions): PostgresEndpoint {
   // TypeORM hands `ssl` to pg as it is; only its TLS typings differ.
-  const ssl = o.ssl === undefined ? {} : { ssl: o.ssl as PoolConfig['ssl'] };
+  const ssl = o.ssl === undefined ? {} : { ssl: o.ssl };
   if (o.url) return { connectionString: o.url, ...ssl };
   return {
     host: o.host,
