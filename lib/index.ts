@@ -56,3 +56,4 @@ export { ChronoForgeMetrics, type PassOutcome } from './observability/chrono-for
 export { ChronoForgeTracer } from './observability/chrono-forge-tracer.js';
 export * from './dashboard/index.js';
 export { CliUsageError } from './operations/cli-usage.error.js';
+export { redactUrl } from './util/redact.util.js';

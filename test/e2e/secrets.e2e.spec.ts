@@ -8,7 +8,7 @@ import {
   type ChronoForgeModuleOptions,
   QueueUnavailableError,
 } from '../../lib/index.js';
-import { probePostgres, probeRedis } from '../../lib/util/service-probe.util.js';
+import { probePostgres, probeRedis } from '../../sample-app/common/service-probe.js';
 import { cleanup, DATABASE_URL, REDIS_AVAILABLE, REDIS_URL, uniqueName } from '../support/env.js';
 
 const SECRET = 'S3cr3t-Pa55w0rd';
