@@ -19,3 +19,4 @@ export * from './unknown-branch.error.js';
 export * from './nested-branch.error.js';
 export * from './not-in-transaction.error.js';
 export * from './queue-unavailable.error.js';
+export * from './database-unavailable.error.js';

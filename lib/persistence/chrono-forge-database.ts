@@ -12,12 +12,17 @@ import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import { EmbeddedPostgresServer } from './embedded-postgres.js';
 import { chronoForgeEntities } from './entities/index.js';
+import { DatabaseUnavailableError } from '../errors/database-unavailable.error.js';
+import { redactUrl } from '../util/redact.util.js';
 
 /** Isolation level of a ChronoForge transaction. */
 export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 
 /** Name of the table where TypeORM records which ChronoForge migrations ran. */
 export const MIGRATIONS_TABLE = 'chrono_forge_migrations';
+
+/** How long ChronoForge's own DataSource waits for a connection before boot fails. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** How long shutdown waits for other users of the embedded server (the queue) before stopping it. */
 const EMBEDDED_RELEASE_TIMEOUT_MS = 15_000;
@@ -69,7 +74,7 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
   /**
    * Where ChronoForge's database is, for other pools on it (BullMQ's PostgreSQL backend): the
    * `database.url`, the DataSource's url or host/port/user/database, or the embedded server's url.
-   * Settles once the database is reachable (the embedded server started).
+   * Settles once the database is open (reachable and migrated); rejects with its boot error.
    */
   endpoint(): Promise<PostgresEndpoint> {
     return this.endpointReady;
@@ -115,11 +120,6 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
         );
         url = this.embedded.url;
       }
-      this.settleEndpoint.resolve(
-        url
-          ? { connectionString: url }
-          : endpointOf(dataSource!.options as PostgresConnectionOptions),
-      );
     } catch (err) {
       this.settleEndpoint.reject(err);
       throw err;
@@ -127,18 +127,25 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
     try {
       await this.open(url);
     } catch (err) {
+      // The queue's pools wait for the endpoint: they fail with this error, not one of their own.
+      this.settleEndpoint.reject(err);
       // A failed boot gets no shutdown hooks: do not leave the embedded server running.
       if (this.owned && this.ds?.isInitialized) await this.ds.destroy().catch(() => undefined);
       await this.embedded?.stop().catch(() => undefined);
       throw err;
     }
+    this.settleEndpoint.resolve(
+      url
+        ? { connectionString: url }
+        : endpointOf(dataSource!.options as PostgresConnectionOptions),
+    );
   }
 
   private async open(url: string | undefined): Promise<void> {
     const { dataSource, poolSize } = this.options.database;
     if (dataSource) {
       this.ds = dataSource;
-      if (!dataSource.isInitialized) await dataSource.initialize();
+      if (!dataSource.isInitialized) await connecting(dataSource, 'your DataSource');
     } else {
       this.ds = new DataSource({
         type: 'postgres',
@@ -149,9 +156,10 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
         migrationsTableName: MIGRATIONS_TABLE,
         poolSize,
         applicationName: 'chronoforge',
+        connectTimeoutMS: CONNECT_TIMEOUT_MS,
         logging: false,
       });
-      await this.ds.initialize();
+      await connecting(this.ds, 'database.url');
       this.owned = true;
     }
     if (this.options.migrationsRun) await this.runMigrations();
@@ -231,6 +239,46 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
 }
 
 type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
+
+/**
+ * A failure to reach or log in to the server: a socket error (`ECONNREFUSED`, `ENOTFOUND`,
+ * `ETIMEDOUT`, ...), a connection timeout, or PostgreSQL's SQLSTATE classes 08 (connection
+ * exception), 28 (invalid authorization) and 3D000 (no such database).
+ */
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (
+    typeof code === 'string' &&
+    (/^E[A-Z_]+$/.test(code) || /^(08|28)/.test(code) || code === '3D000')
+  )
+    return true;
+  return /timeout|terminated unexpectedly/i.test((err as Error | null)?.message ?? '');
+}
+
+/** Where a DataSource connects, for an error message (credentials redacted). */
+function describeTarget(o: PostgresConnectionOptions): string {
+  if (o.url) return redactUrl(o.url);
+  return `postgres://${o.host ?? 'localhost'}:${o.port ?? 5432}/${o.database ?? ''}`;
+}
+
+/**
+ * Initializes `ds`, turning a connection failure into one {@link DatabaseUnavailableError} that
+ * names the server and what to check.
+ */
+async function connecting(ds: DataSource, setting: string): Promise<void> {
+  try {
+    await ds.initialize();
+  } catch (err) {
+    if (!isConnectionError(err)) throw err;
+    const o = ds.options as PostgresConnectionOptions;
+    const why = redactUrl((err as Error).message || String(err));
+    throw new DatabaseUnavailableError(
+      `PostgreSQL at ${describeTarget(o)} is not reachable: ${why}. ` +
+        `Check that the server runs and accepts connections there, and ${setting} (host, port, database, user and password).`,
+      { cause: err },
+    );
+  }
+}
 
 /** The `pg` connection settings of a TypeORM PostgreSQL DataSource. */
 function endpointOf(o: PostgresConnectionOptions): PostgresEndpoint {
