@@ -12,6 +12,7 @@ import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import { EmbeddedPostgresServer } from './embedded-postgres.js';
 import { chronoForgeEntities } from './entities/index.js';
+import { appliedElsewhere, candidateTables, recordAsApplied } from './migrations-elsewhere.js';
 import { DatabaseUnavailableError } from '../errors/database-unavailable.error.js';
 import { redactUrl } from '../util/redact.util.js';
 
@@ -188,6 +189,7 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
           });
       if (!migrator.isInitialized) await migrator.initialize();
       try {
+        await this.adoptMigrationsAppliedElsewhere(client, migrator.options);
         const ran = await migrator.runMigrations({ transaction: 'each' });
         if (ran.length > 0)
           this.logger.log(`Applied ${ran.length} migration(s) in schema "${this.schema}"`);
@@ -200,6 +202,25 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
         .catch(() => undefined);
       client.release();
     }
+  }
+
+  /**
+   * ChronoForge's migrations that the application already ran through its own DataSource (its
+   * migrations table, e.g. with the TypeORM CLI) are recorded in ChronoForge's table instead of
+   * being applied twice ("relation already exists").
+   */
+  private async adoptMigrationsAppliedElsewhere(
+    client: PoolClient,
+    migratorOptions: DataSourceOptions,
+  ): Promise<void> {
+    const app = this.owned ? undefined : this.dataSource.options;
+    const elsewhere = await appliedElsewhere(client, candidateTables(this.schema, app));
+    if (elsewhere.length === 0) return;
+    const recorded = await recordAsApplied(migratorOptions, elsewhere);
+    if (recorded.length > 0)
+      this.logger.log(
+        `Recorded ${recorded.length} ChronoForge migration(s) your own migrations table already applied: ${recorded.join(', ')}`,
+      );
   }
 
   /** Runs `fn` in one transaction on one pooled connection (rolled back if `fn` throws). @internal */
