@@ -9,7 +9,8 @@
 // Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; each cell creates and
 // drops its own database there), REDIS_URL (default redis://127.0.0.1:6379; the Quick start's
 // queue name is the default one, so each cell uses Redis database 7 and flushes it).
-// CONSUMER_CELLS=low,high selects cells; KEEP=1 keeps the temp directory.
+// CONSUMER_CELLS=low,high selects cells; KEEP=1 keeps the temp directory. CONSUMER_NODE_MAJOR=22 runs
+// the apps (not npm and tsc) on that Node major, from the registry's `node-<platform>-<arch>` package.
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile, copyFile, readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -100,10 +101,32 @@ function freePort() {
   });
 }
 
+/** The Node binary the apps run on: this one, or CONSUMER_NODE_MAJOR's from the registry. */
+async function appNode(work) {
+  const major = process.env.CONSUMER_NODE_MAJOR;
+  if (!major) return process.execPath;
+  const dir = join(work, 'node');
+  await mkdir(dir, { recursive: true });
+  const pkgName = `node-${process.platform}-${process.arch}`;
+  await sh(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--loglevel=error',
+      `${pkgName}@${major}`,
+    ],
+    dir,
+  );
+  return join(dir, 'node_modules', pkgName, 'bin', 'node');
+}
+
 /** Starts `main`, posts an order, checks the workflow's result, stops the app with SIGTERM. */
-async function runQuickStart(app, main, env, orderId) {
+async function runQuickStart(node, app, main, env, orderId) {
   const port = await freePort();
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(node, [main], {
     cwd: app,
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -144,7 +167,7 @@ async function runQuickStart(app, main, env, orderId) {
   }
 }
 
-async function cell(name, versions, tarball, work, files) {
+async function cell(name, versions, tarball, work, files, node) {
   const app = join(work, `app-${name}`);
   await mkdir(join(app, 'test'), { recursive: true });
   const dependencies = {
@@ -203,11 +226,14 @@ async function cell(name, versions, tarball, work, files) {
   };
   try {
     await sh('redis-cli', ['-u', env.REDIS_URL, 'FLUSHDB'], app).catch(() => undefined);
-    await runQuickStart(app, 'dist/src/main.js', env, '42');
+    await runQuickStart(node, app, 'dist/src/main.js', env, '42');
     log(`${name}: Quick start on Express: POST /orders/42/fulfil → {"chargeId":"ch_42"}`);
-    await runQuickStart(app, 'dist/src/main-fastify.js', env, '43');
+    await runQuickStart(node, app, 'dist/src/main-fastify.js', env, '43');
     log(`${name}: Quick start on Fastify: POST /orders/43/fulfil → {"chargeId":"ch_43"}`);
-    const { stdout } = await sh(process.execPath, ['--test', 'dist/test/'], app, env);
+    const tests = (await readdir(join(app, 'dist', 'test')))
+      .filter((f) => f.endsWith('.test.js'))
+      .map((f) => join('dist', 'test', f));
+    const { stdout } = await sh(node, ['--test', ...tests], app, env);
     log(`${name}: @chronoforge/nestjs/testing:\n${stdout.trim()}`);
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
@@ -228,9 +254,12 @@ try {
     throw new Error(`tarball: LICENSE missing or ${maps.length} source maps shipped`);
   const tarball = join(work, filename);
   const quickStart = await quickStartFiles();
+  const node = await appNode(work);
+  const { stdout: version } = await sh(node, ['--version'], work);
+  log(`apps run on Node ${version.trim()}`);
   for (const name of selected) {
     try {
-      await cell(name, CELLS[name], tarball, work, quickStart);
+      await cell(name, CELLS[name], tarball, work, quickStart, node);
       passed++;
     } catch (err) {
       failed++;
