@@ -1,7 +1,8 @@
+import { fileURLToPath } from 'node:url';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 import { redactUrl } from './lib/util/redact.util.ts';
-import { probeRedis } from './lib/util/service-probe.util.ts';
+import { probeRedis } from './sample-app/common/service-probe.ts';
 
 /**
  * The test matrix. CF_QUEUE=redis|postgres runs every selected file on that queue backend. Without
@@ -15,6 +16,8 @@ const BACKEND_PINNED_SPECS = [
   'test/e2e/embedded-postgres.e2e.spec.ts',
   'test/e2e/secrets.e2e.spec.ts',
 ];
+
+const fromRoot = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 
 export default defineConfig(async () => {
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -67,5 +70,17 @@ export default defineConfig(async () => {
           }),
     },
     plugins: [swc.vite({ module: { type: 'es6' } })],
+    // The sample app imports the package by name (its self-reference, dist/ at run time); under
+    // vitest it must be the same lib/ sources the specs import, or there would be two copies.
+    resolve: {
+      alias: [
+        { find: /^@chronoforge\/nestjs$/, replacement: fromRoot('lib/index.ts') },
+        { find: /^@chronoforge\/nestjs\/testing$/, replacement: fromRoot('lib/testing/index.ts') },
+        {
+          find: /^@chronoforge\/nestjs\/migrations$/,
+          replacement: fromRoot('migrations/index.ts'),
+        },
+      ],
+    },
   };
 });

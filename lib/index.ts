@@ -37,7 +37,7 @@ export * from './persistence/entities/index.js';
 export { WorkflowQueue } from './queue/workflow.queue.js';
 export { WorkflowWorker } from './queue/workflow.worker.js';
 export { BranchMergeJob } from './branches/branch-merge.job.js';
-export type { Duration } from './util/duration.util.js';
+export type { Duration, DurationString, DurationUnit } from './util/duration.util.js';
 export { chronoForgeMigrations } from '../migrations/index.js';
 export { ChronoForgeClock, TestClock } from './timers/clock.js';
 export type { WaitForSignalOptions, WaitUntilOptions } from './timers/timer.runner.js';
@@ -56,3 +56,4 @@ export { ChronoForgeMetrics, type PassOutcome } from './observability/chrono-for
 export { ChronoForgeTracer } from './observability/chrono-forge-tracer.js';
 export * from './dashboard/index.js';
 export { CliUsageError } from './operations/cli-usage.error.js';
+export { redactUrl } from './util/redact.util.js';

@@ -1,5 +1,5 @@
-import type { Duration } from '../lib/index.js';
-import { probePostgres, probeRedis } from '../lib/util/service-probe.util.js';
+import type { Duration } from '@chronoforge/nestjs';
+import { probePostgres, probeRedis } from './common/service-probe.js';
 import { durationMs, type OrderTimings } from './orders/order-timings.config.js';
 
 /**

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
 import { APP_FILTER } from '@nestjs/core';
-import { ChronoForgeDashboardModule, ChronoForgeModule } from '../lib/index.js';
+import { ChronoForgeDashboardModule, ChronoForgeModule } from '@chronoforge/nestjs';
 import type { SampleAppOptions } from './app.config.js';
 import { ChronoForgeExceptionFilter } from './common/chrono-forge-exception.filter.js';
 import { MetricsController } from './common/metrics.controller.js';

@@ -4,7 +4,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { resolveServices, sampleAppOptionsFromEnv } from './app.config.js';
 import { AppModule } from './app.module.js';
-import { redactUrl } from '../lib/queue/workflow.queue.js';
+import { redactUrl } from '@chronoforge/nestjs';
 
 /** Starts the sample HTTP application; see `sampleAppOptionsFromEnv` for the environment. */
 async function bootstrap(): Promise<void> {

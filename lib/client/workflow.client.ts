@@ -40,6 +40,14 @@ export interface StartOptions<I = unknown> {
   manager?: EntityManager;
 }
 
+/**
+ * Options of the typed `WorkflowClient.start(Class, 'method', options)`: `input` is required
+ * unless the method's parameter accepts `undefined` (an optional parameter, or none).
+ * @publicApi
+ */
+export type TypedStartOptions<I> = Omit<StartOptions<I>, 'input'> &
+  (undefined extends I ? { input?: I } : { input: I });
+
 /** Method names of `T` that return a promise (candidate workflow methods). @publicApi */
 export type WorkflowMethodOf<T> = {
   [K in keyof T]: T[K] extends (...args: never[]) => Promise<unknown> ? K : never;
@@ -83,7 +91,7 @@ export class WorkflowClient {
   start<T extends object, M extends WorkflowMethodOf<T>>(
     target: Type<T>,
     method: M,
-    options: StartOptions<WorkflowInputOf<T[M]>>,
+    options: TypedStartOptions<WorkflowInputOf<T[M]>>,
   ): Promise<WorkflowHandle<WorkflowResultOf<T[M]>>>;
   async start(
     nameOrTarget: string | Type<object>,
@@ -104,10 +112,10 @@ export class WorkflowClient {
     const label =
       typeof nameOrTarget === 'string'
         ? nameOrTarget
-        : `${nameOrTarget.name}#${describeValue(methodOrOptions)}`;
+        : `${nameOrTarget.name}#${typeof methodOrOptions === 'string' ? methodOrOptions : describeValue(methodOrOptions)}`;
     if (!def) {
       throw new WorkflowNotFoundError(
-        `No workflow "${label}" is registered in this application. Known: ${this.registry.names().join(', ') || '(none)'}.`,
+        `No workflow ${JSON.stringify(label)} is registered in this application. Known: ${this.registry.names().join(', ') || '(none)'}.`,
       );
     }
     const options = (typeof nameOrTarget === 'string' ? methodOrOptions : maybeOptions) as

@@ -9,7 +9,9 @@ import {
   cookies,
   type DashboardRequest,
   type DashboardResponse,
+  isSecure,
   readForm,
+  setResponseHeader,
 } from './request.util.js';
 
 /** Cookie holding the random nonce the tokens are bound to. */
@@ -34,8 +36,9 @@ export class CsrfTokens {
     let nonce = cookies(req)[CSRF_COOKIE];
     if (!nonce || !NONCE.test(nonce)) {
       nonce = randomBytes(16).toString('hex');
-      const secure = req.secure ? '; Secure' : '';
-      res.setHeader(
+      const secure = isSecure(req) ? '; Secure' : '';
+      setResponseHeader(
+        res,
         'Set-Cookie',
         `${CSRF_COOKIE}=${nonce}; Path=${cookiePath || '/'}; HttpOnly; SameSite=Strict${secure}`,
       );

@@ -16,15 +16,22 @@ import {
   CHRONO_FORGE_DASHBOARD_OPTIONS,
   type ResolvedDashboardOptions,
 } from './dashboard-options.interface.js';
-import { basePath, type DashboardRequest } from './request.util.js';
+import {
+  basePath,
+  type DashboardRequest,
+  type DashboardResponse,
+  setResponseHeader,
+} from './request.util.js';
 import { PAGE_HEADERS } from './send-html.js';
 
-/** Minimal response interface of Express (and Node with a `status` helper). */
-interface StatusResponse {
+/** Minimal response interface of Express and of Fastify's reply. */
+interface StatusResponse extends DashboardResponse {
   status(code: number): StatusResponse;
-  setHeader(name: string, value: string): unknown;
   send(body: string): unknown;
+  /** Express */
   headersSent?: boolean;
+  /** Fastify */
+  sent?: boolean;
 }
 
 const TITLES: Record<number, string> = {
@@ -66,10 +73,10 @@ export class DashboardExceptionFilter implements ExceptionFilter {
     const { status, message } = statusOf(err);
     if (status >= 500)
       this.logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    if (res.headersSent) return;
+    if (res.headersSent || res.sent) return;
     const base = basePath(http.getRequest<DashboardRequest>(), this.options.path);
     const page = errorView({ base, now: Date.now() }, status, TITLES[status] ?? 'Error', message);
-    for (const [name, value] of Object.entries(PAGE_HEADERS)) res.setHeader(name, value);
+    for (const [name, value] of Object.entries(PAGE_HEADERS)) setResponseHeader(res, name, value);
     res.status(status).send(page.value);
   }
 }

@@ -1,20 +1,52 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
-/** The parts of an HTTP request (Express or Node) the dashboard reads. */
-export interface DashboardRequest {
-  method: string;
-  headers: IncomingHttpHeaders;
-  url?: string;
-  originalUrl?: string;
-  secure?: boolean;
-  body?: unknown;
+/** A readable request stream: Node's `IncomingMessage` (Express's request is one). */
+interface RequestStream {
   on(event: 'data', listener: (chunk: Buffer) => void): unknown;
   on(event: 'end' | 'error', listener: (arg?: unknown) => void): unknown;
 }
 
-/** The part of an HTTP response the dashboard writes to directly. */
+/**
+ * The parts of an HTTP request the dashboard reads: Express's request (a Node `IncomingMessage`)
+ * or Fastify's (which wraps one in `raw`).
+ */
+export interface DashboardRequest extends Partial<RequestStream> {
+  method: string;
+  headers: IncomingHttpHeaders;
+  url?: string;
+  originalUrl?: string;
+  /** Express: the connection is TLS (or trusted `X-Forwarded-Proto: https`). */
+  secure?: boolean;
+  /** Fastify: `'https'` on TLS (or trusted `X-Forwarded-Proto`). */
+  protocol?: string;
+  body?: unknown;
+  /** Fastify: the underlying Node request. */
+  raw?: RequestStream;
+}
+
+/**
+ * The part of an HTTP response the dashboard writes to directly: Express's (Node's `setHeader`)
+ * or Fastify's reply (`header`).
+ */
 export interface DashboardResponse {
-  setHeader(name: string, value: string | string[]): unknown;
+  setHeader?(name: string, value: string | string[]): unknown;
+  header?(name: string, value: string | string[]): unknown;
+}
+
+/** Sets a response header on Express or Fastify. */
+export function setResponseHeader(
+  res: DashboardResponse,
+  name: string,
+  value: string | string[],
+): void {
+  if (typeof res.setHeader === 'function') res.setHeader(name, value);
+  else if (typeof res.header === 'function') res.header(name, value);
+  else throw new TypeError('The dashboard needs Express or Fastify as the HTTP platform.');
+}
+
+/** The request arrived over TLS (as the platform reports it). */
+export function isSecure(req: DashboardRequest): boolean {
+  return req.secure === true || req.protocol === 'https';
 }
 
 /** Largest form body read when no body parser ran. */
@@ -60,15 +92,18 @@ export async function readForm(req: DashboardRequest): Promise<Record<string, st
 }
 
 function readBody(req: DashboardRequest): Promise<string> {
+  const stream: RequestStream | undefined =
+    req.raw ?? (req.on ? (req as RequestStream) : undefined);
+  if (!stream) return Promise.resolve('');
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    stream.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size <= MAX_FORM_BYTES) chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    stream.on('error', reject);
   });
 }
 

@@ -22,3 +22,4 @@ export * from './queue-unavailable.error.js';
 export * from './child-key-conflict.error.js';
 export * from './cancelled-child.error.js';
 export * from './durable-call-in-step.error.js';
+export * from './database-unavailable.error.js';

@@ -1,8 +1,9 @@
 import { ChronoForgeError } from './chrono-forge.error.js';
 
 /**
- * The queue's Redis server did not answer at boot (unreachable, or it refused the credentials).
- * The message names the server (credentials redacted) and its last connection error.
+ * The queue's server did not answer at boot: Redis (unreachable, or it refused the credentials),
+ * or the PostgreSQL server of `queue: { postgres }`. The message names the server (credentials
+ * redacted), its last connection error and what to check.
  *
  * @publicApi
  */

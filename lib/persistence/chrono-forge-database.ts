@@ -5,13 +5,16 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import pg, { type Pool, type PoolClient, type PoolConfig } from 'pg';
-import { DataSource, type DataSourceOptions, MigrationExecutor } from 'typeorm';
+import pg, { type Pool, type PoolClient } from 'pg';
+import { DataSource, type DataSourceOptions, MigrationExecutor, type QueryRunner } from 'typeorm';
 import { chronoForgeMigrations } from '../../migrations/index.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import { EmbeddedPostgresServer } from './embedded-postgres.js';
 import { chronoForgeEntities } from './entities/index.js';
+import { appliedElsewhere, candidateTables, recordAsApplied } from './migrations-elsewhere.js';
+import { DatabaseUnavailableError } from '../errors/database-unavailable.error.js';
+import { redactUrl } from '../util/redact.util.js';
 
 /** Isolation level of a ChronoForge transaction. */
 export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
@@ -19,17 +22,30 @@ export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABL
 /** Name of the table where TypeORM records which ChronoForge migrations ran. */
 export const MIGRATIONS_TABLE = 'chrono_forge_migrations';
 
+/** How long ChronoForge's own DataSource waits for a connection before boot fails. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 /** How long shutdown waits for other users of the embedded server (the queue) before stopping it. */
 const EMBEDDED_RELEASE_TIMEOUT_MS = 15_000;
 
 /** How long opening a dedicated connection may take before it counts as failed. */
 const DEDICATED_CONNECT_TIMEOUT_MS = 10_000;
 
-/** Connection settings of a `pg` pool: a connection string, or host/port/user/password/database. */
-export type PostgresEndpoint = Pick<
-  PoolConfig,
-  'connectionString' | 'host' | 'port' | 'user' | 'password' | 'database' | 'ssl'
->;
+/**
+ * Connection settings of a `pg` pool: a connection string, or host/port/user/password/database.
+ * Declared here rather than picked from `pg`'s types so the published declarations need no
+ * `@types/pg`.
+ */
+export interface PostgresEndpoint {
+  connectionString?: string;
+  host?: string;
+  port?: number;
+  user?: string;
+  password?: string | (() => string | Promise<string>);
+  database?: string;
+  /** As `pg` takes it: `true`, or TLS options (`ca`, `rejectUnauthorized`, ...). */
+  ssl?: boolean | object;
+}
 
 /**
  * Owns ChronoForge's PostgreSQL access: the embedded server when `database.embedded` is set, the
@@ -62,7 +78,7 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
   /**
    * Where ChronoForge's database is, for other pools on it (BullMQ's PostgreSQL backend): the
    * `database.url`, the DataSource's url or host/port/user/database, or the embedded server's url.
-   * Settles once the database is reachable (the embedded server started).
+   * Settles once the database is open (reachable and migrated); rejects with its boot error.
    */
   endpoint(): Promise<PostgresEndpoint> {
     return this.endpointReady;
@@ -87,7 +103,7 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
     return this.ds;
   }
 
-  /** The pg pool behind the DataSource; every engine statement goes through it. */
+  /** The pg pool behind the DataSource; every engine statement goes through it. @internal */
   get pool(): Pool {
     return (this.dataSource.driver as unknown as { master: Pool }).master;
   }
@@ -97,7 +113,7 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
    * (or starve) the engine's statements: the wake-up listener and the worker heartbeat. Its
    * `application_name` is `chronoforge <purpose> <schema>`. The caller ends it; an `error` handler
    * is already attached (a dropped connection is noticed at the next query or by the caller's own
-   * handler).
+   * handler). @internal
    */
   async connectDedicated(purpose: string): Promise<pg.Client> {
     const endpoint = await this.endpoint();
@@ -133,11 +149,6 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
         );
         url = this.embedded.url;
       }
-      this.settleEndpoint.resolve(
-        url
-          ? { connectionString: url }
-          : endpointOf(dataSource!.options as PostgresConnectionOptions),
-      );
     } catch (err) {
       this.settleEndpoint.reject(err);
       throw err;
@@ -145,18 +156,25 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
     try {
       await this.open(url);
     } catch (err) {
+      // The queue's pools wait for the endpoint: they fail with this error, not one of their own.
+      this.settleEndpoint.reject(err);
       // A failed boot gets no shutdown hooks: do not leave the embedded server running.
       if (this.owned && this.ds?.isInitialized) await this.ds.destroy().catch(() => undefined);
       await this.embedded?.stop().catch(() => undefined);
       throw err;
     }
+    this.settleEndpoint.resolve(
+      url
+        ? { connectionString: url }
+        : endpointOf(dataSource!.options as PostgresConnectionOptions),
+    );
   }
 
   private async open(url: string | undefined): Promise<void> {
     const { dataSource, poolSize } = this.options.database;
     if (dataSource) {
       this.ds = dataSource;
-      if (!dataSource.isInitialized) await dataSource.initialize();
+      if (!dataSource.isInitialized) await connecting(dataSource, 'your DataSource');
     } else {
       this.ds = new DataSource({
         type: 'postgres',
@@ -167,9 +185,10 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
         migrationsTableName: MIGRATIONS_TABLE,
         poolSize,
         applicationName: 'chronoforge',
+        connectTimeoutMS: CONNECT_TIMEOUT_MS,
         logging: false,
       });
-      await this.ds.initialize();
+      await connecting(this.ds, 'database.url');
       this.owned = true;
     }
     if (this.options.migrationsRun) await this.runMigrations();
@@ -201,6 +220,7 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
       await runner.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
       try {
         await runner.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
+        await this.adoptMigrationsAppliedElsewhere(runner, migrator.options);
         const executor = new MigrationExecutor(migrator, runner);
         executor.transaction = 'each';
         const ran = await executor.executePendingMigrations();
@@ -217,7 +237,26 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
     }
   }
 
-  /** Runs `fn` in one transaction on one pooled connection (rolled back if `fn` throws). */
+  /**
+   * ChronoForge's migrations that the application already ran through its own DataSource (its
+   * migrations table, e.g. with the TypeORM CLI) are recorded in ChronoForge's table instead of
+   * being applied twice ("relation already exists").
+   */
+  private async adoptMigrationsAppliedElsewhere(
+    runner: QueryRunner,
+    migratorOptions: DataSourceOptions,
+  ): Promise<void> {
+    const app = this.owned ? undefined : this.dataSource.options;
+    const elsewhere = await appliedElsewhere(runner, candidateTables(this.schema, app));
+    if (elsewhere.length === 0) return;
+    const recorded = await recordAsApplied(migratorOptions, elsewhere);
+    if (recorded.length > 0)
+      this.logger.log(
+        `Recorded ${recorded.length} ChronoForge migration(s) your own migrations table already applied: ${recorded.join(', ')}`,
+      );
+  }
+
+  /** Runs `fn` in one transaction on one pooled connection (rolled back if `fn` throws). @internal */
   async transaction<T>(
     fn: (client: PoolClient) => Promise<T>,
     isolation: IsolationLevel = 'READ COMMITTED',
@@ -255,10 +294,50 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
 
 type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
 
+/**
+ * A failure to reach or log in to the server: a socket error (`ECONNREFUSED`, `ENOTFOUND`,
+ * `ETIMEDOUT`, ...), a connection timeout, or PostgreSQL's SQLSTATE classes 08 (connection
+ * exception), 28 (invalid authorization) and 3D000 (no such database).
+ */
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (
+    typeof code === 'string' &&
+    (/^E[A-Z_]+$/.test(code) || /^(08|28)/.test(code) || code === '3D000')
+  )
+    return true;
+  return /timeout|terminated unexpectedly/i.test((err as Error | null)?.message ?? '');
+}
+
+/** Where a DataSource connects, for an error message (credentials redacted). */
+function describeTarget(o: PostgresConnectionOptions): string {
+  if (o.url) return redactUrl(o.url);
+  return `postgres://${o.host ?? 'localhost'}:${o.port ?? 5432}/${o.database ?? ''}`;
+}
+
+/**
+ * Initializes `ds`, turning a connection failure into one {@link DatabaseUnavailableError} that
+ * names the server and what to check.
+ */
+async function connecting(ds: DataSource, setting: string): Promise<void> {
+  try {
+    await ds.initialize();
+  } catch (err) {
+    if (!isConnectionError(err)) throw err;
+    const o = ds.options as PostgresConnectionOptions;
+    const why = redactUrl((err as Error).message || String(err));
+    throw new DatabaseUnavailableError(
+      `PostgreSQL at ${describeTarget(o)} is not reachable: ${why}. ` +
+        `Check that the server runs and accepts connections there, and ${setting} (host, port, database, user and password).`,
+      { cause: err },
+    );
+  }
+}
+
 /** The `pg` connection settings of a TypeORM PostgreSQL DataSource. */
 function endpointOf(o: PostgresConnectionOptions): PostgresEndpoint {
   // TypeORM hands `ssl` to pg as it is; only its TLS typings differ.
-  const ssl = o.ssl === undefined ? {} : { ssl: o.ssl as PoolConfig['ssl'] };
+  const ssl = o.ssl === undefined ? {} : { ssl: o.ssl };
   if (o.url) return { connectionString: o.url, ...ssl };
   return {
     host: o.host,

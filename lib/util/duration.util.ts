@@ -3,12 +3,64 @@ import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { describeValue } from './describe.util.js';
 
 /**
- * A duration: a number of milliseconds or an `ms`-style string such as `'250ms'`, `'5m'`, `'1h'`,
- * `'7d'`.
+ * A unit of a {@link DurationString}, as the `ms` package reads it (`'ms'`, `'s'`, `'m'`, `'h'`,
+ * `'d'`, `'w'`, `'y'` and their long forms such as `'minutes'`).
  *
  * @publicApi
  */
-export type Duration = number | ms.StringValue;
+export type DurationUnit =
+  | 'Years'
+  | 'Year'
+  | 'Yrs'
+  | 'Yr'
+  | 'Y'
+  | 'Weeks'
+  | 'Week'
+  | 'W'
+  | 'Days'
+  | 'Day'
+  | 'D'
+  | 'Hours'
+  | 'Hour'
+  | 'Hrs'
+  | 'Hr'
+  | 'H'
+  | 'Minutes'
+  | 'Minute'
+  | 'Mins'
+  | 'Min'
+  | 'M'
+  | 'Seconds'
+  | 'Second'
+  | 'Secs'
+  | 'Sec'
+  | 's'
+  | 'Milliseconds'
+  | 'Millisecond'
+  | 'Msecs'
+  | 'Msec'
+  | 'Ms';
+
+type DurationUnitAnyCase = DurationUnit | Uppercase<DurationUnit> | Lowercase<DurationUnit>;
+
+/**
+ * A duration written as text: `'250ms'`, `'5m'`, `'1h'`, `'7d'`, `'2 hours'`.
+ *
+ * Declared here (the same strings the `ms` package accepts) so the published types need no
+ * `@types/ms`.
+ *
+ * @publicApi
+ */
+export type DurationString =
+  `${number}` | `${number}${DurationUnitAnyCase}` | `${number} ${DurationUnitAnyCase}`;
+
+/**
+ * A duration: a number of milliseconds or a {@link DurationString} such as `'250ms'`, `'5m'`,
+ * `'1h'`, `'7d'`.
+ *
+ * @publicApi
+ */
+export type Duration = number | DurationString;
 
 /**
  * Converts a {@link Duration} to milliseconds, failing with `InvalidOptionsError` on anything

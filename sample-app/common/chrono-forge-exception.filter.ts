@@ -12,7 +12,7 @@ import {
   InvalidOptionsError,
   InvalidTransitionError,
   WorkflowNotFoundError,
-} from '../../lib/index.js';
+} from '@chronoforge/nestjs';
 
 /** HTTP status of a ChronoForge error: the ones callers can cause map to 4xx, the rest to 500. */
 function statusOf(error: ChronoForgeError): HttpStatus {

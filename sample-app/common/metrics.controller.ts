@@ -1,5 +1,5 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ChronoForgeMetrics } from '../../lib/index.js';
+import { ChronoForgeMetrics } from '@chronoforge/nestjs';
 
 /**
  * `GET /metrics`: ChronoForge's Prometheus metrics in the text exposition format, for a Prometheus

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Repeat } from '../../lib/index.js';
+import { Repeat } from '@chronoforge/nestjs';
 import { NotificationService, type SentEmail } from '../notifications/notification.service.js';
 import { DeliveryService } from './delivery.service.js';
 

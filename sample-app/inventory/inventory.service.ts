@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DurableStep, RetryPolicy } from '../../lib/index.js';
+import { DurableStep, RetryPolicy } from '@chronoforge/nestjs';
 import { CATALOG } from './catalog.constants.js';
 import { OutOfStockError } from './out-of-stock.error.js';
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Workflow } from '../../lib/index.js';
+import { Workflow } from '@chronoforge/nestjs';
 import { type PackedLine, WarehouseService } from '../warehouse/warehouse.service.js';
 import { PackLineDto } from './dto/pack-line.dto.js';
 

@@ -1,5 +1,5 @@
 import ms from 'ms';
-import type { Duration } from '../../lib/index.js';
+import type { Duration } from '@chronoforge/nestjs';
 
 /** DI token of the {@link OrderTimings} the order workflow runs with. */
 export const ORDER_TIMINGS = Symbol('ORDER_TIMINGS');

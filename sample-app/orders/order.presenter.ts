@@ -1,4 +1,4 @@
-import type { WorkflowRunDetail, WorkflowRunSummary, WorkflowState } from '../../lib/index.js';
+import type { WorkflowRunDetail, WorkflowRunSummary, WorkflowState } from '@chronoforge/nestjs';
 
 /** Body of `POST /orders`, `/retry` and `/cancel`. */
 export interface OrderRunRef {

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Branch, Workflow, WorkflowContext } from '../../lib/index.js';
+import { Branch, Workflow, WorkflowContext } from '@chronoforge/nestjs';
 import { DeliveryReminderService } from '../delivery/delivery-reminder.service.js';
 import { InventoryService } from '../inventory/inventory.service.js';
 import { NotificationService } from '../notifications/notification.service.js';

@@ -9,7 +9,7 @@ import {
   Query,
   ValidationPipe,
 } from '@nestjs/common';
-import { WorkflowClient, type WorkflowState } from '../../lib/index.js';
+import { WorkflowClient, type WorkflowState } from '@chronoforge/nestjs';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { type DeliveredSignal, DeliveryConfirmationDto } from './dto/delivery-confirmation.dto.js';
 import { FulfilOrderDto } from './dto/fulfil-order.dto.js';

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DurableStep } from '../../lib/index.js';
+import { DurableStep } from '@chronoforge/nestjs';
 import type { StockReservation } from '../inventory/inventory.service.js';
 
 /** A parcel booked with the carrier. */

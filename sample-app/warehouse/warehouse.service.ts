@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DurableStep } from '../../lib/index.js';
+import { DurableStep } from '@chronoforge/nestjs';
 
 /** What the warehouse is asked to pack: line `lineNo` (0-based) of `lineCount` of an order. */
 export interface LineToPack {

@@ -6,6 +6,7 @@ import {
   Module,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import {
   Branch,
   ChronoForgeDashboardModule,
@@ -118,13 +119,18 @@ export class DemoWorkflows {
   }
 }
 
+/** The HTTP platform of a test app. */
+export type HttpPlatform = 'express' | 'fastify';
+
 /**
  * An HTTP app with the demo workflows, the dashboard behind {@link TokenGuard} at `/ops/cf`
- * (under the global prefix `api`), and a second dashboard without a guard at `/chronoforge`.
+ * (under the global prefix `api`), and a second dashboard without a guard at `/chronoforge`, on
+ * Express (Nest's default) or Fastify.
  */
 export async function bootDashboardApp(
   schema: string,
   queueName: string,
+  platform: HttpPlatform = 'express',
 ): Promise<INestApplication> {
   @Module({
     imports: [
@@ -135,8 +141,12 @@ export async function bootDashboardApp(
     providers: [DemoProbe, Reminders, DemoWorkflows, TokenGuard],
   })
   class DashboardTestModule {}
-  const app = await NestFactory.create(DashboardTestModule, { logger: ['error', 'warn'] });
+  const options = { logger: ['error' as const, 'warn' as const] };
+  const app =
+    platform === 'fastify'
+      ? await NestFactory.create(DashboardTestModule, new FastifyAdapter(), options)
+      : await NestFactory.create(DashboardTestModule, options);
   app.setGlobalPrefix('api');
-  await app.listen(0);
+  await app.listen(0, '127.0.0.1');
   return app;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { EmbeddedPostgresServer } from '../../lib/persistence/embedded-postgres.js';
 import { redactUrl } from '../../lib/queue/workflow.queue.js';
-import { probePostgres, probeRedis } from '../../lib/util/service-probe.util.js';
+import { probePostgres, probeRedis } from '../../sample-app/common/service-probe.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
