@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
 import type { RepeatMetadata } from '../decorators/repeat.decorator.js';
+import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
 import { ExecutionFailedError } from '../errors/execution-failed.error.js';
 import { toErrorRecord } from '../executor/error-record.js';
 import { type RetryCounts, type RetryStrategy, toRetryStrategy } from '../executor/retry-policy.js';
@@ -55,7 +56,8 @@ export class RepeatRunner {
       scope.definition.retry ??
       this.options.defaultStepRetry;
     for (;;) {
-      if (scope.halted) throw new HaltExecution();
+      // Before every tick: not once the pass halted or lost its lock (a parallel sibling's doing).
+      scope.assertCanWork();
       if (await this.tillMet(self, args, meta, coordName)) {
         const id = await this.store.completeStep(
           scope.run.id,
@@ -150,6 +152,9 @@ export class RepeatRunner {
       const value = await stepStorage.run(tickName, () =>
         method.apply(self, [...args, new Date(scheduled)]),
       );
+      // A refused durable call fails the tick even when the body caught it.
+      const caught = scope.takeRefusal(tickName);
+      if (caught) throw caught;
       return await this.advance(scope, coordName, state, index, scheduled, {
         name: tickName,
         state: 'completed',
@@ -160,9 +165,12 @@ export class RepeatRunner {
     } catch (err) {
       if (err instanceof HaltExecution || err instanceof LockLostError) throw err;
       const counts: RetryCounts = { ...((tickMeta.retry_counts as RetryCounts | undefined) ?? {}) };
-      const decision = policy.decide(err, attempts, counts);
+      // A timer, signal wait, spawn or merge in the tick body is a bug in it: never retried.
+      const refused =
+        scope.takeRefusal(tickName) ?? (err instanceof DurableCallInStepError ? err : undefined);
+      const decision = refused ? null : policy.decide(err, attempts, counts);
       if (Object.keys(counts).length > 0) tickMeta.retry_counts = counts;
-      const error = toErrorRecord(err, scope.context);
+      const error = toErrorRecord(refused ?? err, scope.context);
       if (decision) {
         const id = await this.store.failStepAttempt(
           scope.run.id,
@@ -187,7 +195,7 @@ export class RepeatRunner {
         errorLog: error,
       });
       if (meta.onError === 'fail') {
-        throw new ExecutionFailedError(tickName, attempts, err);
+        throw new ExecutionFailedError(tickName, attempts, refused ?? err);
       }
       return next;
     }

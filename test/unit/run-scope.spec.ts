@@ -65,7 +65,7 @@ describe('RunScope (the pass lifecycle)', () => {
     });
     await expect(failed).rejects.toThrow('boom');
     let settled = false;
-    const waiting = scope.settled().then(() => (settled = true));
+    const waiting = scope.settle().then(() => (settled = true));
     await new Promise((r) => setImmediate(r));
     expect(settled).toBe(false);
     release();
