@@ -1,6 +1,11 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChronoForgeMetrics, DurableCallInStepError, WorkflowClient } from '../../lib/index.js';
+import {
+  ChronoForgeMetrics,
+  DurableCallInStepError,
+  WorkflowClient,
+  WorkflowFailedError,
+} from '../../lib/index.js';
 import { BodyLedger } from '../fixtures/double-execution.fixture.js';
 import { passEndProviders } from '../fixtures/pass-end.fixture.js';
 import { bootApp } from '../support/app.js';
@@ -88,5 +93,16 @@ describe('how a pass ends under catch-all loops and floating calls (e2e)', () =>
     ]);
     expect(run.errors.map((e) => e.errorClass)).toEqual([DurableCallInStepError.name]);
     expect(ledger.count('repeat-1', 'tick')).toBe(3);
+  });
+
+  it('should fail a waitUntil check that calls ctx.sleep(), even when it catches the refusal', async () => {
+    const handle = await client.start('passEnd.checkSleeps', { key: 'check-1', input: {} });
+    await expect(handle.result({ timeout: '20s' })).rejects.toBeInstanceOf(WorkflowFailedError);
+    const run = await client.get('check-1');
+    expect(run.state).toBe('stalled');
+    expect(run.errors.map((e) => [e.stepName, e.errorClass])).toEqual([
+      ['wait_until$ready', DurableCallInStepError.name],
+    ]);
+    expect(ledger.list('check-1')).toEqual(['check']);
   });
 });
