@@ -186,6 +186,31 @@ export class RunScope {
   }
 
   /**
+   * Waits until a replayed (completed) call may return its stored result: replayed results are
+   * handed out one per macrotask, lowest log id (first written) first among the calls waiting, so
+   * continuations run in the order they ran when the results were first produced and later calls
+   * take the same occurrence names (`Promise.all(items.map(async (x) => save(await fetch(x))))`:
+   * each `save#n` stays with its item).
+   */
+  replayTurn(logId: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.replaying.push({ id: BigInt(logId), resolve });
+      if (this.replaying.length === 1) setImmediate(() => this.nextReplay());
+    });
+  }
+
+  private readonly replaying: Array<{ id: bigint; resolve: () => void }> = [];
+
+  private nextReplay(): void {
+    let first = 0;
+    for (let i = 1; i < this.replaying.length; i++)
+      if (this.replaying[i].id < this.replaying[first].id) first = i;
+    const [turn] = this.replaying.splice(first, 1);
+    turn.resolve();
+    if (this.replaying.length > 0) setImmediate(() => this.nextReplay());
+  }
+
+  /**
    * Resolves once every durable call started in this pass has settled, including calls chained
    * on settling ones (`a().then(() => b())`), then ends the pass: later calls never start.
    */

@@ -77,7 +77,10 @@ export class StepRunner {
     options: StepOptions,
   ): Promise<T> {
     const existing = scope.logs.get(stepName);
-    if (existing?.state === 'completed') return deserializeValue<T>(existing.result);
+    if (existing?.state === 'completed') {
+      await scope.replayTurn(existing.id);
+      return deserializeValue<T>(existing.result);
+    }
     scope.assertCanWork();
     const metadata: StepMetadata = { ...(existing?.metadata ?? {}) };
     const attempts = (existing?.attempts ?? 0) + 1;
