@@ -126,9 +126,32 @@ export class RunScope implements StateCarrier {
 
   /** Marks the pass as having lost its lock (sticky) and throws `LockLostError`. */
   lockLost(): never {
-    this.lost = true;
+    this.markLost();
     throw new LockLostError(this.run.id);
   }
+
+  /** The pass lost its lock: sticky, and it stops waiting for the workflow method. */
+  markLost(): void {
+    this.lost = true;
+    this.stop();
+  }
+
+  /** A simulated crash struck: the pass writes nothing more and stops waiting for the method. */
+  markCrashed(): void {
+    this.crashed = true;
+    this.stop();
+  }
+
+  /**
+   * Resolves once the pass halted, lost its lock or crashed: from then on its outcome no longer
+   * depends on what the workflow method does, so the executor stops waiting for it (a method that
+   * catches every refusal in a loop may never return).
+   */
+  private stop: () => void = () => undefined;
+  readonly stopped: Promise<void> = new Promise((resolve) => (this.stop = resolve));
+
+  /** Set once the pass ended: a durable call made afterwards never starts and never settles. */
+  private ended = false;
 
   /**
    * Entry check of every durable call, replays included: a pass that lost its lock (or whose
@@ -170,17 +193,33 @@ export class RunScope implements StateCarrier {
   }
 
   /**
-   * Runs one durable call of this pass: refused once the pass lost its lock, and tracked until it
-   * settles, so the pass never ends (releases, records, enqueues) while a call it started still
-   * runs. A `LockLostError` out of the call makes the loss sticky before the caller sees it.
+   * Runs one durable call of this pass and returns its promise (return it as is: it is marked
+   * handled, so a floating call that the engine halts or refuses never becomes an unhandled
+   * rejection; `await` still sees the error).
+   *
+   * - While the pass runs, the call is tracked until it settles, so the pass never ends
+   *   (releases, records, enqueues) while a call it started still runs. A `LockLostError` out of
+   *   the call makes the loss sticky before the caller sees it.
+   * - Once the pass halted, lost its lock or crashed, the call starts only after a macrotask and
+   *   is not tracked: it can only replay a completed call or be refused, and a method that catches
+   *   every refusal in a loop keeps the process serving instead of spinning on microtasks.
+   * - Once the pass ended, the call never starts and never settles: a late or looping caller
+   *   stops there, and no body runs after its pass released the run.
    */
-  async track<T>(call: () => Promise<T>): Promise<T> {
-    this.assertOwned();
-    const running = call();
+  track<T>(call: () => Promise<T>): Promise<T> {
+    if (this.ended) return new Promise<T>(() => undefined);
+    if (this.halted || this.lost || this.crashed) {
+      const late = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+        this.ended ? new Promise<T>(() => undefined) : this.start(call),
+      );
+      late.catch(() => undefined);
+      return late;
+    }
+    const running = this.start(call);
     const settled = running.then(
       () => undefined,
       (err: unknown) => {
-        if (err instanceof LockLostError) this.lost = true;
+        if (err instanceof LockLostError) this.markLost();
       },
     );
     this.inFlight.add(settled);
@@ -188,9 +227,52 @@ export class RunScope implements StateCarrier {
     return running;
   }
 
-  /** Resolves once every durable call started in this pass has settled. */
-  async settled(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  private start<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      this.assertOwned();
+      return call();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Waits until a replayed (completed) call may return its stored result: replayed results are
+   * handed out one per macrotask, lowest log id (first written) first among the calls waiting, so
+   * continuations run in the order they ran when the results were first produced and later calls
+   * take the same occurrence names (`Promise.all(items.map(async (x) => save(await fetch(x))))`:
+   * each `save#n` stays with its item).
+   */
+  replayTurn(logId: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.replaying.push({ id: BigInt(logId), resolve });
+      if (this.replaying.length === 1) setImmediate(() => this.nextReplay());
+    });
+  }
+
+  private readonly replaying: Array<{ id: bigint; resolve: () => void }> = [];
+
+  private nextReplay(): void {
+    let first = 0;
+    for (let i = 1; i < this.replaying.length; i++)
+      if (this.replaying[i].id < this.replaying[first].id) first = i;
+    const [turn] = this.replaying.splice(first, 1);
+    turn.resolve();
+    if (this.replaying.length > 0) setImmediate(() => this.nextReplay());
+  }
+
+  /**
+   * Resolves once every durable call started in this pass has settled, including calls chained
+   * on settling ones (`a().then(() => b())`), then ends the pass: later calls never start.
+   */
+  async settle(): Promise<void> {
+    for (;;) {
+      while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+      // Calls chained on the last ones are made in microtasks: a macrotask later they are tracked.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.inFlight.size === 0) break;
+    }
+    this.ended = true;
   }
 
   /** Records a continuation (earliest wins; `null` = no timer) and unwinds the pass. */
@@ -201,6 +283,7 @@ export class RunScope implements StateCarrier {
       this.wakeAt = null;
     }
     this.halted = true;
+    this.stop();
     throw new HaltExecution();
   }
 }

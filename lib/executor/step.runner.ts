@@ -49,11 +49,16 @@ export class StepRunner {
   ) {}
 
   /** Runs `fn` as step `step$<name>` of the current run, or plainly outside a run. */
-  async run<T>(name: string, fn: () => T | Promise<T>, options: StepOptions = {}): Promise<T> {
+  run<T>(name: string, fn: () => T | Promise<T>, options: StepOptions = {}): Promise<T> {
     const scope = activeScope();
-    if (!scope) return fn();
-    assertUserName(name, 'Step');
+    if (!scope) return (async () => fn())();
+    try {
+      assertUserName(name, 'Step');
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const stepName = scope.nextStepName(`step$${name}`);
+    // The tracked promise itself (no async wrapper): a floating step never rejects unhandled.
     return scope.track(() => this.execute(scope, stepName, fn, options));
   }
 
@@ -72,7 +77,10 @@ export class StepRunner {
     options: StepOptions,
   ): Promise<T> {
     const existing = scope.logs.get(stepName);
-    if (existing?.state === 'completed') return deserializeValue<T>(existing.result);
+    if (existing?.state === 'completed') {
+      await scope.replayTurn(existing.id);
+      return deserializeValue<T>(existing.result);
+    }
     scope.assertCanWork();
     const metadata: StepMetadata = { ...(existing?.metadata ?? {}) };
     const attempts = (existing?.attempts ?? 0) + 1;
@@ -205,7 +213,7 @@ export class StepRunner {
     try {
       this.faults.checkpoint(scope.run.key, stepName, phase);
     } catch (err) {
-      scope.crashed = true;
+      scope.markCrashed();
       throw err;
     }
   }

@@ -115,21 +115,25 @@ export class WorkflowContext {
    * Durable timer: halts the run and resumes it after `duration` (step `wait$<name>`; the wake time
    * is stored when the call is first reached, so it holds across restarts and deploys).
    */
-  async sleep(duration: Duration, name?: string): Promise<void> {
-    const scope = this.durable('ctx.sleep()');
-    const ms = toMs(duration, 'sleep duration');
-    const step = this.stepName(scope, 'wait', name ?? 'sleep');
-    await scope.track(() => this.timers.sleepUntil(scope, step, () => scope.now() + ms));
+  sleep(duration: Duration, name?: string): Promise<void> {
+    return rejectThrown(() => {
+      const scope = this.durable('ctx.sleep()');
+      const ms = toMs(duration, 'sleep duration');
+      const step = this.stepName(scope, 'wait', name ?? 'sleep');
+      return scope.track(() => this.timers.sleepUntil(scope, step, () => scope.now() + ms));
+    });
   }
 
   /** Durable timer until an absolute time (step `wait$<name>`). */
-  async sleepUntil(date: Date, name?: string): Promise<void> {
-    const scope = this.durable('ctx.sleepUntil()');
-    if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
-      throw new InvalidOptionsError('sleepUntil needs a valid Date.');
-    }
-    const step = this.stepName(scope, 'wait', name ?? 'sleepUntil');
-    await scope.track(() => this.timers.sleepUntil(scope, step, () => date.getTime()));
+  sleepUntil(date: Date, name?: string): Promise<void> {
+    return rejectThrown(() => {
+      const scope = this.durable('ctx.sleepUntil()');
+      if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
+        throw new InvalidOptionsError('sleepUntil needs a valid Date.');
+      }
+      const step = this.stepName(scope, 'wait', name ?? 'sleepUntil');
+      return scope.track(() => this.timers.sleepUntil(scope, step, () => date.getTime()));
+    });
   }
 
   /**
@@ -273,5 +277,14 @@ export class WorkflowContext {
         return true;
       },
     };
+  }
+}
+
+/** Runs `fn`, turning what it throws into a rejection (the callers used to be `async`). */
+function rejectThrown<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err);
   }
 }

@@ -97,15 +97,16 @@ export class WorkflowExecutor {
   private async execute(scope: RunScope, jobId: string): Promise<PassOutcome | undefined> {
     let returned: { value: unknown } | { error: unknown };
     try {
-      returned = {
-        value: await runStorage.run(scope, () => scope.definition.invoke(scope.run.input)),
-      };
+      const invoked = runStorage.run(scope, () => scope.definition.invoke(scope.run.input));
+      // Once the pass halted or lost its lock, its outcome is known: do not wait for a method
+      // that catches every refusal and never returns (its later durable calls never start).
+      returned = { value: await Promise.race([invoked, scope.stopped]) };
     } catch (err) {
       returned = { error: err };
     }
     // The pass ends only once every durable call it started has settled: a step still running
     // beside a sibling that halted (Promise.all) is recorded by this pass, not run again by the next.
-    await scope.settled();
+    await scope.settle();
     if (scope.crashed) return undefined; // simulated process death: leave the lock as a dead worker would
     // A pass that lost its lock writes nothing more, whatever the method returned or caught.
     if (scope.lost || ('error' in returned && returned.error instanceof LockLostError))

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
 import type { RepeatMetadata } from '../decorators/repeat.decorator.js';
+import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
 import { ExecutionFailedError } from '../errors/execution-failed.error.js';
 import { toErrorRecord } from '../executor/error-record.js';
 import { crashPoint } from '../executor/fault-injector.js';
@@ -56,7 +57,8 @@ export class RepeatRunner {
       scope.definition.retry ??
       this.options.defaultStepRetry;
     for (;;) {
-      if (scope.halted) throw new HaltExecution();
+      // Before every tick: not once the pass halted or lost its lock (a parallel sibling's doing).
+      scope.assertCanWork();
       if (await this.tillMet(self, args, meta, coordName)) {
         crashPoint(scope, coordName, 'before');
         const id = await this.store.completeStep(
@@ -158,6 +160,9 @@ export class RepeatRunner {
       const value = await stepStorage.run(tickName, () =>
         method.apply(self, [...args, new Date(scheduled)]),
       );
+      // A refused durable call fails the tick even when the body caught it.
+      const caught = scope.takeRefusal(tickName);
+      if (caught) throw caught;
       return await this.advance(scope, coordName, state, index, scheduled, {
         name: tickName,
         state: 'completed',
@@ -170,9 +175,12 @@ export class RepeatRunner {
       const counts: RetryCounts = { ...((tickMeta.retry_counts as RetryCounts | undefined) ?? {}) };
       // NOTE: a retried run gives the tick a fresh budget (`attempt_offset`, set by the retry).
       const offset = typeof tickMeta.attempt_offset === 'number' ? tickMeta.attempt_offset : 0;
-      const decision = policy.decide(err, attempts - offset, counts);
+      // A timer, signal wait, spawn or merge in the tick body is a bug in it: never retried.
+      const refused =
+        scope.takeRefusal(tickName) ?? (err instanceof DurableCallInStepError ? err : undefined);
+      const decision = refused ? null : policy.decide(err, attempts - offset, counts);
       if (Object.keys(counts).length > 0) tickMeta.retry_counts = counts;
-      const error = toErrorRecord(err, scope.context);
+      const error = toErrorRecord(refused ?? err, scope.context);
       if (decision || meta.onError === 'fail') {
         // Retried later, or stalls the run: the coordination log stays on the previous tick.
         if (!decision) tickMeta.stalls_run = true;
@@ -188,7 +196,7 @@ export class RepeatRunner {
         );
         if (id === null) throw new LockLostError(scope.run.id);
         if (decision) scope.halt(scope.now() + decision.delayMs);
-        throw new ExecutionFailedError(tickName, attempts, err);
+        throw new ExecutionFailedError(tickName, attempts, refused ?? err);
       }
       return this.advance(scope, coordName, state, index, scheduled, {
         name: tickName,

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
 import { ExecutionFailedError } from '../errors/execution-failed.error.js';
 import { WaitConditionTimeoutError } from '../errors/wait-condition-timeout.error.js';
 import { recordFailedAttempt } from '../executor/failed-attempt.js';
@@ -80,9 +81,10 @@ export class TimerRunner {
     const attempts = (log?.attempts ?? 0) + 1;
     let met: unknown;
     try {
-      met = await stepStorage.run(stepName, check);
-    } catch (err) {
-      if (err instanceof HaltExecution || err instanceof LockLostError) throw err;
+      met = await this.runCheck(scope, stepName, check);
+    } catch (thrown) {
+      if (thrown instanceof HaltExecution || thrown instanceof LockLostError) throw thrown;
+      const err = scope.takeRefusal(stepName) ?? thrown;
       const policy = new RetryPolicy({
         maxAttempts: null,
         base: '1s',
@@ -91,7 +93,9 @@ export class TimerRunner {
       });
       const counts = { ...(metadata.retry_counts ?? {}) };
       counts[policy.budgetKey] = (counts[policy.budgetKey] ?? 0) + 1;
-      const retry = now < timeoutAt && policy.matches(err);
+      // A timer, signal wait, spawn or merge in the check is a bug in it: never retried.
+      const retry =
+        now < timeoutAt && !(err instanceof DurableCallInStepError) && policy.matches(err);
       await this.fail(scope, stepName, attempts, retry, { ...metadata, retry_counts: counts }, err);
       if (retry) scope.halt(Math.min(now + policy.backoffFor(counts[policy.budgetKey]), timeoutAt));
       throw new ExecutionFailedError(stepName, attempts, err);
@@ -125,9 +129,10 @@ export class TimerRunner {
     const metadata = { ...(log?.metadata ?? {}) };
     let met: unknown;
     try {
-      met = await stepStorage.run(stepName, check);
-    } catch (err) {
-      if (err instanceof HaltExecution || err instanceof LockLostError) throw err;
+      met = await this.runCheck(scope, stepName, check);
+    } catch (thrown) {
+      if (thrown instanceof HaltExecution || thrown instanceof LockLostError) throw thrown;
+      const err = scope.takeRefusal(stepName) ?? thrown;
       await this.fail(scope, stepName, attempts, false, metadata, err);
       throw new ExecutionFailedError(stepName, attempts, err);
     }
@@ -194,6 +199,18 @@ export class TimerRunner {
     }
     if (!log || fresh) await this.pending(scope, stepName, attempts, metadata);
     scope.halt(timeoutAt);
+  }
+
+  /** Runs a wait check; a durable call it made and caught (refused in a check) fails it all the same. */
+  private async runCheck(
+    scope: RunScope,
+    stepName: string,
+    check: () => unknown,
+  ): Promise<unknown> {
+    const met = await stepStorage.run(stepName, check);
+    const refused = scope.takeRefusal(stepName);
+    if (refused) throw refused;
+    return met;
   }
 
   /** Before new work (a write, a check, a signal consumption): not once the pass halted or lost its lock. */

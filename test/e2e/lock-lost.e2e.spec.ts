@@ -36,17 +36,15 @@ describe('a pass that lost its lock (e2e)', () => {
     await eventually(async () => ledger.count('cancel-1', 'item2') === 1, 15_000, 'item 2 body');
     await client.cancel('cancel-1');
     ledger.open('cancel-1');
-    await eventually(async () => ledger.count('cancel-1', 'caught4') === 1, 15_000, 'loop end');
     await eventually(async () => (await passes('double.catchAllLoop', 'lock_lost')) === 1);
-    // item 2's body was running when the run was cancelled; nothing started after it.
-    expect(ledger.list('cancel-1')).toEqual([
+    // item 2's body was running when the run was cancelled; nothing started after it. Its refused
+    // checkpoint is caught; later calls are refused too, and once the pass ended they never settle.
+    expect(ledger.list('cancel-1').filter((e) => !e.startsWith('caught'))).toEqual([
       'item1',
       'check1',
       'item2',
-      'caught2',
-      'caught3',
-      'caught4',
     ]);
+    expect(ledger.list('cancel-1')).toContain('caught2');
     const run = await client.get('cancel-1');
     expect(run.state).toBe('cancelled');
     expect(run.steps.map((s) => s.name)).not.toContain('step$item#2');

@@ -65,7 +65,7 @@ describe('RunScope (the pass lifecycle)', () => {
     });
     await expect(failed).rejects.toThrow('boom');
     let settled = false;
-    const waiting = scope.settled().then(() => (settled = true));
+    const waiting = scope.settle().then(() => (settled = true));
     await new Promise((r) => setImmediate(r));
     expect(settled).toBe(false);
     release();
@@ -85,5 +85,54 @@ describe('RunScope (the pass lifecycle)', () => {
     expect(scope.takeRefusal('step$outer')).toBeInstanceOf(DurableCallInStepError);
     expect(scope.takeRefusal('step$outer')).toBeUndefined();
     expect(() => scope.refuseInsideStep('ctx.sleep()')).not.toThrow();
+  });
+
+  it('should start a call made after a halt only a macrotask later, so a catch-all loop cannot spin on microtasks', async () => {
+    const scope = newScope();
+    expect(() => scope.halt(null)).toThrow(HaltExecution);
+    const order: string[] = [];
+    setImmediate(() => order.push('macrotask'));
+    await scope
+      .track(async () => {
+        order.push('call');
+        throw new HaltExecution();
+      })
+      .catch(() => order.push('refused'));
+    expect(order).toEqual(['macrotask', 'call', 'refused']);
+  });
+
+  it('should resolve stopped on a halt, a lost lock or a crash', async () => {
+    for (const stop of [
+      (s: RunScope) => expect(() => s.halt(1)).toThrow(HaltExecution),
+      (s: RunScope) => s.markLost(),
+      (s: RunScope) => s.markCrashed(),
+    ]) {
+      const scope = newScope();
+      let stopped = false;
+      void scope.stopped.then(() => (stopped = true));
+      await new Promise((r) => setImmediate(r));
+      expect(stopped).toBe(false);
+      stop(scope);
+      await new Promise((r) => setImmediate(r));
+      expect(stopped).toBe(true);
+    }
+  });
+
+  it('should settle calls chained on a settling one, then never start a call made after the pass ended', async () => {
+    const scope = newScope();
+    const ran: string[] = [];
+    void scope
+      .track(async () => void ran.push('a'))
+      .then(() => scope.track(async () => void ran.push('b')));
+    await scope.settle();
+    expect(ran).toEqual(['a', 'b']);
+    let settled = false;
+    void scope
+      .track(async () => void ran.push('late'))
+      .finally(() => (settled = true))
+      .catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ran).toEqual(['a', 'b']);
+    expect(settled).toBe(false);
   });
 });
