@@ -36,6 +36,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 let batchSeq = 0;
 
+/** What the batches did so far (printed at the end of a fuzz run, so a green run shows its faults). */
+export const fuzzStats = {
+  programs: 0,
+  cancelled: 0,
+  cancelRefused: 0,
+  retried: 0,
+  resumed: 0,
+  signals: 0,
+  sqlArmed: 0,
+  sqlFired: 0,
+  killed: 0,
+};
+
 /** Retries a driver action while it fails on an injected fault (a user would retry too). */
 async function persist<T>(fn: () => Promise<T>): Promise<T> {
   for (let i = 0; ; i++) {
@@ -71,6 +84,8 @@ export async function runBatch(env: BatchEnv, programs: Program[]): Promise<stri
         actionErrors: [],
       };
       const sql = program.faults.sql;
+      fuzzStats.programs++;
+      if (sql) fuzzStats.sqlArmed++;
       if (sql)
         for (const q of armFaultSql(env.schema, handle.id, sql.kind, sql.nth))
           await env.db.query(q);
@@ -96,9 +111,10 @@ export async function runBatch(env: BatchEnv, programs: Program[]): Promise<stri
     const visit = (body: Program['body']): void => {
       for (const s of body) {
         if (s.k === 'signal')
-          at(s.sendAfterMs, `signal g_${s.id}`, c, () =>
-            env.client.signal(c.key, `g_${s.id}`, `pay_${s.id}`),
-          );
+          at(s.sendAfterMs, `signal g_${s.id}`, c, async () => {
+            await env.client.signal(c.key, `g_${s.id}`, `pay_${s.id}`);
+            fuzzStats.signals++;
+          });
         if (s.k === 'try') visit(s.body);
       }
     };
@@ -108,8 +124,13 @@ export async function runBatch(env: BatchEnv, programs: Program[]): Promise<stri
         c.cancel = 'refused';
         await env.client.cancel(c.key);
         c.cancel = 'ok';
+        fuzzStats.cancelled++;
       });
-    if (f.resumeAfterMs !== null) at(f.resumeAfterMs, 'resume', c, () => env.client.resume(c.key));
+    if (f.resumeAfterMs !== null)
+      at(f.resumeAfterMs, 'resume', c, async () => {
+        await env.client.resume(c.key);
+        fuzzStats.resumed++;
+      });
   }
   let dispatching = true;
   void Promise.all(actions).then(() => (dispatching = false));
@@ -136,7 +157,10 @@ export async function runBatch(env: BatchEnv, programs: Program[]): Promise<stri
         `INSERT INTO "${env.schema}".fuzz_fixed (root) VALUES ($1) ON CONFLICT DO NOTHING`,
         [c.key],
       );
-      at(Date.now() - t0, 'retry', c, () => env.client.retry(c.key));
+      at(Date.now() - t0, 'retry', c, async () => {
+        await env.client.retry(c.key);
+        fuzzStats.retried++;
+      });
     }
     // A stall the model does not predict is final (and reported); a predicted one awaits the retry.
     const stalls = new Set(cases.filter((c) => c.model.stalls).map((c) => c.key));

@@ -7,7 +7,7 @@ import type { SqlFaultKind } from './program.js';
  * sequence, so it survives the rollback the error causes, and the fault fires exactly once.
  *
  * Kinds: `lock` (a pass takes the lock), `unlock` (a pass or an operator releases it: release,
- * complete, fail, cancel, retry), `wf` (any other update of the run row), `log.insert` /
+ * complete, fail, cancel, retry; also the completion / failure log those statements insert), `wf` (any other update of the run row), `log.insert` /
  * `log.update` (execution logs: checkpoints, failed attempts, timers, repeats, branches),
  * `signal` (consuming or storing a signal).
  */
@@ -26,6 +26,9 @@ export function faultDdl(schema: string): string[] {
          ELSE k := 'wf'; END IF;
        ELSIF TG_TABLE_NAME = 'chrono_forge_execution_logs' THEN
          wid := NEW.workflow_id; k := 'log.' || lower(TG_OP);
+         -- completion and failure logs are written by the statement that releases the lock
+         IF starts_with(NEW.step_name, '$workflow_completion$')
+           OR starts_with(NEW.step_name, '$workflow_failure$') THEN k := 'unlock'; END IF;
        ELSE
          wid := NEW.workflow_id; k := 'signal';
        END IF;

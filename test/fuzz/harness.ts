@@ -4,7 +4,7 @@ import pg from 'pg';
 import { type TestClock, WorkflowClient } from '../../lib/index.js';
 import { bootApp } from '../support/app.js';
 import { cleanup, DATABASE_URL } from '../support/env.js';
-import type { BatchEnv } from './batch.js';
+import { type BatchEnv, fuzzStats } from './batch.js';
 import { faultDdl } from './db-faults.js';
 import { FuzzLedger, fuzzProviders } from './fuzz.fixture.js';
 import { type Program, programArb } from './program.js';
@@ -71,11 +71,13 @@ export async function fuzz(
       throw new Error(
         `FUZZ ${label} FAILED — replay with FUZZ_MODE=${label} FUZZ_SEED=${out.seed} FUZZ_PATH=${out.counterexamplePath}` +
           ` (${b?.programs.length ?? '?'} programs, clock skew ${b?.skewMs ?? '?'} ms, after ${out.numShrinks} shrinks)\n` +
+          `stats so far: ${JSON.stringify(fuzzStats)}\n` +
           (failure ?? [String(out.errorInstance)]).join('\n\n'),
       );
     }
     if (PATH || SEED !== undefined) break;
   }
+  console.log(`FUZZ ${label} done: ${JSON.stringify(fuzzStats)}`);
   return ran;
 }
 

@@ -123,8 +123,3 @@ export function expectationOf(program: Program): Expectation {
   for (const k of stateKeys) context[`k_${k}`] = `v_${k}`;
   return { state: 'completed', stalls, result, context, counts, transactional };
 }
-
-/** Whether any node of the program satisfies `pred` (depth first). */
-export function someNode(body: Stmt[], pred: (s: Stmt) => boolean): boolean {
-  return body.some((s) => pred(s) || (s.k === 'try' && someNode(s.body, pred)));
-}

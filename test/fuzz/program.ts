@@ -149,6 +149,8 @@ export interface ShapeSwitches {
   sql: boolean;
   /** Catch-all try/catch blocks. */
   catchAll: boolean;
+  /** Failed SQL statements in programs with a catch-all (the error reaches user code: finding F2). */
+  sqlInCatchAll: boolean;
 }
 
 /** Step budget (`maxAttempts`) of the fuzz workflows' steps. */
@@ -167,6 +169,10 @@ const stepArb = (sw: ShapeSwitches, inParallel: boolean): fc.Arbitrary<StepNode>
             { weight: 1, arbitrary: fc.integer({ min: 1, max: STEP_ATTEMPTS - 1 }) },
           ),
   });
+
+/** `arb` in about `pct` % of the draws, else null. */
+const sometimes = <T>(arb: fc.Arbitrary<T>, pct: number): fc.Arbitrary<T | null> =>
+  fc.oneof({ weight: 100 - pct, arbitrary: fc.constant(null) }, { weight: pct, arbitrary: arb });
 
 /** Arbitrary programs under the given switches (ids are assigned later by `numberProgram`). */
 export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
@@ -228,10 +234,8 @@ export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
     );
   const sqlKinds = SQL_FAULT_KINDS.filter((k) => k !== 'unlock' || sw.sqlUnlock);
   const faults = fc.record({
-    cancelAfterMs: sw.cancel
-      ? fc.option(fc.integer({ min: 0, max: 1500 }), { freq: 5 })
-      : fc.constant(null),
-    resumeAfterMs: fc.option(fc.integer({ min: 0, max: 1000 }), { freq: 3 }),
+    cancelAfterMs: sw.cancel ? sometimes(fc.integer({ min: 0, max: 1500 }), 25) : fc.constant(null),
+    resumeAfterMs: sometimes(fc.integer({ min: 0, max: 1000 }), 25),
     sql: sw.sql
       ? fc.option(
           fc.record({ kind: fc.constantFrom(...sqlKinds), nth: fc.integer({ min: 1, max: 4 }) }),
@@ -240,7 +244,33 @@ export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
       : fc.constant(null),
     retryAfterMs: fc.integer({ min: 0, max: 300 }),
   });
-  return fc.record({ body, faults }).map(numberProgram);
+  return fc
+    .record({ body, faults })
+    .map((p) =>
+      !sw.sqlInCatchAll && someNode(p.body, (s) => s.k === 'try' && s.mode === 'all')
+        ? { ...p, faults: { ...p.faults, sql: null } }
+        : p,
+    )
+    .map(numberProgram);
+}
+
+/** Whether any node of the program satisfies `pred` (depth first). */
+export function someNode(body: Stmt[], pred: (s: Stmt) => boolean): boolean {
+  return body.some((s) => pred(s) || (s.k === 'try' && someNode(s.body, pred)));
+}
+
+/**
+ * A catch-all that swallows a transient workflow-code error skips the rest of its body in that pass
+ * only, so what runs would depend on pass boundaries: no `throwOnce` inside one (a 20 ms sleep).
+ */
+function deterministic(body: Stmt[]): Stmt[] {
+  return body.map((s) =>
+    s.k === 'throwOnce'
+      ? { k: 'sleep', id: '', ms: 20 }
+      : s.k === 'try'
+        ? { ...s, body: deterministic(s.body) }
+        : s,
+  );
 }
 
 /** Gives every node its id in document order; `get` refs become ids of set nodes (or dangle). */
@@ -255,7 +285,7 @@ export function numberProgram(p: Program): Program {
         case 'all':
           return { ...s, id, items: s.items.map((i) => ({ ...i, id: next() })) };
         case 'try':
-          return { ...s, id, body: walk(s.body) };
+          return { ...s, id, body: walk(s.mode === 'all' ? deterministic(s.body) : s.body) };
         case 'nested':
           return { ...s, id, innerId: next() };
         case 'set':

@@ -24,6 +24,7 @@ export function shapeSwitches(): ShapeSwitches {
     sqlUnlock: on('sqlUnlock', false),
     sql: on('sql', true),
     catchAll: on('catchAll', true),
+    sqlInCatchAll: on('sqlInCatchAll', false),
   };
 }
 
