@@ -147,25 +147,27 @@ export class FuzzSteps {
     private readonly ctx: WorkflowContext,
   ) {}
 
-  /** Throws while the node's attempt counter is at most `flaky`. */
-  async body(root: string, node: string, flaky: number): Promise<string> {
+  /** Works `ms`, then throws while the node's attempt counter is at most `flaky`. */
+  async body(root: string, node: string, flaky: number, ms = 0): Promise<string> {
     await this.ledger.record(root, node);
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
     if (flaky > 0 && (await this.ledger.attempt(root, node)) <= flaky)
       throw new Error(`flaky ${node}`);
     return `v_${node}`;
   }
 
   @DurableStep({ retry: stepRetry })
-  async work(root: string, node: string, flaky = 0): Promise<string> {
-    return this.body(root, node, flaky);
+  async work(root: string, node: string, flaky = 0, ms = 0): Promise<string> {
+    return this.body(root, node, flaky, ms);
   }
 
   /** Exactly once: the ledger row commits with the checkpoint (a failed attempt rolls it back). */
   @DurableStep({ transactional: true, retry: stepRetry })
-  async txWork(root: string, node: string, flaky = 0): Promise<string> {
+  async txWork(root: string, node: string, flaky = 0, ms = 0): Promise<string> {
     if (flaky > 0 && (await this.ledger.attempt(root, node)) <= flaky)
       throw new Error(`flaky ${node}`);
     await this.ledger.record(root, node, this.ctx.manager);
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
     return `v_${node}`;
   }
 
@@ -229,11 +231,11 @@ export class FuzzWorkflows {
 
   private step(root: string, s: StepNode): Promise<string> {
     if (s.via === 'inline')
-      return this.ctx.step(`s_${s.id}`, () => this.steps.body(root, s.id, s.flaky), {
+      return this.ctx.step(`s_${s.id}`, () => this.steps.body(root, s.id, s.flaky, s.ms), {
         retry: stepRetry,
       });
-    if (s.via === 'tx') return this.steps.txWork(root, s.id, s.flaky);
-    return this.steps.work(root, s.id, s.flaky);
+    if (s.via === 'tx') return this.steps.txWork(root, s.id, s.flaky, s.ms);
+    return this.steps.work(root, s.id, s.flaky, s.ms);
   }
 
   private async exec(root: string, body: Stmt[], values: Record<string, Value>): Promise<void> {
@@ -248,6 +250,18 @@ export class FuzzWorkflows {
         case 'all':
           values[s.id] = await Promise.all(s.items.map((i) => this.step(root, i)));
           break;
+        case 'loop': {
+          const out: Value[] = [];
+          values[s.id] = out;
+          for (let i = 0; i < s.count; i++) {
+            try {
+              out.push(await this.steps.work(root, `${s.id}.${i}`, 0, s.ms));
+            } catch (err) {
+              if (!s.guard) throw err;
+            }
+          }
+          break;
+        }
         case 'try':
           try {
             await this.exec(root, s.body, values);

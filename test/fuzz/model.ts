@@ -68,6 +68,17 @@ export function expectationOf(program: Program): Expectation {
         case 'all':
           values[s.id] = s.items.map(step);
           break;
+        case 'loop': {
+          const out: Value[] = [];
+          values[s.id] = out;
+          for (let i = 0; i < s.count; i++) {
+            const node = `${s.id}.${i}`;
+            if (!done.has(node)) add(node, 1);
+            done.add(node);
+            out.push(`v_${node}`);
+          }
+          break;
+        }
         case 'try':
           try {
             walk(s.body, values);

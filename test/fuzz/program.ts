@@ -9,18 +9,34 @@ import fc from 'fast-check';
 /** How a plain step is called: `@DurableStep` method, `ctx.step()`, or a transactional step. */
 export type StepVia = 'decorated' | 'inline' | 'tx';
 
-/** A memoized step; `flaky` = attempts that throw before one succeeds (below the step budget). */
+/**
+ * A memoized step; `flaky` = attempts that throw before one succeeds (below the step budget);
+ * `ms` = how long its body works (after writing its ledger row).
+ */
 export interface StepNode {
   k: 'step';
   id: string;
   via: StepVia;
   flaky: number;
+  ms: number;
 }
 
 /** A step that throws on every attempt until the driver "fixes" its run (then `client.retry`). */
 export interface BrokenNode {
   k: 'broken';
   id: string;
+}
+
+/**
+ * `for (let i = 0; i < count; i++) await this.steps.work(...)`: nodes `<id>.<i>`, `ms` each; with
+ * `guard`, each iteration is wrapped in a catch-all `try { … } catch {}` (a loop that keeps going).
+ */
+export interface LoopNode {
+  k: 'loop';
+  id: string;
+  count: number;
+  ms: number;
+  guard: boolean;
 }
 
 /** `await Promise.all([...])` over steps. */
@@ -99,6 +115,7 @@ export type Stmt =
   | StepNode
   | BrokenNode
   | AllNode
+  | LoopNode
   | TryNode
   | SleepNode
   | SignalNode
@@ -168,6 +185,10 @@ const stepArb = (sw: ShapeSwitches, inParallel: boolean): fc.Arbitrary<StepNode>
             { weight: 4, arbitrary: fc.constant(0) },
             { weight: 1, arbitrary: fc.integer({ min: 1, max: STEP_ATTEMPTS - 1 }) },
           ),
+    ms: fc.oneof(
+      { weight: 3, arbitrary: fc.constant(0) },
+      { weight: 1, arbitrary: fc.integer({ min: 10, max: 150 }) },
+    ),
   });
 
 /** `arb` in about `pct` % of the draws, else null. */
@@ -176,7 +197,16 @@ const sometimes = <T>(arb: fc.Arbitrary<T>, pct: number): fc.Arbitrary<T | null>
 
 /** Arbitrary programs under the given switches (ids are assigned later by `numberProgram`). */
 export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
+  const loop = fc.record({
+    k: fc.constant('loop' as const),
+    id: fc.constant(''),
+    count: fc.integer({ min: 2, max: 6 }),
+    ms: fc.integer({ min: 0, max: 120 }),
+    guard: sw.catchAll ? fc.boolean() : fc.constant(false),
+  });
   const leaf: fc.Arbitrary<Stmt>[] = [
+    loop,
+    loop,
     stepArb(sw, false),
     fc.constant<BrokenNode>({ k: 'broken', id: '' }),
     fc.record({
@@ -247,7 +277,8 @@ export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
   return fc
     .record({ body, faults })
     .map((p) =>
-      !sw.sqlInCatchAll && someNode(p.body, (s) => s.k === 'try' && s.mode === 'all')
+      !sw.sqlInCatchAll &&
+      someNode(p.body, (s) => (s.k === 'try' && s.mode === 'all') || (s.k === 'loop' && s.guard))
         ? { ...p, faults: { ...p.faults, sql: null } }
         : p,
     )
@@ -306,7 +337,8 @@ export function numberProgram(p: Program): Program {
 export function printProgram(p: Program): string {
   const lines: string[] = [];
   const step = (s: StepNode) => {
-    const flaky = s.flaky ? ` /* throws ${s.flaky}x */` : '';
+    const flaky =
+      (s.flaky ? ` /* throws ${s.flaky}x */` : '') + (s.ms ? ` /* works ${s.ms} ms */` : '');
     if (s.via === 'inline') return `ctx.step('s_${s.id}', body)${flaky}`;
     if (s.via === 'tx') return `this.steps.txWork('${s.id}')${flaky}`;
     return `this.steps.work('${s.id}')${flaky}`;
@@ -330,6 +362,13 @@ export function printProgram(p: Program): string {
             s.mode === 'all'
               ? `${pad}} catch {} // catch-all, swallows`
               : `${pad}} catch (e) { if (!(e instanceof ExecutionFailedError)) throw e; }`,
+          );
+          break;
+        case 'loop':
+          lines.push(
+            s.guard
+              ? `${pad}for (let i = 0; i < ${s.count}; i++) try { await this.steps.work(\`${s.id}.\${i}\`) /* works ${s.ms} ms */; } catch {}`
+              : `${pad}for (let i = 0; i < ${s.count}; i++) await this.steps.work(\`${s.id}.\${i}\`) /* works ${s.ms} ms */;`,
           );
           break;
         case 'sleep':
