@@ -11,7 +11,7 @@ import {
 } from '../../lib/index.js';
 import { type RunScope, runStorage, stepStorage } from '../../lib/executor/run-scope.js';
 import { DATABASE_URL } from '../support/env.js';
-import { STEP_ATTEMPTS, type StepNode, type Stmt } from './program.js';
+import { STEP_ATTEMPTS, stateKey, type StepNode, type Stmt } from './program.js';
 
 /** Schema of the fuzz suite (worker processes get it through the environment). */
 export const fuzzSchema = (): string => process.env.CF_TEST_SCHEMA ?? 'public';
@@ -286,10 +286,17 @@ export class FuzzWorkflows {
           values[s.id] = await this.steps.outer(root, s.id, s.innerId);
           break;
         case 'set':
-          this.ctx.state.set(`k_${s.id}`, `v_${s.id}`);
+          if (s.inStep) {
+            await this.ctx.step(`st_${s.id}`, async () => {
+              await this.ledger.record(root, s.id);
+              this.ctx.state.set(`k_${s.id}`, `v_${s.id}`);
+            });
+          } else {
+            this.ctx.state.set(`k_${s.id}`, `v_${s.id}`);
+          }
           break;
         case 'get':
-          values[s.id] = this.ctx.state.get<string>(`k_${s.ref}`) ?? null;
+          values[s.id] = this.ctx.state.get<string>(stateKey(s.ref)) ?? null;
           break;
         case 'throwOnce':
           if ((await this.ledger.attempt(root, s.id)) === 1) throw new Error(`transient ${s.id}`);

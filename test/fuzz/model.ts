@@ -106,6 +106,8 @@ export function expectationOf(program: Program): Expectation {
           values[s.id] = [`v_${s.id}`, `v_${s.innerId}`];
           break;
         case 'set':
+          if (s.inStep && !done.has(s.id)) add(s.id, 1);
+          done.add(s.id);
           stateKeys.add(s.id);
           break;
         case 'get':

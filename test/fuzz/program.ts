@@ -92,13 +92,17 @@ export interface NestedNode {
   innerId: string;
 }
 
-/** `ctx.state.set('k<id>', 'v<id>')`, outside any step body. */
+/** `ctx.state.set('k<id>', 'v<id>')`, in workflow code or (`inStep`) inside a `ctx.step` body. */
 export interface SetNode {
   k: 'set';
   id: string;
+  inStep: boolean;
 }
 
-/** `ctx.state.get('k<ref>')` where `ref` is an earlier set node (or a key never set). */
+/**
+ * `ctx.state.get('k<ref>')` where `ref` is an earlier set node (or a key never set); `raw:<key>`
+ * reads `<key>` itself (`constructor`, `__proto__`, `toString`: never set, so `undefined`).
+ */
 export interface GetNode {
   k: 'get';
   id: string;
@@ -168,6 +172,10 @@ export interface ShapeSwitches {
   catchAll: boolean;
   /** Failed SQL statements in programs with a catch-all (the error reaches user code: finding F2). */
   sqlInCatchAll: boolean;
+  /** `ctx.state.set` inside a step body (item 18: lost when the pass crashes after the checkpoint). */
+  stateInStep: boolean;
+  /** `ctx.state.get` of `constructor` / `__proto__` / `toString` (item 20). */
+  protoKeys: boolean;
 }
 
 /** Step budget (`maxAttempts`) of the fuzz workflows' steps. */
@@ -230,8 +238,21 @@ export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
       ticks: fc.integer({ min: 1, max: 3 }),
     }),
     fc.record({ k: fc.constant('nested' as const), id: fc.constant(''), innerId: fc.constant('') }),
-    fc.constant<SetNode>({ k: 'set', id: '' }),
-    fc.record({ k: fc.constant('get' as const), id: fc.constant(''), ref: fc.nat(6).map(String) }),
+    fc.record({
+      k: fc.constant('set' as const),
+      id: fc.constant(''),
+      inStep: sw.stateInStep ? fc.boolean() : fc.constant(false),
+    }),
+    fc.record({
+      k: fc.constant('get' as const),
+      id: fc.constant(''),
+      ref: sw.protoKeys
+        ? fc.oneof(
+            fc.nat(6).map(String),
+            fc.constantFrom('raw:constructor', 'raw:__proto__', 'raw:toString'),
+          )
+        : fc.nat(6).map(String),
+    }),
     fc.constant<ThrowOnceNode>({ k: 'throwOnce', id: '' }),
   ];
   const { stmt } = fc.letrec<{ stmt: Stmt; tryNode: TryNode }>((tie) => ({
@@ -323,6 +344,7 @@ export function numberProgram(p: Program): Program {
           sets.push(id);
           return { ...s, id };
         case 'get': {
+          if (s.ref.startsWith('raw:')) return { ...s, id };
           const i = Number(s.ref);
           return { ...s, id, ref: i < sets.length ? sets[i] : `unset${i}` };
         }
@@ -331,6 +353,11 @@ export function numberProgram(p: Program): Program {
       }
     });
   return { body: walk(p.body), faults: p.faults };
+}
+
+/** The state key a get node reads. */
+export function stateKey(ref: string): string {
+  return ref.startsWith('raw:') ? ref.slice(4) : `k_${ref}`;
 }
 
 /** The program as the TypeScript a user would write (printed on failure). */
@@ -393,10 +420,14 @@ export function printProgram(p: Program): string {
           );
           break;
         case 'set':
-          lines.push(`${pad}ctx.state.set('k_${s.id}', 'v_${s.id}');`);
+          lines.push(
+            s.inStep
+              ? `${pad}await ctx.step('st_${s.id}', () => ctx.state.set('k_${s.id}', 'v_${s.id}'));`
+              : `${pad}ctx.state.set('k_${s.id}', 'v_${s.id}');`,
+          );
           break;
         case 'get':
-          lines.push(`${pad}ctx.state.get('k_${s.ref}'); // ${s.id}`);
+          lines.push(`${pad}ctx.state.get('${stateKey(s.ref)}'); // ${s.id}`);
           break;
         case 'throwOnce':
           lines.push(`${pad}if (firstTime('${s.id}')) throw new Error('transient');`);

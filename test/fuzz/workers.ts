@@ -25,6 +25,8 @@ export function shapeSwitches(): ShapeSwitches {
     sql: on('sql', true),
     catchAll: on('catchAll', true),
     sqlInCatchAll: on('sqlInCatchAll', false),
+    stateInStep: on('stateInStep', false),
+    protoKeys: on('protoKeys', false),
   };
 }
 
