@@ -11,8 +11,8 @@ import { type Program, programArb } from './program.js';
 import { shapeSwitches } from './workers.js';
 
 export const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
-export const KILL_SHARE = Number(process.env.FUZZ_KILL_SHARE ?? 0.1);
-export const BATCH = Number(process.env.FUZZ_BATCH ?? 50);
+export const KILL_SHARE = Number(process.env.FUZZ_KILL_SHARE ?? 0.05);
+export const BATCH = Number(process.env.FUZZ_BATCH ?? 100);
 export const KILL_BATCH = Number(process.env.FUZZ_KILL_BATCH ?? 25);
 export const SKEW_MS = Number(process.env.FUZZ_SKEW_MS ?? 2000);
 const SHRINK_MS = Number(process.env.FUZZ_SHRINK_SECONDS ?? 120) * 1000;

@@ -77,6 +77,7 @@ export async function checkBatch(env: BatchEnv, cases: Case[], prefix: string): 
   );
   const killed = env.killedPids();
   fuzzStats.sqlFired += fired.size;
+  fuzzStats.killed = Math.max(fuzzStats.killed, killed.size);
   const problems = new Map<string, string[]>();
   const report = (root: string, what: string) =>
     problems.set(root, [...(problems.get(root) ?? []), what]);

@@ -14,7 +14,7 @@ import {
 import { workerPool } from './workers.js';
 
 /**
- * The SIGKILL share of the fuzz suite (see fuzz.fuzz.ts): the same programs and faults, run by two
+ * The SIGKILL share of the fuzz suite (see fuzz.fuzz.ts): the same programs and faults, run by three
  * worker processes (dist/test/fuzz/fuzz-worker.main.js, each with its own clock skew) that are
  * SIGKILLed at random while the batch's driver actions happen, and replaced. The driver here only
  * starts runs and acts on them. A body may run again only in a run a killed worker touched.
@@ -25,7 +25,7 @@ describe.skipIf(MODE === 'inproc' || KILL_SHARE <= 0)(
     const schema = uniqueName('cf_fuzzk');
     const queueName = uniqueName('q_fuzzk');
     let fuzzApp: FuzzApp | undefined;
-    const pool = workerPool(schema, queueName, 2, SKEW_MS);
+    const pool = workerPool(schema, queueName, 3, SKEW_MS);
 
     beforeAll(async () => {
       fuzzApp = await bootFuzzApp(schema, queueName, false);

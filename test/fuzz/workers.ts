@@ -84,15 +84,20 @@ export function workerPool(schema: string, queueName: string, size = 2, skewMs =
       const missing = size - alive().length;
       await Promise.all(Array.from({ length: Math.max(0, missing) }, start));
     },
-    /** While `busy()`: every 0.3–1.5 s SIGKILL a random ready worker and start a replacement. */
+    /**
+     * While `busy()`: every 0.2–0.8 s SIGKILL a random ready worker (keeping one up) and start a
+     * replacement (its boot is not awaited: the remaining workers carry on meanwhile).
+     */
     chaos: async (busy: () => boolean): Promise<void> => {
+      const booting: Array<Promise<void>> = [];
       while (busy()) {
-        await sleep(300 + Math.random() * 1200);
+        await sleep(200 + Math.random() * 600);
         const ready = alive().filter((w) => w.ready);
         if (!busy() || ready.length < 2) continue;
         kill(ready[Math.floor(Math.random() * ready.length)]);
-        await start();
+        booting.push(start());
       }
+      await Promise.all(booting);
     },
     /** Worker output, for a failure report. */
     logs: () => workers.map((w) => `--- pid ${w.proc.pid}\n${w.log.slice(-3000)}`).join('\n'),
