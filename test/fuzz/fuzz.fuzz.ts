@@ -51,7 +51,8 @@ import {
  * - FUZZ_SHAPES: comma list of extra shapes, `all`, or `none` (also drops the default `sql` and
  *   `catchAll`). Off by default because they hit open issue-15 items on the current code:
  *   `parallelFlaky` (item 1), `cancel` (item 2), `sqlUnlock` (item 5), `stateInStep` (item 18),
- *   `protoKeys` (item 20), `sqlInCatchAll` (a failed engine statement reaches user code).
+ *   `protoKeys` (item 20), `sqlInCatchAll` (a failed engine statement reaches user code),
+ *   `retryShift` (a retry turns a caught failure into a success; later calls replay shifted).
  * - FUZZ_SKEW_MS: largest clock skew (default 2000; the engine tolerates 5 s), FUZZ_SHRINK_SECONDS
  *   (default 120), FUZZ_DRAIN_SECONDS: how long runs may take to settle after the last driver
  *   action (default 30), FUZZ_KEEP=1: keep the schema. CF_QUEUE=postgres: BullMQ's PostgreSQL queue.

@@ -176,6 +176,11 @@ export interface ShapeSwitches {
   stateInStep: boolean;
   /** `ctx.state.get` of `constructor` / `__proto__` / `toString` (item 20). */
   protoKeys: boolean;
+  /**
+   * Caught broken steps in a program that a retry resumes: after the retry they succeed, the
+   * calls that follow shift their occurrence numbers and replay other calls' results (finding F3).
+   */
+  retryShift: boolean;
 }
 
 /** Step budget (`maxAttempts`) of the fuzz workflows' steps. */
@@ -298,12 +303,31 @@ export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
   return fc
     .record({ body, faults })
     .map((p) =>
+      !sw.retryShift && p.body.some((s) => s.k === 'broken')
+        ? { ...p, body: p.body.map((s) => (s.k === 'try' ? uncaughtOnly(s) : s)) }
+        : p,
+    )
+    .map((p) =>
       !sw.sqlInCatchAll &&
       someNode(p.body, (s) => (s.k === 'try' && s.mode === 'all') || (s.k === 'loop' && s.guard))
         ? { ...p, faults: { ...p.faults, sql: null } }
         : p,
     )
     .map(numberProgram);
+}
+
+/** The try with its broken steps made plain steps (they would be caught, then fixed by a retry). */
+function uncaughtOnly(t: TryNode): TryNode {
+  return {
+    ...t,
+    body: t.body.map((s): Stmt =>
+      s.k === 'broken'
+        ? { k: 'step', id: '', via: 'decorated', flaky: 0, ms: 0 }
+        : s.k === 'try'
+          ? uncaughtOnly(s)
+          : s,
+    ),
+  };
 }
 
 /** Whether any node of the program satisfies `pred` (depth first). */

@@ -27,6 +27,7 @@ export function shapeSwitches(): ShapeSwitches {
     sqlInCatchAll: on('sqlInCatchAll', false),
     stateInStep: on('stateInStep', false),
     protoKeys: on('protoKeys', false),
+    retryShift: on('retryShift', false),
   };
 }
 
