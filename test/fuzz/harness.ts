@@ -7,7 +7,8 @@ import { cleanup, DATABASE_URL } from '../support/env.js';
 import { type BatchEnv, fuzzStats } from './batch.js';
 import { faultDdl } from './db-faults.js';
 import { FuzzLedger, fuzzProviders } from './fuzz.fixture.js';
-import { type Program, programArb } from './program.js';
+import { programArb } from './generators.js';
+import type { Program } from './program.js';
 import { shapeSwitches } from './workers.js';
 
 export const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);

@@ -2,7 +2,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { deserializeValue } from '../../lib/util/serialization.util.js';
 import { type BatchEnv, type Case, fuzzStats } from './batch.js';
 import { firedFaultsSql } from './db-faults.js';
-import { printProgram, type Stmt } from './program.js';
+import { printProgram } from './print.js';
+import type { Stmt } from './program.js';
 
 interface RunRow {
   key: string;
