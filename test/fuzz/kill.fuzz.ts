@@ -14,6 +14,13 @@ import {
 import { workerPool } from './workers.js';
 
 /**
+ * A merge poller (or a parent's wake-up) lost with a SIGKILLed worker is noticed by the parent's
+ * merge safety wake about 60 s later (see BranchRunner.merge and the chaos suite): the drain here
+ * covers it unless FUZZ_DRAIN_SECONDS says otherwise.
+ */
+const KILL_DRAIN_MS = Number(process.env.FUZZ_DRAIN_SECONDS ?? 75) * 1000;
+
+/**
  * The SIGKILL share of the fuzz suite (see fuzz.fuzz.ts): the same programs and faults, run by three
  * worker processes (dist/test/fuzz/fuzz-worker.main.js, each with its own clock skew) that are
  * SIGKILLed at random while the batch's driver actions happen, and replaced. The driver here only
@@ -40,7 +47,7 @@ describe.skipIf(MODE === 'inproc' || KILL_SHARE <= 0)(
       const ran = await fuzz('kill', total, KILL_BATCH, async (b) => {
         await pool.ensure();
         const reports = await runBatch(
-          { ...fuzzApp!.env(), chaos: pool.chaos, killedPids: pool.killed },
+          { ...fuzzApp!.env(), drainMs: KILL_DRAIN_MS, chaos: pool.chaos, killedPids: pool.killed },
           b.programs,
         );
         return reports.length ? [...reports, `worker logs:\n${pool.logs()}`] : reports;
