@@ -1,0 +1,218 @@
+import { Injectable } from '@nestjs/common';
+import {
+  Branch,
+  DurableStep,
+  ExecutionFailedError,
+  Repeat,
+  RetryPolicy,
+  Workflow,
+  WorkflowContext,
+} from '../../lib/index.js';
+import { FuzzLedger } from './ledger.js';
+import { STEP_ATTEMPTS, stateKey, type StepNode, type Stmt } from './program.js';
+
+/** Budget of every step, tick and `ctx.step` of the fuzz workflows: short backoffs, no jitter. */
+export const stepRetry = new RetryPolicy({
+  maxAttempts: STEP_ATTEMPTS,
+  base: '10ms',
+  cap: '40ms',
+  jitter: false,
+});
+/** Workflow-level budget (uncaught errors: `throwOnce` nodes and failed engine statements). */
+const workflowRetry = new RetryPolicy({ maxAttempts: 12, base: '20ms', cap: '200ms' });
+
+/** Input of `fuzz.program`: the program body and the run key of the root (for the ledger). */
+export interface ProgramInput {
+  root: string;
+  body: Stmt[];
+}
+
+/** A value the interpreter records per node: the result of `fuzz.program` is `{ [node]: value }`. */
+export type Value = string | null | Value[];
+
+/** The step bodies. Each writes its ledger row first, then maybe throws. */
+@Injectable()
+export class FuzzSteps {
+  constructor(
+    private readonly ledger: FuzzLedger,
+    private readonly ctx: WorkflowContext,
+  ) {}
+
+  /** Works `ms`, then throws while the node's attempt counter is at most `flaky`. */
+  async body(root: string, node: string, flaky: number, ms = 0): Promise<string> {
+    await this.ledger.record(root, node);
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+    if (flaky > 0 && (await this.ledger.attempt(root, node)) <= flaky)
+      throw new Error(`flaky ${node}`);
+    return `v_${node}`;
+  }
+
+  @DurableStep({ retry: stepRetry })
+  async work(root: string, node: string, flaky = 0, ms = 0): Promise<string> {
+    return this.body(root, node, flaky, ms);
+  }
+
+  /** Exactly once: the ledger row commits with the checkpoint (a failed attempt rolls it back). */
+  @DurableStep({ transactional: true, retry: stepRetry })
+  async txWork(root: string, node: string, flaky = 0, ms = 0): Promise<string> {
+    if (flaky > 0 && (await this.ledger.attempt(root, node)) <= flaky)
+      throw new Error(`flaky ${node}`);
+    await this.ledger.record(root, node, this.ctx.manager);
+    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+    return `v_${node}`;
+  }
+
+  @DurableStep({ retry: stepRetry })
+  async broken(root: string, node: string): Promise<string> {
+    await this.ledger.record(root, node);
+    if (!(await this.ledger.isFixed(root))) throw new Error(`broken ${node}`);
+    return `v_${node}`;
+  }
+
+  @DurableStep({ retry: stepRetry })
+  async outer(root: string, node: string, inner: string): Promise<string[]> {
+    await this.ledger.record(root, node);
+    return [`v_${node}`, await this.work(root, inner)];
+  }
+}
+
+interface TickArgs {
+  root: string;
+  node: string;
+  ticks: number;
+}
+
+@Injectable()
+export class FuzzTicker {
+  constructor(private readonly ledger: FuzzLedger) {}
+
+  async done(args: TickArgs): Promise<boolean> {
+    return (await this.ledger.completedTicks()) >= args.ticks;
+  }
+
+  @Repeat('100ms', { name: 'tick', till: 'done', retry: stepRetry })
+  async tick(args: TickArgs, _scheduledAt = new Date()): Promise<void> {
+    await this.ledger.record(args.root, args.node);
+  }
+}
+
+interface FanArgs {
+  root: string;
+  node: string;
+  children: number;
+  each: boolean;
+}
+
+/** The generic workflow: interprets the program in its input. */
+@Injectable()
+export class FuzzWorkflows {
+  constructor(
+    private readonly ctx: WorkflowContext,
+    private readonly steps: FuzzSteps,
+    private readonly ticker: FuzzTicker,
+    private readonly ledger: FuzzLedger,
+  ) {}
+
+  @Workflow('fuzz.program', { retry: workflowRetry })
+  async program(input: ProgramInput): Promise<Record<string, Value>> {
+    const values: Record<string, Value> = {};
+    await this.exec(input.root, input.body, values);
+    return values;
+  }
+
+  private step(root: string, s: StepNode): Promise<string> {
+    if (s.via === 'inline')
+      return this.ctx.step(`s_${s.id}`, () => this.steps.body(root, s.id, s.flaky, s.ms), {
+        retry: stepRetry,
+      });
+    if (s.via === 'tx') return this.steps.txWork(root, s.id, s.flaky, s.ms);
+    return this.steps.work(root, s.id, s.flaky, s.ms);
+  }
+
+  private async exec(root: string, body: Stmt[], values: Record<string, Value>): Promise<void> {
+    for (const s of body) {
+      switch (s.k) {
+        case 'step':
+          values[s.id] = await this.step(root, s);
+          break;
+        case 'broken':
+          values[s.id] = await this.steps.broken(root, s.id);
+          break;
+        case 'all':
+          values[s.id] = await Promise.all(s.items.map((i) => this.step(root, i)));
+          break;
+        case 'loop': {
+          const out: Value[] = [];
+          values[s.id] = out;
+          for (let i = 0; i < s.count; i++) {
+            try {
+              out.push(await this.steps.work(root, `${s.id}.${i}`, 0, s.ms));
+            } catch (err) {
+              if (!s.guard) throw err;
+            }
+          }
+          break;
+        }
+        case 'try':
+          try {
+            await this.exec(root, s.body, values);
+          } catch (err) {
+            if (s.mode === 'typed' && !(err instanceof ExecutionFailedError)) throw err;
+          }
+          break;
+        case 'sleep':
+          await this.ctx.sleep(s.ms, `z_${s.id}`);
+          break;
+        case 'signal':
+          values[s.id] = await this.ctx.waitForSignal<string>(`g_${s.id}`);
+          break;
+        case 'repeat':
+          await this.ticker.tick({ root, node: s.id, ticks: s.ticks });
+          break;
+        case 'branch':
+          await this.fan({ root, node: s.id, children: s.children, each: s.each });
+          await this.ctx.merge('fan', { minInterval: '50ms', maxInterval: '250ms' });
+          break;
+        case 'nested':
+          values[s.id] = await this.steps.outer(root, s.id, s.innerId);
+          break;
+        case 'set':
+          if (s.inStep) {
+            await this.ctx.step(`st_${s.id}`, async () => {
+              await this.ledger.record(root, s.id);
+              this.ctx.state.set(`k_${s.id}`, `v_${s.id}`);
+            });
+          } else {
+            this.ctx.state.set(`k_${s.id}`, `v_${s.id}`);
+          }
+          break;
+        case 'get':
+          values[s.id] = this.ctx.state.get<string>(stateKey(s.ref)) ?? null;
+          break;
+        case 'throwOnce':
+          if ((await this.ledger.attempt(root, s.id)) === 1) throw new Error(`transient ${s.id}`);
+          break;
+      }
+    }
+  }
+
+  @Branch()
+  async fan(args: FanArgs): Promise<void> {
+    const ids = Array.from({ length: args.children }, (_, i) => i);
+    const spec = (i: number) => ({
+      workflow: 'fuzz.child',
+      input: { root: args.root, node: `${args.node}.c${i}` },
+    });
+    if (args.each) await this.ctx.spawnEach('kids', ids, spec, { of: 2 });
+    else for (const i of ids) await this.ctx.spawn(`kid${i}`, spec(i));
+  }
+
+  @Workflow('fuzz.child', { retry: workflowRetry })
+  async child(input: { root: string; node: string }): Promise<string> {
+    return this.steps.work(input.root, input.node);
+  }
+}
+
+export { FuzzLedger };
+
+export const fuzzProviders = [FuzzLedger, FuzzSteps, FuzzTicker, FuzzWorkflows];

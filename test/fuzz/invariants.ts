@@ -1,0 +1,203 @@
+import { isDeepStrictEqual } from 'node:util';
+import { deserializeValue } from '../../lib/util/serialization.util.js';
+import { type BatchEnv, type Case, fuzzStats } from './batch.js';
+import { firedFaultsSql } from './db-faults.js';
+import { printProgram } from './print.js';
+import type { Stmt } from './program.js';
+
+interface RunRow {
+  key: string;
+  state: string;
+  result: unknown;
+  context: Record<string, unknown> | null;
+  next_run_at: Date | null;
+  locked_by: string | null;
+}
+
+interface LedgerRow {
+  root: string;
+  key: string;
+  node: string;
+  step: string;
+  pid: number;
+  pass: string;
+  owner: string;
+  holder: string | null;
+  run_state: string | null;
+  at: Date;
+}
+
+/** The largest number of step bodies the program starts at once (Promise.all). */
+function parallelWidth(body: Stmt[]): number {
+  return Math.max(
+    1,
+    ...body.map((s) =>
+      s.k === 'all' ? s.items.length : s.k === 'try' ? parallelWidth(s.body) : 1,
+    ),
+  );
+}
+
+/** Nodes whose body runs inside another step's body (nested calls). */
+function innerNodes(body: Stmt[]): string[] {
+  return body.flatMap((s) =>
+    s.k === 'nested' ? [s.innerId] : s.k === 'try' ? innerNodes(s.body) : [],
+  );
+}
+
+/**
+ * The invariants, checked once a batch settled. Per run: it reached the state the model predicts
+ * (completed, or cancelled when the driver's cancel succeeded; nothing left stuck), with the
+ * model's result and durable state; each ledger node ran exactly as often as the model says (more
+ * only when a fault struck the run: a failed statement or a killed worker; fewer only after a
+ * cancel); transactional bodies exactly once. Per body: it ran holding its run's lock (so never
+ * after a cancel, never in a superseded pass), never started after its own step log committed,
+ * and two passes over one run never overlap; every completed step log has its body in the ledger.
+ */
+export async function checkBatch(env: BatchEnv, cases: Case[], prefix: string): Promise<string[]> {
+  const s = `"${env.schema}"`;
+  const q = async <R extends object>(text: string, values: unknown[] = []): Promise<R[]> =>
+    (await env.db.query<R & Record<string, unknown>>(text, values)).rows;
+  const runs = new Map(
+    (
+      await q<RunRow>(
+        `SELECT key, state, result, context, next_run_at, locked_by FROM ${s}.chrono_forge_workflows
+         WHERE starts_with(key, $1)`,
+        [prefix],
+      )
+    ).map((r) => [r.key, r]),
+  );
+  const ledger = await q<LedgerRow>(
+    `SELECT root, key, node, step, pid, pass, owner, holder, run_state, at FROM ${s}.fuzz_ledger
+     WHERE starts_with(root, $1) ORDER BY id`,
+    [prefix],
+  );
+  const fired = new Set(
+    (await q<{ id: string; fired: boolean }>(firedFaultsSql(env.schema), [cases.map((c) => c.id)]))
+      .filter((r) => r.fired)
+      .map((r) => r.id),
+  );
+  const killed = env.killedPids();
+  fuzzStats.sqlFired += fired.size;
+  fuzzStats.killed = Math.max(fuzzStats.killed, killed.size);
+  const problems = new Map<string, string[]>();
+  const report = (root: string, what: string) =>
+    problems.set(root, [...(problems.get(root) ?? []), what]);
+
+  // Body-level invariants over the whole batch. A body that starts while its pass no longer holds
+  // the lock (a cancel or a takeover committed meanwhile) is tolerated only as the race it cannot
+  // avoid: the pass learns of the loss at its next write, so per pass at most one body (or one
+  // Promise.all group) may start unfenced; a pass that keeps starting bodies is a defect.
+  const widths = new Map(cases.map((c) => [c.key, parallelWidth(c.program.body)]));
+  const inner = new Set(
+    cases.flatMap((c) => innerNodes(c.program.body).map((n) => `${c.key}/${n}`)),
+  );
+  const unfenced = new Map<string, LedgerRow[]>();
+  for (const r of ledger) {
+    if (r.holder === r.owner || inner.has(`${r.root}/${r.node}`)) continue;
+    unfenced.set(r.pass, [...(unfenced.get(r.pass) ?? []), r]);
+  }
+  for (const rows of unfenced.values()) {
+    const width = widths.get(rows[0].root) ?? 1;
+    if (rows.length <= width) continue;
+    const what = rows.map((r) => `${r.node} (${r.step}, run ${r.run_state}, holder ${r.holder})`);
+    report(
+      rows[0].root,
+      `${rows.length} step bodies started in one pass of ${rows[0].key} after it lost the lock ` +
+        `(cancel or takeover; at most ${width} may race it): ${what.join(', ')}; pass owner ${rows[0].owner}`,
+    );
+  }
+  const afterCommit = await q<{ root: string; node: string; step: string }>(
+    `SELECT l.root, l.node, l.step FROM ${s}.fuzz_ledger l
+     JOIN ${s}.chrono_forge_workflows w ON w.key = l.key
+     JOIN ${s}.chrono_forge_execution_logs e ON e.workflow_id = w.id AND e.step_name = l.step AND e.state = 'completed'
+     WHERE starts_with(l.root, $1) AND l.at > e.completed_at
+       -- a transactional body's row and its checkpoint share one transaction (completed_at = its start)
+       AND NOT starts_with(l.step, 'step$txWork')`,
+    [prefix],
+  );
+  for (const r of afterCommit)
+    report(r.root, `body started after its step log committed: ${r.node} (${r.step})`);
+  const overlapping = await q<{ root: string; key: string; a: string; b: string }>(
+    `WITH p AS (SELECT root, key, pass, min(at) AS t0, max(at) AS t1 FROM ${s}.fuzz_ledger
+       WHERE starts_with(root, $1) GROUP BY root, key, pass)
+     SELECT a.root, a.key, a.pass AS a, b.pass AS b FROM p a JOIN p b ON a.key = b.key AND a.pass < b.pass
+     WHERE a.t0 <= b.t1 AND b.t0 <= a.t1`,
+    [prefix],
+  );
+  for (const r of overlapping) report(r.root, `passes ${r.a} and ${r.b} of ${r.key} overlap`);
+  const missing = await q<{ key: string; step_name: string }>(
+    `SELECT w.key, e.step_name FROM ${s}.chrono_forge_execution_logs e
+     JOIN ${s}.chrono_forge_workflows w ON w.id = e.workflow_id
+     WHERE starts_with(w.key, $1) AND e.state = 'completed'
+       AND (e.step_name LIKE 'step$%' OR e.step_name ~ '^durably_repeat\\$tick(#[0-9]+)?\\$[0-9]+$')
+       AND NOT EXISTS (SELECT 1 FROM ${s}.fuzz_ledger l WHERE l.key = w.key AND l.step = e.step_name)`,
+    [prefix],
+  );
+  for (const r of missing)
+    report(
+      r.key.split('$')[0],
+      `completed step ${r.step_name} of ${r.key} has no body in the ledger`,
+    );
+
+  // Run-level invariants against the model.
+  for (const c of cases) {
+    const run = runs.get(c.key);
+    const rows = ledger.filter((r) => r.root === c.key);
+    const faulty = fired.has(c.id) || rows.some((r) => killed.has(r.pid));
+    for (const e of c.actionErrors) report(c.key, `driver action failed: ${e}`);
+    const want = c.cancel === 'ok' ? 'cancelled' : c.model.state;
+    if (!run) {
+      report(c.key, 'run row missing');
+      continue;
+    }
+    if (run.state !== want) {
+      report(
+        c.key,
+        `state ${run.state}, model says ${want} (next_run_at ${run.next_run_at?.toISOString() ?? null}, locked_by ${run.locked_by})`,
+      );
+    }
+    for (const [k, r] of runs) {
+      if (k.startsWith(`${c.key}$`) && c.cancel !== 'ok' && r.state !== 'completed')
+        report(c.key, `child ${k} is ${r.state}`);
+    }
+    if (run.state === 'completed' && want === 'completed') {
+      const result = deserializeValue(run.result as never);
+      if (!isDeepStrictEqual(result, c.model.result))
+        report(
+          c.key,
+          `result ${JSON.stringify(result)}, model says ${JSON.stringify(c.model.result)}`,
+        );
+      const context = run.context ?? {};
+      if (!isDeepStrictEqual(context, c.model.context))
+        report(
+          c.key,
+          `state ${JSON.stringify(context)}, model says ${JSON.stringify(c.model.context)}`,
+        );
+    }
+    const counts = new Map<string, number>();
+    for (const r of rows) counts.set(r.node, (counts.get(r.node) ?? 0) + 1);
+    for (const [node, n] of counts) {
+      const expected = c.model.counts.get(node);
+      if (expected === undefined) report(c.key, `body ${node} ran ${n}x; the model never runs it`);
+    }
+    if (run.state !== 'completed' && run.state !== 'cancelled') continue;
+    for (const [node, expected] of c.model.counts) {
+      const n = counts.get(node) ?? 0;
+      const exact = c.model.transactional.has(node) || !faulty;
+      if (run.state === 'cancelled') {
+        if (n > expected && exact)
+          report(c.key, `body ${node} ran ${n}x in a cancelled run, at most ${expected}x expected`);
+      } else if (n < expected || (exact && n > expected)) {
+        report(
+          c.key,
+          `body ${node} ran ${n}x, model says ${exact ? '' : 'at least '}${expected}x (no crash${faulty ? '' : ' or fault'} explains it)`,
+        );
+      }
+    }
+  }
+  return [...problems].map(([root, what]) => {
+    const c = cases.find((x) => x.key === root);
+    const program = c ? printProgram(c.program) : '(unknown program)';
+    return `run ${root} (cancel: ${c?.cancel ?? '-'}, retried: ${c?.fixed ?? '-'}):\n  - ${[...new Set(what)].join('\n  - ')}\n${program}`;
+  });
+}

@@ -1,0 +1,80 @@
+import { type Program, stateKey, type StepNode, type Stmt } from './program.js';
+
+/** The program as the TypeScript a user would write (printed on failure). */
+export function printProgram(p: Program): string {
+  const lines: string[] = [];
+  const step = (s: StepNode) => {
+    const flaky =
+      (s.flaky ? ` /* throws ${s.flaky}x */` : '') + (s.ms ? ` /* works ${s.ms} ms */` : '');
+    if (s.via === 'inline') return `ctx.step('s_${s.id}', body)${flaky}`;
+    if (s.via === 'tx') return `this.steps.txWork('${s.id}')${flaky}`;
+    return `this.steps.work('${s.id}')${flaky}`;
+  };
+  const emit = (stmts: Stmt[], pad: string) => {
+    for (const s of stmts) {
+      switch (s.k) {
+        case 'step':
+          lines.push(`${pad}await ${step(s)};`);
+          break;
+        case 'broken':
+          lines.push(`${pad}await this.steps.broken('${s.id}'); // fails until fixed + retried`);
+          break;
+        case 'all':
+          lines.push(`${pad}await Promise.all([${s.items.map(step).join(', ')}]); // ${s.id}`);
+          break;
+        case 'try':
+          lines.push(`${pad}try { // ${s.id}`);
+          emit(s.body, `${pad}  `);
+          lines.push(
+            s.mode === 'all'
+              ? `${pad}} catch {} // catch-all, swallows`
+              : `${pad}} catch (e) { if (!(e instanceof ExecutionFailedError)) throw e; }`,
+          );
+          break;
+        case 'loop':
+          lines.push(
+            s.guard
+              ? `${pad}for (let i = 0; i < ${s.count}; i++) try { await this.steps.work(\`${s.id}.\${i}\`) /* works ${s.ms} ms */; } catch {}`
+              : `${pad}for (let i = 0; i < ${s.count}; i++) await this.steps.work(\`${s.id}.\${i}\`) /* works ${s.ms} ms */;`,
+          );
+          break;
+        case 'sleep':
+          lines.push(`${pad}await ctx.sleep('${s.ms}ms'); // ${s.id}`);
+          break;
+        case 'signal':
+          lines.push(`${pad}await ctx.waitForSignal('g_${s.id}'); // sent at +${s.sendAfterMs} ms`);
+          break;
+        case 'repeat':
+          lines.push(
+            `${pad}await this.ticker.tick({ node: '${s.id}', ticks: ${s.ticks} }); // @Repeat('100ms')`,
+          );
+          break;
+        case 'branch':
+          lines.push(
+            `${pad}await this.fan({ node: '${s.id}', children: ${s.children}, each: ${s.each} }); await ctx.merge('fan');`,
+          );
+          break;
+        case 'nested':
+          lines.push(
+            `${pad}await this.steps.outer('${s.id}', '${s.innerId}'); // calls steps.work inside`,
+          );
+          break;
+        case 'set':
+          lines.push(
+            s.inStep
+              ? `${pad}await ctx.step('st_${s.id}', () => ctx.state.set('k_${s.id}', 'v_${s.id}'));`
+              : `${pad}ctx.state.set('k_${s.id}', 'v_${s.id}');`,
+          );
+          break;
+        case 'get':
+          lines.push(`${pad}ctx.state.get('${stateKey(s.ref)}'); // ${s.id}`);
+          break;
+        case 'throwOnce':
+          lines.push(`${pad}if (firstTime('${s.id}')) throw new Error('transient');`);
+          break;
+      }
+    }
+  };
+  emit(p.body, '  ');
+  return `${lines.join('\n')}\n  faults: ${JSON.stringify(p.faults)}`;
+}

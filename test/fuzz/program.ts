@@ -1,0 +1,195 @@
+/**
+ * Fuzz programs: a workflow body as data. One generic provider (fuzz.fixture.ts) interprets it, so
+ * any number of generated programs run without code generation. Node ids (`n1`, `n2`, …) are given
+ * in document order by {@link numberProgram}; every step body writes a ledger row under its node id.
+ */
+
+/** How a plain step is called: `@DurableStep` method, `ctx.step()`, or a transactional step. */
+export type StepVia = 'decorated' | 'inline' | 'tx';
+
+/**
+ * A memoized step; `flaky` = attempts that throw before one succeeds (below the step budget);
+ * `ms` = how long its body works (after writing its ledger row).
+ */
+export interface StepNode {
+  k: 'step';
+  id: string;
+  via: StepVia;
+  flaky: number;
+  ms: number;
+}
+
+/** A step that throws on every attempt until the driver "fixes" its run (then `client.retry`). */
+export interface BrokenNode {
+  k: 'broken';
+  id: string;
+}
+
+/**
+ * `for (let i = 0; i < count; i++) await this.steps.work(...)`: nodes `<id>.<i>`, `ms` each; with
+ * `guard`, each iteration is wrapped in a catch-all `try { … } catch {}` (a loop that keeps going).
+ */
+export interface LoopNode {
+  k: 'loop';
+  id: string;
+  count: number;
+  ms: number;
+  guard: boolean;
+}
+
+/** `await Promise.all([...])` over steps. */
+export interface AllNode {
+  k: 'all';
+  id: string;
+  items: StepNode[];
+}
+
+/**
+ * `try { body } catch`: `typed` catches `ExecutionFailedError` and rethrows anything else (the
+ * documented shape); `all` is a catch-all that swallows everything, the engine's halts included.
+ */
+export interface TryNode {
+  k: 'try';
+  id: string;
+  mode: 'typed' | 'all';
+  body: Stmt[];
+}
+
+export interface SleepNode {
+  k: 'sleep';
+  id: string;
+  ms: number;
+}
+
+/** `ctx.waitForSignal(g<id>)`; the driver sends payload `pay-<id>` `sendAfterMs` after the start. */
+export interface SignalNode {
+  k: 'signal';
+  id: string;
+  sendAfterMs: number;
+}
+
+/** A `@Repeat('100ms')` call whose `till` holds after `ticks` completed ticks. */
+export interface RepeatNode {
+  k: 'repeat';
+  id: string;
+  ticks: number;
+}
+
+/** A `@Branch()` call spawning `children` child runs (spawn or spawnEach), then `ctx.merge`. */
+export interface BranchNode {
+  k: 'branch';
+  id: string;
+  children: number;
+  each: boolean;
+}
+
+/** A `@DurableStep` whose body calls another `@DurableStep` (a plain call inside a step body). */
+export interface NestedNode {
+  k: 'nested';
+  id: string;
+  innerId: string;
+}
+
+/** `ctx.state.set('k<id>', 'v<id>')`, in workflow code or (`inStep`) inside a `ctx.step` body. */
+export interface SetNode {
+  k: 'set';
+  id: string;
+  inStep: boolean;
+}
+
+/**
+ * `ctx.state.get('k<ref>')` where `ref` is an earlier set node (or a key never set); `raw:<key>`
+ * reads `<key>` itself (`constructor`, `__proto__`, `toString`: never set, so `undefined`).
+ */
+export interface GetNode {
+  k: 'get';
+  id: string;
+  ref: string;
+}
+
+/** Workflow code (not a step) throws a transient error the first time it gets here. */
+export interface ThrowOnceNode {
+  k: 'throwOnce';
+  id: string;
+}
+
+export type Stmt =
+  | StepNode
+  | BrokenNode
+  | AllNode
+  | LoopNode
+  | TryNode
+  | SleepNode
+  | SignalNode
+  | RepeatNode
+  | BranchNode
+  | NestedNode
+  | SetNode
+  | GetNode
+  | ThrowOnceNode;
+
+/** A program and the faults applied to its run. */
+export interface Program {
+  body: Stmt[];
+  faults: Faults;
+}
+
+/** The statement kinds of the database fault trigger (see db-faults.ts). */
+export const SQL_FAULT_KINDS = [
+  'lock',
+  'unlock',
+  'wf',
+  'log.insert',
+  'log.update',
+  'signal',
+] as const;
+export type SqlFaultKind = (typeof SQL_FAULT_KINDS)[number];
+
+export interface Faults {
+  /** `client.cancel` this long after the start. */
+  cancelAfterMs: number | null;
+  /** A spurious `client.resume` this long after the start (must change nothing). */
+  resumeAfterMs: number | null;
+  /** One failed SQL statement: the nth statement of that kind touching this run raises. */
+  sql: { kind: SqlFaultKind; nth: number } | null;
+  /** Delay between the run stalling and the driver fixing it and calling `client.retry`. */
+  retryAfterMs: number;
+}
+
+/** Shapes that are switched on (FUZZ_SHAPES); some hit known issue-15 items (see workers.ts `shapeSwitches`). */
+export interface ShapeSwitches {
+  /** Flaky steps inside `Promise.all` (issue 15 item 1). */
+  parallelFlaky: boolean;
+  /** Cancels while a catch-all `try` loops over steps (item 2 / 16). */
+  cancel: boolean;
+  /** Failed SQL statements on lock release (item 5). */
+  sqlUnlock: boolean;
+  /** Failed SQL statements elsewhere. */
+  sql: boolean;
+  /** Catch-all try/catch blocks. */
+  catchAll: boolean;
+  /** Failed SQL statements in programs with a catch-all (the error reaches user code: finding F2). */
+  sqlInCatchAll: boolean;
+  /** `ctx.state.set` inside a step body (item 18: lost when the pass crashes after the checkpoint). */
+  stateInStep: boolean;
+  /** `ctx.state.get` of `constructor` / `__proto__` / `toString` (item 20). */
+  protoKeys: boolean;
+  /**
+   * Caught broken steps in a program that a retry resumes: after the retry they succeed, the
+   * calls that follow shift their occurrence numbers and replay other calls' results (finding F3).
+   */
+  retryShift: boolean;
+}
+
+/** Step budget (`maxAttempts`) of the fuzz workflows' steps. */
+export const STEP_ATTEMPTS = 3;
+
+/** The state key a get node reads. */
+export function stateKey(ref: string): string {
+  return ref.startsWith('raw:') ? ref.slice(4) : `k_${ref}`;
+}
+
+/** Whether any node of the program satisfies `pred` (depth first). */
+export function someNode(body: Stmt[], pred: (s: Stmt) => boolean): boolean {
+  return body.some((s) => pred(s) || (s.k === 'try' && someNode(s.body, pred)));
+}

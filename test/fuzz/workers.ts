@@ -1,0 +1,110 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ShapeSwitches } from './program.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const script = join(root, 'dist/test/fuzz/fuzz-worker.main.js');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Shapes and faults that hit known issue-15 items, off by default; FUZZ_SHAPES switches them on
+ * (`all`, or a comma list of the names below). `FUZZ_SHAPES=none` switches off the default ones too.
+ */
+export function shapeSwitches(): ShapeSwitches {
+  const raw = (process.env.FUZZ_SHAPES ?? '').split(',').map((s) => s.trim());
+  const all = raw.includes('all');
+  const none = raw.includes('none');
+  const on = (name: keyof ShapeSwitches, byDefault: boolean) =>
+    all || raw.includes(name) || (byDefault && !none);
+  return {
+    parallelFlaky: on('parallelFlaky', false),
+    cancel: on('cancel', false),
+    sqlUnlock: on('sqlUnlock', false),
+    sql: on('sql', true),
+    catchAll: on('catchAll', true),
+    sqlInCatchAll: on('sqlInCatchAll', false),
+    stateInStep: on('stateInStep', false),
+    protoKeys: on('protoKeys', false),
+    retryShift: on('retryShift', false),
+  };
+}
+
+interface Worker {
+  proc: ChildProcess;
+  ready: boolean;
+  log: string;
+}
+
+/** Child worker processes the SIGKILL mode kills and replaces; each with a random clock skew. */
+export function workerPool(schema: string, queueName: string, size = 2, skewMs = 2000) {
+  if (!existsSync(script))
+    throw new Error(
+      `${script} is missing: run \`npx tsc -p tsconfig.json\` first (npm run test:fuzz does).`,
+    );
+  const workers: Worker[] = [];
+  const killed = new Set<number>();
+  const start = (): Promise<void> => {
+    const skew = Math.round((Math.random() * 2 - 1) * skewMs);
+    const proc = spawn(process.execPath, [script], {
+      cwd: root,
+      env: {
+        ...process.env,
+        CF_TEST_SCHEMA: schema,
+        CF_TEST_QUEUE: queueName,
+        FUZZ_CLOCK_SKEW_MS: String(skew),
+      },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    const w: Worker = { proc, ready: false, log: '' };
+    proc.stdout?.on('data', (d: Buffer) => (w.log += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (w.log += d.toString()));
+    workers.push(w);
+    return new Promise<void>((resolve, reject) => {
+      proc.on('message', (m) => {
+        if (m === 'ready') {
+          w.ready = true;
+          resolve();
+        }
+      });
+      proc.once('exit', (code) => {
+        if (!w.ready) reject(new Error(`fuzz worker exited (${code}) before ready:\n${w.log}`));
+      });
+    });
+  };
+  const alive = () => workers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null);
+  const kill = (w: Worker) => {
+    if (w.proc.pid) killed.add(w.proc.pid);
+    w.proc.kill('SIGKILL');
+  };
+  return {
+    killed: () => killed,
+    /** Tops the pool up to `size` ready workers. */
+    async ensure(): Promise<void> {
+      const missing = size - alive().length;
+      await Promise.all(Array.from({ length: Math.max(0, missing) }, start));
+    },
+    /**
+     * While `busy()`: every 0.2–0.8 s SIGKILL a random ready worker (keeping one up) and start a
+     * replacement (its boot is not awaited: the remaining workers carry on meanwhile).
+     */
+    chaos: async (busy: () => boolean): Promise<void> => {
+      const booting: Array<Promise<void>> = [];
+      while (busy()) {
+        await sleep(200 + Math.random() * 600);
+        const ready = alive().filter((w) => w.ready);
+        if (!busy() || ready.length < 2) continue;
+        kill(ready[Math.floor(Math.random() * ready.length)]);
+        booting.push(start());
+      }
+      await Promise.all(booting);
+    },
+    /** Worker output, for a failure report. */
+    logs: () => workers.map((w) => `--- pid ${w.proc.pid}\n${w.log.slice(-3000)}`).join('\n'),
+    async close(): Promise<void> {
+      for (const w of alive()) kill(w);
+      await sleep(100);
+    },
+  };
+}
