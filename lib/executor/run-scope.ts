@@ -25,6 +25,9 @@ export class LockLostError extends Error {
   }
 }
 
+/** A pass stops starting new work this long (or a tenth of maxDuration) before its lock goes stale. */
+export const LEASE_MARGIN_MS = 1_000;
+
 /** Everything one pass of one run knows; reachable from user code through AsyncLocalStorage. */
 export class RunScope implements StateCarrier {
   /** Wake time of the continuation: `undefined` no halt, `null` halt without timer. */
@@ -168,6 +171,24 @@ export class RunScope implements StateCarrier {
   assertCanWork(): void {
     this.assertOwned();
     if (this.halted) throw new HaltExecution();
+    // The lock goes stale after the run's maxDuration, measured by the database: a pass close to
+    // that age hands the run over (halts, due now) rather than start a body another worker may
+    // start too once it takes the stale lock over.
+    if (this.leaseExpiring()) this.halt(this.now());
+  }
+
+  /**
+   * `performance.now()` when this pass asked for its lock (set by the executor before the acquire,
+   * so the lease is measured from no later than the database's `locked_at`).
+   */
+  leaseStartedAt = performance.now();
+
+  /** Whether this pass held its lock for nearly the run's `max_duration_ms` (real elapsed time). */
+  leaseExpiring(): boolean {
+    const max = Number(this.run.max_duration_ms);
+    if (!Number.isFinite(max) || max <= 0) return false;
+    const margin = Math.min(max * 0.1, LEASE_MARGIN_MS);
+    return performance.now() - this.leaseStartedAt > max - margin;
   }
 
   /**

@@ -61,6 +61,7 @@ export class WorkflowExecutor {
   /** Runs one pass of run `workflowId`, triggered by job `jobId`. */
   async runPass(workflowId: string, jobId: string): Promise<void> {
     const owner = `${this.workerId}/${jobId}`;
+    const leaseStartedAt = performance.now();
     const acquired = await this.store.acquire(workflowId, owner, this.clock.now());
     if (acquired.kind === 'busy') this.metrics.lockConflicts.inc();
     if (acquired.kind !== 'acquired') return;
@@ -81,6 +82,7 @@ export class WorkflowExecutor {
     }
     const logs = new Map<string, LogRow>(acquired.logs.map((l) => [l.step_name, l]));
     const scope = new RunScope(run, logs, definition, owner, () => this.draining, this.clock);
+    scope.leaseStartedAt = leaseStartedAt;
     const attributes = {
       'chronoforge.workflow': run.job_name,
       'chronoforge.key': run.key,
