@@ -6,7 +6,7 @@ import type { QueryRunner } from 'typeorm';
 import type { StoredValue } from '../util/serialization.util.js';
 import { LockLostError } from '../executor/run-scope.js';
 import { ChronoForgeDatabase, type IsolationLevel } from './chrono-forge-database.js';
-import type { ErrorRecord, LogRow, ReleaseSpec, RunRow, StateCarrier } from './rows.js';
+import type { ErrorRecord, LogRow, ReleaseSpec, RunRow, StateCarrier, StateClaim } from './rows.js';
 import {
   staleLockCondition,
   statementName,
@@ -156,31 +156,35 @@ export class WorkflowStore {
     carrier?: StateCarrier,
   ): Promise<string | null> {
     const values = [workflowId, owner, stepName, attempts, result && JSON.stringify(result)];
-    const unsaved = this.withState(carrier, values, JSON.stringify(metadata), startedAt);
-    let id: string | null;
+    const claim = await this.withState(carrier, values, JSON.stringify(metadata), startedAt);
+    let id: string | null = null;
     try {
       // NOTE: the first attempt of a step has no row yet: a plain INSERT is cheaper than an upsert,
       // and a unique violation means a concurrent pass wrote it first.
-      const text = this.sql.completedStep(fresh, unsaved !== null);
+      const text = this.sql.completedStep(fresh, claim !== null);
       id = (await this.query<{ id: string }>(text, values, runner))[0]?.id ?? null;
     } catch (err) {
       if (fresh && (err as { code?: string }).code === '23505') return null;
       throw err;
+    } finally {
+      claim?.done(id !== null);
     }
-    if (id !== null && unsaved) carrier?.stateSaved(unsaved.version);
     return id;
   }
 
-  /** Appends `extra` and the carrier's unsaved state (if any) to `values`; returns that state. */
-  private withState(
+  /**
+   * Appends `extra` and the carrier's unsaved state (if any) to `values`; returns the claim on that
+   * state (to end once the write ended), or `null` when the write carries no state.
+   */
+  private async withState(
     carrier: StateCarrier | undefined,
     values: unknown[],
     ...extra: unknown[]
-  ): { version: number } | null {
+  ): Promise<StateClaim | null> {
     values.push(...extra);
-    const unsaved = carrier?.unsavedState() ?? null;
-    if (unsaved) values.push(JSON.stringify(unsaved.state));
-    return unsaved;
+    const claim = (await carrier?.claimState()) ?? null;
+    if (claim) values.push(JSON.stringify(claim.state));
+    return claim;
   }
 
   /** Records a failed attempt of a step and its error-log row in one statement. */
@@ -223,11 +227,15 @@ export class WorkflowStore {
     carrier?: StateCarrier,
   ): Promise<string> {
     const values = [workflowId, owner, stepName, attempts, JSON.stringify(metadata)];
-    const unsaved = this.withState(carrier, values);
-    const text = unsaved ? this.sql.savePendingLogWithState : this.sql.savePendingLog;
-    const rows = await this.query<{ id: string }>(text, values);
+    const claim = await this.withState(carrier, values);
+    const text = claim ? this.sql.savePendingLogWithState : this.sql.savePendingLog;
+    let rows: Array<{ id: string }> = [];
+    try {
+      rows = await this.query<{ id: string }>(text, values);
+    } finally {
+      claim?.done(rows[0] !== undefined);
+    }
     if (!rows[0]) throw new LockLostError(workflowId);
-    if (unsaved) carrier?.stateSaved(unsaved.version);
     return rows[0].id;
   }
 
