@@ -61,4 +61,39 @@ describe('durable state written by parallel checkpoints (e2e)', () => {
     const run = await harness.runToCompletion('both', { timeout: '20s' });
     expect(run).toMatchObject({ state: 'completed', result: { a: 1, b: 2 } });
   });
+
+  it('should store state set in a @Repeat tick body with the tick, before the pass ends', async () => {
+    const s = `"${harness.schema}"`;
+    const wf = `${s}.chrono_forge_workflows`;
+    // Fault at the database: once a tick is recorded, the pass cannot end (release fails).
+    await sql(`CREATE FUNCTION ${s}.no_end_ticks() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM ${s}.chrono_forge_execution_logs WHERE workflow_id = OLD.id
+                   AND step_name LIKE 'durably\\_repeat$%$%' AND state = 'completed') THEN
+          RAISE EXCEPTION 'injected end-of-pass fault' USING ERRCODE = '57014';
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await sql(`CREATE TRIGGER no_end_ticks BEFORE UPDATE ON ${wf} FOR EACH ROW
+      WHEN (OLD.key = 'ticks' AND OLD.locked_by IS NOT NULL AND NEW.locked_by IS NULL)
+      EXECUTE FUNCTION ${s}.no_end_ticks()`);
+    try {
+      await harness.client.start('stateOrder.ticks', { key: 'ticks' });
+      const stored = await eventually(async () => {
+        const [row] = await sql<{ context: Record<string, unknown>; ticks: string }>(
+          `SELECT w.context, (SELECT count(*) FROM ${s}.chrono_forge_execution_logs l
+             WHERE l.workflow_id = w.id AND l.step_name LIKE 'durably\\_repeat$%$%'
+               AND l.state = 'completed') AS ticks
+           FROM ${wf} w WHERE w.key = 'ticks'`,
+        );
+        return Number(row?.ticks) === 1 ? row : undefined;
+      });
+      // A crash now replays the run without running the tick body again.
+      expect(stored.context).toEqual({ ticks: 1 });
+    } finally {
+      await sql(`DROP TRIGGER IF EXISTS no_end_ticks ON ${wf}`);
+    }
+    const run = await harness.runToCompletion('ticks', { timeout: '20s' });
+    expect(run).toMatchObject({ state: 'completed', result: 2 });
+  });
 });
