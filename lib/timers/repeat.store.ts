@@ -77,13 +77,14 @@ export class RepeatStore {
       e?.backtrace ?? null,
       e?.context ? JSON.stringify(e.context) : null,
     ];
-    const claim = (await carrier?.claimState()) ?? null;
+    const write = await this.store.claimWrite(carrier);
+    const { claim } = write;
     if (claim) values.push(JSON.stringify(claim.state));
     // With state: the UPDATE of the run's row is the fence (it locks the row).
     const fence = claim ? 'EXISTS (SELECT 1 FROM f)' : this.store.fenced();
     let rows: unknown[] = [];
     try {
-      rows = await this.store.query(
+      rows = await write.query(
         `WITH ${claim ? `f AS (UPDATE ${wf} SET context = $16::jsonb WHERE id = $1 AND locked_by = $2 RETURNING id),` : ''}
        c AS (
          UPDATE ${logs} SET metadata = $4, attempts = attempts + 1, last_executed_at = now(), updated_at = now()
@@ -103,7 +104,7 @@ export class RepeatStore {
         values,
       );
     } finally {
-      claim?.done(rows.length > 0);
+      write.end(rows.length > 0);
     }
     return rows.length > 0;
   }

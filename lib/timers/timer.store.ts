@@ -25,7 +25,8 @@ export class TimerStore {
     carrier?: StateCarrier,
   ): Promise<StoredValue | null> {
     const { wf, signals, logs } = this.store;
-    const unsaved = (await carrier?.claimState()) ?? null;
+    const write = await this.store.claimWrite(carrier);
+    const unsaved = write.claim;
     const values: unknown[] = [
       workflowId,
       owner,
@@ -38,7 +39,7 @@ export class TimerStore {
     const fence = unsaved ? `EXISTS (SELECT 1 FROM f)` : this.store.fenced();
     let rows: Array<{ result: StoredValue }> = [];
     try {
-      rows = await this.store.query<{ result: StoredValue }>(
+      rows = await write.query<{ result: StoredValue }>(
         `WITH ${unsaved ? `f AS (UPDATE ${wf} SET context = $7::jsonb WHERE id = $1 AND locked_by = $2 RETURNING id),` : ''}
        s AS (
          UPDATE ${signals} SET consumed_by = $3, consumed_at = now()
@@ -58,7 +59,7 @@ export class TimerStore {
       );
     } finally {
       // NOTE: the state UPDATE commits whenever the lock is ours, even when no signal is waiting.
-      unsaved?.done(rows[0] !== undefined);
+      write.end(rows[0] !== undefined);
     }
     if (!rows[0]) return null;
     return rows[0].result;
