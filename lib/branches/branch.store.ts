@@ -55,7 +55,7 @@ export class BranchStore {
        ins AS (
          INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at, parent_execution_log_id)
          SELECT c.key, c.job_name, c.input, c.max_ms, now(), $3
-         FROM unnest($4::text[], $5::text[], $6::jsonb[], $7::int[]) AS c(key, job_name, input, max_ms), ok
+         FROM unnest($4::text[], $5::text[], $6::jsonb[], $7::bigint[]) AS c(key, job_name, input, max_ms), ok
          WHERE ok.fenced
          ON CONFLICT (job_name, key) DO NOTHING
          RETURNING id, next_run_at),

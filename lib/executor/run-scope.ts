@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EntityManager } from 'typeorm';
 import type { WorkflowDefinition } from '../discovery/workflow.registry.js';
-import type { LogRow, RunRow, StateCarrier } from '../persistence/rows.js';
+import type { LogRow, RunRow, StateCarrier, StateClaim } from '../persistence/rows.js';
 import type { ChronoForgeClock } from '../timers/clock.js';
 import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
 import { occurrenceName } from '../util/names.util.js';
@@ -55,6 +55,8 @@ export class RunScope implements StateCarrier {
   /** Bumped by every change of the durable state; `savedStateVersion` is the last one stored. */
   private stateVersion = 0;
   private savedStateVersion = 0;
+  /** The state-carrying write in flight, if any (see {@link claimState}). */
+  private stateWriting: Promise<void> | undefined;
   /** Logs, and completed logs, when the pass began (progress = more of either now). */
   private readonly logsAtStart: number;
   private readonly completedAtStart: number;
@@ -81,14 +83,23 @@ export class RunScope implements StateCarrier {
   }
 
   /** {@link StateCarrier}: the state to write with the next checkpoint, if it changed. */
-  unsavedState(): { state: Record<string, unknown>; version: number } | null {
+  async claimState(): Promise<StateClaim | null> {
+    // One state-carrying write at a time: two in flight may commit in either order.
+    while (this.stateWriting) await this.stateWriting;
     if (this.stateVersion <= this.savedStateVersion) return null;
-    return { state: this.context, version: this.stateVersion };
-  }
-
-  /** {@link StateCarrier}: `version` of the state is stored. */
-  stateSaved(version: number): void {
-    this.savedStateVersion = Math.max(this.savedStateVersion, version);
+    const version = this.stateVersion;
+    let release!: () => void;
+    const writing = new Promise<void>((resolve) => (release = resolve));
+    this.stateWriting = writing;
+    return {
+      state: this.context,
+      version,
+      done: (saved) => {
+        if (saved) this.savedStateVersion = Math.max(this.savedStateVersion, version);
+        if (this.stateWriting === writing) this.stateWriting = undefined;
+        release();
+      },
+    };
   }
 
   /** Records progress the step logs do not show (a repeat tick recorded). */

@@ -10,7 +10,7 @@ import {
 import { type Duration, toMs } from '../util/duration.util.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { assertUserName } from '../util/names.util.js';
-import { jsonByteSize } from '../util/serialization.util.js';
+import { jsonByteSize, unstorableText } from '../util/serialization.util.js';
 import { type RunScope, runStorage, transactionStorage } from './run-scope.js';
 import type { EntityManager } from 'typeorm';
 import { NotInTransactionError } from '../errors/not-in-transaction.error.js';
@@ -249,6 +249,9 @@ export class WorkflowContext {
     const validate = (key: string, value: JsonValue): void => {
       if (typeof key !== 'string' || key === '')
         throw new StateValueError('State keys must be non-empty strings.');
+      // A key PostgreSQL cannot store would make every later write of the run fail.
+      const why = unstorableText(key);
+      if (why) throw new StateValueError(`State key ${JSON.stringify(key)} ${why}.`);
       let size: number;
       try {
         size = jsonByteSize(value, `state "${key}"`);

@@ -49,8 +49,19 @@ export interface ReleaseSpec {
  * writes it in the same statement, so a state change made before a checkpoint is durable with it.
  */
 export interface StateCarrier {
-  /** The whole state and its version when it changed since it was last written, else `null`. */
-  unsavedState(): { state: Record<string, unknown>; version: number } | null;
-  /** Records that `version` of the state is stored. */
-  stateSaved(version: number): void;
+  /**
+   * The whole state and its version when it changed since it was last written, else `null`. Waits
+   * first until no other write of the pass that carries the state is in flight: parallel
+   * checkpoints (steps in `Promise.all`) write the state one at a time, so an older state never
+   * lands after a newer one. A claim must be ended with {@link StateClaim.done}.
+   */
+  claimState(): Promise<StateClaim | null>;
+}
+
+/** The state one write carries (see {@link StateCarrier.claimState}). */
+export interface StateClaim {
+  readonly state: Record<string, unknown>;
+  readonly version: number;
+  /** The write ended; `saved`: it committed (or will commit with its transaction) the state. */
+  done(saved: boolean): void;
 }

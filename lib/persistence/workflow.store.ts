@@ -6,7 +6,7 @@ import type { QueryRunner } from 'typeorm';
 import type { StoredValue } from '../util/serialization.util.js';
 import { LockLostError } from '../executor/run-scope.js';
 import { ChronoForgeDatabase, type IsolationLevel } from './chrono-forge-database.js';
-import type { ErrorRecord, LogRow, ReleaseSpec, RunRow, StateCarrier } from './rows.js';
+import type { ErrorRecord, LogRow, ReleaseSpec, RunRow, StateCarrier, StateClaim } from './rows.js';
 import {
   staleLockCondition,
   statementName,
@@ -16,6 +16,16 @@ import {
 } from './workflow.sql.js';
 
 export { NOT_DUE_TOLERANCE_MS, REPEAT_TICK_PATTERN, WORKER_DEAD_AFTER_MS } from './workflow.sql.js';
+
+/** A claim on a pass's durable state and the connection to write it on (see `claimWrite`). */
+export interface ClaimedWrite {
+  /** The state the write carries, or `null`. */
+  readonly claim: StateClaim | null;
+  /** Runs a statement on the write's connection. */
+  query<R extends QueryResultRow>(text: string, values: unknown[]): Promise<R[]>;
+  /** Ends the claim (`saved`: the write stored the state) and returns the connection. */
+  end(saved: boolean): void;
+}
 
 /** Outcome of trying to take a run's lock. */
 export type AcquireResult =
@@ -73,17 +83,46 @@ export class WorkflowStore {
   }
 
   /**
-   * Runs a statement on the pool, or on `runner` (a TypeORM QueryRunner inside a transaction).
+   * Runs a statement on the pool, or on `runner` (a TypeORM QueryRunner inside a transaction), or
+   * on `client` (a connection taken from the pool).
    * @internal
    */
   async query<R extends QueryResultRow>(
     text: string,
     values: unknown[] = [],
     runner?: QueryRunner,
+    client?: PoolClient,
   ): Promise<R[]> {
     if (runner) return (await runner.query(text, values, true)).records as R[];
     // NOTE: named statements are parsed and planned once per connection, not on every call.
-    return (await this.pool.query<R>({ name: statementName(text), text, values })).rows;
+    const config = { name: statementName(text), text, values };
+    return (await (client ?? this.pool).query<R>(config)).rows;
+  }
+
+  /**
+   * Claims the carrier's unsaved state (see {@link StateCarrier.claimState}) for one write, with the
+   * connection to write it on: `runner`'s, or a pooled one taken before the claim, so a claim is
+   * never held while waiting for the pool (which transactional steps waiting for the claim may
+   * hold). `end` must be called once the write ended. @internal
+   */
+  async claimWrite(carrier?: StateCarrier, runner?: QueryRunner): Promise<ClaimedWrite> {
+    const client = carrier && !runner ? await this.pool.connect() : undefined;
+    let claim: StateClaim | null;
+    try {
+      claim = (await carrier?.claimState()) ?? null;
+    } catch (err) {
+      client?.release();
+      throw err;
+    }
+    return {
+      claim,
+      query: <R extends QueryResultRow>(text: string, values: unknown[]) =>
+        this.query<R>(text, values, runner, client),
+      end: (saved) => {
+        claim?.done(saved);
+        client?.release();
+      },
+    };
   }
 
   /** Runs `fn` in one transaction on one pooled connection. @internal */
@@ -155,32 +194,23 @@ export class WorkflowStore {
     fresh = false,
     carrier?: StateCarrier,
   ): Promise<string | null> {
-    const values = [workflowId, owner, stepName, attempts, result && JSON.stringify(result)];
-    const unsaved = this.withState(carrier, values, JSON.stringify(metadata), startedAt);
-    let id: string | null;
+    const values: unknown[] = [workflowId, owner, stepName, attempts];
+    values.push(result && JSON.stringify(result), JSON.stringify(metadata), startedAt);
+    const write = await this.claimWrite(carrier, runner);
+    if (write.claim) values.push(JSON.stringify(write.claim.state));
+    let id: string | null = null;
     try {
       // NOTE: the first attempt of a step has no row yet: a plain INSERT is cheaper than an upsert,
       // and a unique violation means a concurrent pass wrote it first.
-      const text = this.sql.completedStep(fresh, unsaved !== null);
-      id = (await this.query<{ id: string }>(text, values, runner))[0]?.id ?? null;
+      const text = this.sql.completedStep(fresh, write.claim !== null);
+      id = (await write.query<{ id: string }>(text, values))[0]?.id ?? null;
     } catch (err) {
       if (fresh && (err as { code?: string }).code === '23505') return null;
       throw err;
+    } finally {
+      write.end(id !== null);
     }
-    if (id !== null && unsaved) carrier?.stateSaved(unsaved.version);
     return id;
-  }
-
-  /** Appends `extra` and the carrier's unsaved state (if any) to `values`; returns that state. */
-  private withState(
-    carrier: StateCarrier | undefined,
-    values: unknown[],
-    ...extra: unknown[]
-  ): { version: number } | null {
-    values.push(...extra);
-    const unsaved = carrier?.unsavedState() ?? null;
-    if (unsaved) values.push(JSON.stringify(unsaved.state));
-    return unsaved;
   }
 
   /** Records a failed attempt of a step and its error-log row in one statement. */
@@ -223,11 +253,16 @@ export class WorkflowStore {
     carrier?: StateCarrier,
   ): Promise<string> {
     const values = [workflowId, owner, stepName, attempts, JSON.stringify(metadata)];
-    const unsaved = this.withState(carrier, values);
-    const text = unsaved ? this.sql.savePendingLogWithState : this.sql.savePendingLog;
-    const rows = await this.query<{ id: string }>(text, values);
+    const write = await this.claimWrite(carrier);
+    if (write.claim) values.push(JSON.stringify(write.claim.state));
+    const text = write.claim ? this.sql.savePendingLogWithState : this.sql.savePendingLog;
+    let rows: Array<{ id: string }> = [];
+    try {
+      rows = await write.query<{ id: string }>(text, values);
+    } finally {
+      write.end(rows[0] !== undefined);
+    }
     if (!rows[0]) throw new LockLostError(workflowId);
-    if (unsaved) carrier?.stateSaved(unsaved.version);
     return rows[0].id;
   }
 

@@ -226,7 +226,14 @@ export class RepeatRunner {
       return saved;
     }
     if (tick.state === 'completed') crashPoint(scope, tick.name, 'before');
-    const ok = await this.repeats.recordTick(scope.run.id, scope.owner, coordName, next, tick);
+    const ok = await this.repeats.recordTick(
+      scope.run.id,
+      scope.owner,
+      coordName,
+      next,
+      tick,
+      scope,
+    );
     if (!ok) throw new LockLostError(scope.run.id);
     if (tick.state === 'completed') crashPoint(scope, tick.name, 'after');
     scope.noteProgress();

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { ErrorRecord } from '../persistence/rows.js';
+import type { ErrorRecord, StateCarrier } from '../persistence/rows.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import type { StoredValue } from '../util/serialization.util.js';
 
@@ -46,7 +46,9 @@ export class RepeatStore {
 
   /**
    * Moves the coordination log to `coordMeta` and writes the tick row (plus its error-log row) in
-   * one statement. Returns false when the lock was lost.
+   * one statement. Returns false when the lock was lost. With `carrier`, the durable state the pass
+   * changed since its last checkpoint (e.g. in the tick's body, which never runs again once the
+   * tick is recorded) is written by the same statement.
    */
   async recordTick(
     workflowId: string,
@@ -54,13 +56,39 @@ export class RepeatStore {
     coordName: string,
     coordMeta: Record<string, unknown>,
     tick: TickWrite,
+    carrier?: StateCarrier,
   ): Promise<boolean> {
-    const { logs, errors } = this.store;
+    const { wf, logs, errors } = this.store;
     const e = tick.errorLog;
-    const rows = await this.store.query(
-      `WITH c AS (
+    const values: unknown[] = [
+      workflowId,
+      owner,
+      coordName,
+      JSON.stringify(coordMeta),
+      tick.name,
+      tick.state,
+      tick.attempts,
+      tick.result ? JSON.stringify(tick.result) : null,
+      JSON.stringify(tick.metadata),
+      tick.errorClass ?? null,
+      tick.errorMessage ?? null,
+      e?.errorClass ?? null,
+      e?.message ?? null,
+      e?.backtrace ?? null,
+      e?.context ? JSON.stringify(e.context) : null,
+    ];
+    const write = await this.store.claimWrite(carrier);
+    const { claim } = write;
+    if (claim) values.push(JSON.stringify(claim.state));
+    // With state: the UPDATE of the run's row is the fence (it locks the row).
+    const fence = claim ? 'EXISTS (SELECT 1 FROM f)' : this.store.fenced();
+    let rows: unknown[] = [];
+    try {
+      rows = await write.query(
+        `WITH ${claim ? `f AS (UPDATE ${wf} SET context = $16::jsonb WHERE id = $1 AND locked_by = $2 RETURNING id),` : ''}
+       c AS (
          UPDATE ${logs} SET metadata = $4, attempts = attempts + 1, last_executed_at = now(), updated_at = now()
-         WHERE workflow_id = $1 AND step_name = $3 AND ${this.store.fenced()} RETURNING id),
+         WHERE workflow_id = $1 AND step_name = $3 AND ${fence} RETURNING id),
        t AS (
          INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, completed_at,
            result, metadata, error_class, error_message)
@@ -73,24 +101,11 @@ export class RepeatStore {
          INSERT INTO ${errors} (workflow_id, execution_log_id, step_name, attempt, error_class, error_message, backtrace, context)
          SELECT $1, t.id, $5, $7, $12, $13, $14, $15 FROM t WHERE $12::text IS NOT NULL)
        SELECT id FROM t`,
-      [
-        workflowId,
-        owner,
-        coordName,
-        JSON.stringify(coordMeta),
-        tick.name,
-        tick.state,
-        tick.attempts,
-        tick.result ? JSON.stringify(tick.result) : null,
-        JSON.stringify(tick.metadata),
-        tick.errorClass ?? null,
-        tick.errorMessage ?? null,
-        e?.errorClass ?? null,
-        e?.message ?? null,
-        e?.backtrace ?? null,
-        e?.context ? JSON.stringify(e.context) : null,
-      ],
-    );
+        values,
+      );
+    } finally {
+      write.end(rows.length > 0);
+    }
     return rows.length > 0;
   }
 }

@@ -25,7 +25,8 @@ export class TimerStore {
     carrier?: StateCarrier,
   ): Promise<StoredValue | null> {
     const { wf, signals, logs } = this.store;
-    const unsaved = carrier?.unsavedState() ?? null;
+    const write = await this.store.claimWrite(carrier);
+    const unsaved = write.claim;
     const values: unknown[] = [
       workflowId,
       owner,
@@ -36,8 +37,10 @@ export class TimerStore {
     ];
     if (unsaved) values.push(JSON.stringify(unsaved.state));
     const fence = unsaved ? `EXISTS (SELECT 1 FROM f)` : this.store.fenced();
-    const rows = await this.store.query<{ result: StoredValue }>(
-      `WITH ${unsaved ? `f AS (UPDATE ${wf} SET context = $7::jsonb WHERE id = $1 AND locked_by = $2 RETURNING id),` : ''}
+    let rows: Array<{ result: StoredValue }> = [];
+    try {
+      rows = await write.query<{ result: StoredValue }>(
+        `WITH ${unsaved ? `f AS (UPDATE ${wf} SET context = $7::jsonb WHERE id = $1 AND locked_by = $2 RETURNING id),` : ''}
        s AS (
          UPDATE ${signals} SET consumed_by = $3, consumed_at = now()
          WHERE id = (SELECT id FROM ${signals} WHERE workflow_id = $1 AND name = $4 AND consumed_at IS NULL
@@ -52,10 +55,13 @@ export class TimerStore {
          last_executed_at = now(), completed_at = now(), result = EXCLUDED.result, updated_at = now()
        WHERE l.state <> 'completed'
        RETURNING result`,
-      values,
-    );
+        values,
+      );
+    } finally {
+      // NOTE: the state UPDATE commits whenever the lock is ours, even when no signal is waiting.
+      write.end(rows[0] !== undefined);
+    }
     if (!rows[0]) return null;
-    if (unsaved) carrier?.stateSaved(unsaved.version);
     return rows[0].result;
   }
 
