@@ -23,3 +23,4 @@ export * from './child-key-conflict.error.js';
 export * from './cancelled-child.error.js';
 export * from './durable-call-in-step.error.js';
 export * from './database-unavailable.error.js';
+export * from './engine-fault.error.js';

@@ -4,6 +4,7 @@ import type { WorkflowDefinition } from '../discovery/workflow.registry.js';
 import type { LogRow, RunRow, StateCarrier, StateClaim } from '../persistence/rows.js';
 import type { ChronoForgeClock } from '../timers/clock.js';
 import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
+import { EngineFaultError } from '../errors/engine-fault.error.js';
 import { occurrenceName } from '../util/names.util.js';
 
 /**
@@ -28,6 +29,27 @@ export class LockLostError extends Error {
 /** A pass stops starting new work this long (or a tenth of maxDuration) before its lock goes stale. */
 export const LEASE_MARGIN_MS = 1_000;
 
+/** Errors raised by the engine's own statements (tagged where they are issued, type unchanged). */
+const engineStatementErrors = new WeakSet<object>();
+
+/**
+ * Tags `err` as the failure of one of the engine's own statements and returns it: once it escapes
+ * a durable call, the pass ends as an infrastructure fault instead of handing it to user code.
+ */
+export function engineStatementFailed<E>(err: E): E {
+  if (typeof err === 'object' && err !== null) engineStatementErrors.add(err);
+  return err;
+}
+
+/** Runs one of the engine's statements, tagging what it throws (see `engineStatementFailed`). */
+export async function engineStatement<T>(statement: () => Promise<T>): Promise<T> {
+  try {
+    return await statement();
+  } catch (err) {
+    throw engineStatementFailed(err);
+  }
+}
+
 /** Everything one pass of one run knows; reachable from user code through AsyncLocalStorage. */
 export class RunScope implements StateCarrier {
   /** Wake time of the continuation: `undefined` no halt, `null` halt without timer. */
@@ -41,6 +63,12 @@ export class RunScope implements StateCarrier {
   lost = false;
   /** A simulated crash struck: the pass must stop without writing anything more. */
   crashed = false;
+  /**
+   * One of the engine's own statements failed in this pass (an infrastructure fault, not the
+   * outcome of a durable call). Sticky like `lost`: every later durable call of the pass rejects
+   * with this error at its entry, and the executor releases the run for a prompt later pass.
+   */
+  fault: EngineFaultError | undefined = undefined;
   contextDirty = false;
   readonly context: Record<string, unknown>;
   /** Branches reached in this pass (rebuilt every pass), and whether they were merged. */
@@ -150,6 +178,19 @@ export class RunScope implements StateCarrier {
     this.stop();
   }
 
+  /**
+   * Turns the failure of an engine statement that escaped a durable call into the pass's sticky
+   * fault, and returns the error the caller sees instead (the same one for every later call).
+   */
+  markFaulted(err: unknown): EngineFaultError {
+    this.fault ??= new EngineFaultError(
+      `A statement of ChronoForge failed during a pass of run ${this.run.id} (${(err as Error)?.message ?? String(err)}); the pass ends and a later pass continues the run.`,
+      { cause: err },
+    );
+    this.stop();
+    return this.fault;
+  }
+
   /** A simulated crash struck: the pass writes nothing more and stops waiting for the method. */
   markCrashed(): void {
     this.crashed = true;
@@ -172,6 +213,7 @@ export class RunScope implements StateCarrier {
    * simulated crash struck) ends here and writes nothing more.
    */
   assertOwned(): void {
+    if (this.fault) throw this.fault;
     if (this.lost || this.crashed) throw new LockLostError(this.run.id);
   }
 
@@ -240,14 +282,20 @@ export class RunScope implements StateCarrier {
    */
   track<T>(call: () => Promise<T>): Promise<T> {
     if (this.ended) return new Promise<T>(() => undefined);
-    if (this.halted || this.lost || this.crashed) {
+    if (this.halted || this.lost || this.crashed || this.fault) {
       const late = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
         this.ended ? new Promise<T>(() => undefined) : this.start(call),
       );
       late.catch(() => undefined);
       return late;
     }
-    const running = this.start(call);
+    const running = this.start(call).catch((err: unknown) => {
+      // A failed engine statement is no outcome of the call: the pass ends, whatever user code
+      // catches (the caller sees the pass's EngineFaultError).
+      if (typeof err === 'object' && err !== null && engineStatementErrors.has(err))
+        throw this.markFaulted(err);
+      throw err;
+    });
     const settled = running.then(
       () => undefined,
       (err: unknown) => {

@@ -18,6 +18,7 @@ import { type CrashPhase, FaultInjector } from './fault-injector.js';
 import { type RetryCounts, type RetryStrategy, toRetryStrategy } from './retry-policy.js';
 import {
   activeScope,
+  engineStatement,
   HaltExecution,
   LockLostError,
   type RunScope,
@@ -105,7 +106,13 @@ export class StepRunner {
         stored = serializeValue(value);
       } catch (err) {
         await tx?.rollbackTransaction().catch(() => undefined);
-        if (err instanceof HaltExecution || err instanceof LockLostError || scope.crashed)
+        // A pass that halted, lost its lock, crashed or hit an engine fault records nothing more.
+        if (
+          err instanceof HaltExecution ||
+          err instanceof LockLostError ||
+          scope.crashed ||
+          scope.fault
+        )
           throw err;
         // A refused durable call is the root cause even when the body then threw something else.
         const failure = scope.takeRefusal(stepName) ?? err;
@@ -140,8 +147,8 @@ export class StepRunner {
         scope,
       );
       if (tx) {
-        if (id === null) await tx.rollbackTransaction();
-        else await tx.commitTransaction();
+        if (id === null) await engineStatement(() => tx.rollbackTransaction());
+        else await engineStatement(() => tx.commitTransaction());
       }
     } catch (err) {
       if (tx?.isTransactionActive) await tx.rollbackTransaction().catch(() => undefined);
@@ -199,9 +206,9 @@ export class StepRunner {
   /** Opens the transaction of a transactional step on the engine's DataSource. */
   private async begin(options: StepOptions): Promise<QueryRunner> {
     const runner = this.db.dataSource.createQueryRunner();
-    await runner.connect();
+    await engineStatement(() => runner.connect());
     try {
-      await runner.startTransaction(options.isolation ?? 'READ COMMITTED');
+      await engineStatement(() => runner.startTransaction(options.isolation ?? 'READ COMMITTED'));
     } catch (err) {
       await runner.release();
       throw err;

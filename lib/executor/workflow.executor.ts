@@ -20,12 +20,19 @@ import { HaltExecution, LockLostError, RunScope, runStorage } from './run-scope.
 type Outcome =
   | { kind: 'complete'; value: unknown }
   | { kind: 'halt' }
+  | { kind: 'fault' }
   | { kind: 'stall' }
   | { kind: 'error'; error: unknown; retryable: boolean };
 
 /** First and largest delay between two tries of the statement that ends a pass. */
 const SETTLE_RETRY_MIN_MS = 100;
 const SETTLE_RETRY_MAX_MS = 2_000;
+
+/** First and largest wait before the pass that follows a pass an engine statement failed in. */
+const FAULT_RETRY_MIN_MS = 1_000;
+const FAULT_RETRY_MAX_MS = 30_000;
+/** Key of `retry_counts` counting consecutive faulted passes (reset by progress). */
+const FAULT_COUNT_KEY = '$engine_faults';
 
 /** Wait before a worker that lacks a run's workflow definition lets another worker try. */
 const UNKNOWN_WORKFLOW_RETRY_MS = 60_000;
@@ -114,7 +121,10 @@ export class WorkflowExecutor {
     if (scope.lost || ('error' in returned && returned.error instanceof LockLostError))
       return 'lock_lost';
     let outcome: Outcome;
-    if ('error' in returned) outcome = this.classify(scope, returned.error);
+    // One of the engine's statements failed: whatever the method returned or caught, the pass ends
+    // and a later pass continues the run (not an attempt of the workflow: not its error).
+    if (scope.fault) outcome = { kind: 'fault' };
+    else if ('error' in returned) outcome = this.classify(scope, returned.error);
     else outcome = scope.halted ? { kind: 'halt' } : { kind: 'complete', value: returned.value };
     try {
       return await this.finish(scope, jobId, outcome);
@@ -152,6 +162,26 @@ export class WorkflowExecutor {
         this.store.complete(run.id, owner, stored, context),
       );
       return done ? 'completed' : 'lock_lost';
+    }
+    if (outcome.kind === 'fault') {
+      const faults = (progressed ? 0 : (run.retry_counts[FAULT_COUNT_KEY] ?? 0)) + 1;
+      const delay = Math.min(FAULT_RETRY_MIN_MS * 2 ** (faults - 1), FAULT_RETRY_MAX_MS);
+      this.logger.warn(
+        `${scope.fault?.message ?? 'An engine statement failed'}; next pass in ${delay} ms`,
+      );
+      // The durable state is not written: what changed since the last checkpoint is made again
+      // by the next pass, which replays from that checkpoint.
+      const spec = {
+        state: 'idle' as const,
+        nextRunAt: new Date(this.clock.now() + delay),
+        attempt: baseAttempt,
+        retryCounts: { ...baseCounts, [FAULT_COUNT_KEY]: faults },
+        context: null,
+      };
+      const released = await this.settle(scope, () => this.store.release(run.id, owner, spec));
+      if (!released) return 'lock_lost';
+      await this.afterRelease(scope, jobId, released.nextRunAt);
+      return 'halted';
     }
     if (outcome.kind === 'halt' || outcome.kind === 'stall') {
       const spec = {

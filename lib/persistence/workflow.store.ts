@@ -4,7 +4,7 @@ import type { ResolvedOptions } from '../module/resolve-options.js';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { QueryRunner } from 'typeorm';
 import type { StoredValue } from '../util/serialization.util.js';
-import { LockLostError } from '../executor/run-scope.js';
+import { engineStatement, LockLostError } from '../executor/run-scope.js';
 import { ChronoForgeDatabase, type IsolationLevel } from './chrono-forge-database.js';
 import type { ErrorRecord, LogRow, ReleaseSpec, RunRow, StateCarrier, StateClaim } from './rows.js';
 import {
@@ -84,19 +84,23 @@ export class WorkflowStore {
 
   /**
    * Runs a statement on the pool, or on `runner` (a TypeORM QueryRunner inside a transaction), or
-   * on `client` (a connection taken from the pool).
+   * on `client` (a connection taken from the pool). What it throws is tagged as an engine
+   * statement's failure (type and `code` unchanged): when it escapes a durable call, the pass ends
+   * as an infrastructure fault (`EngineFaultError`).
    * @internal
    */
-  async query<R extends QueryResultRow>(
+  query<R extends QueryResultRow>(
     text: string,
     values: unknown[] = [],
     runner?: QueryRunner,
     client?: PoolClient,
   ): Promise<R[]> {
-    if (runner) return (await runner.query(text, values, true)).records as R[];
-    // NOTE: named statements are parsed and planned once per connection, not on every call.
-    const config = { name: statementName(text), text, values };
-    return (await (client ?? this.pool).query<R>(config)).rows;
+    return engineStatement(async () => {
+      if (runner) return (await runner.query(text, values, true)).records as R[];
+      // NOTE: named statements are parsed and planned once per connection, not on every call.
+      const config = { name: statementName(text), text, values };
+      return (await (client ?? this.pool).query<R>(config)).rows;
+    });
   }
 
   /**
@@ -125,9 +129,9 @@ export class WorkflowStore {
     };
   }
 
-  /** Runs `fn` in one transaction on one pooled connection. @internal */
+  /** Runs `fn` in one transaction on one pooled connection (failures tagged as in `query`). @internal */
   transaction<T>(fn: (client: PoolClient) => Promise<T>, isolation?: IsolationLevel): Promise<T> {
-    return this.db.transaction(fn, isolation);
+    return engineStatement(() => this.db.transaction(fn, isolation));
   }
 
   /** Inserts a run unless `(jobName, key)` exists; returns its id and whether it was created. */
