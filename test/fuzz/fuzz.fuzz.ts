@@ -52,7 +52,8 @@ import {
  *   `catchAll`). Off by default because they hit open issue-15 items on the current code:
  *   `parallelFlaky` (item 1), `cancel` (item 2), `sqlUnlock` (item 5), `stateInStep` (item 18),
  *   `protoKeys` (item 20), `sqlInCatchAll` (a failed engine statement reaches user code),
- *   `retryShift` (a retry turns a caught failure into a success; later calls replay shifted).
+ *   `retryShift` (broken steps the workflow catches, then a retry: the caught failure must stay
+ *   history; fixed — `client.retry` re-runs only the step that stalled the run).
  * - FUZZ_SKEW_MS: largest clock skew (default 2000; the engine tolerates 5 s), FUZZ_SHRINK_SECONDS
  *   (default 120), FUZZ_DRAIN_SECONDS: how long runs may take to settle after the last driver
  *   action (default 30), FUZZ_KEEP=1: keep the schema. CF_QUEUE=postgres: BullMQ's PostgreSQL queue.
