@@ -170,10 +170,14 @@ export class RunQueries {
   }
 
   /**
-   * Retry in one statement: state, the `$workflow_retry$` log, and every failed step log back to
-   * `pending` with a fresh retry budget and a fresh deadline (a timed-out wait drops its
-   * `timeout_at` and waits again for its whole timeout). Of the repeat ticks, only the one that
-   * stalled the run (`onError: 'fail'`) is reset: it runs again; other failed ticks are history.
+   * Retry in one statement: state, the `$workflow_retry$` log, and the step log that stalled the
+   * run back to `pending` with a fresh retry budget and a fresh deadline (a timed-out wait drops
+   * its `timeout_at` and waits again for its whole timeout). The stalling log is the one the stall
+   * marked `stalls_run` (the step, wait or repeat tick whose `ExecutionFailedError` escaped the
+   * workflow method); for a run stalled before those marks existed, the most recent failed step.
+   * Every other failed log — a failure the workflow caught, a failed tick of an
+   * `onError: 'continue'` repeat — is history: replay gives it the same outcome again. A `failed`
+   * run (a workflow-level error) keeps all its failed logs.
    */
   async retry(id: string): Promise<Date | null> {
     const rows = await this.store.query<{ next_run_at: Date }>(
@@ -182,12 +186,20 @@ export class RunQueries {
          UPDATE ${this.store.wf} SET state = 'idle', locked_at = NULL, locked_by = NULL, attempt = 0,
            retry_counts = '{}', wake_pending = false, next_run_at = now(), finished_at = NULL, updated_at = now()
          WHERE id = $1 AND state = ANY($2::text[]) RETURNING id, next_run_at),
+       failed AS (
+         SELECT l.id, l.step_name, l.updated_at, l.metadata ? 'stalls_run' AS marked
+         FROM ${this.store.logs} l JOIN old ON old.id = l.workflow_id
+         WHERE old.state = 'stalled' AND l.state = 'failed'),
+       stalling AS (
+         SELECT id FROM failed WHERE marked
+         UNION ALL
+         (SELECT id FROM failed WHERE NOT EXISTS (SELECT 1 FROM failed WHERE marked)
+            AND step_name NOT LIKE ${REPEAT_TICK_PATTERN} ORDER BY updated_at DESC, id DESC LIMIT 1)),
        l AS (
          UPDATE ${this.store.logs} SET state = 'pending', updated_at = now(),
-           metadata = (metadata - 'timeout_at' - 'result')
+           metadata = (metadata - 'timeout_at' - 'result' - 'stalls_run')
              || jsonb_build_object('attempt_offset', attempts, 'retry_counts', '{}'::jsonb)
-         WHERE workflow_id IN (SELECT id FROM w) AND state = 'failed'
-           AND (step_name NOT LIKE ${REPEAT_TICK_PATTERN} OR metadata ? 'stalls_run')),
+         WHERE workflow_id IN (SELECT id FROM w) AND id IN (SELECT id FROM stalling)),
        r AS (
          INSERT INTO ${this.store.logs} (workflow_id, step_name, state, attempts, started_at, last_executed_at,
            completed_at, metadata)

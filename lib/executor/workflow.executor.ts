@@ -21,7 +21,7 @@ type Outcome =
   | { kind: 'complete'; value: unknown }
   | { kind: 'halt' }
   | { kind: 'fault' }
-  | { kind: 'stall' }
+  | { kind: 'stall'; stepName: string }
   | { kind: 'error'; error: unknown; retryable: boolean };
 
 /** First and largest delay between two tries of the statement that ends a pass. */
@@ -136,7 +136,8 @@ export class WorkflowExecutor {
 
   private classify(scope: RunScope, err: unknown): Outcome {
     if (scope.halted || err instanceof HaltExecution) return { kind: 'halt' };
-    if (err instanceof ExecutionFailedError) return { kind: 'stall' };
+    // The step whose failure escaped stalled the run: `client.retry` re-runs it (and only it).
+    if (err instanceof ExecutionFailedError) return { kind: 'stall', stepName: err.stepName };
     // Misuse of the API (bad names, unserializable values) cannot be fixed by retrying.
     return { kind: 'error', error: err, retryable: !(err instanceof ChronoForgeError) };
   }
@@ -190,6 +191,7 @@ export class WorkflowExecutor {
         attempt: baseAttempt,
         retryCounts: baseCounts,
         context,
+        stalledStep: outcome.kind === 'stall' ? outcome.stepName : null,
       };
       const released = await this.settle(scope, () => this.store.release(run.id, owner, spec));
       if (!released) return 'lock_lost';

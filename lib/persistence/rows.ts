@@ -42,6 +42,8 @@ export interface ReleaseSpec {
   retryCounts: Record<string, number>;
   context: Record<string, unknown> | null;
   error?: ErrorRecord;
+  /** A stalling release: the step whose `ExecutionFailedError` escaped the workflow method. */
+  stalledStep?: string | null;
 }
 
 /**

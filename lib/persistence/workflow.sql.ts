@@ -160,6 +160,9 @@ export class WorkflowStatements {
     this.findOwnedCompletedLog = `SELECT l.id::text AS id, l.step_name, l.state, l.attempts, l.result, l.metadata
        FROM ${logs} l JOIN ${wf} w ON w.id = l.workflow_id
        WHERE l.workflow_id = $1 AND w.locked_by = $2 AND l.step_name = $3 AND l.state = 'completed'`;
+    // NOTE: a stalling release (`$3` = 'stalled') marks the failed step log whose failure escaped
+    // the workflow method (`$12`) with `stalls_run`, and unmarks any other: `client.retry` re-runs
+    // only the marked step, never a failure the workflow caught (that is the run's history).
     this.release = `WITH w AS (
          UPDATE ${wf} SET state = $3::text,
            next_run_at = CASE WHEN $3::text = 'idle' AND wake_pending THEN now() ELSE $4::timestamptz END,
@@ -169,7 +172,12 @@ export class WorkflowStatements {
          RETURNING id, next_run_at),
        e AS (
          INSERT INTO ${errors} (workflow_id, step_name, attempt, error_class, error_message, backtrace, context)
-         SELECT w.id, NULL, $5, $8, $9, $10, $11 FROM w WHERE $8::text IS NOT NULL)
+         SELECT w.id, NULL, $5, $8, $9, $10, $11 FROM w WHERE $8::text IS NOT NULL),
+       s AS (
+         UPDATE ${logs} SET metadata = CASE WHEN step_name = $12::text
+             THEN metadata || '{"stalls_run": true}'::jsonb ELSE metadata - 'stalls_run' END
+         WHERE workflow_id IN (SELECT id FROM w) AND $3::text = 'stalled' AND state = 'failed'
+           AND (step_name = $12::text OR metadata ? 'stalls_run'))
        SELECT next_run_at FROM w`;
     this.complete = `WITH w AS (
          UPDATE ${wf} SET state = 'completed', result = $3, completed_at = now(), finished_at = now(), next_run_at = NULL,

@@ -324,6 +324,7 @@ export class WorkflowStore {
       e?.message ?? null,
       e?.backtrace ?? null,
       e?.context ? JSON.stringify(e.context) : null,
+      spec.stalledStep ?? null,
     ]);
     return rows[0] ? { nextRunAt: rows[0].next_run_at } : undefined;
   }

@@ -17,13 +17,19 @@ export interface Expectation {
   transactional: Set<string>;
 }
 
-class Failed extends Error {}
+/** A broken step's final failure (`ExecutionFailedError`) of step node `node`. */
+class Failed extends Error {
+  constructor(readonly node: string) {
+    super(node);
+  }
+}
 
 /**
  * The reference model: a direct interpreter of the program over an abstract store of step logs.
  * Phase 1 runs with every broken step broken; an uncaught failure stalls the run, the driver fixes
- * it and retries (failed logs become pending, budgets fresh) and phase 2 runs from the top. Replay
- * is modelled by the store: a completed node is never executed again.
+ * it and retries (the step whose failure escaped becomes pending with a fresh budget; a failure
+ * the workflow caught stays failed: it is history and fails again on replay) and phase 2 runs from
+ * the top. Replay is modelled by the store: a completed node is never executed again.
  */
 export function expectationOf(program: Program): Expectation {
   const counts = new Map<string, number>();
@@ -54,7 +60,7 @@ export function expectationOf(program: Program): Expectation {
           if (done.has(s.id)) {
             values[s.id] = `v_${s.id}`;
           } else if (failedLogs.has(s.id)) {
-            throw new Failed();
+            throw new Failed(s.id);
           } else if (fixed) {
             add(s.id, 1);
             done.add(s.id);
@@ -62,7 +68,7 @@ export function expectationOf(program: Program): Expectation {
           } else {
             add(s.id, STEP_ATTEMPTS);
             failedLogs.add(s.id);
-            throw new Failed();
+            throw new Failed(s.id);
           }
           break;
         case 'all':
@@ -128,7 +134,7 @@ export function expectationOf(program: Program): Expectation {
     if (!(err instanceof Failed)) throw err;
     stalls = true;
     fixed = true;
-    failedLogs.clear();
+    failedLogs.delete(err.node);
     result = {};
     walk(program.body, result);
   }
