@@ -7,6 +7,7 @@ import { WorkflowClient } from '../client/workflow.client.js';
 import { ChronoForgeError } from '../errors/chrono-forge.error.js';
 import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
 import type { Duration } from '../util/duration.util.js';
+import { redactUrl } from '../util/redact.util.js';
 import { ChronoForgeOperationsModule } from './chrono-forge-operations.module.js';
 import { CliUsageError } from './cli-usage.error.js';
 import { Cleanup } from './cleanup.js';
@@ -149,10 +150,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   } catch (err) {
     const usage =
       err instanceof CliUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    io.err(`chronoforge: ${err instanceof Error ? err.message : String(err)}`);
+    // A driver's message or stack may quote the connection string: never print its credentials.
+    io.err(redactUrl(`chronoforge: ${err instanceof Error ? err.message : String(err)}`));
     if (usage) io.err(USAGE);
     if (!usage && !(err instanceof ChronoForgeError) && err instanceof Error && err.stack)
-      io.err(err.stack);
+      io.err(redactUrl(err.stack));
     return usage ? 2 : 1;
   } finally {
     await app?.close();
