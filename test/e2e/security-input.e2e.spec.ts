@@ -54,6 +54,32 @@ describe.each<HttpPlatform>(['express', 'fastify'])(
     });
 
     it.each([
+      { headers: { 'sec-fetch-site': 'same-site' }, shown: 'Sec-Fetch-Site: same-site' },
+      { headers: { 'sec-fetch-site': 'cross-site' }, shown: 'Sec-Fetch-Site: cross-site' },
+      { headers: { origin: 'http://127.0.0.1:1' }, shown: 'an Origin of another port' },
+    ])('should refuse a POST with a valid token and $shown (403)', async ({ headers }) => {
+      // The cookie-tossing attack: a page on another port of the host holds a valid pair.
+      const { cookie, token } = await form();
+      const post = (extra: Record<string, string>) =>
+        fetch(`${base}/bulk-retry`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: {
+            ...auth,
+            ...extra,
+            cookie,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: `_csrf=${encodeURIComponent(token)}&workflow=demo.line`,
+        });
+      expect((await post(headers)).status).toBe(403);
+      // The same form from the dashboard's own origin goes through (to the confirmation page).
+      const same = new URL(base).origin;
+      expect((await post({ 'sec-fetch-site': 'same-origin', origin: same })).status).toBe(303);
+      expect((await post({ origin: same })).status).toBe(303);
+    });
+
+    it.each([
       { w: '%00', shown: 'with a NUL' },
       { w: 'w'.repeat(5000), shown: 'of 5000 characters' },
     ])('should refuse a bulk retry of a workflow name $shown with 400', async ({ w }) => {
