@@ -6,9 +6,10 @@ import {
   Module,
 } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ChronoForgeDashboardModule, ChronoForgeModule } from '@chronoforge/nestjs';
 import type { SampleAppOptions } from './app.config.js';
+import { JsonDepthPipe } from './common/json-depth.pipe.js';
 import { ChronoForgeExceptionFilter } from './common/chrono-forge-exception.filter.js';
 import { MetricsController } from './common/metrics.controller.js';
 import { OrdersModule } from './orders/orders.module.js';
@@ -75,7 +76,11 @@ export class AppModule {
         ChronoForgeDashboardModule.forRoot({ guard: DashboardAccessGuard }),
       ],
       controllers: [MetricsController],
-      providers: [{ provide: APP_FILTER, useClass: ChronoForgeExceptionFilter }],
+      providers: [
+        { provide: APP_FILTER, useClass: ChronoForgeExceptionFilter },
+        // Global pipes run before a route's own ValidationPipe.
+        { provide: APP_PIPE, useClass: JsonDepthPipe },
+      ],
     };
   }
 }

@@ -5,7 +5,7 @@ import type { WorkflowDefinition } from '../discovery/workflow.registry.js';
 import { InputValidationError } from '../errors/input-validation.error.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { jsonByteSize } from '../util/serialization.util.js';
-import { assertRunKey } from './client-arguments.js';
+import { assertNewRunKey } from './client-arguments.js';
 
 /** Largest accepted encoded input. */
 export const MAX_INPUT_BYTES = 1024 * 1024;
@@ -34,7 +34,7 @@ export async function validateInput(
 
 /**
  * The checks every new run passes before it is inserted, whether `client.start` or a branch's
- * `spawn`/`spawnEach` creates it: the key (length, storable text), the input (storable, at most
+ * `spawn`/`spawnEach` creates it: the key (length, storable printable text), the input (storable, at most
  * {@link MAX_INPUT_BYTES} encoded) and the workflow's input DTO.
  */
 export async function checkNewRun(
@@ -42,7 +42,7 @@ export async function checkNewRun(
   key: unknown,
   input: unknown,
 ): Promise<void> {
-  assertRunKey(key);
+  assertNewRunKey(key);
   const size = jsonByteSize(input, 'input');
   if (size > MAX_INPUT_BYTES) {
     throw new InvalidOptionsError(

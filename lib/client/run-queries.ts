@@ -6,7 +6,12 @@ import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
 import { REPEAT_TICK_PATTERN } from '../persistence/workflow.sql.js';
 import type { WorkflowStore } from '../persistence/workflow.store.js';
 import { deserializeValue, type StoredValue } from '../util/serialization.util.js';
-import { assertOptionalText, assertRunKey } from './client-arguments.js';
+import {
+  assertOptionalText,
+  assertRunKey,
+  MAX_KEY_LENGTH,
+  MAX_WORKFLOW_NAME_LENGTH,
+} from './client-arguments.js';
 import { allowedFrom } from './transitions.js';
 import type {
   BranchInfo,
@@ -22,6 +27,14 @@ const STATES: WorkflowState[] = ['idle', 'running', 'completed', 'failed', 'stal
 const SUMMARY_COLUMNS = `id, key, job_name AS workflow, state, attempt + 1 AS attempt, started_at AS "startedAt",
   completed_at AS "completedAt", finished_at AS "finishedAt", next_run_at AS "nextRunAt", locked_by AS "lockedBy", created_at AS "createdAt",
   updated_at AS "updatedAt"`;
+
+/** Largest PostgreSQL bigint: run ids (and `before` cursors) are at most this. */
+const MAX_BIGINT = 9223372036854775807n;
+
+/** A run id as text: decimal digits of a positive bigint. */
+function isRunId(value: unknown): boolean {
+  return typeof value === 'string' && /^\d{1,19}$/.test(value) && BigInt(value) <= MAX_BIGINT;
+}
 
 /** The client's read and operator statements. */
 export class RunQueries {
@@ -149,13 +162,13 @@ export class RunQueries {
     if (states && states.some((s) => !STATES.includes(s))) {
       throw new InvalidOptionsError(`Unknown state in list() filter; use ${STATES.join(', ')}.`);
     }
-    assertOptionalText(filter.workflow, 'list() workflow');
-    assertOptionalText(filter.keyPrefix, 'list() keyPrefix');
+    assertOptionalText(filter.workflow, 'list() workflow', MAX_WORKFLOW_NAME_LENGTH);
+    assertOptionalText(filter.keyPrefix, 'list() keyPrefix', MAX_KEY_LENGTH);
     const limit = filter.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 500)
       throw new InvalidOptionsError('list() limit must be 1..500.');
-    if (filter.before !== undefined && !/^\d+$/.test(filter.before))
-      throw new InvalidOptionsError('list() before must be a run id.');
+    if (filter.before !== undefined && !isRunId(filter.before))
+      throw new InvalidOptionsError('list() before must be a run id (a positive 64-bit integer).');
     const prefix =
       filter.keyPrefix === undefined
         ? null

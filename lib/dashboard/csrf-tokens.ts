@@ -20,6 +20,36 @@ export const CSRF_COOKIE = 'cf_dashboard_csrf';
 export const CSRF_FIELD = '_csrf';
 const NONCE = /^[0-9a-f]{32}$/;
 
+/** A header's single value. */
+const header = (req: DashboardRequest, name: string): string | undefined => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/**
+ * Rejects a request a browser marks as coming from another origin: `Sec-Fetch-Site` is set by the
+ * browser and cannot be forged by a page; a same-site page (another port or subdomain) is refused
+ * too, since it can toss cookies. Older browsers send only `Origin`, compared with the request's
+ * host (or a proxy's `X-Forwarded-Host`).
+ */
+function assertSameOrigin(req: DashboardRequest): void {
+  const site = header(req, 'sec-fetch-site');
+  if (site !== undefined) {
+    if (site === 'same-origin' || site === 'none') return;
+    throw new CsrfTokenError(`Cross-origin request refused (Sec-Fetch-Site: ${site}).`);
+  }
+  const origin = header(req, 'origin');
+  if (origin === undefined) return;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    throw new CsrfTokenError('Cross-origin request refused (malformed Origin).');
+  }
+  const hosts = [header(req, 'host'), header(req, 'x-forwarded-host')];
+  if (!hosts.includes(host)) throw new CsrfTokenError('Cross-origin request refused (Origin).');
+}
+
 /**
  * Double-submit CSRF protection: a random nonce in an HttpOnly, SameSite=Strict cookie and, in
  * every form, the token HMAC(secret, nonce). Another site can neither read the cookie nor compute
@@ -46,8 +76,13 @@ export class CsrfTokens {
     return this.sign(nonce);
   }
 
-  /** Throws `CsrfTokenError` unless the posted token matches the cookie's nonce. */
+  /**
+   * Throws `CsrfTokenError` for a cross-origin POST (`Sec-Fetch-Site` other than `same-origin` or
+   * `none`; without it, an `Origin` whose host is not the request's) or unless the posted token
+   * matches the cookie's nonce.
+   */
   async verify(req: DashboardRequest): Promise<void> {
+    assertSameOrigin(req);
     const nonce = cookies(req)[CSRF_COOKIE];
     const token = (await readForm(req))[CSRF_FIELD];
     if (!nonce || !NONCE.test(nonce))

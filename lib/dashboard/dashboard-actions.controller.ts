@@ -4,7 +4,7 @@ import { InvalidTransitionError } from '../errors/invalid-transition.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import { confirmView } from './confirm.view.js';
 import { BULK_RETRY_LIMIT, DashboardActions } from './dashboard-actions.service.js';
-import { one, type QueryParams, runId, ViewContexts } from './dashboard-request.util.js';
+import { nameParam, one, type QueryParams, runId, ViewContexts } from './dashboard-request.util.js';
 import { CsrfGuard } from './dashboard.guards.js';
 import { DashboardStore } from './dashboard.store.js';
 import { href, html, seg } from './html.util.js';
@@ -127,6 +127,7 @@ export class DashboardActionsController {
     const base = this.views.base(req);
     const form = await readForm(req);
     if (!form.workflow) throw new InvalidOptionsError('Choose a workflow to retry.');
+    nameParam(form.workflow, 'workflow');
     if (form.confirm !== 'yes')
       return { url: href(base, '/bulk-retry', { workflow: form.workflow }), statusCode: 303 };
     const { retried } = await this.actions.bulkRetry(form.workflow);

@@ -2,6 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import { MAX_KEY_LENGTH } from '../client/client-arguments.js';
+import { unstorableText } from '../util/serialization.util.js';
 import { CsrfTokens } from './csrf-tokens.js';
 import {
   CHRONO_FORGE_DASHBOARD_OPTIONS,
@@ -23,10 +25,31 @@ const NOTICES: Record<string, string> = {
   bulk: 'Bulk retry done.',
 };
 
-/** A non-empty single query value. */
+/** Longest workflow or branch name (as `assertUserName` allows). */
+const MAX_NAME_LENGTH = 200;
+
+/**
+ * Checks a text parameter from the URL or a form: at most `max` characters and storable text (no
+ * NUL, no lone surrogate); throws `InvalidOptionsError` (400) instead of letting PostgreSQL fail.
+ */
+export function textParam(value: string, name: string, max = MAX_KEY_LENGTH): string {
+  if (value.length > max)
+    throw new InvalidOptionsError(`"${name}" is longer than ${max} characters.`);
+  const why = unstorableText(value);
+  if (why) throw new InvalidOptionsError(`"${name}" ${why}.`);
+  return value;
+}
+
+/** A workflow or branch name from the URL or a form, checked by {@link textParam}. */
+export function nameParam(value: string, name: string): string {
+  return textParam(value, name, MAX_NAME_LENGTH);
+}
+
+/** A non-empty single query value, checked by {@link textParam}. */
 export function one(q: QueryParams, name: string): string | undefined {
   const v = q[name];
-  return typeof v === 'string' && v !== '' ? v : undefined;
+  if (typeof v !== 'string' || v === '') return undefined;
+  return name === 'workflow' ? nameParam(v, name) : textParam(v, name);
 }
 
 /** A run id from the path, or `WorkflowNotFoundError`. */

@@ -4,6 +4,7 @@ import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import { branchView } from './branch.view.js';
 import {
   beforeOf,
+  nameParam,
   one,
   type QueryParams,
   runId,
@@ -104,7 +105,7 @@ export class DashboardController {
     @Query() q: QueryParams,
   ) {
     const parent = await this.details.run(runId(id));
-    const [branch] = await this.details.branches(id, name);
+    const [branch] = await this.details.branches(id, nameParam(name, 'branch'));
     if (!branch) throw new WorkflowNotFoundError(`Run ${id} has no branch "${name}".`);
     const state = stateOf(q);
     const before = beforeOf(q);

@@ -1,3 +1,5 @@
+import { escapeControlChars } from '../util/control-chars.util.js';
+
 /** A fragment of HTML that is already safe: interpolating it into {@link html} keeps it as is. */
 export class SafeHtml {
   constructor(readonly value: string) {}
@@ -20,9 +22,13 @@ const ENTITIES: Record<string, string> = {
   '`': '&#96;',
 };
 
-/** Escapes text for HTML element content and quoted attribute values. */
+/**
+ * Escapes text for HTML element content and quoted attribute values. Control and bidirectional
+ * characters are shown as `\uXXXX` text, so a run key cannot reorder what the page shows
+ * (U+202E) or hide characters.
+ */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"'`]/g, (c) => ENTITIES[c]);
+  return escapeControlChars(text).replace(/[&<>"'`]/g, (c) => ENTITIES[c]);
 }
 
 function render(value: HtmlValue): string {

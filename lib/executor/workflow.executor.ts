@@ -13,6 +13,7 @@ import { ChronoForgeClock } from '../timers/clock.js';
 import { BranchRunner } from '../branches/branch.runner.js';
 import { ChronoForgeMetrics, type PassOutcome } from '../observability/chrono-forge-metrics.js';
 import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
+import { escapeControlChars } from '../util/control-chars.util.js';
 import { serializeValue } from '../util/serialization.util.js';
 import { toErrorRecord } from './error-record.js';
 import { HaltExecution, LockLostError, RunScope, runStorage } from './run-scope.js';
@@ -76,7 +77,7 @@ export class WorkflowExecutor {
     const definition = this.registry.get(run.job_name);
     if (!definition) {
       this.logger.error(
-        `Run ${run.id} ("${run.key}") belongs to unknown workflow "${run.job_name}"; known: ${this.registry.names().join(', ')}`,
+        `Run ${run.id} ("${escapeControlChars(run.key)}") belongs to unknown workflow "${run.job_name}"; known: ${this.registry.names().join(', ')}`,
       );
       await this.store.release(run.id, owner, {
         state: 'idle',

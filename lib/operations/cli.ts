@@ -7,6 +7,8 @@ import { WorkflowClient } from '../client/workflow.client.js';
 import { ChronoForgeError } from '../errors/chrono-forge.error.js';
 import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
 import type { Duration } from '../util/duration.util.js';
+import { escapeControlChars, escapeJsonControlChars } from '../util/control-chars.util.js';
+import { redactUrl } from '../util/redact.util.js';
 import { ChronoForgeOperationsModule } from './chrono-forge-operations.module.js';
 import { CliUsageError } from './cli-usage.error.js';
 import { Cleanup } from './cleanup.js';
@@ -77,6 +79,12 @@ async function boot(env: NodeJS.ProcessEnv): Promise<INestApplicationContext> {
   );
 }
 
+/**
+ * Pretty JSON whose control and bidi characters are all `\uXXXX` escapes (still valid JSON):
+ * JSON.stringify leaves C1 controls and bidi overrides raw.
+ */
+const json = (value: unknown): string => escapeJsonControlChars(JSON.stringify(value, null, 2));
+
 const int = (value: string | undefined, what: string): number | undefined => {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new CliUsageError(`${what} must be a positive integer.`);
@@ -117,20 +125,25 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           before: o.before,
           limit: int(o.limit, '--limit'),
         });
-        if (o.json) io.out(JSON.stringify(runs, null, 2));
+        if (o.json) io.out(json(runs));
         else
           for (const r of runs)
-            io.out([r.id, r.state, r.workflow, r.key, r.updatedAt.toISOString()].join('\t'));
+            io.out(
+              // A key or name must not move the cursor, recolour the terminal or forge a row.
+              [r.id, r.state, r.workflow, r.key, r.updatedAt.toISOString()]
+                .map(escapeControlChars)
+                .join('\t'),
+            );
         break;
       }
       case 'show':
-        io.out(JSON.stringify(await client.get(key, selector), null, 2));
+        io.out(json(await client.get(key, selector)));
         break;
       case 'retry':
       case 'resume':
       case 'cancel':
         await client[command](key, selector);
-        io.out(`${command}: ${key} ok`);
+        io.out(`${command}: ${escapeControlChars(key)} ok`);
         break;
       case 'cleanup': {
         const d = (name: keyof typeof o) => o[name] as Duration | undefined;
@@ -149,10 +162,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   } catch (err) {
     const usage =
       err instanceof CliUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    io.err(`chronoforge: ${err instanceof Error ? err.message : String(err)}`);
+    // A driver's message or stack may quote the connection string: never print its credentials.
+    io.err(
+      escapeControlChars(
+        redactUrl(`chronoforge: ${err instanceof Error ? err.message : String(err)}`),
+      ),
+    );
     if (usage) io.err(USAGE);
     if (!usage && !(err instanceof ChronoForgeError) && err instanceof Error && err.stack)
-      io.err(err.stack);
+      io.err(escapeControlChars(redactUrl(err.stack)));
     return usage ? 2 : 1;
   } finally {
     await app?.close();

@@ -11,12 +11,21 @@ import {
   InputValidationError,
   InvalidOptionsError,
   InvalidTransitionError,
+  SerializationError,
   WorkflowNotFoundError,
 } from '@chronoforge/nestjs';
 
-/** HTTP status of a ChronoForge error: the ones callers can cause map to 4xx, the rest to 500. */
+/**
+ * HTTP status of a ChronoForge error: the ones callers can cause map to 4xx, the rest to 500. A
+ * `SerializationError` here comes from a client call with the request's data (an input or signal
+ * payload holding a NUL or nested deeper than 1000 levels): the caller's fault, so 400.
+ */
 function statusOf(error: ChronoForgeError): HttpStatus {
-  if (error instanceof InputValidationError || error instanceof InvalidOptionsError) {
+  if (
+    error instanceof InputValidationError ||
+    error instanceof InvalidOptionsError ||
+    error instanceof SerializationError
+  ) {
     return HttpStatus.BAD_REQUEST;
   }
   if (error instanceof WorkflowNotFoundError) return HttpStatus.NOT_FOUND;
@@ -34,7 +43,7 @@ const REASON: Partial<Record<HttpStatus, string>> = {
 
 /**
  * Maps ChronoForge errors to HTTP responses in Nest's usual error shape:
- * `InputValidationError` and `InvalidOptionsError` → 400 (with class-validator's messages),
+ * `InputValidationError`, `InvalidOptionsError` and `SerializationError` → 400 (with class-validator's messages),
  * `WorkflowNotFoundError` → 404, `InvalidTransitionError` → 409, anything else → 500.
  * The stable `code` of the error is included so clients can branch on it.
  */

@@ -12,7 +12,10 @@ import {
 import { probePostgres, probeRedis } from '../../sample-app/common/service-probe.js';
 import { cleanup, DATABASE_URL, REDIS_AVAILABLE, REDIS_URL, uniqueName } from '../support/env.js';
 
-const SECRET = 'S3cr3t-Pa55w0rd';
+// A space in it: a pattern that stops at whitespace printed such passwords in clear (issue 26).
+const SECRET = 'S3cr3t Pa55w0rd';
+/** The password's tail, however it was encoded. */
+const LEAK = /Pa55w0rd/;
 
 /** Everything the framework and the engine log while one application boots and stops. */
 class CollectingLogger implements LoggerService {
@@ -107,12 +110,12 @@ describe('secrets in errors and logs (e2e)', () => {
       expect((error as Error).message).toMatch(
         /^PostgreSQL at postgres:\/\/\*\*\*@127\.0\.0\.1:\d+\/test is not reachable: .*ECONNREFUSED.*\. Check that the server runs and accepts connections there, and database\.url/,
       );
-      expect(everything(error)).not.toContain(SECRET);
-      expect(logs).not.toContain(SECRET);
+      expect(everything(error)).not.toMatch(LEAK);
+      expect(logs).not.toMatch(LEAK);
     }
     for (const probe of [await probePostgres(url, 500)]) {
       expect(probe.ok).toBe(false);
-      expect(probe.reason).not.toContain(SECRET);
+      expect(probe.reason).not.toMatch(LEAK);
     }
   });
 
@@ -127,8 +130,8 @@ describe('secrets in errors and logs (e2e)', () => {
     expect((error as Error).message).toMatch(
       /^The PostgreSQL queue at postgres:\/\/\*\*\*@127\.0\.0\.1:\d+\/test is not reachable: .*ECONNREFUSED/,
     );
-    expect(everything(error)).not.toContain(SECRET);
-    expect(logs).not.toContain(SECRET);
+    expect(everything(error)).not.toMatch(LEAK);
+    expect(logs).not.toMatch(LEAK);
   });
 
   it(
@@ -138,7 +141,7 @@ describe('secrets in errors and logs (e2e)', () => {
       const unreachable = `redis://default:${SECRET}@127.0.0.1:${await closedPort()}`;
       const probe = await probeRedis(unreachable, 500);
       expect(probe.ok).toBe(false);
-      expect(probe.reason).not.toContain(SECRET);
+      expect(probe.reason).not.toMatch(LEAK);
       const { error, logs } = await boot(
         {
           database: { url: DATABASE_URL, schema },
@@ -151,10 +154,10 @@ describe('secrets in errors and logs (e2e)', () => {
       // Boot fails after REDIS_BOOT_TIMEOUT_MS with a named error instead of hanging.
       expect(error).toBeInstanceOf(QueueUnavailableError);
       expect((error as Error).message).toMatch(/did not answer within 10 s: .*ECONNREFUSED/);
-      expect(everything(error)).not.toContain(SECRET);
+      expect(everything(error)).not.toMatch(LEAK);
       // The error says it once; no "Queue error" line per reconnect attempt while boot waited.
       expect(logs).not.toMatch(/Queue error|Worker error|ECONNREFUSED/);
-      expect(logs).not.toContain(SECRET);
+      expect(logs).not.toMatch(LEAK);
       if (!REDIS_AVAILABLE) return;
       const refused = withSecret(REDIS_URL, 'nobody');
       const wrong = await boot(
@@ -163,8 +166,8 @@ describe('secrets in errors and logs (e2e)', () => {
         15_000,
       );
       expect(wrong.error).toBeInstanceOf(QueueUnavailableError);
-      expect(everything(wrong.error)).not.toContain(SECRET);
-      expect(wrong.logs).not.toContain(SECRET);
+      expect(everything(wrong.error)).not.toMatch(LEAK);
+      expect(wrong.logs).not.toMatch(LEAK);
     },
   );
 });

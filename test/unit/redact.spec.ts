@@ -17,13 +17,30 @@ describe('redactUrl', () => {
     ],
     ['host=db user=app password=s3cret dbname=app', 'host=db user=app password=*** dbname=app'],
     ['Server=db;Pwd=s3cret;', 'Server=db;Pwd=***;'],
+    // Issue 26: a password holding spaces was printed in clear (the pattern stopped at whitespace).
+    ['postgres://postgres:Pg s3cret42@127.0.0.1:5432/test', 'postgres://***@127.0.0.1:5432/test'],
+    ['redis://default:Rd s3c ret42@127.0.0.1:6379', 'redis://***@127.0.0.1:6379'],
+    [
+      'Redis at redis://default:Rd s3c ret42@h:6379 did not answer; postgres://u:s3cret x@db/app',
+      'Redis at redis://***@h:6379 did not answer; postgres://***@db/app',
+    ],
+    ["host=db password='Pg s3cret42' user=app", 'host=db password=*** user=app'],
+    [
+      'postgres://a:s3cret#?/x@h/db\nnext line user@example.com',
+      'postgres://***@h/db\nnext line user@example.com',
+    ],
   ])('should redact %s', (input, expected) => {
     expect(redactUrl(input)).toBe(expected);
     expect(redactUrl(input)).not.toContain('s3cret');
   });
 
   it('should leave text without credentials as it is', () => {
-    for (const text of ['redis://127.0.0.1:6379', 'no url here', 'postgres://db/app?ssl=true'])
+    for (const text of [
+      'redis://127.0.0.1:6379',
+      'no url here',
+      'postgres://db/app?ssl=true',
+      'redis://127.0.0.1:6379 failed\nmail ops@example.com',
+    ])
       expect(redactUrl(text)).toBe(text);
   });
 });
