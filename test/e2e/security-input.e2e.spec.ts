@@ -53,7 +53,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])(
       expect(res.status).toBe(400);
     });
 
-    it.each([
+    it.each<{ headers: Record<string, string>; shown: string }>([
       { headers: { 'sec-fetch-site': 'same-site' }, shown: 'Sec-Fetch-Site: same-site' },
       { headers: { 'sec-fetch-site': 'cross-site' }, shown: 'Sec-Fetch-Site: cross-site' },
       { headers: { origin: 'http://127.0.0.1:1' }, shown: 'an Origin of another port' },
