@@ -53,7 +53,7 @@ export async function openDashboard(schema: string, queueName: string): Promise<
     viewport: { width: 1280, height: 900 },
   });
   const page = await operator.newPage();
-  page.setDefaultTimeout(5_000);
+  page.setDefaultTimeout(20_000); // a loaded CI machine runs the whole suite beside the browser
   return {
     app,
     client,
