@@ -262,6 +262,13 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
     isolation: IsolationLevel = 'READ COMMITTED',
   ): Promise<T> {
     const client = await this.pool.connect();
+    // Dropped by the server between two statements, the connection emits 'error' (a crash with no
+    // listener): remember it, and destroy the connection on release.
+    let broken: Error | undefined;
+    const onError = (err: Error): void => {
+      broken = err;
+    };
+    client.on('error', onError);
     try {
       await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
       const out = await fn(client);
@@ -271,7 +278,8 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
-      client.release();
+      client.off('error', onError);
+      client.release(broken);
     }
   }
 

@@ -111,11 +111,22 @@ export class WorkflowStore {
    */
   async claimWrite(carrier?: StateCarrier, runner?: QueryRunner): Promise<ClaimedWrite> {
     const client = carrier && !runner ? await this.pool.connect() : undefined;
+    // A checked-out connection that the server drops while no query runs on it emits 'error': with
+    // no listener that would crash the process. Remember it, and destroy the connection on release.
+    let broken: Error | undefined;
+    const onError = (err: Error): void => {
+      broken = err;
+    };
+    client?.on('error', onError);
+    const release = (): void => {
+      client?.off('error', onError);
+      client?.release(broken);
+    };
     let claim: StateClaim | null;
     try {
       claim = (await carrier?.claimState()) ?? null;
     } catch (err) {
-      client?.release();
+      release();
       throw err;
     }
     return {
@@ -124,7 +135,7 @@ export class WorkflowStore {
         this.query<R>(text, values, runner, client),
       end: (saved) => {
         claim?.done(saved);
-        client?.release();
+        release();
       },
     };
   }
