@@ -17,7 +17,7 @@ import {
 
 export { NOT_DUE_TOLERANCE_MS, REPEAT_TICK_PATTERN, WORKER_DEAD_AFTER_MS } from './workflow.sql.js';
 
-/** A claim on a pass's durable state and the connection to write it on (see `claimWrite`). */
+/** A claim on a pass's durable state and the connection to write it on (see `claimWrite`). @internal */
 export interface ClaimedWrite {
   /** The state the write carries, or `null`. */
   readonly claim: StateClaim | null;
