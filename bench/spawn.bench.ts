@@ -6,7 +6,7 @@ import { IsInt, Min } from 'class-validator';
 import { Branch, Workflow, WorkflowContext, WorkflowQueue } from '../lib/index.js';
 import { BranchJobs } from '../lib/branches/branch-jobs.js';
 import { BranchStore } from '../lib/branches/branch.store.js';
-import { validateInput } from '../lib/client/input-validation.js';
+import { validateInput } from '../lib/definitions/input-validation.js';
 import { WorkflowStore } from '../lib/persistence/workflow.store.js';
 import {
   type BenchResult,

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { MERGE_JOB, RUN_JOB } from '../chrono-forge.constants.js';
+import { MERGE_JOB, RUN_JOB } from '../options/chrono-forge.constants.js';
 import { runJobId, WorkflowQueue } from '../queue/workflow.queue.js';
 import type { MergeJobData } from './branch.runner.js';
 

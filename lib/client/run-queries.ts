@@ -2,7 +2,7 @@ import type { QueryResultRow } from 'pg';
 import type { QueryRunner } from 'typeorm';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import { REPEAT_TICK_PATTERN } from '../persistence/workflow.sql.js';
 import type { WorkflowStore } from '../persistence/workflow.store.js';
 import { deserializeValue, type StoredValue } from '../util/serialization.util.js';
@@ -11,7 +11,7 @@ import {
   assertRunKey,
   MAX_KEY_LENGTH,
   MAX_WORKFLOW_NAME_LENGTH,
-} from './client-arguments.js';
+} from '../definitions/client-arguments.js';
 import { allowedFrom } from './transitions.js';
 import type {
   BranchInfo,

@@ -1,6 +1,6 @@
 import { ResultTimeoutError } from '../errors/result-timeout.error.js';
 import { WorkflowFailedError } from '../errors/workflow-failed.error.js';
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import { type Duration, toMs } from '../util/duration.util.js';
 import { deserializeValue, type StoredValue } from '../util/serialization.util.js';
 import type { WorkflowClient } from './workflow.client.js';

@@ -1,4 +1,4 @@
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import type { Overview, StrandedRow } from './dashboard.store.js';
 import { badge, when } from './format.util.js';
 import { href, html, type SafeHtml, seg, tableBody } from './html.util.js';

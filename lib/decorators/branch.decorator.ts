@@ -1,5 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
-import { BRANCH_METADATA } from '../chrono-forge.constants.js';
+import { BRANCH_METADATA } from '../options/chrono-forge.constants.js';
 
 /**
  * Options of `@Branch()`.

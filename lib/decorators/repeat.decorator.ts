@@ -1,7 +1,7 @@
 import { SetMetadata } from '@nestjs/common';
-import { REPEAT_METADATA } from '../chrono-forge.constants.js';
-import type { RetryOption } from '../executor/retry-policy.js';
-import type { RepeatEvery } from '../timers/repeat-schedule.js';
+import { REPEAT_METADATA } from '../options/chrono-forge.constants.js';
+import type { RetryOption } from '../retry/retry-policy.js';
+import type { RepeatEvery } from '../definitions/repeat-schedule.js';
 import type { Duration } from '../util/duration.util.js';
 
 /**

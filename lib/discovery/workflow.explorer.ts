@@ -1,22 +1,22 @@
 import { Inject, Injectable, Logger, type OnModuleInit, type Type } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { plainToInstance } from 'class-transformer';
-import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
-import { toRetryStrategy } from '../executor/retry-policy.js';
-import { StepRunner } from '../executor/step.runner.js';
-import { activeScope } from '../executor/run-scope.js';
+import { toRetryStrategy } from '../retry/retry-policy.js';
+import { StepRunner } from '../steps/step.runner.js';
+import { activeScope } from '../run/run-scope.js';
 import type { RepeatMetadata } from '../decorators/repeat.decorator.js';
 import type { BranchOptions } from '../decorators/branch.decorator.js';
 import { BranchRunner } from '../branches/branch.runner.js';
-import { RepeatSchedule } from '../timers/repeat-schedule.js';
+import { RepeatSchedule } from '../definitions/repeat-schedule.js';
 import { RepeatRunner } from '../timers/repeat.runner.js';
-import type { StepOptions } from '../interfaces/workflow-options.interface.js';
-import type { ResolvedOptions } from '../module/resolve-options.js';
+import type { StepOptions } from '../options/workflow-options.interface.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
 import { toMaxDurationMs, toMs } from '../util/duration.util.js';
 import { assertUserName } from '../util/names.util.js';
 import { WorkflowMetadataAccessor } from './workflow-metadata.accessor.js';
-import { WorkflowRegistry } from './workflow.registry.js';
+import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 
 type Method = (...args: unknown[]) => unknown;
 

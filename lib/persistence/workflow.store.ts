@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
-import type { ResolvedOptions } from '../module/resolve-options.js';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { QueryRunner } from 'typeorm';
 import type { StoredValue } from '../util/serialization.util.js';
-import { engineStatement, LockLostError } from '../executor/run-scope.js';
-import { ChronoForgeDatabase, type IsolationLevel } from './chrono-forge-database.js';
+import { engineStatement } from '../database/engine-statement.js';
+import { LockLostError } from '../errors/lock-lost.error.js';
+import { ChronoForgeDatabase, type IsolationLevel } from '../database/chrono-forge-database.js';
 import type { ErrorRecord, LogRow, ReleaseSpec, RunRow, StateCarrier, StateClaim } from './rows.js';
 import {
   staleLockCondition,

@@ -20,12 +20,12 @@ import {
   CLEANUP_JOB,
   CLEANUP_SCHEDULER_ID,
   RUN_JOB,
-} from '../chrono-forge.constants.js';
+} from '../options/chrono-forge.constants.js';
 import { ChronoForgeError } from '../errors/chrono-forge.error.js';
 import { QueueUnavailableError } from '../errors/queue-unavailable.error.js';
-import type { ResolvedOptions } from '../module/resolve-options.js';
-import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
-import { ChronoForgeClock } from '../timers/clock.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
+import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
+import { ChronoForgeClock } from '../util/clock.js';
 import { redactUrl } from '../util/redact.util.js';
 import { anyWaiting, LocalWakes, waitForRedis } from './queue-jobs.js';
 

@@ -1,5 +1,5 @@
 import type { WorkflowRunDetail } from '../client/workflow-run.interface.js';
-import type { CrashPhase } from '../executor/fault-injector.js';
+import type { CrashPhase } from '../steps/fault-injector.js';
 import type { Duration } from '../util/duration.util.js';
 import type { ChronoForgeTestHarness } from './test-harness.js';
 

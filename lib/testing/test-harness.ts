@@ -4,11 +4,11 @@ import { WorkflowClient } from '../client/workflow.client.js';
 import type { WorkflowRunDetail } from '../client/workflow-run.interface.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { ResultTimeoutError } from '../errors/result-timeout.error.js';
-import { FaultInjector, parseTick, spawnTarget, tickTarget } from '../executor/fault-injector.js';
+import { FaultInjector, parseTick, spawnTarget, tickTarget } from '../steps/fault-injector.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
-import { WorkflowWorker } from '../queue/workflow.worker.js';
-import type { TestClock } from '../timers/clock.js';
+import { WorkflowWorker } from '../worker/workflow.worker.js';
+import type { TestClock } from '../util/clock.js';
 import { toMs } from '../util/duration.util.js';
 import {
   completedSteps,

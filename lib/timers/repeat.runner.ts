@@ -1,17 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import type { RepeatMetadata } from '../decorators/repeat.decorator.js';
 import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
 import { ExecutionFailedError } from '../errors/execution-failed.error.js';
-import { toErrorRecord } from '../executor/error-record.js';
-import { crashPoint } from '../executor/fault-injector.js';
-import { type RetryCounts, type RetryStrategy, toRetryStrategy } from '../executor/retry-policy.js';
-import { HaltExecution, LockLostError, type RunScope, stepStorage } from '../executor/run-scope.js';
-import type { ResolvedOptions } from '../module/resolve-options.js';
+import { toErrorRecord } from '../run/error-record.js';
+import { crashPoint } from '../steps/fault-injector.js';
+import { type RetryCounts, type RetryStrategy, toRetryStrategy } from '../retry/retry-policy.js';
+import { HaltExecution, type RunScope, stepStorage } from '../run/run-scope.js';
+import { LockLostError } from '../errors/lock-lost.error.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { toMs } from '../util/duration.util.js';
 import { serializeValue } from '../util/serialization.util.js';
-import { alignPosition, RepeatSchedule } from './repeat-schedule.js';
+import { alignPosition, RepeatSchedule } from '../definitions/repeat-schedule.js';
 import { RepeatStore, type TickWrite } from './repeat.store.js';
 
 type Method = (...args: unknown[]) => unknown;

@@ -9,7 +9,7 @@ import {
   Workflow,
   WorkflowContext,
 } from '../../lib/index.js';
-import { runStorage, stepStorage, type RunScope } from '../../lib/executor/run-scope.js';
+import { runStorage, stepStorage, type RunScope } from '../../lib/run/run-scope.js';
 import { DATABASE_URL } from '../support/env.js';
 
 /** Schema of the chaos suite, given to worker processes through the environment. */

@@ -9,7 +9,7 @@ import {
   WorkflowClient,
   WorkflowContext,
 } from '../../lib/index.js';
-import { resolveOptions } from '../../lib/module/resolve-options.js';
+import { resolveOptions } from '../../lib/options/resolve-options.js';
 import { bootApp, testModuleOptions } from '../support/app.js';
 import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
 

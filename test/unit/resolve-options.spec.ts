@@ -5,9 +5,9 @@ import {
   CompositeRetryPolicy,
   RetryPolicy,
   type RetryStrategy,
-} from '../../lib/executor/retry-policy.js';
-import type { ChronoForgeModuleOptions } from '../../lib/interfaces/chrono-forge-options.interface.js';
-import { resolveOptions } from '../../lib/module/resolve-options.js';
+} from '../../lib/retry/retry-policy.js';
+import type { ChronoForgeModuleOptions } from '../../lib/options/chrono-forge-options.interface.js';
+import { resolveOptions } from '../../lib/options/resolve-options.js';
 
 const DB_URL = 'postgres://user:pw@localhost:5432/app';
 const REDIS_URL = 'redis://localhost:6379';

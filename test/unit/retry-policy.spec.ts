@@ -8,7 +8,7 @@ import {
   type RetryPolicyOptions,
   type RetryStrategy,
   toRetryStrategy,
-} from '../../lib/executor/retry-policy.js';
+} from '../../lib/retry/retry-policy.js';
 
 class HttpError extends Error {}
 class NotFoundError extends HttpError {}

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
-import type { RetryOption } from '../executor/retry-policy.js';
-import type { CleanupOptions } from '../operations/cleanup-options.js';
+import type { RetryOption } from '../retry/retry-policy.js';
+import type { CleanupOptions } from './cleanup-options.js';
 import type { Duration } from '../util/duration.util.js';
 
 /**

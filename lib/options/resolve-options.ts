@@ -1,7 +1,7 @@
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
-import { RetryPolicy, type RetryStrategy, toRetryStrategy } from '../executor/retry-policy.js';
-import type { ChronoForgeModuleOptions } from '../interfaces/chrono-forge-options.interface.js';
-import { type CleanupOptions, resolveCleanupOptions } from '../operations/cleanup-options.js';
+import { RetryPolicy, type RetryStrategy, toRetryStrategy } from '../retry/retry-policy.js';
+import type { ChronoForgeModuleOptions } from './chrono-forge-options.interface.js';
+import { type CleanupOptions, resolveCleanupOptions } from './cleanup-options.js';
 import { type Duration, toMaxDurationMs, toMs } from '../util/duration.util.js';
 import { describeValue } from '../util/describe.util.js';
 import { resolve as resolvePath } from 'node:path';

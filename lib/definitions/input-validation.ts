@@ -1,7 +1,7 @@
 import type { Type } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate, type ValidationError } from 'class-validator';
-import type { WorkflowDefinition } from '../discovery/workflow.registry.js';
+import type { WorkflowDefinition } from './workflow.registry.js';
 import { InputValidationError } from '../errors/input-validation.error.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { jsonByteSize } from '../util/serialization.util.js';

@@ -6,12 +6,12 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import type pg from 'pg';
-import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
-import type { ResolvedOptions } from '../module/resolve-options.js';
-import { WorkflowQueue } from '../queue/workflow.queue.js';
-import { ChronoForgeClock } from '../timers/clock.js';
-import { ChronoForgeDatabase } from './chrono-forge-database.js';
-import { WorkflowStore } from './workflow.store.js';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
+import { WorkflowQueue } from './workflow.queue.js';
+import { ChronoForgeClock } from '../util/clock.js';
+import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
+import { WorkflowStore } from '../persistence/workflow.store.js';
 
 /** PostgreSQL channel of wake-ups committed inside application transactions. */
 export const WAKE_CHANNEL = 'chronoforge_wake';

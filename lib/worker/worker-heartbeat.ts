@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type pg from 'pg';
-import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
-import type { ResolvedOptions } from '../module/resolve-options.js';
-import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
+import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
-import { WorkflowExecutor } from './workflow.executor.js';
+import { WorkflowExecutor } from '../executor/workflow.executor.js';
 
 /** Longest interval between two heartbeats. */
 export const HEARTBEAT_EVERY_MS = 5_000;

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { NotInWorkflowError } from '../errors/not-in-workflow.error.js';
 import { StateValueError } from '../errors/state-value.error.js';
-import type { StepOptions } from '../interfaces/workflow-options.interface.js';
+import type { StepOptions } from '../options/workflow-options.interface.js';
 import {
   TimerRunner,
   type WaitForSignalOptions,
@@ -11,10 +11,10 @@ import { type Duration, toMs } from '../util/duration.util.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { assertUserName } from '../util/names.util.js';
 import { jsonByteSize, unstorableText } from '../util/serialization.util.js';
-import { type RunScope, runStorage, transactionStorage } from './run-scope.js';
+import { type RunScope, runStorage, transactionStorage } from '../run/run-scope.js';
 import type { EntityManager } from 'typeorm';
 import { NotInTransactionError } from '../errors/not-in-transaction.error.js';
-import { StepRunner } from './step.runner.js';
+import { StepRunner } from '../steps/step.runner.js';
 import { BranchRunner, type MergeOptions, type SpawnSpec } from '../branches/branch.runner.js';
 import type { SpawnSource } from '../branches/spawn-source.js';
 

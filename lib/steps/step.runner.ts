@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import { ExecutionFailedError } from '../errors/execution-failed.error.js';
-import type { StepOptions } from '../interfaces/workflow-options.interface.js';
-import type { ResolvedOptions } from '../module/resolve-options.js';
+import type { StepOptions } from '../options/workflow-options.interface.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
 import type { LogRow } from '../persistence/rows.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
-import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
+import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
 import { SerializationError } from '../errors/serialization.error.js';
 import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
 import type { QueryRunner } from 'typeorm';
@@ -15,16 +15,16 @@ import { assertUserName } from '../util/names.util.js';
 import { deserializeValue, serializeValue } from '../util/serialization.util.js';
 import { recordFailedAttempt } from './failed-attempt.js';
 import { type CrashPhase, FaultInjector } from './fault-injector.js';
-import { type RetryCounts, type RetryStrategy, toRetryStrategy } from './retry-policy.js';
+import { type RetryCounts, type RetryStrategy, toRetryStrategy } from '../retry/retry-policy.js';
 import {
   activeScope,
-  engineStatement,
   HaltExecution,
-  LockLostError,
   type RunScope,
   stepStorage,
   transactionStorage,
-} from './run-scope.js';
+} from '../run/run-scope.js';
+import { engineStatement } from '../database/engine-statement.js';
+import { LockLostError } from '../errors/lock-lost.error.js';
 
 /** Metadata a step log keeps between attempts. */
 interface StepMetadata {

@@ -14,14 +14,14 @@ import {
   CLEANUP_JOB,
   MERGE_JOB,
   RUN_JOB,
-} from '../chrono-forge.constants.js';
+} from '../options/chrono-forge.constants.js';
 import { WorkflowExecutor } from '../executor/workflow.executor.js';
-import { WorkerHeartbeat } from '../executor/worker-heartbeat.js';
-import type { ResolvedOptions } from '../module/resolve-options.js';
+import { WorkerHeartbeat } from './worker-heartbeat.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
 import { ScheduledCleanup } from '../operations/scheduled-cleanup.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
-import { ChronoForgeClock } from '../timers/clock.js';
-import { type RunJobData, WorkflowQueue } from './workflow.queue.js';
+import { ChronoForgeClock } from '../util/clock.js';
+import { type RunJobData, WorkflowQueue } from '../queue/workflow.queue.js';
 
 /** Largest run id: ids are PostgreSQL `bigint`s. */
 const MAX_RUN_ID = 9_223_372_036_854_775_807n;

@@ -1,6 +1,6 @@
 import { Injectable, type Type } from '@nestjs/common';
 import { DuplicateWorkflowError } from '../errors/duplicate-workflow.error.js';
-import type { RetryStrategy } from '../executor/retry-policy.js';
+import type { RetryStrategy } from '../retry/retry-policy.js';
 
 /** A discovered `@Workflow()` method, ready to execute. */
 export interface WorkflowDefinition {

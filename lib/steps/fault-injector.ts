@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { RunScope } from './run-scope.js';
+import type { RunScope } from '../run/run-scope.js';
 
 /** Where a simulated crash strikes, relative to a step's checkpoint (its log write). */
 export type CrashPhase = 'before' | 'after';

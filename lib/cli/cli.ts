@@ -5,13 +5,13 @@ import { parseArgs } from 'node:util';
 import { ChronoForgeModule } from '../chrono-forge.module.js';
 import { WorkflowClient } from '../client/workflow.client.js';
 import { ChronoForgeError } from '../errors/chrono-forge.error.js';
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import type { Duration } from '../util/duration.util.js';
 import { escapeControlChars, escapeJsonControlChars } from '../util/control-chars.util.js';
 import { redactUrl } from '../util/redact.util.js';
-import { ChronoForgeOperationsModule } from './chrono-forge-operations.module.js';
-import { CliUsageError } from './cli-usage.error.js';
-import { Cleanup } from './cleanup.js';
+import { ChronoForgeOperationsModule } from '../operations/chrono-forge-operations.module.js';
+import { CliUsageError } from '../errors/cli-usage.error.js';
+import { Cleanup } from '../operations/cleanup.js';
 
 /** Where the CLI writes and what environment it reads. */
 export interface CliIo {

@@ -1,5 +1,5 @@
 import type { Type } from '@nestjs/common';
-import type { RetryOption } from '../executor/retry-policy.js';
+import type { RetryOption } from '../retry/retry-policy.js';
 import type { Duration } from '../util/duration.util.js';
 
 /**

@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
-import { ChronoForgeClock } from './clock.js';
+import { ChronoForgeDatabase } from './chrono-forge-database.js';
+import { ChronoForgeClock } from '../util/clock.js';
 
 /** Interval between two measurements of the clock skew against the database. */
 export const CLOCK_SYNC_EVERY_MS = 60_000;

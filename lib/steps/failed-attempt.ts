@@ -1,6 +1,7 @@
 import type { WorkflowStore } from '../persistence/workflow.store.js';
-import { toErrorRecord } from './error-record.js';
-import { LockLostError, type RunScope } from './run-scope.js';
+import { toErrorRecord } from '../run/error-record.js';
+import { type RunScope } from '../run/run-scope.js';
+import { LockLostError } from '../errors/lock-lost.error.js';
 
 /**
  * Records a failed attempt of step `stepName` (its log, now `pending` for a retry or `failed`, and

@@ -8,8 +8,8 @@ import {
 import pg, { type Pool, type PoolClient } from 'pg';
 import { DataSource, type DataSourceOptions, MigrationExecutor, type QueryRunner } from 'typeorm';
 import { chronoForgeMigrations } from '../../migrations/index.js';
-import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
-import type { ResolvedOptions } from '../module/resolve-options.js';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
 import { EmbeddedPostgresServer } from './embedded-postgres.js';
 import { chronoForgeEntities } from './entities/index.js';
 import { appliedElsewhere, candidateTables, recordAsApplied } from './migrations-elsewhere.js';

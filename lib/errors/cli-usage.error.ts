@@ -1,4 +1,4 @@
-import { ChronoForgeError } from '../errors/chrono-forge.error.js';
+import { ChronoForgeError } from './chrono-forge.error.js';
 
 /**
  * The `chronoforge` command line was called with an unknown command, a missing argument or an

@@ -1,10 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EntityManager } from 'typeorm';
-import type { WorkflowDefinition } from '../discovery/workflow.registry.js';
+import type { WorkflowDefinition } from '../definitions/workflow.registry.js';
 import type { LogRow, RunRow, StateCarrier, StateClaim } from '../persistence/rows.js';
-import type { ChronoForgeClock } from '../timers/clock.js';
+import type { ChronoForgeClock } from '../util/clock.js';
 import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
 import { EngineFaultError } from '../errors/engine-fault.error.js';
+import { engineStatementErrors } from '../database/engine-statement.js';
+import { LockLostError } from '../errors/lock-lost.error.js';
 import { occurrenceName } from '../util/names.util.js';
 
 /**
@@ -18,37 +20,8 @@ export class HaltExecution extends Error {
   }
 }
 
-/** Thrown when a write finds that this pass no longer owns the run's lock. */
-export class LockLostError extends Error {
-  constructor(readonly workflowId: string) {
-    super(`Lost the lock of run ${workflowId}; another pass owns it now.`);
-    this.name = 'LockLostError';
-  }
-}
-
 /** A pass stops starting new work this long (or a tenth of maxDuration) before its lock goes stale. */
 export const LEASE_MARGIN_MS = 1_000;
-
-/** Errors raised by the engine's own statements (tagged where they are issued, type unchanged). */
-const engineStatementErrors = new WeakSet<object>();
-
-/**
- * Tags `err` as the failure of one of the engine's own statements and returns it: once it escapes
- * a durable call, the pass ends as an infrastructure fault instead of handing it to user code.
- */
-export function engineStatementFailed<E>(err: E): E {
-  if (typeof err === 'object' && err !== null) engineStatementErrors.add(err);
-  return err;
-}
-
-/** Runs one of the engine's statements, tagging what it throws (see `engineStatementFailed`). */
-export async function engineStatement<T>(statement: () => Promise<T>): Promise<T> {
-  try {
-    return await statement();
-  } catch (err) {
-    throw engineStatementFailed(err);
-  }
-}
 
 /** Everything one pass of one run knows; reachable from user code through AsyncLocalStorage. */
 export class RunScope implements StateCarrier {
