@@ -17,6 +17,7 @@ import {
   type ExploreReport,
   type ExploreVariant,
   type RunToCompletionOptions,
+  type TestHarness,
 } from './explore-options.interface.js';
 
 const TERMINAL = new Set(['completed', 'failed', 'stalled', 'cancelled']);
@@ -36,7 +37,7 @@ interface CrashTarget {
  *
  * @publicApi
  */
-export class ChronoForgeTestHarness {
+export class ChronoForgeTestHarness implements TestHarness {
   readonly client: WorkflowClient;
 
   constructor(
