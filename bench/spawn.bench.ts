@@ -4,7 +4,6 @@ import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { IsInt, Min } from 'class-validator';
 import { Branch, Workflow, WorkflowContext, WorkflowQueue } from '../lib/index.js';
-import { BranchJobs } from '../lib/branches/branch-jobs.js';
 import { BranchStore } from '../lib/branches/branch.store.js';
 import { validateInput } from '../lib/definitions/input-validation.js';
 import { WorkflowStore } from '../lib/persistence/workflow.store.js';
@@ -136,7 +135,7 @@ async function spawnPieces(): Promise<string[]> {
     await bench.app.get(WorkflowQueue).stopWorker();
     const store = bench.app.get(WorkflowStore);
     const branches = bench.app.get(BranchStore);
-    const jobs = bench.app.get(BranchJobs);
+    const jobs = bench.app.get(WorkflowQueue);
     const parent = await store.insertRun('bench.none', 'pieces', null, 60_000);
     const owner = 'pieces/1';
     const acquired = await store.acquire(parent.id, owner, Date.now());
@@ -181,7 +180,7 @@ async function spawnPieces(): Promise<string[]> {
       );
       if (toEnqueue === null || (toEnqueue as unknown[]).length !== BATCH)
         throw new Error('spawn pieces: dispatch did not return the batch');
-      await time('addBulk of 1000 run jobs (BranchJobs.enqueueChildren)', () =>
+      await time('addBulk of 1000 run jobs (WorkflowQueue.enqueueChildren)', () =>
         jobs.enqueueChildren(toEnqueue!),
       );
       if (b % 5 === 4)
@@ -196,7 +195,7 @@ async function spawnPieces(): Promise<string[]> {
     });
     const m = (label: string) => median(times.get(label) ?? []);
     const dispatchMs = m('dispatch statement (INSERT … ON CONFLICT + cursor, 1000 new children)');
-    const addBulkMs = m('addBulk of 1000 run jobs (BranchJobs.enqueueChildren)');
+    const addBulkMs = m('addBulk of 1000 run jobs (WorkflowQueue.enqueueChildren)');
     return [
       `spawn pieces per 1000-child batch (${batches} batches of one branch, no worker): ${lines.join('; ')}.`,
       `spawn ceilings on this machine: dispatch then addBulk one after the other ${fmt(1000 / ((dispatchMs + addBulkMs) / 1000), 0)} children/s; ` +

@@ -26,7 +26,6 @@ import { ClockSync } from './database/clock-sync.js';
 import { ChronoForgeMetrics } from './observability/chrono-forge-metrics.js';
 import { ChronoForgeTracer } from './observability/chrono-forge-tracer.js';
 import { RepeatRunner } from './timers/repeat.runner.js';
-import { BranchJobs } from './branches/branch-jobs.js';
 import { BranchMergeJob } from './branches/branch-merge.job.js';
 import { BranchRunner } from './branches/branch.runner.js';
 import { BranchStore } from './branches/branch.store.js';
@@ -67,7 +66,6 @@ import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
     RepeatStore,
     RepeatRunner,
     BranchStore,
-    BranchJobs,
     BranchRunner,
     BranchMergeJob,
     WorkflowExecutor,

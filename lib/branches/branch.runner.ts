@@ -14,9 +14,9 @@ import { branchStorage, type RunScope } from '../run/run-scope.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
 import { crashPoint, spawnTarget } from '../steps/fault-injector.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
+import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { type Duration, toMs } from '../util/duration.util.js';
 import { assertUserName } from '../util/names.util.js';
-import { BranchJobs } from './branch-jobs.js';
 import { MERGE_GRACE_MS } from './branch-merge.job.js';
 import { BranchStore, type ChildRow } from './branch.store.js';
 import { type SpawnCursor, type SpawnSource, spawnBatches } from './spawn-source.js';
@@ -41,31 +41,6 @@ export interface MergeOptions {
   maxInterval?: Duration;
 }
 
-/** Payload of a BranchMergeJob. */
-export interface MergeJobData {
-  parentId: string;
-  branchLogIds: string[];
-  minMs: number;
-  maxMs: number;
-  token: string;
-}
-
-/** Validates a BranchMergeJob payload read back from the queue. */
-export function isMergeJobData(d: unknown): d is MergeJobData {
-  const m = d as MergeJobData;
-  return (
-    !!m &&
-    typeof m.parentId === 'string' &&
-    /^\d+$/.test(m.parentId) &&
-    Array.isArray(m.branchLogIds) &&
-    m.branchLogIds.length > 0 &&
-    m.branchLogIds.every((id) => typeof id === 'string' && /^\d+$/.test(id)) &&
-    Number.isFinite(m.minMs) &&
-    Number.isFinite(m.maxMs) &&
-    typeof m.token === 'string'
-  );
-}
-
 /** Branch-log metadata field holding the key prefix of the branch's children. */
 const KEY_PREFIX = 'child_key_prefix';
 
@@ -88,7 +63,7 @@ export class BranchRunner {
     private readonly store: WorkflowStore,
     private readonly branches: BranchStore,
     private readonly registry: WorkflowRegistry,
-    private readonly jobs: BranchJobs,
+    private readonly queue: WorkflowQueue,
   ) {}
 
   /** Runs the body of branch `name` unless it is sealed; seals it when the body returns. */
@@ -158,7 +133,7 @@ export class BranchRunner {
       (s) => ({ ...s, key: s.key ?? name }),
       { n: 0 },
     );
-    await this.jobs.enqueueChildren(toEnqueue);
+    await this.queue.enqueueChildren(toEnqueue);
   }
 
   async spawnEach<T>(
@@ -195,7 +170,7 @@ export class BranchRunner {
           suffixes,
         );
         await enqueuing;
-        enqueuing = this.jobs.enqueueChildren(toEnqueue);
+        enqueuing = this.queue.enqueueChildren(toEnqueue);
         enqueuing.catch(() => undefined); // awaited before the next enqueue or at the end
         last = batch.cursor;
       }
@@ -345,7 +320,7 @@ export class BranchRunner {
       token,
     });
     scope.afterRelease.push(() =>
-      this.jobs.enqueueMerge(
+      this.queue.enqueueMerge(
         { parentId: scope.run.id, branchLogIds: ids, minMs, maxMs, token },
         0,
         0,

@@ -8,7 +8,6 @@ import {
 import type { Job } from 'bullmq';
 import { BranchMergeJob } from '../branches/branch-merge.job.js';
 import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
-import { isMergeJobData, type MergeJobData } from '../branches/branch.runner.js';
 import {
   CHRONO_FORGE_RESOLVED_OPTIONS,
   CLEANUP_JOB,
@@ -21,15 +20,8 @@ import type { ResolvedOptions } from '../options/resolve-options.js';
 import { ScheduledCleanup } from '../operations/scheduled-cleanup.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { ChronoForgeClock } from '../util/clock.js';
-import { type RunJobData, WorkflowQueue } from '../queue/workflow.queue.js';
-
-/** Largest run id: ids are PostgreSQL `bigint`s. */
-const MAX_RUN_ID = 9_223_372_036_854_775_807n;
-
-/** Whether a job's `workflowId` can name a run (a decimal `bigint`), so it reaches PostgreSQL. */
-function isRunId(id: unknown): id is string {
-  return typeof id === 'string' && /^\d{1,19}$/.test(id) && BigInt(id) <= MAX_RUN_ID;
-}
+import { isMergeJobData, isRunId, type MergeJobData, type RunJobData } from '../queue/job-data.js';
+import { WorkflowQueue } from '../queue/workflow.queue.js';
 
 /** Overdue idle runs younger than this are left to their own queued wake-up. */
 const SWEEP_GRACE_MS = 1_000;

@@ -1,6 +1,5 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { BranchJobs } from '../../lib/branches/branch-jobs.js';
 import { WorkflowClient, WorkflowQueue } from '../../lib/index.js';
 import { persistProviders } from '../fixtures/persist.fixture.js';
 import { bootApp } from '../support/app.js';
@@ -33,7 +32,7 @@ describe('after-release actions (e2e)', () => {
   it("should enqueue the parent's safety wake when its merge poller's enqueue fails", async () => {
     // Fault: the queue refuses the merge poller's job once.
     const enqueueMerge = vi
-      .spyOn(app.get(BranchJobs), 'enqueueMerge')
+      .spyOn(app.get(WorkflowQueue), 'enqueueMerge')
       .mockRejectedValueOnce(new Error('queue unavailable (injected)'));
     await client.start('persist.parent', { key: 'parent-1' });
     const parent = await eventually(async () => {
