@@ -15,7 +15,8 @@ import { assertUserName } from '../util/names.util.js';
 import { deserializeValue, serializeValue } from '../util/serialization.util.js';
 import { recordFailedAttempt } from './failed-attempt.js';
 import { type CrashPhase, FaultInjector } from './fault-injector.js';
-import { type RetryCounts, type RetryStrategy, toRetryStrategy } from '../retry/retry-policy.js';
+import type { RetryCounts } from '../retry/retry-policy.js';
+import { resolveStepRetry } from '../retry/step-retry.js';
 import {
   activeScope,
   HaltExecution,
@@ -61,14 +62,6 @@ export class StepRunner {
     const stepName = scope.nextStepName(`step$${name}`);
     // The tracked promise itself (no async wrapper): a floating step never rejects unhandled.
     return scope.track(() => this.execute(scope, stepName, fn, options));
-  }
-
-  private policyFor(scope: RunScope, options: StepOptions): RetryStrategy {
-    return (
-      toRetryStrategy(options.retry, 'Step retry') ??
-      scope.definition.retry ??
-      this.options.defaultStepRetry
-    );
   }
 
   private async execute<T>(
@@ -236,10 +229,13 @@ export class StepRunner {
   ): Promise<never> {
     const counts: RetryCounts = { ...(metadata.retry_counts ?? {}) };
     const policyAttempts = attempts - (metadata.attempt_offset ?? 0);
-    const decision =
-      options.retry && Array.isArray(options.retry) && options.retry.length === 0
-        ? null
-        : this.policyFor(scope, options).decide(err, policyAttempts, counts);
+    const policy = resolveStepRetry(
+      options.retry,
+      'Step retry',
+      scope.definition.retry,
+      this.options.defaultStepRetry,
+    );
+    const decision = policy ? policy.decide(err, policyAttempts, counts) : null;
     const nextMeta: StepMetadata = { ...metadata };
     if (Object.keys(counts).length > 0) nextMeta.retry_counts = counts;
     await recordFailedAttempt(
