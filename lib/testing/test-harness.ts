@@ -5,6 +5,7 @@ import type { WorkflowRunDetail } from '../client/workflow-run.interface.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { ResultTimeoutError } from '../errors/result-timeout.error.js';
 import { FaultInjector, parseTick, spawnTarget, tickTarget } from '../steps/fault-injector.js';
+import { LOCK_EXPIRY_CUTOFF } from '../persistence/workflow.sql.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { WorkflowWorker } from '../worker/workflow.worker.js';
@@ -170,7 +171,7 @@ export class ChronoForgeTestHarness implements TestHarness {
     for (const k of keys) faults.crashed.delete(k);
     const store = this.moduleRef.get(WorkflowStore);
     const aged = await store.query<{ id: string }>(
-      `UPDATE ${store.wf} SET locked_at = now() - (max_duration_ms + 1000) * interval '1 millisecond'
+      `UPDATE ${store.wf} SET locked_at = ${LOCK_EXPIRY_CUTOFF} - interval '1 second'
        WHERE key = ANY($1::text[]) AND state = 'running' RETURNING id`,
       [keys],
     );
