@@ -13,6 +13,7 @@ const LAYERS = [
   'cli', // the command line boots the module
   '', // lib/*.ts: index.ts (public API), chrono-forge.module.ts (wiring), module definition
   'dashboard', // optional Nest module over the client and the store
+  'decorators', // @Workflow, @DurableStep, @Repeat, @Branch: metadata only
   'discovery', // finds decorated methods at bootstrap, registers definitions
   'worker', // the orchestrator: boot, job loop, heartbeat, shutdown
   'client', // WorkflowClient and handles: start, get, list, retry, cancel, signal
@@ -24,7 +25,6 @@ const LAYERS = [
   'steps', // @DurableStep and ctx.step, failed attempts, fault injection
   'limits', // flow control (placed for the folder under way)
   'run', // the pass's scope: run row, logs, durable state, lease
-  'decorators', // metadata only
   'queue', // BullMQ jobs, wake listener
   'persistence', // the run store: SQL over the runs, step logs and error logs
   'database', // the connection, entities, embedded server, engine statements, clock sync

@@ -8,6 +8,7 @@ import {
 import { WorkflowClient } from './client/workflow.client.js';
 import { WorkflowMetadataAccessor } from './discovery/workflow-metadata.accessor.js';
 import { WorkflowExplorer } from './discovery/workflow.explorer.js';
+import { DurableMethods } from './context/durable-methods.js';
 import { WorkflowRegistry } from './definitions/workflow.registry.js';
 import { StepRunner } from './steps/step.runner.js';
 import { FaultInjector } from './steps/fault-injector.js';
@@ -58,6 +59,7 @@ import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
     WorkflowQueue,
     WorkflowRegistry,
     WorkflowMetadataAccessor,
+    DurableMethods,
     WorkflowExplorer,
     FaultInjector,
     StepRunner,

@@ -41,7 +41,6 @@ export type { Duration, DurationString, DurationUnit } from './util/duration.uti
 export { chronoForgeMigrations } from '../migrations/index.js';
 export { ChronoForgeClock, TestClock } from './util/clock.js';
 export type { WaitForSignalOptions, WaitUntilOptions } from './timers/timer.runner.js';
-export type { CalendarInterval, RepeatEvery } from './definitions/repeat-schedule.js';
 export type { MergeOptions, SpawnSpec } from './branches/branch.runner.js';
 export type { SpawnSource } from './branches/spawn-source.js';
 export type { PollRecord } from './branches/branch-merge.job.js';

@@ -1,22 +1,7 @@
 import { DateTime } from 'luxon';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
-import { type Duration, toMs } from '../util/duration.util.js';
-
-/**
- * A calendar interval: ticks step on the wall clock of `timeZone`, so a daily 09:00 stays at 09:00
- * across DST changes and a monthly tick on the 31st clamps to the last day of shorter months.
- *
- * @publicApi
- */
-export interface CalendarInterval {
-  days?: number;
-  weeks?: number;
-  months?: number;
-  years?: number;
-}
-
-/** Interval of `@Repeat`: a duration, or a calendar interval. @publicApi */
-export type RepeatEvery = Duration | CalendarInterval;
+import type { CalendarInterval, RepeatEvery } from '../options/workflow-options.interface.js';
+import { toMs } from '../util/duration.util.js';
 
 const DAY_MS = 86_400_000;
 const APPROX_MS = {

@@ -37,3 +37,61 @@ export interface StepOptions {
   /** Isolation level of a transactional step. @default 'READ COMMITTED' */
   isolation?: 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
 }
+
+/**
+ * Options of `@Repeat()`.
+ *
+ * @publicApi
+ */
+export interface RepeatOptions {
+  /** Step name segment. @default the method name */
+  name?: string;
+  /**
+   * Stop condition, checked before every tick: the name of a method on the same provider, or a
+   * function; both receive the arguments the repeat was called with.
+   */
+  till?: string | ((...args: never[]) => unknown);
+  /** First scheduled tick. @default first reach of the repeat + one interval */
+  startAt?: Date;
+  /** A tick later than this past its schedule is skipped (missed ticks are fast-forwarded). @default '1h' */
+  timeout?: Duration;
+  /** Retry policy of one tick. @default the step default (3 attempts) */
+  retry?: RetryOption;
+  /** After a tick exhausts its retries: `'continue'` with the next tick, or `'fail'` (stall the run). @default 'continue' */
+  onError?: 'continue' | 'fail';
+  /** Time zone of calendar intervals (whole days, months, …). @default 'UTC' */
+  timeZone?: string;
+}
+
+/** Metadata stored by `@Repeat()`. */
+export interface RepeatMetadata extends RepeatOptions {
+  every: RepeatEvery;
+}
+
+/**
+ * Options of `@Branch()`.
+ *
+ * @publicApi
+ */
+export interface BranchOptions {
+  /** Branch name. @default the method name */
+  name?: string;
+  /** Merge right after the branch seals (the workflow waits for every child there). @default false */
+  automerge?: boolean;
+}
+
+/**
+ * A calendar interval: ticks step on the wall clock of `timeZone`, so a daily 09:00 stays at 09:00
+ * across DST changes and a monthly tick on the 31st clamps to the last day of shorter months.
+ *
+ * @publicApi
+ */
+export interface CalendarInterval {
+  days?: number;
+  weeks?: number;
+  months?: number;
+  years?: number;
+}
+
+/** Interval of `@Repeat`: a duration, or a calendar interval. @publicApi */
+export type RepeatEvery = Duration | CalendarInterval;
