@@ -1,7 +1,22 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-/** States of a run. */
-export type WorkflowState = 'idle' | 'running' | 'completed' | 'failed' | 'stalled' | 'cancelled';
+/**
+ * Every state of a run, in the order they are listed to people (the dashboard, error messages):
+ * waiting, working, needing attention, ended. The one list; `WorkflowState` is derived from it.
+ *
+ * @publicApi
+ */
+export const RUN_STATES = [
+  'idle',
+  'running',
+  'stalled',
+  'failed',
+  'completed',
+  'cancelled',
+] as const;
+
+/** States of a run (see {@link RUN_STATES}). */
+export type WorkflowState = (typeof RUN_STATES)[number];
 
 /**
  * A workflow run (`chrono_forge_workflows`). Read-only mapping for applications that want to query
