@@ -75,7 +75,9 @@ export class BranchRunner {
   ): Promise<void> {
     if (branchStorage.getStore())
       throw new NestedBranchError(
-        `Branch "${name}" was opened inside branch "${branchStorage.getStore()?.name}".`,
+        `Branch "${name}" was opened inside branch "${branchStorage.getStore()?.name}"; branches cannot be nested. ` +
+          `Call the @Branch method "${name}" from the workflow method itself (after the outer branch returned), ` +
+          'or spawn a child workflow that opens its own branch.',
       );
     if (scope.openBranches.has(name))
       throw new InvalidOptionsError(`Branch "${name}" was opened twice in one run.`);
