@@ -13,6 +13,7 @@ import type { ResolvedOptions } from '../options/resolve-options.js';
 import { EmbeddedPostgresServer } from './embedded-postgres.js';
 import { chronoForgeEntities } from './entities/index.js';
 import { appliedElsewhere, candidateTables, recordAsApplied } from './migrations-elsewhere.js';
+import { NotInitializedError } from '../errors/not-initialized.error.js';
 import { DatabaseUnavailableError } from '../errors/database-unavailable.error.js';
 import { redactUrl } from '../util/redact.util.js';
 
@@ -99,7 +100,10 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
 
   /** The TypeORM DataSource ChronoForge runs on. */
   get dataSource(): DataSource {
-    if (!this.ds?.isInitialized) throw new Error('ChronoForge database is not initialized yet.');
+    if (!this.ds?.isInitialized)
+      throw new NotInitializedError(
+        'ChronoForge database is not initialized yet: use it from onApplicationBootstrap on, or after app.init().',
+      );
     return this.ds;
   }
 

@@ -17,6 +17,7 @@ import {
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
 import { ChronoForgeClock } from '../util/clock.js';
+import { NotInitializedError } from '../errors/not-initialized.error.js';
 import { redactUrl } from '../util/redact.util.js';
 import {
   DEFAULT_JOB_OPTIONS,
@@ -253,8 +254,8 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
 
   private postgresConnection(): PostgresPoolConfig {
     if (!this.postgres)
-      throw new Error(
-        'WorkflowQueue: the PostgreSQL queue is not initialized yet (onModuleInit has not run).',
+      throw new NotInitializedError(
+        'WorkflowQueue: the PostgreSQL queue is not initialized yet (onModuleInit has not run); start the worker from onApplicationBootstrap on.',
       );
     return this.postgres;
   }
@@ -272,8 +273,8 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
    */
   get bullQueue(): Queue {
     if (!this.queue)
-      throw new Error(
-        'WorkflowQueue: the queue is not initialized yet (onModuleInit has not run).',
+      throw new NotInitializedError(
+        'WorkflowQueue: the queue is not initialized yet (onModuleInit has not run); use it from onApplicationBootstrap on, or after app.init().',
       );
     return this.queue;
   }
