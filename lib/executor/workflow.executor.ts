@@ -16,7 +16,8 @@ import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
 import { escapeControlChars } from '../util/control-chars.util.js';
 import { serializeValue } from '../util/serialization.util.js';
 import { toErrorRecord } from '../run/error-record.js';
-import { HaltExecution, RunScope, runStorage } from '../run/run-scope.js';
+import { RunScope, runStorage } from '../run/run-scope.js';
+import { HaltExecution } from '../run/halt-execution.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
 
 type Outcome =

@@ -1,5 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { EntityManager } from 'typeorm';
 import type { WorkflowDefinition } from '../definitions/workflow.registry.js';
 import type { LogRow, RunRow, StateCarrier, StateClaim } from '../persistence/rows.js';
 import type { ChronoForgeClock } from '../util/clock.js';
@@ -8,17 +7,11 @@ import { EngineFaultError } from '../errors/engine-fault.error.js';
 import { engineStatementErrors } from '../database/engine-statement.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
 import { occurrenceName } from '../util/names.util.js';
-
-/**
- * Thrown to unwind the workflow method when the pass must stop and continue later (a timer, a
- * step retry backoff, a shutdown). The executor turns it into a release plus a continuation.
- */
-export class HaltExecution extends Error {
-  constructor() {
-    super('ChronoForge halted this pass; do not catch this error.');
-    this.name = 'HaltExecution';
-  }
-}
+import { stepStorage } from './call-storage.js';
+import { DurableStateWrites } from './durable-state.js';
+import { HaltExecution } from './halt-execution.js';
+import { PassProgress } from './pass-progress.js';
+import { ReplayTurns } from './replay-turns.js';
 
 /** A pass stops starting new work this long (or a tenth of maxDuration) before its lock goes stale. */
 export const LEASE_MARGIN_MS = 1_000;
@@ -53,15 +46,8 @@ export class RunScope implements StateCarrier {
   private readonly inFlight = new Set<Promise<void>>();
   /** Refused durable calls made inside step bodies, by step name: the step fails even if caught. */
   private readonly refusedInStep = new Map<string, DurableCallInStepError>();
-  /** Bumped by every change of the durable state; `savedStateVersion` is the last one stored. */
-  private stateVersion = 0;
-  private savedStateVersion = 0;
-  /** The state-carrying write in flight, if any (see {@link claimState}). */
-  private stateWriting: Promise<void> | undefined;
-  /** Logs, and completed logs, when the pass began (progress = more of either now). */
-  private readonly logsAtStart: number;
-  private readonly completedAtStart: number;
-  private progressNoted = false;
+  private readonly stateWrites: DurableStateWrites;
+  private readonly progress: PassProgress;
 
   constructor(
     readonly run: RunRow,
@@ -73,58 +59,29 @@ export class RunScope implements StateCarrier {
   ) {
     // Prototype-free: a key such as `constructor` or `__proto__` is only ever a stored entry.
     this.context = Object.assign(Object.create(null) as Record<string, unknown>, run.context ?? {});
-    this.logsAtStart = logs.size;
-    this.completedAtStart = this.completedLogs();
+    this.stateWrites = new DurableStateWrites(this.context);
+    this.progress = new PassProgress(logs);
   }
 
   /** Records a change of the durable state (`ctx.state`): the next checkpoint writes it. */
   stateChanged(): void {
     this.contextDirty = true;
-    this.stateVersion++;
+    this.stateWrites.changed();
   }
 
   /** {@link StateCarrier}: the state to write with the next checkpoint, if it changed. */
-  async claimState(): Promise<StateClaim | null> {
-    // One state-carrying write at a time: two in flight may commit in either order.
-    while (this.stateWriting) await this.stateWriting;
-    if (this.stateVersion <= this.savedStateVersion) return null;
-    const version = this.stateVersion;
-    let release!: () => void;
-    const writing = new Promise<void>((resolve) => (release = resolve));
-    this.stateWriting = writing;
-    return {
-      state: this.context,
-      version,
-      done: (saved) => {
-        if (saved) this.savedStateVersion = Math.max(this.savedStateVersion, version);
-        if (this.stateWriting === writing) this.stateWriting = undefined;
-        release();
-      },
-    };
+  claimState(): Promise<StateClaim | null> {
+    return this.stateWrites.claim();
   }
 
   /** Records progress the step logs do not show (a repeat tick recorded). */
   noteProgress(): void {
-    this.progressNoted = true;
+    this.progress.note();
   }
 
-  /**
-   * Whether this pass made progress: it reached a durable call (step, timer, wait condition,
-   * signal, branch, merge) that no earlier pass reached, completed one that was not complete when
-   * it began, or recorded a repeat tick. Progress starts the workflow-level attempt count over.
-   */
+  /** Whether this pass made progress (see {@link PassProgress.made}). */
   get progressed(): boolean {
-    return (
-      this.progressNoted ||
-      this.logs.size > this.logsAtStart ||
-      this.completedLogs() > this.completedAtStart
-    );
-  }
-
-  private completedLogs(): number {
-    let n = 0;
-    for (const log of this.logs.values()) if (log.state === 'completed') n++;
-    return n;
+    return this.progress.made;
   }
 
   /** The engine clock's current time in ms. */
@@ -297,22 +254,10 @@ export class RunScope implements StateCarrier {
    * each `save#n` stays with its item).
    */
   replayTurn(logId: string): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.replaying.push({ id: BigInt(logId), resolve });
-      if (this.replaying.length === 1) setImmediate(() => this.nextReplay());
-    });
+    return this.replayTurns.wait(logId);
   }
 
-  private readonly replaying: Array<{ id: bigint; resolve: () => void }> = [];
-
-  private nextReplay(): void {
-    let first = 0;
-    for (let i = 1; i < this.replaying.length; i++)
-      if (this.replaying[i].id < this.replaying[first].id) first = i;
-    const [turn] = this.replaying.splice(first, 1);
-    turn.resolve();
-    if (this.replaying.length > 0) setImmediate(() => this.nextReplay());
-  }
+  private readonly replayTurns = new ReplayTurns();
 
   /**
    * Resolves once every durable call started in this pass has settled, including calls chained
@@ -343,25 +288,6 @@ export class RunScope implements StateCarrier {
 
 /** The run of the current async call chain. */
 export const runStorage = new AsyncLocalStorage<RunScope>();
-
-/**
- * Set while a step body runs: steps nested inside it are plain calls, and timers, signal waits,
- * spawns and merges are refused (`DurableCallInStepError`).
- */
-export const stepStorage = new AsyncLocalStorage<string>();
-
-/** The branch whose body is running in the current async call chain. */
-export interface BranchFrame {
-  name: string;
-  logId: string;
-  cursors: Record<string, unknown>;
-}
-
-/** Set while a `@Branch()` body runs. */
-export const branchStorage = new AsyncLocalStorage<BranchFrame>();
-
-/** The EntityManager of the transactional step running in the current async call chain. */
-export const transactionStorage = new AsyncLocalStorage<EntityManager>();
 
 /** The active run scope, unless the caller is inside a step body or outside any run. */
 export function activeScope(): RunScope | undefined {

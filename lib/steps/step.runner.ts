@@ -17,13 +17,9 @@ import { recordFailedAttempt } from './failed-attempt.js';
 import { type CrashPhase, FaultInjector } from './fault-injector.js';
 import type { RetryCounts } from '../retry/retry-policy.js';
 import { resolveStepRetry } from '../retry/step-retry.js';
-import {
-  activeScope,
-  HaltExecution,
-  type RunScope,
-  stepStorage,
-  transactionStorage,
-} from '../run/run-scope.js';
+import { activeScope, type RunScope } from '../run/run-scope.js';
+import { HaltExecution } from '../run/halt-execution.js';
+import { stepStorage, transactionStorage } from '../run/call-storage.js';
 import { engineStatement } from '../database/engine-statement.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
 

@@ -5,7 +5,9 @@ import { WaitConditionTimeoutError } from '../errors/wait-condition-timeout.erro
 import { recordFailedAttempt } from '../steps/failed-attempt.js';
 import { type ErrorClass, RetryPolicy, type RetryCounts } from '../retry/retry-policy.js';
 import { crashPoint } from '../steps/fault-injector.js';
-import { HaltExecution, type RunScope, stepStorage } from '../run/run-scope.js';
+import { type RunScope } from '../run/run-scope.js';
+import { HaltExecution } from '../run/halt-execution.js';
+import { stepStorage } from '../run/call-storage.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { type Duration, toMs } from '../util/duration.util.js';
