@@ -50,7 +50,7 @@ export { ChronoForgeOperationsModule } from './operations/chrono-forge-operation
 export { EmbeddedPostgresError } from './errors/embedded-postgres.error.js';
 export { EmbeddedPostgresServer } from './database/embedded-postgres.js';
 export type { EmbeddedPostgresServerOptions } from './database/embedded-postgres.js';
-export type { PostgresEndpoint } from './database/chrono-forge-database.js';
+export type { PostgresEndpoint } from './database/connecting.js';
 export { ChronoForgeMetrics, type PassOutcome } from './observability/chrono-forge-metrics.js';
 export { ChronoForgeTracer } from './observability/chrono-forge-tracer.js';
 export * from './dashboard/index.js';

@@ -6,22 +6,23 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import pg, { type Pool, type PoolClient } from 'pg';
-import { DataSource, type DataSourceOptions, MigrationExecutor, type QueryRunner } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { chronoForgeMigrations } from '../../migrations/index.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import { EmbeddedPostgresServer } from './embedded-postgres.js';
 import { chronoForgeEntities } from './entities/index.js';
-import { appliedElsewhere, candidateTables, recordAsApplied } from './migrations-elsewhere.js';
+import {
+  connecting,
+  endpointOf,
+  type PostgresConnectionOptions,
+  type PostgresEndpoint,
+} from './connecting.js';
+import { MIGRATIONS_TABLE, runChronoForgeMigrations } from './run-migrations.js';
 import { NotInitializedError } from '../errors/not-initialized.error.js';
-import { DatabaseUnavailableError } from '../errors/database-unavailable.error.js';
-import { redactUrl } from '../util/redact.util.js';
 
 /** Isolation level of a ChronoForge transaction. */
 export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
-
-/** Name of the table where TypeORM records which ChronoForge migrations ran. */
-export const MIGRATIONS_TABLE = 'chrono_forge_migrations';
 
 /** How long ChronoForge's own DataSource waits for a connection before boot fails. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -31,22 +32,6 @@ const EMBEDDED_RELEASE_TIMEOUT_MS = 15_000;
 
 /** How long opening a dedicated connection may take before it counts as failed. */
 const DEDICATED_CONNECT_TIMEOUT_MS = 10_000;
-
-/**
- * Connection settings of a `pg` pool: a connection string, or host/port/user/password/database.
- * Declared here rather than picked from `pg`'s types so the published declarations need no
- * `@types/pg`.
- */
-export interface PostgresEndpoint {
-  connectionString?: string;
-  host?: string;
-  port?: number;
-  user?: string;
-  password?: string | (() => string | Promise<string>);
-  database?: string;
-  /** As `pg` takes it: `true`, or TLS options (`ca`, `rejectUnauthorized`, ...). */
-  ssl?: boolean | object;
-}
 
 /**
  * Owns ChronoForge's PostgreSQL access: the embedded server when `database.embedded` is set, the
@@ -199,65 +184,11 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
   }
 
   /**
-   * Runs pending ChronoForge migrations, serialized across processes by an advisory lock. The lock
-   * and the migrations share one connection, so a pool of one connection is enough to boot.
+   * Runs pending ChronoForge migrations, serialized across processes by an advisory lock (see
+   * `runChronoForgeMigrations`).
    */
   async runMigrations(): Promise<void> {
-    const lockKey = `chronoforge:migrate:${this.schema}`;
-    const migrator = this.owned
-      ? this.dataSource
-      : new DataSource({
-          ...(this.dataSource.options as object),
-          type: 'postgres',
-          schema: this.schema,
-          entities: [],
-          migrations: chronoForgeMigrations,
-          migrationsTableName: MIGRATIONS_TABLE,
-          synchronize: false,
-          migrationsRun: false,
-          poolSize: 1,
-        });
-    if (!migrator.isInitialized) await migrator.initialize();
-    const runner = migrator.createQueryRunner();
-    try {
-      await runner.connect();
-      await runner.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
-      try {
-        await runner.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
-        await this.adoptMigrationsAppliedElsewhere(runner, migrator.options);
-        const executor = new MigrationExecutor(migrator, runner);
-        executor.transaction = 'each';
-        const ran = await executor.executePendingMigrations();
-        if (ran.length > 0)
-          this.logger.log(`Applied ${ran.length} migration(s) in schema "${this.schema}"`);
-      } finally {
-        await runner
-          .query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey])
-          .catch(() => undefined);
-      }
-    } finally {
-      await runner.release();
-      if (migrator !== this.dataSource) await migrator.destroy();
-    }
-  }
-
-  /**
-   * ChronoForge's migrations that the application already ran through its own DataSource (its
-   * migrations table, e.g. with the TypeORM CLI) are recorded in ChronoForge's table instead of
-   * being applied twice ("relation already exists").
-   */
-  private async adoptMigrationsAppliedElsewhere(
-    runner: QueryRunner,
-    migratorOptions: DataSourceOptions,
-  ): Promise<void> {
-    const app = this.owned ? undefined : this.dataSource.options;
-    const elsewhere = await appliedElsewhere(runner, candidateTables(this.schema, app));
-    if (elsewhere.length === 0) return;
-    const recorded = await recordAsApplied(migratorOptions, elsewhere);
-    if (recorded.length > 0)
-      this.logger.log(
-        `Recorded ${recorded.length} ChronoForge migration(s) your own migrations table already applied: ${recorded.join(', ')}`,
-      );
+    await runChronoForgeMigrations(this.dataSource, this.owned, this.schema, this.logger);
   }
 
   /** Runs `fn` in one transaction on one pooled connection (rolled back if `fn` throws). @internal */
@@ -302,61 +233,4 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
     await this.embedded.stop();
     this.logger.log('Embedded PostgreSQL stopped');
   }
-}
-
-type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
-
-/**
- * A failure to reach or log in to the server: a socket error (`ECONNREFUSED`, `ENOTFOUND`,
- * `ETIMEDOUT`, ...), a connection timeout, or PostgreSQL's SQLSTATE classes 08 (connection
- * exception), 28 (invalid authorization) and 3D000 (no such database).
- */
-function isConnectionError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (
-    typeof code === 'string' &&
-    (/^E[A-Z_]+$/.test(code) || /^(08|28)/.test(code) || code === '3D000')
-  )
-    return true;
-  return /timeout|terminated unexpectedly/i.test((err as Error | null)?.message ?? '');
-}
-
-/** Where a DataSource connects, for an error message (credentials redacted). */
-function describeTarget(o: PostgresConnectionOptions): string {
-  if (o.url) return redactUrl(o.url);
-  return `postgres://${o.host ?? 'localhost'}:${o.port ?? 5432}/${o.database ?? ''}`;
-}
-
-/**
- * Initializes `ds`, turning a connection failure into one {@link DatabaseUnavailableError} that
- * names the server and what to check.
- */
-async function connecting(ds: DataSource, setting: string): Promise<void> {
-  try {
-    await ds.initialize();
-  } catch (err) {
-    if (!isConnectionError(err)) throw err;
-    const o = ds.options as PostgresConnectionOptions;
-    const why = redactUrl((err as Error).message || String(err));
-    throw new DatabaseUnavailableError(
-      `PostgreSQL at ${describeTarget(o)} is not reachable: ${why}. ` +
-        `Check that the server runs and accepts connections there, and ${setting} (host, port, database, user and password).`,
-      { cause: err },
-    );
-  }
-}
-
-/** The `pg` connection settings of a TypeORM PostgreSQL DataSource. */
-function endpointOf(o: PostgresConnectionOptions): PostgresEndpoint {
-  // TypeORM hands `ssl` to pg as it is; only its TLS typings differ.
-  const ssl = o.ssl === undefined ? {} : { ssl: o.ssl };
-  if (o.url) return { connectionString: o.url, ...ssl };
-  return {
-    host: o.host,
-    port: o.port,
-    user: o.username,
-    password: o.password,
-    database: o.database,
-    ...ssl,
-  };
 }
