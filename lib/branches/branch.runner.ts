@@ -6,7 +6,6 @@ import { CancelledChildError } from '../errors/cancelled-child.error.js';
 import { ChildKeyConflictError } from '../errors/child-key-conflict.error.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { NestedBranchError } from '../errors/nested-branch.error.js';
-import { NotInBranchError } from '../errors/not-in-branch.error.js';
 import { UnknownBranchError } from '../errors/unknown-branch.error.js';
 import { UnmergedBranchError } from '../errors/unmerged-branch.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
@@ -16,43 +15,17 @@ import { LockLostError } from '../errors/lock-lost.error.js';
 import { crashPoint, spawnTarget } from '../steps/fault-injector.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
-import { type Duration, toMs } from '../util/duration.util.js';
-import { assertUserName } from '../util/names.util.js';
 import { MERGE_GRACE_MS } from './branch-merge.job.js';
+import {
+  childKeyPrefix,
+  KEY_PREFIX,
+  type MergeOptions,
+  parseMerge,
+  spawnFrame,
+  type SpawnSpec,
+} from './branch-specs.js';
 import { BranchStore, type ChildRow } from './branch.store.js';
 import { type SpawnCursor, type SpawnSource, spawnBatches } from './spawn-source.js';
-
-/** A child run to spawn. @publicApi */
-export interface SpawnSpec<I = unknown> {
-  /** Registered workflow name of the child. */
-  workflow: string;
-  input?: I;
-  /**
-   * Key suffix; the child key is `<parentKey>$<parentWorkflow>$<branch>$<key>`.
-   * @default the spawn name
-   */
-  key?: string;
-}
-
-/** Options of `ctx.merge()`. @publicApi */
-export interface MergeOptions {
-  /** Shortest delay between two polls of the children. @default '5s' */
-  minInterval?: Duration;
-  /** Longest delay between two polls. @default '5m' */
-  maxInterval?: Duration;
-}
-
-/** Branch-log metadata field holding the key prefix of the branch's children. */
-const KEY_PREFIX = 'child_key_prefix';
-
-/**
- * Key prefix of the children of branch `name` in `run`: `<parentKey>$<parentWorkflow>$<branch>$`.
- * A run is unique by (workflow, key), so two workflows started with the same key never share a
- * child, and the keys stay predictable (the same for every run of that workflow and key).
- */
-export function childKeyPrefix(run: { job_name: string; key: string }, name: string): string {
-  return `${run.key}$${run.job_name}$${name}$`;
-}
 
 /**
  * chrono_forge 0.10 branches: `@Branch()` scopes, `spawn`/`spawnEach` (batched, cursor-resumable,
@@ -127,7 +100,7 @@ export class BranchRunner {
 
   async spawn(scope: RunScope, name: string, spec: SpawnSpec): Promise<void> {
     scope.assertCanWork();
-    const frame = this.frame(name);
+    const frame = spawnFrame(name);
     const toEnqueue = await this.dispatch(
       scope,
       frame,
@@ -147,7 +120,7 @@ export class BranchRunner {
     of: number,
   ): Promise<void> {
     scope.assertCanWork();
-    const frame = this.frame(name);
+    const frame = spawnFrame(name);
     if (!Number.isInteger(of) || of < 1 || of > 10_000)
       throw new InvalidOptionsError('spawnEach `of` must be an integer in 1..10000.');
     if (typeof map !== 'function') throw new InvalidOptionsError('spawnEach needs a map function.');
@@ -186,16 +159,6 @@ export class BranchRunner {
       await enqueuing.catch(() => undefined);
     }
     await enqueuing;
-  }
-
-  private frame(name: string) {
-    const frame = branchStorage.getStore();
-    if (!frame)
-      throw new NotInBranchError(
-        `spawn/spawnEach("${name}") may only be called inside a @Branch() method.`,
-      );
-    assertUserName(name, 'Spawn');
-    return frame;
   }
 
   /**
@@ -258,20 +221,7 @@ export class BranchRunner {
 
   /** Joins branches: completes inline when every child completed, else starts the poller and halts. */
   async merge(scope: RunScope, names: string[], options: MergeOptions): Promise<void> {
-    if (names.length === 0) throw new InvalidOptionsError('merge needs at least one branch name.');
-    for (const n of names) {
-      assertUserName(n, 'Branch');
-      if (n.includes(','))
-        throw new InvalidOptionsError(`Branch name "${n}" contains ",", the merge separator.`);
-    }
-    const minMs = toMs(options.minInterval ?? '5s', 'merge minInterval');
-    const maxMs = toMs(options.maxInterval ?? '5m', 'merge maxInterval');
-    if (minMs > maxMs)
-      throw new InvalidOptionsError(
-        `merge minInterval (${minMs} ms) exceeds maxInterval (${maxMs} ms).`,
-      );
-    const unique = [...new Set(names)].sort();
-    const stepName = `merge$${unique.join(',')}`;
+    const { unique, stepName, minMs, maxMs } = parseMerge(names, options);
     const open = unique.map((n) => {
       const b = scope.openBranches.get(n);
       if (!b)

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { NotInWorkflowError } from '../errors/not-in-workflow.error.js';
 import { StateValueError } from '../errors/state-value.error.js';
-import type { StepOptions } from '../options/workflow-options.interface.js';
-import {
-  TimerRunner,
-  type WaitForSignalOptions,
-  type WaitUntilOptions,
-} from '../timers/timer.runner.js';
+import type {
+  StepOptions,
+  WaitForSignalOptions,
+  WaitUntilOptions,
+} from '../options/workflow-options.interface.js';
+import { TimerRunner } from '../timers/timer.runner.js';
 import { type Duration, toMs } from '../util/duration.util.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { assertUserName } from '../util/names.util.js';
@@ -16,7 +16,8 @@ import { transactionStorage } from '../run/call-storage.js';
 import type { EntityManager } from 'typeorm';
 import { NotInTransactionError } from '../errors/not-in-transaction.error.js';
 import { StepRunner } from '../steps/step.runner.js';
-import { BranchRunner, type MergeOptions, type SpawnSpec } from '../branches/branch.runner.js';
+import type { MergeOptions, SpawnSpec } from '../branches/branch-specs.js';
+import { BranchRunner } from '../branches/branch.runner.js';
 import type { SpawnSource } from '../branches/spawn-source.js';
 
 /** Largest encoded size of one durable state value. */

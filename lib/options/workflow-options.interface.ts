@@ -1,5 +1,5 @@
 import type { Type } from '@nestjs/common';
-import type { RetryOption } from '../retry/retry-policy.js';
+import type { ErrorClass, RetryOption } from '../retry/retry-policy.js';
 import type { Duration } from '../util/duration.util.js';
 
 /**
@@ -95,3 +95,19 @@ export interface CalendarInterval {
 
 /** Interval of `@Repeat`: a duration, or a calendar interval. @publicApi */
 export type RepeatEvery = Duration | CalendarInterval;
+
+/** Options of `ctx.waitUntil()`. @publicApi */
+export interface WaitUntilOptions {
+  /** Give up (stalling the run with `WaitConditionTimeoutError`) this long after the wait began. @default '1h' */
+  timeout?: Duration;
+  /** Delay between two evaluations of the condition. @default '15m' */
+  checkEvery?: Duration;
+  /** Errors thrown by the condition that are retried (with their own budget); others fail the step. */
+  retryOn?: readonly ErrorClass[];
+}
+
+/** Options of `ctx.waitForSignal()`. @publicApi */
+export interface WaitForSignalOptions {
+  /** Give up after this long; omitted waits forever. */
+  timeout?: Duration;
+}

@@ -15,18 +15,10 @@ import type { ResolvedOptions } from '../options/resolve-options.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { serializeValue } from '../util/serialization.util.js';
 import { alignPosition, RepeatSchedule } from '../definitions/repeat-schedule.js';
+import { type Coordination, tillMet } from './repeat-coordination.js';
 import { RepeatStore, type TickWrite } from './repeat.store.js';
 
 type Method = (...args: unknown[]) => unknown;
-
-/** Coordination-log metadata of a repeat. */
-interface Coordination extends Record<string, unknown> {
-  anchor: string;
-  /** Index of the last tick that was run, failed or skipped; `null` before the first. */
-  last_index: number | null;
-  /** Scheduled time of that tick (chrono_forge's `last_execution_at`). */
-  last_execution_at: string | null;
-}
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -63,7 +55,7 @@ export class RepeatRunner {
     for (;;) {
       // Before every tick: not once the pass halted or lost its lock (a parallel sibling's doing).
       scope.assertCanWork();
-      if (await this.tillMet(self, args, def, coordName)) {
+      if (await tillMet(self, args, def, coordName)) {
         crashPoint(scope, coordName, 'before');
         const id = await this.store.completeStep(
           scope.run.id,
@@ -291,19 +283,5 @@ export class RepeatRunner {
     if (coord)
       scope.logs.set(coordName, { ...coord, attempts: coord.attempts + 1, metadata: next });
     return next;
-  }
-
-  private async tillMet(
-    self: object,
-    args: unknown[],
-    def: RepeatDefinition,
-    coordName: string,
-  ): Promise<boolean> {
-    if (def.till === undefined) return false;
-    const fn =
-      typeof def.till === 'string'
-        ? (self as Record<string, Method>)[def.till].bind(self)
-        : (def.till as Method);
-    return Boolean(await stepStorage.run(`${coordName}$till`, () => fn(...args)));
   }
 }
