@@ -16,6 +16,8 @@ export interface SuiteAppOptions extends Omit<
 > {
   /** Runs right after boot, before any test (e.g. `app.useLogger(logger)`). */
   afterBoot?: (app: INestApplicationContext) => void | Promise<void>;
+  /** Boots the app another way than `bootApp` (e.g. `bootLedgerClient`). */
+  boot?: (schema: string, queueName: string) => Promise<INestApplicationContext>;
 }
 
 /** The application a suite's tests share. */
@@ -48,9 +50,11 @@ export function suiteApp(
   const queueName = uniqueName(`q_${prefix}`);
   let app: INestApplicationContext | undefined;
   let client: WorkflowClient | undefined;
-  const { afterBoot, ...boot } = options;
+  const { afterBoot, boot, ...appOptions } = options;
   beforeAll(async () => {
-    app = await bootApp({ ...boot, schema, queueName, providers });
+    app = boot
+      ? await boot(schema, queueName)
+      : await bootApp({ ...appOptions, schema, queueName, providers });
     await afterBoot?.(app);
     client = app.get(WorkflowClient);
   });
