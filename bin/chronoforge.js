@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npx chronoforge <command>`: see `chronoforge --help`. Runs the compiled CLI from dist/.
-import { runCli } from '../dist/lib/operations/cli.js';
+import { runCli } from '../dist/lib/cli/cli.js';
 
 const io = {
   out: (text) => process.stdout.write(`${text}\n`),

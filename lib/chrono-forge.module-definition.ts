@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import type { ChronoForgeModuleOptions } from './interfaces/chrono-forge-options.interface.js';
+import type { ChronoForgeModuleOptions } from './options/chrono-forge-options.interface.js';
 
 export const {
   ConfigurableModuleClass: ChronoForgeConfigurableModule,

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { CHRONO_FORGE_RESOLVED_OPTIONS } from './chrono-forge.constants.js';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from './options/chrono-forge.constants.js';
 import {
   CHRONO_FORGE_MODULE_OPTIONS,
   ChronoForgeConfigurableModule,
@@ -8,25 +8,25 @@ import {
 import { WorkflowClient } from './client/workflow.client.js';
 import { WorkflowMetadataAccessor } from './discovery/workflow-metadata.accessor.js';
 import { WorkflowExplorer } from './discovery/workflow.explorer.js';
-import { WorkflowRegistry } from './discovery/workflow.registry.js';
-import { StepRunner } from './executor/step.runner.js';
-import { FaultInjector } from './executor/fault-injector.js';
-import { WorkerHeartbeat } from './executor/worker-heartbeat.js';
-import { WorkflowContext } from './executor/workflow-context.js';
+import { DurableMethods } from './context/durable-methods.js';
+import { WorkflowRegistry } from './definitions/workflow.registry.js';
+import { StepRunner } from './steps/step.runner.js';
+import { FaultInjector } from './steps/fault-injector.js';
+import { WorkerHeartbeat } from './worker/worker-heartbeat.js';
+import { WorkflowContext } from './context/workflow-context.js';
 import { WorkflowExecutor } from './executor/workflow.executor.js';
-import type { ChronoForgeModuleOptions } from './interfaces/chrono-forge-options.interface.js';
-import { resolveOptions } from './module/resolve-options.js';
-import { ChronoForgeDatabase } from './persistence/chrono-forge-database.js';
+import type { ChronoForgeModuleOptions } from './options/chrono-forge-options.interface.js';
+import { resolveOptions } from './options/resolve-options.js';
+import { ChronoForgeDatabase } from './database/chrono-forge-database.js';
 import { WorkflowStore } from './persistence/workflow.store.js';
-import { WakeListener } from './persistence/wake-listener.js';
+import { WakeListener } from './queue/wake-listener.js';
 import { WorkflowQueue } from './queue/workflow.queue.js';
-import { WorkflowWorker } from './queue/workflow.worker.js';
-import { ChronoForgeClock } from './timers/clock.js';
-import { ClockSync } from './timers/clock-sync.js';
+import { WorkflowWorker } from './worker/workflow.worker.js';
+import { ChronoForgeClock } from './util/clock.js';
+import { ClockSync } from './database/clock-sync.js';
 import { ChronoForgeMetrics } from './observability/chrono-forge-metrics.js';
 import { ChronoForgeTracer } from './observability/chrono-forge-tracer.js';
 import { RepeatRunner } from './timers/repeat.runner.js';
-import { BranchJobs } from './branches/branch-jobs.js';
 import { BranchMergeJob } from './branches/branch-merge.job.js';
 import { BranchRunner } from './branches/branch.runner.js';
 import { BranchStore } from './branches/branch.store.js';
@@ -59,6 +59,7 @@ import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
     WorkflowQueue,
     WorkflowRegistry,
     WorkflowMetadataAccessor,
+    DurableMethods,
     WorkflowExplorer,
     FaultInjector,
     StepRunner,
@@ -67,7 +68,6 @@ import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
     RepeatStore,
     RepeatRunner,
     BranchStore,
-    BranchJobs,
     BranchRunner,
     BranchMergeJob,
     WorkflowExecutor,

@@ -23,37 +23,35 @@ export * from './client/workflow-run.interface.js';
 export * from './client/workflow.client.js';
 export * from './decorators/index.js';
 export * from './errors/index.js';
-export { RetryPolicy, CompositeRetryPolicy } from './executor/retry-policy.js';
+export { RetryPolicy, CompositeRetryPolicy } from './retry/retry-policy.js';
 export type {
   ErrorClass,
   RetryOption,
   RetryPolicyOptions,
   RetryStrategy,
-} from './executor/retry-policy.js';
-export * from './executor/workflow-context.js';
-export * from './interfaces/index.js';
-export { ChronoForgeDatabase } from './persistence/chrono-forge-database.js';
-export * from './persistence/entities/index.js';
+} from './retry/retry-policy.js';
+export * from './context/workflow-context.js';
+export * from './options/index.js';
+export { ChronoForgeDatabase } from './database/chrono-forge-database.js';
+export * from './database/entities/index.js';
 export { WorkflowQueue } from './queue/workflow.queue.js';
-export { WorkflowWorker } from './queue/workflow.worker.js';
+export { WorkflowWorker } from './worker/workflow.worker.js';
 export { BranchMergeJob } from './branches/branch-merge.job.js';
 export type { Duration, DurationString, DurationUnit } from './util/duration.util.js';
 export { chronoForgeMigrations } from '../migrations/index.js';
-export { ChronoForgeClock, TestClock } from './timers/clock.js';
-export type { WaitForSignalOptions, WaitUntilOptions } from './timers/timer.runner.js';
-export type { CalendarInterval, RepeatEvery } from './timers/repeat-schedule.js';
-export type { MergeOptions, SpawnSpec } from './branches/branch.runner.js';
+export { ChronoForgeClock, TestClock } from './util/clock.js';
+export type { MergeOptions, SpawnSpec } from './branches/branch-specs.js';
 export type { SpawnSource } from './branches/spawn-source.js';
 export type { PollRecord } from './branches/branch-merge.job.js';
 export { Cleanup } from './operations/cleanup.js';
 export type { CleanupOptions, CleanupResult } from './operations/cleanup.js';
 export { ChronoForgeOperationsModule } from './operations/chrono-forge-operations.module.js';
 export { EmbeddedPostgresError } from './errors/embedded-postgres.error.js';
-export { EmbeddedPostgresServer } from './persistence/embedded-postgres.js';
-export type { EmbeddedPostgresServerOptions } from './persistence/embedded-postgres.js';
-export type { PostgresEndpoint } from './persistence/chrono-forge-database.js';
+export { EmbeddedPostgresServer } from './database/embedded-postgres.js';
+export type { EmbeddedPostgresServerOptions } from './database/embedded-postgres.js';
+export type { PostgresEndpoint } from './database/connecting.js';
 export { ChronoForgeMetrics, type PassOutcome } from './observability/chrono-forge-metrics.js';
 export { ChronoForgeTracer } from './observability/chrono-forge-tracer.js';
 export * from './dashboard/index.js';
-export { CliUsageError } from './operations/cli-usage.error.js';
+export { CliUsageError } from './errors/cli-usage.error.js';
 export { redactUrl } from './util/redact.util.js';

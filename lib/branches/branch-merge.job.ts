@@ -1,8 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { MergeJobData } from '../queue/job-data.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { TimerStore } from '../timers/timer.store.js';
-import { BranchJobs } from './branch-jobs.js';
-import type { MergeJobData } from './branch.runner.js';
 import { BranchStore } from './branch.store.js';
 
 /** Children never picked up for this long are re-enqueued. */
@@ -51,7 +50,6 @@ export class BranchMergeJob {
 
   constructor(
     private readonly branches: BranchStore,
-    private readonly jobs: BranchJobs,
     private readonly timers: TimerStore,
     private readonly queue: WorkflowQueue,
   ) {}
@@ -92,7 +90,7 @@ export class BranchMergeJob {
       this.logger.warn(
         `Re-kicking ${rekicked.length} child run(s) of run ${parentId} that never started`,
       );
-      await this.jobs.enqueueChildren(rekicked);
+      await this.queue.enqueueChildren(rekicked);
     }
     const elapsed = prev ? (now - prev.last_polled_at) / 1000 : 0;
     const rate =
@@ -106,7 +104,7 @@ export class BranchMergeJob {
     const eta = rate > 0 ? Math.round(pending / rate) : null;
     const record = this.record(base, prev, delay, rate, rekicked.length, eta);
     await this.branches.recordPoll(ids, token, record);
-    await this.jobs.enqueueMerge(data, delay, record.polls);
+    await this.queue.enqueueMerge(data, delay, record.polls);
     await this.branches.extendDeadline(parentId, new Date(now + 2 * delay + MERGE_GRACE_MS));
   }
 

@@ -1,81 +1,31 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { type WorkflowDefinition, WorkflowRegistry } from '../discovery/workflow.registry.js';
-import { checkNewRun } from '../client/input-validation.js';
+import { type WorkflowDefinition, WorkflowRegistry } from '../definitions/workflow.registry.js';
+import { checkNewRun } from '../definitions/input-validation.js';
 import { CancelledChildError } from '../errors/cancelled-child.error.js';
 import { ChildKeyConflictError } from '../errors/child-key-conflict.error.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { NestedBranchError } from '../errors/nested-branch.error.js';
-import { NotInBranchError } from '../errors/not-in-branch.error.js';
 import { UnknownBranchError } from '../errors/unknown-branch.error.js';
 import { UnmergedBranchError } from '../errors/unmerged-branch.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
-import { branchStorage, LockLostError, type RunScope } from '../executor/run-scope.js';
-import { crashPoint, spawnTarget } from '../executor/fault-injector.js';
+import { type RunScope } from '../run/run-scope.js';
+import { branchStorage } from '../run/call-storage.js';
+import { LockLostError } from '../errors/lock-lost.error.js';
+import { crashPoint, spawnTarget } from '../steps/fault-injector.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
-import { type Duration, toMs } from '../util/duration.util.js';
-import { assertUserName } from '../util/names.util.js';
-import { BranchJobs } from './branch-jobs.js';
+import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { MERGE_GRACE_MS } from './branch-merge.job.js';
+import {
+  childKeyPrefix,
+  KEY_PREFIX,
+  type MergeOptions,
+  parseMerge,
+  spawnFrame,
+  type SpawnSpec,
+} from './branch-specs.js';
 import { BranchStore, type ChildRow } from './branch.store.js';
 import { type SpawnCursor, type SpawnSource, spawnBatches } from './spawn-source.js';
-
-/** A child run to spawn. @publicApi */
-export interface SpawnSpec<I = unknown> {
-  /** Registered workflow name of the child. */
-  workflow: string;
-  input?: I;
-  /**
-   * Key suffix; the child key is `<parentKey>$<parentWorkflow>$<branch>$<key>`.
-   * @default the spawn name
-   */
-  key?: string;
-}
-
-/** Options of `ctx.merge()`. @publicApi */
-export interface MergeOptions {
-  /** Shortest delay between two polls of the children. @default '5s' */
-  minInterval?: Duration;
-  /** Longest delay between two polls. @default '5m' */
-  maxInterval?: Duration;
-}
-
-/** Payload of a BranchMergeJob. */
-export interface MergeJobData {
-  parentId: string;
-  branchLogIds: string[];
-  minMs: number;
-  maxMs: number;
-  token: string;
-}
-
-/** Validates a BranchMergeJob payload read back from the queue. */
-export function isMergeJobData(d: unknown): d is MergeJobData {
-  const m = d as MergeJobData;
-  return (
-    !!m &&
-    typeof m.parentId === 'string' &&
-    /^\d+$/.test(m.parentId) &&
-    Array.isArray(m.branchLogIds) &&
-    m.branchLogIds.length > 0 &&
-    m.branchLogIds.every((id) => typeof id === 'string' && /^\d+$/.test(id)) &&
-    Number.isFinite(m.minMs) &&
-    Number.isFinite(m.maxMs) &&
-    typeof m.token === 'string'
-  );
-}
-
-/** Branch-log metadata field holding the key prefix of the branch's children. */
-const KEY_PREFIX = 'child_key_prefix';
-
-/**
- * Key prefix of the children of branch `name` in `run`: `<parentKey>$<parentWorkflow>$<branch>$`.
- * A run is unique by (workflow, key), so two workflows started with the same key never share a
- * child, and the keys stay predictable (the same for every run of that workflow and key).
- */
-export function childKeyPrefix(run: { job_name: string; key: string }, name: string): string {
-  return `${run.key}$${run.job_name}$${name}$`;
-}
 
 /**
  * chrono_forge 0.10 branches: `@Branch()` scopes, `spawn`/`spawnEach` (batched, cursor-resumable,
@@ -87,7 +37,7 @@ export class BranchRunner {
     private readonly store: WorkflowStore,
     private readonly branches: BranchStore,
     private readonly registry: WorkflowRegistry,
-    private readonly jobs: BranchJobs,
+    private readonly queue: WorkflowQueue,
   ) {}
 
   /** Runs the body of branch `name` unless it is sealed; seals it when the body returns. */
@@ -99,7 +49,9 @@ export class BranchRunner {
   ): Promise<void> {
     if (branchStorage.getStore())
       throw new NestedBranchError(
-        `Branch "${name}" was opened inside branch "${branchStorage.getStore()?.name}".`,
+        `Branch "${name}" was opened inside branch "${branchStorage.getStore()?.name}"; branches cannot be nested. ` +
+          `Call the @Branch method "${name}" from the workflow method itself (after the outer branch returned), ` +
+          'or spawn a child workflow that opens its own branch.',
       );
     if (scope.openBranches.has(name))
       throw new InvalidOptionsError(`Branch "${name}" was opened twice in one run.`);
@@ -148,7 +100,7 @@ export class BranchRunner {
 
   async spawn(scope: RunScope, name: string, spec: SpawnSpec): Promise<void> {
     scope.assertCanWork();
-    const frame = this.frame(name);
+    const frame = spawnFrame(name);
     const toEnqueue = await this.dispatch(
       scope,
       frame,
@@ -157,7 +109,7 @@ export class BranchRunner {
       (s) => ({ ...s, key: s.key ?? name }),
       { n: 0 },
     );
-    await this.jobs.enqueueChildren(toEnqueue);
+    await this.queue.enqueueChildren(toEnqueue);
   }
 
   async spawnEach<T>(
@@ -168,7 +120,7 @@ export class BranchRunner {
     of: number,
   ): Promise<void> {
     scope.assertCanWork();
-    const frame = this.frame(name);
+    const frame = spawnFrame(name);
     if (!Number.isInteger(of) || of < 1 || of > 10_000)
       throw new InvalidOptionsError('spawnEach `of` must be an integer in 1..10000.');
     if (typeof map !== 'function') throw new InvalidOptionsError('spawnEach needs a map function.');
@@ -194,7 +146,7 @@ export class BranchRunner {
           suffixes,
         );
         await enqueuing;
-        enqueuing = this.jobs.enqueueChildren(toEnqueue);
+        enqueuing = this.queue.enqueueChildren(toEnqueue);
         enqueuing.catch(() => undefined); // awaited before the next enqueue or at the end
         last = batch.cursor;
       }
@@ -207,16 +159,6 @@ export class BranchRunner {
       await enqueuing.catch(() => undefined);
     }
     await enqueuing;
-  }
-
-  private frame(name: string) {
-    const frame = branchStorage.getStore();
-    if (!frame)
-      throw new NotInBranchError(
-        `spawn/spawnEach("${name}") may only be called inside a @Branch() method.`,
-      );
-    assertUserName(name, 'Spawn');
-    return frame;
   }
 
   /**
@@ -279,20 +221,7 @@ export class BranchRunner {
 
   /** Joins branches: completes inline when every child completed, else starts the poller and halts. */
   async merge(scope: RunScope, names: string[], options: MergeOptions): Promise<void> {
-    if (names.length === 0) throw new InvalidOptionsError('merge needs at least one branch name.');
-    for (const n of names) {
-      assertUserName(n, 'Branch');
-      if (n.includes(','))
-        throw new InvalidOptionsError(`Branch name "${n}" contains ",", the merge separator.`);
-    }
-    const minMs = toMs(options.minInterval ?? '5s', 'merge minInterval');
-    const maxMs = toMs(options.maxInterval ?? '5m', 'merge maxInterval');
-    if (minMs > maxMs)
-      throw new InvalidOptionsError(
-        `merge minInterval (${minMs} ms) exceeds maxInterval (${maxMs} ms).`,
-      );
-    const unique = [...new Set(names)].sort();
-    const stepName = `merge$${unique.join(',')}`;
+    const { unique, stepName, minMs, maxMs } = parseMerge(names, options);
     const open = unique.map((n) => {
       const b = scope.openBranches.get(n);
       if (!b)
@@ -344,7 +273,7 @@ export class BranchRunner {
       token,
     });
     scope.afterRelease.push(() =>
-      this.jobs.enqueueMerge(
+      this.queue.enqueueMerge(
         { parentId: scope.run.id, branchLogIds: ids, minMs, maxMs, token },
         0,
         0,

@@ -2,7 +2,7 @@ import type { QueryResultRow } from 'pg';
 import type { QueryRunner } from 'typeorm';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import { RUN_STATES, type WorkflowState } from '../database/entities/workflow.entity.js';
 import { REPEAT_TICK_PATTERN } from '../persistence/workflow.sql.js';
 import type { WorkflowStore } from '../persistence/workflow.store.js';
 import { deserializeValue, type StoredValue } from '../util/serialization.util.js';
@@ -11,7 +11,7 @@ import {
   assertRunKey,
   MAX_KEY_LENGTH,
   MAX_WORKFLOW_NAME_LENGTH,
-} from './client-arguments.js';
+} from '../definitions/client-arguments.js';
 import { allowedFrom } from './transitions.js';
 import type {
   BranchInfo,
@@ -21,8 +21,6 @@ import type {
   WorkflowRunDetail,
   WorkflowRunSummary,
 } from './workflow-run.interface.js';
-
-const STATES: WorkflowState[] = ['idle', 'running', 'completed', 'failed', 'stalled', 'cancelled'];
 
 const SUMMARY_COLUMNS = `id, key, job_name AS workflow, state, attempt + 1 AS attempt, started_at AS "startedAt",
   completed_at AS "completedAt", finished_at AS "finishedAt", next_run_at AS "nextRunAt", locked_by AS "lockedBy", created_at AS "createdAt",
@@ -159,8 +157,10 @@ export class RunQueries {
         : Array.isArray(filter.state)
           ? filter.state
           : [filter.state];
-    if (states && states.some((s) => !STATES.includes(s))) {
-      throw new InvalidOptionsError(`Unknown state in list() filter; use ${STATES.join(', ')}.`);
+    if (states && states.some((s) => !RUN_STATES.includes(s))) {
+      throw new InvalidOptionsError(
+        `Unknown state in list() filter; use ${RUN_STATES.join(', ')}.`,
+      );
     }
     assertOptionalText(filter.workflow, 'list() workflow', MAX_WORKFLOW_NAME_LENGTH);
     assertOptionalText(filter.keyPrefix, 'list() keyPrefix', MAX_KEY_LENGTH);

@@ -1,4 +1,4 @@
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 
 /** Every state change a run can make, and what causes it. */
 export const TRANSITIONS: Readonly<Record<WorkflowState, readonly WorkflowState[]>> = {

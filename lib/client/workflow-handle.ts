@@ -1,9 +1,21 @@
 import { ResultTimeoutError } from '../errors/result-timeout.error.js';
 import { WorkflowFailedError } from '../errors/workflow-failed.error.js';
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import { type Duration, toMs } from '../util/duration.util.js';
 import { deserializeValue, type StoredValue } from '../util/serialization.util.js';
-import type { WorkflowClient } from './workflow.client.js';
+import type { RunQueries } from './run-queries.js';
+
+/**
+ * What a {@link WorkflowHandle} asks of the client that made it; `WorkflowClient` is one.
+ *
+ * @publicApi
+ */
+export interface WorkflowHandleSource {
+  /** State, stored result and last error of run `id`. */
+  fetchOutcome(id: string): ReturnType<RunQueries['outcome']>;
+  /** Cancels run `key` of workflow `selector.workflow`. */
+  cancel(key: string, selector: { workflow?: string }): Promise<void>;
+}
 
 /**
  * A reference to one run, returned by `WorkflowClient.start()`.
@@ -12,7 +24,7 @@ import type { WorkflowClient } from './workflow.client.js';
  */
 export class WorkflowHandle<R = unknown> {
   constructor(
-    private readonly client: WorkflowClient,
+    private readonly client: WorkflowHandleSource,
     /** The run's database id. */
     readonly id: string,
     /** The workflow name. */

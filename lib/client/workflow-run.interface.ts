@@ -1,5 +1,5 @@
-import type { ExecutionLogState } from '../persistence/entities/execution-log.entity.js';
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import type { ExecutionLogState } from '../database/entities/execution-log.entity.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 
 /**
  * A run as `WorkflowClient.list()` returns it.

@@ -1,11 +1,11 @@
 import { Injectable, type Type } from '@nestjs/common';
-import { WorkflowRegistry } from '../discovery/workflow.registry.js';
+import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { InvalidTransitionError } from '../errors/invalid-transition.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
-import { notifySql, wakePayload } from '../persistence/wake-listener.js';
+import { notifySql, wakePayload } from '../queue/wake-listener.js';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { TimerStore } from '../timers/timer.store.js';
@@ -13,9 +13,9 @@ import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import { describeValue } from '../util/describe.util.js';
 import { assertUserName } from '../util/names.util.js';
 import { jsonByteSize, serializeValue } from '../util/serialization.util.js';
-import { assertSelector } from './client-arguments.js';
+import { assertSelector } from '../definitions/client-arguments.js';
 import { afterCommit } from './after-commit.js';
-import { checkNewRun, MAX_INPUT_BYTES } from './input-validation.js';
+import { checkNewRun, MAX_INPUT_BYTES } from '../definitions/input-validation.js';
 import { WorkflowHandle } from './workflow-handle.js';
 import type {
   ListRunsFilter,
@@ -25,7 +25,7 @@ import type {
 import { RunQueries } from './run-queries.js';
 import { allowedFrom } from './transitions.js';
 
-export { MAX_INPUT_BYTES } from './input-validation.js';
+export { MAX_INPUT_BYTES } from '../definitions/input-validation.js';
 
 /** Options of `WorkflowClient.start()`. @publicApi */
 export interface StartOptions<I = unknown> {

@@ -1,4 +1,4 @@
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import type { BranchRow, RunDetailRow, StepRow } from './run-detail.store.js';
 import { badge, json, when } from './format.util.js';
 import { href, html, type SafeHtml, seg } from './html.util.js';

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
-import { MAX_KEY_LENGTH } from '../client/client-arguments.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
+import { MAX_KEY_LENGTH } from '../definitions/client-arguments.js';
 import { unstorableText } from '../util/serialization.util.js';
 import { CsrfTokens } from './csrf-tokens.js';
 import {

@@ -1,18 +1,11 @@
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import { RUN_STATES, type WorkflowState } from '../database/entities/workflow.entity.js';
 import type { Overview, StrandedRow } from './dashboard.store.js';
 import { badge, when } from './format.util.js';
 import { href, html, type SafeHtml, seg, tableBody } from './html.util.js';
 import { layout, type ViewContext } from './layout.view.js';
 
 /** Every state, in the order the dashboard shows them. */
-export const STATES: WorkflowState[] = [
-  'idle',
-  'running',
-  'stalled',
-  'failed',
-  'completed',
-  'cancelled',
-];
+export const STATES: readonly WorkflowState[] = RUN_STATES;
 
 /** Runs by state and by workflow, and the stuck runs. */
 export function overviewView(ctx: ViewContext, o: Overview): SafeHtml {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import { LOCK_EXPIRED } from '../persistence/workflow.sql.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import { DashboardStore } from './dashboard.store.js';
 
 /** Every column of a run the detail page shows. */
@@ -85,7 +86,7 @@ export class RunDetailStore {
       `SELECT id, key, job_name AS workflow, state, attempt, input, result, context,
          max_duration_ms::float8 AS max_duration_ms, locked_at,
          locked_by, locked_at IS NOT NULL AND ${this.store.staleLock()} AS lock_stale,
-         locked_at < now() - max_duration_ms * interval '1 millisecond' AS lock_expired, started_at,
+         ${LOCK_EXPIRED} AS lock_expired, started_at,
          completed_at, finished_at, next_run_at, created_at, updated_at
        FROM ${this.store.table('workflows')} WHERE id = $1`,
       [id],

@@ -1,4 +1,4 @@
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import type { RunRow, StrandedRow } from './dashboard.store.js';
 import { href, html, type SafeHtml } from './html.util.js';
 import { layout, type ViewContext } from './layout.view.js';

@@ -1,17 +1,6 @@
 import { SetMetadata } from '@nestjs/common';
-import { BRANCH_METADATA } from '../chrono-forge.constants.js';
-
-/**
- * Options of `@Branch()`.
- *
- * @publicApi
- */
-export interface BranchOptions {
-  /** Branch name. @default the method name */
-  name?: string;
-  /** Merge right after the branch seals (the workflow waits for every child there). @default false */
-  automerge?: boolean;
-}
+import { BRANCH_METADATA } from '../options/chrono-forge.constants.js';
+import type { BranchOptions } from '../options/workflow-options.interface.js';
 
 /**
  * Makes a provider method a named fan-out scope (step `branch$<name>`). Inside it,

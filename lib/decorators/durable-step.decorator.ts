@@ -1,6 +1,6 @@
 import { SetMetadata } from '@nestjs/common';
-import { STEP_METADATA } from '../chrono-forge.constants.js';
-import type { StepOptions } from '../interfaces/workflow-options.interface.js';
+import { STEP_METADATA } from '../options/chrono-forge.constants.js';
+import type { StepOptions } from '../options/workflow-options.interface.js';
 
 /**
  * Makes a provider method a memoized durable step (`step$<name>`). Inside a running workflow the

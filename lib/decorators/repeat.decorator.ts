@@ -1,38 +1,10 @@
 import { SetMetadata } from '@nestjs/common';
-import { REPEAT_METADATA } from '../chrono-forge.constants.js';
-import type { RetryOption } from '../executor/retry-policy.js';
-import type { RepeatEvery } from '../timers/repeat-schedule.js';
-import type { Duration } from '../util/duration.util.js';
-
-/**
- * Options of `@Repeat()`.
- *
- * @publicApi
- */
-export interface RepeatOptions {
-  /** Step name segment. @default the method name */
-  name?: string;
-  /**
-   * Stop condition, checked before every tick: the name of a method on the same provider, or a
-   * function; both receive the arguments the repeat was called with.
-   */
-  till?: string | ((...args: never[]) => unknown);
-  /** First scheduled tick. @default first reach of the repeat + one interval */
-  startAt?: Date;
-  /** A tick later than this past its schedule is skipped (missed ticks are fast-forwarded). @default '1h' */
-  timeout?: Duration;
-  /** Retry policy of one tick. @default the step default (3 attempts) */
-  retry?: RetryOption;
-  /** After a tick exhausts its retries: `'continue'` with the next tick, or `'fail'` (stall the run). @default 'continue' */
-  onError?: 'continue' | 'fail';
-  /** Time zone of calendar intervals (whole days, months, …). @default 'UTC' */
-  timeZone?: string;
-}
-
-/** Metadata stored by `@Repeat()`. */
-export interface RepeatMetadata extends RepeatOptions {
-  every: RepeatEvery;
-}
+import { REPEAT_METADATA } from '../options/chrono-forge.constants.js';
+import type {
+  RepeatEvery,
+  RepeatMetadata,
+  RepeatOptions,
+} from '../options/workflow-options.interface.js';
 
 /**
  * Makes a provider method a durable periodic task (chrono_forge's `durably_repeat`). Called inside

@@ -1,6 +1,6 @@
 import { SetMetadata } from '@nestjs/common';
-import { WORKFLOW_METADATA } from '../chrono-forge.constants.js';
-import type { WorkflowOptions } from '../interfaces/workflow-options.interface.js';
+import { WORKFLOW_METADATA } from '../options/chrono-forge.constants.js';
+import type { WorkflowOptions } from '../options/workflow-options.interface.js';
 
 /**
  * Marks a provider method as a workflow entry point named `<Class>.<method>`.

@@ -5,10 +5,13 @@ import {
   REPEAT_METADATA,
   STEP_METADATA,
   WORKFLOW_METADATA,
-} from '../chrono-forge.constants.js';
-import type { BranchOptions } from '../decorators/branch.decorator.js';
-import type { RepeatMetadata } from '../decorators/repeat.decorator.js';
-import type { StepOptions, WorkflowOptions } from '../interfaces/workflow-options.interface.js';
+} from '../options/chrono-forge.constants.js';
+import type {
+  BranchOptions,
+  RepeatMetadata,
+  StepOptions,
+  WorkflowOptions,
+} from '../options/workflow-options.interface.js';
 
 /** The only reader of ChronoForge's decorator metadata. */
 @Injectable()

@@ -1,28 +1,31 @@
 import { Inject, Injectable, Logger, type OnModuleInit, type Type } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { plainToInstance } from 'class-transformer';
-import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
-import { InvalidOptionsError } from '../errors/invalid-options.error.js';
-import { toRetryStrategy } from '../executor/retry-policy.js';
-import { StepRunner } from '../executor/step.runner.js';
-import { activeScope } from '../executor/run-scope.js';
-import type { RepeatMetadata } from '../decorators/repeat.decorator.js';
-import type { BranchOptions } from '../decorators/branch.decorator.js';
-import { BranchRunner } from '../branches/branch.runner.js';
-import { RepeatSchedule } from '../timers/repeat-schedule.js';
-import { RepeatRunner } from '../timers/repeat.runner.js';
-import type { StepOptions } from '../interfaces/workflow-options.interface.js';
-import type { ResolvedOptions } from '../module/resolve-options.js';
-import { toMaxDurationMs, toMs } from '../util/duration.util.js';
-import { assertUserName } from '../util/names.util.js';
+import { DurableMethods } from '../context/durable-methods.js';
+import {
+  type DurableMethodDefinition,
+  toBranchDefinition,
+  toRepeatDefinition,
+  toStepDefinition,
+  toWorkflowDefinition,
+} from '../definitions/method-definitions.js';
+import { type WorkflowDefinition, WorkflowRegistry } from '../definitions/workflow.registry.js';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
 import { WorkflowMetadataAccessor } from './workflow-metadata.accessor.js';
-import { WorkflowRegistry } from './workflow.registry.js';
 
 type Method = (...args: unknown[]) => unknown;
 
+/** What discovery found: workflow definitions and the decorated methods to make durable. */
+export interface DiscoveredDefinitions {
+  workflows: WorkflowDefinition[];
+  methods: DurableMethodDefinition[];
+}
+
 /**
- * Finds `@Workflow()` and `@DurableStep()` methods on singleton providers at module init,
- * registers workflows and wraps step methods on their instance so calls inside a run are durable.
+ * Finds `@Workflow()`, `@DurableStep()`, `@Repeat()` and `@Branch()` methods on singleton
+ * providers at module init and turns their options into ready definitions (checked and parsed
+ * once, here). It wraps nothing itself: the workflows go to the `WorkflowRegistry`, the durable
+ * methods to `DurableMethods`.
  */
 @Injectable()
 export class WorkflowExplorer implements OnModuleInit {
@@ -33,13 +36,19 @@ export class WorkflowExplorer implements OnModuleInit {
     private readonly scanner: MetadataScanner,
     private readonly accessor: WorkflowMetadataAccessor,
     private readonly registry: WorkflowRegistry,
-    private readonly steps: StepRunner,
-    private readonly repeats: RepeatRunner,
-    private readonly branches: BranchRunner,
+    private readonly durableMethods: DurableMethods,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
   onModuleInit(): void {
+    const { workflows, methods } = this.explore();
+    this.durableMethods.install(methods);
+    for (const workflow of workflows) this.registry.add(workflow);
+  }
+
+  /** Collects the definitions of every decorated method (throws on invalid options). */
+  explore(): DiscoveredDefinitions {
+    const found: DiscoveredDefinitions = { workflows: [], methods: [] };
     for (const wrapper of this.discovery.getProviders()) {
       const { instance, metatype } = wrapper;
       if (!instance || typeof instance !== 'object' || !metatype) continue;
@@ -58,110 +67,29 @@ export class WorkflowExplorer implements OnModuleInit {
           );
           continue;
         }
-        if (step) this.wrapStep(instance as Record<string, Method>, methodName, step, where);
-        if (repeat) this.wrapRepeat(instance as Record<string, Method>, methodName, repeat, where);
-        if (branch) this.wrapBranch(instance as Record<string, Method>, methodName, branch, where);
-        if (workflow) {
-          const name = workflow.name ?? `${(metatype as Type).name}.${methodName}`;
-          assertUserName(name, `Workflow (${where})`);
-          const inputType = workflow.input;
-          if (inputType !== undefined && typeof inputType !== 'function') {
-            throw new InvalidOptionsError(`@Workflow input of ${where} must be a class.`);
-          }
-          const original = proto[methodName] as Method;
-          this.registry.add({
-            name,
-            target: metatype as Type,
+        if (step || repeat || branch) {
+          found.methods.push({
+            instance,
             methodName,
-            maxDurationMs:
-              workflow.maxDuration !== undefined
-                ? toMaxDurationMs(workflow.maxDuration, `maxDuration of ${where}`)
-                : this.options.maxDurationMs,
-            retry: toRetryStrategy(workflow.retry, `retry of ${where}`),
-            inputType,
-            invoke: async (input) =>
-              original.call(
-                instance,
-                inputType && input !== null && typeof input === 'object'
-                  ? plainToInstance(inputType, input)
-                  : input,
-              ),
+            step: step && toStepDefinition(methodName, step, where),
+            repeat: repeat && toRepeatDefinition(instance, methodName, repeat, where),
+            branch: branch && toBranchDefinition(methodName, branch, where),
           });
+        }
+        if (workflow) {
+          found.workflows.push(
+            toWorkflowDefinition(
+              metatype as Type,
+              instance,
+              methodName,
+              method as Method,
+              workflow,
+              this.options.maxDurationMs,
+            ),
+          );
         }
       }
     }
-  }
-
-  private wrapBranch(
-    instance: Record<string, Method>,
-    methodName: string,
-    options: BranchOptions,
-    where: string,
-  ): void {
-    const name = options.name ?? methodName;
-    assertUserName(name, `Branch (${where})`);
-    if (name.includes(','))
-      throw new InvalidOptionsError(`Branch name of ${where} contains ",", the merge separator.`);
-    const original = instance[methodName];
-    const branches = this.branches;
-    instance[methodName] = function durableBranch(this: object, ...args: unknown[]) {
-      const scope = activeScope();
-      if (!scope) return original.apply(this, args);
-      return scope.track(() =>
-        branches.branch(scope, name, options.automerge === true, async () =>
-          original.apply(this, args),
-        ),
-      );
-    };
-  }
-
-  private wrapRepeat(
-    instance: Record<string, Method>,
-    methodName: string,
-    meta: RepeatMetadata,
-    where: string,
-  ): void {
-    const name = meta.name ?? methodName;
-    assertUserName(name, `Repeat (${where})`);
-    new RepeatSchedule(meta.every, 0, meta.timeZone);
-    toMs(meta.timeout ?? '1h', `timeout of ${where}`);
-    toRetryStrategy(meta.retry, `retry of ${where}`);
-    if (meta.onError !== undefined && meta.onError !== 'continue' && meta.onError !== 'fail') {
-      throw new InvalidOptionsError(`@Repeat onError of ${where} must be 'continue' or 'fail'.`);
-    }
-    if (typeof meta.till === 'string' && typeof instance[meta.till] !== 'function') {
-      throw new InvalidOptionsError(
-        `@Repeat till of ${where} names "${meta.till}", which is not a method of the provider.`,
-      );
-    }
-    if (
-      meta.startAt !== undefined &&
-      (!(meta.startAt instanceof Date) || Number.isNaN(meta.startAt.getTime()))
-    ) {
-      throw new InvalidOptionsError(`@Repeat startAt of ${where} must be a valid Date.`);
-    }
-    const original = instance[methodName];
-    const repeats = this.repeats;
-    instance[methodName] = function durableRepeat(this: object, ...args: unknown[]) {
-      const scope = activeScope();
-      if (!scope) return original.apply(this, args);
-      return scope.track(() => repeats.run(scope, name, this, original, args, meta));
-    };
-  }
-
-  private wrapStep(
-    instance: Record<string, Method>,
-    methodName: string,
-    options: StepOptions,
-    where: string,
-  ): void {
-    const name = options.name ?? methodName;
-    assertUserName(name, `Step (${where})`);
-    toRetryStrategy(options.retry, `retry of ${where}`);
-    const original = instance[methodName];
-    const steps = this.steps;
-    instance[methodName] = function durableStep(this: unknown, ...args: unknown[]) {
-      return steps.run(name, () => original.apply(this, args), options);
-    };
+    return found;
   }
 }

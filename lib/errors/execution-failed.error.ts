@@ -16,7 +16,9 @@ export class ExecutionFailedError extends ChronoForgeError {
   ) {
     super(
       `Step "${stepName}" failed after ${attempts} attempt(s)` +
-        (cause instanceof Error ? `: ${cause.message}` : ''),
+        (cause instanceof Error ? `: ${cause.message}` : '') +
+        '. If this error leaves the workflow method the run is stalled: fix the cause, then ' +
+        'client.retry(key) runs the step again with a fresh retry budget.',
       { cause },
     );
   }

@@ -1,22 +1,24 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
-import { WorkflowRegistry } from '../discovery/workflow.registry.js';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
+import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 import { ChronoForgeError } from '../errors/chrono-forge.error.js';
 import { ExecutionFailedError } from '../errors/execution-failed.error.js';
-import type { ResolvedOptions } from '../module/resolve-options.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
 import type { LogRow } from '../persistence/rows.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
-import { ChronoForgeClock } from '../timers/clock.js';
+import { ChronoForgeClock } from '../util/clock.js';
 import { BranchRunner } from '../branches/branch.runner.js';
 import { ChronoForgeMetrics, type PassOutcome } from '../observability/chrono-forge-metrics.js';
 import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
 import { escapeControlChars } from '../util/control-chars.util.js';
 import { serializeValue } from '../util/serialization.util.js';
-import { toErrorRecord } from './error-record.js';
-import { HaltExecution, LockLostError, RunScope, runStorage } from './run-scope.js';
+import { toErrorRecord } from '../run/error-record.js';
+import { RunScope, runStorage } from '../run/run-scope.js';
+import { HaltExecution } from '../run/halt-execution.js';
+import { LockLostError } from '../errors/lock-lost.error.js';
 
 type Outcome =
   | { kind: 'complete'; value: unknown }

@@ -1,11 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
-import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
-import { type CleanupOptions, resolveCleanupOptions } from './cleanup-options.js';
+import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
+import { type CleanupOptions, resolveCleanupOptions } from '../options/cleanup-options.js';
 import { pruneRepeatTicks } from './repeat-tick-pruner.js';
 
-export type { CleanupOptions } from './cleanup-options.js';
+export type { CleanupOptions } from '../options/cleanup-options.js';
 
 /** Rows {@link Cleanup.run} deleted. @publicApi */
 export interface CleanupResult {

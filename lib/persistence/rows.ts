@@ -1,6 +1,6 @@
 import type { StoredValue } from '../util/serialization.util.js';
-import type { ExecutionLogState } from './entities/execution-log.entity.js';
-import type { WorkflowState } from './entities/workflow.entity.js';
+import type { ExecutionLogState } from '../database/entities/execution-log.entity.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 
 /** A run as the executor loads it when it takes the lock. */
 export interface RunRow {

@@ -42,13 +42,19 @@ export function workflowTables(schema: string): WorkflowTables {
   };
 }
 
+/** SQL: the time before which a run's lock has outlived its `max_duration_ms` (one pass's lease). */
+export const LOCK_EXPIRY_CUTOFF = `now() - max_duration_ms * interval '1 millisecond'`;
+
+/** SQL condition on a workflows row: its lock outlived `max_duration_ms`, so any pass may take it. */
+export const LOCK_EXPIRED = `locked_at < ${LOCK_EXPIRY_CUTOFF}`;
+
 /**
  * SQL condition on a workflows row: its lock may be taken — free, older than the run's
  * `max_duration_ms`, or held by a worker whose heartbeat stopped `deadAfterMs` ago (a dead process).
  */
 export function staleLockCondition(workers: string, deadAfterMs: number): string {
   const dead = `${Math.round(deadAfterMs)} * interval '1 millisecond'`;
-  return `(locked_at IS NULL OR locked_at < now() - max_duration_ms * interval '1 millisecond'
+  return `(locked_at IS NULL OR ${LOCK_EXPIRED}
       OR (locked_at < now() - ${dead} AND NOT EXISTS (SELECT 1 FROM ${workers} k
           WHERE k.id = split_part(locked_by, '/', 1) AND k.heartbeat_at > now() - ${dead})))`;
 }

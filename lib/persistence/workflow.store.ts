@@ -1,31 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
-import type { ResolvedOptions } from '../module/resolve-options.js';
-import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
 import type { QueryRunner } from 'typeorm';
 import type { StoredValue } from '../util/serialization.util.js';
-import { engineStatement, LockLostError } from '../executor/run-scope.js';
-import { ChronoForgeDatabase, type IsolationLevel } from './chrono-forge-database.js';
-import type { ErrorRecord, LogRow, ReleaseSpec, RunRow, StateCarrier, StateClaim } from './rows.js';
-import {
-  staleLockCondition,
-  statementName,
-  WORKER_DEAD_AFTER_MS,
-  WorkflowStatements,
-  workflowTables,
-} from './workflow.sql.js';
+import { LockLostError } from '../errors/lock-lost.error.js';
+import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
+import type { ErrorRecord, LogRow, ReleaseSpec, RunRow, StateCarrier } from './rows.js';
+import { StoreConnection } from './store-connection.js';
+import { WorkflowStatements } from './workflow.sql.js';
 
 export { NOT_DUE_TOLERANCE_MS, REPEAT_TICK_PATTERN, WORKER_DEAD_AFTER_MS } from './workflow.sql.js';
-
-/** A claim on a pass's durable state and the connection to write it on (see `claimWrite`). @internal */
-export interface ClaimedWrite {
-  /** The state the write carries, or `null`. */
-  readonly claim: StateClaim | null;
-  /** Runs a statement on the write's connection. */
-  query<R extends QueryResultRow>(text: string, values: unknown[]): Promise<R[]>;
-  /** Ends the claim (`saved`: the write stored the state) and returns the connection. */
-  end(saved: boolean): void;
-}
 
 /** Outcome of trying to take a run's lock. */
 export type AcquireResult =
@@ -40,109 +24,15 @@ export type AcquireResult =
  * `locked_by` is the pass's owner, so no write of a pass commits after its lock was taken over.
  */
 @Injectable()
-export class WorkflowStore {
-  readonly wf: string;
-  readonly logs: string;
-  readonly errors: string;
-  readonly signals: string;
-  readonly workers: string;
-  readonly schema: string;
-
-  private readonly staleLockSql: string;
+export class WorkflowStore extends StoreConnection {
   private readonly sql: WorkflowStatements;
 
   constructor(
-    private readonly db: ChronoForgeDatabase,
+    db: ChronoForgeDatabase,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) options: ResolvedOptions,
   ) {
-    this.schema = db.schema;
-    const tables = workflowTables(db.schema);
-    ({
-      wf: this.wf,
-      logs: this.logs,
-      errors: this.errors,
-      signals: this.signals,
-      workers: this.workers,
-    } = tables);
-    const deadAfter = options.worker === false ? WORKER_DEAD_AFTER_MS : options.worker.deadAfterMs;
-    this.staleLockSql = staleLockCondition(this.workers, deadAfter);
-    this.sql = new WorkflowStatements(tables, this.staleLockSql);
-  }
-
-  /**
-   * SQL condition: the run's lock may be taken — free, older than the run's `max_duration_ms`, or
-   * held by a worker whose heartbeat stopped (a dead process).
-   */
-  staleLock(): string {
-    return this.staleLockSql;
-  }
-
-  /** @internal The pg pool (its types stay out of the published declarations). */
-  get pool(): Pool {
-    return this.db.pool;
-  }
-
-  /**
-   * Runs a statement on the pool, or on `runner` (a TypeORM QueryRunner inside a transaction), or
-   * on `client` (a connection taken from the pool). What it throws is tagged as an engine
-   * statement's failure (type and `code` unchanged): when it escapes a durable call, the pass ends
-   * as an infrastructure fault (`EngineFaultError`).
-   * @internal
-   */
-  query<R extends QueryResultRow>(
-    text: string,
-    values: unknown[] = [],
-    runner?: QueryRunner,
-    client?: PoolClient,
-  ): Promise<R[]> {
-    return engineStatement(async () => {
-      if (runner) return (await runner.query(text, values, true)).records as R[];
-      // NOTE: named statements are parsed and planned once per connection, not on every call.
-      const config = { name: statementName(text), text, values };
-      return (await (client ?? this.pool).query<R>(config)).rows;
-    });
-  }
-
-  /**
-   * Claims the carrier's unsaved state (see {@link StateCarrier.claimState}) for one write, with the
-   * connection to write it on: `runner`'s, or a pooled one taken before the claim, so a claim is
-   * never held while waiting for the pool (which transactional steps waiting for the claim may
-   * hold). `end` must be called once the write ended. @internal
-   */
-  async claimWrite(carrier?: StateCarrier, runner?: QueryRunner): Promise<ClaimedWrite> {
-    const client = carrier && !runner ? await this.pool.connect() : undefined;
-    // A checked-out connection that the server drops while no query runs on it emits 'error': with
-    // no listener that would crash the process. Remember it, and destroy the connection on release.
-    let broken: Error | undefined;
-    const onError = (err: Error): void => {
-      broken = err;
-    };
-    client?.on('error', onError);
-    const release = (): void => {
-      client?.off('error', onError);
-      client?.release(broken);
-    };
-    let claim: StateClaim | null;
-    try {
-      claim = (await carrier?.claimState()) ?? null;
-    } catch (err) {
-      release();
-      throw err;
-    }
-    return {
-      claim,
-      query: <R extends QueryResultRow>(text: string, values: unknown[]) =>
-        this.query<R>(text, values, runner, client),
-      end: (saved) => {
-        claim?.done(saved);
-        release();
-      },
-    };
-  }
-
-  /** Runs `fn` in one transaction on one pooled connection (failures tagged as in `query`). @internal */
-  transaction<T>(fn: (client: PoolClient) => Promise<T>, isolation?: IsolationLevel): Promise<T> {
-    return engineStatement(() => this.db.transaction(fn, isolation));
+    super(db, options);
+    this.sql = new WorkflowStatements(this.tables, this.staleLock());
   }
 
   /** Inserts a run unless `(jobName, key)` exists; returns its id and whether it was created. */

@@ -5,62 +5,38 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import {
-  createPostgresBackend,
-  type Job,
-  type PostgresPoolConfig,
-  Queue,
-  type QueueOptions,
-  withBackend,
-  Worker,
-} from 'bullmq';
+import { type Job, type PostgresPoolConfig, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   CHRONO_FORGE_RESOLVED_OPTIONS,
   CLEANUP_JOB,
   CLEANUP_SCHEDULER_ID,
+  MERGE_JOB,
   RUN_JOB,
-} from '../chrono-forge.constants.js';
-import { ChronoForgeError } from '../errors/chrono-forge.error.js';
-import { QueueUnavailableError } from '../errors/queue-unavailable.error.js';
-import type { ResolvedOptions } from '../module/resolve-options.js';
-import { ChronoForgeDatabase } from '../persistence/chrono-forge-database.js';
-import { ChronoForgeClock } from '../timers/clock.js';
+} from '../options/chrono-forge.constants.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
+import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
+import { ChronoForgeClock } from '../util/clock.js';
+import { NotInitializedError } from '../errors/not-initialized.error.js';
 import { redactUrl } from '../util/redact.util.js';
+import {
+  DEFAULT_JOB_OPTIONS,
+  type MergeJobData,
+  mergeJobId,
+  RESWEEP_MS,
+  type RunJobData,
+  runJobId,
+} from './job-data.js';
+import {
+  PostgresBullMQ,
+  postgresQueueUnavailable,
+  QUEUE_POOL_MAX,
+  WORKER_POOL_MAX,
+} from './postgres-backend.js';
 import { anyWaiting, LocalWakes, waitForRedis } from './queue-jobs.js';
 
 export { redactUrl } from '../util/redact.util.js';
 export { REDIS_BOOT_TIMEOUT_MS } from './queue-jobs.js';
-
-/** Payload of a `run` job: only the run's id; everything else is read from PostgreSQL. */
-export interface RunJobData {
-  workflowId: string;
-}
-
-/** Deterministic job id of a wake-up, so duplicate enqueues of the same wake collapse. */
-export function runJobId(workflowId: string, wakeMs: number, tag = ''): string {
-  return `run-${workflowId}-${tag}${wakeMs}`;
-}
-
-/** Window in which the recovery sweeps of a still-overdue run collapse onto one job id. */
-export const RESWEEP_MS = 5_000;
-
-const DEFAULT_JOB_OPTIONS: QueueOptions['defaultJobOptions'] = {
-  removeOnComplete: true,
-  removeOnFail: true,
-  attempts: 5,
-  backoff: { type: 'exponential', delay: 500 },
-};
-
-/**
- * Pool sizes of the PostgreSQL backend (each also has one dedicated LISTEN connection): enqueues
- * are short statements, and a worker needs about one connection per concurrent job.
- */
-const QUEUE_POOL_MAX = 4;
-const WORKER_POOL_MAX = 10;
-
-/** Queue and Worker classes of BullMQ's PostgreSQL backend, bound per queue (not process-wide). */
-const PostgresBullMQ = withBackend(createPostgresBackend);
 
 /**
  * The BullMQ queue that carries wake-ups, and (in worker processes) its worker. The engine builds
@@ -182,6 +158,26 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
       this.localWakes.schedule(queue, jobId, delay);
   }
 
+  /** One `addBulk` for a batch of spawned children; ids collapse with any job already queued for them. */
+  async enqueueChildren(children: { id: string; next_run_at: Date }[]): Promise<void> {
+    if (children.length === 0) return;
+    await this.bullQueue.addBulk(
+      children.map((c) => ({
+        name: RUN_JOB,
+        data: { workflowId: c.id } satisfies RunJobData,
+        opts: { jobId: runJobId(c.id, new Date(c.next_run_at).getTime()) },
+      })),
+    );
+  }
+
+  /** Schedules poll number `poll` of a BranchMergeJob after `delayMs`. */
+  async enqueueMerge(data: MergeJobData, delayMs: number, poll: number): Promise<void> {
+    await this.bullQueue.add(MERGE_JOB, data, {
+      jobId: mergeJobId(data, poll),
+      delay: Math.max(0, Math.round(delayMs)),
+    });
+  }
+
   /**
    * Enqueues an immediate pass for each id. Sweeps of all processes collapse onto one job per run
    * and `RESWEEP_MS` window: a run that stays overdue gets a fresh job id in the next window, since
@@ -258,8 +254,8 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
 
   private postgresConnection(): PostgresPoolConfig {
     if (!this.postgres)
-      throw new Error(
-        'WorkflowQueue: the PostgreSQL queue is not initialized yet (onModuleInit has not run).',
+      throw new NotInitializedError(
+        'WorkflowQueue: the PostgreSQL queue is not initialized yet (onModuleInit has not run); start the worker from onApplicationBootstrap on.',
       );
     return this.postgres;
   }
@@ -277,8 +273,8 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
    */
   get bullQueue(): Queue {
     if (!this.queue)
-      throw new Error(
-        'WorkflowQueue: the queue is not initialized yet (onModuleInit has not run).',
+      throw new NotInitializedError(
+        'WorkflowQueue: the queue is not initialized yet (onModuleInit has not run); use it from onApplicationBootstrap on, or after app.init().',
       );
     return this.queue;
   }
@@ -293,17 +289,4 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
       this.releaseDatabase = undefined;
     }
   }
-}
-
-/** The boot error of a PostgreSQL queue that cannot connect (credentials redacted). */
-function postgresQueueUnavailable(connection: PostgresPoolConfig, err: unknown): Error {
-  if (err instanceof ChronoForgeError) return err;
-  const where = connection.connectionString
-    ? redactUrl(connection.connectionString)
-    : `postgres://${connection.host ?? 'localhost'}:${connection.port ?? 5432}/${connection.database ?? ''}`;
-  return new QueueUnavailableError(
-    `The PostgreSQL queue at ${where} is not reachable: ${redactUrl((err as Error)?.message || String(err))}. ` +
-      'Check that the server runs and accepts connections there, and queue.postgres.connectionString (or the database settings it defaults to).',
-    { cause: err },
-  );
 }

@@ -6,8 +6,8 @@ import pg from 'pg';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ChronoForgeModule } from '../chrono-forge.module.js';
-import type { ChronoForgeModuleOptions } from '../interfaces/chrono-forge-options.interface.js';
-import { ChronoForgeClock, TestClock } from '../timers/clock.js';
+import type { ChronoForgeModuleOptions } from '../options/chrono-forge-options.interface.js';
+import { ChronoForgeClock, TestClock } from '../util/clock.js';
 import { ChronoForgeTestHarness } from './test-harness.js';
 
 /** Options of {@link ChronoForgeTestingModule.create}. @publicApi */

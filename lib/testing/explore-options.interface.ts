@@ -1,7 +1,32 @@
+import type { TestingModule } from '@nestjs/testing';
+import type { WorkflowClient } from '../client/workflow.client.js';
 import type { WorkflowRunDetail } from '../client/workflow-run.interface.js';
-import type { CrashPhase } from '../executor/fault-injector.js';
+import type { WorkflowQueue } from '../queue/workflow.queue.js';
+import type { CrashPhase } from '../steps/fault-injector.js';
+import type { TestClock } from '../util/clock.js';
 import type { Duration } from '../util/duration.util.js';
-import type { ChronoForgeTestHarness } from './test-harness.js';
+
+/**
+ * The public surface of `ChronoForgeTestHarness`, which implements it: what an {@link IdleHook}
+ * receives.
+ *
+ * @publicApi
+ */
+export interface TestHarness {
+  readonly client: WorkflowClient;
+  readonly moduleRef: TestingModule;
+  readonly clock: TestClock;
+  readonly schema: string;
+  readonly queueName: string;
+  /** The engine queue (e.g. to inspect jobs). */
+  readonly queue: WorkflowQueue;
+  /** See `ChronoForgeTestHarness.runToCompletion`. */
+  runToCompletion(key: string, options?: RunToCompletionOptions): Promise<WorkflowRunDetail>;
+  /** See `ChronoForgeTestHarness.explore`. */
+  explore(workflow: string, input: unknown, options?: ExploreOptions): Promise<ExploreReport>;
+  /** Closes the application, drops the schema and obliterates the queue. */
+  close(): Promise<void>;
+}
 
 /**
  * Called while a driven run waits (`idle`), before the test clock is moved to its wake time: send
@@ -10,10 +35,7 @@ import type { ChronoForgeTestHarness } from './test-harness.js';
  *
  * @publicApi
  */
-export type IdleHook = (
-  run: WorkflowRunDetail,
-  harness: ChronoForgeTestHarness,
-) => void | Promise<void>;
+export type IdleHook = (run: WorkflowRunDetail, harness: TestHarness) => void | Promise<void>;
 
 /** Options of `ChronoForgeTestHarness.runToCompletion`. @publicApi */
 export interface RunToCompletionOptions {

@@ -4,11 +4,12 @@ import { WorkflowClient } from '../client/workflow.client.js';
 import type { WorkflowRunDetail } from '../client/workflow-run.interface.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { ResultTimeoutError } from '../errors/result-timeout.error.js';
-import { FaultInjector, parseTick, spawnTarget, tickTarget } from '../executor/fault-injector.js';
+import { FaultInjector, parseTick, spawnTarget, tickTarget } from '../steps/fault-injector.js';
+import { LOCK_EXPIRY_CUTOFF } from '../persistence/workflow.sql.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
-import { WorkflowWorker } from '../queue/workflow.worker.js';
-import type { TestClock } from '../timers/clock.js';
+import { WorkflowWorker } from '../worker/workflow.worker.js';
+import type { TestClock } from '../util/clock.js';
 import { toMs } from '../util/duration.util.js';
 import {
   completedSteps,
@@ -17,6 +18,7 @@ import {
   type ExploreReport,
   type ExploreVariant,
   type RunToCompletionOptions,
+  type TestHarness,
 } from './explore-options.interface.js';
 
 const TERMINAL = new Set(['completed', 'failed', 'stalled', 'cancelled']);
@@ -36,7 +38,7 @@ interface CrashTarget {
  *
  * @publicApi
  */
-export class ChronoForgeTestHarness {
+export class ChronoForgeTestHarness implements TestHarness {
   readonly client: WorkflowClient;
 
   constructor(
@@ -169,7 +171,7 @@ export class ChronoForgeTestHarness {
     for (const k of keys) faults.crashed.delete(k);
     const store = this.moduleRef.get(WorkflowStore);
     const aged = await store.query<{ id: string }>(
-      `UPDATE ${store.wf} SET locked_at = now() - (max_duration_ms + 1000) * interval '1 millisecond'
+      `UPDATE ${store.wf} SET locked_at = ${LOCK_EXPIRY_CUTOFF} - interval '1 second'
        WHERE key = ANY($1::text[]) AND state = 'running' RETURNING id`,
       [keys],
     );

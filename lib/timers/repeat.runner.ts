@@ -1,29 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../chrono-forge.constants.js';
-import type { RepeatMetadata } from '../decorators/repeat.decorator.js';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
+import type { RepeatDefinition } from '../definitions/method-definitions.js';
 import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
 import { ExecutionFailedError } from '../errors/execution-failed.error.js';
-import { toErrorRecord } from '../executor/error-record.js';
-import { crashPoint } from '../executor/fault-injector.js';
-import { type RetryCounts, type RetryStrategy, toRetryStrategy } from '../executor/retry-policy.js';
-import { HaltExecution, LockLostError, type RunScope, stepStorage } from '../executor/run-scope.js';
-import type { ResolvedOptions } from '../module/resolve-options.js';
+import { toErrorRecord } from '../run/error-record.js';
+import { crashPoint } from '../steps/fault-injector.js';
+import type { RetryCounts, RetryStrategy } from '../retry/retry-policy.js';
+import { resolveStepRetry } from '../retry/step-retry.js';
+import { type RunScope } from '../run/run-scope.js';
+import { HaltExecution } from '../run/halt-execution.js';
+import { stepStorage } from '../run/call-storage.js';
+import { LockLostError } from '../errors/lock-lost.error.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
-import { toMs } from '../util/duration.util.js';
 import { serializeValue } from '../util/serialization.util.js';
-import { alignPosition, RepeatSchedule } from './repeat-schedule.js';
+import { alignPosition, RepeatSchedule } from '../definitions/repeat-schedule.js';
+import { type Coordination, tillMet } from './repeat-coordination.js';
 import { RepeatStore, type TickWrite } from './repeat.store.js';
 
 type Method = (...args: unknown[]) => unknown;
-
-/** Coordination-log metadata of a repeat. */
-interface Coordination extends Record<string, unknown> {
-  anchor: string;
-  /** Index of the last tick that was run, failed or skipped; `null` before the first. */
-  last_index: number | null;
-  /** Scheduled time of that tick (chrono_forge's `last_execution_at`). */
-  last_execution_at: string | null;
-}
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -42,24 +37,25 @@ export class RepeatRunner {
 
   async run(
     scope: RunScope,
-    name: string,
+    def: RepeatDefinition,
     self: object,
     method: Method,
     args: unknown[],
-    meta: RepeatMetadata,
   ): Promise<void> {
-    const coordName = scope.nextStepName(`durably_repeat$${name}`);
+    const coordName = scope.nextStepName(`durably_repeat$${def.name}`);
     let coord = scope.logs.get(coordName);
     if (coord?.state === 'completed') return;
-    const timeoutMs = toMs(meta.timeout ?? '1h', 'repeat timeout');
-    const policy =
-      toRetryStrategy(meta.retry, 'repeat retry') ??
-      scope.definition.retry ??
-      this.options.defaultStepRetry;
+    const { timeoutMs } = def;
+    const policy = resolveStepRetry(
+      def.retry,
+      'repeat retry',
+      scope.definition.retry,
+      this.options.defaultStepRetry,
+    );
     for (;;) {
       // Before every tick: not once the pass halted or lost its lock (a parallel sibling's doing).
       scope.assertCanWork();
-      if (await this.tillMet(self, args, meta, coordName)) {
+      if (await tillMet(self, args, def, coordName)) {
         crashPoint(scope, coordName, 'before');
         const id = await this.store.completeStep(
           scope.run.id,
@@ -76,9 +72,9 @@ export class RepeatRunner {
       }
       let state = coord?.metadata as Coordination | undefined;
       if (!state) {
-        const anchor = meta.startAt
-          ? meta.startAt.getTime()
-          : scope.now() + new RepeatSchedule(meta.every, 0, meta.timeZone).approxMs;
+        const anchor = def.startAt
+          ? def.startAt.getTime()
+          : scope.now() + new RepeatSchedule(def.every, 0, def.timeZone).approxMs;
         state = { anchor: iso(anchor), last_index: null, last_execution_at: null };
         const id = await this.store.savePendingLog(scope.run.id, scope.owner, coordName, 1, state);
         coord = {
@@ -91,8 +87,8 @@ export class RepeatRunner {
         };
         scope.logs.set(coordName, coord);
       }
-      state = await this.align(scope, coordName, state, meta);
-      const schedule = new RepeatSchedule(meta.every, Date.parse(state.anchor), meta.timeZone);
+      state = await this.align(scope, coordName, state, def);
+      const schedule = new RepeatSchedule(def.every, Date.parse(state.anchor), def.timeZone);
       let index = state.last_index === null ? 0 : state.last_index + 1;
       const now = scope.now();
       const firstValid = schedule.indexAtOrAfter(now - timeoutMs);
@@ -124,7 +120,7 @@ export class RepeatRunner {
         self,
         method,
         args,
-        meta,
+        def,
         policy,
       );
       coord = scope.logs.get(coordName);
@@ -140,7 +136,7 @@ export class RepeatRunner {
     self: object,
     method: Method,
     args: unknown[],
-    meta: RepeatMetadata,
+    def: RepeatDefinition,
     policy: RetryStrategy,
   ): Promise<Coordination> {
     const tickName = `${coordName}$${scheduled}`;
@@ -181,7 +177,7 @@ export class RepeatRunner {
       const decision = refused ? null : policy.decide(err, attempts - offset, counts);
       if (Object.keys(counts).length > 0) tickMeta.retry_counts = counts;
       const error = toErrorRecord(refused ?? err, scope.context);
-      if (decision || meta.onError === 'fail') {
+      if (decision || def.onError === 'fail') {
         // Retried later, or stalls the run: the coordination log stays on the previous tick.
         if (!decision) tickMeta.stalls_run = true;
         const id = await this.store.failStepAttempt(
@@ -250,11 +246,11 @@ export class RepeatRunner {
     scope: RunScope,
     coordName: string,
     state: Coordination,
-    meta: RepeatMetadata,
+    def: RepeatDefinition,
   ): Promise<Coordination> {
     const anchorMs = Date.parse(state.anchor);
     const lastMs = state.last_execution_at === null ? null : Date.parse(state.last_execution_at);
-    const aligned = alignPosition(meta.every, meta.timeZone, {
+    const aligned = alignPosition(def.every, def.timeZone, {
       anchorMs,
       lastIndex: state.last_index,
       lastMs,
@@ -287,19 +283,5 @@ export class RepeatRunner {
     if (coord)
       scope.logs.set(coordName, { ...coord, attempts: coord.attempts + 1, metadata: next });
     return next;
-  }
-
-  private async tillMet(
-    self: object,
-    args: unknown[],
-    meta: RepeatMetadata,
-    coordName: string,
-  ): Promise<boolean> {
-    if (meta.till === undefined) return false;
-    const fn =
-      typeof meta.till === 'string'
-        ? (self as Record<string, Method>)[meta.till].bind(self)
-        : (meta.till as Method);
-    return Boolean(await stepStorage.run(`${coordName}$till`, () => fn(...args)));
   }
 }

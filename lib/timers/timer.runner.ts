@@ -2,30 +2,21 @@ import { Injectable } from '@nestjs/common';
 import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
 import { ExecutionFailedError } from '../errors/execution-failed.error.js';
 import { WaitConditionTimeoutError } from '../errors/wait-condition-timeout.error.js';
-import { recordFailedAttempt } from '../executor/failed-attempt.js';
-import { type ErrorClass, RetryPolicy, type RetryCounts } from '../executor/retry-policy.js';
-import { crashPoint } from '../executor/fault-injector.js';
-import { HaltExecution, LockLostError, type RunScope, stepStorage } from '../executor/run-scope.js';
+import { recordFailedAttempt } from '../steps/failed-attempt.js';
+import { RetryPolicy, type RetryCounts } from '../retry/retry-policy.js';
+import { crashPoint } from '../steps/fault-injector.js';
+import { type RunScope } from '../run/run-scope.js';
+import { HaltExecution } from '../run/halt-execution.js';
+import { stepStorage } from '../run/call-storage.js';
+import { LockLostError } from '../errors/lock-lost.error.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
-import { type Duration, toMs } from '../util/duration.util.js';
+import type {
+  WaitForSignalOptions,
+  WaitUntilOptions,
+} from '../options/workflow-options.interface.js';
+import { toMs } from '../util/duration.util.js';
 import { deserializeValue, serializeValue } from '../util/serialization.util.js';
 import { TimerStore } from './timer.store.js';
-
-/** Options of `ctx.waitUntil()`. @publicApi */
-export interface WaitUntilOptions {
-  /** Give up (stalling the run with `WaitConditionTimeoutError`) this long after the wait began. @default '1h' */
-  timeout?: Duration;
-  /** Delay between two evaluations of the condition. @default '15m' */
-  checkEvery?: Duration;
-  /** Errors thrown by the condition that are retried (with their own budget); others fail the step. */
-  retryOn?: readonly ErrorClass[];
-}
-
-/** Options of `ctx.waitForSignal()`. @publicApi */
-export interface WaitForSignalOptions {
-  /** Give up after this long; omitted waits forever. */
-  timeout?: Duration;
-}
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

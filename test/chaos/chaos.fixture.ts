@@ -9,7 +9,8 @@ import {
   Workflow,
   WorkflowContext,
 } from '../../lib/index.js';
-import { runStorage, stepStorage, type RunScope } from '../../lib/executor/run-scope.js';
+import { runStorage, type RunScope } from '../../lib/run/run-scope.js';
+import { stepStorage } from '../../lib/run/call-storage.js';
 import { DATABASE_URL } from '../support/env.js';
 
 /** Schema of the chaos suite, given to worker processes through the environment. */

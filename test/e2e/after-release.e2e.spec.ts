@@ -1,39 +1,30 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { BranchJobs } from '../../lib/branches/branch-jobs.js';
 import { WorkflowClient, WorkflowQueue } from '../../lib/index.js';
 import { persistProviders } from '../fixtures/persist.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, eventually, uniqueName } from '../support/env.js';
+import { eventually } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 /** Each action after a pass released its lock is independent of the others. */
 describe('after-release actions (e2e)', () => {
-  const schema = uniqueName('cf_after');
-  const queueName = uniqueName('q_after');
+  const suite = suiteApp('after', persistProviders, { options: { recovery: false } });
   let app: INestApplicationContext;
   let client: WorkflowClient;
 
   beforeAll(async () => {
     // No sweeper: the only wake-up of the parent is what its pass enqueues.
-    app = await bootApp({
-      schema,
-      queueName,
-      providers: persistProviders,
-      options: { recovery: false },
-    });
-    client = app.get(WorkflowClient);
+    app = suite.app;
+    client = suite.client;
   });
 
   afterAll(async () => {
     vi.restoreAllMocks();
-    await app?.close();
-    await cleanup(schema, queueName);
   });
 
   it("should enqueue the parent's safety wake when its merge poller's enqueue fails", async () => {
     // Fault: the queue refuses the merge poller's job once.
     const enqueueMerge = vi
-      .spyOn(app.get(BranchJobs), 'enqueueMerge')
+      .spyOn(app.get(WorkflowQueue), 'enqueueMerge')
       .mockRejectedValueOnce(new Error('queue unavailable (injected)'));
     await client.start('persist.parent', { key: 'parent-1' });
     const parent = await eventually(async () => {

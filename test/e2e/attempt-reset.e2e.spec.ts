@@ -1,28 +1,18 @@
-import type { INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient, WorkflowFailedError } from '../../lib/index.js';
 import { persistProviders } from '../fixtures/persist.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, uniqueName } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 /**
  * The workflow-level attempt count counts failed passes since the last progress (a pass that
  * completed a step, timer, signal, branch, merge or repeat tick), as in the original ChronoForge.
  */
 describe('workflow attempt count starts over after progress (e2e)', () => {
-  const schema = uniqueName('cf_att');
-  const queueName = uniqueName('q_att');
-  let app: INestApplicationContext;
+  const suite = suiteApp('att', persistProviders);
   let client: WorkflowClient;
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, providers: persistProviders });
-    client = app.get(WorkflowClient);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
+    client = suite.client;
   });
 
   it('should complete three phases with one transient error each under a 2-attempt policy', async () => {

@@ -1,9 +1,9 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient, WorkflowQueue } from '../../lib/index.js';
 import { cancelProviders } from '../fixtures/branch-cancel.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
+import { eventually, sql } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 /**
  * Cancellation and merges: a cancelled child fails its parent's merge with CancelledChildError
@@ -11,8 +11,8 @@ import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
  * running (cancelled, failed, stalled, completed).
  */
 describe('branches: cancelled children and pollers of finished parents (e2e)', () => {
-  const schema = uniqueName('cf_brc');
-  const queueName = uniqueName('q_brc');
+  const suite = suiteApp('brc', cancelProviders);
+  const { schema } = suite;
   let app: INestApplicationContext;
   let client: WorkflowClient;
 
@@ -64,13 +64,8 @@ describe('branches: cancelled children and pollers of finished parents (e2e)', (
   };
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, providers: cancelProviders });
-    client = app.get(WorkflowClient);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
+    app = suite.app;
+    client = suite.client;
   });
 
   it('should fail the merge with CancelledChildError once a child is cancelled, and stop polling', async () => {

@@ -1,7 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BranchMergeJob, WorkflowClient, WorkflowQueue } from '../../lib/index.js';
-import { BranchJobs } from '../../lib/branches/branch-jobs.js';
 import type { PollRecord } from '../../lib/branches/branch-merge.job.js';
 import { EdgeProbe, edgeProviders } from '../fixtures/branch-edges.fixture.js';
 import { bootLineItemsApp, childPrefix } from '../fixtures/branches.fixture.js';
@@ -80,7 +79,7 @@ describe('branches: sources, re-runs, parked parents, re-kicks and bad arguments
   });
 
   it('should re-run a branch that threw without new children and without re-enqueuing completed ones', async () => {
-    const jobs = app.get(BranchJobs);
+    const jobs = app.get(WorkflowQueue);
     const original = jobs.enqueueChildren.bind(jobs);
     const enqueued: string[] = [];
     jobs.enqueueChildren = (children) => {

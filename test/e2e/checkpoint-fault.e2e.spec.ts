@@ -1,9 +1,9 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient } from '../../lib/index.js';
 import { CheckpointProbe, checkpointProviders } from '../fixtures/checkpoint-fault.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, sql, uniqueName } from '../support/env.js';
+import { sql } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 /**
  * A failed statement of the engine itself (here a step's checkpoint INSERT: deadlock, statement
@@ -13,8 +13,8 @@ import { cleanup, sql, uniqueName } from '../support/env.js';
  * table fails the checkpoint INSERT of one step of one run, once.
  */
 describe('a failed checkpoint under a catch-all (e2e)', () => {
-  const schema = uniqueName('cf_ckpt');
-  const queueName = uniqueName('q_ckpt');
+  const suite = suiteApp('ckpt', checkpointProviders);
+  const { schema } = suite;
   const wf = `"${schema}".chrono_forge_workflows`;
   const logs = `"${schema}".chrono_forge_execution_logs`;
   let app: INestApplicationContext;
@@ -22,8 +22,8 @@ describe('a failed checkpoint under a catch-all (e2e)', () => {
   let probe: CheckpointProbe;
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, providers: checkpointProviders });
-    client = app.get(WorkflowClient);
+    app = suite.app;
+    client = suite.client;
     probe = app.get(CheckpointProbe);
     probe.schema = schema;
     await sql(`CREATE TABLE "${schema}".charges (id serial PRIMARY KEY, key text NOT NULL)`);
@@ -42,11 +42,6 @@ describe('a failed checkpoint under a catch-all (e2e)', () => {
       END $$`);
     await sql(`CREATE TRIGGER fail_checkpoint BEFORE INSERT ON ${logs} FOR EACH ROW
       EXECUTE FUNCTION "${schema}".fail_checkpoint()`);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
   });
 
   async function injectOnce(key: string, stepName: string, errcode: string): Promise<string> {

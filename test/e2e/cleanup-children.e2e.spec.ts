@@ -1,18 +1,17 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { Injectable } from '@nestjs/common';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   Branch,
   ChronoForgeOperationsModule,
   Cleanup,
   RetryPolicy,
   Workflow,
-  WorkflowClient,
   WorkflowContext,
 } from '../../lib/index.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
+import { eventually, sql } from '../support/env.js';
 import { cleanupSeed } from './cleanup.seed.js';
+import { suiteApp } from '../support/suite.js';
 
 /** A parent whose one child fails until `Flaky.fixed` is set. */
 @Injectable()
@@ -45,8 +44,8 @@ class Flaky {
  * it any more (parent completed or cancelled, or the merge of its branch completed).
  */
 describe('Cleanup: children of live parents (e2e)', () => {
-  const schema = uniqueName('cf_cleanc');
-  const queueName = uniqueName('q_cleanc');
+  const suite = suiteApp('cleanc', [Flaky], { imports: [ChronoForgeOperationsModule] });
+  const { schema } = suite;
   const seed = cleanupSeed(schema);
   const { wf, logs, makeRun, runExists } = seed;
   let app: INestApplicationContext;
@@ -74,18 +73,8 @@ describe('Cleanup: children of live parents (e2e)', () => {
   };
 
   beforeAll(async () => {
-    app = await bootApp({
-      schema,
-      queueName,
-      providers: [Flaky],
-      imports: [ChronoForgeOperationsModule],
-    });
+    app = suite.app;
     cleaner = app.get(Cleanup);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
   });
 
   beforeEach(() => seed.reset());
@@ -125,7 +114,7 @@ describe('Cleanup: children of live parents (e2e)', () => {
   );
 
   it('should keep the old failed child of a parked parent, which merges it once retried', async () => {
-    const client = app.get(WorkflowClient);
+    const client = suite.client;
     const handle = await client.start('cleanc.parent', { key: 'parked' });
     const childKey = 'parked$cleanc.parent$kids$only';
     await eventually(

@@ -1,6 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { Injectable } from '@nestjs/common';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   ChronoForgeOperationsModule,
   Cleanup,
@@ -9,9 +9,9 @@ import {
   WorkflowClient,
   WorkflowContext,
 } from '../../lib/index.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
+import { eventually, sql } from '../support/env.js';
 import { cleanupSeed, daysAgo } from './cleanup.seed.js';
+import { suiteApp } from '../support/suite.js';
 
 /** Records the scheduled time of every tick, per run key. */
 @Injectable()
@@ -55,26 +55,18 @@ class BeatWorkflow {
 
 /** chrono_forge's repetition-log pruning cases (frontier + scheduled-time window) and its safety test. */
 describe('Cleanup: repeat tick pruning (e2e)', () => {
-  const schema = uniqueName('cf_prune');
-  const queueName = uniqueName('q_prune');
+  const suite = suiteApp('prune', [TickProbe, Heartbeat, BeatWorkflow], {
+    imports: [ChronoForgeOperationsModule],
+  });
+  const { schema } = suite;
   const seed = cleanupSeed(schema);
   const { wf, logs, makeRun, coordination, tick, logExists } = seed;
   let app: INestApplicationContext;
   let cleaner: Cleanup;
 
   beforeAll(async () => {
-    app = await bootApp({
-      schema,
-      queueName,
-      providers: [TickProbe, Heartbeat, BeatWorkflow],
-      imports: [ChronoForgeOperationsModule],
-    });
+    app = suite.app;
     cleaner = app.get(Cleanup);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
   });
 
   beforeEach(() => seed.reset());

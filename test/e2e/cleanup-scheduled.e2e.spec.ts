@@ -9,7 +9,7 @@ import {
   WorkflowContext,
   WorkflowQueue,
 } from '../../lib/index.js';
-import { CLEANUP_JOB, CLEANUP_SCHEDULER_ID } from '../../lib/chrono-forge.constants.js';
+import { CLEANUP_JOB, CLEANUP_SCHEDULER_ID } from '../../lib/options/chrono-forge.constants.js';
 import { bootApp, type TestAppOptions } from '../support/app.js';
 import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
 import { cleanupSeed } from './cleanup.seed.js';

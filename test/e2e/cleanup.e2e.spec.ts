@@ -1,6 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { Injectable } from '@nestjs/common';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   ChronoForgeOperationsModule,
   Cleanup,
@@ -9,9 +9,9 @@ import {
   WorkflowClient,
   WorkflowContext,
 } from '../../lib/index.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, sql, uniqueName } from '../support/env.js';
+import { sql } from '../support/env.js';
 import { cleanupSeed } from './cleanup.seed.js';
+import { suiteApp } from '../support/suite.js';
 
 @Injectable()
 class EchoWorkflow {
@@ -25,26 +25,16 @@ class EchoWorkflow {
 
 /** chrono_forge's cleanup cases for terminal runs, against real PostgreSQL. */
 describe('Cleanup: terminal runs (e2e)', () => {
-  const schema = uniqueName('cf_clean');
-  const queueName = uniqueName('q_clean');
+  const suite = suiteApp('clean', [EchoWorkflow], { imports: [ChronoForgeOperationsModule] });
+  const { schema } = suite;
   const seed = cleanupSeed(schema);
   const { wf, logs, makeRun, addLogs, runExists } = seed;
   let app: INestApplicationContext;
   let cleaner: Cleanup;
 
   beforeAll(async () => {
-    app = await bootApp({
-      schema,
-      queueName,
-      providers: [EchoWorkflow],
-      imports: [ChronoForgeOperationsModule],
-    });
+    app = suite.app;
     cleaner = app.get(Cleanup);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
   });
 
   beforeEach(() => seed.reset());

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RetryPolicy, Workflow, WorkflowClient, WorkflowContext } from '../../lib/index.js';
-import { type CliIo, runCli } from '../../lib/operations/cli.js';
+import { type CliIo, runCli } from '../../lib/cli/cli.js';
 import { bootApp } from '../support/app.js';
 import { cleanup, DATABASE_URL, eventually, REDIS_URL, uniqueName } from '../support/env.js';
 
@@ -161,7 +161,7 @@ describe('chronoforge CLI (e2e)', () => {
 
   it('should run as bin/chronoforge.js', () => {
     const root = fileURLToPath(new URL('../..', import.meta.url));
-    if (!existsSync(`${root}/dist/lib/operations/cli.js`)) {
+    if (!existsSync(`${root}/dist/lib/cli/cli.js`)) {
       execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
     }
     const run = spawnSync(process.execPath, [`${root}/bin/chronoforge.js`, '--help'], {

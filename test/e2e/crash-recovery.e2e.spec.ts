@@ -1,29 +1,22 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient } from '../../lib/index.js';
 import { bootLedgerClient } from '../support/ledger-app.js';
-import { type ChildWorker, ensureCompiled, spawnWorker } from '../support/child-worker.js';
-import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
+import { suiteWorkers } from '../support/child-worker.js';
+import { suiteApp } from '../support/suite.js';
+import { eventually, sql } from '../support/env.js';
 
 describe('crash recovery with real worker processes (e2e)', () => {
-  const schema = uniqueName('cf_crash');
-  const queueName = uniqueName('q_crash');
+  const suite = suiteApp('crash', [], { boot: bootLedgerClient });
+  const { schema } = suite;
+  const spawnWorker = suiteWorkers(suite);
   let app: INestApplicationContext;
   let client: WorkflowClient;
-  const children: ChildWorker[] = [];
 
   beforeAll(async () => {
-    ensureCompiled();
     // This process only starts runs; the work happens in child processes.
-    app = await bootLedgerClient(schema, queueName);
-    client = app.get(WorkflowClient);
-  });
-
-  afterAll(async () => {
-    for (const c of children)
-      if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
-    await app?.close();
-    await cleanup(schema, queueName);
+    app = suite.app;
+    client = suite.client;
   });
 
   const ledger = (key: string) =>
@@ -33,8 +26,7 @@ describe('crash recovery with real worker processes (e2e)', () => {
     );
 
   it('should finish a run on a new worker after SIGKILL, without re-running committed steps', async () => {
-    const crashing = spawnWorker(schema, queueName, { CF_CRASH_AT: 'step3' });
-    children.push(crashing);
+    const crashing = spawnWorker({ CF_CRASH_AT: 'step3' });
     await crashing.ready;
     const handle = await client.start('ledger.three', { key: 'k-crash', input: { steps: 3 } });
     const exit = await crashing.exited;
@@ -45,8 +37,7 @@ describe('crash recovery with real worker processes (e2e)', () => {
     ]);
     expect(await handle.status()).toBe('running');
 
-    const fresh = spawnWorker(schema, queueName);
-    children.push(fresh);
+    const fresh = spawnWorker();
     await fresh.ready;
     await expect(handle.result({ timeout: '20s' })).resolves.toBe('done');
     expect(await ledger('k-crash')).toEqual([
@@ -63,8 +54,7 @@ describe('crash recovery with real worker processes (e2e)', () => {
   });
 
   it('should take over the lock of a dead worker by its heartbeat, long before maxDuration', async () => {
-    const crashing = spawnWorker(schema, queueName, { CF_CRASH_AT: 'step2' });
-    children.push(crashing);
+    const crashing = spawnWorker({ CF_CRASH_AT: 'step2' });
     await crashing.ready;
     const handle = await client.start('ledger.longLock', {
       key: 'k-heartbeat',
@@ -73,8 +63,7 @@ describe('crash recovery with real worker processes (e2e)', () => {
     expect((await crashing.exited).signal).toBe('SIGKILL');
     expect(await handle.status()).toBe('running');
     const killedAt = Date.now();
-    const fresh = spawnWorker(schema, queueName);
-    children.push(fresh);
+    const fresh = spawnWorker();
     await fresh.ready;
     await expect(handle.result({ timeout: '20s' })).resolves.toBe('done');
     // maxDuration is 10 minutes; the dead worker's heartbeat (deadAfter 1 s) freed the lock.
@@ -89,9 +78,8 @@ describe('crash recovery with real worker processes (e2e)', () => {
   });
 
   it('should run every step exactly once with two worker processes and duplicate jobs', async () => {
-    const a = spawnWorker(schema, queueName);
-    const b = spawnWorker(schema, queueName);
-    children.push(a, b);
+    const a = spawnWorker();
+    const b = spawnWorker();
     await Promise.all([a.ready, b.ready]);
     const queue = app.get(WorkflowClient);
     const handles = await Promise.all(

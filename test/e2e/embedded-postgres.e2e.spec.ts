@@ -9,7 +9,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChronoForgeDatabase, Workflow, WorkflowClient, WorkflowContext } from '../../lib/index.js';
-import { embeddedBinaryDir, unreachableFor } from '../../lib/persistence/embedded-postgres.js';
+import { embeddedBinaryDir, unreachableFor } from '../../lib/database/embedded-postgres.js';
 import { bootApp } from '../support/app.js';
 import { uniqueName } from '../support/env.js';
 

@@ -1,12 +1,12 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient } from '../../lib/index.js';
 import { ChronoForgeMetrics } from '../../lib/observability/chrono-forge-metrics.js';
 import { TimerStore } from '../../lib/timers/timer.store.js';
 import { persistProviders } from '../fixtures/persist.fixture.js';
-import { bootApp } from '../support/app.js';
-import { DATABASE_URL, cleanup, eventually, sql, uniqueName } from '../support/env.js';
+import { DATABASE_URL, eventually, sql } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 async function connect(): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: DATABASE_URL });
@@ -16,8 +16,8 @@ async function connect(): Promise<pg.Client> {
 
 /** Every write of a pass is fenced atomically: none commits after a takeover of the run's lock. */
 describe('fencing of a pass writes (e2e)', () => {
-  const schema = uniqueName('cf_fence');
-  const queueName = uniqueName('q_fence');
+  const suite = suiteApp('fence', persistProviders);
+  const { schema } = suite;
   const wf = `"${schema}".chrono_forge_workflows`;
   const logs = `"${schema}".chrono_forge_execution_logs`;
   const signals = `"${schema}".chrono_forge_signals`;
@@ -25,13 +25,8 @@ describe('fencing of a pass writes (e2e)', () => {
   let client: WorkflowClient;
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, providers: persistProviders });
-    client = app.get(WorkflowClient);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
+    app = suite.app;
+    client = suite.client;
   });
 
   it('should make a takeover wait for a checkpoint in flight instead of committing before it', async () => {

@@ -1,13 +1,13 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ChronoForgeMetrics, WorkflowClient, WorkflowQueue } from '../../lib/index.js';
 import { BodyLedger, doubleExecutionProviders } from '../fixtures/double-execution.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
+import { eventually, sql } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 describe('a pass that lost its lock (e2e)', () => {
-  const schema = uniqueName('cf_lost');
-  const queueName = uniqueName('q_lost');
+  const suite = suiteApp('lost', doubleExecutionProviders);
+  const { schema } = suite;
   let app: INestApplicationContext;
   let client: WorkflowClient;
   let ledger: BodyLedger;
@@ -21,14 +21,9 @@ describe('a pass that lost its lock (e2e)', () => {
   };
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, providers: doubleExecutionProviders });
-    client = app.get(WorkflowClient);
+    app = suite.app;
+    client = suite.client;
     ledger = app.get(BodyLedger);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
   });
 
   it('should start no step body or wait check after cancel, though the workflow catches every error', async () => {

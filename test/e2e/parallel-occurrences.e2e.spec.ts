@@ -1,8 +1,7 @@
 import { Injectable, type INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Workflow, WorkflowClient, WorkflowContext } from '../../lib/index.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, uniqueName } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 /** Fetches then saves each item in parallel; item `a`'s fetch is the slower one. */
 @Injectable()
@@ -32,17 +31,11 @@ class FanOutWorkflows {
 }
 
 describe('same-named steps called in parallel fibers (e2e)', () => {
-  const schema = uniqueName('cf_occ');
-  const queueName = uniqueName('q_occ');
+  const suite = suiteApp('occ', [FanOutWorkflows]);
   let app: INestApplicationContext;
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, providers: [FanOutWorkflows] });
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
+    app = suite.app;
   });
 
   it('should give each fiber its own step results on replay when the fibers finished in another order', async () => {

@@ -1,26 +1,19 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient } from '../../lib/index.js';
 import { BodyLedger, doubleExecutionProviders } from '../fixtures/double-execution.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, uniqueName } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 describe('parallel durable calls in one pass (e2e)', () => {
-  const schema = uniqueName('cf_par');
-  const queueName = uniqueName('q_par');
+  const suite = suiteApp('par', doubleExecutionProviders);
   let app: INestApplicationContext;
   let client: WorkflowClient;
   let ledger: BodyLedger;
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, providers: doubleExecutionProviders });
-    client = app.get(WorkflowClient);
+    app = suite.app;
+    client = suite.client;
     ledger = app.get(BodyLedger);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
   });
 
   it('should record a step still running when its Promise.all sibling halts, and never run it again', async () => {

@@ -8,12 +8,11 @@ import {
 } from '../../lib/index.js';
 import { BodyLedger } from '../fixtures/double-execution.fixture.js';
 import { passEndProviders } from '../fixtures/pass-end.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, eventually, uniqueName } from '../support/env.js';
+import { eventually } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 describe('how a pass ends under catch-all loops and floating calls (e2e)', () => {
-  const schema = uniqueName('cf_passend');
-  const queueName = uniqueName('q_passend');
+  const suite = suiteApp('passend', passEndProviders);
   let app: INestApplicationContext;
   let client: WorkflowClient;
   let ledger: BodyLedger;
@@ -29,15 +28,13 @@ describe('how a pass ends under catch-all loops and floating calls (e2e)', () =>
 
   beforeAll(async () => {
     process.on('unhandledRejection', onUnhandled);
-    app = await bootApp({ schema, queueName, providers: passEndProviders });
-    client = app.get(WorkflowClient);
+    app = suite.app;
+    client = suite.client;
     ledger = app.get(BodyLedger);
   });
 
   afterAll(async () => {
     process.off('unhandledRejection', onUnhandled);
-    await app?.close();
-    await cleanup(schema, queueName);
   });
 
   it('should end a halted pass whose method retries the step in a catch-all loop, without starving the process', async () => {

@@ -1,9 +1,9 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient } from '../../lib/index.js';
 import { PersistProbe, persistProviders } from '../fixtures/persist.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, sql, uniqueName } from '../support/env.js';
+import { sql } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 /**
  * One failed statement when a pass ends (deadlock, statement timeout, connection reset) must not
@@ -12,15 +12,15 @@ import { cleanup, sql, uniqueName } from '../support/env.js';
  * on the suite's own workflows table fails the lock-releasing UPDATE of one run, once.
  */
 describe('a failed statement at the end of a pass (e2e)', () => {
-  const schema = uniqueName('cf_rel');
-  const queueName = uniqueName('q_rel');
+  const suite = suiteApp('rel', persistProviders);
+  const { schema } = suite;
   const wf = `"${schema}".chrono_forge_workflows`;
   let app: INestApplicationContext;
   let client: WorkflowClient;
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, providers: persistProviders });
-    client = app.get(WorkflowClient);
+    app = suite.app;
+    client = suite.client;
     // A sequence counts the tries: unlike a table, it is not rolled back with the failed statement.
     await sql(`CREATE TABLE "${schema}".faults (key text PRIMARY KEY, to_state text NOT NULL,
       errcode text NOT NULL, tries text NOT NULL)`);
@@ -36,11 +36,6 @@ describe('a failed statement at the end of a pass (e2e)', () => {
     await sql(`CREATE TRIGGER fail_release BEFORE UPDATE ON ${wf} FOR EACH ROW
       WHEN (OLD.locked_by IS NOT NULL AND NEW.locked_by IS NULL)
       EXECUTE FUNCTION "${schema}".fail_release()`);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
   });
 
   it.each([

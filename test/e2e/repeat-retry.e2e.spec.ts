@@ -1,9 +1,9 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient } from '../../lib/index.js';
 import { RepeatProbe, repeatProviders } from '../fixtures/repeat.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, sql, uniqueName } from '../support/env.js';
+import { sql } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 /** Tick rows (`durably_repeat$<name>$<ms>`) of run `key`, oldest first. */
 const ticksOf = (schema: string, key: string, name: string) =>
@@ -15,22 +15,17 @@ const ticksOf = (schema: string, key: string, name: string) =>
   );
 
 describe("client.retry of a run a @Repeat tick stalled (onError: 'fail') (e2e)", () => {
-  const schema = uniqueName('cf_repr');
-  const queueName = uniqueName('q_repr');
+  const suite = suiteApp('repr', repeatProviders);
+  const { schema } = suite;
   let app: INestApplicationContext;
   let client: WorkflowClient;
   let probe: RepeatProbe;
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, providers: repeatProviders });
-    client = app.get(WorkflowClient);
+    app = suite.app;
+    client = suite.client;
     probe = app.get(RepeatProbe);
   });
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
-  });
-
   it('should re-run the failed tick (with a fresh retry budget) before the next one', async () => {
     const key = 'r-fixable';
     probe.broken.add(key);

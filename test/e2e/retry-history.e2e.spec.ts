@@ -1,31 +1,26 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient } from '../../lib/index.js';
 import { HistoryProbe, historyProviders } from '../fixtures/retry-history.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, sql, uniqueName } from '../support/env.js';
+import { sql } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 /**
  * `client.retry` re-runs what stalled the run, never a failure the workflow caught: a caught
  * failure is part of the run's history, and replay gives it the same outcome again.
  */
 describe('client.retry keeps the history of caught failures (e2e)', () => {
-  const schema = uniqueName('cf_rhist');
-  const queueName = uniqueName('q_rhist');
+  const suite = suiteApp('rhist', historyProviders);
+  const { schema } = suite;
   let app: INestApplicationContext;
   let client: WorkflowClient;
   let probe: HistoryProbe;
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, providers: historyProviders });
-    client = app.get(WorkflowClient);
+    app = suite.app;
+    client = suite.client;
     probe = app.get(HistoryProbe);
   });
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
-  });
-
   const stepStates = async (key: string) =>
     (await client.get(key)).steps
       .filter((s) => !s.name.startsWith('$'))

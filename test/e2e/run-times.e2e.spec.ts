@@ -1,6 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { Injectable } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   Cleanup,
   InvalidOptionsError,
@@ -9,9 +9,10 @@ import {
   WorkflowClient,
   WorkflowContext,
 } from '../../lib/index.js';
-import { resolveOptions } from '../../lib/module/resolve-options.js';
-import { bootApp, testModuleOptions } from '../support/app.js';
-import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
+import { resolveOptions } from '../../lib/options/resolve-options.js';
+import { testModuleOptions } from '../support/app.js';
+import { eventually, sql } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 @Injectable()
 class RunTimeWorkflows {
@@ -47,20 +48,15 @@ class RunTimeWorkflows {
 }
 
 describe('run times and long maxDuration (e2e)', () => {
-  const schema = uniqueName('cf_times');
-  const queueName = uniqueName('q_times');
+  const suite = suiteApp('times', [RunTimeWorkflows]);
+  const { schema, queueName } = suite;
   const wf = `"${schema}".chrono_forge_workflows`;
   let app: INestApplicationContext;
   let client: WorkflowClient;
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, providers: [RunTimeWorkflows] });
-    client = app.get(WorkflowClient);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
+    app = suite.app;
+    client = suite.client;
   });
 
   const times = async (key: string) => {

@@ -44,7 +44,7 @@ function cliList(databaseUrl: string): Promise<{ code: number | 'hung'; err: str
 /** Issue 26, point 4: the CLI exits non-zero with a named error when PostgreSQL cannot be used. */
 describe('chronoforge CLI without its database (e2e)', () => {
   beforeAll(() => {
-    if (!existsSync(`${root}/dist/lib/operations/cli.js`))
+    if (!existsSync(`${root}/dist/lib/cli/cli.js`))
       execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
   });
 

@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidOptionsError, WorkflowClient } from '../../lib/index.js';
-import { type CliIo, runCli } from '../../lib/operations/cli.js';
+import { type CliIo, runCli } from '../../lib/cli/cli.js';
 import { cleanup, DATABASE_URL, REDIS_URL, sql, uniqueName } from '../support/env.js';
 import { bootDashboardApp, TOKEN, TOKEN_HEADER } from './dashboard.fixture.js';
 

@@ -1,31 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
-import { ChronoForgeTestingModule, type ChronoForgeTestHarness } from '../../lib/testing/index.js';
 import { persistProviders } from '../fixtures/persist.fixture.js';
-import { DATABASE_URL, QUEUE_BACKEND, REDIS_URL, eventually, sql } from '../support/env.js';
+import { eventually, sql } from '../support/env.js';
+import { suiteHarness } from '../support/suite.js';
 
 /**
  * Durable state changed before a checkpoint is stored by that checkpoint: a crash right after it
  * (the step body never runs again) must not lose it.
  */
 describe('durable state is durable with the next checkpoint (e2e)', () => {
-  let harness: ChronoForgeTestHarness;
-
-  beforeAll(async () => {
-    harness = await ChronoForgeTestingModule.create({
-      databaseUrl: DATABASE_URL,
-      redisUrl: REDIS_URL,
-      queue: QUEUE_BACKEND,
-      providers: persistProviders,
-    });
-  });
-  afterAll(() => harness?.close());
+  const suite = suiteHarness(persistProviders);
 
   it.each([
     ['persist.fromStep', { state: 'completed', result: { fromStep: 'A' } }],
     ['persist.setOnce', { state: 'completed', result: { agrees: true } }],
   ])('should end every crash variant of "%s" like the clean run', async (workflow, expected) => {
-    const report = await harness.explore(workflow, null, { keyPrefix: workflow });
+    const report = await suite.harness.explore(workflow, null, { keyPrefix: workflow });
     expect(report.clean).toMatchObject(expected);
     expect(report.variants.length).toBeGreaterThanOrEqual(4);
     expect(
@@ -36,7 +26,7 @@ describe('durable state is durable with the next checkpoint (e2e)', () => {
   });
 
   it('should store state set before a sleep with the sleep pending log, before the pass ends', async () => {
-    const { schema } = harness;
+    const { schema } = suite.harness;
     const wf = `"${schema}".chrono_forge_workflows`;
     // Fault at the database: every release of this run fails until the trigger is dropped, so the
     // only write that can have stored the state is the sleep's pending log.
@@ -46,7 +36,7 @@ describe('durable state is durable with the next checkpoint (e2e)', () => {
       WHEN (OLD.key = 'nap-1' AND OLD.locked_by IS NOT NULL AND NEW.locked_by IS NULL)
       EXECUTE FUNCTION "${schema}".no_release()`);
     try {
-      await harness.client.start('persist.beforeSleep', { key: 'nap-1' });
+      await suite.harness.client.start('persist.beforeSleep', { key: 'nap-1' });
       const stored = await eventually(async () => {
         const [row] = await sql<{ token?: string; pending: boolean }>(
           `SELECT w.context->>'token' AS token,
@@ -60,7 +50,7 @@ describe('durable state is durable with the next checkpoint (e2e)', () => {
       const [locked] = await sql<{ state: string }>(`SELECT state FROM ${wf} WHERE key = 'nap-1'`);
       expect(locked.state).toBe('running');
       await sql(`DROP TRIGGER no_release ON ${wf}`);
-      const run = await harness.runToCompletion('nap-1', { timeout: '20s' });
+      const run = await suite.harness.runToCompletion('nap-1', { timeout: '20s' });
       expect(run).toMatchObject({ state: 'completed', result: stored.token });
     } finally {
       await sql(`DROP TRIGGER IF EXISTS no_release ON ${wf}`);
@@ -68,7 +58,7 @@ describe('durable state is durable with the next checkpoint (e2e)', () => {
   });
 
   it('should write the state with the checkpoint in one statement, and only when it changed', async () => {
-    const store = harness.moduleRef.get(WorkflowStore);
+    const store = suite.harness.moduleRef.get(WorkflowStore);
     const statements: string[] = [];
     const query = store.query.bind(store);
     store.query = (async (text: string, values?: unknown[], runner?: never) => {
@@ -76,8 +66,8 @@ describe('durable state is durable with the next checkpoint (e2e)', () => {
       return query(text, values, runner);
     }) as typeof store.query;
     try {
-      await harness.client.start('persist.fromStep', { key: 'one-statement' });
-      await harness.runToCompletion('one-statement');
+      await suite.harness.client.start('persist.fromStep', { key: 'one-statement' });
+      await suite.harness.runToCompletion('one-statement');
     } finally {
       store.query = query;
     }

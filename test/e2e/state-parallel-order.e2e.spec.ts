@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChronoForgeTestingModule, type ChronoForgeTestHarness } from '../../lib/testing/index.js';
+import { describe, expect, it } from 'vitest';
 import { StateOrderWorkflows } from '../fixtures/state-order.fixture.js';
-import { DATABASE_URL, QUEUE_BACKEND, REDIS_URL, eventually, sql } from '../support/env.js';
+import { eventually, sql } from '../support/env.js';
+import { suiteHarness } from '../support/suite.js';
 
 /**
  * Two parallel steps that both change the durable state each write it with their checkpoint. When
@@ -10,20 +10,10 @@ import { DATABASE_URL, QUEUE_BACKEND, REDIS_URL, eventually, sql } from '../supp
  * would otherwise lose the second step's change for good (its body never runs again).
  */
 describe('durable state written by parallel checkpoints (e2e)', () => {
-  let harness: ChronoForgeTestHarness;
-
-  beforeAll(async () => {
-    harness = await ChronoForgeTestingModule.create({
-      databaseUrl: DATABASE_URL,
-      redisUrl: REDIS_URL,
-      queue: QUEUE_BACKEND,
-      providers: [StateOrderWorkflows],
-    });
-  });
-  afterAll(() => harness?.close());
+  const suite = suiteHarness([StateOrderWorkflows]);
 
   it('should keep both steps’ state when the older checkpoint commits last', async () => {
-    const s = `"${harness.schema}"`;
+    const s = `"${suite.harness.schema}"`;
     const wf = `${s}.chrono_forge_workflows`;
     const input = { arm: `${s}.cf_arm`, fired: `${s}.cf_fired` };
     await sql(`CREATE SEQUENCE ${input.arm}; CREATE SEQUENCE ${input.fired}`);
@@ -45,7 +35,7 @@ describe('durable state written by parallel checkpoints (e2e)', () => {
     await sql(`CREATE TRIGGER no_end BEFORE UPDATE ON ${wf} FOR EACH ROW
       WHEN (OLD.locked_by IS NOT NULL AND NEW.locked_by IS NULL) EXECUTE FUNCTION ${s}.no_end()`);
     try {
-      await harness.client.start('stateOrder.parallel', { key: 'both', input });
+      await suite.harness.client.start('stateOrder.parallel', { key: 'both', input });
       const stored = await eventually(async () => {
         const [row] = await sql<{ context: Record<string, unknown>; done: string }>(
           `SELECT w.context, (SELECT count(*) FROM ${s}.chrono_forge_execution_logs l
@@ -58,12 +48,12 @@ describe('durable state written by parallel checkpoints (e2e)', () => {
     } finally {
       await sql(`DROP TRIGGER IF EXISTS no_end ON ${wf}; DROP TRIGGER IF EXISTS gate ON ${wf}`);
     }
-    const run = await harness.runToCompletion('both', { timeout: '20s' });
+    const run = await suite.harness.runToCompletion('both', { timeout: '20s' });
     expect(run).toMatchObject({ state: 'completed', result: { a: 1, b: 2 } });
   });
 
   it('should store state set in a @Repeat tick body with the tick, before the pass ends', async () => {
-    const s = `"${harness.schema}"`;
+    const s = `"${suite.harness.schema}"`;
     const wf = `${s}.chrono_forge_workflows`;
     // Fault at the database: once a tick is recorded, the pass cannot end (release fails).
     await sql(`CREATE FUNCTION ${s}.no_end_ticks() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -78,7 +68,7 @@ describe('durable state written by parallel checkpoints (e2e)', () => {
       WHEN (OLD.key = 'ticks' AND OLD.locked_by IS NOT NULL AND NEW.locked_by IS NULL)
       EXECUTE FUNCTION ${s}.no_end_ticks()`);
     try {
-      await harness.client.start('stateOrder.ticks', { key: 'ticks' });
+      await suite.harness.client.start('stateOrder.ticks', { key: 'ticks' });
       const stored = await eventually(async () => {
         const [row] = await sql<{ context: Record<string, unknown>; ticks: string }>(
           `SELECT w.context, (SELECT count(*) FROM ${s}.chrono_forge_execution_logs l
@@ -93,7 +83,7 @@ describe('durable state written by parallel checkpoints (e2e)', () => {
     } finally {
       await sql(`DROP TRIGGER IF EXISTS no_end_ticks ON ${wf}`);
     }
-    const run = await harness.runToCompletion('ticks', { timeout: '20s' });
+    const run = await suite.harness.runToCompletion('ticks', { timeout: '20s' });
     expect(run).toMatchObject({ state: 'completed', result: 2 });
   });
 });

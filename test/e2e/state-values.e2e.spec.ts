@@ -1,9 +1,8 @@
-import type { INestApplicationContext } from '@nestjs/common';
 import { Injectable } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SerializationError, Workflow, WorkflowClient, WorkflowContext } from '../../lib/index.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, sql, uniqueName } from '../support/env.js';
+import { sql } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 const PROBED = ['constructor', 'toString', 'hasOwnProperty'];
 
@@ -51,19 +50,12 @@ class StateValueWorkflows {
 }
 
 describe('durable state and input values (e2e)', () => {
-  const schema = uniqueName('cf_vals');
-  const queueName = uniqueName('q_vals');
-  let app: INestApplicationContext;
+  const suite = suiteApp('vals', [StateValueWorkflows]);
+  const { schema } = suite;
   let client: WorkflowClient;
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, providers: [StateValueWorkflows] });
-    client = app.get(WorkflowClient);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
+    client = suite.client;
   });
 
   it('should treat state keys like constructor and __proto__ as ordinary keys, also after reload', async () => {

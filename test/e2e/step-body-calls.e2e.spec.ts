@@ -1,30 +1,23 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DurableCallInStepError, WorkflowClient, WorkflowFailedError } from '../../lib/index.js';
 import {
   BodyLedger,
   doubleExecutionProviders,
   REFUSED_IN_STEP,
 } from '../fixtures/double-execution.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, uniqueName } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 describe('durable calls inside a step body (e2e)', () => {
-  const schema = uniqueName('cf_instep');
-  const queueName = uniqueName('q_instep');
+  const suite = suiteApp('instep', doubleExecutionProviders);
   let app: INestApplicationContext;
   let client: WorkflowClient;
   let ledger: BodyLedger;
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, providers: doubleExecutionProviders });
-    client = app.get(WorkflowClient);
+    app = suite.app;
+    client = suite.client;
     ledger = app.get(BodyLedger);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
   });
 
   it('should export DurableCallInStepError with a stable code', () => {

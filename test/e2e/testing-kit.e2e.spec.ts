@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   Branch,
   ChronoForgeClock,
@@ -9,15 +9,10 @@ import {
   WorkflowContext,
   type WorkflowRunDetail,
 } from '../../lib/index.js';
-import {
-  ChronoForgeTestingModule,
-  type ChronoForgeTestHarness,
-  completedSteps,
-  type IdleHook,
-} from '../../lib/testing/index.js';
+import { completedSteps, type IdleHook } from '../../lib/testing/index.js';
 import { Calls, orderProviders } from '../fixtures/orders.fixture.js';
 import { timerProviders } from '../fixtures/timers.fixture.js';
-import { DATABASE_URL, QUEUE_BACKEND, REDIS_URL } from '../support/env.js';
+import { suiteHarness } from '../support/suite.js';
 
 /** One of every durable call: timers, a signal wait, a branch with a spawn, a merge, a repeat. */
 @Injectable()
@@ -73,26 +68,16 @@ const tickless = (run: WorkflowRunDetail) => {
 };
 
 describe('testing kit (e2e)', () => {
-  let harness: ChronoForgeTestHarness;
-
-  beforeAll(async () => {
-    harness = await ChronoForgeTestingModule.create({
-      databaseUrl: DATABASE_URL,
-      redisUrl: REDIS_URL,
-      queue: QUEUE_BACKEND,
-      providers: [...orderProviders, ...timerProviders, EveryDurableCall],
-    });
-  });
-  afterAll(() => harness?.close());
+  const suite = suiteHarness([...orderProviders, ...timerProviders, EveryDurableCall]);
 
   it('should drive a 7-day sleep to completion with the test clock', async () => {
-    await harness.client.start('timers.longSleep', { key: 'kit-sleep' });
-    const run = await harness.runToCompletion('kit-sleep', { timeout: '10s' });
+    await suite.harness.client.start('timers.longSleep', { key: 'kit-sleep' });
+    const run = await suite.harness.runToCompletion('kit-sleep', { timeout: '10s' });
     expect(run).toMatchObject({ state: 'completed', result: 'a week later' });
   });
 
   it('should end every crash variant of "orders.fulfil" like the clean run', async () => {
-    const report = await harness.explore(
+    const report = await suite.harness.explore(
       'orders.fulfil',
       { orderId: 'kit-1', quantity: 2 },
       { keyPrefix: 'kit' },
@@ -113,7 +98,7 @@ describe('testing kit (e2e)', () => {
     expect(report.variants.filter((v) => !v.ok)).toEqual([]);
     expect(report.ok).toBe(true);
     // A crash before a checkpoint re-runs that step body once more; after it, never.
-    const calls = harness.moduleRef.get(Calls);
+    const calls = suite.harness.moduleRef.get(Calls);
     expect(calls.count('kit-step$reserve-before', 'reserve')).toBe(2);
     expect(calls.count('kit-step$reserve-after', 'reserve')).toBe(1);
     expect(calls.count('kit-step$ship-after', 'ship')).toBe(1);
@@ -131,7 +116,7 @@ describe('testing kit (e2e)', () => {
         signalled.add(run.key);
         await h.client.signal(run.key, 'go', { n: 1 });
       };
-      const report = await harness.explore('kit.everyCall', null, {
+      const report = await suite.harness.explore('kit.everyCall', null, {
         keyPrefix: 'every',
         children: true,
         onIdle: sendGo,

@@ -1,28 +1,22 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient, WorkflowFailedError } from '../../lib/index.js';
 import { TimerProbe, timerProviders } from '../fixtures/timers.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, eventually, uniqueName } from '../support/env.js';
+import { eventually } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 /** A retried wait that timed out waits again, for its whole timeout from the retry on. */
 describe('client.retry of a timed-out wait (e2e)', () => {
-  const schema = uniqueName('cf_tmr');
-  const queueName = uniqueName('q_tmr');
+  const suite = suiteApp('tmr', timerProviders);
   let app: INestApplicationContext;
   let client: WorkflowClient;
   let probe: TimerProbe;
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, providers: timerProviders });
-    client = app.get(WorkflowClient);
+    app = suite.app;
+    client = suite.client;
     probe = app.get(TimerProbe);
   });
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
-  });
-
   const stepOf = async (key: string, name: string) => {
     const step = (await client.get(key)).steps.find((s) => s.name === name);
     if (!step) throw new Error(`no step ${name} in run ${key}`);

@@ -1,5 +1,5 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ChronoForgeDatabase,
   NotInTransactionError,
@@ -7,28 +7,21 @@ import {
   WorkflowQueue,
 } from '../../lib/index.js';
 import { bootLedgerClient } from '../support/ledger-app.js';
-import { type ChildWorker, ensureCompiled, spawnWorker } from '../support/child-worker.js';
-import { cleanup, sql, uniqueName } from '../support/env.js';
+import { suiteWorkers } from '../support/child-worker.js';
+import { suiteApp } from '../support/suite.js';
+import { sql } from '../support/env.js';
 
 describe('exactly-once database steps and transactional start (e2e)', () => {
-  const schema = uniqueName('cf_tx');
-  const queueName = uniqueName('q_tx');
+  const suite = suiteApp('tx', [], { boot: bootLedgerClient });
+  const { schema } = suite;
+  const spawnWorker = suiteWorkers(suite);
   let app: INestApplicationContext;
   let client: WorkflowClient;
-  const children: ChildWorker[] = [];
 
   beforeAll(async () => {
-    ensureCompiled();
-    app = await bootLedgerClient(schema, queueName);
-    client = app.get(WorkflowClient);
+    app = suite.app;
+    client = suite.client;
     await sql(`CREATE TABLE "${schema}".business (id serial PRIMARY KEY, key text NOT NULL)`);
-  });
-
-  afterAll(async () => {
-    for (const c of children)
-      if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
-    await app?.close();
-    await cleanup(schema, queueName);
   });
 
   const businessRows = (key: string) =>
@@ -44,15 +37,13 @@ describe('exactly-once database steps and transactional start (e2e)', () => {
     'should write the business row exactly once when killed at %s',
     async (crashAt) => {
       const key = `k-${crashAt}`;
-      const crashing = spawnWorker(schema, queueName, { CF_CRASH_AT: crashAt });
-      children.push(crashing);
+      const crashing = spawnWorker({ CF_CRASH_AT: crashAt });
       await crashing.ready;
       const handle = await client.start('ledger.tx', { key });
       expect((await crashing.exited).signal).toBe('SIGKILL');
       expect(await businessRows(key)).toHaveLength(crashAt === 'tx-insert' ? 0 : 1);
 
-      const fresh = spawnWorker(schema, queueName);
-      children.push(fresh);
+      const fresh = spawnWorker();
       await fresh.ready;
       await expect(handle.result({ timeout: '20s' })).resolves.toMatch(/^booked \d+$/);
       expect(await businessRows(key)).toHaveLength(1);
@@ -83,8 +74,7 @@ describe('exactly-once database steps and transactional start (e2e)', () => {
 
   it('should run a start committed in a transaction without the starting process enqueuing it', async () => {
     const ds = app.get(ChronoForgeDatabase).dataSource;
-    const worker = spawnWorker(schema, queueName);
-    children.push(worker);
+    const worker = spawnWorker();
     await worker.ready;
     const handle = await ds.transaction((manager) =>
       client.start('ledger.three', { key: 'k-committed', input: { steps: 2 }, manager }),

@@ -1,5 +1,5 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   InputValidationError,
   InvalidTransitionError,
@@ -7,27 +7,22 @@ import {
   WorkflowFailedError,
 } from '../../lib/index.js';
 import { Calls, orderProviders, Switches } from '../fixtures/orders.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, sql, uniqueName } from '../support/env.js';
+import { sql } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
 
 describe('workflow execution (e2e)', () => {
-  const schema = uniqueName('cf_wf');
-  const queueName = uniqueName('q_wf');
+  const suite = suiteApp('wf', orderProviders);
+  const { schema } = suite;
   let app: INestApplicationContext;
   let client: WorkflowClient;
   let calls: Calls;
   let switches: Switches;
 
   beforeAll(async () => {
-    app = await bootApp({ schema, queueName, providers: orderProviders });
-    client = app.get(WorkflowClient);
+    app = suite.app;
+    client = suite.client;
     calls = app.get(Calls);
     switches = app.get(Switches);
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
   });
 
   it('should complete a 3-step "orders.fulfil" run with each step body run once', async () => {

@@ -1,6 +1,7 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import pg from 'pg';
-import { type RunScope, runStorage, stepStorage } from '../../lib/executor/run-scope.js';
+import { type RunScope, runStorage } from '../../lib/run/run-scope.js';
+import { stepStorage } from '../../lib/run/call-storage.js';
 import { DATABASE_URL } from '../support/env.js';
 
 /** Schema of the fuzz suite (worker processes get it through the environment). */

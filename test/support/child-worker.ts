@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -44,4 +45,26 @@ export function spawnWorker(
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
   return { proc, ready, exited, output: () => out };
+}
+
+/**
+ * Child worker processes for the enclosing `describe`, against `suite`'s schema and queue: the
+ * project is compiled in `beforeAll` if needed, and the workers still alive are SIGKILLed in
+ * `afterAll` (before the suite's app closes: hooks registered later run first).
+ */
+export function suiteWorkers(suite: {
+  schema: string;
+  queueName: string;
+}): (env?: Record<string, string>) => ChildWorker {
+  const children: ChildWorker[] = [];
+  beforeAll(() => ensureCompiled());
+  afterAll(() => {
+    for (const c of children)
+      if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
+  });
+  return (env = {}) => {
+    const child = spawnWorker(suite.schema, suite.queueName, env);
+    children.push(child);
+    return child;
+  };
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { defaultQueueSchema } from '../../lib/module/resolve-options.js';
+import { defaultQueueSchema } from '../../lib/options/resolve-options.js';
 
 /**
  * PostgreSQL the tests use; override with DATABASE_URL. When none is reachable, the global setup

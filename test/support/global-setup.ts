@@ -2,7 +2,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { EmbeddedPostgresServer } from '../../lib/persistence/embedded-postgres.js';
+import { EmbeddedPostgresServer } from '../../lib/database/embedded-postgres.js';
 import { redactUrl } from '../../lib/queue/workflow.queue.js';
 import { probePostgres, probeRedis } from '../../sample-app/common/service-probe.js';
 

@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError } from '../../lib/errors/invalid-options.error.js';
-import type { ChronoForgeModuleOptions } from '../../lib/interfaces/chrono-forge-options.interface.js';
-import { defaultQueueSchema, resolveOptions } from '../../lib/module/resolve-options.js';
+import type { ChronoForgeModuleOptions } from '../../lib/options/chrono-forge-options.interface.js';
+import { defaultQueueSchema, resolveOptions } from '../../lib/options/resolve-options.js';
 
 const DB_URL = 'postgres://user:pw@localhost:5432/app';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError } from '../../lib/index.js';
-import { alignPosition, RepeatSchedule } from '../../lib/timers/repeat-schedule.js';
+import { alignPosition, RepeatSchedule } from '../../lib/definitions/repeat-schedule.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

@@ -1,38 +1,18 @@
-import type { DataSource } from 'typeorm';
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionsError } from '../../lib/errors/invalid-options.error.js';
 import {
   CompositeRetryPolicy,
   RetryPolicy,
   type RetryStrategy,
-} from '../../lib/executor/retry-policy.js';
-import type { ChronoForgeModuleOptions } from '../../lib/interfaces/chrono-forge-options.interface.js';
-import { resolveOptions } from '../../lib/module/resolve-options.js';
-
-const DB_URL = 'postgres://user:pw@localhost:5432/app';
-const REDIS_URL = 'redis://localhost:6379';
-
-const base = (): ChronoForgeModuleOptions => ({
-  database: { url: DB_URL },
-  queue: { redis: { url: REDIS_URL } },
-});
-
-/** Options with a deliberately wrong shape, for validation tests. */
-const loose = (patch: Record<string, unknown>): ChronoForgeModuleOptions =>
-  ({ ...base(), ...patch }) as unknown as ChronoForgeModuleOptions;
-
-const fakeDataSource = {} as DataSource;
-
-function expectInvalid(options: unknown, message: RegExp | string): void {
-  let error: unknown;
-  try {
-    resolveOptions(options as ChronoForgeModuleOptions);
-  } catch (err) {
-    error = err;
-  }
-  expect(error).toBeInstanceOf(InvalidOptionsError);
-  expect((error as Error).message).toMatch(message);
-}
+} from '../../lib/retry/retry-policy.js';
+import { resolveOptions } from '../../lib/options/resolve-options.js';
+import {
+  base,
+  DB_URL,
+  expectInvalid,
+  fakeDataSource,
+  loose,
+  REDIS_URL,
+} from './resolve-options-fixtures.js';
 
 describe('resolveOptions() defaults', () => {
   it('should apply every default to the minimal options', () => {
@@ -253,56 +233,5 @@ describe('resolveOptions() validation', () => {
 
   it('should reject an empty array of retry policies', () => {
     expectInvalid(loose({ defaultRetry: [] }), /at least one policy/);
-  });
-});
-
-describe('resolveOptions() scheduled cleanup', () => {
-  it('should leave the scheduled cleanup off by default', () => {
-    expect(resolveOptions(base()).cleanup).toBe(false);
-  });
-
-  it('should parse the interval and keep the cleanup options', () => {
-    const resolved = resolveOptions({
-      ...base(),
-      cleanup: { every: '1h', olderThan: '90d', failedOlderThan: '180d', batchSize: 200 },
-    });
-    expect(resolved.cleanup).toEqual({
-      everyMs: 3_600_000,
-      options: { olderThan: '90d', failedOlderThan: '180d', batchSize: 200 },
-    });
-    expect(resolveOptions({ ...base(), cleanup: { every: 250 } }).cleanup).toEqual({
-      everyMs: 250,
-      options: {},
-    });
-  });
-
-  it('should reject a missing, bad or too short interval', () => {
-    expectInvalid(loose({ cleanup: {} }), /`cleanup.every` is required/);
-    expectInvalid(loose({ cleanup: { every: 'hourly' } }), /Invalid `cleanup.every`: "hourly"/);
-    expectInvalid(loose({ cleanup: { every: '50ms' } }), /`cleanup.every` must be at least 100ms/);
-    expectInvalid(loose({ cleanup: '1h' }), /`cleanup` must be \{ every/);
-  });
-
-  it('should reject bad retention options and unknown keys at boot', () => {
-    expectInvalid(
-      loose({ cleanup: { every: '1h', olderThan: 'old' } }),
-      /Invalid ChronoForgeModule `cleanup` olderThan: "old"/,
-    );
-    expectInvalid(
-      loose({ cleanup: { every: '1h', completedOlderThan: -5 } }),
-      /`cleanup` completedOlderThan/,
-    );
-    expectInvalid(
-      loose({ cleanup: { every: '1h', pruneRepeatTicksOlderThan: 'never' } }),
-      /pruneRepeatTicksOlderThan/,
-    );
-    expectInvalid(
-      loose({ cleanup: { every: '1h', batchSize: 0 } }),
-      /`cleanup` batchSize must be an integer in 1\.\.100000, got 0/,
-    );
-    expectInvalid(
-      loose({ cleanup: { every: '1h', olderthan: '30d' } }),
-      /`cleanup` has unknown option\(s\) olderthan/,
-    );
   });
 });

@@ -1,13 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DurableCallInStepError } from '../../lib/errors/durable-call-in-step.error.js';
-import {
-  HaltExecution,
-  LockLostError,
-  RunScope,
-  stepStorage,
-} from '../../lib/executor/run-scope.js';
+import { RunScope } from '../../lib/run/run-scope.js';
+import { HaltExecution } from '../../lib/run/halt-execution.js';
+import { stepStorage } from '../../lib/run/call-storage.js';
+import { LockLostError } from '../../lib/errors/lock-lost.error.js';
 import type { RunRow } from '../../lib/persistence/rows.js';
-import { ChronoForgeClock } from '../../lib/timers/clock.js';
+import { ChronoForgeClock } from '../../lib/util/clock.js';
 
 const run: RunRow = {
   id: '1',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { allowedFrom, canTransition, TRANSITIONS } from '../../lib/client/transitions.js';
-import type { WorkflowState } from '../../lib/persistence/entities/workflow.entity.js';
+import type { WorkflowState } from '../../lib/database/entities/workflow.entity.js';
 
 const STATES: WorkflowState[] = ['idle', 'running', 'completed', 'failed', 'stalled', 'cancelled'];
 

@@ -1,0 +1,178 @@
+import 'reflect-metadata';
+import { type INestApplicationContext, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { parseArgs } from 'node:util';
+import { ChronoForgeModule } from '../chrono-forge.module.js';
+import { WorkflowClient } from '../client/workflow.client.js';
+import { ChronoForgeError } from '../errors/chrono-forge.error.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
+import type { Duration } from '../util/duration.util.js';
+import { escapeControlChars, escapeJsonControlChars } from '../util/control-chars.util.js';
+import { redactUrl } from '../util/redact.util.js';
+import { ChronoForgeOperationsModule } from '../operations/chrono-forge-operations.module.js';
+import { CliUsageError } from '../errors/cli-usage.error.js';
+import { Cleanup } from '../operations/cleanup.js';
+
+/** Where the CLI writes and what environment it reads. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  env: NodeJS.ProcessEnv;
+}
+
+export const USAGE = `Usage: chronoforge <command> [options]
+
+Commands:
+  migrate                      run ChronoForge's migrations (also done by every app at boot)
+  list [--state s] [--workflow w] [--key prefix] [--before id] [--limit n]
+  show <key> [--workflow w]    a run with its steps, errors and branches (JSON)
+  retry <key> [--workflow w]   retry a failed or stalled run
+  resume <key> [--workflow w]  wake an idle run so it re-checks what it waits on
+  cancel <key> [--workflow w]  cancel an idle, running or stalled run
+  cleanup [--older-than 90d] [--completed-older-than d] [--failed-older-than d]
+          [--prune-repeat-ticks-older-than d] [--batch-size n]
+
+Environment: DATABASE_URL (required), REDIS_URL (default redis://127.0.0.1:6379),
+CHRONOFORGE_SCHEMA (default public), CHRONOFORGE_QUEUE_NAME (default chronoforge),
+CHRONOFORGE_QUEUE=postgres to use the PostgreSQL queue backend instead of Redis.
+Add --json to list for JSON output.`;
+
+const OPTIONS = {
+  workflow: { type: 'string' },
+  state: { type: 'string' },
+  key: { type: 'string' },
+  before: { type: 'string' },
+  limit: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  'older-than': { type: 'string' },
+  'completed-older-than': { type: 'string' },
+  'failed-older-than': { type: 'string' },
+  'prune-repeat-ticks-older-than': { type: 'string' },
+  'batch-size': { type: 'string' },
+} as const;
+
+const COMMANDS = ['migrate', 'list', 'show', 'retry', 'resume', 'cancel', 'cleanup'];
+
+/** Boots ChronoForge without a worker, against the environment's database and queue. */
+async function boot(env: NodeJS.ProcessEnv): Promise<INestApplicationContext> {
+  if (!env.DATABASE_URL) throw new CliUsageError('DATABASE_URL is not set.');
+  @Module({})
+  class ChronoForgeCliModule {}
+  const postgresQueue = env.CHRONOFORGE_QUEUE === 'postgres';
+  return NestFactory.createApplicationContext(
+    {
+      module: ChronoForgeCliModule,
+      imports: [
+        ChronoForgeModule.forRoot({
+          database: { url: env.DATABASE_URL, schema: env.CHRONOFORGE_SCHEMA || undefined },
+          queue: postgresQueue
+            ? { postgres: true }
+            : { redis: { url: env.REDIS_URL || 'redis://127.0.0.1:6379' } },
+          queueName: env.CHRONOFORGE_QUEUE_NAME || undefined,
+          worker: false,
+        }),
+        ChronoForgeOperationsModule,
+      ],
+    },
+    { logger: ['error', 'warn'] },
+  );
+}
+
+/**
+ * Pretty JSON whose control and bidi characters are all `\uXXXX` escapes (still valid JSON):
+ * JSON.stringify leaves C1 controls and bidi overrides raw.
+ */
+const json = (value: unknown): string => escapeJsonControlChars(JSON.stringify(value, null, 2));
+
+const int = (value: string | undefined, what: string): number | undefined => {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new CliUsageError(`${what} must be a positive integer.`);
+  return Number(value);
+};
+
+/** Runs one CLI command; returns the exit status (0 ok, 1 failure, 2 usage error). */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let app: INestApplicationContext | undefined;
+  try {
+    const { values: o, positionals } = parseArgs({
+      args: argv,
+      options: OPTIONS,
+      allowPositionals: true,
+    });
+    const [command, key, ...rest] = positionals;
+    if (o.help || command === undefined || command === 'help') {
+      io.out(USAGE);
+      return command === undefined && !o.help ? 2 : 0;
+    }
+    if (!COMMANDS.includes(command)) throw new CliUsageError(`Unknown command "${command}".`);
+    if (rest.length > 0) throw new CliUsageError(`Unexpected argument "${rest[0]}".`);
+    const needsKey = ['show', 'retry', 'resume', 'cancel'].includes(command);
+    if (needsKey && !key) throw new CliUsageError(`${command} needs a run key.`);
+    if (!needsKey && key) throw new CliUsageError(`${command} takes no run key.`);
+    app = await boot(io.env);
+    const client = app.get(WorkflowClient);
+    const selector = { workflow: o.workflow };
+    switch (command) {
+      case 'migrate':
+        io.out('ChronoForge migrations are up to date.');
+        break;
+      case 'list': {
+        const runs = await client.list({
+          state: o.state as WorkflowState | undefined,
+          workflow: o.workflow,
+          keyPrefix: o.key,
+          before: o.before,
+          limit: int(o.limit, '--limit'),
+        });
+        if (o.json) io.out(json(runs));
+        else
+          for (const r of runs)
+            io.out(
+              // A key or name must not move the cursor, recolour the terminal or forge a row.
+              [r.id, r.state, r.workflow, r.key, r.updatedAt.toISOString()]
+                .map(escapeControlChars)
+                .join('\t'),
+            );
+        break;
+      }
+      case 'show':
+        io.out(json(await client.get(key, selector)));
+        break;
+      case 'retry':
+      case 'resume':
+      case 'cancel':
+        await client[command](key, selector);
+        io.out(`${command}: ${escapeControlChars(key)} ok`);
+        break;
+      case 'cleanup': {
+        const d = (name: keyof typeof o) => o[name] as Duration | undefined;
+        const result = await app.get(Cleanup).run({
+          olderThan: d('older-than'),
+          completedOlderThan: d('completed-older-than'),
+          failedOlderThan: d('failed-older-than'),
+          pruneRepeatTicksOlderThan: d('prune-repeat-ticks-older-than'),
+          batchSize: int(o['batch-size'], '--batch-size'),
+        });
+        io.out(JSON.stringify(result));
+        break;
+      }
+    }
+    return 0;
+  } catch (err) {
+    const usage =
+      err instanceof CliUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    // A driver's message or stack may quote the connection string: never print its credentials.
+    io.err(
+      escapeControlChars(
+        redactUrl(`chronoforge: ${err instanceof Error ? err.message : String(err)}`),
+      ),
+    );
+    if (usage) io.err(USAGE);
+    if (!usage && !(err instanceof ChronoForgeError) && err instanceof Error && err.stack)
+      io.err(escapeControlChars(redactUrl(err.stack)));
+    return usage ? 2 : 1;
+  } finally {
+    await app?.close();
+  }
+}

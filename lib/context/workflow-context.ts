@@ -1,0 +1,295 @@
+import { Injectable } from '@nestjs/common';
+import { NotInWorkflowError } from '../errors/not-in-workflow.error.js';
+import { StateValueError } from '../errors/state-value.error.js';
+import type {
+  StepOptions,
+  WaitForSignalOptions,
+  WaitUntilOptions,
+} from '../options/workflow-options.interface.js';
+import { TimerRunner } from '../timers/timer.runner.js';
+import { type Duration, toMs } from '../util/duration.util.js';
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { assertUserName } from '../util/names.util.js';
+import { jsonByteSize, unstorableText } from '../util/serialization.util.js';
+import { type RunScope, runStorage } from '../run/run-scope.js';
+import { transactionStorage } from '../run/call-storage.js';
+import type { EntityManager } from 'typeorm';
+import { NotInTransactionError } from '../errors/not-in-transaction.error.js';
+import { StepRunner } from '../steps/step.runner.js';
+import type { MergeOptions, SpawnSpec } from '../branches/branch-specs.js';
+import { BranchRunner } from '../branches/branch.runner.js';
+import type { SpawnSource } from '../branches/spawn-source.js';
+
+/** Largest encoded size of one durable state value. */
+export const MAX_STATE_VALUE_BYTES = 16 * 1024;
+
+/** A JSON value, what durable state holds. */
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * Durable per-run key/value state: a change is stored with the pass's next checkpoint (the step,
+ * timer or signal write that follows it) and at the end of the pass (also when it halts or fails).
+ *
+ * @publicApi
+ */
+export interface DurableState {
+  /** The stored value, or `undefined` when the key was never set. */
+  get<T extends JsonValue = JsonValue>(key: string): T | undefined;
+  /** Stores a JSON value (at most 16 KB encoded). */
+  set(key: string, value: JsonValue): void;
+  /** Stores the value only if the key is absent; returns whether it did. */
+  setOnce(key: string, value: JsonValue): boolean;
+}
+
+/**
+ * The current run, seen from workflow code. Inject it anywhere; it reads the run of the current
+ * call chain from AsyncLocalStorage and throws `NotInWorkflowError` outside a run.
+ *
+ * @publicApi
+ */
+@Injectable()
+export class WorkflowContext {
+  constructor(
+    private readonly steps: StepRunner,
+    private readonly timers: TimerRunner,
+    private readonly branches: BranchRunner,
+  ) {}
+
+  private scope(): RunScope {
+    const scope = runStorage.getStore();
+    if (!scope) {
+      throw new NotInWorkflowError(
+        'WorkflowContext is only available while a workflow method runs.',
+      );
+    }
+    return scope;
+  }
+
+  /**
+   * The run of a durable call that halts or forks the run (timers, signal waits, spawns, merges):
+   * refused inside a step body with `DurableCallInStepError`, before the call takes a name.
+   */
+  private durable(call: string): RunScope {
+    const scope = this.scope();
+    scope.refuseInsideStep(call);
+    return scope;
+  }
+
+  /** The run's key (unique per workflow name). */
+  get key(): string {
+    return this.scope().run.key;
+  }
+
+  /** The run's database id. */
+  get workflowId(): string {
+    return this.scope().run.id;
+  }
+
+  /** The stored input, as given to `start`. */
+  get input(): unknown {
+    return this.scope().run.input;
+  }
+
+  /**
+   * 1-based attempt of the workflow as a whole: grows when an uncaught error is retried, and starts
+   * over once a pass makes progress (reaches a durable call no earlier pass reached, or completes
+   * one). Constant during a pass.
+   */
+  get attempt(): number {
+    return this.scope().run.attempt + 1;
+  }
+
+  /**
+   * Runs `fn` as the durable step `step$<name>`: its result is stored on first completion and
+   * returned on replay. Use it for anything non-deterministic (ids, clocks, randomness, I/O).
+   */
+  step<T>(
+    name: string,
+    fn: () => T | Promise<T>,
+    options: Omit<StepOptions, 'name'> = {},
+  ): Promise<T> {
+    this.scope();
+    return this.steps.run(name, fn, options);
+  }
+
+  /**
+   * Durable timer: halts the run and resumes it after `duration` (step `wait$<name>`; the wake time
+   * is stored when the call is first reached, so it holds across restarts and deploys).
+   */
+  sleep(duration: Duration, name?: string): Promise<void> {
+    return rejectThrown(() => {
+      const scope = this.durable('ctx.sleep()');
+      const ms = toMs(duration, 'sleep duration');
+      const step = this.stepName(scope, 'wait', name ?? 'sleep');
+      return scope.track(() => this.timers.sleepUntil(scope, step, () => scope.now() + ms));
+    });
+  }
+
+  /** Durable timer until an absolute time (step `wait$<name>`). */
+  sleepUntil(date: Date, name?: string): Promise<void> {
+    return rejectThrown(() => {
+      const scope = this.durable('ctx.sleepUntil()');
+      if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
+        throw new InvalidOptionsError('sleepUntil needs a valid Date.');
+      }
+      const step = this.stepName(scope, 'wait', name ?? 'sleepUntil');
+      return scope.track(() => this.timers.sleepUntil(scope, step, () => date.getTime()));
+    });
+  }
+
+  /**
+   * Polls `check` every `checkEvery` until it returns truthy (step `wait_until$<name>`); past
+   * `timeout` (measured from the first poll) the run stalls with `WaitConditionTimeoutError`.
+   */
+  waitUntil(name: string, check: () => unknown, options: WaitUntilOptions = {}): Promise<true> {
+    const scope = this.durable('ctx.waitUntil()');
+    if (typeof check !== 'function')
+      throw new InvalidOptionsError('waitUntil needs a check function.');
+    const step = this.stepName(scope, 'wait_until', name);
+    return scope.track(() => this.timers.waitUntil(scope, step, check, options));
+  }
+
+  /**
+   * Continues only when `check` returns truthy; otherwise halts with no timer until
+   * `WorkflowClient.resume(key)` (step `continue_if$<name>`).
+   */
+  continueIf(name: string, check: () => unknown): Promise<true> {
+    const scope = this.durable('ctx.continueIf()');
+    if (typeof check !== 'function')
+      throw new InvalidOptionsError('continueIf needs a check function.');
+    const step = this.stepName(scope, 'continue_if', name);
+    return scope.track(() => this.timers.continueIf(scope, step, check));
+  }
+
+  /**
+   * Halts until `WorkflowClient.signal(key, name, payload)` delivers a payload, and returns it
+   * (step `signal$<name>`). Signals sent earlier are queued, each one is consumed exactly once.
+   */
+  waitForSignal<T = unknown>(name: string, options: WaitForSignalOptions = {}): Promise<T> {
+    const scope = this.durable('ctx.waitForSignal()');
+    const step = this.stepName(scope, 'signal', name);
+    return scope.track(() => this.timers.waitForSignal<T>(scope, step, name, options));
+  }
+
+  /**
+   * Starts one child workflow from inside a `@Branch()` method; its key is
+   * `<parentKey>$<parentWorkflow>$<branch>$<name>`. Idempotent: replays never start it twice.
+   */
+  spawn<I = unknown>(name: string, spec: SpawnSpec<I>): Promise<void> {
+    const scope = this.durable('ctx.spawn()');
+    return scope.track(() => this.branches.spawn(scope, name, spec));
+  }
+
+  /**
+   * Starts one child per item of `source` (array, (async) iterable, TypeORM repository or query
+   * builder walked by primary key), `of` per batch with a resumable cursor. Child keys are
+   * `<parentKey>$<parentWorkflow>$<branch>$<name>_<primary key or index>`.
+   */
+  spawnEach<T>(
+    name: string,
+    source: SpawnSource<T>,
+    map: (item: T, index: number) => SpawnSpec,
+    options: { of?: number } = {},
+  ): Promise<void> {
+    const scope = this.durable('ctx.spawnEach()');
+    return scope.track(() => this.branches.spawnEach(scope, name, source, map, options.of ?? 1000));
+  }
+
+  /**
+   * Waits until every child of the named branches completed (step `merge$<sorted names>`):
+   * completes inline when they already have, otherwise a BranchMergeJob polls and wakes the run.
+   */
+  merge(...args: [...names: string[], options: MergeOptions] | string[]): Promise<void> {
+    const scope = this.durable('ctx.merge()');
+    const last = args[args.length - 1];
+    const options = typeof last === 'object' && last !== null ? (last as MergeOptions) : {};
+    const names = (args as unknown[]).filter((a): a is string => typeof a === 'string');
+    if (names.length !== args.length - (typeof last === 'object' && last !== null ? 1 : 0)) {
+      throw new InvalidOptionsError(
+        'merge() takes branch names followed by an optional options object.',
+      );
+    }
+    return scope.track(() => this.branches.merge(scope, names, options));
+  }
+
+  private stepName(scope: RunScope, kind: string, name: string): string {
+    assertUserName(name, `${kind} step`);
+    return scope.nextStepName(`${kind}$${name}`);
+  }
+
+  /**
+   * The EntityManager of the transactional step that is running: its writes commit or roll back
+   * together with the step's checkpoint. Throws `NotInTransactionError` elsewhere.
+   */
+  get manager(): EntityManager {
+    const manager = transactionStorage.getStore();
+    if (!manager) {
+      throw new NotInTransactionError(
+        'ctx.manager is only available inside @DurableStep({ transactional: true }) or ctx.transaction().',
+      );
+    }
+    return manager;
+  }
+
+  /**
+   * Runs `fn` as the transactional durable step `step$<name>`: `fn` receives an EntityManager whose
+   * transaction also writes the step's checkpoint, so the writes happen exactly once.
+   */
+  transaction<T>(
+    name: string,
+    fn: (manager: EntityManager) => T | Promise<T>,
+    options: Omit<StepOptions, 'name' | 'transactional'> = {},
+  ): Promise<T> {
+    this.scope();
+    return this.steps.run(name, () => fn(this.manager), { ...options, transactional: true });
+  }
+
+  /** Durable key/value state of the run. */
+  get state(): DurableState {
+    const scope = this.scope();
+    const validate = (key: string, value: JsonValue): void => {
+      if (typeof key !== 'string' || key === '')
+        throw new StateValueError('State keys must be non-empty strings.');
+      // A key PostgreSQL cannot store would make every later write of the run fail.
+      const why = unstorableText(key);
+      if (why) throw new StateValueError(`State key ${JSON.stringify(key)} ${why}.`);
+      let size: number;
+      try {
+        size = jsonByteSize(value, `state "${key}"`);
+      } catch (err) {
+        throw new StateValueError((err as Error).message, { cause: err });
+      }
+      if (size > MAX_STATE_VALUE_BYTES) {
+        throw new StateValueError(
+          `State value "${key}" is too large (${size} bytes, max ${MAX_STATE_VALUE_BYTES}).`,
+        );
+      }
+    };
+    return {
+      get: <T extends JsonValue>(key: string) =>
+        (Object.hasOwn(scope.context, key) ? scope.context[key] : undefined) as T | undefined,
+      set: (key, value) => {
+        validate(key, value);
+        scope.context[key] = JSON.parse(JSON.stringify(value)) as JsonValue;
+        scope.stateChanged();
+      },
+      setOnce: (key, value) => {
+        if (Object.hasOwn(scope.context, key)) return false;
+        validate(key, value);
+        scope.context[key] = JSON.parse(JSON.stringify(value)) as JsonValue;
+        scope.stateChanged();
+        return true;
+      },
+    };
+  }
+}
+
+/** Runs `fn`, turning what it throws into a rejection (the callers used to be `async`). */
+function rejectThrown<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}

@@ -1,0 +1,51 @@
+import { Injectable, type Type } from '@nestjs/common';
+import { DuplicateWorkflowError } from '../errors/duplicate-workflow.error.js';
+import type { RetryStrategy } from '../retry/retry-policy.js';
+
+/** A discovered `@Workflow()` method, ready to execute. */
+export interface WorkflowDefinition {
+  name: string;
+  target: Type<unknown>;
+  methodName: string;
+  maxDurationMs: number;
+  retry?: RetryStrategy;
+  inputType?: Type<object>;
+  invoke(input: unknown): Promise<unknown>;
+}
+
+/** Workflow definitions by name. */
+@Injectable()
+export class WorkflowRegistry {
+  private readonly byName = new Map<string, WorkflowDefinition>();
+
+  add(def: WorkflowDefinition): void {
+    const existing = this.byName.get(def.name);
+    if (existing) {
+      throw new DuplicateWorkflowError(
+        `Workflow name "${def.name}" is used by both ${existing.target.name}#${existing.methodName} and ` +
+          `${def.target.name}#${def.methodName}. Give one of them another name in @Workflow('<name>').`,
+      );
+    }
+    this.byName.set(def.name, def);
+  }
+
+  get(name: string): WorkflowDefinition | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Finds the workflow declared on `target.prototype[methodName]`. */
+  findByMethod(target: Type<unknown>, methodName: string): WorkflowDefinition | undefined {
+    for (const def of this.byName.values()) {
+      if (
+        def.methodName === methodName &&
+        (def.target === target || target.prototype instanceof def.target)
+      )
+        return def;
+    }
+    return undefined;
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
+}

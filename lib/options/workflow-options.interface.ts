@@ -1,0 +1,113 @@
+import type { Type } from '@nestjs/common';
+import type { ErrorClass, RetryOption } from '../retry/retry-policy.js';
+import type { Duration } from '../util/duration.util.js';
+
+/**
+ * Options of `@Workflow()`.
+ *
+ * @publicApi
+ */
+export interface WorkflowOptions {
+  /** Stable name persisted with every run. @default '<Class>.<method>' */
+  name?: string;
+  /** Lock lifetime of one pass; a lock older than this is taken over. @default module maxDuration */
+  maxDuration?: Duration;
+  /** Policy for errors that escape the workflow method; also the default for its steps. */
+  retry?: RetryOption;
+  /** class-validator DTO the input is validated against at `start`; the method receives an instance. */
+  input?: Type<object>;
+}
+
+/**
+ * Options of `@DurableStep()` and `ctx.step()`.
+ *
+ * @publicApi
+ */
+export interface StepOptions {
+  /** Step name (without the `step$` prefix). @default the method name */
+  name?: string;
+  /** Retry policy of the step. @default workflow retry → module defaultStepRetry → 3 attempts, 1 s, 30 s */
+  retry?: RetryOption;
+  /**
+   * Run the step in a transaction on the engine's DataSource and write its checkpoint in the same
+   * transaction, so its database writes (through `ctx.manager`) and its completion commit or roll
+   * back together: exactly-once for database work. @default false
+   */
+  transactional?: boolean;
+  /** Isolation level of a transactional step. @default 'READ COMMITTED' */
+  isolation?: 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
+}
+
+/**
+ * Options of `@Repeat()`.
+ *
+ * @publicApi
+ */
+export interface RepeatOptions {
+  /** Step name segment. @default the method name */
+  name?: string;
+  /**
+   * Stop condition, checked before every tick: the name of a method on the same provider, or a
+   * function; both receive the arguments the repeat was called with.
+   */
+  till?: string | ((...args: never[]) => unknown);
+  /** First scheduled tick. @default first reach of the repeat + one interval */
+  startAt?: Date;
+  /** A tick later than this past its schedule is skipped (missed ticks are fast-forwarded). @default '1h' */
+  timeout?: Duration;
+  /** Retry policy of one tick. @default the step default (3 attempts) */
+  retry?: RetryOption;
+  /** After a tick exhausts its retries: `'continue'` with the next tick, or `'fail'` (stall the run). @default 'continue' */
+  onError?: 'continue' | 'fail';
+  /** Time zone of calendar intervals (whole days, months, …). @default 'UTC' */
+  timeZone?: string;
+}
+
+/** Metadata stored by `@Repeat()`. */
+export interface RepeatMetadata extends RepeatOptions {
+  every: RepeatEvery;
+}
+
+/**
+ * Options of `@Branch()`.
+ *
+ * @publicApi
+ */
+export interface BranchOptions {
+  /** Branch name. @default the method name */
+  name?: string;
+  /** Merge right after the branch seals (the workflow waits for every child there). @default false */
+  automerge?: boolean;
+}
+
+/**
+ * A calendar interval: ticks step on the wall clock of `timeZone`, so a daily 09:00 stays at 09:00
+ * across DST changes and a monthly tick on the 31st clamps to the last day of shorter months.
+ *
+ * @publicApi
+ */
+export interface CalendarInterval {
+  days?: number;
+  weeks?: number;
+  months?: number;
+  years?: number;
+}
+
+/** Interval of `@Repeat`: a duration, or a calendar interval. @publicApi */
+export type RepeatEvery = Duration | CalendarInterval;
+
+/** Options of `ctx.waitUntil()`. @publicApi */
+export interface WaitUntilOptions {
+  /** Give up (stalling the run with `WaitConditionTimeoutError`) this long after the wait began. @default '1h' */
+  timeout?: Duration;
+  /** Delay between two evaluations of the condition. @default '15m' */
+  checkEvery?: Duration;
+  /** Errors thrown by the condition that are retried (with their own budget); others fail the step. */
+  retryOn?: readonly ErrorClass[];
+}
+
+/** Options of `ctx.waitForSignal()`. @publicApi */
+export interface WaitForSignalOptions {
+  /** Give up after this long; omitted waits forever. */
+  timeout?: Duration;
+}

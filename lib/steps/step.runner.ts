@@ -1,0 +1,250 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
+import { ExecutionFailedError } from '../errors/execution-failed.error.js';
+import type { StepOptions } from '../options/workflow-options.interface.js';
+import type { ResolvedOptions } from '../options/resolve-options.js';
+import type { LogRow } from '../persistence/rows.js';
+import { WorkflowStore } from '../persistence/workflow.store.js';
+import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
+import { SerializationError } from '../errors/serialization.error.js';
+import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
+import type { QueryRunner } from 'typeorm';
+import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
+import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
+import { assertUserName } from '../util/names.util.js';
+import { deserializeValue, serializeValue } from '../util/serialization.util.js';
+import { recordFailedAttempt } from './failed-attempt.js';
+import { type CrashPhase, FaultInjector } from './fault-injector.js';
+import type { RetryCounts } from '../retry/retry-policy.js';
+import { resolveStepRetry } from '../retry/step-retry.js';
+import { activeScope, type RunScope } from '../run/run-scope.js';
+import { HaltExecution } from '../run/halt-execution.js';
+import { stepStorage, transactionStorage } from '../run/call-storage.js';
+import { engineStatement } from '../database/engine-statement.js';
+import { LockLostError } from '../errors/lock-lost.error.js';
+
+/** Metadata a step log keeps between attempts. */
+interface StepMetadata {
+  retry_counts?: RetryCounts;
+  /** Attempts made before the last `client.retry()`: the policy counts only the ones after. */
+  attempt_offset?: number;
+}
+
+/**
+ * Runs memoized durable steps (`@DurableStep` methods and `ctx.step()`): return the stored result
+ * on replay, otherwise execute, record the result in one statement, or record the failure and
+ * either schedule a retry (halting the pass) or raise `ExecutionFailedError`.
+ */
+@Injectable()
+export class StepRunner {
+  constructor(
+    private readonly store: WorkflowStore,
+    @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
+    private readonly faults: FaultInjector,
+    private readonly db: ChronoForgeDatabase,
+    private readonly metrics: ChronoForgeMetrics,
+    private readonly tracer: ChronoForgeTracer,
+  ) {}
+
+  /** Runs `fn` as step `step$<name>` of the current run, or plainly outside a run. */
+  run<T>(name: string, fn: () => T | Promise<T>, options: StepOptions = {}): Promise<T> {
+    const scope = activeScope();
+    if (!scope) return (async () => fn())();
+    try {
+      assertUserName(name, 'Step');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const stepName = scope.nextStepName(`step$${name}`);
+    // The tracked promise itself (no async wrapper): a floating step never rejects unhandled.
+    return scope.track(() => this.execute(scope, stepName, fn, options));
+  }
+
+  private async execute<T>(
+    scope: RunScope,
+    stepName: string,
+    fn: () => T | Promise<T>,
+    options: StepOptions,
+  ): Promise<T> {
+    const existing = scope.logs.get(stepName);
+    if (existing?.state === 'completed') {
+      await scope.replayTurn(existing.id);
+      return deserializeValue<T>(existing.result);
+    }
+    scope.assertCanWork();
+    const metadata: StepMetadata = { ...(existing?.metadata ?? {}) };
+    const attempts = (existing?.attempts ?? 0) + 1;
+    if (existing?.state === 'failed') {
+      throw new ExecutionFailedError(stepName, existing.attempts);
+    }
+    if (scope.isDraining()) scope.halt(scope.now());
+
+    const startedAt = new Date();
+    const tx = options.transactional ? await this.begin(options) : undefined;
+    let value: T;
+    let stored;
+    let id: string | null;
+    try {
+      try {
+        const run = () =>
+          stepStorage.run(stepName, () => (tx ? transactionStorage.run(tx.manager, fn) : fn()));
+        value = await this.observe(scope, stepName, attempts, run);
+        // A refused durable call inside the body fails the step even when the body caught it.
+        const refused = scope.takeRefusal(stepName);
+        if (refused) throw refused;
+        stored = serializeValue(value);
+      } catch (err) {
+        await tx?.rollbackTransaction().catch(() => undefined);
+        // A pass that halted, lost its lock, crashed or hit an engine fault records nothing more.
+        if (
+          err instanceof HaltExecution ||
+          err instanceof LockLostError ||
+          scope.crashed ||
+          scope.fault
+        )
+          throw err;
+        // A refused durable call is the root cause even when the body then threw something else.
+        const failure = scope.takeRefusal(stepName) ?? err;
+        // A result that cannot be stored, or a durable call the body may not make, is a bug in
+        // the step: retrying cannot fix it.
+        const bug =
+          failure instanceof SerializationError || failure instanceof DurableCallInStepError;
+        const retry = bug ? { retry: [] } : options;
+        return await this.recordFailure(
+          scope,
+          stepName,
+          attempts,
+          metadata,
+          failure,
+          startedAt,
+          retry,
+        );
+      }
+      this.crashPoint(scope, stepName, 'before');
+      // A sibling call may have found the lock gone while this body ran: write nothing more.
+      scope.assertOwned();
+      id = await this.store.completeStep(
+        scope.run.id,
+        scope.owner,
+        stepName,
+        attempts,
+        stored,
+        { ...metadata },
+        startedAt,
+        tx,
+        existing === undefined,
+        scope,
+      );
+      if (tx) {
+        if (id === null) await engineStatement(() => tx.rollbackTransaction());
+        else await engineStatement(() => tx.commitTransaction());
+      }
+    } catch (err) {
+      if (tx?.isTransactionActive) await tx.rollbackTransaction().catch(() => undefined);
+      throw err;
+    } finally {
+      await tx?.release();
+    }
+    if (id === null) {
+      // A refused checkpoint: when another pass (or a cancel) took the run, end this pass here —
+      // never adopt the new owner's result and go on, which would run the next bodies twice. When
+      // the lock is still ours, the step was recorded by the owner this pass took over from (its
+      // checkpoint committed while our acquire waited on its row lock, so our read missed it).
+      const recorded = await this.store.findOwnedCompletedLog(scope.run.id, scope.owner, stepName);
+      if (!recorded) scope.lockLost();
+      scope.logs.set(stepName, recorded);
+      return deserializeValue<T>(recorded.result);
+    }
+    this.crashPoint(scope, stepName, 'after');
+    const log: LogRow = {
+      id,
+      step_name: stepName,
+      state: 'completed',
+      attempts,
+      result: stored,
+      metadata: { ...metadata },
+    };
+    scope.logs.set(stepName, log);
+    return deserializeValue<T>(stored);
+  }
+
+  /** Runs a step body inside a `chronoforge.step` span and records its duration. */
+  private async observe<T>(
+    scope: RunScope,
+    stepName: string,
+    attempt: number,
+    body: () => T | Promise<T>,
+  ): Promise<T> {
+    const workflow = scope.run.job_name;
+    const started = performance.now();
+    let outcome = 'error';
+    try {
+      const attributes = {
+        'chronoforge.workflow': workflow,
+        'chronoforge.step': stepName,
+        'chronoforge.attempt': attempt,
+      };
+      const value = await this.tracer.span('chronoforge.step', attributes, async () => body());
+      outcome = 'ok';
+      return value;
+    } finally {
+      this.metrics.step(workflow, stepName, outcome, (performance.now() - started) / 1000);
+    }
+  }
+
+  /** Opens the transaction of a transactional step on the engine's DataSource. */
+  private async begin(options: StepOptions): Promise<QueryRunner> {
+    const runner = this.db.dataSource.createQueryRunner();
+    await engineStatement(() => runner.connect());
+    try {
+      await engineStatement(() => runner.startTransaction(options.isolation ?? 'READ COMMITTED'));
+    } catch (err) {
+      await runner.release();
+      throw err;
+    }
+    return runner;
+  }
+
+  private crashPoint(scope: RunScope, stepName: string, phase: CrashPhase): void {
+    try {
+      this.faults.checkpoint(scope.run.key, stepName, phase);
+    } catch (err) {
+      scope.markCrashed();
+      throw err;
+    }
+  }
+
+  private async recordFailure(
+    scope: RunScope,
+    stepName: string,
+    attempts: number,
+    metadata: StepMetadata,
+    err: unknown,
+    startedAt: Date,
+    options: StepOptions,
+  ): Promise<never> {
+    const counts: RetryCounts = { ...(metadata.retry_counts ?? {}) };
+    const policyAttempts = attempts - (metadata.attempt_offset ?? 0);
+    const policy = resolveStepRetry(
+      options.retry,
+      'Step retry',
+      scope.definition.retry,
+      this.options.defaultStepRetry,
+    );
+    const decision = policy ? policy.decide(err, policyAttempts, counts) : null;
+    const nextMeta: StepMetadata = { ...metadata };
+    if (Object.keys(counts).length > 0) nextMeta.retry_counts = counts;
+    await recordFailedAttempt(
+      this.store,
+      scope,
+      stepName,
+      attempts,
+      decision ? 'pending' : 'failed',
+      nextMeta as Record<string, unknown>,
+      err,
+      startedAt,
+    );
+    if (decision) scope.halt(scope.now() + decision.delayMs);
+    throw new ExecutionFailedError(stepName, attempts, err);
+  }
+}
