@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, href, html, tableBody, trusted } from '../../lib/dashboard/html.util.js';
+import { escapeHtml, href, html, tableBody, trusted } from '../../lib/dashboard/views/html.util.js';
 
 /** The markup without the whitespace between tags (the templates are formatted by Prettier). */
 const squash = (markup: { value: string }) => markup.value.replace(/>\s+</g, '><').trim();

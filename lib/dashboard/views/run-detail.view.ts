@@ -1,4 +1,10 @@
-import type { Ancestor, BranchRow, ErrorRow, RunDetailRow, StepRow } from './run-detail.store.js';
+import type {
+  Ancestor,
+  BranchRow,
+  ErrorRow,
+  RunDetailRow,
+  StepRow,
+} from '../data/run-detail.store.js';
 import { badge, json, span, when } from './format.util.js';
 import { html, type SafeHtml, seg } from './html.util.js';
 import { actionForm, layout, type ViewContext } from './layout.view.js';

@@ -1,4 +1,4 @@
-import type { StepRow } from './run-detail.store.js';
+import type { StepRow } from '../data/run-detail.store.js';
 import { badge, when } from './format.util.js';
 import { html, type SafeHtml } from './html.util.js';
 import type { ViewContext } from './layout.view.js';

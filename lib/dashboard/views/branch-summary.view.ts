@@ -1,4 +1,4 @@
-import type { BranchRow } from './run-detail.store.js';
+import type { BranchRow } from '../data/run-detail.store.js';
 import { badge, span, when } from './format.util.js';
 import { href, html, type SafeHtml, seg } from './html.util.js';
 import type { ViewContext } from './layout.view.js';

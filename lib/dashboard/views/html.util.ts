@@ -1,4 +1,4 @@
-import { escapeControlChars } from '../util/control-chars.util.js';
+import { escapeControlChars } from '../../util/control-chars.util.js';
 
 /** A fragment of HTML that is already safe: interpolating it into {@link html} keeps it as is. */
 export class SafeHtml {

@@ -1,4 +1,4 @@
-import type { RunDetailRow, StepRow } from './run-detail.store.js';
+import type { RunDetailRow, StepRow } from '../data/run-detail.store.js';
 import { badge, between, json, when } from './format.util.js';
 import { html, type SafeHtml, tableBody } from './html.util.js';
 import type { ViewContext } from './layout.view.js';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
+import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
+import type { WorkflowState } from '../../persistence/entities/workflow.entity.js';
 import { DashboardStore } from './dashboard.store.js';
 
 /** Every column of a run the detail page shows. */

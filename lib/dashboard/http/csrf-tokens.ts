@@ -4,7 +4,7 @@ import { CsrfTokenError } from './csrf-token.error.js';
 import {
   CHRONO_FORGE_DASHBOARD_OPTIONS,
   type ResolvedDashboardOptions,
-} from './dashboard-options.interface.js';
+} from '../options/dashboard-options.interface.js';
 import {
   cookies,
   type DashboardRequest,

@@ -1,5 +1,5 @@
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
-import type { BranchRow, RunDetailRow, StepRow } from './run-detail.store.js';
+import type { WorkflowState } from '../../persistence/entities/workflow.entity.js';
+import type { BranchRow, RunDetailRow, StepRow } from '../data/run-detail.store.js';
 import { badge, json, when } from './format.util.js';
 import { href, html, type SafeHtml, seg } from './html.util.js';
 import { layout, type ViewContext } from './layout.view.js';

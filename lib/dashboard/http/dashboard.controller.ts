@@ -1,7 +1,7 @@
 import { Get, Injectable, Param, Query, Req, Res } from '@nestjs/common';
-import { InvalidOptionsError } from '../errors/invalid-options.error.js';
-import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
-import { branchView } from './branch.view.js';
+import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
+import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
+import { branchView } from '../views/branch.view.js';
 import {
   beforeOf,
   nameParam,
@@ -11,13 +11,13 @@ import {
   stateOf,
   ViewContexts,
 } from './dashboard-request.util.js';
-import { DashboardStore } from './dashboard.store.js';
-import { overviewView } from './overview.view.js';
+import { DashboardStore } from '../data/dashboard.store.js';
+import { overviewView } from '../views/overview.view.js';
 import type { DashboardRequest, DashboardResponse } from './request.util.js';
-import { RunDetailStore } from './run-detail.store.js';
-import { runDetailView } from './run-detail.view.js';
-import { kindOf } from './run-steps.view.js';
-import { runsView, strandedView } from './runs.view.js';
+import { RunDetailStore } from '../data/run-detail.store.js';
+import { runDetailView } from '../views/run-detail.view.js';
+import { kindOf } from '../views/run-steps.view.js';
+import { runsView, strandedView } from '../views/runs.view.js';
 import { sendHtml } from './send-html.js';
 
 /**

@@ -1,5 +1,5 @@
-import type { WorkflowState } from '../persistence/entities/workflow.entity.js';
-import type { Overview, StrandedRow } from './dashboard.store.js';
+import type { WorkflowState } from '../../persistence/entities/workflow.entity.js';
+import type { Overview, StrandedRow } from '../data/dashboard.store.js';
 import { badge, when } from './format.util.js';
 import { href, html, type SafeHtml, seg, tableBody } from './html.util.js';
 import { layout, type ViewContext } from './layout.view.js';
