@@ -1,59 +1,29 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { CsrfTokenError } from './csrf-token.error.js';
 import {
   CHRONO_FORGE_DASHBOARD_OPTIONS,
   type ResolvedDashboardOptions,
 } from '../options/dashboard-options.interface.js';
+import { cookieNonces, csrfCookie, mac, newNonce, sameText } from './csrf-cookie.js';
+import { CsrfTokenError } from './csrf-token.error.js';
 import {
-  cookies,
+  appendSetCookie,
   type DashboardRequest,
   type DashboardResponse,
   isSecure,
   readForm,
-  setResponseHeader,
 } from './request.util.js';
+import { assertSameOrigin } from './same-origin.js';
 
-/** Cookie holding the random nonce the tokens are bound to. */
-export const CSRF_COOKIE = 'cf_dashboard_csrf';
 /** Form field carrying the token. */
 export const CSRF_FIELD = '_csrf';
-const NONCE = /^[0-9a-f]{32}$/;
-
-/** A header's single value. */
-const header = (req: DashboardRequest, name: string): string | undefined => {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-};
 
 /**
- * Rejects a request a browser marks as coming from another origin: `Sec-Fetch-Site` is set by the
- * browser and cannot be forged by a page; a same-site page (another port or subdomain) is refused
- * too, since it can toss cookies. Older browsers send only `Origin`, compared with the request's
- * host (or a proxy's `X-Forwarded-Host`).
- */
-function assertSameOrigin(req: DashboardRequest): void {
-  const site = header(req, 'sec-fetch-site');
-  if (site !== undefined) {
-    if (site === 'same-origin' || site === 'none') return;
-    throw new CsrfTokenError(`Cross-origin request refused (Sec-Fetch-Site: ${site}).`);
-  }
-  const origin = header(req, 'origin');
-  if (origin === undefined) return;
-  let host: string;
-  try {
-    host = new URL(origin).host;
-  } catch {
-    throw new CsrfTokenError('Cross-origin request refused (malformed Origin).');
-  }
-  const hosts = [header(req, 'host'), header(req, 'x-forwarded-host')];
-  if (!hosts.includes(host)) throw new CsrfTokenError('Cross-origin request refused (Origin).');
-}
-
-/**
- * Double-submit CSRF protection: a random nonce in an HttpOnly, SameSite=Strict cookie and, in
- * every form, the token HMAC(secret, nonce). Another site can neither read the cookie nor compute
- * the token without the secret.
+ * CSRF protection bound to a server-issued nonce: the server sets a random nonce in an HttpOnly,
+ * `SameSite=Strict` cookie signed with the secret (`<nonce>.<mac>`; `__Host-` and `Secure` over
+ * TLS) and puts HMAC(secret, nonce, subject) in every form. A cookie value the server did not
+ * sign is ignored, so a page that plants its own nonce gets no token for it; two different
+ * signed cookies in one request are refused. Cross-origin POSTs are refused before the token is
+ * looked at.
  */
 @Injectable()
 export class CsrfTokens {
@@ -61,41 +31,43 @@ export class CsrfTokens {
     @Inject(CHRONO_FORGE_DASHBOARD_OPTIONS) private readonly options: ResolvedDashboardOptions,
   ) {}
 
-  /** The token for this browser, setting the nonce cookie (scoped to `cookiePath`) when missing. */
+  /** The token for this browser, setting a new signed nonce cookie when it has none. */
   issue(req: DashboardRequest, res: DashboardResponse, cookiePath: string): string {
-    let nonce = cookies(req)[CSRF_COOKIE];
-    if (!nonce || !NONCE.test(nonce)) {
-      nonce = randomBytes(16).toString('hex');
-      const secure = isSecure(req) ? '; Secure' : '';
-      setResponseHeader(
-        res,
-        'Set-Cookie',
-        `${CSRF_COOKIE}=${nonce}; Path=${cookiePath || '/'}; HttpOnly; SameSite=Strict${secure}`,
-      );
+    const secure = isSecure(req);
+    let [nonce] = cookieNonces(req, this.options.csrfSecret, secure);
+    if (nonce === undefined) {
+      const fresh = newNonce(this.options.csrfSecret);
+      nonce = fresh.nonce;
+      appendSetCookie(res, csrfCookie(fresh.value, secure, cookiePath));
     }
-    return this.sign(nonce);
+    return this.sign(req, nonce);
   }
 
   /**
    * Throws `CsrfTokenError` for a cross-origin POST (`Sec-Fetch-Site` other than `same-origin` or
-   * `none`; without it, an `Origin` whose host is not the request's) or unless the posted token
-   * matches the cookie's nonce.
+   * `none`; without it, an `Origin` whose host is not the request's), without exactly one
+   * server-signed nonce cookie, or unless the posted token is the one for that nonce (and subject).
    */
   async verify(req: DashboardRequest): Promise<void> {
     assertSameOrigin(req);
-    const nonce = cookies(req)[CSRF_COOKIE];
+    const nonces = cookieNonces(req, this.options.csrfSecret, isSecure(req));
     const token = (await readForm(req))[CSRF_FIELD];
-    if (!nonce || !NONCE.test(nonce))
+    if (nonces.length === 0)
       throw new CsrfTokenError('Missing CSRF cookie; reload the page and try again.');
+    if (nonces.length > 1) {
+      throw new CsrfTokenError(
+        'Two different CSRF cookies arrived (a page on another port or subdomain of this host may have set one); clear the cookies of this site and reload.',
+      );
+    }
     if (!token) throw new CsrfTokenError('Missing CSRF token.');
-    const expected = Buffer.from(this.sign(nonce));
-    const given = Buffer.from(token);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!sameText(token, this.sign(req, nonces[0]))) {
       throw new CsrfTokenError('Invalid CSRF token; reload the page and try again.');
     }
   }
 
-  private sign(nonce: string): string {
-    return createHmac('sha256', this.options.csrfSecret).update(nonce).digest('base64url');
+  /** HMAC(secret, nonce, subject): the subject is `csrfSubject(req)`, or none. */
+  private sign(req: DashboardRequest, nonce: string): string {
+    const subject = this.options.csrfSubject?.(req) ?? null;
+    return mac(this.options.csrfSecret, 'token', [nonce, subject]);
   }
 }

@@ -5,6 +5,12 @@ import type {
   ResolvedDashboardOptions,
 } from './dashboard-options.interface.js';
 
+/**
+ * The CSRF secret of every dashboard of this process that sets none: one per process, so mounts
+ * sharing a host also share the CSRF cookie (its name and path are the same under TLS).
+ */
+const PROCESS_SECRET = randomBytes(32);
+
 const PATH = /^\/?[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*\/?$/;
 
 /** Validates the options and applies the defaults. */
@@ -42,9 +48,13 @@ export function resolveDashboardOptions(
       'Dashboard csrfSecret must be a string of at least 16 characters.',
     );
   }
+  if (options.csrfSubject !== undefined && typeof options.csrfSubject !== 'function') {
+    throw new InvalidOptionsError('Dashboard csrfSubject must be a function of the request.');
+  }
   return {
     path: `/${path.replace(/^\/+|\/+$/g, '')}`,
     pageSize,
-    csrfSecret: options.csrfSecret ? Buffer.from(options.csrfSecret) : randomBytes(32),
+    csrfSecret: options.csrfSecret ? Buffer.from(options.csrfSecret) : PROCESS_SECRET,
+    csrfSubject: options.csrfSubject?.bind(options),
   };
 }
