@@ -17,16 +17,23 @@ import {
 import { resolveDashboardOptions } from './options/resolve-dashboard-options.js';
 import { DashboardActionsController } from './http/dashboard-actions.controller.js';
 import { DashboardController } from './http/dashboard.controller.js';
+import { RunDetailController } from './http/run-detail.controller.js';
 import { ViewContexts } from './http/dashboard-request.util.js';
 import { CsrfGuard, DenyAllGuard } from './http/dashboard.guards.js';
 import { DashboardStore } from './data/dashboard.store.js';
 import { RunDetailStore } from './data/run-detail.store.js';
+import { RunPagesStore } from './data/run-pages.store.js';
 
 /** Subclasses of the dashboard's controllers mounted at `path`, behind `guard`, rendering errors as HTML. */
 function mountedControllers(path: string, guard: Type<CanActivate> | CanActivate): Type<object>[] {
   class ChronoForgeDashboardController extends DashboardController {}
+  class ChronoForgeRunDetailController extends RunDetailController {}
   class ChronoForgeDashboardActionsController extends DashboardActionsController {}
-  const mounted = [ChronoForgeDashboardController, ChronoForgeDashboardActionsController];
+  const mounted = [
+    ChronoForgeDashboardController,
+    ChronoForgeRunDetailController,
+    ChronoForgeDashboardActionsController,
+  ];
   for (const ctrl of mounted) {
     Controller(path)(ctrl);
     UseGuards(guard)(ctrl);
@@ -69,6 +76,7 @@ export class ChronoForgeDashboardModule {
         { provide: CHRONO_FORGE_DASHBOARD_OPTIONS, useValue: resolved },
         DashboardStore,
         RunDetailStore,
+        RunPagesStore,
         DashboardActions,
         CsrfTokens,
         ViewContexts,
