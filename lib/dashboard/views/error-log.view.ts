@@ -1,13 +1,13 @@
 import type { Page } from '../data/keyset-page.js';
 import type { ErrorRow, RunDetailRow } from '../data/run-rows.js';
 import { clip, when } from './format.util.js';
-import { href, html, type SafeHtml, seg } from './html.util.js';
+import { href, html, preText, type SafeHtml, seg } from './html.util.js';
 import { layout, type ViewContext } from './layout.view.js';
 import { type KeptParams, pager } from './pager.view.js';
 
 /** Longest error message and backtrace a list prints. */
-const MAX_MESSAGE_CHARS = 2_000;
-const MAX_BACKTRACE_CHARS = 8_000;
+const MAX_MESSAGE_CHARS = 1_000;
+const MAX_BACKTRACE_CHARS = 4_000;
 
 /** A table of error-log rows with their backtraces. */
 export function errorTable(ctx: ViewContext, errors: ErrorRow[]): SafeHtml {
@@ -34,7 +34,7 @@ export function errorTable(ctx: ViewContext, errors: ErrorRow[]): SafeHtml {
                 e.backtrace
                   ? html`<details>
                       <summary>backtrace</summary>
-                      <pre>${clip(e.backtrace, MAX_BACKTRACE_CHARS)}</pre>
+                      <pre>${preText(clip(e.backtrace, MAX_BACKTRACE_CHARS))}</pre>
                     </details>`
                   : ''
               }

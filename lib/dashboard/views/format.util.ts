@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from './html.util.js';
+import { html, preText, type SafeHtml } from './html.util.js';
 
 /** Longest JSON the dashboard prints in full. */
 const MAX_JSON_CHARS = 20_000;
@@ -47,7 +47,7 @@ export function json(value: unknown, max = MAX_JSON_CHARS): SafeHtml {
   } catch {
     text = String(value);
   }
-  return html`<pre class="json">${clip(text, max)}</pre>`;
+  return html`<pre class="json">${preText(clip(text, max))}</pre>`;
 }
 
 /** A state as a coloured badge, optionally with another label. */

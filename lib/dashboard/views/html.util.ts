@@ -31,6 +31,14 @@ export function escapeHtml(text: string): string {
   return escapeControlChars(text).replace(/[&<>"'`]/g, (c) => ENTITIES[c]);
 }
 
+/**
+ * Text for a `<pre>` block: escaped like {@link escapeHtml} line by line, its line breaks kept
+ * (pretty JSON, backtraces); every other control character is still shown as `\uXXXX`.
+ */
+export function preText(text: string): SafeHtml {
+  return new SafeHtml(text.split('\n').map(escapeHtml).join('\n'));
+}
+
 function render(value: HtmlValue): string {
   if (value instanceof SafeHtml) return value.value;
   if (Array.isArray(value)) return value.map(render).join('');
