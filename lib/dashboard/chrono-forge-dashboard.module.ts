@@ -43,7 +43,7 @@ function mountedControllers(path: string, guard: Type<CanActivate> | CanActivate
 }
 
 /**
- * A server-rendered operator UI for ChronoForge, served by your own Nest HTTP server (Express):
+ * A server-rendered operator UI for ChronoForge, served by your own Nest HTTP server (Express or Fastify):
  * overview, runs, run detail (steps, errors, waits, repeats, branches), branch view, stranded
  * runs, and retry / resume / cancel / unlock / bulk-retry actions (POST forms with CSRF tokens).
  *
