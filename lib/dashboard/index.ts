@@ -1,4 +1,7 @@
 export { ChronoForgeDashboardModule } from './chrono-forge-dashboard.module.js';
-export type { ChronoForgeDashboardOptions } from './dashboard-options.interface.js';
-export { CsrfTokenError } from './csrf-token.error.js';
-export { DashboardAccessDeniedError } from './dashboard-access-denied.error.js';
+export type {
+  ChronoForgeDashboardOptions,
+  DashboardHttpRequest,
+} from './options/dashboard-options.interface.js';
+export { CsrfTokenError } from './http/csrf-token.error.js';
+export { DashboardAccessDeniedError } from './http/dashboard-access-denied.error.js';

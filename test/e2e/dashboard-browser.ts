@@ -4,7 +4,12 @@ import type { INestApplication } from '@nestjs/common';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { WorkflowClient, type WorkflowState } from '../../lib/index.js';
 import { cleanup, eventually } from '../support/env.js';
-import { bootDashboardApp, TOKEN, TOKEN_HEADER } from './dashboard.fixture.js';
+import {
+  bootDashboardApp,
+  type DashboardAppOptions,
+  TOKEN,
+  TOKEN_HEADER,
+} from './dashboard.fixture.js';
 
 /** The system Chromium (`apt-get install -y chromium`); Playwright never downloads a browser here. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -17,6 +22,11 @@ if (!hasChromium) {
   console.warn(
     `[dashboard e2e] SKIPPED: no Chromium at ${CHROMIUM}. Install it: apt-get install -y chromium`,
   );
+}
+
+/** Launches the system Chromium headless. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
 }
 
 /** Set CF_DASHBOARD_SCREENSHOTS=1 to refresh docs/dashboard-*.png. */
@@ -43,11 +53,15 @@ export interface DashboardSession {
 }
 
 /** Boots the demo app and launches Chromium on it. */
-export async function openDashboard(schema: string, queueName: string): Promise<DashboardSession> {
-  const app = await bootDashboardApp(schema, queueName);
+export async function openDashboard(
+  schema: string,
+  queueName: string,
+  opts: DashboardAppOptions = {},
+): Promise<DashboardSession> {
+  const app = await bootDashboardApp(schema, queueName, 'express', opts);
   const client = app.get(WorkflowClient);
   const origin = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+  const browser = await launchChromium();
   const operator = await browser.newContext({
     extraHTTPHeaders: { [TOKEN_HEADER]: TOKEN },
     viewport: { width: 1280, height: 900 },

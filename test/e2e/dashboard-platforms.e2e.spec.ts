@@ -46,7 +46,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('dashboard on %s (e2e)', (pl
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(res.headers.get('x-frame-options')).toBe('DENY');
     expect(res.headers.get('set-cookie')).toMatch(
-      /^cf_dashboard_csrf=[0-9a-f]{32}; Path=\/api\/ops\/cf; HttpOnly; SameSite=Strict$/,
+      /^cf_dashboard_csrf=[0-9a-f]{32}\.[\w-]{43}; Path=\/api\/ops\/cf; HttpOnly; SameSite=Strict$/,
     );
     const body = await res.text();
     expect(body).toContain('<h1>Overview</h1>');
@@ -81,18 +81,24 @@ describe.each<HttpPlatform>(['express', 'fastify'])('dashboard on %s (e2e)', (pl
   });
 
   it('should answer a bad CSRF token, an unknown run and a denied request with HTML error pages', async () => {
-    const forged = await fetch(`${base}/runs/1/retry`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: {
-        [TOKEN_HEADER]: TOKEN,
-        cookie: `cf_dashboard_csrf=${'a'.repeat(32)}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: '_csrf=forged',
-    });
+    const cookie = ((await get('')).headers.get('set-cookie') ?? '').split(';')[0];
+    const forge = (headers: Record<string, string>) =>
+      fetch(`${base}/runs/1/retry`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: {
+          [TOKEN_HEADER]: TOKEN,
+          'content-type': 'application/x-www-form-urlencoded',
+          ...headers,
+        },
+        body: '_csrf=forged',
+      });
+    const forged = await forge({ cookie });
     expect(forged.status).toBe(403);
     expect(await forged.text()).toContain('Invalid CSRF token');
+    const unsigned = await forge({ cookie: `cf_dashboard_csrf=${'a'.repeat(32)}` });
+    expect(unsigned.status).toBe(403);
+    expect(await unsigned.text()).toContain('Missing CSRF cookie');
     const missing = await get('/runs/999999999');
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toBe('text/html; charset=utf-8');

@@ -7,8 +7,10 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import {
   Branch,
+  type ChronoForgeDashboardOptions,
   ChronoForgeDashboardModule,
   ChronoForgeModule,
   Repeat,
@@ -38,6 +40,17 @@ export class TokenGuard implements CanActivate {
       .switchToHttp()
       .getRequest<{ headers: Record<string, string | undefined> }>();
     return req.headers[TOKEN_HEADER] === TOKEN;
+  }
+}
+
+/** Lets anyone read (GET) and only requests with the token header act (POST). */
+@Injectable()
+export class ViewerGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const req = context
+      .switchToHttp()
+      .getRequest<{ method: string; headers: Record<string, string | undefined> }>();
+    return req.method === 'GET' || req.headers[TOKEN_HEADER] === TOKEN;
   }
 }
 
@@ -122,6 +135,16 @@ export class DemoWorkflows {
 /** The HTTP platform of a test app. */
 export type HttpPlatform = 'express' | 'fastify';
 
+/** Variations of the test app. */
+export interface DashboardAppOptions {
+  /** Trust `X-Forwarded-*` headers (Express `trust proxy`, Fastify `trustProxy`). */
+  trustProxy?: boolean;
+  /** More dashboards to mount (with their own path and guard). */
+  extra?: ChronoForgeDashboardOptions[];
+  /** Runs on the app before it listens (middleware, hooks). */
+  configure?: (app: INestApplication) => void;
+}
+
 /**
  * An HTTP app with the demo workflows, the dashboard behind {@link TokenGuard} at `/ops/cf`
  * (under the global prefix `api`), and a second dashboard without a guard at `/chronoforge`, on
@@ -131,21 +154,30 @@ export async function bootDashboardApp(
   schema: string,
   queueName: string,
   platform: HttpPlatform = 'express',
+  opts: DashboardAppOptions = {},
 ): Promise<INestApplication> {
   @Module({
     imports: [
       ChronoForgeModule.forRoot(testModuleOptions({ schema, queueName })),
       ChronoForgeDashboardModule.forRoot({ path: '/ops/cf', guard: TokenGuard, pageSize: 5 }),
       ChronoForgeDashboardModule.forRoot(),
+      ...(opts.extra ?? []).map((o) => ChronoForgeDashboardModule.forRoot(o)),
     ],
-    providers: [DemoProbe, Reminders, DemoWorkflows, TokenGuard],
+    providers: [DemoProbe, Reminders, DemoWorkflows, TokenGuard, ViewerGuard],
   })
   class DashboardTestModule {}
   const options = { logger: ['error' as const, 'warn' as const] };
   const app =
     platform === 'fastify'
-      ? await NestFactory.create(DashboardTestModule, new FastifyAdapter(), options)
-      : await NestFactory.create(DashboardTestModule, options);
+      ? await NestFactory.create(
+          DashboardTestModule,
+          new FastifyAdapter({ trustProxy: opts.trustProxy === true }),
+          options,
+        )
+      : await NestFactory.create<NestExpressApplication>(DashboardTestModule, options);
+  if (platform === 'express' && opts.trustProxy)
+    (app as NestExpressApplication).set('trust proxy', true);
+  opts.configure?.(app);
   app.setGlobalPrefix('api');
   await app.listen(0, '127.0.0.1');
   return app;

@@ -47,6 +47,17 @@ describe.each<HttpPlatform>(['express', 'fastify'])(
         '/bulk-retry?workflow=%00',
         `/bulk-retry?workflow=${'w'.repeat(1000)}`,
         '/runs?before=99999999999999999999999',
+        // Paged lists (issue 26, point 5): a bad cursor or page size.
+        '/runs/1?size=0',
+        '/runs/1?size=501',
+        '/runs/1?size=abc',
+        '/runs/1?after=abc',
+        '/runs/1?after=99999999999999999999',
+        '/runs/1?after=1&before=2',
+        '/runs/1?after=1&after=2',
+        '/runs/1/errors?size=-1',
+        '/runs/1/branches?before=1.5',
+        '/runs/1/branches/lines?size=1000',
       ].map((path) => ({ path, shown: path.slice(0, 40) })),
     )('should answer 400 to GET $shown', async ({ path }) => {
       const res = await fetch(`${base}${path}`, { headers: auth });

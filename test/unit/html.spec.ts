@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, href, html, tableBody, trusted } from '../../lib/dashboard/html.util.js';
+import { json } from '../../lib/dashboard/views/format.util.js';
+import {
+  escapeHtml,
+  href,
+  html,
+  preText,
+  tableBody,
+  trusted,
+} from '../../lib/dashboard/views/html.util.js';
 
 /** The markup without the whitespace between tags (the templates are formatted by Prettier). */
 const squash = (markup: { value: string }) => markup.value.replace(/>\s+</g, '><').trim();
@@ -36,5 +44,13 @@ describe('dashboard html helpers', () => {
     );
     expect(href('/cf', '/runs', { q: 'a b&c' })).toBe('/cf/runs?q=a+b%26c');
     expect(href('/cf', '/')).toBe('/cf/');
+  });
+
+  it('should keep the line breaks of pre blocks and show other controls as \\u escapes', () => {
+    expect(json({ a: [1] }).value).toBe(
+      '<pre class="json">{\n  &quot;a&quot;: [\n    1\n  ]\n}</pre>',
+    );
+    expect(preText('at <f>\n\u202e\tx').value).toBe('at &lt;f&gt;\n\\u202e\\u0009x');
+    expect(escapeHtml('a\nb')).toBe('a\\u000ab'); // keys and other text: every control visible
   });
 });

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { WorkflowClient } from '../client/workflow.client.js';
-import { InvalidTransitionError } from '../errors/invalid-transition.error.js';
-import { WorkflowQueue } from '../queue/workflow.queue.js';
-import { DashboardStore } from './dashboard.store.js';
+import { WorkflowClient } from '../../client/workflow.client.js';
+import { InvalidTransitionError } from '../../errors/invalid-transition.error.js';
+import { WorkflowQueue } from '../../queue/workflow.queue.js';
+import { DashboardStore } from '../data/dashboard.store.js';
 
 /** Largest number of runs one bulk retry moves. */
 export const BULK_RETRY_LIMIT = 1000;

@@ -1,19 +1,27 @@
-import type { Ancestor, BranchRow, ErrorRow, RunDetailRow, StepRow } from './run-detail.store.js';
+import type { Page } from '../data/keyset-page.js';
+import type { Ancestor, BranchRow, ErrorRow, RunDetailRow } from '../data/run-rows.js';
 import { badge, json, span, when } from './format.util.js';
 import { html, type SafeHtml, seg } from './html.util.js';
 import { actionForm, layout, type ViewContext } from './layout.view.js';
 import { branches } from './branch-summary.view.js';
+import { errorPreview } from './error-log.view.js';
 import { type RepeatTicks, repeats } from './run-repeats.view.js';
-import { timeline, waits } from './run-steps.view.js';
+import { type StepPage, timeline, waits } from './run-steps.view.js';
 
 /** Everything the run detail page shows. */
 export interface RunDetailData {
   run: RunDetailRow;
-  steps: StepRow[];
-  errors: ErrorRow[];
-  branches: BranchRow[];
+  /** A page of the step timeline (the URL is the run page's). */
+  steps: Omit<StepPage, 'url'>;
+  /** The newest errors, and how many there are. */
+  errors: Page<ErrorRow>;
+  errorCount: number;
+  /** The first branches. */
+  branches: Page<BranchRow>;
   ancestors: Ancestor[];
   repeats: RepeatTicks[];
+  /** More repeats exist than are shown. */
+  moreRepeats: boolean;
 }
 
 const shown = (v: unknown) =>
@@ -91,49 +99,9 @@ export function runDetailView(ctx: ViewContext, d: RunDetailData): SafeHtml {
     ${r.result == null ? html`<p class="muted">none</p>` : json(shown(r.result))}
     <h2>Durable state</h2>
     ${Object.keys(r.context ?? {}).length ? json(r.context) : html`<p class="muted">empty</p>`}
-    ${timeline(ctx, r, d.steps)} ${waits(ctx, d.steps)} ${repeats(ctx, d.repeats)}
-    ${branches(ctx, r.id, d.branches)} ${errorLog(ctx, d.errors)}`;
+    ${timeline(ctx, r, { ...d.steps, url: `${ctx.base}/runs/${seg(r.id)}` })}
+    ${waits(ctx, d.steps.page.rows, Boolean(d.steps.page.prev || d.steps.page.next))}
+    ${repeats(ctx, d.repeats, d.moreRepeats)} ${branches(ctx, r.id, d.branches)}
+    ${errorPreview(ctx, r, d.errors, d.errorCount)}`;
   return layout(ctx, 'runs', `${r.workflow} ${r.key}`, content);
-}
-
-/** The error log with backtraces, newest first. */
-function errorLog(ctx: ViewContext, errors: ErrorRow[]): SafeHtml {
-  return html`<h2>Errors</h2>
-    ${
-      errors.length === 0
-        ? html`<p class="muted">None.</p>`
-        : html`<table class="errors">
-            <thead>
-              <tr>
-                <th>When</th>
-                <th>Step</th>
-                <th>Attempt</th>
-                <th>Error</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${errors.map(
-                (e) =>
-                  html`<tr>
-                    <td>${when(e.created_at, ctx.now)}</td>
-                    <td>
-                      ${e.step_name ? html`<code>${e.step_name}</code>` : html`<i>workflow</i>`}
-                    </td>
-                    <td>${e.attempt ?? '—'}</td>
-                    <td>
-                      <b>${e.error_class}</b>: ${e.error_message}
-                      ${
-                        e.backtrace
-                          ? html`<details>
-                              <summary>backtrace</summary>
-                              <pre>${e.backtrace}</pre>
-                            </details>`
-                          : ''
-                      }
-                    </td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>`
-    }`;
 }

@@ -1,4 +1,4 @@
-import { ChronoForgeError } from '../errors/chrono-forge.error.js';
+import { ChronoForgeError } from '../../errors/chrono-forge.error.js';
 
 /**
  * The dashboard's guard refused the request (or no guard was configured: the dashboard denies

@@ -31,6 +31,7 @@ export interface DashboardRequest extends Partial<RequestStream> {
 export interface DashboardResponse {
   setHeader?(name: string, value: string | string[]): unknown;
   header?(name: string, value: string | string[]): unknown;
+  getHeader?(name: string): number | string | string[] | undefined;
 }
 
 /** Sets a response header on Express or Fastify. */
@@ -44,7 +45,19 @@ export function setResponseHeader(
   else throw new TypeError('The dashboard needs Express or Fastify as the HTTP platform.');
 }
 
-/** The request arrived over TLS (as the platform reports it). */
+/** Adds a `Set-Cookie` header, keeping those the application set before. */
+export function appendSetCookie(res: DashboardResponse, cookie: string): void {
+  if (typeof res.setHeader === 'function' && typeof res.getHeader === 'function') {
+    const before = res.getHeader('Set-Cookie');
+    const list = before === undefined ? [] : Array.isArray(before) ? before : [String(before)];
+    res.setHeader('Set-Cookie', [...list, cookie]);
+  } else setResponseHeader(res, 'Set-Cookie', cookie); // Fastify's reply.header appends Set-Cookie
+}
+
+/**
+ * The request arrived over TLS as the platform reports it: the socket, or `X-Forwarded-Proto`
+ * only when the application trusts its proxy (Express `trust proxy`, Fastify `trustProxy`).
+ */
 export function isSecure(req: DashboardRequest): boolean {
   return req.secure === true || req.protocol === 'https';
 }
@@ -53,14 +66,17 @@ export function isSecure(req: DashboardRequest): boolean {
 const MAX_FORM_BYTES = 64 * 1024;
 const PARSED = Symbol('chronoforge.form');
 
-/** The request's cookies by name. */
-export function cookies(req: DashboardRequest): Record<string, string> {
-  const out: Record<string, string> = {};
+/**
+ * Every value of cookie `name` the request carries, in the order the browser sent them (a page on
+ * another port or subdomain of the host can add a same-named cookie of another path).
+ */
+export function cookieValues(req: DashboardRequest, name: string): string[] {
+  const out: string[] = [];
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq < 1) continue;
+    if (eq < 1 || part.slice(0, eq).trim() !== name) continue;
     try {
-      out[part.slice(0, eq).trim()] = decodeURIComponent(part.slice(eq + 1).trim());
+      out.push(decodeURIComponent(part.slice(eq + 1).trim()));
     } catch {
       // a malformed cookie is skipped
     }

@@ -1,13 +1,13 @@
 import { Get, Injectable, Param, Post, Query, Redirect, Req, Res, UseGuards } from '@nestjs/common';
-import { InvalidOptionsError } from '../errors/invalid-options.error.js';
-import { InvalidTransitionError } from '../errors/invalid-transition.error.js';
-import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
-import { confirmView } from './confirm.view.js';
-import { BULK_RETRY_LIMIT, DashboardActions } from './dashboard-actions.service.js';
+import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
+import { InvalidTransitionError } from '../../errors/invalid-transition.error.js';
+import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
+import { confirmView } from '../views/confirm.view.js';
+import { BULK_RETRY_LIMIT, DashboardActions } from '../actions/dashboard-actions.service.js';
 import { nameParam, one, type QueryParams, runId, ViewContexts } from './dashboard-request.util.js';
 import { CsrfGuard } from './dashboard.guards.js';
-import { DashboardStore } from './dashboard.store.js';
-import { href, html, seg } from './html.util.js';
+import { DashboardStore } from '../data/dashboard.store.js';
+import { href, html, seg } from '../views/html.util.js';
 import { type DashboardRequest, type DashboardResponse, readForm } from './request.util.js';
 import { sendHtml } from './send-html.js';
 

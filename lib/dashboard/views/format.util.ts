@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from './html.util.js';
+import { html, preText, type SafeHtml } from './html.util.js';
 
 /** Longest JSON the dashboard prints in full. */
 const MAX_JSON_CHARS = 20_000;
@@ -34,17 +34,20 @@ export function between(start: Date | null | undefined, end: Date | null | undef
   return start && end ? span(new Date(end).getTime() - new Date(start).getTime()) : '—';
 }
 
-/** Pretty JSON in a `<pre>`, cut at {@link MAX_JSON_CHARS}. */
-export function json(value: unknown): SafeHtml {
+/** `text` cut at `max` characters, saying how long it was. */
+export function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}\n… (${text.length} characters)` : text;
+}
+
+/** Pretty JSON in a `<pre>`, cut at `max` characters (default {@link MAX_JSON_CHARS}). */
+export function json(value: unknown, max = MAX_JSON_CHARS): SafeHtml {
   let text: string;
   try {
     text = JSON.stringify(value, null, 2) ?? 'undefined';
   } catch {
     text = String(value);
   }
-  const cut = text.length > MAX_JSON_CHARS;
-  return html`<pre class="json">
-${cut ? text.slice(0, MAX_JSON_CHARS) : text}${cut ? `\n… (${text.length} characters)` : ''}</pre>`;
+  return html`<pre class="json">${preText(clip(text, max))}</pre>`;
 }
 
 /** A state as a coloured badge, optionally with another label. */

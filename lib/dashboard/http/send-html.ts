@@ -1,4 +1,4 @@
-import type { SafeHtml } from './html.util.js';
+import type { SafeHtml } from '../views/html.util.js';
 import { type DashboardResponse, setResponseHeader } from './request.util.js';
 
 /** Headers of every dashboard page: no scripts, no remote assets, no framing, no caching. */

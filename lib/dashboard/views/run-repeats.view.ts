@@ -1,4 +1,4 @@
-import type { StepRow } from './run-detail.store.js';
+import type { StepRow } from '../data/run-rows.js';
 import { badge, when } from './format.util.js';
 import { html, type SafeHtml } from './html.util.js';
 import type { ViewContext } from './layout.view.js';
@@ -13,9 +13,11 @@ export interface RepeatTicks {
 const str = (v: unknown) => (typeof v === 'string' ? v : null);
 
 /** Each repeat: its frontier and its newest ticks, fast-forward summaries included. */
-export function repeats(ctx: ViewContext, list: RepeatTicks[]): SafeHtml {
+export function repeats(ctx: ViewContext, list: RepeatTicks[], more = false): SafeHtml {
   if (list.length === 0) return html``;
-  return html`<h2>Repeats</h2>
+  return html`<h2>
+      Repeats${more ? html` <span class="muted">(the first ${list.length})</span>` : ''}
+    </h2>
     ${list.map(({ coord, rows, total }) => {
       const m = coord.metadata;
       return html`<h3><code>${coord.step_name}</code> ${badge(coord.state)}</h3>

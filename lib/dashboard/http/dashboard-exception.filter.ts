@@ -6,16 +6,16 @@ import {
   Inject,
   Logger,
 } from '@nestjs/common';
-import { InvalidOptionsError } from '../errors/invalid-options.error.js';
-import { InvalidTransitionError } from '../errors/invalid-transition.error.js';
-import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
-import { errorView } from './confirm.view.js';
+import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
+import { InvalidTransitionError } from '../../errors/invalid-transition.error.js';
+import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
+import { errorView } from '../views/confirm.view.js';
 import { CsrfTokenError } from './csrf-token.error.js';
 import { DashboardAccessDeniedError } from './dashboard-access-denied.error.js';
 import {
   CHRONO_FORGE_DASHBOARD_OPTIONS,
   type ResolvedDashboardOptions,
-} from './dashboard-options.interface.js';
+} from '../options/dashboard-options.interface.js';
 import {
   basePath,
   type DashboardRequest,

@@ -1,5 +1,5 @@
-import type { WorkflowState } from '../database/entities/workflow.entity.js';
-import type { RunRow, StrandedRow } from './dashboard.store.js';
+import type { WorkflowState } from '../../database/entities/workflow.entity.js';
+import type { RunRow, StrandedRow } from '../data/dashboard.store.js';
 import { href, html, type SafeHtml } from './html.util.js';
 import { layout, type ViewContext } from './layout.view.js';
 import { runTable, STATES } from './overview.view.js';

@@ -1,19 +1,12 @@
-import type { WorkflowState } from '../database/entities/workflow.entity.js';
-import type { BranchRow, RunDetailRow, StepRow } from './run-detail.store.js';
+import type { WorkflowState } from '../../database/entities/workflow.entity.js';
+import type { Page } from '../data/keyset-page.js';
+import type { BranchRow, ChildRow, RunDetailRow, StepRow } from '../data/run-rows.js';
 import { badge, json, when } from './format.util.js';
 import { href, html, type SafeHtml, seg } from './html.util.js';
 import { layout, type ViewContext } from './layout.view.js';
 import { STATES } from './overview.view.js';
 import { pollSummary } from './branch-summary.view.js';
-
-/** A child run in the branch view. */
-export interface ChildRow {
-  id: string;
-  key: string;
-  workflow: string;
-  state: WorkflowState;
-  updated_at: Date;
-}
+import { type KeptParams, pager } from './pager.view.js';
 
 /** Everything the branch view shows. */
 export interface BranchViewData {
@@ -21,9 +14,9 @@ export interface BranchViewData {
   branch: BranchRow;
   merge: StepRow | undefined;
   state: WorkflowState | undefined;
-  before: string | undefined;
-  children: ChildRow[];
-  pageSize: number;
+  children: Page<ChildRow>;
+  /** Parameters the children's page links keep (state filter, page size). */
+  keep: KeptParams;
 }
 
 /** One branch of a run: children by state with drill-down, merge poll state and a page of children. */
@@ -32,7 +25,6 @@ export function branchView(ctx: ViewContext, d: BranchViewData): SafeHtml {
   const url = `${parentUrl}/branches/${seg(d.branch.name)}`;
   const total = Object.values(d.branch.children).reduce((a, n) => a + (n ?? 0), 0);
   const poll = d.branch.metadata.poll as Record<string, unknown> | undefined;
-  const older = d.children.length === d.pageSize ? d.children[d.children.length - 1].id : undefined;
   const content = html`<nav class="crumbs">
       <a href="${parentUrl}">${d.parent.workflow} ${d.parent.key}</a> › branch ${d.branch.name}
     </nav>
@@ -83,7 +75,7 @@ export function branchView(ctx: ViewContext, d: BranchViewData): SafeHtml {
     </details>
     <h2>Children${d.state ? html` ${badge(d.state)}` : ''}</h2>
     ${
-      d.children.length === 0
+      d.children.rows.length === 0
         ? html`<p class="muted">None.</p>`
         : html`<table class="children">
             <thead>
@@ -96,7 +88,7 @@ export function branchView(ctx: ViewContext, d: BranchViewData): SafeHtml {
               </tr>
             </thead>
             <tbody>
-              ${d.children.map(
+              ${d.children.rows.map(
                 (c) =>
                   html`<tr>
                     <td><a href="${`${ctx.base}/runs/${seg(c.id)}`}">#${c.id}</a></td>
@@ -109,9 +101,6 @@ export function branchView(ctx: ViewContext, d: BranchViewData): SafeHtml {
             </tbody>
           </table>`
     }
-    <p>
-      ${d.before ? html`<a href="${href(url, '', { state: d.state })}">« Newest</a> ` : ''}
-      ${older ? html`<a rel="next" href="${href(url, '', { state: d.state, before: older })}">Older »</a>` : ''}
-    </p>`;
+    ${pager(url, d.children, d.keep)}`;
   return layout(ctx, 'runs', `Branch ${d.branch.name}`, content);
 }

@@ -1,5 +1,5 @@
-import { RUN_STATES, type WorkflowState } from '../database/entities/workflow.entity.js';
-import type { Overview, StrandedRow } from './dashboard.store.js';
+import { RUN_STATES, type WorkflowState } from '../../database/entities/workflow.entity.js';
+import type { Overview, StrandedRow } from '../data/dashboard.store.js';
 import { badge, when } from './format.util.js';
 import { href, html, type SafeHtml, seg, tableBody } from './html.util.js';
 import { layout, type ViewContext } from './layout.view.js';

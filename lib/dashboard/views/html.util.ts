@@ -1,4 +1,4 @@
-import { escapeControlChars } from '../util/control-chars.util.js';
+import { escapeControlChars } from '../../util/control-chars.util.js';
 
 /** A fragment of HTML that is already safe: interpolating it into {@link html} keeps it as is. */
 export class SafeHtml {
@@ -29,6 +29,14 @@ const ENTITIES: Record<string, string> = {
  */
 export function escapeHtml(text: string): string {
   return escapeControlChars(text).replace(/[&<>"'`]/g, (c) => ENTITIES[c]);
+}
+
+/**
+ * Text for a `<pre>` block: escaped like {@link escapeHtml} line by line, its line breaks kept
+ * (pretty JSON, backtraces); every other control character is still shown as `\uXXXX`.
+ */
+export function preText(text: string): SafeHtml {
+  return new SafeHtml(text.split('\n').map(escapeHtml).join('\n'));
 }
 
 function render(value: HtmlValue): string {

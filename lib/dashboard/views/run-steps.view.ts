@@ -1,7 +1,9 @@
-import type { RunDetailRow, StepRow } from './run-detail.store.js';
+import type { RunDetailRow, StepRow } from '../data/run-rows.js';
 import { badge, between, json, when } from './format.util.js';
+import type { Page } from '../data/keyset-page.js';
 import { html, type SafeHtml, tableBody } from './html.util.js';
 import type { ViewContext } from './layout.view.js';
+import { type KeptParams, pager } from './pager.view.js';
 
 const KINDS: [string, string][] = [
   ['step$', 'step'],
@@ -20,12 +22,26 @@ export function kindOf(stepName: string): string {
 }
 
 const WAIT_KINDS = new Set(['sleep', 'waitUntil', 'continueIf', 'signal']);
+/** Longest metadata or result JSON a timeline row prints. */
+const MAX_STEP_JSON_CHARS = 4_000;
 const str = (v: unknown) => (typeof v === 'string' ? v : null);
 const shown = (v: unknown) =>
   v && typeof v === 'object' && 'json' in v ? (v as { json: unknown }).json : v;
 
-/** The step timeline: every step log with attempts, duration and a bar on the run's time span. */
-export function timeline(ctx: ViewContext, run: RunDetailRow, steps: StepRow[]): SafeHtml {
+/** A page of the step timeline, the run's step count, the page's URL and kept parameters. */
+export interface StepPage {
+  page: Page<StepRow>;
+  total: number;
+  url: string;
+  keep: KeptParams;
+}
+
+/**
+ * The step timeline: a page of step logs with attempts, duration and a bar on the run's time
+ * span, and the links to the pages before and after it.
+ */
+export function timeline(ctx: ViewContext, run: RunDetailRow, p: StepPage): SafeHtml {
+  const steps = p.page.rows;
   const t0 = new Date(run.started_at ?? run.created_at).getTime();
   const t1 = Math.max(t0 + 1, run.finished_at ? new Date(run.finished_at).getTime() : ctx.now);
   const pct = (t: number) => Math.min(100, Math.max(0, ((t - t0) / (t1 - t0)) * 100));
@@ -57,14 +73,16 @@ export function timeline(ctx: ViewContext, run: RunDetailRow, steps: StepRow[]):
           extra
             ? html`<details>
                 <summary>metadata / result</summary>
-                ${json(s.metadata)}${s.result != null ? json(shown(s.result)) : ''}
+                ${json(s.metadata, MAX_STEP_JSON_CHARS)}${s.result != null ? json(shown(s.result), MAX_STEP_JSON_CHARS) : ''}
               </details>`
             : ''
         }
       </td>
     </tr>`;
   });
-  return html`<h2>Steps</h2>
+  const nav = pager(p.url, p.page, p.keep);
+  return html`<h2 id="steps">Steps <span class="muted">(${p.total})</span></h2>
+    ${nav}
     <table class="steps">
       <thead>
         <tr>
@@ -79,14 +97,15 @@ export function timeline(ctx: ViewContext, run: RunDetailRow, steps: StepRow[]):
         </tr>
       </thead>
       ${tableBody(rows, 8, 'No steps yet.')}
-    </table>`;
+    </table>
+    ${nav}`;
 }
 
-/** Timers and waits with their wake-up and timeout times from the step metadata. */
-export function waits(ctx: ViewContext, steps: StepRow[]): SafeHtml {
+/** Timers and waits among `steps` with their wake-up and timeout times from the step metadata. */
+export function waits(ctx: ViewContext, steps: StepRow[], partial = false): SafeHtml {
   const rows = steps.filter((s) => WAIT_KINDS.has(kindOf(s.step_name)));
   if (rows.length === 0) return html``;
-  return html`<h2>Waits</h2>
+  return html`<h2>Waits${partial ? html` <span class="muted">(steps of this page)</span>` : ''}</h2>
     <table class="waits">
       <thead>
         <tr>

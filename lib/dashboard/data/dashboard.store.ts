@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { QueryResultRow } from 'pg';
-import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
-import type { WorkflowState } from '../database/entities/workflow.entity.js';
-import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
-import { WorkflowStore } from '../persistence/workflow.store.js';
+import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
+import type { WorkflowState } from '../../database/entities/workflow.entity.js';
+import { ChronoForgeDatabase } from '../../database/chrono-forge-database.js';
+import { WorkflowStore } from '../../persistence/workflow.store.js';
 
 /** An idle run is overdue once its wake time passed by this much (the sweeper runs every 30 s). */
 export const OVERDUE_GRACE_MS = 60_000;

@@ -1,16 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InvalidOptionsError } from '../errors/invalid-options.error.js';
-import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
-import type { WorkflowState } from '../database/entities/workflow.entity.js';
-import { MAX_KEY_LENGTH } from '../definitions/client-arguments.js';
-import { unstorableText } from '../util/serialization.util.js';
+import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
+import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
+import type { WorkflowState } from '../../database/entities/workflow.entity.js';
+import { MAX_KEY_LENGTH } from '../../definitions/client-arguments.js';
+import { unstorableText } from '../../util/serialization.util.js';
 import { CsrfTokens } from './csrf-tokens.js';
 import {
   CHRONO_FORGE_DASHBOARD_OPTIONS,
   type ResolvedDashboardOptions,
-} from './dashboard-options.interface.js';
-import type { ViewContext } from './layout.view.js';
-import { STATES } from './overview.view.js';
+} from '../options/dashboard-options.interface.js';
+import type { ViewContext } from '../views/layout.view.js';
+import { STATES } from '../views/overview.view.js';
 import { basePath, type DashboardRequest, type DashboardResponse } from './request.util.js';
 
 /** Query parameters as Nest passes them. */

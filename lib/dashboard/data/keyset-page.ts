@@ -1,0 +1,80 @@
+/** Largest page any dashboard list serves. */
+export const MAX_PAGE_SIZE = 500;
+
+/**
+ * A page of a list ordered by a unique, ever-growing id: the rows with an id above `after` or
+ * below `before` (at most one of them), or the list's start; at most `size` rows. New rows get
+ * higher ids, so a page never shifts when rows are appended between page loads.
+ */
+export interface PageRequest {
+  after?: string;
+  before?: string;
+  size: number;
+}
+
+/** Where a neighbouring page starts. */
+export type Cursor = { after: string } | { before: string };
+
+/** One page of rows in display order, with the cursors of the pages before and after it. */
+export interface Page<R> {
+  rows: R[];
+  prev?: Cursor;
+  next?: Cursor;
+}
+
+/** Display order of a list: oldest first (`asc`) or newest first (`desc`). */
+export type ListOrder = 'asc' | 'desc';
+
+/**
+ * The keyset part of a statement on `column`: a condition (the cursor as parameter `$param`) and
+ * the `ORDER BY … LIMIT` that fetches one row more than the page, to know whether more follow.
+ */
+export function keyset(
+  column: string,
+  order: ListOrder,
+  req: PageRequest,
+  param: number,
+): { where: string; orderLimit: string; values: unknown[] } {
+  const limit = `LIMIT ${req.size + 1}`;
+  if (req.after !== undefined)
+    return {
+      where: `${column} > $${param}`,
+      orderLimit: `ORDER BY ${column} ASC ${limit}`,
+      values: [req.after],
+    };
+  if (req.before !== undefined)
+    return {
+      where: `${column} < $${param}`,
+      orderLimit: `ORDER BY ${column} DESC ${limit}`,
+      values: [req.before],
+    };
+  return {
+    where: 'TRUE',
+    orderLimit: `ORDER BY ${column} ${order.toUpperCase()} ${limit}`,
+    values: [],
+  };
+}
+
+/** The page of the rows a {@link keyset} statement fetched (in its scan order). */
+export function toPage<R>(
+  fetched: R[],
+  order: ListOrder,
+  req: PageRequest,
+  idOf: (row: R) => string,
+): Page<R> {
+  const scanAsc = req.after !== undefined || (req.before === undefined && order === 'asc');
+  const forward = scanAsc === (order === 'asc');
+  const more = fetched.length > req.size;
+  const rows = fetched.slice(0, req.size);
+  if (!forward) rows.reverse();
+  if (rows.length === 0) return { rows };
+  const cursored = req.after !== undefined || req.before !== undefined;
+  const [first, last] = [idOf(rows[0]), idOf(rows[rows.length - 1])];
+  const hasPrev = forward ? cursored : more;
+  const hasNext = forward ? more : cursored;
+  return {
+    rows,
+    prev: hasPrev ? (order === 'asc' ? { before: first } : { after: first }) : undefined,
+    next: hasNext ? (order === 'asc' ? { after: last } : { before: last }) : undefined,
+  };
+}

@@ -1,0 +1,79 @@
+import type { WorkflowState } from '../../database/entities/workflow.entity.js';
+
+/** Every column of a run the detail page shows. */
+export interface RunDetailRow {
+  id: string;
+  key: string;
+  workflow: string;
+  state: WorkflowState;
+  attempt: number;
+  input: unknown;
+  result: unknown;
+  context: Record<string, unknown>;
+  max_duration_ms: number;
+  locked_at: Date | null;
+  locked_by: string | null;
+  /** The lock is stale by the engine's rule (see `DashboardStore.staleLock`). */
+  lock_stale: boolean;
+  /** The lock is older than the run's `max_duration_ms` (otherwise a stale lock's worker is dead). */
+  lock_expired: boolean;
+  started_at: Date | null;
+  completed_at: Date | null;
+  /** When the run became `completed`, `failed` or `cancelled`. */
+  finished_at: Date | null;
+  next_run_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** A step log (repeat ticks excepted). */
+export interface StepRow {
+  id: string;
+  step_name: string;
+  state: 'pending' | 'completed' | 'failed';
+  attempts: number;
+  started_at: Date | null;
+  last_executed_at: Date | null;
+  completed_at: Date | null;
+  result: unknown;
+  metadata: Record<string, unknown>;
+  error_class: string | null;
+  error_message: string | null;
+}
+
+/** An error-log row. */
+export interface ErrorRow {
+  id: string;
+  step_name: string | null;
+  attempt: number | null;
+  error_class: string;
+  error_message: string | null;
+  backtrace: string | null;
+  created_at: Date;
+}
+
+/** A branch with its children counted by state. */
+export interface BranchRow {
+  log_id: string;
+  name: string;
+  state: string;
+  metadata: Record<string, unknown>;
+  children: Partial<Record<WorkflowState, number>>;
+}
+
+/** One ancestor of a child run: the parent run and the branch that spawned the child. */
+export interface Ancestor {
+  id: string;
+  key: string;
+  workflow: string;
+  branch: string;
+}
+
+/** A child run in the branch view. */
+export interface ChildRow {
+  id: string;
+  key: string;
+  workflow: string;
+  state: WorkflowState;
+  updated_at: Date;
+}
