@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { MERGE_JOB, RUN_JOB } from '../chrono-forge.constants.js';
+import { engineStatement } from '../executor/run-scope.js';
 import { runJobId, WorkflowQueue } from '../queue/workflow.queue.js';
 import type { MergeJobData } from './branch.runner.js';
 
@@ -8,15 +9,22 @@ import type { MergeJobData } from './branch.runner.js';
 export class BranchJobs {
   constructor(private readonly queue: WorkflowQueue) {}
 
-  /** One `addBulk` for a batch of children; ids collapse with any job already queued for them. */
+  /**
+   * One `addBulk` for a batch of children; ids collapse with any job already queued for them. A
+   * failure is tagged as the engine's (`engineStatement`): the children are stored already, so
+   * during a pass it is an infrastructure fault (`EngineFaultError`, the pass ends and a later
+   * pass enqueues them), never a failed spawn that the workflow could catch and go on from.
+   */
   async enqueueChildren(children: { id: string; next_run_at: Date }[]): Promise<void> {
     if (children.length === 0) return;
-    await this.queue.bullQueue.addBulk(
-      children.map((c) => ({
-        name: RUN_JOB,
-        data: { workflowId: c.id },
-        opts: { jobId: runJobId(c.id, new Date(c.next_run_at).getTime()) },
-      })),
+    await engineStatement(() =>
+      this.queue.bullQueue.addBulk(
+        children.map((c) => ({
+          name: RUN_JOB,
+          data: { workflowId: c.id },
+          opts: { jobId: runJobId(c.id, new Date(c.next_run_at).getTime()) },
+        })),
+      ),
     );
   }
 
