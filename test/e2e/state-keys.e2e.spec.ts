@@ -6,6 +6,7 @@ import { DATABASE_URL, QUEUE_BACKEND, REDIS_URL } from '../support/env.js';
 /**
  * A durable state key PostgreSQL cannot store is refused by `ctx.state.set` with a named error,
  * like such a value: stored, it made every later write of the run fail (the run stayed locked).
+ * Nor can such a value get in by changing what `ctx.state.get` returned.
  */
 describe('durable state keys (e2e)', () => {
   let harness: ChronoForgeTestHarness;
@@ -24,5 +25,13 @@ describe('durable state keys (e2e)', () => {
     await harness.client.start('stateKeys.nul', { key: 'nul' });
     const run = await harness.runToCompletion('nul', { timeout: '15s' });
     expect(run).toMatchObject({ state: 'completed', result: 'StateValueError' });
+  });
+
+  // Before: get returned the stored object itself; the NUL written into it reached the step's
+  // checkpoint unchecked (22P05), an engine fault re-running the pass for ever.
+  it('should keep a stored value as set when the value read back is changed in place', async () => {
+    await harness.client.start('stateKeys.inPlace', { key: 'in-place' });
+    const run = await harness.runToCompletion('in-place', { timeout: '15s' });
+    expect(run).toMatchObject({ state: 'completed', result: 'checked' });
   });
 });
