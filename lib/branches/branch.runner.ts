@@ -12,6 +12,7 @@ import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import { type RunScope } from '../run/run-scope.js';
 import { branchStorage } from '../run/call-storage.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
+import { engineStatement } from '../database/engine-statement.js';
 import { crashPoint, spawnTarget } from '../steps/fault-injector.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
@@ -109,7 +110,7 @@ export class BranchRunner {
       (s) => ({ ...s, key: s.key ?? name }),
       { n: 0 },
     );
-    await this.queue.enqueueChildren(toEnqueue);
+    await engineStatement(() => this.queue.enqueueChildren(toEnqueue));
   }
 
   async spawnEach<T>(
@@ -146,7 +147,7 @@ export class BranchRunner {
           suffixes,
         );
         await enqueuing;
-        enqueuing = this.queue.enqueueChildren(toEnqueue);
+        enqueuing = engineStatement(() => this.queue.enqueueChildren(toEnqueue));
         enqueuing.catch(() => undefined); // awaited before the next enqueue or at the end
         last = batch.cursor;
       }

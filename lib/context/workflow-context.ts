@@ -34,7 +34,7 @@ export type JsonValue =
  * @publicApi
  */
 export interface DurableState {
-  /** The stored value, or `undefined` when the key was never set. */
+  /** A copy of the stored value (change it with `set`), or `undefined` when never set. */
   get<T extends JsonValue = JsonValue>(key: string): T | undefined;
   /** Stores a JSON value (at most 16 KB encoded). */
   set(key: string, value: JsonValue): void;
@@ -267,22 +267,29 @@ export class WorkflowContext {
       }
     };
     return {
+      // A copy: changed in place, it would reach the next write unvalidated (e.g. a NUL).
       get: <T extends JsonValue>(key: string) =>
-        (Object.hasOwn(scope.context, key) ? scope.context[key] : undefined) as T | undefined,
+        (Object.hasOwn(scope.context, key) ? jsonCopy(scope.context[key]) : undefined) as
+          T | undefined,
       set: (key, value) => {
         validate(key, value);
-        scope.context[key] = JSON.parse(JSON.stringify(value)) as JsonValue;
+        scope.context[key] = jsonCopy(value);
         scope.stateChanged();
       },
       setOnce: (key, value) => {
         if (Object.hasOwn(scope.context, key)) return false;
         validate(key, value);
-        scope.context[key] = JSON.parse(JSON.stringify(value)) as JsonValue;
+        scope.context[key] = jsonCopy(value);
         scope.stateChanged();
         return true;
       },
     };
   }
+}
+
+/** A deep copy of a JSON value (what durable state holds). */
+function jsonCopy(value: unknown): JsonValue {
+  return JSON.parse(JSON.stringify(value)) as JsonValue;
 }
 
 /** Runs `fn`, turning what it throws into a rejection (the callers used to be `async`). */

@@ -25,3 +25,4 @@ export * from './durable-call-in-step.error.js';
 export * from './database-unavailable.error.js';
 export * from './engine-fault.error.js';
 export * from './not-initialized.error.js';
+export * from './transaction-aborted.error.js';

@@ -158,7 +158,12 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
       this.localWakes.schedule(queue, jobId, delay);
   }
 
-  /** One `addBulk` for a batch of spawned children; ids collapse with any job already queued for them. */
+  /**
+   * One `addBulk` for a batch of spawned children; ids collapse with any job already queued for
+   * them. During a pass the branch runner tags a failure here as the engine's (`engineStatement`): the
+   * children are stored already, so it is an infrastructure fault (`EngineFaultError`, the pass
+   * ends and a later pass enqueues them), never a failed spawn the workflow could catch.
+   */
   async enqueueChildren(children: { id: string; next_run_at: Date }[]): Promise<void> {
     if (children.length === 0) return;
     await this.bullQueue.addBulk(

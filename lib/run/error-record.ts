@@ -29,10 +29,14 @@ export function toErrorRecord(err: unknown, context: Record<string, unknown> | n
       ? err
       : new Error(typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err)));
   return {
-    errorClass:
-      e.constructor?.name && e.constructor.name !== 'Error'
-        ? e.constructor.name
-        : e.name || 'Error',
+    // The class name is the user's text too (`err.name = …`): stored like the message.
+    errorClass: storableText(
+      String(
+        e.constructor?.name && e.constructor.name !== 'Error'
+          ? e.constructor.name
+          : e.name || 'Error',
+      ),
+    ),
     message: storableText(String(e.message).slice(0, 10_000)),
     backtrace: e.stack
       ? storableText(

@@ -12,7 +12,7 @@ import type { QueryRunner } from 'typeorm';
 import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
 import { assertUserName } from '../util/names.util.js';
-import { deserializeValue, serializeValue } from '../util/serialization.util.js';
+import { deserializeValue, serializeValue, type StoredValue } from '../util/serialization.util.js';
 import { recordFailedAttempt } from './failed-attempt.js';
 import { type CrashPhase, FaultInjector } from './fault-injector.js';
 import type { RetryCounts } from '../retry/retry-policy.js';
@@ -22,6 +22,7 @@ import { HaltExecution } from '../run/halt-execution.js';
 import { stepStorage, transactionStorage } from '../run/call-storage.js';
 import { engineStatement } from '../database/engine-statement.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
+import { stepStatementFailure } from './step-sql-errors.js';
 
 /** Metadata a step log keeps between attempts. */
 interface StepMetadata {
@@ -82,8 +83,10 @@ export class StepRunner {
     const startedAt = new Date();
     const tx = options.transactional ? await this.begin(options) : undefined;
     let value: T;
-    let stored;
-    let id: string | null;
+    let stored!: StoredValue;
+    let id: string | null = null;
+    let phase: 'checkpoint' | 'commit' | undefined;
+    let ownFailure: unknown;
     try {
       try {
         const run = () =>
@@ -123,6 +126,7 @@ export class StepRunner {
       this.crashPoint(scope, stepName, 'before');
       // A sibling call may have found the lock gone while this body ran: write nothing more.
       scope.assertOwned();
+      phase = 'checkpoint';
       id = await this.store.completeStep(
         scope.run.id,
         scope.owner,
@@ -135,16 +139,30 @@ export class StepRunner {
         existing === undefined,
         scope,
       );
-      if (tx) {
-        if (id === null) await engineStatement(() => tx.rollbackTransaction());
-        else await engineStatement(() => tx.commitTransaction());
+      phase = undefined;
+      if (tx && id === null) await engineStatement(() => tx.rollbackTransaction());
+      else if (tx) {
+        phase = 'commit';
+        await engineStatement(() => tx.commitTransaction());
       }
     } catch (err) {
       if (tx?.isTransactionActive) await tx.rollbackTransaction().catch(() => undefined);
-      throw err;
+      // The body's own statements made the checkpoint or COMMIT fail: the step's failure, below.
+      ownFailure = tx && phase ? stepStatementFailure(stepName, err, phase) : undefined;
+      if (ownFailure === undefined || scope.crashed || scope.lost || scope.fault) throw err;
     } finally {
       await tx?.release();
     }
+    if (ownFailure !== undefined)
+      return this.recordFailure(
+        scope,
+        stepName,
+        attempts,
+        metadata,
+        ownFailure,
+        startedAt,
+        options,
+      );
     if (id === null) {
       // A refused checkpoint: when another pass (or a cancel) took the run, end this pass here —
       // never adopt the new owner's result and go on, which would run the next bodies twice. When

@@ -63,8 +63,20 @@ export type DurationString =
 export type Duration = number | DurationString;
 
 /**
+ * Longest accepted duration of any kind: 1000 years. A sleep, a retry delay or a timeout becomes a
+ * wake time (now + duration) the engine stores, and a JavaScript `Date` ends about 270 000 years
+ * from now (past it the write would fail for ever, retried until `maxDuration`); PostgreSQL
+ * computes `now() - maxDuration` to find stale locks, and a timestamp cannot go back much further
+ * (4713 BC).
+ */
+export const MAX_DURATION_MS = 1000 * 365.25 * 24 * 3_600_000;
+
+/** The longest accepted `maxDuration` ({@link MAX_DURATION_MS}). */
+export const MAX_MAX_DURATION_MS = MAX_DURATION_MS;
+
+/**
  * Converts a {@link Duration} to milliseconds, failing with `InvalidOptionsError` on anything
- * that is not a finite, non-negative duration.
+ * that is not a finite, non-negative duration of at most 1000 years.
  */
 export function toMs(value: Duration, what = 'duration'): number {
   let out: number | undefined;
@@ -75,22 +87,15 @@ export function toMs(value: Duration, what = 'duration'): number {
       `Invalid ${what}: ${describeValue(value)}. Use milliseconds or a string like '250ms', '5m', '1h', '7d'.`,
     );
   }
-  return Math.round(out);
-}
-
-/**
- * Longest accepted `maxDuration`: 1000 years. PostgreSQL computes `now() - maxDuration` to find
- * stale locks, and a timestamp cannot go back much further (4713 BC).
- */
-export const MAX_MAX_DURATION_MS = 1000 * 365.25 * 24 * 3_600_000;
-
-/** {@link toMs} for a `maxDuration`: also fails past {@link MAX_MAX_DURATION_MS}. */
-export function toMaxDurationMs(value: Duration, what: string): number {
-  const out = toMs(value, what);
-  if (out > MAX_MAX_DURATION_MS) {
+  if (out > MAX_DURATION_MS) {
     throw new InvalidOptionsError(
       `Invalid ${what}: ${describeValue(value)} is longer than 1000 years.`,
     );
   }
-  return out;
+  return Math.round(out);
+}
+
+/** {@link toMs} for a `maxDuration` (the same bound, kept as its own entry point). */
+export function toMaxDurationMs(value: Duration, what: string): number {
+  return toMs(value, what);
 }

@@ -48,12 +48,11 @@ import {
  * - FUZZ_RUNS: programs per run (default 2000); FUZZ_KILL_SHARE: the share run in SIGKILL mode
  *   (default 0.05); FUZZ_BATCH / FUZZ_KILL_BATCH: max programs per batch (100 / 25).
  * - FUZZ_SEED, FUZZ_PATH (+ FUZZ_MODE=inproc|kill, and the same FUZZ_SHAPES): replay a failure.
- * - FUZZ_SHAPES: comma list of extra shapes, `all`, or `none` (drops the default ones too). On by
- *   default: `sql`, `catchAll`, `parallelFlaky` (item 1), `cancel` (item 2), `sqlUnlock` (item 5),
- *   `stateInStep` (item 18), `protoKeys` (item 20). Off by default (their defects are fixed, but
- *   they have had fewer runs): `sqlInCatchAll` (a failed engine statement must not reach user
- *   code), `retryShift` (broken steps the workflow catches, then a retry: the caught failure stays
- *   history — `client.retry` re-runs only the step that stalled the run).
+ * - FUZZ_SHAPES: comma list of shapes, `all`, or `none` (drops the default ones). All on
+ *   by default: `sql`, `catchAll`, `parallelFlaky` (item 1), `cancel` (item 2), `sqlUnlock` (item
+ *   5), `stateInStep` (item 18), `protoKeys` (item 20), `sqlInCatchAll` (a failed engine statement
+ *   must not reach user code), `retryShift` (broken steps the workflow catches, then a retry: the
+ *   caught failure stays history — `client.retry` re-runs only the step that stalled the run).
  * - FUZZ_SKEW_MS: largest clock skew (default 2000; the engine tolerates 5 s), FUZZ_SHRINK_SECONDS
  *   (default 120), FUZZ_DRAIN_SECONDS: how long runs may take to settle after the last driver
  *   action (default 30), FUZZ_KEEP=1: keep the schema. CF_QUEUE=postgres: BullMQ's PostgreSQL queue.

@@ -67,6 +67,9 @@ export async function fuzz(
       numRuns: PATH ? 1 : remaining,
       endOnFailure: SHRINK_MS <= 0,
     });
+    console.log(
+      `FUZZ ${label} round ${round}: seed ${out.seed}, ${out.numRuns} batches, ${ran} programs so far, ${out.failed ? 'FAILED' : 'passed'}`,
+    );
     if (out.failed) {
       const b = out.counterexample?.[0] as Batch | undefined;
       throw new Error(

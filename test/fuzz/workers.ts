@@ -9,10 +9,10 @@ const script = join(root, 'dist/test/fuzz/fuzz-worker.main.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Shapes and faults, by name. Those on by default pass on the current engine (the ones tied to the
- * fixed issue-15 items 1, 2, 5, 18 and 20 included); the ones still off hit open defects
- * (`sqlInCatchAll`, `retryShift`). FUZZ_SHAPES switches them on (`all`, or a comma list of the names
- * below). `FUZZ_SHAPES=none` switches off the default ones too.
+ * Shapes and faults, by name. All are on by default and pass on the current engine (the ones tied
+ * to the fixed issue-15 items 1, 2, 5, 18 and 20, failed engine statements under a catch-all and
+ * retries after caught failures included). FUZZ_SHAPES=none switches them off; `none,<name>,…`
+ * runs only the named ones.
  */
 export function shapeSwitches(): ShapeSwitches {
   const raw = (process.env.FUZZ_SHAPES ?? '').split(',').map((s) => s.trim());
@@ -26,10 +26,10 @@ export function shapeSwitches(): ShapeSwitches {
     sqlUnlock: on('sqlUnlock', true),
     sql: on('sql', true),
     catchAll: on('catchAll', true),
-    sqlInCatchAll: on('sqlInCatchAll', false),
+    sqlInCatchAll: on('sqlInCatchAll', true),
     stateInStep: on('stateInStep', true),
     protoKeys: on('protoKeys', true),
-    retryShift: on('retryShift', false),
+    retryShift: on('retryShift', true),
   };
 }
 

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError } from '../../lib/errors/invalid-options.error.js';
-import { type Duration, toMs } from '../../lib/util/duration.util.js';
+import { type Duration, MAX_DURATION_MS, toMs } from '../../lib/util/duration.util.js';
+import { RetryPolicy } from '../../lib/retry/retry-policy.js';
 
 const asDuration = (value: unknown): Duration => value as Duration;
 
@@ -83,7 +84,7 @@ describe('toMs()', () => {
 
   it('should return a non-negative integer for any finite non-negative number', () => {
     fc.assert(
-      fc.property(fc.double({ min: 0, max: 1e15, noNaN: true }), (n) => {
+      fc.property(fc.double({ min: 0, max: MAX_DURATION_MS, noNaN: true }), (n) => {
         const out = toMs(n);
         return Number.isInteger(out) && out >= 0 && Math.abs(out - n) <= 0.5;
       }),
@@ -94,6 +95,23 @@ describe('toMs()', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 1e9 }), (n) => toMs(asDuration(`${n}s`)) === n * 1_000),
     );
+  });
+
+  // A sleep or retry delay of 300 000 years made a wake time past the end of JavaScript dates:
+  // the pass's release then failed (retried until maxDuration) or stored a bogus wake time.
+  it.each([
+    ['300000 years', asDuration('300000 years')],
+    ['1e300 ms', 1e300],
+    ['1000 years and a millisecond', MAX_DURATION_MS + 1],
+  ])('should refuse a duration longer than 1000 years (%s)', (_label, value) => {
+    expect(() => toMs(value, 'sleep duration')).toThrow(
+      /^Invalid sleep duration: .* is longer than 1000 years\.$/,
+    );
+    expect(() => new RetryPolicy({ base: value, cap: value })).toThrow(InvalidOptionsError);
+  });
+
+  it('should accept 1000 years', () => {
+    expect(toMs('1000y')).toBe(MAX_DURATION_MS);
   });
 
   it('should reject every negative finite number', () => {
