@@ -31,6 +31,11 @@ export type {
   RetryStrategy,
 } from './retry/retry-policy.js';
 export * from './context/workflow-context.js';
+export {
+  type DurableState,
+  type JsonValue,
+  MAX_STATE_VALUE_BYTES,
+} from './context/durable-state.js';
 export * from './options/index.js';
 export { ChronoForgeDatabase } from './database/chrono-forge-database.js';
 export * from './database/entities/index.js';

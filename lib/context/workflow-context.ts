@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { NotInWorkflowError } from '../errors/not-in-workflow.error.js';
-import { StateValueError } from '../errors/state-value.error.js';
 import type {
   StepOptions,
   WaitForSignalOptions,
@@ -10,8 +9,8 @@ import { TimerRunner } from '../timers/timer.runner.js';
 import { type Duration, toMs } from '../util/duration.util.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { assertUserName } from '../util/names.util.js';
-import { jsonByteSize, unstorableText } from '../util/serialization.util.js';
 import { type RunScope, runStorage } from '../run/run-scope.js';
+import { type DurableState, durableState } from './durable-state.js';
 import { transactionStorage } from '../run/call-storage.js';
 import type { EntityManager } from 'typeorm';
 import { NotInTransactionError } from '../errors/not-in-transaction.error.js';
@@ -19,28 +18,6 @@ import { StepRunner } from '../steps/step.runner.js';
 import type { MergeOptions, SpawnSpec } from '../branches/branch-specs.js';
 import { BranchRunner } from '../branches/branch.runner.js';
 import type { SpawnSource } from '../branches/spawn-source.js';
-
-/** Largest encoded size of one durable state value. */
-export const MAX_STATE_VALUE_BYTES = 16 * 1024;
-
-/** A JSON value, what durable state holds. */
-export type JsonValue =
-  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-
-/**
- * Durable per-run key/value state: a change is stored with the pass's next checkpoint (the step,
- * timer or signal write that follows it) and at the end of the pass (also when it halts or fails).
- *
- * @publicApi
- */
-export interface DurableState {
-  /** A copy of the stored value (change it with `set`), or `undefined` when never set. */
-  get<T extends JsonValue = JsonValue>(key: string): T | undefined;
-  /** Stores a JSON value (at most 16 KB encoded). */
-  set(key: string, value: JsonValue): void;
-  /** Stores the value only if the key is absent; returns whether it did. */
-  setOnce(key: string, value: JsonValue): boolean;
-}
 
 /**
  * The current run, seen from workflow code. Inject it anywhere; it reads the run of the current
@@ -247,49 +224,8 @@ export class WorkflowContext {
 
   /** Durable key/value state of the run. */
   get state(): DurableState {
-    const scope = this.scope();
-    const validate = (key: string, value: JsonValue): void => {
-      if (typeof key !== 'string' || key === '')
-        throw new StateValueError('State keys must be non-empty strings.');
-      // A key PostgreSQL cannot store would make every later write of the run fail.
-      const why = unstorableText(key);
-      if (why) throw new StateValueError(`State key ${JSON.stringify(key)} ${why}.`);
-      let size: number;
-      try {
-        size = jsonByteSize(value, `state "${key}"`);
-      } catch (err) {
-        throw new StateValueError((err as Error).message, { cause: err });
-      }
-      if (size > MAX_STATE_VALUE_BYTES) {
-        throw new StateValueError(
-          `State value "${key}" is too large (${size} bytes, max ${MAX_STATE_VALUE_BYTES}).`,
-        );
-      }
-    };
-    return {
-      // A copy: changed in place, it would reach the next write unvalidated (e.g. a NUL).
-      get: <T extends JsonValue>(key: string) =>
-        (Object.hasOwn(scope.context, key) ? jsonCopy(scope.context[key]) : undefined) as
-          T | undefined,
-      set: (key, value) => {
-        validate(key, value);
-        scope.context[key] = jsonCopy(value);
-        scope.stateChanged();
-      },
-      setOnce: (key, value) => {
-        if (Object.hasOwn(scope.context, key)) return false;
-        validate(key, value);
-        scope.context[key] = jsonCopy(value);
-        scope.stateChanged();
-        return true;
-      },
-    };
+    return durableState(this.scope());
   }
-}
-
-/** A deep copy of a JSON value (what durable state holds). */
-function jsonCopy(value: unknown): JsonValue {
-  return JSON.parse(JSON.stringify(value)) as JsonValue;
 }
 
 /** Runs `fn`, turning what it throws into a rejection (the callers used to be `async`). */
