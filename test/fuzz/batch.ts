@@ -17,6 +17,8 @@ export interface BatchEnv {
   chaos?: (busy: () => boolean) => Promise<void>;
   /** Pids of worker processes killed so far (their passes crashed). */
   killedPids: () => Set<number>;
+  /** In-process mode: what the engine logged about run `id` (warnings, errors) since `sinceMs`. */
+  engineLog?: (id: string, sinceMs: number) => string[];
 }
 
 /** One program of a batch, as run. */
@@ -175,5 +177,5 @@ export async function runBatch(env: BatchEnv, programs: Program[]): Promise<stri
   await chaos;
   // Let a stale pass that keeps running after a cancel or a takeover show itself in the ledger.
   await sleep(300);
-  return checkBatch(env, cases, prefix);
+  return checkBatch(env, cases, prefix, t0);
 }

@@ -75,7 +75,9 @@ describe.skipIf(MODE === 'kill')(`fuzz, in-process worker (${QUEUE_BACKEND} queu
       clock.set(Date.now() + b.skewMs);
       return runBatch(fuzzApp!.env(), b.programs);
     });
-    console.log(`FUZZ inproc: ${ran} programs passed`);
+    console.log(
+      `FUZZ inproc: ${ran} programs passed (${fuzzApp!.log.logged} engine warnings/errors)`,
+    );
     expect(ran).toBeGreaterThanOrEqual(PATH || SEED !== undefined ? 1 : total);
   });
 });

@@ -6,6 +6,7 @@ import { bootApp } from '../support/app.js';
 import { cleanup, DATABASE_URL } from '../support/env.js';
 import { type BatchEnv, fuzzStats } from './batch.js';
 import { faultDdl } from './db-faults.js';
+import { EngineLog } from './engine-log.js';
 import { FuzzLedger, fuzzProviders } from './fuzz.fixture.js';
 import { programArb } from './generators.js';
 import type { Program } from './program.js';
@@ -88,6 +89,7 @@ export async function fuzz(
 /** A booted fuzz app (client, and a worker unless `worker: false`) over its own schema and queue. */
 export interface FuzzApp {
   app: INestApplicationContext;
+  log: EngineLog;
   db: pg.Pool;
   env(): BatchEnv;
   close(): Promise<void>;
@@ -111,10 +113,13 @@ export async function bootFuzzApp(
       recovery: { every: '500ms' },
     },
   });
+  const log = new EngineLog();
+  app.useLogger(log);
   const db = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
   for (const q of [...FuzzLedger.ddl(schema), ...faultDdl(schema)]) await db.query(q);
   return {
     app,
+    log,
     db,
     env: () => ({
       client: app.get(WorkflowClient),
@@ -122,6 +127,7 @@ export async function bootFuzzApp(
       schema,
       drainMs: DRAIN_MS,
       killedPids: () => new Set(),
+      engineLog: (id, sinceMs) => log.about(id, sinceMs),
     }),
     async close() {
       await app.close();

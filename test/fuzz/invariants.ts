@@ -53,7 +53,12 @@ function innerNodes(body: Stmt[]): string[] {
  * after a cancel, never in a superseded pass), never started after its own step log committed,
  * and two passes over one run never overlap; every completed step log has its body in the ledger.
  */
-export async function checkBatch(env: BatchEnv, cases: Case[], prefix: string): Promise<string[]> {
+export async function checkBatch(
+  env: BatchEnv,
+  cases: Case[],
+  prefix: string,
+  startedAt: number,
+): Promise<string[]> {
   const s = `"${env.schema}"`;
   const q = async <R extends object>(text: string, values: unknown[] = []): Promise<R[]> =>
     (await env.db.query<R & Record<string, unknown>>(text, values)).rows;
@@ -198,6 +203,8 @@ export async function checkBatch(env: BatchEnv, cases: Case[], prefix: string): 
   return [...problems].map(([root, what]) => {
     const c = cases.find((x) => x.key === root);
     const program = c ? printProgram(c.program) : '(unknown program)';
-    return `run ${root} (cancel: ${c?.cancel ?? '-'}, retried: ${c?.fixed ?? '-'}):\n  - ${[...new Set(what)].join('\n  - ')}\n${program}`;
+    const log = c && env.engineLog ? env.engineLog(c.id, startedAt) : [];
+    const logged = log.length ? `\n  engine log (run id ${c?.id}):\n    ${log.join('\n    ')}` : '';
+    return `run ${root} (cancel: ${c?.cancel ?? '-'}, retried: ${c?.fixed ?? '-'}):\n  - ${[...new Set(what)].join('\n  - ')}\n${program}${logged}`;
   });
 }
