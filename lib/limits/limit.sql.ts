@@ -1,0 +1,115 @@
+/** Quoted, schema-qualified names of the limit tables and functions. */
+export interface LimitTables {
+  readonly limits: string;
+  readonly keys: string;
+  readonly slots: string;
+  readonly acquireFn: string;
+  readonly releaseFn: string;
+  readonly wakeFn: string;
+}
+
+/** The limit tables of `schema` (a name validated by the module options). */
+export function limitTables(schema: string): LimitTables {
+  const s = `"${schema}"`;
+  return {
+    limits: `${s}.chrono_forge_limits`,
+    keys: `${s}.chrono_forge_limit_keys`,
+    slots: `${s}.chrono_forge_limit_slots`,
+    acquireFn: `${s}.chrono_forge_limit_acquire`,
+    releaseFn: `${s}.chrono_forge_limit_release`,
+    wakeFn: `${s}.chrono_forge_limit_wake`,
+  };
+}
+
+/** SQLSTATE the acquire function raises for a limit nobody declared. */
+export const UNKNOWN_LIMIT_SQLSTATE = 'CFL01';
+
+/**
+ * How a release frees a run's rows: `step` the held slots of the given holders (a step's body
+ * ended), `pass` every held slot of the run and the waits this pass did not renew (the pass ended
+ * and the run goes on), `end` everything of the run (it completed, failed or was cancelled).
+ */
+export type ReleaseMode = 'step' | 'pass' | 'end';
+
+/**
+ * SQL expression releasing limit rows of run `run` (an SQL expression, e.g. the fenced row's `id`)
+ * for pass `owner` / holders `holders` (SQL parameters such as `$2`, `$9::text[]`). Evaluates to
+ * the number of waiting runs woken. Call it only from a row that proves the pass still owns the run
+ * (the fence), so a superseded pass frees nothing.
+ */
+export function releaseCall(
+  t: LimitTables,
+  run: string,
+  owner: string,
+  holders: string,
+  mode: ReleaseMode,
+): string {
+  return `${t.releaseFn}(${run}, ${owner}, ${holders}, '${mode}')`;
+}
+
+/** The statements of the limit store, built once per schema. */
+export class LimitStatements {
+  readonly acquire: string;
+  readonly release: string;
+  readonly declare: string;
+  readonly setOverride: string;
+  readonly resetOverride: string;
+  readonly find: string;
+  readonly findAll: string;
+  readonly rowsOf: string;
+  readonly waitsOfRun: string;
+  readonly wakeName: string;
+  readonly sweepCandidates: string;
+  readonly lockKey: string;
+  readonly wakeKey: string;
+
+  constructor(t: LimitTables, wf: string) {
+    // NOTE: the run's row is share-locked first (the fence: this pass still owns the run), then the
+    // function locks the keys: the same order as a release inside a pass-ending statement.
+    const fence = `(SELECT id FROM ${wf} WHERE id = $1 AND locked_by = $3 FOR SHARE) f`;
+    this.acquire = `SELECT a.* FROM ${fence},
+       LATERAL ${t.acquireFn}(f.id, $2, $3, $4, $5::text[], $6::text[]) a`;
+    this.release = `SELECT ${releaseCall(t, 'f.id', '$3', '$2::text[]', 'step')} AS woken
+       FROM ${fence}`;
+    this.declare = `INSERT INTO ${t.limits} AS l (name, declared) SELECT * FROM
+         unnest($1::text[], $2::jsonb[])
+       ON CONFLICT (name) DO UPDATE SET declared = EXCLUDED.declared, updated_at = now()
+       WHERE l.declared IS DISTINCT FROM EXCLUDED.declared`;
+    this.setOverride = `INSERT INTO ${t.limits} AS l (name, override) VALUES ($1, $2::jsonb)
+       ON CONFLICT (name) DO UPDATE SET override = EXCLUDED.override, updated_at = now()`;
+    this.resetOverride = `UPDATE ${t.limits} SET override = NULL, updated_at = now()
+       WHERE name = $1 RETURNING name`;
+    const cols = `name, declared, override`;
+    this.find = `SELECT ${cols} FROM ${t.limits} WHERE name = $1`;
+    this.findAll = `SELECT ${cols} FROM ${t.limits} ORDER BY name`;
+    this.rowsOf = `SELECT name, key, run_id::text AS run_id, holder, state, owner, priority,
+         queued_at, acquired_at
+       FROM ${t.slots} WHERE name = ANY ($1::text[]) ORDER BY name, key, state, priority, id`;
+    this.waitsOfRun = `SELECT name, key, holder, queued_at FROM ${t.slots}
+       WHERE run_id = $1 AND state = 'waiting' ORDER BY name, key`;
+    this.wakeName = `SELECT coalesce(sum(${t.wakeFn}(k.name, k.key)), 0)::int AS woken
+       FROM (SELECT name, key FROM ${t.slots} WHERE name = $1 AND state = 'waiting'
+             GROUP BY name, key ORDER BY key COLLATE "C") k`;
+    this.lockKey = `SELECT 1 FROM ${t.keys} WHERE name = $1 AND key = $2 FOR UPDATE`;
+    this.wakeKey = `SELECT ${t.wakeFn}($1, $2) AS woken`;
+    this.sweepCandidates = `SELECT DISTINCT name, key FROM ${t.slots} q
+       WHERE q.state = 'waiting' OR NOT EXISTS (SELECT 1 FROM ${wf} w
+         WHERE w.id = q.run_id AND w.locked_by = q.owner)
+       ORDER BY name, key LIMIT $1`;
+  }
+
+  /**
+   * Deletes the dead rows of key (`$1`, `$2`): held slots whose pass no longer owns its run (the
+   * run's lock was released, taken over, or is stale by `staleLock`: free, older than
+   * `maxDuration`, or held by a worker whose heartbeat stopped), and waits of runs that are no
+   * longer idle or running. Run it while holding the key's row lock ({@link lockKey}).
+   */
+  reap(t: LimitTables, wf: string, staleLock: string): string {
+    return `DELETE FROM ${t.slots} q WHERE q.name = $1 AND q.key = $2 AND (
+         (q.state = 'held' AND NOT EXISTS (SELECT 1 FROM ${wf} w
+            WHERE w.id = q.run_id AND w.locked_by = q.owner AND NOT ${staleLock}))
+         OR (q.state = 'waiting' AND NOT EXISTS (SELECT 1 FROM ${wf} w
+            WHERE w.id = q.run_id AND w.state IN ('idle', 'running'))))
+       RETURNING q.state`;
+  }
+}
