@@ -32,6 +32,7 @@ export type {
 } from './retry/retry-policy.js';
 export * from './context/workflow-context.js';
 export * from './options/index.js';
+export * from './limits/index.js';
 export { ChronoForgeDatabase } from './database/chrono-forge-database.js';
 export * from './database/entities/index.js';
 export { WorkflowQueue } from './queue/workflow.queue.js';

@@ -14,7 +14,10 @@ import { limitFunctionsSql } from './1763900000006-limit-functions.js';
  * - `chrono_forge_limit_slots`: a held slot (`state = 'held'`, owned by the pass `owner`, i.e. the
  *   run's `locked_by`) or a waiter (`state = 'waiting'`), one per (limit, key, run, holder). The
  *   `id` orders waiters (FIFO within a priority).
- * - three PL/pgSQL functions (see `1763900000006-limit-functions.ts`): acquire, release, wake.
+ * - `chrono_forge_workflows.limited`: the run ever asked for a limit (set by the acquire's fence).
+ * - PL/pgSQL functions (see `1763900000006-limit-functions.ts`): acquire, release, wake, and two
+ *   triggers that release: when a flagged step log is written (the body ended) and when a limited
+ *   run's lock leaves its pass or the run leaves idle/running.
  */
 export class ChronoForgeLimits1763900000006 implements MigrationInterface {
   name = 'ChronoForgeLimits1763900000006';
@@ -56,11 +59,22 @@ export class ChronoForgeLimits1763900000006 implements MigrationInterface {
       `CREATE INDEX chrono_forge_limit_slots_queue_idx
          ON ${s}.chrono_forge_limit_slots (name, key, state, priority, id)`,
     );
+    await queryRunner.query(
+      `ALTER TABLE ${s}.chrono_forge_workflows ADD COLUMN limited boolean NOT NULL DEFAULT false`,
+    );
     for (const statement of limitFunctionsSql(s)) await queryRunner.query(statement);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
     const s = migrationSchema(queryRunner);
+    await queryRunner.query(
+      `DROP TRIGGER IF EXISTS chrono_forge_limit_run_moved ON ${s}.chrono_forge_workflows`,
+    );
+    await queryRunner.query(
+      `DROP TRIGGER IF EXISTS chrono_forge_limit_step_ended ON ${s}.chrono_forge_execution_logs`,
+    );
+    await queryRunner.query(`DROP FUNCTION IF EXISTS ${s}.chrono_forge_limit_run_moved()`);
+    await queryRunner.query(`DROP FUNCTION IF EXISTS ${s}.chrono_forge_limit_step_ended()`);
     await queryRunner.query(
       `DROP FUNCTION IF EXISTS ${s}.chrono_forge_limit_release(bigint, text, text[], text)`,
     );
@@ -71,5 +85,8 @@ export class ChronoForgeLimits1763900000006 implements MigrationInterface {
     await queryRunner.query(`DROP TABLE IF EXISTS ${s}.chrono_forge_limit_slots`);
     await queryRunner.query(`DROP TABLE IF EXISTS ${s}.chrono_forge_limit_keys`);
     await queryRunner.query(`DROP TABLE IF EXISTS ${s}.chrono_forge_limits`);
+    await queryRunner.query(
+      `ALTER TABLE ${s}.chrono_forge_workflows DROP COLUMN IF EXISTS limited`,
+    );
   }
 }

@@ -209,5 +209,38 @@ export function limitFunctionsSql(s: string): string[] {
       RETURN woken;
     END
     $fn$`;
-  return [wake, acquire, release];
+  // Frees a step's slots when its log is written (completed, or a failed attempt): the body ended.
+  // Only logs the step runner flagged `limited` fire it.
+  const stepEnded = `
+    CREATE FUNCTION ${s}.chrono_forge_limit_step_ended() RETURNS trigger
+    LANGUAGE plpgsql AS $fn$
+    BEGIN
+      PERFORM ${s}.chrono_forge_limit_release(NEW.workflow_id, NULL, ARRAY[NEW.step_name], 'step');
+      RETURN NULL;
+    END
+    $fn$`;
+  const stepTrigger = `
+    CREATE TRIGGER chrono_forge_limit_step_ended
+      AFTER INSERT OR UPDATE ON ${s}.chrono_forge_execution_logs
+      FOR EACH ROW WHEN ((NEW.metadata->>'limited') IS NOT NULL)
+      EXECUTE FUNCTION ${s}.chrono_forge_limit_step_ended()`;
+  // Frees a pass's slots when the run's lock leaves it (the pass ended, was taken over, unlocked)
+  // and drops everything of a run that leaves idle/running. Only runs that ever acquired fire it.
+  const runMoved = `
+    CREATE FUNCTION ${s}.chrono_forge_limit_run_moved() RETURNS trigger
+    LANGUAGE plpgsql AS $fn$
+    BEGIN
+      PERFORM ${s}.chrono_forge_limit_release(OLD.id, OLD.locked_by, '{}',
+        CASE WHEN NEW.state IN ('idle', 'running') THEN 'pass' ELSE 'end' END);
+      RETURN NULL;
+    END
+    $fn$`;
+  const runTrigger = `
+    CREATE TRIGGER chrono_forge_limit_run_moved
+      AFTER UPDATE OF locked_by, state ON ${wf}
+      FOR EACH ROW WHEN (OLD.limited AND (
+        (OLD.locked_by IS NOT NULL AND OLD.locked_by IS DISTINCT FROM NEW.locked_by)
+        OR (OLD.state IN ('idle', 'running') AND NEW.state NOT IN ('idle', 'running'))))
+      EXECUTE FUNCTION ${s}.chrono_forge_limit_run_moved()`;
+  return [wake, acquire, release, stepEnded, stepTrigger, runMoved, runTrigger];
 }

@@ -24,3 +24,4 @@ export * from './cancelled-child.error.js';
 export * from './durable-call-in-step.error.js';
 export * from './database-unavailable.error.js';
 export * from './engine-fault.error.js';
+export * from '../errors/unknown-limit.error.js';

@@ -1,3 +1,2 @@
-export * from './limit-definition.interface.js';
-export * from './unknown-limit.error.js';
+export * from './limit-info.interface.js';
 export * from './workflow-limits.js';

@@ -64,11 +64,13 @@ export class LimitStatements {
   readonly wakeKey: string;
 
   constructor(t: LimitTables, wf: string) {
-    // NOTE: the run's row is share-locked first (the fence: this pass still owns the run), then the
-    // function locks the keys: the same order as a release inside a pass-ending statement.
+    // NOTE: the run's row is locked first (the fence: this pass still owns the run), then the
+    // function locks the keys: the same order as a release inside a pass-ending statement. The
+    // fence also flags the run `limited`, which arms the trigger that frees its slots when its lock
+    // leaves the pass.
+    this.acquire = `WITH f AS (UPDATE ${wf} SET limited = true WHERE id = $1 AND locked_by = $3 RETURNING id)
+       SELECT a.* FROM f, LATERAL ${t.acquireFn}(f.id, $2, $3, $4, $5::text[], $6::text[]) a`;
     const fence = `(SELECT id FROM ${wf} WHERE id = $1 AND locked_by = $3 FOR SHARE) f`;
-    this.acquire = `SELECT a.* FROM ${fence},
-       LATERAL ${t.acquireFn}(f.id, $2, $3, $4, $5::text[], $6::text[]) a`;
     this.release = `SELECT ${releaseCall(t, 'f.id', '$3', '$2::text[]', 'step')} AS woken
        FROM ${fence}`;
     this.declare = `INSERT INTO ${t.limits} AS l (name, declared) SELECT * FROM

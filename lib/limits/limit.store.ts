@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { WorkflowStore } from '../persistence/workflow.store.js';
-import { UnknownLimitError } from './unknown-limit.error.js';
-import type { LimitInfo } from './limit-definition.interface.js';
-import { fromStoredLimit, type StoredLimit } from './limit-definition.js';
+import { UnknownLimitError } from '../errors/unknown-limit.error.js';
+import type { LimitInfo } from './limit-info.interface.js';
+import { fromStoredLimit, type StoredLimit } from '../options/limit-options.js';
 import {
   type LimitTables,
   LimitStatements,

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { LimitDefinition, LimitInfo } from './limit-definition.interface.js';
-import { assertLimitText, MAX_LIMIT_NAME_LENGTH, toStoredLimit } from './limit-definition.js';
+import type { LimitDefinition } from '../options/limit-options.interface.js';
+import type { LimitInfo } from './limit-info.interface.js';
+import { assertLimitText, MAX_LIMIT_NAME_LENGTH, toStoredLimit } from '../options/limit-options.js';
 import { LimitStore } from './limit.store.js';
-import { UnknownLimitError } from './unknown-limit.error.js';
+import { UnknownLimitError } from '../errors/unknown-limit.error.js';
 
 /**
  * Named limits at runtime (`client.limits`): change a limit without a redeploy, and see who holds

@@ -2,7 +2,7 @@ import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { controlCharOf } from '../util/control-chars.util.js';
 import { describeValue } from '../util/describe.util.js';
 import { toMs } from '../util/duration.util.js';
-import type { LimitDefinition, RateWindow } from './limit-definition.interface.js';
+import type { LimitDefinition, RateWindow } from './limit-options.interface.js';
 
 /** A limit as stored in `chrono_forge_limits` (`declared` / `override`). */
 export interface StoredLimit {

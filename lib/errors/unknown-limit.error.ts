@@ -1,4 +1,4 @@
-import { ChronoForgeError } from '../errors/chrono-forge.error.js';
+import { ChronoForgeError } from './chrono-forge.error.js';
 
 /**
  * A step or workflow asked for a limit that no process declared (`forRoot({ limits })`) and
