@@ -13,7 +13,9 @@
  * a key lock: a waiter is woken by `pg_notify` (the wake listener enqueues it), not by an UPDATE.
  *
  * Limit configuration (`coalesce(override, declared)`): `{ "concurrency": n }` and/or
- * `{ "rate": [{ "limit": n, "per_ms": ms }, …] }`.
+ * `{ "rate": [{ "limit": n, "per_ms": ms, "guard_ms": ms }, …] }`: a grant counts in its window for
+ * `per_ms + guard_ms` (the guard keeps the bodies, which start a few ms after their grant, inside the
+ * window even when an earlier one started later after its grant than a later one).
  */
 export function limitFunctionsSql(s: string): string[] {
   const slots = `${s}.chrono_forge_limit_slots`;
@@ -23,6 +25,8 @@ export function limitFunctionsSql(s: string): string[] {
   // NOTE: the wake listener's channel and payload (`<schema>:<run id>`, schema unquoted).
   const payloadPrefix = `${s.slice(1, -1)}:`;
   const live = `w.id = q.run_id AND w.state IN ('idle', 'running')`;
+  const windowOf = (w: string) =>
+    `((${w}->>'per_ms')::bigint + coalesce((${w}->>'guard_ms')::bigint, 0)) * interval '1 millisecond'`;
 
   const wake = `
     CREATE FUNCTION ${s}.chrono_forge_limit_wake(p_name text, p_key text) RETURNS integer
@@ -46,7 +50,7 @@ export function limitFunctionsSql(s: string): string[] {
       END IF;
       FOR win IN SELECT * FROM jsonb_array_elements(coalesce(cfg->'rate', '[]'::jsonb)) LOOP
         SELECT count(*) INTO cnt FROM unnest(coalesce(rec, '{}')) e
-          WHERE e > t - (win->>'per_ms')::bigint * interval '1 millisecond';
+          WHERE e > t - ${windowOf('win')};
         avail := least(avail, (win->>'limit')::integer - cnt);
       END LOOP;
       IF avail <= 0 THEN RETURN 0; END IF;
@@ -135,7 +139,7 @@ export function limitFunctionsSql(s: string): string[] {
         END IF;
         FOR win IN SELECT * FROM jsonb_array_elements(coalesce(cfg->'rate', '[]'::jsonb)) LOOP
           lim := (win->>'limit')::integer;
-          per := (win->>'per_ms')::bigint * interval '1 millisecond';
+          per := ${windowOf('win')};
           SELECT count(*) INTO cnt FROM unnest(rec) e WHERE e > t - per;
           CONTINUE WHEN lim - cnt > before_me;
           blocked[i] := true;

@@ -14,6 +14,7 @@ import { RepeatRunner } from '../timers/repeat.runner.js';
 import type { StepOptions } from '../options/workflow-options.interface.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import { toMaxDurationMs, toMs } from '../util/duration.util.js';
+import { stepClaims, toRunLimits, toStepLimits } from '../options/limit-options.js';
 import { assertUserName } from '../util/names.util.js';
 import { WorkflowMetadataAccessor } from './workflow-metadata.accessor.js';
 import { WorkflowRegistry } from '../definitions/workflow.registry.js';
@@ -69,6 +70,10 @@ export class WorkflowExplorer implements OnModuleInit {
             throw new InvalidOptionsError(`@Workflow input of ${where} must be a class.`);
           }
           const original = proto[methodName] as Method;
+          const toInput = (input: unknown): unknown =>
+            inputType && input !== null && typeof input === 'object'
+              ? plainToInstance(inputType, input)
+              : input;
           this.registry.add({
             name,
             target: metatype as Type,
@@ -79,13 +84,9 @@ export class WorkflowExplorer implements OnModuleInit {
                 : this.options.maxDurationMs,
             retry: toRetryStrategy(workflow.retry, `retry of ${where}`),
             inputType,
-            invoke: async (input) =>
-              original.call(
-                instance,
-                inputType && input !== null && typeof input === 'object'
-                  ? plainToInstance(inputType, input)
-                  : input,
-              ),
+            limits: toRunLimits(name, workflow, where),
+            toInput,
+            invoke: async (input) => original.call(instance, toInput(input)),
           });
         }
       }
@@ -158,10 +159,18 @@ export class WorkflowExplorer implements OnModuleInit {
     const name = options.name ?? methodName;
     assertUserName(name, `Step (${where})`);
     toRetryStrategy(options.retry, `retry of ${where}`);
+    const limits = options.limit === undefined ? undefined : toStepLimits(options.limit, where);
     const original = instance[methodName];
     const steps = this.steps;
     instance[methodName] = function durableStep(this: unknown, ...args: unknown[]) {
-      return steps.run(name, () => original.apply(this, args), options);
+      let callOptions = options;
+      try {
+        // The keys of the step's limits are computed from this call's arguments.
+        if (limits) callOptions = { ...options, limit: stepClaims(limits, args) };
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+      return steps.run(name, () => original.apply(this, args), callOptions);
     };
   }
 }

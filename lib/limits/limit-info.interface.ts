@@ -46,3 +46,21 @@ export interface LimitWaiter {
   priority: number;
   queuedAt: Date;
 }
+
+/**
+ * What a run waits on (`client.get(key).waitingOn`): the limit and key that refused it last.
+ *
+ * @publicApi
+ */
+export interface RunLimitWait {
+  limit: string;
+  key: string;
+  /** The step log name that waits, or `'$run'` for a run-level limit. */
+  holder: string;
+  /** Waiters admitted before this one on that key. */
+  ahead: number;
+  /** When the run first waited on it. */
+  since: Date;
+  /** `waiting on limit <name>` (with the key when there is one). */
+  reason: string;
+}

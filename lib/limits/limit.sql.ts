@@ -1,3 +1,5 @@
+import type { RunLimitWait } from './limit-info.interface.js';
+
 /** Quoted, schema-qualified names of the limit tables and functions. */
 export interface LimitTables {
   readonly limits: string;
@@ -47,6 +49,37 @@ export function releaseCall(
   return `${t.releaseFn}(${run}, ${owner}, ${holders}, '${mode}')`;
 }
 
+/** SQL: the waits of run `$1`, with the live waiters ahead of each. */
+export function runWaitsSql(t: LimitTables, wf: string): string {
+  return `SELECT q.name, q.key, q.holder, q.queued_at, (SELECT count(*) FROM ${t.slots} o
+       JOIN ${wf} w ON w.id = o.run_id AND w.state IN ('idle', 'running')
+       WHERE o.name = q.name AND o.key = q.key AND o.state = 'waiting'
+         AND (o.priority, o.id) < (q.priority, q.id))::int AS ahead
+     FROM ${t.slots} q WHERE q.run_id = $1 AND q.state = 'waiting' ORDER BY q.name, q.key`;
+}
+
+/** A row of {@link runWaitsSql}. */
+export interface RunWaitRow {
+  name: string;
+  key: string;
+  holder: string;
+  queued_at: Date;
+  ahead: number;
+}
+
+/** The public form of a {@link RunWaitRow}. */
+export function toRunLimitWait(r: RunWaitRow): RunLimitWait {
+  const reason = `waiting on limit ${r.name}${r.key === '' ? '' : ` (key ${JSON.stringify(r.key)})`}`;
+  return {
+    limit: r.name,
+    key: r.key,
+    holder: r.holder,
+    ahead: r.ahead,
+    since: r.queued_at,
+    reason,
+  };
+}
+
 /** The statements of the limit store, built once per schema. */
 export class LimitStatements {
   readonly acquire: string;
@@ -63,13 +96,19 @@ export class LimitStatements {
   readonly lockKey: string;
   readonly wakeKey: string;
 
-  constructor(t: LimitTables, wf: string) {
+  constructor(t: LimitTables, wf: string, logs: string) {
     // NOTE: the run's row is locked first (the fence: this pass still owns the run), then the
     // function locks the keys: the same order as a release inside a pass-ending statement. The
     // fence also flags the run `limited`, which arms the trigger that frees its slots when its lock
-    // leaves the pass.
-    this.acquire = `WITH f AS (UPDATE ${wf} SET limited = true WHERE id = $1 AND locked_by = $3 RETURNING id)
-       SELECT a.* FROM f, LATERAL ${t.acquireFn}(f.id, $2, $3, $4, $5::text[], $6::text[]) a`;
+    // leaves the pass. `$7`, when given, names a log recorded on admission (in the same statement).
+    this.acquire = `WITH f AS (UPDATE ${wf} SET limited = true WHERE id = $1 AND locked_by = $3 RETURNING id),
+       a AS (SELECT a.* FROM f, LATERAL ${t.acquireFn}(f.id, $2, $3, $4, $5::text[], $6::text[]) a),
+       m AS (INSERT INTO ${logs} (workflow_id, step_name, state, attempts, started_at,
+           last_executed_at, completed_at)
+         SELECT $1, $7::text, 'completed', 1, now(), now(), now() FROM a
+         WHERE a.admitted AND $7::text IS NOT NULL
+         ON CONFLICT (workflow_id, step_name) DO NOTHING)
+       SELECT * FROM a`;
     const fence = `(SELECT id FROM ${wf} WHERE id = $1 AND locked_by = $3 FOR SHARE) f`;
     this.release = `SELECT ${releaseCall(t, 'f.id', '$3', '$2::text[]', 'step')} AS woken
        FROM ${fence}`;
@@ -87,8 +126,7 @@ export class LimitStatements {
     this.rowsOf = `SELECT name, key, run_id::text AS run_id, holder, state, owner, priority,
          queued_at, acquired_at
        FROM ${t.slots} WHERE name = ANY ($1::text[]) ORDER BY name, key, state, priority, id`;
-    this.waitsOfRun = `SELECT name, key, holder, queued_at FROM ${t.slots}
-       WHERE run_id = $1 AND state = 'waiting' ORDER BY name, key`;
+    this.waitsOfRun = runWaitsSql(t, wf);
     this.wakeName = `SELECT coalesce(sum(${t.wakeFn}(k.name, k.key)), 0)::int AS woken
        FROM (SELECT name, key FROM ${t.slots} WHERE name = $1 AND state = 'waiting'
              GROUP BY name, key ORDER BY key COLLATE "C") k`;

@@ -1,20 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { UnknownLimitError } from '../errors/unknown-limit.error.js';
-import type { LimitInfo } from './limit-info.interface.js';
-import { fromStoredLimit, type StoredLimit } from '../options/limit-options.js';
+import type { LimitInfo, RunLimitWait } from './limit-info.interface.js';
+import { fromStoredLimit, type LimitClaim, type StoredLimit } from '../options/limit-options.js';
 import {
   type LimitTables,
   LimitStatements,
   limitTables,
+  type RunWaitRow,
+  toRunLimitWait,
   UNKNOWN_LIMIT_SQLSTATE,
 } from './limit.sql.js';
-
-/** One (limit, key) a holder asks for. */
-export interface LimitClaim {
-  name: string;
-  key: string;
-}
 
 /** What a holder (a step or a run's pass) asks the limits for. */
 export interface LimitRequest {
@@ -26,6 +22,8 @@ export interface LimitRequest {
   /** Lower is admitted first among waiters of a key. @default 0 */
   priority?: number;
   claims: readonly LimitClaim[];
+  /** A completed log to record for the run on admission (in the acquire's statement). */
+  admittedLog?: string;
 }
 
 /** Outcome of {@link LimitStore.acquire}. */
@@ -52,14 +50,6 @@ interface AcquireRow {
   ahead: number;
   wake_at: Date | null;
   waited_ms: number;
-}
-
-/** A run's wait on a limit (what `client.get` shows). */
-export interface LimitWait {
-  limit: string;
-  key: string;
-  holder: string;
-  since: Date;
 }
 
 /** Most keys one sweep looks at. */
@@ -96,7 +86,7 @@ export class LimitStore {
 
   constructor(private readonly store: WorkflowStore) {
     this.tables = limitTables(store.schema);
-    this.sql = new LimitStatements(this.tables, store.wf);
+    this.sql = new LimitStatements(this.tables, store.wf, store.logs);
     this.reapSql = this.sql.reap(this.tables, store.wf, store.staleLock());
   }
 
@@ -115,6 +105,7 @@ export class LimitStore {
         req.priority ?? 0,
         claims.map((c) => c.name),
         claims.map((c) => c.key),
+        req.admittedLog ?? null,
       ]);
     } catch (err) {
       const e = err as { code?: string; message?: string };
@@ -215,14 +206,8 @@ export class LimitStore {
   }
 
   /** What run `runId` waits on now (empty when it waits on no limit). */
-  async waitsOf(runId: string): Promise<LimitWait[]> {
-    const rows = await this.store.query<{
-      name: string;
-      key: string;
-      holder: string;
-      queued_at: Date;
-    }>(this.sql.waitsOfRun, [runId]);
-    return rows.map((r) => ({ limit: r.name, key: r.key, holder: r.holder, since: r.queued_at }));
+  async waitsOf(runId: string): Promise<RunLimitWait[]> {
+    return (await this.store.query<RunWaitRow>(this.sql.waitsOfRun, [runId])).map(toRunLimitWait);
   }
 
   /**

@@ -25,3 +25,50 @@ export interface LimitDefinition {
   /** One window or several (`[{ limit: 3, per: '1s' }, { limit: 100, per: '1m' }]`), all enforced. */
   rate?: RateWindow | readonly RateWindow[];
 }
+
+/**
+ * A limit a step takes: the limit's name and, for a per-key limit, the key. In
+ * `@DurableStep({ limit })` the key may be a function of the method's arguments; in
+ * `ctx.step(…, { limit })` a function takes no argument.
+ *
+ * @publicApi
+ */
+export interface StepLimit {
+  /** A name from `forRoot({ limits })` or `client.limits.set()`. */
+  name: string;
+  /** The key the limit applies to (1 to 500 characters). @default '' (one key for every caller) */
+  key?: string | ((...args: never[]) => string | number);
+}
+
+/**
+ * What `@DurableStep({ limit })` / `ctx.step(…, { limit })` accept: a limit name, a
+ * {@link StepLimit}, or several (a step is admitted by all of them at once, or waits).
+ *
+ * @publicApi
+ */
+export type StepLimitOption = string | StepLimit | ReadonlyArray<string | StepLimit>;
+
+/**
+ * A run-level semaphore (`@Workflow({ concurrency })`): at most `limit` passes of runs with the
+ * same key execute at once, across every worker process. A run holds its slot while a pass of it
+ * executes; a run that sleeps or waits holds none.
+ *
+ * @publicApi
+ */
+export interface WorkflowConcurrency {
+  /** Passes at once per key (1 to 1 000 000). */
+  limit: number;
+  /** The key, computed from the run's validated input. @default one key for every run */
+  key?: (input: never) => string | number;
+}
+
+/**
+ * A run-level rate limit (`@Workflow({ rate })`): at most `limit` runs with the same key start in
+ * any `per`. A run over the rate waits (idle) until its turn; none is dropped.
+ *
+ * @publicApi
+ */
+export interface WorkflowRate extends RateWindow {
+  /** The key, computed from the run's validated input. @default one key for every run */
+  key?: (input: never) => string | number;
+}

@@ -2,12 +2,19 @@ import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { controlCharOf } from '../util/control-chars.util.js';
 import { describeValue } from '../util/describe.util.js';
 import { toMs } from '../util/duration.util.js';
-import type { LimitDefinition, RateWindow } from './limit-options.interface.js';
+import type {
+  LimitDefinition,
+  RateWindow,
+  StepLimit,
+  WorkflowConcurrency,
+  WorkflowRate,
+} from './limit-options.interface.js';
 
 /** A limit as stored in `chrono_forge_limits` (`declared` / `override`). */
 export interface StoredLimit {
   concurrency?: number;
-  rate?: Array<{ limit: number; per_ms: number }>;
+  /** `guard_ms`: see {@link rateGuardMs}. */
+  rate?: Array<{ limit: number; per_ms: number; guard_ms: number }>;
 }
 
 /** Longest limit name and key. */
@@ -39,6 +46,16 @@ export function assertLimitText(value: unknown, what: string, max: number, empty
   return value;
 }
 
+/**
+ * The margin a rate window adds to itself: 5 % of the window, at most 100 ms. A grant is decided in
+ * PostgreSQL and its body starts a few milliseconds later, a delay that varies with the load of the
+ * worker; without a margin an earlier body that started late and a later one that started at once
+ * could fall within one window. The cost is at most 5 % of the nominal rate.
+ */
+export function rateGuardMs(perMs: number): number {
+  return Math.min(100, Math.round(perMs * 0.05));
+}
+
 /** Validates a {@link LimitDefinition} and converts it to its stored form. */
 export function toStoredLimit(name: string, def: unknown): StoredLimit {
   const what = `Limit "${name}"`;
@@ -65,7 +82,8 @@ export function toStoredLimit(name: string, def: unknown): StoredLimit {
       const perMs = toMs(per, `${at}: per`);
       if (perMs < 1 || perMs > MAX_WINDOW_MS)
         fail(`${at}: per must be from 1 ms to 366 days, got ${describeValue(per)}.`);
-      return { limit: intIn(limit, 1, MAX_RATE_LIMIT, `${at}: limit`), per_ms: perMs };
+      const max = intIn(limit, 1, MAX_RATE_LIMIT, `${at}: limit`);
+      return { limit: max, per_ms: perMs, guard_ms: rateGuardMs(perMs) };
     });
   }
   return out;
@@ -91,4 +109,86 @@ export function fromStoredLimit(stored: StoredLimit | null): LimitDefinition | n
   if (stored.concurrency !== undefined) def.concurrency = stored.concurrency;
   if (stored.rate) def.rate = stored.rate.map((w) => ({ limit: w.limit, per: w.per_ms }));
   return def;
+}
+
+/** One (limit, key) a holder asks for. */
+export interface LimitClaim {
+  name: string;
+  key: string;
+}
+
+/** A run-level limit of a workflow: its runtime name, definition and key function. */
+export interface RunLimit {
+  name: string;
+  stored: StoredLimit;
+  key?: (input: never) => string | number;
+}
+
+/** The run-level limits of a workflow (`@Workflow({ concurrency, rate })`). */
+export interface RunLimits {
+  concurrency?: RunLimit;
+  rate?: RunLimit;
+}
+
+/** Validates a step's `limit` option (at discovery for decorators, at the call for `ctx.step`). */
+export function toStepLimits(option: unknown, where: string): StepLimit[] {
+  const list = (Array.isArray(option) ? option : [option]) as unknown[];
+  if (list.length === 0 || list.length > 10)
+    fail(`The limit option of ${where} must name 1 to 10 limits, got ${describeValue(option)}.`);
+  return list.map((item) => {
+    const ref = typeof item === 'string' ? { name: item } : (item as StepLimit);
+    if (!ref || typeof ref !== 'object')
+      fail(`A limit of ${where} must be a name or { name, key? }, got ${describeValue(item)}.`);
+    assertLimitText(ref.name, `A limit name of ${where}`, MAX_LIMIT_NAME_LENGTH);
+    const { key } = ref;
+    if (key !== undefined && typeof key !== 'function')
+      assertLimitText(key, `The key of limit "${ref.name}" (${where})`, MAX_LIMIT_KEY_LENGTH, true);
+    return ref;
+  });
+}
+
+/** A key as a limit stores it: the key function's result (with `args`) or the given text. */
+export function limitKey(
+  key: string | ((...args: never[]) => string | number) | undefined,
+  args: readonly unknown[],
+  what: string,
+): string {
+  const value = typeof key === 'function' ? (key as (...a: unknown[]) => unknown)(...args) : key;
+  const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : (value ?? '');
+  return assertLimitText(text, `The key of ${what}`, MAX_LIMIT_KEY_LENGTH, true);
+}
+
+/** The claims of a step's limits, keys computed from the call's arguments. */
+export function stepClaims(limits: readonly StepLimit[], args: readonly unknown[]): LimitClaim[] {
+  return limits.map((l) => ({ name: l.name, key: limitKey(l.key, args, `limit "${l.name}"`) }));
+}
+
+/** Validates `@Workflow({ concurrency, rate })` of workflow `name` (at discovery). */
+export function toRunLimits(
+  name: string,
+  options: { concurrency?: WorkflowConcurrency; rate?: WorkflowRate },
+  where: string,
+): RunLimits | undefined {
+  const out: RunLimits = {};
+  const checkKey = (key: unknown, what: string) => {
+    if (key !== undefined && typeof key !== 'function')
+      fail(`${what} of ${where} must be a function of the input, got ${describeValue(key)}.`);
+  };
+  if (options.concurrency !== undefined) {
+    const { limit, key } = options.concurrency ?? {};
+    checkKey(key, 'concurrency.key');
+    const limitName = `workflow:${name}:concurrency`;
+    out.concurrency = {
+      name: limitName,
+      stored: toStoredLimit(limitName, { concurrency: limit }),
+      key,
+    };
+  }
+  if (options.rate !== undefined) {
+    const { limit, per, key } = options.rate ?? {};
+    checkKey(key, 'rate.key');
+    const limitName = `workflow:${name}:rate`;
+    out.rate = { name: limitName, stored: toStoredLimit(limitName, { rate: { limit, per } }), key };
+  }
+  return out.concurrency || out.rate ? out : undefined;
 }

@@ -120,13 +120,14 @@ describe('limit store (e2e, PostgreSQL)', () => {
             await sleep(3);
           }
           peak = Math.max(peak, ++inside);
-          await sleep(2 + (i % 5));
+          await sleep(10 + 2 * (i % 5));
           inside--; // before the release: the ledger never counts a slot the table does not hold
           expect(await limits.release(h.runId, h.owner, [`s${round}`])).not.toBeNull();
         }
       }),
     );
-    expect(peak).toBe(3);
+    expect(peak).toBeLessThanOrEqual(3);
+    expect(peak).toBeGreaterThanOrEqual(2); // the holders did overlap
     expect(waits).toBeGreaterThan(0);
     const [{ n }] = await sql<{ n: string }>(
       `SELECT count(*) AS n FROM "${schema}".chrono_forge_limit_slots WHERE name = 'three'`,
@@ -221,7 +222,7 @@ describe('limit store (e2e, PostgreSQL)', () => {
     const wait =
       fourth.kind === 'waiting' && fourth.wakeAt ? fourth.wakeAt.getTime() - Date.now() : -1;
     expect(wait).toBeGreaterThan(700);
-    expect(wait).toBeLessThanOrEqual(1_000);
+    expect(wait).toBeLessThanOrEqual(1_050); // the window plus its 5 % guard
     for (const h of callers.slice(3, 5)) {
       for (;;) {
         const got = await limits.acquire(req(h, 'multi'));
@@ -237,7 +238,7 @@ describe('limit store (e2e, PostgreSQL)', () => {
     const wait6 =
       sixth.kind === 'waiting' && sixth.wakeAt ? sixth.wakeAt.getTime() - Date.now() : -1;
     expect(wait6).toBeGreaterThan(7_500);
-    expect(wait6).toBeLessThanOrEqual(10_000);
+    expect(wait6).toBeLessThanOrEqual(10_100);
   });
 
   it('should free the slot of a dead worker at the next sweep and wake the waiter', async () => {

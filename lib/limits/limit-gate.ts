@@ -1,0 +1,79 @@
+import { Injectable } from '@nestjs/common';
+import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
+import { type LimitClaim, limitKey, stepClaims, toStepLimits } from '../options/limit-options.js';
+import type { StepLimitOption } from '../options/limit-options.interface.js';
+import type { RunScope } from '../run/run-scope.js';
+import { LimitStore } from './limit.store.js';
+
+/** Holder of a run-level slot (held for one pass). */
+export const RUN_HOLDER = '$run';
+/** Log recording that the run was admitted by its run-level rate limit (once per run). */
+export const RATE_ADMITTED_LOG = '$limit$rate';
+
+/**
+ * Where the engine asks the limits: before a limited step's body (`admitStep`) and before a pass
+ * runs the workflow method (`admitRun`). Admitted: returns. Refused: the pass halts (`scope.halt`)
+ * with the wake time of a rate limit, or none (a release wakes the run), and the run parks idle.
+ * A refusal is not an attempt: nothing is recorded for the step, no retry budget is spent.
+ */
+@Injectable()
+export class LimitGate {
+  constructor(
+    private readonly store: LimitStore,
+    private readonly metrics: ChronoForgeMetrics,
+  ) {}
+
+  /** Runs the workflow method for a pass, once the run-level limits admitted the pass. */
+  async invoke(scope: RunScope): Promise<unknown> {
+    const { definition, run } = scope;
+    // Tracked like a durable call: a failed statement ends the pass as an engine fault.
+    if (definition.limits)
+      await scope.track(() => this.admitRun(scope, definition.toInput(run.input)));
+    return definition.invoke(run.input);
+  }
+
+  /** Admits one attempt of step `stepName` by its `limit` option (keys already computed, or none). */
+  async admitStep(scope: RunScope, stepName: string, option: StepLimitOption): Promise<void> {
+    const claims = stepClaims(toStepLimits(option, `step "${stepName}"`), []);
+    await this.admit(scope, stepName, claims);
+  }
+
+  /**
+   * Admits the pass by the workflow's run-level limits: its concurrency slot (every pass) and its
+   * rate (once: the admission is recorded in the `$limit$rate` log). `input` is the validated input.
+   */
+  async admitRun(scope: RunScope, input: unknown): Promise<void> {
+    const limits = scope.definition.limits;
+    if (!limits) return;
+    const claims: LimitClaim[] = [];
+    for (const limit of [limits.concurrency, limits.rate]) {
+      if (!limit || (limit === limits.rate && scope.logs.has(RATE_ADMITTED_LOG))) continue;
+      claims.push({ name: limit.name, key: limitKey(limit.key, [input], `limit "${limit.name}"`) });
+    }
+    if (claims.length === 0) return;
+    const rate = limits.rate && claims.some((c) => c.name === limits.rate?.name);
+    await this.admit(scope, RUN_HOLDER, claims, rate ? RATE_ADMITTED_LOG : undefined);
+  }
+
+  private async admit(
+    scope: RunScope,
+    holder: string,
+    claims: LimitClaim[],
+    admittedLog?: string,
+  ): Promise<void> {
+    scope.assertCanWork();
+    const got = await this.store.acquire({
+      runId: scope.run.id,
+      holder,
+      owner: scope.owner,
+      claims,
+      admittedLog,
+    });
+    if (got.kind === 'lost') scope.lockLost();
+    if (got.kind === 'waiting') {
+      this.metrics.limitRefusals.inc({ limit: got.limit });
+      scope.halt(got.wakeAt ? got.wakeAt.getTime() : null);
+    }
+    for (const c of claims) this.metrics.limitWait.observe({ limit: c.name }, got.waitedMs / 1000);
+  }
+}
