@@ -7,6 +7,8 @@ import { LimitStore } from './limit.store.js';
 
 /** Holder of a run-level slot (held for one pass). */
 export const RUN_HOLDER = '$run';
+/** How long before a rate window opens a parked run is woken, and waits in its pass instead. */
+export const RATE_WAKE_LEAD_MS = 200;
 /** Log recording that the run was admitted by its run-level rate limit (once per run). */
 export const RATE_ADMITTED_LOG = '$limit$rate';
 
@@ -61,19 +63,26 @@ export class LimitGate {
     claims: LimitClaim[],
     admittedLog?: string,
   ): Promise<void> {
-    scope.assertCanWork();
-    const got = await this.store.acquire({
-      runId: scope.run.id,
-      holder,
-      owner: scope.owner,
-      claims,
-      admittedLog,
-    });
-    if (got.kind === 'lost') scope.lockLost();
-    if (got.kind === 'waiting') {
-      this.metrics.limitRefusals.inc({ limit: got.limit });
-      scope.halt(got.wakeAt ? got.wakeAt.getTime() : null);
+    const request = { runId: scope.run.id, holder, owner: scope.owner, claims, admittedLog };
+    for (let tries = 1; ; tries++) {
+      scope.assertCanWork();
+      const got = await this.store.acquire(request);
+      if (got.kind === 'lost') scope.lockLost();
+      if (got.kind === 'admitted') {
+        for (const c of claims)
+          this.metrics.limitWait.observe({ limit: c.name }, got.waitedMs / 1000);
+        return;
+      }
+      const wakeAt = got.wakeAt?.getTime() ?? null;
+      const wait = wakeAt === null ? Infinity : wakeAt - scope.now();
+      // NOTE: a rate window opening within RATE_WAKE_LEAD_MS is waited for in the pass: a parked run
+      // comes back through the queue, which is late by up to about as much. So a parked run is also
+      // woken that much early, and waits the rest here.
+      if (wait > RATE_WAKE_LEAD_MS || tries === 3) {
+        this.metrics.limitRefusals.inc({ limit: got.limit });
+        scope.halt(wakeAt === null ? null : wakeAt - RATE_WAKE_LEAD_MS);
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, wait)));
     }
-    for (const c of claims) this.metrics.limitWait.observe({ limit: c.name }, got.waitedMs / 1000);
   }
 }

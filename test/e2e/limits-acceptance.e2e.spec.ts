@@ -1,10 +1,11 @@
 import type { INestApplicationContext } from '@nestjs/common';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient } from '../../lib/index.js';
 import { acceptanceProviders, BodyLedger } from '../fixtures/limits-acceptance.fixture.js';
-import { bootApp } from '../support/app.js';
+import { bootApp, testModuleOptions } from '../support/app.js';
 import { type ChildWorker, ensureCompiled, spawnWorker } from '../support/child-worker.js';
-import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
+import { cleanup, DATABASE_URL, eventually, sql, uniqueName } from '../support/env.js';
 
 /** CF_LIMITS_LONG=1: the issue's full sizes (500 runs, a 60 s rate run) instead of the quick ones. */
 const LONG = process.env.CF_LIMITS_LONG === '1';
@@ -13,6 +14,8 @@ const RATE_SECONDS = LONG ? 60 : 15;
 /** The worker processes' `deadAfter` and recovery interval (limits-worker.main.ts). */
 const DEAD_AFTER_MS = 1_000;
 const SWEEP_MS = 250;
+/** Advisory lock taken for the whole suite (see beforeAll). */
+const SUITE_LOCK = 17_017_017;
 
 interface Body {
   grp: string;
@@ -57,6 +60,7 @@ describe('limits across worker processes (e2e)', () => {
   const workers: ChildWorker[] = [];
   let app: INestApplicationContext;
   let client: WorkflowClient;
+  let turn: pg.Client | undefined;
 
   const bodies = (grp: string) =>
     sql<Body>(`SELECT * FROM ${BodyLedger.table(schema)} WHERE grp LIKE $1 ORDER BY id`, [grp]);
@@ -90,17 +94,26 @@ describe('limits across worker processes (e2e)', () => {
   };
 
   beforeAll(async () => {
+    // NOTE: 4 processes with pools, queue connections and listeners: the runs of this suite (both
+    // queue backends, other checkouts) take turns, or together they exhaust PostgreSQL's 100.
+    turn = new pg.Client({ connectionString: DATABASE_URL });
+    await turn.connect();
+    await turn.query('SELECT pg_advisory_lock($1)', [SUITE_LOCK]);
     ensureCompiled();
     process.env.CF_TEST_SCHEMA = schema;
     app = await bootApp({
       schema,
       queueName,
       providers: acceptanceProviders,
-      options: { worker: false },
+      // PostgreSQL's 100 connections are shared by 4 processes here (and other suites): few each.
+      options: {
+        worker: false,
+        database: { ...testModuleOptions({ schema, queueName }).database, poolSize: 2 },
+      },
     });
     client = app.get(WorkflowClient);
     await BodyLedger.createTable(schema, (q) => sql(q));
-  });
+  }, 600_000); // waits for its turn
 
   afterAll(async () => {
     for (const w of workers)
@@ -108,6 +121,7 @@ describe('limits across worker processes (e2e)', () => {
     await Promise.all(workers.map((w) => w.exited));
     await app?.close();
     await cleanup(schema, queueName);
+    await turn?.end(); // releases the suite's turn
   });
 
   it('should free the slots of a SIGKILLed holder within deadAfter + one sweep, never exceeding the limit', async () => {
@@ -137,6 +151,9 @@ describe('limits across worker processes (e2e)', () => {
       "h3's body",
     );
     const freedAfter = Number(h3.started_ms) - killedAt;
+    console.log(
+      `limits acceptance: slots of the killed worker reused ${freedAfter} ms after SIGKILL`,
+    );
     // deadAfter + one sweep, plus the wake-up, replay and body start on a loaded machine.
     expect(freedAfter).toBeLessThanOrEqual(DEAD_AFTER_MS + SWEEP_MS + 1_000);
     await Promise.all([...holders, waiter].map((h) => h.result({ timeout: '30s' })));
@@ -147,7 +164,11 @@ describe('limits across worker processes (e2e)', () => {
     await liveWorkers(3);
     const handles = await Promise.all(
       Array.from({ length: RUNS }, (_, i) =>
-        client.start('acc.conc', { key: `c${i}`, input: { key: `k${i % 10}` } }),
+        // Started key after key: each key gets a burst larger than its limit.
+        client.start('acc.conc', {
+          key: `c${i}`,
+          input: { key: `k${Math.floor((i * 10) / RUNS)}` },
+        }),
       ),
     );
     await Promise.all(handles.map((h) => h.result({ timeout: LONG ? '10m' : '2m' })));
@@ -157,6 +178,7 @@ describe('limits across worker processes (e2e)', () => {
     const peaks = Array.from({ length: 10 }, (_, k) =>
       peakOverlap(rows.filter((r) => r.grp === `conc:k${k}`)),
     );
+    console.log(`limits acceptance: peak bodies per key ${peaks.join(' ')}`);
     expect(Math.max(...peaks)).toBe(5);
   }, 600_000);
 
@@ -173,6 +195,7 @@ describe('limits across worker processes (e2e)', () => {
     expect(maxInWindow(starts, 1_000)).toBe(3);
     const span = (Math.max(...starts) - Math.min(...starts)) / 1000;
     const rate = (n - 3) / span; // the first 3 start at once; the rest at the limit's pace
+    console.log(`limits acceptance: ${n} rate-limited starts at ${rate.toFixed(2)}/s`);
     expect(rate).toBeGreaterThanOrEqual(2.7);
     expect(rate).toBeLessThanOrEqual(3);
   }, 600_000);
