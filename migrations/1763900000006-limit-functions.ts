@@ -70,7 +70,8 @@ export function limitFunctionsSql(s: string): string[] {
     CREATE FUNCTION ${s}.chrono_forge_limit_acquire(p_run bigint, p_holder text, p_owner text,
         p_priority integer, p_names text[], p_keys text[])
       RETURNS TABLE (admitted boolean, blocked_name text, blocked_key text, ahead integer,
-        wake_at timestamptz, waited_ms double precision)
+        wake_at timestamptz, waited_ms double precision, use_within_ms bigint,
+        granted_at timestamptz)
     LANGUAGE plpgsql AS $fn$
     DECLARE
       t timestamptz := clock_timestamp();
@@ -96,10 +97,11 @@ export function limitFunctionsSql(s: string): string[] {
       blocked boolean[] := '{}';
       concs integer[] := '{}';
       keep integer[] := '{}';
+      guards bigint[] := '{}';
       refused boolean := false;
     BEGIN
       admitted := true; blocked_name := NULL; blocked_key := NULL; ahead := 0;
-      wake_at := NULL; waited_ms := 0;
+      wake_at := NULL; waited_ms := 0; use_within_ms := NULL; granted_at := NULL;
       -- The lock order: distinct claims sorted by (name, key), byte order.
       SELECT coalesce(array_agg(u.nm ORDER BY u.nm COLLATE "C", u.ky COLLATE "C"), '{}'),
              coalesce(array_agg(u.ky ORDER BY u.nm COLLATE "C", u.ky COLLATE "C"), '{}')
@@ -121,6 +123,8 @@ export function limitFunctionsSql(s: string): string[] {
         SELECT max((w2->>'limit')::integer) INTO lim
           FROM jsonb_array_elements(coalesce(cfg->'rate', '[]'::jsonb)) w2;
         keep[i] := lim;
+        guards[i] := (SELECT min(coalesce((w3->>'guard_ms')::bigint, 0))
+          FROM jsonb_array_elements(coalesce(cfg->'rate', '[]'::jsonb)) w3);
         my_id := NULL; my_state := NULL; my_queued := NULL;
         SELECT q.id, q.state, q.queued_at INTO my_id, my_state, my_queued FROM ${slots} q
           WHERE q.name = p_names[i] AND q.key = p_keys[i] AND q.run_id = p_run AND q.holder = p_holder;
@@ -185,6 +189,9 @@ export function limitFunctionsSql(s: string): string[] {
         IF keep[i] IS NOT NULL THEN
           UPDATE ${keys} SET recent = (ARRAY[t] || recent)[1:keep[i]]
             WHERE name = p_names[i] AND key = p_keys[i];
+          -- A rate grant must be used (its body started) within the window's guard.
+          use_within_ms := least(use_within_ms, guards[i]);
+          granted_at := t;
         END IF;
       END LOOP;
       waited_ms := coalesce(extract(epoch FROM t - first_queued) * 1000, 0);

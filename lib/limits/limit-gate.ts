@@ -3,7 +3,7 @@ import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import { type LimitClaim, limitKey, stepClaims, toStepLimits } from '../options/limit-options.js';
 import type { StepLimitOption } from '../options/limit-options.interface.js';
 import type { RunScope } from '../run/run-scope.js';
-import { LimitStore } from './limit.store.js';
+import { type LimitAcquireResult, LimitStore } from './limit.store.js';
 
 /** Holder of a run-level slot (held for one pass). */
 export const RUN_HOLDER = '$run';
@@ -34,10 +34,25 @@ export class LimitGate {
     return definition.invoke(run.input);
   }
 
-  /** Admits one attempt of step `stepName` by its `limit` option (keys already computed, or none). */
-  async admitStep(scope: RunScope, stepName: string, option: StepLimitOption): Promise<void> {
+  /**
+   * Admits one attempt of step `stepName` by its `limit` option (keys already computed, or none).
+   * Returns what to call right before the body starts: with a rate grant that the body could not
+   * use within the window's guard (the process stalled: CPU starved, GC), it moves the grant to
+   * that moment first, so the body never shares a window with the bodies of the next grants.
+   */
+  async admitStep(
+    scope: RunScope,
+    stepName: string,
+    option: StepLimitOption,
+  ): Promise<() => Promise<void> | undefined> {
     const claims = stepClaims(toStepLimits(option, `step "${stepName}"`), []);
-    await this.admit(scope, stepName, claims);
+    const got = await this.admit(scope, stepName, claims);
+    return () => {
+      if (got.grantedAt === null || got.startBy === null || performance.now() <= got.startBy)
+        return undefined;
+      this.metrics.limitLateGrants.inc({ limit: claims[0].name });
+      return this.store.restamp(claims, got.grantedAt);
+    };
   }
 
   /**
@@ -62,7 +77,7 @@ export class LimitGate {
     holder: string,
     claims: LimitClaim[],
     admittedLog?: string,
-  ): Promise<void> {
+  ): Promise<Extract<LimitAcquireResult, { kind: 'admitted' }>> {
     const request = { runId: scope.run.id, holder, owner: scope.owner, claims, admittedLog };
     for (let tries = 1; ; tries++) {
       scope.assertCanWork();
@@ -71,7 +86,7 @@ export class LimitGate {
       if (got.kind === 'admitted') {
         for (const c of claims)
           this.metrics.limitWait.observe({ limit: c.name }, got.waitedMs / 1000);
-        return;
+        return got;
       }
       const wakeAt = got.wakeAt?.getTime() ?? null;
       const wait = wakeAt === null ? Infinity : wakeAt - scope.now();

@@ -23,6 +23,9 @@ export function limitTables(schema: string): LimitTables {
   };
 }
 
+/** Most keys one limit sweep looks at. */
+export const SWEEP_BATCH = 200;
+
 /** SQLSTATE the acquire function raises for a limit nobody declared. */
 export const UNKNOWN_LIMIT_SQLSTATE = 'CFL01';
 
@@ -94,6 +97,7 @@ export class LimitStatements {
   readonly wakeName: string;
   readonly sweepCandidates: string;
   readonly lockKey: string;
+  readonly restamp: string;
   readonly wakeKey: string;
 
   constructor(t: LimitTables, wf: string, logs: string) {
@@ -108,7 +112,7 @@ export class LimitStatements {
          SELECT $1, $7::text, 'completed', 1, now(), now(), now() FROM a
          WHERE a.admitted AND $7::text IS NOT NULL
          ON CONFLICT (workflow_id, step_name) DO NOTHING)
-       SELECT * FROM a`;
+       SELECT a.*, a.granted_at::text AS granted_text FROM a`;
     const fence = `(SELECT id FROM ${wf} WHERE id = $1 AND locked_by = $3 FOR SHARE) f`;
     this.release = `SELECT ${releaseCall(t, 'f.id', '$3', '$2::text[]', 'step')} AS woken
        FROM ${fence}`;
@@ -132,10 +136,16 @@ export class LimitStatements {
              GROUP BY name, key ORDER BY key COLLATE "C") k`;
     this.lockKey = `SELECT 1 FROM ${t.keys} WHERE name = $1 AND key = $2 FOR UPDATE`;
     this.wakeKey = `SELECT ${t.wakeFn}($1, $2) AS woken`;
+    // A late rate grant (`$3`, exact text) moves to the time this statement runs, newest first.
+    this.restamp = `UPDATE ${t.keys} SET recent = (SELECT array_agg(x ORDER BY x DESC)
+         FROM (SELECT CASE WHEN e = $3::timestamptz THEN clock_timestamp() ELSE e END AS x
+               FROM unnest(recent) e) s)
+       WHERE name = $1 AND key = $2 AND $3::timestamptz = ANY (recent)`;
+    // NOTE: no parameter (the batch is a constant): nothing in it looks like a run's statement.
     this.sweepCandidates = `SELECT DISTINCT name, key FROM ${t.slots} q
        WHERE q.state = 'waiting' OR NOT EXISTS (SELECT 1 FROM ${wf} w
          WHERE w.id = q.run_id AND w.locked_by = q.owner)
-       ORDER BY name, key LIMIT $1`;
+       ORDER BY name, key LIMIT ${SWEEP_BATCH}`;
   }
 
   /**

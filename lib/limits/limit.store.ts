@@ -28,7 +28,18 @@ export interface LimitRequest {
 
 /** Outcome of {@link LimitStore.acquire}. */
 export type LimitAcquireResult =
-  | { kind: 'admitted'; waitedMs: number }
+  | {
+      kind: 'admitted';
+      waitedMs: number;
+      /**
+       * With a rate grant: the `performance.now()` by which the body must start (the request's
+       * send time plus the window's guard: the grant was made after the request was sent), or the
+       * grant is given up (it stays counted). `null` without a rate grant.
+       */
+      startBy: number | null;
+      /** The rate grant's time (exact text), for {@link LimitStore.restamp}. */
+      grantedAt: string | null;
+    }
   | {
       kind: 'waiting';
       /** The first limit and key that refused. */
@@ -50,10 +61,9 @@ interface AcquireRow {
   ahead: number;
   wake_at: Date | null;
   waited_ms: number;
+  use_within_ms: string | null;
+  granted_text: string | null;
 }
-
-/** Most keys one sweep looks at. */
-const SWEEP_BATCH = 200;
 
 /**
  * Durable flow control in PostgreSQL: named limits (semaphores and multi-window sliding rate
@@ -97,6 +107,7 @@ export class LimitStore {
   async acquire(req: LimitRequest): Promise<LimitAcquireResult> {
     const claims = req.claims;
     let rows: AcquireRow[];
+    const sentAt = performance.now();
     try {
       rows = await this.store.query<AcquireRow>(this.sql.acquire, [
         req.runId,
@@ -115,7 +126,12 @@ export class LimitStore {
     }
     const row = rows[0];
     if (!row) return { kind: 'lost' };
-    if (row.admitted) return { kind: 'admitted', waitedMs: Number(row.waited_ms) };
+    if (row.admitted) {
+      const within = row.use_within_ms === null ? null : Number(row.use_within_ms);
+      const startBy = within === null ? null : sentAt + within;
+      const waitedMs = Number(row.waited_ms);
+      return { kind: 'admitted', waitedMs, startBy, grantedAt: row.granted_text };
+    }
     return {
       kind: 'waiting',
       limit: row.blocked_name ?? '',
@@ -123,6 +139,17 @@ export class LimitStore {
       ahead: row.ahead,
       wakeAt: row.wake_at,
     };
+  }
+
+  /**
+   * Moves a rate grant made at `grantedAt` to now, on every claim: its body starts later than the
+   * window's guard allowed (the process stalled), so the windows must count it from its start.
+   */
+  async restamp(claims: readonly LimitClaim[], grantedAt: string): Promise<void> {
+    const sorted = [...claims].sort((a, b) =>
+      a.name === b.name ? (a.key < b.key ? -1 : 1) : a.name < b.name ? -1 : 1,
+    );
+    for (const c of sorted) await this.store.query(this.sql.restamp, [c.name, c.key, grantedAt]);
   }
 
   /**
@@ -217,10 +244,8 @@ export class LimitStore {
    * longer idle or running, then wakes the waiters that fit. Returns the dead rows deleted and the
    * runs woken.
    */
-  async sweep(batch = SWEEP_BATCH): Promise<{ reaped: number; woken: number }> {
-    const keys = await this.store.query<{ name: string; key: string }>(this.sql.sweepCandidates, [
-      batch,
-    ]);
+  async sweep(): Promise<{ reaped: number; woken: number }> {
+    const keys = await this.store.query<{ name: string; key: string }>(this.sql.sweepCandidates);
     let reaped = 0;
     let woken = 0;
     for (const { name, key } of keys) {

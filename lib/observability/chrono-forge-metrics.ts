@@ -62,6 +62,12 @@ export class ChronoForgeMetrics {
     labelNames: ['limit'],
     registers: [this.registry],
   });
+  readonly limitLateGrants = new Counter({
+    name: 'chronoforge_limit_late_grants_total',
+    help: 'Rate grants moved to their body start: the process could not start it within the guard',
+    labelNames: ['limit'],
+    registers: [this.registry],
+  });
   readonly limitWait = new Histogram({
     name: 'chronoforge_limit_wait_seconds',
     help: 'Time from the first refusal to the admission by a limit (0 when admitted at once)',

@@ -94,8 +94,9 @@ export class StepRunner {
     }
     if (scope.isDraining()) scope.halt(scope.now());
     // Before the transaction: a refused step halts the pass holding nothing.
+    let beforeBody: (() => Promise<void> | undefined) | undefined;
     if (options.limit !== undefined) {
-      await this.limits.admitStep(scope, stepName, options.limit);
+      beforeBody = await this.limits.admitStep(scope, stepName, options.limit);
       metadata.limited = true;
     }
 
@@ -106,8 +107,8 @@ export class StepRunner {
     let id: string | null;
     try {
       try {
-        const run = () =>
-          stepStorage.run(stepName, () => (tx ? transactionStorage.run(tx.manager, fn) : fn()));
+        const body = () => (tx ? transactionStorage.run(tx.manager, fn) : fn());
+        const run = () => stepStorage.run(stepName, () => beforeBody?.()?.then(body) ?? body());
         value = await this.observe(scope, stepName, attempts, run);
         // A refused durable call inside the body fails the step even when the body caught it.
         const refused = scope.takeRefusal(stepName);

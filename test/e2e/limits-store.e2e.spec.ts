@@ -217,6 +217,9 @@ describe('limit store (e2e, PostgreSQL)', () => {
     const results = [];
     for (const h of callers) results.push(await limits.acquire(req(h, 'multi')));
     expect(results.slice(0, 3).map((r) => r.kind)).toEqual(['admitted', 'admitted', 'admitted']);
+    // A rate grant must be used within the window's guard (5 % of 1 s) of its request.
+    const first = results[0];
+    expect(first.kind === 'admitted' && first.startBy).toBeGreaterThan(performance.now() - 1_000);
     const fourth = results[3];
     expect(fourth).toMatchObject({ kind: 'waiting', ahead: 0 });
     const wait =
