@@ -20,6 +20,9 @@ export const RATE_ADMITTED_LOG = '$limit$rate';
  */
 @Injectable()
 export class LimitGate {
+  /** Passes whose run is flagged `limited` already (by their first acquire). */
+  private readonly flagged = new WeakSet<RunScope>();
+
   constructor(
     private readonly store: LimitStore,
     private readonly metrics: ChronoForgeMetrics,
@@ -81,8 +84,9 @@ export class LimitGate {
     const request = { runId: scope.run.id, holder, owner: scope.owner, claims, admittedLog };
     for (let tries = 1; ; tries++) {
       scope.assertCanWork();
-      const got = await this.store.acquire(request);
+      const got = await this.store.acquire({ ...request, flagged: this.flagged.has(scope) });
       if (got.kind === 'lost') scope.lockLost();
+      this.flagged.add(scope);
       if (got.kind === 'admitted') {
         for (const c of claims)
           this.metrics.limitWait.observe({ limit: c.name }, got.waitedMs / 1000);

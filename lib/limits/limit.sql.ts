@@ -85,7 +85,10 @@ export function toRunLimitWait(r: RunWaitRow): RunLimitWait {
 
 /** The statements of the limit store, built once per schema. */
 export class LimitStatements {
+  /** Acquire, fenced by a share lock on the run's row (the run is flagged `limited` already). */
   readonly acquire: string;
+  /** Acquire, fenced by the UPDATE that flags the run `limited` (once per pass). */
+  readonly acquireFlagging: string;
   readonly release: string;
   readonly declare: string;
   readonly setOverride: string;
@@ -103,9 +106,10 @@ export class LimitStatements {
   constructor(t: LimitTables, wf: string, logs: string) {
     // NOTE: the run's row is locked first (the fence: this pass still owns the run), then the
     // function locks the keys: the same order as a release inside a pass-ending statement. The
-    // fence also flags the run `limited`, which arms the trigger that frees its slots when its lock
-    // leaves the pass. `$7`, when given, names a log recorded on admission (in the same statement).
-    this.acquire = `WITH f AS (UPDATE ${wf} SET limited = true WHERE id = $1 AND locked_by = $3 RETURNING id),
+    // first acquire of a pass fences with the UPDATE that flags the run `limited` (which arms the
+    // trigger freeing its slots when its lock leaves the pass); later ones with a share lock.
+    // `$7`, when given, names a log recorded on admission (in the same statement).
+    const acquire = (fence: string) => `WITH f AS (${fence}),
        a AS (SELECT a.* FROM f, LATERAL ${t.acquireFn}(f.id, $2, $3, $4, $5::text[], $6::text[]) a),
        m AS (INSERT INTO ${logs} (workflow_id, step_name, state, attempts, started_at,
            last_executed_at, completed_at)
@@ -113,6 +117,10 @@ export class LimitStatements {
          WHERE a.admitted AND $7::text IS NOT NULL
          ON CONFLICT (workflow_id, step_name) DO NOTHING)
        SELECT a.*, a.granted_at::text AS granted_text FROM a`;
+    this.acquireFlagging = acquire(
+      `UPDATE ${wf} SET limited = true WHERE id = $1 AND locked_by = $3 RETURNING id`,
+    );
+    this.acquire = acquire(`SELECT id FROM ${wf} WHERE id = $1 AND locked_by = $3 FOR SHARE`);
     const fence = `(SELECT id FROM ${wf} WHERE id = $1 AND locked_by = $3 FOR SHARE) f`;
     this.release = `SELECT ${releaseCall(t, 'f.id', '$3', '$2::text[]', 'step')} AS woken
        FROM ${fence}`;

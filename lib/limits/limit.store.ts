@@ -24,6 +24,8 @@ export interface LimitRequest {
   claims: readonly LimitClaim[];
   /** A completed log to record for the run on admission (in the acquire's statement). */
   admittedLog?: string;
+  /** This pass flagged the run `limited` already (an earlier acquire): fence with a share lock. */
+  flagged?: boolean;
 }
 
 /** Outcome of {@link LimitStore.acquire}. */
@@ -109,7 +111,8 @@ export class LimitStore {
     let rows: AcquireRow[];
     const sentAt = performance.now();
     try {
-      rows = await this.store.query<AcquireRow>(this.sql.acquire, [
+      const text = req.flagged ? this.sql.acquire : this.sql.acquireFlagging;
+      rows = await this.store.query<AcquireRow>(text, [
         req.runId,
         req.holder,
         req.owner,
