@@ -1,8 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidOptionsError } from '../../lib/index.js';
-import { UnknownLimitError } from '../../lib/errors/unknown-limit.error.js';
+import { InvalidOptionsError, UnknownLimitError } from '../../lib/index.js';
 import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
 import { toStoredLimits } from '../../lib/options/limit-options.js';
 import { LimitStore, type LimitRequest } from '../../lib/limits/limit.store.js';
