@@ -31,6 +31,7 @@ export interface CounterSnapshot {
 /** Engine statements by what they do (texts from lib/persistence/workflow.store.ts and timers/). */
 const LABELS: Array<[string, RegExp]> = [
   ['tx-control', /^\s*(BEGIN|COMMIT|ROLLBACK)\b/i],
+  ['limitAcquire', /chrono_forge_limit_acquire/],
   ['acquire', /SET state = 'running', locked_at/],
   ['acquire-busy', /SET wake_pending = true/],
   ['complete', /\$workflow_completion\$/],

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { cleanupBench } from './cleanup.bench.js';
+import { limitsBench } from './limits.bench.js';
 import { perStepBench } from './per-step.bench.js';
 import { repeatCatchUpBench } from './repeat-catchup.bench.js';
 import { replayBench } from './replay.bench.js';
@@ -24,6 +25,7 @@ const BENCHES: Array<[string, () => Promise<BenchResult>]> = [
   ['transactional', transactionalBench],
   ['spawn', spawnBench],
   ['cleanup', cleanupBench],
+  ['limits', limitsBench],
 ];
 
 const HEADER = [

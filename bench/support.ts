@@ -10,6 +10,7 @@ import {
   ChronoForgeClock,
   ChronoForgeDatabase,
   ChronoForgeModule,
+  type LimitDefinition,
   WorkflowClient,
 } from '../lib/index.js';
 import { type CounterSnapshot, PgCounter } from './pg-counter.js';
@@ -122,6 +123,8 @@ export async function bootBench(o: {
   clock?: ChronoForgeClock;
   /** Queue backend of the engine. @default 'redis' */
   queue?: 'redis' | 'postgres';
+  /** Named limits (`forRoot({ limits })`). */
+  limits?: Record<string, LimitDefinition>;
 }): Promise<BenchApp> {
   const schema = uniqueName(`bench_${o.prefix}`);
   const queueName = uniqueName(`bq_${o.prefix}`);
@@ -130,6 +133,7 @@ export async function bootBench(o: {
     queue: o.queue === 'postgres' ? { postgres: true } : { redis: { url: REDIS_URL } },
     queueName,
     worker: { concurrency: o.concurrency },
+    limits: o.limits,
   });
   @Module({ imports: [forRoot], providers: o.providers })
   class BenchModule {}

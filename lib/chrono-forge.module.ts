@@ -34,6 +34,10 @@ import { RepeatStore } from './timers/repeat.store.js';
 import { TimerRunner } from './timers/timer.runner.js';
 import { TimerStore } from './timers/timer.store.js';
 import { Cleanup } from './operations/cleanup.js';
+import { LimitDeclarations } from './limits/limit-declarations.js';
+import { LimitGate } from './limits/limit-gate.js';
+import { LimitStore } from './limits/limit.store.js';
+import { WorkflowLimits } from './limits/workflow-limits.js';
 import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
 
 /**
@@ -70,6 +74,10 @@ import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
     BranchStore,
     BranchRunner,
     BranchMergeJob,
+    LimitStore,
+    LimitGate,
+    LimitDeclarations,
+    WorkflowLimits,
     WorkflowExecutor,
     WorkerHeartbeat,
     WorkflowWorker,
@@ -81,6 +89,7 @@ import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
   ],
   exports: [
     WorkflowClient,
+    WorkflowLimits,
     WorkflowContext,
     ChronoForgeClock,
     ChronoForgeMetrics,

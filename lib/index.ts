@@ -37,6 +37,7 @@ export {
   MAX_STATE_VALUE_BYTES,
 } from './context/durable-state.js';
 export * from './options/index.js';
+export * from './limits/index.js';
 export { ChronoForgeDatabase } from './database/chrono-forge-database.js';
 export * from './database/entities/index.js';
 export { WorkflowQueue } from './queue/workflow.queue.js';

@@ -21,6 +21,7 @@ import type {
   WorkflowRunDetail,
   WorkflowRunSummary,
 } from './workflow-run.interface.js';
+import { limitTables, runWaitsSql, type RunWaitRow, toRunLimitWait } from '../limits/limit.sql.js';
 
 const SUMMARY_COLUMNS = `id, key, job_name AS workflow, state, attempt + 1 AS attempt, started_at AS "startedAt",
   completed_at AS "completedAt", finished_at AS "finishedAt", next_run_at AS "nextRunAt", locked_by AS "lockedBy", created_at AS "createdAt",
@@ -36,7 +37,12 @@ function isRunId(value: unknown): boolean {
 
 /** The client's read and operator statements. */
 export class RunQueries {
-  constructor(private readonly store: WorkflowStore) {}
+  /** What a run waits on (its limit waits). */
+  private readonly waitsSql: string;
+
+  constructor(private readonly store: WorkflowStore) {
+    this.waitsSql = runWaitsSql(limitTables(store.schema), store.wf);
+  }
 
   /** The run with `key`; inside the caller's transaction when `runner` is given. */
   async find(
@@ -145,6 +151,7 @@ export class RunQueries {
       steps,
       errors,
       branches: [...branches.values()],
+      waitingOn: (await q<RunWaitRow>(this.waitsSql, [id])).map(toRunLimitWait),
     };
   }
 

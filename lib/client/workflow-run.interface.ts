@@ -1,3 +1,4 @@
+import type { RunLimitWait } from '../limits/limit-info.interface.js';
 import type { ExecutionLogState } from '../database/entities/execution-log.entity.js';
 import type { WorkflowState } from '../database/entities/workflow.entity.js';
 
@@ -70,6 +71,8 @@ export interface WorkflowRunDetail extends WorkflowRunSummary {
   steps: StepInfo[];
   errors: ErrorInfo[];
   branches: BranchInfo[];
+  /** The limits the run waits on (parked idle until admitted); empty when it waits on none. */
+  waitingOn: RunLimitWait[];
 }
 
 /**

@@ -23,6 +23,7 @@ import type {
   WorkflowRunSummary,
 } from './workflow-run.interface.js';
 import { RunQueries } from './run-queries.js';
+import { WorkflowLimits } from '../limits/workflow-limits.js';
 import { allowedFrom } from './transitions.js';
 
 export { MAX_INPUT_BYTES } from '../definitions/input-validation.js';
@@ -81,6 +82,8 @@ export class WorkflowClient {
     private readonly registry: WorkflowRegistry,
     private readonly timers: TimerStore,
     private readonly metrics: ChronoForgeMetrics,
+    /** Named limits at runtime: change, reset, inspect (who holds, who waits). */
+    readonly limits: WorkflowLimits,
   ) {
     this.runs = new RunQueries(store);
   }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { BranchRunner } from '../branches/branch.runner.js';
 import type { DurableMethodDefinition } from '../definitions/method-definitions.js';
+import { stepClaims } from '../options/limit-options.js';
 import { activeScope } from '../run/run-scope.js';
 import { StepRunner } from '../steps/step.runner.js';
 import { RepeatRunner } from '../timers/repeat.runner.js';
@@ -29,7 +30,14 @@ export class DurableMethods {
       if (step) {
         const original = target[methodName];
         target[methodName] = function durableStep(this: unknown, ...args: unknown[]) {
-          return steps.run(step.name, () => original.apply(this, args), step.options);
+          let options = step.options;
+          try {
+            // The keys of the step's limits are computed from this call's arguments.
+            if (step.limits) options = { ...options, limit: stepClaims(step.limits, args) };
+          } catch (err) {
+            return Promise.reject(err as Error);
+          }
+          return steps.run(step.name, () => original.apply(this, args), options);
         };
       }
       if (repeat) {

@@ -7,6 +7,8 @@ import type {
   StepOptions,
   WorkflowOptions,
 } from '../options/workflow-options.interface.js';
+import { toRunLimits, toStepLimits } from '../options/limit-options.js';
+import type { StepLimit } from '../options/limit-options.interface.js';
 import { type RetryStrategy, toRetryStrategy } from '../retry/retry-policy.js';
 import { toMaxDurationMs, toMs } from '../util/duration.util.js';
 import { assertUserName } from '../util/names.util.js';
@@ -18,6 +20,8 @@ export interface StepDefinition {
   name: string;
   /** The decorator's options, with `retry` as a built strategy. */
   options: StepOptions;
+  /** The step's limits (`@DurableStep({ limit })`); their keys come from each call's arguments. */
+  limits?: StepLimit[];
 }
 
 /** A `@Repeat()` method, ready to run: its options parsed once, at bootstrap. */
@@ -65,6 +69,10 @@ export function toWorkflowDefinition(
   if (inputType !== undefined && typeof inputType !== 'function') {
     throw new InvalidOptionsError(`@Workflow input of ${where} must be a class.`);
   }
+  const toInput = (input: unknown): unknown =>
+    inputType && input !== null && typeof input === 'object'
+      ? plainToInstance(inputType, input)
+      : input;
   return {
     name,
     target,
@@ -75,13 +83,9 @@ export function toWorkflowDefinition(
         : defaultMaxDurationMs,
     retry: toRetryStrategy(options.retry, `retry of ${where}`),
     inputType,
-    invoke: async (input) =>
-      body.call(
-        instance,
-        inputType && input !== null && typeof input === 'object'
-          ? plainToInstance(inputType, input)
-          : input,
-      ),
+    limits: toRunLimits(name, options, where),
+    toInput,
+    invoke: async (input) => body.call(instance, toInput(input)),
   };
 }
 
@@ -94,7 +98,8 @@ export function toStepDefinition(
   const name = options.name ?? methodName;
   assertUserName(name, `Step (${where})`);
   const retry = toRetryStrategy(options.retry, `retry of ${where}`);
-  return { name, options: retry === undefined ? options : { ...options, retry } };
+  const limits = options.limit === undefined ? undefined : toStepLimits(options.limit, where);
+  return { name, options: retry === undefined ? options : { ...options, retry }, limits };
 }
 
 /** Checks `@Repeat()` options of `where` (a method of `instance`) and parses them. */

@@ -1,6 +1,7 @@
 import { Injectable, type Type } from '@nestjs/common';
 import { DuplicateWorkflowError } from '../errors/duplicate-workflow.error.js';
 import type { RetryStrategy } from '../retry/retry-policy.js';
+import type { RunLimits } from '../options/limit-options.js';
 
 /** A discovered `@Workflow()` method, ready to execute. */
 export interface WorkflowDefinition {
@@ -10,6 +11,10 @@ export interface WorkflowDefinition {
   maxDurationMs: number;
   retry?: RetryStrategy;
   inputType?: Type<object>;
+  /** Run-level limits (`@Workflow({ concurrency, rate })`). */
+  limits?: RunLimits;
+  /** The stored input as the method receives it (an instance of `inputType` when there is one). */
+  toInput(input: unknown): unknown;
   invoke(input: unknown): Promise<unknown>;
 }
 

@@ -26,3 +26,4 @@ export * from './database-unavailable.error.js';
 export * from './engine-fault.error.js';
 export * from './not-initialized.error.js';
 export * from './transaction-aborted.error.js';
+export * from './unknown-limit.error.js';

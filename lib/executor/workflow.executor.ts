@@ -13,6 +13,7 @@ import { ChronoForgeClock } from '../util/clock.js';
 import { BranchRunner } from '../branches/branch.runner.js';
 import { ChronoForgeMetrics, type PassOutcome } from '../observability/chrono-forge-metrics.js';
 import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
+import { LimitGate } from '../limits/limit-gate.js';
 import { escapeControlChars } from '../util/control-chars.util.js';
 import { serializeValue } from '../util/serialization.util.js';
 import { toErrorRecord } from '../run/error-record.js';
@@ -60,6 +61,7 @@ export class WorkflowExecutor {
     private readonly branches: BranchRunner,
     private readonly metrics: ChronoForgeMetrics,
     private readonly tracer: ChronoForgeTracer,
+    private readonly limits: LimitGate,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -109,7 +111,7 @@ export class WorkflowExecutor {
   private async execute(scope: RunScope, jobId: string): Promise<PassOutcome | undefined> {
     let returned: { value: unknown } | { error: unknown };
     try {
-      const invoked = runStorage.run(scope, () => scope.definition.invoke(scope.run.input));
+      const invoked = runStorage.run(scope, () => this.limits.invoke(scope));
       // Once the pass halted or lost its lock, its outcome is known: do not wait for a method
       // that catches every refusal and never returns (its later durable calls never start).
       returned = { value: await Promise.race([invoked, scope.stopped]) };

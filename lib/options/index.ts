@@ -1,2 +1,3 @@
 export * from './chrono-forge-options.interface.js';
 export * from './workflow-options.interface.js';
+export * from './limit-options.interface.js';

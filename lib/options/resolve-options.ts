@@ -4,6 +4,7 @@ import type { ChronoForgeModuleOptions } from './chrono-forge-options.interface.
 import { type CleanupOptions, resolveCleanupOptions } from './cleanup-options.js';
 import { type Duration, toMaxDurationMs, toMs } from '../util/duration.util.js';
 import { describeValue } from '../util/describe.util.js';
+import { type StoredLimit, toStoredLimits } from './limit-options.js';
 import { resolve as resolvePath } from 'node:path';
 import type { DataSource } from 'typeorm';
 
@@ -43,6 +44,8 @@ export interface ResolvedOptions {
   defaultStepRetry: RetryStrategy;
   /** Scheduled cleanup: its interval and the options handed to `Cleanup.run()`; `false` when off. */
   cleanup: { everyMs: number; options: CleanupOptions } | false;
+  /** Named limits of `forRoot({ limits })`, validated, in their stored form. */
+  limits: Map<string, StoredLimit>;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -226,5 +229,6 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
     defaultStepRetry:
       toRetryStrategy(options.defaultStepRetry, '`defaultStepRetry`') ?? RetryPolicy.stepDefault(),
     cleanup: resolveScheduledCleanup(options.cleanup),
+    limits: toStoredLimits(options.limits),
   };
 }

@@ -1,6 +1,11 @@
 import type { Type } from '@nestjs/common';
 import type { ErrorClass, RetryOption } from '../retry/retry-policy.js';
 import type { Duration } from '../util/duration.util.js';
+import type {
+  StepLimitOption,
+  WorkflowConcurrency,
+  WorkflowRate,
+} from './limit-options.interface.js';
 
 /**
  * Options of `@Workflow()`.
@@ -16,6 +21,18 @@ export interface WorkflowOptions {
   retry?: RetryOption;
   /** class-validator DTO the input is validated against at `start`; the method receives an instance. */
   input?: Type<object>;
+  /**
+   * Per-key semaphore on the runs' passes, e.g. `{ limit: 5, key: (input) => input.tenantId }`: a
+   * pass over the limit parks the run idle until a slot frees (it is woken then, FIFO per key).
+   * Runtime name: `workflow:<name>:concurrency` (see `client.limits`).
+   */
+  concurrency?: WorkflowConcurrency;
+  /**
+   * Per-key rate of run starts, e.g. `{ limit: 10, per: '1m', key: (input) => input.tenantId }`:
+   * a run over the rate waits idle until its turn (delayed, never dropped). Runtime name:
+   * `workflow:<name>:rate`.
+   */
+  rate?: WorkflowRate;
 }
 
 /**
@@ -36,6 +53,12 @@ export interface StepOptions {
   transactional?: boolean;
   /** Isolation level of a transactional step. @default 'READ COMMITTED' */
   isolation?: 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
+  /**
+   * Named limit(s) each attempt of the step must be admitted by before its body runs, e.g.
+   * `'stripe'` or `{ name: 'pdf', key: tenantId }`. A step over a limit parks the run idle (no
+   * retry attempt is spent) until it is admitted; its slot is freed when the attempt is recorded.
+   */
+  limit?: StepLimitOption;
 }
 
 /**

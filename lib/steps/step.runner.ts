@@ -11,6 +11,7 @@ import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js'
 import type { QueryRunner } from 'typeorm';
 import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
+import { LimitGate } from '../limits/limit-gate.js';
 import { assertUserName } from '../util/names.util.js';
 import { deserializeValue, serializeValue, type StoredValue } from '../util/serialization.util.js';
 import { recordFailedAttempt } from './failed-attempt.js';
@@ -29,6 +30,8 @@ interface StepMetadata {
   retry_counts?: RetryCounts;
   /** Attempts made before the last `client.retry()`: the policy counts only the ones after. */
   attempt_offset?: number;
+  /** The step takes limits: writing its log frees its slots (a trigger, in the same statement). */
+  limited?: true;
 }
 
 /**
@@ -45,6 +48,7 @@ export class StepRunner {
     private readonly db: ChronoForgeDatabase,
     private readonly metrics: ChronoForgeMetrics,
     private readonly tracer: ChronoForgeTracer,
+    private readonly limits: LimitGate,
   ) {}
 
   /** Runs `fn` as step `step$<name>` of the current run, or plainly outside a run. */
@@ -79,6 +83,12 @@ export class StepRunner {
       throw new ExecutionFailedError(stepName, existing.attempts);
     }
     if (scope.isDraining()) scope.halt(scope.now());
+    // Before the transaction: a refused step halts the pass holding nothing.
+    let beforeBody: (() => Promise<void> | undefined) | undefined;
+    if (options.limit !== undefined) {
+      beforeBody = await this.limits.admitStep(scope, stepName, options.limit);
+      metadata.limited = true;
+    }
 
     const startedAt = new Date();
     const tx = options.transactional ? await this.begin(options) : undefined;
@@ -89,8 +99,8 @@ export class StepRunner {
     let ownFailure: unknown;
     try {
       try {
-        const run = () =>
-          stepStorage.run(stepName, () => (tx ? transactionStorage.run(tx.manager, fn) : fn()));
+        const body = () => (tx ? transactionStorage.run(tx.manager, fn) : fn());
+        const run = () => stepStorage.run(stepName, () => beforeBody?.()?.then(body) ?? body());
         value = await this.observe(scope, stepName, attempts, run);
         // A refused durable call inside the body fails the step even when the body caught it.
         const refused = scope.takeRefusal(stepName);

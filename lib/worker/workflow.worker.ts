@@ -19,6 +19,8 @@ import { WorkerHeartbeat } from './worker-heartbeat.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import { ScheduledCleanup } from '../operations/scheduled-cleanup.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
+import { LimitDeclarations } from '../limits/limit-declarations.js';
+import { LimitStore } from '../limits/limit.store.js';
 import { ChronoForgeClock } from '../util/clock.js';
 import { isMergeJobData, isRunId, type MergeJobData, type RunJobData } from '../queue/job-data.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
@@ -47,6 +49,8 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly metrics: ChronoForgeMetrics,
     private readonly heartbeat: WorkerHeartbeat,
     private readonly scheduledCleanup: ScheduledCleanup,
+    private readonly limits: LimitDeclarations,
+    private readonly limitStore: LimitStore,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -54,6 +58,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     const { worker, recovery } = this.options;
     if (worker === false) return;
     await this.heartbeat.start();
+    await this.limits.declare();
     this.queue.startWorker((job) => this.process(job), worker.concurrency);
     // NOTE: not awaited, like the worker itself: boot does not wait for a queue that is down.
     void this.scheduledCleanup.schedule();
@@ -99,6 +104,8 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
       try {
         const due = await this.store.findRecoverable(this.clock.now(), SWEEP_GRACE_MS, batchSize);
         await this.queue.enqueueRecovered(due);
+        // Limits: slots of dead passes are freed and the waiters they held back are woken.
+        await this.limitStore.sweep();
         if (Math.random() < 0.01) await this.heartbeat.prune();
       } catch (err) {
         this.logger.warn(`Recovery sweep failed: ${(err as Error).message}`);

@@ -97,6 +97,9 @@ describe('module bootstrap (e2e)', () => {
       expect(tables.map((t) => t.table_name)).toEqual([
         'chrono_forge_error_logs',
         'chrono_forge_execution_logs',
+        'chrono_forge_limit_keys',
+        'chrono_forge_limit_slots',
+        'chrono_forge_limits',
         'chrono_forge_migrations',
         'chrono_forge_signals',
         'chrono_forge_workers',

@@ -4,7 +4,8 @@ import { afterAll, beforeAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const script = `${root}/dist/test/fixtures/worker.main.js`;
+const fixtures = `${root}/dist/test/fixtures`;
+const script = `${fixtures}/worker.main.js`;
 
 /** Compiles the project once when the worker script is missing (npm test compiles first). */
 export function ensureCompiled(): void {
@@ -20,13 +21,17 @@ export interface ChildWorker {
   output: () => string;
 }
 
-/** Spawns `dist/test/fixtures/worker.main.js` against the suite's schema and queue. */
+/**
+ * Spawns `dist/test/fixtures/worker.main.js` (or another compiled `main` of test/fixtures) against
+ * the suite's schema and queue.
+ */
 export function spawnWorker(
   schema: string,
   queueName: string,
   env: Record<string, string> = {},
+  main = 'worker.main.js',
 ): ChildWorker {
-  const proc = spawn(process.execPath, [script], {
+  const proc = spawn(process.execPath, [`${fixtures}/${main}`], {
     cwd: root,
     env: { ...process.env, CF_TEST_SCHEMA: schema, CF_TEST_QUEUE: queueName, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -28,6 +28,7 @@ const newScope = (): RunScope =>
       target: class {},
       methodName: 'm',
       maxDurationMs: 1000,
+      toInput: (input: unknown) => input,
       invoke: async () => null,
     },
     'owner',

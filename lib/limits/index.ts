@@ -1,0 +1,2 @@
+export * from './limit-info.interface.js';
+export * from './workflow-limits.js';

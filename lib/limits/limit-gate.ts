@@ -1,0 +1,107 @@
+import { Injectable } from '@nestjs/common';
+import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
+import { type LimitClaim, limitKey, stepClaims, toStepLimits } from '../options/limit-options.js';
+import type { StepLimitOption } from '../options/limit-options.interface.js';
+import type { RunScope } from '../run/run-scope.js';
+import { type LimitAcquireResult, LimitStore } from './limit.store.js';
+
+/** Holder of a run-level slot (held for one pass). */
+export const RUN_HOLDER = '$run';
+/** How long before a rate window opens a parked run is woken, and waits in its pass instead. */
+export const RATE_WAKE_LEAD_MS = 200;
+/** Log recording that the run was admitted by its run-level rate limit (once per run). */
+export const RATE_ADMITTED_LOG = '$limit$rate';
+
+/**
+ * Where the engine asks the limits: before a limited step's body (`admitStep`) and before a pass
+ * runs the workflow method (`admitRun`). Admitted: returns. Refused: the pass halts (`scope.halt`)
+ * with the wake time of a rate limit, or none (a release wakes the run), and the run parks idle.
+ * A refusal is not an attempt: nothing is recorded for the step, no retry budget is spent.
+ */
+@Injectable()
+export class LimitGate {
+  /** Passes whose run is flagged `limited` already (by their first acquire). */
+  private readonly flagged = new WeakSet<RunScope>();
+
+  constructor(
+    private readonly store: LimitStore,
+    private readonly metrics: ChronoForgeMetrics,
+  ) {}
+
+  /** Runs the workflow method for a pass, once the run-level limits admitted the pass. */
+  async invoke(scope: RunScope): Promise<unknown> {
+    const { definition, run } = scope;
+    // Tracked like a durable call: a failed statement ends the pass as an engine fault.
+    if (definition.limits)
+      await scope.track(() => this.admitRun(scope, definition.toInput(run.input)));
+    return definition.invoke(run.input);
+  }
+
+  /**
+   * Admits one attempt of step `stepName` by its `limit` option (keys already computed, or none).
+   * Returns what to call right before the body starts: with a rate grant that the body could not
+   * use within the window's guard (the process stalled: CPU starved, GC), it moves the grant to
+   * that moment first, so the body never shares a window with the bodies of the next grants.
+   */
+  async admitStep(
+    scope: RunScope,
+    stepName: string,
+    option: StepLimitOption,
+  ): Promise<() => Promise<void> | undefined> {
+    const claims = stepClaims(toStepLimits(option, `step "${stepName}"`), []);
+    const got = await this.admit(scope, stepName, claims);
+    return () => {
+      if (got.grantedAt === null || got.startBy === null || performance.now() <= got.startBy)
+        return undefined;
+      this.metrics.limitLateGrants.inc({ limit: claims[0].name });
+      return this.store.restamp(claims, got.grantedAt);
+    };
+  }
+
+  /**
+   * Admits the pass by the workflow's run-level limits: its concurrency slot (every pass) and its
+   * rate (once: the admission is recorded in the `$limit$rate` log). `input` is the validated input.
+   */
+  async admitRun(scope: RunScope, input: unknown): Promise<void> {
+    const limits = scope.definition.limits;
+    if (!limits) return;
+    const claims: LimitClaim[] = [];
+    for (const limit of [limits.concurrency, limits.rate]) {
+      if (!limit || (limit === limits.rate && scope.logs.has(RATE_ADMITTED_LOG))) continue;
+      claims.push({ name: limit.name, key: limitKey(limit.key, [input], `limit "${limit.name}"`) });
+    }
+    if (claims.length === 0) return;
+    const rate = limits.rate && claims.some((c) => c.name === limits.rate?.name);
+    await this.admit(scope, RUN_HOLDER, claims, rate ? RATE_ADMITTED_LOG : undefined);
+  }
+
+  private async admit(
+    scope: RunScope,
+    holder: string,
+    claims: LimitClaim[],
+    admittedLog?: string,
+  ): Promise<Extract<LimitAcquireResult, { kind: 'admitted' }>> {
+    const request = { runId: scope.run.id, holder, owner: scope.owner, claims, admittedLog };
+    for (let tries = 1; ; tries++) {
+      scope.assertCanWork();
+      const got = await this.store.acquire({ ...request, flagged: this.flagged.has(scope) });
+      if (got.kind === 'lost') scope.lockLost();
+      this.flagged.add(scope);
+      if (got.kind === 'admitted') {
+        for (const c of claims)
+          this.metrics.limitWait.observe({ limit: c.name }, got.waitedMs / 1000);
+        return got;
+      }
+      const wakeAt = got.wakeAt?.getTime() ?? null;
+      const wait = wakeAt === null ? Infinity : wakeAt - scope.now();
+      // NOTE: a rate window opening within RATE_WAKE_LEAD_MS is waited for in the pass: a parked run
+      // comes back through the queue, which is late by up to about as much. So a parked run is also
+      // woken that much early, and waits the rest here.
+      if (wait > RATE_WAKE_LEAD_MS || tries === 3) {
+        this.metrics.limitRefusals.inc({ limit: got.limit });
+        scope.halt(wakeAt === null ? null : wakeAt - RATE_WAKE_LEAD_MS);
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, wait)));
+    }
+  }
+}
