@@ -35,6 +35,11 @@ import { TimerRunner } from './timers/timer.runner.js';
 import { TimerStore } from './timers/timer.store.js';
 import { Cleanup } from './operations/cleanup.js';
 import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
+import { ScheduleStore } from './schedules/schedule.store.js';
+import { ScheduleRegistry } from './schedules/schedule.registry.js';
+import { ScheduleClient } from './client/schedule.client.js';
+import { ScheduleFirer } from './worker/schedule-firer.js';
+import { ScheduleTicker } from './worker/schedule-ticker.js';
 
 /**
  * Durable workflows for Nest. Import once, with `forRoot(options)` or
@@ -78,6 +83,11 @@ import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
     WorkflowClient,
     Cleanup,
     ScheduledCleanup,
+    ScheduleStore,
+    ScheduleRegistry,
+    ScheduleClient,
+    ScheduleFirer,
+    ScheduleTicker,
   ],
   exports: [
     WorkflowClient,

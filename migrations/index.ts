@@ -4,8 +4,10 @@ import { AddChronoForgeWorkers1763900000002 } from './1763900000002-add-chrono-f
 import { ChronoForgeStepLogCascade1763900000003 } from './1763900000003-step-log-cascade-trigger.js';
 import { ChronoForgeRunFinishedAt1763900000004 } from './1763900000004-run-finished-at.js';
 import { ChronoForgeForeignKeyIndexes1763900000005 } from './1763900000005-index-foreign-keys.js';
+import { AddChronoForgeSchedules1763900000021 } from './1763900000021-add-chrono-forge-schedules.js';
 
 export {
+  AddChronoForgeSchedules1763900000021,
   AddChronoForgeSignals1763900000001,
   AddChronoForgeWorkers1763900000002,
   ChronoForgeRunFinishedAt1763900000004,
@@ -27,4 +29,5 @@ export const chronoForgeMigrations = [
   ChronoForgeStepLogCascade1763900000003,
   ChronoForgeRunFinishedAt1763900000004,
   ChronoForgeForeignKeyIndexes1763900000005,
+  AddChronoForgeSchedules1763900000021,
 ];

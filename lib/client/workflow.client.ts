@@ -24,6 +24,7 @@ import type {
 } from './workflow-run.interface.js';
 import { RunQueries } from './run-queries.js';
 import { allowedFrom } from './transitions.js';
+import { ScheduleClient } from './schedule.client.js';
 
 export { MAX_INPUT_BYTES } from '../definitions/input-validation.js';
 
@@ -81,6 +82,8 @@ export class WorkflowClient {
     private readonly registry: WorkflowRegistry,
     private readonly timers: TimerStore,
     private readonly metrics: ChronoForgeMetrics,
+    /** Durable cron schedules that start runs: create, update, pause, resume, trigger, backfill, … */
+    readonly schedules: ScheduleClient,
   ) {
     this.runs = new RunQueries(store);
   }

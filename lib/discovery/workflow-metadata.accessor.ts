@@ -3,11 +3,13 @@ import { Reflector } from '@nestjs/core';
 import {
   BRANCH_METADATA,
   REPEAT_METADATA,
+  SCHEDULED_METADATA,
   STEP_METADATA,
   WORKFLOW_METADATA,
 } from '../options/chrono-forge.constants.js';
 import type { BranchOptions } from '../decorators/branch.decorator.js';
 import type { RepeatMetadata } from '../decorators/repeat.decorator.js';
+import type { ScheduledMetadata } from '../decorators/scheduled.decorator.js';
 import type { StepOptions, WorkflowOptions } from '../options/workflow-options.interface.js';
 
 /** The only reader of ChronoForge's decorator metadata. */
@@ -25,6 +27,12 @@ export class WorkflowMetadataAccessor {
 
   getBranch(target: unknown): BranchOptions | undefined {
     return typeof target === 'function' ? this.reflector.get(BRANCH_METADATA, target) : undefined;
+  }
+
+  getScheduled(target: unknown): ScheduledMetadata | undefined {
+    return typeof target === 'function'
+      ? this.reflector.get(SCHEDULED_METADATA, target)
+      : undefined;
   }
 
   getStep(target: unknown): StepOptions | undefined {

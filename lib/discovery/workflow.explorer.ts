@@ -17,6 +17,8 @@ import { toMaxDurationMs, toMs } from '../util/duration.util.js';
 import { assertUserName } from '../util/names.util.js';
 import { WorkflowMetadataAccessor } from './workflow-metadata.accessor.js';
 import { WorkflowRegistry } from '../definitions/workflow.registry.js';
+import { ScheduleRegistry } from '../schedules/schedule.registry.js';
+import { reviveScheduledInput } from '../schedules/schedule-spec.js';
 
 type Method = (...args: unknown[]) => unknown;
 
@@ -36,6 +38,7 @@ export class WorkflowExplorer implements OnModuleInit {
     private readonly steps: StepRunner,
     private readonly repeats: RepeatRunner,
     private readonly branches: BranchRunner,
+    private readonly schedules: ScheduleRegistry,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -50,7 +53,8 @@ export class WorkflowExplorer implements OnModuleInit {
         const step = this.accessor.getStep(method);
         const repeat = this.accessor.getRepeat(method);
         const branch = this.accessor.getBranch(method);
-        if (!workflow && !step && !repeat && !branch) continue;
+        const scheduled = this.accessor.getScheduled(method);
+        if (!workflow && !step && !repeat && !branch && !scheduled) continue;
         const where = `${(metatype as Type).name}#${methodName}`;
         if (!wrapper.isDependencyTreeStatic()) {
           this.logger.warn(
@@ -61,6 +65,10 @@ export class WorkflowExplorer implements OnModuleInit {
         if (step) this.wrapStep(instance as Record<string, Method>, methodName, step, where);
         if (repeat) this.wrapRepeat(instance as Record<string, Method>, methodName, repeat, where);
         if (branch) this.wrapBranch(instance as Record<string, Method>, methodName, branch, where);
+        if (scheduled && !workflow)
+          throw new InvalidOptionsError(
+            `@Scheduled on ${where} needs @Workflow on the same method.`,
+          );
         if (workflow) {
           const name = workflow.name ?? `${(metatype as Type).name}.${methodName}`;
           assertUserName(name, `Workflow (${where})`);
@@ -79,14 +87,17 @@ export class WorkflowExplorer implements OnModuleInit {
                 : this.options.maxDurationMs,
             retry: toRetryStrategy(workflow.retry, `retry of ${where}`),
             inputType,
-            invoke: async (input) =>
-              original.call(
+            invoke: async (stored) => {
+              const input = reviveScheduledInput(activeScope()?.run.key, stored);
+              return original.call(
                 instance,
                 inputType && input !== null && typeof input === 'object'
                   ? plainToInstance(inputType, input)
                   : input,
-              ),
+              );
+            },
           });
+          if (scheduled) this.schedules.declare(name, scheduled.cron, scheduled, where);
         }
       }
     }

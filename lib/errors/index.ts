@@ -24,3 +24,7 @@ export * from './cancelled-child.error.js';
 export * from './durable-call-in-step.error.js';
 export * from './database-unavailable.error.js';
 export * from './engine-fault.error.js';
+export * from './invalid-cron.error.js';
+export * from './schedule-not-found.error.js';
+export * from './schedule-exists.error.js';
+export * from './schedule-not-editable.error.js';

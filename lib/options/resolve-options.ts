@@ -41,6 +41,8 @@ export interface ResolvedOptions {
   recovery: { everyMs: number; batchSize: number } | false;
   defaultRetry: RetryStrategy;
   defaultStepRetry: RetryStrategy;
+  /** Schedule ticks in this process: how often to look for changes; `false` when off. */
+  schedules: { pollMs: number } | false;
   /** Scheduled cleanup: its interval and the options handed to `Cleanup.run()`; `false` when off. */
   cleanup: { everyMs: number; options: CleanupOptions } | false;
 }
@@ -164,6 +166,16 @@ function resolveScheduledCleanup(value: unknown): ResolvedOptions['cleanup'] {
   return { everyMs, options };
 }
 
+function resolveSchedules(value: unknown): ResolvedOptions['schedules'] {
+  if (value === false) return false;
+  if (value !== undefined && (!value || typeof value !== 'object' || Array.isArray(value)))
+    fail(`\`schedules\` must be false or { pollEvery }, got ${describeValue(value)}.`);
+  const every = (value as { pollEvery?: Duration } | undefined)?.pollEvery ?? '1s';
+  const pollMs = toMs(every, '`schedules.pollEvery`');
+  if (pollMs < 10 || pollMs > 60_000) fail('`schedules.pollEvery` must be between 10ms and 1m.');
+  return { pollMs };
+}
+
 /** Validates `forRoot`/`forRootAsync` options and applies the defaults in one place. */
 export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptions {
   if (!options || typeof options !== 'object') fail('options must be an object.');
@@ -226,5 +238,6 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
     defaultStepRetry:
       toRetryStrategy(options.defaultStepRetry, '`defaultStepRetry`') ?? RetryPolicy.stepDefault(),
     cleanup: resolveScheduledCleanup(options.cleanup),
+    schedules: resolveSchedules(options.schedules),
   };
 }

@@ -22,6 +22,7 @@ import { ScheduledCleanup } from '../operations/scheduled-cleanup.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { ChronoForgeClock } from '../util/clock.js';
 import { type RunJobData, WorkflowQueue } from '../queue/workflow.queue.js';
+import { ScheduleTicker } from './schedule-ticker.js';
 
 /** Largest run id: ids are PostgreSQL `bigint`s. */
 const MAX_RUN_ID = 9_223_372_036_854_775_807n;
@@ -55,6 +56,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly metrics: ChronoForgeMetrics,
     private readonly heartbeat: WorkerHeartbeat,
     private readonly scheduledCleanup: ScheduledCleanup,
+    private readonly schedules: ScheduleTicker,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -65,6 +67,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     this.queue.startWorker((job) => this.process(job), worker.concurrency);
     // NOTE: not awaited, like the worker itself: boot does not wait for a queue that is down.
     void this.scheduledCleanup.schedule();
+    this.schedules.start();
     if (recovery !== false) {
       void this.sweep();
       this.timer = setInterval(() => void this.sweep(), recovery.everyMs);
@@ -119,6 +122,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
 
   async beforeApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.schedules.stop();
     this.executor.drain();
     await this.sweeping;
     await this.queue.stopWorker();
