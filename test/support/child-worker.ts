@@ -19,13 +19,17 @@ export interface ChildWorker {
   output: () => string;
 }
 
-/** Spawns `dist/test/fixtures/worker.main.js` against the suite's schema and queue. */
+/**
+ * Spawns `dist/test/fixtures/worker.main.js` (or `main`, another compiled script under
+ * `dist/test/fixtures/`) against the suite's schema and queue.
+ */
 export function spawnWorker(
   schema: string,
   queueName: string,
   env: Record<string, string> = {},
+  main = 'worker.main.js',
 ): ChildWorker {
-  const proc = spawn(process.execPath, [script], {
+  const proc = spawn(process.execPath, [`${root}/dist/test/fixtures/${main}`], {
     cwd: root,
     env: { ...process.env, CF_TEST_SCHEMA: schema, CF_TEST_QUEUE: queueName, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
