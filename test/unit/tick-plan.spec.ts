@@ -12,7 +12,9 @@ const T0 = Date.parse('2026-05-01T00:00:00Z');
 const sec = (n: number) => T0 + n * 1000;
 const everySecond = new CronSpec('* * * * * *');
 
-function state(o: Partial<ScheduleState> & { spec?: Partial<ScheduleSpec> } = {}): ScheduleState {
+function state(
+  o: Partial<Omit<ScheduleState, 'spec'>> & { spec?: Partial<ScheduleSpec> } = {},
+): ScheduleState {
   const spec: ScheduleSpec = {
     workflow: 'w',
     cron: '* * * * * *',
