@@ -9,6 +9,9 @@ import { fireAt } from '../schedules/tick-plan.js';
 import { ChronoForgeClock } from '../util/clock.js';
 import { ScheduleFirer } from './schedule-firer.js';
 
+/** Wait before looking again at a due schedule another worker holds. */
+const HELD_RETRY_MS = 20;
+
 /**
  * The schedule loop of a worker process: writes the `@Scheduled()` schedules it declares at boot,
  * then handles due schedules until none is left, sleeps until the next due time (at most
@@ -53,7 +56,9 @@ export class ScheduleTicker {
         if (!this.synced) await this.syncDeclared();
         while (!this.stopped && (await this.firer.fireOne()));
         const due = await this.store.nextDueMs(this.workflows.names());
-        if (due !== null) waitMs = Math.max(0, Math.min(pollMs, due - this.clock.now()));
+        // NOTE: a schedule still due now is held by another worker: look again shortly, not in a spin.
+        const ahead = due === null ? pollMs : due - this.clock.now();
+        waitMs = Math.min(pollMs, ahead > 0 ? ahead : HELD_RETRY_MS);
       } catch (err) {
         this.logger.warn(`Schedule loop: ${(err as Error).message}; retrying in ${pollMs} ms`);
       }

@@ -1,16 +1,23 @@
 import type { INestApplicationContext } from '@nestjs/common';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ScheduleOverlap, WorkflowClient } from '../../lib/index.js';
 import { Ledger } from '../fixtures/ledger.fixture.js';
 import { scheduleProviders } from '../fixtures/schedules.fixture.js';
 import { bootApp } from '../support/app.js';
 import { type ChildWorker, ensureCompiled, spawnWorker } from '../support/child-worker.js';
-import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
+import { cleanup, DATABASE_URL, eventually, sql, uniqueName } from '../support/env.js';
 
 const WORKERS = 3;
 /** How long the overlap schedules tick, and how long every worker stays down. */
 const ACTIVE_MS = 5_000;
 const OUTAGE_MS = 5_000;
+/**
+ * Advisory lock held for the whole suite: multi-process suites (this one on each queue backend,
+ * and any other suite that takes this lock) take turns, or together they exhaust PostgreSQL's connections and
+ * the 2-core machine that their timings rely on.
+ */
+const SUITE_LOCK = 17_017_017;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Run {
@@ -27,6 +34,7 @@ describe('schedules across 3 worker processes (e2e)', () => {
   let app: INestApplicationContext;
   let client: WorkflowClient;
   let workers: ChildWorker[] = [];
+  let turn: pg.Client | undefined;
   const overlaps: ScheduleOverlap[] = ['allow', 'skip', 'bufferOne', 'cancelPrevious'];
 
   const runs = async (schedule: string): Promise<Run[]> =>
@@ -68,6 +76,9 @@ describe('schedules across 3 worker processes (e2e)', () => {
 
   beforeAll(async () => {
     ensureCompiled();
+    turn = new pg.Client({ connectionString: DATABASE_URL });
+    await turn.connect();
+    await turn.query('SELECT pg_advisory_lock($1)', [SUITE_LOCK]);
     process.env.CF_TEST_SCHEMA = schema;
     // This process only manages schedules; the child workers fire ticks and run the workflows.
     app = await bootApp({
@@ -93,12 +104,13 @@ describe('schedules across 3 worker processes (e2e)', () => {
       catchupWindow: '2s',
     });
     await startWorkers();
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
     await app?.close();
     await cleanup(schema, queueName);
+    await turn?.end();
   });
 
   it('should start exactly one run per tick, and apply each overlap policy to a run outlasting its interval', async () => {
