@@ -58,7 +58,7 @@ export class ChronoForgeMetrics {
   });
   readonly scheduleTicks = new Counter({
     name: 'chronoforge_schedule_ticks_total',
-    help: 'Schedule ticks by outcome: fired (a run started), skipped (overlap policy), missed (older than the catch-up window, collapsed)',
+    help: 'Schedule ticks by outcome: fired (its run started, or found when fired again), skipped (overlap policy), missed (older than the catch-up window, collapsed)',
     labelNames: ['workflow', 'outcome'],
     registers: [this.registry],
   });

@@ -1,10 +1,11 @@
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import { CronSpec } from './cron-spec.js';
 import type { ScheduleInfo, ScheduleOverlap } from './schedule.interface.js';
 import type { ScheduleSpec } from './schedule-spec.js';
 import type { BackfillRange, ScheduleState } from './tick-plan.js';
 
 /** States in which a run has ended: a schedule's previous run in any other state is still going. */
-export const ENDED_RUN_STATES = ['completed', 'failed', 'cancelled'];
+export const ENDED_RUN_STATES: readonly WorkflowState[] = ['completed', 'failed', 'cancelled'];
 
 /** A `chrono_forge_schedules` row as PostgreSQL returns it (`bigint`s as text). */
 export interface ScheduleRow {
@@ -34,7 +35,7 @@ export interface ScheduleRow {
   created_at: Date;
   updated_at: Date;
   /** State of `last_run_id`'s run (joined), `null` when it no longer exists. */
-  last_run_state?: string | null;
+  last_run_state?: WorkflowState | null;
 }
 
 const ms = (d: Date | null): number | null => (d ? d.getTime() : null);

@@ -1,3 +1,4 @@
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import type { Duration } from '../util/duration.util.js';
 
 /**
@@ -29,7 +30,7 @@ export interface ScheduleTimingOptions {
   /**
    * A tick no process fired within this long after its time (every worker was down) is missed:
    * such ticks are collapsed into one report (count and range on the schedule, a warning and the
-   * `chronoforge_schedule_ticks_missed_total` metric) instead of starting runs. Ticks inside the
+   * `chronoforge_schedule_ticks_total{outcome="missed"}` metric) instead of starting runs. Ticks inside the
    * window are caught up one run each. @default '1h'
    */
   catchupWindow?: Duration;
@@ -121,7 +122,7 @@ export interface ScheduleInfo {
   /** The tick the schedule handled last (fired, skipped or buffered). */
   lastTickAt: Date | null;
   /** The run the schedule started last and its state (`null` once the run was deleted). */
-  lastRun: { key: string; state: string | null } | null;
+  lastRun: { key: string; state: WorkflowState | null } | null;
   /** A `'bufferOne'` tick waiting for the previous run to end. */
   bufferedTickAt: Date | null;
   /** `trigger()` calls and backfill ranges not yet processed by a worker. */
