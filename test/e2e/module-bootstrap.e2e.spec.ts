@@ -98,6 +98,7 @@ describe('module bootstrap (e2e)', () => {
         'chrono_forge_error_logs',
         'chrono_forge_execution_logs',
         'chrono_forge_migrations',
+        'chrono_forge_schedules',
         'chrono_forge_signals',
         'chrono_forge_workers',
         'chrono_forge_workflows',

@@ -6,7 +6,14 @@ import { Ledger } from '../fixtures/ledger.fixture.js';
 import { scheduleProviders } from '../fixtures/schedules.fixture.js';
 import { bootApp } from '../support/app.js';
 import { type ChildWorker, ensureCompiled, spawnWorker } from '../support/child-worker.js';
-import { cleanup, DATABASE_URL, eventually, sql, uniqueName } from '../support/env.js';
+import {
+  cleanup,
+  DATABASE_URL,
+  eventually,
+  QUEUE_BACKEND,
+  sql,
+  uniqueName,
+} from '../support/env.js';
 
 const WORKERS = 3;
 /** How long the overlap schedules tick, and how long every worker stays down. */
@@ -18,6 +25,11 @@ const OUTAGE_MS = 5_000;
  * the 2-core machine that their timings rely on.
  */
 const SUITE_LOCK = 17_017_017;
+/**
+ * Connections the suite holds at its peak: per worker 3 pooled + heartbeat + wake listener, plus
+ * on the PostgreSQL queue 4 + 1 for enqueues and 3 + 1 for the job loop; the client app besides.
+ */
+const CONNECTIONS = QUEUE_BACKEND === 'postgres' ? WORKERS * 14 + 12 : WORKERS * 5 + 7;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Run {
@@ -79,6 +91,13 @@ describe('schedules across 3 worker processes (e2e)', () => {
     turn = new pg.Client({ connectionString: DATABASE_URL });
     await turn.connect();
     await turn.query('SELECT pg_advisory_lock($1)', [SUITE_LOCK]);
+    // The server is shared with the rest of the suite: start once there is room (or after 60 s).
+    await eventually(async () => {
+      const [{ free }] = await sql<{ free: number }>(
+        `SELECT current_setting('max_connections')::int - count(*)::int AS free FROM pg_stat_activity`,
+      );
+      return free >= CONNECTIONS + 10;
+    }, 60_000).catch(() => undefined);
     process.env.CF_TEST_SCHEMA = schema;
     // This process only manages schedules; the child workers fire ticks and run the workflows.
     app = await bootApp({
