@@ -23,9 +23,10 @@ const LAYERS = [
   'branches', // @Branch, spawn, spawnEach, merge
   'timers', // sleep, waitUntil, continueIf, signals, @Repeat
   'steps', // @DurableStep and ctx.step, failed attempts, fault injection
-  'limits', // flow control (placed for the folder under way)
+  'limits', // flow control: named limits, slots and waiters in PostgreSQL
   'run', // the pass's scope: run row, logs, durable state, lease
   'queue', // BullMQ jobs, wake listener
+  'schedules', // durable cron: schedule rows, cron parsing, tick plans (the ticker lives in worker/)
   'persistence', // the run store: SQL over the runs, step logs and error logs
   'database', // the connection, entities, embedded server, engine statements, clock sync
   'definitions', // registry of workflow definitions, input and run-key checks, repeat schedules

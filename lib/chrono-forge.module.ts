@@ -39,6 +39,11 @@ import { LimitGate } from './limits/limit-gate.js';
 import { LimitStore } from './limits/limit.store.js';
 import { WorkflowLimits } from './limits/workflow-limits.js';
 import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
+import { ScheduleStore } from './schedules/schedule.store.js';
+import { ScheduleRegistry } from './schedules/schedule.registry.js';
+import { ScheduleClient } from './client/schedule.client.js';
+import { ScheduleFirer } from './worker/schedule-firer.js';
+import { ScheduleTicker } from './worker/schedule-ticker.js';
 
 /**
  * Durable workflows for Nest. Import once, with `forRoot(options)` or
@@ -86,6 +91,11 @@ import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
     WorkflowClient,
     Cleanup,
     ScheduledCleanup,
+    ScheduleStore,
+    ScheduleRegistry,
+    ScheduleClient,
+    ScheduleFirer,
+    ScheduleTicker,
   ],
   exports: [
     WorkflowClient,

@@ -61,3 +61,14 @@ export { ChronoForgeTracer } from './observability/chrono-forge-tracer.js';
 export * from './dashboard/index.js';
 export { CliUsageError } from './errors/cli-usage.error.js';
 export { redactUrl } from './util/redact.util.js';
+export { ScheduleClient } from './client/schedule.client.js';
+export type {
+  CreateScheduleOptions,
+  MissedTicksReport,
+  ScheduledOptions,
+  ScheduledRunInput,
+  ScheduleInfo,
+  ScheduleOverlap,
+  ScheduleTimingOptions,
+  UpdateScheduleOptions,
+} from './schedules/schedule.interface.js';

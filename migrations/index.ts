@@ -5,8 +5,10 @@ import { ChronoForgeStepLogCascade1763900000003 } from './1763900000003-step-log
 import { ChronoForgeRunFinishedAt1763900000004 } from './1763900000004-run-finished-at.js';
 import { ChronoForgeForeignKeyIndexes1763900000005 } from './1763900000005-index-foreign-keys.js';
 import { ChronoForgeLimits1763900000006 } from './1763900000006-add-chrono-forge-limits.js';
+import { AddChronoForgeSchedules1763900000021 } from './1763900000021-add-chrono-forge-schedules.js';
 
 export {
+  AddChronoForgeSchedules1763900000021,
   AddChronoForgeSignals1763900000001,
   AddChronoForgeWorkers1763900000002,
   ChronoForgeRunFinishedAt1763900000004,
@@ -30,4 +32,5 @@ export const chronoForgeMigrations = [
   ChronoForgeRunFinishedAt1763900000004,
   ChronoForgeForeignKeyIndexes1763900000005,
   ChronoForgeLimits1763900000006,
+  AddChronoForgeSchedules1763900000021,
 ];

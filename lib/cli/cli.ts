@@ -12,6 +12,7 @@ import { redactUrl } from '../util/redact.util.js';
 import { ChronoForgeOperationsModule } from '../operations/chrono-forge-operations.module.js';
 import { CliUsageError } from '../errors/cli-usage.error.js';
 import { Cleanup } from '../operations/cleanup.js';
+import { parseSchedulesArgs, runSchedulesCommand, SCHEDULES_USAGE } from './schedules-command.js';
 
 /** Where the CLI writes and what environment it reads. */
 export interface CliIo {
@@ -31,11 +32,12 @@ Commands:
   cancel <key> [--workflow w]  cancel an idle, running or stalled run
   cleanup [--older-than 90d] [--completed-older-than d] [--failed-older-than d]
           [--prune-repeat-ticks-older-than d] [--batch-size n]
+${SCHEDULES_USAGE}
 
 Environment: DATABASE_URL (required), REDIS_URL (default redis://127.0.0.1:6379),
 CHRONOFORGE_SCHEMA (default public), CHRONOFORGE_QUEUE_NAME (default chronoforge),
 CHRONOFORGE_QUEUE=postgres to use the PostgreSQL queue backend instead of Redis.
-Add --json to list for JSON output.`;
+Add --json to list (and schedules list) for JSON output.`;
 
 const OPTIONS = {
   workflow: { type: 'string' },
@@ -52,7 +54,7 @@ const OPTIONS = {
   'batch-size': { type: 'string' },
 } as const;
 
-const COMMANDS = ['migrate', 'list', 'show', 'retry', 'resume', 'cancel', 'cleanup'];
+const COMMANDS = ['migrate', 'list', 'show', 'retry', 'resume', 'cancel', 'cleanup', 'schedules'];
 
 /** Boots ChronoForge without a worker, against the environment's database and queue. */
 async function boot(env: NodeJS.ProcessEnv): Promise<INestApplicationContext> {
@@ -106,6 +108,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return command === undefined && !o.help ? 2 : 0;
     }
     if (!COMMANDS.includes(command)) throw new CliUsageError(`Unknown command "${command}".`);
+    if (command === 'schedules') {
+      const args = parseSchedulesArgs(positionals.slice(1));
+      app = await boot(io.env);
+      await runSchedulesCommand(app.get(WorkflowClient).schedules, args, o, io.out);
+      return 0;
+    }
     if (rest.length > 0) throw new CliUsageError(`Unexpected argument "${rest[0]}".`);
     const needsKey = ['show', 'retry', 'resume', 'cancel'].includes(command);
     if (needsKey && !key) throw new CliUsageError(`${command} needs a run key.`);

@@ -25,6 +25,7 @@ import type {
 import { RunQueries } from './run-queries.js';
 import { WorkflowLimits } from '../limits/workflow-limits.js';
 import { allowedFrom } from './transitions.js';
+import { ScheduleClient } from './schedule.client.js';
 
 export { MAX_INPUT_BYTES } from '../definitions/input-validation.js';
 
@@ -84,6 +85,8 @@ export class WorkflowClient {
     private readonly metrics: ChronoForgeMetrics,
     /** Named limits at runtime: change, reset, inspect (who holds, who waits). */
     readonly limits: WorkflowLimits,
+    /** Durable cron schedules that start runs: create, update, pause, resume, trigger, backfill, … */
+    readonly schedules: ScheduleClient,
   ) {
     this.runs = new RunQueries(store);
   }

@@ -2,3 +2,4 @@ export * from './durable-step.decorator.js';
 export * from './workflow.decorator.js';
 export * from './repeat.decorator.js';
 export * from './branch.decorator.js';
+export * from './scheduled.decorator.js';

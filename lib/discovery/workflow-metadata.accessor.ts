@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import {
   BRANCH_METADATA,
   REPEAT_METADATA,
+  SCHEDULED_METADATA,
   STEP_METADATA,
   WORKFLOW_METADATA,
 } from '../options/chrono-forge.constants.js';
@@ -12,6 +13,7 @@ import type {
   StepOptions,
   WorkflowOptions,
 } from '../options/workflow-options.interface.js';
+import type { ScheduledMetadata } from '../schedules/schedule.interface.js';
 
 /** The only reader of ChronoForge's decorator metadata. */
 @Injectable()
@@ -28,6 +30,12 @@ export class WorkflowMetadataAccessor {
 
   getBranch(target: unknown): BranchOptions | undefined {
     return typeof target === 'function' ? this.reflector.get(BRANCH_METADATA, target) : undefined;
+  }
+
+  getScheduled(target: unknown): ScheduledMetadata | undefined {
+    return typeof target === 'function'
+      ? this.reflector.get(SCHEDULED_METADATA, target)
+      : undefined;
   }
 
   getStep(target: unknown): StepOptions | undefined {

@@ -11,6 +11,11 @@ import {
 import { type WorkflowDefinition, WorkflowRegistry } from '../definitions/workflow.registry.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { activeScope } from '../run/run-scope.js';
+import { reviveScheduledInput } from '../schedules/schedule-spec.js';
+import type { ScheduledMetadata } from '../schedules/schedule.interface.js';
+import { ScheduleRegistry } from '../schedules/schedule.registry.js';
 import { WorkflowMetadataAccessor } from './workflow-metadata.accessor.js';
 
 type Method = (...args: unknown[]) => unknown;
@@ -19,10 +24,12 @@ type Method = (...args: unknown[]) => unknown;
 export interface DiscoveredDefinitions {
   workflows: WorkflowDefinition[];
   methods: DurableMethodDefinition[];
+  /** `@Scheduled()` declarations, by the name of the workflow they start. */
+  schedules: { workflow: string; meta: ScheduledMetadata; where: string }[];
 }
 
 /**
- * Finds `@Workflow()`, `@DurableStep()`, `@Repeat()` and `@Branch()` methods on singleton
+ * Finds `@Workflow()`, `@DurableStep()`, `@Repeat()`, `@Branch()` and `@Scheduled()` methods on singleton
  * providers at module init and turns their options into ready definitions (checked and parsed
  * once, here). It wraps nothing itself: the workflows go to the `WorkflowRegistry`, the durable
  * methods to `DurableMethods`.
@@ -37,18 +44,21 @@ export class WorkflowExplorer implements OnModuleInit {
     private readonly accessor: WorkflowMetadataAccessor,
     private readonly registry: WorkflowRegistry,
     private readonly durableMethods: DurableMethods,
+    private readonly schedules: ScheduleRegistry,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
   onModuleInit(): void {
-    const { workflows, methods } = this.explore();
+    const { workflows, methods, schedules } = this.explore();
     this.durableMethods.install(methods);
     for (const workflow of workflows) this.registry.add(workflow);
+    for (const { workflow, meta, where } of schedules)
+      this.schedules.declare(workflow, meta.cron, meta, where);
   }
 
   /** Collects the definitions of every decorated method (throws on invalid options). */
   explore(): DiscoveredDefinitions {
-    const found: DiscoveredDefinitions = { workflows: [], methods: [] };
+    const found: DiscoveredDefinitions = { workflows: [], methods: [], schedules: [] };
     for (const wrapper of this.discovery.getProviders()) {
       const { instance, metatype } = wrapper;
       if (!instance || typeof instance !== 'object' || !metatype) continue;
@@ -59,7 +69,8 @@ export class WorkflowExplorer implements OnModuleInit {
         const step = this.accessor.getStep(method);
         const repeat = this.accessor.getRepeat(method);
         const branch = this.accessor.getBranch(method);
-        if (!workflow && !step && !repeat && !branch) continue;
+        const scheduled = this.accessor.getScheduled(method);
+        if (!workflow && !step && !repeat && !branch && !scheduled) continue;
         const where = `${(metatype as Type).name}#${methodName}`;
         if (!wrapper.isDependencyTreeStatic()) {
           this.logger.warn(
@@ -76,8 +87,12 @@ export class WorkflowExplorer implements OnModuleInit {
             branch: branch && toBranchDefinition(methodName, branch, where),
           });
         }
+        if (scheduled && !workflow)
+          throw new InvalidOptionsError(
+            `@Scheduled on ${where} needs @Workflow on the same method.`,
+          );
         if (workflow) {
-          found.workflows.push(
+          const definition = withScheduledInput(
             toWorkflowDefinition(
               metatype as Type,
               instance,
@@ -87,9 +102,24 @@ export class WorkflowExplorer implements OnModuleInit {
               this.options.maxDurationMs,
             ),
           );
+          found.workflows.push(definition);
+          if (scheduled)
+            found.schedules.push({ workflow: definition.name, meta: scheduled, where });
         }
       }
     }
     return found;
   }
+}
+
+/**
+ * A run started by a schedule (any workflow can be the target of `client.schedules.create`) gets
+ * its `scheduledAt` back as a `Date` (see `reviveScheduledInput`).
+ */
+function withScheduledInput(definition: WorkflowDefinition): WorkflowDefinition {
+  const invoke = definition.invoke;
+  return {
+    ...definition,
+    invoke: (stored) => invoke(reviveScheduledInput(activeScope()?.run.key, stored)),
+  };
 }

@@ -27,3 +27,7 @@ export * from './engine-fault.error.js';
 export * from './not-initialized.error.js';
 export * from './transaction-aborted.error.js';
 export * from './unknown-limit.error.js';
+export * from './invalid-cron.error.js';
+export * from './schedule-not-found.error.js';
+export * from './schedule-exists.error.js';
+export * from './schedule-not-editable.error.js';

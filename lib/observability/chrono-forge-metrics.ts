@@ -75,6 +75,12 @@ export class ChronoForgeMetrics {
     buckets: [0, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300],
     registers: [this.registry],
   });
+  readonly scheduleTicks = new Counter({
+    name: 'chronoforge_schedule_ticks_total',
+    help: 'Schedule ticks by outcome: fired (its run started, or found when fired again), skipped (overlap policy), missed (older than the catch-up window, collapsed)',
+    labelNames: ['workflow', 'outcome'],
+    registers: [this.registry],
+  });
 
   readonly cleanupRuns = new Counter({
     name: 'chronoforge_cleanup_runs_total',
@@ -99,6 +105,13 @@ export class ChronoForgeMetrics {
     this.cleanupDeleted.inc({ kind: 'execution_logs' }, deleted.executionLogs);
     this.cleanupDeleted.inc({ kind: 'error_logs' }, deleted.errorLogs);
     this.cleanupDeleted.inc({ kind: 'repeat_ticks' }, deleted.repeatTicks);
+  }
+
+  /** Records what one claim of a schedule did with its ticks. */
+  scheduleClaim(workflow: string, fired: number, skipped: number, missed: number): void {
+    if (fired > 0) this.scheduleTicks.inc({ workflow, outcome: 'fired' }, fired);
+    if (skipped > 0) this.scheduleTicks.inc({ workflow, outcome: 'skipped' }, skipped);
+    if (missed > 0) this.scheduleTicks.inc({ workflow, outcome: 'missed' }, missed);
   }
 
   /** Records how a pass ended (and the run's terminal state, if it reached one). */

@@ -125,6 +125,13 @@ export interface ChronoForgeModuleOptions {
    * @default none: nothing is deleted unless you call `Cleanup.run()`
    */
   cleanup?: ChronoForgeScheduledCleanupOptions;
+  /**
+   * Schedules (`@Scheduled()`, `client.schedules`) in worker processes: each worker wakes at the
+   * next due tick, and at least every `pollEvery` to see schedules other processes changed
+   * (a `trigger()` starts its run within that time). `false`: this worker fires no ticks.
+   * @default { pollEvery: '1s' }
+   */
+  schedules?: { pollEvery?: Duration } | false;
   /** Retry policy of workflow-level failures when `@Workflow({ retry })` gives none. */
   defaultRetry?: RetryOption;
   /** Retry policy of steps when neither the call nor the workflow gives one. */

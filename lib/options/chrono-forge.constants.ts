@@ -22,3 +22,6 @@ export const CLEANUP_JOB = 'cleanup';
 
 /** Id of the BullMQ job scheduler that produces `cleanup` jobs: one per queue, whatever the process count. */
 export const CLEANUP_SCHEDULER_ID = 'chronoforge-cleanup';
+
+/** Metadata key of `@Scheduled()`. */
+export const SCHEDULED_METADATA = 'chronoforge:scheduled';

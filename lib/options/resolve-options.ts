@@ -42,6 +42,8 @@ export interface ResolvedOptions {
   recovery: { everyMs: number; batchSize: number } | false;
   defaultRetry: RetryStrategy;
   defaultStepRetry: RetryStrategy;
+  /** Schedule ticks in this process: how often to look for changes; `false` when off. */
+  schedules: { pollMs: number } | false;
   /** Scheduled cleanup: its interval and the options handed to `Cleanup.run()`; `false` when off. */
   cleanup: { everyMs: number; options: CleanupOptions } | false;
   /** Named limits of `forRoot({ limits })`, validated, in their stored form. */
@@ -167,6 +169,16 @@ function resolveScheduledCleanup(value: unknown): ResolvedOptions['cleanup'] {
   return { everyMs, options };
 }
 
+function resolveSchedules(value: unknown): ResolvedOptions['schedules'] {
+  if (value === false) return false;
+  if (value !== undefined && (!value || typeof value !== 'object' || Array.isArray(value)))
+    fail(`\`schedules\` must be false or { pollEvery }, got ${describeValue(value)}.`);
+  const every = (value as { pollEvery?: Duration } | undefined)?.pollEvery ?? '1s';
+  const pollMs = toMs(every, '`schedules.pollEvery`');
+  if (pollMs < 10 || pollMs > 60_000) fail('`schedules.pollEvery` must be between 10ms and 1m.');
+  return { pollMs };
+}
+
 /** Validates `forRoot`/`forRootAsync` options and applies the defaults in one place. */
 export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptions {
   if (!options || typeof options !== 'object') fail('options must be an object.');
@@ -230,5 +242,6 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
       toRetryStrategy(options.defaultStepRetry, '`defaultStepRetry`') ?? RetryPolicy.stepDefault(),
     cleanup: resolveScheduledCleanup(options.cleanup),
     limits: toStoredLimits(options.limits),
+    schedules: resolveSchedules(options.schedules),
   };
 }

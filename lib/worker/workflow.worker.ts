@@ -24,6 +24,7 @@ import { LimitStore } from '../limits/limit.store.js';
 import { ChronoForgeClock } from '../util/clock.js';
 import { isMergeJobData, isRunId, type MergeJobData, type RunJobData } from '../queue/job-data.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
+import { ScheduleTicker } from './schedule-ticker.js';
 
 /** Overdue idle runs younger than this are left to their own queued wake-up. */
 const SWEEP_GRACE_MS = 1_000;
@@ -51,6 +52,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly scheduledCleanup: ScheduledCleanup,
     private readonly limits: LimitDeclarations,
     private readonly limitStore: LimitStore,
+    private readonly schedules: ScheduleTicker,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -62,6 +64,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     this.queue.startWorker((job) => this.process(job), worker.concurrency);
     // NOTE: not awaited, like the worker itself: boot does not wait for a queue that is down.
     void this.scheduledCleanup.schedule();
+    this.schedules.start();
     if (recovery !== false) {
       void this.sweep();
       this.timer = setInterval(() => void this.sweep(), recovery.everyMs);
@@ -118,6 +121,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
 
   async beforeApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.schedules.stop();
     this.executor.drain();
     await this.sweeping;
     await this.queue.stopWorker();

@@ -101,6 +101,7 @@ describe('module bootstrap (e2e)', () => {
         'chrono_forge_limit_slots',
         'chrono_forge_limits',
         'chrono_forge_migrations',
+        'chrono_forge_schedules',
         'chrono_forge_signals',
         'chrono_forge_workers',
         'chrono_forge_workflows',

@@ -1,0 +1,125 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { WorkflowClient } from '../client/workflow.client.js';
+import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
+import { WorkflowRegistry } from '../definitions/workflow.registry.js';
+import { InputValidationError } from '../errors/input-validation.error.js';
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { InvalidTransitionError } from '../errors/invalid-transition.error.js';
+import { SerializationError } from '../errors/serialization.error.js';
+import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
+import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
+import { CronSpec } from '../schedules/cron-spec.js';
+import { type ScheduleRow, stateOf } from '../schedules/schedule-row.js';
+import { scheduledRunInput, scheduleRunKey } from '../schedules/schedule-spec.js';
+import { type ClaimOutcome, ScheduleStore } from '../schedules/schedule.store.js';
+import { planTicks, type TickPlan } from '../schedules/tick-plan.js';
+import { ChronoForgeClock } from '../util/clock.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Start failures that belong to the tick (its input), not to the database: the tick is consumed. */
+function isTickError(err: unknown): err is Error {
+  return (
+    err instanceof InputValidationError ||
+    err instanceof InvalidOptionsError ||
+    err instanceof SerializationError
+  );
+}
+
+/**
+ * Handles one due schedule per call: locks its row (`FOR UPDATE SKIP LOCKED`, so each schedule is
+ * handled by one worker at a time and no leader is needed), plans its ticks, starts their runs
+ * with `client.start(…, { manager })` in the same transaction as the row's new position, and
+ * commits. A crash before the commit leaves both untouched; the run keys (`sched:<name>:<tick>`)
+ * make a replayed tick find its run instead of starting another.
+ */
+@Injectable()
+export class ScheduleFirer {
+  private readonly logger = new Logger('ChronoForge');
+
+  constructor(
+    private readonly db: ChronoForgeDatabase,
+    private readonly store: ScheduleStore,
+    private readonly client: WorkflowClient,
+    private readonly workflows: WorkflowRegistry,
+    private readonly clock: ChronoForgeClock,
+    private readonly metrics: ChronoForgeMetrics,
+  ) {}
+
+  /** Handles one due schedule; false when none of this process's workflows has one due. */
+  async fireOne(): Promise<boolean> {
+    const names = this.workflows.names();
+    if (names.length === 0) return false;
+    const done = await this.db.dataSource.transaction(async (manager) => {
+      const runner = manager.queryRunner;
+      if (!runner) throw new Error('TypeORM transaction without a query runner');
+      const row = await this.store.claimDue(this.clock.now(), names, runner);
+      if (!row) return null;
+      const plan = planTicks(stateOf(row), new CronSpec(row.cron, row.time_zone), this.clock.now());
+      if (plan.cancelPrevious) await this.cancelPrevious(row);
+      const outcome = await this.startRuns(row, plan, manager);
+      await this.store.saveClaim(row.name, outcome, runner);
+      return { row, outcome };
+    });
+    if (!done) return false;
+    const { row, outcome } = done;
+    const { plan } = outcome;
+    this.metrics.scheduleClaim(
+      row.workflow,
+      outcome.fired,
+      plan.skipped.length,
+      plan.missed?.count ?? 0,
+    );
+    if (plan.missed) {
+      const m = plan.missed;
+      this.logger.warn(
+        `Schedule "${row.name}": ${m.exact ? '' : '~'}${m.count} tick(s) from ${iso(m.from)} to ${iso(m.to)} missed ` +
+          `(older than the ${row.catchup_window_ms} ms catch-up window when a worker could fire them); collapsed, no runs started.`,
+      );
+    }
+    if (outcome.error) this.logger.error(`Schedule "${row.name}": ${outcome.error}`);
+    return true;
+  }
+
+  private async startRuns(
+    row: ScheduleRow,
+    plan: TickPlan,
+    manager: EntityManager,
+  ): Promise<ClaimOutcome> {
+    const outcome: ClaimOutcome = {
+      plan,
+      lastRun: null,
+      fired: 0,
+      error: null,
+      missedReport: plan.missed ? { ...plan.missed, at: this.clock.now() } : null,
+    };
+    for (const { tickMs, kind } of plan.start) {
+      const key = scheduleRunKey(row.name, tickMs);
+      try {
+        const run = await this.client.start(row.workflow, {
+          key,
+          input: scheduledRunInput(row.input, tickMs),
+          manager,
+        });
+        outcome.fired++;
+        if (kind !== 'backfill') outcome.lastRun = { id: run.id, key };
+      } catch (err) {
+        if (!isTickError(err)) throw err;
+        outcome.error = `tick ${iso(tickMs)} started no run: ${err.message}`;
+      }
+    }
+    return outcome;
+  }
+
+  /** `'cancelPrevious'`: cancels the schedule's last run (already ended: nothing to do). */
+  private async cancelPrevious(row: ScheduleRow): Promise<void> {
+    if (!row.last_run_key) return;
+    try {
+      await this.client.cancel(row.last_run_key, { workflow: row.workflow });
+    } catch (err) {
+      if (!(err instanceof InvalidTransitionError) && !(err instanceof WorkflowNotFoundError))
+        throw err;
+    }
+  }
+}
