@@ -35,6 +35,8 @@ import { TimerRunner } from './timers/timer.runner.js';
 import { TimerStore } from './timers/timer.store.js';
 import { Cleanup } from './operations/cleanup.js';
 import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
+import { RollbackRunner } from './sagas/rollback.runner.js';
+import { SagaStore } from './sagas/saga.store.js';
 
 /**
  * Durable workflows for Nest. Import once, with `forRoot(options)` or
@@ -70,6 +72,8 @@ import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
     BranchJobs,
     BranchRunner,
     BranchMergeJob,
+    SagaStore,
+    RollbackRunner,
     WorkflowExecutor,
     WorkerHeartbeat,
     WorkflowWorker,

@@ -4,12 +4,14 @@ import { AddChronoForgeWorkers1763900000002 } from './1763900000002-add-chrono-f
 import { ChronoForgeStepLogCascade1763900000003 } from './1763900000003-step-log-cascade-trigger.js';
 import { ChronoForgeRunFinishedAt1763900000004 } from './1763900000004-run-finished-at.js';
 import { ChronoForgeForeignKeyIndexes1763900000005 } from './1763900000005-index-foreign-keys.js';
+import { ChronoForgeSagas1763900000006 } from './1763900000006-sagas.js';
 
 export {
   AddChronoForgeSignals1763900000001,
   AddChronoForgeWorkers1763900000002,
   ChronoForgeRunFinishedAt1763900000004,
   ChronoForgeForeignKeyIndexes1763900000005,
+  ChronoForgeSagas1763900000006,
   ChronoForgeStepLogCascade1763900000003,
   InitChronoForge1763900000000,
 };
@@ -27,4 +29,5 @@ export const chronoForgeMigrations = [
   ChronoForgeStepLogCascade1763900000003,
   ChronoForgeRunFinishedAt1763900000004,
   ChronoForgeForeignKeyIndexes1763900000005,
+  ChronoForgeSagas1763900000006,
 ];

@@ -5,6 +5,14 @@ import { type Duration, toMs } from '../util/duration.util.js';
 import { deserializeValue, type StoredValue } from '../util/serialization.util.js';
 import type { WorkflowClient } from './workflow.client.js';
 
+/** States in which a run ended without a result. */
+const TERMINAL_FAILURES: ReadonlySet<WorkflowState> = new Set([
+  'failed',
+  'stalled',
+  'cancelled',
+  'compensated',
+]);
+
 /**
  * A reference to one run, returned by `WorkflowClient.start()`.
  *
@@ -28,7 +36,8 @@ export class WorkflowHandle<R = unknown> {
 
   /**
    * Waits until the run is terminal and returns its result; throws `WorkflowFailedError` when it
-   * ends `failed`, `stalled` or `cancelled`, and `ResultTimeoutError` after `timeout`.
+   * ends `failed`, `stalled`, `cancelled` or `compensated`, and `ResultTimeoutError` after
+   * `timeout` (a run that is `compensating` is not terminal yet).
    */
   async result(options: { timeout?: Duration } = {}): Promise<R> {
     const timeoutMs = toMs(options.timeout ?? '60s', 'result timeout');
@@ -37,11 +46,7 @@ export class WorkflowHandle<R = unknown> {
     for (;;) {
       const outcome = await this.client.fetchOutcome(this.id);
       if (outcome.state === 'completed') return deserializeValue<R>(outcome.result as StoredValue);
-      if (
-        outcome.state === 'failed' ||
-        outcome.state === 'stalled' ||
-        outcome.state === 'cancelled'
-      ) {
+      if (TERMINAL_FAILURES.has(outcome.state)) {
         throw new WorkflowFailedError(this.key, outcome.state, outcome.lastError ?? undefined);
       }
       if (Date.now() >= deadline) {

@@ -3,7 +3,6 @@ import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { InvalidTransitionError } from '../errors/invalid-transition.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
-import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { notifySql, wakePayload } from '../queue/wake-listener.js';
 import type { EntityManager, QueryRunner } from 'typeorm';
@@ -24,6 +23,7 @@ import type {
 } from './workflow-run.interface.js';
 import { RunQueries } from './run-queries.js';
 import { allowedFrom } from './transitions.js';
+import { SagaStore } from '../sagas/saga.store.js';
 
 export { MAX_INPUT_BYTES } from '../definitions/input-validation.js';
 
@@ -81,6 +81,7 @@ export class WorkflowClient {
     private readonly registry: WorkflowRegistry,
     private readonly timers: TimerStore,
     private readonly metrics: ChronoForgeMetrics,
+    private readonly sagas: SagaStore,
   ) {
     this.runs = new RunQueries(store);
   }
@@ -162,12 +163,28 @@ export class WorkflowClient {
     return this.runs.list(filter);
   }
 
-  /** Moves a `failed` or `stalled` run back to `idle` with fresh retry budgets and wakes it. */
+  /**
+   * Moves a `failed` or `stalled` run back to `idle` with fresh retry budgets and wakes it. A run
+   * that rolled back (or began to) is not run forward again: `compensate` it instead.
+   */
   async retry(key: string, selector: RunSelector = {}): Promise<void> {
     assertSelector(selector, 'retry');
     const row = await this.runs.find(key, selector.workflow);
     const nextRunAt = await this.runs.retry(row.id);
     if (!nextRunAt) throw await this.transitionError(row.id, key, 'retry');
+    await this.queue.enqueueRun(row.id, nextRunAt);
+  }
+
+  /**
+   * Rolls a `failed` or `stalled` run back by hand: the compensations of its completed steps run,
+   * last completed first (see `@DurableStep({ compensate })`). For a run whose rollback left
+   * failed compensations, runs those again with fresh retry budgets.
+   */
+  async compensate(key: string, selector: RunSelector = {}): Promise<void> {
+    assertSelector(selector, 'compensate');
+    const row = await this.runs.find(key, selector.workflow);
+    const nextRunAt = await this.sagas.compensate(row.id, allowedFrom('compensate'));
+    if (!nextRunAt) throw await this.transitionError(row.id, key, 'compensate');
     await this.queue.enqueueRun(row.id, nextRunAt);
   }
 
@@ -237,10 +254,14 @@ export class WorkflowClient {
   private async transitionError(
     id: string,
     key: string,
-    action: 'retry' | 'cancel',
+    action: 'retry' | 'cancel' | 'compensate',
   ): Promise<Error> {
-    const state: WorkflowState = (await this.runs.outcome(id)).state;
-    return new InvalidTransitionError(key, state, action, allowedFrom(action));
+    const { state, rolledBack } = await this.runs.outcome(id);
+    const hint =
+      action === 'retry' && rolledBack
+        ? 'It rolled back (or began to): use compensate() to run its failed compensations again.'
+        : undefined;
+    return new InvalidTransitionError(key, state, action, allowedFrom(action), hint);
   }
 }
 

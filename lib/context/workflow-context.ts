@@ -17,9 +17,16 @@ import { NotInTransactionError } from '../errors/not-in-transaction.error.js';
 import { StepRunner } from '../steps/step.runner.js';
 import { BranchRunner, type MergeOptions, type SpawnSpec } from '../branches/branch.runner.js';
 import type { SpawnSource } from '../branches/spawn-source.js';
+import type { CompensationCall } from '../lifecycle/compensations.js';
 
 /** Largest encoded size of one durable state value. */
 export const MAX_STATE_VALUE_BYTES = 16 * 1024;
+
+/** Options of `ctx.step()`: those of `@DurableStep()`, with a compensation given as a function. @publicApi */
+export type InlineStepOptions<T> = Omit<StepOptions, 'name' | 'compensate'> & {
+  /** Undoes the step when the run rolls back; receives the step's recorded result. */
+  compensate?: (result: T) => unknown;
+};
 
 /** A JSON value, what durable state holds. */
 export type JsonValue =
@@ -101,14 +108,14 @@ export class WorkflowContext {
   /**
    * Runs `fn` as the durable step `step$<name>`: its result is stored on first completion and
    * returned on replay. Use it for anything non-deterministic (ids, clocks, randomness, I/O).
+   * `compensate` receives the recorded result when the run rolls back.
    */
-  step<T>(
-    name: string,
-    fn: () => T | Promise<T>,
-    options: Omit<StepOptions, 'name'> = {},
-  ): Promise<T> {
+  step<T>(name: string, fn: () => T | Promise<T>, options: InlineStepOptions<T> = {}): Promise<T> {
     this.scope();
-    return this.steps.run(name, fn, options);
+    const { compensate } = options;
+    if (compensate !== undefined && typeof compensate !== 'function')
+      throw new InvalidOptionsError(`ctx.step compensate of "${name}" must be a function.`);
+    return this.steps.run(name, fn, options, compensate as CompensationCall | undefined);
   }
 
   /**

@@ -17,6 +17,7 @@ import { toMaxDurationMs, toMs } from '../util/duration.util.js';
 import { assertUserName } from '../util/names.util.js';
 import { WorkflowMetadataAccessor } from './workflow-metadata.accessor.js';
 import { WorkflowRegistry } from '../definitions/workflow.registry.js';
+import { stepCompensation, workflowLifecycle } from '../definitions/lifecycle-options.js';
 
 type Method = (...args: unknown[]) => unknown;
 
@@ -79,6 +80,7 @@ export class WorkflowExplorer implements OnModuleInit {
                 : this.options.maxDurationMs,
             retry: toRetryStrategy(workflow.retry, `retry of ${where}`),
             inputType,
+            ...workflowLifecycle(workflow, where),
             invoke: async (input) =>
               original.call(
                 instance,
@@ -158,10 +160,13 @@ export class WorkflowExplorer implements OnModuleInit {
     const name = options.name ?? methodName;
     assertUserName(name, `Step (${where})`);
     toRetryStrategy(options.retry, `retry of ${where}`);
+    toRetryStrategy(options.compensateRetry, `compensateRetry of ${where}`);
+    const compensate = stepCompensation(instance, options.compensate, where);
     const original = instance[methodName];
     const steps = this.steps;
     instance[methodName] = function durableStep(this: unknown, ...args: unknown[]) {
-      return steps.run(name, () => original.apply(this, args), options);
+      const undo = compensate && ((result: unknown) => compensate.call(this, ...args, result));
+      return steps.run(name, () => original.apply(this, args), options, undo);
     };
   }
 }

@@ -18,26 +18,17 @@ import { serializeValue } from '../util/serialization.util.js';
 import { toErrorRecord } from '../run/error-record.js';
 import { HaltExecution, RunScope, runStorage } from '../run/run-scope.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
-
-type Outcome =
-  | { kind: 'complete'; value: unknown }
-  | { kind: 'halt' }
-  | { kind: 'fault' }
-  | { kind: 'stall'; stepName: string }
-  | { kind: 'error'; error: unknown; retryable: boolean };
-
-/** First and largest delay between two tries of the statement that ends a pass. */
-const SETTLE_RETRY_MIN_MS = 100;
-const SETTLE_RETRY_MAX_MS = 2_000;
-
-/** First and largest wait before the pass that follows a pass an engine statement failed in. */
-const FAULT_RETRY_MIN_MS = 1_000;
-const FAULT_RETRY_MAX_MS = 30_000;
-/** Key of `retry_counts` counting consecutive faulted passes (reset by progress). */
-const FAULT_COUNT_KEY = '$engine_faults';
-
-/** Wait before a worker that lacks a run's workflow definition lets another worker try. */
-const UNKNOWN_WORKFLOW_RETRY_MS = 60_000;
+import { RollbackRunner } from '../sagas/rollback.runner.js';
+import type { PassEnding } from '../sagas/pass-ending.js';
+import {
+  FAULT_COUNT_KEY,
+  FAULT_RETRY_MAX_MS,
+  FAULT_RETRY_MIN_MS,
+  type Outcome,
+  SETTLE_RETRY_MAX_MS,
+  SETTLE_RETRY_MIN_MS,
+  UNKNOWN_WORKFLOW_RETRY_MS,
+} from './pass-outcome.js';
 
 /**
  * Executes one pass of a run: take the lock (reading every step log in the same round trip),
@@ -59,6 +50,7 @@ export class WorkflowExecutor {
     private readonly branches: BranchRunner,
     private readonly metrics: ChronoForgeMetrics,
     private readonly tracer: ChronoForgeTracer,
+    private readonly rollback: RollbackRunner,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -106,6 +98,8 @@ export class WorkflowExecutor {
 
   /** Replays the workflow method and records the pass; returns how it ended. */
   private async execute(scope: RunScope, jobId: string): Promise<PassOutcome | undefined> {
+    if (scope.run.state === 'compensating')
+      return this.rollback.pass(scope, this.ending(scope, jobId));
     let returned: { value: unknown } | { error: unknown };
     try {
       const invoked = runStorage.run(scope, () => scope.definition.invoke(scope.run.input));
@@ -187,6 +181,10 @@ export class WorkflowExecutor {
       return 'halted';
     }
     if (outcome.kind === 'halt' || outcome.kind === 'stall') {
+      const rollback =
+        outcome.kind === 'stall' &&
+        (await this.rollback.begin(scope, 'stalled', null, baseAttempt, this.ending(scope, jobId)));
+      if (rollback) return rollback;
       const spec = {
         state: outcome.kind === 'halt' ? ('idle' as const) : ('stalled' as const),
         nextRunAt: outcome.kind === 'halt' && scope.wakeAt != null ? new Date(scope.wakeAt) : null,
@@ -206,6 +204,9 @@ export class WorkflowExecutor {
     const decision = outcome.retryable ? policy.decide(outcome.error, attempt, counts) : null;
     const error = toErrorRecord(outcome.error, scope.context);
     if (!decision) {
+      const end = this.ending(scope, jobId);
+      const rollback = await this.rollback.begin(scope, 'failed', outcome.error, attempt, end);
+      if (rollback) return rollback;
       const failed = await this.settle(scope, () =>
         this.store.fail(run.id, owner, attempt, error, context),
       );
@@ -257,6 +258,14 @@ export class WorkflowExecutor {
         delay = Math.min(delay * 2, SETTLE_RETRY_MAX_MS);
       }
     }
+  }
+
+  /** The executor's way to end a pass, for a pass the sagas layer ends. */
+  private ending(scope: RunScope, jobId: string): PassEnding {
+    return {
+      settle: (write) => this.settle(scope, write),
+      afterRelease: (nextRunAt) => this.afterRelease(scope, jobId, nextRunAt),
+    };
   }
 
   /** Enqueues the stored wake-up of run `id` if it is idle (after an ambiguous release). */

@@ -16,7 +16,26 @@ export interface WorkflowOptions {
   retry?: RetryOption;
   /** class-validator DTO the input is validated against at `start`; the method receives an instance. */
   input?: Type<object>;
+  /**
+   * Outcomes that roll the run back: the compensations of its completed steps run in reverse
+   * order of completion. `'failed'`: an error escaped the workflow method and its retry policy;
+   * `'stalled'`: a step exhausted its retries; `'cancelled'`: `client.cancel()` (unless it passes
+   * `compensate`) or a deadline with `onTimeout: 'cancel'`. @default ['failed', 'stalled']
+   */
+  compensateOn?: CompensateOn[];
 }
+
+/** An outcome that can roll a run back (see `WorkflowOptions.compensateOn`). @publicApi */
+export type CompensateOn = 'failed' | 'stalled' | 'cancelled';
+
+/**
+ * A compensation given to `@DurableStep({ compensate })`: the name of a method on the same
+ * provider, or a function called with the provider as `this`. It receives the step's arguments
+ * followed by the step's recorded result.
+ *
+ * @publicApi
+ */
+export type StepCompensation = string | ((...argsThenResult: never[]) => unknown);
 
 /**
  * Options of `@DurableStep()` and `ctx.step()`.
@@ -36,4 +55,12 @@ export interface StepOptions {
   transactional?: boolean;
   /** Isolation level of a transactional step. @default 'READ COMMITTED' */
   isolation?: 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
+  /**
+   * Undoes the step when the run rolls back (see `WorkflowOptions.compensateOn`). It runs as a
+   * durable step of its own (`$compensate$<step name>`) with this step's `transactional` and
+   * `isolation`, retried by `compensateRetry`.
+   */
+  compensate?: StepCompensation;
+  /** Retry policy of the compensation. @default the step's own retry policy */
+  compensateRetry?: RetryOption;
 }

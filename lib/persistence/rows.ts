@@ -36,7 +36,8 @@ export interface ErrorRecord {
 
 /** What the release of a pass writes. */
 export interface ReleaseSpec {
-  state: 'idle' | 'stalled';
+  /** `compensating`: a rollback pass halted (a compensation waits for its retry). */
+  state: 'idle' | 'stalled' | 'compensating';
   nextRunAt: Date | null;
   attempt: number;
   retryCounts: Record<string, number>;

@@ -12,7 +12,7 @@ import type { QueryRunner } from 'typeorm';
 import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
 import { assertUserName } from '../util/names.util.js';
-import { deserializeValue, serializeValue } from '../util/serialization.util.js';
+import { deserializeValue, serializeValue, type StoredValue } from '../util/serialization.util.js';
 import { recordFailedAttempt } from './failed-attempt.js';
 import { type CrashPhase, FaultInjector } from './fault-injector.js';
 import { type RetryCounts, type RetryStrategy, toRetryStrategy } from '../retry/retry-policy.js';
@@ -25,6 +25,7 @@ import {
 } from '../run/run-scope.js';
 import { engineStatement } from '../database/engine-statement.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
+import { type CompensationCall, noteCompensation } from '../lifecycle/compensations.js';
 
 /** Metadata a step log keeps between attempts. */
 interface StepMetadata {
@@ -49,8 +50,16 @@ export class StepRunner {
     private readonly tracer: ChronoForgeTracer,
   ) {}
 
-  /** Runs `fn` as step `step$<name>` of the current run, or plainly outside a run. */
-  run<T>(name: string, fn: () => T | Promise<T>, options: StepOptions = {}): Promise<T> {
+  /**
+   * Runs `fn` as step `step$<name>` of the current run, or plainly outside a run. `compensation`
+   * (called with the step's result) is registered with the run's pass once the step completed.
+   */
+  run<T>(
+    name: string,
+    fn: () => T | Promise<T>,
+    options: StepOptions = {},
+    compensation?: CompensationCall,
+  ): Promise<T> {
     const scope = activeScope();
     if (!scope) return (async () => fn())();
     try {
@@ -60,6 +69,16 @@ export class StepRunner {
     }
     const stepName = scope.nextStepName(`step$${name}`);
     // The tracked promise itself (no async wrapper): a floating step never rejects unhandled.
+    return scope.track(() => this.execute(scope, stepName, fn, options, compensation));
+  }
+
+  /** Runs `fn` as the engine-named durable step `stepName` of `scope` (e.g. a compensation). */
+  runAs<T>(
+    scope: RunScope,
+    stepName: string,
+    fn: () => T | Promise<T>,
+    options: StepOptions,
+  ): Promise<T> {
     return scope.track(() => this.execute(scope, stepName, fn, options));
   }
 
@@ -76,11 +95,17 @@ export class StepRunner {
     stepName: string,
     fn: () => T | Promise<T>,
     options: StepOptions,
+    compensation?: CompensationCall,
   ): Promise<T> {
+    const completed = (result: StoredValue | null): T => {
+      const value = deserializeValue<T>(result);
+      if (compensation) noteCompensation(scope, stepName, compensation, value, options);
+      return value;
+    };
     const existing = scope.logs.get(stepName);
     if (existing?.state === 'completed') {
       await scope.replayTurn(existing.id);
-      return deserializeValue<T>(existing.result);
+      return completed(existing.result);
     }
     scope.assertCanWork();
     const metadata: StepMetadata = { ...(existing?.metadata ?? {}) };
@@ -164,7 +189,7 @@ export class StepRunner {
       const recorded = await this.store.findOwnedCompletedLog(scope.run.id, scope.owner, stepName);
       if (!recorded) scope.lockLost();
       scope.logs.set(stepName, recorded);
-      return deserializeValue<T>(recorded.result);
+      return completed(recorded.result);
     }
     this.crashPoint(scope, stepName, 'after');
     const log: LogRow = {
@@ -176,7 +201,7 @@ export class StepRunner {
       metadata: { ...metadata },
     };
     scope.logs.set(stepName, log);
-    return deserializeValue<T>(stored);
+    return completed(stored);
   }
 
   /** Runs a step body inside a `chronoforge.step` span and records its duration. */

@@ -26,6 +26,7 @@ const newScope = (): RunScope =>
       target: class {},
       methodName: 'm',
       maxDurationMs: 1000,
+      compensateOn: [],
       invoke: async () => null,
     },
     'owner',

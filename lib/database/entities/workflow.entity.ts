@@ -1,7 +1,15 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /** States of a run. */
-export type WorkflowState = 'idle' | 'running' | 'completed' | 'failed' | 'stalled' | 'cancelled';
+export type WorkflowState =
+  | 'idle'
+  | 'running'
+  | 'completed'
+  | 'failed'
+  | 'stalled'
+  | 'cancelled'
+  | 'compensating'
+  | 'compensated';
 
 /**
  * A workflow run (`chrono_forge_workflows`). Read-only mapping for applications that want to query
@@ -33,6 +41,8 @@ export class WorkflowEntity {
   @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt: Date | null;
   @Column('timestamptz', { name: 'next_run_at', nullable: true }) nextRunAt: Date | null;
   @Column('jsonb', { nullable: true }) result: unknown;
+  /** Why the run rolled back and which compensations failed (see `CompensationInfo`). */
+  @Column('jsonb', { nullable: true }) compensation: unknown;
   @Column('bigint', { name: 'parent_execution_log_id', nullable: true }) parentExecutionLogId:
     string | null;
   @Column('timestamptz', { name: 'created_at' }) createdAt: Date;

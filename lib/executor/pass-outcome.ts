@@ -1,0 +1,20 @@
+/** How the workflow method's part of a pass ended. */
+export type Outcome =
+  | { kind: 'complete'; value: unknown }
+  | { kind: 'halt' }
+  | { kind: 'fault' }
+  | { kind: 'stall'; stepName: string }
+  | { kind: 'error'; error: unknown; retryable: boolean };
+
+/** First and largest delay between two tries of the statement that ends a pass. */
+export const SETTLE_RETRY_MIN_MS = 100;
+export const SETTLE_RETRY_MAX_MS = 2_000;
+
+/** First and largest wait before the pass that follows a pass an engine statement failed in. */
+export const FAULT_RETRY_MIN_MS = 1_000;
+export const FAULT_RETRY_MAX_MS = 30_000;
+/** Key of `retry_counts` counting consecutive faulted passes (reset by progress). */
+export const FAULT_COUNT_KEY = '$engine_faults';
+
+/** Wait before a worker that lacks a run's workflow definition lets another worker try. */
+export const UNKNOWN_WORKFLOW_RETRY_MS = 60_000;
