@@ -36,7 +36,10 @@ import { TimerStore } from './timers/timer.store.js';
 import { Cleanup } from './operations/cleanup.js';
 import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
 import { RollbackRunner } from './sagas/rollback.runner.js';
+import { AbortWatcher } from './lifecycle/abort-watcher.js';
 import { SagaStore } from './sagas/saga.store.js';
+import { CancelStore } from './sagas/cancel.store.js';
+import { RunCanceller } from './sagas/run-canceller.js';
 
 /**
  * Durable workflows for Nest. Import once, with `forRoot(options)` or
@@ -63,6 +66,7 @@ import { SagaStore } from './sagas/saga.store.js';
     WorkflowMetadataAccessor,
     WorkflowExplorer,
     FaultInjector,
+    AbortWatcher,
     StepRunner,
     TimerStore,
     TimerRunner,
@@ -73,6 +77,8 @@ import { SagaStore } from './sagas/saga.store.js';
     BranchRunner,
     BranchMergeJob,
     SagaStore,
+    CancelStore,
+    RunCanceller,
     RollbackRunner,
     WorkflowExecutor,
     WorkerHeartbeat,

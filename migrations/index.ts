@@ -5,10 +5,12 @@ import { ChronoForgeStepLogCascade1763900000003 } from './1763900000003-step-log
 import { ChronoForgeRunFinishedAt1763900000004 } from './1763900000004-run-finished-at.js';
 import { ChronoForgeForeignKeyIndexes1763900000005 } from './1763900000005-index-foreign-keys.js';
 import { ChronoForgeSagas1763900000006 } from './1763900000006-sagas.js';
+import { ChronoForgeCancelReason1763900000007 } from './1763900000007-cancel-reason.js';
 
 export {
   AddChronoForgeSignals1763900000001,
   AddChronoForgeWorkers1763900000002,
+  ChronoForgeCancelReason1763900000007,
   ChronoForgeRunFinishedAt1763900000004,
   ChronoForgeForeignKeyIndexes1763900000005,
   ChronoForgeSagas1763900000006,
@@ -30,4 +32,5 @@ export const chronoForgeMigrations = [
   ChronoForgeRunFinishedAt1763900000004,
   ChronoForgeForeignKeyIndexes1763900000005,
   ChronoForgeSagas1763900000006,
+  ChronoForgeCancelReason1763900000007,
 ];

@@ -106,7 +106,8 @@ export class RunQueries {
     q: <R extends QueryResultRow>(text: string, values: unknown[]) => Promise<R[]>,
   ): Promise<WorkflowRunDetail> {
     const [run] = await q<Omit<WorkflowRunDetail, 'steps' | 'errors' | 'branches'>>(
-      `SELECT ${SUMMARY_COLUMNS}, input, result, context, compensation FROM ${this.store.wf} WHERE id = $1`,
+      `SELECT ${SUMMARY_COLUMNS}, input, result, context, compensation, cancel_reason AS "cancelReason"
+       FROM ${this.store.wf} WHERE id = $1`,
       [id],
     );
     if (!run) throw new WorkflowNotFoundError(`Run ${id} no longer exists.`);
@@ -226,15 +227,5 @@ export class RunQueries {
       [id, allowedFrom('retry')],
     );
     return rows[0]?.next_run_at ?? null;
-  }
-
-  async cancel(id: string): Promise<boolean> {
-    const rows = await this.store.query(
-      `UPDATE ${this.store.wf} SET state = 'cancelled', locked_at = NULL, locked_by = NULL, next_run_at = NULL,
-         wake_pending = false, finished_at = now(), updated_at = now()
-       WHERE id = $1 AND state = ANY($2::text[]) RETURNING id`,
-      [id, allowedFrom('cancel').filter((s) => s !== 'cancelled')],
-    );
-    return rows.length > 0;
   }
 }

@@ -4,6 +4,7 @@ import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import { type Duration, toMs } from '../util/duration.util.js';
 import { deserializeValue, type StoredValue } from '../util/serialization.util.js';
 import type { WorkflowClient } from './workflow.client.js';
+import type { CancelOptions } from '../sagas/cancel-options.interface.js';
 
 /** States in which a run ended without a result. */
 const TERMINAL_FAILURES: ReadonlySet<WorkflowState> = new Set([
@@ -60,7 +61,7 @@ export class WorkflowHandle<R = unknown> {
   }
 
   /** Cancels the run (see `WorkflowClient.cancel`). */
-  async cancel(): Promise<void> {
-    await this.client.cancel(this.key, { workflow: this.workflow });
+  async cancel(options: Omit<CancelOptions, 'workflow'> = {}): Promise<void> {
+    await this.client.cancel(this.key, { ...options, workflow: this.workflow });
   }
 }

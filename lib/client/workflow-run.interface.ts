@@ -88,6 +88,8 @@ export interface WorkflowRunDetail extends WorkflowRunSummary {
   result: unknown;
   state: WorkflowState;
   context: Record<string, unknown>;
+  /** Why the run was cancelled, as given to `client.cancel(key, { reason })`. */
+  cancelReason: string | null;
   /** Set once the run began a rollback; the compensations' step logs are `$compensate$<step>`. */
   compensation: CompensationInfo | null;
   steps: StepInfo[];

@@ -24,6 +24,8 @@ import type {
 import { RunQueries } from './run-queries.js';
 import { allowedFrom } from './transitions.js';
 import { SagaStore } from '../sagas/saga.store.js';
+import { RunCanceller } from '../sagas/run-canceller.js';
+import type { CancelOptions } from '../sagas/cancel-options.interface.js';
 
 export { MAX_INPUT_BYTES } from '../definitions/input-validation.js';
 
@@ -82,6 +84,7 @@ export class WorkflowClient {
     private readonly timers: TimerStore,
     private readonly metrics: ChronoForgeMetrics,
     private readonly sagas: SagaStore,
+    private readonly canceller: RunCanceller,
   ) {
     this.runs = new RunQueries(store);
   }
@@ -234,11 +237,16 @@ export class WorkflowClient {
     else if (woken.state === 'idle') await this.queue.enqueueRun(row.id, woken.next_run_at);
   }
 
-  /** Cancels a run that is `idle`, `running` or `stalled`; an in-flight pass stops at its next write. */
-  async cancel(key: string, selector: RunSelector = {}): Promise<void> {
-    assertSelector(selector, 'cancel');
-    const row = await this.runs.find(key, selector.workflow);
-    if (!(await this.runs.cancel(row.id))) throw await this.transitionError(row.id, key, 'cancel');
+  /**
+   * Cancels a run that is `idle`, `running` or `stalled` (with `children`, its descendants too, in
+   * one statement); `reason` is stored. A pass in flight stops at its next durable call and its
+   * step bodies see `ctx.abortSignal` fire. With `compensate`, the runs roll back instead.
+   */
+  async cancel(key: string, options: CancelOptions = {}): Promise<void> {
+    assertSelector(options, 'cancel');
+    const row = await this.runs.find(key, options.workflow);
+    if (!(await this.canceller.cancel(row.id, options, allowedFrom('cancel'))))
+      throw await this.transitionError(row.id, key, 'cancel');
   }
 
   /** State, stored result and last error of run `id` (what `WorkflowHandle` polls). */

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { NotInWorkflowError } from '../errors/not-in-workflow.error.js';
 import { StateValueError } from '../errors/state-value.error.js';
-import type { StepOptions } from '../options/workflow-options.interface.js';
+import type { InlineStepOptions, StepOptions } from '../options/workflow-options.interface.js';
 import {
   TimerRunner,
   type WaitForSignalOptions,
@@ -18,15 +18,11 @@ import { StepRunner } from '../steps/step.runner.js';
 import { BranchRunner, type MergeOptions, type SpawnSpec } from '../branches/branch.runner.js';
 import type { SpawnSource } from '../branches/spawn-source.js';
 import type { CompensationCall } from '../lifecycle/compensations.js';
+import { currentAbortSignal } from '../lifecycle/abort-signals.js';
+import { rejectThrown } from '../util/reject-thrown.util.js';
 
 /** Largest encoded size of one durable state value. */
 export const MAX_STATE_VALUE_BYTES = 16 * 1024;
-
-/** Options of `ctx.step()`: those of `@DurableStep()`, with a compensation given as a function. @publicApi */
-export type InlineStepOptions<T> = Omit<StepOptions, 'name' | 'compensate'> & {
-  /** Undoes the step when the run rolls back; receives the step's recorded result. */
-  compensate?: (result: T) => unknown;
-};
 
 /** A JSON value, what durable state holds. */
 export type JsonValue =
@@ -89,6 +85,15 @@ export class WorkflowContext {
   /** The run's database id. */
   get workflowId(): string {
     return this.scope().run.id;
+  }
+
+  /**
+   * Fires when the run is cancelled or taken from this pass while a step body runs (checked every
+   * 500 ms) and, inside a step body, when the step's `timeout` abandons the attempt. Hand it to
+   * `fetch`, streams and timers so a long body stops early; its `reason` says why.
+   */
+  get abortSignal(): AbortSignal {
+    return currentAbortSignal(this.scope());
   }
 
   /** The stored input, as given to `start`. */
@@ -287,14 +292,5 @@ export class WorkflowContext {
         return true;
       },
     };
-  }
-}
-
-/** Runs `fn`, turning what it throws into a rejection (the callers used to be `async`). */
-function rejectThrown<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return fn();
-  } catch (err) {
-    return Promise.reject(err);
   }
 }

@@ -24,3 +24,5 @@ export * from './cancelled-child.error.js';
 export * from './durable-call-in-step.error.js';
 export * from './database-unavailable.error.js';
 export * from './engine-fault.error.js';
+export * from './run-cancelled.error.js';
+export * from './step-timeout.error.js';

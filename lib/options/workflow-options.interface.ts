@@ -64,3 +64,13 @@ export interface StepOptions {
   /** Retry policy of the compensation. @default the step's own retry policy */
   compensateRetry?: RetryOption;
 }
+
+/**
+ * Options of `ctx.step()`: those of `@DurableStep()`, with the compensation given as a function.
+ *
+ * @publicApi
+ */
+export type InlineStepOptions<T> = Omit<StepOptions, 'name' | 'compensate'> & {
+  /** Undoes the step when the run rolls back; receives the step's recorded result. */
+  compensate?: (result: T) => unknown;
+};

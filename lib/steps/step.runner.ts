@@ -26,6 +26,8 @@ import {
 import { engineStatement } from '../database/engine-statement.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
 import { type CompensationCall, noteCompensation } from '../lifecycle/compensations.js';
+import { AbortWatcher } from '../lifecycle/abort-watcher.js';
+import { runAttempt } from '../lifecycle/step-attempt.js';
 
 /** Metadata a step log keeps between attempts. */
 interface StepMetadata {
@@ -48,6 +50,7 @@ export class StepRunner {
     private readonly db: ChronoForgeDatabase,
     private readonly metrics: ChronoForgeMetrics,
     private readonly tracer: ChronoForgeTracer,
+    private readonly watcher: AbortWatcher,
   ) {}
 
   /**
@@ -122,8 +125,9 @@ export class StepRunner {
     let id: string | null;
     try {
       try {
-        const run = () =>
+        const body = () =>
           stepStorage.run(stepName, () => (tx ? transactionStorage.run(tx.manager, fn) : fn()));
+        const run = () => runAttempt(scope, stepName, undefined, this.watcher, body);
         value = await this.observe(scope, stepName, attempts, run);
         // A refused durable call inside the body fails the step even when the body caught it.
         const refused = scope.takeRefusal(stepName);

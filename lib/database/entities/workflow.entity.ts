@@ -41,6 +41,8 @@ export class WorkflowEntity {
   @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt: Date | null;
   @Column('timestamptz', { name: 'next_run_at', nullable: true }) nextRunAt: Date | null;
   @Column('jsonb', { nullable: true }) result: unknown;
+  /** Why the run was cancelled (`client.cancel(key, { reason })`). */
+  @Column('text', { name: 'cancel_reason', nullable: true }) cancelReason: string | null;
   /** Why the run rolled back and which compensations failed (see `CompensationInfo`). */
   @Column('jsonb', { nullable: true }) compensation: unknown;
   @Column('bigint', { name: 'parent_execution_log_id', nullable: true }) parentExecutionLogId:
