@@ -40,6 +40,7 @@ import { AbortWatcher } from './lifecycle/abort-watcher.js';
 import { SagaStore } from './sagas/saga.store.js';
 import { CancelStore } from './sagas/cancel.store.js';
 import { RunCanceller } from './sagas/run-canceller.js';
+import { DeadlineEnforcer } from './sagas/deadline-enforcer.js';
 
 /**
  * Durable workflows for Nest. Import once, with `forRoot(options)` or
@@ -79,6 +80,7 @@ import { RunCanceller } from './sagas/run-canceller.js';
     SagaStore,
     CancelStore,
     RunCanceller,
+    DeadlineEnforcer,
     RollbackRunner,
     WorkflowExecutor,
     WorkerHeartbeat,

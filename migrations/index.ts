@@ -6,6 +6,7 @@ import { ChronoForgeRunFinishedAt1763900000004 } from './1763900000004-run-finis
 import { ChronoForgeForeignKeyIndexes1763900000005 } from './1763900000005-index-foreign-keys.js';
 import { ChronoForgeSagas1763900000006 } from './1763900000006-sagas.js';
 import { ChronoForgeCancelReason1763900000007 } from './1763900000007-cancel-reason.js';
+import { ChronoForgeRunDeadline1763900000008 } from './1763900000008-run-deadline.js';
 
 export {
   AddChronoForgeSignals1763900000001,
@@ -13,6 +14,7 @@ export {
   ChronoForgeCancelReason1763900000007,
   ChronoForgeRunFinishedAt1763900000004,
   ChronoForgeForeignKeyIndexes1763900000005,
+  ChronoForgeRunDeadline1763900000008,
   ChronoForgeSagas1763900000006,
   ChronoForgeStepLogCascade1763900000003,
   InitChronoForge1763900000000,
@@ -33,4 +35,5 @@ export const chronoForgeMigrations = [
   ChronoForgeForeignKeyIndexes1763900000005,
   ChronoForgeSagas1763900000006,
   ChronoForgeCancelReason1763900000007,
+  ChronoForgeRunDeadline1763900000008,
 ];

@@ -106,7 +106,8 @@ export class RunQueries {
     q: <R extends QueryResultRow>(text: string, values: unknown[]) => Promise<R[]>,
   ): Promise<WorkflowRunDetail> {
     const [run] = await q<Omit<WorkflowRunDetail, 'steps' | 'errors' | 'branches'>>(
-      `SELECT ${SUMMARY_COLUMNS}, input, result, context, compensation, cancel_reason AS "cancelReason"
+      `SELECT ${SUMMARY_COLUMNS}, input, result, context, compensation, cancel_reason AS "cancelReason",
+         deadline_at AS "deadlineAt"
        FROM ${this.store.wf} WHERE id = $1`,
       [id],
     );

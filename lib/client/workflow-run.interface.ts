@@ -88,6 +88,8 @@ export interface WorkflowRunDetail extends WorkflowRunSummary {
   result: unknown;
   state: WorkflowState;
   context: Record<string, unknown>;
+  /** The run's deadline (`timeout`), if it has one. */
+  deadlineAt: Date | null;
   /** Why the run was cancelled, as given to `client.cancel(key, { reason })`. */
   cancelReason: string | null;
   /** Set once the run began a rollback; the compensations' step logs are `$compensate$<step>`. */

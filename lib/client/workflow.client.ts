@@ -24,6 +24,8 @@ import type {
 import { RunQueries } from './run-queries.js';
 import { allowedFrom } from './transitions.js';
 import { SagaStore } from '../sagas/saga.store.js';
+import { toTimeoutMs } from '../definitions/lifecycle-options.js';
+import type { Duration } from '../util/duration.util.js';
 import { RunCanceller } from '../sagas/run-canceller.js';
 import type { CancelOptions } from '../sagas/cancel-options.interface.js';
 
@@ -40,6 +42,11 @@ export interface StartOptions<I = unknown> {
    * engine's database): the run exists, and is woken, only if that transaction commits.
    */
   manager?: EntityManager;
+  /**
+   * Deadline of the run, counted from now: past it the run is cancelled or failed (see
+   * `@Workflow({ timeout, onTimeout })`, whose `timeout` this overrides).
+   */
+  timeout?: Duration;
 }
 
 /**
@@ -128,6 +135,7 @@ export class WorkflowClient {
       throw new InvalidOptionsError('start() needs options { key, input }.');
     const input = options.input ?? null;
     await checkNewRun(def, options.key, input);
+    const timeoutMs = toTimeoutMs(options.timeout, 'start() timeout') ?? def.timeoutMs ?? null;
     const runner = transactionRunner(options.manager, 'start');
     const { id, created, nextRunAt } = await this.store.insertRun(
       def.name,
@@ -135,6 +143,7 @@ export class WorkflowClient {
       input,
       def.maxDurationMs,
       runner,
+      timeoutMs,
     );
     if (created && runner) {
       // Counted only if the caller's transaction commits: a rolled-back start created no run.

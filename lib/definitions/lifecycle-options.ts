@@ -5,6 +5,7 @@ import type {
   WorkflowOptions,
 } from '../options/workflow-options.interface.js';
 import { describeValue } from '../util/describe.util.js';
+import { type Duration, toMaxDurationMs } from '../util/duration.util.js';
 
 type Method = (...args: unknown[]) => unknown;
 
@@ -16,6 +17,9 @@ export const DEFAULT_COMPENSATE_ON: readonly CompensateOn[] = ['failed', 'stalle
 /** A workflow's lifecycle options, validated at discovery. */
 export interface WorkflowLifecycle {
   compensateOn: readonly CompensateOn[];
+  /** Deadline of a run, from its start; `undefined`: none. */
+  timeoutMs?: number;
+  onTimeout: 'cancel' | 'fail';
 }
 
 /** Validates the lifecycle options of `@Workflow()` on `where` and applies their defaults. */
@@ -26,7 +30,22 @@ export function workflowLifecycle(options: WorkflowOptions, where: string): Work
       `@Workflow compensateOn of ${where} must be an array of ${COMPENSATE_ON.map((o) => `'${o}'`).join(', ')}; got ${describeValue(on)}.`,
     );
   }
-  return { compensateOn: [...new Set(on)] };
+  const onTimeout = options.onTimeout ?? 'cancel';
+  if (onTimeout !== 'cancel' && onTimeout !== 'fail') {
+    throw new InvalidOptionsError(
+      `@Workflow onTimeout of ${where} must be 'cancel' or 'fail'; got ${describeValue(onTimeout)}.`,
+    );
+  }
+  const timeoutMs = toTimeoutMs(options.timeout, `timeout of ${where}`);
+  return { compensateOn: [...new Set(on)], timeoutMs, onTimeout };
+}
+
+/** A run or step timeout in ms (positive, at most 1000 years); `undefined` stays `undefined`. */
+export function toTimeoutMs(value: Duration | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = toMaxDurationMs(value, what);
+  if (ms <= 0) throw new InvalidOptionsError(`Invalid ${what}: it must be longer than 0 ms.`);
+  return ms;
 }
 
 /**

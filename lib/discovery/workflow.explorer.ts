@@ -17,7 +17,11 @@ import { toMaxDurationMs, toMs } from '../util/duration.util.js';
 import { assertUserName } from '../util/names.util.js';
 import { WorkflowMetadataAccessor } from './workflow-metadata.accessor.js';
 import { WorkflowRegistry } from '../definitions/workflow.registry.js';
-import { stepCompensation, workflowLifecycle } from '../definitions/lifecycle-options.js';
+import {
+  stepCompensation,
+  toTimeoutMs,
+  workflowLifecycle,
+} from '../definitions/lifecycle-options.js';
 
 type Method = (...args: unknown[]) => unknown;
 
@@ -161,6 +165,7 @@ export class WorkflowExplorer implements OnModuleInit {
     assertUserName(name, `Step (${where})`);
     toRetryStrategy(options.retry, `retry of ${where}`);
     toRetryStrategy(options.compensateRetry, `compensateRetry of ${where}`);
+    toTimeoutMs(options.timeout, `timeout of ${where}`);
     const compensate = stepCompensation(instance, options.compensate, where);
     const original = instance[methodName];
     const steps = this.steps;

@@ -26,3 +26,4 @@ export * from './database-unavailable.error.js';
 export * from './engine-fault.error.js';
 export * from './run-cancelled.error.js';
 export * from './step-timeout.error.js';
+export * from './deadline-exceeded.error.js';

@@ -98,8 +98,8 @@ export class WorkflowExecutor {
 
   /** Replays the workflow method and records the pass; returns how it ended. */
   private async execute(scope: RunScope, jobId: string): Promise<PassOutcome | undefined> {
-    if (scope.run.state === 'compensating')
-      return this.rollback.pass(scope, this.ending(scope, jobId));
+    // A rollback pass, or a run past its deadline: the sagas layer ends the pass.
+    if (this.rollback.takesPass(scope)) return this.rollback.pass(scope, this.ending(scope, jobId));
     let returned: { value: unknown } | { error: unknown };
     try {
       const invoked = runStorage.run(scope, () => scope.definition.invoke(scope.run.input));

@@ -20,3 +20,9 @@ export function passController(scope: RunScope): AbortController {
 export function currentAbortSignal(scope: RunScope): AbortSignal {
   return attemptSignal.getStore() ?? passController(scope).signal;
 }
+
+/** Whether `err` is the reason the pass of `scope` aborted with (not a failure of the step). */
+export function isPassAbort(scope: RunScope, err: unknown): boolean {
+  const signal = passes.get(scope)?.signal;
+  return signal?.aborted === true && signal.reason === err;
+}

@@ -4,12 +4,15 @@ import { RunCancelledError } from '../errors/run-cancelled.error.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import type { RunScope } from '../run/run-scope.js';
 import { passController } from './abort-signals.js';
+import { pastDeadline } from './deadline.js';
+import { DeadlineExceededError } from '../errors/deadline-exceeded.error.js';
 
 /** How often the runs of step bodies in flight are checked for a cancel or a takeover. */
 export const ABORT_POLL_MS = 500;
 
 /**
- * Fires the abort signal of passes whose run was taken from them while a step body runs: one
+ * Fires the abort signal of passes whose run passed its deadline (see `enforceDeadlines`) or was
+ * taken from them while a step body runs: one
  * statement per `ABORT_POLL_MS` reads the lock owner of every run with a step body in flight in
  * this process (nothing runs while none is). A pass whose lock is gone (cancelled, taken over) is
  * marked lost first — its next durable call is refused and it writes nothing more — then its
@@ -42,6 +45,7 @@ export class AbortWatcher implements OnApplicationShutdown {
       this.timer = undefined;
       return;
     }
+    this.enforceDeadlines();
     if (this.polling) return;
     this.polling = true;
     try {
@@ -76,6 +80,23 @@ export class AbortWatcher implements OnApplicationShutdown {
       );
     } finally {
       this.polling = false;
+    }
+  }
+
+  /**
+   * Passes whose run passed its deadline while a step body runs: the signal fires with
+   * `DeadlineExceededError` and the pass halts (due now), so the next pass ends the run.
+   */
+  private enforceDeadlines(): void {
+    for (const scope of this.watched.keys()) {
+      const controller = passController(scope);
+      if (controller.signal.aborted || !pastDeadline(scope)) continue;
+      controller.abort(new DeadlineExceededError(scope.run.id, new Date(scope.run.deadline_at!)));
+      try {
+        scope.halt(scope.now());
+      } catch {
+        // NOTE: halt() unwinds its caller with HaltExecution; here it only marks the pass.
+      }
     }
   }
 

@@ -37,6 +37,7 @@ export function noteCompensation(
     retry: step.compensateRetry ?? step.retry,
     transactional: step.transactional,
     isolation: step.isolation,
+    timeout: step.timeout,
   };
   map.set(stepName, { stepName, run: () => call(result), options });
 }

@@ -23,6 +23,18 @@ export interface WorkflowOptions {
    * `compensate`) or a deadline with `onTimeout: 'cancel'`. @default ['failed', 'stalled']
    */
   compensateOn?: CompensateOn[];
+  /**
+   * Deadline of each run, counted from its start (`start(…, { timeout })` overrides it) and stored
+   * with the run (`deadline_at`); children spawned by the run never get a later deadline. A run past
+   * its deadline is ended within seconds, by whichever worker is alive: see `onTimeout`.
+   */
+  timeout?: Duration;
+  /**
+   * What a deadline does: `'cancel'` (state `cancelled`, reason "deadline exceeded") or `'fail'`
+   * (state `failed`, `DeadlineExceededError`); either rolls back when `compensateOn` lists
+   * `'cancelled'` or `'failed'` respectively. @default 'cancel'
+   */
+  onTimeout?: 'cancel' | 'fail';
 }
 
 /** An outcome that can roll a run back (see `WorkflowOptions.compensateOn`). @publicApi */
@@ -63,6 +75,12 @@ export interface StepOptions {
   compensate?: StepCompensation;
   /** Retry policy of the compensation. @default the step's own retry policy */
   compensateRetry?: RetryOption;
+  /**
+   * Longest time one attempt may run: past it the attempt is abandoned (its `ctx.abortSignal`
+   * fires with `StepTimeoutError`, its result is never recorded) and counts as a failed attempt
+   * under the step's retry policy. Also bounds each attempt of the step's compensation.
+   */
+  timeout?: Duration;
 }
 
 /**

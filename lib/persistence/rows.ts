@@ -14,6 +14,8 @@ export interface RunRow {
   retry_counts: Record<string, number>;
   /** PostgreSQL `bigint`, which the driver returns as text. */
   max_duration_ms: string;
+  /** The run's deadline, if it has one. */
+  deadline_at: Date | null;
 }
 
 /** A step log as the replay needs it. */

@@ -114,7 +114,8 @@ export class WorkflowStatements {
              locked_at = now(), locked_by = $2,
              started_at = COALESCE(started_at, now()), wake_pending = false, updated_at = now()
            WHERE id = $1 AND state IN (${LOCKABLE}) AND ${staleLock} AND ${due('$3')}
-           RETURNING id, key, job_name, input, context, state, attempt, retry_counts, max_duration_ms)
+           RETURNING id, key, job_name, input, context, state, attempt, retry_counts, max_duration_ms,
+             deadline_at)
          SELECT w.*, COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
              'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
            FROM ${logs} l WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
@@ -122,8 +123,8 @@ export class WorkflowStatements {
     this.markBusy = `UPDATE ${wf} SET wake_pending = true
          WHERE id = $1 AND state IN (${LOCKABLE}) AND NOT ${staleLock} RETURNING id`;
     this.dueCheck = `SELECT ${due('$2')} AS due FROM ${wf} WHERE id = $1 AND state IN (${LOCKABLE})`;
-    this.insertRun = `INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at)
-       VALUES ($1, $2, $3, $4, now())
+    this.insertRun = `INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at, deadline_at)
+       VALUES ($1, $2, $3, $4, now(), now() + $5::bigint * interval '1 millisecond')
        ON CONFLICT (job_name, key) DO NOTHING RETURNING id, next_run_at`;
     this.findRunId = `SELECT id FROM ${wf} WHERE job_name = $1 AND key = $2`;
     const insertCompleted = (withState: boolean) => `${withState ? `WITH ${stateFence('$8')} ` : ''}
@@ -167,12 +168,15 @@ export class WorkflowStatements {
     this.findOwnedCompletedLog = `SELECT l.id::text AS id, l.step_name, l.state, l.attempts, l.result, l.metadata
        FROM ${logs} l JOIN ${wf} w ON w.id = l.workflow_id
        WHERE l.workflow_id = $1 AND w.locked_by = $2 AND l.step_name = $3 AND l.state = 'completed'`;
+    // NOTE: an idle run wakes at its deadline at the latest (no timer: at its deadline), so a run
+    // whose deadline passed while no worker was alive is an overdue run the sweeper finds.
     // NOTE: a stalling release (`$3` = 'stalled') marks the failed step log whose failure escaped
     // the workflow method (`$12`) with `stalls_run`, and unmarks any other: `client.retry` re-runs
     // only the marked step, never a failure the workflow caught (that is the run's history).
     this.release = `WITH w AS (
          UPDATE ${wf} SET state = $3::text,
-           next_run_at = CASE WHEN $3::text = 'idle' AND wake_pending THEN now() ELSE $4::timestamptz END,
+           next_run_at = CASE WHEN $3::text = 'idle' AND wake_pending THEN now()
+             WHEN $3::text = 'idle' THEN LEAST($4::timestamptz, deadline_at) ELSE $4::timestamptz END,
            wake_pending = false, locked_at = NULL, locked_by = NULL, attempt = $5, retry_counts = $6,
            context = COALESCE($7::jsonb, context), updated_at = now()
          WHERE id = $1 AND locked_by = $2

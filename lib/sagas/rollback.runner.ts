@@ -10,6 +10,8 @@ import { StepRunner } from '../steps/step.runner.js';
 import { CollectingScope } from './collecting-scope.js';
 import type { PassEnding } from './pass-ending.js';
 import { SagaStore } from './saga.store.js';
+import { DeadlineEnforcer } from './deadline-enforcer.js';
+import { pastDeadline } from '../lifecycle/deadline.js';
 
 /** Wait before the pass that follows a rollback pass in which an engine statement failed. */
 const FAULT_RETRY_MS = 1_000;
@@ -28,6 +30,7 @@ export class RollbackRunner {
     private readonly sagas: SagaStore,
     private readonly workflows: WorkflowStore,
     private readonly steps: StepRunner,
+    private readonly deadlines: DeadlineEnforcer,
   ) {}
 
   /**
@@ -55,8 +58,14 @@ export class RollbackRunner {
     return 'compensating';
   }
 
-  /** One rollback pass of a `compensating` run (see the class). */
+  /** Whether this layer takes the pass: a rollback, or a run past its deadline. */
+  takesPass(scope: RunScope): boolean {
+    return scope.run.state === 'compensating' || pastDeadline(scope);
+  }
+
+  /** A pass {@link takesPass} took: one rollback pass (see the class), or the deadline's end. */
   async pass(scope: RunScope, end: PassEnding): Promise<PassOutcome | undefined> {
+    if (scope.run.state !== 'compensating') return this.deadlines.enforce(scope, end);
     const { run, owner } = scope;
     const collect = CollectingScope.of(scope);
     try {

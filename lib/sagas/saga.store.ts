@@ -17,8 +17,8 @@ export class SagaStore {
 
   /**
    * Ends a failing pass by starting the run's rollback: state `compensating`, due now, `cause`
-   * recorded, and (for a workflow-level failure) the error-log row. Returns the stored wake time,
-   * or `undefined` when the lock was lost.
+   * recorded, and (for a workflow-level failure) the error-log row; a deadline that cancels also
+   * records `cancelReason`. Returns the stored wake time, or `undefined` when the lock was lost.
    */
   async beginRollback(
     id: string,
@@ -27,12 +27,14 @@ export class SagaStore {
     attempt: number,
     error: ErrorRecord | null,
     context: Record<string, unknown> | null,
+    cancelReason: string | null = null,
   ): Promise<{ nextRunAt: Date } | undefined> {
     const rows = await this.store.query<{ next_run_at: Date }>(
       `WITH w AS (
          UPDATE ${this.store.wf} SET state = 'compensating', next_run_at = now(), wake_pending = false,
            locked_at = NULL, locked_by = NULL, attempt = $4, context = COALESCE($5::jsonb, context),
-           compensation = jsonb_build_object('cause', $3::text), updated_at = now()
+           compensation = jsonb_build_object('cause', $3::text), updated_at = now(),
+           cancel_reason = COALESCE($10, cancel_reason)
          WHERE id = $1 AND locked_by = $2 RETURNING id, next_run_at),
        e AS (
          INSERT INTO ${this.store.errors} (workflow_id, step_name, attempt, error_class, error_message, backtrace, context)
@@ -48,9 +50,21 @@ export class SagaStore {
         error?.message ?? null,
         error?.backtrace ?? null,
         json(error?.context ?? null),
+        cancelReason,
       ],
     );
     return rows[0] ? { nextRunAt: rows[0].next_run_at } : undefined;
+  }
+
+  /** Ends a pass by cancelling its run (a deadline): `false` when the lock was lost. */
+  async cancelRun(id: string, owner: string, reason: string): Promise<boolean> {
+    const rows = await this.store.query(
+      `UPDATE ${this.store.wf} SET state = 'cancelled', cancel_reason = $3, finished_at = now(),
+         next_run_at = NULL, wake_pending = false, locked_at = NULL, locked_by = NULL, updated_at = now()
+       WHERE id = $1 AND locked_by = $2 RETURNING id`,
+      [id, owner, reason],
+    );
+    return rows.length > 0;
   }
 
   /** The completed steps among `stepNames`, last completed first: the order of a rollback. */

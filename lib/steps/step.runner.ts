@@ -28,6 +28,9 @@ import { LockLostError } from '../errors/lock-lost.error.js';
 import { type CompensationCall, noteCompensation } from '../lifecycle/compensations.js';
 import { AbortWatcher } from '../lifecycle/abort-watcher.js';
 import { runAttempt } from '../lifecycle/step-attempt.js';
+import { isPassAbort } from '../lifecycle/abort-signals.js';
+import { pastDeadline } from '../lifecycle/deadline.js';
+import { toTimeoutMs } from '../definitions/lifecycle-options.js';
 
 /** Metadata a step log keeps between attempts. */
 interface StepMetadata {
@@ -116,7 +119,8 @@ export class StepRunner {
     if (existing?.state === 'failed') {
       throw new ExecutionFailedError(stepName, existing.attempts);
     }
-    if (scope.isDraining()) scope.halt(scope.now());
+    // Past the run's deadline, the next pass ends the run (see `pastDeadline`).
+    if (scope.isDraining() || pastDeadline(scope)) scope.halt(scope.now());
 
     const startedAt = new Date();
     const tx = options.transactional ? await this.begin(options) : undefined;
@@ -127,7 +131,8 @@ export class StepRunner {
       try {
         const body = () =>
           stepStorage.run(stepName, () => (tx ? transactionStorage.run(tx.manager, fn) : fn()));
-        const run = () => runAttempt(scope, stepName, undefined, this.watcher, body);
+        const timeoutMs = toTimeoutMs(options.timeout, 'step timeout');
+        const run = () => runAttempt(scope, stepName, timeoutMs, this.watcher, body);
         value = await this.observe(scope, stepName, attempts, run);
         // A refused durable call inside the body fails the step even when the body caught it.
         const refused = scope.takeRefusal(stepName);
@@ -135,12 +140,14 @@ export class StepRunner {
         stored = serializeValue(value);
       } catch (err) {
         await tx?.rollbackTransaction().catch(() => undefined);
-        // A pass that halted, lost its lock, crashed or hit an engine fault records nothing more.
+        // A pass that halted, lost its lock, crashed or hit an engine fault records nothing more;
+        // nor does a body that stopped because the pass aborted it (a deadline, a cancel).
         if (
           err instanceof HaltExecution ||
           err instanceof LockLostError ||
           scope.crashed ||
-          scope.fault
+          scope.fault ||
+          isPassAbort(scope, err)
         )
           throw err;
         // A refused durable call is the root cause even when the body then threw something else.

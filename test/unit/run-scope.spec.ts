@@ -15,6 +15,7 @@ const run: RunRow = {
   attempt: 0,
   retry_counts: {},
   max_duration_ms: '1000',
+  deadline_at: null,
 };
 
 const newScope = (): RunScope =>
@@ -27,6 +28,7 @@ const newScope = (): RunScope =>
       methodName: 'm',
       maxDurationMs: 1000,
       compensateOn: [],
+      onTimeout: 'cancel',
       invoke: async () => null,
     },
     'owner',
