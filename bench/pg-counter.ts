@@ -31,7 +31,7 @@ export interface CounterSnapshot {
 /** Engine statements by what they do (texts from lib/persistence/workflow.store.ts and timers/). */
 const LABELS: Array<[string, RegExp]> = [
   ['tx-control', /^\s*(BEGIN|COMMIT|ROLLBACK)\b/i],
-  ['acquire', /SET state = 'running', locked_at/],
+  ['acquire', /SET state = CASE WHEN state = 'compensating' THEN state ELSE 'running' END/],
   ['acquire-busy', /SET wake_pending = true/],
   ['complete', /\$workflow_completion\$/],
   ['fail', /\$workflow_failure\$/],
