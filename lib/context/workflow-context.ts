@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { NotInWorkflowError } from '../errors/not-in-workflow.error.js';
 import { StateValueError } from '../errors/state-value.error.js';
-import type { InlineStepOptions, StepOptions } from '../options/workflow-options.interface.js';
+import type { InlineStepOptions } from '../options/workflow-options.interface.js';
 import {
   TimerRunner,
   type WaitForSignalOptions,
@@ -17,7 +17,7 @@ import { NotInTransactionError } from '../errors/not-in-transaction.error.js';
 import { StepRunner } from '../steps/step.runner.js';
 import { BranchRunner, type MergeOptions, type SpawnSpec } from '../branches/branch.runner.js';
 import type { SpawnSource } from '../branches/spawn-source.js';
-import type { CompensationCall } from '../lifecycle/compensations.js';
+import { compensationOf } from '../lifecycle/compensations.js';
 import { currentAbortSignal } from '../lifecycle/abort-signals.js';
 import { rejectThrown } from '../util/reject-thrown.util.js';
 
@@ -117,10 +117,7 @@ export class WorkflowContext {
    */
   step<T>(name: string, fn: () => T | Promise<T>, options: InlineStepOptions<T> = {}): Promise<T> {
     this.scope();
-    const { compensate } = options;
-    if (compensate !== undefined && typeof compensate !== 'function')
-      throw new InvalidOptionsError(`ctx.step compensate of "${name}" must be a function.`);
-    return this.steps.run(name, fn, options, compensate as CompensationCall | undefined);
+    return this.steps.run(name, fn, options, compensationOf(name, options));
   }
 
   /**
@@ -249,10 +246,11 @@ export class WorkflowContext {
   transaction<T>(
     name: string,
     fn: (manager: EntityManager) => T | Promise<T>,
-    options: Omit<StepOptions, 'name' | 'transactional'> = {},
+    options: Omit<InlineStepOptions<T>, 'transactional'> = {},
   ): Promise<T> {
     this.scope();
-    return this.steps.run(name, () => fn(this.manager), { ...options, transactional: true });
+    const step = { ...options, transactional: true };
+    return this.steps.run(name, () => fn(this.manager), step, compensationOf(name, options));
   }
 
   /** Durable key/value state of the run. */

@@ -1,5 +1,6 @@
 import type { StepOptions } from '../options/workflow-options.interface.js';
 import type { RunScope } from '../run/run-scope.js';
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 
 /** Prefix of the step log of a compensation: `$compensate$<step name>`. */
 export const COMPENSATION_PREFIX = '$compensate$';
@@ -45,4 +46,15 @@ export function noteCompensation(
 /** The compensations registered in the pass of `scope`, by step name. */
 export function compensationsOf(scope: RunScope): ReadonlyMap<string, PendingCompensation> {
   return registered.get(scope) ?? new Map();
+}
+
+/** The `compensate` option of `ctx.step()` / `ctx.transaction()` step `name`, checked. */
+export function compensationOf(
+  name: string,
+  options: { compensate?: unknown },
+): CompensationCall | undefined {
+  const { compensate } = options;
+  if (compensate !== undefined && typeof compensate !== 'function')
+    throw new InvalidOptionsError(`The compensate option of step "${name}" must be a function.`);
+  return compensate as CompensationCall | undefined;
 }

@@ -121,6 +121,7 @@ export class StepRunner {
     }
     // Past the run's deadline, the next pass ends the run (see `pastDeadline`).
     if (scope.isDraining() || pastDeadline(scope)) scope.halt(scope.now());
+    const timeoutMs = toTimeoutMs(options.timeout, `timeout of step "${stepName}"`);
 
     const startedAt = new Date();
     const tx = options.transactional ? await this.begin(options) : undefined;
@@ -131,7 +132,6 @@ export class StepRunner {
       try {
         const body = () =>
           stepStorage.run(stepName, () => (tx ? transactionStorage.run(tx.manager, fn) : fn()));
-        const timeoutMs = toTimeoutMs(options.timeout, 'step timeout');
         const run = () => runAttempt(scope, stepName, timeoutMs, this.watcher, body);
         value = await this.observe(scope, stepName, attempts, run);
         // A refused durable call inside the body fails the step even when the body caught it.

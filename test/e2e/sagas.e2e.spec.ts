@@ -17,6 +17,7 @@ describe('sagas: compensation of completed steps (e2e)', () => {
     process.env.CF_TEST_SCHEMA = schema;
     app = await bootApp({ schema, queueName, providers: [...ledgerProviders, ...sagaProviders] });
     await Ledger.createTable(schema, { query: (q: string) => sql(q) });
+    await sql(`CREATE TABLE "${schema}".bookings (id serial PRIMARY KEY, key text NOT NULL)`);
     client = app.get(WorkflowClient);
   });
   afterAll(async () => {
@@ -102,6 +103,17 @@ describe('sagas: compensation of completed steps (e2e)', () => {
     expect(run.compensation?.cause).toBe('failed');
     expect(await ledger('inline')).toEqual(['refund (charged for 12)', 'release seat 12']);
     expect(run.errors.map((e) => e.message)).toContain('shipping is impossible');
+  });
+
+  it('should undo a transactional step through ctx.manager in its own transactional compensation', async () => {
+    await client.start('saga.tx', { key: 'tx' });
+    const run = await settled('tx');
+    expect(run.state).toBe('compensated');
+    expect(run.steps.map((s) => [s.name, s.state])).toEqual([
+      ['step$book', 'completed'],
+      ['$compensate$step$book', 'completed'],
+    ]);
+    expect(await sql(`SELECT * FROM "${schema}".bookings WHERE key = 'tx'`)).toEqual([]);
   });
 
   it('should not roll back by itself with compensateOn: [] and roll back on client.compensate()', async () => {
