@@ -4,18 +4,14 @@ import { AddChronoForgeWorkers1763900000002 } from './1763900000002-add-chrono-f
 import { ChronoForgeStepLogCascade1763900000003 } from './1763900000003-step-log-cascade-trigger.js';
 import { ChronoForgeRunFinishedAt1763900000004 } from './1763900000004-run-finished-at.js';
 import { ChronoForgeForeignKeyIndexes1763900000005 } from './1763900000005-index-foreign-keys.js';
-import { ChronoForgeSagas1763900000006 } from './1763900000006-sagas.js';
-import { ChronoForgeCancelReason1763900000007 } from './1763900000007-cancel-reason.js';
-import { ChronoForgeRunDeadline1763900000008 } from './1763900000008-run-deadline.js';
+import { ChronoForgeSagasLifecycle1763900000010 } from './1763900000010-sagas-lifecycle.js';
 
 export {
   AddChronoForgeSignals1763900000001,
   AddChronoForgeWorkers1763900000002,
-  ChronoForgeCancelReason1763900000007,
   ChronoForgeRunFinishedAt1763900000004,
   ChronoForgeForeignKeyIndexes1763900000005,
-  ChronoForgeRunDeadline1763900000008,
-  ChronoForgeSagas1763900000006,
+  ChronoForgeSagasLifecycle1763900000010,
   ChronoForgeStepLogCascade1763900000003,
   InitChronoForge1763900000000,
 };
@@ -33,7 +29,5 @@ export const chronoForgeMigrations = [
   ChronoForgeStepLogCascade1763900000003,
   ChronoForgeRunFinishedAt1763900000004,
   ChronoForgeForeignKeyIndexes1763900000005,
-  ChronoForgeSagas1763900000006,
-  ChronoForgeCancelReason1763900000007,
-  ChronoForgeRunDeadline1763900000008,
+  ChronoForgeSagasLifecycle1763900000010,
 ];
