@@ -22,8 +22,10 @@ const LAYERS = [
   'context', // WorkflowContext, the facade user code calls
   'branches', // @Branch, spawn, spawnEach, merge
   'timers', // sleep, waitUntil, continueIf, signals, @Repeat
+  'sagas', // rollback (compensations), cancel with reason/children, deadline enforcement
   'steps', // @DurableStep and ctx.step, failed attempts, fault injection
   'limits', // flow control: named limits, slots and waiters in PostgreSQL
+  'lifecycle', // a pass's abort signals, step attempts with timeouts, deadlines, compensation records
   'run', // the pass's scope: run row, logs, durable state, lease
   'queue', // BullMQ jobs, wake listener
   'schedules', // durable cron: schedule rows, cron parsing, tick plans (the ticker lives in worker/)

@@ -32,7 +32,7 @@ export interface CounterSnapshot {
 const LABELS: Array<[string, RegExp]> = [
   ['tx-control', /^\s*(BEGIN|COMMIT|ROLLBACK)\b/i],
   ['limitAcquire', /chrono_forge_limit_acquire/],
-  ['acquire', /SET state = 'running', locked_at/],
+  ['acquire', /SET state = CASE WHEN state = 'compensating' THEN state ELSE 'running' END/],
   ['acquire-busy', /SET wake_pending = true/],
   ['complete', /\$workflow_completion\$/],
   ['fail', /\$workflow_failure\$/],

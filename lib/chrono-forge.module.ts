@@ -44,6 +44,12 @@ import { ScheduleRegistry } from './schedules/schedule.registry.js';
 import { ScheduleClient } from './client/schedule.client.js';
 import { ScheduleFirer } from './worker/schedule-firer.js';
 import { ScheduleTicker } from './worker/schedule-ticker.js';
+import { RollbackRunner } from './sagas/rollback.runner.js';
+import { AbortWatcher } from './lifecycle/abort-watcher.js';
+import { SagaStore } from './sagas/saga.store.js';
+import { CancelStore } from './sagas/cancel.store.js';
+import { RunCanceller } from './sagas/run-canceller.js';
+import { DeadlineEnforcer } from './sagas/deadline-enforcer.js';
 
 /**
  * Durable workflows for Nest. Import once, with `forRoot(options)` or
@@ -71,6 +77,7 @@ import { ScheduleTicker } from './worker/schedule-ticker.js';
     DurableMethods,
     WorkflowExplorer,
     FaultInjector,
+    AbortWatcher,
     StepRunner,
     TimerStore,
     TimerRunner,
@@ -83,6 +90,11 @@ import { ScheduleTicker } from './worker/schedule-ticker.js';
     LimitGate,
     LimitDeclarations,
     WorkflowLimits,
+    SagaStore,
+    CancelStore,
+    RunCanceller,
+    DeadlineEnforcer,
+    RollbackRunner,
     WorkflowExecutor,
     WorkerHeartbeat,
     WorkflowWorker,

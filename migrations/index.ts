@@ -5,6 +5,7 @@ import { ChronoForgeStepLogCascade1763900000003 } from './1763900000003-step-log
 import { ChronoForgeRunFinishedAt1763900000004 } from './1763900000004-run-finished-at.js';
 import { ChronoForgeForeignKeyIndexes1763900000005 } from './1763900000005-index-foreign-keys.js';
 import { ChronoForgeLimits1763900000006 } from './1763900000006-add-chrono-forge-limits.js';
+import { ChronoForgeSagasLifecycle1763900000010 } from './1763900000010-sagas-lifecycle.js';
 import { AddChronoForgeSchedules1763900000021 } from './1763900000021-add-chrono-forge-schedules.js';
 
 export {
@@ -14,6 +15,7 @@ export {
   ChronoForgeRunFinishedAt1763900000004,
   ChronoForgeForeignKeyIndexes1763900000005,
   ChronoForgeLimits1763900000006,
+  ChronoForgeSagasLifecycle1763900000010,
   ChronoForgeStepLogCascade1763900000003,
   InitChronoForge1763900000000,
 };
@@ -32,5 +34,6 @@ export const chronoForgeMigrations = [
   ChronoForgeRunFinishedAt1763900000004,
   ChronoForgeForeignKeyIndexes1763900000005,
   ChronoForgeLimits1763900000006,
+  ChronoForgeSagasLifecycle1763900000010,
   AddChronoForgeSchedules1763900000021,
 ];

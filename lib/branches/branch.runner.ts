@@ -193,7 +193,8 @@ export class BranchRunner {
       const key = prefix + suffix;
       const input = spec.input ?? null;
       await checkNewRun(def, key, input);
-      children.push({ key, workflow: def.name, input, maxDurationMs: def.maxDurationMs });
+      const { maxDurationMs, timeoutMs = null } = def;
+      children.push({ key, workflow: def.name, input, maxDurationMs, timeoutMs });
     }
     crashPoint(scope, spawnTarget(frame.name, name), 'before');
     const dispatched = await this.branches.dispatch(

@@ -7,6 +7,8 @@ export interface ChildRow {
   workflow: string;
   input: unknown;
   maxDurationMs: number;
+  /** The child workflow's own timeout; its deadline is never later than its parent's. */
+  timeoutMs?: number | null;
 }
 
 /** Per-branch child counts. */
@@ -51,11 +53,14 @@ export class BranchStore {
       fenced: boolean;
       conflict: string | null;
     }>(
-      `WITH ok AS (SELECT ${this.store.fenced()} AS fenced),
+      `WITH ok AS (SELECT ${this.store.fenced()} AS fenced,
+           (SELECT deadline_at FROM ${wf} WHERE id = $1) AS deadline_at),
        ins AS (
-         INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at, parent_execution_log_id)
-         SELECT c.key, c.job_name, c.input, c.max_ms, now(), $3
-         FROM unnest($4::text[], $5::text[], $6::jsonb[], $7::bigint[]) AS c(key, job_name, input, max_ms), ok
+         INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at, parent_execution_log_id, deadline_at)
+         SELECT c.key, c.job_name, c.input, c.max_ms, now(), $3,
+           LEAST(ok.deadline_at, now() + c.timeout_ms * interval '1 millisecond')
+         FROM unnest($4::text[], $5::text[], $6::jsonb[], $7::bigint[], $10::bigint[])
+           AS c(key, job_name, input, max_ms, timeout_ms), ok
          WHERE ok.fenced
          ON CONFLICT (job_name, key) DO NOTHING
          RETURNING id, next_run_at),
@@ -87,6 +92,7 @@ export class BranchStore {
         children.map((c) => c.maxDurationMs),
         cursorName,
         JSON.stringify(cursor),
+        children.map((c) => c.timeoutMs ?? null),
       ],
     );
     if (!rows.find((r) => r.id === null && r.conflict === null)?.fenced) return null;

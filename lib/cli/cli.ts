@@ -29,7 +29,9 @@ Commands:
   show <key> [--workflow w]    a run with its steps, errors and branches (JSON)
   retry <key> [--workflow w]   retry a failed or stalled run
   resume <key> [--workflow w]  wake an idle run so it re-checks what it waits on
-  cancel <key> [--workflow w]  cancel an idle, running or stalled run
+  cancel <key> [--workflow w] [--reason text] [--children] [--compensate|--no-compensate]
+                               cancel an idle, running or stalled run (and its descendants)
+  compensate <key> [--workflow w]  roll a failed or stalled run back (its compensations run)
   cleanup [--older-than 90d] [--completed-older-than d] [--failed-older-than d]
           [--prune-repeat-ticks-older-than d] [--batch-size n]
 ${SCHEDULES_USAGE}
@@ -52,9 +54,23 @@ const OPTIONS = {
   'failed-older-than': { type: 'string' },
   'prune-repeat-ticks-older-than': { type: 'string' },
   'batch-size': { type: 'string' },
+  reason: { type: 'string' },
+  children: { type: 'boolean' },
+  compensate: { type: 'boolean' },
+  'no-compensate': { type: 'boolean' },
 } as const;
 
-const COMMANDS = ['migrate', 'list', 'show', 'retry', 'resume', 'cancel', 'cleanup', 'schedules'];
+const COMMANDS = [
+  'migrate',
+  'list',
+  'show',
+  'retry',
+  'resume',
+  'cancel',
+  'compensate',
+  'cleanup',
+  'schedules',
+];
 
 /** Boots ChronoForge without a worker, against the environment's database and queue. */
 async function boot(env: NodeJS.ProcessEnv): Promise<INestApplicationContext> {
@@ -115,7 +131,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     if (rest.length > 0) throw new CliUsageError(`Unexpected argument "${rest[0]}".`);
-    const needsKey = ['show', 'retry', 'resume', 'cancel'].includes(command);
+    const needsKey = ['show', 'retry', 'resume', 'cancel', 'compensate'].includes(command);
+    if (command !== 'cancel' && (o.reason !== undefined || o.children || o.compensate))
+      throw new CliUsageError('--reason, --children and --compensate are options of cancel.');
+    if (o.compensate && o['no-compensate'])
+      throw new CliUsageError('Give --compensate or --no-compensate, not both.');
     if (needsKey && !key) throw new CliUsageError(`${command} needs a run key.`);
     if (!needsKey && key) throw new CliUsageError(`${command} takes no run key.`);
     app = await boot(io.env);
@@ -149,10 +169,21 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         break;
       case 'retry':
       case 'resume':
-      case 'cancel':
+      case 'compensate':
         await client[command](key, selector);
         io.out(`${command}: ${escapeControlChars(key)} ok`);
         break;
+      case 'cancel': {
+        const compensate = o.compensate ? true : o['no-compensate'] ? false : undefined;
+        await client.cancel(key, {
+          ...selector,
+          reason: o.reason,
+          children: o.children,
+          compensate,
+        });
+        io.out(`cancel: ${escapeControlChars(key)} ok`);
+        break;
+      }
       case 'cleanup': {
         const d = (name: keyof typeof o) => o[name] as Duration | undefined;
         const result = await app.get(Cleanup).run({

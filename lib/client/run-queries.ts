@@ -76,20 +76,24 @@ export class RunQueries {
     state: WorkflowState;
     result: unknown;
     lastError: { errorClass: string; message: string | null; stepName: string | null } | null;
+    /** The run began a rollback (it has a `compensation` record). */
+    rolledBack: boolean;
   }> {
     const rows = await this.store.query<{
       state: WorkflowState;
       result: unknown;
       last_error: never;
+      rolled_back: boolean;
     }>(
-      `SELECT w.state, w.result, (SELECT json_build_object('errorClass', e.error_class, 'message', e.error_message,
+      `SELECT w.state, w.result, w.compensation IS NOT NULL AS rolled_back, (SELECT json_build_object('errorClass', e.error_class, 'message', e.error_message,
            'stepName', e.step_name) FROM ${this.store.errors} e WHERE e.workflow_id = w.id ORDER BY e.id DESC LIMIT 1) AS last_error
        FROM ${this.store.wf} w WHERE w.id = $1`,
       [id],
       runner,
     );
     if (!rows[0]) throw new WorkflowNotFoundError(`Run ${id} no longer exists.`);
-    return { state: rows[0].state, result: rows[0].result, lastError: rows[0].last_error };
+    const { state, result, last_error: lastError, rolled_back: rolledBack } = rows[0];
+    return { state, result, lastError, rolledBack };
   }
 
   /** The run, its steps and errors, read from one snapshot (REPEATABLE READ). */
@@ -105,11 +109,12 @@ export class RunQueries {
     id: string,
     q: <R extends QueryResultRow>(text: string, values: unknown[]) => Promise<R[]>,
   ): Promise<WorkflowRunDetail> {
-    const [run] = await q<
-      WorkflowRunSummary & { input: unknown; result: unknown; context: Record<string, unknown> }
-    >(`SELECT ${SUMMARY_COLUMNS}, input, result, context FROM ${this.store.wf} WHERE id = $1`, [
-      id,
-    ]);
+    const [run] = await q<Omit<WorkflowRunDetail, 'steps' | 'errors' | 'branches'>>(
+      `SELECT ${SUMMARY_COLUMNS}, input, result, context, compensation, cancel_reason AS "cancelReason",
+         deadline_at AS "deadlineAt"
+       FROM ${this.store.wf} WHERE id = $1`,
+      [id],
+    );
     if (!run) throw new WorkflowNotFoundError(`Run ${id} no longer exists.`);
     const steps = await q<StepInfo>(
       `SELECT step_name AS name, state, attempts, started_at AS "startedAt", completed_at AS "completedAt",
@@ -205,7 +210,7 @@ export class RunQueries {
        w AS (
          UPDATE ${this.store.wf} SET state = 'idle', locked_at = NULL, locked_by = NULL, attempt = 0,
            retry_counts = '{}', wake_pending = false, next_run_at = now(), finished_at = NULL, updated_at = now()
-         WHERE id = $1 AND state = ANY($2::text[]) RETURNING id, next_run_at),
+         WHERE id = $1 AND state = ANY($2::text[]) AND compensation IS NULL RETURNING id, next_run_at),
        failed AS (
          SELECT l.id, l.step_name, l.updated_at, l.metadata ? 'stalls_run' AS marked
          FROM ${this.store.logs} l JOIN old ON old.id = l.workflow_id
@@ -230,15 +235,5 @@ export class RunQueries {
       [id, allowedFrom('retry')],
     );
     return rows[0]?.next_run_at ?? null;
-  }
-
-  async cancel(id: string): Promise<boolean> {
-    const rows = await this.store.query(
-      `UPDATE ${this.store.wf} SET state = 'cancelled', locked_at = NULL, locked_by = NULL, next_run_at = NULL,
-         wake_pending = false, finished_at = now(), updated_at = now()
-       WHERE id = $1 AND state = ANY($2::text[]) RETURNING id`,
-      [id, allowedFrom('cancel').filter((s) => s !== 'cancelled')],
-    );
-    return rows.length > 0;
   }
 }

@@ -1,13 +1,17 @@
-import type { WorkflowState } from '../database/entities/workflow.entity.js';
+import { RUN_STATES, type WorkflowState } from '../database/entities/workflow.entity.js';
 
 /** Every state change a run can make, and what causes it. */
 export const TRANSITIONS: Readonly<Record<WorkflowState, readonly WorkflowState[]>> = {
-  idle: ['running', 'cancelled'],
-  running: ['idle', 'completed', 'failed', 'stalled', 'cancelled'],
-  stalled: ['idle', 'cancelled'],
-  failed: ['idle'],
+  idle: ['running', 'cancelled', 'compensating'],
+  running: ['idle', 'completed', 'failed', 'stalled', 'cancelled', 'compensating'],
+  stalled: ['idle', 'cancelled', 'compensating'],
+  failed: ['idle', 'compensating'],
   completed: [],
   cancelled: [],
+  // A rollback ends compensated, failed (a compensation failed) or, when a cancelled run had
+  // nothing to compensate, cancelled. It is never cancelled from outside.
+  compensating: ['compensated', 'failed', 'cancelled'],
+  compensated: [],
 };
 
 /** Whether a run may move from `from` to `to`. */
@@ -15,8 +19,13 @@ export function canTransition(from: WorkflowState, to: WorkflowState): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-/** States from which an operator action is allowed: retry → idle, cancel → cancelled. */
-export function allowedFrom(action: 'retry' | 'cancel'): WorkflowState[] {
+/**
+ * States from which an operator action is allowed: retry → idle, cancel → cancelled (a rollback
+ * in progress is not cancelled), compensate → compensating (a run that ended without its
+ * rollback, or whose compensations failed).
+ */
+export function allowedFrom(action: 'retry' | 'cancel' | 'compensate'): WorkflowState[] {
   if (action === 'retry') return ['failed', 'stalled'];
-  return (Object.keys(TRANSITIONS) as WorkflowState[]).filter((s) => canTransition(s, 'cancelled'));
+  if (action === 'compensate') return ['failed', 'stalled'];
+  return RUN_STATES.filter((s) => s !== 'compensating' && canTransition(s, 'cancelled'));
 }

@@ -3,6 +3,7 @@ import { WorkflowFailedError } from '../errors/workflow-failed.error.js';
 import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import { type Duration, toMs } from '../util/duration.util.js';
 import { deserializeValue, type StoredValue } from '../util/serialization.util.js';
+import type { CancelOptions } from '../sagas/cancel-options.interface.js';
 import type { RunQueries } from './run-queries.js';
 
 /**
@@ -13,9 +14,17 @@ import type { RunQueries } from './run-queries.js';
 export interface WorkflowHandleSource {
   /** State, stored result and last error of run `id`. */
   fetchOutcome(id: string): ReturnType<RunQueries['outcome']>;
-  /** Cancels run `key` of workflow `selector.workflow`. */
-  cancel(key: string, selector: { workflow?: string }): Promise<void>;
+  /** Cancels run `key` of workflow `options.workflow`, with an optional reason (see `CancelOptions`). */
+  cancel(key: string, options: CancelOptions): Promise<void>;
 }
+
+/** States in which a run ended without a result. */
+const TERMINAL_FAILURES: ReadonlySet<WorkflowState> = new Set([
+  'failed',
+  'stalled',
+  'cancelled',
+  'compensated',
+]);
 
 /**
  * A reference to one run, returned by `WorkflowClient.start()`.
@@ -40,7 +49,8 @@ export class WorkflowHandle<R = unknown> {
 
   /**
    * Waits until the run is terminal and returns its result; throws `WorkflowFailedError` when it
-   * ends `failed`, `stalled` or `cancelled`, and `ResultTimeoutError` after `timeout`.
+   * ends `failed`, `stalled`, `cancelled` or `compensated`, and `ResultTimeoutError` after
+   * `timeout` (a run that is `compensating` is not terminal yet).
    */
   async result(options: { timeout?: Duration } = {}): Promise<R> {
     const timeoutMs = toMs(options.timeout ?? '60s', 'result timeout');
@@ -49,11 +59,7 @@ export class WorkflowHandle<R = unknown> {
     for (;;) {
       const outcome = await this.client.fetchOutcome(this.id);
       if (outcome.state === 'completed') return deserializeValue<R>(outcome.result as StoredValue);
-      if (
-        outcome.state === 'failed' ||
-        outcome.state === 'stalled' ||
-        outcome.state === 'cancelled'
-      ) {
+      if (TERMINAL_FAILURES.has(outcome.state)) {
         throw new WorkflowFailedError(this.key, outcome.state, outcome.lastError ?? undefined);
       }
       if (Date.now() >= deadline) {
@@ -67,7 +73,7 @@ export class WorkflowHandle<R = unknown> {
   }
 
   /** Cancels the run (see `WorkflowClient.cancel`). */
-  async cancel(): Promise<void> {
-    await this.client.cancel(this.key, { workflow: this.workflow });
+  async cancel(options: Omit<CancelOptions, 'workflow'> = {}): Promise<void> {
+    await this.client.cancel(this.key, { ...options, workflow: this.workflow });
   }
 }

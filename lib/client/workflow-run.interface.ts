@@ -1,6 +1,7 @@
 import type { RunLimitWait } from '../limits/limit-info.interface.js';
 import type { ExecutionLogState } from '../database/entities/execution-log.entity.js';
 import type { WorkflowState } from '../database/entities/workflow.entity.js';
+import type { CompensateOn } from '../options/workflow-options.interface.js';
 
 /**
  * A run as `WorkflowClient.list()` returns it.
@@ -57,6 +58,26 @@ export interface BranchInfo {
   poll: unknown;
 }
 
+/** A compensation that exhausted its retries during a rollback (ruby_reactor's rollback failure). @publicApi */
+export interface CompensationFailure {
+  /** The compensated step (`step$charge`). */
+  step: string;
+  /** The compensation's own step log (`$compensate$step$charge`). */
+  compensation: string;
+  errorClass: string | null;
+  message: string | null;
+}
+
+/** Why and how a run rolled back. @publicApi */
+export interface CompensationInfo {
+  /** The outcome that began the rollback (or the state `client.compensate()` found). */
+  cause: CompensateOn;
+  /** Steps whose compensation completed, in the order they ran (set when the rollback ended). */
+  compensated?: string[];
+  /** Compensations that failed; the run is then `failed` (set when the rollback ended). */
+  failures?: CompensationFailure[];
+}
+
 /**
  * A run with its input, result, durable state, steps and error log, as `WorkflowClient.get()`
  * returns it.
@@ -68,6 +89,12 @@ export interface WorkflowRunDetail extends WorkflowRunSummary {
   result: unknown;
   state: WorkflowState;
   context: Record<string, unknown>;
+  /** The run's deadline (`timeout`), if it has one. */
+  deadlineAt: Date | null;
+  /** Why the run was cancelled, as given to `client.cancel(key, { reason })`. */
+  cancelReason: string | null;
+  /** Set once the run began a rollback; the compensations' step logs are `$compensate$<step>`. */
+  compensation: CompensationInfo | null;
   steps: StepInfo[];
   errors: ErrorInfo[];
   branches: BranchInfo[];

@@ -3,7 +3,6 @@ import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { InvalidTransitionError } from '../errors/invalid-transition.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
-import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { notifySql, wakePayload } from '../queue/wake-listener.js';
 import type { EntityManager, QueryRunner } from 'typeorm';
@@ -15,6 +14,7 @@ import { assertUserName } from '../util/names.util.js';
 import { jsonByteSize, serializeValue } from '../util/serialization.util.js';
 import { assertSelector } from '../definitions/client-arguments.js';
 import { afterCommit } from './after-commit.js';
+import { transactionRunner } from './transaction-runner.js';
 import { checkNewRun, MAX_INPUT_BYTES } from '../definitions/input-validation.js';
 import { WorkflowHandle } from './workflow-handle.js';
 import type {
@@ -26,6 +26,11 @@ import { RunQueries } from './run-queries.js';
 import { WorkflowLimits } from '../limits/workflow-limits.js';
 import { allowedFrom } from './transitions.js';
 import { ScheduleClient } from './schedule.client.js';
+import { SagaStore } from '../sagas/saga.store.js';
+import { toTimeoutMs } from '../definitions/lifecycle-options.js';
+import type { Duration } from '../util/duration.util.js';
+import { RunCanceller } from '../sagas/run-canceller.js';
+import type { CancelOptions } from '../sagas/cancel-options.interface.js';
 
 export { MAX_INPUT_BYTES } from '../definitions/input-validation.js';
 
@@ -40,6 +45,11 @@ export interface StartOptions<I = unknown> {
    * engine's database): the run exists, and is woken, only if that transaction commits.
    */
   manager?: EntityManager;
+  /**
+   * Deadline of the run, counted from now: past it the run is cancelled or failed (see
+   * `@Workflow({ timeout, onTimeout })`, whose `timeout` this overrides).
+   */
+  timeout?: Duration;
 }
 
 /**
@@ -87,6 +97,8 @@ export class WorkflowClient {
     readonly limits: WorkflowLimits,
     /** Durable cron schedules that start runs: create, update, pause, resume, trigger, backfill, … */
     readonly schedules: ScheduleClient,
+    private readonly sagas: SagaStore,
+    private readonly canceller: RunCanceller,
   ) {
     this.runs = new RunQueries(store);
   }
@@ -130,6 +142,7 @@ export class WorkflowClient {
       throw new InvalidOptionsError('start() needs options { key, input }.');
     const input = options.input ?? null;
     await checkNewRun(def, options.key, input);
+    const timeoutMs = toTimeoutMs(options.timeout, 'start() timeout') ?? def.timeoutMs ?? null;
     const runner = transactionRunner(options.manager, 'start');
     const { id, created, nextRunAt } = await this.store.insertRun(
       def.name,
@@ -137,6 +150,7 @@ export class WorkflowClient {
       input,
       def.maxDurationMs,
       runner,
+      timeoutMs,
     );
     if (created && runner) {
       // Counted only if the caller's transaction commits: a rolled-back start created no run.
@@ -168,12 +182,28 @@ export class WorkflowClient {
     return this.runs.list(filter);
   }
 
-  /** Moves a `failed` or `stalled` run back to `idle` with fresh retry budgets and wakes it. */
+  /**
+   * Moves a `failed` or `stalled` run back to `idle` with fresh retry budgets and wakes it. A run
+   * that rolled back (or began to) is not run forward again: `compensate` it instead.
+   */
   async retry(key: string, selector: RunSelector = {}): Promise<void> {
     assertSelector(selector, 'retry');
     const row = await this.runs.find(key, selector.workflow);
     const nextRunAt = await this.runs.retry(row.id);
     if (!nextRunAt) throw await this.transitionError(row.id, key, 'retry');
+    await this.queue.enqueueRun(row.id, nextRunAt);
+  }
+
+  /**
+   * Rolls a `failed` or `stalled` run back by hand: the compensations of its completed steps run,
+   * last completed first (see `@DurableStep({ compensate })`). For a run whose rollback left
+   * failed compensations, runs those again with fresh retry budgets.
+   */
+  async compensate(key: string, selector: RunSelector = {}): Promise<void> {
+    assertSelector(selector, 'compensate');
+    const row = await this.runs.find(key, selector.workflow);
+    const nextRunAt = await this.sagas.compensate(row.id, allowedFrom('compensate'));
+    if (!nextRunAt) throw await this.transitionError(row.id, key, 'compensate');
     await this.queue.enqueueRun(row.id, nextRunAt);
   }
 
@@ -223,11 +253,16 @@ export class WorkflowClient {
     else if (woken.state === 'idle') await this.queue.enqueueRun(row.id, woken.next_run_at);
   }
 
-  /** Cancels a run that is `idle`, `running` or `stalled`; an in-flight pass stops at its next write. */
-  async cancel(key: string, selector: RunSelector = {}): Promise<void> {
-    assertSelector(selector, 'cancel');
-    const row = await this.runs.find(key, selector.workflow);
-    if (!(await this.runs.cancel(row.id))) throw await this.transitionError(row.id, key, 'cancel');
+  /**
+   * Cancels a run that is `idle`, `running` or `stalled` (with `children`, its descendants too, in
+   * one statement); `reason` is stored. A pass in flight stops at its next durable call and its
+   * step bodies see `ctx.abortSignal` fire. With `compensate`, the runs roll back instead.
+   */
+  async cancel(key: string, options: CancelOptions = {}): Promise<void> {
+    assertSelector(options, 'cancel');
+    const row = await this.runs.find(key, options.workflow);
+    if (!(await this.canceller.cancel(row.id, options, allowedFrom('cancel'))))
+      throw await this.transitionError(row.id, key, 'cancel');
   }
 
   /** State, stored result and last error of run `id` (what `WorkflowHandle` polls). */
@@ -243,23 +278,13 @@ export class WorkflowClient {
   private async transitionError(
     id: string,
     key: string,
-    action: 'retry' | 'cancel',
+    action: 'retry' | 'cancel' | 'compensate',
   ): Promise<Error> {
-    const state: WorkflowState = (await this.runs.outcome(id)).state;
-    return new InvalidTransitionError(key, state, action, allowedFrom(action));
+    const { state, rolledBack } = await this.runs.outcome(id);
+    const hint =
+      action === 'retry' && rolledBack
+        ? 'It rolled back (or began to): use compensate() to run its failed compensations again.'
+        : undefined;
+    return new InvalidTransitionError(key, state, action, allowedFrom(action), hint);
   }
-}
-
-function transactionRunner(
-  manager: EntityManager | undefined,
-  what: string,
-): QueryRunner | undefined {
-  if (manager === undefined) return undefined;
-  const runner = manager?.queryRunner;
-  if (!runner || !runner.isTransactionActive) {
-    throw new InvalidOptionsError(
-      `${what}({ manager }) needs the EntityManager of an active transaction, e.g. inside dataSource.transaction(async (manager) => …).`,
-    );
-  }
-  return runner;
 }

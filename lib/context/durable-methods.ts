@@ -37,7 +37,9 @@ export class DurableMethods {
           } catch (err) {
             return Promise.reject(err as Error);
           }
-          return steps.run(step.name, () => original.apply(this, args), options);
+          const { compensate } = step;
+          const undo = compensate && ((result: unknown) => compensate.call(this, ...args, result));
+          return steps.run(step.name, () => original.apply(this, args), options, undo);
         };
       }
       if (repeat) {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { NotInWorkflowError } from '../errors/not-in-workflow.error.js';
 import type {
-  StepOptions,
+  InlineStepOptions,
   WaitForSignalOptions,
   WaitUntilOptions,
 } from '../options/workflow-options.interface.js';
@@ -18,6 +18,9 @@ import { StepRunner } from '../steps/step.runner.js';
 import type { MergeOptions, SpawnSpec } from '../branches/branch-specs.js';
 import { BranchRunner } from '../branches/branch.runner.js';
 import type { SpawnSource } from '../branches/spawn-source.js';
+import { compensationOf } from '../lifecycle/compensations.js';
+import { currentAbortSignal } from '../lifecycle/abort-signals.js';
+import { rejectThrown } from '../util/reject-thrown.util.js';
 
 /**
  * The current run, seen from workflow code. Inject it anywhere; it reads the run of the current
@@ -63,6 +66,15 @@ export class WorkflowContext {
     return this.scope().run.id;
   }
 
+  /**
+   * Fires when the run is cancelled or taken from this pass while a step body runs (checked every
+   * 500 ms) and, inside a step body, when the step's `timeout` abandons the attempt. Hand it to
+   * `fetch`, streams and timers so a long body stops early; its `reason` says why.
+   */
+  get abortSignal(): AbortSignal {
+    return currentAbortSignal(this.scope());
+  }
+
   /** The stored input, as given to `start`. */
   get input(): unknown {
     return this.scope().run.input;
@@ -80,14 +92,11 @@ export class WorkflowContext {
   /**
    * Runs `fn` as the durable step `step$<name>`: its result is stored on first completion and
    * returned on replay. Use it for anything non-deterministic (ids, clocks, randomness, I/O).
+   * `compensate` receives the recorded result when the run rolls back.
    */
-  step<T>(
-    name: string,
-    fn: () => T | Promise<T>,
-    options: Omit<StepOptions, 'name'> = {},
-  ): Promise<T> {
+  step<T>(name: string, fn: () => T | Promise<T>, options: InlineStepOptions<T> = {}): Promise<T> {
     this.scope();
-    return this.steps.run(name, fn, options);
+    return this.steps.run(name, fn, options, compensationOf(name, options));
   }
 
   /**
@@ -216,23 +225,15 @@ export class WorkflowContext {
   transaction<T>(
     name: string,
     fn: (manager: EntityManager) => T | Promise<T>,
-    options: Omit<StepOptions, 'name' | 'transactional'> = {},
+    options: Omit<InlineStepOptions<T>, 'transactional'> = {},
   ): Promise<T> {
     this.scope();
-    return this.steps.run(name, () => fn(this.manager), { ...options, transactional: true });
+    const step = { ...options, transactional: true };
+    return this.steps.run(name, () => fn(this.manager), step, compensationOf(name, options));
   }
 
   /** Durable key/value state of the run. */
   get state(): DurableState {
     return durableState(this.scope());
-  }
-}
-
-/** Runs `fn`, turning what it throws into a rejection (the callers used to be `async`). */
-function rejectThrown<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return fn();
-  } catch (err) {
-    return Promise.reject(err);
   }
 }

@@ -12,16 +12,22 @@ import type { StepLimit } from '../options/limit-options.interface.js';
 import { type RetryStrategy, toRetryStrategy } from '../retry/retry-policy.js';
 import { toMaxDurationMs, toMs } from '../util/duration.util.js';
 import { assertUserName } from '../util/names.util.js';
+import { stepCompensation, toTimeoutMs, workflowLifecycle } from './lifecycle-options.js';
 import { RepeatSchedule } from './repeat-schedule.js';
 import type { WorkflowDefinition } from './workflow.registry.js';
 
-/** A `@DurableStep()` method, ready to run: name checked, retry policy built. */
+/** A `@DurableStep()` method, ready to run: name checked, retry policies built. */
 export interface StepDefinition {
   name: string;
-  /** The decorator's options, with `retry` as a built strategy. */
+  /** The decorator's options, with `retry` and `compensateRetry` as built strategies. */
   options: StepOptions;
   /** The step's limits (`@DurableStep({ limit })`); their keys come from each call's arguments. */
   limits?: StepLimit[];
+  /**
+   * The step's compensation (`@DurableStep({ compensate })`), to call with the provider as `this`,
+   * the step's arguments and its recorded result.
+   */
+  compensate?: Method;
 }
 
 /** A `@Repeat()` method, ready to run: its options parsed once, at bootstrap. */
@@ -84,13 +90,15 @@ export function toWorkflowDefinition(
     retry: toRetryStrategy(options.retry, `retry of ${where}`),
     inputType,
     limits: toRunLimits(name, options, where),
+    ...workflowLifecycle(options, where),
     toInput,
     invoke: async (input) => body.call(instance, toInput(input)),
   };
 }
 
-/** Checks `@DurableStep()` options of `where` and builds its definition. */
+/** Checks `@DurableStep()` options of `where` (a method of `instance`) and builds its definition. */
 export function toStepDefinition(
+  instance: object,
   methodName: string,
   options: StepOptions,
   where: string,
@@ -98,8 +106,14 @@ export function toStepDefinition(
   const name = options.name ?? methodName;
   assertUserName(name, `Step (${where})`);
   const retry = toRetryStrategy(options.retry, `retry of ${where}`);
+  const compensateRetry = toRetryStrategy(options.compensateRetry, `compensateRetry of ${where}`);
+  toTimeoutMs(options.timeout, `timeout of ${where}`);
+  const compensate = stepCompensation(instance, options.compensate, where);
   const limits = options.limit === undefined ? undefined : toStepLimits(options.limit, where);
-  return { name, options: retry === undefined ? options : { ...options, retry }, limits };
+  const built: StepOptions = { ...options };
+  if (retry !== undefined) built.retry = retry;
+  if (compensateRetry !== undefined) built.compensateRetry = compensateRetry;
+  return { name, options: built, limits, compensate };
 }
 
 /** Checks `@Repeat()` options of `where` (a method of `instance`) and parses them. */

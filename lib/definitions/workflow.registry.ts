@@ -2,9 +2,10 @@ import { Injectable, type Type } from '@nestjs/common';
 import { DuplicateWorkflowError } from '../errors/duplicate-workflow.error.js';
 import type { RetryStrategy } from '../retry/retry-policy.js';
 import type { RunLimits } from '../options/limit-options.js';
+import type { WorkflowLifecycle } from './lifecycle-options.js';
 
 /** A discovered `@Workflow()` method, ready to execute. */
-export interface WorkflowDefinition {
+export interface WorkflowDefinition extends WorkflowLifecycle {
   name: string;
   target: Type<unknown>;
   methodName: string;

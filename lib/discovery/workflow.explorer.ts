@@ -82,7 +82,7 @@ export class WorkflowExplorer implements OnModuleInit {
           found.methods.push({
             instance,
             methodName,
-            step: step && toStepDefinition(methodName, step, where),
+            step: step && toStepDefinition(instance, methodName, step, where),
             repeat: repeat && toRepeatDefinition(instance, methodName, repeat, where),
             branch: branch && toBranchDefinition(methodName, branch, where),
           });

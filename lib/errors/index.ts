@@ -31,3 +31,6 @@ export * from './invalid-cron.error.js';
 export * from './schedule-not-found.error.js';
 export * from './schedule-exists.error.js';
 export * from './schedule-not-editable.error.js';
+export * from './run-cancelled.error.js';
+export * from './step-timeout.error.js';
+export * from './deadline-exceeded.error.js';

@@ -13,10 +13,13 @@ export class InvalidTransitionError extends ChronoForgeError {
     readonly from: string,
     readonly action: string,
     allowed: readonly string[],
+    hint?: string,
   ) {
     super(
-      `Cannot ${action} run "${key}" in state "${from}". ` +
-        `Only runs in state ${allowed.map((s) => `"${s}"`).join(' or ')} allow ${action}.`,
+      hint
+        ? `Cannot ${action} run "${key}" in state "${from}". ${hint}`
+        : `Cannot ${action} run "${key}" in state "${from}". ` +
+            `Only runs in state ${allowed.map((s) => `"${s}"`).join(' or ')} allow ${action}.`,
     );
   }
 }

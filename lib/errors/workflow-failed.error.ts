@@ -1,7 +1,8 @@
 import { ChronoForgeError } from './chrono-forge.error.js';
 
 /**
- * Raised by `WorkflowHandle.result()` when the run ended `failed`, `stalled` or `cancelled`.
+ * Raised by `WorkflowHandle.result()` when the run ended `failed`, `stalled`, `cancelled` or
+ * `compensated`.
  *
  * @publicApi
  */

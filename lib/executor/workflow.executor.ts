@@ -3,8 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import { WorkflowRegistry } from '../definitions/workflow.registry.js';
-import { ChronoForgeError } from '../errors/chrono-forge.error.js';
-import { ExecutionFailedError } from '../errors/execution-failed.error.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import type { LogRow } from '../persistence/rows.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
@@ -18,28 +16,19 @@ import { escapeControlChars } from '../util/control-chars.util.js';
 import { serializeValue } from '../util/serialization.util.js';
 import { toErrorRecord } from '../run/error-record.js';
 import { RunScope, runStorage } from '../run/run-scope.js';
-import { HaltExecution } from '../run/halt-execution.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
-
-type Outcome =
-  | { kind: 'complete'; value: unknown }
-  | { kind: 'halt' }
-  | { kind: 'fault' }
-  | { kind: 'stall'; stepName: string }
-  | { kind: 'error'; error: unknown; retryable: boolean };
-
-/** First and largest delay between two tries of the statement that ends a pass. */
-const SETTLE_RETRY_MIN_MS = 100;
-const SETTLE_RETRY_MAX_MS = 2_000;
-
-/** First and largest wait before the pass that follows a pass an engine statement failed in. */
-const FAULT_RETRY_MIN_MS = 1_000;
-const FAULT_RETRY_MAX_MS = 30_000;
-/** Key of `retry_counts` counting consecutive faulted passes (reset by progress). */
-const FAULT_COUNT_KEY = '$engine_faults';
-
-/** Wait before a worker that lacks a run's workflow definition lets another worker try. */
-const UNKNOWN_WORKFLOW_RETRY_MS = 60_000;
+import { RollbackRunner } from '../sagas/rollback.runner.js';
+import type { PassEnding } from '../sagas/pass-ending.js';
+import {
+  classifyError,
+  FAULT_COUNT_KEY,
+  FAULT_RETRY_MAX_MS,
+  FAULT_RETRY_MIN_MS,
+  type Outcome,
+  SETTLE_RETRY_MAX_MS,
+  SETTLE_RETRY_MIN_MS,
+  UNKNOWN_WORKFLOW_RETRY_MS,
+} from './pass-outcome.js';
 
 /**
  * Executes one pass of a run: take the lock (reading every step log in the same round trip),
@@ -62,6 +51,7 @@ export class WorkflowExecutor {
     private readonly metrics: ChronoForgeMetrics,
     private readonly tracer: ChronoForgeTracer,
     private readonly limits: LimitGate,
+    private readonly rollback: RollbackRunner,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -109,6 +99,8 @@ export class WorkflowExecutor {
 
   /** Replays the workflow method and records the pass; returns how it ended. */
   private async execute(scope: RunScope, jobId: string): Promise<PassOutcome | undefined> {
+    // A rollback pass, or a run past its deadline: the sagas layer ends the pass.
+    if (this.rollback.takesPass(scope)) return this.rollback.pass(scope, this.ending(scope, jobId));
     let returned: { value: unknown } | { error: unknown };
     try {
       const invoked = runStorage.run(scope, () => this.limits.invoke(scope));
@@ -129,7 +121,7 @@ export class WorkflowExecutor {
     // One of the engine's statements failed: whatever the method returned or caught, the pass ends
     // and a later pass continues the run (not an attempt of the workflow: not its error).
     if (scope.fault) outcome = { kind: 'fault' };
-    else if ('error' in returned) outcome = this.classify(scope, returned.error);
+    else if ('error' in returned) outcome = classifyError(scope, returned.error);
     else outcome = scope.halted ? { kind: 'halt' } : { kind: 'complete', value: returned.value };
     try {
       return await this.finish(scope, jobId, outcome);
@@ -137,14 +129,6 @@ export class WorkflowExecutor {
       if (err instanceof LockLostError) return 'lock_lost';
       throw err;
     }
-  }
-
-  private classify(scope: RunScope, err: unknown): Outcome {
-    if (scope.halted || err instanceof HaltExecution) return { kind: 'halt' };
-    // The step whose failure escaped stalled the run: `client.retry` re-runs it (and only it).
-    if (err instanceof ExecutionFailedError) return { kind: 'stall', stepName: err.stepName };
-    // Misuse of the API (bad names, unserializable values) cannot be fixed by retrying.
-    return { kind: 'error', error: err, retryable: !(err instanceof ChronoForgeError) };
   }
 
   private async finish(scope: RunScope, jobId: string, outcome: Outcome): Promise<PassOutcome> {
@@ -190,6 +174,10 @@ export class WorkflowExecutor {
       return 'halted';
     }
     if (outcome.kind === 'halt' || outcome.kind === 'stall') {
+      const rollback =
+        outcome.kind === 'stall' &&
+        (await this.rollback.begin(scope, 'stalled', null, baseAttempt, this.ending(scope, jobId)));
+      if (rollback) return rollback;
       const spec = {
         state: outcome.kind === 'halt' ? ('idle' as const) : ('stalled' as const),
         nextRunAt: outcome.kind === 'halt' && scope.wakeAt != null ? new Date(scope.wakeAt) : null,
@@ -209,6 +197,9 @@ export class WorkflowExecutor {
     const decision = outcome.retryable ? policy.decide(outcome.error, attempt, counts) : null;
     const error = toErrorRecord(outcome.error, scope.context);
     if (!decision) {
+      const end = this.ending(scope, jobId);
+      const rollback = await this.rollback.begin(scope, 'failed', outcome.error, attempt, end);
+      if (rollback) return rollback;
       const failed = await this.settle(scope, () =>
         this.store.fail(run.id, owner, attempt, error, context),
       );
@@ -260,6 +251,14 @@ export class WorkflowExecutor {
         delay = Math.min(delay * 2, SETTLE_RETRY_MAX_MS);
       }
     }
+  }
+
+  /** The executor's way to end a pass, for a pass the sagas layer ends. */
+  private ending(scope: RunScope, jobId: string): PassEnding {
+    return {
+      settle: (write) => this.settle(scope, write),
+      afterRelease: (nextRunAt) => this.afterRelease(scope, jobId, nextRunAt),
+    };
   }
 
   /** Enqueues the stored wake-up of run `id` if it is idle (after an ambiguous release). */

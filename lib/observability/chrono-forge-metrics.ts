@@ -2,8 +2,26 @@ import { Injectable } from '@nestjs/common';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { withoutOccurrence } from '../util/names.util.js';
 
-/** How a pass ended. */
-export type PassOutcome = 'completed' | 'failed' | 'stalled' | 'halted' | 'retrying' | 'lock_lost';
+/** How a pass ended (`compensating`: it began the run's rollback). */
+export type PassOutcome =
+  | 'completed'
+  | 'failed'
+  | 'stalled'
+  | 'cancelled'
+  | 'compensating'
+  | 'compensated'
+  | 'halted'
+  | 'retrying'
+  | 'lock_lost';
+
+/** Pass outcomes that are the run's terminal state. */
+const FINISHED: ReadonlySet<PassOutcome> = new Set([
+  'completed',
+  'failed',
+  'stalled',
+  'cancelled',
+  'compensated',
+]);
 
 /**
  * ChronoForge's Prometheus metrics, in their own registry (merge it into yours with
@@ -117,8 +135,7 @@ export class ChronoForgeMetrics {
   /** Records how a pass ended (and the run's terminal state, if it reached one). */
   pass(workflow: string, outcome: PassOutcome): void {
     this.passes.inc({ workflow, outcome });
-    if (outcome === 'completed' || outcome === 'failed' || outcome === 'stalled')
-      this.runsFinished.inc({ workflow, state: outcome });
+    if (FINISHED.has(outcome)) this.runsFinished.inc({ workflow, state: outcome });
   }
 
   /**

@@ -70,7 +70,7 @@ export class Cleanup {
     const rules: RunRule[] = [
       { states: ['completed'], column: 'completed_at', cutoff: cutoff(o.completedOlderThanMs) },
       {
-        states: ['failed', 'cancelled'],
+        states: ['failed', 'cancelled', 'compensated'],
         column: 'finished_at',
         cutoff: cutoff(o.failedOlderThanMs),
       },
@@ -127,14 +127,14 @@ export class Cleanup {
     const wf = `${this.schema}.chrono_forge_workflows`;
     // Row locks keep a concurrent retry from reviving a run between the check and the delete.
     // A child is deleted only once its parent no longer needs it: the parent is completed or
-    // cancelled (final), or the merge of the child's branch completed (a merge never re-counts).
+    // cancelled or compensated (final), or the merge of the child's branch completed (a merge never re-counts).
     // Otherwise a live (or retryable failed) parent would merge without the deleted child, or a
     // replayed merge would stop seeing a cancelled one. Deleting the parent frees its children.
     const picked = await client.query<{ id: string }>(
       `SELECT w.id FROM ${wf} w WHERE w.state = ANY($1::text[]) AND w.${rule.column} < $2
          AND (w.parent_execution_log_id IS NULL OR NOT EXISTS (
            SELECT 1 FROM ${this.logs} b JOIN ${wf} p ON p.id = b.workflow_id
-           WHERE b.id = w.parent_execution_log_id AND p.state NOT IN ('completed', 'cancelled')
+           WHERE b.id = w.parent_execution_log_id AND p.state NOT IN ('completed', 'cancelled', 'compensated')
              AND NOT EXISTS (
                SELECT 1 FROM ${this.logs} m
                WHERE m.workflow_id = b.workflow_id AND m.step_name LIKE 'merge$%' AND m.state = 'completed'

@@ -8,7 +8,7 @@ export interface CleanupOptions {
   olderThan?: Duration;
   /** Retention of `completed` runs, measured from `completed_at`. @default olderThan */
   completedOlderThan?: Duration;
-  /** Retention of `failed` and `cancelled` runs, measured from `finished_at`. @default olderThan */
+  /** Retention of `failed`, `cancelled` and `compensated` runs, from `finished_at`. @default olderThan */
   failedOlderThan?: Duration;
   /**
    * Opt-in: also delete terminal `@Repeat` tick rows of any run (running ones included) whose

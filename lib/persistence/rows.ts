@@ -14,6 +14,8 @@ export interface RunRow {
   retry_counts: Record<string, number>;
   /** PostgreSQL `bigint`, which the driver returns as text. */
   max_duration_ms: string;
+  /** The run's deadline, if it has one. */
+  deadline_at: Date | null;
 }
 
 /** A step log as the replay needs it. */
@@ -36,7 +38,8 @@ export interface ErrorRecord {
 
 /** What the release of a pass writes. */
 export interface ReleaseSpec {
-  state: 'idle' | 'stalled';
+  /** `compensating`: a rollback pass halted (a compensation waits for its retry). */
+  state: 'idle' | 'stalled' | 'compensating';
   nextRunAt: Date | null;
   attempt: number;
   retryCounts: Record<string, number>;

@@ -6,6 +6,12 @@ export const NOT_DUE_TOLERANCE_MS = 5_000;
 /** Repeat tick logs (`durably_repeat$<name>$<ms>`) are read on demand, never with the pass. */
 export const REPEAT_TICK_PATTERN = `'durably\\_repeat$%$%'`;
 
+/**
+ * States in which a pass may take a run's lock: between passes (`idle`), during one (`running`),
+ * and while it rolls back (`compensating`, which a pass keeps).
+ */
+const LOCKABLE = `'idle', 'running', 'compensating'`;
+
 /** Default of `worker.deadAfter`: a worker whose heartbeat is older is dead. */
 export const WORKER_DEAD_AFTER_MS = 30_000;
 
@@ -110,19 +116,21 @@ export class WorkflowStatements {
     const due = (param: string) => `(state = 'running' OR wake_pending OR next_run_at IS NULL
       OR next_run_at <= ${param}::timestamptz + ${NOT_DUE_TOLERANCE_MS} * interval '1 millisecond')`;
     this.acquire = `WITH w AS (
-           UPDATE ${wf} SET state = 'running', locked_at = now(), locked_by = $2,
+           UPDATE ${wf} SET state = CASE WHEN state = 'compensating' THEN state ELSE 'running' END,
+             locked_at = now(), locked_by = $2,
              started_at = COALESCE(started_at, now()), wake_pending = false, updated_at = now()
-           WHERE id = $1 AND state IN ('idle', 'running') AND ${staleLock} AND ${due('$3')}
-           RETURNING id, key, job_name, input, context, state, attempt, retry_counts, max_duration_ms)
+           WHERE id = $1 AND state IN (${LOCKABLE}) AND ${staleLock} AND ${due('$3')}
+           RETURNING id, key, job_name, input, context, state, attempt, retry_counts, max_duration_ms,
+             deadline_at)
          SELECT w.*, COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
              'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
            FROM ${logs} l WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
          FROM w`;
     this.markBusy = `UPDATE ${wf} SET wake_pending = true
-         WHERE id = $1 AND state IN ('idle', 'running') AND NOT ${staleLock} RETURNING id`;
-    this.dueCheck = `SELECT ${due('$2')} AS due FROM ${wf} WHERE id = $1 AND state IN ('idle', 'running')`;
-    this.insertRun = `INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at)
-       VALUES ($1, $2, $3, $4, now())
+         WHERE id = $1 AND state IN (${LOCKABLE}) AND NOT ${staleLock} RETURNING id`;
+    this.dueCheck = `SELECT ${due('$2')} AS due FROM ${wf} WHERE id = $1 AND state IN (${LOCKABLE})`;
+    this.insertRun = `INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at, deadline_at)
+       VALUES ($1, $2, $3, $4, now(), now() + $5::bigint * interval '1 millisecond')
        ON CONFLICT (job_name, key) DO NOTHING RETURNING id, next_run_at`;
     this.findRunId = `SELECT id FROM ${wf} WHERE job_name = $1 AND key = $2`;
     const insertCompleted = (withState: boolean) => `${withState ? `WITH ${stateFence('$8')} ` : ''}
@@ -166,12 +174,15 @@ export class WorkflowStatements {
     this.findOwnedCompletedLog = `SELECT l.id::text AS id, l.step_name, l.state, l.attempts, l.result, l.metadata
        FROM ${logs} l JOIN ${wf} w ON w.id = l.workflow_id
        WHERE l.workflow_id = $1 AND w.locked_by = $2 AND l.step_name = $3 AND l.state = 'completed'`;
+    // NOTE: an idle run wakes at its deadline at the latest (no timer: at its deadline), so a run
+    // whose deadline passed while no worker was alive is an overdue run the sweeper finds.
     // NOTE: a stalling release (`$3` = 'stalled') marks the failed step log whose failure escaped
     // the workflow method (`$12`) with `stalls_run`, and unmarks any other: `client.retry` re-runs
     // only the marked step, never a failure the workflow caught (that is the run's history).
     this.release = `WITH w AS (
          UPDATE ${wf} SET state = $3::text,
-           next_run_at = CASE WHEN $3::text = 'idle' AND wake_pending THEN now() ELSE $4::timestamptz END,
+           next_run_at = CASE WHEN $3::text = 'idle' AND wake_pending THEN now()
+             WHEN $3::text = 'idle' THEN LEAST($4::timestamptz, deadline_at) ELSE $4::timestamptz END,
            wake_pending = false, locked_at = NULL, locked_by = NULL, attempt = $5, retry_counts = $6,
            context = COALESCE($7::jsonb, context), updated_at = now()
          WHERE id = $1 AND locked_by = $2
@@ -215,6 +226,11 @@ export class WorkflowStatements {
        UNION ALL
        (SELECT id, locked_at AS wake, true AS stale FROM ${wf}
           WHERE state = 'running' AND ${staleLock}
-          ORDER BY locked_at LIMIT $2)`;
+          ORDER BY locked_at LIMIT $2)
+       UNION ALL
+       (SELECT id, COALESCE(locked_at, next_run_at) AS wake, locked_by IS NOT NULL AS stale FROM ${wf}
+          WHERE state = 'compensating' AND next_run_at <= $3::timestamptz - $1 * interval '1 millisecond'
+            AND ${staleLock}
+          ORDER BY next_run_at LIMIT $2)`;
   }
 }

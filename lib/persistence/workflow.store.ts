@@ -35,17 +35,21 @@ export class WorkflowStore extends StoreConnection {
     this.sql = new WorkflowStatements(this.tables, this.staleLock());
   }
 
-  /** Inserts a run unless `(jobName, key)` exists; returns its id and whether it was created. */
+  /**
+   * Inserts a run unless `(jobName, key)` exists; returns its id and whether it was created. With
+   * `timeoutMs`, the run's deadline is that long after now.
+   */
   async insertRun(
     jobName: string,
     key: string,
     input: unknown,
     maxDurationMs: number,
     runner?: QueryRunner,
+    timeoutMs: number | null = null,
   ): Promise<{ id: string; created: boolean; nextRunAt: Date | null }> {
     const inserted = await this.query<{ id: string; next_run_at: Date }>(
       this.sql.insertRun,
-      [key, jobName, JSON.stringify(input ?? null), maxDurationMs],
+      [key, jobName, JSON.stringify(input ?? null), maxDurationMs, timeoutMs],
       runner,
     );
     if (inserted[0])

@@ -5,7 +5,12 @@ import type { ScheduleSpec } from './schedule-spec.js';
 import type { BackfillRange, ScheduleState } from './tick-plan.js';
 
 /** States in which a run has ended: a schedule's previous run in any other state is still going. */
-export const ENDED_RUN_STATES: readonly WorkflowState[] = ['completed', 'failed', 'cancelled'];
+export const ENDED_RUN_STATES: readonly WorkflowState[] = [
+  'completed',
+  'failed',
+  'cancelled',
+  'compensated',
+];
 
 /** A `chrono_forge_schedules` row as PostgreSQL returns it (`bigint`s as text). */
 export interface ScheduleRow {

@@ -8,7 +8,6 @@ import { WorkflowStore } from '../persistence/workflow.store.js';
 import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
 import { SerializationError } from '../errors/serialization.error.js';
 import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
-import type { QueryRunner } from 'typeorm';
 import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
 import { LimitGate } from '../limits/limit-gate.js';
@@ -24,6 +23,13 @@ import { stepStorage, transactionStorage } from '../run/call-storage.js';
 import { engineStatement } from '../database/engine-statement.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
 import { stepStatementFailure } from './step-sql-errors.js';
+import { beginStepTransaction, observeStep } from './step-support.js';
+import { type CompensationCall, noteCompensation } from '../lifecycle/compensations.js';
+import { AbortWatcher } from '../lifecycle/abort-watcher.js';
+import { runAttempt } from '../lifecycle/step-attempt.js';
+import { isPassAbort } from '../lifecycle/abort-signals.js';
+import { pastDeadline } from '../lifecycle/deadline.js';
+import { toTimeoutMs } from '../definitions/lifecycle-options.js';
 
 /** Metadata a step log keeps between attempts. */
 interface StepMetadata {
@@ -49,10 +55,19 @@ export class StepRunner {
     private readonly metrics: ChronoForgeMetrics,
     private readonly tracer: ChronoForgeTracer,
     private readonly limits: LimitGate,
+    private readonly watcher: AbortWatcher,
   ) {}
 
-  /** Runs `fn` as step `step$<name>` of the current run, or plainly outside a run. */
-  run<T>(name: string, fn: () => T | Promise<T>, options: StepOptions = {}): Promise<T> {
+  /**
+   * Runs `fn` as step `step$<name>` of the current run, or plainly outside a run. `compensation`
+   * (called with the step's result) is registered with the run's pass once the step completed.
+   */
+  run<T>(
+    name: string,
+    fn: () => T | Promise<T>,
+    options: StepOptions = {},
+    compensation?: CompensationCall,
+  ): Promise<T> {
     const scope = activeScope();
     if (!scope) return (async () => fn())();
     try {
@@ -62,6 +77,16 @@ export class StepRunner {
     }
     const stepName = scope.nextStepName(`step$${name}`);
     // The tracked promise itself (no async wrapper): a floating step never rejects unhandled.
+    return scope.track(() => this.execute(scope, stepName, fn, options, compensation));
+  }
+
+  /** Runs `fn` as the engine-named durable step `stepName` of `scope` (e.g. a compensation). */
+  runAs<T>(
+    scope: RunScope,
+    stepName: string,
+    fn: () => T | Promise<T>,
+    options: StepOptions,
+  ): Promise<T> {
     return scope.track(() => this.execute(scope, stepName, fn, options));
   }
 
@@ -70,11 +95,17 @@ export class StepRunner {
     stepName: string,
     fn: () => T | Promise<T>,
     options: StepOptions,
+    compensation?: CompensationCall,
   ): Promise<T> {
+    const completed = (result: StoredValue | null): T => {
+      const value = deserializeValue<T>(result);
+      if (compensation) noteCompensation(scope, stepName, compensation, value, options);
+      return value;
+    };
     const existing = scope.logs.get(stepName);
     if (existing?.state === 'completed') {
       await scope.replayTurn(existing.id);
-      return deserializeValue<T>(existing.result);
+      return completed(existing.result);
     }
     scope.assertCanWork();
     const metadata: StepMetadata = { ...(existing?.metadata ?? {}) };
@@ -82,7 +113,9 @@ export class StepRunner {
     if (existing?.state === 'failed') {
       throw new ExecutionFailedError(stepName, existing.attempts);
     }
-    if (scope.isDraining()) scope.halt(scope.now());
+    // Past the run's deadline, the next pass ends the run (see `pastDeadline`).
+    if (scope.isDraining() || pastDeadline(scope)) scope.halt(scope.now());
+    const timeoutMs = toTimeoutMs(options.timeout, `timeout of step "${stepName}"`);
     // Before the transaction: a refused step halts the pass holding nothing.
     let beforeBody: (() => Promise<void> | undefined) | undefined;
     if (options.limit !== undefined) {
@@ -91,7 +124,7 @@ export class StepRunner {
     }
 
     const startedAt = new Date();
-    const tx = options.transactional ? await this.begin(options) : undefined;
+    const tx = options.transactional ? await beginStepTransaction(this.db, options) : undefined;
     let value: T;
     let stored!: StoredValue;
     let id: string | null = null;
@@ -99,21 +132,27 @@ export class StepRunner {
     let ownFailure: unknown;
     try {
       try {
-        const body = () => (tx ? transactionStorage.run(tx.manager, fn) : fn());
+        // The step's `timeout` bounds the body alone, not the limit's restamp before it.
+        const body = () =>
+          runAttempt(scope, stepName, timeoutMs, this.watcher, () =>
+            tx ? transactionStorage.run(tx.manager, fn) : fn(),
+          );
         const run = () => stepStorage.run(stepName, () => beforeBody?.()?.then(body) ?? body());
-        value = await this.observe(scope, stepName, attempts, run);
+        value = await observeStep(this.tracer, this.metrics, scope, stepName, attempts, run);
         // A refused durable call inside the body fails the step even when the body caught it.
         const refused = scope.takeRefusal(stepName);
         if (refused) throw refused;
         stored = serializeValue(value);
       } catch (err) {
         await tx?.rollbackTransaction().catch(() => undefined);
-        // A pass that halted, lost its lock, crashed or hit an engine fault records nothing more.
+        // A pass that halted, lost its lock, crashed or hit an engine fault records nothing more;
+        // nor does a body that stopped because the pass aborted it (a deadline, a cancel).
         if (
           err instanceof HaltExecution ||
           err instanceof LockLostError ||
           scope.crashed ||
-          scope.fault
+          scope.fault ||
+          isPassAbort(scope, err)
         )
           throw err;
         // A refused durable call is the root cause even when the body then threw something else.
@@ -181,7 +220,7 @@ export class StepRunner {
       const recorded = await this.store.findOwnedCompletedLog(scope.run.id, scope.owner, stepName);
       if (!recorded) scope.lockLost();
       scope.logs.set(stepName, recorded);
-      return deserializeValue<T>(recorded.result);
+      return completed(recorded.result);
     }
     this.crashPoint(scope, stepName, 'after');
     const log: LogRow = {
@@ -193,44 +232,7 @@ export class StepRunner {
       metadata: { ...metadata },
     };
     scope.logs.set(stepName, log);
-    return deserializeValue<T>(stored);
-  }
-
-  /** Runs a step body inside a `chronoforge.step` span and records its duration. */
-  private async observe<T>(
-    scope: RunScope,
-    stepName: string,
-    attempt: number,
-    body: () => T | Promise<T>,
-  ): Promise<T> {
-    const workflow = scope.run.job_name;
-    const started = performance.now();
-    let outcome = 'error';
-    try {
-      const attributes = {
-        'chronoforge.workflow': workflow,
-        'chronoforge.step': stepName,
-        'chronoforge.attempt': attempt,
-      };
-      const value = await this.tracer.span('chronoforge.step', attributes, async () => body());
-      outcome = 'ok';
-      return value;
-    } finally {
-      this.metrics.step(workflow, stepName, outcome, (performance.now() - started) / 1000);
-    }
-  }
-
-  /** Opens the transaction of a transactional step on the engine's DataSource. */
-  private async begin(options: StepOptions): Promise<QueryRunner> {
-    const runner = this.db.dataSource.createQueryRunner();
-    await engineStatement(() => runner.connect());
-    try {
-      await engineStatement(() => runner.startTransaction(options.isolation ?? 'READ COMMITTED'));
-    } catch (err) {
-      await runner.release();
-      throw err;
-    }
-    return runner;
+    return completed(stored);
   }
 
   private crashPoint(scope: RunScope, stepName: string, phase: CrashPhase): void {

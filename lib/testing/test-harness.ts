@@ -21,7 +21,7 @@ import {
   type TestHarness,
 } from './explore-options.interface.js';
 
-const TERMINAL = new Set(['completed', 'failed', 'stalled', 'cancelled']);
+const TERMINAL = new Set(['completed', 'failed', 'stalled', 'cancelled', 'compensated']);
 /**
  * A crash point of `explore`: a checkpoint of a durable call of the root run (`suffix` '') or of a
  * descendant run.

@@ -30,13 +30,14 @@ export class InventoryService {
 
   /**
    * Durable step `inventory.reserve`: reserves every line or none. `OutOfStockError` is final
-   * (one attempt); any other error is retried up to 3 times.
+   * (one attempt); any other error is retried up to 3 times. Compensated by {@link release}.
    */
   @DurableStep('inventory.reserve', {
     retry: [
       new RetryPolicy({ maxAttempts: 1, retryOn: [OutOfStockError] }),
       new RetryPolicy({ maxAttempts: 3, base: '200ms', cap: '2s' }),
     ],
+    compensate: 'release',
   })
   async reserve(
     orderId: string,
@@ -62,6 +63,25 @@ export class InventoryService {
     };
     this.reservations.set(orderId, reservation);
     return reservation;
+  }
+
+  /**
+   * Compensation of `inventory.reserve` (when the order rolls back): puts the reserved units back.
+   * Receives the step's arguments and its recorded reservation; idempotent per order id.
+   */
+  async release(
+    orderId: string,
+    _lines: ReadonlyArray<{ sku: string; quantity: number }>,
+    reservation: StockReservation,
+  ): Promise<void> {
+    if (!this.reservations.delete(orderId)) return;
+    for (const line of reservation.lines)
+      this.stock.set(line.sku, this.available(line.sku) + line.quantity);
+  }
+
+  /** The reservation of an order, if it holds one. */
+  findReservation(orderId: string): StockReservation | undefined {
+    return this.reservations.get(orderId);
   }
 
   /** Goods received: `quantity` more units of `sku` (orders that stalled on it can be retried). */

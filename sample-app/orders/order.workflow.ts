@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Branch, Workflow, WorkflowContext } from '@chronoforge/nestjs';
+import {
+  Branch,
+  ExecutionFailedError,
+  RetryPolicy,
+  Workflow,
+  WorkflowContext,
+} from '@chronoforge/nestjs';
 import { DeliveryReminderService } from '../delivery/delivery-reminder.service.js';
 import { InventoryService } from '../inventory/inventory.service.js';
 import { NotificationService } from '../notifications/notification.service.js';
@@ -9,6 +15,7 @@ import { WarehouseService } from '../warehouse/warehouse.service.js';
 import type { DeliveredSignal } from './dto/delivery-confirmation.dto.js';
 import { FulfilOrderDto } from './dto/fulfil-order.dto.js';
 import type { PackLineDto } from './dto/pack-line.dto.js';
+import { OrderNotShippableError } from './order-not-shippable.error.js';
 import { PACK_LINE_WORKFLOW } from './line-packing.workflow.js';
 import { durationMs, ORDER_TIMINGS, type OrderTimings } from './order-timings.config.js';
 
@@ -55,8 +62,20 @@ export class OrderWorkflow {
     @Inject(ORDER_TIMINGS) private readonly timings: OrderTimings,
   ) {}
 
-  /** Fulfils one order; started by `POST /orders` with the key `order-<orderId>`. */
-  @Workflow(FULFIL_ORDER_WORKFLOW, { input: FulfilOrderDto })
+  /**
+   * Fulfils one order; started by `POST /orders` with the key `order-<orderId>`. An order that
+   * cannot ship fails and rolls back (`compensateOn: ['failed']`): the charge is refunded, then the
+   * stock released (the compensations of `payments.charge` and `inventory.reserve`, last first). A
+   * stall (out of stock, no delivery confirmation) waits for an operator instead.
+   */
+  @Workflow(FULFIL_ORDER_WORKFLOW, {
+    input: FulfilOrderDto,
+    compensateOn: ['failed'],
+    retry: [
+      new RetryPolicy({ maxAttempts: 1, retryOn: [OrderNotShippableError] }),
+      new RetryPolicy({ maxAttempts: 3, base: '1s', cap: '30s' }),
+    ],
+  })
   async fulfil(order: FulfilOrderDto): Promise<OrderFulfilment> {
     const reservation = await this.inventory.reserve(order.orderId, order.lines);
     const charge = await this.payments.charge(order.orderId, reservation.lines);
@@ -70,7 +89,10 @@ export class OrderWorkflow {
     );
     await this.ctx.sleep(this.timings.coolOff, 'coolOff');
 
-    const shipment = await this.shipping.createShipment(reservation);
+    const shipment = await this.shipping.createShipment(reservation).catch((err: unknown) => {
+      if (err instanceof ExecutionFailedError) throw new OrderNotShippableError(order.orderId, err);
+      throw err;
+    });
     const shipped = await this.ctx.step('notifications.orderShipped', () =>
       this.notifications.sendOrderShipped(order.email, order.orderId, shipment.trackingNumber),
     );

@@ -18,9 +18,13 @@ export interface Charge {
 @Injectable()
 export class PaymentsService {
   private readonly charges = new Map<string, Charge>();
+  private readonly refunds = new Map<string, Charge>();
 
-  /** Durable step `payments.charge`: charges the order's total; retried with the default policy. */
-  @DurableStep('payments.charge')
+  /**
+   * Durable step `payments.charge`: charges the order's total; retried with the default policy.
+   * Compensated by {@link refund}.
+   */
+  @DurableStep('payments.charge', { compensate: 'refund' })
   async charge(orderId: string, lines: readonly ReservedLine[]): Promise<Charge> {
     const existing = this.charges.get(orderId);
     if (existing) return existing;
@@ -33,6 +37,19 @@ export class PaymentsService {
     };
     this.charges.set(orderId, charge);
     return charge;
+  }
+
+  /**
+   * Compensation of `payments.charge` (when the order rolls back): refunds the recorded charge.
+   * Idempotent per order id, like a PSP refund with an idempotency key.
+   */
+  async refund(orderId: string, _lines: readonly ReservedLine[], charge: Charge): Promise<void> {
+    if (!this.refunds.has(orderId)) this.refunds.set(orderId, charge);
+  }
+
+  /** The refunded charge of an order, if it was refunded. */
+  findRefund(orderId: string): Charge | undefined {
+    return this.refunds.get(orderId);
   }
 
   /** The charge of an order, if any. */

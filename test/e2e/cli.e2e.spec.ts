@@ -26,6 +26,19 @@ class CliWorkflows {
     return 'passed';
   }
 
+  undone: string[] = [];
+
+  /** A compensated step, then an hour's sleep. */
+  @Workflow('cli.undoable')
+  async undoable(): Promise<string> {
+    const key = this.ctx.key;
+    await this.ctx.step('book', () => 'booked', {
+      compensate: (r) => void this.undone.push(`${key}: ${r}`),
+    });
+    await this.ctx.sleep('1h');
+    return 'woke';
+  }
+
   @Workflow('cli.job')
   async job(input: { n: number }): Promise<number> {
     return this.ctx.step(
@@ -140,6 +153,32 @@ describe('chronoforge CLI (e2e)', () => {
     const again = await cli('resume', 'gate-1');
     expect(again.code).toBe(1);
     expect(again.err).toContain('Cannot resume run "gate-1" in state "completed"');
+  });
+
+  it('should cancel with a reason and a rollback, and roll a stalled run back', async () => {
+    const flows = app.get(CliWorkflows);
+    await client.start('cli.undoable', { key: 'undo-1' });
+    await eventually(async () => (await client.get('undo-1')).state === 'idle', 10_000, 'sleep');
+    const cancelled = await cli('cancel', 'undo-1', '--reason', 'ops: duplicate', '--compensate');
+    expect(cancelled, cancelled.err).toMatchObject({ code: 0, out: 'cancel: undo-1 ok\n' });
+    await expect
+      .poll(async () => (await client.get('undo-1')).state, { timeout: 10_000 })
+      .toBe('compensated');
+    expect(flows.undone).toEqual(['undo-1: booked']);
+    const shown = JSON.parse((await cli('show', 'undo-1')).out) as { cancelReason: string };
+    expect(shown.cancelReason).toBe('ops: duplicate');
+
+    flows.fail = true;
+    await client.start('cli.job', { key: 'bad-2', input: { n: -2 } });
+    await eventually(async () => (await client.get('bad-2')).state === 'stalled', 10_000, 'stall');
+    expect(await cli('compensate', 'bad-2')).toMatchObject({ code: 0 });
+    // Nothing to compensate: the rollback ends failed, with its cause recorded.
+    await expect
+      .poll(async () => (await client.get('bad-2')).compensation, { timeout: 10_000 })
+      .toMatchObject({ cause: 'stalled', compensated: [], failures: [] });
+    expect((await client.get('bad-2')).state).toBe('failed');
+    expect((await cli('retry', 'ok-1', '--reason', 'x')).code).toBe(2);
+    expect((await cli('cancel', 'ok-1', '--compensate', '--no-compensate')).code).toBe(2);
   });
 
   it('should answer usage errors with status 2 and the usage', async () => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkflowState } from '../../lib/index.js';
 import { InventoryService } from '../../sample-app/inventory/inventory.service.js';
 import { NotificationService } from '../../sample-app/notifications/notification.service.js';
+import { PaymentsService } from '../../sample-app/payments/payments.service.js';
 import { PACK_LINE_WORKFLOW as PACK } from '../../sample-app/orders/line-packing.workflow.js';
 import type { OrderRunRef, OrderRunView } from '../../sample-app/orders/order.presenter.js';
 import * as env from '../support/env.js';
@@ -129,6 +130,24 @@ describe('sample app over HTTP (e2e)', () => {
     expect((await call('POST', delivered('order-nope'), bob)).status).toBe(404);
     const late = await call<ErrorBody>('POST', delivered('order-A-1001'), bob);
     expect(late).toMatchObject({ status: 409, body: { code: 'CHRONOFORGE_INVALID_TRANSITION' } });
+  });
+
+  it('should refund and restock an order the carrier refuses, last step first', async () => {
+    const sofa = { orderId: 'S-1', lines: [{ sku: 'SOFA-04', quantity: 2 }], email: 's@x.io' };
+    expect((await call('POST', '/orders', sofa)).status).toBe(202);
+    const run = await waitFor('order-S-1', 'compensated');
+    const names = run.steps.map((s) => s.name);
+    expect(names.slice(-2)).toEqual([
+      '$compensate$step$payments.charge',
+      '$compensate$step$inventory.reserve',
+    ]);
+    expect(run.errors.map((e) => e.errorClass)).toEqual([
+      'ShipmentRefusedError',
+      'OrderNotShippableError',
+    ]);
+    expect(app.get(PaymentsService).findRefund('S-1')).toMatchObject({ chargeId: 'ch_S-1' });
+    expect(app.get(InventoryService).findReservation('S-1')).toBeUndefined();
+    expect(app.get(InventoryService).available('SOFA-04')).toBe(20);
   });
 
   it('should stall an order it cannot stock, then let an operator retry and cancel it', async () => {

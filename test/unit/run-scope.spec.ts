@@ -17,6 +17,7 @@ const run: RunRow = {
   attempt: 0,
   retry_counts: {},
   max_duration_ms: '1000',
+  deadline_at: null,
 };
 
 const newScope = (): RunScope =>
@@ -29,6 +30,8 @@ const newScope = (): RunScope =>
       methodName: 'm',
       maxDurationMs: 1000,
       toInput: (input: unknown) => input,
+      compensateOn: [],
+      onTimeout: 'cancel',
       invoke: async () => null,
     },
     'owner',

@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { allowedFrom, canTransition, TRANSITIONS } from '../../lib/client/transitions.js';
 import type { WorkflowState } from '../../lib/database/entities/workflow.entity.js';
 
-const STATES: WorkflowState[] = ['idle', 'running', 'completed', 'failed', 'stalled', 'cancelled'];
+const STATES: WorkflowState[] = [
+  'idle',
+  'running',
+  'completed',
+  'failed',
+  'stalled',
+  'cancelled',
+  'compensating',
+  'compensated',
+];
 
 describe('TRANSITIONS', () => {
   it('should list every workflow state exactly once', () => {
@@ -21,30 +30,34 @@ describe('TRANSITIONS', () => {
 
   it('should encode the documented state machine', () => {
     expect(TRANSITIONS).toEqual({
-      idle: ['running', 'cancelled'],
-      running: ['idle', 'completed', 'failed', 'stalled', 'cancelled'],
-      stalled: ['idle', 'cancelled'],
-      failed: ['idle'],
+      idle: ['running', 'cancelled', 'compensating'],
+      running: ['idle', 'completed', 'failed', 'stalled', 'cancelled', 'compensating'],
+      stalled: ['idle', 'cancelled', 'compensating'],
+      failed: ['idle', 'compensating'],
       completed: [],
       cancelled: [],
+      compensating: ['compensated', 'failed', 'cancelled'],
+      compensated: [],
     });
   });
 
-  it('should make completed and cancelled terminal', () => {
+  it('should make completed, cancelled and compensated terminal', () => {
     expect(TRANSITIONS.completed).toHaveLength(0);
     expect(TRANSITIONS.cancelled).toHaveLength(0);
+    expect(TRANSITIONS.compensated).toHaveLength(0);
   });
 
-  it('should only let a running pass finish a run', () => {
+  it('should only let a running pass finish a run, or a rollback end it', () => {
     for (const from of STATES) {
       expect(canTransition(from, 'completed')).toBe(from === 'running');
-      expect(canTransition(from, 'failed')).toBe(from === 'running');
+      expect(canTransition(from, 'failed')).toBe(from === 'running' || from === 'compensating');
       expect(canTransition(from, 'stalled')).toBe(from === 'running');
+      expect(canTransition(from, 'compensated')).toBe(from === 'compensating');
     }
   });
 
   it('should make every non-terminal state reach a terminal state', () => {
-    const terminal = new Set<WorkflowState>(['completed', 'cancelled']);
+    const terminal = new Set<WorkflowState>(['completed', 'cancelled', 'compensated']);
     for (const start of STATES) {
       const seen = new Set<WorkflowState>([start]);
       const queue = [start];
@@ -96,11 +109,18 @@ describe('allowedFrom()', () => {
     for (const s of allowedFrom('retry')) expect(canTransition(s, 'idle')).toBe(true);
   });
 
-  it("should allow cancel from exactly the states that can move to 'cancelled'", () => {
+  it("should allow cancel from the states that can move to 'cancelled', except a rollback", () => {
     expect(allowedFrom('cancel').sort()).toEqual(['idle', 'running', 'stalled']);
     for (const s of STATES) {
-      expect(allowedFrom('cancel').includes(s)).toBe(canTransition(s, 'cancelled'));
+      expect(allowedFrom('cancel').includes(s)).toBe(
+        s !== 'compensating' && canTransition(s, 'cancelled'),
+      );
     }
+  });
+
+  it("should allow compensate from states that can move to 'compensating' and have ended", () => {
+    expect(allowedFrom('compensate')).toEqual(['failed', 'stalled']);
+    for (const s of allowedFrom('compensate')) expect(canTransition(s, 'compensating')).toBe(true);
   });
 
   it('should return a fresh array each call', () => {

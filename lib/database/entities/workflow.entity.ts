@@ -9,9 +9,11 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 export const RUN_STATES = [
   'idle',
   'running',
+  'compensating',
   'stalled',
   'failed',
   'completed',
+  'compensated',
   'cancelled',
 ] as const;
 
@@ -48,6 +50,12 @@ export class WorkflowEntity {
   @Column('timestamptz', { name: 'finished_at', nullable: true }) finishedAt: Date | null;
   @Column('timestamptz', { name: 'next_run_at', nullable: true }) nextRunAt: Date | null;
   @Column('jsonb', { nullable: true }) result: unknown;
+  /** The run's deadline (`@Workflow({ timeout })`, `start(…, { timeout })`, or its parent's). */
+  @Column('timestamptz', { name: 'deadline_at', nullable: true }) deadlineAt: Date | null;
+  /** Why the run was cancelled (`client.cancel(key, { reason })`). */
+  @Column('text', { name: 'cancel_reason', nullable: true }) cancelReason: string | null;
+  /** Why the run rolled back and which compensations failed (see `CompensationInfo`). */
+  @Column('jsonb', { nullable: true }) compensation: unknown;
   @Column('bigint', { name: 'parent_execution_log_id', nullable: true }) parentExecutionLogId:
     string | null;
   @Column('timestamptz', { name: 'created_at' }) createdAt: Date;

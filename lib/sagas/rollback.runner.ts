@@ -1,0 +1,129 @@
+import { Injectable } from '@nestjs/common';
+import { ExecutionFailedError } from '../errors/execution-failed.error.js';
+import { COMPENSATION_PREFIX, compensationsOf } from '../lifecycle/compensations.js';
+import type { PassOutcome } from '../observability/chrono-forge-metrics.js';
+import type { CompensateOn } from '../options/workflow-options.interface.js';
+import { WorkflowStore } from '../persistence/workflow.store.js';
+import { toErrorRecord } from '../run/error-record.js';
+import { type RunScope, runStorage } from '../run/run-scope.js';
+import { StepRunner } from '../steps/step.runner.js';
+import { CollectingScope } from './collecting-scope.js';
+import type { PassEnding } from './pass-ending.js';
+import { SagaStore } from './saga.store.js';
+import { DeadlineEnforcer } from './deadline-enforcer.js';
+import { pastDeadline } from '../lifecycle/deadline.js';
+
+/** Wait before the pass that follows a rollback pass in which an engine statement failed. */
+const FAULT_RETRY_MS = 1_000;
+
+/**
+ * Rolls runs back. A failing pass whose workflow rolls back on that outcome hands the run over
+ * (`compensating`); each rollback pass then replays the workflow method to find the compensations
+ * of its completed steps (no step body runs: the first call that would do new work ends the
+ * replay), and runs them last-completed first, each as the durable step `$compensate$<step>`:
+ * recorded once, retried by its own policy (a retry halts the pass, as a step retry does), skipped
+ * on replay. A compensation that exhausts its retries is listed and the rollback goes on.
+ */
+@Injectable()
+export class RollbackRunner {
+  constructor(
+    private readonly sagas: SagaStore,
+    private readonly workflows: WorkflowStore,
+    private readonly steps: StepRunner,
+    private readonly deadlines: DeadlineEnforcer,
+  ) {}
+
+  /**
+   * Ends a pass that would fail or stall the run (`cause`) by starting its rollback instead, when
+   * the workflow rolls back on `cause` and the pass reached a completed step with a compensation.
+   * Returns the pass's outcome, or `null` when the run does not roll back.
+   */
+  async begin(
+    scope: RunScope,
+    cause: CompensateOn,
+    error: unknown,
+    attempt: number,
+    end: PassEnding,
+  ): Promise<PassOutcome | null> {
+    if (!scope.definition.compensateOn.includes(cause) || compensationsOf(scope).size === 0)
+      return null;
+    const record = cause === 'failed' ? toErrorRecord(error, scope.context) : null;
+    const context = scope.contextDirty ? scope.context : null;
+    const { run, owner } = scope;
+    const begun = await end.settle(() =>
+      this.sagas.beginRollback(run.id, owner, cause, attempt, record, context),
+    );
+    if (!begun) return 'lock_lost';
+    await end.afterRelease(begun.nextRunAt);
+    return 'compensating';
+  }
+
+  /** Whether this layer takes the pass: a rollback, or a run past its deadline. */
+  takesPass(scope: RunScope): boolean {
+    return scope.run.state === 'compensating' || pastDeadline(scope);
+  }
+
+  /** A pass {@link takesPass} took: one rollback pass (see the class), or the deadline's end. */
+  async pass(scope: RunScope, end: PassEnding): Promise<PassOutcome | undefined> {
+    if (scope.run.state !== 'compensating') return this.deadlines.enforce(scope, end);
+    const { run, owner } = scope;
+    const collect = CollectingScope.of(scope);
+    try {
+      const invoked = runStorage.run(collect, () => scope.definition.invoke(run.input));
+      await Promise.race([invoked, collect.stopped]);
+    } catch {
+      // NOTE: the replay only collects compensations; how the method ends does not matter.
+    }
+    await collect.settle();
+    if (collect.crashed) return undefined;
+    if (collect.lost) return 'lock_lost';
+    const failed: string[] = [];
+    const compensated: string[] = [];
+    if (!collect.fault) {
+      const pending = compensationsOf(collect);
+      const order = await this.sagas.rollbackOrder(run.id, [...pending.keys()]).catch((err) => {
+        scope.markFaulted(err);
+        return [];
+      });
+      await runStorage.run(scope, async () => {
+        for (const stepName of order) {
+          const { run: undo, options } = pending.get(stepName)!;
+          const name = `${COMPENSATION_PREFIX}${stepName}`;
+          try {
+            await this.steps.runAs(scope, name, undo, options);
+            compensated.push(stepName);
+          } catch (err) {
+            // Halted (a retry), lost, crashed or faulted: the next pass goes on from here.
+            if (!(err instanceof ExecutionFailedError) || err.stepName !== name || scope.halted)
+              break;
+            failed.push(name);
+          }
+        }
+      });
+    }
+    await scope.settle();
+    if (scope.crashed) return undefined;
+    if (scope.lost) return 'lock_lost';
+    const context = scope.contextDirty ? scope.context : null;
+    if (collect.fault || scope.fault || scope.halted) {
+      const retryAt = scope.now() + (scope.halted ? 0 : FAULT_RETRY_MS);
+      const nextRunAt = new Date(scope.halted && scope.wakeAt != null ? scope.wakeAt : retryAt);
+      const spec = { state: 'compensating' as const, nextRunAt, context };
+      const released = await end.settle(() =>
+        this.workflows.release(run.id, owner, {
+          ...spec,
+          attempt: run.attempt,
+          retryCounts: run.retry_counts,
+        }),
+      );
+      if (!released) return 'lock_lost';
+      await end.afterRelease(released.nextRunAt);
+      return 'halted';
+    }
+    const state = await end.settle(() =>
+      this.sagas.endRollback(run.id, owner, failed, compensated, context),
+    );
+    if (state === undefined) return 'lock_lost';
+    return state as PassOutcome;
+  }
+}

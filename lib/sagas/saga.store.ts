@@ -1,0 +1,133 @@
+import { Injectable } from '@nestjs/common';
+import { COMPENSATION_PREFIX } from '../lifecycle/compensations.js';
+import type { CompensateOn } from '../options/workflow-options.interface.js';
+import type { ErrorRecord } from '../persistence/rows.js';
+import { WorkflowStore } from '../persistence/workflow.store.js';
+
+const json = (value: unknown): string | null => (value === null ? null : JSON.stringify(value));
+
+/**
+ * Statements of rollbacks. Those a pass makes are fenced like every write of a pass: they apply
+ * only while `locked_by` is the pass's owner (`$2`), and the ones that end the pass release the
+ * lock in the same statement.
+ */
+@Injectable()
+export class SagaStore {
+  constructor(private readonly store: WorkflowStore) {}
+
+  /**
+   * Ends a failing pass by starting the run's rollback: state `compensating`, due now, `cause`
+   * recorded, and (for a workflow-level failure) the error-log row; a deadline that cancels also
+   * records `cancelReason`. Returns the stored wake time, or `undefined` when the lock was lost.
+   */
+  async beginRollback(
+    id: string,
+    owner: string,
+    cause: CompensateOn,
+    attempt: number,
+    error: ErrorRecord | null,
+    context: Record<string, unknown> | null,
+    cancelReason: string | null = null,
+  ): Promise<{ nextRunAt: Date } | undefined> {
+    const rows = await this.store.query<{ next_run_at: Date }>(
+      `WITH w AS (
+         UPDATE ${this.store.wf} SET state = 'compensating', next_run_at = now(), wake_pending = false,
+           locked_at = NULL, locked_by = NULL, attempt = $4, context = COALESCE($5::jsonb, context),
+           compensation = jsonb_build_object('cause', $3::text), updated_at = now(),
+           cancel_reason = COALESCE($10, cancel_reason)
+         WHERE id = $1 AND locked_by = $2 RETURNING id, next_run_at),
+       e AS (
+         INSERT INTO ${this.store.errors} (workflow_id, step_name, attempt, error_class, error_message, backtrace, context)
+         SELECT w.id, NULL, $4, $6, $7, $8, $9 FROM w WHERE $6::text IS NOT NULL)
+       SELECT next_run_at FROM w`,
+      [
+        id,
+        owner,
+        cause,
+        attempt,
+        json(context),
+        error?.errorClass ?? null,
+        error?.message ?? null,
+        error?.backtrace ?? null,
+        json(error?.context ?? null),
+        cancelReason,
+      ],
+    );
+    return rows[0] ? { nextRunAt: rows[0].next_run_at } : undefined;
+  }
+
+  /** Ends a pass by cancelling its run (a deadline): `false` when the lock was lost. */
+  async cancelRun(id: string, owner: string, reason: string): Promise<boolean> {
+    const rows = await this.store.query(
+      `UPDATE ${this.store.wf} SET state = 'cancelled', cancel_reason = $3, finished_at = now(),
+         next_run_at = NULL, wake_pending = false, locked_at = NULL, locked_by = NULL, updated_at = now()
+       WHERE id = $1 AND locked_by = $2 RETURNING id`,
+      [id, owner, reason],
+    );
+    return rows.length > 0;
+  }
+
+  /** The completed steps among `stepNames`, last completed first: the order of a rollback. */
+  async rollbackOrder(id: string, stepNames: string[]): Promise<string[]> {
+    if (stepNames.length === 0) return [];
+    const rows = await this.store.query<{ step_name: string }>(
+      `SELECT step_name FROM ${this.store.logs}
+       WHERE workflow_id = $1 AND step_name = ANY($2::text[]) AND state = 'completed'
+       ORDER BY completed_at DESC, id DESC`,
+      [id, stepNames],
+    );
+    return rows.map((r) => r.step_name);
+  }
+
+  /**
+   * Ends a rollback and releases the lock: `failed` when a compensation failed (listed with its
+   * error), else `compensated`, or — nothing to compensate — the state the rollback replaced.
+   * Returns the final state, or `undefined` when the lock was lost.
+   */
+  async endRollback(
+    id: string,
+    owner: string,
+    failed: string[],
+    compensated: string[],
+    context: Record<string, unknown> | null,
+  ): Promise<string | undefined> {
+    const rows = await this.store.query<{ state: string }>(
+      `UPDATE ${this.store.wf} SET state = CASE WHEN cardinality($3::text[]) > 0 THEN 'failed'
+           WHEN cardinality($4::text[]) > 0 THEN 'compensated'
+           WHEN compensation->>'cause' = 'cancelled' THEN 'cancelled' ELSE 'failed' END,
+         finished_at = now(), next_run_at = NULL, wake_pending = false, locked_at = NULL,
+         locked_by = NULL, context = COALESCE($5::jsonb, context), updated_at = now(),
+         compensation = COALESCE(compensation, '{}'::jsonb) || jsonb_build_object(
+           'compensated', to_jsonb($4::text[]),
+           'failures', (SELECT COALESCE(jsonb_agg(jsonb_build_object(
+               'step', substr(l.step_name, ${COMPENSATION_PREFIX.length + 1}), 'compensation', l.step_name,
+               'errorClass', l.error_class, 'message', l.error_message) ORDER BY l.updated_at, l.id), '[]'::jsonb)
+             FROM ${this.store.logs} l WHERE l.workflow_id = $1 AND l.step_name = ANY($3::text[])))
+       WHERE id = $1 AND locked_by = $2 RETURNING state`,
+      [id, owner, failed, compensated, json(context)],
+    );
+    return rows[0]?.state;
+  }
+
+  /**
+   * `client.compensate()`: moves a run in one of `from` to `compensating`, due now, giving its
+   * failed compensations a fresh retry budget. Returns the wake time, or `null` when the run was
+   * not in one of those states.
+   */
+  async compensate(id: string, from: string[]): Promise<Date | null> {
+    const rows = await this.store.query<{ next_run_at: Date }>(
+      `WITH w AS (
+         UPDATE ${this.store.wf} SET state = 'compensating', next_run_at = now(), finished_at = NULL,
+           wake_pending = false, locked_at = NULL, locked_by = NULL, updated_at = now(),
+           compensation = jsonb_build_object('cause', COALESCE(compensation->>'cause', state))
+         WHERE id = $1 AND state = ANY($2::text[]) RETURNING id, next_run_at),
+       l AS (
+         UPDATE ${this.store.logs} SET state = 'pending', updated_at = now(),
+           metadata = metadata || jsonb_build_object('attempt_offset', attempts, 'retry_counts', '{}'::jsonb)
+         WHERE workflow_id IN (SELECT id FROM w) AND state = 'failed' AND starts_with(step_name, $3))
+       SELECT next_run_at FROM w`,
+      [id, from, COMPENSATION_PREFIX],
+    );
+    return rows[0]?.next_run_at ?? null;
+  }
+}

@@ -1,0 +1,49 @@
+import type { QueryRunner } from 'typeorm';
+import type { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
+import { engineStatement } from '../database/engine-statement.js';
+import type { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
+import type { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
+import type { StepOptions } from '../options/workflow-options.interface.js';
+import type { RunScope } from '../run/run-scope.js';
+
+/** Runs one attempt of a step body inside a `chronoforge.step` span and records its duration. */
+export async function observeStep<T>(
+  tracer: ChronoForgeTracer,
+  metrics: ChronoForgeMetrics,
+  scope: RunScope,
+  stepName: string,
+  attempt: number,
+  body: () => T | Promise<T>,
+): Promise<T> {
+  const workflow = scope.run.job_name;
+  const started = performance.now();
+  let outcome = 'error';
+  try {
+    const attributes = {
+      'chronoforge.workflow': workflow,
+      'chronoforge.step': stepName,
+      'chronoforge.attempt': attempt,
+    };
+    const value = await tracer.span('chronoforge.step', attributes, async () => body());
+    outcome = 'ok';
+    return value;
+  } finally {
+    metrics.step(workflow, stepName, outcome, (performance.now() - started) / 1000);
+  }
+}
+
+/** Opens the transaction of a transactional step on the engine's DataSource. */
+export async function beginStepTransaction(
+  db: ChronoForgeDatabase,
+  options: StepOptions,
+): Promise<QueryRunner> {
+  const runner = db.dataSource.createQueryRunner();
+  await engineStatement(() => runner.connect());
+  try {
+    await engineStatement(() => runner.startTransaction(options.isolation ?? 'READ COMMITTED'));
+  } catch (err) {
+    await runner.release();
+    throw err;
+  }
+  return runner;
+}
