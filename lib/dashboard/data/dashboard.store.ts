@@ -122,7 +122,7 @@ export class DashboardStore {
            CASE WHEN w.stale_lock THEN 'stale lock'
                 WHEN ${OVERDUE} AND w.started_at IS NULL THEN 'never started'
                 WHEN ${OVERDUE} THEN 'overdue wake-up'
-                WHEN p.state IN ('completed', 'failed', 'cancelled') THEN 'parent finished'
+                WHEN p.state IN ('completed', 'failed', 'cancelled', 'compensated') THEN 'parent finished'
                 WHEN w.state = 'idle' AND w.next_run_at IS NULL AND w.updated_at < now() - $2 * interval '1 millisecond'
                   THEN 'waiting without timer'
            END AS reason
