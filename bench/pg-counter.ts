@@ -44,6 +44,8 @@ const LABELS: Array<[string, RegExp]> = [
   ['insertRun', /ON CONFLICT \(job_name, key\) DO NOTHING/],
   ['findLog', /^\s*SELECT id, step_name, state, attempts, result, metadata FROM/],
   ['sweep', /UNION ALL/],
+  // The limits' part of the recovery sweep.
+  ['sweep', /SELECT DISTINCT name, key FROM/],
 ];
 
 export function labelOf(text: string): string {
