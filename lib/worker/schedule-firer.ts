@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
+import type { EntityManager, QueryRunner } from 'typeorm';
 import { WorkflowClient } from '../client/workflow.client.js';
 import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
 import { WorkflowRegistry } from '../definitions/workflow.registry.js';
@@ -52,8 +52,8 @@ export class ScheduleFirer {
     const names = this.workflows.names();
     if (names.length === 0) return false;
     const done = await this.db.dataSource.transaction(async (manager) => {
-      const runner = manager.queryRunner;
-      if (!runner) throw new Error('TypeORM transaction without a query runner');
+      // NOTE: a manager from DataSource.transaction() always carries its transaction's runner.
+      const runner = manager.queryRunner as QueryRunner;
       const row = await this.store.claimDue(this.clock.now(), names, runner);
       if (!row) return null;
       const plan = planTicks(stateOf(row), new CronSpec(row.cron, row.time_zone), this.clock.now());
