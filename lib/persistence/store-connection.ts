@@ -98,7 +98,9 @@ export abstract class StoreConnection {
    * hold). `end` must be called once the write ended. @internal
    */
   async claimWrite(carrier?: StateCarrier, runner?: QueryRunner): Promise<ClaimedWrite> {
-    const client = carrier && !runner ? await this.pool.connect() : undefined;
+    // A refused or timed-out connection fails like a statement: an engine fault, never user code's.
+    const client =
+      carrier && !runner ? await engineStatement(() => this.pool.connect()) : undefined;
     // A checked-out connection that the server drops while no query runs on it emits 'error': with
     // no listener that would crash the process. Remember it, and destroy the connection on release.
     let broken: Error | undefined;

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { InvalidTransitionError, type WorkflowClient } from '../../lib/index.js';
 import { armFaultSql } from './db-faults.js';
+import type { LoggedFault } from './engine-log.js';
 import type { ProgramInput } from './fuzz.fixture.js';
 import { checkBatch } from './invariants.js';
 import { type Expectation, expectationOf } from './model.js';
@@ -19,6 +20,8 @@ export interface BatchEnv {
   killedPids: () => Set<number>;
   /** In-process mode: what the engine logged about run `id` (warnings, errors) since `sinceMs`. */
   engineLog?: (id: string, sinceMs: number) => string[];
+  /** The passes the engines (in process and in worker processes) logged as faulted so far. */
+  engineFaults?: () => LoggedFault[];
 }
 
 /** One program of a batch, as run. */
@@ -49,6 +52,8 @@ export const fuzzStats = {
   sqlArmed: 0,
   sqlFired: 0,
   killed: 0,
+  /** Runs a fault struck that the suite did not inject (refused connections of a busy server). */
+  infraFaulted: 0,
 };
 
 /** Retries a driver action while it fails on an injected fault (a user would retry too). */

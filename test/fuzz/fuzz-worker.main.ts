@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { TestClock } from '../../lib/index.js';
 import { bootApp } from '../support/app.js';
 import { DATABASE_URL } from '../support/env.js';
+import { EngineLog } from './engine-log.js';
 import { fuzzProviders } from './fuzz.fixture.js';
 
 /**
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
       migrationsRun: false,
     },
   });
+  // Warnings and errors to stdout: the driver reads the faulted passes from them (engine-log.ts).
+  app.useLogger(new EngineLog(true));
   process.on('SIGTERM', () => {
     void app.close().then(() => process.exit(0));
   });

@@ -128,6 +128,7 @@ export async function bootFuzzApp(
       drainMs: DRAIN_MS,
       killedPids: () => new Set(),
       engineLog: (id, sinceMs) => log.about(id, sinceMs),
+      engineFaults: () => log.faults(),
     }),
     async close() {
       await app.close();

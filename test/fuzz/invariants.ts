@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { deserializeValue } from '../../lib/util/serialization.util.js';
 import { type BatchEnv, type Case, fuzzStats } from './batch.js';
 import { firedFaultsSql } from './db-faults.js';
+import type { LoggedFault } from './engine-log.js';
 import { printProgram } from './print.js';
 import type { Stmt } from './program.js';
 
@@ -48,8 +49,8 @@ function innerNodes(body: Stmt[]): string[] {
  * The invariants, checked once a batch settled. Per run: it reached the state the model predicts
  * (completed, or cancelled when the driver's cancel succeeded; nothing left stuck), with the
  * model's result and durable state; each ledger node ran exactly as often as the model says (more
- * only when a fault struck the run: a failed statement or a killed worker; fewer only after a
- * cancel); transactional bodies exactly once. Per body: it ran holding its run's lock (so never
+ * only when a fault struck the run: a failed statement — injected, or a refused connection the
+ * engine logged — or a killed worker; fewer only after a cancel); transactional bodies exactly once. Per body: it ran holding its run's lock (so never
  * after a cancel, never in a superseded pass), never started after its own step log committed,
  * and two passes over one run never overlap; every completed step log has its body in the ledger.
  */
@@ -81,6 +82,24 @@ export async function checkBatch(
       .filter((r) => r.fired)
       .map((r) => r.id),
   );
+  // Faults nobody injected (a busy shared server refusing connections) explain a body run again
+  // too, like an injected one; a fault whose cause is neither is a defect. Children's faults count
+  // for their root, whose ledger holds their bodies.
+  const logged = (env.engineFaults?.() ?? []).filter((f) => f.kind !== 'injected');
+  const faultRoots = new Map<string, LoggedFault[]>();
+  if (logged.length > 0) {
+    const keys = await q<{ id: string; key: string }>(
+      `SELECT id::text AS id, key FROM ${s}.chrono_forge_workflows WHERE id = ANY($1::bigint[]) AND starts_with(key, $2)`,
+      [[...new Set(logged.map((f) => f.runId))], prefix],
+    );
+    for (const { id, key } of keys) {
+      const root = key.split('$')[0];
+      faultRoots.set(root, [
+        ...(faultRoots.get(root) ?? []),
+        ...logged.filter((f) => f.runId === id),
+      ]);
+    }
+  }
   const killed = env.killedPids();
   fuzzStats.sqlFired += fired.size;
   fuzzStats.killed = Math.max(fuzzStats.killed, killed.size);
@@ -148,7 +167,14 @@ export async function checkBatch(
   for (const c of cases) {
     const run = runs.get(c.key);
     const rows = ledger.filter((r) => r.root === c.key);
-    const faulty = fired.has(c.id) || rows.some((r) => killed.has(r.pid));
+    const faults = faultRoots.get(c.key) ?? [];
+    for (const f of faults.filter((x) => x.kind === 'unexplained'))
+      report(c.key, `run ${f.runId} faulted for no injected or infrastructure cause: ${f.cause}`);
+    if (faults.some((f) => f.kind === 'infrastructure')) fuzzStats.infraFaulted++;
+    const faulty =
+      fired.has(c.id) ||
+      rows.some((r) => killed.has(r.pid)) ||
+      faults.some((f) => f.kind === 'infrastructure');
     for (const e of c.actionErrors) report(c.key, `driver action failed: ${e}`);
     const want = c.cancel === 'ok' ? 'cancelled' : c.model.state;
     if (!run) {

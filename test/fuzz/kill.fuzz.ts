@@ -47,7 +47,13 @@ describe.skipIf(MODE === 'inproc' || KILL_SHARE <= 0)(
       const ran = await fuzz('kill', total, KILL_BATCH, async (b) => {
         await pool.ensure();
         const reports = await runBatch(
-          { ...fuzzApp!.env(), drainMs: KILL_DRAIN_MS, chaos: pool.chaos, killedPids: pool.killed },
+          {
+            ...fuzzApp!.env(),
+            drainMs: KILL_DRAIN_MS,
+            chaos: pool.chaos,
+            killedPids: pool.killed,
+            engineFaults: () => [...fuzzApp!.log.faults(), ...pool.faults()],
+          },
           b.programs,
         );
         return reports.length ? [...reports, `worker logs:\n${pool.logs()}`] : reports;

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ShapeSwitches } from './program.js';
+import { faultsIn } from './engine-log.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const script = join(root, 'dist/test/fuzz/fuzz-worker.main.js');
@@ -102,6 +103,8 @@ export function workerPool(schema: string, queueName: string, size = 2, skewMs =
       }
       await Promise.all(booting);
     },
+    /** The passes the workers logged as faulted (they echo their warnings to stdout). */
+    faults: () => workers.flatMap((w) => faultsIn(w.log)),
     /** Worker output, for a failure report. */
     logs: () => workers.map((w) => `--- pid ${w.proc.pid}\n${w.log.slice(-3000)}`).join('\n'),
     async close(): Promise<void> {
