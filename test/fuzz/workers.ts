@@ -30,6 +30,7 @@ export function shapeSwitches(): ShapeSwitches {
     stateInStep: on('stateInStep', true),
     protoKeys: on('protoKeys', true),
     retryShift: on('retryShift', false),
+    saga: on('saga', true),
   };
 }
 
