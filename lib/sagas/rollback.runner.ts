@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { ExecutionFailedError } from '../errors/execution-failed.error.js';
 import { COMPENSATION_PREFIX, compensationsOf } from '../lifecycle/compensations.js';
 import type { PassOutcome } from '../observability/chrono-forge-metrics.js';
 import type { CompensateOn } from '../options/workflow-options.interface.js';
@@ -92,10 +91,11 @@ export class RollbackRunner {
           try {
             await this.steps.runAs(scope, name, undo, options);
             compensated.push(stepName);
-          } catch (err) {
+          } catch {
             // Halted (a retry), lost, crashed or faulted: the next pass goes on from here.
-            if (!(err instanceof ExecutionFailedError) || err.stepName !== name || scope.halted)
-              break;
+            if (scope.halted || scope.lost || scope.crashed || scope.fault) break;
+            // Exhausted its retries (ExecutionFailedError), or could not run: listed, and the
+            // rollback goes on.
             failed.push(name);
           }
         }

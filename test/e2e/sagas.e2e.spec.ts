@@ -105,6 +105,13 @@ describe('sagas: compensation of completed steps (e2e)', () => {
     expect(run.errors.map((e) => e.message)).toContain('shipping is impossible');
   });
 
+  it('should compensate steps that completed beside the failed one in a Promise.all', async () => {
+    await client.start('saga.parallel', { key: 'parallel' });
+    const run = await settled('parallel');
+    expect(run.state).toBe('compensated');
+    expect((await ledger('parallel')).sort()).toEqual(['undo a', 'undo b']);
+  });
+
   it('should undo a transactional step through ctx.manager in its own transactional compensation', async () => {
     await client.start('saga.tx', { key: 'tx' });
     const run = await settled('tx');

@@ -38,7 +38,7 @@ export interface Case {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'compensated']);
 let batchSeq = 0;
 
 /** What the batches did so far (printed at the end of a fuzz run, so a green run shows its faults). */
@@ -54,6 +54,9 @@ export const fuzzStats = {
   killed: 0,
   /** Runs a fault struck that the suite did not inject (refused connections of a busy server). */
   infraFaulted: 0,
+  /** Saga programs, and those that ended rolled back (`compensated`). */
+  sagas: 0,
+  compensated: 0,
 };
 
 /** Retries a driver action while it fails on an injected fault (a user would retry too). */
@@ -79,8 +82,9 @@ export async function runBatch(env: BatchEnv, programs: Program[]): Promise<stri
   const cases: Case[] = await Promise.all(
     programs.map(async (program, i): Promise<Case> => {
       const key = `${prefix}${i}`;
-      const input: ProgramInput = { root: key, body: program.body };
-      const handle = await env.client.start('fuzz.program', { key, input });
+      const input: ProgramInput = { root: key, body: program.body, saga: program.saga };
+      const workflow = program.saga ? 'fuzz.saga' : 'fuzz.program';
+      const handle = await env.client.start(workflow, { key, input });
       const c: Case = {
         key,
         id: handle.id,
@@ -92,6 +96,7 @@ export async function runBatch(env: BatchEnv, programs: Program[]): Promise<stri
       };
       const sql = program.faults.sql;
       fuzzStats.programs++;
+      if (program.saga) fuzzStats.sagas++;
       if (sql) fuzzStats.sqlArmed++;
       if (sql)
         for (const q of armFaultSql(env.schema, handle.id, sql.kind, sql.nth))

@@ -25,6 +25,8 @@ const workflowRetry = new RetryPolicy({ maxAttempts: 12, base: '20ms', cap: '200
 export interface ProgramInput {
   root: string;
   body: Stmt[];
+  /** `fuzz.saga`: plain steps are compensated. */
+  saga?: boolean;
 }
 
 /** A value the interpreter records per node: the result of `fuzz.program` is `{ [node]: value }`. */
@@ -60,6 +62,27 @@ export class FuzzSteps {
     await this.ledger.record(root, node, this.ctx.manager);
     if (ms > 0) await new Promise((r) => setTimeout(r, ms));
     return `v_${node}`;
+  }
+
+  /** `work` with a compensation: `undo` writes ledger node `<node>.undo`. */
+  @DurableStep({ retry: stepRetry, compensate: 'undo' })
+  async sagaWork(root: string, node: string, flaky = 0, ms = 0): Promise<string> {
+    return this.body(root, node, flaky, ms);
+  }
+
+  /** `txWork` with a transactional compensation: both ledger rows are exactly once. */
+  @DurableStep({ transactional: true, retry: stepRetry, compensate: 'txUndo' })
+  async sagaTxWork(root: string, node: string, flaky = 0, ms = 0): Promise<string> {
+    return this.txWork(root, node, flaky, ms);
+  }
+
+  /** A compensation body (it receives the step's arguments, then its result: unused here). */
+  async undo(root: string, node: string): Promise<void> {
+    await this.ledger.record(root, `${node}.undo`);
+  }
+
+  async txUndo(root: string, node: string): Promise<void> {
+    await this.ledger.record(root, `${node}.undo`, this.ctx.manager);
   }
 
   @DurableStep({ retry: stepRetry })
@@ -116,30 +139,50 @@ export class FuzzWorkflows {
   @Workflow('fuzz.program', { retry: workflowRetry })
   async program(input: ProgramInput): Promise<Record<string, Value>> {
     const values: Record<string, Value> = {};
-    await this.exec(input.root, input.body, values);
+    await this.exec(input.root, input.body, values, input.saga === true);
     return values;
   }
 
-  private step(root: string, s: StepNode): Promise<string> {
+  /** The same programs with compensated steps, rolled back on a stall or a cancel. */
+  @Workflow('fuzz.saga', {
+    retry: workflowRetry,
+    compensateOn: ['failed', 'stalled', 'cancelled'],
+  })
+  async saga(input: ProgramInput): Promise<Record<string, Value>> {
+    return this.program({ ...input, saga: true });
+  }
+
+  private step(root: string, s: StepNode, saga: boolean): Promise<string> {
     if (s.via === 'inline')
       return this.ctx.step(`s_${s.id}`, () => this.steps.body(root, s.id, s.flaky, s.ms), {
         retry: stepRetry,
+        ...(saga ? { compensate: () => this.steps.undo(root, s.id) } : {}),
       });
-    if (s.via === 'tx') return this.steps.txWork(root, s.id, s.flaky, s.ms);
-    return this.steps.work(root, s.id, s.flaky, s.ms);
+    if (s.via === 'tx')
+      return saga
+        ? this.steps.sagaTxWork(root, s.id, s.flaky, s.ms)
+        : this.steps.txWork(root, s.id, s.flaky, s.ms);
+    return saga
+      ? this.steps.sagaWork(root, s.id, s.flaky, s.ms)
+      : this.steps.work(root, s.id, s.flaky, s.ms);
   }
 
-  private async exec(root: string, body: Stmt[], values: Record<string, Value>): Promise<void> {
+  private async exec(
+    root: string,
+    body: Stmt[],
+    values: Record<string, Value>,
+    saga: boolean,
+  ): Promise<void> {
     for (const s of body) {
       switch (s.k) {
         case 'step':
-          values[s.id] = await this.step(root, s);
+          values[s.id] = await this.step(root, s, saga);
           break;
         case 'broken':
           values[s.id] = await this.steps.broken(root, s.id);
           break;
         case 'all':
-          values[s.id] = await Promise.all(s.items.map((i) => this.step(root, i)));
+          values[s.id] = await Promise.all(s.items.map((i) => this.step(root, i, saga)));
           break;
         case 'loop': {
           const out: Value[] = [];
@@ -155,7 +198,7 @@ export class FuzzWorkflows {
         }
         case 'try':
           try {
-            await this.exec(root, s.body, values);
+            await this.exec(root, s.body, values, saga);
           } catch (err) {
             if (s.mode === 'typed' && !(err instanceof ExecutionFailedError)) throw err;
           }

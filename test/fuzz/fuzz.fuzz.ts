@@ -50,7 +50,9 @@ import {
  * - FUZZ_SEED, FUZZ_PATH (+ FUZZ_MODE=inproc|kill, and the same FUZZ_SHAPES): replay a failure.
  * - FUZZ_SHAPES: comma list of shapes, `all`, or `none` (drops the default ones). All on
  *   by default: `sql`, `catchAll`, `parallelFlaky` (item 1), `cancel` (item 2), `sqlUnlock` (item
- *   5), `stateInStep` (item 18), `protoKeys` (item 20), `sqlInCatchAll` (a failed engine statement
+ *   5), `stateInStep` (item 18), `protoKeys` (item 20), `saga` (issue 18: half the programs run as
+ *   `fuzz.saga`, compensated steps rolled back on a stall or a cancel; see saga-invariants.ts),
+ *   `sqlInCatchAll` (a failed engine statement
  *   must not reach user code), `retryShift` (broken steps the workflow catches, then a retry: the
  *   caught failure stays history — `client.retry` re-runs only the step that stalled the run).
  * - FUZZ_SKEW_MS: largest clock skew (default 2000; the engine tolerates 5 s), FUZZ_SHRINK_SECONDS

@@ -130,7 +130,7 @@ export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
     retryAfterMs: fc.integer({ min: 0, max: 300 }),
   });
   return fc
-    .record({ body, faults })
+    .record({ body, faults, saga: sw.saga ? fc.boolean() : fc.constant(false) })
     .map((p) =>
       !sw.retryShift && p.body.some((s) => s.k === 'broken')
         ? { ...p, body: p.body.map((s) => (s.k === 'try' ? uncaughtOnly(s) : s)) }
@@ -200,5 +200,5 @@ export function numberProgram(p: Program): Program {
           return { ...s, id };
       }
     });
-  return { body: walk(p.body), faults: p.faults };
+  return { ...p, body: walk(p.body) };
 }

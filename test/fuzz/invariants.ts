@@ -5,6 +5,7 @@ import { firedFaultsSql } from './db-faults.js';
 import type { LoggedFault } from './engine-log.js';
 import { printProgram } from './print.js';
 import type { Stmt } from './program.js';
+import { checkSagas } from './saga-invariants.js';
 
 interface RunRow {
   key: string;
@@ -101,6 +102,10 @@ export async function checkBatch(
     }
   }
   const killed = env.killedPids();
+  const faultyOf = (c: Case): boolean =>
+    fired.has(c.id) ||
+    ledger.some((r) => r.root === c.key && killed.has(r.pid)) ||
+    (faultRoots.get(c.key) ?? []).some((f) => f.kind === 'infrastructure');
   fuzzStats.sqlFired += fired.size;
   fuzzStats.killed = Math.max(fuzzStats.killed, killed.size);
   const problems = new Map<string, string[]>();
@@ -136,7 +141,8 @@ export async function checkBatch(
      JOIN ${s}.chrono_forge_execution_logs e ON e.workflow_id = w.id AND e.step_name = l.step AND e.state = 'completed'
      WHERE starts_with(l.root, $1) AND l.at > e.completed_at
        -- a transactional body's row and its checkpoint share one transaction (completed_at = its start)
-       AND NOT starts_with(l.step, 'step$txWork')`,
+       AND NOT starts_with(l.step, 'step$txWork') AND NOT starts_with(l.step, 'step$sagaTxWork')
+       AND NOT starts_with(l.step, '$compensate$step$sagaTxWork')`,
     [prefix],
   );
   for (const r of afterCommit)
@@ -171,12 +177,11 @@ export async function checkBatch(
     for (const f of faults.filter((x) => x.kind === 'unexplained'))
       report(c.key, `run ${f.runId} faulted for no injected or infrastructure cause: ${f.cause}`);
     if (faults.some((f) => f.kind === 'infrastructure')) fuzzStats.infraFaulted++;
-    const faulty =
-      fired.has(c.id) ||
-      rows.some((r) => killed.has(r.pid)) ||
-      faults.some((f) => f.kind === 'infrastructure');
+    const faulty = faultyOf(c);
     for (const e of c.actionErrors) report(c.key, `driver action failed: ${e}`);
-    const want = c.cancel === 'ok' ? 'cancelled' : c.model.state;
+    // A cancelled saga rolls back: compensated, or cancelled when it had nothing to undo.
+    const cancelledSaga = c.cancel === 'ok' && c.program.saga && run?.state === 'compensated';
+    const want = cancelledSaga ? 'compensated' : c.cancel === 'ok' ? 'cancelled' : c.model.state;
     if (!run) {
       report(c.key, 'run row missing');
       continue;
@@ -208,14 +213,15 @@ export async function checkBatch(
     const counts = new Map<string, number>();
     for (const r of rows) counts.set(r.node, (counts.get(r.node) ?? 0) + 1);
     for (const [node, n] of counts) {
+      if (c.program.saga && node.endsWith('.undo')) continue; // see checkSagas
       const expected = c.model.counts.get(node);
       if (expected === undefined) report(c.key, `body ${node} ran ${n}x; the model never runs it`);
     }
-    if (run.state !== 'completed' && run.state !== 'cancelled') continue;
+    if (!['completed', 'cancelled', 'compensated'].includes(run.state)) continue;
     for (const [node, expected] of c.model.counts) {
       const n = counts.get(node) ?? 0;
       const exact = c.model.transactional.has(node) || !faulty;
-      if (run.state === 'cancelled') {
+      if (c.cancel === 'ok') {
         if (n > expected && exact)
           report(c.key, `body ${node} ran ${n}x in a cancelled run, at most ${expected}x expected`);
       } else if (n < expected || (exact && n > expected)) {
@@ -226,6 +232,7 @@ export async function checkBatch(
       }
     }
   }
+  await checkSagas(q, env.schema, cases, ledger, faultyOf, report);
   return [...problems].map(([root, what]) => {
     const c = cases.find((x) => x.key === root);
     const program = c ? printProgram(c.program) : '(unknown program)';

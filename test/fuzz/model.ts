@@ -3,8 +3,11 @@ import { type Program, STEP_ATTEMPTS, type StepNode, type Stmt } from './program
 
 /** What the reference model says a program's run must end with, absent a successful cancel. */
 export interface Expectation {
-  /** Always `completed`: broken steps are fixed and retried by the driver. */
-  state: 'completed';
+  /**
+   * `completed`: broken steps are fixed and retried by the driver; `compensated`: a saga program
+   * stalled after completing compensated steps, and rolled back instead.
+   */
+  state: 'completed' | 'compensated';
   /** Whether the run stalls (an uncaught broken step) before the driver's fix and retry. */
   stalls: boolean;
   /** The workflow's result: `{ [node]: value }`. */
@@ -40,7 +43,10 @@ export function expectationOf(program: Program): Expectation {
   let fixed = false;
   const add = (node: string, n: number) => counts.set(node, (counts.get(node) ?? 0) + n);
 
+  // Compensated steps (plain steps and Promise.all items) completed, in a saga program.
+  const compensable: string[] = [];
   const step = (s: StepNode): Value => {
+    if (program.saga && !done.has(s.id)) compensable.push(s.id);
     if (!done.has(s.id)) {
       // A transactional step's failed attempts roll their ledger row back.
       add(s.id, s.via === 'tx' ? 1 : s.flaky + 1);
@@ -132,6 +138,9 @@ export function expectationOf(program: Program): Expectation {
     walk(program.body, result);
   } catch (err) {
     if (!(err instanceof Failed)) throw err;
+    // A saga rolls back at its stall (the driver never sees it stalled): no second phase.
+    if (compensable.length > 0)
+      return { state: 'compensated', stalls: false, result, context: {}, counts, transactional };
     stalls = true;
     fixed = true;
     failedLogs.delete(err.node);

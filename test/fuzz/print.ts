@@ -6,10 +6,15 @@ export function printProgram(p: Program): string {
   const step = (s: StepNode) => {
     const flaky =
       (s.flaky ? ` /* throws ${s.flaky}x */` : '') + (s.ms ? ` /* works ${s.ms} ms */` : '');
-    if (s.via === 'inline') return `ctx.step('s_${s.id}', body)${flaky}`;
-    if (s.via === 'tx') return `this.steps.txWork('${s.id}')${flaky}`;
-    return `this.steps.work('${s.id}')${flaky}`;
+    if (s.via === 'inline')
+      return `ctx.step('s_${s.id}', body${p.saga ? ', { compensate: undo }' : ''})${flaky}`;
+    if (s.via === 'tx') return `this.steps.${p.saga ? 'sagaTxWork' : 'txWork'}('${s.id}')${flaky}`;
+    return `this.steps.${p.saga ? 'sagaWork' : 'work'}('${s.id}')${flaky}`;
   };
+  if (p.saga)
+    lines.push(
+      `  // fuzz.saga: steps undone (ledger <id>.undo) on a stall or a cancel, last first`,
+    );
   const emit = (stmts: Stmt[], pad: string) => {
     for (const s of stmts) {
       switch (s.k) {

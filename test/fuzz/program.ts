@@ -132,6 +132,12 @@ export type Stmt =
 export interface Program {
   body: Stmt[];
   faults: Faults;
+  /**
+   * Run under `fuzz.saga`: every plain step (and `Promise.all` item) has a compensation whose body
+   * writes ledger node `<id>.undo`, and the run rolls back when it stalls or is cancelled (rather
+   * than wait for the driver's fix), undoing its completed steps, last completed first.
+   */
+  saga?: boolean;
 }
 
 /** The statement kinds of the database fault trigger (see db-faults.ts). */
@@ -179,6 +185,8 @@ export interface ShapeSwitches {
    * calls that follow shift their occurrence numbers and replay other calls' results (finding F3).
    */
   retryShift: boolean;
+  /** Sagas (issue 18): compensated steps, rolled back on a stall or a cancel. */
+  saga: boolean;
 }
 
 /** Step budget (`maxAttempts`) of the fuzz workflows' steps. */

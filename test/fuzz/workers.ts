@@ -31,6 +31,7 @@ export function shapeSwitches(): ShapeSwitches {
     stateInStep: on('stateInStep', true),
     protoKeys: on('protoKeys', true),
     retryShift: on('retryShift', true),
+    saga: on('saga', true),
   };
 }
 
