@@ -46,7 +46,12 @@ describe('dashboard paging (e2e)', () => {
   async function idleRun(key: string): Promise<string> {
     const client = app.get(WorkflowClient);
     await client.start('demo.waiter', { key });
-    await eventually(async () => (await client.get(key))?.state === 'idle');
+    // A new run is idle before its first pass too: wait for the pass that parks it on its signal
+    // wait (its step log written), or that pass would add a log while a test counts them.
+    await eventually(async () => {
+      const run = await client.get(key);
+      return run.state === 'idle' && run.steps.length > 0;
+    });
     const [{ id }] = await sql<{ id: string }>(
       `SELECT id FROM "${schema}".chrono_forge_workflows WHERE key = $1`,
       [key],
@@ -78,9 +83,15 @@ describe('dashboard paging (e2e)', () => {
   });
 
   it('should render a 3000-step run as a bounded page of 100 steps', async () => {
-    const total = (await allSteps(longRun)).length;
+    // The count is read around the page: any log written meanwhile makes it read again.
+    let total = 0;
+    let html = '';
+    for (let attempt = 0; attempt < 5; attempt++) {
+      total = (await allSteps(longRun)).length;
+      html = await get(`${base}/runs/${longRun}`);
+      if ((await allSteps(longRun)).length === total) break;
+    }
     expect(total).toBeGreaterThan(3000);
-    const html = await get(`${base}/runs/${longRun}`);
     expect(values(html, 'data-step')).toHaveLength(100);
     expect(html).toContain(`(${total})`);
     expect(html.length).toBeLessThan(250_000);
