@@ -167,10 +167,12 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
     // Every statement the engine sends through its pool (a wrapper around pool.connect; real queries).
     const events: StatementEvent[] = [];
     PgCounter.attach(app.get(ChronoForgeDatabase).pool).on((e) => events.push(e));
-    // Periodic statements of this process that belong to no pass: worker heartbeat, recovery sweep.
+    // Periodic statements of this process that belong to no pass: worker heartbeat, recovery sweep,
+    // the schedule ticker's poll and the limits' sweep (both run every second or so).
     const background = (e: StatementEvent) =>
       e.label === 'sweep' ||
-      /^\s*(INSERT INTO|UPDATE|DELETE FROM) \S+\.chrono_forge_workers/.test(e.text);
+      /^\s*(INSERT INTO|UPDATE|DELETE FROM) \S+\.chrono_forge_workers/.test(e.text) ||
+      /\.chrono_forge_(schedules|limit_keys|limit_slots|limits)\b/.test(e.text);
     const lastPass = async (n: number) => {
       const key = `p-replay-${n}`;
       await client.start('fan.replay', { key, input: { n } });
