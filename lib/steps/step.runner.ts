@@ -107,12 +107,15 @@ export class StepRunner {
       await scope.replayTurn(existing.id);
       return completed(existing.result);
     }
+    // A recorded failure replays too (no new work): a rollback's replay passes a failure the
+    // workflow caught and goes on to the compensated steps after it.
+    if (existing?.state === 'failed') {
+      await scope.replayTurn(existing.id);
+      throw new ExecutionFailedError(stepName, existing.attempts);
+    }
     scope.assertCanWork();
     const metadata: StepMetadata = { ...(existing?.metadata ?? {}) };
     const attempts = (existing?.attempts ?? 0) + 1;
-    if (existing?.state === 'failed') {
-      throw new ExecutionFailedError(stepName, existing.attempts);
-    }
     // Past the run's deadline, the next pass ends the run (see `pastDeadline`).
     if (scope.isDraining() || pastDeadline(scope)) scope.halt(scope.now());
     const timeoutMs = toTimeoutMs(options.timeout, `timeout of step "${stepName}"`);

@@ -112,6 +112,14 @@ describe('sagas: compensation of completed steps (e2e)', () => {
     expect((await ledger('parallel')).sort()).toEqual(['undo a', 'undo b']);
   });
 
+  it('should undo the steps after a failure the workflow caught', async () => {
+    await client.start('saga.caught', { key: 'caught' });
+    const run = await settled('caught');
+    expect(run.state).toBe('compensated');
+    expect(run.compensation).toEqual({ cause: 'stalled', compensated: ['step$a'], failures: [] });
+    expect(await ledger('caught')).toEqual(['undo a']);
+  });
+
   it('should undo a transactional step through ctx.manager in its own transactional compensation', async () => {
     await client.start('saga.tx', { key: 'tx' });
     const run = await settled('tx');
