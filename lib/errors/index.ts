@@ -34,3 +34,4 @@ export * from './schedule-not-editable.error.js';
 export * from './run-cancelled.error.js';
 export * from './step-timeout.error.js';
 export * from './deadline-exceeded.error.js';
+export * from './non-determinism.error.js';

@@ -230,6 +230,7 @@ export class WorkflowStore extends StoreConnection {
       e?.backtrace ?? null,
       e?.context ? JSON.stringify(e.context) : null,
       spec.stalledStep ?? null,
+      spec.history ? JSON.stringify(spec.history) : null,
     ]);
     return rows[0] ? { nextRunAt: rows[0].next_run_at } : undefined;
   }
@@ -240,12 +241,14 @@ export class WorkflowStore extends StoreConnection {
     owner: string,
     result: StoredValue,
     context: Record<string, unknown> | null,
+    history: Array<string | null> | null = null,
   ): Promise<boolean> {
     const rows = await this.query(this.sql.complete, [
       id,
       owner,
       JSON.stringify(result),
       context === null ? null : JSON.stringify(context),
+      history && JSON.stringify(history),
     ]);
     return rows.length > 0;
   }
@@ -257,6 +260,7 @@ export class WorkflowStore extends StoreConnection {
     attempt: number,
     error: ErrorRecord,
     context: Record<string, unknown> | null,
+    history: Array<string | null> | null = null,
   ): Promise<boolean> {
     const rows = await this.query(this.sql.fail, [
       id,
@@ -267,6 +271,7 @@ export class WorkflowStore extends StoreConnection {
       error.backtrace,
       error.context ? JSON.stringify(error.context) : null,
       context === null ? null : JSON.stringify(context),
+      history && JSON.stringify(history),
     ]);
     return rows.length > 0;
   }
