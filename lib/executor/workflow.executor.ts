@@ -12,7 +12,6 @@ import { BranchRunner } from '../branches/branch.runner.js';
 import { ChronoForgeMetrics, type PassOutcome } from '../observability/chrono-forge-metrics.js';
 import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
 import { LimitGate } from '../limits/limit-gate.js';
-import { escapeControlChars } from '../util/control-chars.util.js';
 import { serializeValue } from '../util/serialization.util.js';
 import { toErrorRecord } from '../run/error-record.js';
 import { RunScope, runStorage } from '../run/run-scope.js';
@@ -29,8 +28,8 @@ import {
   SETTLE_RETRY_MAX_MS,
   SETTLE_RETRY_MIN_MS,
   stalledBy,
-  UNKNOWN_WORKFLOW_RETRY_MS,
 } from './pass-outcome.js';
+import { servesRun, UnservedRuns } from './unserved-runs.js';
 
 /**
  * Executes one pass of a run: take the lock (reading every step log in the same round trip),
@@ -54,6 +53,7 @@ export class WorkflowExecutor {
     private readonly tracer: ChronoForgeTracer,
     private readonly limits: LimitGate,
     private readonly rollback: RollbackRunner,
+    private readonly unserved: UnservedRuns,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -71,19 +71,8 @@ export class WorkflowExecutor {
     if (acquired.kind !== 'acquired') return;
     const { run } = acquired;
     const definition = this.registry.get(run.job_name);
-    if (!definition) {
-      this.logger.error(
-        `Run ${run.id} ("${escapeControlChars(run.key)}") belongs to unknown workflow "${run.job_name}"; known: ${this.registry.names().join(', ')}`,
-      );
-      await this.store.release(run.id, owner, {
-        state: 'idle',
-        nextRunAt: new Date(this.clock.now() + UNKNOWN_WORKFLOW_RETRY_MS),
-        attempt: run.attempt,
-        retryCounts: run.retry_counts,
-        context: null,
-      });
-      return;
-    }
+    if (!definition || !servesRun(definition, run))
+      return this.unserved.leave(run, owner, definition);
     const logs = new Map<string, LogRow>(acquired.logs.map((l) => [l.step_name, l]));
     const scope = new RunScope(run, logs, definition, owner, () => this.draining, this.clock);
     scope.leaseStartedAt = leaseStartedAt;

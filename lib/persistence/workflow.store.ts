@@ -46,10 +46,11 @@ export class WorkflowStore extends StoreConnection {
     maxDurationMs: number,
     runner?: QueryRunner,
     timeoutMs: number | null = null,
+    version: string | null = null,
   ): Promise<{ id: string; created: boolean; nextRunAt: Date | null }> {
     const inserted = await this.query<{ id: string; next_run_at: Date }>(
       this.sql.insertRun,
-      [key, jobName, JSON.stringify(input ?? null), maxDurationMs, timeoutMs],
+      [key, jobName, JSON.stringify(input ?? null), maxDurationMs, timeoutMs, version],
       runner,
     );
     if (inserted[0])
