@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { cleanupBench } from './cleanup.bench.js';
 import { limitsBench } from './limits.bench.js';
 import { perStepBench } from './per-step.bench.js';
+import { positionsBench } from './positions.bench.js';
 import { repeatCatchUpBench } from './repeat-catchup.bench.js';
 import { replayBench } from './replay.bench.js';
 import { spawnBench } from './spawn.bench.js';
@@ -21,6 +22,7 @@ const BENCHES: Array<[string, () => Promise<BenchResult>]> = [
   ['throughput', throughputBench],
   ['wakeup', wakeUpBench],
   ['replay', replayBench],
+  ['positions', positionsBench],
   ['repeat', repeatCatchUpBench],
   ['transactional', transactionalBench],
   ['spawn', spawnBench],

@@ -15,6 +15,7 @@ import { FaultInjector } from './steps/fault-injector.js';
 import { WorkerHeartbeat } from './worker/worker-heartbeat.js';
 import { WorkflowContext } from './context/workflow-context.js';
 import { WorkflowExecutor } from './executor/workflow.executor.js';
+import { UnservedRuns } from './executor/unserved-runs.js';
 import type { ChronoForgeModuleOptions } from './options/chrono-forge-options.interface.js';
 import { resolveOptions } from './options/resolve-options.js';
 import { ChronoForgeDatabase } from './database/chrono-forge-database.js';
@@ -96,6 +97,7 @@ import { DeadlineEnforcer } from './sagas/deadline-enforcer.js';
     DeadlineEnforcer,
     RollbackRunner,
     WorkflowExecutor,
+    UnservedRuns,
     WorkerHeartbeat,
     WorkflowWorker,
     WakeListener,

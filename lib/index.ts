@@ -21,6 +21,7 @@ export * from './chrono-forge.module.js';
 export * from './client/workflow-handle.js';
 export * from './client/workflow-run.interface.js';
 export * from './client/workflow.client.js';
+export * from './client/run-history.interface.js';
 export type { CancelOptions } from './sagas/cancel-options.interface.js';
 export * from './decorators/index.js';
 export * from './errors/index.js';

@@ -7,6 +7,7 @@ import { ChronoForgeForeignKeyIndexes1763900000005 } from './1763900000005-index
 import { ChronoForgeLimits1763900000006 } from './1763900000006-add-chrono-forge-limits.js';
 import { ChronoForgeSagasLifecycle1763900000010 } from './1763900000010-sagas-lifecycle.js';
 import { AddChronoForgeSchedules1763900000021 } from './1763900000021-add-chrono-forge-schedules.js';
+import { ChronoForgeVersioning1763900000030 } from './1763900000030-versioning.js';
 
 export {
   AddChronoForgeSchedules1763900000021,
@@ -17,6 +18,7 @@ export {
   ChronoForgeLimits1763900000006,
   ChronoForgeSagasLifecycle1763900000010,
   ChronoForgeStepLogCascade1763900000003,
+  ChronoForgeVersioning1763900000030,
   InitChronoForge1763900000000,
 };
 
@@ -36,4 +38,5 @@ export const chronoForgeMigrations = [
   ChronoForgeLimits1763900000006,
   ChronoForgeSagasLifecycle1763900000010,
   AddChronoForgeSchedules1763900000021,
+  ChronoForgeVersioning1763900000030,
 ];

@@ -57,6 +57,7 @@ export class BranchRunner {
     if (scope.openBranches.has(name))
       throw new InvalidOptionsError(`Branch "${name}" was opened twice in one run.`);
     const stepName = `branch$${name}`;
+    scope.enter(stepName);
     let log = scope.logs.get(stepName);
     // A sealed branch replays; an open one does new work, refused once the pass halted or lost.
     if (log?.state === 'completed') scope.assertOwned();
@@ -224,6 +225,8 @@ export class BranchRunner {
   /** Joins branches: completes inline when every child completed, else starts the poller and halts. */
   async merge(scope: RunScope, names: string[], options: MergeOptions): Promise<void> {
     const { unique, stepName, minMs, maxMs } = parseMerge(names, options);
+    scope.enter(stepName);
+    scope.assertOwned();
     const open = unique.map((n) => {
       const b = scope.openBranches.get(n);
       if (!b)
@@ -243,9 +246,8 @@ export class BranchRunner {
     const counts = sealed ? await this.branches.counts(ids) : [];
     const cancelled = counts.reduce((a, c) => a + c.cancelled, 0);
     if (cancelled > 0) {
-      // A cancelled run never completes: the merge fails (every replay of it, deterministically —
-      // a cancelled run stays cancelled, and Cleanup keeps the children of an unmerged branch).
-      // Caught, the branches count as merged and the workflow may go on.
+      // A cancelled run never completes: the merge fails (every replay, deterministically: Cleanup
+      // keeps an unmerged branch's children). Caught, the branches count as merged.
       await done();
       const keys = await this.branches.cancelledChildren(ids, 10);
       throw new CancelledChildError(

@@ -32,6 +32,8 @@ Commands:
   cancel <key> [--workflow w] [--reason text] [--children] [--compensate|--no-compensate]
                                cancel an idle, running or stalled run (and its descendants)
   compensate <key> [--workflow w]  roll a failed or stalled run back (its compensations run)
+  versions [--json]            in-flight runs per workflow and @Workflow version, with live workers
+  export <key> [--workflow w]  the run's history as JSON, for the testing kit's replay()
   cleanup [--older-than 90d] [--completed-older-than d] [--failed-older-than d]
           [--prune-repeat-ticks-older-than d] [--batch-size n]
 ${SCHEDULES_USAGE}
@@ -70,6 +72,8 @@ const COMMANDS = [
   'compensate',
   'cleanup',
   'schedules',
+  'versions',
+  'export',
 ];
 
 /** Boots ChronoForge without a worker, against the environment's database and queue. */
@@ -131,7 +135,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     if (rest.length > 0) throw new CliUsageError(`Unexpected argument "${rest[0]}".`);
-    const needsKey = ['show', 'retry', 'resume', 'cancel', 'compensate'].includes(command);
+    const needsKey = ['show', 'retry', 'resume', 'cancel', 'compensate', 'export'].includes(
+      command,
+    );
     if (command !== 'cancel' && (o.reason !== undefined || o.children || o.compensate))
       throw new CliUsageError('--reason, --children and --compensate are options of cancel.');
     if (o.compensate && o['no-compensate'])
@@ -167,6 +173,21 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'show':
         io.out(json(await client.get(key, selector)));
         break;
+      case 'export':
+        io.out(json(await client.export(key, selector)));
+        break;
+      case 'versions': {
+        const versions = await client.versions();
+        if (o.json) io.out(json(versions));
+        else
+          for (const v of versions)
+            io.out(
+              [v.workflow, v.version ?? '(none)', `${v.inFlight} in flight`, `${v.workers} workers`]
+                .map(escapeControlChars)
+                .join('\t'),
+            );
+        break;
+      }
       case 'retry':
       case 'resume':
       case 'compensate':

@@ -111,7 +111,7 @@ export class RunQueries {
   ): Promise<WorkflowRunDetail> {
     const [run] = await q<Omit<WorkflowRunDetail, 'steps' | 'errors' | 'branches'>>(
       `SELECT ${SUMMARY_COLUMNS}, input, result, context, compensation, cancel_reason AS "cancelReason",
-         deadline_at AS "deadlineAt"
+         deadline_at AS "deadlineAt", version, forked_from::text AS "forkedFrom"
        FROM ${this.store.wf} WHERE id = $1`,
       [id],
     );

@@ -100,6 +100,10 @@ export interface WorkflowRunDetail extends WorkflowRunSummary {
   branches: BranchInfo[];
   /** The limits the run waits on (parked idle until admitted); empty when it waits on none. */
   waitingOn: RunLimitWait[];
+  /** The `@Workflow({ version })` the run started with (`null`: none). */
+  version: string | null;
+  /** Id of the run `client.fork` made this one from (`null`: not a fork). */
+  forkedFrom: string | null;
 }
 
 /**

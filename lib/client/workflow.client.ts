@@ -23,60 +23,38 @@ import type {
   WorkflowRunSummary,
 } from './workflow-run.interface.js';
 import { RunQueries } from './run-queries.js';
+import { DeployQueries } from './deploy-queries.js';
+import type {
+  ForkOptions,
+  RunHistoryExport,
+  WorkflowVersionInfo,
+} from './run-history.interface.js';
 import { WorkflowLimits } from '../limits/workflow-limits.js';
 import { allowedFrom } from './transitions.js';
 import { ScheduleClient } from './schedule.client.js';
 import { SagaStore } from '../sagas/saga.store.js';
 import { toTimeoutMs } from '../definitions/lifecycle-options.js';
-import type { Duration } from '../util/duration.util.js';
 import { RunCanceller } from '../sagas/run-canceller.js';
 import type { CancelOptions } from '../sagas/cancel-options.interface.js';
+import type {
+  RunSelector,
+  StartOptions,
+  TypedStartOptions,
+  WorkflowInputOf,
+  WorkflowMethodOf,
+  WorkflowResultOf,
+} from './start-options.js';
 
 export { MAX_INPUT_BYTES } from '../definitions/input-validation.js';
 
-/** Options of `WorkflowClient.start()`. @publicApi */
-export interface StartOptions<I = unknown> {
-  /** Idempotency key: starting the same workflow with the same key returns the existing run. */
-  key: string;
-  /** The workflow's input (validated against its `input` DTO when it has one). */
-  input?: I;
-  /**
-   * Start inside your own transaction (an EntityManager from `dataSource.transaction(...)` on the
-   * engine's database): the run exists, and is woken, only if that transaction commits.
-   */
-  manager?: EntityManager;
-  /**
-   * Deadline of the run, counted from now: past it the run is cancelled or failed (see
-   * `@Workflow({ timeout, onTimeout })`, whose `timeout` this overrides).
-   */
-  timeout?: Duration;
-}
-
-/**
- * Options of the typed `WorkflowClient.start(Class, 'method', options)`: `input` is required
- * unless the method's parameter accepts `undefined` (an optional parameter, or none).
- * @publicApi
- */
-export type TypedStartOptions<I> = Omit<StartOptions<I>, 'input'> &
-  (undefined extends I ? { input?: I } : { input: I });
-
-/** Method names of `T` that return a promise (candidate workflow methods). @publicApi */
-export type WorkflowMethodOf<T> = {
-  [K in keyof T]: T[K] extends (...args: never[]) => Promise<unknown> ? K : never;
-}[keyof T] &
-  string;
-/** Input type of a workflow method. @publicApi */
-export type WorkflowInputOf<F> = F extends (input: infer I, ...rest: never[]) => unknown
-  ? I
-  : never;
-/** Result type of a workflow method. @publicApi */
-export type WorkflowResultOf<F> = F extends (...args: never[]) => Promise<infer R> ? R : never;
-
-/** Options that identify a run when a key alone is ambiguous. @publicApi */
-export interface RunSelector {
-  /** Workflow name, needed when several workflows use the same key. */
-  workflow?: string;
-}
+export type {
+  RunSelector,
+  StartOptions,
+  TypedStartOptions,
+  WorkflowInputOf,
+  WorkflowMethodOf,
+  WorkflowResultOf,
+} from './start-options.js';
 
 /**
  * Starts runs and reads or acts on them. Available in every process, including `worker: false`.
@@ -86,6 +64,7 @@ export interface RunSelector {
 @Injectable()
 export class WorkflowClient {
   private readonly runs: RunQueries;
+  private readonly deploys: DeployQueries;
 
   constructor(
     private readonly store: WorkflowStore,
@@ -101,6 +80,7 @@ export class WorkflowClient {
     private readonly canceller: RunCanceller,
   ) {
     this.runs = new RunQueries(store);
+    this.deploys = new DeployQueries(store, store.deadAfterMs);
   }
 
   /** Starts (or finds) the run of workflow `name` with `options.key`. */
@@ -151,6 +131,7 @@ export class WorkflowClient {
       def.maxDurationMs,
       runner,
       timeoutMs,
+      def.version ?? null,
     );
     if (created && runner) {
       // Counted only if the caller's transaction commits: a rolled-back start created no run.
@@ -175,6 +156,31 @@ export class WorkflowClient {
     assertSelector(selector, 'get');
     const row = await this.runs.find(key, selector.workflow);
     return this.runs.detail(row.id);
+  }
+
+  /**
+   * In-flight runs per workflow and `@Workflow({ version })`, with the live workers serving each
+   * version: old code can go once its version has no run in flight (`chronoforge versions`).
+   */
+  versions(): Promise<WorkflowVersionInfo[]> {
+    return this.deploys.versions();
+  }
+
+  /** The run's history as stable JSON (`chronoforge export <key>`), for the testing kit's `replay`. */
+  async export(key: string, selector: RunSelector = {}): Promise<RunHistoryExport> {
+    assertSelector(selector, 'export');
+    return this.deploys.export((await this.runs.find(key, selector.workflow)).id);
+  }
+
+  /**
+   * Starts a new run of the same workflow and version that reuses the recorded results of the
+   * run's calls before `fromStep` and executes from there; it records `forkedFrom`.
+   */
+  async fork<R = unknown>(key: string, options: ForkOptions): Promise<WorkflowHandle<R>> {
+    const row = await this.runs.find(key);
+    const forked = await this.deploys.fork(row.id, key, options);
+    await this.queue.enqueueRun(forked.id);
+    return new WorkflowHandle<R>(this, forked.id, row.job_name, forked.key);
   }
 
   /** Runs matching `filter`, newest first. */

@@ -79,10 +79,19 @@ export function toWorkflowDefinition(
     inputType && input !== null && typeof input === 'object'
       ? plainToInstance(inputType, input)
       : input;
+  const version = options.version;
+  if (
+    version !== undefined &&
+    (typeof version !== 'string' || !/^[\x21-\x7e]{1,100}$/.test(version))
+  )
+    throw new InvalidOptionsError(
+      `@Workflow version of ${where} must be 1 to 100 printable characters without spaces, e.g. '2026-12-03'.`,
+    );
   return {
     name,
     target,
     methodName,
+    version,
     maxDurationMs:
       options.maxDuration !== undefined
         ? toMaxDurationMs(options.maxDuration, `maxDuration of ${where}`)

@@ -12,6 +12,8 @@ export interface WorkflowDefinition extends WorkflowLifecycle {
   maxDurationMs: number;
   retry?: RetryStrategy;
   inputType?: Type<object>;
+  /** `@Workflow({ version })`: runs started here keep it; only workers that have it run them. */
+  version?: string;
   /** Run-level limits (`@Workflow({ concurrency, rate })`). */
   limits?: RunLimits;
   /** The stored input as the method receives it (an instance of `inputType` when there is one). */

@@ -2,6 +2,8 @@ import { ChronoForgeError } from '../errors/chrono-forge.error.js';
 import { ExecutionFailedError } from '../errors/execution-failed.error.js';
 import { HaltExecution } from '../run/halt-execution.js';
 import type { RunScope } from '../run/run-scope.js';
+import type { ReleaseSpec } from '../persistence/rows.js';
+import { toErrorRecord } from '../run/error-record.js';
 
 /** How the workflow method's part of a pass ended. */
 export type Outcome =
@@ -9,6 +11,8 @@ export type Outcome =
   | { kind: 'halt' }
   | { kind: 'fault' }
   | { kind: 'stall'; stepName: string }
+  /** The pass diverged from the run's history (`NonDeterminismError`): stalled, no rollback. */
+  | { kind: 'diverged'; error: Error }
   | { kind: 'error'; error: unknown; retryable: boolean };
 
 /** First and largest delay between two tries of the statement that ends a pass. */
@@ -31,4 +35,26 @@ export function classifyError(scope: RunScope, err: unknown): Outcome {
   if (err instanceof ExecutionFailedError) return { kind: 'stall', stepName: err.stepName };
   // Misuse of the API (bad names, unserializable values) cannot be fixed by retrying.
   return { kind: 'error', error: err, retryable: !(err instanceof ChronoForgeError) };
+}
+
+/**
+ * The release of a pass that diverged from its run's history: stalled with the
+ * `NonDeterminismError` recorded, its durable state and history left as they were.
+ */
+export function stalledBy(
+  scope: RunScope,
+  error: Error,
+  attempt: number,
+  retryCounts: Record<string, number>,
+): ReleaseSpec {
+  const record = toErrorRecord(error, scope.context);
+  return { state: 'stalled', nextRunAt: null, attempt, retryCounts, context: null, error: record };
+}
+
+/**
+ * The pass's divergence from its run's history: a call that did not match, or (for a pass whose
+ * workflow method `completed`) recorded calls the code no longer makes.
+ */
+export function divergenceOf(scope: RunScope, completed: boolean): Error | undefined {
+  return scope.divergence ?? (completed ? scope.history.unmade() : undefined);
 }

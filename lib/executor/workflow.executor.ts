@@ -12,7 +12,6 @@ import { BranchRunner } from '../branches/branch.runner.js';
 import { ChronoForgeMetrics, type PassOutcome } from '../observability/chrono-forge-metrics.js';
 import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
 import { LimitGate } from '../limits/limit-gate.js';
-import { escapeControlChars } from '../util/control-chars.util.js';
 import { serializeValue } from '../util/serialization.util.js';
 import { toErrorRecord } from '../run/error-record.js';
 import { RunScope, runStorage } from '../run/run-scope.js';
@@ -21,14 +20,16 @@ import { RollbackRunner } from '../sagas/rollback.runner.js';
 import type { PassEnding } from '../sagas/pass-ending.js';
 import {
   classifyError,
+  divergenceOf,
   FAULT_COUNT_KEY,
   FAULT_RETRY_MAX_MS,
   FAULT_RETRY_MIN_MS,
   type Outcome,
   SETTLE_RETRY_MAX_MS,
   SETTLE_RETRY_MIN_MS,
-  UNKNOWN_WORKFLOW_RETRY_MS,
+  stalledBy,
 } from './pass-outcome.js';
+import { servesRun, UnservedRuns } from './unserved-runs.js';
 
 /**
  * Executes one pass of a run: take the lock (reading every step log in the same round trip),
@@ -52,6 +53,7 @@ export class WorkflowExecutor {
     private readonly tracer: ChronoForgeTracer,
     private readonly limits: LimitGate,
     private readonly rollback: RollbackRunner,
+    private readonly unserved: UnservedRuns,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -69,19 +71,8 @@ export class WorkflowExecutor {
     if (acquired.kind !== 'acquired') return;
     const { run } = acquired;
     const definition = this.registry.get(run.job_name);
-    if (!definition) {
-      this.logger.error(
-        `Run ${run.id} ("${escapeControlChars(run.key)}") belongs to unknown workflow "${run.job_name}"; known: ${this.registry.names().join(', ')}`,
-      );
-      await this.store.release(run.id, owner, {
-        state: 'idle',
-        nextRunAt: new Date(this.clock.now() + UNKNOWN_WORKFLOW_RETRY_MS),
-        attempt: run.attempt,
-        retryCounts: run.retry_counts,
-        context: null,
-      });
-      return;
-    }
+    if (!definition || !servesRun(definition, run))
+      return this.unserved.leave(run, owner, definition);
     const logs = new Map<string, LogRow>(acquired.logs.map((l) => [l.step_name, l]));
     const scope = new RunScope(run, logs, definition, owner, () => this.draining, this.clock);
     scope.leaseStartedAt = leaseStartedAt;
@@ -118,9 +109,10 @@ export class WorkflowExecutor {
     if (scope.lost || ('error' in returned && returned.error instanceof LockLostError))
       return 'lock_lost';
     let outcome: Outcome;
-    // One of the engine's statements failed: whatever the method returned or caught, the pass ends
-    // and a later pass continues the run (not an attempt of the workflow: not its error).
+    // An engine statement failed: whatever the method did, a later pass continues the run.
+    const diverged = divergenceOf(scope, !scope.halted && 'value' in returned);
     if (scope.fault) outcome = { kind: 'fault' };
+    else if (diverged) outcome = { kind: 'diverged', error: diverged };
     else if ('error' in returned) outcome = classifyError(scope, returned.error);
     else outcome = scope.halted ? { kind: 'halt' } : { kind: 'complete', value: returned.value };
     try {
@@ -134,9 +126,10 @@ export class WorkflowExecutor {
   private async finish(scope: RunScope, jobId: string, outcome: Outcome): Promise<PassOutcome> {
     const { run, owner } = scope;
     const context = scope.contextDirty ? scope.context : null;
-    // NOTE: the workflow-level attempt count counts failed passes since the last progress: a pass
-    // that completed a durable call starts it over (a long run is not failed by errors spread over
-    // its life, each of which a retry fixed).
+    // The positions of this pass's calls, stored with its ending (never a diverged pass's).
+    const history = scope.divergence ? null : scope.history.toRecord(scope.logs);
+    // NOTE: the workflow-level attempt count counts failed passes since the last progress (a
+    // long run is not failed by errors spread over its life, each of which a retry fixed).
     const progressed = scope.progressed;
     const baseAttempt = progressed ? 0 : run.attempt;
     const baseCounts = progressed ? {} : run.retry_counts;
@@ -149,7 +142,7 @@ export class WorkflowExecutor {
         return this.finish(scope, jobId, { kind: 'error', error: err, retryable: false });
       }
       const done = await this.settle(scope, () =>
-        this.store.complete(run.id, owner, stored, context),
+        this.store.complete(run.id, owner, stored, context, history),
       );
       return done ? 'completed' : 'lock_lost';
     }
@@ -167,11 +160,17 @@ export class WorkflowExecutor {
         attempt: baseAttempt,
         retryCounts: { ...baseCounts, [FAULT_COUNT_KEY]: faults },
         context: null,
+        history,
       };
       const released = await this.settle(scope, () => this.store.release(run.id, owner, spec));
       if (!released) return 'lock_lost';
       await this.afterRelease(scope, jobId, released.nextRunAt);
       return 'halted';
+    }
+    if (outcome.kind === 'diverged') {
+      const spec = stalledBy(scope, outcome.error, baseAttempt, baseCounts);
+      const released = await this.settle(scope, () => this.store.release(run.id, owner, spec));
+      return released ? 'stalled' : 'lock_lost';
     }
     if (outcome.kind === 'halt' || outcome.kind === 'stall') {
       const rollback =
@@ -185,6 +184,7 @@ export class WorkflowExecutor {
         retryCounts: baseCounts,
         context,
         stalledStep: outcome.kind === 'stall' ? outcome.stepName : null,
+        history,
       };
       const released = await this.settle(scope, () => this.store.release(run.id, owner, spec));
       if (!released) return 'lock_lost';
@@ -201,7 +201,7 @@ export class WorkflowExecutor {
       const rollback = await this.rollback.begin(scope, 'failed', outcome.error, attempt, end);
       if (rollback) return rollback;
       const failed = await this.settle(scope, () =>
-        this.store.fail(run.id, owner, attempt, error, context),
+        this.store.fail(run.id, owner, attempt, error, context, history),
       );
       return failed ? 'failed' : 'lock_lost';
     }
@@ -214,6 +214,7 @@ export class WorkflowExecutor {
         retryCounts: counts,
         context,
         error,
+        history,
       }),
     );
     if (!released) return 'lock_lost';
@@ -222,13 +223,10 @@ export class WorkflowExecutor {
   }
 
   /**
-   * Runs the statement that ends a pass (release, complete or fail) until it goes through. One
-   * failed statement (deadlock, statement timeout, connection reset, failover) must not leave the
-   * run locked by this live worker until `maxDuration`: a retried job of the same pass cannot take
-   * the lock (it looks busy), so the pass itself retries, with backoff, until the fault clears, the
-   * lock is no longer its own, the worker drains, or `maxDuration` passed (the lock is stale then).
-   * When an earlier try may have committed before its connection failed and a later try finds the
-   * lock gone, the run's stored wake-up is enqueued (a spare job is harmless, a lost one is not).
+   * Runs the statement that ends a pass until it goes through (with backoff: one failed statement
+   * must not leave the run locked by this live worker), until the lock is no longer its own, the
+   * worker drains, or `maxDuration` passed. When an earlier try may have committed and a later one
+   * finds the lock gone, the run's stored wake-up is enqueued (a spare job is harmless).
    */
   private async settle<T>(scope: RunScope, write: () => Promise<T>): Promise<T> {
     const { run } = scope;
@@ -269,8 +267,7 @@ export class WorkflowExecutor {
 
   /**
    * Runs the pass's after-release actions (e.g. a merge poller's enqueue), then enqueues its
-   * continuation. Each one is independent: one that throws is logged and the others still run (the
-   * continuation is the parent's safety wake when a merge poller could not be enqueued).
+   * continuation. Each is independent: one that throws is logged and the others still run.
    */
   private async afterRelease(
     scope: RunScope,

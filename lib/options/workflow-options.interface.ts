@@ -52,6 +52,13 @@ export interface WorkflowOptions {
    * `'cancelled'` or `'failed'` respectively. @default 'cancel'
    */
   onTimeout?: 'cancel' | 'fail';
+  /**
+   * The version of the workflow's code, e.g. `'2026-12-03'`. A run keeps the version it started
+   * with (`ctx.version`); a worker that does not have it leaves the run to one that does (a run
+   * whose version no live worker has served for `worker.deadAfter` stalls with
+   * `WorkflowVersionMissingError`). `chronoforge versions` lists in-flight runs per version.
+   */
+  version?: string;
 }
 
 /** An outcome that can roll a run back (see `WorkflowOptions.compensateOn`). @publicApi */

@@ -16,6 +16,10 @@ export interface RunRow {
   max_duration_ms: string;
   /** The run's deadline, if it has one. */
   deadline_at: Date | null;
+  /** The run's durable calls by position (`null`: recorded before histories existed). */
+  history?: Array<string | null> | null;
+  /** The `@Workflow({ version })` the run started with. */
+  version?: string | null;
 }
 
 /** A step log as the replay needs it. */
@@ -47,6 +51,8 @@ export interface ReleaseSpec {
   error?: ErrorRecord;
   /** A stalling release: the step whose `ExecutionFailedError` escaped the workflow method. */
   stalledStep?: string | null;
+  /** The run's history of durable calls to store (`null`/absent: unchanged). */
+  history?: Array<string | null> | null;
 }
 
 /**

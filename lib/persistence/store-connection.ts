@@ -38,6 +38,8 @@ export abstract class StoreConnection {
   /** The schema-qualified table names. */
   protected readonly tables: WorkflowTables;
   private readonly staleLockSql: string;
+  /** `worker.deadAfter`: a worker whose heartbeat is older is dead. */
+  readonly deadAfterMs: number;
 
   constructor(
     protected readonly db: ChronoForgeDatabase,
@@ -54,6 +56,7 @@ export abstract class StoreConnection {
       workers: this.workers,
     } = tables);
     const deadAfter = options.worker === false ? WORKER_DEAD_AFTER_MS : options.worker.deadAfterMs;
+    this.deadAfterMs = deadAfter;
     this.staleLockSql = staleLockCondition(this.workers, deadAfter);
   }
 

@@ -121,7 +121,7 @@ export class WorkflowStatements {
              started_at = COALESCE(started_at, now()), wake_pending = false, updated_at = now()
            WHERE id = $1 AND state IN (${LOCKABLE}) AND ${staleLock} AND ${due('$3')}
            RETURNING id, key, job_name, input, context, state, attempt, retry_counts, max_duration_ms,
-             deadline_at)
+             deadline_at, history, version)
          SELECT w.*, COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
              'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
            FROM ${logs} l WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
@@ -129,8 +129,8 @@ export class WorkflowStatements {
     this.markBusy = `UPDATE ${wf} SET wake_pending = true
          WHERE id = $1 AND state IN (${LOCKABLE}) AND NOT ${staleLock} RETURNING id`;
     this.dueCheck = `SELECT ${due('$2')} AS due FROM ${wf} WHERE id = $1 AND state IN (${LOCKABLE})`;
-    this.insertRun = `INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at, deadline_at)
-       VALUES ($1, $2, $3, $4, now(), now() + $5::bigint * interval '1 millisecond')
+    this.insertRun = `INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at, deadline_at, version)
+       VALUES ($1, $2, $3, $4, now(), now() + $5::bigint * interval '1 millisecond', $6)
        ON CONFLICT (job_name, key) DO NOTHING RETURNING id, next_run_at`;
     this.findRunId = `SELECT id FROM ${wf} WHERE job_name = $1 AND key = $2`;
     const insertCompleted = (withState: boolean) => `${withState ? `WITH ${stateFence('$8')} ` : ''}
@@ -184,7 +184,8 @@ export class WorkflowStatements {
            next_run_at = CASE WHEN $3::text = 'idle' AND wake_pending THEN now()
              WHEN $3::text = 'idle' THEN LEAST($4::timestamptz, deadline_at) ELSE $4::timestamptz END,
            wake_pending = false, locked_at = NULL, locked_by = NULL, attempt = $5, retry_counts = $6,
-           context = COALESCE($7::jsonb, context), updated_at = now()
+           context = COALESCE($7::jsonb, context), history = COALESCE($13::jsonb, history),
+           updated_at = now()
          WHERE id = $1 AND locked_by = $2
          RETURNING id, next_run_at),
        e AS (
@@ -199,7 +200,7 @@ export class WorkflowStatements {
     this.complete = `WITH w AS (
          UPDATE ${wf} SET state = 'completed', result = $3, completed_at = now(), finished_at = now(), next_run_at = NULL,
            wake_pending = false, locked_at = NULL, locked_by = NULL, context = COALESCE($4::jsonb, context),
-           updated_at = now()
+           history = COALESCE($5::jsonb, history), updated_at = now()
          WHERE id = $1 AND locked_by = $2 RETURNING id)
        INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, completed_at)
        SELECT id, '$workflow_completion$', 'completed', 1, now(), now(), now() FROM w
@@ -210,7 +211,8 @@ export class WorkflowStatements {
     // share-locks the row and then updates it (two such statements would deadlock).
     this.fail = `WITH w AS (
          UPDATE ${wf} SET state = 'failed', finished_at = now(), next_run_at = NULL, wake_pending = false,
-           locked_at = NULL, locked_by = NULL, attempt = $3, context = COALESCE($8::jsonb, context), updated_at = now()
+           locked_at = NULL, locked_by = NULL, attempt = $3, context = COALESCE($8::jsonb, context),
+           history = COALESCE($9::jsonb, history), updated_at = now()
          WHERE id = $1 AND locked_by = $2 RETURNING id),
        e AS (
          INSERT INTO ${errors} (workflow_id, step_name, attempt, error_class, error_message, backtrace, context)

@@ -46,10 +46,11 @@ export class WorkflowStore extends StoreConnection {
     maxDurationMs: number,
     runner?: QueryRunner,
     timeoutMs: number | null = null,
+    version: string | null = null,
   ): Promise<{ id: string; created: boolean; nextRunAt: Date | null }> {
     const inserted = await this.query<{ id: string; next_run_at: Date }>(
       this.sql.insertRun,
-      [key, jobName, JSON.stringify(input ?? null), maxDurationMs, timeoutMs],
+      [key, jobName, JSON.stringify(input ?? null), maxDurationMs, timeoutMs, version],
       runner,
     );
     if (inserted[0])
@@ -230,6 +231,7 @@ export class WorkflowStore extends StoreConnection {
       e?.backtrace ?? null,
       e?.context ? JSON.stringify(e.context) : null,
       spec.stalledStep ?? null,
+      spec.history ? JSON.stringify(spec.history) : null,
     ]);
     return rows[0] ? { nextRunAt: rows[0].next_run_at } : undefined;
   }
@@ -240,12 +242,14 @@ export class WorkflowStore extends StoreConnection {
     owner: string,
     result: StoredValue,
     context: Record<string, unknown> | null,
+    history: Array<string | null> | null = null,
   ): Promise<boolean> {
     const rows = await this.query(this.sql.complete, [
       id,
       owner,
       JSON.stringify(result),
       context === null ? null : JSON.stringify(context),
+      history && JSON.stringify(history),
     ]);
     return rows.length > 0;
   }
@@ -257,6 +261,7 @@ export class WorkflowStore extends StoreConnection {
     attempt: number,
     error: ErrorRecord,
     context: Record<string, unknown> | null,
+    history: Array<string | null> | null = null,
   ): Promise<boolean> {
     const rows = await this.query(this.sql.fail, [
       id,
@@ -267,6 +272,7 @@ export class WorkflowStore extends StoreConnection {
       error.backtrace,
       error.context ? JSON.stringify(error.context) : null,
       context === null ? null : JSON.stringify(context),
+      history && JSON.stringify(history),
     ]);
     return rows.length > 0;
   }

@@ -2,39 +2,39 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { WorkflowDefinition } from '../definitions/workflow.registry.js';
 import type { LogRow, RunRow, StateCarrier, StateClaim } from '../persistence/rows.js';
 import type { ChronoForgeClock } from '../util/clock.js';
-import { DurableCallInStepError } from '../errors/durable-call-in-step.error.js';
 import { EngineFaultError } from '../errors/engine-fault.error.js';
 import { engineStatementErrors } from '../database/engine-statement.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
 import { occurrenceName } from '../util/names.util.js';
-import { stepStorage } from './call-storage.js';
+import type { NonDeterminismError } from '../errors/non-determinism.error.js';
+import { branchStorage, stepStorage } from './call-storage.js';
+import { CallHistory } from './call-history.js';
 import { DurableStateWrites } from './durable-state.js';
 import { HaltExecution } from './halt-execution.js';
 import { PassProgress } from './pass-progress.js';
+import { StepRefusals } from './step-refusals.js';
 import { ReplayTurns } from './replay-turns.js';
 
 /** A pass stops starting new work this long (or a tenth of maxDuration) before its lock goes stale. */
 export const LEASE_MARGIN_MS = 1_000;
 
 /** Everything one pass of one run knows; reachable from user code through AsyncLocalStorage. */
-export class RunScope implements StateCarrier {
+export class RunScope extends StepRefusals implements StateCarrier {
   /** Wake time of the continuation: `undefined` no halt, `null` halt without timer. */
   wakeAt: number | null | undefined = undefined;
   halted = false;
-  /**
-   * The pass lost its lock (a fenced write was refused: cancel, takeover, unlock). Sticky: from
-   * then on every durable call of the pass throws `LockLostError` at its entry, whatever user
-   * code catches, and the executor ends the pass writing nothing more.
-   */
+  /** The pass lost its lock (sticky: every later durable call throws `LockLostError`; no writes). */
   lost = false;
   /** A simulated crash struck: the pass must stop without writing anything more. */
   crashed = false;
-  /**
-   * One of the engine's own statements failed in this pass (an infrastructure fault, not the
-   * outcome of a durable call). Sticky like `lost`: every later durable call of the pass rejects
-   * with this error at its entry, and the executor releases the run for a prompt later pass.
-   */
+  /** An engine statement failed in this pass (sticky like `lost`; a prompt later pass follows). */
   fault: EngineFaultError | undefined = undefined;
+  /** The pass's calls diverged from the run's history: sticky like `fault`; the run stalls. */
+  divergence: NonDeterminismError | undefined = undefined;
+  /** The run's durable calls by position, and this pass's checked against them. */
+  readonly history: CallHistory;
+  /** Durable calls started and not settled (a call started meanwhile runs in parallel). */
+  private running = 0;
   contextDirty = false;
   readonly context: Record<string, unknown>;
   /** Branches reached in this pass (rebuilt every pass), and whether they were merged. */
@@ -44,8 +44,6 @@ export class RunScope implements StateCarrier {
   private readonly counters = new Map<string, number>();
   /** Durable calls of this pass that have not settled yet (parallel calls, floating promises). */
   private readonly inFlight = new Set<Promise<void>>();
-  /** Refused durable calls made inside step bodies, by step name: the step fails even if caught. */
-  private readonly refusedInStep = new Map<string, DurableCallInStepError>();
   private readonly stateWrites: DurableStateWrites;
   private readonly progress: PassProgress;
 
@@ -57,10 +55,14 @@ export class RunScope implements StateCarrier {
     readonly isDraining: () => boolean,
     readonly clock: ChronoForgeClock,
   ) {
+    super();
     // Prototype-free: a key such as `constructor` or `__proto__` is only ever a stored entry.
     this.context = Object.assign(Object.create(null) as Record<string, unknown>, run.context ?? {});
     this.stateWrites = new DurableStateWrites(this.context);
     this.progress = new PassProgress(logs);
+    const legacy = run.history == null && logs.size > 0;
+    const label = `Run ${run.id} ("${run.key}") of workflow "${run.job_name}"`;
+    this.history = new CallHistory(run.history ?? null, legacy, label);
   }
 
   /** Records a change of the durable state (`ctx.state`): the next checkpoint writes it. */
@@ -93,7 +95,22 @@ export class RunScope implements StateCarrier {
   nextStepName(base: string): string {
     const n = (this.counters.get(base) ?? 0) + 1;
     this.counters.set(base, n);
-    return occurrenceName(base, n);
+    const name = occurrenceName(base, n);
+    this.enter(name);
+    return name;
+  }
+
+  /**
+   * Gives durable call `name` its position in the run's history (calls inside a branch body have
+   * none: a sealed branch's body does not run again). A call that diverges from the history makes
+   * the pass's sticky `divergence`: it and every later call reject with it, and the run stalls.
+   */
+  enter(name: string): void {
+    if (branchStorage.getStore() !== undefined) return;
+    const diverged = this.history.enter(name, this.running > 0);
+    if (!diverged || this.divergence) return;
+    this.divergence = diverged;
+    this.stop();
   }
 
   /** Marks the pass as having lost its lock (sticky) and throws `LockLostError`. */
@@ -144,6 +161,7 @@ export class RunScope implements StateCarrier {
    */
   assertOwned(): void {
     if (this.fault) throw this.fault;
+    if (this.divergence) throw this.divergence;
     if (this.lost || this.crashed) throw new LockLostError(this.run.id);
   }
 
@@ -175,28 +193,6 @@ export class RunScope implements StateCarrier {
   }
 
   /**
-   * Refuses `call` (e.g. `ctx.sleep()`) when made inside a step body, where it would halt the pass
-   * and leave the step unrecorded. The refusal is remembered, so the step fails even when its body
-   * catches the error.
-   */
-  refuseInsideStep(call: string): void {
-    const step = stepStorage.getStore();
-    if (step === undefined) return;
-    const err = new DurableCallInStepError(
-      `${call} was called inside the body of ${step}. Timers, signal waits, spawns and merges halt or fork the run, which a step body cannot do: call them from the workflow method, between steps.`,
-    );
-    this.refusedInStep.set(step, err);
-    throw err;
-  }
-
-  /** The refusal recorded for step `stepName` in this pass, if its body made one (cleared). */
-  takeRefusal(stepName: string): DurableCallInStepError | undefined {
-    const err = this.refusedInStep.get(stepName);
-    this.refusedInStep.delete(stepName);
-    return err;
-  }
-
-  /**
    * Runs one durable call of this pass and returns its promise (return it as is: it is marked
    * handled, so a floating call that the engine halts or refuses never becomes an unhandled
    * rejection; `await` still sees the error).
@@ -212,23 +208,27 @@ export class RunScope implements StateCarrier {
    */
   track<T>(call: () => Promise<T>): Promise<T> {
     if (this.ended) return new Promise<T>(() => undefined);
-    if (this.halted || this.lost || this.crashed || this.fault) {
+    if (this.halted || this.lost || this.crashed || this.fault || this.divergence) {
       const late = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
         this.ended ? new Promise<T>(() => undefined) : this.start(call),
       );
       late.catch(() => undefined);
       return late;
     }
-    const running = this.start(call).catch((err: unknown) => {
+    const started = this.start(call);
+    this.running++;
+    const running = started.catch((err: unknown) => {
       // A failed engine statement is no outcome of the call: the pass ends, whatever user code
       // catches (the caller sees the pass's EngineFaultError).
       if (typeof err === 'object' && err !== null && engineStatementErrors.has(err))
         throw this.markFaulted(err);
       throw err;
     });
+    // The first reaction to the call: it is no longer running when its caller continues.
     const settled = running.then(
-      () => undefined,
+      () => void this.running--,
       (err: unknown) => {
+        this.running--;
         if (err instanceof LockLostError) this.markLost();
       },
     );

@@ -43,6 +43,7 @@ export class RepeatRunner {
     args: unknown[],
   ): Promise<void> {
     const coordName = scope.nextStepName(`durably_repeat$${def.name}`);
+    scope.assertOwned(); // a repeat that diverged from the run's history does not run
     let coord = scope.logs.get(coordName);
     if (coord?.state === 'completed') return;
     const { timeoutMs } = def;

@@ -5,6 +5,7 @@ import type { ResolvedOptions } from '../options/resolve-options.js';
 import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { WorkflowExecutor } from '../executor/workflow.executor.js';
+import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 
 /** Longest interval between two heartbeats. */
 export const HEARTBEAT_EVERY_MS = 5_000;
@@ -29,6 +30,7 @@ export class WorkerHeartbeat {
     private readonly store: WorkflowStore,
     private readonly db: ChronoForgeDatabase,
     private readonly executor: WorkflowExecutor,
+    private readonly registry: WorkflowRegistry,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -59,9 +61,9 @@ export class WorkerHeartbeat {
     const client = this.conn ?? (this.conn = await this.db.connectDedicated('heartbeat'));
     try {
       await client.query(
-        `INSERT INTO ${this.store.workers} (id) VALUES ($1)
-         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
-        [this.executor.workerId],
+        `INSERT INTO ${this.store.workers} (id, versions) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), versions = EXCLUDED.versions`,
+        [this.executor.workerId, JSON.stringify(this.versions())],
       );
     } catch (err) {
       // Reconnect at the next beat: the connection may be gone (restart, failover, terminated).
@@ -69,6 +71,16 @@ export class WorkerHeartbeat {
       await client.end().catch(() => undefined);
       throw err;
     }
+  }
+
+  /** The workflow versions this worker serves (`{ workflow: version }`), recorded with its beat. */
+  private versions(): Record<string, string> {
+    const served: Record<string, string> = {};
+    for (const name of this.registry.names()) {
+      const version = this.registry.get(name)?.version;
+      if (version !== undefined) served[name] = version;
+    }
+    return served;
   }
 
   /** Removes rows of workers dead for a day (called by the recovery sweeper). */

@@ -56,6 +56,12 @@ export class WorkflowEntity {
   @Column('text', { name: 'cancel_reason', nullable: true }) cancelReason: string | null;
   /** Why the run rolled back and which compensations failed (see `CompensationInfo`). */
   @Column('jsonb', { nullable: true }) compensation: unknown;
+  /** The run's durable calls by position (see `NonDeterminismError`); `null` for older runs. */
+  @Column('jsonb', { nullable: true }) history: Array<string | null> | null;
+  /** The `@Workflow({ version })` the run started with. */
+  @Column('text', { nullable: true }) version: string | null;
+  /** The run `client.fork` copied this one from. */
+  @Column('bigint', { name: 'forked_from', nullable: true }) forkedFrom: string | null;
   @Column('bigint', { name: 'parent_execution_log_id', nullable: true }) parentExecutionLogId:
     string | null;
   @Column('timestamptz', { name: 'created_at' }) createdAt: Date;

@@ -1,0 +1,46 @@
+import type { EntityManager } from 'typeorm';
+import type { Duration } from '../util/duration.util.js';
+
+/** Options of `WorkflowClient.start()`. @publicApi */
+export interface StartOptions<I = unknown> {
+  /** Idempotency key: starting the same workflow with the same key returns the existing run. */
+  key: string;
+  /** The workflow's input (validated against its `input` DTO when it has one). */
+  input?: I;
+  /**
+   * Start inside your own transaction (an EntityManager from `dataSource.transaction(...)` on the
+   * engine's database): the run exists, and is woken, only if that transaction commits.
+   */
+  manager?: EntityManager;
+  /**
+   * Deadline of the run, counted from now: past it the run is cancelled or failed (see
+   * `@Workflow({ timeout, onTimeout })`, whose `timeout` this overrides).
+   */
+  timeout?: Duration;
+}
+
+/**
+ * Options of the typed `WorkflowClient.start(Class, 'method', options)`: `input` is required
+ * unless the method's parameter accepts `undefined` (an optional parameter, or none).
+ * @publicApi
+ */
+export type TypedStartOptions<I> = Omit<StartOptions<I>, 'input'> &
+  (undefined extends I ? { input?: I } : { input: I });
+
+/** Method names of `T` that return a promise (candidate workflow methods). @publicApi */
+export type WorkflowMethodOf<T> = {
+  [K in keyof T]: T[K] extends (...args: never[]) => Promise<unknown> ? K : never;
+}[keyof T] &
+  string;
+/** Input type of a workflow method. @publicApi */
+export type WorkflowInputOf<F> = F extends (input: infer I, ...rest: never[]) => unknown
+  ? I
+  : never;
+/** Result type of a workflow method. @publicApi */
+export type WorkflowResultOf<F> = F extends (...args: never[]) => Promise<infer R> ? R : never;
+
+/** Options that identify a run when a key alone is ambiguous. @publicApi */
+export interface RunSelector {
+  /** Workflow name, needed when several workflows use the same key. */
+  workflow?: string;
+}

@@ -1,0 +1,70 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WorkflowClient } from '../../lib/index.js';
+import { flowV0, flowV1, flowV2, ranBy } from '../fixtures/worker-versions.fixture.js';
+import { bootApp } from '../support/app.js';
+import { DATABASE_URL, eventually } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
+
+describe('workflow versions across workers (e2e)', () => {
+  // The v2-only worker; it sees every run first.
+  const suite = suiteApp('wver', [flowV2], { options: { worker: { deadAfter: '2s' } } });
+  const apps: INestApplicationContext[] = [];
+  const db = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
+  const boot = async (provider: typeof flowV1, worker: boolean) => {
+    const options = worker ? { worker: { deadAfter: '2s' as const } } : { worker: false as const };
+    const { schema, queueName } = suite;
+    const app = await bootApp({ schema, queueName, providers: [provider], options });
+    apps.push(app);
+    return app;
+  };
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await db.end();
+  });
+
+  const retryCounts = async (key: string): Promise<Record<string, number>> => {
+    const { rows } = await db.query(
+      `SELECT retry_counts FROM "${suite.schema}".chrono_forge_workflows WHERE key = $1`,
+      [key],
+    );
+    return rows[0]?.retry_counts ?? {};
+  };
+
+  it('should leave a v1 run to a v1 worker, never running it on the v2 worker', async () => {
+    const v1Client = (await boot(flowV1, false)).get(WorkflowClient);
+    const handle = await v1Client.start('versions.flow', { key: 'v1-run' });
+    // The v2 worker took the run, saw its version and left it (it records since when).
+    await eventually(async () => '$version_wait_since' in (await retryCounts('v1-run')), 30_000);
+    expect(ranBy).toEqual([]);
+    expect((await suite.client.get('v1-run')).state).toBe('idle');
+    await boot(flowV1, true);
+    await expect(handle.result({ timeout: '30s' })).resolves.toBe('ran v1, started v1');
+    expect(ranBy).toEqual(['v1']);
+    const versions = await suite.client.versions();
+    expect(
+      versions.find((v: { version: string | null }) => v.version === 'v1')?.inFlight ?? 0,
+    ).toBe(0);
+  });
+
+  it('should stall a run whose version no live worker has, naming the version', async () => {
+    const v0Client = (await boot(flowV0, false)).get(WorkflowClient);
+    await v0Client.start('versions.flow', { key: 'v0-run' });
+    const inFlight = await suite.client.versions();
+    expect(inFlight).toContainEqual(
+      expect.objectContaining({ workflow: 'versions.flow', version: 'v0', inFlight: 1 }),
+    );
+    const run = await eventually(
+      async () => {
+        const r = await suite.client.get('v0-run');
+        return r.state === 'stalled' && r;
+      },
+      30_000,
+      'v0-run stalled',
+    );
+    const error = run.errors.find((e) => e.errorClass === 'WorkflowVersionMissingError');
+    expect(error?.message).toContain('started with version "v0"');
+    expect(ranBy).not.toContain('v0');
+  });
+});
