@@ -42,6 +42,26 @@ export interface ChronoForgeDatabaseOptions {
   schema?: string;
   /** Pool size of the DataSource ChronoForge opens itself. @default 10 */
   poolSize?: number;
+  /**
+   * `url` (or the DataSource) goes through a connection pooler such as PgBouncer:
+   *
+   * - `'transaction'` (transaction pooling, the usual setting of managed poolers): a server session
+   *   lasts one transaction, so the engine sends unnamed statements only, and the work that needs a
+   *   session of its own goes to `directUrl`: the wake-up listener (`LISTEN`), the migrations'
+   *   advisory lock, and the PostgreSQL queue backend (which `LISTEN`s too). `directUrl` is required
+   *   unless the process does none of them (`worker: false`, `migrationsRun: false`, a Redis queue or
+   *   an explicit `queue.postgres.connectionString`).
+   * - `'session'` (session pooling): everything works as on a direct connection.
+   *
+   * @default none: `url` is a direct connection (or a session pooler)
+   */
+  pooler?: 'transaction' | 'session';
+  /**
+   * A direct (or session-pooled) connection string to the same database, for the work that needs a
+   * session: LISTEN for wake-ups, migrations (advisory lock), the PostgreSQL queue backend. Used
+   * only for that; the engine's statements keep going through `url`.
+   */
+  directUrl?: string;
 }
 
 /**

@@ -5,6 +5,7 @@ import { type CleanupOptions, resolveCleanupOptions } from './cleanup-options.js
 import { type Duration, toMaxDurationMs, toMs } from '../util/duration.util.js';
 import { describeValue } from '../util/describe.util.js';
 import { type StoredLimit, toStoredLimits } from './limit-options.js';
+import { resolvePooler } from './pooler-options.js';
 import { resolve as resolvePath } from 'node:path';
 import type { DataSource } from 'typeorm';
 
@@ -31,6 +32,10 @@ export interface ResolvedOptions {
     embedded?: { dataDir: string; port: number | undefined };
     schema: string;
     poolSize: number;
+    /** `database.pooler`: 'transaction' sends unnamed statements only. */
+    pooler: 'transaction' | 'session' | undefined;
+    /** `database.directUrl`: session work (LISTEN, migrations, PostgreSQL queue) connects here. */
+    directUrl: string | undefined;
   };
   queue: ResolvedQueueBackend;
   /** The Redis URL when `queue.kind` is 'redis', otherwise undefined. */
@@ -219,6 +224,7 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
           everyMs: Math.max(10, toMs(options.recovery?.every ?? '30s', '`recovery.every`')),
           batchSize: positiveInt(options.recovery?.batchSize, '`recovery.batchSize`', 500),
         };
+  const migrationsRun = options.migrationsRun ?? true;
   const maxDurationMs = toMaxDurationMs(options.maxDuration ?? '10m', '`maxDuration`');
   if (maxDurationMs < 100) fail('`maxDuration` must be at least 100ms.');
   return {
@@ -228,12 +234,13 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
       ...(embedded ? { embedded } : {}),
       schema,
       poolSize: positiveInt(db.poolSize, '`database.poolSize`', 10),
+      ...resolvePooler(db, { worker, migrationsRun, queue }),
     },
     queue,
     redisUrl: queue.kind === 'redis' ? queue.url : undefined,
     queueName,
     worker,
-    migrationsRun: options.migrationsRun ?? true,
+    migrationsRun,
     maxDurationMs,
     recovery,
     defaultRetry:

@@ -94,7 +94,7 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     try {
       const endpoint = backend.connectionString
         ? { connectionString: backend.connectionString }
-        : await this.database.endpoint();
+        : await this.database.sessionEndpoint();
       // Same server as the database: keep an embedded server up until the pools below closed.
       if (!backend.connectionString) this.releaseDatabase = this.database.retain();
       // bullmq hands the config to `pg` as it is; its typings only narrow `password` to a string.
