@@ -51,7 +51,10 @@ export interface ChronoForgeDatabaseOptions {
    *   advisory lock, and the PostgreSQL queue backend (which `LISTEN`s too). `directUrl` is required
    *   unless the process does none of them (`worker: false`, `migrationsRun: false`, a Redis queue or
    *   an explicit `queue.postgres.connectionString`).
-   * - `'session'` (session pooling): everything works as on a direct connection.
+   * - `'session'` (session pooling): everything works as on a direct connection, except the
+   *   PostgreSQL queue backend (it sets its schema with a startup option PgBouncer does not
+   *   forward): it goes to `directUrl`, required with `queue: { postgres }` unless it has its own
+   *   `connectionString`.
    *
    * @default none: `url` is a direct connection (or a session pooler)
    */

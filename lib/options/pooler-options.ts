@@ -28,7 +28,7 @@ export function resolvePooler(
   db: { pooler?: unknown; directUrl?: unknown; embedded?: unknown },
   needs: SessionNeeds,
 ): ResolvedPooler {
-  const { pooler, directUrl } = db;
+  const { pooler, directUrl } = db as { pooler?: ResolvedPooler['pooler']; directUrl?: string };
   if (pooler !== undefined && pooler !== 'transaction' && pooler !== 'session')
     fail(`\`database.pooler\` must be 'transaction' or 'session', got ${describeValue(pooler)}.`);
   if (
@@ -38,22 +38,25 @@ export function resolvePooler(
     fail('`database.directUrl` must be a postgres:// connection string.');
   if (db.embedded !== undefined && (pooler !== undefined || directUrl !== undefined))
     fail('`database.embedded` cannot be combined with `database.pooler` or `database.directUrl`.');
-  if (pooler === 'transaction' && directUrl === undefined) {
-    const needs_ = [
+  if (pooler === undefined || directUrl !== undefined) return { pooler, directUrl };
+  const transaction = pooler === 'transaction';
+  const needs_ = [
+    transaction &&
       needs.worker !== false &&
-        'the wake-up listener of worker processes (LISTEN; or set `worker: false`)',
+      'the wake-up listener of worker processes (LISTEN; or set `worker: false`)',
+    transaction &&
       needs.migrationsRun &&
-        "the migrations' advisory lock (or set `migrationsRun: false` and migrate elsewhere)",
-      needs.queue.kind === 'postgres' &&
-        needs.queue.connectionString === undefined &&
-        'the PostgreSQL queue backend (LISTEN; or set `queue.postgres.connectionString`)',
-    ].filter((n): n is string => typeof n === 'string');
-    if (needs_.length > 0)
-      fail(
-        "`database.pooler: 'transaction'` gives no session of its own, which " +
-          `${needs_.join(', ')} need${needs_.length === 1 ? 's' : ''}. ` +
-          'Set `database.directUrl` to a direct (or session-pooled) connection string of the same database.',
-      );
-  }
-  return { pooler: pooler as ResolvedPooler['pooler'], directUrl: directUrl as string | undefined };
+      "the migrations' advisory lock (or set `migrationsRun: false` and migrate elsewhere)",
+    // BullMQ's PostgreSQL backend pins its schema with the `options` startup parameter, which
+    // PgBouncer does not forward, and LISTENs.
+    needs.queue.kind === 'postgres' &&
+      needs.queue.connectionString === undefined &&
+      'the PostgreSQL queue backend (its `search_path` startup option and LISTEN; or set `queue.postgres.connectionString`)',
+  ].filter((n): n is string => typeof n === 'string');
+  if (needs_.length > 0)
+    fail(
+      `\`database.pooler: '${pooler}'\` cannot carry ${needs_.join(', ')}. ` +
+        'Set `database.directUrl` to a direct connection string of the same database.',
+    );
+  return { pooler, directUrl: undefined };
 }
