@@ -86,6 +86,48 @@ export interface ChronoForgePostgresQueueOptions {
   schema?: string;
 }
 
+/** A Redis node or sentinel address. @publicApi */
+export interface ChronoForgeRedisAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where the Redis backend's Redis is: exactly one of `url` (one server), `sentinel` (a Sentinel
+ * group: the connection follows the master across failovers) or `cluster` (a Redis Cluster).
+ *
+ * @publicApi
+ */
+export interface ChronoForgeRedisOptions {
+  /** One Redis server, e.g. 'redis://:password@redis:6379/0' (`rediss://` for TLS). */
+  url?: string;
+  /** A Redis Sentinel group; the master is asked of the sentinels and followed across failovers. */
+  sentinel?: {
+    /** Some (or all) sentinels of the group. */
+    sentinels: ChronoForgeRedisAddress[];
+    /** The master group name (`sentinel monitor <name> …`). */
+    name: string;
+    /** Password of the Redis servers. */
+    password?: string;
+    /** Password of the sentinels, when they require one. */
+    sentinelPassword?: string;
+    /** Database number. @default 0 */
+    db?: number;
+  };
+  /** A Redis Cluster: some of its nodes (the rest are discovered). */
+  cluster?: {
+    nodes: ChronoForgeRedisAddress[];
+    /** Password of the nodes. */
+    password?: string;
+  };
+  /**
+   * BullMQ's key prefix. On a cluster every key of a queue must hash to one slot, so the prefix must
+   * carry a hash tag such as '{chronoforge}'.
+   * @default 'bull' (BullMQ's); on a cluster '{chronoforge}'
+   */
+  prefix?: string;
+}
+
 /**
  * The BullMQ backend that carries wake-ups: exactly one of `redis` or `postgres`.
  *
@@ -97,7 +139,7 @@ export interface ChronoForgePostgresQueueOptions {
  * @publicApi
  */
 export type ChronoForgeQueueOptions =
-  | { redis: { url: string }; postgres?: undefined }
+  | { redis: ChronoForgeRedisOptions; postgres?: undefined }
   | { postgres: true | ChronoForgePostgresQueueOptions; redis?: undefined };
 
 /**

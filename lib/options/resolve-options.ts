@@ -6,6 +6,7 @@ import { type Duration, toMaxDurationMs, toMs } from '../util/duration.util.js';
 import { describeValue } from '../util/describe.util.js';
 import { type StoredLimit, toStoredLimits } from './limit-options.js';
 import { resolvePooler } from './pooler-options.js';
+import { resolveRedis, type ResolvedRedisBackend } from './redis-options.js';
 import { resolve as resolvePath } from 'node:path';
 import type { DataSource } from 'typeorm';
 
@@ -14,7 +15,7 @@ export const DEFAULT_EMBEDDED_DATA_DIR = '.chronoforge/pgdata';
 
 /** The queue backend after validation and defaults. */
 export type ResolvedQueueBackend =
-  | { kind: 'redis'; url: string }
+  | ResolvedRedisBackend
   | {
       kind: 'postgres';
       /** Explicit `queue.postgres.connectionString`; when absent the ChronoForge database is used. */
@@ -110,17 +111,7 @@ function resolveQueue(queue: unknown, databaseSchema: string): ResolvedQueueBack
       '`queue` takes exactly one backend: `{ redis: { url } }` or `{ postgres: true | { connectionString?, schema? } }`, not both.',
     );
   }
-  if (!hasPostgres) {
-    const url = (q.redis as { url?: unknown } | undefined)?.url;
-    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
-      fail(
-        hasRedis
-          ? '`queue.redis.url` must be a redis:// URL.'
-          : '`queue.redis.url` must be a redis:// URL. `queue` needs exactly one backend: `{ redis: { url } }` or `{ postgres: true }`.',
-      );
-    }
-    return { kind: 'redis', url };
-  }
+  if (!hasPostgres) return resolveRedis(q.redis);
   const pg = q.postgres === true ? {} : q.postgres;
   if (!pg || typeof pg !== 'object' || Array.isArray(pg)) {
     fail(
@@ -237,7 +228,7 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
       ...resolvePooler(db, { worker, migrationsRun, queue }),
     },
     queue,
-    redisUrl: queue.kind === 'redis' ? queue.url : undefined,
+    redisUrl: queue.kind === 'redis' && 'url' in queue.connection ? queue.url : undefined,
     queueName,
     worker,
     migrationsRun,
