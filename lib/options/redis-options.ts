@@ -60,12 +60,14 @@ const list = (nodes: ChronoForgeRedisAddress[]) =>
 export function resolveRedis(value: unknown): ResolvedRedisBackend {
   const r = (value && typeof value === 'object' ? value : {}) as Record<string, unknown>;
   const given = (['url', 'sentinel', 'cluster'] as const).filter((k) => r[k] !== undefined);
-  if (given.length !== 1)
+  if (value === undefined)
     fail(
-      '`queue.redis` takes exactly one of `url` (a redis:// URL), `sentinel` ({ sentinels, name }) or `cluster` ({ nodes }).' +
-        (given.length === 0
-          ? ' `queue` needs exactly one backend: `{ redis: { url } }` or `{ postgres: true }`.'
-          : ''),
+      '`queue.redis.url` must be a redis:// URL. `queue` needs exactly one backend: `{ redis: { url } }` or `{ postgres: true }`.',
+    );
+  if (given.length === 0) fail('`queue.redis.url` must be a redis:// URL.');
+  if (given.length > 1)
+    fail(
+      '`queue.redis` takes exactly one of `url` (a redis:// URL), `sentinel` ({ sentinels, name }) or `cluster` ({ nodes }).',
     );
   const prefix = optionalString(r.prefix, 'queue.redis.prefix');
   if (prefix !== undefined && !/^[^:\s]{1,100}$/.test(prefix))
