@@ -5,7 +5,7 @@ import { freePorts } from './test/topology/support/processes.ts';
 
 /**
  * The topology suite (`npm run test:topology`): a representative subset of the e2e specs (start,
- * steps, sleep, signals, transactional start, crash takeover, CLI; with TOPOLOGY_FULL=1 also
+ * steps, sleep, signals, transactional start; with TOPOLOGY_FULL=1 also crash takeover, the CLI,
  * timers, branches, exactly-once transactional steps and the dashboard) with
  * DATABASE_URL pointing at a private PgBouncer in transaction pooling mode (started by
  * test/topology/global-setup.ts in front of the direct PostgreSQL, which stays DATABASE_DIRECT_URL),
@@ -15,22 +15,23 @@ import { freePorts } from './test/topology/support/processes.ts';
 const fromRoot = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 
 /**
- * The e2e specs run through the transaction pooler: by default (and in CI, bounded) a few on both
- * backends and the slower ones on Redis; TOPOLOGY_FULL=1 runs the whole subset on both.
+ * The e2e specs run through the transaction pooler: by default (and in CI, bounded) two on both
+ * backends; TOPOLOGY_FULL=1 adds crash takeover, the CLI, timers, branches, exactly-once
+ * transactional steps and the dashboard (several minutes on 2 cores). Crash takeover across worker
+ * processes is also test/topology/many-workers.topology.ts.
  */
 const BOTH = ['test/e2e/workflow.e2e.spec.ts', 'test/e2e/signals-transactional.e2e.spec.ts'];
-const REDIS_ONLY = ['test/e2e/crash-recovery.e2e.spec.ts', 'test/e2e/cli.e2e.spec.ts'];
 const FULL = [
   ...BOTH,
-  ...REDIS_ONLY,
+  'test/e2e/crash-recovery.e2e.spec.ts',
+  'test/e2e/cli.e2e.spec.ts',
   'test/e2e/timers.e2e.spec.ts',
   'test/e2e/branches.e2e.spec.ts',
   'test/e2e/transactional.e2e.spec.ts',
   'test/e2e/dashboard.e2e.spec.ts',
 ];
 const full = process.env.TOPOLOGY_FULL === '1';
-const e2e = (queue: 'redis' | 'postgres'): string[] =>
-  full ? FULL : queue === 'redis' ? [...BOTH, ...REDIS_ONLY] : BOTH;
+const e2e = (queue: 'redis' | 'postgres'): string[] => (full ? FULL : BOTH);
 
 export default defineConfig(async () => {
   // Vitest may evaluate this config more than once in one process: the first pick stands.
