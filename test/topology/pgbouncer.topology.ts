@@ -57,11 +57,12 @@ describe('PgBouncer (topology)', () => {
       const c = new pg.default.Client({
         connectionString: `postgres://postgres@127.0.0.1:${port}/pgbouncer`,
       });
-      await c.connect();
+      c.on('error', () => undefined);
       try {
+        await c.connect();
         return (await c.query(command)).rows as Record<string, unknown>[];
       } finally {
-        await c.end();
+        await c.end().catch(() => undefined);
       }
     },
   });

@@ -10,7 +10,10 @@ export const hitsTable = (schema: string): string => `"${schema}".topology_hits`
 @Injectable()
 export class HitsWorkflow implements OnModuleDestroy {
   private readonly pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
-  constructor(private readonly ctx: WorkflowContext) {}
+  constructor(private readonly ctx: WorkflowContext) {
+    // An idle connection dropped (PgBouncer stopping after the suite) must not crash the process.
+    this.pool.on('error', () => undefined);
+  }
 
   private hit(step: string): Promise<unknown> {
     const schema = process.env.CF_TEST_SCHEMA ?? 'public';

@@ -69,11 +69,13 @@ export async function startPgBouncer(o: PgBouncerOptions): Promise<PgBouncer> {
     const client = new pg.Client({
       connectionString: `postgres://${o.target.user}@127.0.0.1:${o.port}/pgbouncer`,
     });
-    await client.connect();
+    // While PgBouncer shuts down a connection may be accepted and then dropped: never unhandled.
+    client.on('error', () => undefined);
     try {
+      await client.connect();
       return (await client.query(command)).rows;
     } finally {
-      await client.end();
+      await client.end().catch(() => undefined);
     }
   };
   await until(
