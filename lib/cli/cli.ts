@@ -41,6 +41,8 @@ ${SCHEDULES_USAGE}
 Environment: DATABASE_URL (required), REDIS_URL (default redis://127.0.0.1:6379),
 CHRONOFORGE_SCHEMA (default public), CHRONOFORGE_QUEUE_NAME (default chronoforge),
 CHRONOFORGE_QUEUE=postgres to use the PostgreSQL queue backend instead of Redis.
+Behind a connection pooler: CHRONOFORGE_DB_POOLER=transaction|session and DATABASE_DIRECT_URL
+(a direct connection for migrations and the PostgreSQL queue; see database.pooler/directUrl).
 Add --json to list (and schedules list) for JSON output.`;
 
 const OPTIONS = {
@@ -87,7 +89,13 @@ async function boot(env: NodeJS.ProcessEnv): Promise<INestApplicationContext> {
       module: ChronoForgeCliModule,
       imports: [
         ChronoForgeModule.forRoot({
-          database: { url: env.DATABASE_URL, schema: env.CHRONOFORGE_SCHEMA || undefined },
+          database: {
+            url: env.DATABASE_URL,
+            schema: env.CHRONOFORGE_SCHEMA || undefined,
+            pooler: (env.CHRONOFORGE_DB_POOLER || undefined) as
+              'transaction' | 'session' | undefined,
+            directUrl: env.DATABASE_DIRECT_URL || undefined,
+          },
           queue: postgresQueue
             ? { postgres: true }
             : { redis: { url: env.REDIS_URL || 'redis://127.0.0.1:6379' } },

@@ -71,6 +71,16 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
   }
 
   /**
+   * Where work that needs a PostgreSQL session of its own connects (LISTEN, the PostgreSQL queue
+   * backend): `database.directUrl` when set, otherwise the {@link endpoint}. @internal
+   */
+  async sessionEndpoint(): Promise<PostgresEndpoint> {
+    const endpoint = await this.endpoint();
+    const { directUrl } = this.options.database;
+    return directUrl ? { ...endpoint, connectionString: directUrl } : endpoint;
+  }
+
+  /**
    * Keeps the embedded server (if any) running until the returned function is called, so that
    * shutdown stops it only after the other pools on it closed.
    */
@@ -102,10 +112,11 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
    * (or starve) the engine's statements: the wake-up listener and the worker heartbeat. Its
    * `application_name` is `chronoforge <purpose> <schema>`. The caller ends it; an `error` handler
    * is already attached (a dropped connection is noticed at the next query or by the caller's own
-   * handler). @internal
+   * handler). `session`: it needs a session of its own (LISTEN), so it connects to
+   * `database.directUrl` when set. @internal
    */
-  async connectDedicated(purpose: string): Promise<pg.Client> {
-    const endpoint = await this.endpoint();
+  async connectDedicated(purpose: string, session = false): Promise<pg.Client> {
+    const endpoint = session ? await this.sessionEndpoint() : await this.endpoint();
     const client = new pg.Client({
       ...endpoint,
       application_name: `chronoforge ${purpose} ${this.schema}`.slice(0, 63),
@@ -188,7 +199,9 @@ export class ChronoForgeDatabase implements OnModuleInit, OnApplicationShutdown 
    * `runChronoForgeMigrations`).
    */
   async runMigrations(): Promise<void> {
-    await runChronoForgeMigrations(this.dataSource, this.owned, this.schema, this.logger);
+    await runChronoForgeMigrations(this.dataSource, this.owned, this.schema, this.logger, {
+      directUrl: this.options.database.directUrl,
+    });
   }
 
   /** Runs `fn` in one transaction on one pooled connection (rolled back if `fn` throws). @internal */

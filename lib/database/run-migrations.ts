@@ -17,21 +17,25 @@ export async function runChronoForgeMigrations(
   owned: boolean,
   schema: string,
   logger: Logger,
+  { directUrl }: { directUrl?: string } = {},
 ): Promise<void> {
   const lockKey = `chronoforge:migrate:${schema}`;
-  const migrator = owned
-    ? dataSource
-    : new DataSource({
-        ...(dataSource.options as object),
-        type: 'postgres',
-        schema: schema,
-        entities: [],
-        migrations: chronoForgeMigrations,
-        migrationsTableName: MIGRATIONS_TABLE,
-        synchronize: false,
-        migrationsRun: false,
-        poolSize: 1,
-      });
+  // The advisory lock is a session's: behind a transaction pooler it runs on `directUrl`.
+  const migrator =
+    owned && !directUrl
+      ? dataSource
+      : new DataSource({
+          ...(dataSource.options as object),
+          ...(directUrl ? { url: directUrl } : {}),
+          type: 'postgres',
+          schema: schema,
+          entities: [],
+          migrations: chronoForgeMigrations,
+          migrationsTableName: MIGRATIONS_TABLE,
+          synchronize: false,
+          migrationsRun: false,
+          poolSize: 1,
+        });
   if (!migrator.isInitialized) await migrator.initialize();
   const runner = migrator.createQueryRunner();
   try {

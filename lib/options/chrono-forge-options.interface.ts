@@ -42,6 +42,29 @@ export interface ChronoForgeDatabaseOptions {
   schema?: string;
   /** Pool size of the DataSource ChronoForge opens itself. @default 10 */
   poolSize?: number;
+  /**
+   * `url` (or the DataSource) goes through a connection pooler such as PgBouncer:
+   *
+   * - `'transaction'` (transaction pooling, the usual setting of managed poolers): a server session
+   *   lasts one transaction, so the engine sends unnamed statements only, and the work that needs a
+   *   session of its own goes to `directUrl`: the wake-up listener (`LISTEN`), the migrations'
+   *   advisory lock, and the PostgreSQL queue backend (which `LISTEN`s too). `directUrl` is required
+   *   unless the process does none of them (`worker: false`, `migrationsRun: false`, a Redis queue or
+   *   an explicit `queue.postgres.connectionString`).
+   * - `'session'` (session pooling): everything works as on a direct connection, except the
+   *   PostgreSQL queue backend (it sets its schema with a startup option PgBouncer does not
+   *   forward): it goes to `directUrl`, required with `queue: { postgres }` unless it has its own
+   *   `connectionString`.
+   *
+   * @default none: `url` is a direct connection (or a session pooler)
+   */
+  pooler?: 'transaction' | 'session';
+  /**
+   * A direct (or session-pooled) connection string to the same database, for the work that needs a
+   * session: LISTEN for wake-ups, migrations (advisory lock), the PostgreSQL queue backend. Used
+   * only for that; the engine's statements keep going through `url`.
+   */
+  directUrl?: string;
 }
 
 /**
@@ -63,6 +86,48 @@ export interface ChronoForgePostgresQueueOptions {
   schema?: string;
 }
 
+/** A Redis node or sentinel address. @publicApi */
+export interface ChronoForgeRedisAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where the Redis backend's Redis is: exactly one of `url` (one server), `sentinel` (a Sentinel
+ * group: the connection follows the master across failovers) or `cluster` (a Redis Cluster).
+ *
+ * @publicApi
+ */
+export interface ChronoForgeRedisOptions {
+  /** One Redis server, e.g. 'redis://:password@redis:6379/0' (`rediss://` for TLS). */
+  url?: string;
+  /** A Redis Sentinel group; the master is asked of the sentinels and followed across failovers. */
+  sentinel?: {
+    /** Some (or all) sentinels of the group. */
+    sentinels: ChronoForgeRedisAddress[];
+    /** The master group name (`sentinel monitor <name> …`). */
+    name: string;
+    /** Password of the Redis servers. */
+    password?: string;
+    /** Password of the sentinels, when they require one. */
+    sentinelPassword?: string;
+    /** Database number. @default 0 */
+    db?: number;
+  };
+  /** A Redis Cluster: some of its nodes (the rest are discovered). */
+  cluster?: {
+    nodes: ChronoForgeRedisAddress[];
+    /** Password of the nodes. */
+    password?: string;
+  };
+  /**
+   * BullMQ's key prefix. On a cluster every key of a queue must hash to one slot, so the prefix must
+   * carry a hash tag such as '{chronoforge}'.
+   * @default 'bull' (BullMQ's); on a cluster '{chronoforge}'
+   */
+  prefix?: string;
+}
+
 /**
  * The BullMQ backend that carries wake-ups: exactly one of `redis` or `postgres`.
  *
@@ -74,7 +139,7 @@ export interface ChronoForgePostgresQueueOptions {
  * @publicApi
  */
 export type ChronoForgeQueueOptions =
-  | { redis: { url: string }; postgres?: undefined }
+  | { redis: ChronoForgeRedisOptions; postgres?: undefined }
   | { postgres: true | ChronoForgePostgresQueueOptions; redis?: undefined };
 
 /**

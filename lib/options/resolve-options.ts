@@ -5,6 +5,8 @@ import { type CleanupOptions, resolveCleanupOptions } from './cleanup-options.js
 import { type Duration, toMaxDurationMs, toMs } from '../util/duration.util.js';
 import { describeValue } from '../util/describe.util.js';
 import { type StoredLimit, toStoredLimits } from './limit-options.js';
+import { resolvePooler } from './pooler-options.js';
+import { resolveRedis, type ResolvedRedisBackend } from './redis-options.js';
 import { resolve as resolvePath } from 'node:path';
 import type { DataSource } from 'typeorm';
 
@@ -13,7 +15,7 @@ export const DEFAULT_EMBEDDED_DATA_DIR = '.chronoforge/pgdata';
 
 /** The queue backend after validation and defaults. */
 export type ResolvedQueueBackend =
-  | { kind: 'redis'; url: string }
+  | ResolvedRedisBackend
   | {
       kind: 'postgres';
       /** Explicit `queue.postgres.connectionString`; when absent the ChronoForge database is used. */
@@ -31,6 +33,10 @@ export interface ResolvedOptions {
     embedded?: { dataDir: string; port: number | undefined };
     schema: string;
     poolSize: number;
+    /** `database.pooler`: 'transaction' sends unnamed statements only. */
+    pooler: 'transaction' | 'session' | undefined;
+    /** `database.directUrl`: session work (LISTEN, migrations, PostgreSQL queue) connects here. */
+    directUrl: string | undefined;
   };
   queue: ResolvedQueueBackend;
   /** The Redis URL when `queue.kind` is 'redis', otherwise undefined. */
@@ -105,17 +111,7 @@ function resolveQueue(queue: unknown, databaseSchema: string): ResolvedQueueBack
       '`queue` takes exactly one backend: `{ redis: { url } }` or `{ postgres: true | { connectionString?, schema? } }`, not both.',
     );
   }
-  if (!hasPostgres) {
-    const url = (q.redis as { url?: unknown } | undefined)?.url;
-    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
-      fail(
-        hasRedis
-          ? '`queue.redis.url` must be a redis:// URL.'
-          : '`queue.redis.url` must be a redis:// URL. `queue` needs exactly one backend: `{ redis: { url } }` or `{ postgres: true }`.',
-      );
-    }
-    return { kind: 'redis', url };
-  }
+  if (!hasPostgres) return resolveRedis(q.redis);
   const pg = q.postgres === true ? {} : q.postgres;
   if (!pg || typeof pg !== 'object' || Array.isArray(pg)) {
     fail(
@@ -219,6 +215,7 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
           everyMs: Math.max(10, toMs(options.recovery?.every ?? '30s', '`recovery.every`')),
           batchSize: positiveInt(options.recovery?.batchSize, '`recovery.batchSize`', 500),
         };
+  const migrationsRun = options.migrationsRun ?? true;
   const maxDurationMs = toMaxDurationMs(options.maxDuration ?? '10m', '`maxDuration`');
   if (maxDurationMs < 100) fail('`maxDuration` must be at least 100ms.');
   return {
@@ -228,12 +225,13 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
       ...(embedded ? { embedded } : {}),
       schema,
       poolSize: positiveInt(db.poolSize, '`database.poolSize`', 10),
+      ...resolvePooler(db, { worker, migrationsRun, queue }),
     },
     queue,
-    redisUrl: queue.kind === 'redis' ? queue.url : undefined,
+    redisUrl: queue.kind === 'redis' && 'url' in queue.connection ? queue.url : undefined,
     queueName,
     worker,
-    migrationsRun: options.migrationsRun ?? true,
+    migrationsRun,
     maxDurationMs,
     recovery,
     defaultRetry:

@@ -40,6 +40,8 @@ export abstract class StoreConnection {
   private readonly staleLockSql: string;
   /** `worker.deadAfter`: a worker whose heartbeat is older is dead. */
   readonly deadAfterMs: number;
+  /** Named statements, except behind a transaction pooler (a name outlives its server session). */
+  private readonly namedStatements: boolean;
 
   constructor(
     protected readonly db: ChronoForgeDatabase,
@@ -58,6 +60,7 @@ export abstract class StoreConnection {
     const deadAfter = options.worker === false ? WORKER_DEAD_AFTER_MS : options.worker.deadAfterMs;
     this.deadAfterMs = deadAfter;
     this.staleLockSql = staleLockCondition(this.workers, deadAfter);
+    this.namedStatements = options.database.pooler !== 'transaction';
   }
 
   /**
@@ -89,7 +92,11 @@ export abstract class StoreConnection {
     return engineStatement(async () => {
       if (runner) return (await runner.query(text, values, true)).records as R[];
       // NOTE: named statements are parsed and planned once per connection, not on every call.
-      const config = { name: statementName(text), text, values };
+      // Behind a transaction pooler the next statement may land on another server session, where
+      // the name is unknown (or taken): unnamed statements there.
+      const config = this.namedStatements
+        ? { name: statementName(text), text, values }
+        : { text, values };
       return (await (client ?? this.pool).query<R>(config)).rows;
     });
   }

@@ -23,7 +23,7 @@ export async function waitForRedis(
       reject(
         new QueueUnavailableError(
           `Redis at ${redactUrl(url)} did not answer within ${REDIS_BOOT_TIMEOUT_MS / 1000} s${why}. ` +
-            'Start it, fix queue.redis.url, or use queue: { postgres: true }.',
+            'Start it, fix queue.redis (url, sentinel or cluster), or use queue: { postgres: true }.',
         ),
       );
     }, REDIS_BOOT_TIMEOUT_MS);

@@ -64,7 +64,7 @@ export class WakeListener implements OnApplicationBootstrap, BeforeApplicationSh
 
   private async listen(): Promise<void> {
     if (this.stopped) return;
-    const client = await this.db.connectDedicated('wake-listener');
+    const client = await this.db.connectDedicated('wake-listener', true);
     const prefix = `${this.db.schema}:`;
     client.on('notification', (msg) => {
       if (msg.channel !== WAKE_CHANNEL || !msg.payload?.startsWith(prefix)) return;

@@ -6,7 +6,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { type Job, type PostgresPoolConfig, Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import {
   CHRONO_FORGE_RESOLVED_OPTIONS,
   CLEANUP_JOB,
@@ -15,6 +15,7 @@ import {
   RUN_JOB,
 } from '../options/chrono-forge.constants.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
+import type { ResolvedRedisBackend } from '../options/redis-options.js';
 import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
 import { ChronoForgeClock } from '../util/clock.js';
 import { NotInitializedError } from '../errors/not-initialized.error.js';
@@ -34,6 +35,7 @@ import {
   WORKER_POOL_MAX,
 } from './postgres-backend.js';
 import { anyWaiting, LocalWakes, waitForRedis } from './queue-jobs.js';
+import { connectRedis } from './redis-connection.js';
 
 export { redactUrl } from '../util/redact.util.js';
 export { REDIS_BOOT_TIMEOUT_MS } from './queue-jobs.js';
@@ -52,7 +54,7 @@ export { REDIS_BOOT_TIMEOUT_MS } from './queue-jobs.js';
 @Injectable()
 export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(WorkflowQueue.name);
-  private readonly connections: Redis[] = [];
+  private readonly connections: Array<Redis | Cluster> = [];
   private queue: Queue | undefined;
   private worker: { close(): Promise<void> } | undefined;
   private postgres: PostgresPoolConfig | undefined;
@@ -73,8 +75,9 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     this.ready.catch(() => undefined); // the failure surfaces through onModuleInit
     if (options.queue.kind === 'redis') {
       const queue = new Queue(options.queueName, {
-        connection: this.connect(options.queue.url),
+        connection: this.connect(options.queue),
         defaultJobOptions: DEFAULT_JOB_OPTIONS,
+        ...(options.queue.prefix ? { prefix: options.queue.prefix } : {}),
       });
       this.adopt(queue);
     }
@@ -94,7 +97,7 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     try {
       const endpoint = backend.connectionString
         ? { connectionString: backend.connectionString }
-        : await this.database.endpoint();
+        : await this.database.sessionEndpoint();
       // Same server as the database: keep an embedded server up until the pools below closed.
       if (!backend.connectionString) this.releaseDatabase = this.database.retain();
       // bullmq hands the config to `pg` as it is; its typings only narrow `password` to a string.
@@ -123,8 +126,8 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private connect(url: string): Redis {
-    const redis = new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
+  private connect(backend: ResolvedRedisBackend): Redis | Cluster {
+    const redis = connectRedis(backend);
     redis.on('error', (err: Error) => (this.lastRedisError = err)); // also on queue/worker 'error'
     this.connections.push(redis);
     return redis;
@@ -243,8 +246,9 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     const worker =
       backend.kind === 'redis'
         ? new Worker<RunJobData>(this.options.queueName, handler, {
-            connection: this.connect(backend.url),
+            connection: this.connect(backend),
             concurrency,
+            ...(backend.prefix ? { prefix: backend.prefix } : {}),
           })
         : new PostgresBullMQ.Worker<RunJobData>(this.options.queueName, handler, {
             connection: {

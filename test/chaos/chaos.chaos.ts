@@ -25,13 +25,14 @@ import { ChaosWorkerPool } from './worker-pool.js';
  * and checks the engine's invariants from the ledger every step body writes.
  *
  * Knobs: CHAOS_RUNS (parent runs, default 200), CHAOS_SECONDS (length of the fault window),
- * CHAOS_DRAIN_SECONDS (how long the drain may take), CHAOS_KEEP=1 (keep the schema to investigate),
+ * CHAOS_DRAIN_SECONDS (how long the drain may take), CHAOS_WORKERS (worker processes, default 4), CHAOS_KEEP=1 (keep the schema to investigate),
  * CHAOS_VERBOSE=1 (print the timeline). Worker logs and the timeline (events.log) are written to
  * $TMPDIR/chronoforge-chaos/<schema>/ and kept when the run fails (or with CHAOS_KEEP).
  */
 
 const RUNS = Number(process.env.CHAOS_RUNS ?? 200);
-const WORKERS = 3;
+/** Worker processes on the one queue (CHAOS_WORKERS); 4 as in a small production deployment. */
+const WORKERS = Math.max(1, Number(process.env.CHAOS_WORKERS ?? 4));
 const CHAOS_MS = Number(process.env.CHAOS_SECONDS ?? (RUNS >= 150 ? 24 : 16)) * 1000;
 const DRAIN_MS = Number(process.env.CHAOS_DRAIN_SECONDS ?? 120) * 1000;
 /** Mean delay between two SIGKILLs. */

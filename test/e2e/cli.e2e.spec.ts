@@ -61,6 +61,9 @@ describe('chronoforge CLI (e2e)', () => {
     CHRONOFORGE_SCHEMA: schema,
     CHRONOFORGE_QUEUE_NAME: queueName,
     CHRONOFORGE_QUEUE: process.env.CF_QUEUE === 'postgres' ? 'postgres' : 'redis',
+    // npm run test:topology: DATABASE_URL is a transaction pooler.
+    CHRONOFORGE_DB_POOLER: process.env.CHRONOFORGE_DB_POOLER ?? '',
+    DATABASE_DIRECT_URL: process.env.DATABASE_DIRECT_URL ?? '',
   };
   let app: INestApplicationContext;
   let client: WorkflowClient;

@@ -7,7 +7,13 @@ import {
   ChronoForgeModule,
   type ChronoForgeModuleOptions,
 } from '../../lib/index.js';
-import { DATABASE_URL, QUEUE_BACKEND, REDIS_URL } from './env.js';
+import {
+  DATABASE_DIRECT_URL,
+  DATABASE_POOLER,
+  DATABASE_URL,
+  QUEUE_BACKEND,
+  REDIS_URL,
+} from './env.js';
 
 export interface TestAppOptions {
   schema: string;
@@ -26,7 +32,12 @@ export interface TestAppOptions {
  */
 export function testModuleOptions(o: TestAppOptions): ChronoForgeModuleOptions {
   return {
-    database: { url: DATABASE_URL, schema: o.schema, poolSize: 5 },
+    database: {
+      url: DATABASE_URL,
+      schema: o.schema,
+      poolSize: 5,
+      ...(DATABASE_POOLER ? { pooler: DATABASE_POOLER, directUrl: DATABASE_DIRECT_URL } : {}),
+    },
     queue: QUEUE_BACKEND === 'postgres' ? { postgres: true } : { redis: { url: REDIS_URL } },
     queueName: o.queueName,
     worker: { concurrency: 4 },

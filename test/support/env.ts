@@ -9,6 +9,15 @@ import { defaultQueueSchema } from '../../lib/options/resolve-options.js';
  * (test/support/global-setup.ts) starts an embedded server and sets this variable for the workers.
  */
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/**
+ * When DATABASE_URL goes through a connection pooler (the topology suite, `npm run test:topology`):
+ * CHRONOFORGE_DB_POOLER ('transaction' | 'session') and DATABASE_DIRECT_URL, handed to
+ * `database.pooler` / `database.directUrl` of test apps (and read by the CLI the same way).
+ */
+export const DATABASE_POOLER = process.env.CHRONOFORGE_DB_POOLER as
+  'transaction' | 'session' | undefined;
+export const DATABASE_DIRECT_URL = process.env.DATABASE_DIRECT_URL;
+
 /** Redis the tests use; override with REDIS_URL. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

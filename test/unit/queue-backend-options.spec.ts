@@ -56,7 +56,12 @@ describe('resolveOptions() queue backends', () => {
 
   it('should resolve the Redis backend as before', () => {
     const resolved = resolveOptions(loose({ queue: { redis: { url: 'redis://r:6379' } } }));
-    expect(resolved.queue).toEqual({ kind: 'redis', url: 'redis://r:6379' });
+    expect(resolved.queue).toEqual({
+      kind: 'redis',
+      url: 'redis://r:6379',
+      connection: { url: 'redis://r:6379' },
+      prefix: undefined,
+    });
     expect(resolved.redisUrl).toBe('redis://r:6379');
   });
 
