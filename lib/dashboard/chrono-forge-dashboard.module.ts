@@ -7,7 +7,7 @@ import {
   UseFilters,
   UseGuards,
 } from '@nestjs/common';
-import { CsrfTokens } from './http/csrf-tokens.js';
+import { CsrfTokens } from '../web/csrf-tokens.js';
 import { DashboardActions } from './actions/dashboard-actions.service.js';
 import { DashboardExceptionFilter } from './http/dashboard-exception.filter.js';
 import {
@@ -18,11 +18,11 @@ import { resolveDashboardOptions } from './options/resolve-dashboard-options.js'
 import { DashboardActionsController } from './http/dashboard-actions.controller.js';
 import { DashboardController } from './http/dashboard.controller.js';
 import { RunDetailController } from './http/run-detail.controller.js';
-import { ViewContexts } from './http/dashboard-request.util.js';
+import { ViewContexts } from './http/view-contexts.js';
 import { CsrfGuard, DenyAllGuard } from './http/dashboard.guards.js';
-import { DashboardStore } from './data/dashboard.store.js';
-import { RunDetailStore } from './data/run-detail.store.js';
-import { RunPagesStore } from './data/run-pages.store.js';
+import { RunListStore } from '../inspection/run-list.store.js';
+import { RunDetailStore } from '../inspection/run-detail.store.js';
+import { RunPagesStore } from '../inspection/run-pages.store.js';
 
 /** Subclasses of the dashboard's controllers mounted at `path`, behind `guard`, rendering errors as HTML. */
 function mountedControllers(path: string, guard: Type<CanActivate> | CanActivate): Type<object>[] {
@@ -74,11 +74,14 @@ export class ChronoForgeDashboardModule {
       controllers: mountedControllers(resolved.path, options.guard ?? DenyAllGuard),
       providers: [
         { provide: CHRONO_FORGE_DASHBOARD_OPTIONS, useValue: resolved },
-        DashboardStore,
+        RunListStore,
         RunDetailStore,
         RunPagesStore,
         DashboardActions,
-        CsrfTokens,
+        {
+          provide: CsrfTokens,
+          useFactory: () => new CsrfTokens(resolved.csrfSecret, resolved.csrfSubject),
+        },
         ViewContexts,
         CsrfGuard,
         DenyAllGuard,

@@ -4,12 +4,13 @@ import { InvalidTransitionError } from '../../errors/invalid-transition.error.js
 import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
 import { confirmView } from '../views/confirm.view.js';
 import { BULK_RETRY_LIMIT, DashboardActions } from '../actions/dashboard-actions.service.js';
-import { nameParam, one, type QueryParams, runId, ViewContexts } from './dashboard-request.util.js';
+import { nameParam, one, type QueryParams, runId } from './params.js';
+import { ViewContexts } from './view-contexts.js';
 import { CsrfGuard } from './dashboard.guards.js';
-import { DashboardStore } from '../data/dashboard.store.js';
-import { href, html, seg } from '../views/html.util.js';
-import { type DashboardRequest, type DashboardResponse, readForm } from './request.util.js';
-import { sendHtml } from './send-html.js';
+import { RunListStore } from '../../inspection/run-list.store.js';
+import { href, html, seg } from '../../web/html.util.js';
+import { type WebRequest, type WebResponse, readForm } from '../../web/request.util.js';
+import { sendHtml } from '../../web/send-html.js';
 
 /** Where a POST sends the browser (303 See Other). */
 type Redirection = { url: string; statusCode: number };
@@ -28,14 +29,14 @@ const CONFIRMED: Record<string, ('idle' | 'running' | 'stalled')[]> = {
 export class DashboardActionsController {
   constructor(
     private readonly views: ViewContexts,
-    private readonly store: DashboardStore,
+    private readonly store: RunListStore,
     private readonly actions: DashboardActions,
   ) {}
 
   @Get('runs/:id/confirm/:action')
   async confirm(
-    @Req() req: DashboardRequest,
-    @Res({ passthrough: true }) res: DashboardResponse,
+    @Req() req: WebRequest,
+    @Res({ passthrough: true }) res: WebResponse,
     @Param('id') id: string,
     @Param('action') action: string,
   ) {
@@ -73,8 +74,8 @@ export class DashboardActionsController {
 
   @Get('bulk-retry')
   async bulkConfirm(
-    @Req() req: DashboardRequest,
-    @Res({ passthrough: true }) res: DashboardResponse,
+    @Req() req: WebRequest,
+    @Res({ passthrough: true }) res: WebResponse,
     @Query() q: QueryParams,
   ) {
     const workflow = one(q, 'workflow');
@@ -101,7 +102,7 @@ export class DashboardActionsController {
   @UseGuards(CsrfGuard)
   @Redirect()
   async act(
-    @Req() req: DashboardRequest,
+    @Req() req: WebRequest,
     @Param('id') id: string,
     @Param('action') action: string,
   ): Promise<Redirection> {
@@ -123,7 +124,7 @@ export class DashboardActionsController {
   @Post('bulk-retry')
   @UseGuards(CsrfGuard)
   @Redirect()
-  async bulkRetry(@Req() req: DashboardRequest): Promise<Redirection> {
+  async bulkRetry(@Req() req: WebRequest): Promise<Redirection> {
     const base = this.views.base(req);
     const form = await readForm(req);
     if (!form.workflow) throw new InvalidOptionsError('Choose a workflow to retry.');

@@ -1,8 +1,8 @@
-import type { Page } from '../data/keyset-page.js';
-import type { Ancestor, BranchRow, ErrorRow, RunDetailRow } from '../data/run-rows.js';
-import { badge, json, span, when } from './format.util.js';
-import { html, type SafeHtml, seg } from './html.util.js';
-import { actionForm, layout, type ViewContext } from './layout.view.js';
+import type { Page } from '../../inspection/keyset-page.js';
+import type { Ancestor, BranchRow, ErrorRow, RunDetailRow } from '../../inspection/run-rows.js';
+import { json, span, when } from '../../web/format.util.js';
+import { html, type SafeHtml, seg } from '../../web/html.util.js';
+import { actionForm, layout, type ViewContext, badge } from './layout.view.js';
 import { branches } from './branch-summary.view.js';
 import { errorPreview } from './error-log.view.js';
 import { type RepeatTicks, repeats } from './run-repeats.view.js';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { LOCK_EXPIRED } from '../../persistence/workflow.sql.js';
-import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
-import { DashboardStore } from './dashboard.store.js';
+import { LOCK_EXPIRED } from '../persistence/workflow.sql.js';
+import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
+import { RunListStore } from './run-list.store.js';
 import type { Ancestor, RunDetailRow, StepRow } from './run-rows.js';
 
 /** Most recent tick rows shown per repeat. */
@@ -16,7 +16,7 @@ export const STEP_COLUMNS = `id, step_name, state, attempts, started_at, last_ex
 /** Read statements of the run detail page (besides its paged lists) and of the branch page. */
 @Injectable()
 export class RunDetailStore {
-  constructor(private readonly store: DashboardStore) {}
+  constructor(private readonly store: RunListStore) {}
 
   async run(id: string): Promise<RunDetailRow> {
     const rows = await this.store.query<RunDetailRow>(

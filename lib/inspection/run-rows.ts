@@ -1,4 +1,4 @@
-import type { WorkflowState } from '../../database/entities/workflow.entity.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 
 /** Every column of a run the detail page shows. */
 export interface RunDetailRow {
@@ -13,7 +13,7 @@ export interface RunDetailRow {
   max_duration_ms: number;
   locked_at: Date | null;
   locked_by: string | null;
-  /** The lock is stale by the engine's rule (see `DashboardStore.staleLock`). */
+  /** The lock is stale by the engine's rule (see `RunListStore.staleLock`). */
   lock_stale: boolean;
   /** The lock is older than the run's `max_duration_ms` (otherwise a stale lock's worker is dead). */
   lock_expired: boolean;
