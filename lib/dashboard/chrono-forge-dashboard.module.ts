@@ -17,6 +17,7 @@ import {
 import { resolveDashboardOptions } from './options/resolve-dashboard-options.js';
 import { DashboardActionsController } from './http/dashboard-actions.controller.js';
 import { DashboardController } from './http/dashboard.controller.js';
+import { OpsController } from './http/ops.controller.js';
 import { RunDetailController } from './http/run-detail.controller.js';
 import { ViewContexts } from './http/view-contexts.js';
 import { CsrfGuard, DenyAllGuard } from './http/dashboard.guards.js';
@@ -29,7 +30,9 @@ function mountedControllers(path: string, guard: Type<CanActivate> | CanActivate
   class ChronoForgeDashboardController extends DashboardController {}
   class ChronoForgeRunDetailController extends RunDetailController {}
   class ChronoForgeDashboardActionsController extends DashboardActionsController {}
+  class ChronoForgeOpsController extends OpsController {}
   const mounted = [
+    ChronoForgeOpsController,
     ChronoForgeDashboardController,
     ChronoForgeRunDetailController,
     ChronoForgeDashboardActionsController,

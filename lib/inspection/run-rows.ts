@@ -24,6 +24,24 @@ export interface RunDetailRow {
   next_run_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  /** Why the run was cancelled (`client.cancel(key, { reason })`). */
+  cancel_reason: string | null;
+  /** The run's deadline (`timeout`), if it has one. */
+  deadline_at: Date | null;
+  /** Set once the run began a rollback (see `CompensationInfo`). */
+  compensation: RollbackRecord | null;
+}
+
+/** A run's rollback record: what began it and, once it ended, what was undone and what failed. */
+export interface RollbackRecord {
+  cause: string;
+  compensated?: string[];
+  failures?: {
+    step: string;
+    compensation: string;
+    errorClass: string | null;
+    message: string | null;
+  }[];
 }
 
 /** A step log (repeat ticks excepted). */

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { WorkflowClient } from '../../client/workflow.client.js';
+import type { CancelOptions } from '../../sagas/cancel-options.interface.js';
 import { InvalidTransitionError } from '../../errors/invalid-transition.error.js';
 import { WorkflowQueue } from '../../queue/workflow.queue.js';
 import { RunListStore } from '../../inspection/run-list.store.js';
@@ -26,9 +27,10 @@ export class DashboardActions {
     await this.client.resume(run.key, { workflow: run.workflow });
   }
 
-  async cancel(id: string): Promise<void> {
+  /** Cancels the run with `options` (reason, compensate, children). */
+  async cancel(id: string, options: Omit<CancelOptions, 'workflow'> = {}): Promise<void> {
     const run = await this.store.identify(id);
-    await this.client.cancel(run.key, { workflow: run.workflow });
+    await this.client.cancel(run.key, { ...options, workflow: run.workflow });
   }
 
   /**

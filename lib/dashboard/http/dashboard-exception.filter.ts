@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
 import { InvalidTransitionError } from '../../errors/invalid-transition.error.js';
+import { ScheduleNotFoundError } from '../../errors/schedule-not-found.error.js';
 import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
 import { errorView } from '../views/confirm.view.js';
 import { CsrfTokenError } from '../../web/csrf-token.error.js';
@@ -45,7 +46,8 @@ const TITLES: Record<number, string> = {
 export function statusOf(err: unknown): { status: number; message: string } {
   if (err instanceof CsrfTokenError || err instanceof DashboardAccessDeniedError)
     return { status: 403, message: err.message };
-  if (err instanceof WorkflowNotFoundError) return { status: 404, message: err.message };
+  if (err instanceof WorkflowNotFoundError || err instanceof ScheduleNotFoundError)
+    return { status: 404, message: err.message };
   if (err instanceof InvalidTransitionError) return { status: 409, message: err.message };
   if (err instanceof InvalidOptionsError) return { status: 400, message: err.message };
   if (err instanceof HttpException) {

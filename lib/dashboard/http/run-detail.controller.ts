@@ -1,6 +1,6 @@
 import { Get, Injectable, Param, Query, Req, Res } from '@nestjs/common';
 import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
-import type { PageRequest } from '../../inspection/keyset-page.js';
+import { pageOf, type PageRequest } from '../../inspection/keyset-page.js';
 import { REPEATS_SHOWN, RunDetailStore } from '../../inspection/run-detail.store.js';
 import { RunPagesStore } from '../../inspection/run-pages.store.js';
 import type { RunDetailRow } from '../../inspection/run-rows.js';
@@ -16,7 +16,6 @@ import { runDetailView } from '../views/run-detail.view.js';
 import {
   keptSize,
   nameParam,
-  pageOf,
   type QueryParams,
   RUN_LIST_PAGE_SIZE,
   runId,
@@ -27,6 +26,8 @@ import { ViewContexts } from './view-contexts.js';
 /** Newest errors and first branches the run page shows (the rest is on their own pages). */
 const ERRORS_SHOWN = 10;
 const BRANCHES_SHOWN = 20;
+/** Compensations the run page lists (a rollback undoes each completed step once). */
+const COMPENSATIONS_SHOWN = 200;
 
 /** What a page of a run is rendered from: the request's view context, the run, a page request. */
 interface RunPageInput {
@@ -71,15 +72,17 @@ export class RunDetailController {
     @Query() q: QueryParams,
   ) {
     return this.runPage(req, res, id, q, async ({ ctx, run, page, keep }) => {
-      const [steps, total, errors, errorCount, branches, ancestors, coords] = await Promise.all([
-        this.pages.steps(id, page),
-        this.pages.stepCount(id),
-        this.pages.errors(id, { size: ERRORS_SHOWN }),
-        this.pages.errorCount(id),
-        this.pages.branches(id, { size: BRANCHES_SHOWN }),
-        this.details.ancestors(id),
-        this.details.repeatCoords(id, REPEATS_SHOWN + 1),
-      ]);
+      const [steps, total, errors, errorCount, branches, ancestors, coords, compensations] =
+        await Promise.all([
+          this.pages.steps(id, page),
+          this.pages.stepCount(id),
+          this.pages.errors(id, { size: ERRORS_SHOWN }),
+          this.pages.errorCount(id),
+          this.pages.branches(id, { size: BRANCHES_SHOWN }),
+          this.details.ancestors(id),
+          this.details.repeatCoords(id, REPEATS_SHOWN + 1),
+          this.details.compensations(id, COMPENSATIONS_SHOWN),
+        ]);
       const repeats = await Promise.all(
         coords
           .slice(0, REPEATS_SHOWN)
@@ -87,7 +90,7 @@ export class RunDetailController {
       );
       const moreRepeats = coords.length > REPEATS_SHOWN;
       const data = { run, steps: { page: steps, total, keep }, errors, errorCount, branches };
-      return runDetailView(ctx, { ...data, ancestors, repeats, moreRepeats });
+      return runDetailView(ctx, { ...data, ancestors, repeats, moreRepeats, compensations });
     });
   }
 

@@ -15,6 +15,9 @@ const NOTICES: Record<string, string> = {
   cancelled: 'The run was cancelled.',
   unlocked: 'Lock cleared: the run is idle and queued to run now.',
   bulk: 'Bulk retry done.',
+  'schedule-pause': 'Schedule paused.',
+  'schedule-resume': 'Schedule resumed: it fires again from its next tick.',
+  'schedule-trigger': 'Tick requested: a worker starts its run within the poll interval.',
 };
 
 /** Builds the {@link ViewContext} of a request: mount path, CSRF token (cookie set if new), notice. */

@@ -38,6 +38,8 @@ const NAV: [string, string, string][] = [
   ['overview', '/', 'Overview'],
   ['runs', '/runs', 'Runs'],
   ['stranded', '/stranded', 'Stranded'],
+  ['schedules', '/schedules', 'Schedules'],
+  ['limits', '/limits', 'Limits'],
 ];
 
 /** The page shell: inline CSS, navigation, the notice and `content`. No scripts, no remote assets. */
