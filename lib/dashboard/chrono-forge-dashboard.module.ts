@@ -47,8 +47,9 @@ function mountedControllers(path: string, guard: Type<CanActivate> | CanActivate
 
 /**
  * A server-rendered operator UI for ChronoForge, served by your own Nest HTTP server (Express or Fastify):
- * overview, runs, run detail (steps, errors, waits, repeats, branches), branch view, stranded
- * runs, and retry / resume / cancel / unlock / bulk-retry actions (POST forms with CSRF tokens).
+ * overview, runs, run detail (steps, errors, waits, repeats, branches, compensations), branch
+ * view, stranded runs, schedules, limits, and retry / resume / cancel (with reason) / unlock /
+ * bulk-retry / schedule pause, resume and trigger actions (POST forms with CSRF tokens).
  *
  * Access is denied (403) unless `guard` allows the request: without a guard nobody gets in.
  * Needs `ChronoForgeModule` (global) in the same application.
