@@ -12,11 +12,12 @@ const LAYERS = [
   'testing', // the testing kit boots the module
   'cli', // the command line boots the module
   '', // lib/*.ts: index.ts (public API), chrono-forge.module.ts (wiring), module definition
-  'dashboard', // optional Nest module over the client and the store
+  'dashboard', // optional Nest module: views and routes over the client, inspection and web
   'decorators', // @Workflow, @DurableStep, @Repeat, @Branch: metadata only
   'discovery', // finds decorated methods at bootstrap, registers definitions
   'worker', // the orchestrator: boot, job loop, heartbeat, shutdown
   'client', // WorkflowClient and handles: start, get, list, retry, cancel, signal
+  'inspection', // the run read-model: run lists, run detail, overview counts, keyset paging
   'operations', // cleanup, repeat-tick pruning, scheduled cleanup
   'executor', // one pass of one run
   'context', // WorkflowContext, the facade user code calls
@@ -35,6 +36,7 @@ const LAYERS = [
   'options', // option types, their resolver, DI tokens, metadata keys
   'retry', // RetryPolicy
   'observability', // metrics and tracing
+  'web', // HTTP and HTML primitives: Express/Fastify requests, forms, cookies, CSRF, escaped HTML
   'util', // durations, names, serialization, clock, redaction
   'errors', // ChronoForgeError and its subclasses
 ];

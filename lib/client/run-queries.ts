@@ -12,6 +12,7 @@ import {
   MAX_KEY_LENGTH,
   MAX_WORKFLOW_NAME_LENGTH,
 } from '../definitions/client-arguments.js';
+import { runFilterSql } from '../inspection/run-filter.sql.js';
 import { allowedFrom } from './transitions.js';
 import type {
   BranchInfo,
@@ -181,16 +182,10 @@ export class RunQueries {
       throw new InvalidOptionsError('list() limit must be 1..500.');
     if (filter.before !== undefined && !isRunId(filter.before))
       throw new InvalidOptionsError('list() before must be a run id (a positive 64-bit integer).');
-    const prefix =
-      filter.keyPrefix === undefined
-        ? null
-        : filter.keyPrefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+    const { where, values } = runFilterSql({ ...filter, states: states ?? undefined });
     return this.store.query<WorkflowRunSummary>(
-      `SELECT ${SUMMARY_COLUMNS} FROM ${this.store.wf}
-       WHERE ($1::text[] IS NULL OR state = ANY($1)) AND ($2::text IS NULL OR job_name = $2)
-         AND ($3::text IS NULL OR key LIKE $3) AND ($4::bigint IS NULL OR id < $4)
-       ORDER BY id DESC LIMIT $5`,
-      [states, filter.workflow ?? null, prefix, filter.before ?? null, limit],
+      `SELECT ${SUMMARY_COLUMNS} FROM ${this.store.wf} WHERE ${where} ORDER BY id DESC LIMIT $5`,
+      [...values, limit],
     );
   }
 

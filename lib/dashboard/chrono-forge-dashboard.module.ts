@@ -7,7 +7,7 @@ import {
   UseFilters,
   UseGuards,
 } from '@nestjs/common';
-import { CsrfTokens } from './http/csrf-tokens.js';
+import { CsrfTokens } from '../web/csrf-tokens.js';
 import { DashboardActions } from './actions/dashboard-actions.service.js';
 import { DashboardExceptionFilter } from './http/dashboard-exception.filter.js';
 import {
@@ -17,19 +17,22 @@ import {
 import { resolveDashboardOptions } from './options/resolve-dashboard-options.js';
 import { DashboardActionsController } from './http/dashboard-actions.controller.js';
 import { DashboardController } from './http/dashboard.controller.js';
+import { OpsController } from './http/ops.controller.js';
 import { RunDetailController } from './http/run-detail.controller.js';
-import { ViewContexts } from './http/dashboard-request.util.js';
+import { ViewContexts } from './http/view-contexts.js';
 import { CsrfGuard, DenyAllGuard } from './http/dashboard.guards.js';
-import { DashboardStore } from './data/dashboard.store.js';
-import { RunDetailStore } from './data/run-detail.store.js';
-import { RunPagesStore } from './data/run-pages.store.js';
+import { RunListStore } from '../inspection/run-list.store.js';
+import { RunDetailStore } from '../inspection/run-detail.store.js';
+import { RunPagesStore } from '../inspection/run-pages.store.js';
 
 /** Subclasses of the dashboard's controllers mounted at `path`, behind `guard`, rendering errors as HTML. */
 function mountedControllers(path: string, guard: Type<CanActivate> | CanActivate): Type<object>[] {
   class ChronoForgeDashboardController extends DashboardController {}
   class ChronoForgeRunDetailController extends RunDetailController {}
   class ChronoForgeDashboardActionsController extends DashboardActionsController {}
+  class ChronoForgeOpsController extends OpsController {}
   const mounted = [
+    ChronoForgeOpsController,
     ChronoForgeDashboardController,
     ChronoForgeRunDetailController,
     ChronoForgeDashboardActionsController,
@@ -44,8 +47,9 @@ function mountedControllers(path: string, guard: Type<CanActivate> | CanActivate
 
 /**
  * A server-rendered operator UI for ChronoForge, served by your own Nest HTTP server (Express or Fastify):
- * overview, runs, run detail (steps, errors, waits, repeats, branches), branch view, stranded
- * runs, and retry / resume / cancel / unlock / bulk-retry actions (POST forms with CSRF tokens).
+ * overview, runs, run detail (steps, errors, waits, repeats, branches, compensations), branch
+ * view, stranded runs, schedules, limits, and retry / resume / cancel (with reason) / unlock /
+ * bulk-retry / schedule pause, resume and trigger actions (POST forms with CSRF tokens).
  *
  * Access is denied (403) unless `guard` allows the request: without a guard nobody gets in.
  * Needs `ChronoForgeModule` (global) in the same application.
@@ -74,11 +78,14 @@ export class ChronoForgeDashboardModule {
       controllers: mountedControllers(resolved.path, options.guard ?? DenyAllGuard),
       providers: [
         { provide: CHRONO_FORGE_DASHBOARD_OPTIONS, useValue: resolved },
-        DashboardStore,
+        RunListStore,
         RunDetailStore,
         RunPagesStore,
         DashboardActions,
-        CsrfTokens,
+        {
+          provide: CsrfTokens,
+          useFactory: () => new CsrfTokens(resolved.csrfSecret, resolved.csrfSubject),
+        },
         ViewContexts,
         CsrfGuard,
         DenyAllGuard,

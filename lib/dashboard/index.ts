@@ -3,5 +3,5 @@ export type {
   ChronoForgeDashboardOptions,
   DashboardHttpRequest,
 } from './options/dashboard-options.interface.js';
-export { CsrfTokenError } from './http/csrf-token.error.js';
+export { CsrfTokenError } from '../web/csrf-token.error.js';
 export { DashboardAccessDeniedError } from './http/dashboard-access-denied.error.js';

@@ -8,6 +8,7 @@ import {
 import type pg from 'pg';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
+import { enqueueDueRuns } from './enqueue-due.js';
 import { WorkflowQueue } from './workflow.queue.js';
 import { ChronoForgeClock } from '../util/clock.js';
 import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
@@ -106,8 +107,7 @@ export class WakeListener implements OnApplicationBootstrap, BeforeApplicationSh
     try {
       const limit =
         this.options.recovery === false ? CATCH_UP_BATCH : this.options.recovery.batchSize;
-      const due = await this.store.findRecoverable(this.clock.now(), 0, limit);
-      await this.queue.enqueueRecovered(due);
+      await enqueueDueRuns({ store: this.store, queue: this.queue, clock: this.clock }, 0, limit);
     } catch (err) {
       this.logger.warn(`Wake-up catch-up after LISTEN failed: ${(err as Error).message}`);
     }

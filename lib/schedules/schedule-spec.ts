@@ -4,7 +4,7 @@ import { toMs } from '../util/duration.util.js';
 import { assertUserName } from '../util/names.util.js';
 import { jsonByteSize } from '../util/serialization.util.js';
 import { CronSpec } from './cron-spec.js';
-import type { CreateScheduleOptions, ScheduleOverlap } from './schedule.interface.js';
+import type { CreateScheduleOptions, ScheduleInfo, ScheduleOverlap } from './schedule.interface.js';
 
 /** Overlap policies, in the order the docs list them. */
 export const OVERLAP_MODES: readonly ScheduleOverlap[] = [
@@ -22,15 +22,10 @@ export const MIN_CATCHUP_WINDOW_MS = 1_000;
 export const MAX_SCHEDULE_INPUT_BYTES = 64 * 1024;
 
 /** A schedule's definition as stored: what `create`, `update` and `@Scheduled` set. */
-export interface ScheduleSpec {
-  workflow: string;
-  cron: string;
-  timeZone: string;
-  input: Record<string, unknown> | null;
-  overlap: ScheduleOverlap;
-  catchupWindowMs: number;
-  jitterMs: number;
-}
+export type ScheduleSpec = Pick<
+  ScheduleInfo,
+  'workflow' | 'cron' | 'timeZone' | 'input' | 'overlap' | 'catchupWindowMs' | 'jitterMs'
+>;
 
 /** Checks a schedule name: a user name (no `$`, no `#`) of at most 200 characters. */
 export function assertScheduleName(name: unknown): asserts name is string {

@@ -1,3 +1,4 @@
+import { enqueueDueRuns } from '../queue/enqueue-due.js';
 import {
   type BeforeApplicationShutdown,
   Inject,
@@ -105,8 +106,11 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     const { batchSize } = this.options.recovery;
     this.sweeping ??= (async () => {
       try {
-        const due = await this.store.findRecoverable(this.clock.now(), SWEEP_GRACE_MS, batchSize);
-        await this.queue.enqueueRecovered(due);
+        await enqueueDueRuns(
+          { store: this.store, queue: this.queue, clock: this.clock },
+          SWEEP_GRACE_MS,
+          batchSize,
+        );
         // Limits: slots of dead passes are freed and the waiters they held back are woken.
         await this.limitStore.sweep();
         if (Math.random() < 0.01) await this.heartbeat.prune();

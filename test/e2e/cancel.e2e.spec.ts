@@ -1,48 +1,30 @@
-import type { INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   InvalidOptionsError,
   InvalidTransitionError,
   RunCancelledError,
   WorkflowClient,
 } from '../../lib/index.js';
-import { Ledger, ledgerProviders } from '../fixtures/ledger.fixture.js';
 import { LifecycleProbe, lifecycleProviders } from '../fixtures/lifecycle.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
+import { eventually, sql } from '../support/env.js';
+import { bootLedgerApp, ledgerSteps } from '../support/ledger-app.js';
+import { suiteApp } from '../support/suite.js';
 
 /** Cancellation: reason, abort signal, rollback on cancel, and whole trees in one statement. */
 describe('cancellation (e2e)', () => {
-  const schema = uniqueName('cf_cancel');
-  const queueName = uniqueName('q_cancel');
-  let app: INestApplicationContext;
+  const suite = suiteApp('cancel', [], {
+    boot: (schema, queueName) =>
+      bootLedgerApp(schema, queueName, lifecycleProviders, { worker: { concurrency: 8 } }),
+  });
+  const { schema } = suite;
   let client: WorkflowClient;
   let probe: LifecycleProbe;
-
-  beforeAll(async () => {
-    process.env.CF_TEST_SCHEMA = schema;
-    app = await bootApp({
-      schema,
-      queueName,
-      providers: [...ledgerProviders, ...lifecycleProviders],
-      options: { worker: { concurrency: 8 } },
-    });
-    await Ledger.createTable(schema, { query: (q: string) => sql(q) });
-    client = app.get(WorkflowClient);
-    probe = app.get(LifecycleProbe);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
+  beforeAll(() => {
+    client = suite.client;
+    probe = suite.app.get(LifecycleProbe);
   });
 
-  const ledger = async (key: string) =>
-    (
-      await sql<{ step: string }>(
-        `SELECT step FROM "${schema}".ledger WHERE key = $1 ORDER BY at, ctid`,
-        [key],
-      )
-    ).map((r) => r.step);
+  const ledger = (key: string) => ledgerSteps(schema, key);
   const stateOf = async (key: string) => (await client.get(key)).state;
   const reach = (key: string, state: string) =>
     eventually(async () => (await stateOf(key)) === state, 20_000, `${key} to be ${state}`);

@@ -4,6 +4,7 @@ import {
   Injectable,
   type INestApplication,
   Module,
+  type Provider,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -18,7 +19,7 @@ import {
   Workflow,
   WorkflowContext,
 } from '../../lib/index.js';
-import { testModuleOptions } from '../support/app.js';
+import { type TestAppOptions, testModuleOptions } from '../support/app.js';
 
 /** Header the test guard checks. */
 export const TOKEN_HEADER = 'x-dashboard-token';
@@ -143,6 +144,10 @@ export interface DashboardAppOptions {
   extra?: ChronoForgeDashboardOptions[];
   /** Runs on the app before it listens (middleware, hooks). */
   configure?: (app: INestApplication) => void;
+  /** More providers (workflows) beside the demo ones. */
+  providers?: Provider[];
+  /** Module options over the test defaults (e.g. `limits`). */
+  options?: TestAppOptions['options'];
 }
 
 /**
@@ -158,12 +163,19 @@ export async function bootDashboardApp(
 ): Promise<INestApplication> {
   @Module({
     imports: [
-      ChronoForgeModule.forRoot(testModuleOptions({ schema, queueName })),
+      ChronoForgeModule.forRoot(testModuleOptions({ schema, queueName, options: opts.options })),
       ChronoForgeDashboardModule.forRoot({ path: '/ops/cf', guard: TokenGuard, pageSize: 5 }),
       ChronoForgeDashboardModule.forRoot(),
       ...(opts.extra ?? []).map((o) => ChronoForgeDashboardModule.forRoot(o)),
     ],
-    providers: [DemoProbe, Reminders, DemoWorkflows, TokenGuard, ViewerGuard],
+    providers: [
+      DemoProbe,
+      Reminders,
+      DemoWorkflows,
+      TokenGuard,
+      ViewerGuard,
+      ...(opts.providers ?? []),
+    ],
   })
   class DashboardTestModule {}
   const options = { logger: ['error' as const, 'warn' as const] };

@@ -4,26 +4,24 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeadlineExceededError, InvalidOptionsError, WorkflowClient } from '../../lib/index.js';
 import { deadlineProviders, hangingServer } from '../fixtures/deadline.fixture.js';
-import { Ledger, ledgerProviders } from '../fixtures/ledger.fixture.js';
 import { LifecycleProbe, lifecycleProviders } from '../fixtures/lifecycle.fixture.js';
-import { bootApp } from '../support/app.js';
 import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
+import { bootLedgerApp, ledgerSteps } from '../support/ledger-app.js';
 
 /** Run deadlines (durable, from the start, inherited by children) and step timeouts. */
 describe('deadlines and step timeouts (e2e)', () => {
   const schema = uniqueName('cf_deadline');
   const queueName = uniqueName('q_deadline');
-  const providers = [...ledgerProviders, ...lifecycleProviders, ...deadlineProviders];
-  const boot = () => bootApp({ schema, queueName, providers });
+  // Restarted mid-suite (no worker alive at a deadline), so not a suiteApp.
+  const boot = () =>
+    bootLedgerApp(schema, queueName, [...lifecycleProviders, ...deadlineProviders]);
   let app: INestApplicationContext;
   let client: WorkflowClient;
   let server: Server;
   const closedRequests: number[] = [];
 
   beforeAll(async () => {
-    process.env.CF_TEST_SCHEMA = schema;
     app = await boot();
-    await Ledger.createTable(schema, { query: (q: string) => sql(q) });
     client = app.get(WorkflowClient);
     // Answers nothing, ever: only an aborted fetch ends a request.
     server = createServer((req: IncomingMessage) => {
@@ -39,13 +37,7 @@ describe('deadlines and step timeouts (e2e)', () => {
     await cleanup(schema, queueName);
   });
 
-  const ledger = async (key: string) =>
-    (
-      await sql<{ step: string }>(
-        `SELECT step FROM "${schema}".ledger WHERE key = $1 ORDER BY at, ctid`,
-        [key],
-      )
-    ).map((r) => r.step);
+  const ledger = (key: string) => ledgerSteps(schema, key);
   const ended = (key: string, timeoutMs = 15_000) =>
     eventually(
       async () => {

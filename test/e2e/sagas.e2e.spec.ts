@@ -1,37 +1,26 @@
-import type { INestApplicationContext } from '@nestjs/common';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidTransitionError, WorkflowClient } from '../../lib/index.js';
-import { Ledger, ledgerProviders } from '../fixtures/ledger.fixture.js';
 import { failingUndos, sagaProviders } from '../fixtures/saga.fixture.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, eventually, sql, uniqueName } from '../support/env.js';
+import { eventually, sql } from '../support/env.js';
+import { bootLedgerApp, ledgerSteps } from '../support/ledger-app.js';
+import { suiteApp } from '../support/suite.js';
 
 /** Compensations: a failing run undoes its completed steps, last completed first, once each. */
 describe('sagas: compensation of completed steps (e2e)', () => {
-  const schema = uniqueName('cf_saga');
-  const queueName = uniqueName('q_saga');
-  let app: INestApplicationContext;
+  const suite = suiteApp('saga', [], {
+    boot: async (schema, queueName) => {
+      const app = await bootLedgerApp(schema, queueName, sagaProviders);
+      await sql(`CREATE TABLE "${schema}".bookings (id serial PRIMARY KEY, key text NOT NULL)`);
+      return app;
+    },
+  });
+  const { schema } = suite;
   let client: WorkflowClient;
-
-  beforeAll(async () => {
-    process.env.CF_TEST_SCHEMA = schema;
-    app = await bootApp({ schema, queueName, providers: [...ledgerProviders, ...sagaProviders] });
-    await Ledger.createTable(schema, { query: (q: string) => sql(q) });
-    await sql(`CREATE TABLE "${schema}".bookings (id serial PRIMARY KEY, key text NOT NULL)`);
-    client = app.get(WorkflowClient);
-  });
-  afterAll(async () => {
-    await app?.close();
-    await cleanup(schema, queueName);
+  beforeAll(() => {
+    client = suite.client;
   });
 
-  const ledger = async (key: string) =>
-    (
-      await sql<{ step: string }>(
-        `SELECT step FROM "${schema}".ledger WHERE key = $1 ORDER BY at, ctid`,
-        [key],
-      )
-    ).map((r) => r.step);
+  const ledger = (key: string) => ledgerSteps(schema, key);
   const settled = (key: string) =>
     eventually(
       async () => {

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { json } from '../../lib/dashboard/views/format.util.js';
-import {
-  escapeHtml,
-  href,
-  html,
-  preText,
-  tableBody,
-  trusted,
-} from '../../lib/dashboard/views/html.util.js';
+import { json } from '../../lib/web/format.util.js';
+import { escapeHtml, href, html, preText, tableBody, trusted } from '../../lib/web/html.util.js';
 
 /** The markup without the whitespace between tags (the templates are formatted by Prettier). */
 const squash = (markup: { value: string }) => markup.value.replace(/>\s+</g, '><').trim();

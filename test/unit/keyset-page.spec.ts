@@ -4,7 +4,7 @@ import {
   type ListOrder,
   type PageRequest,
   toPage,
-} from '../../lib/dashboard/data/keyset-page.js';
+} from '../../lib/inspection/keyset-page.js';
 
 /** Ids 1..20 as the database would return them for a keyset statement, then paged. */
 function pageOf(order: ListOrder, req: PageRequest) {

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { WorkflowClient } from '../../client/workflow.client.js';
+import type { CancelOptions } from '../../sagas/cancel-options.interface.js';
 import { InvalidTransitionError } from '../../errors/invalid-transition.error.js';
 import { WorkflowQueue } from '../../queue/workflow.queue.js';
-import { DashboardStore } from '../data/dashboard.store.js';
+import { RunListStore } from '../../inspection/run-list.store.js';
 
 /** Largest number of runs one bulk retry moves. */
 export const BULK_RETRY_LIMIT = 1000;
@@ -11,7 +12,7 @@ export const BULK_RETRY_LIMIT = 1000;
 @Injectable()
 export class DashboardActions {
   constructor(
-    private readonly store: DashboardStore,
+    private readonly store: RunListStore,
     private readonly client: WorkflowClient,
     private readonly queue: WorkflowQueue,
   ) {}
@@ -26,15 +27,25 @@ export class DashboardActions {
     await this.client.resume(run.key, { workflow: run.workflow });
   }
 
-  async cancel(id: string): Promise<void> {
+  /** Cancels the run with `options` (reason, compensate, children). */
+  async cancel(id: string, options: Omit<CancelOptions, 'workflow'> = {}): Promise<void> {
     const run = await this.store.identify(id);
-    await this.client.cancel(run.key, { workflow: run.workflow });
+    await this.client.cancel(run.key, { ...options, workflow: run.workflow });
   }
 
-  /** Clears the run's lock, makes it `idle` and due now, and enqueues it. */
+  /**
+   * Clears the lock of an `idle` or `running` run, makes it due now (a pass that still runs loses
+   * its fence and can no longer write), and enqueues it.
+   */
   async unlock(id: string): Promise<void> {
     const run = await this.store.identify(id);
-    const nextRunAt = await this.store.unlock(id);
+    const [row] = await this.store.query<{ next_run_at: Date }>(
+      `UPDATE ${this.store.table('workflows')} SET state = 'idle', locked_at = NULL, locked_by = NULL,
+         next_run_at = now(), wake_pending = false, updated_at = now()
+       WHERE id = $1 AND state IN ('idle', 'running') RETURNING next_run_at`,
+      [id],
+    );
+    const nextRunAt = row?.next_run_at;
     if (!nextRunAt)
       throw new InvalidTransitionError(run.key, run.state, 'unlock', ['idle', 'running']);
     await this.queue.enqueueRun(id, nextRunAt);

@@ -2,17 +2,28 @@ import { Get, Injectable, Param, Post, Query, Redirect, Req, Res, UseGuards } fr
 import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
 import { InvalidTransitionError } from '../../errors/invalid-transition.error.js';
 import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
+import type { CancelOptions } from '../../sagas/cancel-options.interface.js';
 import { confirmView } from '../views/confirm.view.js';
+import { cancelView } from '../views/run-sagas.view.js';
 import { BULK_RETRY_LIMIT, DashboardActions } from '../actions/dashboard-actions.service.js';
-import { nameParam, one, type QueryParams, runId, ViewContexts } from './dashboard-request.util.js';
+import { nameParam, one, type QueryParams, runId, textParam } from './params.js';
+import { ViewContexts } from './view-contexts.js';
 import { CsrfGuard } from './dashboard.guards.js';
-import { DashboardStore } from '../data/dashboard.store.js';
-import { href, html, seg } from '../views/html.util.js';
-import { type DashboardRequest, type DashboardResponse, readForm } from './request.util.js';
-import { sendHtml } from './send-html.js';
+import { RunListStore } from '../../inspection/run-list.store.js';
+import { href, html, seg } from '../../web/html.util.js';
+import { type WebRequest, type WebResponse, readForm } from '../../web/request.util.js';
+import { sendHtml } from '../../web/send-html.js';
 
 /** Where a POST sends the browser (303 See Other). */
 type Redirection = { url: string; statusCode: number };
+
+/** The cancel form's reason (at most 1000 characters), rollback and descendants choices. */
+async function cancelOptions(req: WebRequest): Promise<CancelOptions> {
+  const form = await readForm(req);
+  const reason = form.reason?.trim() ? textParam(form.reason.trim(), 'reason', 1000) : undefined;
+  const compensate = form.compensate === 'yes' ? true : undefined;
+  return { reason, compensate, children: form.children === 'yes' };
+}
 
 /** States an action that needs confirmation accepts. */
 const CONFIRMED: Record<string, ('idle' | 'running' | 'stalled')[]> = {
@@ -28,14 +39,14 @@ const CONFIRMED: Record<string, ('idle' | 'running' | 'stalled')[]> = {
 export class DashboardActionsController {
   constructor(
     private readonly views: ViewContexts,
-    private readonly store: DashboardStore,
+    private readonly store: RunListStore,
     private readonly actions: DashboardActions,
   ) {}
 
   @Get('runs/:id/confirm/:action')
   async confirm(
-    @Req() req: DashboardRequest,
-    @Res({ passthrough: true }) res: DashboardResponse,
+    @Req() req: WebRequest,
+    @Res({ passthrough: true }) res: WebResponse,
     @Param('id') id: string,
     @Param('action') action: string,
   ) {
@@ -60,21 +71,14 @@ export class DashboardActionsController {
             'Unlock',
             url,
           )
-        : confirmView(
-            ctx,
-            'Cancel run',
-            html`Cancel run ${what}? This cannot be undone.`,
-            `${url}/cancel`,
-            'Cancel run',
-            url,
-          );
+        : cancelView(ctx, run, `${url}/cancel`, url);
     return sendHtml(res, page);
   }
 
   @Get('bulk-retry')
   async bulkConfirm(
-    @Req() req: DashboardRequest,
-    @Res({ passthrough: true }) res: DashboardResponse,
+    @Req() req: WebRequest,
+    @Res({ passthrough: true }) res: WebResponse,
     @Query() q: QueryParams,
   ) {
     const workflow = one(q, 'workflow');
@@ -101,7 +105,7 @@ export class DashboardActionsController {
   @UseGuards(CsrfGuard)
   @Redirect()
   async act(
-    @Req() req: DashboardRequest,
+    @Req() req: WebRequest,
     @Param('id') id: string,
     @Param('action') action: string,
   ): Promise<Redirection> {
@@ -111,7 +115,7 @@ export class DashboardActionsController {
       return { url: `${url}/confirm/${action}`, statusCode: 303 };
     if (action === 'retry') await this.actions.retry(id);
     else if (action === 'resume') await this.actions.resume(id);
-    else if (action === 'cancel') await this.actions.cancel(id);
+    else if (action === 'cancel') await this.actions.cancel(id, await cancelOptions(req));
     else if (action === 'unlock') await this.actions.unlock(id);
     else throw new WorkflowNotFoundError(`No action "${action}".`);
     const notice = { retry: 'retried', resume: 'resumed', cancel: 'cancelled', unlock: 'unlocked' }[
@@ -123,7 +127,7 @@ export class DashboardActionsController {
   @Post('bulk-retry')
   @UseGuards(CsrfGuard)
   @Redirect()
-  async bulkRetry(@Req() req: DashboardRequest): Promise<Redirection> {
+  async bulkRetry(@Req() req: WebRequest): Promise<Redirection> {
     const base = this.views.base(req);
     const form = await readForm(req);
     if (!form.workflow) throw new InvalidOptionsError('Choose a workflow to retry.');

@@ -8,9 +8,10 @@ import {
 } from '@nestjs/common';
 import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
 import { InvalidTransitionError } from '../../errors/invalid-transition.error.js';
+import { ScheduleNotFoundError } from '../../errors/schedule-not-found.error.js';
 import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
 import { errorView } from '../views/confirm.view.js';
-import { CsrfTokenError } from './csrf-token.error.js';
+import { CsrfTokenError } from '../../web/csrf-token.error.js';
 import { DashboardAccessDeniedError } from './dashboard-access-denied.error.js';
 import {
   CHRONO_FORGE_DASHBOARD_OPTIONS,
@@ -18,14 +19,14 @@ import {
 } from '../options/dashboard-options.interface.js';
 import {
   basePath,
-  type DashboardRequest,
-  type DashboardResponse,
+  type WebRequest,
+  type WebResponse,
   setResponseHeader,
-} from './request.util.js';
-import { PAGE_HEADERS } from './send-html.js';
+} from '../../web/request.util.js';
+import { PAGE_HEADERS } from '../../web/send-html.js';
 
 /** Minimal response interface of Express and of Fastify's reply. */
-interface StatusResponse extends DashboardResponse {
+interface StatusResponse extends WebResponse {
   status(code: number): StatusResponse;
   send(body: string): unknown;
   /** Express */
@@ -45,7 +46,8 @@ const TITLES: Record<number, string> = {
 export function statusOf(err: unknown): { status: number; message: string } {
   if (err instanceof CsrfTokenError || err instanceof DashboardAccessDeniedError)
     return { status: 403, message: err.message };
-  if (err instanceof WorkflowNotFoundError) return { status: 404, message: err.message };
+  if (err instanceof WorkflowNotFoundError || err instanceof ScheduleNotFoundError)
+    return { status: 404, message: err.message };
   if (err instanceof InvalidTransitionError) return { status: 409, message: err.message };
   if (err instanceof InvalidOptionsError) return { status: 400, message: err.message };
   if (err instanceof HttpException) {
@@ -74,7 +76,7 @@ export class DashboardExceptionFilter implements ExceptionFilter {
     if (status >= 500)
       this.logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
     if (res.headersSent || res.sent) return;
-    const base = basePath(http.getRequest<DashboardRequest>(), this.options.path);
+    const base = basePath(http.getRequest<WebRequest>(), this.options.path);
     const page = errorView({ base, now: Date.now() }, status, TITLES[status] ?? 'Error', message);
     for (const [name, value] of Object.entries(PAGE_HEADERS)) setResponseHeader(res, name, value);
     res.status(status).send(page.value);

@@ -1,17 +1,12 @@
 import { Get, Injectable, Query, Req, Res } from '@nestjs/common';
 import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
-import {
-  beforeOf,
-  one,
-  type QueryParams,
-  stateOf,
-  ViewContexts,
-} from './dashboard-request.util.js';
-import { DashboardStore } from '../data/dashboard.store.js';
+import { beforeOf, one, type QueryParams, stateOf } from './params.js';
+import { ViewContexts } from './view-contexts.js';
+import { RunListStore } from '../../inspection/run-list.store.js';
 import { overviewView } from '../views/overview.view.js';
-import type { DashboardRequest, DashboardResponse } from './request.util.js';
+import type { WebRequest, WebResponse } from '../../web/request.util.js';
 import { runsView, strandedView } from '../views/runs.view.js';
-import { sendHtml } from './send-html.js';
+import { sendHtml } from '../../web/send-html.js';
 
 /**
  * The dashboard's overview and run lists, relative to the configured path. `ChronoForgeDashboardModule.forRoot()`
@@ -21,7 +16,7 @@ import { sendHtml } from './send-html.js';
 export class DashboardController {
   constructor(
     private readonly views: ViewContexts,
-    private readonly store: DashboardStore,
+    private readonly store: RunListStore,
   ) {}
 
   private get pageSize(): number {
@@ -30,8 +25,8 @@ export class DashboardController {
 
   @Get()
   async overview(
-    @Req() req: DashboardRequest,
-    @Res({ passthrough: true }) res: DashboardResponse,
+    @Req() req: WebRequest,
+    @Res({ passthrough: true }) res: WebResponse,
     @Query() q: QueryParams,
   ) {
     return sendHtml(res, overviewView(this.views.of(req, res, q), await this.store.overview()));
@@ -39,8 +34,8 @@ export class DashboardController {
 
   @Get('runs')
   async runs(
-    @Req() req: DashboardRequest,
-    @Res({ passthrough: true }) res: DashboardResponse,
+    @Req() req: WebRequest,
+    @Res({ passthrough: true }) res: WebResponse,
     @Query() q: QueryParams,
   ) {
     const key = one(q, 'key');
@@ -57,8 +52,8 @@ export class DashboardController {
 
   @Get('stranded')
   async stranded(
-    @Req() req: DashboardRequest,
-    @Res({ passthrough: true }) res: DashboardResponse,
+    @Req() req: WebRequest,
+    @Res({ passthrough: true }) res: WebResponse,
     @Query() q: QueryParams,
   ) {
     const before = beforeOf(q);

@@ -1,7 +1,7 @@
 import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
-import { CsrfTokens } from './csrf-tokens.js';
+import { CsrfTokens } from '../../web/csrf-tokens.js';
 import { DashboardAccessDeniedError } from './dashboard-access-denied.error.js';
-import type { DashboardRequest } from './request.util.js';
+import type { WebRequest } from '../../web/request.util.js';
 
 /** The dashboard's guard when none is configured: denies every request. */
 @Injectable()
@@ -19,7 +19,7 @@ export class CsrfGuard implements CanActivate {
   constructor(private readonly tokens: CsrfTokens) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    await this.tokens.verify(context.switchToHttp().getRequest<DashboardRequest>());
+    await this.tokens.verify(context.switchToHttp().getRequest<WebRequest>());
     return true;
   }
 }

@@ -1,8 +1,8 @@
-import type { Page } from '../data/keyset-page.js';
-import type { BranchRow, RunDetailRow } from '../data/run-rows.js';
-import { badge, span, when } from './format.util.js';
-import { href, html, type SafeHtml, seg } from './html.util.js';
-import { layout, type ViewContext } from './layout.view.js';
+import type { Page } from '../../inspection/keyset-page.js';
+import type { BranchRow, RunDetailRow } from '../../inspection/run-rows.js';
+import { span, when } from '../../web/format.util.js';
+import { href, html, type SafeHtml, seg, thead } from '../../web/html.util.js';
+import { layout, type ViewContext, badge } from './layout.view.js';
 import { type KeptParams, pager } from './pager.view.js';
 
 /** The run page's branch section: the first branches and a link to all of them. */
@@ -34,14 +34,7 @@ export function branchesView(
 /** Branches with their children by state (each linking to the branch view) and merge poll state. */
 function branchTable(ctx: ViewContext, runId: string, list: BranchRow[]): SafeHtml {
   return html`<table class="branches">
-    <thead>
-      <tr>
-        <th>Branch</th>
-        <th>Sealed</th>
-        <th>Children</th>
-        <th>Merge poll</th>
-      </tr>
-    </thead>
+    ${thead(['Branch', 'Sealed', 'Children', 'Merge poll'])}
     <tbody>
       ${list.map((b) => {
         const url = `${ctx.base}/runs/${seg(runId)}/branches/${seg(b.name)}`;

@@ -1,9 +1,9 @@
 import type { WorkflowState } from '../../database/entities/workflow.entity.js';
-import type { Page } from '../data/keyset-page.js';
-import type { BranchRow, ChildRow, RunDetailRow, StepRow } from '../data/run-rows.js';
-import { badge, json, when } from './format.util.js';
-import { href, html, type SafeHtml, seg } from './html.util.js';
-import { layout, type ViewContext } from './layout.view.js';
+import type { Page } from '../../inspection/keyset-page.js';
+import type { BranchRow, ChildRow, RunDetailRow, StepRow } from '../../inspection/run-rows.js';
+import { json, when } from '../../web/format.util.js';
+import { href, html, type SafeHtml, seg, thead } from '../../web/html.util.js';
+import { layout, type ViewContext, badge } from './layout.view.js';
 import { STATES } from './overview.view.js';
 import { pollSummary } from './branch-summary.view.js';
 import { type KeptParams, pager } from './pager.view.js';
@@ -78,15 +78,7 @@ export function branchView(ctx: ViewContext, d: BranchViewData): SafeHtml {
       d.children.rows.length === 0
         ? html`<p class="muted">None.</p>`
         : html`<table class="children">
-            <thead>
-              <tr>
-                <th>Id</th>
-                <th>Key</th>
-                <th>Workflow</th>
-                <th>State</th>
-                <th>Updated</th>
-              </tr>
-            </thead>
+            ${thead(['Id', 'Key', 'Workflow', 'State', 'Updated'])}
             <tbody>
               ${d.children.rows.map(
                 (c) =>

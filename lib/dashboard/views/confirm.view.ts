@@ -1,4 +1,4 @@
-import { html, type SafeHtml } from './html.util.js';
+import { html, type SafeHtml } from '../../web/html.util.js';
 import { actionForm, layout, type ViewContext } from './layout.view.js';
 
 /** A confirmation page: what will happen, a POST button (with `confirm=yes`) and a way back. */

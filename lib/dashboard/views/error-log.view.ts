@@ -1,7 +1,7 @@
-import type { Page } from '../data/keyset-page.js';
-import type { ErrorRow, RunDetailRow } from '../data/run-rows.js';
-import { clip, when } from './format.util.js';
-import { href, html, preText, type SafeHtml, seg } from './html.util.js';
+import type { Page } from '../../inspection/keyset-page.js';
+import type { ErrorRow, RunDetailRow } from '../../inspection/run-rows.js';
+import { clip, when } from '../../web/format.util.js';
+import { href, html, preText, type SafeHtml, seg, thead } from '../../web/html.util.js';
 import { layout, type ViewContext } from './layout.view.js';
 import { type KeptParams, pager } from './pager.view.js';
 
@@ -13,14 +13,7 @@ const MAX_BACKTRACE_CHARS = 4_000;
 export function errorTable(ctx: ViewContext, errors: ErrorRow[]): SafeHtml {
   if (errors.length === 0) return html`<p class="muted">None.</p>`;
   return html`<table class="errors">
-    <thead>
-      <tr>
-        <th>When</th>
-        <th>Step</th>
-        <th>Attempt</th>
-        <th>Error</th>
-      </tr>
-    </thead>
+    ${thead(['When', 'Step', 'Attempt', 'Error'])}
     <tbody>
       ${errors.map(
         (e) =>

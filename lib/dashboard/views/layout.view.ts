@@ -1,4 +1,4 @@
-import { html, href, type SafeHtml, trusted } from './html.util.js';
+import { html, href, type SafeHtml, trusted } from '../../web/html.util.js';
 
 /** What every view needs: the mount path, the CSRF token for forms and the current time. */
 export interface ViewContext {
@@ -38,6 +38,8 @@ const NAV: [string, string, string][] = [
   ['overview', '/', 'Overview'],
   ['runs', '/runs', 'Runs'],
   ['stranded', '/stranded', 'Stranded'],
+  ['schedules', '/schedules', 'Schedules'],
+  ['limits', '/limits', 'Limits'],
 ];
 
 /** The page shell: inline CSS, navigation, the notice and `content`. No scripts, no remote assets. */
@@ -86,4 +88,9 @@ export function actionForm(
     />${fields.map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}" />`)}
     <button type="submit" class="${opts.danger ? 'danger' : ''}">${label}</button>
   </form>`;
+}
+
+/** A state as a coloured badge, optionally with another label. */
+export function badge(state: string, label = state): SafeHtml {
+  return html`<span class="badge s-${state.replace(/[^a-z]/g, '')}">${label}</span>`;
 }

@@ -1,8 +1,8 @@
 import { RUN_STATES, type WorkflowState } from '../../database/entities/workflow.entity.js';
-import type { Overview, StrandedRow } from '../data/dashboard.store.js';
-import { badge, when } from './format.util.js';
-import { href, html, type SafeHtml, seg, tableBody } from './html.util.js';
-import { layout, type ViewContext } from './layout.view.js';
+import type { Overview, StrandedRow } from '../../inspection/run-list.store.js';
+import { when } from '../../web/format.util.js';
+import { href, html, type SafeHtml, seg, tableBody, thead } from '../../web/html.util.js';
+import { layout, type ViewContext, badge } from './layout.view.js';
 
 /** Every state, in the order the dashboard shows them. */
 export const STATES: readonly WorkflowState[] = RUN_STATES;
@@ -37,14 +37,7 @@ export function overviewView(ctx: ViewContext, o: Overview): SafeHtml {
     <div class="cards">${cards}</div>
     <h2>By workflow</h2>
     <table>
-      <thead>
-        <tr>
-          <th>Workflow</th>
-          ${STATES.map((s) => html`<th>${s}</th>`)}
-          <th></th>
-        </tr>
-      </thead>
-      ${tableBody(rows, 8, 'No runs yet.')}
+      ${thead(['Workflow', ...STATES, ''])} ${tableBody(rows, 8, 'No runs yet.')}
     </table>
     <h2>Stuck runs</h2>
     <p class="muted">
@@ -64,18 +57,7 @@ export function runTable(
 ): SafeHtml {
   if (runs.length === 0) return html`<p class="muted">None.</p>`;
   return html`<table class="runs">
-    <thead>
-      <tr>
-        <th>Id</th>
-        <th>Workflow</th>
-        <th>Key</th>
-        <th>State</th>
-        ${withReason ? html`<th>Why</th>` : ''}
-        <th>Next run</th>
-        <th>Locked</th>
-        <th>Updated</th>
-      </tr>
-    </thead>
+    ${thead(['Id', 'Workflow', 'Key', 'State', withReason && 'Why', 'Next run', 'Locked', 'Updated'])}
     <tbody>
       ${runs.map(
         (r) =>

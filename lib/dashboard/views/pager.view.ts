@@ -1,5 +1,5 @@
-import type { Page } from '../data/keyset-page.js';
-import { href, html, type SafeHtml } from './html.util.js';
+import type { Page } from '../../inspection/keyset-page.js';
+import { href, html, type SafeHtml } from '../../web/html.util.js';
 
 /** Query parameters a list's links keep (filters, page size). */
 export type KeptParams = Record<string, string | undefined>;

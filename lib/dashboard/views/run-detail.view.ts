@@ -1,10 +1,17 @@
-import type { Page } from '../data/keyset-page.js';
-import type { Ancestor, BranchRow, ErrorRow, RunDetailRow } from '../data/run-rows.js';
-import { badge, json, span, when } from './format.util.js';
-import { html, type SafeHtml, seg } from './html.util.js';
-import { actionForm, layout, type ViewContext } from './layout.view.js';
+import type { Page } from '../../inspection/keyset-page.js';
+import type {
+  Ancestor,
+  BranchRow,
+  ErrorRow,
+  RunDetailRow,
+  StepRow,
+} from '../../inspection/run-rows.js';
+import { json, span, when } from '../../web/format.util.js';
+import { html, type SafeHtml, seg } from '../../web/html.util.js';
+import { actionForm, layout, type ViewContext, badge } from './layout.view.js';
 import { branches } from './branch-summary.view.js';
 import { errorPreview } from './error-log.view.js';
+import { compensationTimeline } from './run-sagas.view.js';
 import { type RepeatTicks, repeats } from './run-repeats.view.js';
 import { type StepPage, timeline, waits } from './run-steps.view.js';
 
@@ -22,6 +29,8 @@ export interface RunDetailData {
   repeats: RepeatTicks[];
   /** More repeats exist than are shown. */
   moreRepeats: boolean;
+  /** The compensation step logs, in the order they began. */
+  compensations: StepRow[];
 }
 
 const shown = (v: unknown) =>
@@ -92,6 +101,18 @@ export function runDetailView(ctx: ViewContext, d: RunDetailData): SafeHtml {
       <dd>${lock}</dd>
       <dt>Max duration</dt>
       <dd>${span(r.max_duration_ms)}</dd>
+      ${
+        r.deadline_at
+          ? html`<dt>Deadline</dt>
+              <dd>${when(r.deadline_at, ctx.now)}</dd>`
+          : ''
+      }
+      ${
+        r.cancel_reason
+          ? html`<dt>Cancel reason</dt>
+              <dd class="cancel-reason">${r.cancel_reason}</dd>`
+          : ''
+      }
     </dl>
     <h2>Input</h2>
     ${json(r.input)}
@@ -99,6 +120,7 @@ export function runDetailView(ctx: ViewContext, d: RunDetailData): SafeHtml {
     ${r.result == null ? html`<p class="muted">none</p>` : json(shown(r.result))}
     <h2>Durable state</h2>
     ${Object.keys(r.context ?? {}).length ? json(r.context) : html`<p class="muted">empty</p>`}
+    ${compensationTimeline(ctx, r, d.compensations)}
     ${timeline(ctx, r, { ...d.steps, url: `${ctx.base}/runs/${seg(r.id)}` })}
     ${waits(ctx, d.steps.page.rows, Boolean(d.steps.page.prev || d.steps.page.next))}
     ${repeats(ctx, d.repeats, d.moreRepeats)} ${branches(ctx, r.id, d.branches)}

@@ -1,6 +1,7 @@
-import type { StepRow } from '../data/run-rows.js';
-import { badge, when } from './format.util.js';
-import { html, type SafeHtml } from './html.util.js';
+import type { StepRow } from '../../inspection/run-rows.js';
+import { when } from '../../web/format.util.js';
+import { badge } from './layout.view.js';
+import { html, type SafeHtml, thead } from '../../web/html.util.js';
 import type { ViewContext } from './layout.view.js';
 
 /** Ticks of one repeat as the detail page shows them. */
@@ -32,14 +33,7 @@ export function repeats(ctx: ViewContext, list: RepeatTicks[], more = false): Sa
           <dd>${total}${total > rows.length ? ` (newest ${rows.length} shown)` : ''}</dd>
         </dl>
         <table class="ticks">
-          <thead>
-            <tr>
-              <th>Scheduled for</th>
-              <th>State</th>
-              <th>Attempts</th>
-              <th>Note</th>
-            </tr>
-          </thead>
+          ${thead(['Scheduled for', 'State', 'Attempts', 'Note'])}
           <tbody>
             ${rows.map((t) => {
               const scheduled = Number(t.step_name.slice(coord.step_name.length + 1));

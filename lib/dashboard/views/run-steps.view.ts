@@ -1,7 +1,8 @@
-import type { RunDetailRow, StepRow } from '../data/run-rows.js';
-import { badge, between, json, when } from './format.util.js';
-import type { Page } from '../data/keyset-page.js';
-import { html, type SafeHtml, tableBody } from './html.util.js';
+import type { RunDetailRow, StepRow } from '../../inspection/run-rows.js';
+import { between, json, when } from '../../web/format.util.js';
+import { badge } from './layout.view.js';
+import type { Page } from '../../inspection/keyset-page.js';
+import { html, type SafeHtml, tableBody, thead } from '../../web/html.util.js';
 import type { ViewContext } from './layout.view.js';
 import { type KeptParams, pager } from './pager.view.js';
 
@@ -84,18 +85,7 @@ export function timeline(ctx: ViewContext, run: RunDetailRow, p: StepPage): Safe
   return html`<h2 id="steps">Steps <span class="muted">(${p.total})</span></h2>
     ${nav}
     <table class="steps">
-      <thead>
-        <tr>
-          <th>Step</th>
-          <th>Kind</th>
-          <th>State</th>
-          <th>Attempts</th>
-          <th>Started</th>
-          <th>Took</th>
-          <th>Timeline</th>
-          <th>Details</th>
-        </tr>
-      </thead>
+      ${thead(['Step', 'Kind', 'State', 'Attempts', 'Started', 'Took', 'Timeline', 'Details'])}
       ${tableBody(rows, 8, 'No steps yet.')}
     </table>
     ${nav}`;
@@ -107,16 +97,7 @@ export function waits(ctx: ViewContext, steps: StepRow[], partial = false): Safe
   if (rows.length === 0) return html``;
   return html`<h2>Waits${partial ? html` <span class="muted">(steps of this page)</span>` : ''}</h2>
     <table class="waits">
-      <thead>
-        <tr>
-          <th>Step</th>
-          <th>Kind</th>
-          <th>State</th>
-          <th>Wakes at</th>
-          <th>Times out at</th>
-          <th>Checks</th>
-        </tr>
-      </thead>
+      ${thead(['Step', 'Kind', 'State', 'Wakes at', 'Times out at', 'Checks'])}
       <tbody>
         ${rows.map(
           (s) =>

@@ -1,6 +1,6 @@
 import type { WorkflowState } from '../../database/entities/workflow.entity.js';
-import type { RunRow, StrandedRow } from '../data/dashboard.store.js';
-import { href, html, type SafeHtml } from './html.util.js';
+import type { RunRow, StrandedRow } from '../../inspection/run-list.store.js';
+import { href, html, type SafeHtml } from '../../web/html.util.js';
 import { layout, type ViewContext } from './layout.view.js';
 import { runTable, STATES } from './overview.view.js';
 

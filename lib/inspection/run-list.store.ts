@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { QueryResultRow } from 'pg';
-import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
-import type { WorkflowState } from '../../database/entities/workflow.entity.js';
-import { ChronoForgeDatabase } from '../../database/chrono-forge-database.js';
-import { WorkflowStore } from '../../persistence/workflow.store.js';
+import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
+import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
+import { WorkflowStore } from '../persistence/workflow.store.js';
+import { runFilterSql } from './run-filter.sql.js';
 
 /** An idle run is overdue once its wake time passed by this much (the sweeper runs every 30 s). */
 export const OVERDUE_GRACE_MS = 60_000;
@@ -44,7 +45,7 @@ const OVERDUE = `w.state = 'idle' AND w.next_run_at < now() - $1 * interval '1 m
 
 /** Read statements of the dashboard's overview, lists and stranded view. */
 @Injectable()
-export class DashboardStore {
+export class RunListStore {
   constructor(
     private readonly db: ChronoForgeDatabase,
     private readonly engine: WorkflowStore,
@@ -94,13 +95,15 @@ export class DashboardStore {
     f: { state?: WorkflowState; workflow?: string; key?: string; before?: string },
     limit: number,
   ): Promise<RunRow[]> {
-    const prefix = f.key ? f.key.replace(/[\\%_]/g, (c) => `\\${c}`) + '%' : null;
+    const { where, values } = runFilterSql({
+      states: f.state && [f.state],
+      workflow: f.workflow,
+      keyPrefix: f.key,
+      before: f.before,
+    });
     return this.query<RunRow>(
-      `SELECT ${RUN_COLUMNS} FROM ${this.table('workflows')} w
-       WHERE ($1::text IS NULL OR w.state = $1) AND ($2::text IS NULL OR w.job_name = $2)
-         AND ($3::text IS NULL OR w.key LIKE $3) AND ($4::bigint IS NULL OR w.id < $4)
-       ORDER BY w.id DESC LIMIT $5`,
-      [f.state ?? null, f.workflow ?? null, prefix, f.before ?? null, limit],
+      `SELECT ${RUN_COLUMNS} FROM ${this.table('workflows')} w WHERE ${where} ORDER BY w.id DESC LIMIT $5`,
+      [...values, limit],
     );
   }
 
@@ -159,20 +162,5 @@ export class DashboardStore {
        ORDER BY id LIMIT $2`,
       [workflow, limit],
     );
-  }
-
-  /**
-   * Clears the lock of an `idle` or `running` run and makes it due now: a pass that still runs
-   * loses its fence and can no longer write. Returns the new wake time, or `null` when the run is
-   * in another state.
-   */
-  async unlock(id: string): Promise<Date | null> {
-    const rows = await this.query<{ next_run_at: Date }>(
-      `UPDATE ${this.table('workflows')} SET state = 'idle', locked_at = NULL, locked_by = NULL,
-         next_run_at = now(), wake_pending = false, updated_at = now()
-       WHERE id = $1 AND state IN ('idle', 'running') RETURNING next_run_at`,
-      [id],
-    );
-    return rows[0]?.next_run_at ?? null;
   }
 }

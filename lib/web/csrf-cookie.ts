@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { cookieValues, type DashboardRequest } from './request.util.js';
+import { cookieValues, type WebRequest } from './request.util.js';
 
 /** Name of the CSRF cookie over plain HTTP. */
 export const CSRF_COOKIE = 'cf_dashboard_csrf';
@@ -44,7 +44,7 @@ export function verifiedNonce(secret: Buffer, value: string): string | undefined
  * `__Host-` cookie counts; values the server did not sign (a cookie tossed by another page of
  * the host, an old unsigned one) are ignored.
  */
-export function cookieNonces(req: DashboardRequest, secret: Buffer, secure: boolean): string[] {
+export function cookieNonces(req: WebRequest, secret: Buffer, secure: boolean): string[] {
   const name = secure ? HOST_CSRF_COOKIE : CSRF_COOKIE;
   const nonces = cookieValues(req, name).map((v) => verifiedNonce(secret, v));
   return [...new Set(nonces.filter((n): n is string => n !== undefined))];

@@ -1,4 +1,4 @@
-import type { WorkflowState } from '../../database/entities/workflow.entity.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
 
 /** Every column of a run the detail page shows. */
 export interface RunDetailRow {
@@ -13,7 +13,7 @@ export interface RunDetailRow {
   max_duration_ms: number;
   locked_at: Date | null;
   locked_by: string | null;
-  /** The lock is stale by the engine's rule (see `DashboardStore.staleLock`). */
+  /** The lock is stale by the engine's rule (see `RunListStore.staleLock`). */
   lock_stale: boolean;
   /** The lock is older than the run's `max_duration_ms` (otherwise a stale lock's worker is dead). */
   lock_expired: boolean;
@@ -24,6 +24,24 @@ export interface RunDetailRow {
   next_run_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  /** Why the run was cancelled (`client.cancel(key, { reason })`). */
+  cancel_reason: string | null;
+  /** The run's deadline (`timeout`), if it has one. */
+  deadline_at: Date | null;
+  /** Set once the run began a rollback (see `CompensationInfo`). */
+  compensation: RollbackRecord | null;
+}
+
+/** A run's rollback record: what began it and, once it ended, what was undone and what failed. */
+export interface RollbackRecord {
+  cause: string;
+  compensated?: string[];
+  failures?: {
+    step: string;
+    compensation: string;
+    errorClass: string | null;
+    message: string | null;
+  }[];
 }
 
 /** A step log (repeat ticks excepted). */

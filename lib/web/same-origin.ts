@@ -1,8 +1,8 @@
 import { CsrfTokenError } from './csrf-token.error.js';
-import type { DashboardRequest } from './request.util.js';
+import type { WebRequest } from './request.util.js';
 
 /** A header's single value. */
-const header = (req: DashboardRequest, name: string): string | undefined => {
+const header = (req: WebRequest, name: string): string | undefined => {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 };
@@ -13,7 +13,7 @@ const header = (req: DashboardRequest, name: string): string | undefined => {
  * too, since it can toss cookies. Older browsers send only `Origin`, compared with the request's
  * host (or a proxy's `X-Forwarded-Host`).
  */
-export function assertSameOrigin(req: DashboardRequest): void {
+export function assertSameOrigin(req: WebRequest): void {
   const site = header(req, 'sec-fetch-site');
   if (site !== undefined) {
     if (site === 'same-origin' || site === 'none') return;

@@ -10,7 +10,7 @@ interface RequestStream {
  * The parts of an HTTP request the dashboard reads: Express's request (a Node `IncomingMessage`)
  * or Fastify's (which wraps one in `raw`).
  */
-export interface DashboardRequest extends Partial<RequestStream> {
+export interface WebRequest extends Partial<RequestStream> {
   method: string;
   headers: IncomingHttpHeaders;
   url?: string;
@@ -28,25 +28,21 @@ export interface DashboardRequest extends Partial<RequestStream> {
  * The part of an HTTP response the dashboard writes to directly: Express's (Node's `setHeader`)
  * or Fastify's reply (`header`).
  */
-export interface DashboardResponse {
+export interface WebResponse {
   setHeader?(name: string, value: string | string[]): unknown;
   header?(name: string, value: string | string[]): unknown;
   getHeader?(name: string): number | string | string[] | undefined;
 }
 
 /** Sets a response header on Express or Fastify. */
-export function setResponseHeader(
-  res: DashboardResponse,
-  name: string,
-  value: string | string[],
-): void {
+export function setResponseHeader(res: WebResponse, name: string, value: string | string[]): void {
   if (typeof res.setHeader === 'function') res.setHeader(name, value);
   else if (typeof res.header === 'function') res.header(name, value);
   else throw new TypeError('The dashboard needs Express or Fastify as the HTTP platform.');
 }
 
 /** Adds a `Set-Cookie` header, keeping those the application set before. */
-export function appendSetCookie(res: DashboardResponse, cookie: string): void {
+export function appendSetCookie(res: WebResponse, cookie: string): void {
   if (typeof res.setHeader === 'function' && typeof res.getHeader === 'function') {
     const before = res.getHeader('Set-Cookie');
     const list = before === undefined ? [] : Array.isArray(before) ? before : [String(before)];
@@ -58,7 +54,7 @@ export function appendSetCookie(res: DashboardResponse, cookie: string): void {
  * The request arrived over TLS as the platform reports it: the socket, or `X-Forwarded-Proto`
  * only when the application trusts its proxy (Express `trust proxy`, Fastify `trustProxy`).
  */
-export function isSecure(req: DashboardRequest): boolean {
+export function isSecure(req: WebRequest): boolean {
   return req.secure === true || req.protocol === 'https';
 }
 
@@ -70,7 +66,7 @@ const PARSED = Symbol('chronoforge.form');
  * Every value of cookie `name` the request carries, in the order the browser sent them (a page on
  * another port or subdomain of the host can add a same-named cookie of another path).
  */
-export function cookieValues(req: DashboardRequest, name: string): string[] {
+export function cookieValues(req: WebRequest, name: string): string[] {
   const out: string[] = [];
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
@@ -85,7 +81,7 @@ export function cookieValues(req: DashboardRequest, name: string): string[] {
 }
 
 /** The posted form fields: the body parser's result, or the urlencoded body read here. */
-export async function readForm(req: DashboardRequest): Promise<Record<string, string>> {
+export async function readForm(req: WebRequest): Promise<Record<string, string>> {
   const cached = (req as unknown as Record<symbol, Record<string, string>>)[PARSED];
   if (cached) return cached;
   let fields: Record<string, string> = {};
@@ -107,7 +103,7 @@ export async function readForm(req: DashboardRequest): Promise<Record<string, st
   return fields;
 }
 
-function readBody(req: DashboardRequest): Promise<string> {
+function readBody(req: WebRequest): Promise<string> {
   const stream: RequestStream | undefined =
     req.raw ?? (req.on ? (req as RequestStream) : undefined);
   if (!stream) return Promise.resolve('');
@@ -127,7 +123,7 @@ function readBody(req: DashboardRequest): Promise<string> {
  * The URL path the dashboard is mounted at for this request: everything up to and including
  * `mount` in the request path, so a global prefix (`/api/chronoforge`) is kept.
  */
-export function basePath(req: DashboardRequest, mount: string): string {
+export function basePath(req: WebRequest, mount: string): string {
   const path = (req.originalUrl ?? req.url ?? '').split('?')[0];
   const at = path.toLowerCase().indexOf(mount.toLowerCase()); // Express routes ignore case
   const after = path.charAt(at + mount.length);

@@ -1,4 +1,6 @@
-/** Largest page any dashboard list serves. */
+import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+
+/** Largest page any list serves. */
 export const MAX_PAGE_SIZE = 500;
 
 /**
@@ -77,4 +79,39 @@ export function toPage<R>(
     prev: hasPrev ? (order === 'asc' ? { before: first } : { after: first }) : undefined,
     next: hasNext ? (order === 'asc' ? { after: last } : { before: last }) : undefined,
   };
+}
+
+/** Query parameters of a paged list, as an HTTP framework passes them. */
+export type PageQuery = Record<string, string | string[] | undefined>;
+
+const MAX_ID = 9223372036854775807n;
+
+/** A single query value, or `InvalidOptionsError` when the parameter was repeated. */
+function single(q: PageQuery, name: string): string | undefined {
+  const v = q[name];
+  if (Array.isArray(v)) throw new InvalidOptionsError(`"${name}" must be given once.`);
+  return v === '' ? undefined : v;
+}
+
+/** A keyset cursor: a positive 64-bit row id. */
+function cursor(q: PageQuery, name: 'after' | 'before'): string | undefined {
+  const v = single(q, name);
+  if (v !== undefined && (!/^\d{1,19}$/.test(v) || BigInt(v) > MAX_ID))
+    throw new InvalidOptionsError(`"${name}" must be a row id (a positive 64-bit integer).`);
+  return v;
+}
+
+/**
+ * The page a list request asks for: `after` or `before` (a row id, not both) and `size`
+ * (1..{@link MAX_PAGE_SIZE}, default `defaultSize`). Bad values throw `InvalidOptionsError` (400).
+ */
+export function pageOf(q: PageQuery, defaultSize: number): PageRequest {
+  const after = cursor(q, 'after');
+  const before = cursor(q, 'before');
+  if (after !== undefined && before !== undefined)
+    throw new InvalidOptionsError('Give "after" or "before", not both.');
+  const raw = single(q, 'size');
+  if (raw !== undefined && (!/^\d{1,3}$/.test(raw) || +raw < 1 || +raw > MAX_PAGE_SIZE))
+    throw new InvalidOptionsError(`"size" must be an integer in 1..${MAX_PAGE_SIZE}.`);
+  return { after, before, size: raw === undefined ? defaultSize : Number(raw) };
 }

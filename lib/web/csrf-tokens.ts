@@ -1,14 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
-import {
-  CHRONO_FORGE_DASHBOARD_OPTIONS,
-  type ResolvedDashboardOptions,
-} from '../options/dashboard-options.interface.js';
 import { cookieNonces, csrfCookie, mac, newNonce, sameText } from './csrf-cookie.js';
 import { CsrfTokenError } from './csrf-token.error.js';
 import {
   appendSetCookie,
-  type DashboardRequest,
-  type DashboardResponse,
+  type WebRequest,
+  type WebResponse,
   isSecure,
   readForm,
 } from './request.util.js';
@@ -25,18 +20,22 @@ export const CSRF_FIELD = '_csrf';
  * signed cookies in one request are refused. Cross-origin POSTs are refused before the token is
  * looked at.
  */
-@Injectable()
 export class CsrfTokens {
+  /**
+   * @param secret signs the nonce cookies and the tokens (processes that share it accept each other's forms)
+   * @param subject who the request is signed in as, bound into the token when given
+   */
   constructor(
-    @Inject(CHRONO_FORGE_DASHBOARD_OPTIONS) private readonly options: ResolvedDashboardOptions,
+    private readonly secret: Buffer,
+    private readonly subject?: (req: WebRequest) => string | null | undefined,
   ) {}
 
   /** The token for this browser, setting a new signed nonce cookie when it has none. */
-  issue(req: DashboardRequest, res: DashboardResponse, cookiePath: string): string {
+  issue(req: WebRequest, res: WebResponse, cookiePath: string): string {
     const secure = isSecure(req);
-    let [nonce] = cookieNonces(req, this.options.csrfSecret, secure);
+    let [nonce] = cookieNonces(req, this.secret, secure);
     if (nonce === undefined) {
-      const fresh = newNonce(this.options.csrfSecret);
+      const fresh = newNonce(this.secret);
       nonce = fresh.nonce;
       appendSetCookie(res, csrfCookie(fresh.value, secure, cookiePath));
     }
@@ -48,9 +47,9 @@ export class CsrfTokens {
    * `none`; without it, an `Origin` whose host is not the request's), without exactly one
    * server-signed nonce cookie, or unless the posted token is the one for that nonce (and subject).
    */
-  async verify(req: DashboardRequest): Promise<void> {
+  async verify(req: WebRequest): Promise<void> {
     assertSameOrigin(req);
-    const nonces = cookieNonces(req, this.options.csrfSecret, isSecure(req));
+    const nonces = cookieNonces(req, this.secret, isSecure(req));
     const token = (await readForm(req))[CSRF_FIELD];
     if (nonces.length === 0)
       throw new CsrfTokenError('Missing CSRF cookie; reload the page and try again.');
@@ -66,8 +65,8 @@ export class CsrfTokens {
   }
 
   /** HMAC(secret, nonce, subject): the subject is `csrfSubject(req)`, or none. */
-  private sign(req: DashboardRequest, nonce: string): string {
-    const subject = this.options.csrfSubject?.(req) ?? null;
-    return mac(this.options.csrfSecret, 'token', [nonce, subject]);
+  private sign(req: WebRequest, nonce: string): string {
+    const subject = this.subject?.(req) ?? null;
+    return mac(this.secret, 'token', [nonce, subject]);
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { WorkflowState } from '../../database/entities/workflow.entity.js';
-import { DashboardStore } from './dashboard.store.js';
+import type { WorkflowState } from '../database/entities/workflow.entity.js';
+import { RunListStore } from './run-list.store.js';
 import { keyset, type ListOrder, type Page, type PageRequest, toPage } from './keyset-page.js';
 import { STEP_COLUMNS } from './run-detail.store.js';
 import type { BranchRow, ChildRow, ErrorRow, StepRow } from './run-rows.js';
@@ -11,7 +11,7 @@ const NOT_TICK = `step_name NOT LIKE 'durably\\_repeat$%$%'`;
 /** The paged lists of a run (steps, errors, branches) and of a branch (children), by keyset. */
 @Injectable()
 export class RunPagesStore {
-  constructor(private readonly store: DashboardStore) {}
+  constructor(private readonly store: RunListStore) {}
 
   /** A page of `table`'s rows matching `where` (parameters `values`), in `order` by id. */
   private async page<R extends { id: string }>(

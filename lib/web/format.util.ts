@@ -1,6 +1,6 @@
 import { html, preText, type SafeHtml } from './html.util.js';
 
-/** Longest JSON the dashboard prints in full. */
+/** Longest JSON a page prints in full. */
 const MAX_JSON_CHARS = 20_000;
 
 /** A time as ISO text in a `<time>` element, with a relative hint ("3m ago", "in 5s"). */
@@ -48,9 +48,4 @@ export function json(value: unknown, max = MAX_JSON_CHARS): SafeHtml {
     text = String(value);
   }
   return html`<pre class="json">${preText(clip(text, max))}</pre>`;
-}
-
-/** A state as a coloured badge, optionally with another label. */
-export function badge(state: string, label = state): SafeHtml {
-  return html`<span class="badge s-${state.replace(/[^a-z]/g, '')}">${label}</span>`;
 }

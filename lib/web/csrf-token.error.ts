@@ -1,4 +1,4 @@
-import { ChronoForgeError } from '../../errors/chrono-forge.error.js';
+import { ChronoForgeError } from '../errors/chrono-forge.error.js';
 
 /**
  * A dashboard form was posted without a valid CSRF token (missing cookie, missing or forged

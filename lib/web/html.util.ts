@@ -1,4 +1,4 @@
-import { escapeControlChars } from '../../util/control-chars.util.js';
+import { escapeControlChars } from '../util/control-chars.util.js';
 
 /** A fragment of HTML that is already safe: interpolating it into {@link html} keeps it as is. */
 export class SafeHtml {
@@ -94,4 +94,14 @@ export function tableBody(rows: readonly SafeHtml[], columns: number, empty: str
           </tr>`
     }
   </tbody>`;
+}
+
+/** A table's `<thead>`: one header row of `headers` (a `false` entry is left out). */
+export function thead(headers: readonly (string | false)[]): SafeHtml {
+  const shown = headers.filter((h): h is string => h !== false);
+  return html`<thead>
+    <tr>
+      ${shown.map((h) => html`<th>${h}</th>`)}
+    </tr>
+  </thead>`;
 }

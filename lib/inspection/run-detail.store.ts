@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { LOCK_EXPIRED } from '../../persistence/workflow.sql.js';
-import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
-import { DashboardStore } from './dashboard.store.js';
+import { COMPENSATION_PREFIX } from '../lifecycle/compensations.js';
+import { LOCK_EXPIRED } from '../persistence/workflow.sql.js';
+import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
+import { RunListStore } from './run-list.store.js';
 import type { Ancestor, RunDetailRow, StepRow } from './run-rows.js';
 
 /** Most recent tick rows shown per repeat. */
@@ -16,7 +17,7 @@ export const STEP_COLUMNS = `id, step_name, state, attempts, started_at, last_ex
 /** Read statements of the run detail page (besides its paged lists) and of the branch page. */
 @Injectable()
 export class RunDetailStore {
-  constructor(private readonly store: DashboardStore) {}
+  constructor(private readonly store: RunListStore) {}
 
   async run(id: string): Promise<RunDetailRow> {
     const rows = await this.store.query<RunDetailRow>(
@@ -24,7 +25,8 @@ export class RunDetailStore {
          max_duration_ms::float8 AS max_duration_ms, locked_at,
          locked_by, locked_at IS NOT NULL AND ${this.store.staleLock()} AS lock_stale,
          ${LOCK_EXPIRED} AS lock_expired, started_at,
-         completed_at, finished_at, next_run_at, created_at, updated_at
+         completed_at, finished_at, next_run_at, created_at, updated_at, cancel_reason, deadline_at,
+         compensation
        FROM ${this.store.table('workflows')} WHERE id = $1`,
       [id],
     );
@@ -57,6 +59,15 @@ export class RunDetailStore {
       [id, `${coordName}$`],
     );
     return { rows, total: count.n };
+  }
+
+  /** The run's compensation step logs (`$compensate$<step>`) in the order they began, at most `limit`. */
+  async compensations(id: string, limit: number): Promise<StepRow[]> {
+    return this.store.query<StepRow>(
+      `SELECT ${STEP_COLUMNS} FROM ${this.store.table('execution_logs')}
+       WHERE workflow_id = $1 AND left(step_name, length($2)) = $2 ORDER BY id LIMIT $3`,
+      [id, COMPENSATION_PREFIX, limit],
+    );
   }
 
   /** The merge step (`merge$a,b`) of the run that merges branch `name`, if any. */

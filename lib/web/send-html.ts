@@ -1,5 +1,5 @@
-import type { SafeHtml } from '../views/html.util.js';
-import { type DashboardResponse, setResponseHeader } from './request.util.js';
+import type { SafeHtml } from './html.util.js';
+import { type WebResponse, setResponseHeader } from './request.util.js';
 
 /** Headers of every dashboard page: no scripts, no remote assets, no framing, no caching. */
 export const PAGE_HEADERS: Record<string, string> = {
@@ -13,7 +13,7 @@ export const PAGE_HEADERS: Record<string, string> = {
 };
 
 /** Sets the page headers and returns the body for Nest to send. */
-export function sendHtml(res: DashboardResponse, page: SafeHtml): string {
+export function sendHtml(res: WebResponse, page: SafeHtml): string {
   for (const [name, value] of Object.entries(PAGE_HEADERS)) setResponseHeader(res, name, value);
   return page.value;
 }
