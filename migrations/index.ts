@@ -7,9 +7,11 @@ import { ChronoForgeForeignKeyIndexes1763900000005 } from './1763900000005-index
 import { ChronoForgeLimits1763900000006 } from './1763900000006-add-chrono-forge-limits.js';
 import { ChronoForgeSagasLifecycle1763900000010 } from './1763900000010-sagas-lifecycle.js';
 import { AddChronoForgeSchedules1763900000021 } from './1763900000021-add-chrono-forge-schedules.js';
+import { ChronoForgeFlowControl1763900000170 } from './1763900000170-flow-control.js';
 
 export {
   AddChronoForgeSchedules1763900000021,
+  ChronoForgeFlowControl1763900000170,
   AddChronoForgeSignals1763900000001,
   AddChronoForgeWorkers1763900000002,
   ChronoForgeRunFinishedAt1763900000004,
@@ -36,4 +38,5 @@ export const chronoForgeMigrations = [
   ChronoForgeLimits1763900000006,
   ChronoForgeSagasLifecycle1763900000010,
   AddChronoForgeSchedules1763900000021,
+  ChronoForgeFlowControl1763900000170,
 ];

@@ -31,6 +31,7 @@ import { toTimeoutMs } from '../definitions/lifecycle-options.js';
 import type { Duration } from '../util/duration.util.js';
 import { RunCanceller } from '../sagas/run-canceller.js';
 import type { CancelOptions } from '../sagas/cancel-options.interface.js';
+import { StartFlow } from './start-flow.js';
 
 export { MAX_INPUT_BYTES } from '../definitions/input-validation.js';
 
@@ -50,6 +51,11 @@ export interface StartOptions<I = unknown> {
    * `@Workflow({ timeout, onTimeout })`, whose `timeout` this overrides).
    */
   timeout?: Duration;
+  /**
+   * Lower runs first (0, the default, to 2 097 152): overrides `@Workflow({ priority })` for this
+   * run, for its queue job and its places among the waiters of limits.
+   */
+  priority?: number;
 }
 
 /**
@@ -86,6 +92,7 @@ export interface RunSelector {
 @Injectable()
 export class WorkflowClient {
   private readonly runs: RunQueries;
+  private readonly flow: StartFlow;
 
   constructor(
     private readonly store: WorkflowStore,
@@ -101,6 +108,7 @@ export class WorkflowClient {
     private readonly canceller: RunCanceller,
   ) {
     this.runs = new RunQueries(store);
+    this.flow = new StartFlow(store, canceller);
   }
 
   /** Starts (or finds) the run of workflow `name` with `options.key`. */
@@ -144,13 +152,12 @@ export class WorkflowClient {
     await checkNewRun(def, options.key, input);
     const timeoutMs = toTimeoutMs(options.timeout, 'start() timeout') ?? def.timeoutMs ?? null;
     const runner = transactionRunner(options.manager, 'start');
-    const { id, created, nextRunAt } = await this.store.insertRun(
-      def.name,
-      options.key,
+    const { id, created, nextRunAt, key, priority } = await this.flow.start(
+      def,
+      options,
       input,
-      def.maxDurationMs,
-      runner,
       timeoutMs,
+      runner,
     );
     if (created && runner) {
       // Counted only if the caller's transaction commits: a rolled-back start created no run.
@@ -158,9 +165,9 @@ export class WorkflowClient {
       await this.notifyOnCommit(runner, id);
     } else if (created) {
       this.metrics.runsStarted.inc({ workflow: def.name });
-      await this.queue.enqueueRun(id, nextRunAt);
+      await this.queue.enqueueRun(id, nextRunAt, undefined, priority);
     }
-    return new WorkflowHandle(this, id, def.name, options.key);
+    return new WorkflowHandle(this, id, def.name, key);
   }
 
   /** A handle to an existing run. */
