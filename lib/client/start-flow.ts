@@ -80,23 +80,30 @@ export class StartFlow {
     return { ...(await this.run(req)), priority };
   }
 
-  private run(req: FlowStartRequest): Promise<FlowStart> {
-    if (req.runner) return this.decide(req, (t, v) => this.store.query(t, v, req.runner));
-    return this.store.transaction((client: PoolClient) =>
-      this.decide(req, (t, v) => this.store.query(t, v, undefined, client)),
-    );
+  private async run(req: FlowStartRequest): Promise<FlowStart> {
+    const decided = req.runner
+      ? await this.decide(req, (t, v) => this.store.query(t, v, req.runner))
+      : await this.store.transaction((client: PoolClient) =>
+          this.decide(req, (t, v) => this.store.query(t, v, undefined, client)),
+        );
+    // After the decision's transaction (never while it holds a connection: the canceller takes
+    // its own). A concurrent start of the key may cancel the same runs: the second cancel is a no-op.
+    const { def, key } = req;
+    const why = def.flow?.debounce ? 'debounced by' : 'superseded by';
+    const from = def.flow?.debounce ? ['idle'] : ['idle', 'running'];
+    for (const run of decided.superseded)
+      await this.canceller.cancel(run.id, { reason: `${why} run ${key}` }, from);
+    return decided.start;
   }
 
   private async decide(
     req: FlowStartRequest,
     q: <R extends object>(text: string, values: unknown[]) => Promise<R[]>,
-  ): Promise<FlowStart> {
+  ): Promise<{ start: FlowStart; superseded: Array<{ id: string }> }> {
     const { def, key, flowKey } = req;
-    const found = (id: string, runKey = key): FlowStart => ({
-      id,
-      key: runKey,
-      created: false,
-      nextRunAt: null,
+    const found = (id: string, runKey = key) => ({
+      start: { id, key: runKey, created: false, nextRunAt: null },
+      superseded: [],
     });
     if (flowKey !== null)
       await q(`SELECT pg_advisory_xact_lock(hashtext($1))`, [
@@ -124,10 +131,7 @@ export class StartFlow {
       flowKey,
       req.priority,
     ]);
-    const why = flow?.debounce ? 'debounced by' : 'superseded by';
-    const from = flow?.debounce ? ['idle'] : ['idle', 'running'];
-    for (const run of superseded)
-      await this.canceller.cancel(run.id, { reason: `${why} run ${key}` }, from);
-    return { id: row.id, key, created: true, nextRunAt: row.next_run_at };
+    if (!row) return found((await q<{ id: string }>(this.findSql, [def.name, key]))[0].id);
+    return { start: { id: row.id, key, created: true, nextRunAt: row.next_run_at }, superseded };
   }
 }
