@@ -37,6 +37,7 @@ import { TimerStore } from './timers/timer.store.js';
 import { Cleanup } from './operations/cleanup.js';
 import { LimitDeclarations } from './limits/limit-declarations.js';
 import { LimitGate } from './limits/limit-gate.js';
+import { FlowCalls } from './limits/flow-calls.js';
 import { LimitStore } from './limits/limit.store.js';
 import { WorkflowLimits } from './limits/workflow-limits.js';
 import { ScheduledCleanup } from './operations/scheduled-cleanup.js';
@@ -89,6 +90,7 @@ import { DeadlineEnforcer } from './sagas/deadline-enforcer.js';
     BranchMergeJob,
     LimitStore,
     LimitGate,
+    FlowCalls,
     LimitDeclarations,
     WorkflowLimits,
     SagaStore,

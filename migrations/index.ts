@@ -8,9 +8,11 @@ import { ChronoForgeLimits1763900000006 } from './1763900000006-add-chrono-forge
 import { ChronoForgeSagasLifecycle1763900000010 } from './1763900000010-sagas-lifecycle.js';
 import { AddChronoForgeSchedules1763900000021 } from './1763900000021-add-chrono-forge-schedules.js';
 import { ChronoForgeVersioning1763900000030 } from './1763900000030-versioning.js';
+import { ChronoForgeFlowControl1763900000170 } from './1763900000170-flow-control.js';
 
 export {
   AddChronoForgeSchedules1763900000021,
+  ChronoForgeFlowControl1763900000170,
   AddChronoForgeSignals1763900000001,
   AddChronoForgeWorkers1763900000002,
   ChronoForgeRunFinishedAt1763900000004,
@@ -39,4 +41,5 @@ export const chronoForgeMigrations = [
   ChronoForgeSagasLifecycle1763900000010,
   AddChronoForgeSchedules1763900000021,
   ChronoForgeVersioning1763900000030,
+  ChronoForgeFlowControl1763900000170,
 ];

@@ -13,6 +13,7 @@ import { ChronoForgeOperationsModule } from '../operations/chrono-forge-operatio
 import { CliUsageError } from '../errors/cli-usage.error.js';
 import { Cleanup } from '../operations/cleanup.js';
 import { parseSchedulesArgs, runSchedulesCommand, SCHEDULES_USAGE } from './schedules-command.js';
+import { LIMITS_USAGE, parseLimitsArgs, runLimitsCommand } from './limits-command.js';
 
 /** Where the CLI writes and what environment it reads. */
 export interface CliIo {
@@ -37,13 +38,14 @@ Commands:
   cleanup [--older-than 90d] [--completed-older-than d] [--failed-older-than d]
           [--prune-repeat-ticks-older-than d] [--batch-size n]
 ${SCHEDULES_USAGE}
+${LIMITS_USAGE}
 
 Environment: DATABASE_URL (required), REDIS_URL (default redis://127.0.0.1:6379),
 CHRONOFORGE_SCHEMA (default public), CHRONOFORGE_QUEUE_NAME (default chronoforge),
 CHRONOFORGE_QUEUE=postgres to use the PostgreSQL queue backend instead of Redis.
 Behind a connection pooler: CHRONOFORGE_DB_POOLER=transaction|session and DATABASE_DIRECT_URL
 (a direct connection for migrations and the PostgreSQL queue; see database.pooler/directUrl).
-Add --json to list (and schedules list) for JSON output.`;
+Add --json to list (and schedules list, limits list) for JSON output.`;
 
 const OPTIONS = {
   workflow: { type: 'string' },
@@ -76,6 +78,7 @@ const COMMANDS = [
   'schedules',
   'versions',
   'export',
+  'limits',
 ];
 
 /** Boots ChronoForge without a worker, against the environment's database and queue. */
@@ -140,6 +143,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const args = parseSchedulesArgs(positionals.slice(1));
       app = await boot(io.env);
       await runSchedulesCommand(app.get(WorkflowClient).schedules, args, o, io.out);
+      return 0;
+    }
+    if (command === 'limits') {
+      const args = parseLimitsArgs(positionals.slice(1));
+      app = await boot(io.env);
+      await runLimitsCommand(app.get(WorkflowClient).limits, args, o, io.out);
       return 0;
     }
     if (rest.length > 0) throw new CliUsageError(`Unexpected argument "${rest[0]}".`);

@@ -17,6 +17,11 @@ export interface StartOptions<I = unknown> {
    * `@Workflow({ timeout, onTimeout })`, whose `timeout` this overrides).
    */
   timeout?: Duration;
+  /**
+   * Lower runs first (0, the default, to 2 097 152): overrides `@Workflow({ priority })` for this
+   * run, for its queue job and its places among the waiters of limits.
+   */
+  priority?: number;
 }
 
 /**

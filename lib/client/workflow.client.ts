@@ -36,6 +36,7 @@ import { SagaStore } from '../sagas/saga.store.js';
 import { toTimeoutMs } from '../definitions/lifecycle-options.js';
 import { RunCanceller } from '../sagas/run-canceller.js';
 import type { CancelOptions } from '../sagas/cancel-options.interface.js';
+import { StartFlow } from './start-flow.js';
 import type {
   RunSelector,
   StartOptions,
@@ -65,6 +66,7 @@ export type {
 export class WorkflowClient {
   private readonly runs: RunQueries;
   private readonly deploys: DeployQueries;
+  private readonly flow: StartFlow;
 
   constructor(
     private readonly store: WorkflowStore,
@@ -81,6 +83,7 @@ export class WorkflowClient {
   ) {
     this.runs = new RunQueries(store);
     this.deploys = new DeployQueries(store, store.deadAfterMs);
+    this.flow = new StartFlow(store, canceller);
   }
 
   /** Starts (or finds) the run of workflow `name` with `options.key`. */
@@ -124,14 +127,12 @@ export class WorkflowClient {
     await checkNewRun(def, options.key, input);
     const timeoutMs = toTimeoutMs(options.timeout, 'start() timeout') ?? def.timeoutMs ?? null;
     const runner = transactionRunner(options.manager, 'start');
-    const { id, created, nextRunAt } = await this.store.insertRun(
-      def.name,
-      options.key,
+    const { id, created, nextRunAt, key, priority } = await this.flow.start(
+      def,
+      options,
       input,
-      def.maxDurationMs,
-      runner,
       timeoutMs,
-      def.version ?? null,
+      runner,
     );
     if (created && runner) {
       // Counted only if the caller's transaction commits: a rolled-back start created no run.
@@ -139,9 +140,9 @@ export class WorkflowClient {
       await this.notifyOnCommit(runner, id);
     } else if (created) {
       this.metrics.runsStarted.inc({ workflow: def.name });
-      await this.queue.enqueueRun(id, nextRunAt);
+      await this.queue.enqueueRun(id, nextRunAt, undefined, priority);
     }
-    return new WorkflowHandle(this, id, def.name, options.key);
+    return new WorkflowHandle(this, id, def.name, key);
   }
 
   /** A handle to an existing run. */

@@ -21,6 +21,8 @@ import type { SpawnSource } from '../branches/spawn-source.js';
 import { compensationOf } from '../lifecycle/compensations.js';
 import { currentAbortSignal } from '../lifecycle/abort-signals.js';
 import { rejectThrown } from '../util/reject-thrown.util.js';
+import { FlowCalls } from '../limits/flow-calls.js';
+import { assertLimitText, MAX_LIMIT_KEY_LENGTH } from '../options/limit-options.js';
 
 /**
  * The current run, seen from workflow code. Inject it anywhere; it reads the run of the current
@@ -34,6 +36,7 @@ export class WorkflowContext {
     private readonly steps: StepRunner,
     private readonly timers: TimerRunner,
     private readonly branches: BranchRunner,
+    private readonly flow: FlowCalls,
   ) {}
 
   private scope(): RunScope {
@@ -197,6 +200,50 @@ export class WorkflowContext {
       );
     }
     return scope.track(() => this.branches.merge(scope, names, options));
+  }
+
+  /**
+   * Runs `fn` (durable calls allowed) holding the lock `key`, shared by every run of the
+   * deployment: mutual exclusion across runs. A run that finds the lock held parks idle
+   * (`waiting on limit $lock`, no retry attempt spent) and is woken when it frees; with
+   * `ordered`, waiters get it in the order their runs started. Freed when `fn` ends, when the pass
+   * ends (a halt inside `fn`: the next pass takes it again before replaying `fn`), or, if the
+   * holder's worker died or its lease ran out, by the heartbeat rule. Replays of a completed call
+   * run `fn` again without the lock (its steps return their recorded results).
+   */
+  withLock<T>(
+    key: string,
+    fn: () => T | Promise<T>,
+    options: { ordered?: boolean } = {},
+  ): Promise<T> {
+    return rejectThrown(() => {
+      const scope = this.durable('ctx.withLock()');
+      assertLimitText(key, 'withLock() key', MAX_LIMIT_KEY_LENGTH);
+      if (typeof fn !== 'function') throw new InvalidOptionsError('withLock needs a function.');
+      const ordered = options?.ordered ?? false;
+      if (typeof ordered !== 'boolean')
+        throw new InvalidOptionsError('withLock() option ordered must be a boolean.');
+      const step = this.flow.stepName(scope, 'lock', key);
+      return scope.track(() => this.flow.withLock(scope, step, key, ordered, fn));
+    });
+  }
+
+  /**
+   * Runs `fn` (durable calls allowed) at most once per `key` per `period` across every run:
+   * returns its result, or `undefined` when a run already ran `once(key)` within the last
+   * `period`. Durable: the run that claimed the period runs `fn` until it completes (again after a
+   * crash or a retry), and a skipped call stays skipped on replay.
+   */
+  once<T>(key: string, period: Duration, fn: () => T | Promise<T>): Promise<T | undefined> {
+    return rejectThrown(() => {
+      const scope = this.durable('ctx.once()');
+      assertLimitText(key, 'once() key', MAX_LIMIT_KEY_LENGTH);
+      const periodMs = toMs(period, 'once() period');
+      if (periodMs < 1) throw new InvalidOptionsError('once() period must be at least 1 ms.');
+      if (typeof fn !== 'function') throw new InvalidOptionsError('once needs a function.');
+      const step = this.flow.stepName(scope, 'once', key);
+      return scope.track(() => this.flow.once(scope, step, key, periodMs, fn));
+    });
   }
 
   private stepName(scope: RunScope, kind: string, name: string): string {

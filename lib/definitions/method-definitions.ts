@@ -7,7 +7,8 @@ import type {
   StepOptions,
   WorkflowOptions,
 } from '../options/workflow-options.interface.js';
-import { toRunLimits, toStepLimits } from '../options/limit-options.js';
+import { type RunLimits, toRunLimits, toStepLimits } from '../options/limit-options.js';
+import { type RunFlow, singletonLimit, toRunFlow } from '../options/flow-options.js';
 import type { StepLimit } from '../options/limit-options.interface.js';
 import { type RetryStrategy, toRetryStrategy } from '../retry/retry-policy.js';
 import { toMaxDurationMs, toMs } from '../util/duration.util.js';
@@ -98,7 +99,7 @@ export function toWorkflowDefinition(
         : defaultMaxDurationMs,
     retry: toRetryStrategy(options.retry, `retry of ${where}`),
     inputType,
-    limits: toRunLimits(name, options, where),
+    ...runLimitsAndFlow(name, options, where),
     ...workflowLifecycle(options, where),
     toInput,
     invoke: async (input) => body.call(instance, toInput(input)),
@@ -169,4 +170,16 @@ export function toBranchDefinition(
   if (name.includes(','))
     throw new InvalidOptionsError(`Branch name of ${where} contains ",", the merge separator.`);
   return { name, automerge: options.automerge === true };
+}
+
+/** The run-level limits and start rules of `@Workflow()` options. */
+function runLimitsAndFlow(
+  name: string,
+  options: WorkflowOptions,
+  where: string,
+): { limits?: RunLimits; flow: RunFlow } {
+  const flow = toRunFlow(options, where);
+  const limits = toRunLimits(name, options, where);
+  const singleton = singletonLimit(name, flow);
+  return { limits: singleton ? { ...limits, singleton } : limits, flow };
 }

@@ -2,6 +2,7 @@ import { Injectable, type Type } from '@nestjs/common';
 import { DuplicateWorkflowError } from '../errors/duplicate-workflow.error.js';
 import type { RetryStrategy } from '../retry/retry-policy.js';
 import type { RunLimits } from '../options/limit-options.js';
+import type { RunFlow } from '../options/flow-options.js';
 import type { WorkflowLifecycle } from './lifecycle-options.js';
 
 /** A discovered `@Workflow()` method, ready to execute. */
@@ -16,6 +17,8 @@ export interface WorkflowDefinition extends WorkflowLifecycle {
   version?: string;
   /** Run-level limits (`@Workflow({ concurrency, rate })`). */
   limits?: RunLimits;
+  /** Start rules (`@Workflow({ singleton, debounce, priority })`). */
+  flow?: RunFlow;
   /** The stored input as the method receives it (an instance of `inputType` when there is one). */
   toInput(input: unknown): unknown;
   invoke(input: unknown): Promise<unknown>;

@@ -4,6 +4,7 @@ import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants
 import type { StoredLimit } from '../options/limit-options.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import { LimitStore } from './limit.store.js';
+import { ENGINE_LIMITS } from './flow.sql.js';
 
 /**
  * Writes the limits this process declares — `forRoot({ limits })` and the workflows' run-level
@@ -24,9 +25,10 @@ export class LimitDeclarations {
     const all = new Map(this.options.limits);
     for (const name of this.registry.names()) {
       const limits = this.registry.get(name)?.limits;
-      for (const limit of [limits?.concurrency, limits?.rate])
+      for (const limit of [limits?.concurrency, limits?.rate, limits?.singleton])
         if (limit) all.set(limit.name, limit.stored);
     }
+    for (const [name, stored] of ENGINE_LIMITS) all.set(name, stored);
     return all;
   }
 

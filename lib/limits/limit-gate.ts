@@ -4,6 +4,7 @@ import { type LimitClaim, limitKey, stepClaims, toStepLimits } from '../options/
 import type { StepLimitOption } from '../options/limit-options.interface.js';
 import type { RunScope } from '../run/run-scope.js';
 import { type LimitAcquireResult, LimitStore } from './limit.store.js';
+import { SINGLETON_HOLDER } from './limit.sql.js';
 
 /** Holder of a run-level slot (held for one pass). */
 export const RUN_HOLDER = '$run';
@@ -11,6 +12,8 @@ export const RUN_HOLDER = '$run';
 export const RATE_WAKE_LEAD_MS = 200;
 /** Log recording that the run was admitted by its run-level rate limit (once per run). */
 export const RATE_ADMITTED_LOG = '$limit$rate';
+/** Log recording that the run took its singleton slot (`mode: 'queue'`; held for its life). */
+export const SINGLETON_ADMITTED_LOG = '$limit$singleton';
 
 /**
  * Where the engine asks the limits: before a limited step's body (`admitStep`) and before a pass
@@ -65,6 +68,11 @@ export class LimitGate {
   async admitRun(scope: RunScope, input: unknown): Promise<void> {
     const limits = scope.definition.limits;
     if (!limits) return;
+    const single = limits.singleton;
+    if (single && !scope.logs.has(SINGLETON_ADMITTED_LOG)) {
+      const claim = { name: single.name, key: limitKey(single.key, [input], 'the singleton') };
+      await this.admit(scope, SINGLETON_HOLDER, [claim], SINGLETON_ADMITTED_LOG);
+    }
     const claims: LimitClaim[] = [];
     for (const limit of [limits.concurrency, limits.rate]) {
       if (!limit || (limit === limits.rate && scope.logs.has(RATE_ADMITTED_LOG))) continue;

@@ -23,6 +23,12 @@ export function limitTables(schema: string): LimitTables {
   };
 }
 
+/**
+ * Holder of a singleton slot (`@Workflow({ singleton: { mode: 'queue' } })`): unlike every other
+ * slot it is kept across passes, and freed when the run leaves idle/running.
+ */
+export const SINGLETON_HOLDER = '$singleton';
+
 /** Most keys one limit sweep looks at. */
 export const SWEEP_BATCH = 200;
 
@@ -57,7 +63,7 @@ export function runWaitsSql(t: LimitTables, wf: string): string {
   return `SELECT q.name, q.key, q.holder, q.queued_at, (SELECT count(*) FROM ${t.slots} o
        JOIN ${wf} w ON w.id = o.run_id AND w.state IN ('idle', 'running')
        WHERE o.name = q.name AND o.key = q.key AND o.state = 'waiting'
-         AND (o.priority, o.id) < (q.priority, q.id))::int AS ahead
+         AND (o.priority, coalesce(o.ord, o.id)) < (q.priority, coalesce(q.ord, q.id)))::int AS ahead
      FROM ${t.slots} q WHERE q.run_id = $1 AND q.state = 'waiting' ORDER BY q.name, q.key`;
 }
 
@@ -110,7 +116,8 @@ export class LimitStatements {
     // trigger freeing its slots when its lock leaves the pass); later ones with a share lock.
     // `$7`, when given, names a log recorded on admission (in the same statement).
     const acquire = (fence: string) => `WITH f AS (${fence}),
-       a AS (SELECT a.* FROM f, LATERAL ${t.acquireFn}(f.id, $2, $3, $4, $5::text[], $6::text[]) a),
+       a AS (SELECT a.* FROM f,
+         LATERAL ${t.acquireFn}(f.id, $2, $3, $4 + f.priority, $5::text[], $6::text[]) a),
        m AS (INSERT INTO ${logs} (workflow_id, step_name, state, attempts, started_at,
            last_executed_at, completed_at)
          SELECT $1, $7::text, 'completed', 1, now(), now(), now() FROM a
@@ -118,9 +125,11 @@ export class LimitStatements {
          ON CONFLICT (workflow_id, step_name) DO NOTHING)
        SELECT a.*, a.granted_at::text AS granted_text FROM a`;
     this.acquireFlagging = acquire(
-      `UPDATE ${wf} SET limited = true WHERE id = $1 AND locked_by = $3 RETURNING id`,
+      `UPDATE ${wf} SET limited = true WHERE id = $1 AND locked_by = $3 RETURNING id, priority`,
     );
-    this.acquire = acquire(`SELECT id FROM ${wf} WHERE id = $1 AND locked_by = $3 FOR SHARE`);
+    this.acquire = acquire(
+      `SELECT id, priority FROM ${wf} WHERE id = $1 AND locked_by = $3 FOR SHARE`,
+    );
     const fence = `(SELECT id FROM ${wf} WHERE id = $1 AND locked_by = $3 FOR SHARE) f`;
     this.release = `SELECT ${releaseCall(t, 'f.id', '$3', '$2::text[]', 'step')} AS woken
        FROM ${fence}`;
@@ -137,7 +146,7 @@ export class LimitStatements {
     this.findAll = `SELECT ${cols} FROM ${t.limits} ORDER BY name`;
     this.rowsOf = `SELECT name, key, run_id::text AS run_id, holder, state, owner, priority,
          queued_at, acquired_at
-       FROM ${t.slots} WHERE name = ANY ($1::text[]) ORDER BY name, key, state, priority, id`;
+       FROM ${t.slots} WHERE name = ANY ($1::text[]) ORDER BY name, key, state, priority, coalesce(ord, id)`;
     this.waitsOfRun = runWaitsSql(t, wf);
     this.wakeName = `SELECT coalesce(sum(${t.wakeFn}(k.name, k.key)), 0)::int AS woken
        FROM (SELECT name, key FROM ${t.slots} WHERE name = $1 AND state = 'waiting'
@@ -152,7 +161,8 @@ export class LimitStatements {
     // NOTE: no parameter (the batch is a constant): nothing in it looks like a run's statement.
     this.sweepCandidates = `SELECT DISTINCT name, key FROM ${t.slots} q
        WHERE q.state = 'waiting' OR NOT EXISTS (SELECT 1 FROM ${wf} w
-         WHERE w.id = q.run_id AND w.locked_by = q.owner)
+         WHERE w.id = q.run_id AND (w.locked_by = q.owner
+           OR (q.holder = '${SINGLETON_HOLDER}' AND w.state IN ('idle', 'running'))))
        ORDER BY name, key LIMIT ${SWEEP_BATCH}`;
   }
 
@@ -164,8 +174,10 @@ export class LimitStatements {
    */
   reap(t: LimitTables, wf: string, staleLock: string): string {
     return `DELETE FROM ${t.slots} q WHERE q.name = $1 AND q.key = $2 AND (
-         (q.state = 'held' AND NOT EXISTS (SELECT 1 FROM ${wf} w
+         (q.state = 'held' AND q.holder <> '${SINGLETON_HOLDER}' AND NOT EXISTS (SELECT 1 FROM ${wf} w
             WHERE w.id = q.run_id AND w.locked_by = q.owner AND NOT ${staleLock}))
+         OR (q.state = 'held' AND q.holder = '${SINGLETON_HOLDER}' AND NOT EXISTS (SELECT 1
+            FROM ${wf} w WHERE w.id = q.run_id AND w.state IN ('idle', 'running')))
          OR (q.state = 'waiting' AND NOT EXISTS (SELECT 1 FROM ${wf} w
             WHERE w.id = q.run_id AND w.state IN ('idle', 'running'))))
        RETURNING q.state`;

@@ -72,3 +72,38 @@ export interface WorkflowRate extends RateWindow {
   /** The key, computed from the run's validated input. @default one key for every run */
   key?: (input: never) => string | number;
 }
+
+/**
+ * What `client.start` does when a run of the workflow with the same singleton key is active
+ * (idle or running): `'skip'` starts nothing and returns the active run's handle; `'queue'` starts
+ * the run, which waits idle until the runs before it ended; `'cancelPrevious'` cancels the active
+ * runs (reason `superseded by run <key>`) and starts the run.
+ *
+ * @publicApi
+ */
+export type SingletonMode = 'skip' | 'queue' | 'cancelPrevious';
+
+/**
+ * At most one active run per key (`@Workflow({ singleton })`).
+ *
+ * @publicApi
+ */
+export interface WorkflowSingleton {
+  /** The key, computed from the run's validated input. @default one key for every run */
+  key?: (input: never) => string | number;
+  mode: SingletonMode;
+}
+
+/**
+ * Debounced starts (`@Workflow({ debounce })`): a run starts `period` after its `start`, and a
+ * later `start` with the same key within that time cancels it (reason `debounced by run <key>`):
+ * the last start of a burst runs, once the starts paused for `period`.
+ *
+ * @publicApi
+ */
+export interface WorkflowDebounce {
+  /** Quiet time before the run starts, e.g. `'30s'` (1 ms to 366 days). */
+  period: Duration;
+  /** The key, computed from the run's validated input. @default one key for every run */
+  key?: (input: never) => string | number;
+}

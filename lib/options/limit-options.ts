@@ -15,6 +15,8 @@ export interface StoredLimit {
   concurrency?: number;
   /** `guard_ms`: see {@link rateGuardMs}. */
   rate?: Array<{ limit: number; per_ms: number; guard_ms: number }>;
+  /** Waiters queue by run start order instead of arrival (the engine's ordered locks). */
+  ordered?: true;
 }
 
 /** Longest limit name and key. */
@@ -124,10 +126,12 @@ export interface RunLimit {
   key?: (input: never) => string | number;
 }
 
-/** The run-level limits of a workflow (`@Workflow({ concurrency, rate })`). */
+/** The run-level limits of a workflow (`@Workflow({ concurrency, rate, singleton })`). */
 export interface RunLimits {
   concurrency?: RunLimit;
   rate?: RunLimit;
+  /** `singleton: { mode: 'queue' }`: one slot per key, held for the run's life. */
+  singleton?: RunLimit;
 }
 
 /** Validates a step's `limit` option (at discovery for decorators, at the call for `ctx.step`). */

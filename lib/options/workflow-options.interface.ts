@@ -4,7 +4,9 @@ import type { Duration } from '../util/duration.util.js';
 import type {
   StepLimitOption,
   WorkflowConcurrency,
+  WorkflowDebounce,
   WorkflowRate,
+  WorkflowSingleton,
 } from './limit-options.interface.js';
 
 /**
@@ -33,6 +35,23 @@ export interface WorkflowOptions {
    * `workflow:<name>:rate`.
    */
   rate?: WorkflowRate;
+  /**
+   * At most one active run per key, e.g. `{ key: (input) => input.customerId, mode: 'skip' }`; see
+   * {@link SingletonMode} for what `client.start` does when one is active. Runtime name of the
+   * `'queue'` mode's slot: `workflow:<name>:singleton`.
+   */
+  singleton?: WorkflowSingleton;
+  /**
+   * Debounced starts, e.g. `{ period: '30s', key: (input) => input.cartId }`: the last start of a
+   * burst runs, `period` after it; the earlier ones end `cancelled` (not with `singleton`).
+   */
+  debounce?: WorkflowDebounce;
+  /**
+   * Lower runs first: the runs' queue jobs (both queue backends) and their places among the
+   * waiters of every limit. 0 (the default, first) to 2 097 152; `start(…, { priority })`
+   * overrides it per run.
+   */
+  priority?: number;
   /**
    * Outcomes that roll the run back: the compensations of its completed steps run in reverse
    * order of completion. `'failed'`: an error escaped the workflow method and its retry policy;

@@ -144,8 +144,8 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Enqueues a pass of run `workflowId` at `wakeAt` (now when omitted). */
-  async enqueueRun(workflowId: string, wakeAt?: Date | null, avoidJobId?: string): Promise<void> {
+  /** Enqueues a pass of run `workflowId` at `wakeAt` (now when omitted); lower `priority` first. */
+  async enqueueRun(workflowId: string, wakeAt?: Date | null, avoidJobId?: string, priority = 0) {
     const queue = this.queue ?? (await this.ready);
     const now = this.clock.now();
     const wakeMs = wakeAt ? wakeAt.getTime() : now;
@@ -153,7 +153,7 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     // NOTE: the job that is running right now still exists; re-using its id would be a no-op.
     if (jobId === avoidJobId) jobId = runJobId(workflowId, wakeMs, 'r');
     const delay = Math.max(0, wakeMs - now);
-    await queue.add(RUN_JOB, { workflowId } satisfies RunJobData, { jobId, delay });
+    await queue.add(RUN_JOB, { workflowId } satisfies RunJobData, { jobId, delay, priority });
     // NOTE: Redis only. BullMQ's PostgreSQL backend `promote` reads the job's state and then
     // updates it without re-checking, so a local promote racing the worker's own promotion can put
     // a job that was just claimed back to waiting: it then runs twice ("Lock mismatch" errors).
