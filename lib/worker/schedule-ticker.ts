@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
+import { WakeListener } from '../queue/wake-listener.js';
 import { CronSpec } from '../schedules/cron-spec.js';
 import { ScheduleRegistry } from '../schedules/schedule.registry.js';
 import { ScheduleStore } from '../schedules/schedule.store.js';
@@ -16,6 +17,10 @@ const HELD_RETRY_MS = 20;
  * The schedule loop of a worker process: writes the `@Scheduled()` schedules it declares at boot,
  * then handles due schedules until none is left, sleeps until the next due time (at most
  * `schedules.pollEvery`) and starts over. Every worker runs it; row locks share the work.
+ *
+ * Idle, it costs one statement per `pollEvery` (default 1 min): a schedule write (create, update,
+ * resume, trigger, backfill) notifies every worker ({@link WakeListener}), which looks again at
+ * once, and so does a worker whose listener reconnected.
  */
 @Injectable()
 export class ScheduleTicker {
@@ -24,6 +29,8 @@ export class ScheduleTicker {
   private synced = false;
   private loop: Promise<void> | undefined;
   private sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  /** Schedule writes notified so far: one during a look means the loop looks again at once. */
+  private pokes = 0;
 
   constructor(
     private readonly firer: ScheduleFirer,
@@ -32,7 +39,16 @@ export class ScheduleTicker {
     private readonly workflows: WorkflowRegistry,
     private readonly clock: ChronoForgeClock,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
-  ) {}
+    listener: WakeListener,
+  ) {
+    listener.onSchedulesChanged(() => this.poke());
+  }
+
+  /** Looks at the schedules again now (a schedule was written). */
+  poke(): void {
+    this.pokes++;
+    this.sleeping?.wake();
+  }
 
   /** Starts the loop (not awaited: boot does not wait for the database to answer). */
   start(): void {
@@ -49,9 +65,10 @@ export class ScheduleTicker {
   }
 
   private async run(): Promise<void> {
-    const pollMs = this.options.schedules === false ? 1_000 : this.options.schedules.pollMs;
+    const pollMs = this.options.schedules === false ? 60_000 : this.options.schedules.pollMs;
     while (!this.stopped) {
       let waitMs = pollMs;
+      const pokes = this.pokes;
       try {
         if (!this.synced) await this.syncDeclared();
         while (!this.stopped && (await this.firer.fireOne()));
@@ -62,7 +79,7 @@ export class ScheduleTicker {
       } catch (err) {
         this.logger.warn(`Schedule loop: ${(err as Error).message}; retrying in ${pollMs} ms`);
       }
-      if (!this.stopped) await this.sleep(waitMs);
+      if (!this.stopped && this.pokes === pokes) await this.sleep(waitMs);
     }
   }
 
