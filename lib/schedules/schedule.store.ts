@@ -184,23 +184,23 @@ export class ScheduleStore {
   }
 
   /**
-   * Locks one due schedule of `workflows` that no other worker holds (`SKIP LOCKED`), with its
-   * last run's state; `undefined` when none is due.
+   * Locks up to `limit` due schedules of `workflows` that no other worker holds (`SKIP LOCKED`),
+   * earliest due first, with their last runs' states; none when nothing is due.
    */
   async claimDue(
     nowMs: number,
     workflows: string[],
+    limit: number,
     runner: QueryRunner,
-  ): Promise<ScheduleRow | undefined> {
-    const rows = await this.store.query<ScheduleRow>(
+  ): Promise<ScheduleRow[]> {
+    return this.store.query<ScheduleRow>(
       `SELECT s.*, w.state AS last_run_state FROM ${this.table} s
        LEFT JOIN ${this.wf} w ON w.id = s.last_run_id
        WHERE s.due_at <= $1 AND s.workflow = ANY($2::text[])
-       ORDER BY s.due_at LIMIT 1 FOR UPDATE OF s SKIP LOCKED`,
-      [new Date(nowMs), workflows],
+       ORDER BY s.due_at LIMIT $3 FOR UPDATE OF s SKIP LOCKED`,
+      [new Date(nowMs), workflows, limit],
       runner,
     );
-    return rows[0];
   }
 
   /** Earliest due time among schedules of `workflows`. */

@@ -12,6 +12,8 @@ import { ScheduleFirer } from './schedule-firer.js';
 
 /** Wait before looking again at a due schedule another worker holds. */
 const HELD_RETRY_MS = 20;
+/** Wait before looking again after the loop failed (the database is down, a claim failed). */
+const ERROR_RETRY_MS = 1_000;
 
 /**
  * The schedule loop of a worker process: writes the `@Scheduled()` schedules it declares at boot,
@@ -31,6 +33,8 @@ export class ScheduleTicker {
   private sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined;
   /** Schedule writes notified so far: one during a look means the loop looks again at once. */
   private pokes = 0;
+  /** The last look failed: claim schedules one per transaction until a look ends cleanly. */
+  private failing = false;
 
   constructor(
     private readonly firer: ScheduleFirer,
@@ -71,13 +75,17 @@ export class ScheduleTicker {
       const pokes = this.pokes;
       try {
         if (!this.synced) await this.syncDeclared();
-        while (!this.stopped && (await this.firer.fireOne()));
+        // NOTE: after a failure, one schedule per transaction: a failing claim rolls back alone.
+        while (!this.stopped && (await this.firer.fireDue(this.failing ? 1 : undefined)) > 0);
+        this.failing = false;
         const due = await this.store.nextDueMs(this.workflows.names());
         // NOTE: a schedule still due now is held by another worker: look again shortly, not in a spin.
         const ahead = due === null ? pollMs : due - this.clock.now();
         waitMs = Math.min(pollMs, ahead > 0 ? ahead : HELD_RETRY_MS);
       } catch (err) {
-        this.logger.warn(`Schedule loop: ${(err as Error).message}; retrying in ${pollMs} ms`);
+        this.failing = true;
+        waitMs = Math.min(pollMs, ERROR_RETRY_MS);
+        this.logger.warn(`Schedule loop: ${(err as Error).message}; retrying in ${waitMs} ms`);
       }
       if (!this.stopped && this.pokes === pokes) await this.sleep(waitMs);
     }
