@@ -100,8 +100,8 @@ export class ScheduleClient {
   }
 
   /**
-   * Asks for a tick now, under the schedule's overlap policy (also while paused). A worker starts
-   * its run within the poll interval; returns that run's key.
+   * Asks for a tick now, under the schedule's overlap policy (also while paused). The write
+   * wakes the workers (NOTIFY), one of which starts its run at once; returns that run's key.
    */
   async trigger(name: string): Promise<string> {
     assertScheduleName(name);

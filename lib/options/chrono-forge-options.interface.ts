@@ -192,9 +192,11 @@ export interface ChronoForgeModuleOptions {
   cleanup?: ChronoForgeScheduledCleanupOptions;
   /**
    * Schedules (`@Scheduled()`, `client.schedules`) in worker processes: each worker wakes at the
-   * next due tick, and at least every `pollEvery` to see schedules other processes changed
-   * (a `trigger()` starts its run within that time). `false`: this worker fires no ticks.
-   * @default { pollEvery: '1s' }
+   * next due tick, at once when any process writes a schedule (create, update, resume, trigger,
+   * backfill: a PostgreSQL NOTIFY), and at least every `pollEvery` otherwise — a safety net, and
+   * how soon a worker sees a `TestClock` moved past a tick (the testing kit uses `'100ms'`).
+   * `false`: this worker fires no ticks.
+   * @default { pollEvery: '1m' }
    */
   schedules?: { pollEvery?: Duration } | false;
   /** Retry policy of workflow-level failures when `@Workflow({ retry })` gives none. */

@@ -169,7 +169,7 @@ function resolveSchedules(value: unknown): ResolvedOptions['schedules'] {
   if (value === false) return false;
   if (value !== undefined && (!value || typeof value !== 'object' || Array.isArray(value)))
     fail(`\`schedules\` must be false or { pollEvery }, got ${describeValue(value)}.`);
-  const every = (value as { pollEvery?: Duration } | undefined)?.pollEvery ?? '1s';
+  const every = (value as { pollEvery?: Duration } | undefined)?.pollEvery ?? '1m';
   const pollMs = toMs(every, '`schedules.pollEvery`');
   if (pollMs < 10 || pollMs > 60_000) fail('`schedules.pollEvery` must be between 10ms and 1m.');
   return { pollMs };

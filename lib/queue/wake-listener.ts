@@ -13,6 +13,7 @@ import { WorkflowQueue } from './workflow.queue.js';
 import { ChronoForgeClock } from '../util/clock.js';
 import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
+import { SCHEDULES_CHANNEL } from '../schedules/schedule.store.js';
 
 /** PostgreSQL channel of wake-ups committed inside application transactions. */
 export const WAKE_CHANNEL = 'chronoforge_wake';
@@ -42,6 +43,10 @@ export function wakePayload(schema: string, workflowId: string): string {
  * reconnecting, not yet listening at boot) is gone: after every successful `LISTEN` it enqueues
  * every run that is due now, so such a wake-up waits for the reconnect (about 1 s), not for the
  * recovery sweeper. If this process is down the sweeper still finds the run.
+ *
+ * On the same connection it LISTENs for schedule writes ({@link SCHEDULES_CHANNEL}) and tells the
+ * schedule loop ({@link onSchedulesChanged}), also after every (re)connect, since a write may have
+ * been missed while not listening.
  */
 @Injectable()
 export class WakeListener implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -49,6 +54,7 @@ export class WakeListener implements OnApplicationBootstrap, BeforeApplicationSh
   private client: pg.Client | undefined;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  private readonly scheduleListeners: (() => void)[] = [];
 
   constructor(
     private readonly db: ChronoForgeDatabase,
@@ -57,6 +63,15 @@ export class WakeListener implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly clock: ChronoForgeClock,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
+
+  /** Calls `listener` whenever schedules of this engine's schema may have changed. */
+  onSchedulesChanged(listener: () => void): void {
+    this.scheduleListeners.push(listener);
+  }
+
+  private schedulesChanged(): void {
+    for (const listener of this.scheduleListeners) listener();
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.options.worker === false) return;
@@ -68,6 +83,10 @@ export class WakeListener implements OnApplicationBootstrap, BeforeApplicationSh
     const client = await this.db.connectDedicated('wake-listener', true);
     const prefix = `${this.db.schema}:`;
     client.on('notification', (msg) => {
+      if (msg.channel === SCHEDULES_CHANNEL && msg.payload === this.db.schema) {
+        this.schedulesChanged();
+        return;
+      }
       if (msg.channel !== WAKE_CHANNEL || !msg.payload?.startsWith(prefix)) return;
       const id = msg.payload.slice(prefix.length);
       if (!/^\d{1,19}$/.test(id)) return;
@@ -88,7 +107,7 @@ export class WakeListener implements OnApplicationBootstrap, BeforeApplicationSh
     client.on('error', onLost);
     client.on('end', () => onLost(new Error('connection ended')));
     try {
-      await client.query(`LISTEN ${WAKE_CHANNEL}`);
+      await client.query(`LISTEN ${WAKE_CHANNEL}; LISTEN ${SCHEDULES_CHANNEL}`);
     } catch (err) {
       lost = true;
       await client.end().catch(() => undefined);
@@ -99,6 +118,7 @@ export class WakeListener implements OnApplicationBootstrap, BeforeApplicationSh
       return;
     }
     this.client = client;
+    this.schedulesChanged();
     await this.catchUp();
   }
 

@@ -14,6 +14,8 @@ import { pastDeadline } from '../lifecycle/deadline.js';
 
 /** Wait before the pass that follows a rollback pass in which an engine statement failed. */
 const FAULT_RETRY_MS = 1_000;
+/** How often a rollback waiting for its children's rollbacks looks again. */
+const CHILDREN_RECHECK_MS = 1_000;
 
 /**
  * Rolls runs back. A failing pass whose workflow rolls back on that outcome hands the run over
@@ -22,6 +24,10 @@ const FAULT_RETRY_MS = 1_000;
  * replay), and runs them last-completed first, each as the durable step `$compensate$<step>`:
  * recorded once, retried by its own policy (a retry halts the pass, as a step retry does), skipped
  * on replay. A compensation that exhausts its retries is listed and the rollback goes on.
+ *
+ * Children of a branch that roll back too (a cancel with `compensate` and `children`) go before
+ * the parent's steps completed before that branch started: the parent compensates its later
+ * steps, then waits (looking again every second) until no such child is still `compensating`.
  */
 @Injectable()
 export class RollbackRunner {
@@ -82,10 +88,18 @@ export class RollbackRunner {
       const pending = compensationsOf(collect);
       const order = await this.sagas.rollbackOrder(run.id, [...pending.keys()]).catch((err) => {
         scope.markFaulted(err);
-        return [];
+        return { steps: [], childrenSince: null };
       });
       await runStorage.run(scope, async () => {
-        for (const stepName of order) {
+        for (const { name: stepName, completedAt } of order.steps) {
+          if (order.childrenSince !== null && completedAt < order.childrenSince) {
+            // Children of a later branch are still rolling back: they go first; look again soon.
+            try {
+              scope.halt(scope.now() + CHILDREN_RECHECK_MS);
+            } catch {
+              break;
+            }
+          }
           const { run: undo, options } = pending.get(stepName)!;
           const name = `${COMPENSATION_PREFIX}${stepName}`;
           try {

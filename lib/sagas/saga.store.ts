@@ -67,16 +67,33 @@ export class SagaStore {
     return rows.length > 0;
   }
 
-  /** The completed steps among `stepNames`, last completed first: the order of a rollback. */
-  async rollbackOrder(id: string, stepNames: string[]): Promise<string[]> {
-    if (stepNames.length === 0) return [];
-    const rows = await this.store.query<{ step_name: string }>(
-      `SELECT step_name FROM ${this.store.logs}
-       WHERE workflow_id = $1 AND step_name = ANY($2::text[]) AND state = 'completed'
-       ORDER BY completed_at DESC, id DESC`,
+  /**
+   * The completed steps among `stepNames`, last completed first (the order of a rollback), and
+   * when the earliest branch of run `id` whose children are still rolling back started (`null`:
+   * none is): the steps completed before it wait for those children.
+   */
+  async rollbackOrder(
+    id: string,
+    stepNames: string[],
+  ): Promise<{ steps: { name: string; completedAt: number }[]; childrenSince: number | null }> {
+    const { logs, wf } = this.store;
+    const rows = await this.store.query<{ step_name: string | null; at: Date | null }>(
+      `(SELECT step_name, completed_at AS at FROM ${logs}
+        WHERE workflow_id = $1 AND step_name = ANY($2::text[]) AND state = 'completed'
+        ORDER BY completed_at DESC, id DESC)
+       UNION ALL
+       SELECT NULL, min(COALESCE(b.started_at, b.created_at)) FROM ${logs} b
+        WHERE b.workflow_id = $1 AND EXISTS (SELECT 1 FROM ${wf} c
+          WHERE c.parent_execution_log_id = b.id AND c.state = 'compensating')`,
       [id, stepNames],
     );
-    return rows.map((r) => r.step_name);
+    const since = rows.find((r) => r.step_name === null)?.at ?? null;
+    return {
+      steps: rows
+        .filter((r) => r.step_name !== null)
+        .map((r) => ({ name: r.step_name as string, completedAt: r.at?.getTime() ?? 0 })),
+      childrenSince: since === null ? null : since.getTime(),
+    };
   }
 
   /**

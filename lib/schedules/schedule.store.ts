@@ -9,6 +9,12 @@ const SPEC_COLUMNS = 'workflow, cron, time_zone, input, overlap, catchup_window_
 const SPEC_PARAMS = '$2::text, $3::text, $4::text, $5::jsonb, $6::text, $7::bigint, $8::bigint';
 const date = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
 
+/**
+ * PostgreSQL channel on which schedule writes tell worker processes to look again (payload: the
+ * engine's schema). Idle workers sleep until their next due tick, so a write must wake them.
+ */
+export const SCHEDULES_CHANNEL = 'chronoforge_schedules';
+
 /** What one claim did, for {@link ScheduleStore.saveClaim}. */
 export interface ClaimOutcome {
   plan: TickPlan;
@@ -29,6 +35,16 @@ export class ScheduleStore {
   constructor(private readonly store: WorkflowStore) {
     this.table = `"${store.schema}".chrono_forge_schedules`;
     this.wf = store.wf;
+  }
+
+  /**
+   * `write` (a statement `RETURNING name`) that also wakes every worker's schedule loop when it
+   * changed a row: the notification is sent at commit, in the same round trip.
+   */
+  private notifying(write: string): string {
+    const schema = this.store.schema.replace(/'/g, "''");
+    return `WITH changed AS (${write})
+      SELECT name, pg_notify('${SCHEDULES_CHANNEL}', '${schema}') FROM changed`;
   }
 
   private specValues(spec: ScheduleSpec): unknown[] {
@@ -53,9 +69,10 @@ export class ScheduleStore {
     dueMs: number | null,
   ): Promise<boolean> {
     const rows = await this.store.query(
-      `INSERT INTO ${this.table} (name, ${SPEC_COLUMNS}, origin, paused, next_tick_at, due_at)
+      this
+        .notifying(`INSERT INTO ${this.table} (name, ${SPEC_COLUMNS}, origin, paused, next_tick_at, due_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-       ON CONFLICT (name) DO NOTHING RETURNING name`,
+       ON CONFLICT (name) DO NOTHING RETURNING name`),
       [name, ...this.specValues(spec), origin, paused, date(nextTickMs), date(dueMs)],
     );
     return rows.length > 0;
@@ -73,12 +90,12 @@ export class ScheduleStore {
     dueMs: number | null,
   ): Promise<boolean> {
     const rows = await this.store.query(
-      `UPDATE ${this.table} s SET (${SPEC_COLUMNS}) = (${SPEC_PARAMS}),
+      this.notifying(`UPDATE ${this.table} s SET (${SPEC_COLUMNS}) = (${SPEC_PARAMS}),
          next_tick_at = $9, due_at = CASE WHEN s.paused AND s.triggers = '[]' AND s.backfills = '[]' THEN NULL ELSE $10::timestamptz END,
          updated_at = now()
        WHERE name = $1 AND origin = $11
          AND (${SPEC_COLUMNS}) IS DISTINCT FROM (${SPEC_PARAMS})
-       RETURNING name`,
+       RETURNING name`),
       [name, ...this.specValues(spec), date(nextTickMs), date(dueMs), origin],
     );
     return rows.length > 0;
@@ -126,9 +143,10 @@ export class ScheduleStore {
         ? `UPDATE ${this.table} SET paused = true, buffered_tick_at = NULL, updated_at = now(),
              due_at = CASE WHEN triggers = '[]' AND backfills = '[]' THEN NULL ELSE due_at END
            WHERE name = $1 AND NOT paused RETURNING name`
-        : `UPDATE ${this.table} SET paused = false, next_tick_at = $2, updated_at = now(),
+        : this
+            .notifying(`UPDATE ${this.table} SET paused = false, next_tick_at = $2, updated_at = now(),
              due_at = CASE WHEN triggers = '[]' AND backfills = '[]' THEN $3::timestamptz ELSE due_at END
-           WHERE name = $1 AND paused RETURNING name`,
+           WHERE name = $1 AND paused RETURNING name`),
       paused ? [name] : [name, date(nextTickMs), date(dueMs)],
     );
     return rows.length > 0;
@@ -137,8 +155,8 @@ export class ScheduleStore {
   /** Queues a manual tick at `atMs`, due at once; false when there is no such schedule. */
   async addTrigger(name: string, atMs: number): Promise<boolean> {
     const rows = await this.store.query(
-      `UPDATE ${this.table} SET triggers = triggers || to_jsonb($2::bigint),
-         due_at = LEAST(due_at, $3), updated_at = now() WHERE name = $1 RETURNING name`,
+      this.notifying(`UPDATE ${this.table} SET triggers = triggers || to_jsonb($2::bigint),
+         due_at = LEAST(due_at, $3), updated_at = now() WHERE name = $1 RETURNING name`),
       [name, atMs, new Date(atMs)],
     );
     return rows.length > 0;
@@ -147,8 +165,9 @@ export class ScheduleStore {
   /** Queues a backfill range, due at once; false when there is no such schedule. */
   async addBackfill(name: string, range: BackfillRange, nowMs: number): Promise<boolean> {
     const rows = await this.store.query(
-      `UPDATE ${this.table} SET backfills = backfills || jsonb_build_array($2::jsonb),
-         due_at = LEAST(due_at, $3), updated_at = now() WHERE name = $1 RETURNING name`,
+      this
+        .notifying(`UPDATE ${this.table} SET backfills = backfills || jsonb_build_array($2::jsonb),
+         due_at = LEAST(due_at, $3), updated_at = now() WHERE name = $1 RETURNING name`),
       [name, JSON.stringify(range), new Date(nowMs)],
     );
     return rows.length > 0;
@@ -165,23 +184,23 @@ export class ScheduleStore {
   }
 
   /**
-   * Locks one due schedule of `workflows` that no other worker holds (`SKIP LOCKED`), with its
-   * last run's state; `undefined` when none is due.
+   * Locks up to `limit` due schedules of `workflows` that no other worker holds (`SKIP LOCKED`),
+   * earliest due first, with their last runs' states; none when nothing is due.
    */
   async claimDue(
     nowMs: number,
     workflows: string[],
+    limit: number,
     runner: QueryRunner,
-  ): Promise<ScheduleRow | undefined> {
-    const rows = await this.store.query<ScheduleRow>(
+  ): Promise<ScheduleRow[]> {
+    return this.store.query<ScheduleRow>(
       `SELECT s.*, w.state AS last_run_state FROM ${this.table} s
        LEFT JOIN ${this.wf} w ON w.id = s.last_run_id
        WHERE s.due_at <= $1 AND s.workflow = ANY($2::text[])
-       ORDER BY s.due_at LIMIT 1 FOR UPDATE OF s SKIP LOCKED`,
-      [new Date(nowMs), workflows],
+       ORDER BY s.due_at LIMIT $3 FOR UPDATE OF s SKIP LOCKED`,
+      [new Date(nowMs), workflows, limit],
       runner,
     );
-    return rows[0];
   }
 
   /** Earliest due time among schedules of `workflows`. */

@@ -48,6 +48,8 @@ export class ChronoForgeTestingModule {
       imports: [
         ChronoForgeModule.forRoot({
           recovery: { every: '1s' },
+          // NOTE: a TestClock moved past a tick is seen at the next look, not at a schedule write.
+          schedules: { pollEvery: '100ms' },
           ...options.options,
           database: { url: databaseUrl, schema, poolSize: 5 },
           queue: options.queue === 'postgres' ? { postgres: true } : { redis: { url: redisUrl } },

@@ -18,6 +18,12 @@ import { ChronoForgeClock } from '../util/clock.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/**
+ * Most due schedules one transaction claims: many schedules due at the same tick cost a few
+ * commits, not one each; other workers skip the locked rows and take the next ones.
+ */
+export const SCHEDULES_PER_CLAIM = 20;
+
 /** Start failures that belong to the tick (its input), not to the database: the tick is consumed. */
 function isTickError(err: unknown): err is Error {
   return (
@@ -28,7 +34,7 @@ function isTickError(err: unknown): err is Error {
 }
 
 /**
- * Handles one due schedule per call: locks its row (`FOR UPDATE SKIP LOCKED`, so each schedule is
+ * Handles due schedules: locks their rows (`FOR UPDATE SKIP LOCKED`, so each schedule is
  * handled by one worker at a time and no leader is needed), plans its ticks, starts their runs
  * with `client.start(…, { manager })` in the same transaction as the row's new position, and
  * commits. A crash before the commit leaves both untouched; the run keys (`sched:<name>:<tick>`)
@@ -47,23 +53,35 @@ export class ScheduleFirer {
     private readonly metrics: ChronoForgeMetrics,
   ) {}
 
-  /** Handles one due schedule; false when none of this process's workflows has one due. */
-  async fireOne(): Promise<boolean> {
+  /**
+   * Handles up to `limit` due schedules in one transaction (all or none: a failing claim rolls
+   * the others back too, so after an error the ticker claims one at a time until a pass is clean).
+   * Returns how many were handled (0: none of this process's workflows has one due).
+   */
+  async fireDue(limit: number = SCHEDULES_PER_CLAIM): Promise<number> {
     const names = this.workflows.names();
-    if (names.length === 0) return false;
-    const done = await this.db.dataSource.transaction(async (manager) => {
+    if (names.length === 0) return 0;
+    const claimed = await this.db.dataSource.transaction(async (manager) => {
       // NOTE: a manager from DataSource.transaction() always carries its transaction's runner.
       const runner = manager.queryRunner as QueryRunner;
-      const row = await this.store.claimDue(this.clock.now(), names, runner);
-      if (!row) return null;
-      const plan = planTicks(stateOf(row), new CronSpec(row.cron, row.time_zone), this.clock.now());
-      if (plan.cancelPrevious) await this.cancelPrevious(row);
-      const outcome = await this.startRuns(row, plan, manager);
-      await this.store.saveClaim(row.name, outcome, runner);
-      return { row, outcome };
+      const rows = await this.store.claimDue(this.clock.now(), names, limit, runner);
+      const done: { row: ScheduleRow; outcome: ClaimOutcome }[] = [];
+      for (const row of rows) {
+        const cron = new CronSpec(row.cron, row.time_zone);
+        const plan = planTicks(stateOf(row), cron, this.clock.now());
+        if (plan.cancelPrevious) await this.cancelPrevious(row);
+        const outcome = await this.startRuns(row, plan, manager);
+        await this.store.saveClaim(row.name, outcome, runner);
+        done.push({ row, outcome });
+      }
+      return done;
     });
-    if (!done) return false;
-    const { row, outcome } = done;
+    for (const { row, outcome } of claimed) this.report(row, outcome);
+    return claimed.length;
+  }
+
+  /** Metrics and logs of one committed claim. */
+  private report(row: ScheduleRow, outcome: ClaimOutcome): void {
     const { plan } = outcome;
     this.metrics.scheduleClaim(
       row.workflow,
@@ -79,7 +97,6 @@ export class ScheduleFirer {
       );
     }
     if (outcome.error) this.logger.error(`Schedule "${row.name}": ${outcome.error}`);
-    return true;
   }
 
   private async startRuns(

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
+import { WakeListener } from '../queue/wake-listener.js';
 import { CronSpec } from '../schedules/cron-spec.js';
 import { ScheduleRegistry } from '../schedules/schedule.registry.js';
 import { ScheduleStore } from '../schedules/schedule.store.js';
@@ -11,11 +12,17 @@ import { ScheduleFirer } from './schedule-firer.js';
 
 /** Wait before looking again at a due schedule another worker holds. */
 const HELD_RETRY_MS = 20;
+/** Wait before looking again after the loop failed (the database is down, a claim failed). */
+const ERROR_RETRY_MS = 1_000;
 
 /**
  * The schedule loop of a worker process: writes the `@Scheduled()` schedules it declares at boot,
  * then handles due schedules until none is left, sleeps until the next due time (at most
  * `schedules.pollEvery`) and starts over. Every worker runs it; row locks share the work.
+ *
+ * Idle, it costs one statement per `pollEvery` (default 1 min): a schedule write (create, update,
+ * resume, trigger, backfill) notifies every worker ({@link WakeListener}), which looks again at
+ * once, and so does a worker whose listener reconnected.
  */
 @Injectable()
 export class ScheduleTicker {
@@ -24,6 +31,10 @@ export class ScheduleTicker {
   private synced = false;
   private loop: Promise<void> | undefined;
   private sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined;
+  /** Schedule writes notified so far: one during a look means the loop looks again at once. */
+  private pokes = 0;
+  /** The last look failed: claim schedules one per transaction until a look ends cleanly. */
+  private failing = false;
 
   constructor(
     private readonly firer: ScheduleFirer,
@@ -32,7 +43,16 @@ export class ScheduleTicker {
     private readonly workflows: WorkflowRegistry,
     private readonly clock: ChronoForgeClock,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
-  ) {}
+    listener: WakeListener,
+  ) {
+    listener.onSchedulesChanged(() => this.poke());
+  }
+
+  /** Looks at the schedules again now (a schedule was written). */
+  poke(): void {
+    this.pokes++;
+    this.sleeping?.wake();
+  }
 
   /** Starts the loop (not awaited: boot does not wait for the database to answer). */
   start(): void {
@@ -49,20 +69,25 @@ export class ScheduleTicker {
   }
 
   private async run(): Promise<void> {
-    const pollMs = this.options.schedules === false ? 1_000 : this.options.schedules.pollMs;
+    const pollMs = this.options.schedules === false ? 60_000 : this.options.schedules.pollMs;
     while (!this.stopped) {
       let waitMs = pollMs;
+      const pokes = this.pokes;
       try {
         if (!this.synced) await this.syncDeclared();
-        while (!this.stopped && (await this.firer.fireOne()));
+        // NOTE: after a failure, one schedule per transaction: a failing claim rolls back alone.
+        while (!this.stopped && (await this.firer.fireDue(this.failing ? 1 : undefined)) > 0);
+        this.failing = false;
         const due = await this.store.nextDueMs(this.workflows.names());
         // NOTE: a schedule still due now is held by another worker: look again shortly, not in a spin.
         const ahead = due === null ? pollMs : due - this.clock.now();
         waitMs = Math.min(pollMs, ahead > 0 ? ahead : HELD_RETRY_MS);
       } catch (err) {
-        this.logger.warn(`Schedule loop: ${(err as Error).message}; retrying in ${pollMs} ms`);
+        this.failing = true;
+        waitMs = Math.min(pollMs, ERROR_RETRY_MS);
+        this.logger.warn(`Schedule loop: ${(err as Error).message}; retrying in ${waitMs} ms`);
       }
-      if (!this.stopped) await this.sleep(waitMs);
+      if (!this.stopped && this.pokes === pokes) await this.sleep(waitMs);
     }
   }
 

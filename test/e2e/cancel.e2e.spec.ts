@@ -89,7 +89,7 @@ describe('cancellation (e2e)', () => {
     expect(await ledger('kept')).toEqual(['do1']);
   });
 
-  it('should cancel a parent and its 100 children in one statement and compensate what each completed', async () => {
+  it('should cancel a parent and its 100 children in one statement and compensate each child before the earlier step of the parent', async () => {
     const n = 100;
     await client.start('life.parent', { key: 'tree', input: { n } });
     await eventually(
@@ -116,6 +116,12 @@ describe('cancellation (e2e)', () => {
     expect(undone).toHaveLength(n);
     expect(undone.every((r) => r.n === 1)).toBe(true);
     expect(await ledger('tree')).toEqual(['reserve', 'unreserve']);
+    // The children's rollbacks went before the parent's step that preceded its branch.
+    const [order] = await sql<{ lastChild: Date; parent: Date }>(
+      `SELECT (SELECT max(at) FROM "${schema}".ledger WHERE key LIKE 'tree$%' AND step = 'undo1') AS "lastChild",
+              (SELECT at FROM "${schema}".ledger WHERE key = 'tree' AND step = 'unreserve') AS parent`,
+    );
+    expect(order.parent.getTime()).toBeGreaterThanOrEqual(order.lastChild.getTime());
     const reasons = await sql<{ reason: string; n: number }>(
       `SELECT cancel_reason AS reason, count(*)::int AS n FROM "${schema}".chrono_forge_workflows
        WHERE key LIKE 'tree%' GROUP BY 1`,
