@@ -111,8 +111,7 @@ export class SagaStore {
     const rows = await this.store.query<{ state: string }>(
       `UPDATE ${this.store.wf} SET state = CASE WHEN cardinality($3::text[]) > 0 THEN 'failed'
            WHEN cardinality($4::text[]) > 0 THEN 'compensated'
-           WHEN compensation->>'cause' IN ('cancelled', 'stalled') THEN compensation->>'cause'
-           ELSE 'failed' END,
+           WHEN compensation->>'cause' = 'cancelled' THEN 'cancelled' ELSE 'failed' END,
          finished_at = now(), next_run_at = NULL, wake_pending = false, locked_at = NULL,
          locked_by = NULL, context = COALESCE($5::jsonb, context), updated_at = now(),
          compensation = COALESCE(compensation, '{}'::jsonb) || jsonb_build_object(
