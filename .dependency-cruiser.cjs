@@ -13,6 +13,7 @@ const LAYERS = [
   'cli', // the command line boots the module
   '', // lib/*.ts: index.ts (public API), chrono-forge.module.ts (wiring), module definition
   'dashboard', // optional Nest module: views and routes over the client, inspection and web
+  'health', // ChronoForgeHealth: database, queue, worker heartbeat and sweeper lag checks
   'decorators', // @Workflow, @DurableStep, @Repeat, @Branch: metadata only
   'discovery', // finds decorated methods at bootstrap, registers definitions
   'worker', // the orchestrator: boot, job loop, heartbeat, shutdown

@@ -52,6 +52,7 @@ import { SagaStore } from './sagas/saga.store.js';
 import { CancelStore } from './sagas/cancel.store.js';
 import { RunCanceller } from './sagas/run-canceller.js';
 import { DeadlineEnforcer } from './sagas/deadline-enforcer.js';
+import { ChronoForgeHealth } from './health/chrono-forge-health.js';
 
 /**
  * Durable workflows for Nest. Import once, with `forRoot(options)` or
@@ -112,6 +113,7 @@ import { DeadlineEnforcer } from './sagas/deadline-enforcer.js';
     ScheduleClient,
     ScheduleFirer,
     ScheduleTicker,
+    ChronoForgeHealth,
   ],
   exports: [
     WorkflowClient,
@@ -122,6 +124,7 @@ import { DeadlineEnforcer } from './sagas/deadline-enforcer.js';
     ChronoForgeDatabase,
     WorkflowQueue,
     WorkflowWorker,
+    ChronoForgeHealth,
     // NOTE: for the dashboard, which judges stale locks with the engine's own rule.
     WorkflowStore,
   ],

@@ -64,6 +64,17 @@ export * from './dashboard/index.js';
 export { CliUsageError } from './errors/cli-usage.error.js';
 export { redactUrl } from './util/redact.util.js';
 export { ScheduleClient } from './client/schedule.client.js';
+export { ChronoForgeHealth } from './health/chrono-forge-health.js';
+export type {
+  DatabaseHealth,
+  HealthCheckOptions,
+  HealthCheckResult,
+  HealthReport,
+  HealthStatus,
+  HeartbeatHealth,
+  QueueHealth,
+  SweeperHealth,
+} from './health/health-report.js';
 export type {
   CreateScheduleOptions,
   MissedTicksReport,

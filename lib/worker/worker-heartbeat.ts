@@ -25,6 +25,8 @@ export class WorkerHeartbeat {
   private timer: NodeJS.Timeout | undefined;
   private conn: pg.Client | undefined;
   private beating: Promise<void> | undefined;
+  /** When the last heartbeat was written (this machine's clock, ms); unset when not beating. */
+  lastBeatAt: number | undefined;
 
   constructor(
     private readonly store: WorkflowStore,
@@ -65,6 +67,7 @@ export class WorkerHeartbeat {
          ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), versions = EXCLUDED.versions`,
         [this.executor.workerId, JSON.stringify(this.versions())],
       );
+      this.lastBeatAt = Date.now();
     } catch (err) {
       // Reconnect at the next beat: the connection may be gone (restart, failover, terminated).
       this.conn = undefined;
@@ -95,6 +98,7 @@ export class WorkerHeartbeat {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.beating?.catch(() => undefined);
+    this.lastBeatAt = undefined;
     await this.store
       .query(`DELETE FROM ${this.store.workers} WHERE id = $1`, [this.executor.workerId])
       .catch(() => undefined);

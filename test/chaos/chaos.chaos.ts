@@ -15,7 +15,7 @@ import {
   chaosProviders,
 } from './chaos.fixture.js';
 import { chaosServices } from './services.js';
-import { collectInvariants, printChaosReport } from './invariants.js';
+import { collectInvariants, healthAfterDrain, printChaosReport } from './invariants.js';
 import { ChaosWorkerPool } from './worker-pool.js';
 
 /**
@@ -288,6 +288,8 @@ describe('chaos: SIGKILLed workers, Redis and PostgreSQL restarts', () => {
     expect(overlapping, 'overlapping passes').toEqual([]);
     expect(stranded, 'stranded runs').toEqual([]);
     expect(open, 'non-terminal runs').toEqual([]);
+    const health = await healthAfterDrain(app);
+    expect(health.status, `health after the drain: ${JSON.stringify(health.checks)}`).toBe('up');
     expect(pool.unexpectedExits, 'workers that died by themselves').toEqual([]);
     expect(stats).toMatchObject({ redisRestarts: 2, pgRestarts: 1 });
     expect(stats.kills).toBeGreaterThan(0);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import type { WorkflowHandle } from '../../lib/index.js';
+import type { INestApplicationContext } from '@nestjs/common';
+import { ChronoForgeHealth, type HealthReport, type WorkflowHandle } from '../../lib/index.js';
 import { sql } from '../support/env.js';
 import {
   CHAOS_CHILDREN,
@@ -199,5 +200,23 @@ export function printChaosReport(
       const file = e.split('log ').at(-1)!;
       console.log(readFileSync(file, 'utf8').split('\n').slice(-30).join('\n'));
     }
+  }
+}
+
+/**
+ * The driver's `ChronoForgeHealth` report once the runs drained: up again after the restarts
+ * (connections recovered) and no run left due. Polled for 30 s (the first query on a pool connection
+ * that a PostgreSQL restart killed may fail); the last report when it stays down.
+ */
+export async function healthAfterDrain(
+  app: INestApplicationContext | undefined,
+): Promise<HealthReport> {
+  if (!app) throw new Error('healthAfterDrain: the driver app did not boot');
+  const health = app.get(ChronoForgeHealth);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const report = await health.check({ sweeperLagThreshold: '30s', timeout: '5s' });
+    if (report.status === 'up' || Date.now() > deadline) return report;
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
