@@ -175,14 +175,16 @@ export class RunQueries {
         `Unknown state in list() filter; use ${RUN_STATES.join(', ')}.`,
       );
     }
-    assertOptionalText(filter.workflow, 'list() workflow', MAX_WORKFLOW_NAME_LENGTH);
-    assertOptionalText(filter.keyPrefix, 'list() keyPrefix', MAX_KEY_LENGTH);
-    const limit = filter.limit ?? 50;
+    // Each field is read once, and no other (a caller's object may have getters).
+    const { workflow, keyPrefix, before, limit = 50 } = filter;
+    assertOptionalText(workflow, 'list() workflow', MAX_WORKFLOW_NAME_LENGTH);
+    assertOptionalText(keyPrefix, 'list() keyPrefix', MAX_KEY_LENGTH);
     if (!Number.isInteger(limit) || limit < 1 || limit > 500)
       throw new InvalidOptionsError('list() limit must be 1..500.');
-    if (filter.before !== undefined && !isRunId(filter.before))
+    if (before !== undefined && !isRunId(before))
       throw new InvalidOptionsError('list() before must be a run id (a positive 64-bit integer).');
-    const { where, values } = runFilterSql({ ...filter, states: states ?? undefined });
+    const filterSql = { states: states ?? undefined, workflow, keyPrefix, before };
+    const { where, values } = runFilterSql(filterSql);
     return this.store.query<WorkflowRunSummary>(
       `SELECT ${SUMMARY_COLUMNS} FROM ${this.store.wf} WHERE ${where} ORDER BY id DESC LIMIT $5`,
       [...values, limit],

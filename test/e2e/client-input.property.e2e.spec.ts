@@ -228,6 +228,16 @@ describe('client input handling, property-based (e2e)', () => {
     expect(await snapshot()).toEqual(reference);
   });
 
+  it('should list with a filter that has other getters, reading only its own fields', async () => {
+    const filter = Object.defineProperty({ limit: 5 }, 'boom', {
+      enumerable: true,
+      get: () => {
+        throw new Error('getter exploded');
+      },
+    });
+    expect(Array.isArray(await client.list(filter))).toBe(true);
+  });
+
   it('should answer get, retry, resume and cancel with any key and options, or a ChronoForgeError', async () => {
     await fc.assert(
       fc.asyncProperty(
