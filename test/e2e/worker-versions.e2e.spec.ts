@@ -46,7 +46,8 @@ describe('workflow versions across workers (e2e)', () => {
     expect(
       versions.find((v: { version: string | null }) => v.version === 'v1')?.inFlight ?? 0,
     ).toBe(0);
-  });
+    // Its waits (30 s each) and two app boots do not fit the default 30 s test timeout under load.
+  }, 120_000);
 
   it('should stall a run whose version no live worker has, naming the version', async () => {
     const v0Client = (await boot(flowV0, false)).get(WorkflowClient);
@@ -66,5 +67,5 @@ describe('workflow versions across workers (e2e)', () => {
     const error = run.errors.find((e) => e.errorClass === 'WorkflowVersionMissingError');
     expect(error?.message).toContain('started with version "v0"');
     expect(ranBy).not.toContain('v0');
-  });
+  }, 120_000);
 });
