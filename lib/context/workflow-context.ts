@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { NotInWorkflowError } from '../errors/not-in-workflow.error.js';
 import type {
   InlineStepOptions,
   WaitForSignalOptions,
@@ -9,7 +8,8 @@ import { TimerRunner } from '../timers/timer.runner.js';
 import { type Duration, toMs } from '../util/duration.util.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { assertUserName } from '../util/names.util.js';
-import { type RunScope, runStorage } from '../run/run-scope.js';
+import type { RunScope } from '../run/run-scope.js';
+import { RunContext } from './run-context.js';
 import { type DurableState, durableState } from './durable-state.js';
 import { transactionStorage } from '../run/call-storage.js';
 import type { EntityManager } from 'typeorm';
@@ -19,7 +19,6 @@ import type { MergeOptions, SpawnSpec } from '../branches/branch-specs.js';
 import { BranchRunner } from '../branches/branch.runner.js';
 import type { SpawnSource } from '../branches/spawn-source.js';
 import { compensationOf } from '../lifecycle/compensations.js';
-import { currentAbortSignal } from '../lifecycle/abort-signals.js';
 import { rejectThrown } from '../util/reject-thrown.util.js';
 import { FlowCalls } from '../limits/flow-calls.js';
 import { assertLimitText, MAX_LIMIT_KEY_LENGTH } from '../options/limit-options.js';
@@ -31,65 +30,14 @@ import { assertLimitText, MAX_LIMIT_KEY_LENGTH } from '../options/limit-options.
  * @publicApi
  */
 @Injectable()
-export class WorkflowContext {
+export class WorkflowContext extends RunContext {
   constructor(
     private readonly steps: StepRunner,
     private readonly timers: TimerRunner,
     private readonly branches: BranchRunner,
     private readonly flow: FlowCalls,
-  ) {}
-
-  private scope(): RunScope {
-    const scope = runStorage.getStore();
-    if (!scope) {
-      throw new NotInWorkflowError(
-        'WorkflowContext is only available while a workflow method runs.',
-      );
-    }
-    return scope;
-  }
-
-  /**
-   * The run of a durable call that halts or forks the run (timers, signal waits, spawns, merges):
-   * refused inside a step body with `DurableCallInStepError`, before the call takes a name.
-   */
-  private durable(call: string): RunScope {
-    const scope = this.scope();
-    scope.refuseInsideStep(call);
-    return scope;
-  }
-
-  /** The run's key (unique per workflow name). */
-  get key(): string {
-    return this.scope().run.key;
-  }
-
-  /** The run's database id. */
-  get workflowId(): string {
-    return this.scope().run.id;
-  }
-
-  /**
-   * Fires when the run is cancelled or taken from this pass while a step body runs (checked every
-   * 500 ms) and, inside a step body, when the step's `timeout` abandons the attempt. Hand it to
-   * `fetch`, streams and timers so a long body stops early; its `reason` says why.
-   */
-  get abortSignal(): AbortSignal {
-    return currentAbortSignal(this.scope());
-  }
-
-  /** The stored input, as given to `start`. */
-  get input(): unknown {
-    return this.scope().run.input;
-  }
-
-  /**
-   * 1-based attempt of the workflow as a whole: grows when an uncaught error is retried, and starts
-   * over once a pass makes progress (reaches a durable call no earlier pass reached, or completes
-   * one). Constant during a pass.
-   */
-  get attempt(): number {
-    return this.scope().run.attempt + 1;
+  ) {
+    super();
   }
 
   /**
