@@ -1,28 +1,13 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient } from '../../lib/index.js';
-import { type CliIo, runCli } from '../../lib/cli/cli.js';
 import { bootApp } from '../support/app.js';
-import { cleanup, DATABASE_URL, REDIS_URL, uniqueName } from '../support/env.js';
+import { cliSuite } from '../support/cli.js';
+import { cleanup } from '../support/env.js';
 
 describe('chronoforge limits CLI (e2e)', () => {
-  const schema = uniqueName('cf_clil');
-  const queueName = uniqueName('q_clil');
-  const env = {
-    DATABASE_URL,
-    REDIS_URL,
-    CHRONOFORGE_SCHEMA: schema,
-    CHRONOFORGE_QUEUE_NAME: queueName,
-    CHRONOFORGE_QUEUE: process.env.CF_QUEUE === 'postgres' ? 'postgres' : 'redis',
-  };
+  const { schema, queueName, cli } = cliSuite('clil');
   let app: INestApplicationContext;
-
-  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), env };
-    return { code: await runCli(argv, io), out, err };
-  }
 
   beforeAll(async () => {
     app = await bootApp({ schema, queueName, options: { worker: false } });

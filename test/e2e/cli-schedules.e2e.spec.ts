@@ -2,9 +2,9 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { Injectable } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ScheduleInfo, Workflow, WorkflowClient } from '../../lib/index.js';
-import { type CliIo, runCli } from '../../lib/cli/cli.js';
 import { bootApp } from '../support/app.js';
-import { cleanup, DATABASE_URL, REDIS_URL, uniqueName } from '../support/env.js';
+import { cliSuite } from '../support/cli.js';
+import { cleanup } from '../support/env.js';
 
 @Injectable()
 class Reports {
@@ -15,24 +15,9 @@ class Reports {
 }
 
 describe('chronoforge schedules CLI (e2e)', () => {
-  const schema = uniqueName('cf_clis');
-  const queueName = uniqueName('q_clis');
-  const env = {
-    DATABASE_URL,
-    REDIS_URL,
-    CHRONOFORGE_SCHEMA: schema,
-    CHRONOFORGE_QUEUE_NAME: queueName,
-    CHRONOFORGE_QUEUE: process.env.CF_QUEUE === 'postgres' ? 'postgres' : 'redis',
-  };
+  const { schema, queueName, cli } = cliSuite('clis');
   let app: INestApplicationContext;
   let client: WorkflowClient;
-
-  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), env };
-    return { code: await runCli(argv, io), out, err };
-  }
 
   beforeAll(async () => {
     // A client-only app: nothing fires the ticks, the CLI only reads and changes the rows.

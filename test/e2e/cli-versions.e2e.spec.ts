@@ -1,26 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { type CliIo, runCli } from '../../lib/cli/cli.js';
 import { deployed, versioningProviders } from '../fixtures/versioning.fixture.js';
-import { DATABASE_URL, eventually, REDIS_URL } from '../support/env.js';
+import { cliRunner } from '../support/cli.js';
+import { eventually } from '../support/env.js';
 import { suiteApp } from '../support/suite.js';
 
 describe('chronoforge versions and export (e2e)', () => {
   const suite = suiteApp('cliver', versioningProviders);
 
-  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const env = {
-      DATABASE_URL,
-      REDIS_URL,
-      CHRONOFORGE_SCHEMA: suite.schema,
-      CHRONOFORGE_QUEUE_NAME: suite.queueName,
-      CHRONOFORGE_QUEUE: process.env.CF_QUEUE === 'postgres' ? 'postgres' : 'redis',
-    };
-    const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), env };
-    const code = await runCli(argv, io);
-    return { code, out, err };
-  }
+  const cli = cliRunner(suite.schema, suite.queueName);
 
   it('should list in-flight runs per workflow version and export a history as JSON', async () => {
     deployed.code = 'v1';

@@ -5,9 +5,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RetryPolicy, Workflow, WorkflowClient, WorkflowContext } from '../../lib/index.js';
-import { type CliIo, runCli } from '../../lib/cli/cli.js';
 import { bootApp } from '../support/app.js';
-import { cleanup, DATABASE_URL, eventually, REDIS_URL, uniqueName } from '../support/env.js';
+import { cliSuite } from '../support/cli.js';
+import { cleanup, eventually } from '../support/env.js';
 
 @Injectable()
 class CliWorkflows {
@@ -53,29 +53,9 @@ class CliWorkflows {
 }
 
 describe('chronoforge CLI (e2e)', () => {
-  const schema = uniqueName('cf_cli');
-  const queueName = uniqueName('q_cli');
-  const env = {
-    DATABASE_URL,
-    REDIS_URL,
-    CHRONOFORGE_SCHEMA: schema,
-    CHRONOFORGE_QUEUE_NAME: queueName,
-    CHRONOFORGE_QUEUE: process.env.CF_QUEUE === 'postgres' ? 'postgres' : 'redis',
-    // npm run test:topology: DATABASE_URL is a transaction pooler.
-    CHRONOFORGE_DB_POOLER: process.env.CHRONOFORGE_DB_POOLER ?? '',
-    DATABASE_DIRECT_URL: process.env.DATABASE_DIRECT_URL ?? '',
-  };
+  const { schema, queueName, cli } = cliSuite('cli');
   let app: INestApplicationContext;
   let client: WorkflowClient;
-
-  /** Runs the CLI in-process and captures its output. */
-  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const io: CliIo = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), env };
-    const code = await runCli(argv, io);
-    return { code, out, err };
-  }
 
   beforeAll(async () => {
     expect((await cli('migrate')).code).toBe(0); // the CLI creates the tables first
