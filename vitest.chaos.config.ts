@@ -1,24 +1,6 @@
-import { createServer, type Server } from 'node:net';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
-
-/** `n` distinct TCP ports nothing listens on right now. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<Server>((resolve, reject) => {
-          const server = createServer();
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
+import { freePorts } from './test/support/processes.ts';
 
 /**
  * The chaos suite (`npm run test:chaos`): its files are `test/chaos/*.chaos.ts`, which the default

@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
+import { redisServerArgs, run as runCommand, sleep, until } from '../support/processes.js';
 
 /**
  * The PostgreSQL and Redis the chaos suite restarts.
@@ -26,33 +26,8 @@ export interface ChaosServices {
   release(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Runs a command without blocking the event loop (the driver keeps starting runs meanwhile). */
-function run(
-  cmd: string,
-  args: string[],
-  timeoutMs = 60_000,
-): Promise<{ ok: boolean; out: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) =>
-      resolve({ ok: !err, out: `${stdout}${stderr}${err ? err.message : ''}` }),
-    );
-  });
-}
-
-async function until(
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline)
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const run = (cmd: string, args: string[], timeoutMs = 60_000) => runCommand(cmd, args, timeoutMs);
 
 const redisUp = async (port: number): Promise<boolean> =>
   (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'ping'], 5_000)).out.includes(
@@ -61,24 +36,7 @@ const redisUp = async (port: number): Promise<boolean> =>
 const postgresUp = async (port: number): Promise<boolean> =>
   (await run('pg_isready', ['-h', '127.0.0.1', '-p', String(port), '-q'], 5_000)).ok;
 
-function redisArgs(port: number, dir: string, logfile: string): string[] {
-  return [
-    '--daemonize',
-    'yes',
-    '--bind',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
-    '--logfile',
-    logfile,
-  ];
-}
+const redisArgs = redisServerArgs;
 
 async function startRedis(port: number, args: string[]): Promise<void> {
   if (await redisUp(port)) return;

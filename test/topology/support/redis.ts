@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { redisServerArgs } from '../../support/processes.js';
 import { run, until } from './processes.js';
 
 const cli = (port: number, ...args: string[]) =>
@@ -11,20 +12,7 @@ const answers = async (port: number) => (await cli(port, 'ping')).out.includes('
 async function startServer(port: number, dir: string, extra: string[] = []): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const started = await run('redis-server', [
-    '--daemonize',
-    'yes',
-    '--bind',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
-    '--logfile',
-    join(dir, 'redis.log'),
+    ...redisServerArgs(port, dir, join(dir, 'redis.log')),
     ...extra,
   ]);
   if (!started.ok) throw new Error(`redis-server on ${port} failed to start: ${started.out}`);
