@@ -22,6 +22,7 @@ import { compensationOf } from '../lifecycle/compensations.js';
 import { currentAbortSignal } from '../lifecycle/abort-signals.js';
 import { rejectThrown } from '../util/reject-thrown.util.js';
 import { FlowCalls } from '../limits/flow-calls.js';
+import { waitForSignal } from './signals.js';
 import { assertLimitText, MAX_LIMIT_KEY_LENGTH } from '../options/limit-options.js';
 
 /**
@@ -154,11 +155,10 @@ export class WorkflowContext {
   /**
    * Halts until `WorkflowClient.signal(key, name, payload)` delivers a payload, and returns it
    * (step `signal$<name>`). Signals sent earlier are queued, each one is consumed exactly once.
+   * A signal declared in `@Workflow({ signals })` returns an instance of its DTO (`payload`).
    */
-  waitForSignal<T = unknown>(name: string, options: WaitForSignalOptions = {}): Promise<T> {
-    const scope = this.durable('ctx.waitForSignal()');
-    const step = this.stepName(scope, 'signal', name);
-    return scope.track(() => this.timers.waitForSignal<T>(scope, step, name, options));
+  waitForSignal<T = unknown>(name: string, options: WaitForSignalOptions<T> = {}): Promise<T> {
+    return waitForSignal<T>(this.timers, this.durable('ctx.waitForSignal()'), name, options);
   }
 
   /**
