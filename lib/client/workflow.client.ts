@@ -2,17 +2,18 @@ import { Injectable, type Type } from '@nestjs/common';
 import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { InvalidTransitionError } from '../errors/invalid-transition.error.js';
-import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import type { EntityManager } from 'typeorm';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { TimerStore } from '../timers/timer.store.js';
 import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
-import { describeValue } from '../util/describe.util.js';
 import { assertSelector } from '../definitions/client-arguments.js';
 import { afterCommit } from './after-commit.js';
 import { transactionRunner } from './transaction-runner.js';
 import { notifyOnCommit, SignalSender } from './signal-sender.js';
+import { RunEventReader, type RunUpdate, type WatchOptions } from './run-event-reader.js';
+import type { Observable } from 'rxjs';
+import type { Duration } from '../util/duration.util.js';
 import { checkNewRun } from '../definitions/input-validation.js';
 import { WorkflowHandle } from './workflow-handle.js';
 import type {
@@ -35,6 +36,7 @@ import { toTimeoutMs } from '../definitions/lifecycle-options.js';
 import { RunCanceller } from '../sagas/run-canceller.js';
 import type { CancelOptions } from '../sagas/cancel-options.interface.js';
 import { StartFlow } from './start-flow.js';
+import { startTarget } from './start-target.js';
 import type {
   RunSelector,
   StartOptions,
@@ -45,6 +47,7 @@ import type {
 } from './start-options.js';
 
 export { MAX_INPUT_BYTES } from '../definitions/input-validation.js';
+export type { RunUpdate, WatchOptions } from './run-event-reader.js';
 
 export type {
   RunSelector,
@@ -66,6 +69,7 @@ export class WorkflowClient {
   private readonly deploys: DeployQueries;
   private readonly flow: StartFlow;
   private readonly signals: SignalSender;
+  private readonly events: RunEventReader;
 
   constructor(
     private readonly store: WorkflowStore,
@@ -84,6 +88,7 @@ export class WorkflowClient {
     this.deploys = new DeployQueries(store, store.deadAfterMs);
     this.flow = new StartFlow(store, canceller);
     this.signals = new SignalSender(store, queue, registry, timers, this.runs);
+    this.events = new RunEventReader(store, this.runs);
   }
 
   /** Starts (or finds) the run of workflow `name` with `options.key`. */
@@ -99,26 +104,7 @@ export class WorkflowClient {
     methodOrOptions: string | StartOptions,
     maybeOptions?: StartOptions,
   ): Promise<WorkflowHandle<unknown>> {
-    const def =
-      typeof nameOrTarget === 'string'
-        ? this.registry.get(nameOrTarget)
-        : typeof nameOrTarget === 'function' && typeof methodOrOptions === 'string'
-          ? this.registry.findByMethod(nameOrTarget, methodOrOptions)
-          : undefined;
-    if (typeof nameOrTarget !== 'string' && typeof nameOrTarget !== 'function') {
-      throw new InvalidOptionsError(
-        `start() needs a workflow name or a (class, method) pair, got ${describeValue(nameOrTarget)}.`,
-      );
-    }
-    const label =
-      typeof nameOrTarget === 'string'
-        ? nameOrTarget
-        : `${nameOrTarget.name}#${typeof methodOrOptions === 'string' ? methodOrOptions : describeValue(methodOrOptions)}`;
-    if (!def) {
-      throw new WorkflowNotFoundError(
-        `No workflow ${JSON.stringify(label)} is registered in this application. Known: ${this.registry.names().join(', ') || '(none)'}.`,
-      );
-    }
+    const def = startTarget(this.registry, nameOrTarget, methodOrOptions);
     const options = (typeof nameOrTarget === 'string' ? methodOrOptions : maybeOptions) as
       StartOptions | undefined;
     if (!options || typeof options !== 'object')
@@ -242,6 +228,27 @@ export class WorkflowClient {
     selector: RunSelector & { manager?: EntityManager } = {},
   ): Promise<void> {
     return this.signals.send(key, name, payload, selector);
+  }
+
+  /**
+   * Waits up to `timeout` (default 60 s) until the run has set event `name` (`ctx.setEvent`) and
+   * returns its latest value; throws `EventTimeoutError` when it has not by then.
+   */
+  getEvent<T = unknown>(
+    key: string,
+    name: string,
+    options: { timeout?: Duration } & RunSelector = {},
+  ): Promise<T> {
+    return this.events.get<T>(key, name, options);
+  }
+
+  /**
+   * Streams the run's events and state changes as an Observable of Nest `MessageEvent`s (return
+   * it from an `@Sse()` handler): the events set so far, then each new one; completes once the run
+   * ends (`completed`, `failed`, `stalled`, `cancelled`, `compensated`). Reads every `every`.
+   */
+  watch(key: string, options: WatchOptions = {}): Observable<RunUpdate> {
+    return this.events.watch(key, options);
   }
 
   /**

@@ -23,6 +23,7 @@ import { currentAbortSignal } from '../lifecycle/abort-signals.js';
 import { rejectThrown } from '../util/reject-thrown.util.js';
 import { FlowCalls } from '../limits/flow-calls.js';
 import { waitForSignal } from './signals.js';
+import { EventRecorder } from './event-recorder.js';
 import { assertLimitText, MAX_LIMIT_KEY_LENGTH } from '../options/limit-options.js';
 
 /**
@@ -38,6 +39,7 @@ export class WorkflowContext {
     private readonly timers: TimerRunner,
     private readonly branches: BranchRunner,
     private readonly flow: FlowCalls,
+    private readonly events: EventRecorder,
   ) {}
 
   private scope(): RunScope {
@@ -159,6 +161,15 @@ export class WorkflowContext {
    */
   waitForSignal<T = unknown>(name: string, options: WaitForSignalOptions<T> = {}): Promise<T> {
     return waitForSignal<T>(this.timers, this.durable('ctx.waitForSignal()'), name, options);
+  }
+
+  /**
+   * Publishes `value` (JSON-like; Dates round-trip) as the run's event `name` (step `event$<name>`),
+   * readable once written through `client.getEvent(key, name)` and `client.watch(key)`; the
+   * latest set of a name wins. Recorded at its position: replays do not set it again.
+   */
+  setEvent(name: string, value: unknown): Promise<void> {
+    return this.events.set(this.durable('ctx.setEvent()'), name, value);
   }
 
   /**
