@@ -12,14 +12,17 @@ import type { RunQueries } from './run-queries.js';
 import type { RunSelector } from './start-options.js';
 
 /**
- * One update of `client.watch(key)`, shaped as Nest's `MessageEvent` so an `@Sse()` handler can
+ * One update of `client.watch(key)`: an event the run set (`ctx.setEvent`), a durable call it
+ * completed (`step`: the step log's name, e.g. `step$charge`, `wait$coolOff`) or its new state.
+ * Shaped as Nest's `MessageEvent` so an `@Sse()` handler can
  * return the Observable as is: `type` is the SSE event name, `id` its id, `data` its JSON.
  *
  * @publicApi
  */
 export type RunUpdate =
   | { type: 'state'; id: string; data: { key: string; state: WorkflowState } }
-  | { type: 'event'; id: string; data: { key: string; name: string; value: unknown } };
+  | { type: 'event'; id: string; data: { key: string; name: string; value: unknown } }
+  | { type: 'step'; id: string; data: { key: string; step: string } };
 
 /** Options of `client.watch(key)`. @publicApi */
 export interface WatchOptions extends RunSelector {
@@ -56,8 +59,10 @@ export class RunEventReader {
     const nth = `COALESCE(NULLIF(split_part(step_name, '#', 2), '')::int, 1)`;
     this.latestSql = `SELECT id, step_name, result FROM ${logs} WHERE ${named} ORDER BY ${nth} DESC, id DESC LIMIT 1`;
     this.allSql =
-      `SELECT l.id, l.step_name, l.result, w.state FROM ${store.wf} w LEFT JOIN ${logs} l ON l.workflow_id = w.id ` +
-      `AND l.state = 'completed' AND starts_with(l.step_name, '${EVENT_PREFIX}') AND l.id <> ALL ($2::bigint[]) ` +
+      // Only an event's value is read: other step results can be large and are not streamed.
+      `SELECT l.id, l.step_name, CASE WHEN starts_with(l.step_name, '${EVENT_PREFIX}') THEN l.result END AS result, ` +
+      `w.state FROM ${store.wf} w LEFT JOIN ${logs} l ON l.workflow_id = w.id ` +
+      `AND l.state = 'completed' AND l.id <> ALL ($2::bigint[]) ` +
       'WHERE w.id = $1 ORDER BY l.id';
   }
 
@@ -99,6 +104,11 @@ export class RunEventReader {
           for (const row of rows) {
             if (row.id === null || seen.has(row.id)) continue;
             seen.add(row.id);
+            if (!row.step_name.startsWith(EVENT_PREFIX)) {
+              const data = { key, step: row.step_name };
+              subscriber.next({ type: 'step', id: `c${row.id}`, data });
+              continue;
+            }
             const name = row.step_name.slice(EVENT_PREFIX.length).replace(/#\d+$/, '');
             const value = deserializeValue(row.result as StoredValue);
             subscriber.next({ type: 'event', id: `e${row.id}`, data: { key, name, value } });

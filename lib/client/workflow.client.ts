@@ -243,8 +243,8 @@ export class WorkflowClient {
   }
 
   /**
-   * Streams the run's events and state changes as an Observable of Nest `MessageEvent`s (return
-   * it from an `@Sse()` handler): the events set so far, then each new one; completes once the run
+   * Streams the run's events, completed durable calls and state changes as an Observable of Nest
+   * `MessageEvent`s (return it from an `@Sse()` handler): those so far, then each new one; completes once the run
    * ends (`completed`, `failed`, `stalled`, `cancelled`, `compensated`). Reads every `every`.
    */
   watch(key: string, options: WatchOptions = {}): Observable<RunUpdate> {

@@ -96,6 +96,8 @@ describe('events: ctx.setEvent, client.getEvent and client.watch (e2e)', () => {
       { key: 'order-3', name: 'stage', value: 'shipped' },
       { key: 'order-3', name: 'delivered', value: true },
     ]);
+    const steps = all.filter((u) => u.type === 'step').map((u) => u.data.step);
+    expect(steps).toEqual(['wait$pause', 'signal$go', '$workflow_completion$']);
     const states = all.filter((u) => u.type === 'state').map((u) => u.data.state);
     expect(states.at(-1)).toBe('completed');
     expect(new Set(all.map((u) => u.id)).size).toBe(all.length);
