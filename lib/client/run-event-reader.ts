@@ -87,8 +87,8 @@ export class RunEventReader {
   }
 
   watch(key: string, options: WatchOptions): Observable<RunUpdate> {
-    const { every, ...selector } = options ?? {};
-    assertSelector(selector, 'watch');
+    assertSelector(options, 'watch');
+    const { every, ...selector } = options;
     const everyMs = toMs(every ?? '500ms', 'watch every');
     if (everyMs < 10) throw new InvalidOptionsError('watch() option every must be at least 10 ms.');
     return new Observable<RunUpdate>((subscriber) => {
