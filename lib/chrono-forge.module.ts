@@ -14,6 +14,7 @@ import { StepRunner } from './steps/step.runner.js';
 import { FaultInjector } from './steps/fault-injector.js';
 import { WorkerHeartbeat } from './worker/worker-heartbeat.js';
 import { WorkflowContext } from './context/workflow-context.js';
+import { EventRecorder } from './context/event-recorder.js';
 import { WorkflowExecutor } from './executor/workflow.executor.js';
 import { UnservedRuns } from './executor/unserved-runs.js';
 import type { ChronoForgeModuleOptions } from './options/chrono-forge-options.interface.js';
@@ -92,6 +93,7 @@ import { ChronoForgeHealth } from './health/chrono-forge-health.js';
     LimitStore,
     LimitGate,
     FlowCalls,
+    EventRecorder,
     LimitDeclarations,
     WorkflowLimits,
     SagaStore,

@@ -12,6 +12,7 @@ import type { SampleAppOptions } from './app.config.js';
 import { JsonDepthPipe } from './common/json-depth.pipe.js';
 import { ChronoForgeExceptionFilter } from './common/chrono-forge-exception.filter.js';
 import { MetricsController } from './common/metrics.controller.js';
+import { LandingController } from './landing/landing.controller.js';
 import { OrdersModule } from './orders/orders.module.js';
 
 /**
@@ -75,7 +76,7 @@ export class AppModule {
         OrdersModule.register(options.orders),
         ChronoForgeDashboardModule.forRoot({ guard: DashboardAccessGuard }),
       ],
-      controllers: [MetricsController],
+      controllers: [LandingController, MetricsController],
       providers: [
         { provide: APP_FILTER, useClass: ChronoForgeExceptionFilter },
         // Global pipes run before a route's own ValidationPipe.

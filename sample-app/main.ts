@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { resolveServices, sampleAppOptionsFromEnv } from './app.config.js';
 import { AppModule } from './app.module.js';
 import { redactUrl } from '@chronoforge/nestjs';
+import { tryItHints } from './landing/try-it.js';
 
 /** Starts the sample HTTP application; see `sampleAppOptionsFromEnv` for the environment. */
 async function bootstrap(): Promise<void> {
@@ -20,6 +21,7 @@ async function bootstrap(): Promise<void> {
       `schema "${options.schema}")`,
     'Bootstrap',
   );
+  Logger.log(tryItHints(`http://localhost:${address?.port ?? port}`), 'Bootstrap');
 }
 
 bootstrap().catch((err: unknown) => {

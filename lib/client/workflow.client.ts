@@ -2,20 +2,19 @@ import { Injectable, type Type } from '@nestjs/common';
 import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { InvalidTransitionError } from '../errors/invalid-transition.error.js';
-import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
-import { notifySql, wakePayload } from '../queue/wake-listener.js';
-import type { EntityManager, QueryRunner } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { TimerStore } from '../timers/timer.store.js';
 import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
-import { describeValue } from '../util/describe.util.js';
-import { assertUserName } from '../util/names.util.js';
-import { jsonByteSize, serializeValue } from '../util/serialization.util.js';
 import { assertSelector } from '../definitions/client-arguments.js';
 import { afterCommit } from './after-commit.js';
 import { transactionRunner } from './transaction-runner.js';
-import { checkNewRun, MAX_INPUT_BYTES } from '../definitions/input-validation.js';
+import { notifyOnCommit, SignalSender } from './signal-sender.js';
+import { RunEventReader, type RunUpdate, type WatchOptions } from './run-event-reader.js';
+import type { Observable } from 'rxjs';
+import type { Duration } from '../util/duration.util.js';
+import { checkNewRun } from '../definitions/input-validation.js';
 import { WorkflowHandle } from './workflow-handle.js';
 import type {
   ListRunsFilter,
@@ -37,6 +36,7 @@ import { toTimeoutMs } from '../definitions/lifecycle-options.js';
 import { RunCanceller } from '../sagas/run-canceller.js';
 import type { CancelOptions } from '../sagas/cancel-options.interface.js';
 import { StartFlow } from './start-flow.js';
+import { startTarget } from './start-target.js';
 import type {
   RunSelector,
   StartOptions,
@@ -47,6 +47,7 @@ import type {
 } from './start-options.js';
 
 export { MAX_INPUT_BYTES } from '../definitions/input-validation.js';
+export type { RunUpdate, WatchOptions } from './run-event-reader.js';
 
 export type {
   RunSelector,
@@ -67,6 +68,8 @@ export class WorkflowClient {
   private readonly runs: RunQueries;
   private readonly deploys: DeployQueries;
   private readonly flow: StartFlow;
+  private readonly signals: SignalSender;
+  private readonly events: RunEventReader;
 
   constructor(
     private readonly store: WorkflowStore,
@@ -84,6 +87,8 @@ export class WorkflowClient {
     this.runs = new RunQueries(store);
     this.deploys = new DeployQueries(store, store.deadAfterMs);
     this.flow = new StartFlow(store, canceller);
+    this.signals = new SignalSender(store, queue, registry, timers, this.runs);
+    this.events = new RunEventReader(store, this.runs);
   }
 
   /** Starts (or finds) the run of workflow `name` with `options.key`. */
@@ -99,26 +104,7 @@ export class WorkflowClient {
     methodOrOptions: string | StartOptions,
     maybeOptions?: StartOptions,
   ): Promise<WorkflowHandle<unknown>> {
-    const def =
-      typeof nameOrTarget === 'string'
-        ? this.registry.get(nameOrTarget)
-        : typeof nameOrTarget === 'function' && typeof methodOrOptions === 'string'
-          ? this.registry.findByMethod(nameOrTarget, methodOrOptions)
-          : undefined;
-    if (typeof nameOrTarget !== 'string' && typeof nameOrTarget !== 'function') {
-      throw new InvalidOptionsError(
-        `start() needs a workflow name or a (class, method) pair, got ${describeValue(nameOrTarget)}.`,
-      );
-    }
-    const label =
-      typeof nameOrTarget === 'string'
-        ? nameOrTarget
-        : `${nameOrTarget.name}#${typeof methodOrOptions === 'string' ? methodOrOptions : describeValue(methodOrOptions)}`;
-    if (!def) {
-      throw new WorkflowNotFoundError(
-        `No workflow ${JSON.stringify(label)} is registered in this application. Known: ${this.registry.names().join(', ') || '(none)'}.`,
-      );
-    }
+    const def = startTarget(this.registry, nameOrTarget, methodOrOptions);
     const options = (typeof nameOrTarget === 'string' ? methodOrOptions : maybeOptions) as
       StartOptions | undefined;
     if (!options || typeof options !== 'object')
@@ -137,7 +123,7 @@ export class WorkflowClient {
     if (created && runner) {
       // Counted only if the caller's transaction commits: a rolled-back start created no run.
       afterCommit(runner, () => this.metrics.runsStarted.inc({ workflow: def.name }));
-      await this.notifyOnCommit(runner, id);
+      await notifyOnCommit(this.store, runner, id);
     } else if (created) {
       this.metrics.runsStarted.inc({ workflow: def.name });
       await this.queue.enqueueRun(id, nextRunAt, undefined, priority);
@@ -232,32 +218,37 @@ export class WorkflowClient {
   /**
    * Sends signal `name` with `payload` (JSON-like; Dates round-trip) to a run. The payload is stored
    * in PostgreSQL before the wake-up is enqueued; a signal sent before the run reaches
-   * `waitForSignal` waits for it.
+   * `waitForSignal` waits for it. A signal declared in `@Workflow({ signals: { name: Dto } })` is
+   * validated against its DTO first: `InputValidationError`, nothing stored.
    */
-  async signal(
+  signal(
     key: string,
     name: string,
     payload?: unknown,
     selector: RunSelector & { manager?: EntityManager } = {},
   ): Promise<void> {
-    assertSelector(selector, 'signal');
-    assertUserName(name, 'Signal');
-    const stored = serializeValue(payload ?? null, 'signal payload');
-    const size = jsonByteSize(stored, 'signal payload');
-    if (size > MAX_INPUT_BYTES) {
-      throw new InvalidOptionsError(
-        `Signal payload is ${size} bytes; the limit is ${MAX_INPUT_BYTES}.`,
-      );
-    }
-    const runner = transactionRunner(selector.manager, 'signal');
-    const row = await this.runs.find(key, selector.workflow, runner);
-    const woken = await this.timers.insertSignal(row.id, name, stored, runner);
-    if (!woken) {
-      const { state } = await this.runs.outcome(row.id, runner);
-      throw new InvalidTransitionError(key, state, 'signal', ['idle', 'running', 'stalled']);
-    }
-    if (woken.state === 'idle' && runner) await this.notifyOnCommit(runner, row.id);
-    else if (woken.state === 'idle') await this.queue.enqueueRun(row.id, woken.next_run_at);
+    return this.signals.send(key, name, payload, selector);
+  }
+
+  /**
+   * Waits up to `timeout` (default 60 s) until the run has set event `name` (`ctx.setEvent`) and
+   * returns its latest value; throws `EventTimeoutError` when it has not by then.
+   */
+  getEvent<T = unknown>(
+    key: string,
+    name: string,
+    options: { timeout?: Duration } & RunSelector = {},
+  ): Promise<T> {
+    return this.events.get<T>(key, name, options);
+  }
+
+  /**
+   * Streams the run's events, completed durable calls and state changes as an Observable of Nest
+   * `MessageEvent`s (return it from an `@Sse()` handler): those so far, then each new one; completes once the run
+   * ends (`completed`, `failed`, `stalled`, `cancelled`, `compensated`). Reads every `every`.
+   */
+  watch(key: string, options: WatchOptions = {}): Observable<RunUpdate> {
+    return this.events.watch(key, options);
   }
 
   /**
@@ -275,11 +266,6 @@ export class WorkflowClient {
   /** State, stored result and last error of run `id` (what `WorkflowHandle` polls). */
   fetchOutcome(id: string): ReturnType<RunQueries['outcome']> {
     return this.runs.outcome(id);
-  }
-
-  /** Queues a wake-up that PostgreSQL delivers to the workers only if the transaction commits. */
-  private async notifyOnCommit(runner: QueryRunner, id: string): Promise<void> {
-    await runner.query(notifySql('$1'), [wakePayload(this.store.schema, id)]);
   }
 
   private async transitionError(

@@ -21,6 +21,8 @@ import type { SpawnSource } from '../branches/spawn-source.js';
 import { compensationOf } from '../lifecycle/compensations.js';
 import { rejectThrown } from '../util/reject-thrown.util.js';
 import { FlowCalls } from '../limits/flow-calls.js';
+import { waitForSignal } from './signals.js';
+import { EventRecorder } from './event-recorder.js';
 import { assertLimitText, MAX_LIMIT_KEY_LENGTH } from '../options/limit-options.js';
 
 /**
@@ -36,6 +38,7 @@ export class WorkflowContext extends RunContext {
     private readonly timers: TimerRunner,
     private readonly branches: BranchRunner,
     private readonly flow: FlowCalls,
+    private readonly events: EventRecorder,
   ) {
     super();
   }
@@ -102,11 +105,19 @@ export class WorkflowContext extends RunContext {
   /**
    * Halts until `WorkflowClient.signal(key, name, payload)` delivers a payload, and returns it
    * (step `signal$<name>`). Signals sent earlier are queued, each one is consumed exactly once.
+   * A signal declared in `@Workflow({ signals })` returns an instance of its DTO (`payload`).
    */
-  waitForSignal<T = unknown>(name: string, options: WaitForSignalOptions = {}): Promise<T> {
-    const scope = this.durable('ctx.waitForSignal()');
-    const step = this.stepName(scope, 'signal', name);
-    return scope.track(() => this.timers.waitForSignal<T>(scope, step, name, options));
+  waitForSignal<T = unknown>(name: string, options: WaitForSignalOptions<T> = {}): Promise<T> {
+    return waitForSignal<T>(this.timers, this.durable('ctx.waitForSignal()'), name, options);
+  }
+
+  /**
+   * Publishes `value` (JSON-like; Dates round-trip) as the run's event `name` (step `event$<name>`),
+   * readable once written through `client.getEvent(key, name)` and `client.watch(key)`; the
+   * latest set of a name wins. Recorded at its position: replays do not set it again.
+   */
+  setEvent(name: string, value: unknown): Promise<void> {
+    return this.events.set(this.durable('ctx.setEvent()'), name, value);
   }
 
   /**

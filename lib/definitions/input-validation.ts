@@ -1,22 +1,13 @@
 import type { Type } from '@nestjs/common';
-import { plainToInstance } from 'class-transformer';
-import { validate, type ValidationError } from 'class-validator';
 import type { WorkflowDefinition } from './workflow.registry.js';
 import { InputValidationError } from '../errors/input-validation.error.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { jsonByteSize } from '../util/serialization.util.js';
 import { assertNewRunKey } from './client-arguments.js';
+import { dtoErrors } from './dto-validation.js';
 
 /** Largest accepted encoded input. */
 export const MAX_INPUT_BYTES = 1024 * 1024;
-
-function flatten(errors: ValidationError[], prefix = ''): string[] {
-  return errors.flatMap((e) => {
-    const path = prefix ? `${prefix}.${e.property}` : e.property;
-    const own = Object.values(e.constraints ?? {}).map((m) => (prefix ? `${path}: ${m}` : m));
-    return [...own, ...flatten(e.children ?? [], path)];
-  });
-}
 
 /** Validates a workflow input against its DTO with class-validator; throws `InputValidationError`. */
 export async function validateInput(
@@ -27,9 +18,8 @@ export async function validateInput(
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new InputValidationError(workflow, [`input must be an object matching ${dto.name}`]);
   }
-  const instance = plainToInstance(dto, input);
-  const errors = await validate(instance, { forbidUnknownValues: true });
-  if (errors.length > 0) throw new InputValidationError(workflow, flatten(errors));
+  const messages = await dtoErrors(dto, input);
+  if (messages.length > 0) throw new InputValidationError(workflow, messages);
 }
 
 /**

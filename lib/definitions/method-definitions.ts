@@ -15,6 +15,7 @@ import { toMaxDurationMs, toMs } from '../util/duration.util.js';
 import { assertUserName } from '../util/names.util.js';
 import { stepCompensation, toTimeoutMs, workflowLifecycle } from './lifecycle-options.js';
 import { RepeatSchedule } from './repeat-schedule.js';
+import { toSignalPayloadTypes } from './signal-payloads.js';
 import type { WorkflowDefinition } from './workflow.registry.js';
 
 /** A `@DurableStep()` method, ready to run: name checked, retry policies built. */
@@ -99,6 +100,7 @@ export function toWorkflowDefinition(
         : defaultMaxDurationMs,
     retry: toRetryStrategy(options.retry, `retry of ${where}`),
     inputType,
+    signalTypes: toSignalPayloadTypes(options.signals, where),
     ...runLimitsAndFlow(name, options, where),
     ...workflowLifecycle(options, where),
     toInput,

@@ -4,6 +4,7 @@ import type { RetryStrategy } from '../retry/retry-policy.js';
 import type { RunLimits } from '../options/limit-options.js';
 import type { RunFlow } from '../options/flow-options.js';
 import type { WorkflowLifecycle } from './lifecycle-options.js';
+import type { SignalPayloadTypes } from './signal-payloads.js';
 
 /** A discovered `@Workflow()` method, ready to execute. */
 export interface WorkflowDefinition extends WorkflowLifecycle {
@@ -13,6 +14,8 @@ export interface WorkflowDefinition extends WorkflowLifecycle {
   maxDurationMs: number;
   retry?: RetryStrategy;
   inputType?: Type<object>;
+  /** `@Workflow({ signals })`: the payload DTO of each declared signal. */
+  signalTypes?: SignalPayloadTypes;
   /** `@Workflow({ version })`: runs started here keep it; only workers that have it run them. */
   version?: string;
   /** Run-level limits (`@Workflow({ concurrency, rate })`). */

@@ -1,7 +1,8 @@
 import { ChronoForgeError } from './chrono-forge.error.js';
 
 /**
- * A workflow input failed its DTO's class-validator rules. Nothing was stored.
+ * A workflow input (or a signal payload, then `signal` names the signal) failed its DTO's
+ * class-validator rules. Nothing was stored.
  *
  * @publicApi
  */
@@ -12,7 +13,10 @@ export class InputValidationError extends ChronoForgeError {
     readonly workflow: string,
     /** class-validator's constraint messages, flattened (nested properties use dotted paths). */
     readonly messages: string[],
+    /** The signal whose payload was refused (`client.signal`), or `undefined` for an input. */
+    readonly signal?: string,
   ) {
-    super(`Invalid input for workflow "${workflow}": ${messages.join('; ')}`);
+    const what = signal === undefined ? 'input' : `payload of signal "${signal}"`;
+    super(`Invalid ${what} for workflow "${workflow}": ${messages.join('; ')}`);
   }
 }

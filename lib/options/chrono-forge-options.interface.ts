@@ -11,8 +11,10 @@ import type { LimitDefinition } from './limit-options.interface.js';
  * single-process deployments; only one process may use a data directory at a time.
  *
  * When the process runs as root, PostgreSQL runs as the OS user `postgres` (it refuses to run as
- * root): `dataDir` is created and handed to that user, and every directory above it must be
- * searchable by it.
+ * root): `dataDir` is created and handed to that user. When that user cannot reach `dataDir` or
+ * the installed binaries (a checkout under a 0700 folder such as `/root`), they are placed under
+ * `/var/lib/chronoforge` instead (binaries copied once per version, data in a folder named after
+ * `dataDir`).
  *
  * @publicApi
  */

