@@ -11,6 +11,10 @@ import type { PassEnding } from './pass-ending.js';
 import { SagaStore } from './saga.store.js';
 import { DeadlineEnforcer } from './deadline-enforcer.js';
 import { pastDeadline } from '../lifecycle/deadline.js';
+import { WorkflowQueue } from '../queue/workflow.queue.js';
+
+/** Step-log prefix of a branch: a run with one may have children to roll back. */
+const BRANCH_PREFIX = 'branch$';
 
 /** Wait before the pass that follows a rollback pass in which an engine statement failed. */
 const FAULT_RETRY_MS = 1_000;
@@ -25,9 +29,11 @@ const CHILDREN_RECHECK_MS = 1_000;
  * recorded once, retried by its own policy (a retry halts the pass, as a step retry does), skipped
  * on replay. A compensation that exhausts its retries is listed and the rollback goes on.
  *
- * Children of a branch that roll back too (a cancel with `compensate` and `children`) go before
- * the parent's steps completed before that branch started: the parent compensates its later
- * steps, then waits (looking again every second) until no such child is still `compensating`.
+ * Children go before the parent's steps completed before their branch started: each rollback
+ * pass first moves the run's completed children that never rolled back to `compensating` (cause
+ * `byParent`; children a cancel with `children` moved roll back already), then the parent
+ * compensates its later steps, and waits (looking again every second) until no child of a branch
+ * started after the next step completed is still `compensating`.
  */
 @Injectable()
 export class RollbackRunner {
@@ -36,6 +42,7 @@ export class RollbackRunner {
     private readonly workflows: WorkflowStore,
     private readonly steps: StepRunner,
     private readonly deadlines: DeadlineEnforcer,
+    private readonly queue: WorkflowQueue,
   ) {}
 
   /**
@@ -63,6 +70,22 @@ export class RollbackRunner {
     return 'compensating';
   }
 
+  /**
+   * Begins the rollback of the run's completed children (a run with branches only), and wakes
+   * them once that is durable. A failed statement faults the pass (the next one moves them).
+   */
+  private async rollBackChildren(scope: RunScope): Promise<void> {
+    if (![...scope.logs.keys()].some((name) => name.startsWith(BRANCH_PREFIX))) return;
+    const moved = await this.sagas.rollBackChildren(scope.run.id, scope.owner).catch((err) => {
+      scope.markFaulted(err);
+      return [];
+    });
+    // NOTE: a lost enqueue is found by the recovery sweep (an overdue `compensating` run).
+    await Promise.all(
+      moved.map((c) => this.queue.enqueueRun(c.id, c.nextRunAt).catch(() => undefined)),
+    );
+  }
+
   /** Whether this layer takes the pass: a rollback, or a run past its deadline. */
   takesPass(scope: RunScope): boolean {
     return scope.run.state === 'compensating' || pastDeadline(scope);
@@ -84,7 +107,8 @@ export class RollbackRunner {
     if (collect.lost) return 'lock_lost';
     const failed: string[] = [];
     const compensated: string[] = [];
-    if (!collect.fault) {
+    if (!collect.fault) await this.rollBackChildren(scope);
+    if (!collect.fault && !scope.fault) {
       const pending = compensationsOf(collect);
       const order = await this.sagas.rollbackOrder(run.id, [...pending.keys()]).catch((err) => {
         scope.markFaulted(err);

@@ -68,8 +68,27 @@ export class SagaStore {
   }
 
   /**
+   * Begins the rollback of the completed children of run `id` (those its branches spawned) that
+   * never rolled back: each becomes `compensating` (cause `byParent`), due now. Fenced by the
+   * parent's lock (`owner`); a child that rolled back once is not moved again (its `compensation`
+   * is set), so every rollback pass may call it. Returns the children it moved, to wake them.
+   */
+  async rollBackChildren(id: string, owner: string): Promise<{ id: string; nextRunAt: Date }[]> {
+    const { logs, wf } = this.store;
+    return this.store.query<{ id: string; nextRunAt: Date }>(
+      `UPDATE ${wf} c SET state = 'compensating', next_run_at = now(), finished_at = NULL,
+         compensation = jsonb_build_object('cause', 'byParent'), wake_pending = false, updated_at = now()
+       FROM ${logs} b
+       WHERE b.workflow_id = $1 AND c.parent_execution_log_id = b.id AND c.state = 'completed'
+         AND c.compensation IS NULL AND ${this.store.fenced()}
+       RETURNING c.id::text AS id, c.next_run_at AS "nextRunAt"`,
+      [id, owner],
+    );
+  }
+
+  /**
    * The completed steps among `stepNames`, last completed first (the order of a rollback), and
-   * when the earliest branch of run `id` whose children are still rolling back started (`null`:
+   * when the latest branch of run `id` whose children are still rolling back started (`null`:
    * none is): the steps completed before it wait for those children.
    */
   async rollbackOrder(
@@ -82,7 +101,7 @@ export class SagaStore {
         WHERE workflow_id = $1 AND step_name = ANY($2::text[]) AND state = 'completed'
         ORDER BY completed_at DESC, id DESC)
        UNION ALL
-       SELECT NULL, min(COALESCE(b.started_at, b.created_at)) FROM ${logs} b
+       SELECT NULL, max(COALESCE(b.started_at, b.created_at)) FROM ${logs} b
         WHERE b.workflow_id = $1 AND EXISTS (SELECT 1 FROM ${wf} c
           WHERE c.parent_execution_log_id = b.id AND c.state = 'compensating')`,
       [id, stepNames],
@@ -98,7 +117,8 @@ export class SagaStore {
 
   /**
    * Ends a rollback and releases the lock: `failed` when a compensation failed (listed with its
-   * error), else `compensated`, or — nothing to compensate — the state the rollback replaced.
+   * error), else `compensated`, or — nothing to compensate — the state the rollback replaced
+   * (`cancelled`; `completed` for a child its parent's rollback moved; `failed` otherwise).
    * Returns the final state, or `undefined` when the lock was lost.
    */
   async endRollback(
@@ -111,7 +131,8 @@ export class SagaStore {
     const rows = await this.store.query<{ state: string }>(
       `UPDATE ${this.store.wf} SET state = CASE WHEN cardinality($3::text[]) > 0 THEN 'failed'
            WHEN cardinality($4::text[]) > 0 THEN 'compensated'
-           WHEN compensation->>'cause' = 'cancelled' THEN 'cancelled' ELSE 'failed' END,
+           WHEN compensation->>'cause' = 'cancelled' THEN 'cancelled'
+           WHEN compensation->>'cause' = 'byParent' THEN 'completed' ELSE 'failed' END,
          finished_at = now(), next_run_at = NULL, wake_pending = false, locked_at = NULL,
          locked_by = NULL, context = COALESCE($5::jsonb, context), updated_at = now(),
          compensation = COALESCE(compensation, '{}'::jsonb) || jsonb_build_object(

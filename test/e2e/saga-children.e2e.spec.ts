@@ -1,0 +1,98 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { WorkflowClient } from '../../lib/index.js';
+import { sagaFamilyProviders } from '../fixtures/saga-family.fixture.js';
+import { eventually, sql } from '../support/env.js';
+import { bootLedgerApp, ledgerSteps } from '../support/ledger-app.js';
+import { suiteApp } from '../support/suite.js';
+
+/** The undo rows of the kids, in the order they ran, and which kid wrote each. */
+export function expectFamilyRollback(rows: string[], kids: number[]): void {
+  const done = rows.indexOf('after');
+  expect(done).toBeGreaterThan(0);
+  const rollback = rows.slice(done + 1);
+  // The parent's later step first, its children next (side by side), its earlier step last.
+  expect(rollback[0]).toBe('unafter');
+  expect(rollback[rollback.length - 1]).toBe('unreserve');
+  const middle = rollback.slice(1, -1);
+  const expected = kids.flatMap((i) => [`kid${i}:undo2`, `kid${i}:undo1`]);
+  expect([...middle].sort()).toEqual([...expected].sort());
+  for (const i of kids)
+    expect(middle.indexOf(`kid${i}:undo2`)).toBeLessThan(middle.indexOf(`kid${i}:undo1`));
+}
+
+/**
+ * A failing (or stalled) parent rolls back its completed children before its own earlier steps;
+ * each child rolls back as `byParent`: `compensated`, or `completed` again with nothing to undo.
+ */
+describe('sagas: a failing parent rolls back its children (e2e)', () => {
+  const suite = suiteApp('sagakids', [], {
+    boot: (schema, queueName) => bootLedgerApp(schema, queueName, sagaFamilyProviders),
+  });
+  const { schema } = suite;
+  let client: WorkflowClient;
+  beforeAll(() => {
+    client = suite.client;
+  });
+
+  const children = (key: string) =>
+    sql<{ key: string; state: string; cause: string | null; compensated: string[] | null }>(
+      `SELECT key, state, compensation->>'cause' AS cause, compensation->'compensated' AS compensated
+       FROM "${schema}".chrono_forge_workflows WHERE key LIKE $1 ORDER BY key`,
+      [`${key}$%`],
+    );
+  const ended = (key: string) =>
+    eventually(
+      async () => {
+        const run = await client.get(key);
+        const kids = await children(key);
+        const busy = (s: string) => ['idle', 'running', 'compensating'].includes(s);
+        return !busy(run.state) && !kids.some((k) => busy(k.state)) ? { run, kids } : null;
+      },
+      30_000,
+      `family ${key} to end its rollback`,
+    );
+
+  it.each([
+    ['fail', 'failed'],
+    ['stall', 'stalled'],
+  ] as const)(
+    'should compensate the children of a parent that ends %s before its earlier steps',
+    async (end, cause) => {
+      const key = `family-${end}`;
+      await client.start('family.parent', { key, input: { end } });
+      const { run, kids } = await ended(key);
+      expect(run.state).toBe('compensated');
+      expect(run.compensation?.cause).toBe(cause);
+      expect(run.compensation?.compensated).toEqual(['step$after', 'step$reserve']);
+      const rows = await ledgerSteps(schema, key);
+      expectFamilyRollback(rows, [1, 2]);
+      // Every body and compensation ran once.
+      expect(new Set(rows).size).toBe(rows.length);
+      expect(kids.map((k) => [k.state, k.cause])).toEqual([
+        ['completed', 'byParent'], // kid 0: nothing to compensate, completed again
+        ['compensated', 'byParent'],
+        ['compensated', 'byParent'],
+      ]);
+      expect(kids[1].compensated).toEqual(['step$k2', 'step$k1']);
+      expect(kids[0].compensated).toEqual([]);
+      // The child that was completed again keeps its result.
+      const plain = await client.get(kids[0].key);
+      expect(plain.result).toBe('noted');
+    },
+    60_000,
+  );
+
+  it('should leave the children of a parent that completes alone', async () => {
+    const handle = await client.start('family.parent', {
+      key: 'family-ok',
+      input: { end: 'complete' },
+    });
+    await expect(handle.result({ timeout: '30s' })).resolves.toBe('shipped');
+    const kids = await children('family-ok');
+    expect(kids.map((k) => [k.state, k.cause])).toEqual([
+      ['completed', null],
+      ['completed', null],
+      ['completed', null],
+    ]);
+  }, 60_000);
+});
