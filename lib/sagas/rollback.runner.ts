@@ -1,5 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { COMPENSATION_PREFIX, compensationsOf } from '../lifecycle/compensations.js';
+import {
+  COMPENSATION_PREFIX,
+  compensationsOf,
+  type PendingCompensation,
+} from '../lifecycle/compensations.js';
 import type { PassOutcome } from '../observability/chrono-forge-metrics.js';
 import type { CompensateOn } from '../options/workflow-options.interface.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
@@ -13,8 +17,8 @@ import { DeadlineEnforcer } from './deadline-enforcer.js';
 import { pastDeadline } from '../lifecycle/deadline.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 
-/** Step-log prefix of a branch: a run with one may have children to roll back. */
-const BRANCH_PREFIX = 'branch$';
+/** What {@link SagaStore.rollbackOrder} returns. */
+type RollbackOrder = Awaited<ReturnType<SagaStore['rollbackOrder']>>;
 
 /** Wait before the pass that follows a rollback pass in which an engine statement failed. */
 const FAULT_RETRY_MS = 1_000;
@@ -29,11 +33,11 @@ const CHILDREN_RECHECK_MS = 1_000;
  * recorded once, retried by its own policy (a retry halts the pass, as a step retry does), skipped
  * on replay. A compensation that exhausts its retries is listed and the rollback goes on.
  *
- * Children go before the parent's steps completed before their branch started: each rollback
- * pass first moves the run's completed children that never rolled back to `compensating` (cause
- * `byParent`; children a cancel with `children` moved roll back already), then the parent
- * compensates its later steps, and waits (looking again every second) until no child of a branch
- * started after the next step completed is still `compensating`.
+ * Children go before the parent's steps completed before their branch started: on reaching such
+ * a step, the pass moves the completed children of the branches started after it (that never
+ * rolled back) to `compensating` (cause `byParent`) and waits, looking again every second, until
+ * no child of such a branch is still `compensating` (children a cancel with `children` moved are
+ * waited for the same way). A rollback ends only after every child of the run rolled back.
  */
 @Injectable()
 export class RollbackRunner {
@@ -71,19 +75,57 @@ export class RollbackRunner {
   }
 
   /**
-   * Begins the rollback of the run's completed children (a run with branches only), and wakes
-   * them once that is durable. A failed statement faults the pass (the next one moves them).
+   * Begins the rollback of the run's completed children of the branches started after step
+   * `afterStep` completed (`null`: all), wakes them once that is durable, and halts the pass to
+   * look again soon. A failed statement faults the pass (the next one moves them).
    */
-  private async rollBackChildren(scope: RunScope): Promise<void> {
-    if (![...scope.logs.keys()].some((name) => name.startsWith(BRANCH_PREFIX))) return;
-    const moved = await this.sagas.rollBackChildren(scope.run.id, scope.owner).catch((err) => {
-      scope.markFaulted(err);
-      return [];
-    });
+  private async awaitChildren(scope: RunScope, afterStep: string | null): Promise<void> {
+    const moved = await this.sagas
+      .rollBackChildren(scope.run.id, scope.owner, afterStep)
+      .catch((err) => {
+        scope.markFaulted(err);
+        return [];
+      });
     // NOTE: a lost enqueue is found by the recovery sweep (an overdue `compensating` run).
     await Promise.all(
       moved.map((c) => this.queue.enqueueRun(c.id, c.nextRunAt).catch(() => undefined)),
     );
+    try {
+      scope.halt(scope.now() + CHILDREN_RECHECK_MS);
+    } catch {
+      // NOTE: halt() throws HaltExecution; the pass ends as halted.
+    }
+  }
+
+  /**
+   * Runs the compensations of `order` in order, into `compensated` and `failed`; children go
+   * before the steps completed before their branch started. Ends early when the pass halts.
+   */
+  private async compensateSteps(
+    scope: RunScope,
+    pending: ReadonlyMap<string, PendingCompensation>,
+    order: RollbackOrder,
+    compensated: string[],
+    failed: string[],
+  ): Promise<void> {
+    for (const { name: stepName, completedAt } of order.steps) {
+      if (order.childrenSince !== null && completedAt < order.childrenSince)
+        return this.awaitChildren(scope, stepName);
+      const { run: undo, options } = pending.get(stepName)!;
+      const name = `${COMPENSATION_PREFIX}${stepName}`;
+      try {
+        await this.steps.runAs(scope, name, undo, options);
+        compensated.push(stepName);
+      } catch {
+        // Halted (a retry), lost, crashed or faulted: the next pass goes on from here.
+        if (scope.halted || scope.lost || scope.crashed || scope.fault) return;
+        // Exhausted its retries (ExecutionFailedError), or could not run: listed, and the
+        // rollback goes on.
+        failed.push(name);
+      }
+    }
+    // Children of branches older than every compensated step: the rollback ends after theirs.
+    if (order.childrenSince !== null) return this.awaitChildren(scope, null);
   }
 
   /** Whether this layer takes the pass: a rollback, or a run past its deadline. */
@@ -107,37 +149,16 @@ export class RollbackRunner {
     if (collect.lost) return 'lock_lost';
     const failed: string[] = [];
     const compensated: string[] = [];
-    if (!collect.fault) await this.rollBackChildren(scope);
-    if (!collect.fault && !scope.fault) {
+    if (!collect.fault) {
       const pending = compensationsOf(collect);
       const order = await this.sagas.rollbackOrder(run.id, [...pending.keys()]).catch((err) => {
         scope.markFaulted(err);
         return { steps: [], childrenSince: null };
       });
-      await runStorage.run(scope, async () => {
-        for (const { name: stepName, completedAt } of order.steps) {
-          if (order.childrenSince !== null && completedAt < order.childrenSince) {
-            // Children of a later branch are still rolling back: they go first; look again soon.
-            try {
-              scope.halt(scope.now() + CHILDREN_RECHECK_MS);
-            } catch {
-              break;
-            }
-          }
-          const { run: undo, options } = pending.get(stepName)!;
-          const name = `${COMPENSATION_PREFIX}${stepName}`;
-          try {
-            await this.steps.runAs(scope, name, undo, options);
-            compensated.push(stepName);
-          } catch {
-            // Halted (a retry), lost, crashed or faulted: the next pass goes on from here.
-            if (scope.halted || scope.lost || scope.crashed || scope.fault) break;
-            // Exhausted its retries (ExecutionFailedError), or could not run: listed, and the
-            // rollback goes on.
-            failed.push(name);
-          }
-        }
-      });
+      if (!scope.fault)
+        await runStorage.run(scope, () =>
+          this.compensateSteps(scope, pending, order, compensated, failed),
+        );
     }
     await scope.settle();
     if (scope.crashed) return undefined;

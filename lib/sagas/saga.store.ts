@@ -68,12 +68,16 @@ export class SagaStore {
   }
 
   /**
-   * Begins the rollback of the completed children of run `id` (those its branches spawned) that
-   * never rolled back: each becomes `compensating` (cause `byParent`), due now. Fenced by the
-   * parent's lock (`owner`); a child that rolled back once is not moved again (its `compensation`
-   * is set), so every rollback pass may call it. Returns the children it moved, to wake them.
+   * Begins the rollback of the completed children of run `id` that never rolled back (their
+   * `compensation` is unset), of the branches started after step `afterStep` completed (`null`:
+   * every branch): each becomes `compensating` (cause `byParent`), due now. Fenced by the parent's
+   * lock (`owner`). Returns the children it moved, to wake them.
    */
-  async rollBackChildren(id: string, owner: string): Promise<{ id: string; nextRunAt: Date }[]> {
+  async rollBackChildren(
+    id: string,
+    owner: string,
+    afterStep: string | null,
+  ): Promise<{ id: string; nextRunAt: Date }[]> {
     const { logs, wf } = this.store;
     return this.store.query<{ id: string; nextRunAt: Date }>(
       `UPDATE ${wf} c SET state = 'compensating', next_run_at = now(), finished_at = NULL,
@@ -81,15 +85,18 @@ export class SagaStore {
        FROM ${logs} b
        WHERE b.workflow_id = $1 AND c.parent_execution_log_id = b.id AND c.state = 'completed'
          AND c.compensation IS NULL AND ${this.store.fenced()}
+         AND ($3::text IS NULL OR COALESCE(b.started_at, b.created_at) > (SELECT s.completed_at
+           FROM ${logs} s WHERE s.workflow_id = $1 AND s.step_name = $3))
        RETURNING c.id::text AS id, c.next_run_at AS "nextRunAt"`,
-      [id, owner],
+      [id, owner, afterStep],
     );
   }
 
   /**
    * The completed steps among `stepNames`, last completed first (the order of a rollback), and
-   * when the latest branch of run `id` whose children are still rolling back started (`null`:
-   * none is): the steps completed before it wait for those children.
+   * when the latest branch of run `id` whose children still have to roll back (`compensating`,
+   * or completed and never rolled back) started (`null`: none): the steps completed before it
+   * wait for those children.
    */
   async rollbackOrder(
     id: string,
@@ -103,7 +110,8 @@ export class SagaStore {
        UNION ALL
        SELECT NULL, max(COALESCE(b.started_at, b.created_at)) FROM ${logs} b
         WHERE b.workflow_id = $1 AND EXISTS (SELECT 1 FROM ${wf} c
-          WHERE c.parent_execution_log_id = b.id AND c.state = 'compensating')`,
+          WHERE c.parent_execution_log_id = b.id AND (c.state = 'compensating'
+            OR (c.state = 'completed' AND c.compensation IS NULL)))`,
       [id, stepNames],
     );
     const since = rows.find((r) => r.step_name === null)?.at ?? null;

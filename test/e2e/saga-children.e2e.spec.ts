@@ -3,22 +3,8 @@ import { WorkflowClient } from '../../lib/index.js';
 import { sagaFamilyProviders } from '../fixtures/saga-family.fixture.js';
 import { eventually, sql } from '../support/env.js';
 import { bootLedgerApp, ledgerSteps } from '../support/ledger-app.js';
+import { expectFamilyRollback } from '../support/saga-family.js';
 import { suiteApp } from '../support/suite.js';
-
-/** The undo rows of the kids, in the order they ran, and which kid wrote each. */
-export function expectFamilyRollback(rows: string[], kids: number[]): void {
-  const done = rows.indexOf('after');
-  expect(done).toBeGreaterThan(0);
-  const rollback = rows.slice(done + 1);
-  // The parent's later step first, its children next (side by side), its earlier step last.
-  expect(rollback[0]).toBe('unafter');
-  expect(rollback[rollback.length - 1]).toBe('unreserve');
-  const middle = rollback.slice(1, -1);
-  const expected = kids.flatMap((i) => [`kid${i}:undo2`, `kid${i}:undo1`]);
-  expect([...middle].sort()).toEqual([...expected].sort());
-  for (const i of kids)
-    expect(middle.indexOf(`kid${i}:undo2`)).toBeLessThan(middle.indexOf(`kid${i}:undo1`));
-}
 
 /**
  * A failing (or stalled) parent rolls back its completed children before its own earlier steps;
