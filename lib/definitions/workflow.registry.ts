@@ -4,6 +4,7 @@ import type { RetryStrategy } from '../retry/retry-policy.js';
 import type { RunLimits } from '../options/limit-options.js';
 import type { RunFlow } from '../options/flow-options.js';
 import type { WorkflowLifecycle } from './lifecycle-options.js';
+import type { OnCancelDefinition } from './on-cancel-definition.js';
 
 /** A discovered `@Workflow()` method, ready to execute. */
 export interface WorkflowDefinition extends WorkflowLifecycle {
@@ -19,6 +20,8 @@ export interface WorkflowDefinition extends WorkflowLifecycle {
   limits?: RunLimits;
   /** Start rules (`@Workflow({ singleton, debounce, priority })`). */
   flow?: RunFlow;
+  /** `@OnCancel()`: the durable cleanup of its cancelled runs. */
+  onCancel?: OnCancelDefinition;
   /** The stored input as the method receives it (an instance of `inputType` when there is one). */
   toInput(input: unknown): unknown;
   invoke(input: unknown): Promise<unknown>;

@@ -16,6 +16,8 @@ import { SagaStore } from './saga.store.js';
 import { DeadlineEnforcer } from './deadline-enforcer.js';
 import { pastDeadline } from '../lifecycle/deadline.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
+import { ON_CANCEL_STEP } from '../lifecycle/on-cancel.js';
+import type { CancelInfo } from '../options/on-cancel-options.interface.js';
 
 /** What {@link SagaStore.rollbackOrder} returns. */
 type RollbackOrder = Awaited<ReturnType<SagaStore['rollbackOrder']>>;
@@ -128,6 +130,28 @@ export class RollbackRunner {
     if (order.childrenSince !== null) return this.awaitChildren(scope, null);
   }
 
+  /**
+   * Runs the `@OnCancel()` cleanup of a cancelled run as the durable step `$oncancel$` (recorded
+   * once, retried by its policy, skipped on replay); one that exhausts its retries is listed in
+   * `failed`, as a compensation is.
+   */
+  private async cleanUp(scope: RunScope, compensated: boolean, failed: string[]): Promise<void> {
+    const { definition, run } = scope;
+    const onCancel = definition.onCancel!;
+    const info: CancelInfo = { reason: run.cancel_reason ?? null, compensated };
+    try {
+      await this.steps.runAs(
+        scope,
+        ON_CANCEL_STEP,
+        () => onCancel.call(definition.toInput(run.input), info),
+        onCancel.options,
+      );
+    } catch {
+      if (scope.halted || scope.lost || scope.crashed || scope.fault) return;
+      failed.push(ON_CANCEL_STEP);
+    }
+  }
+
   /** Whether this layer takes the pass: a rollback, or a run past its deadline. */
   takesPass(scope: RunScope): boolean {
     return scope.run.state === 'compensating' || pastDeadline(scope);
@@ -137,19 +161,23 @@ export class RollbackRunner {
   async pass(scope: RunScope, end: PassEnding): Promise<PassOutcome | undefined> {
     if (scope.run.state !== 'compensating') return this.deadlines.enforce(scope, end);
     const { run, owner } = scope;
-    const collect = CollectingScope.of(scope);
-    try {
-      const invoked = runStorage.run(collect, () => scope.definition.invoke(run.input));
-      await Promise.race([invoked, collect.stopped]);
-    } catch {
-      // NOTE: the replay only collects compensations; how the method ends does not matter.
-    }
-    await collect.settle();
-    if (collect.crashed) return undefined;
-    if (collect.lost) return 'lock_lost';
     const failed: string[] = [];
     const compensated: string[] = [];
-    if (!collect.fault) {
+    // A cancel that only runs the `@OnCancel()` cleanup compensates nothing.
+    const compensates = run.compensation?.compensate !== false;
+    const collect = CollectingScope.of(scope);
+    if (compensates) {
+      try {
+        const invoked = runStorage.run(collect, () => scope.definition.invoke(run.input));
+        await Promise.race([invoked, collect.stopped]);
+      } catch {
+        // NOTE: the replay only collects compensations; how the method ends does not matter.
+      }
+      await collect.settle();
+      if (collect.crashed) return undefined;
+      if (collect.lost) return 'lock_lost';
+    }
+    if (compensates && !collect.fault) {
       const pending = compensationsOf(collect);
       const order = await this.sagas.rollbackOrder(run.id, [...pending.keys()]).catch((err) => {
         scope.markFaulted(err);
@@ -160,6 +188,9 @@ export class RollbackRunner {
           this.compensateSteps(scope, pending, order, compensated, failed),
         );
     }
+    const ended = !(collect.fault || scope.fault || scope.halted || scope.lost || scope.crashed);
+    if (ended && run.compensation?.cause === 'cancelled' && scope.definition.onCancel)
+      await runStorage.run(scope, () => this.cleanUp(scope, compensates, failed));
     await scope.settle();
     if (scope.crashed) return undefined;
     if (scope.lost) return 'lock_lost';

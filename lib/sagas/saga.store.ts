@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { COMPENSATION_PREFIX } from '../lifecycle/compensations.js';
+import { ON_CANCEL_STEP } from '../lifecycle/on-cancel.js';
 import type { CompensateOn } from '../options/workflow-options.interface.js';
 import type { ErrorRecord } from '../persistence/rows.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
@@ -18,7 +19,7 @@ export class SagaStore {
   /**
    * Ends a failing pass by starting the run's rollback: state `compensating`, due now, `cause`
    * recorded, and (for a workflow-level failure) the error-log row; a deadline that cancels also
-   * records `cancelReason`. Returns the stored wake time, or `undefined` when the lock was lost.
+   * records `cancelReason`. `compensate` false: a rollback that only runs the `@OnCancel()` cleanup. Returns the stored wake time, or `undefined` when the lock was lost.
    */
   async beginRollback(
     id: string,
@@ -28,12 +29,15 @@ export class SagaStore {
     error: ErrorRecord | null,
     context: Record<string, unknown> | null,
     cancelReason: string | null = null,
+    compensate = true,
   ): Promise<{ nextRunAt: Date } | undefined> {
     const rows = await this.store.query<{ next_run_at: Date }>(
       `WITH w AS (
          UPDATE ${this.store.wf} SET state = 'compensating', next_run_at = now(), wake_pending = false,
            locked_at = NULL, locked_by = NULL, attempt = $4, context = COALESCE($5::jsonb, context),
-           compensation = jsonb_build_object('cause', $3::text), updated_at = now(),
+           compensation = jsonb_build_object('cause', $3::text)
+             || CASE WHEN $11::boolean THEN '{}'::jsonb ELSE '{"compensate": false}'::jsonb END,
+           updated_at = now(),
            cancel_reason = COALESCE($10, cancel_reason)
          WHERE id = $1 AND locked_by = $2 RETURNING id, next_run_at),
        e AS (
@@ -51,6 +55,7 @@ export class SagaStore {
         error?.backtrace ?? null,
         json(error?.context ?? null),
         cancelReason,
+        compensate,
       ],
     );
     return rows[0] ? { nextRunAt: rows[0].next_run_at } : undefined;
@@ -146,7 +151,9 @@ export class SagaStore {
          compensation = COALESCE(compensation, '{}'::jsonb) || jsonb_build_object(
            'compensated', to_jsonb($4::text[]),
            'failures', (SELECT COALESCE(jsonb_agg(jsonb_build_object(
-               'step', substr(l.step_name, ${COMPENSATION_PREFIX.length + 1}), 'compensation', l.step_name,
+               'step', CASE WHEN starts_with(l.step_name, '${COMPENSATION_PREFIX}')
+                 THEN substr(l.step_name, ${COMPENSATION_PREFIX.length + 1}) ELSE l.step_name END,
+               'compensation', l.step_name,
                'errorClass', l.error_class, 'message', l.error_message) ORDER BY l.updated_at, l.id), '[]'::jsonb)
              FROM ${this.store.logs} l WHERE l.workflow_id = $1 AND l.step_name = ANY($3::text[])))
        WHERE id = $1 AND locked_by = $2 RETURNING state`,
@@ -170,9 +177,10 @@ export class SagaStore {
        l AS (
          UPDATE ${this.store.logs} SET state = 'pending', updated_at = now(),
            metadata = metadata || jsonb_build_object('attempt_offset', attempts, 'retry_counts', '{}'::jsonb)
-         WHERE workflow_id IN (SELECT id FROM w) AND state = 'failed' AND starts_with(step_name, $3))
+         WHERE workflow_id IN (SELECT id FROM w) AND state = 'failed'
+           AND (starts_with(step_name, $3) OR step_name = $4))
        SELECT next_run_at FROM w`,
-      [id, from, COMPENSATION_PREFIX],
+      [id, from, COMPENSATION_PREFIX, ON_CANCEL_STEP],
     );
     return rows[0]?.next_run_at ?? null;
   }
