@@ -130,7 +130,7 @@ export class SagaStore {
 
   /**
    * Ends a rollback and releases the lock: `failed` when a compensation failed (listed with its
-   * error), else `compensated`, or — nothing to compensate — the state the rollback replaced
+   * error) or a child's rollback did (listed as `child <key>`), else `compensated`, or — nothing to compensate — the state the rollback replaced
    * (`cancelled`; `completed` for a child its parent's rollback moved; `failed` otherwise).
    * Returns the final state, or `undefined` when the lock was lost.
    */
@@ -141,8 +141,13 @@ export class SagaStore {
     compensated: string[],
     context: Record<string, unknown> | null,
   ): Promise<string | undefined> {
+    const { wf, logs } = this.store;
+    // Children whose own rollback (begun by this run's, or by the cancel that began it) failed.
+    const kids = `SELECT c.key, c.job_name FROM ${logs} b JOIN ${wf} c ON c.parent_execution_log_id = b.id
+       WHERE b.workflow_id = $1 AND c.state = 'failed' AND c.compensation->>'cause' IN ('byParent', 'cancelled')
+         AND jsonb_array_length(COALESCE(c.compensation->'failures', '[]'::jsonb)) > 0`;
     const rows = await this.store.query<{ state: string }>(
-      `UPDATE ${this.store.wf} SET state = CASE WHEN cardinality($3::text[]) > 0 THEN 'failed'
+      `UPDATE ${wf} SET state = CASE WHEN cardinality($3::text[]) > 0 OR EXISTS (${kids}) THEN 'failed'
            WHEN cardinality($4::text[]) > 0 THEN 'compensated'
            WHEN compensation->>'cause' = 'cancelled' THEN 'cancelled'
            WHEN compensation->>'cause' = 'byParent' THEN 'completed' ELSE 'failed' END,
@@ -155,7 +160,12 @@ export class SagaStore {
                  THEN substr(l.step_name, ${COMPENSATION_PREFIX.length + 1}) ELSE l.step_name END,
                'compensation', l.step_name,
                'errorClass', l.error_class, 'message', l.error_message) ORDER BY l.updated_at, l.id), '[]'::jsonb)
-             FROM ${this.store.logs} l WHERE l.workflow_id = $1 AND l.step_name = ANY($3::text[])))
+             FROM ${logs} l WHERE l.workflow_id = $1 AND l.step_name = ANY($3::text[]))
+           || (SELECT COALESCE(jsonb_agg(jsonb_build_object('step', 'child ' || k.key,
+               'compensation', k.key, 'errorClass', 'ChildRollbackFailed',
+               'message', 'child run "' || k.key || '" (' || k.job_name
+                 || ') failed to roll back: see its compensation failures') ORDER BY k.key), '[]'::jsonb)
+             FROM (${kids}) k))
        WHERE id = $1 AND locked_by = $2 RETURNING state`,
       [id, owner, failed, compensated, json(context)],
     );

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient } from '../../lib/index.js';
-import { sagaFamilyProviders } from '../fixtures/saga-family.fixture.js';
+import { SagaFamily, sagaFamilyProviders } from '../fixtures/saga-family.fixture.js';
 import { eventually, sql } from '../support/env.js';
 import { bootLedgerApp, ledgerSteps } from '../support/ledger-app.js';
 import { expectFamilyRollback } from '../support/saga-family.js';
@@ -80,5 +80,25 @@ describe('sagas: a failing parent rolls back its children (e2e)', () => {
       ['completed', null],
       ['completed', null],
     ]);
+  }, 60_000);
+  it("should leave the parent failed, the child listed, when a child's rollback fails", async () => {
+    SagaFamily.failingUndos.add('family-kidfails');
+    await client.start('family.parent', { key: 'family-kidfails', input: { end: 'fail' } });
+    const { run, kids } = await ended('family-kidfails');
+    expect(run.state).toBe('failed');
+    // The rollback went on: the parent's own compensations all ran.
+    expect(run.compensation?.compensated).toEqual(['step$after', 'step$reserve']);
+    const kid2 = 'family-kidfails$family.parent$kids$kid_2';
+    expect(run.compensation?.failures).toEqual([
+      {
+        step: `child ${kid2}`,
+        compensation: kid2,
+        errorClass: 'ChildRollbackFailed',
+        message: `child run "${kid2}" (family.kid) failed to roll back: see its compensation failures`,
+      },
+    ]);
+    expect(kids.map((k) => k.state)).toEqual(['completed', 'compensated', 'failed']);
+    const child = await client.get(kid2);
+    expect(child.compensation?.failures?.map((f) => f.step)).toEqual(['step$k1']);
   }, 60_000);
 });
