@@ -24,15 +24,19 @@ export class StalledDeadlines {
   async sweep(limit: number): Promise<number> {
     const names = this.registry.names();
     if (names.length === 0) return 0;
+    const versions = names.map((n) => this.registry.get(n)?.version ?? null);
     const { wf } = this.store;
+    // Only runs this process serves (its workflows, at a version it has: see `servesRun`).
     const due = await this.store.query<{ id: string; wake: Date }>(
       `UPDATE ${wf} SET state = 'idle', next_run_at = now(), wake_pending = false, updated_at = now()
-       WHERE id IN (SELECT id FROM ${wf} WHERE state = 'stalled' AND job_name = ANY($1::text[])
-           AND deadline_at <= now() - $2 * interval '1 millisecond'
-         ORDER BY deadline_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+       WHERE id IN (SELECT s.id FROM ${wf} s WHERE s.state = 'stalled'
+           AND s.deadline_at <= now() - $2 * interval '1 millisecond'
+           AND EXISTS (SELECT 1 FROM unnest($1::text[], $4::text[]) AS d(name, version)
+             WHERE d.name = s.job_name AND (s.version IS NULL OR s.version = d.version))
+         ORDER BY s.deadline_at LIMIT $3 FOR UPDATE SKIP LOCKED)
          AND state = 'stalled'
        RETURNING id::text AS id, next_run_at AS wake`,
-      [names, STALLED_GRACE_MS, limit],
+      [names, STALLED_GRACE_MS, limit, versions],
     );
     // NOTE: persisted first; a lost enqueue is found by the next sweep (an overdue idle run).
     await Promise.all(due.map((r) => this.queue.enqueueRun(r.id, r.wake)));
