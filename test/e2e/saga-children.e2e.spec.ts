@@ -101,4 +101,28 @@ describe('sagas: a failing parent rolls back its children (e2e)', () => {
     const child = await client.get(kid2);
     expect(child.compensation?.failures?.map((f) => f.step)).toEqual(['step$k1']);
   }, 60_000);
+  it('should roll back the completed children of a parent cancelled with compensate', async () => {
+    const key = 'family-cancel';
+    await client.start('family.parent', { key, input: { end: 'sleep' } });
+    await eventually(
+      async () =>
+        (await client.get(key)).state === 'idle' &&
+        (await ledgerSteps(schema, key)).includes('after'),
+      20_000,
+      `${key} asleep after its children`,
+    );
+    await client.cancel(key, { reason: 'customer asked', compensate: true });
+    const { run, kids } = await ended(key);
+    expect(run.state).toBe('compensated');
+    expect(run.compensation?.cause).toBe('cancelled');
+    expect(run.cancelReason).toBe('customer asked');
+    const rows = await ledgerSteps(schema, key);
+    expectFamilyRollback(rows, [1, 2]);
+    expect(new Set(rows).size).toBe(rows.length);
+    expect(kids.map((k) => [k.state, k.cause])).toEqual([
+      ['completed', 'byParent'],
+      ['compensated', 'byParent'],
+      ['compensated', 'byParent'],
+    ]);
+  }, 60_000);
 });
