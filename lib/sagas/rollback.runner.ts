@@ -110,9 +110,8 @@ export class RollbackRunner {
     compensated: string[],
     failed: string[],
   ): Promise<void> {
-    for (const { name: stepName, completedAt } of order.steps) {
-      if (order.childrenSince !== null && completedAt < order.childrenSince)
-        return this.awaitChildren(scope, stepName);
+    for (const { name: stepName, waits } of order.steps) {
+      if (waits) return this.awaitChildren(scope, stepName);
       const { run: undo, options } = pending.get(stepName)!;
       const name = `${COMPENSATION_PREFIX}${stepName}`;
       try {
@@ -127,7 +126,7 @@ export class RollbackRunner {
       }
     }
     // Children of branches older than every compensated step: the rollback ends after theirs.
-    if (order.childrenSince !== null) return this.awaitChildren(scope, null);
+    if (order.childrenPending) return this.awaitChildren(scope, null);
   }
 
   /**
@@ -181,7 +180,7 @@ export class RollbackRunner {
       const pending = compensationsOf(collect);
       const order = await this.sagas.rollbackOrder(run.id, [...pending.keys()]).catch((err) => {
         scope.markFaulted(err);
-        return { steps: [], childrenSince: null };
+        return { steps: [], childrenPending: false };
       });
       if (!scope.fault)
         await runStorage.run(scope, () =>

@@ -98,33 +98,34 @@ export class SagaStore {
   }
 
   /**
-   * The completed steps among `stepNames`, last completed first (the order of a rollback), and
-   * when the latest branch of run `id` whose children still have to roll back (`compensating`,
-   * or completed and never rolled back) started (`null`: none): the steps completed before it
-   * wait for those children.
+   * The completed steps among `stepNames`, last completed first (the order of a rollback), each
+   * with whether it waits for children (a branch of run `id` started after it completed has
+   * children that still have to roll back: `compensating`, or completed and never rolled back),
+   * and whether any child still has to. Compared in PostgreSQL, at its microsecond precision.
    */
   async rollbackOrder(
     id: string,
     stepNames: string[],
-  ): Promise<{ steps: { name: string; completedAt: number }[]; childrenSince: number | null }> {
+  ): Promise<{ steps: { name: string; waits: boolean }[]; childrenPending: boolean }> {
     const { logs, wf } = this.store;
-    const rows = await this.store.query<{ step_name: string | null; at: Date | null }>(
-      `(SELECT step_name, completed_at AS at FROM ${logs}
-        WHERE workflow_id = $1 AND step_name = ANY($2::text[]) AND state = 'completed'
-        ORDER BY completed_at DESC, id DESC)
+    const rows = await this.store.query<{ step_name: string | null; waits: boolean }>(
+      `WITH kids AS (SELECT COALESCE(b.started_at, b.created_at) AS at FROM ${logs} b
+         WHERE b.workflow_id = $1 AND EXISTS (SELECT 1 FROM ${wf} c
+           WHERE c.parent_execution_log_id = b.id AND (c.state = 'compensating'
+             OR (c.state = 'completed' AND c.compensation IS NULL))))
+       (SELECT l.step_name, EXISTS (SELECT 1 FROM kids WHERE kids.at > l.completed_at) AS waits
+        FROM ${logs} l
+        WHERE l.workflow_id = $1 AND l.step_name = ANY($2::text[]) AND l.state = 'completed'
+        ORDER BY l.completed_at DESC, l.id DESC)
        UNION ALL
-       SELECT NULL, max(COALESCE(b.started_at, b.created_at)) FROM ${logs} b
-        WHERE b.workflow_id = $1 AND EXISTS (SELECT 1 FROM ${wf} c
-          WHERE c.parent_execution_log_id = b.id AND (c.state = 'compensating'
-            OR (c.state = 'completed' AND c.compensation IS NULL)))`,
+       SELECT NULL, EXISTS (SELECT 1 FROM kids)`,
       [id, stepNames],
     );
-    const since = rows.find((r) => r.step_name === null)?.at ?? null;
     return {
       steps: rows
         .filter((r) => r.step_name !== null)
-        .map((r) => ({ name: r.step_name as string, completedAt: r.at?.getTime() ?? 0 })),
-      childrenSince: since === null ? null : since.getTime(),
+        .map((r) => ({ name: r.step_name as string, waits: r.waits })),
+      childrenPending: rows.find((r) => r.step_name === null)?.waits ?? false,
     };
   }
 

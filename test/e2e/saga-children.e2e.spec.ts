@@ -125,4 +125,23 @@ describe('sagas: a failing parent rolls back its children (e2e)', () => {
       ['compensated', 'byParent'],
     ]);
   }, 60_000);
+  it('should roll back the children of a parent with no compensation of its own on client.compensate', async () => {
+    const key = 'family-bare';
+    await client.start('family.bare', { key, input: { end: 'fail' } });
+    const first = await ended(key);
+    expect(first.run.state).toBe('failed');
+    expect(first.run.compensation).toBeNull();
+    expect(first.kids.map((k) => k.state)).toEqual(['completed', 'completed', 'completed']);
+    await client.compensate(key);
+    const { run, kids } = await ended(key);
+    expect(run.state).toBe('failed');
+    expect(run.compensation?.compensated).toEqual([]);
+    expect(kids.map((k) => [k.state, k.cause])).toEqual([
+      ['completed', 'byParent'],
+      ['compensated', 'byParent'],
+      ['compensated', 'byParent'],
+    ]);
+    const undos = (await ledgerSteps(schema, key)).filter((r) => r.includes('undo'));
+    expect([...undos].sort()).toEqual(['kid1:undo1', 'kid1:undo2', 'kid2:undo1', 'kid2:undo2']);
+  }, 60_000);
 });
