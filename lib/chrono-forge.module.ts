@@ -53,6 +53,7 @@ import { SagaStore } from './sagas/saga.store.js';
 import { CancelStore } from './sagas/cancel.store.js';
 import { RunCanceller } from './sagas/run-canceller.js';
 import { DeadlineEnforcer } from './sagas/deadline-enforcer.js';
+import { StalledDeadlines } from './sagas/stalled-deadlines.js';
 import { ChronoForgeHealth } from './health/chrono-forge-health.js';
 
 /**
@@ -100,6 +101,7 @@ import { ChronoForgeHealth } from './health/chrono-forge-health.js';
     CancelStore,
     RunCanceller,
     DeadlineEnforcer,
+    StalledDeadlines,
     RollbackRunner,
     WorkflowExecutor,
     UnservedRuns,

@@ -23,6 +23,7 @@ export * from './client/workflow-run.interface.js';
 export * from './client/workflow.client.js';
 export * from './client/run-history.interface.js';
 export type { CancelOptions } from './sagas/cancel-options.interface.js';
+export type { CancelInfo, OnCancelOptions } from './options/on-cancel-options.interface.js';
 export * from './decorators/index.js';
 export * from './errors/index.js';
 export { RetryPolicy, CompositeRetryPolicy } from './retry/retry-policy.js';

@@ -6,11 +6,13 @@ export const TRANSITIONS: Readonly<Record<WorkflowState, readonly WorkflowState[
   running: ['idle', 'completed', 'failed', 'stalled', 'cancelled', 'compensating'],
   stalled: ['idle', 'cancelled', 'compensating'],
   failed: ['idle', 'compensating'],
-  completed: [],
+  // A completed child rolls back when its parent does (cause `byParent`).
+  completed: ['compensating'],
   cancelled: [],
-  // A rollback ends compensated, failed (a compensation failed) or, when a cancelled run had
-  // nothing to compensate, cancelled. It is never cancelled from outside.
-  compensating: ['compensated', 'failed', 'cancelled'],
+  // A rollback ends compensated, failed (a compensation failed) or, when the run had nothing to
+  // compensate, in the state it replaced (cancelled; completed for a child of a rolled-back
+  // parent). It is never cancelled from outside.
+  compensating: ['compensated', 'failed', 'cancelled', 'completed'],
   compensated: [],
 };
 

@@ -70,8 +70,11 @@ export interface CompensationFailure {
 
 /** Why and how a run rolled back. @publicApi */
 export interface CompensationInfo {
-  /** The outcome that began the rollback (or the state `client.compensate()` found). */
-  cause: CompensateOn;
+  /**
+   * The outcome that began the rollback (or the state `client.compensate()` found); `byParent`: a
+   * completed child that rolls back because its parent does.
+   */
+  cause: CompensateOn | 'byParent';
   /** Steps whose compensation completed, in the order they ran (set when the rollback ended). */
   compensated?: string[];
   /** Compensations that failed; the run is then `failed` (set when the rollback ended). */

@@ -254,7 +254,9 @@ export class WorkflowClient {
   /**
    * Cancels a run that is `idle`, `running` or `stalled` (with `children`, its descendants too, in
    * one statement); `reason` is stored. A pass in flight stops at its next durable call and its
-   * step bodies see `ctx.abortSignal` fire. With `compensate`, the runs roll back instead.
+   * step bodies see `ctx.abortSignal` fire. With `compensate`, the runs roll back instead. A run
+   * whose workflow has an `@OnCancel()` cleanup (registered in this process) runs it, after its
+   * rollback if it rolls back.
    */
   async cancel(key: string, options: CancelOptions = {}): Promise<void> {
     assertSelector(options, 'cancel');

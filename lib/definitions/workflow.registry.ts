@@ -5,6 +5,7 @@ import type { RunLimits } from '../options/limit-options.js';
 import type { RunFlow } from '../options/flow-options.js';
 import type { WorkflowLifecycle } from './lifecycle-options.js';
 import type { SignalPayloadTypes } from './signal-payloads.js';
+import type { OnCancelDefinition } from './on-cancel-definition.js';
 
 /** A discovered `@Workflow()` method, ready to execute. */
 export interface WorkflowDefinition extends WorkflowLifecycle {
@@ -22,6 +23,8 @@ export interface WorkflowDefinition extends WorkflowLifecycle {
   limits?: RunLimits;
   /** Start rules (`@Workflow({ singleton, debounce, priority })`). */
   flow?: RunFlow;
+  /** `@OnCancel()`: the durable cleanup of its cancelled runs. */
+  onCancel?: OnCancelDefinition;
   /** The stored input as the method receives it (an instance of `inputType` when there is one). */
   toInput(input: unknown): unknown;
   invoke(input: unknown): Promise<unknown>;

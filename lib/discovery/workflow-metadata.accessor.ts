@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
   BRANCH_METADATA,
+  ON_CANCEL_METADATA,
   REPEAT_METADATA,
   SCHEDULED_METADATA,
   STEP_METADATA,
@@ -13,6 +14,7 @@ import type {
   StepOptions,
   WorkflowOptions,
 } from '../options/workflow-options.interface.js';
+import type { OnCancelOptions } from '../options/on-cancel-options.interface.js';
 import type { ScheduledMetadata } from '../schedules/schedule.interface.js';
 
 /** The only reader of ChronoForge's decorator metadata. */
@@ -40,5 +42,11 @@ export class WorkflowMetadataAccessor {
 
   getStep(target: unknown): StepOptions | undefined {
     return typeof target === 'function' ? this.reflector.get(STEP_METADATA, target) : undefined;
+  }
+
+  getOnCancel(target: unknown): OnCancelOptions | undefined {
+    return typeof target === 'function'
+      ? this.reflector.get(ON_CANCEL_METADATA, target)
+      : undefined;
   }
 }

@@ -8,6 +8,11 @@ import {
   toStepDefinition,
   toWorkflowDefinition,
 } from '../definitions/method-definitions.js';
+import {
+  assignOnCancel,
+  type FoundOnCancel,
+  toOnCancel,
+} from '../definitions/on-cancel-definition.js';
 import { type WorkflowDefinition, WorkflowRegistry } from '../definitions/workflow.registry.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
@@ -29,7 +34,7 @@ export interface DiscoveredDefinitions {
 }
 
 /**
- * Finds `@Workflow()`, `@DurableStep()`, `@Repeat()`, `@Branch()` and `@Scheduled()` methods on singleton
+ * Finds `@Workflow()`, `@DurableStep()`, `@Repeat()`, `@Branch()`, `@Scheduled()` and `@OnCancel()` methods on singleton
  * providers at module init and turns their options into ready definitions (checked and parsed
  * once, here). It wraps nothing itself: the workflows go to the `WorkflowRegistry`, the durable
  * methods to `DurableMethods`.
@@ -63,6 +68,7 @@ export class WorkflowExplorer implements OnModuleInit {
       const { instance, metatype } = wrapper;
       if (!instance || typeof instance !== 'object' || !metatype) continue;
       const proto = Object.getPrototypeOf(instance) as Record<string, unknown>;
+      const provider = { workflows: [] as WorkflowDefinition[], onCancel: [] as FoundOnCancel[] };
       for (const methodName of this.scanner.getAllMethodNames(proto)) {
         const method = proto[methodName];
         const workflow = this.accessor.getWorkflow(method);
@@ -70,13 +76,18 @@ export class WorkflowExplorer implements OnModuleInit {
         const repeat = this.accessor.getRepeat(method);
         const branch = this.accessor.getBranch(method);
         const scheduled = this.accessor.getScheduled(method);
-        if (!workflow && !step && !repeat && !branch && !scheduled) continue;
+        const onCancel = this.accessor.getOnCancel(method);
+        if (!workflow && !step && !repeat && !branch && !scheduled && !onCancel) continue;
         const where = `${(metatype as Type).name}#${methodName}`;
         if (!wrapper.isDependencyTreeStatic()) {
           this.logger.warn(
             `Skipping ${where}: workflows and steps must live on singleton providers.`,
           );
           continue;
+        }
+        if (onCancel) {
+          const decorated = Boolean(workflow || step || repeat || branch);
+          provider.onCancel.push(toOnCancel(instance, methodName, onCancel, where, decorated));
         }
         if (step || repeat || branch) {
           found.methods.push({
@@ -103,10 +114,15 @@ export class WorkflowExplorer implements OnModuleInit {
             ),
           );
           found.workflows.push(definition);
+          provider.workflows.push(definition);
           if (scheduled)
             found.schedules.push({ workflow: definition.name, meta: scheduled, where });
         }
       }
+      const names = provider.workflows.map((w) => w.name);
+      const cleanups = assignOnCancel((metatype as Type).name, names, provider.onCancel);
+      for (const definition of provider.workflows)
+        definition.onCancel = cleanups.get(definition.name);
     }
     return found;
   }

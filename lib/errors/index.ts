@@ -37,3 +37,4 @@ export * from './step-timeout.error.js';
 export * from './deadline-exceeded.error.js';
 export * from './non-determinism.error.js';
 export * from './workflow-version-missing.error.js';
+export * from './invalid-on-cancel.error.js';

@@ -4,6 +4,7 @@ import { LOCK_EXPIRED } from '../persistence/workflow.sql.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import { RunListStore } from './run-list.store.js';
 import type { Ancestor, RunDetailRow, StepRow } from './run-rows.js';
+import { ON_CANCEL_STEP } from '../lifecycle/on-cancel.js';
 
 /** Most recent tick rows shown per repeat. */
 export const TICKS_SHOWN = 25;
@@ -61,12 +62,16 @@ export class RunDetailStore {
     return { rows, total: count.n };
   }
 
-  /** The run's compensation step logs (`$compensate$<step>`) in the order they began, at most `limit`. */
+  /**
+   * The run's compensation step logs (`$compensate$<step>`) and its `@OnCancel()` cleanup
+   * (`$oncancel$`) in the order they began, at most `limit`.
+   */
   async compensations(id: string, limit: number): Promise<StepRow[]> {
     return this.store.query<StepRow>(
       `SELECT ${STEP_COLUMNS} FROM ${this.store.table('execution_logs')}
-       WHERE workflow_id = $1 AND left(step_name, length($2)) = $2 ORDER BY id LIMIT $3`,
-      [id, COMPENSATION_PREFIX, limit],
+       WHERE workflow_id = $1 AND (left(step_name, length($2)) = $2 OR step_name = $4)
+       ORDER BY id LIMIT $3`,
+      [id, COMPENSATION_PREFIX, limit, ON_CANCEL_STEP],
     );
   }
 

@@ -39,6 +39,8 @@ export function noteCompensation(
     transactional: step.transactional,
     isolation: step.isolation,
     timeout: step.timeout,
+    // The step's limit (its keys computed from the step's arguments) gates its compensation too.
+    limit: step.limit,
   };
   map.set(stepName, { stepName, run: () => call(result), options });
 }

@@ -25,3 +25,6 @@ export const CLEANUP_SCHEDULER_ID = 'chronoforge-cleanup';
 
 /** Metadata key of `@Scheduled()`. */
 export const SCHEDULED_METADATA = 'chronoforge:scheduled';
+
+/** Metadata key of `@OnCancel()` (its options). */
+export const ON_CANCEL_METADATA = 'chronoforge:on-cancel';

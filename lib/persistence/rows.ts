@@ -20,6 +20,10 @@ export interface RunRow {
   history?: Array<string | null> | null;
   /** The `@Workflow({ version })` the run started with. */
   version?: string | null;
+  /** A rollback's record: `cause`, and `compensate: false` for a cancel that only cleans up. */
+  compensation?: { cause?: string; compensate?: boolean } | null;
+  /** Why the run was cancelled. */
+  cancel_reason?: string | null;
 }
 
 /** A step log as the replay needs it. */

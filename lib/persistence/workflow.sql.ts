@@ -121,7 +121,7 @@ export class WorkflowStatements {
              started_at = COALESCE(started_at, now()), wake_pending = false, updated_at = now()
            WHERE id = $1 AND state IN (${LOCKABLE}) AND ${staleLock} AND ${due('$3')}
            RETURNING id, key, job_name, input, context, state, attempt, retry_counts, max_duration_ms,
-             deadline_at, history, version)
+             deadline_at, history, version, compensation, cancel_reason)
          SELECT w.*, COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
              'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
            FROM ${logs} l WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs

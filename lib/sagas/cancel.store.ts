@@ -7,6 +7,11 @@ export interface CancelRollback {
   all: boolean;
   /** Otherwise, the runs of these workflows. */
   workflows: string[];
+  /**
+   * Runs of these workflows (those with an `@OnCancel()` cleanup) that do not roll back begin a
+   * rollback that only runs the cleanup (`compensation.compensate` false).
+   */
+  cleanups: string[];
 }
 
 /** A run a cancel moved: to `cancelled`, or to `compensating` (due at `nextRunAt`). */
@@ -24,7 +29,8 @@ export class CancelStore {
   /**
    * In one statement, cancels run `id` when it is in one of `from` and, with `children`, every
    * descendant in one of `from` (children spawned by its branches, their children, …): each
-   * ends `cancelled`, or begins its rollback (`compensating`, due now) when `rollback` says so.
+   * ends `cancelled`, or begins its rollback (`compensating`, due now) when `rollback` says so
+   * (a rollback that only runs the `@OnCancel()` cleanup, for a run that has one).
    * The lock is cleared, so a pass in flight writes nothing more. Returns the runs it moved (none
    * when run `id` itself was not in one of `from`).
    */
@@ -37,6 +43,7 @@ export class CancelStore {
   ): Promise<CancelledRun[]> {
     const { wf, logs } = this.store;
     const rolls = `($5::boolean OR w.job_name = ANY($6::text[]))`;
+    const moves = `(${rolls} OR w.job_name = ANY($7::text[]))`;
     return this.store.query<CancelledRun>(
       `WITH RECURSIVE tree AS (
          SELECT id FROM ${wf} WHERE id = $1 AND state = ANY($2::text[])
@@ -44,14 +51,16 @@ export class CancelStore {
          SELECT c.id FROM tree t JOIN ${logs} b ON b.workflow_id = t.id
            JOIN ${wf} c ON c.parent_execution_log_id = b.id
          WHERE $4::boolean)
-       UPDATE ${wf} w SET state = CASE WHEN ${rolls} THEN 'compensating' ELSE 'cancelled' END,
-         next_run_at = CASE WHEN ${rolls} THEN now() END,
-         finished_at = CASE WHEN ${rolls} THEN NULL ELSE now() END,
-         compensation = CASE WHEN ${rolls} THEN jsonb_build_object('cause', 'cancelled') ELSE compensation END,
+       UPDATE ${wf} w SET state = CASE WHEN ${moves} THEN 'compensating' ELSE 'cancelled' END,
+         next_run_at = CASE WHEN ${moves} THEN now() END,
+         finished_at = CASE WHEN ${moves} THEN NULL ELSE now() END,
+         compensation = CASE WHEN ${rolls} THEN jsonb_build_object('cause', 'cancelled')
+           WHEN ${moves} THEN jsonb_build_object('cause', 'cancelled', 'compensate', false)
+           ELSE compensation END,
          cancel_reason = $3, locked_at = NULL, locked_by = NULL, wake_pending = false, updated_at = now()
        FROM tree WHERE w.id = tree.id AND w.state = ANY($2::text[])
        RETURNING w.id::text AS id, w.state, w.next_run_at AS "nextRunAt"`,
-      [id, from, reason, children, rollback.all, rollback.workflows],
+      [id, from, reason, children, rollback.all, rollback.workflows, rollback.cleanups],
     );
   }
 }

@@ -13,7 +13,8 @@ import { SagaStore } from './saga.store.js';
  * the deadline, the recovery sweep, or the pass that a deadline during a step body halted):
  * `onTimeout: 'cancel'` cancels it (reason "deadline exceeded"), `'fail'` fails it with
  * `DeadlineExceededError`; either begins the run's rollback instead when its workflow rolls back
- * on that outcome. No step body runs in that pass.
+ * on that outcome, and a cancel of a workflow with an `@OnCancel()` cleanup begins one that runs
+ * it. No step body runs in that pass.
  */
 @Injectable()
 export class DeadlineEnforcer {
@@ -30,11 +31,22 @@ export class DeadlineEnforcer {
     const error = toErrorRecord(new DeadlineExceededError(run.id, deadline), null);
     const reason = `deadline exceeded (${deadline.toISOString()})`;
     const attempt = run.attempt + 1;
-    if (definition.compensateOn.includes(cause)) {
+    const rollsBack = definition.compensateOn.includes(cause);
+    // A cancel of a workflow with an `@OnCancel()` cleanup runs it (in a rollback of its own).
+    if (rollsBack || (!fail && definition.onCancel)) {
       const begun = await end.settle(() =>
         fail
           ? this.sagas.beginRollback(run.id, owner, cause, attempt, error, null)
-          : this.sagas.beginRollback(run.id, owner, cause, run.attempt, null, null, reason),
+          : this.sagas.beginRollback(
+              run.id,
+              owner,
+              cause,
+              run.attempt,
+              null,
+              null,
+              reason,
+              rollsBack,
+            ),
       );
       if (!begun) return 'lock_lost';
       await end.afterRelease(begun.nextRunAt);

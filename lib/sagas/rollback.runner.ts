@@ -1,5 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { COMPENSATION_PREFIX, compensationsOf } from '../lifecycle/compensations.js';
+import {
+  COMPENSATION_PREFIX,
+  compensationsOf,
+  type PendingCompensation,
+} from '../lifecycle/compensations.js';
 import type { PassOutcome } from '../observability/chrono-forge-metrics.js';
 import type { CompensateOn } from '../options/workflow-options.interface.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
@@ -11,6 +15,12 @@ import type { PassEnding } from './pass-ending.js';
 import { SagaStore } from './saga.store.js';
 import { DeadlineEnforcer } from './deadline-enforcer.js';
 import { pastDeadline } from '../lifecycle/deadline.js';
+import { WorkflowQueue } from '../queue/workflow.queue.js';
+import { ON_CANCEL_STEP } from '../lifecycle/on-cancel.js';
+import type { CancelInfo } from '../options/on-cancel-options.interface.js';
+
+/** What {@link SagaStore.rollbackOrder} returns. */
+type RollbackOrder = Awaited<ReturnType<SagaStore['rollbackOrder']>>;
 
 /** Wait before the pass that follows a rollback pass in which an engine statement failed. */
 const FAULT_RETRY_MS = 1_000;
@@ -25,9 +35,11 @@ const CHILDREN_RECHECK_MS = 1_000;
  * recorded once, retried by its own policy (a retry halts the pass, as a step retry does), skipped
  * on replay. A compensation that exhausts its retries is listed and the rollback goes on.
  *
- * Children of a branch that roll back too (a cancel with `compensate` and `children`) go before
- * the parent's steps completed before that branch started: the parent compensates its later
- * steps, then waits (looking again every second) until no such child is still `compensating`.
+ * Children go before the parent's steps completed before their branch started: on reaching such
+ * a step, the pass moves the completed children of the branches started after it (that never
+ * rolled back) to `compensating` (cause `byParent`) and waits, looking again every second, until
+ * no child of such a branch is still `compensating` (children a cancel with `children` moved are
+ * waited for the same way). A rollback ends only after every child of the run rolled back.
  */
 @Injectable()
 export class RollbackRunner {
@@ -36,6 +48,7 @@ export class RollbackRunner {
     private readonly workflows: WorkflowStore,
     private readonly steps: StepRunner,
     private readonly deadlines: DeadlineEnforcer,
+    private readonly queue: WorkflowQueue,
   ) {}
 
   /**
@@ -63,6 +76,81 @@ export class RollbackRunner {
     return 'compensating';
   }
 
+  /**
+   * Begins the rollback of the run's completed children of the branches started after step
+   * `afterStep` completed (`null`: all), wakes them once that is durable, and halts the pass to
+   * look again soon. A failed statement faults the pass (the next one moves them).
+   */
+  private async awaitChildren(scope: RunScope, afterStep: string | null): Promise<void> {
+    const moved = await this.sagas
+      .rollBackChildren(scope.run.id, scope.owner, afterStep)
+      .catch((err) => {
+        scope.markFaulted(err);
+        return [];
+      });
+    // NOTE: a lost enqueue is found by the recovery sweep (an overdue `compensating` run).
+    await Promise.all(
+      moved.map((c) => this.queue.enqueueRun(c.id, c.nextRunAt).catch(() => undefined)),
+    );
+    try {
+      scope.halt(scope.now() + CHILDREN_RECHECK_MS);
+    } catch {
+      // NOTE: halt() throws HaltExecution; the pass ends as halted.
+    }
+  }
+
+  /**
+   * Runs the compensations of `order` in order, into `compensated` and `failed`; children go
+   * before the steps completed before their branch started. Ends early when the pass halts.
+   */
+  private async compensateSteps(
+    scope: RunScope,
+    pending: ReadonlyMap<string, PendingCompensation>,
+    order: RollbackOrder,
+    compensated: string[],
+    failed: string[],
+  ): Promise<void> {
+    for (const { name: stepName, waits } of order.steps) {
+      if (waits) return this.awaitChildren(scope, stepName);
+      const { run: undo, options } = pending.get(stepName)!;
+      const name = `${COMPENSATION_PREFIX}${stepName}`;
+      try {
+        await this.steps.runAs(scope, name, undo, options);
+        compensated.push(stepName);
+      } catch {
+        // Halted (a retry), lost, crashed or faulted: the next pass goes on from here.
+        if (scope.halted || scope.lost || scope.crashed || scope.fault) return;
+        // Exhausted its retries (ExecutionFailedError), or could not run: listed, and the
+        // rollback goes on.
+        failed.push(name);
+      }
+    }
+    // Children of branches older than every compensated step: the rollback ends after theirs.
+    if (order.childrenPending) return this.awaitChildren(scope, null);
+  }
+
+  /**
+   * Runs the `@OnCancel()` cleanup of a cancelled run as the durable step `$oncancel$` (recorded
+   * once, retried by its policy, skipped on replay); one that exhausts its retries is listed in
+   * `failed`, as a compensation is.
+   */
+  private async cleanUp(scope: RunScope, compensated: boolean, failed: string[]): Promise<void> {
+    const { definition, run } = scope;
+    const onCancel = definition.onCancel!;
+    const info: CancelInfo = { reason: run.cancel_reason ?? null, compensated };
+    try {
+      await this.steps.runAs(
+        scope,
+        ON_CANCEL_STEP,
+        () => onCancel.call(definition.toInput(run.input), info),
+        onCancel.options,
+      );
+    } catch {
+      if (scope.halted || scope.lost || scope.crashed || scope.fault) return;
+      failed.push(ON_CANCEL_STEP);
+    }
+  }
+
   /** Whether this layer takes the pass: a rollback, or a run past its deadline. */
   takesPass(scope: RunScope): boolean {
     return scope.run.state === 'compensating' || pastDeadline(scope);
@@ -72,49 +160,36 @@ export class RollbackRunner {
   async pass(scope: RunScope, end: PassEnding): Promise<PassOutcome | undefined> {
     if (scope.run.state !== 'compensating') return this.deadlines.enforce(scope, end);
     const { run, owner } = scope;
-    const collect = CollectingScope.of(scope);
-    try {
-      const invoked = runStorage.run(collect, () => scope.definition.invoke(run.input));
-      await Promise.race([invoked, collect.stopped]);
-    } catch {
-      // NOTE: the replay only collects compensations; how the method ends does not matter.
-    }
-    await collect.settle();
-    if (collect.crashed) return undefined;
-    if (collect.lost) return 'lock_lost';
     const failed: string[] = [];
     const compensated: string[] = [];
-    if (!collect.fault) {
+    // A cancel that only runs the `@OnCancel()` cleanup compensates nothing.
+    const compensates = run.compensation?.compensate !== false;
+    const collect = CollectingScope.of(scope);
+    if (compensates) {
+      try {
+        const invoked = runStorage.run(collect, () => scope.definition.invoke(run.input));
+        await Promise.race([invoked, collect.stopped]);
+      } catch {
+        // NOTE: the replay only collects compensations; how the method ends does not matter.
+      }
+      await collect.settle();
+      if (collect.crashed) return undefined;
+      if (collect.lost) return 'lock_lost';
+    }
+    if (compensates && !collect.fault) {
       const pending = compensationsOf(collect);
       const order = await this.sagas.rollbackOrder(run.id, [...pending.keys()]).catch((err) => {
         scope.markFaulted(err);
-        return { steps: [], childrenSince: null };
+        return { steps: [], childrenPending: false };
       });
-      await runStorage.run(scope, async () => {
-        for (const { name: stepName, completedAt } of order.steps) {
-          if (order.childrenSince !== null && completedAt < order.childrenSince) {
-            // Children of a later branch are still rolling back: they go first; look again soon.
-            try {
-              scope.halt(scope.now() + CHILDREN_RECHECK_MS);
-            } catch {
-              break;
-            }
-          }
-          const { run: undo, options } = pending.get(stepName)!;
-          const name = `${COMPENSATION_PREFIX}${stepName}`;
-          try {
-            await this.steps.runAs(scope, name, undo, options);
-            compensated.push(stepName);
-          } catch {
-            // Halted (a retry), lost, crashed or faulted: the next pass goes on from here.
-            if (scope.halted || scope.lost || scope.crashed || scope.fault) break;
-            // Exhausted its retries (ExecutionFailedError), or could not run: listed, and the
-            // rollback goes on.
-            failed.push(name);
-          }
-        }
-      });
+      if (!scope.fault)
+        await runStorage.run(scope, () =>
+          this.compensateSteps(scope, pending, order, compensated, failed),
+        );
     }
+    const ended = !(collect.fault || scope.fault || scope.halted || scope.lost || scope.crashed);
+    if (ended && run.compensation?.cause === 'cancelled' && scope.definition.onCancel)
+      await runStorage.run(scope, () => this.cleanUp(scope, compensates, failed));
     await scope.settle();
     if (scope.crashed) return undefined;
     if (scope.lost) return 'lock_lost';

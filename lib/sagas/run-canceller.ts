@@ -31,10 +31,11 @@ export class RunCanceller {
           `cancel() ${flag} must be a boolean, got ${describeValue(options[flag])}.`,
         );
     }
+    const cleanups = this.registry.names().filter((n) => this.registry.get(n)?.onCancel);
     const rollback: CancelRollback =
       options.compensate === undefined
-        ? { all: false, workflows: this.rollsBackOnCancel() }
-        : { all: options.compensate, workflows: [] };
+        ? { all: false, workflows: this.rollsBackOnCancel(), cleanups }
+        : { all: options.compensate, workflows: [], cleanups };
     const moved = await this.cancels.cancel(
       id,
       from,

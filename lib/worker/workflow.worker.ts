@@ -26,6 +26,7 @@ import { ChronoForgeClock } from '../util/clock.js';
 import { isMergeJobData, isRunId, type MergeJobData, type RunJobData } from '../queue/job-data.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { ScheduleTicker } from './schedule-ticker.js';
+import { StalledDeadlines } from '../sagas/stalled-deadlines.js';
 
 /** Overdue idle runs younger than this are left to their own queued wake-up. */
 const SWEEP_GRACE_MS = 1_000;
@@ -54,6 +55,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly limits: LimitDeclarations,
     private readonly limitStore: LimitStore,
     private readonly schedules: ScheduleTicker,
+    private readonly stalledDeadlines: StalledDeadlines,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -111,6 +113,8 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
           SWEEP_GRACE_MS,
           batchSize,
         );
+        // Stalled runs past their deadline: woken, their next pass ends them per `onTimeout`.
+        await this.stalledDeadlines.sweep(batchSize);
         // Limits: slots of dead passes are freed and the waiters they held back are woken.
         await this.limitStore.sweep();
         if (Math.random() < 0.01) await this.heartbeat.prune();

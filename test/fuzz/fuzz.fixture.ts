@@ -3,6 +3,7 @@ import {
   Branch,
   DurableStep,
   ExecutionFailedError,
+  OnCancel,
   Repeat,
   RetryPolicy,
   Workflow,
@@ -10,6 +11,9 @@ import {
 } from '../../lib/index.js';
 import { FuzzLedger } from './ledger.js';
 import { STEP_ATTEMPTS, stateKey, type StepNode, type Stmt } from './program.js';
+
+/** Ledger node of the `@OnCancel()` cleanup of `fuzz.saga` (it runs in the rollback, as undos do). */
+export const ON_CANCEL_NODE = 'oncancel.undo';
 
 /** Budget of every step, tick and `ctx.step` of the fuzz workflows: short backoffs, no jitter. */
 export const stepRetry = new RetryPolicy({
@@ -150,6 +154,12 @@ export class FuzzWorkflows {
   })
   async saga(input: ProgramInput): Promise<Record<string, Value>> {
     return this.program({ ...input, saga: true });
+  }
+
+  /** The `@OnCancel()` cleanup of a cancelled saga: ledger node `oncancel.undo`, after its rollback. */
+  @OnCancel({ workflow: 'fuzz.saga', retry: stepRetry })
+  async sagaCancelled(input: ProgramInput): Promise<void> {
+    await this.ledger.record(input.root, ON_CANCEL_NODE);
   }
 
   private step(root: string, s: StepNode, saga: boolean): Promise<string> {

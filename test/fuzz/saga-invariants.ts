@@ -1,4 +1,5 @@
 import { type Case, fuzzStats } from './batch.js';
+import { ON_CANCEL_NODE } from './fuzz.fixture.js';
 
 /** Steps of `fuzz.saga` that have a compensation: `sagaWork`, `sagaTxWork` and inline `s_<id>`. */
 const COMPENSATED = `(starts_with(e.step_name, 'step$sagaWork') OR starts_with(e.step_name, 'step$sagaTxWork')
@@ -20,9 +21,10 @@ type Query = <R extends object>(text: string, values?: unknown[]) => Promise<R[]
  * The rollback invariants of saga programs (`fuzz.saga`). A run that rolled back (`compensated`)
  * compensated exactly its completed compensated steps — each compensation's body ran exactly once
  * (at least once in a run a fault struck; exactly once when transactional), last completed step
- * first — and a cancelled saga had none to compensate. No forward step body ran in a rollback
- * pass, no compensation body outside one, and nothing was compensated in a run that did not roll
- * back.
+ * first — and a cancelled saga had none to compensate; a cancelled saga ran its `@OnCancel()`
+ * cleanup once (at least once in a run a fault struck), and no other saga ran it. No forward step
+ * body ran in a rollback pass, no compensation body outside one, and nothing was compensated in a
+ * run that did not roll back.
  */
 export async function checkSagas(
   q: Query,
@@ -48,7 +50,12 @@ export async function checkSagas(
     const done = mine.filter((l) => !l.step_name.startsWith('$') && l.log_state === 'completed');
     const undone = mine.filter((l) => l.step_name.startsWith('$compensate$'));
     const rows = ledger.filter((r) => r.root === c.key);
-    const undoRows = rows.filter((r) => r.node.endsWith('.undo'));
+    const undoRows = rows.filter((r) => r.node.endsWith('.undo') && r.node !== ON_CANCEL_NODE);
+    // The @OnCancel cleanup: once per successful cancel (at least once if a fault struck), never
+    // otherwise.
+    const cleanups = rows.filter((r) => r.node === ON_CANCEL_NODE).length;
+    if (c.cancel === 'ok' ? cleanups < 1 || (cleanups > 1 && !faultyOf(c)) : cleanups > 0)
+      report(c.key, `@OnCancel cleanup ran ${cleanups}x (cancel ${c.cancel ?? 'none'})`);
     if (state === 'cancelled' && done.length > 0)
       report(c.key, `cancelled with ${done.length} completed compensated step(s) not undone`);
     if (state !== 'compensated') {

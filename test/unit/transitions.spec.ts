@@ -34,22 +34,23 @@ describe('TRANSITIONS', () => {
       running: ['idle', 'completed', 'failed', 'stalled', 'cancelled', 'compensating'],
       stalled: ['idle', 'cancelled', 'compensating'],
       failed: ['idle', 'compensating'],
-      completed: [],
+      completed: ['compensating'],
       cancelled: [],
-      compensating: ['compensated', 'failed', 'cancelled'],
+      compensating: ['compensated', 'failed', 'cancelled', 'completed'],
       compensated: [],
     });
   });
 
-  it('should make completed, cancelled and compensated terminal', () => {
-    expect(TRANSITIONS.completed).toHaveLength(0);
+  it('should make cancelled and compensated terminal, and completed left only by a rollback', () => {
+    // A completed child rolls back when its parent does (cause byParent), nothing else moves it.
+    expect(TRANSITIONS.completed).toEqual(['compensating']);
     expect(TRANSITIONS.cancelled).toHaveLength(0);
     expect(TRANSITIONS.compensated).toHaveLength(0);
   });
 
   it('should only let a running pass finish a run, or a rollback end it', () => {
     for (const from of STATES) {
-      expect(canTransition(from, 'completed')).toBe(from === 'running');
+      expect(canTransition(from, 'completed')).toBe(from === 'running' || from === 'compensating');
       expect(canTransition(from, 'failed')).toBe(from === 'running' || from === 'compensating');
       expect(canTransition(from, 'stalled')).toBe(from === 'running');
       expect(canTransition(from, 'compensated')).toBe(from === 'compensating');

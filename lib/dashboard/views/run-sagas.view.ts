@@ -19,7 +19,13 @@ export function compensationTimeline(
     (c, i) =>
       html`<tr data-compensation="${c.step_name}">
         <td>${i + 1}</td>
-        <td><code>${c.step_name.slice('$compensate$'.length)}</code></td>
+        <td>
+          ${
+            c.step_name.startsWith('$compensate$')
+              ? html`<code>${c.step_name.slice('$compensate$'.length)}</code>`
+              : html`cleanup (<code>@OnCancel</code>)`
+          }
+        </td>
         <td>${badge(c.state)}${failed.has(c.step_name) ? html` <b>listed as failed</b>` : ''}</td>
         <td>${c.attempts}</td>
         <td>${when(c.started_at, ctx.now)}</td>
@@ -27,7 +33,11 @@ export function compensationTimeline(
         <td>${c.error_class ? html`<b>${c.error_class}</b>: ${c.error_message ?? ''}` : ''}</td>
       </tr>`,
   );
-  const cause = record ? html`began on <b>${record.cause}</b>` : html`began`;
+  const cause = !record
+    ? html`began`
+    : record.cause === 'byParent'
+      ? html`began with its parent's rollback (<b>byParent</b>)`
+      : html`began on <b>${record.cause}</b>`;
   return html`<h2>Compensations</h2>
     <p>Rollback ${cause}; last completed step first.</p>
     <table class="compensations">
