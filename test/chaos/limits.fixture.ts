@@ -21,7 +21,7 @@ export const CHAOS_CONC_SLOTS = CHAOS_LIMITS['chaos.conc'].concurrency;
 export const CHAOS_RATE_LIMIT = CHAOS_LIMITS['chaos.rate'].rate.limit;
 export const CHAOS_RATE_WINDOW_MS = 2_000;
 /** How long a `chaos.conc` body works (long enough for slots to be held when a worker dies). */
-export const CHAOS_HOLD_MS = 300;
+export const CHAOS_HOLD_MS = 800;
 /** Keys the limited runs spread over. */
 export const CHAOS_LIMIT_KEYS = 4;
 /** Ledger rows (distinct steps) each limited run writes. */
