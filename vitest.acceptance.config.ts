@@ -6,7 +6,8 @@ import { defineConfig } from 'vitest/config';
  * concurrency across worker processes): they measure wall-clock windows, so they run alone — one
  * file at a time, outside `npm test`'s parallel files, which starve their worker processes of CPU
  * on a 2-core machine. CF_QUEUE=redis|postgres selects the queue backend (default redis); `.ci/run`
- * runs both.
+ * runs both. ACCEPTANCE_FULL=1 runs the limits suite at the issue's full sizes (see
+ * test/e2e/limits.acceptance.ts); the default is bounded for CI.
  */
 export default defineConfig({
   test: {

@@ -140,7 +140,17 @@ export class StepRunner {
           runAttempt(scope, stepName, timeoutMs, this.watcher, () =>
             tx ? transactionStorage.run(tx.manager, fn) : fn(),
           );
-        const run = () => stepStorage.run(stepName, () => beforeBody?.()?.then(body) ?? body());
+        // A limited step checks its lease again right before the body: the admission (and a late
+        // grant's re-stamp) awaited the database, and a pass stalled there past its lock's lifetime
+        // may have been taken over meanwhile (found by the chaos suite's limited runs).
+        const checked = () => {
+          scope.assertCanWork();
+          return body();
+        };
+        const run = () =>
+          stepStorage.run(stepName, () =>
+            beforeBody ? (beforeBody()?.then(checked) ?? checked()) : body(),
+          );
         value = await observeStep(this.tracer, this.metrics, scope, stepName, attempts, run);
         // A refused durable call inside the body fails the step even when the body caught it.
         const refused = scope.takeRefusal(stepName);

@@ -15,12 +15,21 @@ import {
   chaosProviders,
 } from './chaos.fixture.js';
 import { chaosServices } from './services.js';
-import { collectInvariants, healthAfterDrain, printChaosReport } from './invariants.js';
+import {
+  assertChaosInvariants,
+  collectInvariants,
+  healthAfterDrain,
+  printChaosReport,
+} from './invariants.js';
+import { collectLimitInvariants, planLimitedRuns, startDueLimited } from './limit-invariants.js';
+import { chaosLimitProviders, ChaosLimitLedger, LIMITED_BODIES } from './limits.fixture.js';
 import { ChaosWorkerPool } from './worker-pool.js';
+import { newFaultLog, runFaults } from './faults.js';
 
 /**
  * The chaos suite: three worker processes run a few hundred workflows (steps, a retried step, a
- * sleep, a signal, a repeat, a branch with children and a merge) while the driver SIGKILLs workers,
+ * sleep, a signal, a repeat, a branch with children and a merge) and limited runs (a per-key
+ * semaphore and a per-key rate: limits.fixture.ts) while the driver SIGKILLs workers,
  * restarts Redis twice (losing every queued job) and PostgreSQL once. Then it waits for the drain
  * and checks the engine's invariants from the ledger every step body writes.
  *
@@ -31,18 +40,14 @@ import { ChaosWorkerPool } from './worker-pool.js';
  */
 
 const RUNS = Number(process.env.CHAOS_RUNS ?? 200);
+/** `chaos.limited` runs (one per 2 parents, at least 24) and the chaos workers' liveness rule. */
+const LIMITED = Math.max(24, Math.ceil(RUNS / 2));
+const DEAD_AFTER_MS = 30_000;
+const SWEEP_MS = 250;
 /** Worker processes on the one queue (CHAOS_WORKERS); 4 as in a small production deployment. */
 const WORKERS = Math.max(1, Number(process.env.CHAOS_WORKERS ?? 4));
 const CHAOS_MS = Number(process.env.CHAOS_SECONDS ?? (RUNS >= 150 ? 24 : 16)) * 1000;
 const DRAIN_MS = Number(process.env.CHAOS_DRAIN_SECONDS ?? 120) * 1000;
-/** Mean delay between two SIGKILLs. */
-const KILL_EVERY_MS = 2_500;
-/**
- * Faults happen in the first 75 % of the window (the last Redis restart at 65 %); the rest lets
- * replacement workers boot. A merge poller lost to a fault is only noticed by the parent's safety
- * timer about 60 s later (see BranchRunner.merge), which bounds the drain from below.
- */
-const KILLS_UNTIL = 0.75;
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const script = join(root, 'dist/test/chaos/chaos-worker.main.js');
@@ -64,10 +69,9 @@ describe('chaos: SIGKILLed workers, Redis and PostgreSQL restarts', () => {
   const services = chaosServices(join(logDir, 'services'));
   let app: INestApplicationContext | undefined;
   let client: WorkflowClient;
-  const stats = { kills: 0, redisRestarts: 0, pgRestarts: 0 };
+  const faultLog = newFaultLog();
+  const { stats, pgOutages, redisOutages, kills } = faultLog;
   let passed = false;
-  /** PostgreSQL restarts: [stopped at, back at] (ms since epoch; `to` unset while down). */
-  const pgOutages: Array<[number, number | undefined]> = [];
 
   const events: string[] = [];
   let tEvents = Date.now();
@@ -97,11 +101,12 @@ describe('chaos: SIGKILLed workers, Redis and PostgreSQL restarts', () => {
     app = await bootApp({
       schema,
       queueName,
-      providers: chaosProviders,
+      providers: [...chaosProviders, ...chaosLimitProviders],
       options: { worker: false },
     });
     client = app.get(WorkflowClient);
     await ChaosLedger.createTable(schema, (q) => sql(q));
+    await ChaosLimitLedger.createTable(schema, (q) => sql(q));
   });
 
   afterAll(async () => {
@@ -154,6 +159,7 @@ describe('chaos: SIGKILLed workers, Redis and PostgreSQL restarts', () => {
       const startAt = t0 + Math.floor((i / RUNS) * CHAOS_MS * 0.6);
       return { key: `chaos-${i}`, startAt, signalAt: startAt + rand(200, 3_000), signalled: false };
     });
+    const limited = planLimitedRuns(LIMITED, t0, CHAOS_MS * 0.6);
 
     let feeding = true;
     const feeder = (async () => {
@@ -179,72 +185,18 @@ describe('chaos: SIGKILLed workers, Redis and PostgreSQL restarts', () => {
             }
           }),
         );
-        if (runs.every((r) => r.handle && r.signalled)) return;
+        await startDueLimited(client, limited);
+        if (runs.every((r) => r.handle && r.signalled) && limited.every((r) => r.handle)) return;
         await sleep(50);
       }
     })();
 
-    // The fault schedule: kills until 75 %, Redis restarts at 15 % and 65 %, PostgreSQL at 40 %.
-    const faults: Array<{ at: number; what: string; run: () => Promise<void> }> = [
-      {
-        at: 0.15,
-        what: 'Redis restart',
-        run: async () => (await services.restartRedis(800), void stats.redisRestarts++),
-      },
-      {
-        at: 0.4,
-        what: 'PostgreSQL restart',
-        run: async () => {
-          const outage: [number, number | undefined] = [Date.now(), undefined];
-          pgOutages.push(outage);
-          try {
-            await services.restartPostgres(1_500);
-            stats.pgRestarts++;
-          } finally {
-            // Workers that were booting meanwhile may still fail a moment after it is back.
-            outage[1] = Date.now() + 5_000;
-          }
-        },
-      },
-      {
-        at: 0.65,
-        what: 'Redis restart',
-        run: async () => (await services.restartRedis(800), void stats.redisRestarts++),
-      },
-    ];
-    const faultLoop = (async () => {
-      for (const fault of faults) {
-        const wait = t0 + fault.at * CHAOS_MS - Date.now();
-        if (wait > 0) await sleep(wait);
-        event(`${fault.what}: begin`);
-        await fault.run();
-        event(`${fault.what}: end`);
-      }
-    })();
-    const killLoop = (async () => {
-      while (Date.now() - t0 < KILLS_UNTIL * CHAOS_MS) {
-        await sleep(rand(0.5, 1.5) * KILL_EVERY_MS);
-        if (Date.now() - t0 >= KILLS_UNTIL * CHAOS_MS) break;
-        // SIGKILL a random worker that is up, keeping at least one other up so the runs move on.
-        const ready = pool.ready();
-        if (ready.length < 2) {
-          event(`kill skipped: ${ready.length} worker(s) up`);
-          continue;
-        }
-        const victim = ready[Math.floor(Math.random() * ready.length)];
-        victim.killed = true;
-        victim.proc.kill('SIGKILL');
-        stats.kills++;
-        event(`SIGKILL ${victim.id} (pid ${victim.proc.pid})`);
-        pool.spawn();
-      }
-    })();
-    await Promise.all([faultLoop, killLoop]);
+    await runFaults({ t0, chaosMs: CHAOS_MS, services, pool, event, log: faultLog });
     const chaosEnd = Date.now();
     event('chaos over');
 
     // Drain: every parent and every child completed.
-    const expected = RUNS * (1 + CHAOS_CHILDREN);
+    const expected = RUNS * (1 + CHAOS_CHILDREN) + LIMITED;
     const drainDeadline = chaosEnd + DRAIN_MS;
     let completed = 0;
     for (;;) {
@@ -264,9 +216,18 @@ describe('chaos: SIGKILLed workers, Redis and PostgreSQL restarts', () => {
     writeFileSync(join(logDir, 'events.log'), `${events.join('\n')}\n`);
     if (process.env.CHAOS_VERBOSE) console.log(events.join('\n'));
 
-    const inv = await collectInvariants(schema, runs, RUNS);
-    const { lost, duplicates, afterCommit, notExactlyOnce, missingBodies, orphanBodies } = inv;
-    const { distinctBodies, expectedBodies, notHolder, overlapping, stranded, open } = inv;
+    const inv = await collectInvariants(schema, runs, RUNS, LIMITED * LIMITED_BODIES);
+    const lim = await collectLimitInvariants(schema, limited, {
+      kills,
+      outages: [...pgOutages, ...redisOutages],
+      deadAfterMs: DEAD_AFTER_MS,
+      sweepMs: SWEEP_MS,
+      slackMs: 3_000,
+    });
+    console.log(
+      `CHAOS limits: ${LIMITED} limited runs, peak bodies per key ${JSON.stringify(lim.concPeaks)}, ` +
+        `slots of killed workers reused after ${JSON.stringify(lim.freedAfterMs)} ms (${lim.outageExtended} bounds extended by an outage)`,
+    );
     printChaosReport(inv, {
       header:
         `CHAOS runs=${RUNS} (+${inv.childCount} children) workers=${WORKERS} kills=${stats.kills} ` +
@@ -277,17 +238,11 @@ describe('chaos: SIGKILLed workers, Redis and PostgreSQL restarts', () => {
       unexpectedExits: pool.unexpectedExits,
     });
 
-    expect(lost, 'lost runs').toEqual([]);
-    expect(duplicates, 'duplicate completed logs').toEqual([]);
-    expect(afterCommit, 'bodies re-run after their log committed').toEqual([]);
-    expect(notExactlyOnce, 'transactional steps not exactly once').toEqual([]);
-    expect(missingBodies, 'completed steps whose body never ran').toEqual([]);
-    expect(orphanBodies, 'bodies whose step never completed').toEqual([]);
-    expect(distinctBodies).toBe(expectedBodies);
-    expect(notHolder, 'bodies run without holding the lock').toEqual([]);
-    expect(overlapping, 'overlapping passes').toEqual([]);
-    expect(stranded, 'stranded runs').toEqual([]);
-    expect(open, 'non-terminal runs').toEqual([]);
+    assertChaosInvariants(inv);
+    expect(lim.lostLimited, 'lost limited runs').toEqual([]);
+    expect(lim.concViolations, 'per-key concurrency exceeded').toEqual([]);
+    expect(lim.rateViolations, 'rate windows exceeded').toEqual([]);
+    expect(lim.freeViolations, 'slots of killed workers freed late').toEqual([]);
     const health = await healthAfterDrain(app);
     expect(health.status, `health after the drain: ${JSON.stringify(health.checks)}`).toBe('up');
     expect(pool.unexpectedExits, 'workers that died by themselves').toEqual([]);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import type { INestApplicationContext } from '@nestjs/common';
+import { expect } from 'vitest';
 import { ChronoForgeHealth, type HealthReport, type WorkflowHandle } from '../../lib/index.js';
 import { sql } from '../support/env.js';
 import {
@@ -21,7 +22,13 @@ export interface ChaosRun {
  * The engine's invariants after a chaos run, read from the runs, their logs and the ledger every
  * step body writes (each list holds the violations).
  */
-export async function collectInvariants(schema: string, runs: ChaosRun[], RUNS: number) {
+export async function collectInvariants(
+  schema: string,
+  runs: ChaosRun[],
+  RUNS: number,
+  /** Distinct step bodies of the other (limited) runs. */
+  extraBodies = 0,
+) {
   // (1) Every run reached its expected terminal state with its expected result.
   const lost: string[] = [];
   for (const r of runs) {
@@ -93,7 +100,7 @@ export async function collectInvariants(schema: string, runs: ChaosRun[], RUNS: 
      WHERE l.step NOT LIKE '${MARKER_PREFIX}%'
        AND NOT EXISTS (SELECT 1 FROM ${logs} e WHERE e.workflow_id = w.id AND e.step_name = l.step AND e.state = 'completed')`,
   );
-  const expectedBodies = RUNS * (6 + CHAOS_TICKS) + RUNS * CHAOS_CHILDREN * 2;
+  const expectedBodies = RUNS * (6 + CHAOS_TICKS) + RUNS * CHAOS_CHILDREN * 2 + extraBodies;
   const distinctBodies = (
     await sql<{ n: number }>(
       `SELECT count(*)::int AS n FROM (SELECT DISTINCT key, step FROM ${ledger} WHERE step NOT LIKE '${MARKER_PREFIX}%') d`,
@@ -143,6 +150,21 @@ export async function collectInvariants(schema: string, runs: ChaosRun[], RUNS: 
 }
 
 export type ChaosInvariants = Awaited<ReturnType<typeof collectInvariants>>;
+
+/** The engine's invariants as assertions (after {@link printChaosReport}). */
+export function assertChaosInvariants(inv: ChaosInvariants): void {
+  expect(inv.lost, 'lost runs').toEqual([]);
+  expect(inv.duplicates, 'duplicate completed logs').toEqual([]);
+  expect(inv.afterCommit, 'bodies re-run after their log committed').toEqual([]);
+  expect(inv.notExactlyOnce, 'transactional steps not exactly once').toEqual([]);
+  expect(inv.missingBodies, 'completed steps whose body never ran').toEqual([]);
+  expect(inv.orphanBodies, 'bodies whose step never completed').toEqual([]);
+  expect(inv.distinctBodies).toBe(inv.expectedBodies);
+  expect(inv.notHolder, 'bodies run without holding the lock').toEqual([]);
+  expect(inv.overlapping, 'overlapping passes').toEqual([]);
+  expect(inv.stranded, 'stranded runs').toEqual([]);
+  expect(inv.open, 'non-terminal runs').toEqual([]);
+}
 
 /** Prints the one-line summary and, when something broke, the violations, timeline and worker logs. */
 export function printChaosReport(

@@ -57,6 +57,9 @@ export const fuzzStats = {
   /** Saga programs, and those that ended rolled back (`compensated`). */
   sagas: 0,
   compensated: 0,
+  /** Limited step bodies (fuzz.conc, fuzz.rate) and once bodies the ledger measured. */
+  limitBodies: 0,
+  onceBodies: 0,
 };
 
 /** Retries a driver action while it fails on an injected fault (a user would retry too). */
@@ -82,7 +85,12 @@ export async function runBatch(env: BatchEnv, programs: Program[]): Promise<stri
   const cases: Case[] = await Promise.all(
     programs.map(async (program, i): Promise<Case> => {
       const key = `${prefix}${i}`;
-      const input: ProgramInput = { root: key, body: program.body, saga: program.saga };
+      const input: ProgramInput = {
+        root: key,
+        body: program.body,
+        saga: program.saga,
+        scope: prefix,
+      };
       const workflow = program.saga ? 'fuzz.saga' : 'fuzz.program';
       const handle = await env.client.start(workflow, { key, input });
       const c: Case = {

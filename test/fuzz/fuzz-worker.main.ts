@@ -4,6 +4,7 @@ import { bootApp } from '../support/app.js';
 import { DATABASE_URL } from '../support/env.js';
 import { EngineLog } from './engine-log.js';
 import { fuzzProviders } from './fuzz.fixture.js';
+import { FUZZ_LIMITS } from './program.js';
 
 /**
  * A fuzz worker process (SIGKILL mode): CF_TEST_SCHEMA / CF_TEST_QUEUE select the suite's schema and
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
       worker: { concurrency: 8, deadAfter: '1s' },
       recovery: { every: '500ms' },
       migrationsRun: false,
+      limits: FUZZ_LIMITS,
     },
   });
   // Warnings and errors to stdout: the driver reads the faulted passes from them (engine-log.ts).

@@ -10,7 +10,7 @@ import {
   WorkflowContext,
 } from '../../lib/index.js';
 import { FuzzLedger } from './ledger.js';
-import { STEP_ATTEMPTS, stateKey, type StepNode, type Stmt } from './program.js';
+import { type LimitedNode, STEP_ATTEMPTS, stateKey, type StepNode, type Stmt } from './program.js';
 
 /** Ledger node of the `@OnCancel()` cleanup of `fuzz.saga` (it runs in the rollback, as undos do). */
 export const ON_CANCEL_NODE = 'oncancel.undo';
@@ -31,6 +31,8 @@ export interface ProgramInput {
   body: Stmt[];
   /** `fuzz.saga`: plain steps are compensated. */
   saga?: boolean;
+  /** Prefix of the batch's limit and once keys (shared by its runs, not by other batches). */
+  scope?: string;
 }
 
 /** A value the interpreter records per node: the result of `fuzz.program` is `{ [node]: value }`. */
@@ -89,6 +91,15 @@ export class FuzzSteps {
     await this.ledger.record(root, `${node}.undo`, this.ctx.manager);
   }
 
+  /** The body of a limited node: ledger row, then its start and end in the limit ledger. */
+  async limited(root: string, s: LimitedNode, lkey: string): Promise<string> {
+    await this.ledger.record(root, s.id);
+    const id = await this.ledger.limitStart(root, s.id, s.limit, lkey, s.ms);
+    if (s.ms > 0) await new Promise((r) => setTimeout(r, s.ms));
+    await this.ledger.limitEnd(id);
+    return `v_${s.id}`;
+  }
+
   @DurableStep({ retry: stepRetry })
   async broken(root: string, node: string): Promise<string> {
     await this.ledger.record(root, node);
@@ -143,7 +154,7 @@ export class FuzzWorkflows {
   @Workflow('fuzz.program', { retry: workflowRetry })
   async program(input: ProgramInput): Promise<Record<string, Value>> {
     const values: Record<string, Value> = {};
-    await this.exec(input.root, input.body, values, input.saga === true);
+    await this.exec(input.root, input.body, values, input.saga === true, input.scope ?? '');
     return values;
   }
 
@@ -182,6 +193,7 @@ export class FuzzWorkflows {
     body: Stmt[],
     values: Record<string, Value>,
     saga: boolean,
+    scope: string,
   ): Promise<void> {
     for (const s of body) {
       switch (s.k) {
@@ -208,7 +220,7 @@ export class FuzzWorkflows {
         }
         case 'try':
           try {
-            await this.exec(root, s.body, values, saga);
+            await this.exec(root, s.body, values, saga, scope);
           } catch (err) {
             if (s.mode === 'typed' && !(err instanceof ExecutionFailedError)) throw err;
           }
@@ -241,6 +253,17 @@ export class FuzzWorkflows {
           break;
         case 'get':
           values[s.id] = this.ctx.state.get<string>(stateKey(s.ref)) ?? null;
+          break;
+        case 'limited': {
+          const key = `${scope}k${s.key}`;
+          values[s.id] = await this.ctx.step(`l_${s.id}`, () => this.steps.limited(root, s, key), {
+            retry: stepRetry,
+            limit: { name: `fuzz.${s.limit}`, key },
+          });
+          break;
+        }
+        case 'once':
+          await this.ctx.once(`${scope}o${s.key}`, '1h', () => this.steps.work(root, s.id));
           break;
         case 'throwOnce':
           if ((await this.ledger.attempt(root, s.id)) === 1) throw new Error(`transient ${s.id}`);

@@ -47,9 +47,16 @@ import {
  * Knobs (environment):
  * - FUZZ_RUNS: programs per run (default 2000); FUZZ_KILL_SHARE: the share run in SIGKILL mode
  *   (default 0.05); FUZZ_BATCH / FUZZ_KILL_BATCH: max programs per batch (100 / 25).
- * - FUZZ_SEED, FUZZ_PATH (+ FUZZ_MODE=inproc|kill, and the same FUZZ_SHAPES): replay a failure.
+ * - FUZZ_SEED, FUZZ_PATH: replay a failure with the whole command it printed (FUZZ_MODE, CF_QUEUE,
+ *   FUZZ_BATCH or FUZZ_KILL_BATCH, FUZZ_SKEW_MS, FUZZ_SHAPES: they shape what a seed and path
+ *   generate; a path walked with other values leads to another batch or to none, which is
+ *   reported). A replay prints the batch's programs, runs exactly that batch — no shrinking, no
+ *   further batches (fast-check would go on with the path's shrink siblings, each a full batch:
+ *   that is what kept replays silent for 20+ minutes) — and reports within about a minute; its
+ *   faults are timing-dependent, so it may pass, and says so.
  * - FUZZ_SHAPES: comma list of shapes, `all`, or `none` (drops the default ones). All on
- *   by default: `sql`, `catchAll`, `parallelFlaky` (item 1), `cancel` (item 2), `sqlUnlock` (item
+ *   by default: `limits` (issue 17: steps under a per-key semaphore / rate limit and `ctx.once`,
+ *   checked from the bodies' start/end rows by limit-invariants.ts), `sql`, `catchAll`, `parallelFlaky` (item 1), `cancel` (item 2), `sqlUnlock` (item
  *   5), `stateInStep` (item 18), `protoKeys` (item 20), `saga` (issue 18: half the programs run as
  *   `fuzz.saga`, compensated steps rolled back on a stall or a cancel; see saga-invariants.ts),
  *   `sqlInCatchAll` (a failed engine statement

@@ -5,6 +5,9 @@ import {
   type ShapeSwitches,
   SQL_FAULT_KINDS,
   STEP_ATTEMPTS,
+  type LimitedNode,
+  LIMIT_KEYS,
+  type OnceNode,
   type StepNode,
   type StepVia,
   type Stmt,
@@ -36,6 +39,23 @@ const stepArb = (sw: ShapeSwitches, inParallel: boolean): fc.Arbitrary<StepNode>
 /** `arb` in about `pct` % of the draws, else null. */
 const sometimes = <T>(arb: fc.Arbitrary<T>, pct: number): fc.Arbitrary<T | null> =>
   fc.oneof({ weight: 100 - pct, arbitrary: fc.constant(null) }, { weight: pct, arbitrary: arb });
+
+/** Flow-control nodes: a step under a per-key concurrency or rate limit, and `ctx.once`. */
+function flowControlArbs(): fc.Arbitrary<Stmt>[] {
+  const limited: fc.Arbitrary<LimitedNode> = fc.record({
+    k: fc.constant('limited' as const),
+    id: fc.constant(''),
+    limit: fc.constantFrom('conc' as const, 'rate' as const),
+    key: fc.nat(LIMIT_KEYS - 1),
+    ms: fc.integer({ min: 0, max: 120 }),
+  });
+  const once: fc.Arbitrary<OnceNode> = fc.record({
+    k: fc.constant('once' as const),
+    id: fc.constant(''),
+    key: fc.nat(LIMIT_KEYS - 1),
+  });
+  return [limited, limited, once];
+}
 
 /** Arbitrary programs under the given switches (ids are assigned later by `numberProgram`). */
 export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
@@ -88,6 +108,7 @@ export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
         : fc.nat(6).map(String),
     }),
     fc.constant<ThrowOnceNode>({ k: 'throwOnce', id: '' }),
+    ...(sw.limits ? flowControlArbs() : []),
   ];
   const { stmt } = fc.letrec<{ stmt: Stmt; tryNode: TryNode }>((tie) => ({
     stmt: fc.oneof(

@@ -3,13 +3,14 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { type TestClock, WorkflowClient } from '../../lib/index.js';
 import { bootApp } from '../support/app.js';
-import { cleanup, DATABASE_URL } from '../support/env.js';
+import { cleanup, DATABASE_URL, QUEUE_BACKEND } from '../support/env.js';
 import { type BatchEnv, fuzzStats } from './batch.js';
 import { faultDdl } from './db-faults.js';
 import { EngineLog } from './engine-log.js';
 import { FuzzLedger, fuzzProviders } from './fuzz.fixture.js';
 import { programArb } from './generators.js';
-import type { Program } from './program.js';
+import { printProgram } from './print.js';
+import { FUZZ_LIMITS, type Program } from './program.js';
 import { shapeSwitches } from './workers.js';
 
 export const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
@@ -32,6 +33,11 @@ export interface Batch {
  * Runs batches until `total` programs ran, each fast-check round with its own seed. A failure
  * stops, shrinks (within FUZZ_SHRINK_SECONDS) and throws the reports of the smallest failing batch
  * with the seed and path that replay it.
+ *
+ * A replay (FUZZ_SEED + FUZZ_PATH) runs the one batch at that path and stops: no shrinking, and no
+ * further values. (fast-check ignores `numRuns` for a path with `:` — a shrunk counterexample — and
+ * goes on with the path's next shrink siblings, each a full batch; a replay whose timing-dependent
+ * failure did not recur used to run batch after batch for half an hour, printing nothing.)
  */
 export async function fuzz(
   label: string,
@@ -39,6 +45,11 @@ export async function fuzz(
   batchSize: number,
   run: (b: Batch) => Promise<string[]>,
 ): Promise<number> {
+  if (PATH !== undefined && (SEED === undefined || !/^\d+(:\d+)*$/.test(PATH)))
+    throw new Error(
+      `FUZZ_PATH=${PATH} needs the FUZZ_SEED printed with it, and looks like 12:0:3 (digits and colons)`,
+    );
+  const replay = PATH !== undefined;
   const arb = fc.record({
     programs: fc.array(programArb(shapeSwitches()), {
       minLength: 1,
@@ -51,11 +62,23 @@ export async function fuzz(
   for (let round = 0; ran < total; round++) {
     let failure: string[] | undefined;
     let shrinkUntil = Infinity;
+    let batches = 0;
     const seed = SEED ?? (Date.now() ^ (round * 7919)) | 0;
     const property = fc.asyncProperty(arb, async (b) => {
-      if (Date.now() > shrinkUntil) return true; // shrinking budget spent: keep the last failure
+      // Stop at once (an interrupt keeps the failure found so far): a replay runs one batch, and
+      // a spent shrinking budget ends the shrink rather than walk the remaining candidates.
+      if ((replay && batches > 0) || Date.now() > shrinkUntil)
+        throw new fc.PreconditionFailure(true);
+      batches++;
       ran += b.programs.length;
-      const reports = await run(b);
+      if (replay) console.log(replayHeader(label, b));
+      let reports: string[];
+      try {
+        reports = await run(b);
+      } catch (err) {
+        // A batch that throws fails too: report why (not the previous failure's reports).
+        reports = [`the batch threw: ${(err as Error).stack ?? String(err)}`];
+      }
       if (reports.length === 0) return true;
       failure = reports;
       shrinkUntil = Math.min(shrinkUntil, Date.now() + SHRINK_MS);
@@ -64,26 +87,57 @@ export async function fuzz(
     const remaining = Math.max(1, Math.ceil((2 * (total - ran)) / batchSize));
     const out = await fc.check(property, {
       seed,
-      ...(PATH ? { path: PATH } : {}),
-      numRuns: PATH ? 1 : remaining,
-      endOnFailure: SHRINK_MS <= 0,
+      ...(replay ? { path: PATH } : {}),
+      numRuns: replay ? 1 : remaining,
+      endOnFailure: replay || SHRINK_MS <= 0,
     });
     console.log(
-      `FUZZ ${label} round ${round}: seed ${out.seed}, ${out.numRuns} batches, ${ran} programs so far, ${out.failed ? 'FAILED' : 'passed'}`,
+      `FUZZ ${label} round ${round}: seed ${out.seed}, ${batches} batches, ${ran} programs so far, ${out.failed ? 'FAILED' : 'passed'}`,
     );
     if (out.failed) {
       const b = out.counterexample?.[0] as Batch | undefined;
       throw new Error(
-        `FUZZ ${label} FAILED — replay with FUZZ_MODE=${label} FUZZ_SEED=${out.seed} FUZZ_PATH=${out.counterexamplePath}` +
+        `FUZZ ${label} FAILED — replay with ${replayCommand(label, batchSize, out.seed, out.counterexamplePath)}` +
           ` (${b?.programs.length ?? '?'} programs, clock skew ${b?.skewMs ?? '?'} ms, after ${out.numShrinks} shrinks)\n` +
           `stats so far: ${JSON.stringify(fuzzStats)}\n` +
           (failure ?? [String(out.errorInstance)]).join('\n\n'),
       );
     }
-    if (PATH || SEED !== undefined) break;
+    if (replay && batches === 0)
+      throw new Error(
+        `FUZZ ${label}: seed ${SEED} path ${PATH} leads to no batch. A path is only valid with the ` +
+          `knobs that generated it: run the whole command the failure printed (${batchVar(label)}, ` +
+          `FUZZ_SKEW_MS and FUZZ_SHAPES included), on the same version of test/fuzz/.`,
+      );
+    if (replay)
+      console.log(
+        `FUZZ ${label} replay of seed ${SEED} path ${PATH}: the batch passed this time (its failure depends on timing; replay again, or FUZZ_RUNS=… FUZZ_SEED=${SEED} to search anew)`,
+      );
+    if (replay || SEED !== undefined) break;
   }
   console.log(`FUZZ ${label} done: ${JSON.stringify(fuzzStats)}`);
   return ran;
+}
+
+const batchVar = (label: string) => (label === 'kill' ? 'FUZZ_KILL_BATCH' : 'FUZZ_BATCH');
+
+/**
+ * The command that replays one batch. Every knob that shapes what is generated is part of it: the
+ * batch size (the arbitrary's `maxLength`), the skew range and the shapes — a path walked with
+ * other values leads to another batch, or to none.
+ */
+export function replayCommand(label: string, batchSize: number, seed: number, path: string | null) {
+  const shapes = process.env.FUZZ_SHAPES ? ` FUZZ_SHAPES=${process.env.FUZZ_SHAPES}` : '';
+  return (
+    `CF_QUEUE=${QUEUE_BACKEND} FUZZ_MODE=${label} FUZZ_SEED=${seed} FUZZ_PATH=${path ?? ''} ` +
+    `${batchVar(label)}=${batchSize} FUZZ_SKEW_MS=${SKEW_MS}${shapes} npx vitest run --config vitest.fuzz.config.ts`
+  );
+}
+
+/** What a replay prints before it runs its batch: the programs at the path. */
+function replayHeader(label: string, b: Batch): string {
+  const programs = b.programs.map((p, i) => `program ${i}:\n${printProgram(p)}`);
+  return `FUZZ ${label} replaying seed ${SEED} path ${PATH}: ${b.programs.length} programs, clock skew ${b.skewMs} ms\n${programs.join('\n')}`;
 }
 
 /** A booted fuzz app (client, and a worker unless `worker: false`) over its own schema and queue. */
@@ -111,6 +165,7 @@ export async function bootFuzzApp(
       database: { url: DATABASE_URL, schema, poolSize: 10 },
       worker: worker ? { concurrency: 16 } : false,
       recovery: { every: '500ms' },
+      limits: FUZZ_LIMITS,
     },
   });
   const log = new EngineLog();

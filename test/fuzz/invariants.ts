@@ -5,6 +5,7 @@ import { firedFaultsSql } from './db-faults.js';
 import type { LoggedFault } from './engine-log.js';
 import { printProgram } from './print.js';
 import type { Stmt } from './program.js';
+import { checkLimits } from './limit-invariants.js';
 import { checkSagas } from './saga-invariants.js';
 
 interface RunRow {
@@ -215,7 +216,8 @@ export async function checkBatch(
     for (const [node, n] of counts) {
       if (c.program.saga && node.endsWith('.undo')) continue; // see checkSagas
       const expected = c.model.counts.get(node);
-      if (expected === undefined) report(c.key, `body ${node} ran ${n}x; the model never runs it`);
+      if (expected === undefined && !c.model.once.has(node))
+        report(c.key, `body ${node} ran ${n}x; the model never runs it`);
     }
     if (!['completed', 'cancelled', 'compensated'].includes(run.state)) continue;
     for (const [node, expected] of c.model.counts) {
@@ -233,6 +235,7 @@ export async function checkBatch(
     }
   }
   await checkSagas(q, env.schema, cases, ledger, faultyOf, report);
+  await checkLimits(q, env.schema, cases, prefix, ledger, faultyOf, report);
   return [...problems].map(([root, what]) => {
     const c = cases.find((x) => x.key === root);
     const program = c ? printProgram(c.program) : '(unknown program)';

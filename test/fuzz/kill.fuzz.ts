@@ -32,13 +32,16 @@ describe.skipIf(MODE === 'inproc' || KILL_SHARE <= 0)(
     const schema = uniqueName('cf_fuzzk');
     const queueName = uniqueName('q_fuzzk');
     let fuzzApp: FuzzApp | undefined;
-    const pool = workerPool(schema, queueName, 3, SKEW_MS);
+    // Made when the suite runs (it needs the compiled worker): collecting this file must not fail
+    // an in-process replay (FUZZ_MODE=inproc) that runs no worker process.
+    let pool!: ReturnType<typeof workerPool>;
 
     beforeAll(async () => {
+      pool = workerPool(schema, queueName, 3, SKEW_MS);
       fuzzApp = await bootFuzzApp(schema, queueName, false);
     });
     afterAll(async () => {
-      await pool.close();
+      await pool?.close();
       await fuzzApp?.close();
     });
 

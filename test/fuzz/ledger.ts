@@ -33,6 +33,9 @@ export class FuzzLedger implements OnModuleDestroy {
       `CREATE TABLE IF NOT EXISTS ${s}.fuzz_attempts (root text, node text, n int NOT NULL,
          PRIMARY KEY (root, node))`,
       `CREATE TABLE IF NOT EXISTS ${s}.fuzz_fixed (root text PRIMARY KEY)`,
+      `CREATE TABLE IF NOT EXISTS ${s}.fuzz_limit_bodies (id bigserial PRIMARY KEY, root text NOT NULL,
+         node text NOT NULL, lim text NOT NULL, lkey text NOT NULL, ms int NOT NULL, pid int NOT NULL,
+         started_ms bigint NOT NULL, ended_ms bigint)`,
     ];
   }
 
@@ -74,6 +77,29 @@ export class FuzzLedger implements OnModuleDestroy {
       scope.run.id,
     ];
     await (via ?? this.pool).query(q, values);
+  }
+
+  /**
+   * The start of a limited body under limit `lim`, key `lkey` (the process's clock, which every
+   * process of the machine shares; a killed body has no end): limit-invariants.ts measures the
+   * limits from these rows, not from the engine's counters.
+   */
+  async limitStart(root: string, node: string, lim: string, lkey: string, ms: number) {
+    const startedMs = Date.now();
+    const rows = await this.pool.query<{ id: string }>(
+      `INSERT INTO "${fuzzSchema()}".fuzz_limit_bodies (root, node, lim, lkey, ms, pid, started_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+      [root, node, lim, lkey, ms, process.pid, startedMs],
+    );
+    return rows.rows[0].id;
+  }
+
+  /** The end of the limited body `id` (before its step returns, so before its slot is freed). */
+  async limitEnd(id: string): Promise<void> {
+    await this.pool.query(
+      `UPDATE "${fuzzSchema()}".fuzz_limit_bodies SET ended_ms = $2 WHERE id = $1`,
+      [id, Date.now()],
+    );
   }
 
   /** Increments and returns the attempt counter of `node`. */

@@ -18,6 +18,11 @@ export interface Expectation {
   counts: Map<string, number>;
   /** Nodes whose ledger row is written inside the step's transaction (exactly once). */
   transactional: Set<string>;
+  /**
+   * `ctx.once` nodes: their body runs in at most one run of the batch per once key (which one is
+   * a race), so 0 or 1 times here; limit-invariants.ts checks the batch.
+   */
+  once: Set<string>;
 }
 
 /** A broken step's final failure (`ExecutionFailedError`) of step node `node`. */
@@ -37,6 +42,7 @@ class Failed extends Error {
 export function expectationOf(program: Program): Expectation {
   const counts = new Map<string, number>();
   const transactional = new Set<string>();
+  const once = new Set<string>();
   const done = new Set<string>();
   const failedLogs = new Set<string>();
   const stateKeys = new Set<string>();
@@ -125,6 +131,14 @@ export function expectationOf(program: Program): Expectation {
         case 'get':
           values[s.id] = stateKeys.has(s.ref) ? `v_${s.ref}` : null;
           break;
+        case 'limited':
+          if (!done.has(s.id)) add(s.id, 1);
+          done.add(s.id);
+          values[s.id] = `v_${s.id}`;
+          break;
+        case 'once':
+          once.add(s.id);
+          break;
         case 'sleep':
         case 'throwOnce':
           break;
@@ -140,7 +154,15 @@ export function expectationOf(program: Program): Expectation {
     if (!(err instanceof Failed)) throw err;
     // A saga rolls back at its stall (the driver never sees it stalled): no second phase.
     if (compensable.length > 0)
-      return { state: 'compensated', stalls: false, result, context: {}, counts, transactional };
+      return {
+        state: 'compensated',
+        stalls: false,
+        result,
+        context: {},
+        counts,
+        transactional,
+        once,
+      };
     stalls = true;
     fixed = true;
     failedLogs.delete(err.node);
@@ -149,5 +171,5 @@ export function expectationOf(program: Program): Expectation {
   }
   const context: Record<string, string> = {};
   for (const k of stateKeys) context[`k_${k}`] = `v_${k}`;
-  return { state: 'completed', stalls, result, context, counts, transactional };
+  return { state: 'completed', stalls, result, context, counts, transactional, once };
 }

@@ -74,6 +74,14 @@ export function printProgram(p: Program): string {
         case 'get':
           lines.push(`${pad}ctx.state.get('${stateKey(s.ref)}'); // ${s.id}`);
           break;
+        case 'limited':
+          lines.push(
+            `${pad}await ctx.step('l_${s.id}', body /* works ${s.ms} ms */, { limit: { name: 'fuzz.${s.limit}', key: 'k${s.key}' } });`,
+          );
+          break;
+        case 'once':
+          lines.push(`${pad}await ctx.once('o${s.key}', '1h', () => this.steps.work('${s.id}'));`);
+          break;
         case 'throwOnce':
           lines.push(`${pad}if (firstTime('${s.id}')) throw new Error('transient');`);
           break;

@@ -107,6 +107,30 @@ export interface GetNode {
   ref: string;
 }
 
+/**
+ * `ctx.step('l_<id>', body, { limit: { name, key } })` under a named limit shared by every run of
+ * the batch (FUZZ_LIMITS): `conc` a per-key semaphore, `rate` a per-key rate. `key` picks one of
+ * {@link LIMIT_KEYS} keys, so runs contend. The body records its start and end (limit-ledger).
+ */
+export interface LimitedNode {
+  k: 'limited';
+  id: string;
+  limit: 'conc' | 'rate';
+  key: number;
+  ms: number;
+}
+
+/**
+ * `ctx.once('o<key>', '1h', () => this.steps.work(<id>))`: of all the batch's once nodes with the
+ * same key, exactly one run claims the period and runs the body (at most once without a fault);
+ * the others skip it.
+ */
+export interface OnceNode {
+  k: 'once';
+  id: string;
+  key: number;
+}
+
 /** Workflow code (not a step) throws a transient error the first time it gets here. */
 export interface ThrowOnceNode {
   k: 'throwOnce';
@@ -126,6 +150,8 @@ export type Stmt =
   | NestedNode
   | SetNode
   | GetNode
+  | LimitedNode
+  | OnceNode
   | ThrowOnceNode;
 
 /** A program and the faults applied to its run. */
@@ -187,7 +213,22 @@ export interface ShapeSwitches {
   retryShift: boolean;
   /** Sagas (issue 18): compensated steps, rolled back on a stall or a cancel. */
   saga: boolean;
+  /** Flow control (issue 17): steps under per-key concurrency and rate limits, `ctx.once`. */
+  limits: boolean;
 }
+
+/** Keys each limit and once of the fuzz programs spreads over (per batch). */
+export const LIMIT_KEYS = 3;
+
+/**
+ * The named limits of the fuzz apps (in process and worker processes). Bodies of a limited node
+ * take 0–120 ms, so the semaphore's 2 slots are contended; the rate window is 1 s (its guard,
+ * 50 ms, absorbs the delay between a grant and its body's start).
+ */
+export const FUZZ_LIMITS = {
+  'fuzz.conc': { concurrency: 2 },
+  'fuzz.rate': { rate: { limit: 3, per: '1s' } },
+} as const;
 
 /** Step budget (`maxAttempts`) of the fuzz workflows' steps. */
 export const STEP_ATTEMPTS = 3;

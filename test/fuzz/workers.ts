@@ -32,6 +32,7 @@ export function shapeSwitches(): ShapeSwitches {
     protoKeys: on('protoKeys', true),
     retryShift: on('retryShift', true),
     saga: on('saga', true),
+    limits: on('limits', true),
   };
 }
 

@@ -1,0 +1,96 @@
+import { Injectable, type INestApplicationContext } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Workflow, WorkflowClient, WorkflowContext } from '../../lib/index.js';
+import { bootApp, testModuleOptions } from '../support/app.js';
+import { cleanup, sql, uniqueName } from '../support/env.js';
+
+const schema = uniqueName('cf_limstall');
+const queueName = uniqueName('q_limstall');
+/** The lock's lifetime: the stalled admission below outlasts it. */
+const MAX_DURATION_MS = 1_000;
+const STALL_S = 1.6;
+
+@Injectable()
+class StallWorkflows {
+  constructor(private readonly ctx: WorkflowContext) {}
+
+  /** One rate-limited step; its body records how old its pass's lock was when it started. */
+  @Workflow('stall.limited', { maxDuration: `${MAX_DURATION_MS}ms` })
+  async limited(): Promise<string> {
+    return this.ctx.step(
+      'call',
+      async () => {
+        await sql(
+          `INSERT INTO "${schema}".stall_bodies (run, lock_age_ms)
+           SELECT key, extract(epoch FROM clock_timestamp() - locked_at) * 1000
+           FROM "${schema}".chrono_forge_workflows WHERE key = $1`,
+          [this.ctx.key],
+        );
+        return 'ok';
+      },
+      { limit: 'api' },
+    );
+  }
+}
+
+/**
+ * A pass stalled between its limit admission and its step's body (a CPU-starved or freshly booting
+ * worker; here the admission's statement itself takes longer than the lock's lifetime, which also
+ * makes the grant late, so the rate grant is re-stamped before the body): the lock went stale and
+ * another pass took the run over meanwhile. Found by the chaos suite's limited runs (a body run by
+ * a pass that no longer held the lock, after the step's log had committed). The pass must not start
+ * the body: the lease is checked again right before the body, after the admission and re-stamp.
+ */
+describe('limited step after a stalled admission (e2e)', () => {
+  let app: INestApplicationContext;
+  let client: WorkflowClient;
+
+  beforeAll(async () => {
+    const base = testModuleOptions({ schema, queueName });
+    app = await bootApp({
+      schema,
+      queueName,
+      providers: [StallWorkflows],
+      options: {
+        worker: { concurrency: 4 },
+        recovery: { every: '200ms' },
+        limits: { api: { rate: { limit: 5, per: '1s' } } },
+        database: { ...base.database, poolSize: 8 },
+      },
+    });
+    client = app.get(WorkflowClient);
+    const s = `"${schema}"`;
+    await sql(
+      `CREATE TABLE ${s}.stall_bodies (id bigserial PRIMARY KEY, run text, lock_age_ms float8)`,
+    );
+    // The first rate grant's statement sleeps past the lock's lifetime (once).
+    await sql(`CREATE TABLE ${s}.stall_once (armed boolean)`);
+    await sql(`INSERT INTO ${s}.stall_once VALUES (true)`);
+    await sql(`CREATE FUNCTION ${s}.stall_grant() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM ${s}.stall_once) THEN
+          DELETE FROM ${s}.stall_once;
+          PERFORM pg_sleep(${STALL_S});
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await sql(`CREATE TRIGGER stall_grant BEFORE UPDATE ON ${s}.chrono_forge_limit_keys
+      FOR EACH ROW EXECUTE FUNCTION ${s}.stall_grant()`);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await cleanup(schema, queueName);
+  });
+
+  it('should not start the body on a stale lock: one body, run within its pass lease', async () => {
+    const handle = await client.start('stall.limited', { key: 'stalled' });
+    await expect(handle.result({ timeout: '30s' })).resolves.toBe('ok');
+    expect(await sql(`SELECT 1 FROM "${schema}".stall_once`)).toHaveLength(0); // the stall fired
+    const bodies = await sql<{ lock_age_ms: number }>(
+      `SELECT lock_age_ms FROM "${schema}".stall_bodies ORDER BY id`,
+    );
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0].lock_age_ms).toBeLessThan(MAX_DURATION_MS);
+  }, 60_000);
+});
