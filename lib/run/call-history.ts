@@ -57,6 +57,8 @@ export class CallHistory {
   private readonly owed = new Set<number>();
   /** Recorded positions by call (built at the first call that is not where the history has it). */
   private positions: Map<string, number[]> | undefined;
+  /** The first racing call made where the history has another call, and recorded nowhere. */
+  private stranger: string | undefined;
   /** A durable call settled since the last call started with none in flight. */
   private settledSinceSequential = false;
 
@@ -114,6 +116,8 @@ export class CallHistory {
       this.owed.delete(q);
     } else if (open && order !== 'racing') {
       return this.divergence(p, there, name);
+    } else if (there !== null) {
+      this.stranger ??= name; // a call the history does not have, where it has another
     }
     if (open) this.owed.add(p);
     return undefined;
@@ -134,7 +138,7 @@ export class CallHistory {
   private firstOwed(): NonDeterminismError | undefined {
     if (this.owed.size === 0) return undefined;
     const p = Math.min(...this.owed);
-    return this.divergence(p, this.recorded?.[p] ?? '', this.calls[p] ?? null);
+    return this.divergence(p, this.recorded?.[p] ?? '', this.stranger ?? this.calls[p] ?? null);
   }
 
   /** `ctx.patched(id)` (Temporal's semantics): see {@link WorkflowContext.patched}. */
@@ -174,7 +178,7 @@ export class CallHistory {
     for (let p = 0; p < recorded.length; p++) {
       const name = recorded[p];
       if (name != null && this.claimed[p] === 0)
-        return this.divergence(p, name, this.calls[p] ?? null);
+        return this.divergence(p, name, this.stranger ?? this.calls[p] ?? null);
     }
     return undefined;
   }

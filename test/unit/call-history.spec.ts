@@ -68,7 +68,7 @@ describe('CallHistory', () => {
     ended.enter('step$b', 'parallel');
     ended.enter('step$x', 'racing');
     ended.enter('step$a2', 'racing');
-    expect(ended.unmade()).toMatchObject({ position: 3, recorded: 'step$b2', called: 'step$a2' });
+    expect(ended.unmade()).toMatchObject({ position: 3, recorded: 'step$b2', called: 'step$x' });
   });
 
   it('should not duplicate a recorded call that moved when the pass stopped early', () => {
