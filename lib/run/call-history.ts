@@ -1,5 +1,5 @@
 import { NonDeterminismError } from '../errors/non-determinism.error.js';
-import type { LogRow } from '../persistence/rows.js';
+import type { HistoryWrite, LogRow } from '../persistence/rows.js';
 import {
   branchOf,
   callOf,
@@ -49,6 +49,8 @@ export class CallHistory {
   /** This pass's calls, by position. */
   private readonly calls: string[] = [];
   private readonly patches = new Map<string, boolean>();
+  /** The history as stored on the run; `null`: none stored. */
+  private readonly stored: ReadonlyArray<string | null> | null;
   /** The stored history without sealed branch bodies; `null`: none stored. */
   private readonly recorded: ReadonlyArray<string | null> | null;
   /** Per recorded position: 0, or claimed by a call made `HERE` or `MOVED` elsewhere. */
@@ -69,6 +71,7 @@ export class CallHistory {
     private readonly runLabel: string,
     logs: ReadonlyMap<string, LogRow> = new Map(),
   ) {
+    this.stored = stored;
     this.recorded = stored && withoutSealedBodies(stored, logs);
     this.claimed = new Uint8Array(this.recorded?.length ?? 0);
   }
@@ -186,9 +189,19 @@ export class CallHistory {
   /**
    * The history to store when the pass ends: this pass's recorded calls over the stored history
    * (its entries are kept where this pass did not record a call, unless their call was made at
-   * another position). `null` when nothing changed.
+   * another position). `null` when nothing changed; only the new entries when the pass only added
+   * calls after the stored ones (no rewrite of a long history per pass).
    */
-  toRecord(logs: ReadonlyMap<string, LogRow>): Array<string | null> | null {
+  toRecord(logs: ReadonlyMap<string, LogRow>): HistoryWrite | null {
+    const next = this.nextHistory(logs);
+    const stored = this.stored;
+    if (next === null || stored === null || this.recorded !== stored) return next;
+    if (next.length <= stored.length) return next;
+    for (let p = 0; p < stored.length; p++) if (next[p] !== stored[p]) return next;
+    return { at: stored.length, append: next.slice(stored.length) };
+  }
+
+  private nextHistory(logs: ReadonlyMap<string, LogRow>): Array<string | null> | null {
     const recorded = this.recorded ?? [];
     const length = Math.max(recorded.length, this.calls.length);
     const next: Array<string | null> = [];

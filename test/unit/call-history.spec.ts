@@ -143,7 +143,16 @@ describe('CallHistory', () => {
     grown.enter('step$A', 'sequential');
     grown.enter('step$late', 'sequential');
     grown.enter('step$C', 'sequential');
-    expect(grown.toRecord(logs('step$A', 'step$C'))).toEqual(['step$A', null, 'step$C']);
+    // Only the new entries are sent: the stored history is appended to, not rewritten.
+    expect(grown.toRecord(logs('step$A', 'step$C'))).toEqual({ at: 1, append: [null, 'step$C'] });
+    const filled = new CallHistory(['step$A', null, 'wait$w'], false, 'Run 1');
+    filled.enter('step$A', 'sequential');
+    filled.enter('step$B', 'sequential');
+    filled.enter('wait$w', 'sequential');
+    filled.enter('step$C', 'sequential');
+    // A null entry filled in: the whole history.
+    const all = logs('step$A', 'step$B', 'wait$w', 'step$C');
+    expect(filled.toRecord(all)).toEqual(['step$A', 'step$B', 'wait$w', 'step$C']);
   });
 
   it('should describe calls as people read them', () => {
