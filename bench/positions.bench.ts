@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { Workflow, WorkflowContext } from '../lib/index.js';
 import { CallHistory } from '../lib/run/call-history.js';
+import { historyWriteCost } from './history-write.js';
 import type { StatementEvent } from './pg-counter.js';
-import { type BenchResult, bootBench, fmt, median, now, sleep, sql } from './support.js';
+import { type BenchResult, type BenchRow, bootBench, fmt, median, now, sleep, sql } from './support.js';
 
 const STEPS = 2000;
 const SLEEP_MS = 1500;
@@ -149,6 +150,10 @@ export async function positionsBench(): Promise<BenchResult> {
     const endC = median(checked.map((x) => x.endMs));
     const endU = median(unchecked.map((x) => x.endMs));
     const stepRatio = executed / (executed - executedCheck);
+    const writes = [
+      await historyWriteCost(bench.schema, STEPS + 1),
+      await historyWriteCost(bench.schema, 20_001),
+    ];
     return {
       rows: [
         {
@@ -161,6 +166,16 @@ export async function positionsBench(): Promise<BenchResult> {
           statements: '0 per step (history written with the pass end)',
           roundTrips: '0 per step',
         },
+        ...writes.map((w) => ({
+          name: `positions: history write of a pass adding 1 call to ${w.entries} (the statement's history part alone)`,
+          measured: `${fmt(w.appendMs, 3)} ms appended (min ${fmt(w.appendMinMs, 3)})`,
+          baseline: `${fmt(w.rewriteMs, 3)} ms rewritten (min ${fmt(w.rewriteMinMs, 3)})`,
+          ratio: `${fmt(w.appendMs / w.rewriteMs, 3)}×`,
+          goal: 'no history rewrite per pass',
+          met: (w.appendMs < w.rewriteMs ? 'yes' : 'no') as BenchRow['met'],
+          statements: '0 extra (part of the pass end)',
+          roundTrips: '0 extra',
+        })),
         {
           name: 'positions: replayed step with its position checked',
           measured: `${fmt(c, 2)} µs/replayed step (check: ${fmt(replayedCheck, 3)} µs)`,

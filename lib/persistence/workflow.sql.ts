@@ -242,7 +242,7 @@ export class WorkflowStatements {
  * whole array, or the stored array with `append` added when it has the `at` entries the pass read
  * (always, under the pass's lock; otherwise the stored history is kept).
  */
-function historyWrite(param: string): string {
+export function historyWrite(param: string): string {
   const v = `${param}::jsonb`;
   return `CASE WHEN ${v} IS NULL THEN history WHEN jsonb_typeof(${v}) = 'array' THEN ${v}
     WHEN jsonb_array_length(COALESCE(history, '[]'::jsonb)) = (${v}->>'at')::int
