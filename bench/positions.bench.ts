@@ -3,7 +3,16 @@ import { Workflow, WorkflowContext } from '../lib/index.js';
 import { CallHistory } from '../lib/run/call-history.js';
 import { historyWriteCost } from './history-write.js';
 import type { StatementEvent } from './pg-counter.js';
-import { type BenchResult, type BenchRow, bootBench, fmt, median, now, sleep, sql } from './support.js';
+import {
+  type BenchResult,
+  type BenchRow,
+  bootBench,
+  fmt,
+  median,
+  now,
+  sleep,
+  sql,
+} from './support.js';
 
 const STEPS = 2000;
 const SLEEP_MS = 1500;
