@@ -113,7 +113,7 @@ export class CallHistory {
     const recorded = this.recorded ?? [];
     const there = p < recorded.length ? recorded[p] : null;
     const open = there !== null && this.claimed[p] === 0;
-    const q = this.unclaimed(name);
+    const q = p < recorded.length ? this.unclaimed(name) : this.owedAt(name);
     if (q >= 0 && (!open || order === 'racing' || this.owed.has(q))) {
       this.claimed[q] = MOVED;
       this.owed.delete(q);
@@ -124,6 +124,15 @@ export class CallHistory {
     }
     if (open) this.owed.add(p);
     return undefined;
+  }
+
+  /**
+   * Past the recorded calls, every recorded call not claimed yet is owed: the owed position of
+   * `name`, or -1 (no index of a long history is built for a pass that only adds calls).
+   */
+  private owedAt(name: string): number {
+    for (const q of this.owed) if (this.recorded?.[q] === name) return q;
+    return -1;
   }
 
   /** The first recorded position of `name` that no call claimed yet, or -1. */
