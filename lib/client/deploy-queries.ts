@@ -1,11 +1,12 @@
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import type { WorkflowStore } from '../persistence/workflow.store.js';
 import { WORKER_DEAD_AFTER_MS } from '../persistence/workflow.store.js';
-import { assertRunKey } from '../definitions/client-arguments.js';
+import { assertNewRunKey } from '../definitions/client-arguments.js';
+import type { WorkflowDefinition } from '../definitions/workflow.registry.js';
+import { type CheckedFork, checkForkInput } from './fork-options.js';
 import {
   HISTORY_FORMAT,
   HISTORY_FORMAT_VERSION,
-  type ForkOptions,
   type RunHistoryExport,
   type WorkflowVersionInfo,
 } from './run-history.interface.js';
@@ -61,9 +62,12 @@ export class DeployQueries {
    * Creates the fork of run `id` (see `WorkflowClient.fork`): a new run of the same workflow and
    * version whose history and completed step logs are the source's before `fromStep`.
    */
-  async fork(id: string, key: string, options: ForkOptions): Promise<{ id: string; key: string }> {
-    if (typeof options?.fromStep !== 'string' || options.fromStep === '')
-      throw new InvalidOptionsError('fork needs `fromStep`, the name of a step of the run.');
+  async fork(
+    id: string,
+    key: string,
+    options: CheckedFork,
+    def: Pick<WorkflowDefinition, 'name' | 'inputType'> | undefined,
+  ): Promise<{ id: string; key: string }> {
     const from = options.fromStep.includes('$') ? options.fromStep : `step$${options.fromStep}`;
     const source = await this.export(id);
     const history = source.run.history;
@@ -79,7 +83,8 @@ export class DeployQueries {
       [id],
     );
     const newKey = options.newKey ?? `${key}-fork-${n + 1}`;
-    assertRunKey(newKey);
+    assertNewRunKey(newKey);
+    await checkForkInput(source.run.workflow, def, newKey, options.input);
     const rows = await this.store.query<{ id: string }>(
       `WITH src AS (SELECT * FROM ${this.store.wf} WHERE id = $1),
        ins AS (

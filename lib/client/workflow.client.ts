@@ -23,6 +23,7 @@ import type {
 } from './workflow-run.interface.js';
 import { RunQueries } from './run-queries.js';
 import { DeployQueries } from './deploy-queries.js';
+import { checkForkArguments } from './fork-options.js';
 import type {
   ForkOptions,
   RunHistoryExport,
@@ -161,11 +162,15 @@ export class WorkflowClient {
 
   /**
    * Starts a new run of the same workflow and version that reuses the recorded results of the
-   * run's calls before `fromStep` and executes from there; it records `forkedFrom`.
+   * run's calls before `fromStep` and executes from there; it records `forkedFrom`. Bad arguments
+   * store nothing: `InvalidOptionsError` (key, options, `fromStep`, `newKey`, input size),
+   * `SerializationError` / `InputValidationError` (an `input` `client.start` would refuse).
    */
   async fork<R = unknown>(key: string, options: ForkOptions): Promise<WorkflowHandle<R>> {
+    const checked = checkForkArguments(key, options);
     const row = await this.runs.find(key);
-    const forked = await this.deploys.fork(row.id, key, options);
+    const def = this.registry.get(row.job_name); // undefined: checks storable input, size only
+    const forked = await this.deploys.fork(row.id, key, checked, def);
     await this.queue.enqueueRun(forked.id);
     return new WorkflowHandle<R>(this, forked.id, row.job_name, forked.key);
   }
@@ -200,9 +205,7 @@ export class WorkflowClient {
     await this.queue.enqueueRun(row.id, nextRunAt);
   }
 
-  /**
-   * Wakes an `idle` (or `running`) run so it re-evaluates what it waits on, e.g. a `continueIf`.
-   */
+  /** Wakes an `idle` (or `running`) run so it re-evaluates what it waits on, e.g. a `continueIf`. */
   async resume(key: string, selector: RunSelector = {}): Promise<void> {
     assertSelector(selector, 'resume');
     const row = await this.runs.find(key, selector.workflow);

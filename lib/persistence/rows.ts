@@ -56,7 +56,7 @@ export interface ReleaseSpec {
   /** A stalling release: the step whose `ExecutionFailedError` escaped the workflow method. */
   stalledStep?: string | null;
   /** The run's history of durable calls to store (`null`/absent: unchanged). */
-  history?: Array<string | null> | null;
+  history?: HistoryWrite | null;
 }
 
 /**
@@ -80,3 +80,9 @@ export interface StateClaim {
   /** The write ended; `saved`: it committed (or will commit with its transaction) the state. */
   done(saved: boolean): void;
 }
+
+/**
+ * How a pass-ending statement changes a run's history: the whole history, or the entries to
+ * append to the stored one, which has `at` entries (a pass that only added calls sends those).
+ */
+export type HistoryWrite = Array<string | null> | { at: number; append: Array<string | null> };

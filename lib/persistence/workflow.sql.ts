@@ -184,7 +184,7 @@ export class WorkflowStatements {
            next_run_at = CASE WHEN $3::text = 'idle' AND wake_pending THEN now()
              WHEN $3::text = 'idle' THEN LEAST($4::timestamptz, deadline_at) ELSE $4::timestamptz END,
            wake_pending = false, locked_at = NULL, locked_by = NULL, attempt = $5, retry_counts = $6,
-           context = COALESCE($7::jsonb, context), history = COALESCE($13::jsonb, history),
+           context = COALESCE($7::jsonb, context), history = ${historyWrite('$13')},
            updated_at = now()
          WHERE id = $1 AND locked_by = $2
          RETURNING id, next_run_at),
@@ -200,7 +200,7 @@ export class WorkflowStatements {
     this.complete = `WITH w AS (
          UPDATE ${wf} SET state = 'completed', result = $3, completed_at = now(), finished_at = now(), next_run_at = NULL,
            wake_pending = false, locked_at = NULL, locked_by = NULL, context = COALESCE($4::jsonb, context),
-           history = COALESCE($5::jsonb, history), updated_at = now()
+           history = ${historyWrite('$5')}, updated_at = now()
          WHERE id = $1 AND locked_by = $2 RETURNING id)
        INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, completed_at)
        SELECT id, '$workflow_completion$', 'completed', 1, now(), now(), now() FROM w
@@ -212,7 +212,7 @@ export class WorkflowStatements {
     this.fail = `WITH w AS (
          UPDATE ${wf} SET state = 'failed', finished_at = now(), next_run_at = NULL, wake_pending = false,
            locked_at = NULL, locked_by = NULL, attempt = $3, context = COALESCE($8::jsonb, context),
-           history = COALESCE($9::jsonb, history), updated_at = now()
+           history = ${historyWrite('$9')}, updated_at = now()
          WHERE id = $1 AND locked_by = $2 RETURNING id),
        e AS (
          INSERT INTO ${errors} (workflow_id, step_name, attempt, error_class, error_message, backtrace, context)
@@ -235,4 +235,16 @@ export class WorkflowStatements {
             AND ${staleLock}
           ORDER BY next_run_at LIMIT $2)`;
   }
+}
+
+/**
+ * The new value of `history` for a {@link HistoryWrite} bound to `param`: unchanged (NULL), the
+ * whole array, or the stored array with `append` added when it has the `at` entries the pass read
+ * (always, under the pass's lock; otherwise the stored history is kept).
+ */
+export function historyWrite(param: string): string {
+  const v = `${param}::jsonb`;
+  return `CASE WHEN ${v} IS NULL THEN history WHEN jsonb_typeof(${v}) = 'array' THEN ${v}
+    WHEN jsonb_array_length(COALESCE(history, '[]'::jsonb)) = (${v}->>'at')::int
+      THEN COALESCE(history, '[]'::jsonb) || (${v}->'append') ELSE history END`;
 }

@@ -5,7 +5,14 @@ import type { QueryRunner } from 'typeorm';
 import type { StoredValue } from '../util/serialization.util.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
 import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
-import type { ErrorRecord, LogRow, ReleaseSpec, RunRow, StateCarrier } from './rows.js';
+import type {
+  ErrorRecord,
+  HistoryWrite,
+  LogRow,
+  ReleaseSpec,
+  RunRow,
+  StateCarrier,
+} from './rows.js';
 import { StoreConnection } from './store-connection.js';
 import { WorkflowStatements } from './workflow.sql.js';
 
@@ -242,7 +249,7 @@ export class WorkflowStore extends StoreConnection {
     owner: string,
     result: StoredValue,
     context: Record<string, unknown> | null,
-    history: Array<string | null> | null = null,
+    history: HistoryWrite | null = null,
   ): Promise<boolean> {
     const rows = await this.query(this.sql.complete, [
       id,
@@ -261,7 +268,7 @@ export class WorkflowStore extends StoreConnection {
     attempt: number,
     error: ErrorRecord,
     context: Record<string, unknown> | null,
-    history: Array<string | null> | null = null,
+    history: HistoryWrite | null = null,
   ): Promise<boolean> {
     const rows = await this.query(this.sql.fail, [
       id,

@@ -9,6 +9,7 @@ import { occurrenceName } from '../util/names.util.js';
 import type { NonDeterminismError } from '../errors/non-determinism.error.js';
 import { branchStorage, stepStorage } from './call-storage.js';
 import { CallHistory } from './call-history.js';
+import { branchEntry } from './history-entries.js';
 import { DurableStateWrites } from './durable-state.js';
 import { HaltExecution } from './halt-execution.js';
 import { PassProgress } from './pass-progress.js';
@@ -62,7 +63,7 @@ export class RunScope extends StepRefusals implements StateCarrier {
     this.progress = new PassProgress(logs);
     const legacy = run.history == null && logs.size > 0;
     const label = `Run ${run.id} ("${run.key}") of workflow "${run.job_name}"`;
-    this.history = new CallHistory(run.history ?? null, legacy, label);
+    this.history = new CallHistory(run.history ?? null, legacy, label, logs);
   }
 
   /** Records a change of the durable state (`ctx.state`): the next checkpoint writes it. */
@@ -101,13 +102,16 @@ export class RunScope extends StepRefusals implements StateCarrier {
   }
 
   /**
-   * Gives durable call `name` its position in the run's history (calls inside a branch body have
-   * none: a sealed branch's body does not run again). A call that diverges from the history makes
-   * the pass's sticky `divergence`: it and every later call reject with it, and the run stalls.
+   * Gives durable call `name` its position in the run's history (see `CallHistory`; in a branch
+   * body, as an entry of its branch). A call that diverges from the history makes the pass's
+   * sticky `divergence`: it and every later call reject with it, and the run stalls.
    */
   enter(name: string): void {
-    if (branchStorage.getStore() !== undefined) return;
-    const diverged = this.history.enter(name, this.running > 0);
+    const branch = branchStorage.getStore();
+    const entry = branch ? branchEntry(`branch$${branch.name}`, name) : name;
+    // In a branch body, the branch's own call is in flight (counted once its body first awaited).
+    const others = branch ? Math.max(0, this.running - 1) : this.running;
+    const diverged = this.history.enter(entry, this.history.orderOf(others, this.halted));
     if (!diverged || this.divergence) return;
     this.divergence = diverged;
     this.stop();
@@ -155,10 +159,7 @@ export class RunScope extends StepRefusals implements StateCarrier {
   /** Set once the pass ended: a durable call made afterwards never starts and never settles. */
   private ended = false;
 
-  /**
-   * Entry check of every durable call, replays included: a pass that lost its lock (or whose
-   * simulated crash struck) ends here and writes nothing more.
-   */
+  /** Entry check of every durable call, replays included: a lost or crashed pass writes no more. */
   assertOwned(): void {
     if (this.fault) throw this.fault;
     if (this.divergence) throw this.divergence;
@@ -178,10 +179,7 @@ export class RunScope extends StepRefusals implements StateCarrier {
     if (this.leaseExpiring()) this.halt(this.now());
   }
 
-  /**
-   * `performance.now()` when this pass asked for its lock (set by the executor before the acquire,
-   * so the lease is measured from no later than the database's `locked_at`).
-   */
+  /** `performance.now()` when the pass asked for its lock (no later than the database's locked_at). */
   leaseStartedAt = performance.now();
 
   /** Whether this pass held its lock for nearly the run's `max_duration_ms` (real elapsed time). */
@@ -226,9 +224,13 @@ export class RunScope extends StepRefusals implements StateCarrier {
     });
     // The first reaction to the call: it is no longer running when its caller continues.
     const settled = running.then(
-      () => void this.running--,
+      () => {
+        this.running--;
+        this.history.settled();
+      },
       (err: unknown) => {
         this.running--;
+        this.history.settled();
         if (err instanceof LockLostError) this.markLost();
       },
     );

@@ -1,8 +1,15 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { TestClock, WorkflowWorker } from '../../lib/index.js';
+import {
+  InputValidationError,
+  InvalidOptionsError,
+  SerializationError,
+  TestClock,
+  WorkflowNotFoundError,
+  WorkflowWorker,
+} from '../../lib/index.js';
 import { replay } from '../../lib/testing/index.js';
 import { deployed, VersioningBodies, versioningProviders } from '../fixtures/versioning.fixture.js';
-import { eventually } from '../support/env.js';
+import { eventually, sql } from '../support/env.js';
 import { suiteApp } from '../support/suite.js';
 
 describe('history export, replay testing and fork (e2e)', () => {
@@ -62,5 +69,71 @@ describe('history export, replay testing and fork (e2e)', () => {
     await expect(suite.client.fork('five-1', { fromStep: 'nope' })).rejects.toThrow(
       /no recorded call "step\$nope".*step\$s1/,
     );
+  });
+
+  it('should refuse bad fork arguments with named errors, storing nothing', async () => {
+    const source = await suite.client.start('versioning.counted', {
+      key: 'cnt-1',
+      input: { n: 2 },
+    });
+    await expect(source.result({ timeout: '30s' })).resolves.toEqual([2, 20]);
+    const runs = () =>
+      sql<{ n: number }>(`SELECT count(*)::int AS n FROM "${suite.schema}".chrono_forge_workflows`);
+    const logs = () =>
+      sql<{ n: number }>(
+        `SELECT count(*)::int AS n FROM "${suite.schema}".chrono_forge_execution_logs`,
+      );
+    const before = [await runs(), await logs()];
+    const bad: Array<[() => Promise<unknown>, new (...a: never[]) => Error, RegExp]> = [
+      [() => suite.client.fork('', { fromStep: 'first' }), InvalidOptionsError, /run key/],
+      [() => suite.client.fork('cnt-1', null as never), InvalidOptionsError, /needs options/],
+      [() => suite.client.fork('cnt-1', { fromStep: 7 } as never), InvalidOptionsError, /fromStep/],
+      [
+        () => suite.client.fork('cnt-1', { fromStep: 'first', newkey: 'x' } as never),
+        InvalidOptionsError,
+        /unknown: "newkey"/,
+      ],
+      [
+        () => suite.client.fork('cnt-1', { fromStep: 'first', newKey: 'a\u0007b' }),
+        InvalidOptionsError,
+        /control or bidi/,
+      ],
+      [
+        () => suite.client.fork('cnt-1', { fromStep: 'second', input: { n: 'x' } }),
+        InputValidationError,
+        /n must be an integer/,
+      ],
+      [
+        () =>
+          suite.client.fork('cnt-1', {
+            fromStep: 'second',
+            input: { n: 1, big: 'x'.repeat(1 << 20) },
+          }),
+        InvalidOptionsError,
+        /the limit is 1048576/,
+      ],
+      [
+        () => suite.client.fork('cnt-1', { fromStep: 'second', input: { n: 1n } }),
+        SerializationError,
+        /BigInt|bigint/i,
+      ],
+      [
+        () => suite.client.fork('no-such-run', { fromStep: 'first' }),
+        WorkflowNotFoundError,
+        /no-such/,
+      ],
+    ];
+    for (const [call, type, message] of bad) {
+      const err = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(type);
+      expect((err as Error).message).toMatch(message);
+    }
+    expect([await runs(), await logs()]).toEqual(before);
+    // A valid input passes the same checks, and the fork runs with it from `second`.
+    const fork = await suite.client.fork('cnt-1', { fromStep: 'second', input: { n: 3 } });
+    await expect(fork.result({ timeout: '30s' })).resolves.toEqual([2, 30]);
   });
 });
