@@ -16,12 +16,15 @@ import type { EntityManager } from 'typeorm';
 import { NotInTransactionError } from '../errors/not-in-transaction.error.js';
 import { StepRunner } from '../steps/step.runner.js';
 import type { MergeOptions, SpawnSpec } from '../branches/branch-specs.js';
+import type { MergeResult } from '../branches/merge-result.js';
 import { BranchRunner } from '../branches/branch.runner.js';
 import type { SpawnSource } from '../branches/spawn-source.js';
 import { compensationOf } from '../lifecycle/compensations.js';
 import { currentAbortSignal } from '../lifecycle/abort-signals.js';
 import { rejectThrown } from '../util/reject-thrown.util.js';
 import { FlowCalls } from '../limits/flow-calls.js';
+import { CallRunner } from '../branches/call.runner.js';
+import { ComposingContext } from './composing-context.js';
 import { assertLimitText, MAX_LIMIT_KEY_LENGTH } from '../options/limit-options.js';
 
 /**
@@ -31,13 +34,16 @@ import { assertLimitText, MAX_LIMIT_KEY_LENGTH } from '../options/limit-options.
  * @publicApi
  */
 @Injectable()
-export class WorkflowContext {
+export class WorkflowContext extends ComposingContext {
   constructor(
     private readonly steps: StepRunner,
     private readonly timers: TimerRunner,
     private readonly branches: BranchRunner,
     private readonly flow: FlowCalls,
-  ) {}
+    calls: CallRunner,
+  ) {
+    super(calls);
+  }
 
   private scope(): RunScope {
     const scope = runStorage.getStore();
@@ -186,10 +192,13 @@ export class WorkflowContext {
   }
 
   /**
-   * Waits until every child of the named branches completed (step `merge$<sorted names>`):
-   * completes inline when they already have, otherwise a BranchMergeJob polls and wakes the run.
+   * Waits until the children of the named branches are done (step `merge$<sorted names>`; see
+   * `MergeOptions.mode`) and returns their outcomes: inline when they already are, otherwise the
+   * last child's end wakes the run (a BranchMergeJob polls as the safety net).
    */
-  merge(...args: [...names: string[], options: MergeOptions] | string[]): Promise<void> {
+  merge<R = unknown>(
+    ...args: [...names: string[], options: MergeOptions] | string[]
+  ): Promise<MergeResult<R>> {
     const scope = this.durable('ctx.merge()');
     const last = args[args.length - 1];
     const options = typeof last === 'object' && last !== null ? (last as MergeOptions) : {};
@@ -199,7 +208,7 @@ export class WorkflowContext {
         'merge() takes branch names followed by an optional options object.',
       );
     }
-    return scope.track(() => this.branches.merge(scope, names, options));
+    return scope.track(() => this.branches.merge<R>(scope, names, options));
   }
 
   /**

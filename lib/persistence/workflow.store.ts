@@ -11,6 +11,26 @@ import { WorkflowStatements } from './workflow.sql.js';
 
 export { NOT_DUE_TOLERANCE_MS, REPEAT_TICK_PATTERN, WORKER_DEAD_AFTER_MS } from './workflow.sql.js';
 
+/** A run that ended, and the parent its end woke (pushed fan-in), if any. */
+export interface RunEnded {
+  /** The parent run this child's end woke: enqueue it when `state` is `idle`. */
+  woken: { id: string; state: string; nextRunAt: Date | null } | null;
+}
+
+interface EndRow {
+  id: string;
+  woken_id: string | null;
+  woken_state: string | null;
+  woken_at: Date | null;
+}
+
+function ended(rows: EndRow[]): RunEnded | false {
+  const [row] = rows;
+  if (!row) return false;
+  if (row.woken_id === null) return { woken: null };
+  return { woken: { id: row.woken_id, state: row.woken_state ?? '', nextRunAt: row.woken_at } };
+}
+
 /** Outcome of trying to take a run's lock. */
 export type AcquireResult =
   | { kind: 'acquired'; run: RunRow; logs: LogRow[] }
@@ -243,15 +263,15 @@ export class WorkflowStore extends StoreConnection {
     result: StoredValue,
     context: Record<string, unknown> | null,
     history: Array<string | null> | null = null,
-  ): Promise<boolean> {
-    const rows = await this.query(this.sql.complete, [
+  ): Promise<RunEnded | false> {
+    const rows = await this.query<EndRow>(this.sql.complete, [
       id,
       owner,
       JSON.stringify(result),
       context === null ? null : JSON.stringify(context),
       history && JSON.stringify(history),
     ]);
-    return rows.length > 0;
+    return ended(rows);
   }
 
   /** Fails the run: error-log row, state `failed` and the `$workflow_failure$<errorLogId>` log. */
@@ -262,8 +282,8 @@ export class WorkflowStore extends StoreConnection {
     error: ErrorRecord,
     context: Record<string, unknown> | null,
     history: Array<string | null> | null = null,
-  ): Promise<boolean> {
-    const rows = await this.query(this.sql.fail, [
+  ): Promise<RunEnded | false> {
+    const rows = await this.query<EndRow>(this.sql.fail, [
       id,
       owner,
       attempt,
@@ -274,7 +294,7 @@ export class WorkflowStore extends StoreConnection {
       context === null ? null : JSON.stringify(context),
       history && JSON.stringify(history),
     ]);
-    return rows.length > 0;
+    return ended(rows);
   }
 
   /** Runs a recovery sweep should re-enqueue: overdue idle runs and runs with a stale lock. */

@@ -162,6 +162,14 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * Enqueues the pass of a parent run that a child's end woke (pushed fan-in): its wake time was
+   * stored with the child's end, so this is the plain continuation enqueue.
+   */
+  async wakeParent(parentId: string, wakeAt: Date | null): Promise<void> {
+    await this.enqueueRun(parentId, wakeAt);
+  }
+
+  /**
    * One `addBulk` for a batch of spawned children; ids collapse with any job already queued for
    * them. During a pass the branch runner tags a failure here as the engine's (`engineStatement`): the
    * children are stored already, so it is an infrastructure fault (`EngineFaultError`, the pass
