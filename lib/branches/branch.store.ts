@@ -204,12 +204,15 @@ export class BranchStore {
 
   /**
    * Pushes an idle parent's safety wake-up back to `until` while its merge poller is alive, so the
-   * parent replays only when the poller wakes it — or, if the poller was lost, soon after.
+   * parent replays only when the poller wakes it — or, if the poller was lost, soon after. A wake
+   * time already due (a child's end woke the parent: pushed fan-in) is never pushed back, or the
+   * parent's pass would find itself not due and the wake-up would be lost.
    */
   async extendDeadline(parentId: string, until: Date): Promise<void> {
     await this.store.query(
       `UPDATE ${this.store.wf} SET next_run_at = $2
-       WHERE id = $1 AND state = 'idle' AND next_run_at IS NOT NULL AND next_run_at < $2`,
+       WHERE id = $1 AND state = 'idle' AND next_run_at IS NOT NULL AND next_run_at < $2
+         AND next_run_at > now()`,
       [parentId, until],
     );
   }

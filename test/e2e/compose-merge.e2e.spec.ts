@@ -9,6 +9,20 @@ describe('composition: merge results, failFast and collect (e2e)', () => {
   const suite = suiteApp('cmerge', composeProviders, { options: { worker: { concurrency: 8 } } });
   const { schema } = suite;
 
+  it("should wake the parent by the last child's end, long before the 1-minute poll", async () => {
+    const runs = await Promise.all(
+      [1, 1, 10, 10, 50].map((n, i) =>
+        suite.client.start('checkout.pushed', { key: `push-${i}`, input: { n } }),
+      ),
+    );
+    const slow = await suite.client.start('checkout.pushed', {
+      key: 'push-slow',
+      input: { n: 5, sleep: '500ms' },
+    });
+    const results = await Promise.all([...runs, slow].map((h) => h.result({ timeout: '40s' })));
+    expect(results).toEqual([1, 1, 10, 10, 50, 5]);
+  }, 60_000);
+
   it("should return the 10 children's results from merge()", async () => {
     const handle = await suite.client.start('checkout.merge', {
       key: 'm-10',

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   type BrokenNode,
+  type CallNode,
   type Program,
   type ShapeSwitches,
   SQL_FAULT_KINDS,
@@ -88,6 +89,7 @@ export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
         : fc.nat(6).map(String),
     }),
     fc.constant<ThrowOnceNode>({ k: 'throwOnce', id: '' }),
+    fc.constant<CallNode>({ k: 'call', id: '' }),
   ];
   const { stmt } = fc.letrec<{ stmt: Stmt; tryNode: TryNode }>((tie) => ({
     stmt: fc.oneof(
