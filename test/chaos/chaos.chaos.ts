@@ -279,6 +279,7 @@ describe('chaos: SIGKILLed workers, Redis and PostgreSQL restarts', () => {
 
     expect(lost, 'lost runs').toEqual([]);
     expect(duplicates, 'duplicate completed logs').toEqual([]);
+    expect(inv.badCalls, 'ctx.call: one child per call, ended before its parent').toEqual([]);
     expect(afterCommit, 'bodies re-run after their log committed').toEqual([]);
     expect(notExactlyOnce, 'transactional steps not exactly once').toEqual([]);
     expect(missingBodies, 'completed steps whose body never ran').toEqual([]);
