@@ -169,7 +169,7 @@ export class CallRunner {
       log = { id, step_name: stepName, state: 'pending', attempts: 1, result: null, metadata };
       scope.logs.set(stepName, log);
     }
-    let child = await this.calls.child(log.id);
+    const child = await this.calls.child(log.id);
     if (child && !child.never_started) return { log, child };
     if (!child) await checkNewRun(def, key, value);
     const row = { key, workflow: def.name, input: value, maxDurationMs: def.maxDurationMs };
@@ -189,7 +189,6 @@ export class CallRunner {
         `${stepName}: child key ${JSON.stringify(key)} belongs to a run that is not this call's child.`,
       );
     await engineStatement(() => this.queue.enqueueChildren(dispatched.toEnqueue));
-    child ??= null;
     return { log, child };
   }
 
@@ -216,7 +215,7 @@ export class CallRunner {
       scope.run.id,
       scope.owner,
       stepName,
-      log.attempts + (log.id === '' ? 1 : 0),
+      Math.max(log.attempts, 1),
       completed ? child.result : null,
       metadata as unknown as Record<string, unknown>,
       new Date(),
