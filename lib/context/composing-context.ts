@@ -9,19 +9,22 @@ import type {
 import { NotInWorkflowError } from '../errors/not-in-workflow.error.js';
 import { type RunScope, runStorage } from '../run/run-scope.js';
 import { rejectThrown } from '../util/reject-thrown.util.js';
+import { assertUserName } from '../util/names.util.js';
 
 /** `(name, input?, options?)` or `(Class, 'method', input, options?)`, as given. */
 type CallArgs = [unknown, unknown?, unknown?, unknown?];
 
 /**
- * The composition half of {@link WorkflowContext}: calling other workflows as children.
+ * Part of {@link WorkflowContext}: calling other workflows as children, and the run's history
+ * markers (patches) and version.
  *
  * @publicApi
  */
 export abstract class ComposingContext {
   protected constructor(private readonly calls: CallRunner) {}
 
-  private callScope(call: string): RunScope {
+  /** The current run, for a durable call (refused inside a step body, before it takes a name). */
+  protected durableScope(call: string): RunScope {
     const scope = runStorage.getStore();
     if (!scope)
       throw new NotInWorkflowError(`${call} is only available while a workflow method runs.`);
@@ -48,7 +51,7 @@ export abstract class ComposingContext {
   ): Promise<WorkflowResultOf<T[M]>>;
   call(...args: CallArgs): Promise<unknown> {
     return rejectThrown(() => {
-      const scope = this.callScope('ctx.call()');
+      const scope = this.durableScope('ctx.call()');
       const { def, input, options } = this.parse(args, 'ctx.call()');
       const step = scope.nextStepName(`call$${callLabel(options, def.name)}`);
       return scope.track(() => this.calls.call(scope, def, step, input));
@@ -74,18 +77,52 @@ export abstract class ComposingContext {
   ): Promise<ChildHandle<WorkflowResultOf<T[M]>>>;
   startChild(...args: CallArgs): Promise<ChildHandle<unknown>> {
     return rejectThrown(() => {
-      const scope = this.callScope('ctx.startChild()');
+      const scope = this.durableScope('ctx.startChild()');
       const { def, input, options } = this.parse(args, 'ctx.startChild()');
       const label = callLabel(options, def.name);
       const step = scope.nextStepName(`child$${label}`);
       const join = (ref: { key: string; id: string }) =>
         rejectThrown(() => {
-          const joining = this.callScope('handle.result()');
+          const joining = this.durableScope('handle.result()');
           const joinStep = joining.nextStepName(`join$${label}`);
           return joining.track(() => this.calls.join(joining, joinStep, step, ref));
         });
       return scope.track(() => this.calls.startChild(scope, def, step, input, join));
     });
+  }
+
+  /**
+   * Whether this run takes the code path added by change `id` (Temporal's `patched`): `true` for a
+   * run that reaches this call after the change was deployed (the marker `patch$<id>` is recorded
+   * at this position of its history), `false` on replay of a history recorded without the marker
+   * here (the run started on the old code: keep its old path). Constant within a run. Then, once
+   * no run recorded before the change is in flight, replace it by {@link deprecatePatch}.
+   */
+  patched(id: string): boolean {
+    const scope = this.durableScope('ctx.patched()');
+    assertUserName(id, 'Patch');
+    scope.assertOwned();
+    return scope.history.patched(id);
+  }
+
+  /**
+   * Step two of removing a patch: the code keeps only the new path and says that histories may or
+   * may not have the marker of `id` here (runs that started before and after `patched(id)` was
+   * deployed both replay). Remove the call once no run that reached it is in flight.
+   */
+  deprecatePatch(id: string): void {
+    const scope = this.durableScope('ctx.deprecatePatch()');
+    assertUserName(id, 'Patch');
+    scope.assertOwned();
+    scope.history.deprecatePatch(id);
+  }
+
+  /** The `@Workflow({ version })` the run started with (`null` when its workflow has none). */
+  get version(): string | null {
+    const scope = runStorage.getStore();
+    if (!scope)
+      throw new NotInWorkflowError('ctx.version is only available while a workflow method runs.');
+    return scope.run.version ?? null;
   }
 
   private parse(args: CallArgs, call: string) {

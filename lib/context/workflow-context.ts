@@ -288,37 +288,6 @@ export class WorkflowContext extends ComposingContext {
     return this.steps.run(name, () => fn(this.manager), step, compensationOf(name, options));
   }
 
-  /**
-   * Whether this run takes the code path added by change `id` (Temporal's `patched`): `true` for a
-   * run that reaches this call after the change was deployed (the marker `patch$<id>` is recorded
-   * at this position of its history), `false` on replay of a history recorded without the marker
-   * here (the run started on the old code: keep its old path). Constant within a run. Then, once
-   * no run recorded before the change is in flight, replace it by {@link deprecatePatch}.
-   */
-  patched(id: string): boolean {
-    const scope = this.durable('ctx.patched()');
-    assertUserName(id, 'Patch');
-    scope.assertOwned();
-    return scope.history.patched(id);
-  }
-
-  /**
-   * Step two of removing a patch: the code keeps only the new path and says that histories may or
-   * may not have the marker of `id` here (runs that started before and after `patched(id)` was
-   * deployed both replay). Remove the call once no run that reached it is in flight.
-   */
-  deprecatePatch(id: string): void {
-    const scope = this.durable('ctx.deprecatePatch()');
-    assertUserName(id, 'Patch');
-    scope.assertOwned();
-    scope.history.deprecatePatch(id);
-  }
-
-  /** The `@Workflow({ version })` the run started with (`null` when its workflow has none). */
-  get version(): string | null {
-    return this.scope().run.version ?? null;
-  }
-
   /** Durable key/value state of the run. */
   get state(): DurableState {
     return durableState(this.scope());

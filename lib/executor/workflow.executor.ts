@@ -5,7 +5,8 @@ import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants
 import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import type { LogRow } from '../persistence/rows.js';
-import { type RunEnded, WorkflowStore } from '../persistence/workflow.store.js';
+import { WorkflowStore } from '../persistence/workflow.store.js';
+import { wakeParent } from './parent-wake.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { ChronoForgeClock } from '../util/clock.js';
 import { BranchRunner } from '../branches/branch.runner.js';
@@ -144,7 +145,7 @@ export class WorkflowExecutor {
       const done = await this.settle(scope, () =>
         this.store.complete(run.id, owner, stored, context, history),
       );
-      if (done) await this.wakeParent(done);
+      if (done) await wakeParent(this.queue, this.logger, done);
       return done ? 'completed' : 'lock_lost';
     }
     if (outcome.kind === 'fault') {
@@ -204,7 +205,7 @@ export class WorkflowExecutor {
       const failed = await this.settle(scope, () =>
         this.store.fail(run.id, owner, attempt, error, context, history),
       );
-      if (failed) await this.wakeParent(failed);
+      if (failed) await wakeParent(this.queue, this.logger, failed);
       return failed ? 'failed' : 'lock_lost';
     }
     const nextRunAt = new Date(this.clock.now() + decision.delayMs);
@@ -259,21 +260,6 @@ export class WorkflowExecutor {
       settle: (write) => this.settle(scope, write),
       afterRelease: (nextRunAt) => this.afterRelease(scope, jobId, nextRunAt),
     };
-  }
-
-  /**
-   * Pushed fan-in: enqueues the parent this run's end woke (its wake time is stored by the same
-   * statement; a lost enqueue is found by the recovery sweeper). A parent that was running wakes
-   * through its own release (`wake_pending`).
-   */
-  private async wakeParent(ended: RunEnded): Promise<void> {
-    const woken = ended.woken;
-    if (woken?.state !== 'idle') return;
-    try {
-      await this.queue.wakeParent(woken.id, woken.nextRunAt);
-    } catch (err) {
-      this.logger.error(`Waking parent run ${woken.id} failed: ${(err as Error).message}`);
-    }
   }
 
   /** Enqueues the stored wake-up of run `id` if it is idle (after an ambiguous release). */

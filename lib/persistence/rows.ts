@@ -76,3 +76,23 @@ export interface StateClaim {
   /** The write ended; `saved`: it committed (or will commit with its transaction) the state. */
   done(saved: boolean): void;
 }
+
+/** A run that ended, and the parent its end woke (pushed fan-in), if any. */
+export interface RunEnded {
+  /** The parent run this child's end woke: enqueue it when `state` is `idle`. */
+  woken: { id: string; state: string; nextRunAt: Date | null } | null;
+}
+
+export interface EndRow {
+  id: string;
+  woken_id: string | null;
+  woken_state: string | null;
+  woken_at: Date | null;
+}
+
+export function ended(rows: EndRow[]): RunEnded | false {
+  const [row] = rows;
+  if (!row) return false;
+  if (row.woken_id === null) return { woken: null };
+  return { woken: { id: row.woken_id, state: row.woken_state ?? '', nextRunAt: row.woken_at } };
+}

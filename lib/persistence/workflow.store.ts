@@ -5,31 +5,22 @@ import type { QueryRunner } from 'typeorm';
 import type { StoredValue } from '../util/serialization.util.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
 import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
-import type { ErrorRecord, LogRow, ReleaseSpec, RunRow, StateCarrier } from './rows.js';
+import {
+  type EndRow,
+  ended,
+  type ErrorRecord,
+  type LogRow,
+  type ReleaseSpec,
+  type RunEnded,
+  type RunRow,
+  type StateCarrier,
+} from './rows.js';
+
+export type { RunEnded } from './rows.js';
 import { StoreConnection } from './store-connection.js';
 import { WorkflowStatements } from './workflow.sql.js';
 
 export { NOT_DUE_TOLERANCE_MS, REPEAT_TICK_PATTERN, WORKER_DEAD_AFTER_MS } from './workflow.sql.js';
-
-/** A run that ended, and the parent its end woke (pushed fan-in), if any. */
-export interface RunEnded {
-  /** The parent run this child's end woke: enqueue it when `state` is `idle`. */
-  woken: { id: string; state: string; nextRunAt: Date | null } | null;
-}
-
-interface EndRow {
-  id: string;
-  woken_id: string | null;
-  woken_state: string | null;
-  woken_at: Date | null;
-}
-
-function ended(rows: EndRow[]): RunEnded | false {
-  const [row] = rows;
-  if (!row) return false;
-  if (row.woken_id === null) return { woken: null };
-  return { woken: { id: row.woken_id, state: row.woken_state ?? '', nextRunAt: row.woken_at } };
-}
 
 /** Outcome of trying to take a run's lock. */
 export type AcquireResult =

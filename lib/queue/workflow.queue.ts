@@ -102,11 +102,10 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
   /** Dedicated queue `kind` (merge polls or maintenance jobs). */
   dedicatedQueue(kind: DedicatedQueue): Queue {
     const queue = this.dedicated.get(kind);
-    if (!queue)
-      throw new NotInitializedError(
-        `WorkflowQueue: the ${kind} queue is not initialized yet (onModuleInit has not run).`,
-      );
-    return queue;
+    if (queue) return queue;
+    throw new NotInitializedError(
+      `WorkflowQueue: the ${kind} queue is not initialized yet (onModuleInit has not run).`,
+    );
   }
 
   async onModuleInit(): Promise<void> {
