@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { cleanupBench } from './cleanup.bench.js';
+import { fanInBench } from './fanin.bench.js';
 import { limitsBench } from './limits.bench.js';
 import { perStepBench } from './per-step.bench.js';
 import { positionsBench } from './positions.bench.js';
@@ -28,6 +29,7 @@ const BENCHES: Array<[string, () => Promise<BenchResult>]> = [
   ['spawn', spawnBench],
   ['cleanup', cleanupBench],
   ['limits', limitsBench],
+  ['fanin', fanInBench],
 ];
 
 const HEADER = [

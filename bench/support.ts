@@ -153,7 +153,9 @@ export async function bootBench(o: {
       await app.close();
       await sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await sql(`DROP SCHEMA IF EXISTS "${schema}_bullmq" CASCADE`);
-      if (o.queue !== 'postgres') await obliterate(queueName);
+      if (o.queue !== 'postgres')
+        for (const name of [queueName, `${queueName}-merge`, `${queueName}-maintenance`])
+          await obliterate(name);
     },
   };
 }

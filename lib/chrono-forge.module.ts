@@ -31,6 +31,9 @@ import { ChronoForgeTracer } from './observability/chrono-forge-tracer.js';
 import { RepeatRunner } from './timers/repeat.runner.js';
 import { BranchMergeJob } from './branches/branch-merge.job.js';
 import { BranchRunner } from './branches/branch.runner.js';
+import { CallRunner } from './branches/call.runner.js';
+import { MergeRunner } from './branches/merge.runner.js';
+import { CallStore } from './branches/call.store.js';
 import { BranchStore } from './branches/branch.store.js';
 import { RepeatStore } from './timers/repeat.store.js';
 import { TimerRunner } from './timers/timer.runner.js';
@@ -90,6 +93,9 @@ import { ChronoForgeHealth } from './health/chrono-forge-health.js';
     RepeatRunner,
     BranchStore,
     BranchRunner,
+    CallRunner,
+    MergeRunner,
+    CallStore,
     BranchMergeJob,
     LimitStore,
     LimitGate,

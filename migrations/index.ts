@@ -9,9 +9,11 @@ import { ChronoForgeSagasLifecycle1763900000010 } from './1763900000010-sagas-li
 import { AddChronoForgeSchedules1763900000021 } from './1763900000021-add-chrono-forge-schedules.js';
 import { ChronoForgeVersioning1763900000030 } from './1763900000030-versioning.js';
 import { ChronoForgeFlowControl1763900000170 } from './1763900000170-flow-control.js';
+import { ChronoForgeComposition1763900000180 } from './1763900000180-composition.js';
 
 export {
   AddChronoForgeSchedules1763900000021,
+  ChronoForgeComposition1763900000180,
   ChronoForgeFlowControl1763900000170,
   AddChronoForgeSignals1763900000001,
   AddChronoForgeWorkers1763900000002,
@@ -42,4 +44,5 @@ export const chronoForgeMigrations = [
   AddChronoForgeSchedules1763900000021,
   ChronoForgeVersioning1763900000030,
   ChronoForgeFlowControl1763900000170,
+  ChronoForgeComposition1763900000180,
 ];

@@ -22,7 +22,17 @@ export interface MergeOptions {
   minInterval?: Duration;
   /** Longest delay between two polls. @default '5m' */
   maxInterval?: Duration;
+  /**
+   * `failFast`: the merge throws `ChildWorkflowFailedError` at the first child that failed or was
+   * cancelled. `collect`: the merge waits until every child ended (completed, failed or
+   * cancelled) and returns them all. Unset: it waits until every child completed (a failed child
+   * keeps it waiting for a retry; a cancelled one throws `CancelledChildError`).
+   */
+  mode?: MergeMode;
 }
+
+/** How a merge treats failed children. @publicApi */
+export type MergeMode = 'failFast' | 'collect';
 
 /** Branch-log metadata field holding the key prefix of the branch's children. */
 export const KEY_PREFIX = 'child_key_prefix';
@@ -42,6 +52,7 @@ export interface ParsedMerge {
   stepName: string;
   minMs: number;
   maxMs: number;
+  mode: MergeMode | undefined;
 }
 
 /** Checks the branch names and poll intervals of a merge (`merge$<sorted names>`). */
@@ -58,9 +69,14 @@ export function parseMerge(names: string[], options: MergeOptions): ParsedMerge 
     throw new InvalidOptionsError(
       `merge minInterval (${minMs} ms) exceeds maxInterval (${maxMs} ms).`,
     );
+  const mode = options.mode;
+  if (mode !== undefined && mode !== 'failFast' && mode !== 'collect')
+    throw new InvalidOptionsError(
+      `merge mode must be 'failFast' or 'collect', got ${JSON.stringify(mode)}.`,
+    );
   const unique = [...new Set(names)].sort();
   const stepName = `merge$${unique.join(',')}`;
-  return { unique, stepName, minMs, maxMs };
+  return { unique, stepName, minMs, maxMs, mode };
 }
 
 /** The branch a `spawn`/`spawnEach` named `name` runs in; `NotInBranchError` outside one. */
@@ -72,4 +88,29 @@ export function spawnFrame(name: string): BranchFrame {
     );
   assertUserName(name, 'Spawn');
   return frame;
+}
+
+/** Child counts a merge decides on (summed over its branches). */
+export interface MergeCounts {
+  pending: number;
+  cancelled: number;
+  failed: number;
+  unfinished: number;
+}
+
+/**
+ * Whether a sealed merge is done (`done`), must fail (`fail`: failFast saw a failure; `cancelled`:
+ * the default mode saw a cancelled child) or waits.
+ */
+export function mergeState(
+  mode: MergeMode | undefined,
+  c: MergeCounts,
+): 'done' | 'fail' | 'cancelled' | 'wait' {
+  if (mode === 'collect') return c.unfinished === 0 ? 'done' : 'wait';
+  if (mode === 'failFast') {
+    if (c.failed + c.cancelled > 0) return 'fail';
+    return c.pending === 0 ? 'done' : 'wait';
+  }
+  if (c.cancelled > 0) return 'cancelled';
+  return c.pending === 0 ? 'done' : 'wait';
 }

@@ -1,12 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { type WorkflowDefinition, WorkflowRegistry } from '../definitions/workflow.registry.js';
 import { checkNewRun } from '../definitions/input-validation.js';
-import { CancelledChildError } from '../errors/cancelled-child.error.js';
 import { ChildKeyConflictError } from '../errors/child-key-conflict.error.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { NestedBranchError } from '../errors/nested-branch.error.js';
-import { UnknownBranchError } from '../errors/unknown-branch.error.js';
 import { UnmergedBranchError } from '../errors/unmerged-branch.error.js';
 import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import { type RunScope } from '../run/run-scope.js';
@@ -16,12 +13,12 @@ import { engineStatement } from '../database/engine-statement.js';
 import { crashPoint, spawnTarget } from '../steps/fault-injector.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
-import { MERGE_GRACE_MS } from './branch-merge.job.js';
+import { MergeRunner } from './merge.runner.js';
+import type { MergeResult } from './merge-result.js';
 import {
   childKeyPrefix,
   KEY_PREFIX,
   type MergeOptions,
-  parseMerge,
   spawnFrame,
   type SpawnSpec,
 } from './branch-specs.js';
@@ -39,6 +36,7 @@ export class BranchRunner {
     private readonly branches: BranchStore,
     private readonly registry: WorkflowRegistry,
     private readonly queue: WorkflowQueue,
+    private readonly merges: MergeRunner,
   ) {}
 
   /** Runs the body of branch `name` unless it is sealed; seals it when the body returns. */
@@ -222,70 +220,13 @@ export class BranchRunner {
     return dispatched.toEnqueue;
   }
 
-  /** Joins branches: completes inline when every child completed, else starts the poller and halts. */
-  async merge(scope: RunScope, names: string[], options: MergeOptions): Promise<void> {
-    const { unique, stepName, minMs, maxMs } = parseMerge(names, options);
-    scope.enter(stepName);
-    scope.assertOwned();
-    const open = unique.map((n) => {
-      const b = scope.openBranches.get(n);
-      if (!b)
-        throw new UnknownBranchError(
-          `merge("${n}"): no branch "${n}" was opened before this merge.`,
-        );
-      return b;
-    });
-    const log = scope.logs.get(stepName);
-    const done = async () => {
-      open.forEach((b) => (b.merged = true));
-    };
-    if (log?.state === 'completed') return done();
-    scope.assertCanWork();
-    const sealed = unique.every((n) => scope.logs.get(`branch$${n}`)?.state === 'completed');
-    const ids = open.map((b) => b.logId);
-    const counts = sealed ? await this.branches.counts(ids) : [];
-    const cancelled = counts.reduce((a, c) => a + c.cancelled, 0);
-    if (cancelled > 0) {
-      // A cancelled run never completes: the merge fails (every replay, deterministically: Cleanup
-      // keeps an unmerged branch's children). Caught, the branches count as merged.
-      await done();
-      const keys = await this.branches.cancelledChildren(ids, 10);
-      throw new CancelledChildError(
-        `merge(${unique.join(', ')}): ${cancelled} child run(s) were cancelled and will never complete: ${keys.map((k) => JSON.stringify(k)).join(', ')}${cancelled > keys.length ? ', …' : ''}.`,
-        keys,
-      );
-    }
-    if (sealed && counts.every((c) => c.pending === 0)) {
-      crashPoint(scope, stepName, 'before');
-      const id = await this.store.completeStep(
-        scope.run.id,
-        scope.owner,
-        stepName,
-        (log?.attempts ?? 0) + 1,
-        null,
-        log?.metadata ?? {},
-        new Date(),
-      );
-      if (id === null) throw new LockLostError(scope.run.id);
-      crashPoint(scope, stepName, 'after');
-      return done();
-    }
-    const token = randomUUID();
-    if (!(await this.branches.setPollToken(scope.run.id, scope.owner, ids, token)))
-      throw new LockLostError(scope.run.id);
-    await this.store.savePendingLog(scope.run.id, scope.owner, stepName, (log?.attempts ?? 0) + 1, {
-      token,
-    });
-    scope.afterRelease.push(() =>
-      this.queue.enqueueMerge(
-        { parentId: scope.run.id, branchLogIds: ids, minMs, maxMs, token },
-        0,
-        0,
-      ),
-    );
-    // NOTE: the poller wakes the parent; this timer is only a safety net for a lost poller, and
-    // every poll pushes it back (BranchMergeJob), so a live poller never lets it fire.
-    scope.halt(scope.now() + 2 * minMs + MERGE_GRACE_MS);
+  /** Joins branches (see {@link MergeRunner.merge}) and returns their children's outcomes. */
+  merge<R = unknown>(
+    scope: RunScope,
+    names: string[],
+    options: MergeOptions,
+  ): Promise<MergeResult<R>> {
+    return this.merges.merge<R>(scope, names, options);
   }
 
   /** Raises UnmergedBranchError when the workflow returns with a branch it never merged. */

@@ -20,6 +20,10 @@ export interface BranchCounts {
   running: number;
   /** Children cancelled: they never complete, so the merge cannot. */
   cancelled: number;
+  /** Children failed. */
+  failed: number;
+  /** Children not ended yet (neither completed, failed nor cancelled). */
+  unfinished: number;
 }
 
 /** Statements of branches, spawns and the merge poller. */
@@ -29,7 +33,8 @@ export class BranchStore {
 
   /**
    * Inserts a batch of children (existing keys are left alone), saves the spawn cursor on the
-   * branch log, and returns the children that never started, all in one fenced statement. Keys
+   * branch log (and, when `counted`, adds the children inserted to its `pending_children`, which
+   * their ends count down to wake the parent), and returns the children that never started, all in one fenced statement. Keys
    * taken by a run that is not a child of this branch come back in `conflicts`; the cursor is then
    * left where it was, so the batch is dispatched again rather than merged without those children.
    *
@@ -45,6 +50,7 @@ export class BranchStore {
     children: ChildRow[],
     cursorName: string,
     cursor: Record<string, unknown>,
+    counted = true,
   ): Promise<{ toEnqueue: { id: string; next_run_at: Date }[]; conflicts: string[] } | null> {
     const { wf, logs } = this.store;
     const rows = await this.store.query<{
@@ -72,9 +78,12 @@ export class BranchStore {
                     WHERE job_name = c.job_name AND key = c.key OFFSET 0) w
          WHERE (SELECT fenced FROM ok) AND (SELECT count(*) FROM ins) < cardinality($4::text[])),
        cur AS (
-         UPDATE ${logs} SET metadata = jsonb_set(metadata || jsonb_build_object('cursors',
-             COALESCE(metadata->'cursors', '{}'::jsonb)), ARRAY['cursors', $8::text], $9::jsonb), updated_at = now()
-         WHERE id = $3 AND (SELECT fenced FROM ok) AND NOT EXISTS (SELECT 1 FROM skipped WHERE NOT own))
+         UPDATE ${logs} SET metadata = CASE WHEN NOT EXISTS (SELECT 1 FROM skipped WHERE NOT own)
+             THEN jsonb_set(metadata || jsonb_build_object('cursors', COALESCE(metadata->'cursors', '{}'::jsonb)),
+               ARRAY['cursors', $8::text], $9::jsonb) ELSE metadata END,
+           pending_children = pending_children + CASE WHEN $11::boolean THEN (SELECT count(*) FROM ins) ELSE 0 END,
+           updated_at = now()
+         WHERE id = $3 AND (SELECT fenced FROM ok))
        SELECT id, next_run_at, true AS fenced, NULL::text AS conflict FROM ins
        UNION ALL
        SELECT id, next_run_at, true, NULL FROM skipped WHERE own AND never_started
@@ -93,6 +102,7 @@ export class BranchStore {
         cursorName,
         JSON.stringify(cursor),
         children.map((c) => c.timeoutMs ?? null),
+        counted,
       ],
     );
     if (!rows.find((r) => r.id === null && r.conflict === null)?.fenced) return null;
@@ -114,7 +124,9 @@ export class BranchStore {
          count(w.id) FILTER (WHERE w.state <> 'completed')::int AS pending,
          count(w.id) FILTER (WHERE w.state = 'idle' AND w.started_at IS NULL)::int AS "neverStarted",
          count(w.id) FILTER (WHERE w.state = 'running')::int AS running,
-         count(w.id) FILTER (WHERE w.state = 'cancelled')::int AS cancelled
+         count(w.id) FILTER (WHERE w.state = 'cancelled')::int AS cancelled,
+         count(w.id) FILTER (WHERE w.state = 'failed')::int AS failed,
+         count(w.id) FILTER (WHERE w.state NOT IN ('completed', 'failed', 'cancelled'))::int AS unfinished
        FROM unnest($1::bigint[]) AS b(id)
        LEFT JOIN ${this.store.wf} w ON w.parent_execution_log_id = b.id
        GROUP BY b.id`,
@@ -192,12 +204,15 @@ export class BranchStore {
 
   /**
    * Pushes an idle parent's safety wake-up back to `until` while its merge poller is alive, so the
-   * parent replays only when the poller wakes it — or, if the poller was lost, soon after.
+   * parent replays only when the poller wakes it — or, if the poller was lost, soon after. A wake
+   * time already due (a child's end woke the parent: pushed fan-in) is never pushed back, or the
+   * parent's pass would find itself not due and the wake-up would be lost.
    */
   async extendDeadline(parentId: string, until: Date): Promise<void> {
     await this.store.query(
       `UPDATE ${this.store.wf} SET next_run_at = $2
-       WHERE id = $1 AND state = 'idle' AND next_run_at IS NOT NULL AND next_run_at < $2`,
+       WHERE id = $1 AND state = 'idle' AND next_run_at IS NOT NULL AND next_run_at < $2
+         AND next_run_at > now()`,
       [parentId, until],
     );
   }

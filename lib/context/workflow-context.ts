@@ -9,13 +9,13 @@ import { type Duration, toMs } from '../util/duration.util.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
 import { assertUserName } from '../util/names.util.js';
 import type { RunScope } from '../run/run-scope.js';
-import { RunContext } from './run-context.js';
 import { type DurableState, durableState } from './durable-state.js';
 import { transactionStorage } from '../run/call-storage.js';
 import type { EntityManager } from 'typeorm';
 import { NotInTransactionError } from '../errors/not-in-transaction.error.js';
 import { StepRunner } from '../steps/step.runner.js';
 import type { MergeOptions, SpawnSpec } from '../branches/branch-specs.js';
+import type { MergeResult } from '../branches/merge-result.js';
 import { BranchRunner } from '../branches/branch.runner.js';
 import type { SpawnSource } from '../branches/spawn-source.js';
 import { compensationOf } from '../lifecycle/compensations.js';
@@ -23,6 +23,8 @@ import { rejectThrown } from '../util/reject-thrown.util.js';
 import { FlowCalls } from '../limits/flow-calls.js';
 import { waitForSignal } from './signals.js';
 import { EventRecorder } from './event-recorder.js';
+import { CallRunner } from '../branches/call.runner.js';
+import { ComposingContext } from './composing-context.js';
 import { assertLimitText, MAX_LIMIT_KEY_LENGTH } from '../options/limit-options.js';
 
 /**
@@ -32,15 +34,16 @@ import { assertLimitText, MAX_LIMIT_KEY_LENGTH } from '../options/limit-options.
  * @publicApi
  */
 @Injectable()
-export class WorkflowContext extends RunContext {
+export class WorkflowContext extends ComposingContext {
   constructor(
     private readonly steps: StepRunner,
     private readonly timers: TimerRunner,
     private readonly branches: BranchRunner,
     private readonly flow: FlowCalls,
     private readonly events: EventRecorder,
+    calls: CallRunner,
   ) {
-    super();
+    super(calls);
   }
 
   /**
@@ -145,10 +148,13 @@ export class WorkflowContext extends RunContext {
   }
 
   /**
-   * Waits until every child of the named branches completed (step `merge$<sorted names>`):
-   * completes inline when they already have, otherwise a BranchMergeJob polls and wakes the run.
+   * Waits until the children of the named branches are done (step `merge$<sorted names>`; see
+   * `MergeOptions.mode`) and returns their outcomes: inline when they already are, otherwise the
+   * last child's end wakes the run (a BranchMergeJob polls as the safety net).
    */
-  merge(...args: [...names: string[], options: MergeOptions] | string[]): Promise<void> {
+  merge<R = unknown>(
+    ...args: [...names: string[], options: MergeOptions] | string[]
+  ): Promise<MergeResult<R>> {
     const scope = this.durable('ctx.merge()');
     const last = args[args.length - 1];
     const options = typeof last === 'object' && last !== null ? (last as MergeOptions) : {};
@@ -158,7 +164,7 @@ export class WorkflowContext extends RunContext {
         'merge() takes branch names followed by an optional options object.',
       );
     }
-    return scope.track(() => this.branches.merge(scope, names, options));
+    return scope.track(() => this.branches.merge<R>(scope, names, options));
   }
 
   /**
@@ -236,37 +242,6 @@ export class WorkflowContext extends RunContext {
     this.scope();
     const step = { ...options, transactional: true };
     return this.steps.run(name, () => fn(this.manager), step, compensationOf(name, options));
-  }
-
-  /**
-   * Whether this run takes the code path added by change `id` (Temporal's `patched`): `true` for a
-   * run that reaches this call after the change was deployed (the marker `patch$<id>` is recorded
-   * at this position of its history), `false` on replay of a history recorded without the marker
-   * here (the run started on the old code: keep its old path). Constant within a run. Then, once
-   * no run recorded before the change is in flight, replace it by {@link deprecatePatch}.
-   */
-  patched(id: string): boolean {
-    const scope = this.durable('ctx.patched()');
-    assertUserName(id, 'Patch');
-    scope.assertOwned();
-    return scope.history.patched(id);
-  }
-
-  /**
-   * Step two of removing a patch: the code keeps only the new path and says that histories may or
-   * may not have the marker of `id` here (runs that started before and after `patched(id)` was
-   * deployed both replay). Remove the call once no run that reached it is in flight.
-   */
-  deprecatePatch(id: string): void {
-    const scope = this.durable('ctx.deprecatePatch()');
-    assertUserName(id, 'Patch');
-    scope.assertOwned();
-    scope.history.deprecatePatch(id);
-  }
-
-  /** The `@Workflow({ version })` the run started with (`null` when its workflow has none). */
-  get version(): string | null {
-    return this.scope().run.version ?? null;
   }
 
   /** Durable key/value state of the run. */

@@ -38,3 +38,5 @@ export * from './deadline-exceeded.error.js';
 export * from './non-determinism.error.js';
 export * from './workflow-version-missing.error.js';
 export * from './invalid-on-cancel.error.js';
+export * from './child-workflow-failed.error.js';
+export * from './merge-result-too-large.error.js';

@@ -6,6 +6,7 @@ import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import type { LogRow } from '../persistence/rows.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
+import { wakeParent } from './parent-wake.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { ChronoForgeClock } from '../util/clock.js';
 import { BranchRunner } from '../branches/branch.runner.js';
@@ -144,6 +145,7 @@ export class WorkflowExecutor {
       const done = await this.settle(scope, () =>
         this.store.complete(run.id, owner, stored, context, history),
       );
+      if (done) await wakeParent(this.queue, this.logger, done);
       return done ? 'completed' : 'lock_lost';
     }
     if (outcome.kind === 'fault') {
@@ -203,6 +205,7 @@ export class WorkflowExecutor {
       const failed = await this.settle(scope, () =>
         this.store.fail(run.id, owner, attempt, error, context, history),
       );
+      if (failed) await wakeParent(this.queue, this.logger, failed);
       return failed ? 'failed' : 'lock_lost';
     }
     const nextRunAt = new Date(this.clock.now() + decision.delayMs);

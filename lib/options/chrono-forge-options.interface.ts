@@ -166,6 +166,12 @@ export interface ChronoForgeModuleOptions {
   queue: ChronoForgeQueueOptions;
   /** BullMQ queue name shared by every process of one deployment. @default 'chronoforge' */
   queueName?: string;
+  /**
+   * Names of the dedicated queues, so BranchMergeJob polls and maintenance (scheduled cleanup)
+   * never wait behind run jobs (a large fan-out's backlog). Each process of a deployment must use
+   * the same names. @default `<queueName>-merge` and `<queueName>-maintenance`
+   */
+  queues?: { merge?: string; maintenance?: string };
   /** Worker settings; `false` makes a client-only process that starts runs but never executes them. @default { concurrency: 10 } */
   worker?:
     | {

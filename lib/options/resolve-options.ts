@@ -42,6 +42,10 @@ export interface ResolvedOptions {
   /** The Redis URL when `queue.kind` is 'redis', otherwise undefined. */
   redisUrl: string | undefined;
   queueName: string;
+  /** The queue of BranchMergeJob polls. */
+  mergeQueueName: string;
+  /** The queue of maintenance jobs (scheduled cleanup). */
+  maintenanceQueueName: string;
   worker: { concurrency: number; deadAfterMs: number } | false;
   migrationsRun: boolean;
   maxDurationMs: number;
@@ -198,6 +202,7 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
   if (typeof queueName !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(queueName)) {
     fail('`queueName` must be 1-100 characters of letters, digits, "_", "." or "-".');
   }
+  const queueNames = resolveQueueNames(options.queues, queueName);
   const worker =
     options.worker === false
       ? false
@@ -230,6 +235,7 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
     queue,
     redisUrl: queue.kind === 'redis' && 'url' in queue.connection ? queue.url : undefined,
     queueName,
+    ...queueNames,
     worker,
     migrationsRun,
     maxDurationMs,
@@ -242,4 +248,31 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
     limits: toStoredLimits(options.limits),
     schedules: resolveSchedules(options.schedules),
   };
+}
+
+/** The dedicated queues' names: given (checked like `queueName`, all distinct) or derived. */
+function resolveQueueNames(
+  queues: { merge?: string; maintenance?: string } | undefined,
+  queueName: string,
+): { mergeQueueName: string; maintenanceQueueName: string } {
+  if (queues !== undefined && (queues === null || typeof queues !== 'object'))
+    fail('`queues` must be an object such as { merge: "cf-merge" }.');
+  const names = {
+    mergeQueueName: queues?.merge ?? `${queueName}-merge`,
+    maintenanceQueueName: queues?.maintenance ?? `${queueName}-maintenance`,
+  };
+  for (const [key, given] of [
+    ['merge', queues?.merge],
+    ['maintenance', queues?.maintenance],
+  ] as const) {
+    if (
+      given !== undefined &&
+      (typeof given !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(given))
+    )
+      fail(`\`queues.${key}\` must be 1-100 characters of letters, digits, "_", "." or "-".`);
+  }
+  const all = [queueName, names.mergeQueueName, names.maintenanceQueueName];
+  if (new Set(all).size !== all.length)
+    fail('`queueName`, `queues.merge` and `queues.maintenance` must be three different names.');
+  return names;
 }

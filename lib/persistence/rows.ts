@@ -86,3 +86,22 @@ export interface StateClaim {
  * append to the stored one, which has `at` entries (a pass that only added calls sends those).
  */
 export type HistoryWrite = Array<string | null> | { at: number; append: Array<string | null> };
+/** A run that ended, and the parent its end woke (pushed fan-in), if any. */
+export interface RunEnded {
+  /** The parent run this child's end woke: enqueue it when `state` is `idle`. */
+  woken: { id: string; state: string; nextRunAt: Date | null } | null;
+}
+
+export interface EndRow {
+  id: string;
+  woken_id: string | null;
+  woken_state: string | null;
+  woken_at: Date | null;
+}
+
+export function ended(rows: EndRow[]): RunEnded | false {
+  const [row] = rows;
+  if (!row) return false;
+  if (row.woken_id === null) return { woken: null };
+  return { woken: { id: row.woken_id, state: row.woken_state ?? '', nextRunAt: row.woken_at } };
+}

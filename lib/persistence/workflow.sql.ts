@@ -197,31 +197,57 @@ export class WorkflowStatements {
          WHERE workflow_id IN (SELECT id FROM w) AND $3::text = 'stalled' AND state = 'failed'
            AND (step_name = $12::text OR metadata ? 'stalls_run'))
        SELECT next_run_at FROM w`;
+    // Pushed fan-in: a child's completion (or failure) takes one off the pending count of the
+    // branch or call log it belongs to and, at zero, wakes the parent in the same statement (due
+    // now when idle; `wake_pending` while a pass holds it). NOTE: the parent's row is locked
+    // before the log (`par`), the order in which the parent's own writes take them (the fence,
+    // then its logs), so a child's completion and a parent's spawn never deadlock.
+    const wakeParent = `par AS (
+         SELECT pl.id AS log_id FROM ${logs} pl JOIN ${wf} pw ON pw.id = pl.workflow_id
+         WHERE pl.id = (SELECT parent_execution_log_id FROM w) AND pl.pending_children > 0
+         FOR NO KEY UPDATE OF pw),
+       p AS (
+         UPDATE ${logs} SET pending_children = pending_children - 1
+         WHERE id = (SELECT log_id FROM par) AND pending_children > 0
+         RETURNING workflow_id, pending_children),
+       k AS (
+         UPDATE ${wf} SET next_run_at = CASE WHEN state = 'idle' THEN now() ELSE next_run_at END,
+           wake_pending = wake_pending OR state = 'running', updated_at = now()
+         WHERE id = (SELECT workflow_id FROM p WHERE pending_children = 0) AND state IN ('idle', 'running')
+         RETURNING id::text AS id, state, next_run_at)`;
+    const wokenParent = `SELECT c.id, k.id AS woken_id, k.state AS woken_state, k.next_run_at AS woken_at
+       FROM c LEFT JOIN k ON true`;
     this.complete = `WITH w AS (
          UPDATE ${wf} SET state = 'completed', result = $3, completed_at = now(), finished_at = now(), next_run_at = NULL,
            wake_pending = false, locked_at = NULL, locked_by = NULL, context = COALESCE($4::jsonb, context),
            history = ${historyWrite('$5')}, updated_at = now()
-         WHERE id = $1 AND locked_by = $2 RETURNING id)
-       INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, completed_at)
-       SELECT id, '$workflow_completion$', 'completed', 1, now(), now(), now() FROM w
-       ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = l.attempts + 1,
-         completed_at = now(), updated_at = now()
-       RETURNING id`;
+         WHERE id = $1 AND locked_by = $2 RETURNING id, parent_execution_log_id),
+       ${wakeParent},
+       c AS (
+         INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, completed_at)
+         SELECT id, '$workflow_completion$', 'completed', 1, now(), now(), now() FROM w
+         ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = l.attempts + 1,
+           completed_at = now(), updated_at = now()
+         RETURNING id)
+       ${wokenParent}`;
     // NOTE: the UPDATE is the fence (it locks the row); the error row follows it, so no statement
     // share-locks the row and then updates it (two such statements would deadlock).
     this.fail = `WITH w AS (
          UPDATE ${wf} SET state = 'failed', finished_at = now(), next_run_at = NULL, wake_pending = false,
            locked_at = NULL, locked_by = NULL, attempt = $3, context = COALESCE($8::jsonb, context),
            history = ${historyWrite('$9')}, updated_at = now()
-         WHERE id = $1 AND locked_by = $2 RETURNING id),
+         WHERE id = $1 AND locked_by = $2 RETURNING id, parent_execution_log_id),
        e AS (
          INSERT INTO ${errors} (workflow_id, step_name, attempt, error_class, error_message, backtrace, context)
-         SELECT w.id, NULL, $3, $4, $5, $6, $7 FROM w RETURNING id)
-       INSERT INTO ${logs} (workflow_id, step_name, state, attempts, started_at, last_executed_at,
-         completed_at, metadata)
-       SELECT w.id, '$workflow_failure$' || e.id, 'completed', 1, now(), now(), now(),
-         jsonb_build_object('error_log_id', e.id)
-       FROM w, e RETURNING id`;
+         SELECT w.id, NULL, $3, $4, $5, $6, $7 FROM w RETURNING id),
+       ${wakeParent},
+       c AS (
+         INSERT INTO ${logs} (workflow_id, step_name, state, attempts, started_at, last_executed_at,
+           completed_at, metadata)
+         SELECT w.id, '$workflow_failure$' || e.id, 'completed', 1, now(), now(), now(),
+           jsonb_build_object('error_log_id', e.id)
+         FROM w, e RETURNING id)
+       ${wokenParent}`;
     this.findRecoverable = `(SELECT id, next_run_at AS wake, false AS stale FROM ${wf}
           WHERE state = 'idle' AND next_run_at <= $3::timestamptz - $1 * interval '1 millisecond'
           ORDER BY next_run_at LIMIT $2)

@@ -5,14 +5,19 @@ import type { QueryRunner } from 'typeorm';
 import type { StoredValue } from '../util/serialization.util.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
 import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
-import type {
-  ErrorRecord,
-  HistoryWrite,
-  LogRow,
-  ReleaseSpec,
-  RunRow,
-  StateCarrier,
+import {
+  type EndRow,
+  ended,
+  type ErrorRecord,
+  type HistoryWrite,
+  type LogRow,
+  type ReleaseSpec,
+  type RunEnded,
+  type RunRow,
+  type StateCarrier,
 } from './rows.js';
+
+export type { RunEnded } from './rows.js';
 import { StoreConnection } from './store-connection.js';
 import { WorkflowStatements } from './workflow.sql.js';
 
@@ -250,15 +255,15 @@ export class WorkflowStore extends StoreConnection {
     result: StoredValue,
     context: Record<string, unknown> | null,
     history: HistoryWrite | null = null,
-  ): Promise<boolean> {
-    const rows = await this.query(this.sql.complete, [
+  ): Promise<RunEnded | false> {
+    const rows = await this.query<EndRow>(this.sql.complete, [
       id,
       owner,
       JSON.stringify(result),
       context === null ? null : JSON.stringify(context),
       history && JSON.stringify(history),
     ]);
-    return rows.length > 0;
+    return ended(rows);
   }
 
   /** Fails the run: error-log row, state `failed` and the `$workflow_failure$<errorLogId>` log. */
@@ -269,8 +274,8 @@ export class WorkflowStore extends StoreConnection {
     error: ErrorRecord,
     context: Record<string, unknown> | null,
     history: HistoryWrite | null = null,
-  ): Promise<boolean> {
-    const rows = await this.query(this.sql.fail, [
+  ): Promise<RunEnded | false> {
+    const rows = await this.query<EndRow>(this.sql.fail, [
       id,
       owner,
       attempt,
@@ -281,7 +286,7 @@ export class WorkflowStore extends StoreConnection {
       context === null ? null : JSON.stringify(context),
       history && JSON.stringify(history),
     ]);
-    return rows.length > 0;
+    return ended(rows);
   }
 
   /** Runs a recovery sweep should re-enqueue: overdue idle runs and runs with a stale lock. */

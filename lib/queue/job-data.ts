@@ -40,6 +40,8 @@ export interface MergeJobData {
   minMs: number;
   maxMs: number;
   token: string;
+  /** The merge's mode (`ctx.merge(…, { mode })`): when its children count as drained. */
+  mode?: 'failFast' | 'collect';
 }
 
 /** Validates a BranchMergeJob payload read back from the queue. */
@@ -54,7 +56,8 @@ export function isMergeJobData(d: unknown): d is MergeJobData {
     m.branchLogIds.every((id) => typeof id === 'string' && /^\d+$/.test(id)) &&
     Number.isFinite(m.minMs) &&
     Number.isFinite(m.maxMs) &&
-    typeof m.token === 'string'
+    typeof m.token === 'string' &&
+    (m.mode === undefined || m.mode === 'failFast' || m.mode === 'collect')
   );
 }
 

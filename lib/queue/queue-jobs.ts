@@ -1,4 +1,6 @@
 import type { Queue } from 'bullmq';
+import { RUN_JOB } from '../options/chrono-forge.constants.js';
+import { RESWEEP_MS, type RunJobData, runJobId } from './job-data.js';
 import { QueueUnavailableError } from '../errors/queue-unavailable.error.js';
 import { redactUrl } from '../util/redact.util.js';
 
@@ -97,4 +99,37 @@ async function promote(queue: Queue, jobId: string): Promise<void> {
   } catch {
     // The delayed job stays scheduled; the queue runs it at its own timer.
   }
+}
+
+/**
+ * Adds an immediate pass for each recovered run. Sweeps of all processes collapse onto one job per
+ * run and `RESWEEP_MS` window: a run that stays overdue gets a fresh job id in the next window,
+ * since the previous job may be held `active` by a worker that died before running it (BullMQ only
+ * notices that after its lock duration and stalled interval, 30 to 60 s), and adding a job under a
+ * held id is a no-op. An overdue idle run whose wake-up (or last sweep) job still waits in the
+ * queue is not lost, only queued behind a backlog (a large fan-out): it gets no duplicate.
+ */
+export async function addRecovered(
+  queue: Queue,
+  items: { id: string; wake: Date; stale: boolean }[],
+  now: number,
+): Promise<void> {
+  const jobs = items.map((it) => {
+    const wakeMs = it.wake.getTime();
+    const round = Math.max(0, Math.floor((now - wakeMs) / RESWEEP_MS));
+    const tag = it.stale ? 'stale' : 'sweep';
+    return {
+      queued: it.stale
+        ? []
+        : [runJobId(it.id, wakeMs), runJobId(it.id, wakeMs, `${tag}${round - 1}-`)],
+      job: {
+        name: RUN_JOB,
+        data: { workflowId: it.id } satisfies RunJobData,
+        opts: { jobId: runJobId(it.id, wakeMs, `${tag}${round}-`) },
+      },
+    };
+  });
+  const waiting = await Promise.all(jobs.map((j) => anyWaiting(queue, j.queued)));
+  const lost = jobs.filter((_, i) => !waiting[i]).map((j) => j.job);
+  if (lost.length > 0) await queue.addBulk(lost);
 }

@@ -5,12 +5,10 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { type Job, type PostgresPoolConfig, Queue, Worker } from 'bullmq';
+import { type Job, type PostgresPoolConfig, Queue } from 'bullmq';
 import { Cluster, Redis } from 'ioredis';
 import {
   CHRONO_FORGE_RESOLVED_OPTIONS,
-  CLEANUP_JOB,
-  CLEANUP_SCHEDULER_ID,
   MERGE_JOB,
   RUN_JOB,
 } from '../options/chrono-forge.constants.js';
@@ -24,17 +22,20 @@ import {
   DEFAULT_JOB_OPTIONS,
   type MergeJobData,
   mergeJobId,
-  RESWEEP_MS,
   type RunJobData,
   runJobId,
 } from './job-data.js';
+import { PostgresBullMQ, postgresQueueUnavailable, QUEUE_POOL_MAX } from './postgres-backend.js';
+import { addRecovered, LocalWakes, waitForRedis } from './queue-jobs.js';
 import {
-  PostgresBullMQ,
-  postgresQueueUnavailable,
-  QUEUE_POOL_MAX,
-  WORKER_POOL_MAX,
-} from './postgres-backend.js';
-import { anyWaiting, LocalWakes, waitForRedis } from './queue-jobs.js';
+  type DedicatedQueue,
+  dedicatedQueueNames,
+  postgresQueue,
+  type QueueWorker,
+  redisQueue,
+  startWorkers,
+  syncCleanupScheduler,
+} from './dedicated-queues.js';
 import { connectRedis } from './redis-connection.js';
 
 export { redactUrl } from '../util/redact.util.js';
@@ -56,7 +57,10 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(WorkflowQueue.name);
   private readonly connections: Array<Redis | Cluster> = [];
   private queue: Queue | undefined;
-  private worker: { close(): Promise<void> } | undefined;
+  /** The dedicated queues (merge polls, maintenance), built with the run queue. */
+  private readonly dedicated = new Map<DedicatedQueue, Queue>();
+  private workers: QueueWorker[] = [];
+  private worker: QueueWorker | undefined;
   private postgres: PostgresPoolConfig | undefined;
   private ready: Promise<Queue>;
   private settle!: { resolve: (q: Queue) => void; reject: (err: unknown) => void };
@@ -74,21 +78,34 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     this.ready = new Promise<Queue>((resolve, reject) => (this.settle = { resolve, reject }));
     this.ready.catch(() => undefined); // the failure surfaces through onModuleInit
     if (options.queue.kind === 'redis') {
+      const connection = this.connect(options.queue);
       const queue = new Queue(options.queueName, {
-        connection: this.connect(options.queue),
+        connection,
         defaultJobOptions: DEFAULT_JOB_OPTIONS,
         ...(options.queue.prefix ? { prefix: options.queue.prefix } : {}),
       });
+      for (const [kind, name] of dedicatedQueueNames(this.options))
+        this.dedicated.set(kind, redisQueue(name, connection, options.queue));
       this.adopt(queue);
     }
   }
 
   private adopt(queue: Queue): void {
     this.queue = queue;
-    queue.on('error', (err) => {
-      if (this.booted) this.logger.error(`Queue error: ${redactUrl(err.message)}`);
-    });
+    for (const q of [queue, ...this.dedicated.values()])
+      q.on('error', (err) => {
+        if (this.booted) this.logger.error(`Queue error: ${redactUrl(err.message)}`);
+      });
     this.settle.resolve(queue);
+  }
+
+  /** Dedicated queue `kind` (merge polls or maintenance jobs). */
+  dedicatedQueue(kind: DedicatedQueue): Queue {
+    const queue = this.dedicated.get(kind);
+    if (queue) return queue;
+    throw new NotInitializedError(
+      `WorkflowQueue: the ${kind} queue is not initialized yet (onModuleInit has not run).`,
+    );
   }
 
   async onModuleInit(): Promise<void> {
@@ -112,6 +129,8 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
         connection: { ...connection, max: QUEUE_POOL_MAX },
         defaultJobOptions: DEFAULT_JOB_OPTIONS,
       });
+      for (const [kind, name] of dedicatedQueueNames(this.options))
+        this.dedicated.set(kind, postgresQueue(name, connection));
       // The public `bullQueue` keeps its `Queue` type: add/addBulk/getJobs/getJobCounts/obliterate/close
       // are the same on both backends; only the backend type parameter differs.
       this.adopt(queue as unknown as Queue);
@@ -119,6 +138,7 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
       await queue.waitUntilReady().catch((err: unknown) => {
         throw postgresQueueUnavailable(connection, err);
       });
+      for (const q of this.dedicated.values()) await q.waitUntilReady();
       this.booted = true;
     } catch (err) {
       this.settle.reject(err);
@@ -162,6 +182,14 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * Enqueues the pass of a parent run that a child's end woke (pushed fan-in): its wake time was
+   * stored with the child's end, so this is the plain continuation enqueue.
+   */
+  async wakeParent(parentId: string, wakeAt: Date | null): Promise<void> {
+    await this.enqueueRun(parentId, wakeAt);
+  }
+
+  /**
    * One `addBulk` for a batch of spawned children; ids collapse with any job already queued for
    * them. During a pass the branch runner tags a failure here as the engine's (`engineStatement`): the
    * children are stored already, so it is an infrastructure fault (`EngineFaultError`, the pass
@@ -180,7 +208,7 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
 
   /** Schedules poll number `poll` of a BranchMergeJob after `delayMs`. */
   async enqueueMerge(data: MergeJobData, delayMs: number, poll: number): Promise<void> {
-    await this.bullQueue.add(MERGE_JOB, data, {
+    await this.dedicatedQueue('merge').add(MERGE_JOB, data, {
       jobId: mergeJobId(data, poll),
       delay: Math.max(0, Math.round(delayMs)),
     });
@@ -197,68 +225,37 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
   async enqueueRecovered(items: { id: string; wake: Date; stale: boolean }[]): Promise<void> {
     if (items.length === 0) return;
     const queue = this.queue ?? (await this.ready);
-    const now = this.clock.now();
-    const jobs = items.map((it) => {
-      const wakeMs = it.wake.getTime();
-      const round = Math.max(0, Math.floor((now - wakeMs) / RESWEEP_MS));
-      const tag = it.stale ? 'stale' : 'sweep';
-      return {
-        queued: it.stale
-          ? []
-          : [runJobId(it.id, wakeMs), runJobId(it.id, wakeMs, `${tag}${round - 1}-`)],
-        job: {
-          name: RUN_JOB,
-          data: { workflowId: it.id } satisfies RunJobData,
-          opts: { jobId: runJobId(it.id, wakeMs, `${tag}${round}-`) },
-        },
-      };
-    });
-    const waiting = await Promise.all(jobs.map((j) => anyWaiting(queue, j.queued)));
-    const lost = jobs.filter((_, i) => !waiting[i]).map((j) => j.job);
-    if (lost.length > 0) await queue.addBulk(lost);
+    await addRecovered(queue, items, this.clock.now());
   }
 
   /**
-   * Keeps the queue's one cleanup job scheduler in line with `everyMs`: registers or updates it
-   * (idempotent, so every worker process may call it at boot), or removes it when `null`.
+   * Keeps the maintenance queue's one cleanup job scheduler in line with `everyMs`: registers or
+   * updates it (idempotent, so every worker process may call it at boot), or removes it when `null`.
    */
   async scheduleCleanup(everyMs: number | null): Promise<void> {
-    const queue = this.queue ?? (await this.ready);
-    if (everyMs === null) {
-      await queue.removeJobScheduler(CLEANUP_SCHEDULER_ID);
-      return;
-    }
-    await queue.upsertJobScheduler(
-      CLEANUP_SCHEDULER_ID,
-      { every: everyMs },
-      {
-        name: CLEANUP_JOB,
-        data: {},
-        // NOTE: a failed cleanup is not retried: the next interval runs it again.
-        opts: { attempts: 1, removeOnComplete: true, removeOnFail: true },
-      },
-    );
+    await this.ready;
+    await syncCleanupScheduler(this.dedicatedQueue('maintenance'), this.bullQueue, everyMs);
   }
 
-  /** Starts consuming `run` jobs (after `onModuleInit`, e.g. from `onApplicationBootstrap`). */
+  /**
+   * Starts consuming `run` jobs, and merge and maintenance jobs on their own queues (after
+   * `onModuleInit`, e.g. from `onApplicationBootstrap`).
+   */
   startWorker(handler: (job: Job<RunJobData>) => Promise<void>, concurrency: number): void {
     const backend = this.options.queue;
-    const worker =
-      backend.kind === 'redis'
-        ? new Worker<RunJobData>(this.options.queueName, handler, {
-            connection: this.connect(backend),
-            concurrency,
-            ...(backend.prefix ? { prefix: backend.prefix } : {}),
-          })
-        : new PostgresBullMQ.Worker<RunJobData>(this.options.queueName, handler, {
-            connection: {
-              ...this.postgresConnection(),
-              max: Math.min(concurrency + 1, WORKER_POOL_MAX),
-            },
-            concurrency,
-          });
-    worker.on('error', (err) => this.logger.error(`Worker error: ${redactUrl(err.message)}`));
-    this.worker = worker;
+    const workers = startWorkers(
+      this.options,
+      handler as (job: Job) => Promise<void>,
+      concurrency,
+      {
+        redis: () => this.connect(backend as ResolvedRedisBackend),
+        postgres: () => this.postgresConnection(),
+      },
+    );
+    for (const worker of workers)
+      worker.on('error', (err) => this.logger.error(`Worker error: ${redactUrl(err.message)}`));
+    this.worker = workers[0];
+    this.workers = workers;
   }
 
   private postgresConnection(): PostgresPoolConfig {
@@ -272,7 +269,8 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
   /** Stops taking new jobs and waits for the active ones to finish. */
   async stopWorker(): Promise<void> {
     this.localWakes.clear();
-    await this.worker?.close();
+    await Promise.all(this.workers.map((w) => w.close()));
+    this.workers = [];
     this.worker = undefined;
   }
 
@@ -292,6 +290,7 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     try {
       await this.stopWorker();
       await this.queue?.close();
+      await Promise.all([...this.dedicated.values()].map((q) => q.close()));
       await Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())));
     } finally {
       this.releaseDatabase?.();

@@ -54,7 +54,7 @@ export class DeadlineEnforcer {
     }
     const ended = await end.settle(() =>
       fail
-        ? this.workflows.fail(run.id, owner, attempt, error, null)
+        ? this.workflows.fail(run.id, owner, attempt, error, null).then((e) => e !== false)
         : this.sagas.cancelRun(run.id, owner, reason),
     );
     if (!ended) return 'lock_lost';

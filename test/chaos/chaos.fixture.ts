@@ -20,6 +20,8 @@ export const chaosSchema = (): string => process.env.CF_TEST_SCHEMA ?? 'public';
 export const CHAOS_TICKS = 3;
 /** Children each parent spawns in its branch. */
 export const CHAOS_CHILDREN = 4;
+/** `i` of the child each parent calls with `ctx.call` (after its merge): apart from the branch's. */
+export const CHAOS_CALLED_I = 1000;
 /** Step whose body writes its ledger row in its own (the checkpoint's) transaction. */
 export const TRANSACTIONAL_STEP = 'step$epsilon';
 /** Signal every parent waits for; its payload is `go-<key>`. */
@@ -250,6 +252,7 @@ export class ChaosWorkflows {
     await this.ticker.tick({ workflowId: this.ctx.workflowId });
     await this.fan(input.children);
     await this.ctx.merge('fan', { minInterval: '50ms', maxInterval: '300ms' });
+    await this.ctx.call('chaos.child', { i: CHAOS_CALLED_I }, { key: 'called' });
     const children = await this.steps.delta(input.children);
     return { key, signal, gamma, children };
   }

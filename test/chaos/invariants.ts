@@ -60,8 +60,9 @@ export async function collectInvariants(
     await sql<{ n: number }>(`SELECT count(*)::int AS n FROM ${wf} WHERE job_name = 'chaos.child'`)
   )[0].n;
   for (const c of lostChildren) lost.push(`${c.key}: ${c.state}`);
-  if (childCount !== RUNS * CHAOS_CHILDREN)
-    lost.push(`${childCount} children instead of ${RUNS * CHAOS_CHILDREN}`);
+  // Each parent spawns CHAOS_CHILDREN children and calls one more (ctx.call).
+  if (childCount !== RUNS * (CHAOS_CHILDREN + 1))
+    lost.push(`${childCount} children instead of ${RUNS * (CHAOS_CHILDREN + 1)}`);
 
   // (2) No step has two completed logs.
   const duplicates = await sql(
@@ -100,7 +101,7 @@ export async function collectInvariants(
      WHERE l.step NOT LIKE '${MARKER_PREFIX}%'
        AND NOT EXISTS (SELECT 1 FROM ${logs} e WHERE e.workflow_id = w.id AND e.step_name = l.step AND e.state = 'completed')`,
   );
-  const expectedBodies = RUNS * (6 + CHAOS_TICKS) + RUNS * CHAOS_CHILDREN * 2 + extraBodies;
+  const expectedBodies = RUNS * (6 + CHAOS_TICKS) + RUNS * (CHAOS_CHILDREN + 1) * 2 + extraBodies;
   const distinctBodies = (
     await sql<{ n: number }>(
       `SELECT count(*)::int AS n FROM (SELECT DISTINCT key, step FROM ${ledger} WHERE step NOT LIKE '${MARKER_PREFIX}%') d`,
@@ -131,7 +132,21 @@ export async function collectInvariants(
   const open = await sql<{ state: string; n: number }>(
     `SELECT state, count(*)::int AS n FROM ${wf} WHERE state <> 'completed' GROUP BY state`,
   );
+  // (6) Composition: each ctx.call started exactly one child, and a parent completed only after
+  // its called child had ended (completed, by the parent's own completion at the latest).
+  const badCalls = await sql<{ key: string; calls: number; children: number; ended: boolean }>(
+    `SELECT p.key, count(DISTINCT l.id)::int AS calls, count(c.id)::int AS children,
+       COALESCE(bool_and(c.state = 'completed' AND c.finished_at <= p.finished_at), false) AS ended
+     FROM ${wf} p
+     LEFT JOIN ${logs} l ON l.workflow_id = p.id AND l.step_name LIKE 'call$%'
+     LEFT JOIN ${wf} c ON c.parent_execution_log_id = l.id
+     WHERE p.job_name = 'chaos.parent' AND p.state = 'completed'
+     GROUP BY p.key
+     HAVING count(DISTINCT l.id) <> 1 OR count(c.id) <> 1
+       OR NOT COALESCE(bool_and(c.state = 'completed' AND c.finished_at <= p.finished_at), false)`,
+  );
   return {
+    badCalls,
     lost,
     childCount,
     duplicates,
@@ -155,6 +170,7 @@ export type ChaosInvariants = Awaited<ReturnType<typeof collectInvariants>>;
 export function assertChaosInvariants(inv: ChaosInvariants): void {
   expect(inv.lost, 'lost runs').toEqual([]);
   expect(inv.duplicates, 'duplicate completed logs').toEqual([]);
+  expect(inv.badCalls, 'ctx.call: one child per call, ended before its parent').toEqual([]);
   expect(inv.afterCommit, 'bodies re-run after their log committed').toEqual([]);
   expect(inv.notExactlyOnce, 'transactional steps not exactly once').toEqual([]);
   expect(inv.missingBodies, 'completed steps whose body never ran').toEqual([]);

@@ -35,7 +35,8 @@ describe('branches: cancelled children and pollers of finished parents (e2e)', (
     const id = await parentId(key);
     const jobs = await app
       .get(WorkflowQueue)
-      .bullQueue.getJobs(['waiting', 'delayed', 'active', 'prioritized']);
+      .dedicatedQueue('merge')
+      .getJobs(['waiting', 'delayed', 'active', 'prioritized']);
     return jobs.filter(
       (j) => j.name === 'merge' && (j.data as { parentId: string }).parentId === id,
     ).length;

@@ -144,12 +144,17 @@ describe('branches: sources, re-runs, parked parents, re-kicks and bad arguments
 
   it('should re-kick children that never started: at most 200 per poll, each once per 5 minutes', async () => {
     const queue = app.get(WorkflowQueue).bullQueue;
+    // Merge polls have a queue of their own: paused too, so that the test drives the poller itself.
+    const merges = app.get(WorkflowQueue).dedicatedQueue('merge');
     const runJobs = async () =>
       (await queue.getJobs(['waiting'])).filter((j) => j.name === 'run').length;
     let lost = 0;
     // The spawn's enqueues are lost (queued while paused, then drained), and the queue stays paused
     // so that the test drives the poller itself.
-    probe.beforeSpawn = () => queue.pause();
+    probe.beforeSpawn = async () => {
+      await merges.pause();
+      await queue.pause();
+    };
     probe.afterSpawn = async () => {
       lost = await runJobs();
       await queue.drain();
@@ -199,11 +204,13 @@ describe('branches: sources, re-runs, parked parents, re-kicks and bad arguments
       probe.beforeSpawn = null;
       probe.afterSpawn = null;
       await queue.resume();
+      await merges.resume();
       await expect(handle.result({ timeout: '30s' })).resolves.toBe('kicked');
     } finally {
       probe.beforeSpawn = null;
       probe.afterSpawn = null;
       if (await queue.isPaused()) await queue.resume();
+      if (await merges.isPaused()) await merges.resume();
     }
     const children = await kids('kick');
     expect(children).toHaveLength(250);

@@ -154,13 +154,12 @@ describe('branches: spawn, spawnEach, merge (e2e)', () => {
       [run.id],
     );
     expect(branch).toBeDefined();
-    const before = await app.get(WorkflowQueue).bullQueue.getJobCounts('delayed', 'waiting');
+    const merges = app.get(WorkflowQueue).dedicatedQueue('merge');
+    const before = await merges.getJobCounts('delayed', 'waiting');
     await app
       .get(BranchMergeJob)
       .poll({ parentId: run.id, branchLogIds: [id], minMs: 10, maxMs: 10, token: 'stale-token' });
-    expect(await app.get(WorkflowQueue).bullQueue.getJobCounts('delayed', 'waiting')).toEqual(
-      before,
-    );
+    expect(await merges.getJobCounts('delayed', 'waiting')).toEqual(before);
   });
 
   it('should replay a sealed, merged branch without writes and in as many statements for 200 children as for 5', async () => {

@@ -89,7 +89,7 @@ describe('Cleanup: scheduled on the queue (e2e)', () => {
     return metric.values.find((v) => v.labels.outcome === 'ok')?.value ?? 0;
   };
   const schedulers = (app: INestApplicationContext) =>
-    app.get(WorkflowQueue).bullQueue.getJobSchedulers();
+    app.get(WorkflowQueue).dedicatedQueue('maintenance').getJobSchedulers();
   const runKeys = async (): Promise<string[]> =>
     (await sql<{ key: string }>(`SELECT key FROM ${seed.wf} ORDER BY key`)).map((r) => r.key);
 
@@ -228,7 +228,7 @@ describe('Cleanup: scheduled on the queue (e2e)', () => {
       10_000,
       'the scheduler to be removed',
     );
-    const delayed = await worker.get(WorkflowQueue).bullQueue.getDelayed();
+    const delayed = await worker.get(WorkflowQueue).dedicatedQueue('maintenance').getDelayed();
     expect(delayed.filter((j) => j.name === CLEANUP_JOB)).toEqual([]);
   });
 });

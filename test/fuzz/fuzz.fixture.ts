@@ -238,6 +238,13 @@ export class FuzzWorkflows {
           await this.fan({ root, node: s.id, children: s.children, each: s.each });
           await this.ctx.merge('fan', { minInterval: '50ms', maxInterval: '250ms' });
           break;
+        case 'call':
+          values[s.id] = await this.ctx.call<string>(
+            'fuzz.child',
+            { root, node: `${s.id}.c0` },
+            { key: `c_${s.id}` },
+          );
+          break;
         case 'nested':
           values[s.id] = await this.steps.outer(root, s.id, s.innerId);
           break;

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import {
   type BrokenNode,
+  type CallNode,
   type Program,
   type ShapeSwitches,
   SQL_FAULT_KINDS,
@@ -109,6 +110,7 @@ export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
     }),
     fc.constant<ThrowOnceNode>({ k: 'throwOnce', id: '' }),
     ...(sw.limits ? flowControlArbs() : []),
+    fc.constant<CallNode>({ k: 'call', id: '' }),
   ];
   const { stmt } = fc.letrec<{ stmt: Stmt; tryNode: TryNode }>((tie) => ({
     stmt: fc.oneof(

@@ -115,6 +115,11 @@ export function expectationOf(program: Program): Expectation {
           if (!done.has(s.id)) for (let i = 0; i < s.children; i++) add(`${s.id}.c${i}`, 1);
           done.add(s.id);
           break;
+        case 'call':
+          if (!done.has(s.id)) add(`${s.id}.c0`, 1);
+          done.add(s.id);
+          values[s.id] = `v_${s.id}.c0`;
+          break;
         case 'nested':
           if (!done.has(s.id)) {
             add(s.id, 1);

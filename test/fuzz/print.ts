@@ -54,6 +54,11 @@ export function printProgram(p: Program): string {
             `${pad}await this.ticker.tick({ node: '${s.id}', ticks: ${s.ticks} }); // @Repeat('100ms')`,
           );
           break;
+        case 'call':
+          lines.push(
+            `${pad}await ctx.call('fuzz.child', { node: '${s.id}.c0' }, { key: 'c_${s.id}' });`,
+          );
+          break;
         case 'branch':
           lines.push(
             `${pad}await this.fan({ node: '${s.id}', children: ${s.children}, each: ${s.each} }); await ctx.merge('fan');`,

@@ -83,6 +83,12 @@ export interface BranchNode {
   each: boolean;
 }
 
+/** `ctx.call('fuzz.child', …)`: one child run whose result the call returns. */
+export interface CallNode {
+  k: 'call';
+  id: string;
+}
+
 /** A `@DurableStep` whose body calls another `@DurableStep` (a plain call inside a step body). */
 export interface NestedNode {
   k: 'nested';
@@ -147,6 +153,7 @@ export type Stmt =
   | SignalNode
   | RepeatNode
   | BranchNode
+  | CallNode
   | NestedNode
   | SetNode
   | GetNode

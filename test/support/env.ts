@@ -67,11 +67,17 @@ export async function cleanup(schema: string, queueName: string): Promise<void> 
   await sql(`DROP SCHEMA IF EXISTS "${defaultQueueSchema(schema)}" CASCADE`);
   if (!REDIS_AVAILABLE) return;
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = new Queue(queueName, { connection });
   try {
-    await queue.obliterate({ force: true });
+    // The run queue and the dedicated queues whose names derive from it (merge, maintenance).
+    for (const name of [queueName, `${queueName}-merge`, `${queueName}-maintenance`]) {
+      const queue = new Queue(name, { connection });
+      try {
+        await queue.obliterate({ force: true });
+      } finally {
+        await queue.close();
+      }
+    }
   } finally {
-    await queue.close();
     await connection.quit();
   }
 }
