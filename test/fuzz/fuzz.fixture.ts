@@ -296,6 +296,4 @@ export class FuzzWorkflows {
   }
 }
 
-export { FuzzLedger };
-
 export const fuzzProviders = [FuzzLedger, FuzzSteps, FuzzTicker, FuzzWorkflows];
