@@ -32,15 +32,10 @@ class HoldFlows {
 describe('@OnCancel while a cancelled step body is still running (e2e)', () => {
   const suite = suiteApp('oncinfl', [HoldFlows]);
 
-  // KNOWN DEFECT (not fixed): client.cancel clears the lock at once and queues the cleanup-only
-  // rollback, whose pass takes the run while the cancelled pass's `hold` body (which ignores
-  // ctx.abortSignal, as the README allows) is still running in this very process. The cleanup
-  // runs before the body it cleans up after has ended: observed ['hold:start', 'release',
-  // 'hold:end']. A fix needs the rollback pass to wait for the bodies of the pass it replaced
-  // (here: AbortWatcher knows them; across workers nothing records them). The same race lets a
-  // cancel with `compensate` undo earlier steps while a later step body is still running, whose
-  // side effect then is never compensated. Remove `.fails` once fixed.
-  it.fails('should run the cleanup only after the cancelled step body ended', async () => {
+  // The cleanup used to run while the cancelled pass's `hold` body (which ignores
+  // ctx.abortSignal, as the README allows) was still running in this process: observed
+  // ['hold:start', 'release', 'hold:end']. The rollback pass now waits for such bodies.
+  it('should run the cleanup only after the cancelled step body ended', async () => {
     const { client } = suite;
     await client.start('inflight.hold', { key: 'hold-1' });
     await eventually(async () => HoldFlows.log.includes('hold:start'), 10_000, 'hold started');
