@@ -97,6 +97,13 @@ function entriesOf(values: unknown, method: string): Array<[string, JsonValue]> 
   if (typeof values !== 'object' || values === null || Array.isArray(values)) {
     throw new StateValueError(`state.${method}() takes an object of key/value pairs.`);
   }
+  // A Map, Set, Date, … has no own keys to store: taken as an object it would store nothing.
+  const tag = Object.prototype.toString.call(values);
+  if (tag !== '[object Object]') {
+    throw new StateValueError(
+      `state.${method}() takes a plain object of key/value pairs, got ${tag.slice(8, -1)} (a Map: Object.fromEntries(map)).`,
+    );
+  }
   try {
     return Object.keys(values).map((key) => [key, (values as Record<string, JsonValue>)[key]]);
   } catch (err) {

@@ -42,7 +42,9 @@ export class UnservedRuns {
 
   /** Releases run `run` (locked by `owner`), which `definition` cannot run. */
   async leave(run: RunRow, owner: string, definition: WorkflowDefinition | undefined) {
-    const spec = { state: 'idle' as const, attempt: run.attempt, context: null };
+    // A rollback stays one: released as `idle`, it would be dropped and the run would go forward.
+    const state = run.state === 'compensating' ? ('compensating' as const) : ('idle' as const);
+    const spec = { state, attempt: run.attempt, context: null };
     if (!definition) {
       this.logger.error(
         `Run ${run.id} ("${escapeControlChars(run.key)}") belongs to unknown workflow "${run.job_name}"; known: ${this.registry.names().join(', ')}`,

@@ -39,6 +39,16 @@ export class AbortWatcher implements OnApplicationShutdown {
     };
   }
 
+  /**
+   * Whether a pass of run `runId` other than `scope` still has a step body in flight in this
+   * process (e.g. the pass a cancel took the run from: its body runs to its end, unrecorded).
+   */
+  bodiesInFlight(runId: string, scope: RunScope): boolean {
+    for (const other of this.watched.keys())
+      if (other !== scope && other.run.id === runId) return true;
+    return false;
+  }
+
   private async poll(): Promise<void> {
     if (this.watched.size === 0) {
       clearInterval(this.timer);

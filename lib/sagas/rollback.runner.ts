@@ -18,6 +18,7 @@ import { pastDeadline } from '../lifecycle/deadline.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { ON_CANCEL_STEP } from '../lifecycle/on-cancel.js';
 import type { CancelInfo } from '../options/on-cancel-options.interface.js';
+import { AbortWatcher } from '../lifecycle/abort-watcher.js';
 
 /** What {@link SagaStore.rollbackOrder} returns. */
 type RollbackOrder = Awaited<ReturnType<SagaStore['rollbackOrder']>>;
@@ -26,6 +27,8 @@ type RollbackOrder = Awaited<ReturnType<SagaStore['rollbackOrder']>>;
 const FAULT_RETRY_MS = 1_000;
 /** How often a rollback waiting for its children's rollbacks looks again. */
 const CHILDREN_RECHECK_MS = 1_000;
+/** How often a rollback waiting for the step bodies of the cancelled pass looks again. */
+const BODIES_RECHECK_MS = 250;
 
 /**
  * Rolls runs back. A failing pass whose workflow rolls back on that outcome hands the run over
@@ -49,6 +52,7 @@ export class RollbackRunner {
     private readonly steps: StepRunner,
     private readonly deadlines: DeadlineEnforcer,
     private readonly queue: WorkflowQueue,
+    private readonly watcher: AbortWatcher,
   ) {}
 
   /**
@@ -160,6 +164,9 @@ export class RollbackRunner {
   async pass(scope: RunScope, end: PassEnding): Promise<PassOutcome | undefined> {
     if (scope.run.state !== 'compensating') return this.deadlines.enforce(scope, end);
     const { run, owner } = scope;
+    // A step body of the pass a cancel took the run from still runs here: undo or clean up after
+    // it has ended, not beside it (looked at again soon).
+    if (this.watcher.bodiesInFlight(run.id, scope)) return this.lookAgain(scope, end);
     const failed: string[] = [];
     const compensated: string[] = [];
     // A cancel that only runs the `@OnCancel()` cleanup compensates nothing.
@@ -214,5 +221,22 @@ export class RollbackRunner {
     );
     if (state === undefined) return 'lock_lost';
     return state as PassOutcome;
+  }
+
+  /** Ends a rollback pass that did nothing: the run stays `compensating`, due in a moment. */
+  private async lookAgain(scope: RunScope, end: PassEnding): Promise<PassOutcome> {
+    const { run, owner } = scope;
+    const nextRunAt = new Date(scope.now() + BODIES_RECHECK_MS);
+    const spec = { state: 'compensating' as const, nextRunAt, context: null };
+    const released = await end.settle(() =>
+      this.workflows.release(run.id, owner, {
+        ...spec,
+        attempt: run.attempt,
+        retryCounts: run.retry_counts,
+      }),
+    );
+    if (!released) return 'lock_lost';
+    await end.afterRelease(released.nextRunAt);
+    return 'halted';
   }
 }

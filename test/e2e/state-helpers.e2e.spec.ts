@@ -56,8 +56,13 @@ class StateHelperWorkflows {
         },
       }),
     );
+    // A Map or Set has no own keys: merged as an object it would silently store nothing.
+    const map = answer(() => state.merge(new Map([['m', 1]]) as never));
+    const setOnce = answer(() => state.mergeOnce(new Set(['s']) as never));
     await this.ctx.step('checkpoint', () => 'ok');
     return {
+      map,
+      setOnce,
       refused,
       notObject,
       skipped,
@@ -101,6 +106,8 @@ describe('durable state helpers merge / mergeOnce / fetch / has (e2e)', () => {
   it('should refuse a merge with one unstorable entry as a whole, with StateValueError', async () => {
     const handle = await suite.client.start('helpers.atomic', { key: 'atomic' });
     await expect(handle.result({ timeout: '20s' })).resolves.toEqual({
+      map: 'StateValueError',
+      setOnce: 'StateValueError',
       refused: 'StateValueError',
       notObject: 'StateValueError',
       skipped: ['b'],
