@@ -46,6 +46,8 @@ const LABELS: Array<[string, RegExp]> = [
   ['sweep', /UNION ALL/],
   // The limits' part of the recovery sweep.
   ['sweep', /SELECT DISTINCT name, key FROM/],
+  // The stalled deadlines' part of the recovery sweep (lib/sagas/stalled-deadlines.ts).
+  ['sweep', /WHERE s\.state = 'stalled'/],
 ];
 
 export function labelOf(text: string): string {
