@@ -111,7 +111,7 @@ describe('limits (e2e)', () => {
     // the worker's, a little after its admission — up to a few hundred ms on a loaded machine, so
     // a late body of one second and the on-time bodies of the next can fall into one 1 s window of
     // the ledger. Count in a window shortened by that slack: 4 admissions in one second still fail.
-    expect(ledger.maxInWindow('rate:t', 750)).toBe(3);
+    expect(ledger.maxInWindow('rate:t', 750)).toBeLessThanOrEqual(3);
     // 7 starts at 3/s: the 7th is due 2 s after the first.
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
     // The pass after the sleep is not held back by the rate: its bodies follow 300 ms later.
