@@ -37,7 +37,7 @@ export class CallStore {
     this.childSql = `${pick} WHERE w.parent_execution_log_id = $1 ORDER BY w.id LIMIT 1`;
     this.pageSql = `${pick} WHERE w.parent_execution_log_id = $1 AND w.id > $2 ORDER BY w.id LIMIT $3`;
     this.firstFailedSql = `${pick} WHERE w.parent_execution_log_id = ANY($1::bigint[])
-       AND w.state IN ('failed', 'cancelled') ORDER BY w.finished_at, w.id LIMIT 1`;
+       AND w.state IN ('failed', 'cancelled', 'compensated') ORDER BY w.finished_at, w.id LIMIT 1`;
     // NOTE: the child's row is read FOR SHARE, so a completion in flight is waited for and seen:
     // either the child ended (nothing armed) or its end finds the count armed and wakes the parent.
     this.armSql = `UPDATE ${logs} SET pending_children = 1, updated_at = now()

@@ -50,4 +50,32 @@ describe('composition: a called child cancelled or rolled back wakes its caller 
       expect((await client.get(childKey('e-saga'))).state).toBe('compensated');
     },
   );
+
+  // The merge poller is slowed to 1 min: only the children's ends wake the parent in time.
+  it(
+    'should end a collect merge whose child ended compensated, listing it as failed',
+    { timeout: 60_000 },
+    async () => {
+      const handle = await suite.client.start('ends.merge', {
+        key: 'm-collect',
+        input: { mode: 'collect' },
+      });
+      await expect(handle.result({ timeout: '30s' })).resolves.toEqual({
+        counts: { total: 2, completed: 1, failed: 1 },
+        failed: ['compensated'],
+      });
+    },
+  );
+
+  it(
+    'should fail a failFast merge fast on a child that ended compensated',
+    { timeout: 60_000 },
+    async () => {
+      const handle = await suite.client.start('ends.merge', {
+        key: 'm-fast',
+        input: { mode: 'failFast' },
+      });
+      await expect(handle.result({ timeout: '30s' })).resolves.toBe('caught compensated');
+    },
+  );
 });
