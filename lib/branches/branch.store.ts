@@ -117,7 +117,7 @@ export class BranchStore {
     return { toEnqueue, conflicts };
   }
 
-  /** Child counts of each branch log. */
+  /** Child counts of each branch log (`failed`: also a child that failed and rolled back). */
   async counts(branchLogIds: string[]): Promise<BranchCounts[]> {
     const rows = await this.store.query<BranchCounts>(
       `SELECT b.id AS "branchLogId", count(w.id)::int AS total,
@@ -125,8 +125,8 @@ export class BranchStore {
          count(w.id) FILTER (WHERE w.state = 'idle' AND w.started_at IS NULL)::int AS "neverStarted",
          count(w.id) FILTER (WHERE w.state = 'running')::int AS running,
          count(w.id) FILTER (WHERE w.state = 'cancelled')::int AS cancelled,
-         count(w.id) FILTER (WHERE w.state = 'failed')::int AS failed,
-         count(w.id) FILTER (WHERE w.state NOT IN ('completed', 'failed', 'cancelled'))::int AS unfinished
+         count(w.id) FILTER (WHERE w.state IN ('failed', 'compensated'))::int AS failed,
+         count(w.id) FILTER (WHERE w.state NOT IN ('completed', 'failed', 'cancelled', 'compensated'))::int AS unfinished
        FROM unnest($1::bigint[]) AS b(id)
        LEFT JOIN ${this.store.wf} w ON w.parent_execution_log_id = b.id
        GROUP BY b.id`,

@@ -241,7 +241,7 @@ export class CallRunner {
     const key = m.child_key ?? '';
     const message = m.error_message ?? null;
     throw new ChildWorkflowFailedError(
-      `Child run ${JSON.stringify(key)} ${m.outcome === 'cancelled' ? 'was cancelled' : 'failed'}${message ? `: ${message}` : ''}.`,
+      `Child run ${JSON.stringify(key)} ${m.outcome === 'cancelled' ? 'was cancelled' : m.outcome === 'compensated' ? 'failed and was rolled back' : 'failed'}${message ? `: ${message}` : ''}.`,
       key,
       m.outcome,
       { errorClass: m.error_class ?? null, message },

@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import type { StoredValue } from '../util/serialization.util.js';
 
-/** States in which a child run has ended for its caller. */
-export const ENDED_CHILD_STATES = ['completed', 'failed', 'cancelled'] as const;
+/** States in which a child run has ended for its caller (`compensated`: failed, rolled back). */
+export const ENDED_CHILD_STATES = ['completed', 'failed', 'cancelled', 'compensated'] as const;
 
 /** The child of a call log, as its caller sees it. */
 export interface CalledChild {
@@ -33,11 +33,11 @@ export class CallStore {
          CASE WHEN w.state = 'cancelled' THEN 'RunCancelledError' ELSE e.error_class END AS error_class,
          CASE WHEN w.state = 'cancelled' THEN COALESCE(w.cancel_reason, 'cancelled') ELSE e.error_message END AS error_message
        FROM ${wf} w LEFT JOIN LATERAL (SELECT error_class, error_message FROM ${errors}
-         WHERE workflow_id = w.id ORDER BY id DESC LIMIT 1) e ON w.state IN ('failed', 'stalled')`;
+         WHERE workflow_id = w.id ORDER BY id DESC LIMIT 1) e ON w.state IN ('failed', 'stalled', 'compensated')`;
     this.childSql = `${pick} WHERE w.parent_execution_log_id = $1 ORDER BY w.id LIMIT 1`;
     this.pageSql = `${pick} WHERE w.parent_execution_log_id = $1 AND w.id > $2 ORDER BY w.id LIMIT $3`;
     this.firstFailedSql = `${pick} WHERE w.parent_execution_log_id = ANY($1::bigint[])
-       AND w.state IN ('failed', 'cancelled') ORDER BY w.finished_at, w.id LIMIT 1`;
+       AND w.state IN ('failed', 'cancelled', 'compensated') ORDER BY w.finished_at, w.id LIMIT 1`;
     // NOTE: the child's row is read FOR SHARE, so a completion in flight is waited for and seen:
     // either the child ended (nothing armed) or its end finds the count armed and wakes the parent.
     this.armSql = `UPDATE ${logs} SET pending_children = 1, updated_at = now()

@@ -14,7 +14,7 @@ export interface ChildError {
 export interface ChildOutcome<R = unknown> {
   key: string;
   id: string;
-  /** `completed`, `failed` or `cancelled` (or, iterated early, a state it has not left yet). */
+  /** `completed`, `failed`, `cancelled` or `compensated` (or, iterated early, a state it has not left yet). */
   state: string;
   /** The child's result (completed children). */
   result?: R;

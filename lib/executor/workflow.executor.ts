@@ -6,7 +6,7 @@ import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import type { LogRow } from '../persistence/rows.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
-import { wakeParent } from './parent-wake.js';
+import { wakeParent } from '../queue/parent-wake.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { ChronoForgeClock } from '../util/clock.js';
 import { BranchRunner } from '../branches/branch.runner.js';

@@ -127,7 +127,9 @@ export class Cleanup {
     const wf = `${this.schema}.chrono_forge_workflows`;
     // Row locks keep a concurrent retry from reviving a run between the check and the delete.
     // A child is deleted only once its parent no longer needs it: the parent is completed or
-    // cancelled or compensated (final), or the merge of the child's branch completed (a merge never re-counts).
+    // cancelled or compensated (final), or the merge of the child's branch completed and recorded
+    // its children's outcomes (a merge never re-counts; one of more than 100 children records
+    // only counts, and iterating it in a later pass reads the children).
     // Otherwise a live (or retryable failed) parent would merge without the deleted child, or a
     // replayed merge would stop seeing a cancelled one. Deleting the parent frees its children.
     const picked = await client.query<{ id: string }>(
@@ -138,6 +140,7 @@ export class Cleanup {
              AND NOT EXISTS (
                SELECT 1 FROM ${this.logs} m
                WHERE m.workflow_id = b.workflow_id AND m.step_name LIKE 'merge$%' AND m.state = 'completed'
+                 AND (m.result IS NULL OR jsonb_typeof(m.result->'json'->'rows') = 'array')
                  AND substr(b.step_name, 8) = ANY(string_to_array(substr(m.step_name, 7), ',')))))
        ORDER BY w.id LIMIT $3 FOR UPDATE OF w SKIP LOCKED`,
       [rule.states, rule.cutoff, batchSize],

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { parentWakeCtes, WOKEN_COLUMNS } from './parent-wake.sql.js';
 
 /** A job may start a pass this long before the run's `next_run_at` (clock skew, early timers). */
 export const NOT_DUE_TOLERANCE_MS = 5_000;
@@ -197,25 +198,8 @@ export class WorkflowStatements {
          WHERE workflow_id IN (SELECT id FROM w) AND $3::text = 'stalled' AND state = 'failed'
            AND (step_name = $12::text OR metadata ? 'stalls_run'))
        SELECT next_run_at FROM w`;
-    // Pushed fan-in: a child's completion (or failure) takes one off the pending count of the
-    // branch or call log it belongs to and, at zero, wakes the parent in the same statement (due
-    // now when idle; `wake_pending` while a pass holds it). NOTE: the parent's row is locked
-    // before the log (`par`), the order in which the parent's own writes take them (the fence,
-    // then its logs), so a child's completion and a parent's spawn never deadlock.
-    const wakeParent = `par AS (
-         SELECT pl.id AS log_id FROM ${logs} pl JOIN ${wf} pw ON pw.id = pl.workflow_id
-         WHERE pl.id = (SELECT parent_execution_log_id FROM w) AND pl.pending_children > 0
-         FOR NO KEY UPDATE OF pw),
-       p AS (
-         UPDATE ${logs} SET pending_children = pending_children - 1
-         WHERE id = (SELECT log_id FROM par) AND pending_children > 0
-         RETURNING workflow_id, pending_children),
-       k AS (
-         UPDATE ${wf} SET next_run_at = CASE WHEN state = 'idle' THEN now() ELSE next_run_at END,
-           wake_pending = wake_pending OR state = 'running', updated_at = now()
-         WHERE id = (SELECT workflow_id FROM p WHERE pending_children = 0) AND state IN ('idle', 'running')
-         RETURNING id::text AS id, state, next_run_at)`;
-    const wokenParent = `SELECT c.id, k.id AS woken_id, k.state AS woken_state, k.next_run_at AS woken_at
+    const wakeParent = parentWakeCtes(wf, logs);
+    const wokenParent = `SELECT c.id, ${WOKEN_COLUMNS}
        FROM c LEFT JOIN k ON true`;
     this.complete = `WITH w AS (
          UPDATE ${wf} SET state = 'completed', result = $3, completed_at = now(), finished_at = now(), next_run_at = NULL,

@@ -169,14 +169,26 @@ export class CallHistory {
     this.patches.set(id, true);
   }
 
-  /** Takes patch `id`'s marker at the next position if the history has it there or ends before. */
+  /**
+   * Takes patch `id`'s marker at the next position if the history has it there or ends before,
+   * or has it (not taken yet) at another position: parallel calls' results may come back in
+   * another order than in the pass that recorded it, which moves the positions after them.
+   */
   private takeMarker(id: string): boolean {
     const marker = `${PATCH_PREFIX}${id}`;
     const position = this.calls.length;
-    const recorded = this.recorded?.[position];
-    const fresh = !this.legacy && position >= (this.recorded?.length ?? 0);
+    const history = this.recorded ?? [];
+    const recorded = history[position];
+    const fresh = !this.legacy && position >= history.length;
     if (recorded === marker) this.claimed[position] = HERE;
-    else if (!fresh) return false;
+    else {
+      const q = position < history.length ? this.unclaimed(marker) : this.owedAt(marker);
+      if (q >= 0) {
+        this.claimed[q] = MOVED;
+        this.owed.delete(q);
+        if (recorded != null && this.claimed[position] === 0) this.owed.add(position);
+      } else if (!fresh) return false;
+    }
     this.calls.push(marker);
     return true;
   }

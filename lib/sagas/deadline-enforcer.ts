@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DeadlineExceededError } from '../errors/deadline-exceeded.error.js';
 import type { PassOutcome } from '../observability/chrono-forge-metrics.js';
 import type { CompensateOn } from '../options/workflow-options.interface.js';
@@ -6,6 +6,8 @@ import { WorkflowStore } from '../persistence/workflow.store.js';
 import { toErrorRecord } from '../run/error-record.js';
 import type { RunScope } from '../run/run-scope.js';
 import type { PassEnding } from './pass-ending.js';
+import { wakeParent } from '../queue/parent-wake.js';
+import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { SagaStore } from './saga.store.js';
 
 /**
@@ -18,9 +20,12 @@ import { SagaStore } from './saga.store.js';
  */
 @Injectable()
 export class DeadlineEnforcer {
+  private readonly logger = new Logger('ChronoForgeParentWake');
+
   constructor(
     private readonly sagas: SagaStore,
     private readonly workflows: WorkflowStore,
+    private readonly queue: WorkflowQueue,
   ) {}
 
   async enforce(scope: RunScope, end: PassEnding): Promise<PassOutcome> {
@@ -54,10 +59,11 @@ export class DeadlineEnforcer {
     }
     const ended = await end.settle(() =>
       fail
-        ? this.workflows.fail(run.id, owner, attempt, error, null).then((e) => e !== false)
+        ? this.workflows.fail(run.id, owner, attempt, error, null)
         : this.sagas.cancelRun(run.id, owner, reason),
     );
     if (!ended) return 'lock_lost';
+    await wakeParent(this.queue, this.logger, ended);
     return fail ? 'failed' : 'cancelled';
   }
 }

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import {
   COMPENSATION_PREFIX,
   compensationsOf,
@@ -15,6 +15,7 @@ import type { PassEnding } from './pass-ending.js';
 import { SagaStore } from './saga.store.js';
 import { DeadlineEnforcer } from './deadline-enforcer.js';
 import { pastDeadline } from '../lifecycle/deadline.js';
+import { wakeParent } from '../queue/parent-wake.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { ON_CANCEL_STEP } from '../lifecycle/on-cancel.js';
 import type { CancelInfo } from '../options/on-cancel-options.interface.js';
@@ -46,6 +47,8 @@ const BODIES_RECHECK_MS = 250;
  */
 @Injectable()
 export class RollbackRunner {
+  private readonly logger = new Logger('ChronoForgeParentWake');
+
   constructor(
     private readonly sagas: SagaStore,
     private readonly workflows: WorkflowStore,
@@ -216,11 +219,12 @@ export class RollbackRunner {
       await end.afterRelease(released.nextRunAt);
       return 'halted';
     }
-    const state = await end.settle(() =>
+    const done = await end.settle(() =>
       this.sagas.endRollback(run.id, owner, failed, compensated, context),
     );
-    if (state === undefined) return 'lock_lost';
-    return state as PassOutcome;
+    if (done === undefined) return 'lock_lost';
+    await wakeParent(this.queue, this.logger, done.ended);
+    return done.state as PassOutcome;
   }
 
   /** Ends a rollback pass that did nothing: the run stays `compensating`, due in a moment. */

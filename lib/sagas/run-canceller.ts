@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { assertOptionalText } from '../definitions/client-arguments.js';
 import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { wakeParent } from '../queue/parent-wake.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { describeValue } from '../util/describe.util.js';
 import type { CancelOptions } from './cancel-options.interface.js';
@@ -13,6 +14,8 @@ export const MAX_CANCEL_REASON_LENGTH = 1000;
 /** Cancels runs (and their descendants) and wakes the ones that roll back. */
 @Injectable()
 export class RunCanceller {
+  private readonly logger = new Logger('ChronoForgeParentWake');
+
   constructor(
     private readonly cancels: CancelStore,
     private readonly registry: WorkflowRegistry,
@@ -45,6 +48,7 @@ export class RunCanceller {
     );
     const rolling = moved.filter((r) => r.state === 'compensating');
     await Promise.all(rolling.map((r) => this.queue.enqueueRun(r.id, r.nextRunAt)));
+    for (const r of moved) if (r.woken) await wakeParent(this.queue, this.logger, r);
     return moved.some((r) => r.id === id);
   }
 

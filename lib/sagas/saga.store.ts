@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { COMPENSATION_PREFIX } from '../lifecycle/compensations.js';
 import { ON_CANCEL_STEP } from '../lifecycle/on-cancel.js';
 import type { CompensateOn } from '../options/workflow-options.interface.js';
-import type { ErrorRecord } from '../persistence/rows.js';
+import { parentWakeCtes, WOKEN_COLUMNS } from '../persistence/parent-wake.sql.js';
+import { type EndRow, type ErrorRecord, ended, type RunEnded } from '../persistence/rows.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 
 const json = (value: unknown): string | null => (value === null ? null : JSON.stringify(value));
@@ -61,15 +62,21 @@ export class SagaStore {
     return rows[0] ? { nextRunAt: rows[0].next_run_at } : undefined;
   }
 
-  /** Ends a pass by cancelling its run (a deadline): `false` when the lock was lost. */
-  async cancelRun(id: string, owner: string, reason: string): Promise<boolean> {
-    const rows = await this.store.query(
-      `UPDATE ${this.store.wf} SET state = 'cancelled', cancel_reason = $3, finished_at = now(),
+  /**
+   * Ends a pass by cancelling its run (a deadline), waking the parent it was the last pending
+   * child of: `false` when the lock was lost.
+   */
+  async cancelRun(id: string, owner: string, reason: string): Promise<RunEnded | false> {
+    const { wf, logs } = this.store;
+    const rows = await this.store.query<EndRow>(
+      `WITH w AS (UPDATE ${wf} SET state = 'cancelled', cancel_reason = $3, finished_at = now(),
          next_run_at = NULL, wake_pending = false, locked_at = NULL, locked_by = NULL, updated_at = now()
-       WHERE id = $1 AND locked_by = $2 RETURNING id`,
+       WHERE id = $1 AND locked_by = $2 RETURNING id, parent_execution_log_id),
+       ${parentWakeCtes(wf, logs)}
+       SELECT w.id::text AS id, ${WOKEN_COLUMNS} FROM w LEFT JOIN k ON true`,
       [id, owner, reason],
     );
-    return rows.length > 0;
+    return ended(rows);
   }
 
   /**
@@ -133,7 +140,8 @@ export class SagaStore {
    * Ends a rollback and releases the lock: `failed` when a compensation failed (listed with its
    * error) or a child's rollback did (listed as `child <key>`), else `compensated`, or — nothing to compensate — the state the rollback replaced
    * (`cancelled`; `completed` for a child its parent's rollback moved; `failed` otherwise).
-   * Returns the final state, or `undefined` when the lock was lost.
+   * Its end wakes the parent it was the last pending child of (pushed fan-in). Returns the final
+   * state and the woken parent, or `undefined` when the lock was lost.
    */
   async endRollback(
     id: string,
@@ -141,14 +149,14 @@ export class SagaStore {
     failed: string[],
     compensated: string[],
     context: Record<string, unknown> | null,
-  ): Promise<string | undefined> {
+  ): Promise<{ state: string; ended: RunEnded } | undefined> {
     const { wf, logs } = this.store;
     // Children whose own rollback (begun by this run's, or by the cancel that began it) failed.
     const kids = `SELECT c.key, c.job_name FROM ${logs} b JOIN ${wf} c ON c.parent_execution_log_id = b.id
        WHERE b.workflow_id = $1 AND c.state = 'failed' AND c.compensation->>'cause' IN ('byParent', 'cancelled')
          AND jsonb_array_length(COALESCE(c.compensation->'failures', '[]'::jsonb)) > 0`;
-    const rows = await this.store.query<{ state: string }>(
-      `UPDATE ${wf} SET state = CASE WHEN cardinality($3::text[]) > 0 OR EXISTS (${kids}) THEN 'failed'
+    const rows = await this.store.query<EndRow & { state: string }>(
+      `WITH w AS (UPDATE ${wf} SET state = CASE WHEN cardinality($3::text[]) > 0 OR EXISTS (${kids}) THEN 'failed'
            WHEN cardinality($4::text[]) > 0 THEN 'compensated'
            WHEN compensation->>'cause' = 'cancelled' THEN 'cancelled'
            WHEN compensation->>'cause' = 'byParent' THEN 'completed' ELSE 'failed' END,
@@ -167,10 +175,13 @@ export class SagaStore {
                'message', 'child run "' || k.key || '" (' || k.job_name
                  || ') failed to roll back: see its compensation failures') ORDER BY k.key), '[]'::jsonb)
              FROM (${kids}) k))
-       WHERE id = $1 AND locked_by = $2 RETURNING state`,
+       WHERE id = $1 AND locked_by = $2 RETURNING id, parent_execution_log_id, state),
+       ${parentWakeCtes(wf, logs)}
+       SELECT w.id::text AS id, w.state, ${WOKEN_COLUMNS} FROM w LEFT JOIN k ON true`,
       [id, owner, failed, compensated, json(context)],
     );
-    return rows[0]?.state;
+    const done = ended(rows);
+    return done === false ? undefined : { state: rows[0].state, ended: done };
   }
 
   /**

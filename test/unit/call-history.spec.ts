@@ -121,6 +121,27 @@ describe('CallHistory', () => {
     expect(replay.enter('step$X', 'sequential')).toBeUndefined();
   });
 
+  it('should find a patch marker that parallel results moved to another position', () => {
+    // Recorded: a call and step b in parallel, b2 after b, then (the call's result last) the patch.
+    const h = new CallHistory(
+      ['call$q', 'step$b', 'step$b2', 'patch$p', 'step$new', 'wait$end'],
+      false,
+      'R',
+    );
+    expect(h.enter('call$q', 'sequential')).toBeUndefined();
+    expect(h.enter('step$b', 'parallel')).toBeUndefined();
+    // Replayed: the call's result comes back first, so the patch is asked at position 2.
+    expect(h.patched('p')).toBe(true);
+    expect(h.enter('step$new', 'racing')).toBeUndefined();
+    expect(h.enter('step$b2', 'racing')).toBeUndefined();
+    expect(h.enter('wait$end', 'sequential')).toBeUndefined();
+    expect(h.unmade()).toBeUndefined();
+    const never = new CallHistory(['call$q', 'step$b', 'step$b2'], false, 'R');
+    never.enter('call$q', 'sequential');
+    never.enter('step$b', 'parallel');
+    expect(never.patched('p')).toBe(false);
+  });
+
   it('should answer false for a run recorded before histories existed', () => {
     const legacy = new CallHistory(null, true, 'Run 3');
     expect(legacy.patched('x')).toBe(false);
