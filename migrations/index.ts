@@ -10,10 +10,12 @@ import { AddChronoForgeSchedules1763900000021 } from './1763900000021-add-chrono
 import { ChronoForgeVersioning1763900000030 } from './1763900000030-versioning.js';
 import { ChronoForgeFlowControl1763900000170 } from './1763900000170-flow-control.js';
 import { ChronoForgeComposition1763900000180 } from './1763900000180-composition.js';
+import { ChronoForgeLimitWakePending1763900000210 } from './1763900000210-limit-wake-pending.js';
 
 export {
   AddChronoForgeSchedules1763900000021,
   ChronoForgeComposition1763900000180,
+  ChronoForgeLimitWakePending1763900000210,
   ChronoForgeFlowControl1763900000170,
   AddChronoForgeSignals1763900000001,
   AddChronoForgeWorkers1763900000002,
@@ -45,4 +47,5 @@ export const chronoForgeMigrations = [
   ChronoForgeVersioning1763900000030,
   ChronoForgeFlowControl1763900000170,
   ChronoForgeComposition1763900000180,
+  ChronoForgeLimitWakePending1763900000210,
 ];

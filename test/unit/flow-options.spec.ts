@@ -8,6 +8,7 @@ import {
   toRunFlow,
 } from '../../lib/options/flow-options.js';
 import { flowFunctionsSql } from '../../migrations/1763900000170-flow-control-functions.js';
+import { wakePendingFunctionsSql } from '../../migrations/1763900000210-limit-wake-pending.js';
 
 describe('flow options (singleton, debounce, priority)', () => {
   const where = 'Orders#fulfil';
@@ -49,5 +50,14 @@ describe('flow options (singleton, debounce, priority)', () => {
     expect(acquire).toContain('THEN p_run ELSE 9223372036854775807 END');
     expect(acquire).toMatch(/priority, ord\)\s+VALUES/);
     expect(release).toContain("q.holder <> '$singleton'");
+  });
+
+  it('should patch the wake and acquire functions of migration 1763900000170 (every pattern found)', () => {
+    const [wake, acquire] = wakePendingFunctionsSql('"s"');
+    expect(wake).toContain('CREATE OR REPLACE FUNCTION "s".chrono_forge_limit_wake');
+    expect(wake).toContain('SET woken_at = t WHERE id = r.id');
+    expect(wake).toMatch(/SELECT avail - count\(\*\) INTO avail/);
+    expect(wake).toContain('AND NOT coalesce(q.woken_at >');
+    expect(acquire).toContain('priority = EXCLUDED.priority, woken_at = NULL;');
   });
 });
