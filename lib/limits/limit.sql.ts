@@ -106,7 +106,6 @@ export class LimitStatements {
   readonly wakeName: string;
   readonly sweepCandidates: string;
   readonly lockKey: string;
-  readonly restamp: string;
   readonly wakeKey: string;
 
   constructor(t: LimitTables, wf: string, logs: string) {
@@ -153,11 +152,6 @@ export class LimitStatements {
              GROUP BY name, key ORDER BY key COLLATE "C") k`;
     this.lockKey = `SELECT 1 FROM ${t.keys} WHERE name = $1 AND key = $2 FOR UPDATE`;
     this.wakeKey = `SELECT ${t.wakeFn}($1, $2) AS woken`;
-    // A late rate grant (`$3`, exact text) moves to the time this statement runs, newest first.
-    this.restamp = `UPDATE ${t.keys} SET recent = (SELECT array_agg(x ORDER BY x DESC)
-         FROM (SELECT CASE WHEN e = $3::timestamptz THEN clock_timestamp() ELSE e END AS x
-               FROM unnest(recent) e) s)
-       WHERE name = $1 AND key = $2 AND $3::timestamptz = ANY (recent)`;
     // NOTE: no parameter (the batch is a constant): nothing in it looks like a run's statement.
     this.sweepCandidates = `SELECT DISTINCT name, key FROM ${t.slots} q
        WHERE q.state = 'waiting' OR NOT EXISTS (SELECT 1 FROM ${wf} w

@@ -36,10 +36,10 @@ export type LimitAcquireResult =
       /**
        * With a rate grant: the `performance.now()` by which the body must start (the request's
        * send time plus the window's guard: the grant was made after the request was sent), or the
-       * grant is given up (it stays counted). `null` without a rate grant.
+       * grant is given up (it stays counted) and the step asks again. `null` without a rate grant.
        */
       startBy: number | null;
-      /** The rate grant's time (exact text), for {@link LimitStore.restamp}. */
+      /** The rate grant's time (exact text); `null` without a rate grant. */
       grantedAt: string | null;
     }
   | {
@@ -142,17 +142,6 @@ export class LimitStore {
       ahead: row.ahead,
       wakeAt: row.wake_at,
     };
-  }
-
-  /**
-   * Moves a rate grant made at `grantedAt` to now, on every claim: its body starts later than the
-   * window's guard allowed (the process stalled), so the windows must count it from its start.
-   */
-  async restamp(claims: readonly LimitClaim[], grantedAt: string): Promise<void> {
-    const sorted = [...claims].sort((a, b) =>
-      a.name === b.name ? (a.key < b.key ? -1 : 1) : a.name < b.name ? -1 : 1,
-    );
-    for (const c of sorted) await this.store.query(this.sql.restamp, [c.name, c.key, grantedAt]);
   }
 
   /**

@@ -82,7 +82,7 @@ export class ChronoForgeMetrics {
   });
   readonly limitLateGrants = new Counter({
     name: 'chronoforge_limit_late_grants_total',
-    help: 'Rate grants moved to their body start: the process could not start it within the guard',
+    help: 'Rate grants given up and asked again: the process could not start the body within the guard',
     labelNames: ['limit'],
     registers: [this.registry],
   });

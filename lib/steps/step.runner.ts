@@ -135,13 +135,13 @@ export class StepRunner {
     let ownFailure: unknown;
     try {
       try {
-        // The step's `timeout` bounds the body alone, not the limit's restamp before it.
+        // The step's `timeout` bounds the body alone, not a late grant's new admission before it.
         const body = () =>
           runAttempt(scope, stepName, timeoutMs, this.watcher, () =>
             tx ? transactionStorage.run(tx.manager, fn) : fn(),
           );
         // A limited step checks its lease again right before the body: the admission (and a late
-        // grant's re-stamp) awaited the database, and a pass stalled there past its lock's lifetime
+        // grant's new one) awaited the database, and a pass stalled there past its lock's lifetime
         // may have been taken over meanwhile (found by the chaos suite's limited runs).
         const checked = () => {
           scope.assertCanWork();

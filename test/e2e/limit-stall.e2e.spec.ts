@@ -31,15 +31,31 @@ class StallWorkflows {
       { limit: 'api' },
     );
   }
+
+  /** One step under `single` (1 a second); its body records when it started. */
+  @Workflow('stall.paced')
+  async paced(): Promise<string> {
+    return this.ctx.step(
+      'call',
+      async () => {
+        await sql(`INSERT INTO "${schema}".paced_bodies (run, started_ms) VALUES ($1, $2)`, [
+          this.ctx.key,
+          Date.now(),
+        ]);
+        return 'ok';
+      },
+      { limit: 'single' },
+    );
+  }
 }
 
 /**
  * A pass stalled between its limit admission and its step's body (a CPU-starved or freshly booting
  * worker; here the admission's statement itself takes longer than the lock's lifetime, which also
- * makes the grant late, so the rate grant is re-stamped before the body): the lock went stale and
+ * makes the grant late, so the step asks for a new grant before the body): the lock went stale and
  * another pass took the run over meanwhile. Found by the chaos suite's limited runs (a body run by
  * a pass that no longer held the lock, after the step's log had committed). The pass must not start
- * the body: the lease is checked again right before the body, after the admission and re-stamp.
+ * the body: the lease is checked again right before the body, after the admission (and a new one).
  */
 describe('limited step after a stalled admission (e2e)', () => {
   let app: INestApplicationContext;
@@ -54,7 +70,10 @@ describe('limited step after a stalled admission (e2e)', () => {
       options: {
         worker: { concurrency: 4 },
         recovery: { every: '200ms' },
-        limits: { api: { rate: { limit: 5, per: '1s' } } },
+        limits: {
+          api: { rate: { limit: 5, per: '1s' } },
+          single: { rate: { limit: 1, per: '1s' } },
+        },
         database: { ...base.database, poolSize: 8 },
       },
     });
@@ -62,6 +81,9 @@ describe('limited step after a stalled admission (e2e)', () => {
     const s = `"${schema}"`;
     await sql(
       `CREATE TABLE ${s}.stall_bodies (id bigserial PRIMARY KEY, run text, lock_age_ms float8)`,
+    );
+    await sql(
+      `CREATE TABLE ${s}.paced_bodies (id bigserial PRIMARY KEY, run text, started_ms bigint)`,
     );
     // The first rate grant's statement sleeps past the lock's lifetime (once).
     await sql(`CREATE TABLE ${s}.stall_once (armed boolean)`);
@@ -92,5 +114,31 @@ describe('limited step after a stalled admission (e2e)', () => {
     );
     expect(bodies).toHaveLength(1);
     expect(bodies[0].lock_age_ms).toBeLessThan(MAX_DURATION_MS);
+  }, 60_000);
+
+  it('should ask again for a grant its body could not use in time, never 2 bodies of a 1/s limit in a second', async () => {
+    // A's grant statement stalls 3 s after taking its grant, the key's row locked meanwhile. B asks
+    // 1.5 s in (A's grant has left B's window), waits for the row, and gets the grant the moment A
+    // commits; the key keeps only its newest grant, B's. Both grants are late. Moving A's grant to
+    // its body's start (before) found it gone and started A's body anyway, a few ms from B's.
+    await sql(`INSERT INTO "${schema}".stall_once VALUES (true)`);
+    await sql(`CREATE OR REPLACE FUNCTION "${schema}".stall_grant() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.name = 'single' AND EXISTS (SELECT 1 FROM "${schema}".stall_once) THEN
+          DELETE FROM "${schema}".stall_once;
+          PERFORM pg_sleep(3);
+        END IF;
+        RETURN NEW;
+      END $$`);
+    const a = await client.start('stall.paced', { key: 'paced-a' });
+    await new Promise((r) => setTimeout(r, 1_500)); // A is inside its stalled grant
+    const b = await client.start('stall.paced', { key: 'paced-b' });
+    for (const h of [a, b]) await expect(h.result({ timeout: '30s' })).resolves.toBe('ok');
+    expect(await sql(`SELECT 1 FROM "${schema}".stall_once`)).toHaveLength(0); // the stall fired
+    const starts = (
+      await sql<{ started_ms: string }>(`SELECT started_ms FROM "${schema}".paced_bodies`)
+    ).map((r) => Number(r.started_ms));
+    expect(starts).toHaveLength(2);
+    expect(Math.abs(starts[1] - starts[0])).toBeGreaterThanOrEqual(1_000);
   }, 60_000);
 });
