@@ -33,6 +33,18 @@ export interface BenchRow {
   met: 'yes' | 'no' | 'n/a';
   statements: string;
   roundTrips: string;
+  /** Gross-regression checks (bench/summary.ts): `npm run bench` fails when one is breached. */
+  guards?: Guard[];
+}
+
+/** A measured number and the limit past which the row is a gross regression. */
+export interface Guard {
+  value: number;
+  limit: number;
+  /** 'lower': smaller is better (costs, latencies, statement counts); 'higher': larger is. */
+  better: 'lower' | 'higher';
+  /** What the value is, e.g. "ratio" or "statements/step". */
+  what: string;
 }
 
 export interface BenchResult {
