@@ -12,6 +12,7 @@ import { perStepBench } from './per-step.bench.js';
 import { positionsBench } from './positions.bench.js';
 import { repeatCatchUpBench } from './repeat-catchup.bench.js';
 import { replayBench } from './replay.bench.js';
+import { scaleOutBench } from './scaleout.bench.js';
 import { spawnBench } from './spawn.bench.js';
 import { grossRegressions, loadNow, summaryLine } from './summary.js';
 import { transactionalBench } from './transactional.bench.js';
@@ -22,6 +23,7 @@ import { wakeUpBench } from './wakeup.bench.js';
 const BENCHES: Array<[string, () => Promise<BenchResult>]> = [
   ['per-step', perStepBench],
   ['throughput', throughputBench],
+  ['scaleout', scaleOutBench],
   ['wakeup', wakeUpBench],
   ['replay', replayBench],
   ['positions', positionsBench],

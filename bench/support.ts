@@ -130,6 +130,7 @@ export interface BenchApp {
 export async function bootBench(o: {
   prefix: string;
   providers: Provider[];
+  /** Worker concurrency; 0: a client-only process (`worker: false`). */
   concurrency: number;
   poolSize?: number;
   clock?: ChronoForgeClock;
@@ -144,7 +145,7 @@ export async function bootBench(o: {
     database: { url: DATABASE_URL, schema, poolSize: o.poolSize ?? 10 },
     queue: o.queue === 'postgres' ? { postgres: true } : { redis: { url: REDIS_URL } },
     queueName,
-    worker: { concurrency: o.concurrency },
+    worker: o.concurrency === 0 ? false : { concurrency: o.concurrency },
     limits: o.limits,
   });
   @Module({ imports: [forRoot], providers: o.providers })

@@ -18,6 +18,8 @@ import {
 } from './support.js';
 import { guard } from './summary.js';
 import { redisTimerProbe } from './redis-timer.js';
+import { epochNow, WakePieces } from './wake-pieces.js';
+import { WorkflowExecutor } from '../lib/executor/workflow.executor.js';
 
 const CONCURRENCY = 16;
 const SLEEP_MS = 1000;
@@ -42,6 +44,8 @@ const RAW_BURST_P50 = 16;
 @Injectable()
 export class WakeProbe {
   readonly afterAt = new Map<string, number>();
+  /** When the workflow method was last entered (the wake-up pass), per run key. */
+  readonly enteredAt = new Map<string, number>();
 }
 
 @Injectable()
@@ -54,9 +58,10 @@ export class SleepWorkflow {
   @Workflow('bench.sleep')
   async run(input: { ms: number }): Promise<boolean> {
     const key = this.ctx.key;
+    this.probe.enteredAt.set(key, epochNow());
     await this.ctx.sleep(input.ms, 'nap');
     return this.ctx.step('after', () => {
-      this.probe.afterAt.set(key, Date.now());
+      this.probe.afterAt.set(key, epochNow());
       return true;
     });
   }
@@ -87,10 +92,16 @@ async function engine(n: number, warm: number, queue: 'redis' | 'postgres' = 're
       });
     await startAll('burst', 'warm', warm, WARM_SLEEP_MS);
     await bench.completions.waitFor(warm, 60_000);
+    const pieces =
+      queue === 'redis'
+        ? new WakePieces(bench.app.get(WorkflowExecutor), bench.counter)
+        : undefined;
+    const described = new Map<Mode, string>();
     const out = new Map<Mode, { lateness: number[]; queued: number[]; replay: number[] }>();
     let total = warm;
     const before = bench.counter.snapshot();
     for (const mode of MODES) {
+      pieces?.reset();
       await startAll(mode, mode, n, SLEEP_MS);
       await bench.completions.waitFor((total += n), 120_000);
       const wakes = await sql<{ id: string; key: string; wake_at: string }>(
@@ -100,7 +111,7 @@ async function engine(n: number, warm: number, queue: 'redis' | 'postgres' = 're
          WHERE l.step_name = 'wait$nap' AND w.key LIKE $1`,
         [`${mode}%`],
       );
-      const afterAt = bench.app.get(WakeProbe).afterAt;
+      const { afterAt, enteredAt } = bench.app.get(WakeProbe);
       const m = { lateness: [] as number[], queued: [] as number[], replay: [] as number[] };
       for (const w of wakes) {
         const [wake, after] = [Date.parse(w.wake_at), afterAt.get(w.key) as number];
@@ -111,9 +122,17 @@ async function engine(n: number, warm: number, queue: 'redis' | 'postgres' = 're
       }
       if (wakes.length !== n) throw new Error(`expected ${n} wake-ups, got ${wakes.length}`);
       out.set(mode, m);
+      const runs = wakes.map((w) => ({
+        id: w.id,
+        wakeAt: Date.parse(w.wake_at),
+        entered: enteredAt.get(w.key),
+        after: afterAt.get(w.key) as number,
+      }));
+      if (pieces) described.set(mode, pieces.describe(runs));
     }
+    pieces?.detach();
     const diff = bench.counter.since(before);
-    return { modes: out, diff, counts: engineCounts(diff) };
+    return { modes: out, diff, counts: engineCounts(diff), described };
   } finally {
     await bench.close();
   }
@@ -208,6 +227,8 @@ export async function wakeUpBench(): Promise<BenchResult> {
       `read + replay + completing wait$nap) ${p(m.replay)}; raw BullMQ ${p(b.modes.get(mode) ?? [])}.`
     );
   });
+  for (const mode of MODES)
+    notes.push(`wake-up (${mode}) pieces, Redis queue: ${e.described.get(mode) ?? '?'}.`);
   notes.push(
     `wake-up: gross-regression limits (bench/summary.ts) scaled by this run's slowdown ` +
       `${fmt(slowdown)}× (raw BullMQ burst p50 over its quiet ${RAW_BURST_P50} ms).`,

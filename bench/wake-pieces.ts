@@ -1,0 +1,106 @@
+import { performance } from 'node:perf_hooks';
+import { Job, Queue } from 'bullmq';
+import { WorkflowExecutor } from '../lib/executor/workflow.executor.js';
+import type { PgCounter } from './pg-counter.js';
+import { fmt, median, percentile } from './support.js';
+
+/** Epoch ms with sub-ms resolution (comparable with `Date.now()` and stored timestamps). */
+export const epochNow = (): number => performance.timeOrigin + performance.now();
+
+/** Per run id: the last time each piece of a wake-up happened (epoch ms). */
+interface Marks {
+  timerFired?: number;
+  promoted?: number;
+  picked?: number;
+  acquireSent?: number;
+  acquired?: number;
+}
+
+/**
+ * Where a wake-up's lateness goes, on the Redis queue: instruments this process's BullMQ
+ * `Queue.getJob` / `Job.promote` (the local wake timer's two round trips: its callback calls
+ * getJob at once, so getJob's start is the timer firing), the executor's `runPass` (the worker
+ * picked the job), the `acquire` statement (sent, returned). The workflow records its own entry.
+ */
+export class WakePieces {
+  readonly marks = new Map<string, Marks>();
+  private readonly jobRun = new Map<string, string>();
+  private readonly restore: Array<() => void> = [];
+
+  constructor(executor: WorkflowExecutor, counter: PgCounter) {
+    const mark = (id: string, k: keyof Marks, at = epochNow()) =>
+      this.marks.set(id, { ...this.marks.get(id), [k]: at });
+    const jobIdRun = (jobId: string) => /^run[-:_]?(\d+)/.exec(jobId)?.[1];
+    const getJob = Queue.prototype.getJob;
+    const fired = new Map<string, number>();
+    Queue.prototype.getJob = function (this: Queue, jobId: string) {
+      fired.set(jobId, epochNow());
+      return getJob.call(this, jobId);
+    } as typeof getJob;
+    const promote = Job.prototype.promote;
+    Job.prototype.promote = async function (this: Job) {
+      const result = await promote.call(this);
+      const id = (this.data as { workflowId?: string }).workflowId ?? jobIdRun(this.id ?? '');
+      if (id) {
+        mark(id, 'timerFired', fired.get(this.id ?? ''));
+        mark(id, 'promoted');
+      }
+      return result;
+    };
+    const runPass = executor.runPass.bind(executor);
+    executor.runPass = (workflowId: string, jobId: string) => {
+      mark(workflowId, 'picked');
+      this.jobRun.set(jobId, workflowId);
+      return runPass(workflowId, jobId);
+    };
+    const off = counter.on((e) => {
+      if (e.label !== 'acquire' || e.rowCount === 0 || !e.runId) return;
+      mark(e.runId, 'acquireSent', performance.timeOrigin + e.start);
+      mark(e.runId, 'acquired', performance.timeOrigin + e.end);
+    });
+    this.restore.push(
+      () => (Queue.prototype.getJob = getJob),
+      () => (Job.prototype.promote = promote),
+      () => (executor.runPass = runPass),
+      off,
+    );
+  }
+
+  /** Clears the marks (after a warm-up). */
+  reset(): void {
+    this.marks.clear();
+  }
+
+  /** Removes the instrumentation. */
+  detach(): void {
+    for (const r of this.restore.splice(0)) r();
+  }
+
+  /**
+   * "wake_at → timer fired p50/p99, …" for runs `wakes` (run id, wake_at, method entered at and
+   * the step after the sleep ran, all epoch ms): the pieces are consecutive, so they add up.
+   */
+  describe(wakes: Array<{ id: string; wakeAt: number; entered?: number; after: number }>): string {
+    const names: Array<[string, (m: Marks, w: (typeof wakes)[number]) => number | undefined]> = [
+      ['wake_at → local timer fired', (m, w) => sub(m.timerFired, w.wakeAt)],
+      ['→ promoted (getJob + promote)', (m) => sub(m.promoted, m.timerFired)],
+      ['→ worker picked the job (runPass)', (m) => sub(m.picked, m.promoted)],
+      ['→ acquire sent', (m) => sub(m.acquireSent, m.picked)],
+      ['→ acquire returned (lock + logs)', (m) => sub(m.acquired, m.acquireSent)],
+      ['→ workflow method entered', (m, w) => sub(w.entered, m.acquired)],
+      ['→ step after the sleep ran (wait$nap completed)', (m, w) => sub(w.after, w.entered)],
+    ];
+    const promotedLocally = wakes.filter((w) => this.marks.get(w.id)?.promoted).length;
+    const parts = names.map(([name, f]) => {
+      const v = wakes.flatMap((w) => {
+        const x = f(this.marks.get(w.id) ?? {}, w);
+        return x === undefined ? [] : [x];
+      });
+      return `${name} p50 ${fmt(median(v), 1)} / p99 ${fmt(percentile(v, 99), 1)} ms (${v.length})`;
+    });
+    return `${parts.join('; ')}; promoted by the local timer: ${promotedLocally} of ${wakes.length}`;
+  }
+}
+
+const sub = (a: number | undefined, b: number | undefined): number | undefined =>
+  a === undefined || b === undefined ? undefined : a - b;
