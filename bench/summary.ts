@@ -7,7 +7,9 @@ import { fmt } from './support.js';
  * the limit past which it is a gross regression, never a noisy miss of its goal. The limit is 2×
  * the goal where today's code meets it, and 2× the value recorded in bench/RESULTS.md where it
  * does not yet (a goal 2× away from today would fail every run). Counts of statements are exact,
- * so they guard best; times and side-by-side ratios swing with the machine's load.
+ * so they guard best; side-by-side ratios (engine vs raw, same run) hold under load; absolute
+ * times do not (wake-up lateness at load 16 on 2 cores: p99 1.2 s), so those guard only against
+ * what no load explains (a wake-up left to the recovery sweep).
  */
 export function guard(value: number, limit: number, better: Guard['better'], what: string): Guard {
   return { value, limit, better, what };

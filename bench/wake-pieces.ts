@@ -14,6 +14,10 @@ interface Marks {
   picked?: number;
   acquireSent?: number;
   acquired?: number;
+  /** First pass: its acquire sent, its release returned; the wake pass's complete returned. */
+  firstAcquire?: number;
+  released?: number;
+  completed?: number;
 }
 
 /**
@@ -54,9 +58,14 @@ export class WakePieces {
       return runPass(workflowId, jobId);
     };
     const off = counter.on((e) => {
-      if (e.label !== 'acquire' || e.rowCount === 0 || !e.runId) return;
-      mark(e.runId, 'acquireSent', performance.timeOrigin + e.start);
-      mark(e.runId, 'acquired', performance.timeOrigin + e.end);
+      if (e.rowCount === 0 || !e.runId) return;
+      const [start, end] = [performance.timeOrigin + e.start, performance.timeOrigin + e.end];
+      if (e.label === 'release') mark(e.runId, 'released', end);
+      if (e.label === 'complete') mark(e.runId, 'completed', end);
+      if (e.label !== 'acquire') return;
+      if (this.marks.get(e.runId)?.firstAcquire === undefined) mark(e.runId, 'firstAcquire', start);
+      mark(e.runId, 'acquireSent', start);
+      mark(e.runId, 'acquired', end);
     });
     this.restore.push(
       () => (Queue.prototype.getJob = getJob),
@@ -91,6 +100,23 @@ export class WakePieces {
       ['→ step after the sleep ran (wait$nap completed)', (m, w) => sub(w.after, w.entered)],
     ];
     const promotedLocally = wakes.filter((w) => this.marks.get(w.id)?.promoted).length;
+    const stat = (f: (m: Marks, w: (typeof wakes)[number]) => number | undefined) => {
+      const v = wakes.flatMap((w) => {
+        const x = f(this.marks.get(w.id) ?? {}, w);
+        return x === undefined ? [] : [x];
+      });
+      return `p50 ${fmt(median(v), 1)} / p99 ${fmt(percentile(v, 99), 1)} ms (${v.length})`;
+    };
+    const byWake = [...wakes].sort((a, b) => a.wakeAt - b.wakeAt);
+    const late = (ws: typeof wakes) => fmt(median(ws.map((w) => w.after - w.wakeAt)), 1);
+    const half = Math.floor(byWake.length / 2);
+    const overall =
+      `wake_at spread ${fmt(byWake[byWake.length - 1].wakeAt - byWake[0].wakeAt, 0)} ms; ` +
+      `lateness p50 of the first / second half of the wakes ${late(byWake.slice(0, half))} / ` +
+      `${late(byWake.slice(half))} ms; wake_at → worker picked the job ` +
+      `${stat((m, w) => sub(m.picked, w.wakeAt))}; pass time (acquire sent → last statement ` +
+      `returned): first pass ${stat((m) => sub(m.released, m.firstAcquire))}, wake-up pass ` +
+      `${stat((m) => sub(m.completed, m.acquireSent))}`;
     const parts = names.map(([name, f]) => {
       const v = wakes.flatMap((w) => {
         const x = f(this.marks.get(w.id) ?? {}, w);
@@ -98,7 +124,10 @@ export class WakePieces {
       });
       return `${name} p50 ${fmt(median(v), 1)} / p99 ${fmt(percentile(v, 99), 1)} ms (${v.length})`;
     });
-    return `${parts.join('; ')}; promoted by the local timer: ${promotedLocally} of ${wakes.length}`;
+    return (
+      `${overall}; pieces: ${parts.join('; ')}; promoted by the local timer: ` +
+      `${promotedLocally} of ${wakes.length} (the others BullMQ's worker promoted first, on a fetch)`
+    );
   }
 }
 
