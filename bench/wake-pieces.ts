@@ -28,13 +28,22 @@ interface Marks {
  */
 export class WakePieces {
   readonly marks = new Map<string, Marks>();
+  /** Passes running in this process when a local timer's promote returned, one per promote. */
+  readonly busyAtPromote: number[] = [];
+  private active = 0;
   private readonly jobRun = new Map<string, string>();
   private readonly restore: Array<() => void> = [];
 
-  constructor(executor: WorkflowExecutor, counter: PgCounter) {
+  constructor(
+    executor: WorkflowExecutor,
+    counter: PgCounter,
+    private readonly concurrency: number,
+  ) {
     const mark = (id: string, k: keyof Marks, at = epochNow()) =>
       this.marks.set(id, { ...this.marks.get(id), [k]: at });
     const jobIdRun = (jobId: string) => /^run[-:_]?(\d+)/.exec(jobId)?.[1];
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const pieces = this;
     const getJob = Queue.prototype.getJob;
     const fired = new Map<string, number>();
     Queue.prototype.getJob = function (this: Queue, jobId: string) {
@@ -46,6 +55,7 @@ export class WakePieces {
       const result = await promote.call(this);
       const id = (this.data as { workflowId?: string }).workflowId ?? jobIdRun(this.id ?? '');
       if (id) {
+        pieces.busyAtPromote.push(pieces.active);
         mark(id, 'timerFired', fired.get(this.id ?? ''));
         mark(id, 'promoted');
       }
@@ -55,7 +65,8 @@ export class WakePieces {
     executor.runPass = (workflowId: string, jobId: string) => {
       mark(workflowId, 'picked');
       this.jobRun.set(jobId, workflowId);
-      return runPass(workflowId, jobId);
+      this.active++;
+      return runPass(workflowId, jobId).finally(() => this.active--);
     };
     const off = counter.on((e) => {
       if (e.rowCount === 0 || !e.runId) return;
@@ -78,6 +89,7 @@ export class WakePieces {
   /** Clears the marks (after a warm-up). */
   reset(): void {
     this.marks.clear();
+    this.busyAtPromote.length = 0;
   }
 
   /** Removes the instrumentation. */
@@ -124,8 +136,12 @@ export class WakePieces {
       });
       return `${name} p50 ${fmt(median(v), 1)} / p99 ${fmt(percentile(v, 99), 1)} ms (${v.length})`;
     });
+    const busy = this.busyAtPromote;
+    const full = busy.filter((b) => b >= this.concurrency).length;
     return (
-      `${overall}; pieces: ${parts.join('; ')}; promoted by the local timer: ` +
+      `${overall}; passes running when a local timer's promote returned: mean ` +
+      `${fmt(busy.reduce((x, y) => x + y, 0) / Math.max(1, busy.length), 1)} of ` +
+      `${this.concurrency}, all ${this.concurrency} slots busy in ${full} of ${busy.length}; pieces: ${parts.join('; ')}; promoted by the local timer: ` +
       `${promotedLocally} of ${wakes.length} (the others BullMQ's worker promoted first, on a fetch)`
     );
   }

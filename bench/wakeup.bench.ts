@@ -27,6 +27,8 @@ const WARM_SLEEP_MS = 300;
 const SINGLES = 15;
 /** Paced mode: one start every PACE_MS (200/s), well under the worker's capacity. */
 const PACE_MS = 5;
+/** The engine's pool (`database.poolSize`): BENCH_WAKE_POOL, or the default 10. */
+const POOL = Number(process.env.BENCH_WAKE_POOL ?? '10');
 const MODES = ['paced', 'burst'] as const;
 type Mode = (typeof MODES)[number];
 /**
@@ -75,6 +77,7 @@ async function engine(n: number, warm: number, queue: 'redis' | 'postgres' = 're
     prefix: queue === 'redis' ? 'wake' : 'wakepg',
     providers: [WakeProbe, SleepWorkflow],
     concurrency: CONCURRENCY,
+    poolSize: POOL,
     queue,
   });
   try {
@@ -90,7 +93,7 @@ async function engine(n: number, warm: number, queue: 'redis' | 'postgres' = 're
     await bench.completions.waitFor(warm, 60_000);
     const pieces =
       queue === 'redis'
-        ? new WakePieces(bench.app.get(WorkflowExecutor), bench.counter)
+        ? new WakePieces(bench.app.get(WorkflowExecutor), bench.counter, CONCURRENCY)
         : undefined;
     const described = new Map<Mode, string>();
     const out = new Map<Mode, { lateness: number[]; queued: number[]; replay: number[] }>();
@@ -182,7 +185,7 @@ export async function wakeUpBench(): Promise<BenchResult> {
       const goal = q === 50 ? 10 : 50;
       const how = mode === 'paced' ? `1 start / ${PACE_MS} ms` : 'all started at once';
       return {
-        name: `wake-up lateness p${q}, ${mode}: ${n} runs ctx.sleep('1s'), ${how}, c=${CONCURRENCY}`,
+        name: `wake-up lateness p${q}, ${mode}: ${n} runs ctx.sleep('1s'), ${how}, c=${CONCURRENCY}${POOL === 10 ? '' : `, poolSize ${POOL}`}`,
         measured: `${fmt(measured, 1)} ms`,
         baseline: `${fmt(base, 1)} ms`,
         ratio: `${fmt(measured / Math.max(base, 0.001))}×`,
