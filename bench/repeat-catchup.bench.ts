@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Repeat, TestClock, Workflow, WorkflowContext } from '../lib/index.js';
 import type { StatementEvent } from './pg-counter.js';
 import { type BenchResult, bootBench, fmt, median, sql } from './support.js';
+import { guard } from './summary.js';
 
 /** The frozen engine time of the benchmark. */
 const FF_NOW = Date.UTC(2030, 0, 1, 12, 0, 0);
@@ -122,6 +123,10 @@ export async function repeatCatchUpBench(): Promise<BenchResult> {
           met: ok ? 'yes' : 'no',
           statements: `${last.statements.length} in the pass`,
           roundTrips: `${last.statements.length} in the pass`,
+          guards: [
+            guard(Math.max(...ff.map((p) => p.summaries)), 1, 'lower', 'summary rows'),
+            guard(last.statements.length, 14, 'lower', 'statements in the pass'),
+          ],
         },
       ],
       notes: [

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Workflow, WorkflowContext } from '../lib/index.js';
 import { type BenchResult, bootBench, fmt, median, now } from './support.js';
+import { guard } from './summary.js';
 import type { StatementEvent } from './pg-counter.js';
 
 const STEPS = 1000;
@@ -92,6 +93,7 @@ export async function replayBench(): Promise<BenchResult> {
           met: stmts <= 5 ? 'yes' : 'no',
           statements: `${stmts} in the pass (${fmt(stmts / STEPS, 3)}/skipped step)`,
           roundTrips: `${stmts} in the pass`,
+          guards: [guard(stmts, 6, 'lower', 'statements in the pass')],
         },
       ],
       notes: [

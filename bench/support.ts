@@ -33,6 +33,18 @@ export interface BenchRow {
   met: 'yes' | 'no' | 'n/a';
   statements: string;
   roundTrips: string;
+  /** Gross-regression checks (bench/summary.ts): `npm run bench` fails when one is breached. */
+  guards?: Guard[];
+}
+
+/** A measured number and the limit past which the row is a gross regression. */
+export interface Guard {
+  value: number;
+  limit: number;
+  /** 'lower': smaller is better (costs, latencies, statement counts); 'higher': larger is. */
+  better: 'lower' | 'higher';
+  /** What the value is, e.g. "ratio" or "statements/step". */
+  what: string;
 }
 
 export interface BenchResult {
@@ -118,6 +130,7 @@ export interface BenchApp {
 export async function bootBench(o: {
   prefix: string;
   providers: Provider[];
+  /** Worker concurrency; 0: a client-only process (`worker: false`). */
   concurrency: number;
   poolSize?: number;
   clock?: ChronoForgeClock;
@@ -132,7 +145,7 @@ export async function bootBench(o: {
     database: { url: DATABASE_URL, schema, poolSize: o.poolSize ?? 10 },
     queue: o.queue === 'postgres' ? { postgres: true } : { redis: { url: REDIS_URL } },
     queueName,
-    worker: { concurrency: o.concurrency },
+    worker: o.concurrency === 0 ? false : { concurrency: o.concurrency },
     limits: o.limits,
   });
   @Module({ imports: [forRoot], providers: o.providers })

@@ -11,6 +11,7 @@ import {
   scaled,
   sleep,
 } from './support.js';
+import { guard } from './summary.js';
 
 const STEPS = 100;
 
@@ -113,10 +114,12 @@ export async function transactionalBench(): Promise<BenchResult> {
           measured: `${fmt(tx, 3)} ms/step`,
           baseline: `raw BEGIN/INSERT/COMMIT ${fmt(raw, 3)} ms; ordinary step + autocommit INSERT ${fmt(plain, 3)} ms`,
           ratio: `${fmt(tx / raw)}× raw tx`,
-          goal: 'reported (no goal)',
-          met: 'n/a',
+          goal: '≤ 1.5× raw tx',
+          met: tx / raw <= 1.5 ? 'yes' : 'no',
           statements: '4 (BEGIN, INSERT, checkpoint, COMMIT)',
           roundTrips: '4',
+          // The goal is not met yet: 2× the recorded 3.32×.
+          guards: [guard(tx / raw, 6.6, 'lower', 'ratio to raw tx')],
         },
       ],
       notes: [
