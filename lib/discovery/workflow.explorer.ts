@@ -22,6 +22,7 @@ import { reviveScheduledInput } from '../schedules/schedule-spec.js';
 import type { ScheduledMetadata } from '../schedules/schedule.interface.js';
 import { ScheduleRegistry } from '../schedules/schedule.registry.js';
 import { WorkflowMetadataAccessor } from './workflow-metadata.accessor.js';
+import { WorkflowInterceptors } from '../interceptors/workflow-interceptors.js';
 
 type Method = (...args: unknown[]) => unknown;
 
@@ -50,15 +51,18 @@ export class WorkflowExplorer implements OnModuleInit {
     private readonly registry: WorkflowRegistry,
     private readonly durableMethods: DurableMethods,
     private readonly schedules: ScheduleRegistry,
+    private readonly interceptors: WorkflowInterceptors,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
     const { workflows, methods, schedules } = this.explore();
     this.durableMethods.install(methods);
     for (const workflow of workflows) this.registry.add(workflow);
     for (const { workflow, meta, where } of schedules)
       this.schedules.declare(workflow, meta.cron, meta, where);
+    // NOTE: in onModuleInit, so every interceptor is resolved before any worker starts a pass.
+    await this.interceptors.resolve(workflows);
   }
 
   /** Collects the definitions of every decorated method (throws on invalid options). */
@@ -113,6 +117,8 @@ export class WorkflowExplorer implements OnModuleInit {
               this.options.maxDurationMs,
             ),
           );
+          const interceptors = this.accessor.getInterceptors(metatype, method);
+          if (interceptors.length > 0) definition.interceptors = interceptors;
           found.workflows.push(definition);
           provider.workflows.push(definition);
           if (scheduled)

@@ -1,0 +1,29 @@
+import { ChronoForgeError } from './chrono-forge.error.js';
+
+/**
+ * A workflow interceptor broke the `next()` contract: it called `next()` a second time (the call
+ * is refused: the pass or the step body never runs twice), or it returned without calling it.
+ * The step attempt (or the pass) fails with this error; it is not retried, since retrying cannot
+ * fix the interceptor.
+ *
+ * @publicApi
+ */
+export class InterceptorNextError extends ChronoForgeError {
+  readonly code = 'CHRONOFORGE_INTERCEPTOR_NEXT';
+
+  /** `interceptor`'s `method` called `next()` twice. */
+  static twice(interceptor: string, method: string): InterceptorNextError {
+    return new InterceptorNextError(
+      `${interceptor}.${method}() called next() more than once; the second call was refused. ` +
+        'Call next() exactly once and return (or rethrow) what it gives.',
+    );
+  }
+
+  /** `interceptor`'s `method` returned without calling `next()`. */
+  static never(interceptor: string, method: string): InterceptorNextError {
+    return new InterceptorNextError(
+      `${interceptor}.${method}() returned without calling next(); an interceptor cannot skip ` +
+        'the work it wraps. Call next() exactly once (throw to fail the attempt instead).',
+    );
+  }
+}
