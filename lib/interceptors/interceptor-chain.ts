@@ -20,7 +20,8 @@ export interface ChainRun {
  * Runs `last` inside `links`' `method` (the first link outermost). Each `next()` may be called
  * once: a second call rejects with `InterceptorNextError` and never runs the inner work again; a
  * link that returns without calling it fails the chain with that error. The chain settles as the
- * outermost link does; what the links return is ignored (the caller keeps `last`'s outcome).
+ * outermost link does. What the links return is ignored: each `next()` resolves with `last`'s
+ * value, and the caller keeps `last`'s outcome.
  */
 export async function runChain<I>(
   links: readonly ChainLink[],
@@ -29,8 +30,9 @@ export async function runChain<I>(
   last: () => Promise<unknown>,
   run: ChainRun,
 ): Promise<void> {
+  let value: unknown;
   const dispatch = async (i: number): Promise<unknown> => {
-    if (i === links.length) return last();
+    if (i === links.length) return (value = await last());
     const { interceptor, name } = links[i];
     let called = false;
     const next = (): Promise<unknown> => {
@@ -47,6 +49,8 @@ export async function runChain<I>(
       run.misuse ??= InterceptorNextError.never(name, method);
       throw run.misuse;
     }
+    // Every next() resolves with the work's own value, whatever an inner link returned.
+    return value;
   };
   await dispatch(0);
 }
