@@ -3,8 +3,8 @@ import { ChronoForgeError } from './chrono-forge.error.js';
 /**
  * A workflow interceptor broke the `next()` contract: it called `next()` a second time (the call
  * is refused: the pass or the step body never runs twice), or it returned without calling it.
- * The step attempt (or the pass) fails with this error; it is not retried, since retrying cannot
- * fix the interceptor.
+ * A step attempt fails with this error without retry (retrying cannot fix the interceptor); a
+ * pass that never called `next()` fails the run, and a second call in a recorded pass is logged.
  *
  * @publicApi
  */
