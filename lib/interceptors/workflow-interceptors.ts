@@ -131,14 +131,23 @@ export class WorkflowInterceptors {
    * The attempt's outcome is the body's (its result, or its error even when an interceptor caught
    * it), unless an interceptor threw or broke the `next()` contract.
    */
-  async step<T>(
+  step<T>(
+    scope: RunScope,
+    stepName: string,
+    attempt: number,
+    body: () => T | Promise<T>,
+  ): T | Promise<T> {
+    const links = this.stepChains.get(scope.definition.name);
+    return links ? this.intercepted(links, scope, stepName, attempt, body) : body();
+  }
+
+  private async intercepted<T>(
+    links: readonly ChainLink[],
     scope: RunScope,
     stepName: string,
     attempt: number,
     body: () => T | Promise<T>,
   ): Promise<T> {
-    const links = this.stepChains.get(scope.definition.name);
-    if (!links) return body();
     const { run: row } = scope;
     const invocation: StepInvocation = {
       workflow: row.job_name,
