@@ -11,6 +11,7 @@ import type { ResolvedOptions } from '../options/resolve-options.js';
 import type {
   PassInvocation,
   StepInvocation,
+  StepKind,
   WorkflowInterceptor,
   WorkflowInterceptorClass,
 } from '../options/workflow-interceptor.interface.js';
@@ -136,9 +137,11 @@ export class WorkflowInterceptors {
     stepName: string,
     attempt: number,
     body: () => T | Promise<T>,
+    kind?: StepKind,
   ): T | Promise<T> {
     const links = this.stepChains.get(scope.definition.name);
-    return links ? this.intercepted(links, scope, stepName, attempt, body) : body();
+    if (!links) return body();
+    return this.intercepted(links, scope, stepName, attempt, body, kind ?? kindOf(stepName));
   }
 
   private async intercepted<T>(
@@ -147,6 +150,7 @@ export class WorkflowInterceptors {
     stepName: string,
     attempt: number,
     body: () => T | Promise<T>,
+    kind: StepKind,
   ): Promise<T> {
     const { run: row } = scope;
     const invocation: StepInvocation = {
@@ -155,7 +159,7 @@ export class WorkflowInterceptors {
       runId: row.id,
       input: row.input,
       step: stepName,
-      kind: kindOf(stepName),
+      kind,
       attempt,
     };
     let ran: Promise<T> | undefined;
@@ -182,7 +186,7 @@ async function call<T>(body: () => T | Promise<T>): Promise<T> {
   return body();
 }
 
-function kindOf(stepName: string): StepInvocation['kind'] {
+function kindOf(stepName: string): StepKind {
   if (stepName.startsWith(COMPENSATION_PREFIX)) return 'compensation';
   return stepName === ON_CANCEL_STEP ? 'onCancel' : 'step';
 }

@@ -30,11 +30,11 @@ export interface PassInvocation extends RunInvocation {
 
 /**
  * What a step attempt runs: a durable step's body (`@DurableStep`, `ctx.step`, `ctx.transaction`),
- * a compensation of a rollback, or the `@OnCancel()` cleanup.
+ * a compensation of a rollback, the `@OnCancel()` cleanup, or a `@Repeat()` tick.
  *
  * @publicApi
  */
-export type StepKind = 'step' | 'compensation' | 'onCancel';
+export type StepKind = 'step' | 'compensation' | 'onCancel' | 'repeat';
 
 /**
  * One executed attempt of a durable step. Replayed steps (already recorded) are not attempts: an
@@ -43,7 +43,10 @@ export type StepKind = 'step' | 'compensation' | 'onCancel';
  * @publicApi
  */
 export interface StepInvocation extends RunInvocation {
-  /** The step log's name: `step$charge`, `step$charge#2`, `$compensate$step$charge`, `$oncancel$`. */
+  /**
+   * The step log's name: `step$charge`, `step$charge#2`, `$compensate$step$charge`, `$oncancel$`,
+   * `durably_repeat$remind$<scheduled epoch ms>`.
+   */
   readonly step: string;
   readonly kind: StepKind;
   /** 1-based attempt of this step (its retries count up from it). */
@@ -91,8 +94,8 @@ export interface WorkflowInterceptor {
    */
   interceptPass?(pass: PassInvocation, next: () => Promise<PassOutcome>): Promise<unknown>;
   /**
-   * Wraps one executed attempt of a durable step, a compensation or the `@OnCancel()` cleanup,
-   * inside the step's `timeout` and transaction (`ctx.manager` works). `next()` runs the body and
+   * Wraps one executed attempt of a durable step, a compensation, the `@OnCancel()` cleanup or a
+   * `@Repeat()` tick, inside the step's `timeout` and transaction (`ctx.manager` works). `next()` runs the body and
    * resolves with its result. Durable calls (`ctx.sleep`, other steps) are refused here, as in a
    * step body.
    */

@@ -175,6 +175,22 @@ describe('workflow interceptors (e2e)', () => {
     ]);
   });
 
+  it('should wrap each @Repeat tick attempt (kind repeat)', async () => {
+    const handle = await suite.client.start('icpt.repeat', { key: 'repeat' });
+    await expect(handle.result({ timeout: '10s' })).resolves.toBe('done');
+    const steps = journal('repeat')
+      .filter((e) => !e.includes('pass'))
+      .map((e) => e.replace(/\$\d+/, '$<ms>'));
+    expect(steps).toEqual([
+      'audit>repeat:durably_repeat$tick$<ms>#1',
+      'body tick',
+      '<audit durably_repeat$tick$<ms>',
+      'audit>repeat:durably_repeat$tick$<ms>#1',
+      'body tick',
+      '<audit durably_repeat$tick$<ms>',
+    ]);
+  });
+
   it('should not run interceptStep again for a step recorded before a crash', async () => {
     const faults = suite.app.get(FaultInjector);
     faults.arm('crash', 'step$a', 'after');
