@@ -139,11 +139,10 @@ export class StepRunner {
     try {
       try {
         // The step's `timeout` bounds the body alone, not the limit's restamp before it.
+        const attempt = () => this.interceptors.step(scope, stepName, attempts, fn);
         const body = () =>
           runAttempt(scope, stepName, timeoutMs, this.watcher, () =>
-            this.interceptors.step(scope, stepName, attempts, () =>
-              tx ? transactionStorage.run(tx.manager, fn) : fn(),
-            ),
+            tx ? transactionStorage.run(tx.manager, attempt) : attempt(),
           );
         // A limited step checks its lease again right before the body: the admission (and a late
         // grant's re-stamp) awaited the database, and a pass stalled there past its lock's lifetime

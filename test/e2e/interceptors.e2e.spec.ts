@@ -95,6 +95,12 @@ describe('workflow interceptors (e2e)', () => {
     });
   });
 
+  it("should run a step's interceptors inside its transaction (ctx.manager)", async () => {
+    const input = { tenant: 't-7' };
+    const handle = await suite.client.start('icpt.sqlTenant', { key: 'sql', input });
+    await expect(handle.result({ timeout: '10s' })).resolves.toBe('t-7');
+  });
+
   it('should fail and retry a step attempt an interceptor throws in, like a failed body', async () => {
     const handle = await suite.client.start('icpt.stepRetry', { key: 'step-retry' });
     await expect(handle.result({ timeout: '10s' })).resolves.toBe('flaky');
