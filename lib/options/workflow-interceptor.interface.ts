@@ -71,6 +71,8 @@ export interface StepInvocation extends RunInvocation {
  * ```ts
  * @Injectable()
  * export class TimingInterceptor implements WorkflowInterceptor {
+ *   private readonly logger = new Logger('Steps');
+ *
  *   async interceptStep(step: StepInvocation, next: () => Promise<unknown>): Promise<unknown> {
  *     const started = performance.now();
  *     try {

@@ -6,6 +6,7 @@ import {
   ClassTrace,
   InterceptorJournal,
   MethodTrace,
+  PassTwiceInterceptor,
   TenantContext,
   TenantInterceptor,
   TestClsModule,
@@ -32,6 +33,7 @@ describe('workflow interceptors (e2e)', () => {
       // Providers: their dependency (the journal) lives in this module, not in ChronoForge's.
       ClassTrace,
       MethodTrace,
+      PassTwiceInterceptor,
       TenantContext,
       OrderedFlows,
       InterceptedFlows,
@@ -140,6 +142,15 @@ describe('workflow interceptors (e2e)', () => {
       ['step$twice', 1, 'InterceptorNextError'],
     ]);
     expect(journal('twice').filter((e) => e.startsWith('body'))).toEqual(['body twice']);
+  });
+
+  it("should refuse a pass's second next(): the pass runs once and stands", async () => {
+    const handle = await suite.client.start('icpt.passTwice', { key: 'pass-twice' });
+    await expect(handle.result({ timeout: '10s' })).resolves.toBe('once');
+    const entries = journal('pass-twice');
+    expect(entries.filter((e) => e.startsWith('body'))).toEqual(['body once']);
+    expect(entries).toContain('first completed, second InterceptorNextError');
+    expect((await suite.client.get('pass-twice')).state).toBe('completed');
   });
 
   it('should fail the run when a pass interceptor never calls next(), the method never running', async () => {
