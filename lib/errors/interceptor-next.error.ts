@@ -11,11 +11,11 @@ import { ChronoForgeError } from './chrono-forge.error.js';
 export class InterceptorNextError extends ChronoForgeError {
   readonly code = 'CHRONOFORGE_INTERCEPTOR_NEXT';
 
-  /** `interceptor`'s `method` called `next()` twice. */
+  /** `interceptor`'s `method` called `next()` twice, or after it returned. */
   static twice(interceptor: string, method: string): InterceptorNextError {
     return new InterceptorNextError(
-      `${interceptor}.${method}() called next() more than once; the second call was refused. ` +
-        'Call next() exactly once and return (or rethrow) what it gives.',
+      `${interceptor}.${method}() called next() more than once (or after it returned); the call ` +
+        'was refused. Call next() exactly once, before returning, and return what it gives.',
     );
   }
 

@@ -18,10 +18,10 @@ export interface ChainRun {
 
 /**
  * Runs `last` inside `links`' `method` (the first link outermost). Each `next()` may be called
- * once: a second call rejects with `InterceptorNextError` and never runs the inner work again; a
- * link that returns without calling it fails the chain with that error. The chain settles as the
- * outermost link does. What the links return is ignored: each `next()` resolves with `last`'s
- * value, and the caller keeps `last`'s outcome.
+ * once, before the chain settled: a second or late call rejects with `InterceptorNextError` and
+ * never runs the inner work (again); a link that returns without calling it fails the chain with
+ * that error. The chain settles as the outermost link does. What the links return is ignored:
+ * each `next()` resolves with `last`'s value, and the caller keeps `last`'s outcome.
  */
 export async function runChain<I>(
   links: readonly ChainLink[],
@@ -31,12 +31,14 @@ export async function runChain<I>(
   run: ChainRun,
 ): Promise<void> {
   let value: unknown;
+  let ended = false;
   const dispatch = async (i: number): Promise<unknown> => {
     if (i === links.length) return (value = await last());
     const { interceptor, name } = links[i];
     let called = false;
     const next = (): Promise<unknown> => {
-      if (called) {
+      // NOTE: a late call (after the chain settled) must not start the work beside its retry.
+      if (called || ended) {
         run.misuse ??= InterceptorNextError.twice(name, method);
         return Promise.reject(run.misuse);
       }
@@ -52,5 +54,9 @@ export async function runChain<I>(
     // Every next() resolves with the work's own value, whatever an inner link returned.
     return value;
   };
-  await dispatch(0);
+  try {
+    await dispatch(0);
+  } finally {
+    ended = true;
+  }
 }

@@ -182,6 +182,26 @@ describe('runChain()', () => {
     expect(run.misuse?.message).toMatch(/twice\.interceptStep\(\) called next\(\) more than once/);
   });
 
+  it('should refuse a next() called after the link threw, so the work never starts late', async () => {
+    const log: string[] = [];
+    const run: { misuse: InterceptorNextError | undefined } = { misuse: undefined };
+    let late: () => Promise<unknown> = () => Promise.resolve();
+    const thrower = {
+      name: 'thrower',
+      interceptor: {
+        async interceptStep(_: unknown, next: () => Promise<unknown>) {
+          late = next;
+          throw new Error('refused');
+        },
+      },
+    };
+    await expect(
+      runChain([thrower], 'interceptStep', {}, async () => log.push('work'), run),
+    ).rejects.toThrow('refused');
+    await expect(late()).rejects.toThrow(InterceptorNextError);
+    expect(log).toEqual([]);
+  });
+
   it('should fail a link that returns without calling next()', async () => {
     const log: string[] = [];
     const run = { misuse: undefined };
