@@ -91,8 +91,9 @@ export interface WorkflowInterceptor {
    * pass's end; it resolves with how the pass ended (`'lock_lost'` also for a pass that ended
    * without recording anything, such as a crash the testing kit simulated). Throwing before
    * `next()` fails the pass as if the workflow method had thrown that error (the workflow's retry
-   * policy, then `failed`); once `next()` resolved, the pass is recorded and a throw is only
-   * logged. Rollback passes (compensations) are not wrapped: their step attempts are.
+   * policy, then `failed`); once `next()` was called, the pass runs to its end and is recorded,
+   * and a throw is only logged. Rollback passes (compensations) are not wrapped: their step
+   * attempts are.
    */
   interceptPass?(pass: PassInvocation, next: () => Promise<PassOutcome>): Promise<unknown>;
   /**
