@@ -17,6 +17,7 @@ import { type WorkflowDefinition, WorkflowRegistry } from '../definitions/workfl
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { InvalidInterceptorError } from '../errors/invalid-interceptor.error.js';
 import { activeScope } from '../run/run-scope.js';
 import { reviveScheduledInput } from '../schedules/schedule-spec.js';
 import type { ScheduledMetadata } from '../schedules/schedule.interface.js';
@@ -81,8 +82,13 @@ export class WorkflowExplorer implements OnModuleInit {
         const branch = this.accessor.getBranch(method);
         const scheduled = this.accessor.getScheduled(method);
         const onCancel = this.accessor.getOnCancel(method);
-        if (!workflow && !step && !repeat && !branch && !scheduled && !onCancel) continue;
         const where = `${(metatype as Type).name}#${methodName}`;
+        if (!workflow && this.accessor.getInterceptors(undefined, method).length > 0)
+          throw new InvalidInterceptorError(
+            `@UseWorkflowInterceptors() on ${where} needs @Workflow() on the same method; put it ` +
+              'on the class to wrap every workflow of the provider.',
+          );
+        if (!workflow && !step && !repeat && !branch && !scheduled && !onCancel) continue;
         if (!wrapper.isDependencyTreeStatic()) {
           this.logger.warn(
             `Skipping ${where}: workflows and steps must live on singleton providers.`,

@@ -1,9 +1,10 @@
-import { Injectable, Module } from '@nestjs/common';
+import { Injectable, Module, type Provider } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ChronoForgeModule,
   InvalidInterceptorError,
+  UseWorkflowInterceptors,
   type WorkflowInterceptorClass,
   Workflow,
   WorkflowClient,
@@ -23,20 +24,23 @@ class AsyncFlows {
   }
 }
 
-/** Interceptors given by forRootAsync's factory, resolved and checked as forRoot's are. */
+/**
+ * Interceptors given by forRootAsync's factory, resolved and checked as forRoot's are, and the
+ * bootstrap checks of @UseWorkflowInterceptors().
+ */
 describe('workflow interceptors with forRootAsync (e2e)', () => {
   const schema = uniqueName('cf_icpt_async');
   const queueName = uniqueName('q_icpt_async');
   afterAll(() => cleanup(schema, queueName));
 
-  const boot = async (interceptors: WorkflowInterceptorClass[]) => {
+  const boot = async (interceptors: WorkflowInterceptorClass[], extra: Provider[] = []) => {
     @Module({
       imports: [
         ChronoForgeModule.forRootAsync({
           useFactory: async () => ({ ...testModuleOptions({ schema, queueName }), interceptors }),
         }),
       ],
-      providers: [InterceptorJournal, AuditInterceptor, AsyncFlows],
+      providers: [InterceptorJournal, AuditInterceptor, AsyncFlows, ...extra],
     })
     class AsyncModule {}
     const app = await Test.createTestingModule({ imports: [AsyncModule] }).compile();
@@ -58,6 +62,17 @@ describe('workflow interceptors with forRootAsync (e2e)', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('should refuse to boot with @UseWorkflowInterceptors() on a method that is no workflow', async () => {
+    @Injectable()
+    class Misplaced {
+      @UseWorkflowInterceptors(AuditInterceptor)
+      async helper(): Promise<void> {}
+    }
+    const err = await boot([], [Misplaced]).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(InvalidInterceptorError);
+    expect((err as Error).message).toContain('on Misplaced#helper needs @Workflow()');
   });
 
   it('should refuse to boot when the factory returns something that is not an interceptor class', async () => {
