@@ -26,6 +26,7 @@ const LAYERS = [
   'timers', // sleep, waitUntil, continueIf, signals, @Repeat
   'sagas', // rollback (compensations), cancel with reason/children, deadline enforcement
   'steps', // @DurableStep and ctx.step, failed attempts, fault injection
+  'interceptors', // workflow interceptors: resolved at bootstrap, run around a pass and a step attempt
   'limits', // flow control: named limits, slots and waiters in PostgreSQL
   'lifecycle', // a pass's abort signals, step attempts with timeouts, deadlines, compensation records
   'run', // the pass's scope: run row, logs, durable state, lease

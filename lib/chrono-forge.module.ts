@@ -58,6 +58,7 @@ import { RunCanceller } from './sagas/run-canceller.js';
 import { DeadlineEnforcer } from './sagas/deadline-enforcer.js';
 import { StalledDeadlines } from './sagas/stalled-deadlines.js';
 import { ChronoForgeHealth } from './health/chrono-forge-health.js';
+import { WorkflowInterceptors } from './interceptors/workflow-interceptors.js';
 
 /**
  * Durable workflows for Nest. Import once, with `forRoot(options)` or
@@ -87,6 +88,7 @@ import { ChronoForgeHealth } from './health/chrono-forge-health.js';
     FaultInjector,
     AbortWatcher,
     StepRunner,
+    WorkflowInterceptors,
     TimerStore,
     TimerRunner,
     RepeatStore,

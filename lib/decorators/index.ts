@@ -4,3 +4,4 @@ export * from './repeat.decorator.js';
 export * from './branch.decorator.js';
 export * from './scheduled.decorator.js';
 export * from './on-cancel.decorator.js';
+export * from './use-workflow-interceptors.decorator.js';

@@ -6,6 +6,7 @@ import type { RunFlow } from '../options/flow-options.js';
 import type { WorkflowLifecycle } from './lifecycle-options.js';
 import type { SignalPayloadTypes } from './signal-payloads.js';
 import type { OnCancelDefinition } from './on-cancel-definition.js';
+import type { WorkflowInterceptorClass } from '../options/workflow-interceptor.interface.js';
 
 /** A discovered `@Workflow()` method, ready to execute. */
 export interface WorkflowDefinition extends WorkflowLifecycle {
@@ -25,6 +26,8 @@ export interface WorkflowDefinition extends WorkflowLifecycle {
   flow?: RunFlow;
   /** `@OnCancel()`: the durable cleanup of its cancelled runs. */
   onCancel?: OnCancelDefinition;
+  /** `@UseWorkflowInterceptors()` of the workflow (class's, then method's); none when absent. */
+  interceptors?: readonly WorkflowInterceptorClass[];
   /** The stored input as the method receives it (an instance of `inputType` when there is one). */
   toInput(input: unknown): unknown;
   invoke(input: unknown): Promise<unknown>;

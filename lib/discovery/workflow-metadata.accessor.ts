@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
   BRANCH_METADATA,
+  INTERCEPTORS_METADATA,
   ON_CANCEL_METADATA,
   REPEAT_METADATA,
   SCHEDULED_METADATA,
@@ -16,6 +17,7 @@ import type {
 } from '../options/workflow-options.interface.js';
 import type { OnCancelOptions } from '../options/on-cancel-options.interface.js';
 import type { ScheduledMetadata } from '../schedules/schedule.interface.js';
+import type { WorkflowInterceptorClass } from '../options/workflow-interceptor.interface.js';
 
 /** The only reader of ChronoForge's decorator metadata. */
 @Injectable()
@@ -42,6 +44,13 @@ export class WorkflowMetadataAccessor {
 
   getStep(target: unknown): StepOptions | undefined {
     return typeof target === 'function' ? this.reflector.get(STEP_METADATA, target) : undefined;
+  }
+
+  /** `@UseWorkflowInterceptors()` of a workflow: its class's, then its method's. */
+  getInterceptors(type: unknown, method: unknown): WorkflowInterceptorClass[] {
+    const of = (target: unknown): WorkflowInterceptorClass[] =>
+      (typeof target === 'function' && this.reflector.get(INTERCEPTORS_METADATA, target)) || [];
+    return [...of(type), ...of(method)];
   }
 
   getOnCancel(target: unknown): OnCancelOptions | undefined {

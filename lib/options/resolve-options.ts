@@ -6,6 +6,8 @@ import { type Duration, toMaxDurationMs, toMs } from '../util/duration.util.js';
 import { describeValue } from '../util/describe.util.js';
 import { type StoredLimit, toStoredLimits } from './limit-options.js';
 import { resolvePooler } from './pooler-options.js';
+import { toInterceptorClasses } from './interceptor-classes.js';
+import type { WorkflowInterceptorClass } from './workflow-interceptor.interface.js';
 import { resolveRedis, type ResolvedRedisBackend } from './redis-options.js';
 import { resolve as resolvePath } from 'node:path';
 import type { DataSource } from 'typeorm';
@@ -58,6 +60,8 @@ export interface ResolvedOptions {
   cleanup: { everyMs: number; options: CleanupOptions } | false;
   /** Named limits of `forRoot({ limits })`, validated, in their stored form. */
   limits: Map<string, StoredLimit>;
+  /** `forRoot({ interceptors })`, checked: classes with an interceptor method. */
+  interceptors: WorkflowInterceptorClass[];
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -247,6 +251,7 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
     cleanup: resolveScheduledCleanup(options.cleanup),
     limits: toStoredLimits(options.limits),
     schedules: resolveSchedules(options.schedules),
+    interceptors: toInterceptorClasses(options.interceptors, 'ChronoForgeModule `interceptors`'),
   };
 }
 

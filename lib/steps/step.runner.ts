@@ -30,6 +30,8 @@ import { runAttempt } from '../lifecycle/step-attempt.js';
 import { isPassAbort } from '../lifecycle/abort-signals.js';
 import { pastDeadline } from '../lifecycle/deadline.js';
 import { toTimeoutMs } from '../definitions/lifecycle-options.js';
+import { WorkflowInterceptors } from '../interceptors/workflow-interceptors.js';
+import { InterceptorNextError } from '../errors/interceptor-next.error.js';
 
 /** Metadata a step log keeps between attempts. */
 interface StepMetadata {
@@ -56,6 +58,7 @@ export class StepRunner {
     private readonly tracer: ChronoForgeTracer,
     private readonly limits: LimitGate,
     private readonly watcher: AbortWatcher,
+    private readonly interceptors: WorkflowInterceptors,
   ) {}
 
   /**
@@ -136,9 +139,10 @@ export class StepRunner {
     try {
       try {
         // The step's `timeout` bounds the body alone, not a late grant's new admission before it.
+        const attempt = () => this.interceptors.step(scope, stepName, attempts, fn);
         const body = () =>
           runAttempt(scope, stepName, timeoutMs, this.watcher, () =>
-            tx ? transactionStorage.run(tx.manager, fn) : fn(),
+            tx ? transactionStorage.run(tx.manager, attempt) : attempt(),
           );
         // A limited step checks its lease again right before the body: the admission (and a late
         // grant's new one) awaited the database, and a pass stalled there past its lock's lifetime
@@ -173,7 +177,9 @@ export class StepRunner {
         // A result that cannot be stored, or a durable call the body may not make, is a bug in
         // the step: retrying cannot fix it.
         const bug =
-          failure instanceof SerializationError || failure instanceof DurableCallInStepError;
+          failure instanceof SerializationError ||
+          failure instanceof DurableCallInStepError ||
+          failure instanceof InterceptorNextError;
         const retry = bug ? { retry: [] } : options;
         return await this.recordFailure(
           scope,

@@ -17,6 +17,7 @@ import { serializeValue } from '../util/serialization.util.js';
 import { alignPosition, RepeatSchedule } from '../definitions/repeat-schedule.js';
 import { type Coordination, tillMet } from './repeat-coordination.js';
 import { RepeatStore, type TickWrite } from './repeat.store.js';
+import { WorkflowInterceptors } from '../interceptors/workflow-interceptors.js';
 
 type Method = (...args: unknown[]) => unknown;
 
@@ -32,6 +33,7 @@ export class RepeatRunner {
   constructor(
     private readonly store: WorkflowStore,
     private readonly repeats: RepeatStore,
+    private readonly interceptors: WorkflowInterceptors,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -154,8 +156,9 @@ export class RepeatRunner {
     };
     const startedAt = new Date();
     try {
+      const tick = () => method.apply(self, [...args, new Date(scheduled)]);
       const value = await stepStorage.run(tickName, () =>
-        method.apply(self, [...args, new Date(scheduled)]),
+        this.interceptors.step(scope, tickName, attempts, tick, 'repeat'),
       );
       // A refused durable call fails the tick even when the body caught it.
       const caught = scope.takeRefusal(tickName);
