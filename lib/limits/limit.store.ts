@@ -36,7 +36,7 @@ export type LimitAcquireResult =
       /**
        * With a rate grant: the `performance.now()` by which the body must start (the request's
        * send time plus the window's guard: the grant was made after the request was sent), or the
-       * grant is given up (it stays counted) and the step asks again. `null` without a rate grant.
+       * grant is given back and the step asks again. `null` without a rate grant.
        */
       startBy: number | null;
       /** The rate grant's time (exact text); `null` without a rate grant. */
@@ -142,6 +142,17 @@ export class LimitStore {
       ahead: row.ahead,
       wakeAt: row.wake_at,
     };
+  }
+
+  /**
+   * Gives back a rate grant made at `grantedAt` on every claim: its body could not start within the
+   * window's guard (the process stalled), so it never started; the caller asks again.
+   */
+  async giveBack(claims: readonly LimitClaim[], grantedAt: string): Promise<void> {
+    const sorted = [...claims].sort((a, b) =>
+      a.name === b.name ? (a.key < b.key ? -1 : 1) : a.name < b.name ? -1 : 1,
+    );
+    for (const c of sorted) await this.store.query(this.sql.giveBack, [c.name, c.key, grantedAt]);
   }
 
   /**
