@@ -10,8 +10,10 @@ import { AddChronoForgeSchedules1763900000021 } from './1763900000021-add-chrono
 import { ChronoForgeVersioning1763900000030 } from './1763900000030-versioning.js';
 import { ChronoForgeFlowControl1763900000170 } from './1763900000170-flow-control.js';
 import { ChronoForgeComposition1763900000180 } from './1763900000180-composition.js';
+import { ChronoForgeAnalyticsIndexes1763900000200 } from './1763900000200-analytics-indexes.js';
 
 export {
+  ChronoForgeAnalyticsIndexes1763900000200,
   AddChronoForgeSchedules1763900000021,
   ChronoForgeComposition1763900000180,
   ChronoForgeFlowControl1763900000170,
@@ -45,4 +47,5 @@ export const chronoForgeMigrations = [
   ChronoForgeVersioning1763900000030,
   ChronoForgeFlowControl1763900000170,
   ChronoForgeComposition1763900000180,
+  ChronoForgeAnalyticsIndexes1763900000200,
 ];

@@ -18,12 +18,14 @@ import { resolveDashboardOptions } from './options/resolve-dashboard-options.js'
 import { DashboardActionsController } from './http/dashboard-actions.controller.js';
 import { DashboardController } from './http/dashboard.controller.js';
 import { OpsController } from './http/ops.controller.js';
+import { AnalyticsController } from './http/analytics.controller.js';
 import { RunDetailController } from './http/run-detail.controller.js';
 import { ViewContexts } from './http/view-contexts.js';
 import { CsrfGuard, DenyAllGuard } from './http/dashboard.guards.js';
 import { RunListStore } from '../inspection/run-list.store.js';
 import { RunDetailStore } from '../inspection/run-detail.store.js';
 import { RunPagesStore } from '../inspection/run-pages.store.js';
+import { AnalyticsStore } from '../inspection/analytics.store.js';
 
 /** Subclasses of the dashboard's controllers mounted at `path`, behind `guard`, rendering errors as HTML. */
 function mountedControllers(path: string, guard: Type<CanActivate> | CanActivate): Type<object>[] {
@@ -31,8 +33,10 @@ function mountedControllers(path: string, guard: Type<CanActivate> | CanActivate
   class ChronoForgeRunDetailController extends RunDetailController {}
   class ChronoForgeDashboardActionsController extends DashboardActionsController {}
   class ChronoForgeOpsController extends OpsController {}
+  class ChronoForgeAnalyticsController extends AnalyticsController {}
   const mounted = [
     ChronoForgeOpsController,
+    ChronoForgeAnalyticsController,
     ChronoForgeDashboardController,
     ChronoForgeRunDetailController,
     ChronoForgeDashboardActionsController,
@@ -47,7 +51,7 @@ function mountedControllers(path: string, guard: Type<CanActivate> | CanActivate
 
 /**
  * A server-rendered operator UI for ChronoForge, served by your own Nest HTTP server (Express or Fastify):
- * overview, runs, run detail (steps, errors, waits, repeats, branches, compensations), branch
+ * overview, analytics (runs over time, durations, top errors, waits), runs, run detail (steps, errors, waits, repeats, branches, compensations), branch
  * view, stranded runs, schedules, limits, and retry / resume / cancel (with reason) / unlock /
  * bulk-retry / schedule pause, resume and trigger actions (POST forms with CSRF tokens).
  *
@@ -81,6 +85,7 @@ export class ChronoForgeDashboardModule {
         RunListStore,
         RunDetailStore,
         RunPagesStore,
+        AnalyticsStore,
         DashboardActions,
         {
           provide: CsrfTokens,

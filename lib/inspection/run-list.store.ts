@@ -67,7 +67,9 @@ export class RunListStore {
   }
 
   /** Quoted name of a ChronoForge table. */
-  table(name: 'workflows' | 'execution_logs' | 'error_logs' | 'signals'): string {
+  table(
+    name: 'workflows' | 'execution_logs' | 'error_logs' | 'signals' | 'limit_slots',
+  ): string {
     return `"${this.db.schema}".chrono_forge_${name}`;
   }
 
