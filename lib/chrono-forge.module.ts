@@ -137,6 +137,8 @@ import { ChronoForgeHealth } from './health/chrono-forge-health.js';
     ChronoForgeHealth,
     // NOTE: for the dashboard, which judges stale locks with the engine's own rule.
     WorkflowStore,
+    // NOTE: for the dashboard's definition graph, which reads the registered workflows.
+    WorkflowRegistry,
   ],
 })
 export class ChronoForgeModule extends ChronoForgeConfigurableModule {}

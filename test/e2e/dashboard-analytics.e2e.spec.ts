@@ -61,7 +61,7 @@ describe.skipIf(!hasChromium)('dashboard analytics in Chromium (e2e)', () => {
     expect(await row('started').textContent()).toBe('3');
     expect(await row('completed').textContent()).toBe('3');
     const points = await svg.locator('g[data-series="started"] circle').count();
-    expect(points).toBe(await ship.locator('table.chart-data thead th').count() - 2);
+    expect(points).toBe((await ship.locator('table.chart-data thead th').count()) - 2);
     await s.shot('analytics');
   });
 
@@ -96,8 +96,9 @@ describe.skipIf(!hasChromium)('dashboard analytics in Chromium (e2e)', () => {
     await Promise.all([page.waitForURL(/refresh=5/), page.click('a[data-refresh="5"]')]);
     expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toBe('5');
     expect(await page.locator('a[data-refresh="5"]').getAttribute('aria-current')).toBe('true');
-    const csp = (await page.request.get(page.url(), { headers: { [TOKEN_HEADER]: TOKEN } }))
-      .headers()['content-security-policy'];
+    const csp = (
+      await page.request.get(page.url(), { headers: { [TOKEN_HEADER]: TOKEN } })
+    ).headers()['content-security-policy'];
     expect(csp).toContain("default-src 'none'"); // no script needed, none allowed
     // A new run shows up without any action of ours: the page reloaded itself.
     await s.client.start('demo.ship', { key: 'ship-4', input: { orderId: 'ship-4' } });

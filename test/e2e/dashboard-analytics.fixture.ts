@@ -22,7 +22,9 @@ export class WaitingWorkflows {
   /** The first run holds the lock inside a step until the gate opens; the others wait on it. */
   @Workflow('stats.locker')
   async locker(): Promise<string> {
-    return this.ctx.withLock('stats', () => this.ctx.step('hold', () => this.gate.opened.then(() => 'held')));
+    return this.ctx.withLock('stats', () =>
+      this.ctx.step('hold', () => this.gate.opened.then(() => 'held')),
+    );
   }
 
   /** One pass at a time: the second run waits on the concurrency limit while the first holds. */

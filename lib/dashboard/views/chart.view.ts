@@ -72,7 +72,13 @@ export function lineChart(c: TimeChart): SafeHtml {
     )}
     ${ticks.map(
       (i) =>
-        html`<text x="${x(i)}" y="${H - 6}" text-anchor="middle" font-size="11" fill="#6b6b76">
+        html`<text
+          x="${x(i)}"
+          y="${H - 6}"
+          text-anchor="${i === 0 && n > 1 ? 'start' : i === n - 1 ? 'end' : 'middle'}"
+          font-size="11"
+          fill="#6b6b76"
+        >
           ${bucketLabel(at(i), c.bucketMs)}
         </text>`,
     )}

@@ -21,7 +21,12 @@ export function overviewView(ctx: ViewContext, o: Overview): SafeHtml {
   const rows = workflows.map((w) => {
     const retryable = count(w, 'failed') + count(w, 'stalled');
     return html`<tr>
-      <td><a href="${href(ctx.base, '/runs', { workflow: w })}">${w}</a></td>
+      <td>
+        <a href="${href(ctx.base, '/runs', { workflow: w })}">${w}</a>
+        <a class="muted" href="${`${ctx.base}/workflows/${seg(w)}`}" title="Definition graph"
+          >graph</a
+        >
+      </td>
       ${STATES.map((s) => {
         const n = count(w, s);
         return html`<td>

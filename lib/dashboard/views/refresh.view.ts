@@ -24,7 +24,7 @@ export function refreshToggle(
     >`;
   };
   return html`<span class="refresh"
-    >Auto-refresh: ${link(undefined, 'off')}
-    ${REFRESH_SECONDS.map((s) => link(s, `${s}s`))}</span
+    >Auto-refresh:
+    ${link(undefined, 'off')}${REFRESH_SECONDS.map((s) => html` · ${link(s, `${s}s`)}`)}</span
   >`;
 }
