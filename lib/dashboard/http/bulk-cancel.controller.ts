@@ -75,9 +75,7 @@ export class BulkCancelController {
       `${ctx.base}/bulk-cancel`,
       `Cancel ${now} run(s)`,
       back,
-      Object.fromEntries(
-        Object.entries(params(filter)).filter(([, v]) => v !== undefined),
-      ) as Record<string, string>,
+      params(filter),
     );
     return sendHtml(res, page);
   }
