@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uniqueName } from '../support/env.js';
+import { type DashboardSession, hasChromium, openDashboard } from './dashboard-browser.js';
+import { TOKEN, TOKEN_HEADER, ViewerGuard } from './dashboard.fixture.js';
+
+/** The definition graph and bulk cancel in Chromium, and bulk cancel's guard and CSRF checks. */
+describe.skipIf(!hasChromium)(
+  'dashboard definition graph and bulk cancel in Chromium (e2e)',
+  () => {
+    const schema = uniqueName('cf_dgraph');
+    let s: DashboardSession;
+    let page: DashboardSession['page'];
+    let base: string;
+    const waiters = ['bc-1', 'bc-2', 'bc-3', 'keep-1'];
+
+    beforeAll(async () => {
+      s = await openDashboard(schema, uniqueName('q_dgraph'), {
+        extra: [{ path: '/viewer', guard: ViewerGuard }],
+      });
+      ({ page, base } = s);
+      await s.client.start('demo.ship', { key: 'ship-1', input: { orderId: 'ship-1' } });
+      await s.client.start('demo.fanout', { key: 'fan-1', input: { lines: 3 } });
+      for (const key of waiters) await s.client.start('demo.waiter', { key });
+      await Promise.all([
+        s.until('ship-1', 'completed'),
+        s.until('fan-1', 'completed'),
+        ...waiters.map((k) => s.until(k, 'idle')),
+      ]);
+    });
+
+    afterAll(() => s?.close());
+
+    it('should draw the path of a workflow and list its declared methods, linked from its runs', async () => {
+      await page.goto(`${base}/runs?workflow=demo.ship`);
+      await page.click('a:text("Definition graph of demo.ship")');
+      expect(await page.locator('h1').textContent()).toBe('Workflow demo.ship');
+      const svg = page.locator('svg.graph');
+      expect(await svg.getAttribute('role')).toBe('img');
+      expect(await svg.locator('> title').textContent()).toBe('Definition graph of demo.ship');
+      const nodes = svg.locator('g.node');
+      const seen = await nodes.evaluateAll((gs) =>
+        gs.map((g) => `${g.getAttribute('data-kind')} ${g.getAttribute('data-name')}`),
+      );
+      expect(seen).toEqual(['step reserve', 'sleep coolOff', 'step ship']);
+      expect(await svg.locator('desc').textContent()).toContain(
+        'step reserve → sleep coolOff → step ship',
+      );
+      // Drawn top to bottom, each box below the previous one.
+      const ys = await nodes.evaluateAll((gs) =>
+        gs.map((g) => Number(g.querySelector('rect')?.getAttribute('y'))),
+      );
+      expect(ys).toEqual([...ys].sort((a, b) => a - b));
+      expect((await svg.boundingBox())?.height).toBeGreaterThan(150);
+      expect(await page.locator('ol.graph-path li').count()).toBe(3);
+      expect(await page.locator('ul.declared').textContent()).toContain('DemoWorkflows#ship');
+      await s.shot('graph');
+    });
+
+    it('should show branches fanning out and the declared @Branch of a workflow', async () => {
+      await page.goto(`${base}/workflows/demo.fanout`);
+      const branch = page.locator('svg.graph g.node[data-kind="branch"][data-name="lines"]');
+      expect(await branch.locator('g.fan line').count()).toBe(3);
+      expect(await page.locator('svg.graph g.node[data-kind="merge"]').count()).toBe(1);
+      expect(await page.locator('li[data-declared="branch"]').textContent()).toContain('lines');
+    });
+
+    it('should answer 404 for an unknown workflow and escape its name', async () => {
+      const res = await fetch(`${base}/workflows/${encodeURIComponent('<b>nope</b>')}`, {
+        headers: { [TOKEN_HEADER]: TOKEN },
+      });
+      expect(res.status).toBe(404);
+      const body = await res.text();
+      expect(body).toContain('&lt;b&gt;nope&lt;/b&gt;');
+      expect(body).not.toContain('<b>nope');
+    });
+
+    it('should cancel exactly the runs the filter matches after a confirmation stating their count', async () => {
+      await page.goto(`${base}/runs?workflow=demo.waiter`);
+      await page.click('a:text("Cancel the matching active runs…")');
+      expect(await page.locator('h1').textContent()).toBe('Bulk cancel');
+      expect(await page.locator('.notice b.count').textContent()).toBe('4');
+      await page.goto(`${base}/runs?workflow=demo.waiter&key=bc-`);
+      await page.click('a:text("Cancel the matching active runs…")');
+      expect(await page.locator('.notice b.count').textContent()).toBe('3');
+      expect(await page.locator('.notice').textContent()).toContain('key starting with bc-');
+      await s.shot('bulk-cancel');
+      await Promise.all([
+        page.waitForURL(/notice=bulk-cancel/),
+        page.click('button:text("Cancel 3 run(s)")'),
+      ]);
+      expect(await page.locator('.notice').textContent()).toContain('3 run(s) cancelled');
+      for (const key of ['bc-1', 'bc-2', 'bc-3']) {
+        const run = await s.client.get(key);
+        expect(run.state).toBe('cancelled');
+        expect(run.cancelReason).toBe('Bulk cancel from the dashboard');
+      }
+      expect((await s.client.get('keep-1')).state).toBe('idle');
+    });
+
+    it('should refuse a bulk cancel without CSRF token, by a guard, or for a state that cannot be cancelled', async () => {
+      const form = 'workflow=demo.waiter&confirm=yes';
+      const post = (path: string, headers: Record<string, string>) =>
+        fetch(`${s.origin}/api/${path}/bulk-cancel`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+          body: form,
+        });
+      const noCsrf = await post('ops/cf', { [TOKEN_HEADER]: TOKEN });
+      expect(noCsrf.status).toBe(403);
+      expect(await noCsrf.text()).toContain('CSRF');
+      // The viewer dashboard shows the confirmation to anyone, but only the token may act.
+      const viewer = await s.browser.newContext();
+      const viewerPage = await viewer.newPage();
+      await viewerPage.goto(`${s.origin}/api/viewer/bulk-cancel?workflow=demo.waiter`);
+      expect(await viewerPage.locator('.notice b.count').textContent()).toBe('1');
+      const [denied] = await Promise.all([
+        viewerPage.waitForResponse((r) => r.request().method() === 'POST'),
+        viewerPage.click('button:text("Cancel 1 run(s)")'),
+      ]);
+      expect(denied.status()).toBe(403);
+      await viewer.close();
+      expect((await post('chronoforge', {})).status).toBe(403);
+      expect((await s.client.get('keep-1')).state).toBe('idle');
+      const completed = await fetch(`${base}/bulk-cancel?workflow=demo.ship&state=completed`, {
+        headers: { [TOKEN_HEADER]: TOKEN },
+      });
+      expect(completed.status).toBe(400);
+      expect(await completed.text()).toContain('cannot be cancelled');
+    });
+  },
+);
