@@ -144,6 +144,8 @@ function declaredList(g: WorkflowGraph): SafeHtml {
     </p>`;
   const cls = g.where.split('#')[0];
   const items = (kind: string) => g.declared.filter((d) => d.kind === kind);
+  const used = (kind: string, name: string) =>
+    g.path.some((n) => n.kind === kind && n.name === name);
   const group = (title: string, kind: string) =>
     html`<li>
       ${title}
@@ -154,6 +156,7 @@ function declaredList(g: WorkflowGraph): SafeHtml {
                 (d) =>
                   html`<li data-declared="${d.kind}">
                     <code>${d.name}</code>
+                    ${used(d.kind, d.name) ? html`<b data-used="yes">in the path</b>` : ''}
                     <span class="muted"
                       >(${d.method}${d.detail.length ? `; ${d.detail.join(', ')}` : ''})</span
                     >
@@ -169,8 +172,17 @@ function declaredList(g: WorkflowGraph): SafeHtml {
       <code>${g.where}</code
       >${g.version ? html`, version <code>${g.version}</code>` : ''}${g.maxDurationMs ? `, max duration ${span(g.maxDurationMs)}` : ''}
     </li>
-    ${group('Steps (@DurableStep)', 'step')} ${group('Repeats (@Repeat)', 'repeat')}
-    ${group('Branches (@Branch)', 'branch')}
+    <li>
+      Durable methods declared on ${cls}
+      <span class="muted"
+        >(any workflow of the class may call them; steps on other providers appear in the path
+        only)</span
+      >
+      <ul>
+        ${group('Steps (@DurableStep)', 'step')} ${group('Repeats (@Repeat)', 'repeat')}
+        ${group('Branches (@Branch)', 'branch')}
+      </ul>
+    </li>
     <li>
       Signals with a payload DTO
       <ul>
