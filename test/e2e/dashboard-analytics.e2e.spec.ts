@@ -109,6 +109,15 @@ describe.skipIf(!hasChromium)('dashboard analytics in Chromium (e2e)', () => {
     expect(await started.textContent()).toBe('4');
     await Promise.all([page.waitForURL(/range=1h$/), page.click('a[data-refresh="off"]')]);
     expect(await page.locator('meta[http-equiv="refresh"]').count()).toBe(0);
+    // The overview and the runs list offer it too; the runs filter keeps it.
+    await page.goto(base);
+    await Promise.all([page.waitForURL(/refresh=30/), page.click('a[data-refresh="30"]')]);
+    expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toBe('30');
+    await page.goto(`${base}/runs?refresh=10`);
+    await page.selectOption('select[name="workflow"]', 'demo.ship');
+    await Promise.all([page.waitForURL(/workflow=demo.ship/), page.click('button:text("Filter")')]);
+    expect(page.url()).toContain('refresh=10');
+    expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toBe('10');
   });
 
   it('should answer 400 to an unknown range or refresh interval', async () => {

@@ -53,8 +53,8 @@ describe.skipIf(!hasChromium)(
       expect((await svg.boundingBox())?.height).toBeGreaterThan(150);
       expect(await page.locator('ol.graph-path li').count()).toBe(3);
       expect(await page.locator('ul.declared').textContent()).toContain('DemoWorkflows#ship');
-    // The class's @Branch belongs to demo.fanout's path, not to this one.
-    expect(await page.locator('li[data-declared="branch"] [data-used]').count()).toBe(0);
+      // The class's @Branch belongs to demo.fanout's path, not to this one.
+      expect(await page.locator('li[data-declared="branch"] [data-used]').count()).toBe(0);
       await s.shot('graph');
     });
 
@@ -64,7 +64,7 @@ describe.skipIf(!hasChromium)(
       expect(await branch.locator('g.fan line').count()).toBe(3);
       expect(await page.locator('svg.graph g.node[data-kind="merge"]').count()).toBe(1);
       expect(await page.locator('li[data-declared="branch"]').textContent()).toContain('lines');
-    expect(await page.locator('li[data-declared="branch"] [data-used]').count()).toBe(1);
+      expect(await page.locator('li[data-declared="branch"] [data-used]').count()).toBe(1);
     });
 
     it('should answer 404 for an unknown workflow and escape its name', async () => {

@@ -3,6 +3,7 @@ import type { Overview, StrandedRow } from '../../inspection/run-list.store.js';
 import { when } from '../../web/format.util.js';
 import { href, html, type SafeHtml, seg, tableBody, thead } from '../../web/html.util.js';
 import { layout, type ViewContext, badge } from './layout.view.js';
+import { refreshToggle } from './refresh.view.js';
 
 /** Every state, in the order the dashboard shows them. */
 export const STATES: readonly WorkflowState[] = RUN_STATES;
@@ -39,6 +40,10 @@ export function overviewView(ctx: ViewContext, o: Overview): SafeHtml {
     </tr>`;
   });
   const content = html`<h1>Overview</h1>
+    <div class="toolbar">
+      ${refreshToggle(ctx, '')}
+      <a href="${href(ctx.base, '/analytics')}">Analytics »</a>
+    </div>
     <div class="cards">${cards}</div>
     <h2>By workflow</h2>
     <table>

@@ -3,6 +3,7 @@ import type { RunRow, StrandedRow } from '../../inspection/run-list.store.js';
 import { href, html, type SafeHtml, seg } from '../../web/html.util.js';
 import { layout, type ViewContext } from './layout.view.js';
 import { runTable, STATES } from './overview.view.js';
+import { refreshToggle } from './refresh.view.js';
 
 /** Filter of the runs list. */
 export interface RunsFilter {
@@ -51,8 +52,12 @@ export function runsView(
         </select></label
       >
       <label>Key prefix<input name="key" value="${f.key ?? ''}" placeholder="order-" /></label>
+      ${ctx.refresh ? html`<input type="hidden" name="refresh" value="${ctx.refresh}" />` : ''}
       <button type="submit">Filter</button> <a href="${ctx.base}/runs">Reset</a>
     </form>
+    <div class="toolbar">
+      ${refreshToggle(ctx, '/runs', { state: f.state, workflow: f.workflow, key: f.key, before: f.before })}
+    </div>
     ${f.workflow ? workflowLinks(ctx, f, Boolean(bulk)) : ''} ${runTable(ctx, runs)}
     <p>
       ${f.before ? html`<a href="${href(ctx.base, '/runs', { state: f.state, workflow: f.workflow, key: f.key })}">« Newest</a> ` : ''}
