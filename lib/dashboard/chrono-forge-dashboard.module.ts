@@ -21,7 +21,7 @@ import { OpsController } from './http/ops.controller.js';
 import { AnalyticsController } from './http/analytics.controller.js';
 import { WorkflowGraphController } from './http/workflow-graph.controller.js';
 import { BulkCancelController } from './http/bulk-cancel.controller.js';
-import { WorkflowGraphs } from './graph/workflow-graphs.js';
+import { WorkflowGraphs } from './data/workflow-graphs.js';
 import { WorkflowMetadataAccessor } from '../discovery/workflow-metadata.accessor.js';
 import { RunDetailController } from './http/run-detail.controller.js';
 import { ViewContexts } from './http/view-contexts.js';

@@ -1,7 +1,7 @@
 import { Get, Injectable, Param, Query, Req, Res } from '@nestjs/common';
 import type { WebRequest, WebResponse } from '../../web/request.util.js';
 import { sendHtml } from '../../web/send-html.js';
-import { WorkflowGraphs } from '../graph/workflow-graphs.js';
+import { WorkflowGraphs } from '../data/workflow-graphs.js';
 import { graphView } from '../views/graph.view.js';
 import { nameParam, type QueryParams } from './params.js';
 import { ViewContexts } from './view-contexts.js';

@@ -1,4 +1,4 @@
-import type { GraphNode, WorkflowGraph } from '../graph/workflow-graphs.js';
+import type { GraphNode, WorkflowGraph } from '../data/workflow-graphs.js';
 import { span } from '../../web/format.util.js';
 import { href, html, type SafeHtml, seg } from '../../web/html.util.js';
 import { badge, layout, type ViewContext } from './layout.view.js';
