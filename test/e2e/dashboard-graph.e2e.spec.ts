@@ -59,7 +59,10 @@ describe.skipIf(!hasChromium)(
     });
 
     it('should show branches fanning out and the declared @Branch of a workflow', async () => {
-      await page.goto(`${base}/workflows/demo.fanout`);
+      const fan = await s.client.get('fan-1');
+      await page.goto(`${base}/runs/${fan.id}`);
+      await page.click('dl.kv a:text("definition graph")');
+      expect(page.url()).toBe(`${base}/workflows/demo.fanout`);
       const branch = page.locator('svg.graph g.node[data-kind="branch"][data-name="lines"]');
       expect(await branch.locator('g.fan line').count()).toBe(3);
       expect(await page.locator('svg.graph g.node[data-kind="merge"]').count()).toBe(1);
