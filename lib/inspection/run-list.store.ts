@@ -165,15 +165,6 @@ export class RunListStore {
     return rows[0];
   }
 
-  /** Failed and stalled runs of `workflow` (what a bulk retry would move), oldest first. */
-  async retryable(workflow: string, limit: number): Promise<{ id: string; key: string }[]> {
-    return this.query<{ id: string; key: string }>(
-      `SELECT id, key FROM ${this.table('workflows')} WHERE job_name = $1 AND state IN ('failed', 'stalled')
-       ORDER BY id LIMIT $2`,
-      [workflow, limit],
-    );
-  }
-
   /** Runs of `f.workflow` in one of `f.states`, keys starting with `f.key`; oldest first. */
   async matching(f: BulkFilter, limit: number): Promise<{ id: string; key: string }[]> {
     const { where, values } = bulkWhere(f);

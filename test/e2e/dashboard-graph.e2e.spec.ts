@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName } from '../support/env.js';
 import { type DashboardSession, hasChromium, openDashboard } from './dashboard-browser.js';
-import { TOKEN, TOKEN_HEADER, ViewerGuard } from './dashboard.fixture.js';
+import { DemoProbe, TOKEN, TOKEN_HEADER, ViewerGuard } from './dashboard.fixture.js';
 
 /** The definition graph and bulk cancel in Chromium, and bulk cancel's guard and CSRF checks. */
 describe.skipIf(!hasChromium)(
@@ -12,6 +12,7 @@ describe.skipIf(!hasChromium)(
     let page: DashboardSession['page'];
     let base: string;
     const waiters = ['bc-1', 'bc-2', 'bc-3', 'keep-1'];
+    const charges = ['rt-1', 'rt-2', 'hold-1'];
 
     beforeAll(async () => {
       s = await openDashboard(schema, uniqueName('q_dgraph'), {
@@ -21,10 +22,13 @@ describe.skipIf(!hasChromium)(
       await s.client.start('demo.ship', { key: 'ship-1', input: { orderId: 'ship-1' } });
       await s.client.start('demo.fanout', { key: 'fan-1', input: { lines: 3 } });
       for (const key of waiters) await s.client.start('demo.waiter', { key });
+      for (const key of charges)
+        await s.client.start('demo.charge', { key, input: { orderId: key, cents: 1 } });
       await Promise.all([
         s.until('ship-1', 'completed'),
         s.until('fan-1', 'completed'),
         ...waiters.map((k) => s.until(k, 'idle')),
+        ...charges.map((k) => s.until(k, 'stalled')),
       ]);
     });
 
@@ -103,6 +107,21 @@ describe.skipIf(!hasChromium)(
       expect((await s.client.get('keep-1')).state).toBe('idle');
     });
 
+    it('should retry exactly the failed and stalled runs the filter matches', async () => {
+      await page.goto(`${base}/runs?workflow=demo.charge&key=rt-`);
+      await page.click('a:text("Retry the matching failed and stalled runs of demo.charge…")');
+      expect(await page.locator('h1').textContent()).toBe('Bulk retry');
+      expect(await page.locator('.notice b.count').textContent()).toBe('2');
+      s.app.get(DemoProbe).cardDeclined = false;
+      await Promise.all([
+        page.waitForURL(/notice=bulk/),
+        page.click('button:text("Retry 2 run(s)")'),
+      ]);
+      expect(await page.locator('.notice').textContent()).toContain('2 run(s) retried');
+      await Promise.all([s.until('rt-1', 'completed'), s.until('rt-2', 'completed')]);
+      expect((await s.client.get('hold-1')).state).toBe('stalled');
+    });
+
     it('should refuse a bulk cancel without CSRF token, by a guard, or for a state that cannot be cancelled', async () => {
       const form = 'workflow=demo.waiter&confirm=yes';
       const post = (path: string, headers: Record<string, string>) =>
@@ -133,6 +152,11 @@ describe.skipIf(!hasChromium)(
       });
       expect(completed.status).toBe(400);
       expect(await completed.text()).toContain('cannot be cancelled');
+      const idle = await fetch(`${base}/bulk-retry?workflow=demo.waiter&state=idle`, {
+        headers: { [TOKEN_HEADER]: TOKEN },
+      });
+      expect(idle.status).toBe(400);
+      expect(await idle.text()).toContain('cannot be retried');
     });
   },
 );

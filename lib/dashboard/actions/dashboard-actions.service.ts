@@ -56,11 +56,15 @@ export class DashboardActions {
     await this.queue.enqueueRun(id, nextRunAt);
   }
 
-  /** Retries every failed or stalled run of `workflow` (up to {@link BULK_RETRY_LIMIT}). */
-  async bulkRetry(workflow: string): Promise<{ retried: number; skipped: number }> {
+  /**
+   * Retries the runs `filter` matches (failed or stalled ones), oldest first, up to
+   * {@link BULK_RETRY_LIMIT}. A run that moved on meanwhile is skipped.
+   */
+  async bulkRetry(filter: BulkFilter): Promise<{ retried: number; skipped: number }> {
+    const { workflow } = filter;
     let retried = 0;
     let skipped = 0;
-    for (const run of await this.store.retryable(workflow, BULK_RETRY_LIMIT)) {
+    for (const run of await this.store.matching(filter, BULK_RETRY_LIMIT)) {
       try {
         await this.client.retry(run.key, { workflow });
         retried++;

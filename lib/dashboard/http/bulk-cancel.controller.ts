@@ -1,6 +1,5 @@
 import { Get, Injectable, Post, Query, Redirect, Req, Res, UseGuards } from '@nestjs/common';
 import { allowedFrom } from '../../client/transitions.js';
-import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
 import { type BulkFilter, RunListStore } from '../../inspection/run-list.store.js';
 import { href, html } from '../../web/html.util.js';
 import { type WebRequest, type WebResponse, readForm } from '../../web/request.util.js';
@@ -12,32 +11,13 @@ import {
 } from '../actions/dashboard-actions.service.js';
 import { confirmView } from '../views/confirm.view.js';
 import { CsrfGuard } from './dashboard.guards.js';
-import { one, type QueryParams, stateOf } from './params.js';
+import { bulkFilter, bulkParams } from './bulk-filter.js';
+import type { QueryParams } from './params.js';
 import { ViewContexts } from './view-contexts.js';
 
-/**
- * The filter of a bulk cancel from a query or form: `workflow` (required), `state` (one a run
- * can be cancelled in; all of them when unset) and `key` (a key prefix), validated.
- */
-export function bulkCancelFilter(src: QueryParams): BulkFilter {
-  const workflow = one(src, 'workflow');
-  if (!workflow) throw new InvalidOptionsError('Choose a workflow to cancel runs of.');
-  const cancellable = allowedFrom('cancel');
-  const state = stateOf(src);
-  if (state && !cancellable.includes(state))
-    throw new InvalidOptionsError(
-      `Runs that are ${state} cannot be cancelled; choose ${cancellable.join(', ')}.`,
-    );
-  return { workflow, states: state ? [state] : cancellable, key: one(src, 'key') };
-}
-
-/** The filter as the parameters of a link or form (the ones set). */
-function params(f: BulkFilter): Record<string, string> {
-  const out: Record<string, string> = { workflow: f.workflow };
-  if (f.states.length === 1) out.state = f.states[0];
-  if (f.key) out.key = f.key;
-  return out;
-}
+/** The filter of a bulk cancel: the runs of a workflow it can cancel (see {@link bulkFilter}). */
+export const bulkCancelFilter = (src: QueryParams): BulkFilter =>
+  bulkFilter(src, allowedFrom('cancel'), 'cancel');
 
 /**
  * Bulk cancel by filter: a confirmation page stating the exact number of matching runs (GET), and
@@ -67,7 +47,7 @@ export class BulkCancelController {
       Each one ends <b>cancelled</b> with the reason "${BULK_CANCEL_REASON}"; its workflow's
       <code>compensateOn</code> decides whether it rolls back, and its children are left running.
       ${n > now ? html`This click cancels the oldest <b>${now}</b>; click again for the rest.` : ''}`;
-    const back = href(ctx.base, '/runs', params(filter));
+    const back = href(ctx.base, '/runs', bulkParams(filter));
     const page = confirmView(
       ctx,
       'Bulk cancel',
@@ -75,7 +55,7 @@ export class BulkCancelController {
       `${ctx.base}/bulk-cancel`,
       `Cancel ${now} run(s)`,
       back,
-      params(filter),
+      bulkParams(filter),
     );
     return sendHtml(res, page);
   }
@@ -88,7 +68,7 @@ export class BulkCancelController {
     const form = await readForm(req);
     const filter = bulkCancelFilter(form);
     if (form.confirm !== 'yes')
-      return { url: href(base, '/bulk-cancel', params(filter)), statusCode: 303 };
+      return { url: href(base, '/bulk-cancel', bulkParams(filter)), statusCode: 303 };
     const { cancelled } = await this.actions.bulkCancel(filter);
     return {
       url: href(base, '/runs', { workflow: filter.workflow, notice: 'bulk-cancel', n: cancelled }),

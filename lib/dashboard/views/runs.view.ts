@@ -20,7 +20,7 @@ function workflowLinks(ctx: ViewContext, f: RunsFilter, retry: boolean): SafeHtm
     !f.state || f.state === 'idle' || f.state === 'running' || f.state === 'stalled';
   return html`<p class="actions">
     <a href="${`${ctx.base}/workflows/${seg(w)}`}">Definition graph of ${w}</a>
-    ${retry ? html`<a href="${href(ctx.base, '/bulk-retry', { workflow: w })}">Retry all failed and stalled runs of ${w}…</a>` : ''}
+    ${retry ? html`<a href="${href(ctx.base, '/bulk-retry', { workflow: w, state: f.state, key: f.key })}">Retry the matching failed and stalled runs of ${w}…</a>` : ''}
     ${cancellable ? html`<a href="${href(ctx.base, '/bulk-cancel', { workflow: w, state: f.state, key: f.key })}">Cancel the matching active runs…</a>` : ''}
   </p>`;
 }
