@@ -147,6 +147,12 @@ describe.skipIf(!hasChromium)(
       await viewer.close();
       expect((await post('chronoforge', {})).status).toBe(403);
       expect((await s.client.get('keep-1')).state).toBe('idle');
+      const none = await fetch(`${base}/bulk-cancel?workflow=demo.ship`, {
+        headers: { [TOKEN_HEADER]: TOKEN },
+      });
+      const nothing = await none.text();
+      expect(nothing).toContain('<b class="count">0</b>');
+      expect(nothing).not.toContain('<button');
       const completed = await fetch(`${base}/bulk-cancel?workflow=demo.ship&state=completed`, {
         headers: { [TOKEN_HEADER]: TOKEN },
       });

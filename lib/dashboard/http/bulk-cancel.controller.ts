@@ -56,6 +56,7 @@ export class BulkCancelController {
       `Cancel ${now} run(s)`,
       back,
       bulkParams(filter),
+      n === 0,
     );
     return sendHtml(res, page);
   }

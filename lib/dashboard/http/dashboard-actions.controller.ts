@@ -103,6 +103,7 @@ export class DashboardActionsController {
       `Retry ${now} run(s)`,
       back,
       bulkParams(filter),
+      n === 0,
     );
     return sendHtml(res, page);
   }
