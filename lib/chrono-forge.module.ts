@@ -139,6 +139,8 @@ import { WorkflowInterceptors } from './interceptors/workflow-interceptors.js';
     ChronoForgeHealth,
     // NOTE: for the dashboard, which judges stale locks with the engine's own rule.
     WorkflowStore,
+    // NOTE: for the dashboard's definition graph, which reads the registered workflows.
+    WorkflowRegistry,
   ],
 })
 export class ChronoForgeModule extends ChronoForgeConfigurableModule {}

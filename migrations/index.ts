@@ -10,9 +10,11 @@ import { AddChronoForgeSchedules1763900000021 } from './1763900000021-add-chrono
 import { ChronoForgeVersioning1763900000030 } from './1763900000030-versioning.js';
 import { ChronoForgeFlowControl1763900000170 } from './1763900000170-flow-control.js';
 import { ChronoForgeComposition1763900000180 } from './1763900000180-composition.js';
+import { ChronoForgeAnalyticsIndexes1763900000200 } from './1763900000200-analytics-indexes.js';
 import { ChronoForgeLimitWakePending1763900000210 } from './1763900000210-limit-wake-pending.js';
 
 export {
+  ChronoForgeAnalyticsIndexes1763900000200,
   AddChronoForgeSchedules1763900000021,
   ChronoForgeComposition1763900000180,
   ChronoForgeLimitWakePending1763900000210,
@@ -47,5 +49,6 @@ export const chronoForgeMigrations = [
   ChronoForgeVersioning1763900000030,
   ChronoForgeFlowControl1763900000170,
   ChronoForgeComposition1763900000180,
+  ChronoForgeAnalyticsIndexes1763900000200,
   ChronoForgeLimitWakePending1763900000210,
 ];

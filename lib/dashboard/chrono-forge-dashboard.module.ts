@@ -18,12 +18,18 @@ import { resolveDashboardOptions } from './options/resolve-dashboard-options.js'
 import { DashboardActionsController } from './http/dashboard-actions.controller.js';
 import { DashboardController } from './http/dashboard.controller.js';
 import { OpsController } from './http/ops.controller.js';
+import { AnalyticsController } from './http/analytics.controller.js';
+import { WorkflowGraphController } from './http/workflow-graph.controller.js';
+import { BulkCancelController } from './http/bulk-cancel.controller.js';
+import { WorkflowGraphs } from './data/workflow-graphs.js';
+import { WorkflowMetadataAccessor } from '../discovery/workflow-metadata.accessor.js';
 import { RunDetailController } from './http/run-detail.controller.js';
 import { ViewContexts } from './http/view-contexts.js';
 import { CsrfGuard, DenyAllGuard } from './http/dashboard.guards.js';
 import { RunListStore } from '../inspection/run-list.store.js';
 import { RunDetailStore } from '../inspection/run-detail.store.js';
 import { RunPagesStore } from '../inspection/run-pages.store.js';
+import { AnalyticsStore } from '../inspection/analytics.store.js';
 
 /** Subclasses of the dashboard's controllers mounted at `path`, behind `guard`, rendering errors as HTML. */
 function mountedControllers(path: string, guard: Type<CanActivate> | CanActivate): Type<object>[] {
@@ -31,8 +37,14 @@ function mountedControllers(path: string, guard: Type<CanActivate> | CanActivate
   class ChronoForgeRunDetailController extends RunDetailController {}
   class ChronoForgeDashboardActionsController extends DashboardActionsController {}
   class ChronoForgeOpsController extends OpsController {}
+  class ChronoForgeAnalyticsController extends AnalyticsController {}
+  class ChronoForgeWorkflowGraphController extends WorkflowGraphController {}
+  class ChronoForgeBulkCancelController extends BulkCancelController {}
   const mounted = [
+    ChronoForgeBulkCancelController,
     ChronoForgeOpsController,
+    ChronoForgeAnalyticsController,
+    ChronoForgeWorkflowGraphController,
     ChronoForgeDashboardController,
     ChronoForgeRunDetailController,
     ChronoForgeDashboardActionsController,
@@ -47,9 +59,9 @@ function mountedControllers(path: string, guard: Type<CanActivate> | CanActivate
 
 /**
  * A server-rendered operator UI for ChronoForge, served by your own Nest HTTP server (Express or Fastify):
- * overview, runs, run detail (steps, errors, waits, repeats, branches, compensations), branch
+ * overview, analytics (runs over time, durations, top errors, waits), runs, a workflow's definition graph, run detail (steps, errors, waits, repeats, branches, compensations), branch
  * view, stranded runs, schedules, limits, and retry / resume / cancel (with reason) / unlock /
- * bulk-retry / schedule pause, resume and trigger actions (POST forms with CSRF tokens).
+ * bulk-retry / bulk-cancel / schedule pause, resume and trigger actions (POST forms with CSRF tokens).
  *
  * Access is denied (403) unless `guard` allows the request: without a guard nobody gets in.
  * Needs `ChronoForgeModule` (global) in the same application.
@@ -81,6 +93,9 @@ export class ChronoForgeDashboardModule {
         RunListStore,
         RunDetailStore,
         RunPagesStore,
+        AnalyticsStore,
+        WorkflowMetadataAccessor,
+        WorkflowGraphs,
         DashboardActions,
         {
           provide: CsrfTokens,

@@ -40,6 +40,16 @@ export interface Overview {
   stuck: StrandedRow[];
 }
 
+/** The runs a bulk action acts on: of one workflow, in some states, keys with a prefix. */
+export interface BulkFilter {
+  workflow: string;
+  states: readonly WorkflowState[];
+  key?: string;
+}
+
+const bulkWhere = (f: BulkFilter) =>
+  runFilterSql({ states: f.states, workflow: f.workflow, keyPrefix: f.key });
+
 const RUN_COLUMNS = `w.id, w.key, w.job_name AS workflow, w.state, w.updated_at, w.next_run_at, w.locked_at, w.locked_by`;
 const OVERDUE = `w.state = 'idle' AND w.next_run_at < now() - $1 * interval '1 millisecond'`;
 
@@ -67,7 +77,7 @@ export class RunListStore {
   }
 
   /** Quoted name of a ChronoForge table. */
-  table(name: 'workflows' | 'execution_logs' | 'error_logs' | 'signals'): string {
+  table(name: 'workflows' | 'execution_logs' | 'error_logs' | 'signals' | 'limit_slots'): string {
     return `"${this.db.schema}".chrono_forge_${name}`;
   }
 
@@ -155,12 +165,22 @@ export class RunListStore {
     return rows[0];
   }
 
-  /** Failed and stalled runs of `workflow` (what a bulk retry would move), oldest first. */
-  async retryable(workflow: string, limit: number): Promise<{ id: string; key: string }[]> {
+  /** Runs of `f.workflow` in one of `f.states`, keys starting with `f.key`; oldest first. */
+  async matching(f: BulkFilter, limit: number): Promise<{ id: string; key: string }[]> {
+    const { where, values } = bulkWhere(f);
     return this.query<{ id: string; key: string }>(
-      `SELECT id, key FROM ${this.table('workflows')} WHERE job_name = $1 AND state IN ('failed', 'stalled')
-       ORDER BY id LIMIT $2`,
-      [workflow, limit],
+      `SELECT id, key FROM ${this.table('workflows')} WHERE ${where} ORDER BY id LIMIT $5`,
+      [...values, limit],
     );
+  }
+
+  /** The exact number of runs {@link matching} matches. */
+  async countMatching(f: BulkFilter): Promise<number> {
+    const { where, values } = bulkWhere(f);
+    const [row] = await this.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${this.table('workflows')} WHERE ${where}`,
+      values,
+    );
+    return row.n;
   }
 }

@@ -3,10 +3,15 @@ import { WorkflowClient } from '../../client/workflow.client.js';
 import type { CancelOptions } from '../../sagas/cancel-options.interface.js';
 import { InvalidTransitionError } from '../../errors/invalid-transition.error.js';
 import { WorkflowQueue } from '../../queue/workflow.queue.js';
-import { RunListStore } from '../../inspection/run-list.store.js';
+import { type BulkFilter, RunListStore } from '../../inspection/run-list.store.js';
+import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
 
 /** Largest number of runs one bulk retry moves. */
 export const BULK_RETRY_LIMIT = 1000;
+/** Largest number of runs one bulk cancel cancels (the oldest first). */
+export const BULK_CANCEL_LIMIT = 1000;
+/** The cancel reason a bulk cancel stores on each run. */
+export const BULK_CANCEL_REASON = 'Bulk cancel from the dashboard';
 
 /** What the dashboard's buttons do, by run id. */
 @Injectable()
@@ -51,11 +56,15 @@ export class DashboardActions {
     await this.queue.enqueueRun(id, nextRunAt);
   }
 
-  /** Retries every failed or stalled run of `workflow` (up to {@link BULK_RETRY_LIMIT}). */
-  async bulkRetry(workflow: string): Promise<{ retried: number; skipped: number }> {
+  /**
+   * Retries the runs `filter` matches (failed or stalled ones), oldest first, up to
+   * {@link BULK_RETRY_LIMIT}. A run that moved on meanwhile is skipped.
+   */
+  async bulkRetry(filter: BulkFilter): Promise<{ retried: number; skipped: number }> {
+    const { workflow } = filter;
     let retried = 0;
     let skipped = 0;
-    for (const run of await this.store.retryable(workflow, BULK_RETRY_LIMIT)) {
+    for (const run of await this.store.matching(filter, BULK_RETRY_LIMIT)) {
       try {
         await this.client.retry(run.key, { workflow });
         retried++;
@@ -65,5 +74,27 @@ export class DashboardActions {
       }
     }
     return { retried, skipped };
+  }
+
+  /**
+   * Cancels the runs `filter` matches, oldest first, up to {@link BULK_CANCEL_LIMIT}, each with
+   * the reason {@link BULK_CANCEL_REASON} (no forced rollback, descendants left alone). A run that
+   * ended or moved meanwhile is skipped.
+   */
+  async bulkCancel(filter: BulkFilter): Promise<{ cancelled: number; skipped: number }> {
+    let cancelled = 0;
+    let skipped = 0;
+    const reason = BULK_CANCEL_REASON;
+    for (const run of await this.store.matching(filter, BULK_CANCEL_LIMIT)) {
+      try {
+        await this.client.cancel(run.key, { workflow: filter.workflow, reason });
+        cancelled++;
+      } catch (err) {
+        if (!(err instanceof InvalidTransitionError || err instanceof WorkflowNotFoundError))
+          throw err;
+        skipped++; // ended, rolled back or was deleted since it was listed
+      }
+    }
+    return { cancelled, skipped };
   }
 }

@@ -1,12 +1,13 @@
 import { Get, Injectable, Param, Post, Query, Redirect, Req, Res, UseGuards } from '@nestjs/common';
-import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
 import { InvalidTransitionError } from '../../errors/invalid-transition.error.js';
 import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
 import type { CancelOptions } from '../../sagas/cancel-options.interface.js';
 import { confirmView } from '../views/confirm.view.js';
 import { cancelView } from '../views/run-sagas.view.js';
 import { BULK_RETRY_LIMIT, DashboardActions } from '../actions/dashboard-actions.service.js';
-import { nameParam, one, type QueryParams, runId, textParam } from './params.js';
+import { type QueryParams, runId, textParam } from './params.js';
+import { bulkFilter, bulkParams } from './bulk-filter.js';
+import { allowedFrom } from '../../client/transitions.js';
 import { ViewContexts } from './view-contexts.js';
 import { CsrfGuard } from './dashboard.guards.js';
 import { RunListStore } from '../../inspection/run-list.store.js';
@@ -24,6 +25,9 @@ async function cancelOptions(req: WebRequest): Promise<CancelOptions> {
   const compensate = form.compensate === 'yes' ? true : undefined;
   return { reason, compensate, children: form.children === 'yes' };
 }
+
+/** The filter of a bulk retry: the failed or stalled runs of a workflow (see {@link bulkFilter}). */
+const bulkRetryFilter = (src: QueryParams) => bulkFilter(src, allowedFrom('retry'), 'retry');
 
 /** States an action that needs confirmation accepts. */
 const CONFIRMED: Record<string, ('idle' | 'running' | 'stalled')[]> = {
@@ -81,22 +85,25 @@ export class DashboardActionsController {
     @Res({ passthrough: true }) res: WebResponse,
     @Query() q: QueryParams,
   ) {
-    const workflow = one(q, 'workflow');
-    if (!workflow) throw new InvalidOptionsError('Choose a workflow to retry.');
-    const n = (await this.store.retryable(workflow, BULK_RETRY_LIMIT)).length;
-    const ctx = this.views.of(req, res);
-    const why = html`Retry <b>${n}${n === BULK_RETRY_LIMIT ? '+' : ''}</b> failed or stalled run(s)
-      of <b>${workflow}</b>? Each one becomes idle with fresh retry budgets and is queued (at most
-      ${BULK_RETRY_LIMIT} per click).`;
-    const back = href(ctx.base, '/runs', { workflow });
+    const filter = bulkRetryFilter(q);
+    const n = await this.store.countMatching(filter);
+    const now = Math.min(n, BULK_RETRY_LIMIT);
+    const ctx = this.views.of(req, res, q);
+    const why = html`Retry <b class="count">${n}</b> ${filter.states.join(' or ')} run(s) of
+      <b>${filter.workflow}</b
+      >${filter.key ? html` with a key starting with <b>${filter.key}</b>` : ''}? Each one becomes
+      idle with fresh retry budgets and is queued.
+      ${n > now ? html`This click retries the oldest <b>${now}</b>; click again for the rest.` : ''}`;
+    const back = href(ctx.base, '/runs', bulkParams(filter));
     const page = confirmView(
       ctx,
       'Bulk retry',
       why,
       `${ctx.base}/bulk-retry`,
-      `Retry ${n} run(s)`,
+      `Retry ${now} run(s)`,
       back,
-      { workflow },
+      bulkParams(filter),
+      n === 0,
     );
     return sendHtml(res, page);
   }
@@ -130,13 +137,12 @@ export class DashboardActionsController {
   async bulkRetry(@Req() req: WebRequest): Promise<Redirection> {
     const base = this.views.base(req);
     const form = await readForm(req);
-    if (!form.workflow) throw new InvalidOptionsError('Choose a workflow to retry.');
-    nameParam(form.workflow, 'workflow');
+    const filter = bulkRetryFilter(form);
     if (form.confirm !== 'yes')
-      return { url: href(base, '/bulk-retry', { workflow: form.workflow }), statusCode: 303 };
-    const { retried } = await this.actions.bulkRetry(form.workflow);
+      return { url: href(base, '/bulk-retry', bulkParams(filter)), statusCode: 303 };
+    const { retried } = await this.actions.bulkRetry(filter);
     return {
-      url: href(base, '/runs', { workflow: form.workflow, notice: 'bulk', n: retried }),
+      url: href(base, '/runs', { workflow: filter.workflow, notice: 'bulk', n: retried }),
       statusCode: 303,
     };
   }

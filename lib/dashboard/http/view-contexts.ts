@@ -5,7 +5,9 @@ import {
   CHRONO_FORGE_DASHBOARD_OPTIONS,
   type ResolvedDashboardOptions,
 } from '../options/dashboard-options.interface.js';
+import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
 import type { ViewContext } from '../views/layout.view.js';
+import { REFRESH_SECONDS } from '../views/refresh.view.js';
 import { one, type QueryParams } from './params.js';
 
 /** Fixed notices shown after an action (the query only selects one; its text never comes from the URL). */
@@ -15,10 +17,21 @@ const NOTICES: Record<string, string> = {
   cancelled: 'The run was cancelled.',
   unlocked: 'Lock cleared: the run is idle and queued to run now.',
   bulk: 'Bulk retry done.',
+  'bulk-cancel': 'Bulk cancel done.',
   'schedule-pause': 'Schedule paused.',
   'schedule-resume': 'Schedule resumed: it fires again from its next tick.',
   'schedule-trigger': 'Tick requested: a worker starts its run within the poll interval.',
 };
+
+/** The `refresh` parameter: one of {@link REFRESH_SECONDS}, or none. */
+export function refreshOf(q: QueryParams): number | undefined {
+  const value = one(q, 'refresh');
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!REFRESH_SECONDS.includes(seconds) || String(seconds) !== value)
+    throw new InvalidOptionsError(`"refresh" must be one of ${REFRESH_SECONDS.join(', ')}.`);
+  return seconds;
+}
 
 /** Builds the {@link ViewContext} of a request: mount path, CSRF token (cookie set if new), notice. */
 @Injectable()
@@ -35,9 +48,13 @@ export class ViewContexts {
 
   of(req: WebRequest, res: WebResponse, q: QueryParams = {}): ViewContext {
     const base = this.base(req);
-    let notice = NOTICES[one(q, 'notice') ?? ''];
+    const key = one(q, 'notice');
+    // NOTE: own keys only, so `?notice=constructor` shows nothing rather than Object's source.
+    let notice = key && Object.hasOwn(NOTICES, key) ? NOTICES[key] : undefined;
     const n = one(q, 'n');
-    if (notice && n && /^\d{1,6}$/.test(n)) notice += ` ${n} run(s) retried.`;
-    return { base, csrf: this.csrf.issue(req, res, base), now: Date.now(), notice };
+    if (notice && n && /^\d{1,6}$/.test(n))
+      notice += ` ${n} run(s) ${notice.includes('cancel') ? 'cancelled' : 'retried'}.`;
+    const csrf = this.csrf.issue(req, res, base);
+    return { base, csrf, now: Date.now(), notice, refresh: refreshOf(q) };
   }
 }

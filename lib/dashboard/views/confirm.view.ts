@@ -1,7 +1,10 @@
 import { html, type SafeHtml } from '../../web/html.util.js';
 import { actionForm, layout, type ViewContext } from './layout.view.js';
 
-/** A confirmation page: what will happen, a POST button (with `confirm=yes`) and a way back. */
+/**
+ * A confirmation page: what will happen, a POST button (with `confirm=yes`) and a way back; no
+ * button when `nothing` (a bulk action that matches no run).
+ */
 export function confirmView(
   ctx: ViewContext,
   title: string,
@@ -10,11 +13,12 @@ export function confirmView(
   label: string,
   back: string,
   fields: Record<string, string> = {},
+  nothing = false,
 ): SafeHtml {
   const content = html`<h1>${title}</h1>
     <div class="notice">${explanation}</div>
     <div class="actions">
-      ${actionForm(ctx, action, label, { danger: true, fields: { ...fields, confirm: 'yes' } })}
+      ${nothing ? '' : actionForm(ctx, action, label, { danger: true, fields: { ...fields, confirm: 'yes' } })}
       <a href="${back}">Back</a>
     </div>`;
   return layout(ctx, 'runs', title, content);

@@ -9,6 +9,8 @@ export interface ViewContext {
   now: number;
   /** Fixed notice to show on top (after an action). */
   notice?: string;
+  /** Seconds after which the page reloads itself (`?refresh=`), if the operator turned it on. */
+  refresh?: number;
 }
 
 const CSS = trusted(`
@@ -32,10 +34,13 @@ button.danger{background:#b3261e;border-color:#b3261e}button.plain{background:#f
 .bar{position:relative;height:10px;background:#eee;min-width:160px}.bar i{position:absolute;top:0;bottom:0;background:var(--accent)}
 dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:4px 14px;margin:0;background:var(--card);padding:10px;border:1px solid var(--line)}dl.kv dt{color:var(--muted)}
 details summary{cursor:pointer}.actions{display:flex;gap:8px;margin:10px 0;flex-wrap:wrap}
+.scroll{overflow-x:auto}svg.chart{background:var(--card);border:1px solid var(--line);max-width:100%;height:auto}
+.toolbar{display:flex;gap:16px;align-items:center;flex-wrap:wrap;margin:6px 0}.toolbar a[aria-current]{font-weight:600;color:var(--fg);text-decoration:none}
 `);
 
 const NAV: [string, string, string][] = [
   ['overview', '/', 'Overview'],
+  ['analytics', '/analytics', 'Analytics'],
   ['runs', '/runs', 'Runs'],
   ['stranded', '/stranded', 'Stranded'],
   ['schedules', '/schedules', 'Schedules'],
@@ -55,6 +60,7 @@ export function layout(
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width,initial-scale=1" />
         <meta name="referrer" content="same-origin" />
+        ${ctx.refresh ? html`<meta http-equiv="refresh" content="${ctx.refresh}" />` : ''}
         <title>${title} · ChronoForge</title>
         <style>
           ${CSS}

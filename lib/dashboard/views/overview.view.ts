@@ -3,6 +3,7 @@ import type { Overview, StrandedRow } from '../../inspection/run-list.store.js';
 import { when } from '../../web/format.util.js';
 import { href, html, type SafeHtml, seg, tableBody, thead } from '../../web/html.util.js';
 import { layout, type ViewContext, badge } from './layout.view.js';
+import { refreshToggle } from './refresh.view.js';
 
 /** Every state, in the order the dashboard shows them. */
 export const STATES: readonly WorkflowState[] = RUN_STATES;
@@ -21,7 +22,12 @@ export function overviewView(ctx: ViewContext, o: Overview): SafeHtml {
   const rows = workflows.map((w) => {
     const retryable = count(w, 'failed') + count(w, 'stalled');
     return html`<tr>
-      <td><a href="${href(ctx.base, '/runs', { workflow: w })}">${w}</a></td>
+      <td>
+        <a href="${href(ctx.base, '/runs', { workflow: w })}">${w}</a>
+        <a class="muted" href="${`${ctx.base}/workflows/${seg(w)}`}" title="Definition graph"
+          >graph</a
+        >
+      </td>
       ${STATES.map((s) => {
         const n = count(w, s);
         return html`<td>
@@ -34,6 +40,10 @@ export function overviewView(ctx: ViewContext, o: Overview): SafeHtml {
     </tr>`;
   });
   const content = html`<h1>Overview</h1>
+    <div class="toolbar">
+      ${refreshToggle(ctx, '')}
+      <a href="${href(ctx.base, '/analytics')}">Analytics »</a>
+    </div>
     <div class="cards">${cards}</div>
     <h2>By workflow</h2>
     <table>

@@ -7,7 +7,7 @@ import type {
   StepRow,
 } from '../../inspection/run-rows.js';
 import { json, span, when } from '../../web/format.util.js';
-import { html, type SafeHtml, seg } from '../../web/html.util.js';
+import { href, html, type SafeHtml, seg } from '../../web/html.util.js';
 import { actionForm, layout, type ViewContext, badge } from './layout.view.js';
 import { branches } from './branch-summary.view.js';
 import { errorPreview } from './error-log.view.js';
@@ -85,6 +85,11 @@ export function runDetailView(ctx: ViewContext, d: RunDetailData): SafeHtml {
     <dl class="kv">
       <dt>Run id</dt>
       <dd>#${r.id}</dd>
+      <dt>Workflow</dt>
+      <dd>
+        <a href="${href(ctx.base, '/runs', { workflow: r.workflow })}">${r.workflow}</a> ·
+        <a href="${`${ctx.base}/workflows/${seg(r.workflow)}`}">definition graph</a>
+      </dd>
       <dt>Attempt</dt>
       <dd>${r.attempt + 1}</dd>
       <dt>Created</dt>

@@ -1,8 +1,9 @@
 import type { WorkflowState } from '../../database/entities/workflow.entity.js';
 import type { RunRow, StrandedRow } from '../../inspection/run-list.store.js';
-import { href, html, type SafeHtml } from '../../web/html.util.js';
+import { href, html, type SafeHtml, seg } from '../../web/html.util.js';
 import { layout, type ViewContext } from './layout.view.js';
 import { runTable, STATES } from './overview.view.js';
+import { refreshToggle } from './refresh.view.js';
 
 /** Filter of the runs list. */
 export interface RunsFilter {
@@ -10,6 +11,18 @@ export interface RunsFilter {
   workflow?: string;
   key?: string;
   before?: string;
+}
+
+/** Links of a runs list filtered by workflow: its definition graph, bulk retry and bulk cancel. */
+function workflowLinks(ctx: ViewContext, f: RunsFilter, retry: boolean): SafeHtml {
+  const w = f.workflow ?? '';
+  const cancellable =
+    !f.state || f.state === 'idle' || f.state === 'running' || f.state === 'stalled';
+  return html`<p class="actions">
+    <a href="${`${ctx.base}/workflows/${seg(w)}`}">Definition graph of ${w}</a>
+    ${retry ? html`<a href="${href(ctx.base, '/bulk-retry', { workflow: w, state: f.state, key: f.key })}">Retry the matching failed and stalled runs of ${w}…</a>` : ''}
+    ${cancellable ? html`<a href="${href(ctx.base, '/bulk-cancel', { workflow: w, state: f.state, key: f.key })}">Cancel the matching active runs…</a>` : ''}
+  </p>`;
 }
 
 /** The runs list: filters, a page of runs and the link to older runs. */
@@ -39,10 +52,13 @@ export function runsView(
         </select></label
       >
       <label>Key prefix<input name="key" value="${f.key ?? ''}" placeholder="order-" /></label>
+      ${ctx.refresh ? html`<input type="hidden" name="refresh" value="${ctx.refresh}" />` : ''}
       <button type="submit">Filter</button> <a href="${ctx.base}/runs">Reset</a>
     </form>
-    ${bulk ? html`<p><a href="${href(ctx.base, '/bulk-retry', { workflow: f.workflow })}">Retry all failed and stalled runs of ${f.workflow}…</a></p>` : ''}
-    ${runTable(ctx, runs)}
+    <div class="toolbar">
+      ${refreshToggle(ctx, '/runs', { state: f.state, workflow: f.workflow, key: f.key, before: f.before })}
+    </div>
+    ${f.workflow ? workflowLinks(ctx, f, Boolean(bulk)) : ''} ${runTable(ctx, runs)}
     <p>
       ${f.before ? html`<a href="${href(ctx.base, '/runs', { state: f.state, workflow: f.workflow, key: f.key })}">« Newest</a> ` : ''}
       ${older ? html`<a rel="next" href="${href(ctx.base, '/runs', { state: f.state, workflow: f.workflow, key: f.key, before: older })}">Older »</a>` : ''}
