@@ -68,8 +68,55 @@ export function wakePendingFunctionsSql(s: string): string[] {
 }
 
 /**
+ * `chrono_forge_limit_restamp(name, key, granted)`: a rate grant whose body could not start within
+ * the window's guard (the process stalled) moves to now when every window of the limit still has
+ * room for it counted from now (true); otherwise it is given back (false) and the step asks again.
+ * Before, the move was unconditional: the grants made since may have filled the window it moved
+ * into, or pushed it out of the key's recent grants (then the move did nothing and the body ran
+ * anyway: 4 bodies in one second of a 3/s limit at load 14).
+ */
+export function restampFunctionSql(s: string): string {
+  const keys = `${s}.chrono_forge_limit_keys`;
+  const limits = `${s}.chrono_forge_limits`;
+  const span = `((win->>'per_ms')::bigint + coalesce((win->>'guard_ms')::bigint, 0)) * interval '1 millisecond'`;
+  return `
+    CREATE OR REPLACE FUNCTION ${s}.chrono_forge_limit_restamp(p_name text, p_key text,
+        p_granted timestamptz) RETURNS boolean
+    LANGUAGE plpgsql AS $fn$
+    DECLARE
+      cfg jsonb;
+      rec timestamptz[];
+      win jsonb;
+      cnt integer;
+      keep integer;
+      t timestamptz;
+    BEGIN
+      SELECT k.recent INTO rec FROM ${keys} k WHERE k.name = p_name AND k.key = p_key FOR UPDATE;
+      IF NOT FOUND THEN RETURN false; END IF;
+      SELECT coalesce(l.override, l.declared) INTO cfg FROM ${limits} l WHERE l.name = p_name;
+      t := clock_timestamp();
+      FOR win IN SELECT * FROM jsonb_array_elements(coalesce(cfg->'rate', '[]'::jsonb)) LOOP
+        SELECT count(*) INTO cnt FROM unnest(coalesce(rec, '{}')) e
+          WHERE e > t - ${span} AND e <> p_granted;
+        IF cnt >= (win->>'limit')::integer THEN
+          UPDATE ${keys} SET recent = array_remove(recent, p_granted)
+            WHERE name = p_name AND key = p_key;
+          RETURN false;
+        END IF;
+      END LOOP;
+      SELECT max((w2->>'limit')::integer) INTO keep
+        FROM jsonb_array_elements(coalesce(cfg->'rate', '[]'::jsonb)) w2;
+      UPDATE ${keys} SET recent = (ARRAY[t] || array_remove(recent, p_granted))[1:coalesce(keep, 1)]
+        WHERE name = p_name AND key = p_key;
+      RETURN true;
+    END
+    $fn$`;
+}
+
+/**
  * Wake-ups of limit waiters sent once per wake-up (see {@link wakePendingFunctionsSql}):
- * `chrono_forge_limit_slots.woken_at`, the time a waiter was last notified.
+ * `chrono_forge_limit_slots.woken_at`, the time a waiter was last notified; and late rate grants
+ * moved to their body's start only when the windows have room ({@link restampFunctionSql}).
  */
 export class ChronoForgeLimitWakePending1763900000210 implements MigrationInterface {
   name = 'ChronoForgeLimitWakePending1763900000210';
@@ -80,10 +127,14 @@ export class ChronoForgeLimitWakePending1763900000210 implements MigrationInterf
       `ALTER TABLE ${s}.chrono_forge_limit_slots ADD COLUMN woken_at timestamptz`,
     );
     for (const statement of wakePendingFunctionsSql(s)) await queryRunner.query(statement);
+    await queryRunner.query(restampFunctionSql(s));
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
     const s = migrationSchema(queryRunner);
+    await queryRunner.query(
+      `DROP FUNCTION IF EXISTS ${s}.chrono_forge_limit_restamp(text, text, timestamptz)`,
+    );
     const [wake, acquire] = flowFunctionsSql(s);
     for (const statement of [wake, acquire]) await queryRunner.query(statement);
     await queryRunner.query(

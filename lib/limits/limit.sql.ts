@@ -8,6 +8,7 @@ export interface LimitTables {
   readonly acquireFn: string;
   readonly releaseFn: string;
   readonly wakeFn: string;
+  readonly restampFn: string;
 }
 
 /** The limit tables of `schema` (a name validated by the module options). */
@@ -20,6 +21,7 @@ export function limitTables(schema: string): LimitTables {
     acquireFn: `${s}.chrono_forge_limit_acquire`,
     releaseFn: `${s}.chrono_forge_limit_release`,
     wakeFn: `${s}.chrono_forge_limit_wake`,
+    restampFn: `${s}.chrono_forge_limit_restamp`,
   };
 }
 
@@ -107,7 +109,7 @@ export class LimitStatements {
   readonly sweepCandidates: string;
   readonly lockKey: string;
   readonly wakeKey: string;
-  readonly giveBack: string;
+  readonly restamp: string;
 
   constructor(t: LimitTables, wf: string, logs: string) {
     // NOTE: the run's row is locked first (the fence: this pass still owns the run), then the
@@ -153,9 +155,8 @@ export class LimitStatements {
              GROUP BY name, key ORDER BY key COLLATE "C") k`;
     this.lockKey = `SELECT 1 FROM ${t.keys} WHERE name = $1 AND key = $2 FOR UPDATE`;
     this.wakeKey = `SELECT ${t.wakeFn}($1, $2) AS woken`;
-    // A late rate grant (`$3`, exact text) leaves the key's recent grants: its body never started.
-    this.giveBack = `UPDATE ${t.keys} SET recent = array_remove(recent, $3::timestamptz)
-       WHERE name = $1 AND key = $2 AND $3::timestamptz = ANY (recent)`;
+    // A late rate grant (`$3`, exact text) moves to now if the windows have room, else is given back.
+    this.restamp = `SELECT ${t.restampFn}($1, $2, $3::timestamptz) AS moved`;
     // NOTE: no parameter (the batch is a constant): nothing in it looks like a run's statement.
     this.sweepCandidates = `SELECT DISTINCT name, key FROM ${t.slots} q
        WHERE q.state = 'waiting' OR NOT EXISTS (SELECT 1 FROM ${wf} w

@@ -36,7 +36,7 @@ export type LimitAcquireResult =
       /**
        * With a rate grant: the `performance.now()` by which the body must start (the request's
        * send time plus the window's guard: the grant was made after the request was sent), or the
-       * grant is given back and the step asks again. `null` without a rate grant.
+       * grant moves to the body's start if the windows have room, else the step asks again. `null` without a rate grant.
        */
       startBy: number | null;
       /** The rate grant's time (exact text); `null` without a rate grant. */
@@ -145,14 +145,24 @@ export class LimitStore {
   }
 
   /**
-   * Gives back a rate grant made at `grantedAt` on every claim: its body could not start within the
-   * window's guard (the process stalled), so it never started; the caller asks again.
+   * Moves a rate grant made at `grantedAt` to now, on every claim, when each window has room for it
+   * counted from now; otherwise gives it back. Its body could not start within the window's guard
+   * (the process stalled). Returns whether every claim moved (if not, the caller asks again).
    */
-  async giveBack(claims: readonly LimitClaim[], grantedAt: string): Promise<void> {
+  async restamp(claims: readonly LimitClaim[], grantedAt: string): Promise<boolean> {
     const sorted = [...claims].sort((a, b) =>
       a.name === b.name ? (a.key < b.key ? -1 : 1) : a.name < b.name ? -1 : 1,
     );
-    for (const c of sorted) await this.store.query(this.sql.giveBack, [c.name, c.key, grantedAt]);
+    let moved = true;
+    for (const c of sorted) {
+      const rows = await this.store.query<{ moved: boolean }>(this.sql.restamp, [
+        c.name,
+        c.key,
+        grantedAt,
+      ]);
+      moved = rows[0]?.moved === true && moved;
+    }
+    return moved;
   }
 
   /**
