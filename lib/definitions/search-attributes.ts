@@ -75,6 +75,27 @@ export function parseAttributeTerm(term: string, what: string): [string, Attribu
   return [key, checkValue(key, value, what)];
 }
 
+/**
+ * Parses filter terms (see {@link parseAttributeTerm}) into one filter: runs must match them all.
+ * `undefined` when there are none.
+ */
+export function parseAttributeTerms(
+  terms: readonly string[] | undefined,
+  what: string,
+): SearchAttributes | undefined {
+  if (terms === undefined || terms.length === 0) return undefined;
+  if (terms.length > MAX_ATTRIBUTES)
+    throw new SearchAttributeError(`${what}: at most ${MAX_ATTRIBUTES} attribute filters.`);
+  return Object.fromEntries(terms.map((t) => parseAttributeTerm(t, what)));
+}
+
+/** Attributes as filter terms (`customerId=c-42 amount:=42`), the way the CLI and dashboard read them. */
+export function formatAttributes(attributes: SearchAttributes): string {
+  return Object.entries(attributes)
+    .map(([k, v]) => (typeof v === 'string' ? `${k}=${v}` : `${k}:=${String(v)}`))
+    .join(' ');
+}
+
 function plainEntries(value: unknown, what: string): Array<[string, unknown]> {
   const tag = Object.prototype.toString.call(value);
   if (typeof value !== 'object' || value === null || tag !== '[object Object]') {

@@ -10,6 +10,19 @@ export interface RunsFilter {
   workflow?: string;
   key?: string;
   before?: string;
+  /** Attribute filter terms (`customerId=c-42`, `amount:=42`), as given. */
+  attr?: string[];
+}
+
+/** A link to the runs list with filter `f` (every attribute term kept) and cursor `before`. */
+function runsHref(base: string, f: RunsFilter, before?: string): string {
+  const link = new URL(
+    href(base, '/runs', { state: f.state, workflow: f.workflow, key: f.key }),
+    'http://x',
+  );
+  for (const term of f.attr ?? []) link.searchParams.append('attr', term);
+  if (before !== undefined) link.searchParams.set('before', before);
+  return `${link.pathname}${link.search}`;
 }
 
 /** The runs list: filters, a page of runs and the link to older runs. */
@@ -39,13 +52,19 @@ export function runsView(
         </select></label
       >
       <label>Key prefix<input name="key" value="${f.key ?? ''}" placeholder="order-" /></label>
+      ${[...(f.attr ?? []), ''].map(
+        (term) =>
+          html`<label
+            >Attribute<input name="attr" value="${term}" placeholder="customerId=c-42"
+          /></label>`,
+      )}
       <button type="submit">Filter</button> <a href="${ctx.base}/runs">Reset</a>
     </form>
     ${bulk ? html`<p><a href="${href(ctx.base, '/bulk-retry', { workflow: f.workflow })}">Retry all failed and stalled runs of ${f.workflow}…</a></p>` : ''}
     ${runTable(ctx, runs)}
     <p>
-      ${f.before ? html`<a href="${href(ctx.base, '/runs', { state: f.state, workflow: f.workflow, key: f.key })}">« Newest</a> ` : ''}
-      ${older ? html`<a rel="next" href="${href(ctx.base, '/runs', { state: f.state, workflow: f.workflow, key: f.key, before: older })}">Older »</a>` : ''}
+      ${f.before ? html`<a href="${runsHref(ctx.base, f)}">« Newest</a> ` : ''}
+      ${older ? html`<a rel="next" href="${runsHref(ctx.base, f, older)}">Older »</a>` : ''}
     </p>`;
   return layout(ctx, 'runs', 'Runs', content);
 }
