@@ -9,6 +9,7 @@ import {
 } from '../../lib/index.js';
 import { ChronoForgeMetrics } from '../../lib/observability/chrono-forge-metrics.js';
 import { defaultOutcome } from '../../lib/testing/index.js';
+import { cliRunner } from '../support/cli.js';
 import { eventually, sql } from '../support/env.js';
 import { suiteApp, suiteHarness } from '../support/suite.js';
 
@@ -153,6 +154,34 @@ describe('search attributes: ctx.setAttributes, start and list filters (e2e)', (
     expect(page.map((r) => r.key)).toEqual(['order-3']);
     const older = await client.list({ attributes: { customerId: 'c-42' }, before: page[0].id });
     expect(older.map((r) => r.key)).toEqual(['order-1']);
+  });
+
+  it('should filter the CLI list with --attr and print the attributes', async () => {
+    const cli = cliRunner(suite.schema, suite.queueName);
+    const list = await cli('list', '--attr', 'customerId=c-42', '--attr', 'total:=42');
+    expect(list.code).toBe(0);
+    const rows = list.out
+      .trim()
+      .split('\n')
+      .map((line) => line.split('\t'));
+    expect(rows.map((r) => r[3])).toEqual(['order-3', 'order-1']);
+    expect(rows[1][5].split(' ').sort()).toEqual(
+      ['channel=web', 'customerId=c-42', 'priced:=true', 'stage=done', 'total:=42'].sort(),
+    );
+    const json = JSON.parse((await cli('list', '--attr', 'customerId=c-7', '--json')).out) as [
+      { key: string; attributes: Record<string, unknown> },
+    ];
+    expect(json.map((r) => [r.key, r.attributes.total])).toEqual([['order-2', 42]]);
+    expect((await cli('list', '--attr', 'total=42')).out).toBe('');
+    for (const argv of [
+      ['list', '--attr', 'no-equals'],
+      ['list', '--attr', 'total:=many'],
+      ['show', 'order-1', '--attr', 'a=b'],
+    ]) {
+      const refused = await cli(...argv);
+      expect(refused.code, argv.join(' ')).toBe(2);
+      expect(refused.err).toContain('--attr');
+    }
   });
 
   it('should refuse bad attributes at start and in list filters, storing nothing', async () => {
