@@ -14,6 +14,7 @@ import {
 } from '../definitions/client-arguments.js';
 import { runFilterSql } from '../inspection/run-filter.sql.js';
 import { checkAttributeFilter } from '../definitions/search-attributes.js';
+import { engineStatement } from '../database/engine-statement.js';
 import { allowedFrom } from './transitions.js';
 import type {
   BranchInfo,
@@ -188,11 +189,15 @@ export class RunQueries {
       attrs === undefined ? undefined : checkAttributeFilter(attrs, 'list() attributes');
     const filterSql = { states: states ?? undefined, workflow, keyPrefix, before, attributes };
     const { where, values } = runFilterSql(filterSql);
-    return this.store.query<WorkflowRunSummary>(
-      `SELECT ${SUMMARY_COLUMNS} FROM ${this.store.wf} WHERE ${where}
-       ORDER BY id DESC LIMIT $${values.length + 1}`,
-      [...values, limit],
-    );
+    const text = `SELECT ${SUMMARY_COLUMNS} FROM ${this.store.wf} WHERE ${where}
+       ORDER BY id DESC LIMIT $${values.length + 1}`;
+    if (attributes === undefined)
+      return this.store.query<WorkflowRunSummary>(text, [...values, limit]);
+    // NOTE: unnamed, so planned with its values every time: a prepared statement's generic plan
+    // cannot tell a rare attribute (the GIN index) from a common one (the id order), and may scan
+    // the whole table backwards for a value few runs have.
+    const q = () => this.store.pool.query<WorkflowRunSummary>(text, [...values, limit]);
+    return (await engineStatement(q)).rows;
   }
 
   /**
