@@ -86,11 +86,25 @@ class AttributeWorkflows {
   }
 }
 
+/** The README's example (Search attributes), as written there. */
+@Injectable()
+class OrderService {
+  constructor(private readonly ctx: WorkflowContext) {}
+
+  @Workflow('orders.checkout')
+  async checkout(input: { orderId: string; customerId: string }): Promise<number> {
+    await this.ctx.setAttributes({ customerId: input.customerId, stage: 'pricing' });
+    const total = await this.ctx.step('price', () => 129.5);
+    await this.ctx.setAttributes({ total, stage: 'paid', draft: null }); // draft removed
+    return total;
+  }
+}
+
 /** The runs table of the suite (set once the suite's schema is known). */
 let wfTable = '';
 
 describe('search attributes: ctx.setAttributes, start and list filters (e2e)', () => {
-  const suite = suiteApp('attrs', [AttributeWorkflows]);
+  const suite = suiteApp('attrs', [AttributeWorkflows, OrderService]);
   wfTable = `"${suite.schema}".chrono_forge_workflows`;
   const logs = `"${suite.schema}".chrono_forge_execution_logs`;
   const stored = async (key: string) => {
@@ -129,6 +143,30 @@ describe('search attributes: ctx.setAttributes, start and list filters (e2e)', (
       'attributes$set',
       'attributes$set#2',
       'attributes$set#3',
+    ]);
+  });
+
+  it('should run the README example', async () => {
+    const { client } = suite;
+    const handle = await client.start('orders.checkout', {
+      key: 'readme-42',
+      input: { orderId: '42', customerId: 'c-readme' },
+      attributes: { channel: 'web', draft: true },
+    });
+    await handle.result({ timeout: '20s' });
+    const runs = await client.list({ attributes: { customerId: 'c-readme', stage: 'paid' } });
+    expect(runs).toMatchObject([
+      {
+        key: 'readme-42',
+        state: 'completed',
+        attributes: { channel: 'web', customerId: 'c-readme', stage: 'paid', total: 129.5 },
+      },
+    ]);
+    expect(Object.keys(runs[0].attributes).sort()).toEqual([
+      'channel',
+      'customerId',
+      'stage',
+      'total',
     ]);
   });
 
