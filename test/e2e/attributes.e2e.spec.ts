@@ -222,6 +222,20 @@ describe('search attributes: ctx.setAttributes, start and list filters (e2e)', (
     }
   });
 
+  it('should start a fork with the source run’s attributes', async () => {
+    const { client } = suite;
+    const fork = await client.fork('order-1', { fromStep: 'wait$pause', newKey: 'order-1-fork' });
+    await expect(fork.result({ timeout: '20s' })).resolves.toBe(42);
+    expect((await client.get('order-1-fork')).attributes).toEqual(
+      (await client.get('order-1')).attributes,
+    );
+    expect(await attributeLogs('order-1-fork')).toEqual([
+      'attributes$set',
+      'attributes$set#2',
+      'attributes$set#3',
+    ]);
+  });
+
   it('should refuse bad attributes at start and in list filters, storing nothing', async () => {
     const { client } = suite;
     const bad: unknown[] = [
