@@ -89,10 +89,15 @@ export function parseAttributeTerms(
   return Object.fromEntries(terms.map((t) => parseAttributeTerm(t, what)));
 }
 
+/** One attribute as the filter term that matches it (`customerId=c-42`, `amount:=42`). */
+export function attributeTerm(key: string, value: AttributeValue): string {
+  return typeof value === 'string' ? `${key}=${value}` : `${key}:=${String(value)}`;
+}
+
 /** Attributes as filter terms (`customerId=c-42 amount:=42`), the way the CLI and dashboard read them. */
 export function formatAttributes(attributes: SearchAttributes): string {
   return Object.entries(attributes)
-    .map(([k, v]) => (typeof v === 'string' ? `${k}=${v}` : `${k}:=${String(v)}`))
+    .map(([k, v]) => attributeTerm(k, v))
     .join(' ');
 }
 

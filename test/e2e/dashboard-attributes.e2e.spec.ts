@@ -61,6 +61,15 @@ describe('dashboard runs filter by search attributes (e2e)', () => {
     ]);
   });
 
+  it('should show a run’s attributes on its page, each linking to the runs that share it', async () => {
+    const html = await get(`${base}/runs/${ids.get('w-3')}`);
+    expect(html).toContain(`href="${base}/runs?attr=customerId%3Dc-42">customerId=c-42</a>`);
+    expect(html).toContain(`href="${base}/runs?attr=n%3A%3D3">n:=3</a>`);
+    const bold = await get(`${base}/runs/${ids.get('w-8')}`);
+    expect(bold).toContain('customerId=&lt;b&gt;bold&lt;/b&gt;');
+    expect(bold).not.toContain('<b>bold</b>');
+  });
+
   it('should echo the filter as escaped text and refuse malformed terms', async () => {
     const html = await get(`${base}/runs?attr=${encodeURIComponent('customerId=<b>bold</b>')}`);
     expect(runIds(html)).toEqual([ids.get('w-8')]);
