@@ -1,111 +1,20 @@
-import { Injectable } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
-import {
-  MAX_ATTRIBUTES,
-  SearchAttributeError,
-  type SearchAttributesUpdate,
-  Workflow,
-  WorkflowContext,
-} from '../../lib/index.js';
+import { SearchAttributeError } from '../../lib/index.js';
 import { ChronoForgeMetrics } from '../../lib/observability/chrono-forge-metrics.js';
-import { defaultOutcome } from '../../lib/testing/index.js';
+import {
+  AttributeWorkflows,
+  OrderService,
+  steal,
+  useRunsTable,
+} from '../fixtures/attributes.fixture.js';
 import { cliRunner } from '../support/cli.js';
 import { eventually, sql } from '../support/env.js';
-import { suiteApp, suiteHarness } from '../support/suite.js';
-
-/** Runs whose lock the workflow hands to a thief once (by key), from its body or a step body. */
-const steal = new Set<string>();
-
-@Injectable()
-class AttributeWorkflows {
-  constructor(private readonly ctx: WorkflowContext) {}
-
-  /** Sets attributes in the body, in a step body, across a timer, and removes one. */
-  @Workflow('attrs.order')
-  async order(input: { customerId: string }): Promise<number> {
-    await this.ctx.setAttributes({ customerId: input.customerId, stage: 'new' });
-    const total = await this.ctx.step('price', async () => {
-      await this.ctx.setAttributes({ priced: true });
-      return 42;
-    });
-    await this.ctx.setAttributes({ total, stage: 'priced' });
-    await this.ctx.sleep('30ms', 'pause');
-    await this.ctx.setAttributes({ stage: 'done', draft: null });
-    return total;
-  }
-
-  /** Refused updates, caught: what each threw. */
-  @Workflow('attrs.refused')
-  async refused(): Promise<string[]> {
-    const many = (prefix: string, n: number): SearchAttributesUpdate =>
-      Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, i]));
-    const attempts: unknown[] = [
-      { 'no spaces': 1 },
-      { nested: { a: 1 } as never },
-      { long: 'x'.repeat(257) },
-      { nan: Number.NaN },
-      { bell: 'a\u0007b' },
-      many('k', MAX_ATTRIBUTES + 1),
-      ['not', 'an', 'object'],
-    ];
-    const codes: string[] = [];
-    for (const update of attempts) {
-      await this.ctx.setAttributes(update as SearchAttributesUpdate).then(
-        () => codes.push('stored'),
-        (e: SearchAttributeError) => codes.push(e.code),
-      );
-    }
-    await this.ctx.setAttributes(many('a', 20));
-    // 20 more keys would make 40: the whole call is refused, the 20 stay.
-    await this.ctx.setAttributes(many('b', 20)).then(
-      () => codes.push('stored'),
-      (e: SearchAttributeError) => codes.push(e.code),
-    );
-    return codes;
-  }
-
-  /** Its lock is taken over before a setAttributes of the body (or of a step body). */
-  @Workflow('attrs.fenced')
-  async fenced(input: { inStep: boolean }): Promise<void> {
-    await this.ctx.setAttributes({ before: true });
-    const takeOver = async () => {
-      if (!steal.delete(this.ctx.key)) return;
-      await sql(`UPDATE ${wfTable} SET locked_by = 'thief/1', locked_at = now() WHERE id = $1`, [
-        this.ctx.workflowId,
-      ]);
-    };
-    if (input.inStep)
-      await this.ctx.step('steal', async () => {
-        await takeOver();
-        await this.ctx.setAttributes({ stolen: true });
-      });
-    else {
-      await takeOver();
-      await this.ctx.setAttributes({ stolen: true });
-    }
-  }
-}
-
-/** The README's example (Search attributes), as written there. */
-@Injectable()
-class OrderService {
-  constructor(private readonly ctx: WorkflowContext) {}
-
-  @Workflow('orders.checkout')
-  async checkout(input: { orderId: string; customerId: string }): Promise<number> {
-    await this.ctx.setAttributes({ customerId: input.customerId, stage: 'pricing' });
-    const total = await this.ctx.step('price', () => 129.5);
-    await this.ctx.setAttributes({ total, stage: 'paid', draft: null }); // draft removed
-    return total;
-  }
-}
-
-/** The runs table of the suite (set once the suite's schema is known). */
-let wfTable = '';
+import { suiteApp } from '../support/suite.js';
 
 describe('search attributes: ctx.setAttributes, start and list filters (e2e)', () => {
   const suite = suiteApp('attrs', [AttributeWorkflows, OrderService]);
-  wfTable = `"${suite.schema}".chrono_forge_workflows`;
+  const wfTable = `"${suite.schema}".chrono_forge_workflows`;
+  useRunsTable(wfTable);
   const logs = `"${suite.schema}".chrono_forge_execution_logs`;
   const stored = async (key: string) => {
     const [row] = await sql<{ attributes: Record<string, unknown> }>(
@@ -294,35 +203,5 @@ describe('search attributes: ctx.setAttributes, start and list filters (e2e)', (
       [key],
     );
     expect(run.locked_by).toBe('thief/1');
-  });
-});
-
-describe('search attributes survive crashes at every checkpoint (e2e)', () => {
-  const suite = suiteHarness([AttributeWorkflows]);
-
-  it('should end every crash variant of "attrs.order" with the clean run’s attributes', async () => {
-    const report = await suite.harness.explore(
-      'attrs.order',
-      { customerId: 'c-9' },
-      {
-        keyPrefix: 'crash',
-        outcome: (run) => ({ ...(defaultOutcome(run) as object), attributes: run.attributes }),
-      },
-    );
-    expect(report.clean.outcome).toMatchObject({
-      state: 'completed',
-      attributes: { customerId: 'c-9', priced: true, total: 42, stage: 'done' },
-    });
-    const targets = new Set(report.variants.map((v) => v.step));
-    expect(targets).toEqual(
-      new Set([
-        'attributes$set',
-        'step$price',
-        'attributes$set#2',
-        'wait$pause',
-        'attributes$set#3',
-      ]),
-    );
-    expect(report.variants.filter((v) => !v.ok)).toEqual([]);
   });
 });
