@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient } from '../../lib/index.js';
-import { cleanup, uniqueName } from '../support/env.js';
+import { cleanup, eventually, uniqueName } from '../support/env.js';
 import { bootDashboardApp, TOKEN, TOKEN_HEADER } from './dashboard.fixture.js';
 
 /** The run ids a runs page lists, in order. */
@@ -36,6 +36,12 @@ describe('dashboard runs filter by search attributes (e2e)', () => {
     for (let i = 1; i <= 6; i++) await start(`w-${i}`, { customerId: 'c-42', n: i });
     await start('w-7', { customerId: 'c-7', n: 7 });
     await start('w-8', { customerId: '<b>bold</b>' });
+    // Each parks idle on its signal wait once its first pass ran (the state filter below needs it).
+    for (const key of ids.keys())
+      await eventually(async () => {
+        const run = await client.get(key);
+        return run.state === 'idle' && run.steps.length > 0;
+      });
   });
 
   afterAll(async () => {
