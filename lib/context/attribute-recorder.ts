@@ -6,7 +6,11 @@ import {
   type SearchAttributesUpdate,
 } from '../definitions/search-attributes.js';
 import { SearchAttributeError } from '../errors/search-attribute.error.js';
-import { AttributeStore, type AttributeWrite } from '../persistence/attribute.store.js';
+import {
+  type AttributeLog,
+  AttributeStore,
+  type AttributeWrite,
+} from '../persistence/attribute.store.js';
 import { stepStorage } from '../run/call-storage.js';
 import type { RunScope } from '../run/run-scope.js';
 import { crashPoint } from '../steps/fault-injector.js';
@@ -19,7 +23,7 @@ export const ATTRIBUTES_STEP = 'attributes$set';
  * `ctx.setAttributes`. From the workflow body it is a durable call: the attributes change and its
  * born-completed step log `attributes$set` are written in one statement fenced by the pass's lock
  * (with the durable state changed before it), so a replay finds the call recorded and writes
- * nothing. From a step body (or a wait check) the change is written at once, fenced the same way
+ * nothing. A call refused by the run's key limit is recorded as refused: its replays are too. From a step body (or a wait check) the change is written at once, fenced the same way
  * and without a log: it belongs to the step, whose body runs again only if it did not complete,
  * and setting the same attributes again changes nothing.
  */
@@ -34,44 +38,51 @@ export class AttributeRecorder {
     const step = scope.nextStepName(ATTRIBUTES_STEP);
     return scope.track(async () => {
       const existing = scope.logs.get(step);
-      if (existing?.state === 'completed') return scope.replayTurn(existing.id);
+      if (existing?.state === 'completed') {
+        await scope.replayTurn(existing.id);
+        if (existing.metadata.refused === 'full') throw this.full(scope);
+        return;
+      }
       scope.assertCanWork();
       const result = serializeValue(change, 'attributes');
       const metadata = { attributes: Object.keys(change.set), removed: change.remove };
       crashPoint(scope, step, 'before');
       const log = { stepName: step, result: JSON.stringify(result), metadata, carrier: scope };
-      const written = this.checked(scope, await this.write(scope, change, log));
+      const outcome = await this.write(scope, change, log);
+      if (outcome.kind === 'lost') return scope.lockLost();
       crashPoint(scope, step, 'after');
+      const recorded = outcome.kind === 'full' ? { ...metadata, refused: 'full' } : metadata;
       scope.logs.set(step, {
-        id: written ?? '',
+        id: outcome.logId ?? '',
         step_name: step,
         state: 'completed',
         attempts: 1,
         result,
-        metadata,
+        metadata: recorded,
       });
+      if (outcome.kind === 'full') throw this.full(scope);
     });
   }
 
   private async inStep(scope: RunScope, change: AttributeChange): Promise<void> {
     scope.assertOwned();
-    this.checked(scope, await this.write(scope, change));
+    const outcome = await this.write(scope, change);
+    if (outcome.kind === 'lost') scope.lockLost();
+    if (outcome.kind === 'full') throw this.full(scope);
   }
 
   private write(
     scope: RunScope,
     change: AttributeChange,
-    log?: Parameters<AttributeStore['write']>[5],
+    log?: AttributeLog,
   ): Promise<AttributeWrite> {
     const { set, remove } = change;
     return this.store.write(scope.run.id, scope.owner, set, remove, MAX_ATTRIBUTES, log);
   }
 
-  /** The written log's id, or the refusal: the lock lost, or the run's key limit reached. */
-  private checked(scope: RunScope, outcome: AttributeWrite): string | null {
-    if (outcome.kind === 'written') return outcome.logId;
-    if (outcome.kind === 'lost') return scope.lockLost();
-    throw new SearchAttributeError(
+  /** The refusal of an update past the run's key limit. */
+  private full(scope: RunScope): SearchAttributeError {
+    return new SearchAttributeError(
       `Run ${scope.run.id} ("${scope.run.key}") would hold more than ${MAX_ATTRIBUTES} attributes; remove some (set them to null) first.`,
     );
   }

@@ -3,8 +3,12 @@ import type { SearchAttributes } from '../definitions/search-attributes.js';
 import type { StateCarrier } from './rows.js';
 import { WorkflowStore } from './workflow.store.js';
 
-/** What an attribute write found: `written`, the pass's lock gone, or the run's key limit reached. */
-export type AttributeWrite = { kind: 'written'; logId: string | null } | { kind: 'lost' | 'full' };
+/**
+ * What an attribute write found: `written`, the run's key limit reached (`full`: nothing changed;
+ * a body's call is recorded as refused all the same, so its replays are refused too), or the
+ * pass's lock gone (`lost`: nothing written).
+ */
+export type AttributeWrite = { kind: 'written' | 'full'; logId: string | null } | { kind: 'lost' };
 
 /** A fenced attribute write: the step log to record with it (a body's call), or none (a step body's). */
 export interface AttributeLog {
@@ -18,7 +22,8 @@ export interface AttributeLog {
  * The writes of search attributes (`chrono_forge_workflows.attributes`): one statement that takes
  * the run's row if the pass (`$2`) still owns it, merges the set entries and drops the removed
  * keys (refused past the run's key limit) and, for a call of the workflow body, records its
- * born-completed step log with the durable state the pass changed, as every checkpoint does.
+ * born-completed step log (marked `refused` when the limit refused it) with the durable state the
+ * pass changed, as every checkpoint does.
  */
 @Injectable()
 export class AttributeStore {
@@ -41,7 +46,9 @@ export class AttributeStore {
        l AS (
          INSERT INTO ${logs} (workflow_id, step_name, state, attempts, started_at, last_executed_at,
            completed_at, result, metadata)
-         SELECT f.id, $6, 'completed', 1, now(), now(), now(), $7, $8 FROM f RETURNING id::text)
+         SELECT cur.id, $6, 'completed', 1, now(), now(), now(), $7,
+           CASE WHEN EXISTS (SELECT 1 FROM f) THEN $8::jsonb ELSE $8::jsonb || '{"refused": "full"}' END
+         FROM cur RETURNING id::text)
        ${tail('(SELECT id FROM l)')}`;
   }
 
@@ -75,7 +82,6 @@ export class AttributeStore {
   private outcome(rows: Array<Record<string, unknown>>): AttributeWrite {
     const [row] = rows as Array<{ log_id: string | null; owned: boolean; written: boolean }>;
     if (!row?.owned) return { kind: 'lost' };
-    if (!row.written) return { kind: 'full' };
-    return { kind: 'written', logId: row.log_id };
+    return { kind: row.written ? 'written' : 'full', logId: row.log_id };
   }
 }

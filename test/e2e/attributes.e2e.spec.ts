@@ -175,10 +175,20 @@ describe('search attributes: ctx.setAttributes, start and list filters (e2e)', (
     expect(codes).toEqual([...Array(7).fill(refused), refused]);
     const attributes = await stored('refused-1');
     expect(Object.keys(attributes ?? {}).sort()).toEqual(
-      Array.from({ length: 20 }, (_, i) => `a${i}`).sort(),
+      Array.from({ length: 10 }, (_, i) => `a${i + 10}`).sort(),
     );
-    // Only the stored call left a log: refused calls recorded nothing (nor took a position).
-    expect(await attributeLogs('refused-1')).toEqual(['attributes$set']);
+    // Invalid updates took no position and left no log; the one over the key limit is recorded
+    // as refused (its replay, after the sleep, was refused again: the codes above).
+    expect(await attributeLogs('refused-1')).toEqual([
+      'attributes$set',
+      'attributes$set#2',
+      'attributes$set#3',
+    ]);
+    const [refusal] = await sql<{ metadata: { refused?: string } }>(
+      `SELECT l.metadata FROM ${logs} l JOIN ${wfTable} w ON w.id = l.workflow_id
+       WHERE w.key = 'refused-1' AND l.step_name = 'attributes$set#2'`,
+    );
+    expect(refusal.metadata.refused).toBe('full');
   });
 
   it.each([
