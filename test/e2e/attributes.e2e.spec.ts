@@ -131,6 +131,19 @@ describe('search attributes: ctx.setAttributes, start and list filters (e2e)', (
     }
   });
 
+  it('should store start attributes on the start-rules path too (a priority), once per key', async () => {
+    const { client } = suite;
+    const options = { key: 'prio-1', input: { customerId: 'c-prio' }, priority: 3 };
+    await client.start('attrs.order', { ...options, attributes: { tier: 'gold' } });
+    // The key finds the existing run: its attributes are not replaced.
+    await client.start('attrs.order', { ...options, attributes: { tier: 'silver' } });
+    await (await client.handle('prio-1')).result({ timeout: '20s' });
+    expect((await client.get('prio-1')).attributes).toMatchObject({
+      tier: 'gold',
+      customerId: 'c-prio',
+    });
+  });
+
   it('should start a fork with the source run’s attributes', async () => {
     const { client } = suite;
     const fork = await client.fork('order-1', { fromStep: 'wait$pause', newKey: 'order-1-fork' });
