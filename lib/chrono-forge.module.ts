@@ -15,6 +15,8 @@ import { FaultInjector } from './steps/fault-injector.js';
 import { WorkerHeartbeat } from './worker/worker-heartbeat.js';
 import { WorkflowContext } from './context/workflow-context.js';
 import { EventRecorder } from './context/event-recorder.js';
+import { AttributeRecorder } from './context/attribute-recorder.js';
+import { AttributeStore } from './persistence/attribute.store.js';
 import { WorkflowExecutor } from './executor/workflow.executor.js';
 import { UnservedRuns } from './executor/unserved-runs.js';
 import type { ChronoForgeModuleOptions } from './options/chrono-forge-options.interface.js';
@@ -103,6 +105,8 @@ import { WorkflowInterceptors } from './interceptors/workflow-interceptors.js';
     LimitGate,
     FlowCalls,
     EventRecorder,
+    AttributeRecorder,
+    AttributeStore,
     LimitDeclarations,
     WorkflowLimits,
     SagaStore,

@@ -39,6 +39,13 @@ export {
   type JsonValue,
   MAX_STATE_VALUE_BYTES,
 } from './context/durable-state.js';
+export {
+  type AttributeValue,
+  MAX_ATTRIBUTE_TEXT_LENGTH,
+  MAX_ATTRIBUTES,
+  type SearchAttributes,
+  type SearchAttributesUpdate,
+} from './definitions/search-attributes.js';
 export * from './options/index.js';
 export * from './limits/index.js';
 export { ChronoForgeDatabase } from './database/chrono-forge-database.js';

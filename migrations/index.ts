@@ -10,6 +10,7 @@ import { AddChronoForgeSchedules1763900000021 } from './1763900000021-add-chrono
 import { ChronoForgeVersioning1763900000030 } from './1763900000030-versioning.js';
 import { ChronoForgeFlowControl1763900000170 } from './1763900000170-flow-control.js';
 import { ChronoForgeComposition1763900000180 } from './1763900000180-composition.js';
+import { ChronoForgeSearchAttributes1763900000190 } from './1763900000190-search-attributes.js';
 import { ChronoForgeAnalyticsIndexes1763900000200 } from './1763900000200-analytics-indexes.js';
 import { ChronoForgeLimitWakePending1763900000210 } from './1763900000210-limit-wake-pending.js';
 
@@ -25,6 +26,7 @@ export {
   ChronoForgeForeignKeyIndexes1763900000005,
   ChronoForgeLimits1763900000006,
   ChronoForgeSagasLifecycle1763900000010,
+  ChronoForgeSearchAttributes1763900000190,
   ChronoForgeStepLogCascade1763900000003,
   ChronoForgeVersioning1763900000030,
   InitChronoForge1763900000000,
@@ -49,6 +51,7 @@ export const chronoForgeMigrations = [
   ChronoForgeVersioning1763900000030,
   ChronoForgeFlowControl1763900000170,
   ChronoForgeComposition1763900000180,
+  ChronoForgeSearchAttributes1763900000190,
   ChronoForgeAnalyticsIndexes1763900000200,
   ChronoForgeLimitWakePending1763900000210,
 ];

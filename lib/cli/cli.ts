@@ -11,6 +11,12 @@ import { escapeControlChars, escapeJsonControlChars } from '../util/control-char
 import { redactUrl } from '../util/redact.util.js';
 import { ChronoForgeOperationsModule } from '../operations/chrono-forge-operations.module.js';
 import { CliUsageError } from '../errors/cli-usage.error.js';
+import { SearchAttributeError } from '../errors/search-attribute.error.js';
+import {
+  formatAttributes,
+  parseAttributeTerms,
+  type SearchAttributes,
+} from '../definitions/search-attributes.js';
 import { Cleanup } from '../operations/cleanup.js';
 import { parseSchedulesArgs, runSchedulesCommand, SCHEDULES_USAGE } from './schedules-command.js';
 import { LIMITS_USAGE, parseLimitsArgs, runLimitsCommand } from './limits-command.js';
@@ -27,6 +33,7 @@ export const USAGE = `Usage: chronoforge <command> [options]
 Commands:
   migrate                      run ChronoForge's migrations (also done by every app at boot)
   list [--state s] [--workflow w] [--key prefix] [--before id] [--limit n]
+       [--attr key=text | --attr key:=number|true|false]...   runs with all these attributes
   show <key> [--workflow w]    a run with its steps, errors and branches (JSON)
   retry <key> [--workflow w]   retry a failed or stalled run
   resume <key> [--workflow w]  wake an idle run so it re-checks what it waits on
@@ -51,6 +58,7 @@ const OPTIONS = {
   workflow: { type: 'string' },
   state: { type: 'string' },
   key: { type: 'string' },
+  attr: { type: 'string', multiple: true },
   before: { type: 'string' },
   limit: { type: 'string' },
   json: { type: 'boolean' },
@@ -124,6 +132,16 @@ const int = (value: string | undefined, what: string): number | undefined => {
   return Number(value);
 };
 
+/** The `--attr` terms as a list filter; a malformed term is a usage error. */
+function attributeFilter(terms: string[] | undefined): SearchAttributes | undefined {
+  try {
+    return parseAttributeTerms(terms, '--attr');
+  } catch (err) {
+    if (err instanceof SearchAttributeError) throw new CliUsageError(err.message);
+    throw err;
+  }
+}
+
 /** Runs one CLI command; returns the exit status (0 ok, 1 failure, 2 usage error). */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let app: INestApplicationContext | undefined;
@@ -159,6 +177,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       throw new CliUsageError('--reason, --children and --compensate are options of cancel.');
     if (o.compensate && o['no-compensate'])
       throw new CliUsageError('Give --compensate or --no-compensate, not both.');
+    if (command !== 'list' && o.attr !== undefined)
+      throw new CliUsageError('--attr is an option of list.');
+    const attributes = attributeFilter(o.attr);
     if (needsKey && !key) throw new CliUsageError(`${command} needs a run key.`);
     if (!needsKey && key) throw new CliUsageError(`${command} takes no run key.`);
     app = await boot(io.env);
@@ -175,6 +196,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           keyPrefix: o.key,
           before: o.before,
           limit: int(o.limit, '--limit'),
+          attributes,
         });
         if (o.json) io.out(json(runs));
         else
@@ -182,6 +204,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
             io.out(
               // A key or name must not move the cursor, recolour the terminal or forge a row.
               [r.id, r.state, r.workflow, r.key, r.updatedAt.toISOString()]
+                .concat(Object.keys(r.attributes).length > 0 ? formatAttributes(r.attributes) : [])
                 .map(escapeControlChars)
                 .join('\t'),
             );

@@ -60,7 +60,8 @@ export class DeployQueries {
 
   /**
    * Creates the fork of run `id` (see `WorkflowClient.fork`): a new run of the same workflow and
-   * version whose history and completed step logs are the source's before `fromStep`.
+   * version whose history and completed step logs are the source's before `fromStep`; it starts
+   * with the source's search attributes (the calls it executes again set theirs again).
    */
   async fork(
     id: string,
@@ -88,8 +89,10 @@ export class DeployQueries {
     const rows = await this.store.query<{ id: string }>(
       `WITH src AS (SELECT * FROM ${this.store.wf} WHERE id = $1),
        ins AS (
-         INSERT INTO ${this.store.wf} (key, job_name, input, max_duration_ms, next_run_at, version, history, forked_from)
-         SELECT $2, job_name, CASE WHEN $5 THEN $3::jsonb ELSE input END, max_duration_ms, now(), version, $4::jsonb, id
+         INSERT INTO ${this.store.wf} (key, job_name, input, max_duration_ms, next_run_at, version, history, forked_from,
+           attributes)
+         SELECT $2, job_name, CASE WHEN $5 THEN $3::jsonb ELSE input END, max_duration_ms, now(), version, $4::jsonb, id,
+           attributes
          FROM src ON CONFLICT (job_name, key) DO NOTHING RETURNING id),
        cp AS (
          INSERT INTO ${this.store.logs} (workflow_id, step_name, state, attempts, started_at,

@@ -4,6 +4,7 @@ import type { WorkflowDefinition } from '../definitions/workflow.registry.js';
 import type { WorkflowStore } from '../persistence/workflow.store.js';
 import type { RunCanceller } from '../sagas/run-canceller.js';
 import { flowKeyOf, toPriority } from '../options/flow-options.js';
+import type { SearchAttributes } from '../definitions/search-attributes.js';
 
 /** A run `start` created or found under the workflow's start rules. */
 export interface FlowStart {
@@ -23,6 +24,8 @@ export interface FlowStartRequest {
   /** The singleton or debounce key, from the validated input (`null`: no such rule). */
   flowKey: string | null;
   priority: number;
+  /** The new run's search attributes, checked. */
+  attributes: SearchAttributes;
   runner?: QueryRunner;
 }
 
@@ -50,19 +53,22 @@ export class StartFlow {
        WHERE w.job_name = $1 AND w.flow_key = $2 AND w.state = 'idle' AND w.locked_by IS NULL
          AND w.started_at IS NULL ORDER BY w.id`;
     this.insertSql = `INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at,
-         deadline_at, flow_key, priority, version)
+         deadline_at, flow_key, priority, version, attributes)
        VALUES ($1, $2, $3, $4, least(now() + $6::bigint * interval '1 millisecond',
            now() + $5::bigint * interval '1 millisecond'),
-         now() + $5::bigint * interval '1 millisecond', $7, $8, $9)
+         now() + $5::bigint * interval '1 millisecond', $7, $8, $9, $10)
        ON CONFLICT (job_name, key) DO NOTHING RETURNING id::text AS id, next_run_at`;
   }
 
-  /** Starts (or finds) the run of `start(def, options)`; `input` was validated already. */
+  /**
+   * Starts (or finds) the run of `start(def, options)`; `input` and `attributes` were validated
+   * already.
+   */
   async start(
     def: WorkflowDefinition,
     options: { key: string; priority?: number },
     input: unknown,
-    timeoutMs: number | null,
+    { timeoutMs, attributes }: { timeoutMs: number | null; attributes: SearchAttributes },
     runner?: QueryRunner,
   ): Promise<FlowStart & { priority: number }> {
     const priority =
@@ -72,12 +78,18 @@ export class StartFlow {
     const flowKey = def.flow ? flowKeyOf(def.flow, def.toInput(input)) : null;
     const key = options.key;
     if (flowKey === null && priority === 0) {
-      const max = def.maxDurationMs;
-      const version = def.version ?? null;
-      const run = await this.store.insertRun(def.name, key, input, max, runner, timeoutMs, version);
+      const extras = { timeoutMs, version: def.version ?? null, attributes };
+      const run = await this.store.insertRun(
+        def.name,
+        key,
+        input,
+        def.maxDurationMs,
+        runner,
+        extras,
+      );
       return { ...run, key, priority };
     }
-    const req = { def, key, input, timeoutMs, flowKey, priority, runner };
+    const req = { def, key, input, timeoutMs, flowKey, priority, attributes, runner };
     return { ...(await this.run(req)), priority };
   }
 
@@ -132,6 +144,7 @@ export class StartFlow {
       flowKey,
       req.priority,
       def.version ?? null,
+      JSON.stringify(req.attributes),
     ]);
     if (!row) return found((await q<{ id: string }>(this.findSql, [def.name, key]))[0].id);
     return { start: { id: row.id, key, created: true, nextRunAt: row.next_run_at }, superseded };

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { Duration } from '../util/duration.util.js';
+import type { SearchAttributes } from '../definitions/search-attributes.js';
 
 /** Options of `WorkflowClient.start()`. @publicApi */
 export interface StartOptions<I = unknown> {
@@ -22,6 +23,11 @@ export interface StartOptions<I = unknown> {
    * run, for its queue job and its places among the waiters of limits.
    */
   priority?: number;
+  /**
+   * The new run's first search attributes (see `ctx.setAttributes`), checked before anything is
+   * stored (`SearchAttributeError`). Ignored when the key finds an existing run.
+   */
+  attributes?: SearchAttributes;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { RunLimitWait } from '../limits/limit-info.interface.js';
 import type { ExecutionLogState } from '../database/entities/execution-log.entity.js';
 import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import type { CompensateOn } from '../options/workflow-options.interface.js';
+import type { SearchAttributes } from '../definitions/search-attributes.js';
 
 /**
  * A run as `WorkflowClient.list()` returns it.
@@ -23,6 +24,8 @@ export interface WorkflowRunSummary {
   lockedBy: string | null;
   createdAt: Date;
   updatedAt: Date;
+  /** The run's search attributes (`ctx.setAttributes`, `start({ attributes })`); `{}`: none. */
+  attributes: SearchAttributes;
 }
 
 /** @publicApi */
@@ -120,6 +123,11 @@ export interface ListRunsFilter {
   keyPrefix?: string;
   /** Only runs with an id below this one (keyset pagination). */
   before?: string;
+  /**
+   * Only runs whose search attributes include every one of these (same key, same value and type:
+   * `{ amount: 42 }` does not match `'42'`). Served by the index on the attributes.
+   */
+  attributes?: SearchAttributes;
   /** @default 50, at most 500 */
   limit?: number;
 }

@@ -37,6 +37,7 @@ import { toTimeoutMs } from '../definitions/lifecycle-options.js';
 import { RunCanceller } from '../sagas/run-canceller.js';
 import type { CancelOptions } from '../sagas/cancel-options.interface.js';
 import { StartFlow } from './start-flow.js';
+import { startAttributes } from './start-attributes.js';
 import { startTarget } from './start-target.js';
 import type {
   RunSelector,
@@ -113,12 +114,13 @@ export class WorkflowClient {
     const input = options.input ?? null;
     await checkNewRun(def, options.key, input);
     const timeoutMs = toTimeoutMs(options.timeout, 'start() timeout') ?? def.timeoutMs ?? null;
+    const attributes = startAttributes(options.attributes);
     const runner = transactionRunner(options.manager, 'start');
     const { id, created, nextRunAt, key, priority } = await this.flow.start(
       def,
       options,
       input,
-      timeoutMs,
+      { timeoutMs, attributes },
       runner,
     );
     if (created && runner) {

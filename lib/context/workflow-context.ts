@@ -23,6 +23,8 @@ import { rejectThrown } from '../util/reject-thrown.util.js';
 import { FlowCalls } from '../limits/flow-calls.js';
 import { waitForSignal } from './signals.js';
 import { EventRecorder } from './event-recorder.js';
+import { AttributeRecorder } from './attribute-recorder.js';
+import type { SearchAttributesUpdate } from '../definitions/search-attributes.js';
 import { CallRunner } from '../branches/call.runner.js';
 import { ComposingContext } from './composing-context.js';
 import { assertLimitText, MAX_LIMIT_KEY_LENGTH } from '../options/limit-options.js';
@@ -41,6 +43,7 @@ export class WorkflowContext extends ComposingContext {
     private readonly branches: BranchRunner,
     private readonly flow: FlowCalls,
     private readonly events: EventRecorder,
+    private readonly attributes: AttributeRecorder,
     calls: CallRunner,
   ) {
     super(calls);
@@ -121,6 +124,17 @@ export class WorkflowContext extends ComposingContext {
    */
   setEvent(name: string, value: unknown): Promise<void> {
     return this.events.set(this.durable('ctx.setEvent()'), name, value);
+  }
+
+  /**
+   * Sets the run's search attributes (string, number or boolean; `null` removes a key), merged
+   * into the ones it has: indexed, and filterable in `client.list({ attributes })`, the dashboard
+   * and `chronoforge list --attr`. In the workflow body it is recorded at its position (step
+   * `attributes$set`): replays do not set them again. In a step body it is written at once, with
+   * the step's other effects. Refused values throw `SearchAttributeError`, storing nothing.
+   */
+  setAttributes(update: SearchAttributesUpdate): Promise<void> {
+    return rejectThrown(() => this.attributes.set(this.scope(), update));
   }
 
   /**

@@ -11,6 +11,7 @@ export * from './result-timeout.error.js';
 export * from './event-timeout.error.js';
 export * from './serialization.error.js';
 export * from './state-value.error.js';
+export * from './search-attribute.error.js';
 export * from './workflow-failed.error.js';
 export * from './workflow-not-found.error.js';
 export * from './wait-condition-timeout.error.js';

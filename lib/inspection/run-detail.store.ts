@@ -27,7 +27,7 @@ export class RunDetailStore {
          locked_by, locked_at IS NOT NULL AND ${this.store.staleLock()} AS lock_stale,
          ${LOCK_EXPIRED} AS lock_expired, started_at,
          completed_at, finished_at, next_run_at, created_at, updated_at, cancel_reason, deadline_at,
-         compensation
+         compensation, attributes
        FROM ${this.store.table('workflows')} WHERE id = $1`,
       [id],
     );

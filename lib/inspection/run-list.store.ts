@@ -4,6 +4,7 @@ import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
+import type { SearchAttributes } from '../definitions/search-attributes.js';
 import { runFilterSql } from './run-filter.sql.js';
 
 /** An idle run is overdue once its wake time passed by this much (the sweeper runs every 30 s). */
@@ -102,7 +103,13 @@ export class RunListStore {
 
   /** A page of runs, newest first, filtered like `WorkflowClient.list()`. */
   async list(
-    f: { state?: WorkflowState; workflow?: string; key?: string; before?: string },
+    f: {
+      state?: WorkflowState;
+      workflow?: string;
+      key?: string;
+      before?: string;
+      attributes?: SearchAttributes;
+    },
     limit: number,
   ): Promise<RunRow[]> {
     const { where, values } = runFilterSql({
@@ -110,9 +117,11 @@ export class RunListStore {
       workflow: f.workflow,
       keyPrefix: f.key,
       before: f.before,
+      attributes: f.attributes,
     });
     return this.query<RunRow>(
-      `SELECT ${RUN_COLUMNS} FROM ${this.table('workflows')} w WHERE ${where} ORDER BY w.id DESC LIMIT $5`,
+      `SELECT ${RUN_COLUMNS} FROM ${this.table('workflows')} w WHERE ${where}
+       ORDER BY w.id DESC LIMIT $${values.length + 1}`,
       [...values, limit],
     );
   }

@@ -1,4 +1,5 @@
 import type { WorkflowState } from '../database/entities/workflow.entity.js';
+import type { SearchAttributes } from '../definitions/search-attributes.js';
 
 /** Every column of a run the detail page shows. */
 export interface RunDetailRow {
@@ -30,6 +31,8 @@ export interface RunDetailRow {
   deadline_at: Date | null;
   /** Set once the run began a rollback (see `CompensationInfo`). */
   compensation: RollbackRecord | null;
+  /** The run's search attributes. */
+  attributes: SearchAttributes;
 }
 
 /** A run's rollback record: what began it and, once it ended, what was undone and what failed. */

@@ -1,6 +1,7 @@
 import type { StoredValue } from '../util/serialization.util.js';
 import type { ExecutionLogState } from '../database/entities/execution-log.entity.js';
 import type { WorkflowState } from '../database/entities/workflow.entity.js';
+import type { SearchAttributes } from '../definitions/search-attributes.js';
 
 /** A run as the executor loads it when it takes the lock. */
 export interface RunRow {
@@ -24,6 +25,16 @@ export interface RunRow {
   compensation?: { cause?: string; compensate?: boolean } | null;
   /** Why the run was cancelled. */
   cancel_reason?: string | null;
+}
+
+/** What a new run may carry besides its key, input and lease (see `WorkflowStore.insertRun`). */
+export interface NewRunExtras {
+  /** Deadline, counted from now. */
+  timeoutMs?: number | null;
+  /** The `@Workflow({ version })` the run starts with. */
+  version?: string | null;
+  /** Its first search attributes. */
+  attributes?: SearchAttributes;
 }
 
 /** A step log as the replay needs it. */

@@ -11,6 +11,7 @@ import {
   type ErrorRecord,
   type HistoryWrite,
   type LogRow,
+  type NewRunExtras,
   type ReleaseSpec,
   type RunEnded,
   type RunRow,
@@ -49,7 +50,7 @@ export class WorkflowStore extends StoreConnection {
 
   /**
    * Inserts a run unless `(jobName, key)` exists; returns its id and whether it was created. With
-   * `timeoutMs`, the run's deadline is that long after now.
+   * `timeoutMs`, the run's deadline is that long after now; `attributes`: its search attributes.
    */
   async insertRun(
     jobName: string,
@@ -57,12 +58,11 @@ export class WorkflowStore extends StoreConnection {
     input: unknown,
     maxDurationMs: number,
     runner?: QueryRunner,
-    timeoutMs: number | null = null,
-    version: string | null = null,
+    { timeoutMs = null, version = null, attributes = {} }: NewRunExtras = {},
   ): Promise<{ id: string; created: boolean; nextRunAt: Date | null }> {
     const inserted = await this.query<{ id: string; next_run_at: Date }>(
       this.sql.insertRun,
-      [key, jobName, JSON.stringify(input ?? null), maxDurationMs, timeoutMs, version],
+      [key, jobName, JSON.stringify(input ?? null), maxDurationMs, timeoutMs, version, attributes],
       runner,
     );
     if (inserted[0])
@@ -196,7 +196,6 @@ export class WorkflowStore extends StoreConnection {
     return rows[0] ?? null;
   }
 
-  /** Reads one step log (used when a concurrent pass completed it first). */
   /**
    * The completed log of `stepName`, if this pass (`owner`) still holds the run's lock: a checkpoint
    * refused while the lock is ours means an earlier owner recorded the step before a takeover.
@@ -214,6 +213,7 @@ export class WorkflowStore extends StoreConnection {
     return rows[0] ?? null;
   }
 
+  /** Reads one step log (used when a concurrent pass completed it first). */
   async findLog(workflowId: string, stepName: string): Promise<LogRow | null> {
     const rows = await this.query<LogRow>(this.sql.findLog, [workflowId, stepName]);
     return rows[0] ?? null;

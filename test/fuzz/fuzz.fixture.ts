@@ -10,6 +10,7 @@ import {
   WorkflowContext,
 } from '../../lib/index.js';
 import { FuzzLedger } from './ledger.js';
+import { writeNode } from './write-nodes.js';
 import { type LimitedNode, STEP_ATTEMPTS, stateKey, type StepNode, type Stmt } from './program.js';
 
 /** Ledger node of the `@OnCancel()` cleanup of `fuzz.saga` (it runs in the rollback, as undos do). */
@@ -249,14 +250,8 @@ export class FuzzWorkflows {
           values[s.id] = await this.steps.outer(root, s.id, s.innerId);
           break;
         case 'set':
-          if (s.inStep) {
-            await this.ctx.step(`st_${s.id}`, async () => {
-              await this.ledger.record(root, s.id);
-              this.ctx.state.set(`k_${s.id}`, `v_${s.id}`);
-            });
-          } else {
-            this.ctx.state.set(`k_${s.id}`, `v_${s.id}`);
-          }
+        case 'attr':
+          await writeNode(this.ctx, this.ledger, root, s);
           break;
         case 'get':
           values[s.id] = this.ctx.state.get<string>(stateKey(s.ref)) ?? null;

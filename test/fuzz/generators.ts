@@ -99,6 +99,11 @@ export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
       inStep: sw.stateInStep ? fc.boolean() : fc.constant(false),
     }),
     fc.record({
+      k: fc.constant('attr' as const),
+      id: fc.constant(''),
+      inStep: fc.boolean(),
+    }),
+    fc.record({
       k: fc.constant('get' as const),
       id: fc.constant(''),
       ref: sw.protoKeys

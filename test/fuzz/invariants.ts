@@ -13,6 +13,7 @@ interface RunRow {
   state: string;
   result: unknown;
   context: Record<string, unknown> | null;
+  attributes: Record<string, unknown>;
   next_run_at: Date | null;
   locked_by: string | null;
 }
@@ -68,7 +69,7 @@ export async function checkBatch(
   const runs = new Map(
     (
       await q<RunRow>(
-        `SELECT key, state, result, context, next_run_at, locked_by FROM ${s}.chrono_forge_workflows
+        `SELECT key, state, result, context, attributes, next_run_at, locked_by FROM ${s}.chrono_forge_workflows
          WHERE starts_with(key, $1)`,
         [prefix],
       )
@@ -209,6 +210,11 @@ export async function checkBatch(
         report(
           c.key,
           `state ${JSON.stringify(context)}, model says ${JSON.stringify(c.model.context)}`,
+        );
+      if (!isDeepStrictEqual(run.attributes, c.model.attributes))
+        report(
+          c.key,
+          `attributes ${JSON.stringify(run.attributes)}, model says ${JSON.stringify(c.model.attributes)}`,
         );
     }
     const counts = new Map<string, number>();

@@ -14,6 +14,8 @@ export interface Expectation {
   result: Record<string, Value>;
   /** The run's durable state at the end. */
   context: Record<string, string>;
+  /** The run's search attributes at the end. */
+  attributes: Record<string, string>;
   /** Body executions per ledger node (children: `<node>.c<i>`) in a run without faults. */
   counts: Map<string, number>;
   /** Nodes whose ledger row is written inside the step's transaction (exactly once). */
@@ -46,6 +48,7 @@ export function expectationOf(program: Program): Expectation {
   const done = new Set<string>();
   const failedLogs = new Set<string>();
   const stateKeys = new Set<string>();
+  const attrKeys = new Set<string>();
   let fixed = false;
   const add = (node: string, n: number) => counts.set(node, (counts.get(node) ?? 0) + n);
 
@@ -133,6 +136,11 @@ export function expectationOf(program: Program): Expectation {
           done.add(s.id);
           stateKeys.add(s.id);
           break;
+        case 'attr':
+          if (s.inStep && !done.has(s.id)) add(s.id, 1);
+          done.add(s.id);
+          attrKeys.add(s.id);
+          break;
         case 'get':
           values[s.id] = stateKeys.has(s.ref) ? `v_${s.ref}` : null;
           break;
@@ -164,6 +172,7 @@ export function expectationOf(program: Program): Expectation {
         stalls: false,
         result,
         context: {},
+        attributes: {},
         counts,
         transactional,
         once,
@@ -176,5 +185,7 @@ export function expectationOf(program: Program): Expectation {
   }
   const context: Record<string, string> = {};
   for (const k of stateKeys) context[`k_${k}`] = `v_${k}`;
-  return { state: 'completed', stalls, result, context, counts, transactional, once };
+  const attributes: Record<string, string> = {};
+  for (const k of attrKeys) attributes[`a_${k}`] = `v_${k}`;
+  return { state: 'completed', stalls, result, context, attributes, counts, transactional, once };
 }

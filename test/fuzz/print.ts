@@ -76,6 +76,13 @@ export function printProgram(p: Program): string {
               : `${pad}ctx.state.set('k_${s.id}', 'v_${s.id}');`,
           );
           break;
+        case 'attr':
+          lines.push(
+            s.inStep
+              ? `${pad}await ctx.step('sa_${s.id}', () => ctx.setAttributes({ a_${s.id}: 'v_${s.id}' }));`
+              : `${pad}await ctx.setAttributes({ a_${s.id}: 'v_${s.id}' });`,
+          );
+          break;
         case 'get':
           lines.push(`${pad}ctx.state.get('${stateKey(s.ref)}'); // ${s.id}`);
           break;

@@ -103,6 +103,13 @@ export interface SetNode {
   inStep: boolean;
 }
 
+/** `ctx.setAttributes({ a_<id>: 'v_<id>' })`, in workflow code or (`inStep`) inside a `ctx.step` body. */
+export interface AttrNode {
+  k: 'attr';
+  id: string;
+  inStep: boolean;
+}
+
 /**
  * `ctx.state.get('k<ref>')` where `ref` is an earlier set node (or a key never set); `raw:<key>`
  * reads `<key>` itself (`constructor`, `__proto__`, `toString`: never set, so `undefined`).
@@ -156,6 +163,7 @@ export type Stmt =
   | CallNode
   | NestedNode
   | SetNode
+  | AttrNode
   | GetNode
   | LimitedNode
   | OnceNode

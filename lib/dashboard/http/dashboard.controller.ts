@@ -1,6 +1,6 @@
 import { Get, Injectable, Query, Req, Res } from '@nestjs/common';
 import { InvalidOptionsError } from '../../errors/invalid-options.error.js';
-import { beforeOf, one, type QueryParams, stateOf } from './params.js';
+import { attributesOf, beforeOf, one, type QueryParams, stateOf } from './params.js';
 import { ViewContexts } from './view-contexts.js';
 import { RunListStore } from '../../inspection/run-list.store.js';
 import { overviewView } from '../views/overview.view.js';
@@ -42,10 +42,11 @@ export class DashboardController {
     const workflow = one(q, 'workflow');
     if ((key?.length ?? 0) > 512 || (workflow?.length ?? 0) > 200)
       throw new InvalidOptionsError('Filter too long.');
-    const filter = { state: stateOf(q), workflow, key, before: beforeOf(q) };
+    const { terms, attributes } = attributesOf(q);
+    const filter = { state: stateOf(q), workflow, key, before: beforeOf(q), attr: terms };
     const [names, runs] = await Promise.all([
       this.store.workflowNames(),
-      this.store.list(filter, this.pageSize),
+      this.store.list({ ...filter, attributes }, this.pageSize),
     ]);
     return sendHtml(res, runsView(this.views.of(req, res, q), filter, names, runs, this.pageSize));
   }

@@ -4,6 +4,8 @@ import type { KeptParams } from '../views/pager.view.js';
 import { RUN_STATES, type WorkflowState } from '../../database/entities/workflow.entity.js';
 import { MAX_KEY_LENGTH, MAX_WORKFLOW_NAME_LENGTH } from '../../definitions/client-arguments.js';
 import { unstorableText } from '../../util/serialization.util.js';
+import { parseAttributeTerms, type SearchAttributes } from '../../definitions/search-attributes.js';
+import { SearchAttributeError } from '../../errors/search-attribute.error.js';
 
 /** Query parameters as Nest passes them. */
 export type QueryParams = Record<string, string | string[] | undefined>;
@@ -46,6 +48,22 @@ export function stateOf(q: QueryParams): WorkflowState | undefined {
     throw new InvalidOptionsError(`Unknown state "${s}".`);
   }
   return s as WorkflowState | undefined;
+}
+
+/**
+ * The `attr` filter terms (`key=text`, `key:=42`; repeat the parameter for more), as given, and the
+ * filter they make (a refused term is a 400).
+ */
+export function attributesOf(q: QueryParams): { terms: string[]; attributes?: SearchAttributes } {
+  const raw = q.attr;
+  const given = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : [];
+  const terms = given.filter((t) => t !== '').map((t) => textParam(t, 'attr'));
+  try {
+    return { terms, attributes: parseAttributeTerms(terms, '"attr"') };
+  } catch (err) {
+    if (err instanceof SearchAttributeError) throw new InvalidOptionsError(err.message);
+    throw err;
+  }
 }
 
 /** The `before` keyset cursor, validated. */

@@ -8,6 +8,7 @@ import type {
 } from '../../inspection/run-rows.js';
 import { json, span, when } from '../../web/format.util.js';
 import { href, html, type SafeHtml, seg } from '../../web/html.util.js';
+import { attributeTerm } from '../../definitions/search-attributes.js';
 import { actionForm, layout, type ViewContext, badge } from './layout.view.js';
 import { branches } from './branch-summary.view.js';
 import { errorPreview } from './error-log.view.js';
@@ -110,6 +111,17 @@ export function runDetailView(ctx: ViewContext, d: RunDetailData): SafeHtml {
         r.deadline_at
           ? html`<dt>Deadline</dt>
               <dd>${when(r.deadline_at, ctx.now)}</dd>`
+          : ''
+      }
+      ${
+        Object.keys(r.attributes ?? {}).length
+          ? html`<dt>Attributes</dt>
+              <dd class="attributes">
+                ${Object.entries(r.attributes).map(([k, v]) => {
+                  const term = attributeTerm(k, v);
+                  return html`<a href="${href(ctx.base, '/runs', { attr: term })}">${term}</a> `;
+                })}
+              </dd>`
           : ''
       }
       ${

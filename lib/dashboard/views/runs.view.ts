@@ -11,6 +11,19 @@ export interface RunsFilter {
   workflow?: string;
   key?: string;
   before?: string;
+  /** Attribute filter terms (`customerId=c-42`, `amount:=42`), as given. */
+  attr?: string[];
+}
+
+/** A link to the runs list with filter `f` (every attribute term kept) and cursor `before`. */
+function runsHref(base: string, f: RunsFilter, before?: string): string {
+  const link = new URL(
+    href(base, '/runs', { state: f.state, workflow: f.workflow, key: f.key }),
+    'http://x',
+  );
+  for (const term of f.attr ?? []) link.searchParams.append('attr', term);
+  if (before !== undefined) link.searchParams.set('before', before);
+  return `${link.pathname}${link.search}`;
 }
 
 /** Links of a runs list filtered by workflow: its definition graph, bulk retry and bulk cancel. */
@@ -53,6 +66,12 @@ export function runsView(
       >
       <label>Key prefix<input name="key" value="${f.key ?? ''}" placeholder="order-" /></label>
       ${ctx.refresh ? html`<input type="hidden" name="refresh" value="${ctx.refresh}" />` : ''}
+      ${[...(f.attr ?? []), ''].map(
+        (term) =>
+          html`<label
+            >Attribute<input name="attr" value="${term}" placeholder="customerId=c-42"
+          /></label>`,
+      )}
       <button type="submit">Filter</button> <a href="${ctx.base}/runs">Reset</a>
     </form>
     <div class="toolbar">
@@ -60,8 +79,8 @@ export function runsView(
     </div>
     ${f.workflow ? workflowLinks(ctx, f, Boolean(bulk)) : ''} ${runTable(ctx, runs)}
     <p>
-      ${f.before ? html`<a href="${href(ctx.base, '/runs', { state: f.state, workflow: f.workflow, key: f.key })}">« Newest</a> ` : ''}
-      ${older ? html`<a rel="next" href="${href(ctx.base, '/runs', { state: f.state, workflow: f.workflow, key: f.key, before: older })}">Older »</a>` : ''}
+      ${f.before ? html`<a href="${runsHref(ctx.base, f)}">« Newest</a> ` : ''}
+      ${older ? html`<a rel="next" href="${runsHref(ctx.base, f, older)}">Older »</a>` : ''}
     </p>`;
   return layout(ctx, 'runs', 'Runs', content);
 }

@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import type { SearchAttributes } from '../../definitions/search-attributes.js';
 
 /**
  * Every state of a run, in the order they are listed to people (the dashboard, error messages):
@@ -62,6 +63,8 @@ export class WorkflowEntity {
   @Column('text', { nullable: true }) version: string | null;
   /** The run `client.fork` copied this one from. */
   @Column('bigint', { name: 'forked_from', nullable: true }) forkedFrom: string | null;
+  /** The run's search attributes (`ctx.setAttributes`), indexed for `client.list({ attributes })`. */
+  @Column('jsonb') attributes: SearchAttributes;
   @Column('bigint', { name: 'parent_execution_log_id', nullable: true }) parentExecutionLogId:
     string | null;
   @Column('timestamptz', { name: 'created_at' }) createdAt: Date;
