@@ -287,6 +287,36 @@ describe('limit store (e2e, PostgreSQL)', () => {
     expect((await admin.get('one')).waiting.map((w) => w.runId)).toContain(w2.runId);
   });
 
+  it('should wake the head when a woken waiter is behind it (a higher priority queued since)', async () => {
+    const [h, late, x, head] = await Promise.all([
+      lockedRun(),
+      lockedRun(),
+      lockedRun(),
+      lockedRun(),
+    ]);
+    expect((await limits.acquire(req(h, 'one', 'behind'))).kind).toBe('admitted');
+    expect((await limits.acquire({ ...req(late, 'one', 'behind'), priority: 5 })).kind).toBe(
+      'waiting',
+    );
+    await park(late.runId);
+    expect(await limits.release(h.runId, h.owner, ['step$call'])).toBe(1); // late is on its way
+    // Before its pass comes back, a run of a higher priority takes the free slot and another one
+    // queues ahead of it.
+    expect((await limits.acquire(req(x, 'one', 'behind'))).kind).toBe('admitted');
+    expect((await limits.acquire(req(head, 'one', 'behind'))).kind).toBe('waiting');
+    await park(head.runId);
+    woken.length = 0;
+    // x's release must wake the head: late's pass will be refused (head is ahead of it), and no
+    // other release comes to wake the head (before: nobody until the recovery sweep).
+    expect(await limits.release(x.runId, x.owner, ['step$call'])).toBe(1);
+    await eventually(async () => woken.includes(head.runId), 5_000, 'the wake-up of the head');
+    const lateBack = { runId: late.runId, owner: await resume(late.runId) };
+    const refused = await limits.acquire({ ...req(lateBack, 'one', 'behind'), priority: 5 });
+    expect(refused).toMatchObject({ kind: 'waiting', ahead: 1 });
+    const headBack = { runId: head.runId, owner: await resume(head.runId) };
+    expect((await limits.acquire(req(headBack, 'one', 'behind'))).kind).toBe('admitted');
+  });
+
   it('should free the slot of a dead worker at the next sweep and wake the waiter', async () => {
     const dead = await lockedRun('w-dead');
     expect((await limits.acquire(req(dead, 'one', 'reap'))).kind).toBe('admitted');
