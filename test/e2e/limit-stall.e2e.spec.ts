@@ -47,6 +47,12 @@ class StallWorkflows {
       { limit: 'single' },
     );
   }
+
+  /** One step under `short` (a 5 ms window: its guard is 0 ms, below any database round trip). */
+  @Workflow('stall.short')
+  async short(): Promise<string> {
+    return this.ctx.step('call', () => 'ok', { limit: 'short' });
+  }
 }
 
 /**
@@ -73,6 +79,7 @@ describe('limited step after a stalled admission (e2e)', () => {
         limits: {
           api: { rate: { limit: 5, per: '1s' } },
           single: { rate: { limit: 1, per: '1s' } },
+          short: { rate: { limit: 5, per: '5ms' } },
         },
         database: { ...base.database, poolSize: 8 },
       },
@@ -140,5 +147,12 @@ describe('limited step after a stalled admission (e2e)', () => {
     ).map((r) => Number(r.started_ms));
     expect(starts).toHaveLength(2);
     expect(Math.abs(starts[1] - starts[0])).toBeGreaterThanOrEqual(1_000);
+  }, 60_000);
+
+  it('should start the body of a step whose window is shorter than a round trip (no endless asking)', async () => {
+    // Every grant of a 5 ms window is late (its guard is 0 ms): asking again for as long as the
+    // grant is late never ends (before: the pass spun on new grants, the run never completed).
+    const handle = await client.start('stall.short', { key: 'short' });
+    await expect(handle.result({ timeout: '15s' })).resolves.toBe('ok');
   }, 60_000);
 });
