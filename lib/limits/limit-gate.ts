@@ -74,6 +74,10 @@ export class LimitGate {
         // 10 ms has none) makes every grant late; asking on would never start the body.
         for (let asked = 0; late() && asked < MAX_LATE_GRANTS; asked++) {
           this.metrics.limitLateGrants.inc({ limit: claims[0].name });
+          // The step's slots go too: the acquire grants no rate on a slot held already (a limit
+          // with a concurrency and a rate: the late grant was used as it was).
+          if ((await this.store.release(scope.run.id, scope.owner, [stepName])) === null)
+            scope.lockLost();
           got = await this.admit(scope, stepName, claims);
         }
       })();
