@@ -20,8 +20,9 @@ export const WAKE_PENDING_MS = 2_000;
  * The wake and acquire functions of migration 1763900000210: those of 1763900000170, patched so
  * that a waiter is notified once per wake-up, not once per wake call:
  *
- * - the wake function stamps `woken_at` on the waiters it notifies, skips those woken within
- *   {@link WAKE_PENDING_MS} and counts them against the room it hands out;
+ * - the wake function stamps `woken_at` on the waiters it notifies; those woken within
+ *   {@link WAKE_PENDING_MS} keep their place in the room it hands out (to the first waiters in
+ *   the acquire's order) but are not notified again;
  * - the acquire function clears `woken_at` when it (re-)queues a waiter: its pass came back.
  *
  * Before, each recovery sweep of each worker process and each release re-notified every waiter that
@@ -31,27 +32,22 @@ export const WAKE_PENDING_MS = 2_000;
  */
 export function wakePendingFunctionsSql(s: string): string[] {
   const slots = `${s}.chrono_forge_limit_slots`;
-  const wf = `${s}.chrono_forge_workflows`;
   const [wake, acquire] = flowFunctionsSql(s);
   const pending = `q.woken_at > t - interval '${WAKE_PENDING_MS} milliseconds'`;
+  // NOTE: the room goes to the first waiters in the acquire's order, pending or not; only those
+  // not pending are notified. Subtracting every pending waiter from the room (before) starved a
+  // waiter queued ahead of a pending one (a higher priority, an older run of an ordered lock): the
+  // pending one's pass is refused and re-queued, and nobody woke the head until a recovery sweep.
   let w = patch(
     wake,
-    `      IF avail <= 0 THEN RETURN 0; END IF;
-      FOR r IN SELECT q.run_id FROM`,
-    `      IF avail <= 0 THEN RETURN 0; END IF;
-      SELECT avail - count(*) INTO avail FROM ${slots} q JOIN ${wf} w ON w.id = q.run_id
-        AND w.state IN ('idle', 'running')
-        WHERE q.name = p_name AND q.key = p_key AND q.state = 'waiting' AND ${pending};
-      IF avail <= 0 THEN RETURN 0; END IF;
-      FOR r IN SELECT q.id, q.run_id FROM`,
+    `      FOR r IN SELECT q.run_id FROM`,
+    `      FOR r IN SELECT q.id, q.run_id, coalesce(${pending}, false) AS pending FROM`,
   );
   w = patch(
     w,
-    `WHERE q.name = p_name AND q.key = p_key AND q.state = 'waiting'
-          ORDER BY`,
-    `WHERE q.name = p_name AND q.key = p_key AND q.state = 'waiting'
-            AND NOT coalesce(${pending}, false)
-          ORDER BY`,
+    `        PERFORM pg_notify(`,
+    `        CONTINUE WHEN r.pending;
+        PERFORM pg_notify(`,
   );
   w = patch(
     w,
@@ -94,6 +90,7 @@ export function restampFunctionSql(s: string): string {
       SELECT k.recent INTO rec FROM ${keys} k WHERE k.name = p_name AND k.key = p_key FOR UPDATE;
       IF NOT FOUND THEN RETURN false; END IF;
       SELECT coalesce(l.override, l.declared) INTO cfg FROM ${limits} l WHERE l.name = p_name;
+      IF cfg->'rate' IS NULL THEN RETURN true; END IF; -- a concurrency only: no grant to move
       t := clock_timestamp();
       FOR win IN SELECT * FROM jsonb_array_elements(coalesce(cfg->'rate', '[]'::jsonb)) LOOP
         SELECT count(*) INTO cnt FROM unnest(coalesce(rec, '{}')) e

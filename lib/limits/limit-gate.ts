@@ -10,6 +10,12 @@ import { SINGLETON_HOLDER } from './limit.sql.js';
 export const RUN_HOLDER = '$run';
 /** How long before a rate window opens a parked run is woken, and waits in its pass instead. */
 export const RATE_WAKE_LEAD_MS = 200;
+/**
+ * How many late rate grants one step attempt gives up and asks again for; the body starts after
+ * the last one, late or not (the process keeps stalling, or the window's guard is shorter than a
+ * round trip to the database).
+ */
+export const MAX_LATE_GRANTS = 3;
 /** Log recording that the run was admitted by its run-level rate limit (once per run). */
 export const RATE_ADMITTED_LOG = '$limit$rate';
 /** Log recording that the run took its singleton slot (`mode: 'queue'`; held for its life). */
@@ -44,7 +50,7 @@ export class LimitGate {
    * Admits one attempt of step `stepName` by its `limit` option (keys already computed, or none).
    * Returns what to call right before the body starts: with a rate grant that the body could not
    * use within the window's guard (the process stalled: CPU starved, GC), it moves the grant to
-   * that moment if the windows have room, or else asks again.
+   * that moment if the windows have room, or else asks again (up to {@link MAX_LATE_GRANTS} times).
    */
   async admitStep(
     scope: RunScope,
@@ -64,9 +70,15 @@ export class LimitGate {
         // key's recent grants and do nothing (found by the limits acceptance at load 14: a worker
         // stalled > 1 s between grant and body, 4 bodies in one second). Asking again every time
         // instead costs the rate under load (2.1/s of 3/s at load 13: most grants are late there).
-        while (late()) {
+        // NOTE: bounded: a window whose guard is shorter than the grant's round trip (a window under
+        // 10 ms has none) makes every grant late; asking on would never start the body.
+        for (let asked = 0; late() && asked < MAX_LATE_GRANTS; asked++) {
           this.metrics.limitLateGrants.inc({ limit: claims[0].name });
           if (got.grantedAt !== null && (await this.store.restamp(claims, got.grantedAt))) return;
+          // The step's slots go too: the acquire grants no rate on a slot held already (a limit
+          // with a concurrency and a rate: the late grant was used as it was).
+          if ((await this.store.release(scope.run.id, scope.owner, [stepName])) === null)
+            scope.lockLost();
           got = await this.admit(scope, stepName, claims);
         }
       })();

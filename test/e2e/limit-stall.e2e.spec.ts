@@ -47,6 +47,28 @@ class StallWorkflows {
       { limit: 'single' },
     );
   }
+
+  /** One step under `both` (a concurrency and 1 a second); its body records when it started. */
+  @Workflow('stall.both')
+  async both(): Promise<string> {
+    return this.ctx.step(
+      'call',
+      async () => {
+        await sql(`INSERT INTO "${schema}".paced_bodies (run, started_ms) VALUES ($1, $2)`, [
+          this.ctx.key,
+          Date.now(),
+        ]);
+        return 'ok';
+      },
+      { limit: 'both' },
+    );
+  }
+
+  /** One step under `short` (a 5 ms window: its guard is 0 ms, below any database round trip). */
+  @Workflow('stall.short')
+  async short(): Promise<string> {
+    return this.ctx.step('call', () => 'ok', { limit: 'short' });
+  }
 }
 
 /**
@@ -73,6 +95,8 @@ describe('limited step after a stalled admission (e2e)', () => {
         limits: {
           api: { rate: { limit: 5, per: '1s' } },
           single: { rate: { limit: 1, per: '1s' } },
+          short: { rate: { limit: 5, per: '5ms' } },
+          both: { concurrency: 5, rate: { limit: 1, per: '1s' } },
         },
         database: { ...base.database, poolSize: 8 },
       },
@@ -133,6 +157,38 @@ describe('limited step after a stalled admission (e2e)', () => {
     const a = await client.start('stall.paced', { key: 'paced-a' });
     await new Promise((r) => setTimeout(r, 1_500)); // A is inside its stalled grant
     const b = await client.start('stall.paced', { key: 'paced-b' });
+    for (const h of [a, b]) await expect(h.result({ timeout: '30s' })).resolves.toBe('ok');
+    expect(await sql(`SELECT 1 FROM "${schema}".stall_once`)).toHaveLength(0); // the stall fired
+    const starts = (
+      await sql<{ started_ms: string }>(`SELECT started_ms FROM "${schema}".paced_bodies`)
+    ).map((r) => Number(r.started_ms));
+    expect(starts).toHaveLength(2);
+    expect(Math.abs(starts[1] - starts[0])).toBeGreaterThanOrEqual(1_000);
+  }, 60_000);
+
+  it('should start the body of a step whose window is shorter than a round trip (no endless asking)', async () => {
+    // Every grant of a 5 ms window is late (its guard is 0 ms): asking again for as long as the
+    // grant is late never ends (before: the pass spun on new grants, the run never completed).
+    const handle = await client.start('stall.short', { key: 'short' });
+    await expect(handle.result({ timeout: '15s' })).resolves.toBe('ok');
+  }, 60_000);
+
+  it('should ask again for a late grant of a limit that also has a concurrency (its slot held)', async () => {
+    // As above, under a limit with a concurrency too: A holds its slot when it asks again, and the
+    // acquire skips the rate of a slot already held (before: no new grant, A's body a few ms from B's).
+    await sql(`DELETE FROM "${schema}".paced_bodies`);
+    await sql(`INSERT INTO "${schema}".stall_once VALUES (true)`);
+    await sql(`CREATE OR REPLACE FUNCTION "${schema}".stall_grant() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.name = 'both' AND EXISTS (SELECT 1 FROM "${schema}".stall_once) THEN
+          DELETE FROM "${schema}".stall_once;
+          PERFORM pg_sleep(3);
+        END IF;
+        RETURN NEW;
+      END $$`);
+    const a = await client.start('stall.both', { key: 'both-a' });
+    await new Promise((r) => setTimeout(r, 1_500)); // A is inside its stalled grant
+    const b = await client.start('stall.both', { key: 'both-b' });
     for (const h of [a, b]) await expect(h.result({ timeout: '30s' })).resolves.toBe('ok');
     expect(await sql(`SELECT 1 FROM "${schema}".stall_once`)).toHaveLength(0); // the stall fired
     const starts = (

@@ -6,7 +6,6 @@ import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
 import { toStoredLimits } from '../../lib/options/limit-options.js';
 import { LimitStore, type LimitRequest } from '../../lib/limits/limit.store.js';
 import { WorkflowLimits } from '../../lib/limits/workflow-limits.js';
-import { WAKE_PENDING_MS } from '../../migrations/1763900000210-limit-wake-pending.js';
 import { bootApp } from '../support/app.js';
 import { cleanup, DATABASE_URL, eventually, sql, uniqueName } from '../support/env.js';
 
@@ -242,49 +241,6 @@ describe('limit store (e2e, PostgreSQL)', () => {
       sixth.kind === 'waiting' && sixth.wakeAt ? sixth.wakeAt.getTime() - Date.now() : -1;
     expect(wait6).toBeGreaterThan(7_500);
     expect(wait6).toBeLessThanOrEqual(10_100);
-  });
-
-  it('should notify a woken waiter once until its pass comes back, and again after the pending time', async () => {
-    const [h, w1, w2] = await Promise.all([lockedRun(), lockedRun(), lockedRun()]);
-    expect((await limits.acquire(req(h, 'one', 'once'))).kind).toBe('admitted');
-    for (const r of [w1, w2]) {
-      expect((await limits.acquire(req(r, 'one', 'once'))).kind).toBe('waiting');
-      await park(r.runId);
-    }
-    woken.length = 0;
-    expect(await limits.release(h.runId, h.owner, ['step$call'])).toBe(1);
-    // Sweeps of three worker processes, several times, while w1's wake-up job is still queued: the
-    // room is w1's, so neither w1 again nor w2 is notified (before: one notification per sweep).
-    let more = 0;
-    for (let i = 0; i < 6; i++) more += (await limits.sweep()).woken;
-    expect(more).toBe(0);
-    await eventually(async () => woken.includes(w1.runId), 5_000, 'the wake-up of the head');
-    await new Promise((r) => setTimeout(r, 200)); // every notification sent has arrived
-    expect(woken.filter((id) => id === w1.runId)).toHaveLength(1);
-    expect(woken).not.toContain(w2.runId);
-    // The wake-up is lost (no pass came back): past the pending time the sweep sends it again.
-    await sql(
-      `UPDATE "${schema}".chrono_forge_limit_slots SET woken_at = woken_at - interval '${WAKE_PENDING_MS + 100} milliseconds'
-       WHERE run_id = $1`,
-      [w1.runId],
-    );
-    expect((await limits.sweep()).woken).toBe(1);
-    await eventually(
-      async () => woken.filter((id) => id === w1.runId).length === 2,
-      5_000,
-      'the second wake-up',
-    );
-    // w1's pass comes back and is refused (a newcomer's priority, say): queued again, it is woken by
-    // the next release at once, not only after the pending time.
-    const w1b = { runId: w1.runId, owner: await resume(w1.runId) };
-    const [row] = await sql<{ woken_at: Date | null }>(
-      `SELECT woken_at FROM "${schema}".chrono_forge_limit_slots WHERE run_id = $1`,
-      [w1.runId],
-    );
-    expect(row.woken_at).not.toBeNull();
-    const back = await limits.acquire(req(w1b, 'one', 'once'));
-    expect(back.kind).toBe('admitted');
-    expect((await admin.get('one')).waiting.map((w) => w.runId)).toContain(w2.runId);
   });
 
   it('should free the slot of a dead worker at the next sweep and wake the waiter', async () => {

@@ -56,8 +56,9 @@ describe('flow options (singleton, debounce, priority)', () => {
     const [wake, acquire] = wakePendingFunctionsSql('"s"');
     expect(wake).toContain('CREATE OR REPLACE FUNCTION "s".chrono_forge_limit_wake');
     expect(wake).toContain('SET woken_at = t WHERE id = r.id');
-    expect(wake).toMatch(/SELECT avail - count\(\*\) INTO avail/);
-    expect(wake).toContain('AND NOT coalesce(q.woken_at >');
+    expect(wake).toContain('coalesce(q.woken_at > t -');
+    expect(wake).toMatch(/CONTINUE WHEN r\.pending;\s+PERFORM pg_notify/);
+    expect(wake).not.toContain('avail - count(*)');
     expect(acquire).toContain('priority = EXCLUDED.priority, woken_at = NULL;');
   });
 });
