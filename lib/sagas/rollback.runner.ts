@@ -198,8 +198,11 @@ export class RollbackRunner {
         );
     }
     const ended = !(collect.fault || scope.fault || scope.halted || scope.lost || scope.crashed);
+    // NOTE: `compensated` tells the cleanup whether a compensation ran (completed or exhausted
+    // its retries): a rollback asked for with nothing to compensate left the state as it was.
+    const ranAny = compensated.length + failed.length > 0;
     if (ended && run.compensation?.cause === 'cancelled' && scope.definition.onCancel)
-      await runStorage.run(scope, () => this.cleanUp(scope, compensates, failed));
+      await runStorage.run(scope, () => this.cleanUp(scope, ranAny, failed));
     await scope.settle();
     if (scope.crashed) return undefined;
     if (scope.lost) return 'lock_lost';
