@@ -42,9 +42,10 @@ const clamp = (v: number, min: number, max: number) => Math.min(max, Math.max(mi
  * re-kicks children that never started, and wakes the parent once every branch is sealed and its
  * children are done as the merge's `mode` counts them (see `mergeState`): in the default mode also
  * as soon as a child was cancelled or rolled back (`compensated`), as neither ever completes (the
- * parent's merge then raises `CancelledChildError` or `ChildWorkflowFailedError`). A poll whose fencing token was superseded by a newer merge, or whose
- * parent is no longer `idle` or `running` (completed, failed, stalled, cancelled), stops silently:
- * a retried parent replays its merge, which starts a new poller.
+ * parent's merge then raises `CancelledChildError` or `ChildWorkflowFailedError`). A poll whose
+ * fencing token was superseded by a newer merge, or whose parent is no longer `idle` or `running`
+ * (completed, failed, stalled, cancelled), stops silently: a retried parent replays its merge,
+ * which starts a new poller.
  */
 @Injectable()
 export class BranchMergeJob {

@@ -25,9 +25,10 @@ export interface MergeOptions {
   /**
    * `failFast`: the merge throws `ChildWorkflowFailedError` at the first child that failed, was
    * cancelled or rolled back. `collect`: the merge waits until every child ended (completed,
-   * failed, cancelled or compensated) and returns them all. Unset: it waits until every child completed (a failed child
-   * keeps it waiting for a retry; a cancelled one throws `CancelledChildError`, one that failed
-   * and rolled back throws `ChildWorkflowFailedError` with `childState` `compensated`).
+   * failed, cancelled or compensated) and returns them all. Unset: it waits until every child
+   * completed (a failed child keeps it waiting for a retry; a cancelled one throws
+   * `CancelledChildError`, one that failed and rolled back throws `ChildWorkflowFailedError` with
+   * `childState` `compensated`).
    */
   mode?: MergeMode;
 }

@@ -24,7 +24,7 @@ export interface BranchCounts {
   failed: number;
   /** Children failed and rolled back: like a cancelled one, such a child never completes. */
   compensated: number;
-  /** Children not ended yet (neither completed, failed nor cancelled). */
+  /** Children not ended yet (neither completed, failed, cancelled nor compensated). */
   unfinished: number;
 }
 
@@ -119,7 +119,7 @@ export class BranchStore {
     return { toEnqueue, conflicts };
   }
 
-  /** Child counts of each branch log (`failed`: also a child that failed and rolled back, `compensated`). */
+  /** Child counts of each branch log (`failed` includes the `compensated` children). */
   async counts(branchLogIds: string[]): Promise<BranchCounts[]> {
     const rows = await this.store.query<BranchCounts>(
       `SELECT b.id AS "branchLogId", count(w.id)::int AS total,

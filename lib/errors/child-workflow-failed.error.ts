@@ -4,8 +4,8 @@ import { ChronoForgeError } from './chrono-forge.error.js';
  * Raised by `ctx.call()` (and a child handle's `result()`) when the child run failed, was
  * cancelled or failed and rolled back (`compensated`), by `ctx.merge(…, { mode: 'failFast' })` at
  * the first child of the merged branches that did, and by a merge without `mode` at the first
- * child that rolled back (it never completes). Carries the child's key, its state and its error. Replays raise it again (the outcome
- * is recorded); caught, the workflow goes on.
+ * child that rolled back (it never completes). Carries the child's key, its state and its error.
+ * Replays raise it again (the outcome is recorded); caught, the workflow goes on.
  *
  * @publicApi
  */
