@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { MergeJobData } from '../queue/job-data.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { TimerStore } from '../timers/timer.store.js';
-import { BranchStore } from './branch.store.js';
+import { type BranchCounts, BranchStore } from './branch.store.js';
 import { mergeState } from './branch-specs.js';
 
 /** Children never picked up for this long are re-enqueued. */
@@ -40,10 +40,12 @@ const clamp = (v: number, min: number, max: number) => Math.min(max, Math.max(mi
 /**
  * chrono_forge's BranchMergeJob: polls the children of merged branches with an adaptive delay,
  * re-kicks children that never started, and wakes the parent once every branch is sealed and its
- * children are done as the merge's `mode` counts them (see `mergeState`), or as soon as a child was cancelled (the parent's merge then raises
- * `CancelledChildError`). A poll whose fencing token was superseded by a newer merge, or whose
- * parent is no longer `idle` or `running` (completed, failed, stalled, cancelled), stops silently:
- * a retried parent replays its merge, which starts a new poller.
+ * children are done as the merge's `mode` counts them (see `mergeState`): in the default mode also
+ * as soon as a child was cancelled or rolled back (`compensated`), as neither ever completes (the
+ * parent's merge then raises `CancelledChildError` or `ChildWorkflowFailedError`). A poll whose
+ * fencing token was superseded by a newer merge, or whose parent is no longer `idle` or `running`
+ * (completed, failed, stalled, cancelled), stops silently: a retried parent replays its merge,
+ * which starts a new poller.
  */
 @Injectable()
 export class BranchMergeJob {
@@ -61,9 +63,8 @@ export class BranchMergeJob {
     if (logs.length !== ids.length || logs.some((l) => l.metadata.poll_token !== token)) return;
     if (!POLLED_PARENT_STATES.has(logs[0].parent_state)) return;
     const counts = await this.branches.counts(ids);
-    const sum = (
-      k: 'pending' | 'neverStarted' | 'running' | 'total' | 'cancelled' | 'failed' | 'unfinished',
-    ) => counts.reduce((a, c) => a + c[k], 0);
+    const sum = (k: Exclude<keyof BranchCounts, 'branchLogId'>) =>
+      counts.reduce((a, c) => a + c[k], 0);
     const pending = sum('pending');
     const neverStarted = sum('neverStarted');
     const cancelled = sum('cancelled');
@@ -77,7 +78,13 @@ export class BranchMergeJob {
       spawned: sum('total'),
       sealed,
     };
-    const totals = { pending, cancelled, failed: sum('failed'), unfinished: sum('unfinished') };
+    const totals = {
+      pending,
+      cancelled,
+      failed: sum('failed'),
+      compensated: sum('compensated'),
+      unfinished: sum('unfinished'),
+    };
     if (sealed && mergeState(data.mode, totals) !== 'wait') {
       await this.branches.recordPoll(ids, token, this.record(base, prev, null, 0, 0, null));
       const woken = await this.timers.requestWake(parentId);

@@ -23,10 +23,12 @@ export interface MergeOptions {
   /** Longest delay between two polls. @default '5m' */
   maxInterval?: Duration;
   /**
-   * `failFast`: the merge throws `ChildWorkflowFailedError` at the first child that failed or was
-   * cancelled. `collect`: the merge waits until every child ended (completed, failed or
-   * cancelled) and returns them all. Unset: it waits until every child completed (a failed child
-   * keeps it waiting for a retry; a cancelled one throws `CancelledChildError`).
+   * `failFast`: the merge throws `ChildWorkflowFailedError` at the first child that failed, was
+   * cancelled or rolled back. `collect`: the merge waits until every child ended (completed,
+   * failed, cancelled or compensated) and returns them all. Unset: it waits until every child
+   * completed (a failed child keeps it waiting for a retry; a cancelled one throws
+   * `CancelledChildError`, one that failed and rolled back throws `ChildWorkflowFailedError` with
+   * `childState` `compensated`).
    */
   mode?: MergeMode;
 }
@@ -94,23 +96,28 @@ export function spawnFrame(name: string): BranchFrame {
 export interface MergeCounts {
   pending: number;
   cancelled: number;
+  /** Failed children, `compensated` ones included. */
   failed: number;
+  /** Children that failed and rolled back (also counted in `failed`). */
+  compensated: number;
   unfinished: number;
 }
 
+/** What a sealed merge does next (see {@link mergeState}). */
+export type MergeState = 'done' | 'fail' | 'cancelled' | 'compensated' | 'wait';
+
 /**
- * Whether a sealed merge is done (`done`), must fail (`fail`: failFast saw a failure; `cancelled`:
- * the default mode saw a cancelled child) or waits.
+ * Whether a sealed merge is done (`done`), must fail (`fail`: failFast saw a failure; in the
+ * default mode, `cancelled`: a child was cancelled, `compensated`: one failed and rolled back —
+ * neither ever completes, and `client.retry` does not run a rolled-back run forward) or waits.
  */
-export function mergeState(
-  mode: MergeMode | undefined,
-  c: MergeCounts,
-): 'done' | 'fail' | 'cancelled' | 'wait' {
+export function mergeState(mode: MergeMode | undefined, c: MergeCounts): MergeState {
   if (mode === 'collect') return c.unfinished === 0 ? 'done' : 'wait';
   if (mode === 'failFast') {
     if (c.failed + c.cancelled > 0) return 'fail';
     return c.pending === 0 ? 'done' : 'wait';
   }
   if (c.cancelled > 0) return 'cancelled';
+  if (c.compensated > 0) return 'compensated';
   return c.pending === 0 ? 'done' : 'wait';
 }

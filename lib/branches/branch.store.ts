@@ -20,9 +20,11 @@ export interface BranchCounts {
   running: number;
   /** Children cancelled: they never complete, so the merge cannot. */
   cancelled: number;
-  /** Children failed. */
+  /** Children failed, or failed and rolled back (`compensated`). */
   failed: number;
-  /** Children not ended yet (neither completed, failed nor cancelled). */
+  /** Children failed and rolled back: like a cancelled one, such a child never completes. */
+  compensated: number;
+  /** Children not ended yet (neither completed, failed, cancelled nor compensated). */
   unfinished: number;
 }
 
@@ -117,7 +119,7 @@ export class BranchStore {
     return { toEnqueue, conflicts };
   }
 
-  /** Child counts of each branch log (`failed`: also a child that failed and rolled back). */
+  /** Child counts of each branch log (`failed` includes the `compensated` children). */
   async counts(branchLogIds: string[]): Promise<BranchCounts[]> {
     const rows = await this.store.query<BranchCounts>(
       `SELECT b.id AS "branchLogId", count(w.id)::int AS total,
@@ -126,6 +128,7 @@ export class BranchStore {
          count(w.id) FILTER (WHERE w.state = 'running')::int AS running,
          count(w.id) FILTER (WHERE w.state = 'cancelled')::int AS cancelled,
          count(w.id) FILTER (WHERE w.state IN ('failed', 'compensated'))::int AS failed,
+         count(w.id) FILTER (WHERE w.state = 'compensated')::int AS compensated,
          count(w.id) FILTER (WHERE w.state NOT IN ('completed', 'failed', 'cancelled', 'compensated'))::int AS unfinished
        FROM unnest($1::bigint[]) AS b(id)
        LEFT JOIN ${this.store.wf} w ON w.parent_execution_log_id = b.id

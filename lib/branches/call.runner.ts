@@ -75,15 +75,10 @@ export class CallRunner {
     stepName: string,
     input: unknown,
   ): Promise<R> {
-    scope.assertOwned();
-    const log = scope.logs.get(stepName);
-    if (log?.state === 'completed') {
-      await scope.replayTurn(log.id);
-      return this.outcome<R>(log);
-    }
-    scope.assertCanWork();
-    const started = await this.startOnce(scope, def, stepName, input, log, true);
-    return this.await<R>(scope, stepName, started.log, started.child);
+    return this.replayOr<R>(scope, stepName, async (log) => {
+      const started = await this.startOnce(scope, def, stepName, input, log, true);
+      return this.await<R>(scope, stepName, started.log, started.child);
+    });
   }
 
   /** Runs `child$` step `stepName`: starts the child once and returns its handle. */
@@ -130,6 +125,34 @@ export class CallRunner {
     linkStep: string,
     ref: { key: string; id: string },
   ): Promise<R> {
+    return this.replayOr<R>(scope, stepName, async (log) => {
+      const link = scope.logs.get(linkStep);
+      if (!link) throw new InvalidOptionsError(`join: the child step ${linkStep} is unknown.`);
+      const armed = await this.calls.armWake(scope.run.id, scope.owner, link.id, ref.id);
+      if (armed === null) throw new LockLostError(scope.run.id);
+      const child = await this.calls.child(link.id);
+      const metadata = { child_key: ref.key, child_id: ref.id };
+      const pending = log ?? {
+        id: '',
+        step_name: stepName,
+        state: 'pending',
+        attempts: 0,
+        metadata,
+      };
+      return this.await<R>(scope, stepName, { ...pending, result: null } as LogRow, child);
+    });
+  }
+
+  /**
+   * The replay prologue of a step that waits for a child (`call$`, `join$`): its recorded outcome
+   * when it completed (returned, or the child's failure raised again, in replay order), else
+   * `run` with the step's log so far, once the pass may do new work.
+   */
+  private async replayOr<R>(
+    scope: RunScope,
+    stepName: string,
+    run: (log: LogRow | undefined) => Promise<R>,
+  ): Promise<R> {
     scope.assertOwned();
     const log = scope.logs.get(stepName);
     if (log?.state === 'completed') {
@@ -137,14 +160,7 @@ export class CallRunner {
       return this.outcome<R>(log);
     }
     scope.assertCanWork();
-    const link = scope.logs.get(linkStep);
-    if (!link) throw new InvalidOptionsError(`join: the child step ${linkStep} is unknown.`);
-    const armed = await this.calls.armWake(scope.run.id, scope.owner, link.id, ref.id);
-    if (armed === null) throw new LockLostError(scope.run.id);
-    const child = await this.calls.child(link.id);
-    const metadata = { child_key: ref.key, child_id: ref.id };
-    const pending = log ?? { id: '', step_name: stepName, state: 'pending', attempts: 0, metadata };
-    return this.await<R>(scope, stepName, { ...pending, result: null } as LogRow, child);
+    return run(log);
   }
 
   /**

@@ -23,7 +23,7 @@ export class CallStore {
   private readonly childSql: string;
   private readonly armSql: string;
   private readonly pageSql: string;
-  private readonly firstFailedSql: string;
+  private readonly firstEndedSql: string;
 
   constructor(private readonly store: WorkflowStore) {
     const { wf, errors, logs } = store;
@@ -36,8 +36,8 @@ export class CallStore {
          WHERE workflow_id = w.id ORDER BY id DESC LIMIT 1) e ON w.state IN ('failed', 'stalled', 'compensated')`;
     this.childSql = `${pick} WHERE w.parent_execution_log_id = $1 ORDER BY w.id LIMIT 1`;
     this.pageSql = `${pick} WHERE w.parent_execution_log_id = $1 AND w.id > $2 ORDER BY w.id LIMIT $3`;
-    this.firstFailedSql = `${pick} WHERE w.parent_execution_log_id = ANY($1::bigint[])
-       AND w.state IN ('failed', 'cancelled', 'compensated') ORDER BY w.finished_at, w.id LIMIT 1`;
+    this.firstEndedSql = `${pick} WHERE w.parent_execution_log_id = ANY($1::bigint[])
+       AND w.state = ANY($2::text[]) ORDER BY w.finished_at, w.id LIMIT 1`;
     // NOTE: the child's row is read FOR SHARE, so a completion in flight is waited for and seen:
     // either the child ended (nothing armed) or its end finds the count armed and wakes the parent.
     this.armSql = `UPDATE ${logs} SET pending_children = 1, updated_at = now()
@@ -70,9 +70,9 @@ export class CallStore {
     }
   }
 
-  /** The child of the branch logs that failed or was cancelled first, if any. */
-  async firstFailed(logIds: string[]): Promise<CalledChild | null> {
-    const rows = await this.store.query<CalledChild>(this.firstFailedSql, [logIds]);
+  /** The child of the branch logs that ended first in one of `states`, if any. */
+  async firstEnded(logIds: string[], states: string[]): Promise<CalledChild | null> {
+    const rows = await this.store.query<CalledChild>(this.firstEndedSql, [logIds, states]);
     return rows[0] ?? null;
   }
 

@@ -21,6 +21,13 @@ import {
   type RecordedMerge,
 } from './merge-result.js';
 
+/** How a merge's error names a child's end. */
+const ENDED_HOW: Record<string, string> = {
+  failed: 'failed',
+  cancelled: 'was cancelled',
+  compensated: 'failed and was rolled back (compensated)',
+};
+
 /**
  * `ctx.merge()`: completes inline when the branches' children are done (as its `mode` counts
  * them) and returns their outcomes; otherwise starts a fenced BranchMergeJob and halts. The last
@@ -64,12 +71,13 @@ export class MergeRunner {
     scope.assertCanWork();
     const sealed = unique.every((n) => scope.logs.get(`branch$${n}`)?.state === 'completed');
     const counts = sealed ? await this.branches.counts(ids) : [];
-    const sum = (k: 'pending' | 'cancelled' | 'failed' | 'unfinished' | 'total') =>
+    const sum = (k: 'pending' | 'cancelled' | 'failed' | 'compensated' | 'unfinished' | 'total') =>
       counts.reduce((a, c) => a + c[k], 0);
     const totals = {
       pending: sum('pending'),
       cancelled: sum('cancelled'),
       failed: sum('failed'),
+      compensated: sum('compensated'),
       unfinished: sum('unfinished'),
     };
     const state = sealed ? mergeState(mode, totals) : 'wait';
@@ -83,16 +91,20 @@ export class MergeRunner {
         keys,
       );
     }
-    if (state === 'fail') {
+    if (state === 'fail' || state === 'compensated') {
+      // failFast: the first child that failed, was cancelled or rolled back. Default mode: the
+      // first that rolled back (`compensated`), which never completes, as a cancelled one.
       done({ counts: { total: 0, completed: 0, failed: 0 }, rows: null });
-      const child = await this.calls.firstFailed(ids);
+      const states = state === 'fail' ? ['failed', 'cancelled', 'compensated'] : ['compensated'];
+      const child = await this.calls.firstEnded(ids, states);
       const key = child?.key ?? '';
       const error = {
         errorClass: child?.error_class ?? null,
         message: child?.error_message ?? null,
       };
+      const how = state === 'fail' ? 'failed fast' : 'will never complete';
       throw new ChildWorkflowFailedError(
-        `merge(${unique.join(', ')}) failed fast: child run ${JSON.stringify(key)} ${child?.state === 'cancelled' ? 'was cancelled' : 'failed'}${error.message ? `: ${error.message}` : ''}.`,
+        `merge(${unique.join(', ')}) ${how}: child run ${JSON.stringify(key)} ${ENDED_HOW[child?.state ?? 'failed'] ?? 'failed'}${error.message ? `: ${error.message}` : ''}.`,
         key,
         child?.state ?? 'failed',
         error,

@@ -2,8 +2,10 @@ import { Observable } from 'rxjs';
 import { EVENT_PREFIX } from '../context/event-recorder.js';
 import type { WorkflowState } from '../database/entities/workflow.entity.js';
 import { assertSelector } from '../definitions/client-arguments.js';
+import { EventNotSetError } from '../errors/event-not-set.error.js';
 import { EventTimeoutError } from '../errors/event-timeout.error.js';
 import { InvalidOptionsError } from '../errors/invalid-options.error.js';
+import { WorkflowNotFoundError } from '../errors/workflow-not-found.error.js';
 import type { WorkflowStore } from '../persistence/workflow.store.js';
 import { type Duration, toMs } from '../util/duration.util.js';
 import { assertUserName } from '../util/names.util.js';
@@ -57,7 +59,12 @@ export class RunEventReader {
     const { logs } = store;
     const named = `workflow_id = $1 AND state = 'completed' AND (step_name = $2 OR starts_with(step_name, $2 || '#'))`;
     const nth = `COALESCE(NULLIF(split_part(step_name, '#', 2), '')::int, 1)`;
-    this.latestSql = `SELECT id, step_name, result FROM ${logs} WHERE ${named} ORDER BY ${nth} DESC, id DESC LIMIT 1`;
+    // NOTE: the run's state and its latest event are read in one snapshot: a run seen ended with
+    // no event never set it (an end commits after every event the run set).
+    this.latestSql =
+      `SELECT w.state, l.id, l.step_name, l.result FROM ${store.wf} w LEFT JOIN LATERAL ` +
+      `(SELECT id, step_name, result FROM ${logs} WHERE ${named} ORDER BY ${nth} DESC, id DESC LIMIT 1) l ` +
+      'ON true WHERE w.id = $1';
     this.allSql =
       // Only an event's value is read: other step results can be large and are not streamed.
       `SELECT l.id, l.step_name, CASE WHEN starts_with(l.step_name, '${EVENT_PREFIX}') THEN l.result END AS result, ` +
@@ -78,8 +85,14 @@ export class RunEventReader {
     const deadline = Date.now() + timeoutMs;
     let delay = 20;
     for (;;) {
-      const [row] = await this.store.query<EventRow>(this.latestSql, [id, EVENT_PREFIX + name]);
-      if (row) return deserializeValue<T>(row.result as StoredValue);
+      const [row] = await this.store.query<{
+        state: WorkflowState;
+        id: string | null;
+        result: StoredValue | null;
+      }>(this.latestSql, [id, EVENT_PREFIX + name]);
+      if (!row) throw new WorkflowNotFoundError(`Run "${key}" no longer exists.`);
+      if (row.id !== null) return deserializeValue<T>(row.result as StoredValue);
+      if (FINAL.has(row.state)) throw new EventNotSetError(key, name, row.state);
       if (Date.now() >= deadline) throw new EventTimeoutError(key, name, timeoutMs);
       await sleep(Math.min(delay, Math.max(1, deadline - Date.now())));
       delay = Math.min(delay * 2, 500);

@@ -1,3 +1,4 @@
+import { isTransientDatabaseError } from '../database/transient-error.js';
 import { ResultTimeoutError } from '../errors/result-timeout.error.js';
 import { WorkflowFailedError } from '../errors/workflow-failed.error.js';
 import type { WorkflowState } from '../database/entities/workflow.entity.js';
@@ -26,6 +27,11 @@ const TERMINAL_FAILURES: ReadonlySet<WorkflowState> = new Set([
   'compensated',
 ]);
 
+/** Longest wait between two polls that found the run unfinished. */
+const POLL_MAX_MS = 500;
+/** Longest wait between two polls after a transient database fault. */
+const FAULT_MAX_MS = 2_000;
+
 /**
  * A reference to one run, returned by `WorkflowClient.start()`.
  *
@@ -50,25 +56,50 @@ export class WorkflowHandle<R = unknown> {
   /**
    * Waits until the run is terminal and returns its result; throws `WorkflowFailedError` when it
    * ends `failed`, `stalled`, `cancelled` or `compensated`, and `ResultTimeoutError` after
-   * `timeout` (a run that is `compensating` is not terminal yet).
+   * `timeout` (a run that is `compensating` is not terminal yet). A transient PostgreSQL fault
+   * while polling (a refused connection — 53300 too_many_connections —, a terminated or reset
+   * one — 57P01, 57P03, 08xxx, ECONNRESET) is not the run's outcome: the poll is tried again with
+   * backoff until `timeout`, after which the `ResultTimeoutError` carries the last fault as its
+   * `cause`. Other errors (the run was deleted: `WorkflowNotFoundError`) are thrown at once.
    */
   async result(options: { timeout?: Duration } = {}): Promise<R> {
     const timeoutMs = toMs(options.timeout ?? '60s', 'result timeout');
     const deadline = Date.now() + timeoutMs;
     let delay = 20;
     for (;;) {
-      const outcome = await this.client.fetchOutcome(this.id);
-      if (outcome.state === 'completed') return deserializeValue<R>(outcome.result as StoredValue);
-      if (TERMINAL_FAILURES.has(outcome.state)) {
+      const outcome = await this.poll(deadline, timeoutMs);
+      if (outcome?.state === 'completed') return deserializeValue<R>(outcome.result as StoredValue);
+      if (outcome && TERMINAL_FAILURES.has(outcome.state)) {
         throw new WorkflowFailedError(this.key, outcome.state, outcome.lastError ?? undefined);
       }
-      if (Date.now() >= deadline) {
+      if (outcome && Date.now() >= deadline) {
         throw new ResultTimeoutError(
           `Run "${this.key}" is still ${outcome.state} after ${timeoutMs} ms.`,
         );
       }
       await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(1, deadline - Date.now()))));
-      delay = Math.min(delay * 2, 500);
+      // NOTE: a fault backs off further (to 2 s) than a poll that found the run unfinished.
+      delay = Math.min(delay * 2, outcome ? POLL_MAX_MS : FAULT_MAX_MS);
+    }
+  }
+
+  /**
+   * One read of the run's outcome: `undefined` after a transient database fault, which becomes a
+   * `ResultTimeoutError` (its `cause`) once the deadline passed.
+   */
+  private async poll(
+    deadline: number,
+    timeoutMs: number,
+  ): Promise<Awaited<ReturnType<WorkflowHandleSource['fetchOutcome']>> | undefined> {
+    try {
+      return await this.client.fetchOutcome(this.id);
+    } catch (err) {
+      if (!isTransientDatabaseError(err)) throw err;
+      if (Date.now() < deadline) return undefined;
+      throw new ResultTimeoutError(
+        `Run "${this.key}" could not be read for ${timeoutMs} ms: PostgreSQL kept failing (${(err as Error).message}).`,
+        { cause: err },
+      );
     }
   }
 

@@ -237,7 +237,9 @@ export class WorkflowClient {
 
   /**
    * Waits up to `timeout` (default 60 s) until the run has set event `name` (`ctx.setEvent`) and
-   * returns its latest value; throws `EventTimeoutError` when it has not by then.
+   * returns its latest value; throws `EventTimeoutError` when it has not by then, and at once
+   * `EventNotSetError` (a subclass) when the run ended (`completed`, `failed`, `stalled`,
+   * `cancelled`, `compensated`) without setting it.
    */
   getEvent<T = unknown>(
     key: string,

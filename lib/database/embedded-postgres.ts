@@ -224,8 +224,8 @@ async function assertNotRunning(dataDir: string): Promise<void> {
   );
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-function freePort(): Promise<number> {
+/** A TCP port that was free on 127.0.0.1 a moment ago. @internal (the tests use it too) */
+export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.unref();

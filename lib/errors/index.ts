@@ -9,6 +9,7 @@ export * from './not-in-workflow.error.js';
 export * from './reserved-name.error.js';
 export * from './result-timeout.error.js';
 export * from './event-timeout.error.js';
+export * from './event-not-set.error.js';
 export * from './serialization.error.js';
 export * from './state-value.error.js';
 export * from './search-attribute.error.js';

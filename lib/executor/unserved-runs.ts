@@ -17,6 +17,16 @@ export const OTHER_VERSION_RETRY_MS = 1_000;
 /** Key of `retry_counts`: when (epoch ms) a worker first left the run for lack of its version. */
 export const VERSION_WAIT_KEY = '$version_wait_since';
 
+/**
+ * What brings a run stalled for lack of its version back: a rollback (`compensating`) goes on with
+ * `client.compensate`, as `client.retry` refuses a run that began to roll back.
+ */
+function resumeHint(state: RunRow['state']): string {
+  return state === 'compensating'
+    ? 'call client.compensate(key) to finish its rollback (client.retry does not run a rolled-back run forward)'
+    : 'call client.retry(key)';
+}
+
 /** Whether this worker's definition of a run's workflow may run it (its start version). */
 export function servesRun(definition: WorkflowDefinition, run: RunRow): boolean {
   return run.version == null || run.version === (definition.version ?? null);
@@ -66,7 +76,7 @@ export class UnservedRuns {
       const mine = definition.version === undefined ? 'no version' : `"${definition.version}"`;
       const error = new WorkflowVersionMissingError(
         `Run ${run.id} ("${escapeControlChars(run.key)}") of workflow "${run.job_name}" started with version "${version}", and no live worker has served that version for ${deadAfter} ms (this worker has ${mine}). ` +
-          `Deploy a worker with @Workflow({ version: '${version}' }) and keep it until \`chronoforge versions\` shows no in-flight run of it, then call client.retry(key).`,
+          `Deploy a worker with @Workflow({ version: '${version}' }) and keep it until \`chronoforge versions\` shows no in-flight run of it, then ${resumeHint(run.state)}.`,
         run.job_name,
         version,
       );

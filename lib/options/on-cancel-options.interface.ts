@@ -27,6 +27,10 @@ export interface OnCancelOptions {
 export interface CancelInfo {
   /** The cancel's reason (`client.cancel(key, { reason })`, or the deadline's), if any. */
   reason: string | null;
-  /** Whether the run rolled back before the cleanup (each compensation ran or failed). */
+  /**
+   * Whether a compensation of the run's steps ran before the cleanup (completed, or exhausted its
+   * retries). `false` when the run did not roll back, and when it rolled back with nothing to
+   * compensate (no completed step with a `compensate` had run): its state was left as it was.
+   */
   compensated: boolean;
 }

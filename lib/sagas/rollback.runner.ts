@@ -198,8 +198,11 @@ export class RollbackRunner {
         );
     }
     const ended = !(collect.fault || scope.fault || scope.halted || scope.lost || scope.crashed);
+    // NOTE: `compensated` tells the cleanup whether a compensation ran (completed or exhausted
+    // its retries): a rollback asked for with nothing to compensate left the state as it was.
+    const ranAny = compensated.length + failed.length > 0;
     if (ended && run.compensation?.cause === 'cancelled' && scope.definition.onCancel)
-      await runStorage.run(scope, () => this.cleanUp(scope, compensates, failed));
+      await runStorage.run(scope, () => this.cleanUp(scope, ranAny, failed));
     await scope.settle();
     if (scope.crashed) return undefined;
     if (scope.lost) return 'lock_lost';
@@ -207,17 +210,7 @@ export class RollbackRunner {
     if (collect.fault || scope.fault || scope.halted) {
       const retryAt = scope.now() + (scope.halted ? 0 : FAULT_RETRY_MS);
       const nextRunAt = new Date(scope.halted && scope.wakeAt != null ? scope.wakeAt : retryAt);
-      const spec = { state: 'compensating' as const, nextRunAt, context };
-      const released = await end.settle(() =>
-        this.workflows.release(run.id, owner, {
-          ...spec,
-          attempt: run.attempt,
-          retryCounts: run.retry_counts,
-        }),
-      );
-      if (!released) return 'lock_lost';
-      await end.afterRelease(released.nextRunAt);
-      return 'halted';
+      return this.releaseCompensating(scope, end, nextRunAt, context);
     }
     const done = await end.settle(() =>
       this.sagas.endRollback(run.id, owner, failed, compensated, context),
@@ -228,13 +221,26 @@ export class RollbackRunner {
   }
 
   /** Ends a rollback pass that did nothing: the run stays `compensating`, due in a moment. */
-  private async lookAgain(scope: RunScope, end: PassEnding): Promise<PassOutcome> {
+  private lookAgain(scope: RunScope, end: PassEnding): Promise<PassOutcome> {
+    return this.releaseCompensating(scope, end, new Date(scope.now() + BODIES_RECHECK_MS), null);
+  }
+
+  /**
+   * Ends a rollback pass before the rollback ended: releases the run `compensating`, due at
+   * `nextRunAt` (with the durable state `context` when the pass changed it).
+   */
+  private async releaseCompensating(
+    scope: RunScope,
+    end: PassEnding,
+    nextRunAt: Date,
+    context: Record<string, unknown> | null,
+  ): Promise<PassOutcome> {
     const { run, owner } = scope;
-    const nextRunAt = new Date(scope.now() + BODIES_RECHECK_MS);
-    const spec = { state: 'compensating' as const, nextRunAt, context: null };
     const released = await end.settle(() =>
       this.workflows.release(run.id, owner, {
-        ...spec,
+        state: 'compensating',
+        nextRunAt,
+        context,
         attempt: run.attempt,
         retryCounts: run.retry_counts,
       }),

@@ -1,13 +1,5 @@
+import { sqlState } from '../database/transient-error.js';
 import { TransactionAbortedError } from '../errors/transaction-aborted.error.js';
-
-/** SQLSTATE of a driver error (pg's `DatabaseError`, TypeORM's `QueryFailedError`), if any. */
-export function sqlState(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null | undefined)?.code;
-  // Five characters with a digit: an errno code (EPIPE, ECONNRESET) is no SQLSTATE.
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && /\d/.test(code)
-    ? code
-    : undefined;
-}
 
 /**
  * SQLSTATE classes a deferred check of the body's own writes raises at COMMIT: data exception

@@ -1,5 +1,6 @@
 import type { WorkflowClient, WorkflowHandle } from '../../lib/index.js';
 import { sql } from '../support/env.js';
+import { maxInWindow, peakOverlap } from '../support/limit-windows.js';
 import {
   CHAOS_CONC_SLOTS,
   CHAOS_HOLD_MS,
@@ -72,30 +73,6 @@ export async function startDueLimited(client: WorkflowClient, runs: LimitedRun[]
         }
       }),
   );
-}
-
-/** Most intervals open at once (an end before a start at the same millisecond). */
-function peakOverlap(spans: Array<{ from: number; to: number }>): number {
-  const events = spans.flatMap((s) => [
-    { at: s.from, d: 1 },
-    { at: s.to, d: -1 },
-  ]);
-  events.sort((a, b) => a.at - b.at || a.d - b.d);
-  let now = 0;
-  let peak = 0;
-  for (const e of events) peak = Math.max(peak, (now += e.d));
-  return peak;
-}
-
-/** Most of `starts` within any half-open window of `windowMs`. */
-function maxInWindow(starts: number[], windowMs: number): number {
-  const at = [...starts].sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; i < at.length; i++) {
-    while (at[i] - at[j] >= windowMs) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
 }
 
 /**

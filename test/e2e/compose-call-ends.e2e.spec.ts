@@ -79,16 +79,28 @@ describe('composition: a called child cancelled or rolled back wakes its caller 
     },
   );
 
-  // KNOWN DEFECT (not fixed): without `mode`, a merge waits for every child to complete, and a
-  // child that ended `compensated` never will (client.retry does not run a rolled-back run
-  // forward): the parent is parked for good. A cancelled child fails such a merge
-  // (CancelledChildError); a compensated one should too. Passes once fixed: remove `.fails`.
-  it.fails(
-    'should not park a default-mode merge for good on a child that ended compensated',
+  // Without `mode` a merge waits for every child to complete; one that ended `compensated` never
+  // will (client.retry does not run a rolled-back run forward), so, like a cancelled child, it
+  // fails the merge: ChildWorkflowFailedError, childState `compensated`. The children's ends wake
+  // the parent (the poller is 1 min away).
+  it(
+    'should fail a default-mode merge on a child that ended compensated',
     { timeout: 30_000 },
     async () => {
       const handle = await suite.client.start('ends.merge', { key: 'm-default', input: {} });
-      await expect(handle.result({ timeout: '15s' })).rejects.toThrow(/compensated|rolled back/);
+      await expect(handle.result({ timeout: '15s' })).resolves.toBe('caught compensated');
+    },
+  );
+
+  it(
+    'should fail a default-mode merge as its poller sees a compensated child, others unfinished',
+    { timeout: 30_000 },
+    async () => {
+      const handle = await suite.client.start('ends.mergeWaiting', { key: 'm-poll', input: {} });
+      await expect(handle.result({ timeout: '15s' })).resolves.toBe('caught compensated saga');
+      const waits = await suite.client.get('m-poll$ends.mergeWaiting$stuck$waits');
+      expect(waits.state).toBe('idle');
+      await suite.client.cancel(waits.key);
     },
   );
 });

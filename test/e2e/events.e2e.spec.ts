@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
+  EventNotSetError,
   EventTimeoutError,
   type RunUpdate,
   Workflow,
@@ -26,6 +27,14 @@ class EventWorkflows {
     await this.ctx.waitForSignal('go');
     await this.ctx.setEvent('stage', 'shipped');
     await this.ctx.setEvent('delivered', true);
+    return 'done';
+  }
+
+  /** Sets one event and ends, cancelled (waiting for a signal) or completed. */
+  @Workflow('events.short')
+  async short(input: { wait?: boolean }): Promise<string> {
+    await this.ctx.setEvent('stage', 'started');
+    if (input.wait) await this.ctx.waitForSignal('never', { timeout: '1h' });
     return 'done';
   }
 
@@ -116,5 +125,38 @@ describe('events: ctx.setEvent, client.getEvent and client.watch (e2e)', () => {
       WorkflowNotFoundError,
     );
     await expect(lastValueFrom(client.watch('no-such-run'))).rejects.toThrow(WorkflowNotFoundError);
+  });
+
+  it('should fail getEvent at once on a run that ended without setting the event', async () => {
+    const { client } = suite;
+    const handle = await client.start('events.short', { key: 'ended-1', input: {} });
+    await expect(handle.result({ timeout: '20s' })).resolves.toBe('done');
+    const started = Date.now();
+    const error = await client.getEvent('ended-1', 'never', { timeout: '30s' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(error).toBeInstanceOf(EventNotSetError);
+    expect(error).toBeInstanceOf(EventTimeoutError);
+    expect(error).toMatchObject({ key: 'ended-1', event: 'never', state: 'completed' });
+    await expect(client.getEvent('ended-1', 'stage', { timeout: 0 })).resolves.toBe('started');
+  });
+
+  it('should end a pending getEvent when the run is cancelled', async () => {
+    const { client } = suite;
+    await client.start('events.short', { key: 'ended-2', input: { wait: true } });
+    await client.getEvent('ended-2', 'stage', { timeout: '20s' });
+    const pending = client.getEvent('ended-2', 'never', { timeout: '60s' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const cancelledAt = Date.now();
+    await client.cancel('ended-2');
+    const error = await pending;
+    expect(Date.now() - cancelledAt).toBeLessThan(5_000);
+    expect(error).toBeInstanceOf(EventNotSetError);
+    expect(error).toMatchObject({ state: 'cancelled', code: 'CHRONOFORGE_EVENT_NOT_SET' });
   });
 });

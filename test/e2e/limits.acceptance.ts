@@ -6,6 +6,7 @@ import { acceptanceProviders, BodyLedger } from '../fixtures/limits-acceptance.f
 import { bootApp, testModuleOptions } from '../support/app.js';
 import { type ChildWorker, ensureCompiled, spawnWorker } from '../support/child-worker.js';
 import { cleanup, DATABASE_URL, eventually, sql, uniqueName } from '../support/env.js';
+import { maxInWindow, peakOverlap } from '../support/limit-windows.js';
 
 /**
  * ACCEPTANCE_FULL=1 (CF_LIMITS_LONG=1 too): issue 17's full sizes — 500 runs over 10 keys on 3
@@ -30,28 +31,13 @@ interface Body {
 }
 
 /** Most bodies of `rows` running at once; a body with no end (killed) ends at `openEnd`. */
-function peakOverlap(rows: Body[], openEnd = Number.MAX_SAFE_INTEGER): number {
-  const events = rows.flatMap((r) => [
-    { at: Number(r.started_ms), d: 1 },
-    { at: r.ended_ms === null ? openEnd : Number(r.ended_ms), d: -1 },
-  ]);
-  events.sort((a, b) => a.at - b.at || a.d - b.d); // an end before a start at the same ms
-  let now = 0;
-  let peak = 0;
-  for (const e of events) peak = Math.max(peak, (now += e.d));
-  return peak;
-}
-
-/** Most starts within any `windowMs` (half-open). */
-function maxInWindow(starts: number[], windowMs: number): number {
-  const at = [...starts].sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; i < at.length; i++) {
-    while (at[i] - at[j] >= windowMs) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
-}
+const peakBodies = (rows: Body[], openEnd = Number.MAX_SAFE_INTEGER): number =>
+  peakOverlap(
+    rows.map((r) => ({
+      from: Number(r.started_ms),
+      to: r.ended_ms === null ? openEnd : Number(r.ended_ms),
+    })),
+  );
 
 /**
  * Issue 17's acceptance, across real worker processes: per-key concurrency measured by a ledger the
@@ -155,7 +141,7 @@ describe('limits across worker processes (e2e)', () => {
     // deadAfter + one sweep, plus the wake-up, replay and body start on a loaded machine.
     expect(freedAfter).toBeLessThanOrEqual(DEAD_AFTER_MS + SWEEP_MS + 1_000);
     await Promise.all([...holders, waiter].map((h) => h.result({ timeout: '30s' })));
-    expect(peakOverlap(await bodies('hold'), killedAt)).toBe(2);
+    expect(peakBodies(await bodies('hold'), killedAt)).toBe(2);
   }, 90_000);
 
   it(`should run ${RUNS} runs over 10 keys with at most 5 bodies per key at once (3 workers)`, async () => {
@@ -174,7 +160,7 @@ describe('limits across worker processes (e2e)', () => {
     expect(rows).toHaveLength(RUNS * 2);
     expect(new Set(rows.map((r) => r.pid)).size).toBe(3);
     const peaks = Array.from({ length: 10 }, (_, k) =>
-      peakOverlap(rows.filter((r) => r.grp === `conc:k${k}`)),
+      peakBodies(rows.filter((r) => r.grp === `conc:k${k}`)),
     );
     console.log(`limits acceptance: peak bodies per key ${peaks.join(' ')}`);
     expect(Math.max(...peaks)).toBe(5);

@@ -65,6 +65,19 @@ describe('@OnCancel cleanup (e2e)', () => {
     expect(await ledger('comp')).toEqual(['do1', 'undo1', 'cleanup:fraud:true']);
   });
 
+  it('should tell the cleanup nothing was compensated when the rollback had nothing to undo', async () => {
+    await client.start('cleanup.sleepsFirst', { key: 'none', input: {} });
+    await eventually(
+      async () => (await client.get('none')).steps.some((s) => s.name.startsWith('wait$')),
+      10_000,
+      'none asleep',
+    );
+    await client.cancel('none', { reason: 'early', compensate: true });
+    const run = await ended('none');
+    expect(run.state).toBe('cancelled');
+    expect(await ledger('none')).toEqual(['cleanup:early:false']);
+  });
+
   it("should run it after the rollback the workflow's compensateOn asks for", async () => {
     await client.start('cleanup.rollsBack', { key: 'wf', input: {} });
     await asleep('wf');

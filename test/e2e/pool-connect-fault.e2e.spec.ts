@@ -1,11 +1,10 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowClient } from '../../lib/index.js';
-import { defaultQueueSchema } from '../../lib/options/resolve-options.js';
 import { PoolFaultProbe, poolFaultProviders } from '../fixtures/pool-connect-fault.fixture.js';
 import { bootApp } from '../support/app.js';
-import { cleanup, DATABASE_URL, sql, uniqueName } from '../support/env.js';
+import { cleanup, uniqueName } from '../support/env.js';
+import { limitedRole } from '../support/limited-role.js';
 
 /**
  * A step's checkpoint takes a pooled connection before it writes. When PostgreSQL refuses a new
@@ -19,25 +18,19 @@ import { cleanup, DATABASE_URL, sql, uniqueName } from '../support/env.js';
 describe('a refused connection at a checkpoint (e2e)', () => {
   const schema = uniqueName('cf_poolf');
   const queueName = uniqueName('q_poolf');
-  const role = uniqueName('cf_role');
-  const limit = 30;
-  const url = new URL(DATABASE_URL);
-  url.username = role;
-  url.password = '';
+  // NOTE: the limit fits the PostgreSQL queue's merge and maintenance pools too.
+  const role = limitedRole(30);
   let app: INestApplicationContext;
   let client: WorkflowClient;
   let probe: PoolFaultProbe;
 
   beforeAll(async () => {
-    await sql(`CREATE ROLE "${role}" LOGIN CONNECTION LIMIT ${limit}`);
-    await sql(`GRANT CREATE ON DATABASE "${url.pathname.slice(1)}" TO "${role}"`);
-    await sql(`CREATE SCHEMA "${schema}" AUTHORIZATION "${role}"`);
-    await sql(`CREATE SCHEMA "${defaultQueueSchema(schema)}" AUTHORIZATION "${role}"`);
+    await role.create(schema);
     app = await bootApp({
       schema,
       queueName,
       providers: poolFaultProviders,
-      options: { database: { url: url.toString(), schema, poolSize: 2 } },
+      options: { database: { url: role.url, schema, poolSize: 2 } },
     });
     client = app.get(WorkflowClient);
     probe = app.get(PoolFaultProbe);
@@ -46,53 +39,14 @@ describe('a refused connection at a checkpoint (e2e)', () => {
   afterAll(async () => {
     await app?.close();
     await cleanup(schema, queueName);
-    await sql(`DROP OWNED BY "${role}"`).catch(() => undefined);
-    await sql(`DROP ROLE IF EXISTS "${role}"`);
+    await role.drop();
   });
-
-  /** Opens connections as the role until PostgreSQL refuses one; returns them. */
-  async function takeFreeSlots(): Promise<pg.Client[]> {
-    const held: pg.Client[] = [];
-    for (let i = 0; i <= limit; i++) {
-      const c = new pg.Client({ connectionString: url.toString() });
-      c.on('error', () => undefined);
-      try {
-        await c.connect();
-      } catch (err) {
-        expect((err as { code?: string }).code).toBe('53300');
-        return held;
-      }
-      held.push(c);
-    }
-    throw new Error(`the role's connection limit (${limit}) did not apply`);
-  }
-
-  /**
-   * Closes the engine pool's connections and takes every free slot of the role, until the pool has
-   * none left (its sweeps reconnect while slots are free): its next checkout must connect anew.
-   */
-  async function starvePool(): Promise<pg.Client[]> {
-    const held: pg.Client[] = [];
-    for (let round = 0; round < 20; round++) {
-      held.push(...(await takeFreeSlots()));
-      const pooled = await sql<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE usename = $1 AND application_name = 'chronoforge'`,
-        [role],
-      );
-      if (pooled.length === 0) return held;
-      await sql(`SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid`, [
-        pooled.map((p) => p.pid),
-      ]);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('the engine pool kept a connection');
-  }
 
   it('should end the pass and run the step again, whatever the workflow catches', async () => {
     const key = 'refused';
     const handle = await client.start('poolfault.catchAll', { key });
     await probe.entered;
-    const held = await starvePool();
+    const held = await role.starvePool();
     probe.open();
     await new Promise((r) => setTimeout(r, 500));
     await Promise.all(held.map((c) => c.end()));

@@ -1,7 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { WorkflowClient } from '../../lib/index.js';
+import { InvalidTransitionError, WorkflowClient } from '../../lib/index.js';
 import { flowV0, flowV1, flowV2, ranBy } from '../fixtures/worker-versions.fixture.js';
 import { bootApp } from '../support/app.js';
 import { DATABASE_URL, eventually } from '../support/env.js';
@@ -66,6 +66,39 @@ describe('workflow versions across workers (e2e)', () => {
     );
     const error = run.errors.find((e) => e.errorClass === 'WorkflowVersionMissingError');
     expect(error?.message).toContain('started with version "v0"');
+    expect(ranBy).not.toContain('v0');
+  }, 120_000);
+
+  // Its message used to end "then call client.retry(key)", which refuses a run that rolled back.
+  it('should stall a rollback whose version no live worker has, naming client.compensate', async () => {
+    const v0Client = (await boot(flowV0, false)).get(WorkflowClient);
+    await v0Client.start('versions.flow', { key: 'v0-rollback' });
+    await v0Client.cancel('v0-rollback', { compensate: true });
+    const run = await eventually(
+      async () => {
+        const r = await suite.client.get('v0-rollback');
+        return r.state === 'stalled' && r;
+      },
+      30_000,
+      'v0-rollback stalled',
+    );
+    const error = run.errors.find((e) => e.errorClass === 'WorkflowVersionMissingError');
+    expect(error?.message).toContain('started with version "v0"');
+    expect(error?.message).toContain('client.compensate(key)');
+    expect(error?.message).not.toMatch(/then call client\.retry/);
+    // What the message names works; what it used to name is refused.
+    await expect(suite.client.retry('v0-rollback')).rejects.toThrow(InvalidTransitionError);
+    await suite.client.compensate('v0-rollback');
+    await boot(flowV0, true);
+    const ended = await eventually(
+      async () => {
+        const r = await suite.client.get('v0-rollback');
+        return r.state !== 'compensating' && r.state !== 'stalled' && r;
+      },
+      30_000,
+      'v0-rollback rolled back',
+    );
+    expect(ended.state).toBe('cancelled');
     expect(ranBy).not.toContain('v0');
   }, 120_000);
 });

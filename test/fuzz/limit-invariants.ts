@@ -1,3 +1,4 @@
+import { maxInWindow, peakOverlap } from '../support/limit-windows.js';
 import { type Case, fuzzStats } from './batch.js';
 import { FUZZ_LIMITS, type Stmt } from './program.js';
 
@@ -23,30 +24,6 @@ const SLOTS = FUZZ_LIMITS['fuzz.conc'].concurrency;
 const RATE = FUZZ_LIMITS['fuzz.rate'].rate;
 const RATE_WINDOW_MS = 1_000;
 if (RATE.per !== '1s') throw new Error('limit-invariants.ts measures the fuzz.rate window as 1 s');
-
-/** Most intervals of `rows` open at once (an end before a start at the same millisecond). */
-export function peakOverlap(rows: Array<{ from: number; to: number }>): number {
-  const events = rows.flatMap((r) => [
-    { at: r.from, d: 1 },
-    { at: r.to, d: -1 },
-  ]);
-  events.sort((a, b) => a.at - b.at || a.d - b.d);
-  let now = 0;
-  let peak = 0;
-  for (const e of events) peak = Math.max(peak, (now += e.d));
-  return peak;
-}
-
-/** Most of `starts` within any half-open window of `windowMs`. */
-export function maxInWindow(starts: number[], windowMs: number): number {
-  const at = [...starts].sort((a, b) => a - b);
-  let most = 0;
-  for (let i = 0, j = 0; i < at.length; i++) {
-    while (at[i] - at[j] >= windowMs) j++;
-    most = Math.max(most, i - j + 1);
-  }
-  return most;
-}
 
 /** The once nodes of a program: node id → once key number. */
 function onceNodes(body: Stmt[], into = new Map<string, number>()): Map<string, number> {

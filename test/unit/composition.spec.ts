@@ -35,10 +35,12 @@ describe('composition: merge modes', () => {
     failed = 0,
     cancelled = 0,
     unfinished = pending - failed - cancelled,
+    compensated = 0,
   ) => ({
     pending,
     failed,
     cancelled,
+    compensated,
     unfinished,
   });
 
@@ -46,6 +48,13 @@ describe('composition: merge modes', () => {
     expect(mergeState(undefined, c(0))).toBe('done');
     expect(mergeState(undefined, c(1, 1))).toBe('wait');
     expect(mergeState(undefined, c(1, 0, 1))).toBe('cancelled');
+  });
+
+  it('should fail the default mode on a child that failed and rolled back (compensated)', () => {
+    expect(mergeState(undefined, c(2, 1, 0, 1, 1))).toBe('compensated');
+    expect(mergeState(undefined, c(2, 1, 1, 0, 1))).toBe('cancelled');
+    expect(mergeState('failFast', c(2, 1, 0, 1, 1))).toBe('fail');
+    expect(mergeState('collect', c(1, 1, 0, 0, 1))).toBe('done');
   });
 
   it('should fail fast at a failure and collect once every child ended', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TransactionAbortedError } from '../../lib/index.js';
-import { sqlState, stepStatementFailure } from '../../lib/steps/step-sql-errors.js';
+import { sqlState } from '../../lib/database/transient-error.js';
+import { stepStatementFailure } from '../../lib/steps/step-sql-errors.js';
 
 /** A driver error as pg raises it (TypeORM's QueryFailedError copies `code` too). */
 const pgError = (code: string | undefined): Error =>
