@@ -4,6 +4,7 @@ import type { WorkflowDefinition } from '../definitions/workflow.registry.js';
 import { InvalidInterceptorError } from '../errors/invalid-interceptor.error.js';
 import { COMPENSATION_PREFIX } from '../lifecycle/compensations.js';
 import { ON_CANCEL_STEP } from '../lifecycle/on-cancel.js';
+import { attemptSignal } from '../lifecycle/abort-signals.js';
 import type { PassOutcome } from '../observability/chrono-forge-metrics.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import { hasInterceptorMethod } from '../options/interceptor-classes.js';
@@ -165,8 +166,11 @@ export class WorkflowInterceptors {
     let ran: Promise<T> | undefined;
     const chain: ChainRun = { misuse: undefined };
     let failure: { error: unknown } | undefined;
+    // NOTE: a next() called once the attempt was abandoned (its timeout, a cancel) starts nothing.
+    const signal = attemptSignal.getStore();
+    const last = () => (ran = signal?.aborted ? Promise.reject<T>(signal.reason) : call(body));
     try {
-      await runChain(links, 'interceptStep', invocation, () => (ran = call(body)), chain);
+      await runChain(links, 'interceptStep', invocation, last, chain);
     } catch (error) {
       failure = { error };
     }
