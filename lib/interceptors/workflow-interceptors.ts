@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Scope } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { WorkflowDefinition } from '../definitions/workflow.registry.js';
 import { InvalidInterceptorError } from '../errors/invalid-interceptor.error.js';
@@ -63,8 +63,17 @@ export class WorkflowInterceptors {
   /** The provider registered as `type`, or else a new instance with its dependencies injected. */
   private async instantiate(type: WorkflowInterceptorClass): Promise<WorkflowInterceptor> {
     let instance: unknown;
+    const scope = this.scopeOf(type);
+    if (scope === Scope.REQUEST)
+      throw new InvalidInterceptorError(
+        `Workflow interceptor ${type.name} is request-scoped (or depends on a request-scoped ` +
+          'provider): passes run in workers, outside any request. Make it a singleton.',
+      );
     try {
-      instance = this.moduleRef.get(type, { strict: false });
+      instance =
+        scope === Scope.TRANSIENT
+          ? await this.moduleRef.resolve(type, undefined, { strict: false })
+          : this.moduleRef.get(type, { strict: false });
     } catch {
       try {
         instance = await this.moduleRef.create(type);
@@ -81,6 +90,15 @@ export class WorkflowInterceptors {
         `The provider registered as ${type.name} has neither interceptPass() nor interceptStep().`,
       );
     return instance as WorkflowInterceptor;
+  }
+
+  /** The scope of the provider registered as `type`; undefined when none is. */
+  private scopeOf(type: WorkflowInterceptorClass): Scope | undefined {
+    try {
+      return this.moduleRef.introspect(type).scope;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
