@@ -1,13 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { type WorkflowRunDetail } from '../../lib/index.js';
-import { InterceptorJournal } from '../fixtures/interceptors.fixture.js';
-import { ReviewFlows, SlowBeforeNext } from '../fixtures/interceptor-review.fixture.js';
+import {
+  InterceptorJournal,
+  TenantContext,
+  TestClsModule,
+} from '../fixtures/interceptors.fixture.js';
+import {
+  ReviewFlows,
+  SlowBeforeNext,
+  TenantProbe,
+} from '../fixtures/interceptor-review.fixture.js';
 import { eventually } from '../support/env.js';
 import { suiteApp } from '../support/suite.js';
 
 /** Ways real users break workflow interceptors (the review of issue 24 item 4). */
 describe('workflow interceptors under misuse and faults (e2e)', () => {
-  const suite = suiteApp('icptrev', [InterceptorJournal, SlowBeforeNext, ReviewFlows]);
+  const suite = suiteApp(
+    'icptrev',
+    [InterceptorJournal, TenantContext, SlowBeforeNext, TenantProbe, ReviewFlows],
+    { imports: [TestClsModule] },
+  );
   const journal = (key: string) => suite.app.get(InterceptorJournal).of(key);
   const ended = (key: string) =>
     eventually(
@@ -31,5 +43,37 @@ describe('workflow interceptors under misuse and faults (e2e)', () => {
     await eventually(async () => journal('late-next').length >= 2, 5_000, 'both late calls');
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(journal('late-next')).toEqual(['late next #1', 'late next #2']);
+  });
+
+  it("should fire a cancelled step's abort listeners in its own run's CLS context, not another run's", async () => {
+    await suite.client.start('rev.abortTenant', { key: 'abort-a', input: { tenant: 't-a' } });
+    await eventually(async () => journal('abort-a').includes('body waits'), 10_000, 'A waiting');
+    await suite.client.start('rev.abortTenant', { key: 'abort-b', input: { tenant: 't-b' } });
+    await eventually(async () => journal('abort-b').includes('body waits'), 10_000, 'B waiting');
+    await suite.client.cancel('abort-b', { reason: 'test' });
+    await eventually(async () => journal('abort-b').some((e) => e.startsWith('abort saw')));
+    await suite.client.cancel('abort-a', { reason: 'test' });
+    await eventually(async () => journal('abort-a').some((e) => e.startsWith('abort saw')));
+    expect(journal('abort-b').filter((e) => e.startsWith('abort saw'))).toEqual(['abort saw t-b']);
+    expect(journal('abort-a').filter((e) => e.startsWith('abort saw'))).toEqual(['abort saw t-a']);
+  });
+
+  it("should not start a pass or a step inside another run's CLS context", async () => {
+    const tenants = ['t-1', 't-2', 't-3'];
+    const handles = await Promise.all(
+      tenants.map((tenant) =>
+        suite.client.start('rev.tenantSleep', { key: `leak-${tenant}`, input: { tenant } }),
+      ),
+    );
+    const results = await Promise.all(handles.map((h) => h.result({ timeout: '15s' })));
+    expect(results).toEqual(tenants);
+    for (const tenant of tenants) {
+      const found = journal(`leak-${tenant}`).map((e) => e.replace(/ found .*/, ''));
+      expect(found).toEqual(['pass', 'step$a', 'pass', 'step$b']);
+      const foreign = journal(`leak-${tenant}`).filter(
+        (e) => !e.endsWith(' found none') && !e.endsWith(` found ${tenant}`),
+      );
+      expect(foreign).toEqual([]);
+    }
   });
 });
