@@ -9,7 +9,7 @@ import type { WorkflowInterceptorClass } from '../options/workflow-interceptor.i
  * does for routes. Order, outermost first: `forRoot({ interceptors })`, then the class's, then
  * the method's, each in array order; a class listed twice runs once, at its first place. The
  * classes are checked here and resolved through dependency injection at bootstrap
- * (`InvalidInterceptorError`).
+ * (`InvalidInterceptorError`, also on a method without `@Workflow()` or a class without one).
  *
  * @example
  * ```ts

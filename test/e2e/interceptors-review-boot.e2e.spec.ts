@@ -3,8 +3,10 @@ import { Test } from '@nestjs/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ChronoForgeModule,
+  DurableStep,
   InvalidInterceptorError,
   type StepInvocation,
+  UseWorkflowInterceptors,
   type WorkflowInterceptor,
   type WorkflowInterceptorClass,
   Workflow,
@@ -50,6 +52,16 @@ class TransientJournaling implements WorkflowInterceptor {
   }
 }
 
+/** The class decorator on a provider of durable steps only: it wraps no workflow. */
+@UseWorkflowInterceptors(TransientJournaling)
+@Injectable()
+class StepsOnly {
+  @DurableStep('icptrev.stepsOnly')
+  async issue(): Promise<string> {
+    return 'issued';
+  }
+}
+
 /** Bootstrap checks of interceptors the review found missing or misleading. */
 describe('workflow interceptors: scoped providers at bootstrap (e2e)', () => {
   const schema = uniqueName('cf_icptrev_boot');
@@ -87,5 +99,12 @@ describe('workflow interceptors: scoped providers at bootstrap (e2e)', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('should refuse to boot with @UseWorkflowInterceptors() on a class that has no workflow', async () => {
+    const booted = await boot([], [StepsOnly, TransientJournaling]).catch((e: Error) => e);
+    if (!(booted instanceof Error)) await booted.close();
+    expect(booted).toBeInstanceOf(InvalidInterceptorError);
+    expect((booted as Error).message).toContain('on StepsOnly wraps no workflow');
   });
 });
