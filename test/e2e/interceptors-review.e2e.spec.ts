@@ -6,6 +6,7 @@ import {
   TestClsModule,
 } from '../fixtures/interceptors.fixture.js';
 import {
+  NeverNext,
   ReviewFlows,
   SlowBeforeNext,
   TenantProbe,
@@ -17,7 +18,7 @@ import { suiteApp } from '../support/suite.js';
 describe('workflow interceptors under misuse and faults (e2e)', () => {
   const suite = suiteApp(
     'icptrev',
-    [InterceptorJournal, TenantContext, SlowBeforeNext, TenantProbe, ReviewFlows],
+    [InterceptorJournal, TenantContext, SlowBeforeNext, TenantProbe, NeverNext, ReviewFlows],
     { imports: [TestClsModule] },
   );
   const journal = (key: string) => suite.app.get(InterceptorJournal).of(key);
@@ -75,5 +76,13 @@ describe('workflow interceptors under misuse and faults (e2e)', () => {
       );
       expect(foreign).toEqual([]);
     }
+  });
+
+  it('should fail a @Repeat tick whose interceptor never calls next() without retry, as a step', async () => {
+    await suite.client.start('rev.repeatNever', { key: 'repeat-never' });
+    const run = await ended('repeat-never');
+    expect(run.state).toBe('stalled');
+    expect(run.errors.map((e) => [e.attempt, e.errorClass])).toEqual([[1, 'InterceptorNextError']]);
+    expect(journal('repeat-never')).toEqual([]);
   });
 });
