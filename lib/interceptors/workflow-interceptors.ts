@@ -114,13 +114,12 @@ export class WorkflowInterceptors {
     const links = wrapped ? this.passChains.get(scope.definition.name) : undefined;
     if (!links) return run();
     const { run: row } = scope;
-    const invocation: PassInvocation = {
+    const invocation: PassInvocation = withInput(row.input, {
       workflow: row.job_name,
       key: row.key,
       runId: row.id,
-      input: row.input,
       attempt: row.attempt + 1,
-    };
+    });
     let ran: Promise<PassOutcome | undefined> | undefined;
     const chain: ChainRun = { misuse: undefined };
     let failure: { error: unknown } | undefined;
@@ -172,15 +171,14 @@ export class WorkflowInterceptors {
     kind: StepKind,
   ): Promise<T> {
     const { run: row } = scope;
-    const invocation: StepInvocation = {
+    const invocation: StepInvocation = withInput(row.input, {
       workflow: row.job_name,
       key: row.key,
       runId: row.id,
-      input: row.input,
       step: stepName,
       kind,
       attempt,
-    };
+    });
     let ran: Promise<T> | undefined;
     const chain: ChainRun = { misuse: undefined };
     let failure: { error: unknown } | undefined;
@@ -198,6 +196,19 @@ export class WorkflowInterceptors {
     if (chain.misuse) throw chain.misuse;
     return ran!;
   }
+}
+
+/**
+ * `invocation` with the run's input as an interceptor sees it: its own copy, made on first read,
+ * so mutating it (e.g. redacting a field in place before logging) never changes what the workflow
+ * method sees.
+ */
+function withInput<T extends object>(stored: unknown, invocation: T): T & { input: unknown } {
+  let copy: { value: unknown } | undefined;
+  return Object.defineProperty(invocation as T & { input: unknown }, 'input', {
+    enumerable: true,
+    get: () => (copy ??= { value: structuredClone(stored) }).value,
+  });
 }
 
 function outcomeOf(outcome: PassOutcome | undefined): PassOutcome {

@@ -7,6 +7,7 @@ import {
 } from '../fixtures/interceptors.fixture.js';
 import {
   NeverNext,
+  RedactingLogger,
   ReviewFlows,
   SlowBeforeNext,
   TenantProbe,
@@ -18,7 +19,15 @@ import { suiteApp } from '../support/suite.js';
 describe('workflow interceptors under misuse and faults (e2e)', () => {
   const suite = suiteApp(
     'icptrev',
-    [InterceptorJournal, TenantContext, SlowBeforeNext, TenantProbe, NeverNext, ReviewFlows],
+    [
+      InterceptorJournal,
+      TenantContext,
+      SlowBeforeNext,
+      TenantProbe,
+      NeverNext,
+      RedactingLogger,
+      ReviewFlows,
+    ],
     { imports: [TestClsModule] },
   );
   const journal = (key: string) => suite.app.get(InterceptorJournal).of(key);
@@ -84,5 +93,12 @@ describe('workflow interceptors under misuse and faults (e2e)', () => {
     expect(run.state).toBe('stalled');
     expect(run.errors.map((e) => [e.attempt, e.errorClass])).toEqual([[1, 'InterceptorNextError']]);
     expect(journal('repeat-never')).toEqual([]);
+  });
+
+  it("should not let an interceptor rewrite the running workflow's input by mutating its view", async () => {
+    const input = { user: 'ann', secret: 's3cret' };
+    const handle = await suite.client.start('rev.redacted', { key: 'redacted', input });
+    await expect(handle.result({ timeout: '10s' })).resolves.toBe('ann:s3cret');
+    expect(journal('redacted')).toEqual(['log step$a {"user":"ann"}']);
   });
 });
