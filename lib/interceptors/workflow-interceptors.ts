@@ -18,6 +18,7 @@ import type {
 } from '../options/workflow-interceptor.interface.js';
 import type { RunScope } from '../run/run-scope.js';
 import { type ChainLink, type ChainRun, runChain } from './interceptor-chain.js';
+import { engineContext } from './engine-context.js';
 
 /** A pass the interceptors refused: it ends as if the workflow method had thrown `error`. */
 export interface PassRefusal {
@@ -184,7 +185,9 @@ export class WorkflowInterceptors {
     let failure: { error: unknown } | undefined;
     // NOTE: a next() called once the attempt was abandoned (its timeout, a cancel) starts nothing.
     const signal = attemptSignal.getStore();
-    const last = () => (ran = signal?.aborted ? Promise.reject<T>(signal.reason) : call(body));
+    const restore = engineContext();
+    const last = () =>
+      (ran = signal?.aborted ? Promise.reject<T>(signal.reason) : restore(() => call(body)));
     try {
       await runChain(links, 'interceptStep', invocation, last, chain);
     } catch (error) {

@@ -101,4 +101,18 @@ describe('workflow interceptors under misuse and faults (e2e)', () => {
     await expect(handle.result({ timeout: '10s' })).resolves.toBe('ann:s3cret');
     expect(journal('redacted')).toEqual(['log step$a {"user":"ann"}']);
   });
+
+  it('should run a step body in its own run and step when an interceptor calls next() from a queue', async () => {
+    const handles = await Promise.all(
+      ['q-1', 'q-2'].map((key) => suite.client.start('rev.queued', { key })),
+    );
+    await expect(Promise.all(handles.map((h) => h.result({ timeout: '10s' })))).resolves.toEqual([
+      ['q-1:1', 'q-1:2', 'q-1:3'],
+      ['q-2:1', 'q-2:2', 'q-2:3'],
+    ]);
+    await suite.client.start('rev.queuedSleep', { key: 'q-sleep' });
+    const run = await ended('q-sleep');
+    expect(run.state).toBe('stalled');
+    expect(run.errors.map((e) => e.errorClass)).toEqual(['DurableCallInStepError']);
+  });
 });
