@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { type WorkflowRunDetail } from '../../lib/index.js';
 import {
+  ClassTrace,
   InterceptorJournal,
+  MethodTrace,
   TenantContext,
   TestClsModule,
 } from '../fixtures/interceptors.fixture.js';
@@ -26,6 +28,8 @@ describe('workflow interceptors under misuse and faults (e2e)', () => {
       TenantProbe,
       NeverNext,
       RedactingLogger,
+      ClassTrace,
+      MethodTrace,
       ReviewFlows,
     ],
     { imports: [TestClsModule] },
@@ -114,5 +118,20 @@ describe('workflow interceptors under misuse and faults (e2e)', () => {
     const run = await ended('q-sleep');
     expect(run.state).toBe('stalled');
     expect(run.errors.map((e) => e.errorClass)).toEqual(['DurableCallInStepError']);
+  });
+
+  it('should apply every stacked @UseWorkflowInterceptors(), the upper one outermost', async () => {
+    const handle = await suite.client.start('rev.stacked', { key: 'stacked' });
+    await expect(handle.result({ timeout: '10s' })).resolves.toBe('a');
+    expect(journal('stacked')).toEqual([
+      'class>pass',
+      'method>pass',
+      'class>step$a',
+      'method>step$a',
+      '<method step$a',
+      '<class step$a',
+      '<method pass',
+      '<class pass',
+    ]);
   });
 });
