@@ -5,6 +5,7 @@ import { InvalidInterceptorError } from '../errors/invalid-interceptor.error.js'
 import { COMPENSATION_PREFIX } from '../lifecycle/compensations.js';
 import { ON_CANCEL_STEP } from '../lifecycle/on-cancel.js';
 import { attemptSignal } from '../lifecycle/abort-signals.js';
+import { AbortWatcher } from '../lifecycle/abort-watcher.js';
 import type { PassOutcome } from '../observability/chrono-forge-metrics.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import { hasInterceptorMethod } from '../options/interceptor-classes.js';
@@ -38,6 +39,7 @@ export class WorkflowInterceptors {
 
   constructor(
     private readonly moduleRef: ModuleRef,
+    private readonly watcher: AbortWatcher,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -124,16 +126,23 @@ export class WorkflowInterceptors {
     let ran: Promise<PassOutcome | undefined> | undefined;
     const chain: ChainRun = { misuse: undefined };
     let failure: { error: unknown } | undefined;
+    // NOTE: watched until next(), as a step body is: a cancel or takeover while an interceptor
+    // awaits before it marks the pass lost, so the method it then replays runs no step body.
+    let unwatch: (() => void) | undefined = this.watcher.watch(scope);
+    const stopWatching = () => {
+      unwatch?.();
+      unwatch = undefined;
+    };
+    const last = () => {
+      stopWatching();
+      return (ran = run()).then(outcomeOf);
+    };
     try {
-      await runChain(
-        links,
-        'interceptPass',
-        invocation,
-        () => (ran = run()).then(outcomeOf),
-        chain,
-      );
+      await runChain(links, 'interceptPass', invocation, last, chain);
     } catch (error) {
       failure = { error };
+    } finally {
+      stopWatching();
     }
     if (!ran) return run(failure ?? { error: chain.misuse });
     const outcome = await ran;

@@ -24,7 +24,7 @@ export class AbortWatcher implements OnApplicationShutdown {
   private readonly logger = new Logger(AbortWatcher.name);
   /** Passes with step bodies in flight, and how many. */
   private readonly watched = new Map<RunScope, number>();
-  /** Per pass, runs a function in the async context the pass first watched from. */
+  /** Per pass, runs a function in the async context the pass was last watched from. */
   private readonly contexts = new WeakMap<RunScope, (fire: () => void) => void>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
@@ -37,12 +37,12 @@ export class AbortWatcher implements OnApplicationShutdown {
   /** Watches `scope` while a step body of it runs; call the returned function when it ends. */
   watch(scope: RunScope): () => void {
     this.watched.set(scope, (this.watched.get(scope) ?? 0) + 1);
-    // A pass's abort listeners run in its own async context, never in another run's.
-    if (!this.contexts.has(scope))
-      this.contexts.set(
-        scope,
-        AsyncResource.bind((fire: () => void) => fire()),
-      );
+    // A pass's abort listeners run in its own async context (its latest watcher's: a step body's,
+    // inside its pass interceptors), never in another run's.
+    this.contexts.set(
+      scope,
+      AsyncResource.bind((fire: () => void) => fire()),
+    );
     this.timer ??= setInterval(this.tick, ABORT_POLL_MS).unref();
     return () => {
       const n = (this.watched.get(scope) ?? 1) - 1;

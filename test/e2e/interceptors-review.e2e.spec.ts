@@ -11,6 +11,7 @@ import {
   NeverNext,
   RedactingLogger,
   ReviewFlows,
+  SlowPass,
   SlowBeforeNext,
   TenantProbe,
 } from '../fixtures/interceptor-review.fixture.js';
@@ -30,6 +31,7 @@ describe('workflow interceptors under misuse and faults (e2e)', () => {
       RedactingLogger,
       ClassTrace,
       MethodTrace,
+      SlowPass,
       ReviewFlows,
     ],
     { imports: [TestClsModule] },
@@ -133,5 +135,14 @@ describe('workflow interceptors under misuse and faults (e2e)', () => {
       '<method pass',
       '<class pass',
     ]);
+  });
+
+  it('should run no step body of a run cancelled while a pass interceptor awaited before next()', async () => {
+    await suite.client.start('rev.slowPass', { key: 'slow-pass' });
+    await eventually(async () => journal('slow-pass').includes('pass entered'), 10_000, 'pass');
+    await suite.client.cancel('slow-pass', { reason: 'changed my mind' });
+    expect((await ended('slow-pass')).state).toBe('cancelled');
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(journal('slow-pass')).toEqual(['pass entered']);
   });
 });
