@@ -4,7 +4,7 @@ import type { WorkflowDefinition } from '../definitions/workflow.registry.js';
 import { InvalidInterceptorError } from '../errors/invalid-interceptor.error.js';
 import { COMPENSATION_PREFIX } from '../lifecycle/compensations.js';
 import { ON_CANCEL_STEP } from '../lifecycle/on-cancel.js';
-import { attemptSignal } from '../lifecycle/abort-signals.js';
+import { attemptSignal, isPassAbort } from '../lifecycle/abort-signals.js';
 import { AbortWatcher } from '../lifecycle/abort-watcher.js';
 import type { PassOutcome } from '../observability/chrono-forge-metrics.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
@@ -203,7 +203,10 @@ export class WorkflowInterceptors {
       failure = { error };
     }
     // NOTE: the attempt ends after its body, even when an interceptor did not await next().
-    await (ran as Promise<T> | undefined)?.catch(() => undefined);
+    let bodyError: { error: unknown } | undefined;
+    await (ran as Promise<T> | undefined)?.catch((error: unknown) => (bodyError = { error }));
+    // An abort of the pass (cancel, deadline, takeover) stays one, whatever an interceptor made of it.
+    if (bodyError && isPassAbort(scope, bodyError.error)) throw bodyError.error;
     if (failure) throw failure.error;
     if (chain.misuse) throw chain.misuse;
     return ran!;

@@ -145,4 +145,12 @@ describe('workflow interceptors under misuse and faults (e2e)', () => {
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(journal('slow-pass')).toEqual(['pass entered']);
   });
+
+  it('should end a run at its deadline recording no attempt when an interceptor wraps the abort', async () => {
+    await suite.client.start('rev.deadlineWrapped', { key: 'deadline-wrapped' });
+    const run = await ended('deadline-wrapped');
+    expect(run.state).toBe('cancelled');
+    expect(run.steps.filter((s) => !s.name.startsWith('$'))).toEqual([]);
+    expect(run.errors.filter((e) => e.stepName === 'step$hang')).toEqual([]);
+  });
 });
