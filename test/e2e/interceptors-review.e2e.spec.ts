@@ -153,4 +153,11 @@ describe('workflow interceptors under misuse and faults (e2e)', () => {
     expect(run.steps.filter((s) => !s.name.startsWith('$'))).toEqual([]);
     expect(run.errors.filter((e) => e.stepName === 'step$hang')).toEqual([]);
   });
+
+  it('should fail and retry an attempt whose interceptor throws synchronously', async () => {
+    const handle = await suite.client.start('rev.syncThrow', { key: 'sync-throw' });
+    await expect(handle.result({ timeout: '10s' })).resolves.toBe('second');
+    const run = await suite.client.get('sync-throw');
+    expect(run.errors.map((e) => [e.attempt, e.message])).toEqual([[1, 'sync refusal of step$s']]);
+  });
 });
