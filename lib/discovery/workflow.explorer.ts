@@ -132,11 +132,21 @@ export class WorkflowExplorer implements OnModuleInit {
         }
       }
       const names = provider.workflows.map((w) => w.name);
+      const type = metatype as Type;
+      if (names.length === 0 && wrapper.isDependencyTreeStatic() && this.wrapsNothing(type))
+        throw new InvalidInterceptorError(
+          `@UseWorkflowInterceptors() on ${type.name} wraps no workflow: it has no @Workflow() ` +
+            'method (a step provider is wrapped by the interceptors of the workflows calling it).',
+        );
       const cleanups = assignOnCancel((metatype as Type).name, names, provider.onCancel);
       for (const definition of provider.workflows)
         definition.onCancel = cleanups.get(definition.name);
     }
     return found;
+  }
+
+  private wrapsNothing(type: Type): boolean {
+    return this.accessor.getInterceptors(type, undefined).length > 0;
   }
 }
 

@@ -3,7 +3,7 @@ import { ChronoForgeError } from './chrono-forge.error.js';
 /**
  * A workflow interceptor given to `forRoot({ interceptors })` or `@UseWorkflowInterceptors()` is
  * not usable (thrown at bootstrap): not a class, a class with neither `interceptPass()` nor
- * `interceptStep()`, or a class dependency injection could not create.
+ * `interceptStep()`, a request-scoped provider, or a class dependency injection could not create.
  *
  * @publicApi
  */

@@ -1,9 +1,11 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Scope } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { WorkflowDefinition } from '../definitions/workflow.registry.js';
 import { InvalidInterceptorError } from '../errors/invalid-interceptor.error.js';
 import { COMPENSATION_PREFIX } from '../lifecycle/compensations.js';
 import { ON_CANCEL_STEP } from '../lifecycle/on-cancel.js';
+import { attemptSignal, isPassAbort } from '../lifecycle/abort-signals.js';
+import { AbortWatcher } from '../lifecycle/abort-watcher.js';
 import type { PassOutcome } from '../observability/chrono-forge-metrics.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import { hasInterceptorMethod } from '../options/interceptor-classes.js';
@@ -17,6 +19,7 @@ import type {
 } from '../options/workflow-interceptor.interface.js';
 import type { RunScope } from '../run/run-scope.js';
 import { type ChainLink, type ChainRun, runChain } from './interceptor-chain.js';
+import { engineContext } from './engine-context.js';
 
 /** A pass the interceptors refused: it ends as if the workflow method had thrown `error`. */
 export interface PassRefusal {
@@ -36,6 +39,7 @@ export class WorkflowInterceptors {
 
   constructor(
     private readonly moduleRef: ModuleRef,
+    private readonly watcher: AbortWatcher,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -62,8 +66,17 @@ export class WorkflowInterceptors {
   /** The provider registered as `type`, or else a new instance with its dependencies injected. */
   private async instantiate(type: WorkflowInterceptorClass): Promise<WorkflowInterceptor> {
     let instance: unknown;
+    const scope = this.scopeOf(type);
+    if (scope === Scope.REQUEST)
+      throw new InvalidInterceptorError(
+        `Workflow interceptor ${type.name} is request-scoped (or depends on a request-scoped ` +
+          'provider): passes run in workers, outside any request. Make it a singleton.',
+      );
     try {
-      instance = this.moduleRef.get(type, { strict: false });
+      instance =
+        scope === Scope.TRANSIENT
+          ? await this.moduleRef.resolve(type, undefined, { strict: false })
+          : this.moduleRef.get(type, { strict: false });
     } catch {
       try {
         instance = await this.moduleRef.create(type);
@@ -82,6 +95,15 @@ export class WorkflowInterceptors {
     return instance as WorkflowInterceptor;
   }
 
+  /** The scope of the provider registered as `type`; undefined when none is. */
+  private scopeOf(type: WorkflowInterceptorClass): Scope | undefined {
+    try {
+      return this.moduleRef.introspect(type).scope;
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
    * Runs pass `run` of `scope` through its workflow's pass interceptors (`wrapped`: a pass that
    * replays the workflow method, not a rollback). A chain that fails before `next()` ran the pass
@@ -95,26 +117,32 @@ export class WorkflowInterceptors {
     const links = wrapped ? this.passChains.get(scope.definition.name) : undefined;
     if (!links) return run();
     const { run: row } = scope;
-    const invocation: PassInvocation = {
+    const invocation: PassInvocation = withInput(row.input, {
       workflow: row.job_name,
       key: row.key,
       runId: row.id,
-      input: row.input,
       attempt: row.attempt + 1,
-    };
+    });
     let ran: Promise<PassOutcome | undefined> | undefined;
     const chain: ChainRun = { misuse: undefined };
     let failure: { error: unknown } | undefined;
+    // NOTE: watched until next(), as a step body is: a cancel or takeover while an interceptor
+    // awaits before it marks the pass lost, so the method it then replays runs no step body.
+    let unwatch: (() => void) | undefined = this.watcher.watch(scope);
+    const stopWatching = () => {
+      unwatch?.();
+      unwatch = undefined;
+    };
+    const last = () => {
+      stopWatching();
+      return (ran = run()).then(outcomeOf);
+    };
     try {
-      await runChain(
-        links,
-        'interceptPass',
-        invocation,
-        () => (ran = run()).then(outcomeOf),
-        chain,
-      );
+      await runChain(links, 'interceptPass', invocation, last, chain);
     } catch (error) {
       failure = { error };
+    } finally {
+      stopWatching();
     }
     if (!ran) return run(failure ?? { error: chain.misuse });
     const outcome = await ran;
@@ -153,29 +181,49 @@ export class WorkflowInterceptors {
     kind: StepKind,
   ): Promise<T> {
     const { run: row } = scope;
-    const invocation: StepInvocation = {
+    const invocation: StepInvocation = withInput(row.input, {
       workflow: row.job_name,
       key: row.key,
       runId: row.id,
-      input: row.input,
       step: stepName,
       kind,
       attempt,
-    };
+    });
     let ran: Promise<T> | undefined;
     const chain: ChainRun = { misuse: undefined };
     let failure: { error: unknown } | undefined;
+    // NOTE: a next() called once the attempt was abandoned (its timeout, a cancel) starts nothing.
+    const signal = attemptSignal.getStore();
+    const restore = engineContext();
+    const last = () =>
+      (ran = signal?.aborted ? Promise.reject<T>(signal.reason) : restore(() => call(body)));
     try {
-      await runChain(links, 'interceptStep', invocation, () => (ran = call(body)), chain);
+      await runChain(links, 'interceptStep', invocation, last, chain);
     } catch (error) {
       failure = { error };
     }
     // NOTE: the attempt ends after its body, even when an interceptor did not await next().
-    await (ran as Promise<T> | undefined)?.catch(() => undefined);
+    let bodyError: { error: unknown } | undefined;
+    await (ran as Promise<T> | undefined)?.catch((error: unknown) => (bodyError = { error }));
+    // An abort of the pass (cancel, deadline, takeover) stays one, whatever an interceptor made of it.
+    if (bodyError && isPassAbort(scope, bodyError.error)) throw bodyError.error;
     if (failure) throw failure.error;
     if (chain.misuse) throw chain.misuse;
     return ran!;
   }
+}
+
+/**
+ * `invocation` with the run's input as an interceptor sees it: its own copy, made on first read,
+ * so mutating it (e.g. redacting a field in place before logging) never changes what the workflow
+ * method sees.
+ */
+function withInput<T extends object>(stored: unknown, invocation: T): T & { input: unknown } {
+  let copy: { value: unknown } | undefined;
+  return Object.defineProperty(invocation as T & { input: unknown }, 'input', {
+    enumerable: true,
+    get: () => (copy ??= { value: structuredClone(stored) }).value,
+  });
 }
 
 function outcomeOf(outcome: PassOutcome | undefined): PassOutcome {

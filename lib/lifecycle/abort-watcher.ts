@@ -1,4 +1,5 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { AsyncResource } from 'node:async_hooks';
 import { LockLostError } from '../errors/lock-lost.error.js';
 import { RunCancelledError } from '../errors/run-cancelled.error.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
@@ -23,15 +24,26 @@ export class AbortWatcher implements OnApplicationShutdown {
   private readonly logger = new Logger(AbortWatcher.name);
   /** Passes with step bodies in flight, and how many. */
   private readonly watched = new Map<RunScope, number>();
+  /** Per pass, runs a function in the async context the pass was last watched from. */
+  private readonly contexts = new WeakMap<RunScope, (fire: () => void) => void>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
+  // NOTE: bound here (bootstrap), not to whichever step body started the timer: its polls must
+  // not run in that body's async context (e.g. an interceptor's CLS tenant).
+  private readonly tick = AsyncResource.bind(() => void this.poll());
 
   constructor(private readonly store: WorkflowStore) {}
 
   /** Watches `scope` while a step body of it runs; call the returned function when it ends. */
   watch(scope: RunScope): () => void {
     this.watched.set(scope, (this.watched.get(scope) ?? 0) + 1);
-    this.timer ??= setInterval(() => void this.poll(), ABORT_POLL_MS).unref();
+    // A pass's abort listeners run in its own async context (its latest watcher's: a step body's,
+    // inside its pass interceptors), never in another run's.
+    this.contexts.set(
+      scope,
+      AsyncResource.bind((fire: () => void) => fire()),
+    );
+    this.timer ??= setInterval(this.tick, ABORT_POLL_MS).unref();
     return () => {
       const n = (this.watched.get(scope) ?? 1) - 1;
       if (n > 0) this.watched.set(scope, n);
@@ -78,11 +90,10 @@ export class AbortWatcher implements OnApplicationShutdown {
         if (!asked.has(scope) || row?.locked_by === scope.owner) continue;
         const cancelled = !row || row.state === 'cancelled' || row.state === 'compensating';
         scope.markLost();
-        passController(scope).abort(
-          cancelled
-            ? new RunCancelledError(scope.run.id, row?.cancel_reason ?? null)
-            : new LockLostError(scope.run.id),
-        );
+        const reason = cancelled
+          ? new RunCancelledError(scope.run.id, row?.cancel_reason ?? null)
+          : new LockLostError(scope.run.id);
+        this.inContext(scope, () => passController(scope).abort(reason));
       }
     } catch (err) {
       this.logger.warn(
@@ -101,13 +112,20 @@ export class AbortWatcher implements OnApplicationShutdown {
     for (const scope of this.watched.keys()) {
       const controller = passController(scope);
       if (controller.signal.aborted || !pastDeadline(scope)) continue;
-      controller.abort(new DeadlineExceededError(scope.run.id, new Date(scope.run.deadline_at!)));
+      const reason = new DeadlineExceededError(scope.run.id, new Date(scope.run.deadline_at!));
+      this.inContext(scope, () => controller.abort(reason));
       try {
         scope.halt(scope.now());
       } catch {
         // NOTE: halt() unwinds its caller with HaltExecution; here it only marks the pass.
       }
     }
+  }
+
+  private inContext(scope: RunScope, fire: () => void): void {
+    const run = this.contexts.get(scope);
+    if (run) run(fire);
+    else fire();
   }
 
   onApplicationShutdown(): void {

@@ -13,7 +13,10 @@ export interface RunInvocation {
   readonly key: string;
   /** The run's id. */
   readonly runId: string;
-  /** The run's input as stored (plain JSON, before any `input` DTO is applied). */
+  /**
+   * The run's input as stored (plain JSON, before any `input` DTO is applied): the interceptor's
+   * own copy, so mutating it never changes what the workflow method receives.
+   */
   readonly input: unknown;
 }
 

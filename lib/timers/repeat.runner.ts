@@ -18,6 +18,7 @@ import { alignPosition, RepeatSchedule } from '../definitions/repeat-schedule.js
 import { type Coordination, tillMet } from './repeat-coordination.js';
 import { RepeatStore, type TickWrite } from './repeat.store.js';
 import { WorkflowInterceptors } from '../interceptors/workflow-interceptors.js';
+import { InterceptorNextError } from '../errors/interceptor-next.error.js';
 
 type Method = (...args: unknown[]) => unknown;
 
@@ -175,9 +176,10 @@ export class RepeatRunner {
       const counts: RetryCounts = { ...((tickMeta.retry_counts as RetryCounts | undefined) ?? {}) };
       // NOTE: a retried run gives the tick a fresh budget (`attempt_offset`, set by the retry).
       const offset = typeof tickMeta.attempt_offset === 'number' ? tickMeta.attempt_offset : 0;
-      // A timer, signal wait, spawn or merge in the tick body is a bug in it: never retried.
-      const refused =
-        scope.takeRefusal(tickName) ?? (err instanceof DurableCallInStepError ? err : undefined);
+      // A timer, signal wait, spawn or merge in the tick body is a bug in it, as is an interceptor
+      // breaking the next() contract: never retried.
+      const bug = err instanceof DurableCallInStepError || err instanceof InterceptorNextError;
+      const refused = scope.takeRefusal(tickName) ?? (bug ? err : undefined);
       const decision = refused ? null : policy.decide(err, attempts - offset, counts);
       if (Object.keys(counts).length > 0) tickMeta.retry_counts = counts;
       const error = toErrorRecord(refused ?? err, scope.context);

@@ -13,6 +13,7 @@ import {
 import type { WorkflowDefinition } from '../../lib/definitions/workflow.registry.js';
 import { type ChainLink, runChain } from '../../lib/interceptors/interceptor-chain.js';
 import { WorkflowInterceptors } from '../../lib/interceptors/workflow-interceptors.js';
+import { AbortWatcher } from '../../lib/lifecycle/abort-watcher.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../../lib/options/chrono-forge.constants.js';
 import { resolveOptions } from '../../lib/options/resolve-options.js';
 import { base, loose } from './resolve-options-fixtures.js';
@@ -109,6 +110,8 @@ async function interceptorsWith(global: WorkflowInterceptorClass[], extra: objec
     providers: [
       WorkflowInterceptors,
       { provide: CHRONO_FORGE_RESOLVED_OPTIONS, useValue: { interceptors: global } },
+      // resolve() never watches a pass: the watcher (which needs the database) is not used here.
+      { provide: AbortWatcher, useValue: {} },
       ...(extra as never[]),
     ],
   }).compile();
