@@ -125,6 +125,9 @@ function plainEntries(value: unknown, what: string): Array<[string, unknown]> {
 }
 
 function checkKey(key: string, what: string): void {
+  // An assignment of "__proto__" changes the object's prototype instead of adding the key.
+  if (key === '__proto__')
+    throw new SearchAttributeError(`${what}: attribute key "__proto__" is reserved.`);
   if (!ATTRIBUTE_KEY_PATTERN.test(key)) {
     throw new SearchAttributeError(
       `${what}: attribute key ${describeValue(key)} must match ${ATTRIBUTE_KEY_PATTERN.source} (a letter or _, then letters, digits, _ . -; at most 64 characters).`,

@@ -167,6 +167,7 @@ describe('search attributes: ctx.setAttributes, start and list filters (e2e)', (
       { long: 'x'.repeat(257) },
       { inf: Number.POSITIVE_INFINITY },
       'customerId=c-42',
+      JSON.parse('{"__proto__": "p", "a": 1}'),
     ];
     for (const [i, attributes] of bad.entries()) {
       const key = `bad-start-${i}`;
@@ -175,7 +176,8 @@ describe('search attributes: ctx.setAttributes, start and list filters (e2e)', (
       ).rejects.toThrow(SearchAttributeError);
       expect(await stored(key)).toBeUndefined();
     }
-    for (const attributes of [{}, { a: null }, { 'a b': 'x' }, []] as unknown[]) {
+    const proto = JSON.parse('{"__proto__": "p", "a": 1}') as unknown;
+    for (const attributes of [{}, { a: null }, { 'a b': 'x' }, [], proto] as unknown[]) {
       await expect(client.list({ attributes } as never)).rejects.toThrow(SearchAttributeError);
     }
   });
