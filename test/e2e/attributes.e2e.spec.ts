@@ -123,6 +123,7 @@ describe('search attributes: ctx.setAttributes, start and list filters (e2e)', (
     for (const argv of [
       ['list', '--attr', 'no-equals'],
       ['list', '--attr', 'total:=many'],
+      ['list', '--attr', 'stage=done', '--attr', 'stage=priced'],
       ['show', 'order-1', '--attr', 'a=b'],
     ]) {
       const refused = await cli(...argv);

@@ -77,4 +77,14 @@ describe('search attributes: checks and filter terms', () => {
       toString: 1,
     });
   });
+
+  it('should refuse filter terms that name one key twice (they could never all match)', () => {
+    expect(() => parseAttributeTerms(['stage=paid', 'stage=done'], 't')).toThrow(/"stage".*twice/);
+    expect(() => parseAttributeTerms(['n:=1', 'n=1'], 't')).toThrow(SearchAttributeError);
+    expect(parseAttributeTerms(['n:=1', 'n:=1'], 't')).toEqual({ n: 1 });
+    expect(parseAttributeTerms(['constructor=c', 'toString:=1'], 't')).toEqual({
+      constructor: 'c',
+      toString: 1,
+    });
+  });
 });
