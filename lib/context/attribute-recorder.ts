@@ -12,6 +12,7 @@ import {
   type AttributeWrite,
 } from '../persistence/attribute.store.js';
 import { stepStorage } from '../run/call-storage.js';
+import { engineStatementErrors } from '../database/engine-statement.js';
 import type { RunScope } from '../run/run-scope.js';
 import { crashPoint } from '../steps/fault-injector.js';
 import { serializeValue } from '../util/serialization.util.js';
@@ -25,7 +26,8 @@ export const ATTRIBUTES_STEP = 'attributes$set';
  * (with the durable state changed before it), so a replay finds the call recorded and writes
  * nothing. A call refused by the run's key limit is recorded as refused: its replays are too. From a step body (or a wait check) the change is written at once, fenced the same way
  * and without a log: it belongs to the step, whose body runs again only if it did not complete,
- * and setting the same attributes again changes nothing.
+ * and setting the same attributes again changes nothing. A failed statement ends the pass as an
+ * engine fault (the step does not complete, even when its body caught the failure).
  */
 @Injectable()
 export class AttributeRecorder {
@@ -66,7 +68,16 @@ export class AttributeRecorder {
 
   private async inStep(scope: RunScope, change: AttributeChange): Promise<void> {
     scope.assertOwned();
-    const outcome = await this.write(scope, change);
+    let outcome: AttributeWrite;
+    try {
+      outcome = await this.write(scope, change);
+    } catch (err) {
+      // A failed statement is the pass's fault, not the step's: the step must not complete
+      // without its attributes because the body caught the failure.
+      if (typeof err === 'object' && err !== null && engineStatementErrors.has(err))
+        throw scope.markFaulted(err);
+      throw err;
+    }
     if (outcome.kind === 'lost') scope.lockLost();
     if (outcome.kind === 'full') throw this.full(scope);
   }
