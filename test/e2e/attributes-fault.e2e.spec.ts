@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { FaultyAttributeWorkflows } from '../fixtures/attributes-fault.fixture.js';
+import {
+  AbandonedAttemptWorkflows,
+  abandonedAttempts,
+  FaultyAttributeWorkflows,
+} from '../fixtures/attributes-fault.fixture.js';
 import { eventually, sql } from '../support/env.js';
 import { suiteApp } from '../support/suite.js';
 
@@ -9,7 +13,7 @@ import { suiteApp } from '../support/suite.js';
  * failure, the run stays consistent, and once the fault is gone a later pass sets the attribute.
  */
 describe('search attributes: a failing attribute write is an engine fault (e2e)', () => {
-  const suite = suiteApp('attrfault', [FaultyAttributeWorkflows]);
+  const suite = suiteApp('attrfault', [FaultyAttributeWorkflows, AbandonedAttemptWorkflows]);
   const s = `"${suite.schema}"`;
   const steps = async (key: string) =>
     (
@@ -53,5 +57,12 @@ describe('search attributes: a failing attribute write is an engine fault (e2e)'
     await sql(`DELETE FROM ${s}.boom_armed`);
     await expect(handle.result({ timeout: '20s' })).resolves.toEqual([]);
     expect((await suite.client.get(key)).attributes).toMatchObject({ boom: where });
+  });
+
+  it('should not let an attempt abandoned by its timeout set attributes after the retry', async () => {
+    const handle = await suite.client.start('attrs.abandoned', { key: 'abandoned-1' });
+    await handle.result({ timeout: '20s' });
+    expect(abandonedAttempts.get('abandoned-1')).toBe(2);
+    expect((await suite.client.get('abandoned-1')).attributes).toEqual({ attempt: 2 });
   });
 });

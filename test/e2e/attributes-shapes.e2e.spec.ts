@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { AttributeShapes } from '../fixtures/attributes-shapes.fixture.js';
+import { sql } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
+
+describe('search attributes in the shapes workflows take (e2e)', () => {
+  const suite = suiteApp('attrshape', [AttributeShapes]);
+
+  it('should set them beside steps, twice alike, in a tick and after a caught refusal', async () => {
+    const handle = await suite.client.start('attrs.shapes', { key: 'shapes-1' });
+    await expect(handle.result({ timeout: '20s' })).resolves.toEqual(['a', 'b']);
+    const run = await suite.client.get('shapes-1');
+    expect(run.attributes).toEqual({ x: 1, y: 2, ticks: 3, recovered: true });
+    const s = `"${suite.schema}"`;
+    const names = await sql<{ step_name: string }>(
+      `SELECT step_name FROM ${s}.chrono_forge_execution_logs
+       WHERE workflow_id = $1 AND step_name LIKE 'attributes$%' ORDER BY step_name`,
+      [run.id],
+    );
+    expect(names.map((r) => r.step_name)).toEqual([
+      'attributes$set',
+      'attributes$set#2',
+      'attributes$set#3',
+      'attributes$set#4',
+      'attributes$set#5',
+    ]);
+    expect((await suite.client.list({ attributes: { ticks: 3, recovered: true } }))[0]?.key).toBe(
+      'shapes-1',
+    );
+  });
+});
