@@ -11,7 +11,7 @@ import {
   AttributeStore,
   type AttributeWrite,
 } from '../persistence/attribute.store.js';
-import { stepStorage } from '../run/call-storage.js';
+import { stepStorage, transactionStorage } from '../run/call-storage.js';
 import { engineStatementErrors } from '../database/engine-statement.js';
 import type { RunScope } from '../run/run-scope.js';
 import { crashPoint } from '../steps/fault-injector.js';
@@ -36,6 +36,12 @@ export class AttributeRecorder {
   set(scope: RunScope, update: SearchAttributesUpdate): Promise<void> {
     // Checked before the call takes a position: a refused update is a bug, not a replay fork.
     const change = checkAttributes(update, 'setAttributes()', true);
+    // Its write would wait for a second pooled connection while the step's transaction holds one
+    // (with every connection held, for ever), and would outlive the transaction's rollback.
+    if (transactionStorage.getStore() !== undefined)
+      throw new SearchAttributeError(
+        'setAttributes() cannot be called in a transactional step; call it from the workflow body after the step, or from a step that is not transactional.',
+      );
     if (stepStorage.getStore() !== undefined) return this.inStep(scope, change);
     const step = scope.nextStepName(ATTRIBUTES_STEP);
     return scope.track(async () => {
