@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { AttributeShapes } from '../fixtures/attributes-shapes.fixture.js';
-import { sql } from '../support/env.js';
+import { AttributeSaga, AttributeShapes } from '../fixtures/attributes-shapes.fixture.js';
+import { eventually, sql } from '../support/env.js';
 import { suiteApp } from '../support/suite.js';
 
 describe('search attributes in the shapes workflows take (e2e)', () => {
-  const suite = suiteApp('attrshape', [AttributeShapes]);
+  const suite = suiteApp('attrshape', [AttributeShapes, AttributeSaga]);
 
   it('should set them beside steps, twice alike, in a tick and after a caught refusal', async () => {
     const handle = await suite.client.start('attrs.shapes', { key: 'shapes-1' });
@@ -27,5 +27,18 @@ describe('search attributes in the shapes workflows take (e2e)', () => {
     expect((await suite.client.list({ attributes: { ticks: 3, recovered: true } }))[0]?.key).toBe(
       'shapes-1',
     );
+  });
+
+  it('should set them from a compensation and the @OnCancel cleanup of a cancelled run', async () => {
+    const { client } = suite;
+    await client.start('attrs.saga', { key: 'saga-1' });
+    await eventually(async () => (await client.get('saga-1')).attributes.stage === 'charged');
+    await client.cancel('saga-1');
+    const run = await eventually(async () => {
+      const r = await client.get('saga-1');
+      return r.state === 'compensated' || r.state === 'failed' ? r : undefined;
+    });
+    expect(run.state).toBe('compensated');
+    expect(run.attributes).toEqual({ refunded: true, cleaned: true });
   });
 });
