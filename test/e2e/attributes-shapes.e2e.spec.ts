@@ -41,4 +41,28 @@ describe('search attributes in the shapes workflows take (e2e)', () => {
     expect(run.state).toBe('compensated');
     expect(run.attributes).toEqual({ refunded: true, cleaned: true });
   });
+
+  it('should store and match extreme numbers, -0, unicode and Object.prototype names', async () => {
+    const { client } = suite;
+    const attributes = {
+      big: Number.MAX_VALUE,
+      tiny: Number.MIN_VALUE,
+      negZero: -0,
+      unsafe: 2 ** 64,
+      text: 'naïve 🙂 Ωmega',
+      constructor: 'ctor',
+      toString: false,
+    };
+    await client.start('attrs.saga', { key: 'extreme-1', attributes });
+    expect((await client.get('extreme-1')).attributes).toEqual({ ...attributes, negZero: 0 });
+    for (const [k, v] of Object.entries(attributes)) {
+      const runs = await client.list({ attributes: { [k]: v } });
+      expect(
+        runs.map((r) => r.key),
+        k,
+      ).toEqual(['extreme-1']);
+    }
+    expect(await client.list({ attributes: { big: 1.7e308 } })).toEqual([]);
+    await client.cancel('extreme-1');
+  });
 });
