@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AttributeSaga, AttributeShapes } from '../fixtures/attributes-shapes.fixture.js';
+import { ChronoForgeDatabase } from '../../lib/database/chrono-forge-database.js';
 import { eventually, sql } from '../support/env.js';
 import { suiteApp } from '../support/suite.js';
 
@@ -64,5 +65,29 @@ describe('search attributes in the shapes workflows take (e2e)', () => {
     }
     expect(await client.list({ attributes: { big: 1.7e308 } })).toEqual([]);
     await client.cancel('extreme-1');
+  });
+
+  it('should store start attributes in the caller’s transaction (manager), plain and priority', async () => {
+    const { client, app } = suite;
+    const ds = app.get(ChronoForgeDatabase).dataSource;
+    await ds.transaction(async (manager) => {
+      await client.start('attrs.saga', { key: 'tx-1', manager, attributes: { via: 'tx' } });
+      await client.start('attrs.saga', {
+        key: 'tx-2',
+        manager,
+        priority: 2,
+        attributes: { via: 'tx', prio: true },
+      });
+    });
+    const keys = (await client.list({ attributes: { via: 'tx' } })).map((r) => r.key);
+    expect(keys).toEqual(['tx-2', 'tx-1']);
+    await expect(
+      ds.transaction(async (manager) => {
+        await client.start('attrs.saga', { key: 'tx-3', manager, attributes: { via: 'rolled' } });
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect(await client.list({ attributes: { via: 'rolled' } })).toEqual([]);
+    for (const key of ['tx-1', 'tx-2']) await client.cancel(key);
   });
 });
