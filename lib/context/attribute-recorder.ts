@@ -11,7 +11,8 @@ import {
   AttributeStore,
   type AttributeWrite,
 } from '../persistence/attribute.store.js';
-import { stepStorage } from '../run/call-storage.js';
+import { stepStorage, transactionStorage } from '../run/call-storage.js';
+import { engineStatementErrors } from '../database/engine-statement.js';
 import type { RunScope } from '../run/run-scope.js';
 import { crashPoint } from '../steps/fault-injector.js';
 import { serializeValue } from '../util/serialization.util.js';
@@ -25,7 +26,8 @@ export const ATTRIBUTES_STEP = 'attributes$set';
  * (with the durable state changed before it), so a replay finds the call recorded and writes
  * nothing. A call refused by the run's key limit is recorded as refused: its replays are too. From a step body (or a wait check) the change is written at once, fenced the same way
  * and without a log: it belongs to the step, whose body runs again only if it did not complete,
- * and setting the same attributes again changes nothing.
+ * and setting the same attributes again changes nothing. A failed statement ends the pass as an
+ * engine fault (the step does not complete, even when its body caught the failure).
  */
 @Injectable()
 export class AttributeRecorder {
@@ -34,6 +36,12 @@ export class AttributeRecorder {
   set(scope: RunScope, update: SearchAttributesUpdate): Promise<void> {
     // Checked before the call takes a position: a refused update is a bug, not a replay fork.
     const change = checkAttributes(update, 'setAttributes()', true);
+    // Its write would wait for a second pooled connection while the step's transaction holds one
+    // (with every connection held, for ever), and would outlive the transaction's rollback.
+    if (transactionStorage.getStore() !== undefined)
+      throw new SearchAttributeError(
+        'setAttributes() cannot be called in a transactional step; call it from the workflow body after the step, or from a step that is not transactional.',
+      );
     if (stepStorage.getStore() !== undefined) return this.inStep(scope, change);
     const step = scope.nextStepName(ATTRIBUTES_STEP);
     return scope.track(async () => {
@@ -66,7 +74,16 @@ export class AttributeRecorder {
 
   private async inStep(scope: RunScope, change: AttributeChange): Promise<void> {
     scope.assertOwned();
-    const outcome = await this.write(scope, change);
+    let outcome: AttributeWrite;
+    try {
+      outcome = await this.write(scope, change);
+    } catch (err) {
+      // A failed statement is the pass's fault, not the step's: the step must not complete
+      // without its attributes because the body caught the failure.
+      if (typeof err === 'object' && err !== null && engineStatementErrors.has(err))
+        throw scope.markFaulted(err);
+      throw err;
+    }
     if (outcome.kind === 'lost') scope.lockLost();
     if (outcome.kind === 'full') throw this.full(scope);
   }

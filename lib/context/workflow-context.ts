@@ -131,7 +131,8 @@ export class WorkflowContext extends ComposingContext {
    * into the ones it has: indexed, and filterable in `client.list({ attributes })`, the dashboard
    * and `chronoforge list --attr`. In the workflow body it is recorded at its position (step
    * `attributes$set`): replays do not set them again. In a step body it is written at once, with
-   * the step's other effects. Refused values throw `SearchAttributeError`, storing nothing.
+   * the step's other effects (refused in a transactional step). Refused values throw
+   * `SearchAttributeError`, storing nothing.
    */
   setAttributes(update: SearchAttributesUpdate): Promise<void> {
     return rejectThrown(() => this.attributes.set(this.scope(), update));

@@ -86,7 +86,14 @@ export function parseAttributeTerms(
   if (terms === undefined || terms.length === 0) return undefined;
   if (terms.length > MAX_ATTRIBUTES)
     throw new SearchAttributeError(`${what}: at most ${MAX_ATTRIBUTES} attribute filters.`);
-  return Object.fromEntries(terms.map((t) => parseAttributeTerm(t, what)));
+  const filter: SearchAttributes = {};
+  for (const [key, value] of terms.map((t) => parseAttributeTerm(t, what))) {
+    // Runs must match every term: two values of one key never both match.
+    if (Object.hasOwn(filter, key) && filter[key] !== value)
+      throw new SearchAttributeError(`${what} gives "${key}" twice, with different values.`);
+    filter[key] = value;
+  }
+  return filter;
 }
 
 /** One attribute as the filter term that matches it (`customerId=c-42`, `amount:=42`). */
@@ -125,6 +132,9 @@ function plainEntries(value: unknown, what: string): Array<[string, unknown]> {
 }
 
 function checkKey(key: string, what: string): void {
+  // An assignment of "__proto__" changes the object's prototype instead of adding the key.
+  if (key === '__proto__')
+    throw new SearchAttributeError(`${what}: attribute key "__proto__" is reserved.`);
   if (!ATTRIBUTE_KEY_PATTERN.test(key)) {
     throw new SearchAttributeError(
       `${what}: attribute key ${describeValue(key)} must match ${ATTRIBUTE_KEY_PATTERN.source} (a letter or _, then letters, digits, _ . -; at most 64 characters).`,

@@ -123,6 +123,7 @@ describe('search attributes: ctx.setAttributes, start and list filters (e2e)', (
     for (const argv of [
       ['list', '--attr', 'no-equals'],
       ['list', '--attr', 'total:=many'],
+      ['list', '--attr', 'stage=done', '--attr', 'stage=priced'],
       ['show', 'order-1', '--attr', 'a=b'],
     ]) {
       const refused = await cli(...argv);
@@ -167,6 +168,7 @@ describe('search attributes: ctx.setAttributes, start and list filters (e2e)', (
       { long: 'x'.repeat(257) },
       { inf: Number.POSITIVE_INFINITY },
       'customerId=c-42',
+      JSON.parse('{"__proto__": "p", "a": 1}'),
     ];
     for (const [i, attributes] of bad.entries()) {
       const key = `bad-start-${i}`;
@@ -175,7 +177,8 @@ describe('search attributes: ctx.setAttributes, start and list filters (e2e)', (
       ).rejects.toThrow(SearchAttributeError);
       expect(await stored(key)).toBeUndefined();
     }
-    for (const attributes of [{}, { a: null }, { 'a b': 'x' }, []] as unknown[]) {
+    const proto = JSON.parse('{"__proto__": "p", "a": 1}') as unknown;
+    for (const attributes of [{}, { a: null }, { 'a b': 'x' }, [], proto] as unknown[]) {
       await expect(client.list({ attributes } as never)).rejects.toThrow(SearchAttributeError);
     }
   });

@@ -83,5 +83,7 @@ describe('dashboard runs filter by search attributes (e2e)', () => {
     expect(html).not.toContain('<b>bold</b>');
     for (const bad of ['no-equals', 'bad key=1', 'n:=abc', `k=${'x'.repeat(300)}`])
       expect(await get(`${base}/runs?attr=${encodeURIComponent(bad)}`, 400)).toContain('attr');
+    // Two values for one key could never both match: refused, not narrowed to the last one.
+    expect(await get(`${base}/runs?attr=n%3A%3D3&attr=n%3A%3D4`, 400)).toContain('twice');
   });
 });

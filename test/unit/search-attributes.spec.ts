@@ -64,4 +64,27 @@ describe('search attributes: checks and filter terms', () => {
     for (const [k, v] of Object.entries(attributes))
       expect(parseAttributeTerm(attributeTerm(k, v), 't')).toEqual([k, v]);
   });
+
+  it('should refuse a "__proto__" key rather than drop it silently (update, start, filter, term)', () => {
+    const parsed = JSON.parse('{"__proto__": "x", "a": 1}') as unknown;
+    expect(() => checkAttributes(parsed, 'u', true)).toThrow(/__proto__/);
+    expect(() => checkAttributes(parsed, 's', false)).toThrow(SearchAttributeError);
+    expect(() => checkAttributeFilter(parsed, 'f')).toThrow(/__proto__/);
+    expect(() => parseAttributeTerms(['__proto__=x'], 't')).toThrow(SearchAttributeError);
+    // Other names of Object.prototype are ordinary own keys.
+    expect(checkAttributes({ constructor: 'c', toString: 1 }, 'u', true).set).toEqual({
+      constructor: 'c',
+      toString: 1,
+    });
+  });
+
+  it('should refuse filter terms that name one key twice (they could never all match)', () => {
+    expect(() => parseAttributeTerms(['stage=paid', 'stage=done'], 't')).toThrow(/"stage".*twice/);
+    expect(() => parseAttributeTerms(['n:=1', 'n=1'], 't')).toThrow(SearchAttributeError);
+    expect(parseAttributeTerms(['n:=1', 'n:=1'], 't')).toEqual({ n: 1 });
+    expect(parseAttributeTerms(['constructor=c', 'toString:=1'], 't')).toEqual({
+      constructor: 'c',
+      toString: 1,
+    });
+  });
 });
