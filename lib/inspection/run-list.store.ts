@@ -45,10 +45,20 @@ export interface BulkFilter {
   workflow: string;
   states: readonly WorkflowState[];
   key?: string;
+  /**
+   * Only runs with an id up to this one: the newest run the confirmation counted, so a run that
+   * starts (or reaches a matching state) after the confirmation was shown is left alone.
+   */
+  upto?: string;
 }
 
 const bulkWhere = (f: BulkFilter) =>
-  runFilterSql({ states: f.states, workflow: f.workflow, keyPrefix: f.key });
+  runFilterSql({
+    states: f.states,
+    workflow: f.workflow,
+    keyPrefix: f.key,
+    before: f.upto === undefined ? undefined : String(BigInt(f.upto) + 1n),
+  });
 
 const RUN_COLUMNS = `w.id, w.key, w.job_name AS workflow, w.state, w.updated_at, w.next_run_at, w.locked_at, w.locked_by`;
 const OVERDUE = `w.state = 'idle' AND w.next_run_at < now() - $1 * interval '1 millisecond'`;
@@ -174,13 +184,16 @@ export class RunListStore {
     );
   }
 
-  /** The exact number of runs {@link matching} matches. */
-  async countMatching(f: BulkFilter): Promise<number> {
+  /**
+   * The exact number of runs {@link matching} matches now, and the newest one's id (`upto`, for
+   * the action to act on these runs only; `undefined` when none matches).
+   */
+  async countMatching(f: BulkFilter): Promise<{ n: number; upto?: string }> {
     const { where, values } = bulkWhere(f);
-    const [row] = await this.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM ${this.table('workflows')} WHERE ${where}`,
+    const [row] = await this.query<{ n: number; upto: string | null }>(
+      `SELECT count(*)::int AS n, max(id)::text AS upto FROM ${this.table('workflows')} WHERE ${where}`,
       values,
     );
-    return row.n;
+    return { n: row.n, upto: row.upto ?? undefined };
   }
 }
