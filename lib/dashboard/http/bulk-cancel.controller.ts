@@ -38,7 +38,7 @@ export class BulkCancelController {
     @Query() q: QueryParams,
   ) {
     const filter = bulkCancelFilter(q);
-    const { n, upto } = await this.store.countMatching(filter);
+    const { n, ids } = await this.store.countMatching(filter, BULK_CANCEL_LIMIT);
     const now = Math.min(n, BULK_CANCEL_LIMIT);
     const ctx = this.views.of(req, res, q);
     const why = html`Cancel <b class="count">${n}</b> run(s) of
@@ -56,7 +56,7 @@ export class BulkCancelController {
       `${ctx.base}/bulk-cancel`,
       `Cancel ${now} run(s)`,
       back,
-      { ...bulkParams(filter), upto: upto ?? '' },
+      { ...bulkParams(filter), ids: ids.join(',') },
       n === 0,
     );
     return sendHtml(res, page);
@@ -69,7 +69,7 @@ export class BulkCancelController {
     const base = this.views.base(req);
     const form = await readForm(req);
     const filter = bulkCancelFilter(form);
-    if (form.confirm !== 'yes' || filter.upto === undefined)
+    if (form.confirm !== 'yes' || filter.ids === undefined)
       return { url: href(base, '/bulk-cancel', bulkParams(filter)), statusCode: 303 };
     const { cancelled } = await this.actions.bulkCancel(filter);
     return {

@@ -8,7 +8,7 @@ const PAST = { retry: 'retried', cancel: 'cancelled' };
 /**
  * The filter of a bulk action from a query or form, validated: `workflow` (required), `state`
  * (one of `allowed`, the states the action applies to; all of them when unset) and `key` (a key
- * prefix) and `upto` (the newest run id the confirmation counted; the POST form carries it). `action` names the action in messages (`retry`, `cancel`).
+ * prefix) and `ids` (the runs the confirmation listed; only its POST form carries them). `action` names the action in messages (`retry`, `cancel`).
  */
 export function bulkFilter(
   src: QueryParams,
@@ -22,13 +22,23 @@ export function bulkFilter(
     throw new InvalidOptionsError(
       `Runs that are ${state} cannot be ${PAST[action]}; choose ${allowed.join(', ')}.`,
     );
-  const upto = one(src, 'upto');
-  if (upto !== undefined && !/^\d{1,18}$/.test(upto))
-    throw new InvalidOptionsError('"upto" must be a run id.');
-  return { workflow, states: state ? [state] : allowed, key: one(src, 'key'), upto };
+  return { workflow, states: state ? [state] : allowed, key: one(src, 'key'), ids: idsOf(src) };
 }
 
-/** The filter as the parameters of a link (the ones set; `upto` only in the confirmation's form). */
+/** Most run ids one confirmation lists (the bulk actions' limit per click). */
+const MAX_IDS = 1000;
+
+/** The `ids` field: comma-separated run ids, at most {@link MAX_IDS}; `undefined` when unset. */
+function idsOf(src: QueryParams): string[] | undefined {
+  const v = src.ids;
+  if (v === undefined) return undefined;
+  const ids = typeof v === 'string' && v.length <= MAX_IDS * 19 ? v.split(',') : [];
+  if (ids.length === 0 || ids.length > MAX_IDS || !ids.every((id) => /^\d{1,18}$/.test(id)))
+    throw new InvalidOptionsError(`"ids" must list 1 to ${MAX_IDS} run ids, comma-separated.`);
+  return ids;
+}
+
+/** The filter as the parameters of a link (the ones set; `ids` only in the confirmation's form). */
 export function bulkParams(f: BulkFilter): Record<string, string> {
   const out: Record<string, string> = { workflow: f.workflow };
   if (f.states.length === 1) out.state = f.states[0];

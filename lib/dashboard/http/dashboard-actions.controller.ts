@@ -86,7 +86,7 @@ export class DashboardActionsController {
     @Query() q: QueryParams,
   ) {
     const filter = bulkRetryFilter(q);
-    const { n, upto } = await this.store.countMatching(filter);
+    const { n, ids } = await this.store.countMatching(filter, BULK_RETRY_LIMIT);
     const now = Math.min(n, BULK_RETRY_LIMIT);
     const ctx = this.views.of(req, res, q);
     const why = html`Retry <b class="count">${n}</b> ${filter.states.join(' or ')} run(s) of
@@ -103,7 +103,7 @@ export class DashboardActionsController {
       `${ctx.base}/bulk-retry`,
       `Retry ${now} run(s)`,
       back,
-      { ...bulkParams(filter), upto: upto ?? '' },
+      { ...bulkParams(filter), ids: ids.join(',') },
       n === 0,
     );
     return sendHtml(res, page);
@@ -139,7 +139,7 @@ export class DashboardActionsController {
     const base = this.views.base(req);
     const form = await readForm(req);
     const filter = bulkRetryFilter(form);
-    if (form.confirm !== 'yes' || filter.upto === undefined)
+    if (form.confirm !== 'yes' || filter.ids === undefined)
       return { url: href(base, '/bulk-retry', bulkParams(filter)), statusCode: 303 };
     const { retried } = await this.actions.bulkRetry(filter);
     return {
