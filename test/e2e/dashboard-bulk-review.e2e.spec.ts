@@ -124,4 +124,25 @@ describe('dashboard bulk actions act on what their confirmation stated (e2e)', (
     expect(gated.passes.get('old-0')).toBe(1);
     expect(await state('old-0')).toBe('stalled');
   });
+
+  it('should match a key prefix literally: %, _ and backslash are no wildcards', async () => {
+    const keys = ['pct%1', 'pctX1', 'und_1', 'undX1', 'bs\\1', 'bsX1', 'ünï-1'];
+    for (const key of keys) await client.start('demo.waiter', { key });
+    await Promise.all(keys.map((k) => until(k, 'idle')));
+    const count = async (key: string) => {
+      const page = await confirmation(
+        `${base}/bulk-cancel?workflow=demo.waiter&key=${encodeURIComponent(key)}`,
+      );
+      return /<b class="count">(\d+)<\/b>/.exec(page.body)?.[1];
+    };
+    expect(await count('pct%')).toBe('1');
+    expect(await count('und_')).toBe('1');
+    expect(await count('bs\\')).toBe('1');
+    expect(await count('ünï')).toBe('1');
+    expect(await count('%')).toBe('0');
+    expect(
+      (await confirmation(`${base}/bulk-cancel?workflow=demo.waiter&key=${'k'.repeat(600)}`))
+        .status,
+    ).toBe(400);
+  });
 });
