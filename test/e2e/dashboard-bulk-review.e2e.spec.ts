@@ -145,4 +145,15 @@ describe('dashboard bulk actions act on what their confirmation stated (e2e)', (
         .status,
     ).toBe(400);
   });
+
+  it('should say how many counted runs it skipped because they moved on meanwhile', async () => {
+    for (const key of ['moved-1', 'moved-2']) await client.start('demo.waiter', { key });
+    await Promise.all([until('moved-1', 'idle'), until('moved-2', 'idle')]);
+    const page = await confirmation(`${base}/bulk-cancel?workflow=demo.waiter&key=moved-`);
+    expect(page.body).toContain('<b class="count">2</b>');
+    await client.cancel('moved-2', { workflow: 'demo.waiter' });
+    const res = await post('/bulk-cancel', page.cookie, page.fields);
+    const after = await fetch(new URL(res.headers.get('location') ?? '', base), { headers: auth });
+    expect(await after.text()).toContain('1 run(s) cancelled, 1 skipped');
+  });
 });

@@ -72,8 +72,14 @@ export class BulkCancelController {
     if (form.confirm !== 'yes' || filter.ids === undefined)
       return { url: href(base, '/bulk-cancel', bulkParams(filter)), statusCode: 303 };
     const { cancelled } = await this.actions.bulkCancel(filter);
+    const skipped = filter.ids.length - cancelled; // listed, but ended or moved on since
     return {
-      url: href(base, '/runs', { workflow: filter.workflow, notice: 'bulk-cancel', n: cancelled }),
+      url: href(base, '/runs', {
+        workflow: filter.workflow,
+        notice: 'bulk-cancel',
+        n: cancelled,
+        skipped: skipped || undefined,
+      }),
       statusCode: 303,
     };
   }

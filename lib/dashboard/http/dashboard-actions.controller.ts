@@ -142,8 +142,14 @@ export class DashboardActionsController {
     if (form.confirm !== 'yes' || filter.ids === undefined)
       return { url: href(base, '/bulk-retry', bulkParams(filter)), statusCode: 303 };
     const { retried } = await this.actions.bulkRetry(filter);
+    const skipped = filter.ids.length - retried; // listed, but moved on since
     return {
-      url: href(base, '/runs', { workflow: filter.workflow, notice: 'bulk', n: retried }),
+      url: href(base, '/runs', {
+        workflow: filter.workflow,
+        notice: 'bulk',
+        n: retried,
+        skipped: skipped || undefined,
+      }),
       statusCode: 303,
     };
   }
