@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkflowClient } from '../../lib/index.js';
 import { cleanup, uniqueName } from '../support/env.js';
 import {
   bootDashboardApp,
@@ -87,6 +88,10 @@ describe.each<HttpPlatform>(['express', 'fastify'])('dashboard CSRF on %s (e2e)'
     base = `${await urlOf(app)}/api/ops/cf`;
     bound = `${await urlOf(app)}/api/bound`;
     proxyBase = `${await urlOf(proxyApp)}/api/ops/cf`;
+    // A run to cancel, so the confirmation pages have a form carrying the token (a bulk
+    // confirmation matching no run has none).
+    for (const a of [app, proxyApp])
+      await a.get(WorkflowClient).start('demo.waiter', { key: 'waiter-1' });
   });
 
   afterAll(async () => {
@@ -97,7 +102,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('dashboard CSRF on %s (e2e)'
   });
 
   it('should set a signed, path-scoped, HttpOnly, SameSite=Strict nonce cookie over HTTP', async () => {
-    const { setCookies, cookie, token } = await page(`${base}/bulk-retry?workflow=demo.line`);
+    const { setCookies, cookie, token } = await page(`${base}/bulk-cancel?workflow=demo.waiter`);
     expect(setCookies).toHaveLength(1);
     expect(setCookies[0]).toMatch(
       new RegExp(`^cf_dashboard_csrf=${SIGNED}; Path=/api/ops/cf; HttpOnly; SameSite=Strict$`),
@@ -107,7 +112,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('dashboard CSRF on %s (e2e)'
 
   it('should issue no token for a nonce the client chose, and refuse a POST with it', async () => {
     const tossed = `cf_dashboard_csrf=${'ab'.repeat(16)}`;
-    const minted = await page(`${base}/bulk-retry?workflow=demo.line`, { cookie: tossed });
+    const minted = await page(`${base}/bulk-cancel?workflow=demo.waiter`, { cookie: tossed });
     // The tossed value is ignored: the server sets a nonce of its own for the token it issues.
     expect(minted.cookie).toMatch(new RegExp(`^cf_dashboard_csrf=${SIGNED}$`));
     expect(minted.cookie).not.toBe(tossed);
@@ -120,10 +125,10 @@ describe.each<HttpPlatform>(['express', 'fastify'])('dashboard CSRF on %s (e2e)'
   });
 
   it('should keep the browser own cookie when a tossed unsigned one arrives beside it', async () => {
-    const own = await page(`${base}/bulk-retry?workflow=demo.line`);
+    const own = await page(`${base}/bulk-cancel?workflow=demo.waiter`);
     const tossed = `cf_dashboard_csrf=${'cd'.repeat(16)}`;
     for (const cookie of [`${own.cookie}; ${tossed}`, `${tossed}; ${own.cookie}`]) {
-      const again = await page(`${base}/bulk-retry?workflow=demo.line`, { cookie });
+      const again = await page(`${base}/bulk-cancel?workflow=demo.waiter`, { cookie });
       expect(again.setCookies).toEqual([]); // no new cookie: the signed one is used
       expect(again.token).toBe(own.token);
       expect((await post(`${base}/bulk-retry`, own.token, { cookie })).status).toBe(303);
@@ -131,8 +136,8 @@ describe.each<HttpPlatform>(['express', 'fastify'])('dashboard CSRF on %s (e2e)'
   });
 
   it('should refuse a POST carrying two different signed CSRF cookies', async () => {
-    const victim = await page(`${base}/bulk-retry?workflow=demo.line`);
-    const attacker = await page(`${base}/bulk-retry?workflow=demo.line`);
+    const victim = await page(`${base}/bulk-cancel?workflow=demo.waiter`);
+    const attacker = await page(`${base}/bulk-cancel?workflow=demo.waiter`);
     expect(attacker.cookie).not.toBe(victim.cookie);
     for (const cookie of [
       `${victim.cookie}; ${attacker.cookie}`,
@@ -147,8 +152,8 @@ describe.each<HttpPlatform>(['express', 'fastify'])('dashboard CSRF on %s (e2e)'
   });
 
   it('should bind tokens to csrfSubject: a token minted for one user fails for another', async () => {
-    const ada = await page(`${bound}/bulk-retry?workflow=demo.line`, { 'x-user': 'ada' });
-    const eve = await page(`${bound}/bulk-retry?workflow=demo.line`, {
+    const ada = await page(`${bound}/bulk-cancel?workflow=demo.waiter`, { 'x-user': 'ada' });
+    const eve = await page(`${bound}/bulk-cancel?workflow=demo.waiter`, {
       'x-user': 'eve',
       cookie: ada.cookie,
     });
@@ -162,7 +167,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('dashboard CSRF on %s (e2e)'
   });
 
   it('should ignore X-Forwarded-Proto unless the app trusts its proxy', async () => {
-    const { setCookies } = await page(`${base}/bulk-retry?workflow=demo.line`, {
+    const { setCookies } = await page(`${base}/bulk-cancel?workflow=demo.waiter`, {
       'x-forwarded-proto': 'https',
     });
     expect(setCookies[0]).toMatch(/^cf_dashboard_csrf=/);
@@ -171,7 +176,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('dashboard CSRF on %s (e2e)'
 
   it('should use a __Host- Secure cookie behind a trusted TLS proxy, keeping app cookies', async () => {
     const tls = { 'x-forwarded-proto': 'https' };
-    const issued = await page(`${proxyBase}/bulk-retry?workflow=demo.line`, tls);
+    const issued = await page(`${proxyBase}/bulk-cancel?workflow=demo.waiter`, tls);
     expect(issued.setCookies).toContain('app_session=1; Path=/');
     const csrf = issued.setCookies.find((c) => c.includes('cf_dashboard_csrf'));
     expect(csrf).toMatch(
@@ -188,7 +193,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])('dashboard CSRF on %s (e2e)'
     const refused = await post(`${proxyBase}/bulk-retry`, issued.token, { ...tls, cookie: plain });
     expect(refused.status).toBe(403);
     // Over plain HTTP (no forwarded proto) the same app sets the plain, path-scoped cookie.
-    const http = await page(`${proxyBase}/bulk-retry?workflow=demo.line`);
+    const http = await page(`${proxyBase}/bulk-cancel?workflow=demo.waiter`);
     expect(http.setCookies.find((c) => c.includes('csrf'))).toMatch(
       /^cf_dashboard_csrf=.*; Path=\/api\/ops\/cf; HttpOnly; SameSite=Strict$/,
     );
