@@ -43,7 +43,8 @@ describe.each<HttpPlatform>(['express', 'fastify'])(
       const client = app.get(WorkflowClient);
       await client.start(EVIL, { key: 'evil-1' });
       await eventually(
-        async () => ['failed', 'stalled'].includes((await client.get('evil-1', { workflow: EVIL })).state),
+        async () =>
+          ['failed', 'stalled'].includes((await client.get('evil-1', { workflow: EVIL })).state),
         15_000,
         'evil-1 failed',
       );
