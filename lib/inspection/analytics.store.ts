@@ -162,23 +162,27 @@ export class AnalyticsStore {
    * ahead), child runs (a pending call, join, branch or merge), or nothing: due and `queued`.
    */
   async waiting(workflow?: string): Promise<WaitingRow[]> {
-    const slots = this.runs.table('limit_slots');
-    const logs = this.runs.table('execution_logs');
-    const pending = (kinds: string) =>
-      `EXISTS (SELECT 1 FROM ${logs} l WHERE l.workflow_id = w.id AND l.state = 'pending'
-         AND split_part(l.step_name, '$', 1) IN (${kinds}))`;
+    // NOTE: the pending logs of each idle run through the (workflow_id, step_name) index and the
+    // waiting slots aggregated once: no scan of the whole step-log table, no per-run subquery of
+    // the slots (the previous EXISTS per reason hashed every pending log of the schema).
+    const kinds = (list: string) => `l.kinds && ARRAY[${list}]`;
     return this.runs.query<WaitingRow>(
       `SELECT workflow, reason, count(*)::int AS n FROM (
          SELECT w.job_name AS workflow, CASE
-           WHEN EXISTS (SELECT 1 FROM ${slots} s WHERE s.run_id = w.id AND s.state = 'waiting'
-             AND s.name LIKE '$lock%') THEN 'lock'
-           WHEN EXISTS (SELECT 1 FROM ${slots} s WHERE s.run_id = w.id AND s.state = 'waiting') THEN 'limit'
-           WHEN ${pending(`'signal'`)} THEN 'signal'
-           WHEN ${pending(`'wait', 'wait_until', 'continue_if', 'durably_repeat'`)}
+           WHEN s.lock THEN 'lock'
+           WHEN s.lock IS NOT NULL THEN 'limit'
+           WHEN ${kinds(`'signal'`)} THEN 'signal'
+           WHEN ${kinds(`'wait', 'wait_until', 'continue_if', 'durably_repeat'`)}
              OR w.next_run_at > now() THEN 'timer'
-           WHEN ${pending(`'call', 'child', 'join', 'branch', 'merge'`)} THEN 'children'
+           WHEN ${kinds(`'call', 'child', 'join', 'branch', 'merge'`)} THEN 'children'
            ELSE 'queued' END AS reason
          FROM ${this.runs.table('workflows')} w
+         LEFT JOIN LATERAL (SELECT array_agg(split_part(l.step_name, '$', 1)) AS kinds
+           FROM ${this.runs.table('execution_logs')} l
+           WHERE l.workflow_id = w.id AND l.state = 'pending') l ON true
+         LEFT JOIN (SELECT run_id, bool_or(name LIKE '$lock%') AS lock
+           FROM ${this.runs.table('limit_slots')} WHERE state = 'waiting' GROUP BY 1) s
+           ON s.run_id = w.id
          WHERE w.state = 'idle' AND ($1::text IS NULL OR w.job_name = $1)) r
        GROUP BY 1, 2 ORDER BY 1, 2`,
       [workflow ?? null],

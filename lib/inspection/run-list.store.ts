@@ -46,10 +46,25 @@ export interface BulkFilter {
   workflow: string;
   states: readonly WorkflowState[];
   key?: string;
+  /**
+   * Only these runs (ids): the ones the confirmation listed, so a run that starts or reaches a
+   * matching state after the confirmation was shown is left alone.
+   */
+  ids?: readonly string[];
 }
 
-const bulkWhere = (f: BulkFilter) =>
-  runFilterSql({ states: f.states, workflow: f.workflow, keyPrefix: f.key });
+/** The filter's condition, `$1`..`$4`, and `$5` its run ids (`NULL`: any run). */
+const bulkWhere = (f: BulkFilter) => {
+  const { where, values } = runFilterSql({
+    states: f.states,
+    workflow: f.workflow,
+    keyPrefix: f.key,
+  });
+  return {
+    where: `${where} AND ($5::bigint[] IS NULL OR id = ANY($5))`,
+    values: [...values, f.ids ?? null],
+  };
+};
 
 const RUN_COLUMNS = `w.id, w.key, w.job_name AS workflow, w.state, w.updated_at, w.next_run_at, w.locked_at, w.locked_by`;
 const OVERDUE = `w.state = 'idle' AND w.next_run_at < now() - $1 * interval '1 millisecond'`;
@@ -178,18 +193,23 @@ export class RunListStore {
   async matching(f: BulkFilter, limit: number): Promise<{ id: string; key: string }[]> {
     const { where, values } = bulkWhere(f);
     return this.query<{ id: string; key: string }>(
-      `SELECT id, key FROM ${this.table('workflows')} WHERE ${where} ORDER BY id LIMIT $5`,
+      `SELECT id, key FROM ${this.table('workflows')} WHERE ${where} ORDER BY id LIMIT $6`,
       [...values, limit],
     );
   }
 
-  /** The exact number of runs {@link matching} matches. */
-  async countMatching(f: BulkFilter): Promise<number> {
+  /**
+   * The exact number of runs {@link matching} matches now and, in one statement, the ids of the
+   * oldest `limit` of them: what a click on the confirmation acts on (see {@link BulkFilter.ids}).
+   */
+  async countMatching(f: BulkFilter, limit: number): Promise<{ n: number; ids: string[] }> {
     const { where, values } = bulkWhere(f);
-    const [row] = await this.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM ${this.table('workflows')} WHERE ${where}`,
-      values,
+    const [row] = await this.query<{ n: number; ids: string[] }>(
+      `WITH m AS MATERIALIZED (SELECT id FROM ${this.table('workflows')} WHERE ${where})
+       SELECT (SELECT count(*)::int FROM m) AS n,
+         ARRAY(SELECT id::text FROM m ORDER BY id LIMIT $6) AS ids`,
+      [...values, limit],
     );
-    return row.n;
+    return row;
   }
 }

@@ -91,6 +91,10 @@ describe.each<HttpPlatform>(['express', 'fastify'])('dashboard CSRF on %s (e2e)'
     base = `${await urlOf(app)}/api/ops/cf`;
     bound = `${await urlOf(app)}/api/bound`;
     proxyBase = `${await urlOf(proxyApp)}/api/ops/cf`;
+    // A run to cancel, so the confirmation pages have a form carrying the token (a bulk
+    // confirmation matching no run has none).
+    for (const a of [app, proxyApp])
+      await a.get(WorkflowClient).start('demo.waiter', { key: 'waiter-1' });
   });
 
   afterAll(async () => {

@@ -23,6 +23,7 @@ describe.each<HttpPlatform>(['express', 'fastify'])(
       app = await bootDashboardApp(schema, queueName, platform);
       base = `${(await app.getUrl()).replace('[::1]', '127.0.0.1')}/api/ops/cf`;
       await app.get(WorkflowClient).start('demo.fanout', { key: 'fan-1', input: { lines: 1 } });
+      await app.get(WorkflowClient).start('demo.waiter', { key: 'waiter-1' });
     });
 
     afterAll(async () => {
@@ -30,9 +31,12 @@ describe.each<HttpPlatform>(['express', 'fastify'])(
       await cleanup(schema, queueName);
     });
 
-    /** A page and the cookie and CSRF token it issued, for posting a form. */
+    /**
+     * A page with a form (a confirmation with a run to act on: one matching no run has no button
+     * to carry the token) and the cookie and CSRF token it issued, for posting a form.
+     */
     async function form(): Promise<{ cookie: string; token: string }> {
-      const res = await fetch(`${base}/bulk-retry?workflow=demo.line`, { headers: auth });
+      const res = await fetch(`${base}/bulk-cancel?workflow=demo.waiter`, { headers: auth });
       const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0];
       const token = /name="_csrf"\s+value="([^"]+)"/.exec(await res.text())?.[1] ?? '';
       return { cookie, token };

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { MetadataScanner } from '@nestjs/core';
-import type { WorkflowState } from '../../database/entities/workflow.entity.js';
+import { RUN_STATES, type WorkflowState } from '../../database/entities/workflow.entity.js';
 import { WorkflowRegistry } from '../../definitions/workflow.registry.js';
 import { WorkflowMetadataAccessor } from '../../discovery/workflow-metadata.accessor.js';
 import { WorkflowNotFoundError } from '../../errors/workflow-not-found.error.js';
@@ -142,16 +142,22 @@ export class WorkflowGraphs {
     return graph;
   }
 
-  /** The newest completed run of `workflow`, else its newest run. */
+  /**
+   * The newest completed run of `workflow`, else its newest run: the newest of each state through
+   * the `(job_name, state, id)` index, never a walk of the runs table by id.
+   */
   private async sample(workflow: string): Promise<WorkflowGraph['sample']> {
-    const wf = this.runs.table('workflows');
-    const pick = (completed: boolean) =>
-      this.runs.query<{ id: string; key: string; state: WorkflowState }>(
-        `SELECT id, key, state FROM ${wf} WHERE job_name = $1 AND ($2 = false OR state = 'completed')
-         ORDER BY id DESC LIMIT 1`,
-        [workflow, completed],
-      );
-    return (await pick(true))[0] ?? (await pick(false))[0];
+    // NOTE: state as a range and ordered by (state, id): with `state = x` the planner reduces the
+    // order to `id` and may bet on the primary key backwards, filtering the whole table.
+    const [run] = await this.runs.query<{ id: string; key: string; state: WorkflowState }>(
+      `SELECT r.id, r.key, r.state FROM unnest($2::text[]) s(state)
+       CROSS JOIN LATERAL (SELECT id, key, state FROM ${this.runs.table('workflows')} w
+         WHERE w.job_name = $1 AND w.state >= s.state AND w.state <= s.state
+         ORDER BY w.state DESC, w.id DESC LIMIT 1) r
+       ORDER BY (r.state = 'completed') DESC, r.id DESC LIMIT 1`,
+      [workflow, RUN_STATES],
+    );
+    return run;
   }
 
   /** The `@DurableStep`, `@Repeat` and `@Branch` methods of the workflow's class. */

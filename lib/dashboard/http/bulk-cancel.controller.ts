@@ -11,7 +11,7 @@ import {
 } from '../actions/dashboard-actions.service.js';
 import { confirmView } from '../views/confirm.view.js';
 import { CsrfGuard } from './dashboard.guards.js';
-import { bulkFilter, bulkParams } from './bulk-filter.js';
+import { BULK_SNAPSHOT_NOTE, bulkFilter, bulkParams } from './bulk-filter.js';
 import type { QueryParams } from './params.js';
 import { ViewContexts } from './view-contexts.js';
 
@@ -38,7 +38,7 @@ export class BulkCancelController {
     @Query() q: QueryParams,
   ) {
     const filter = bulkCancelFilter(q);
-    const n = await this.store.countMatching(filter);
+    const { n, ids } = await this.store.countMatching(filter, BULK_CANCEL_LIMIT);
     const now = Math.min(n, BULK_CANCEL_LIMIT);
     const ctx = this.views.of(req, res, q);
     const why = html`Cancel <b class="count">${n}</b> run(s) of
@@ -46,7 +46,8 @@ export class BulkCancelController {
       (${filter.states.join(' or ')}${filter.key ? html`, key starting with <b>${filter.key}</b>` : ''})?
       Each one ends <b>cancelled</b> with the reason "${BULK_CANCEL_REASON}"; its workflow's
       <code>compensateOn</code> decides whether it rolls back, and its children are left running.
-      ${n > now ? html`This click cancels the oldest <b>${now}</b>; click again for the rest.` : ''}`;
+      ${n > now ? html`This click cancels the oldest <b>${now}</b>; click again for the rest.` : ''}
+      ${BULK_SNAPSHOT_NOTE}`;
     const back = href(ctx.base, '/runs', bulkParams(filter));
     const page = confirmView(
       ctx,
@@ -55,7 +56,7 @@ export class BulkCancelController {
       `${ctx.base}/bulk-cancel`,
       `Cancel ${now} run(s)`,
       back,
-      bulkParams(filter),
+      { ...bulkParams(filter), ids: ids.join(',') },
       n === 0,
     );
     return sendHtml(res, page);
@@ -68,11 +69,17 @@ export class BulkCancelController {
     const base = this.views.base(req);
     const form = await readForm(req);
     const filter = bulkCancelFilter(form);
-    if (form.confirm !== 'yes')
+    if (form.confirm !== 'yes' || filter.ids === undefined)
       return { url: href(base, '/bulk-cancel', bulkParams(filter)), statusCode: 303 };
     const { cancelled } = await this.actions.bulkCancel(filter);
+    const skipped = filter.ids.length - cancelled; // listed, but ended or moved on since
     return {
-      url: href(base, '/runs', { workflow: filter.workflow, notice: 'bulk-cancel', n: cancelled }),
+      url: href(base, '/runs', {
+        workflow: filter.workflow,
+        notice: 'bulk-cancel',
+        n: cancelled,
+        skipped: skipped || undefined,
+      }),
       statusCode: 303,
     };
   }

@@ -6,7 +6,7 @@ import { confirmView } from '../views/confirm.view.js';
 import { cancelView } from '../views/run-sagas.view.js';
 import { BULK_RETRY_LIMIT, DashboardActions } from '../actions/dashboard-actions.service.js';
 import { type QueryParams, runId, textParam } from './params.js';
-import { bulkFilter, bulkParams } from './bulk-filter.js';
+import { BULK_SNAPSHOT_NOTE, bulkFilter, bulkParams } from './bulk-filter.js';
 import { allowedFrom } from '../../client/transitions.js';
 import { ViewContexts } from './view-contexts.js';
 import { CsrfGuard } from './dashboard.guards.js';
@@ -86,14 +86,15 @@ export class DashboardActionsController {
     @Query() q: QueryParams,
   ) {
     const filter = bulkRetryFilter(q);
-    const n = await this.store.countMatching(filter);
+    const { n, ids } = await this.store.countMatching(filter, BULK_RETRY_LIMIT);
     const now = Math.min(n, BULK_RETRY_LIMIT);
     const ctx = this.views.of(req, res, q);
     const why = html`Retry <b class="count">${n}</b> ${filter.states.join(' or ')} run(s) of
       <b>${filter.workflow}</b
       >${filter.key ? html` with a key starting with <b>${filter.key}</b>` : ''}? Each one becomes
       idle with fresh retry budgets and is queued.
-      ${n > now ? html`This click retries the oldest <b>${now}</b>; click again for the rest.` : ''}`;
+      ${n > now ? html`This click retries the oldest <b>${now}</b>; click again for the rest.` : ''}
+      ${BULK_SNAPSHOT_NOTE}`;
     const back = href(ctx.base, '/runs', bulkParams(filter));
     const page = confirmView(
       ctx,
@@ -102,7 +103,7 @@ export class DashboardActionsController {
       `${ctx.base}/bulk-retry`,
       `Retry ${now} run(s)`,
       back,
-      bulkParams(filter),
+      { ...bulkParams(filter), ids: ids.join(',') },
       n === 0,
     );
     return sendHtml(res, page);
@@ -138,11 +139,17 @@ export class DashboardActionsController {
     const base = this.views.base(req);
     const form = await readForm(req);
     const filter = bulkRetryFilter(form);
-    if (form.confirm !== 'yes')
+    if (form.confirm !== 'yes' || filter.ids === undefined)
       return { url: href(base, '/bulk-retry', bulkParams(filter)), statusCode: 303 };
     const { retried } = await this.actions.bulkRetry(filter);
+    const skipped = filter.ids.length - retried; // listed, but moved on since
     return {
-      url: href(base, '/runs', { workflow: filter.workflow, notice: 'bulk', n: retried }),
+      url: href(base, '/runs', {
+        workflow: filter.workflow,
+        notice: 'bulk',
+        n: retried,
+        skipped: skipped || undefined,
+      }),
       statusCode: 303,
     };
   }

@@ -52,8 +52,14 @@ export class ViewContexts {
     // NOTE: own keys only, so `?notice=constructor` shows nothing rather than Object's source.
     let notice = key && Object.hasOwn(NOTICES, key) ? NOTICES[key] : undefined;
     const n = one(q, 'n');
-    if (notice && n && /^\d{1,6}$/.test(n))
-      notice += ` ${n} run(s) ${notice.includes('cancel') ? 'cancelled' : 'retried'}.`;
+    const skipped = one(q, 'skipped');
+    if (notice && n && /^\d{1,6}$/.test(n)) {
+      notice += ` ${n} run(s) ${notice.includes('cancel') ? 'cancelled' : 'retried'}`;
+      notice +=
+        skipped && /^[1-9]\d{0,5}$/.test(skipped)
+          ? `, ${skipped} skipped (they had moved on since the confirmation).`
+          : '.';
+    }
     const csrf = this.csrf.issue(req, res, base);
     return { base, csrf, now: Date.now(), notice, refresh: refreshOf(q) };
   }
