@@ -85,9 +85,6 @@ describe.each<HttpPlatform>(['express', 'fastify'])('dashboard CSRF on %s (e2e)'
       trustProxy: true,
       configure: appCookie(platform),
     });
-    // A run waiting for a signal: the bulk-cancel confirmation then has a form (and its token).
-    for (const a of [app, proxyApp])
-      await a.get(WorkflowClient).start('demo.waiter', { key: 'w1' });
     base = `${await urlOf(app)}/api/ops/cf`;
     bound = `${await urlOf(app)}/api/bound`;
     proxyBase = `${await urlOf(proxyApp)}/api/ops/cf`;

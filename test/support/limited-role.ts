@@ -29,7 +29,9 @@ export function limitedRole(limit: number): LimitedRole {
   const name = uniqueName('cf_role');
   const url = new URL(DATABASE_URL);
   url.username = name;
-  url.password = '';
+  // A password too: an embedded PostgreSQL (no services: test/support/global-setup.ts) asks for one.
+  const password = 'cf-limited';
+  url.password = password;
 
   async function takeFreeSlots(): Promise<pg.Client[]> {
     const held: pg.Client[] = [];
@@ -51,7 +53,7 @@ export function limitedRole(limit: number): LimitedRole {
     name,
     url: url.toString(),
     async create(schema) {
-      await sql(`CREATE ROLE "${name}" LOGIN CONNECTION LIMIT ${limit}`);
+      await sql(`CREATE ROLE "${name}" LOGIN PASSWORD '${password}' CONNECTION LIMIT ${limit}`);
       await sql(`GRANT CREATE ON DATABASE "${url.pathname.slice(1)}" TO "${name}"`);
       await sql(`CREATE SCHEMA "${schema}" AUTHORIZATION "${name}"`);
       await sql(`CREATE SCHEMA "${defaultQueueSchema(schema)}" AUTHORIZATION "${name}"`);
