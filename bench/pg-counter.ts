@@ -40,6 +40,7 @@ const LABELS: Array<[string, RegExp]> = [
   ['recordTick', /WITH c AS \(\s*UPDATE/],
   ['failStepAttempt', /WITH l AS \(/],
   ['completeStep', /SELECT \$1, \$3, 'completed'/],
+  ['completeSteps', /'completed', v\.attempts/],
   ['savePendingLog', /SELECT \$1, \$3, 'pending'/],
   ['insertRun', /ON CONFLICT \(job_name, key\) DO NOTHING/],
   ['findLog', /^\s*SELECT id, step_name, state, attempts, result, metadata FROM/],

@@ -82,6 +82,11 @@ export interface StateCarrier {
    * lands after a newer one. A claim must be ended with {@link StateClaim.done}.
    */
   claimState(): Promise<StateClaim | null>;
+  /**
+   * Whether a write now would carry no state: nothing changed since the last stored version and no
+   * state-carrying write is in flight (so a checkpoint may skip the claim).
+   */
+  stateSettled(): boolean;
 }
 
 /** The state one write carries (see {@link StateCarrier.claimState}). */

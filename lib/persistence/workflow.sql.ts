@@ -81,6 +81,8 @@ export class WorkflowStatements {
   readonly findRunId: string;
   readonly insertCompletedStep: string;
   readonly upsertCompletedStep: string;
+  /** Several first attempts in one statement: arrays `$1`…`$7` (run, owner, step, attempts, result, metadata, started). */
+  readonly insertCompletedSteps: string;
   /** The same two, also writing the pass's durable state (`$8`) in the fence. */
   readonly insertCompletedStepWithState: string;
   readonly upsertCompletedStepWithState: string;
@@ -146,6 +148,18 @@ export class WorkflowStatements {
        WHERE l.state <> 'completed'
        RETURNING id`;
     this.insertCompletedStep = `${insertCompleted(false)} RETURNING id`;
+    // NOTE: rows are fenced one by one (each run's own lock owner) and taken in run order, so two
+    // such statements share-lock the runs they both write in the same order. A row already there
+    // (a concurrent pass recorded it first) is skipped, as the single INSERT's unique violation is.
+    this.insertCompletedSteps = `INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at,
+         last_executed_at, completed_at, result, metadata)
+       SELECT v.workflow_id, v.step_name, 'completed', v.attempts, v.started_at, now(), now(), v.result, v.metadata
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $6::jsonb[], $7::timestamptz[])
+         AS v(workflow_id, owner, step_name, attempts, result, metadata, started_at)
+       WHERE EXISTS (SELECT 1 FROM ${wf} w WHERE w.id = v.workflow_id AND w.locked_by = v.owner FOR SHARE)
+       ORDER BY v.workflow_id
+       ON CONFLICT (workflow_id, step_name) DO NOTHING
+       RETURNING id, workflow_id::text AS workflow_id, step_name`;
     this.insertCompletedStepWithState = `${insertCompleted(true)} RETURNING id`;
     this.upsertCompletedStep = upsertCompleted(false);
     this.upsertCompletedStepWithState = upsertCompleted(true);

@@ -20,6 +20,7 @@ import {
 
 export type { RunEnded } from './rows.js';
 import { StoreConnection } from './store-connection.js';
+import { CheckpointBatcher, type PendingCheckpoint } from './checkpoint-batcher.js';
 import { WorkflowStatements } from './workflow.sql.js';
 
 export { NOT_DUE_TOLERANCE_MS, REPEAT_TICK_PATTERN, WORKER_DEAD_AFTER_MS } from './workflow.sql.js';
@@ -39,6 +40,8 @@ export type AcquireResult =
 @Injectable()
 export class WorkflowStore extends StoreConnection {
   private readonly sql: WorkflowStatements;
+  /** Group commit of concurrent passes' first-attempt checkpoints (see {@link CheckpointBatcher}). */
+  private readonly checkpoints: CheckpointBatcher;
 
   constructor(
     db: ChronoForgeDatabase,
@@ -46,6 +49,13 @@ export class WorkflowStore extends StoreConnection {
   ) {
     super(db, options);
     this.sql = new WorkflowStatements(this.tables, this.staleLock());
+    this.checkpoints = new CheckpointBatcher(
+      {
+        one: (item) => this.insertCheckpoint(item),
+        many: (items) => this.insertCheckpoints(items),
+      },
+      checkpointSlots(options.database.poolSize),
+    );
   }
 
   /**
@@ -116,6 +126,18 @@ export class WorkflowStore extends StoreConnection {
     fresh = false,
     carrier?: StateCarrier,
   ): Promise<string | null> {
+    // NOTE: a first attempt with no durable state to carry (the common step) is group-committed
+    // with other passes' (one statement for many when statements are already in flight).
+    if (fresh && !runner && (!carrier || carrier.stateSettled()))
+      return this.checkpoints.write({
+        workflowId,
+        owner,
+        stepName,
+        attempts,
+        result: result && JSON.stringify(result),
+        metadata: JSON.stringify(metadata),
+        startedAt,
+      });
     const values: unknown[] = [workflowId, owner, stepName, attempts];
     values.push(result && JSON.stringify(result), JSON.stringify(metadata), startedAt);
     const write = await this.claimWrite(carrier, runner);
@@ -133,6 +155,46 @@ export class WorkflowStore extends StoreConnection {
       write.end(id !== null);
     }
     return id;
+  }
+
+  /** One first-attempt checkpoint (its log id; `null` when fenced out or already recorded). */
+  private async insertCheckpoint(c: PendingCheckpoint): Promise<string | null> {
+    const values = [
+      c.workflowId,
+      c.owner,
+      c.stepName,
+      c.attempts,
+      c.result,
+      c.metadata,
+      c.startedAt,
+    ];
+    try {
+      const rows = await this.query<{ id: string }>(this.sql.insertCompletedStep, values);
+      return rows[0]?.id ?? null;
+    } catch (err) {
+      // A unique violation: the step was recorded first (by a concurrent pass, or by an earlier
+      // try of this write whose outcome was not known).
+      if ((err as { code?: string }).code === '23505') return null;
+      throw err;
+    }
+  }
+
+  /** Several first-attempt checkpoints in one statement (per item: log id or `null`). */
+  private async insertCheckpoints(items: PendingCheckpoint[]): Promise<(string | null)[]> {
+    const rows = await this.query<{ id: string; workflow_id: string; step_name: string }>(
+      this.sql.insertCompletedSteps,
+      [
+        items.map((c) => c.workflowId),
+        items.map((c) => c.owner),
+        items.map((c) => c.stepName),
+        items.map((c) => c.attempts),
+        items.map((c) => c.result),
+        items.map((c) => c.metadata),
+        items.map((c) => c.startedAt),
+      ],
+    );
+    const ids = new Map(rows.map((r) => [`${r.workflow_id}\0${r.step_name}`, r.id]));
+    return items.map((c) => ids.get(`${c.workflowId}\0${c.stepName}`) ?? null);
   }
 
   /** Records a failed attempt of a step and its error-log row in one statement. */
@@ -297,4 +359,12 @@ export class WorkflowStore extends StoreConnection {
   ): Promise<{ id: string; wake: Date; stale: boolean }[]> {
     return this.query(this.sql.findRecoverable, [graceMs, limit, new Date(nowMs)]);
   }
+}
+
+/**
+ * How many checkpoint statements run at once before new ones wait to be written together: two
+ * (fewer than the pool, leaving connections to acquires and pass endings), one with a pool of one.
+ */
+function checkpointSlots(poolSize: number): number {
+  return Math.min(2, poolSize);
 }

@@ -18,6 +18,11 @@ export class DurableStateWrites {
     this.version++;
   }
 
+  /** No change to write and no state-carrying write in flight. */
+  settled(): boolean {
+    return this.writing === undefined && this.version <= this.savedVersion;
+  }
+
   /** The state to write with the next checkpoint, if it changed since the last stored version. */
   async claim(): Promise<StateClaim | null> {
     while (this.writing) await this.writing;

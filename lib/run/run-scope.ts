@@ -77,6 +77,11 @@ export class RunScope extends StepRefusals implements StateCarrier {
     return this.stateWrites.claim();
   }
 
+  /** {@link StateCarrier}: whether a write now would carry no state. */
+  stateSettled(): boolean {
+    return this.stateWrites.settled();
+  }
+
   /** Records progress the step logs do not show (a repeat tick recorded). */
   noteProgress(): void {
     this.progress.note();

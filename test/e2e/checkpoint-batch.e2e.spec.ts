@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
+import { persistProviders } from '../fixtures/persist.fixture.js';
+import { sql } from '../support/env.js';
+import { suiteHarness } from '../support/suite.js';
+
+/**
+ * Group commit of first-attempt checkpoints (lib/persistence/checkpoint-batcher.ts): concurrent
+ * passes' checkpoints share statements, and each keeps its own fence and its own failure.
+ */
+describe('checkpoints of concurrent passes written together (e2e)', () => {
+  const suite = suiteHarness(persistProviders);
+
+  /** `n` runs, each locked by its own owner, as passes hold them. */
+  async function lockedRuns(prefix: string, n: number) {
+    const store = suite.harness.moduleRef.get(WorkflowStore);
+    const runs: { id: string; owner: string }[] = [];
+    for (let i = 0; i < n; i++) {
+      const { id } = await store.insertRun('persist.fromStep', `${prefix}-${i}`, null, 60_000);
+      const owner = `test-worker/${prefix}-${i}`;
+      const got = await store.acquire(id, owner, Date.now());
+      expect(got.kind).toBe('acquired');
+      runs.push({ id, owner });
+    }
+    return { store, runs };
+  }
+
+  /** Counts the engine's checkpoint statements while `fn` runs. */
+  async function counting<T>(store: WorkflowStore, fn: () => Promise<T>) {
+    const seen = { single: 0, multi: 0 };
+    const query = store.query.bind(store);
+    store.query = ((text: string, values?: unknown[], ...rest: never[]) => {
+      if (text.includes("'completed', v.attempts")) seen.multi++;
+      else if (text.includes("'completed', $4, $7")) seen.single++;
+      return query(text, values, ...rest);
+    }) as typeof store.query;
+    try {
+      return { result: await fn(), seen };
+    } finally {
+      store.query = query;
+    }
+  }
+
+  const checkpoint = (store: WorkflowStore, id: string, owner: string, step = 'step') =>
+    store.completeStep(id, owner, step, 1, { json: { id } }, { k: 1 }, new Date(), undefined, true);
+
+  const logs = async (ids: string[]) =>
+    sql<{ workflow_id: string; step_name: string; state: string; result: unknown }>(
+      `SELECT workflow_id::text, step_name, state, result FROM "${suite.harness.schema}".chrono_forge_execution_logs
+        WHERE workflow_id = ANY($1::bigint[]) ORDER BY workflow_id`,
+      [ids],
+    );
+
+  it('should write 40 concurrent checkpoints in fewer statements, each with its own log', async () => {
+    const { store, runs } = await lockedRuns('many', 40);
+    const { result, seen } = await counting(store, () =>
+      Promise.all(runs.map((r) => checkpoint(store, r.id, r.owner))),
+    );
+    expect(result.every((id) => typeof id === 'string')).toBe(true);
+    expect(new Set(result).size).toBe(40);
+    expect(seen.multi).toBeGreaterThan(0);
+    expect(seen.single + seen.multi).toBeLessThan(40);
+    const rows = await logs(runs.map((r) => r.id));
+    expect(rows).toHaveLength(40);
+    expect(rows.every((r) => r.state === 'completed')).toBe(true);
+    expect(rows.map((r) => (r.result as { json: { id: string } }).json.id).sort()).toEqual(
+      runs.map((r) => r.id).sort(),
+    );
+  });
+
+  it('should refuse only the checkpoint whose lock moved, and one already recorded', async () => {
+    const { store, runs } = await lockedRuns('fenced', 12);
+    const [moved, recorded] = runs;
+    await sql(
+      `UPDATE "${suite.harness.schema}".chrono_forge_workflows SET locked_by = 'someone-else' WHERE id = $1`,
+      [moved.id],
+    );
+    expect(await checkpoint(store, recorded.id, recorded.owner)).toEqual(expect.any(String));
+    const { result, seen } = await counting(store, () =>
+      Promise.all(runs.map((r) => checkpoint(store, r.id, r.owner))),
+    );
+    expect(seen.multi).toBeGreaterThan(0);
+    expect(result[0]).toBeNull(); // fenced out
+    expect(result[1]).toBeNull(); // a first attempt already recorded
+    expect(result.slice(2).every((id) => typeof id === 'string')).toBe(true);
+    const rows = await logs(runs.map((r) => r.id));
+    expect(rows.filter((r) => r.workflow_id === moved.id)).toEqual([]);
+    expect(rows).toHaveLength(11);
+  });
+
+  it("should keep one run's failed row from failing the others' checkpoints", async () => {
+    const { store, runs } = await lockedRuns('fault', 12);
+    const s = `"${suite.harness.schema}"`;
+    const bad = runs[5];
+    await sql(`CREATE FUNCTION ${s}.no_log() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'injected log fault' USING ERRCODE = '57014'; END $$`);
+    await sql(`CREATE TRIGGER no_log BEFORE INSERT ON ${s}.chrono_forge_execution_logs FOR EACH ROW
+      WHEN (NEW.workflow_id = ${Number(bad.id)}) EXECUTE FUNCTION ${s}.no_log()`);
+    try {
+      const { result, seen } = await counting(store, () =>
+        Promise.allSettled(runs.map((r) => checkpoint(store, r.id, r.owner))),
+      );
+      expect(seen.multi).toBeGreaterThan(0);
+      expect(result[5]).toMatchObject({ status: 'rejected' });
+      expect((result[5] as PromiseRejectedResult).reason).toMatchObject({ code: '57014' });
+      const others = result.filter((_, i) => i !== 5);
+      expect(others.every((r) => r.status === 'fulfilled' && typeof r.value === 'string')).toBe(
+        true,
+      );
+      expect(await logs(runs.map((r) => r.id))).toHaveLength(11);
+    } finally {
+      await sql(`DROP TRIGGER IF EXISTS no_log ON ${s}.chrono_forge_execution_logs`);
+    }
+  });
+
+  it('should write a lone checkpoint at once, alone', async () => {
+    const { store, runs } = await lockedRuns('alone', 3);
+    const { seen } = await counting(store, async () => {
+      for (const r of runs)
+        expect(await checkpoint(store, r.id, r.owner)).toEqual(expect.any(String));
+    });
+    expect(seen).toEqual({ single: 3, multi: 0 });
+  });
+});
