@@ -42,6 +42,7 @@ const LABELS: Array<[string, RegExp]> = [
   ['completeStep', /SELECT \$1, \$3, 'completed'/],
   ['completeSteps', /'completed', v\.attempts/],
   ['savePendingLog', /SELECT \$1, \$3, 'pending'/],
+  ['insertRuns', /AS v\(key, job_name, input/],
   ['insertRun', /ON CONFLICT \(job_name, key\) DO NOTHING/],
   ['findLog', /^\s*SELECT id, step_name, state, attempts, result, metadata FROM/],
   ['sweep', /UNION ALL/],

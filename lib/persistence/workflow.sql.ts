@@ -79,6 +79,8 @@ export class WorkflowStatements {
   readonly dueCheck: string;
   readonly insertRun: string;
   readonly findRunId: string;
+  /** Several runs in one statement: arrays `$1`…`$7` as `insertRun`'s parameters. */
+  readonly insertRuns: string;
   readonly insertCompletedStep: string;
   readonly upsertCompletedStep: string;
   /** Several first attempts in one statement: arrays `$1`…`$7` (run, owner, step, attempts, result, metadata, started). */
@@ -136,6 +138,14 @@ export class WorkflowStatements {
          attributes)
        VALUES ($1, $2, $3, $4, now(), now() + $5::bigint * interval '1 millisecond', $6, $7)
        ON CONFLICT (job_name, key) DO NOTHING RETURNING id, next_run_at`;
+    // NOTE: a key twice in the statement is inserted once (DO NOTHING skips the second row).
+    this.insertRuns = `INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at, deadline_at, version,
+         attributes)
+       SELECT v.key, v.job_name, v.input, v.max_duration_ms, now(),
+         now() + v.timeout_ms * interval '1 millisecond', v.version, v.attributes
+       FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::bigint[], $6::text[], $7::jsonb[])
+         AS v(key, job_name, input, max_duration_ms, timeout_ms, version, attributes)
+       ON CONFLICT (job_name, key) DO NOTHING RETURNING id, job_name, key, next_run_at`;
     this.findRunId = `SELECT id FROM ${wf} WHERE job_name = $1 AND key = $2`;
     const insertCompleted = (withState: boolean) => `${withState ? `WITH ${stateFence('$8')} ` : ''}
        INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at,

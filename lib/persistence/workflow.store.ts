@@ -20,7 +20,7 @@ import {
 
 export type { RunEnded } from './rows.js';
 import { StoreConnection } from './store-connection.js';
-import { CheckpointBatcher, type PendingCheckpoint } from './checkpoint-batcher.js';
+import { GroupCommit } from './group-commit.js';
 import { WorkflowStatements } from './workflow.sql.js';
 
 export { NOT_DUE_TOLERANCE_MS, REPEAT_TICK_PATTERN, WORKER_DEAD_AFTER_MS } from './workflow.sql.js';
@@ -40,8 +40,10 @@ export type AcquireResult =
 @Injectable()
 export class WorkflowStore extends StoreConnection {
   private readonly sql: WorkflowStatements;
-  /** Group commit of concurrent passes' first-attempt checkpoints (see {@link CheckpointBatcher}). */
-  private readonly checkpoints: CheckpointBatcher;
+  /** Group commit of concurrent passes' first-attempt checkpoints (see {@link GroupCommit}). */
+  private readonly checkpoints: GroupCommit<PendingCheckpoint, string | null>;
+  /** Group commit of concurrent callers' starts outside a transaction. */
+  private readonly starts: GroupCommit<PendingRun, { id: string; nextRunAt: Date } | null>;
 
   constructor(
     db: ChronoForgeDatabase,
@@ -49,12 +51,17 @@ export class WorkflowStore extends StoreConnection {
   ) {
     super(db, options);
     this.sql = new WorkflowStatements(this.tables, this.staleLock());
-    this.checkpoints = new CheckpointBatcher(
+    const slots = groupSlots(options.database.poolSize);
+    this.checkpoints = new GroupCommit(
       {
         one: (item) => this.insertCheckpoint(item),
         many: (items) => this.insertCheckpoints(items),
       },
-      checkpointSlots(options.database.poolSize),
+      slots,
+    );
+    this.starts = new GroupCommit(
+      { one: (item) => this.insertNewRun(item), many: (items) => this.insertNewRuns(items) },
+      slots,
     );
   }
 
@@ -70,13 +77,17 @@ export class WorkflowStore extends StoreConnection {
     runner?: QueryRunner,
     { timeoutMs = null, version = null, attributes = {} }: NewRunExtras = {},
   ): Promise<{ id: string; created: boolean; nextRunAt: Date | null }> {
-    const inserted = await this.query<{ id: string; next_run_at: Date }>(
-      this.sql.insertRun,
-      [key, jobName, JSON.stringify(input ?? null), maxDurationMs, timeoutMs, version, attributes],
-      runner,
-    );
-    if (inserted[0])
-      return { id: inserted[0].id, created: true, nextRunAt: inserted[0].next_run_at };
+    const run: PendingRun = {
+      key,
+      jobName,
+      input: JSON.stringify(input ?? null),
+      maxDurationMs,
+      timeoutMs,
+      version,
+      attributes,
+    };
+    const inserted = runner ? await this.insertNewRun(run, runner) : await this.starts.write(run);
+    if (inserted) return { id: inserted.id, created: true, nextRunAt: inserted.nextRunAt };
     const existing = await this.query<{ id: string }>(this.sql.findRunId, [jobName, key], runner);
     return { id: existing[0].id, created: false, nextRunAt: null };
   }
@@ -155,6 +166,46 @@ export class WorkflowStore extends StoreConnection {
       write.end(id !== null);
     }
     return id;
+  }
+
+  /** Inserts one run unless its key exists (then `null`). */
+  private async insertNewRun(
+    r: PendingRun,
+    runner?: QueryRunner,
+  ): Promise<{ id: string; nextRunAt: Date } | null> {
+    const values: unknown[] = [r.key, r.jobName, r.input, r.maxDurationMs, r.timeoutMs, r.version];
+    values.push(r.attributes);
+    const rows = await this.query<{ id: string; next_run_at: Date }>(
+      this.sql.insertRun,
+      values,
+      runner,
+    );
+    return rows[0] ? { id: rows[0].id, nextRunAt: rows[0].next_run_at } : null;
+  }
+
+  /** Several runs in one statement (per item: the new run, or `null` when its key exists). */
+  private async insertNewRuns(
+    runs: PendingRun[],
+  ): Promise<({ id: string; nextRunAt: Date } | null)[]> {
+    const rows = await this.query<{ id: string; job_name: string; key: string; next_run_at: Date }>(
+      this.sql.insertRuns,
+      [
+        runs.map((r) => r.key),
+        runs.map((r) => r.jobName),
+        runs.map((r) => r.input),
+        runs.map((r) => r.maxDurationMs),
+        runs.map((r) => r.timeoutMs),
+        runs.map((r) => r.version),
+        runs.map((r) => JSON.stringify(r.attributes)),
+      ],
+    );
+    const made = new Map(rows.map((r) => [`${r.job_name}\0${r.key}`, r]));
+    return runs.map((r) => {
+      const row = made.get(`${r.jobName}\0${r.key}`);
+      // Two starts of one key in the statement: the first gets the row, the second finds it.
+      if (row) made.delete(`${r.jobName}\0${r.key}`);
+      return row ? { id: row.id, nextRunAt: row.next_run_at } : null;
+    });
   }
 
   /** One first-attempt checkpoint (its log id; `null` when fenced out or already recorded). */
@@ -362,9 +413,34 @@ export class WorkflowStore extends StoreConnection {
 }
 
 /**
- * How many checkpoint statements run at once before new ones wait to be written together: two
- * (fewer than the pool, leaving connections to acquires and pass endings), one with a pool of one.
+ * How many statements of one group-committed kind run at once before new ones wait to be written
+ * together: two (fewer than the pool, leaving connections to other statements), one with a pool of one.
  */
-function checkpointSlots(poolSize: number): number {
+function groupSlots(poolSize: number): number {
   return Math.min(2, poolSize);
+}
+
+/** One first-attempt checkpoint waiting to be written. */
+interface PendingCheckpoint {
+  workflowId: string;
+  owner: string;
+  stepName: string;
+  attempts: number;
+  /** The stored result as JSON text, or `null`. */
+  result: string | null;
+  /** The step's metadata as JSON text. */
+  metadata: string;
+  startedAt: Date;
+}
+
+/** One run to insert (see {@link WorkflowStore.insertRun}). */
+interface PendingRun {
+  key: string;
+  jobName: string;
+  /** The input as JSON text. */
+  input: string;
+  maxDurationMs: number;
+  timeoutMs: number | null;
+  version: string | null;
+  attributes: Record<string, unknown>;
 }

@@ -113,6 +113,54 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
     }
   });
 
+  it('should start concurrent runs in fewer statements, a key started twice at once only once', async () => {
+    const store = suite.harness.moduleRef.get(WorkflowStore);
+    const seen = { single: 0, multi: 0 };
+    const query = store.query.bind(store);
+    store.query = ((text: string, values?: unknown[], ...rest: never[]) => {
+      if (text.includes('AS v(key, job_name, input')) seen.multi++;
+      else if (text.includes('ON CONFLICT (job_name, key) DO NOTHING')) seen.single++;
+      return query(text, values, ...rest);
+    }) as typeof store.query;
+    let handles;
+    try {
+      const keys = [
+        ...Array.from({ length: 30 }, (_, i) => `start-${i}`),
+        ...Array(6).fill('twice'),
+      ];
+      handles = await Promise.all(
+        keys.map((key) =>
+          store.insertRun('persist.fromStep', key, { key }, 60_000, undefined, {
+            attributes: { k: key },
+          }),
+        ),
+      );
+    } finally {
+      store.query = query;
+    }
+    expect(seen.multi).toBeGreaterThan(0);
+    expect(seen.single + seen.multi).toBeLessThan(36);
+    expect(handles.slice(0, 30).every((h) => h.created)).toBe(true);
+    const twice = handles.slice(30);
+    expect(twice.filter((h) => h.created)).toHaveLength(1);
+    expect(new Set(twice.map((h) => h.id)).size).toBe(1);
+    const rows = await sql<{
+      key: string;
+      input: unknown;
+      attributes: unknown;
+      deadline_at: Date | null;
+    }>(
+      `SELECT key, input, attributes, deadline_at FROM "${suite.harness.schema}".chrono_forge_workflows
+        WHERE key LIKE 'start-%' OR key = 'twice' ORDER BY key`,
+    );
+    expect(rows).toHaveLength(31);
+    expect(rows.find((r) => r.key === 'start-7')).toMatchObject({
+      input: { key: 'start-7' },
+      attributes: { k: 'start-7' },
+      deadline_at: null,
+    });
+  });
+
   it('should write a lone checkpoint at once, alone', async () => {
     const { store, runs } = await lockedRuns('alone', 3);
     const { seen } = await counting(store, async () => {
