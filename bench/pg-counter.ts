@@ -32,6 +32,7 @@ export interface CounterSnapshot {
 const LABELS: Array<[string, RegExp]> = [
   ['tx-control', /^\s*(BEGIN|COMMIT|ROLLBACK)\b/i],
   ['limitAcquire', /chrono_forge_limit_acquire/],
+  ['acquireMany', /AS u\(rid, rowner, rnow/],
   ['acquire', /SET state = CASE WHEN state = 'compensating' THEN state ELSE 'running' END/],
   ['acquire-busy', /SET wake_pending = true/],
   ['complete', /\$workflow_completion\$/],

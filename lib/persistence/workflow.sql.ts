@@ -75,6 +75,8 @@ export class WorkflowStatements {
   /** SQL condition: this pass (`$2`) still owns run `$1`. */
   readonly fenced: string;
   readonly acquire: string;
+  /** Several acquires in one statement: arrays `$1` run ids, `$2` owners, `$3` now per item. */
+  readonly acquireMany: string;
   readonly markBusy: string;
   readonly dueCheck: string;
   readonly insertRun: string;
@@ -120,17 +122,33 @@ export class WorkflowStatements {
     // wake that the poller pushed back) does not replay the run: the pass would only halt again.
     const due = (param: string) => `(state = 'running' OR wake_pending OR next_run_at IS NULL
       OR next_run_at <= ${param}::timestamptz + ${NOT_DUE_TOLERANCE_MS} * interval '1 millisecond')`;
-    this.acquire = `WITH w AS (
-           UPDATE ${wf} SET state = CASE WHEN state = 'compensating' THEN state ELSE 'running' END,
-             locked_at = now(), locked_by = $2,
-             started_at = COALESCE(started_at, now()), wake_pending = false, updated_at = now()
-           WHERE id = $1 AND state IN (${LOCKABLE}) AND ${staleLock} AND ${due('$3')}
-           RETURNING id, key, job_name, input, context, state, attempt, retry_counts, max_duration_ms,
-             deadline_at, history, version, compensation, cancel_reason)
-         SELECT w.*, COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
+    const lockColumns = `state = CASE WHEN state = 'compensating' THEN state ELSE 'running' END,
+             locked_at = now(), started_at = COALESCE(started_at, now()), wake_pending = false, updated_at = now()`;
+    const runColumns = `key, job_name, input, context, state, attempt, retry_counts, max_duration_ms,
+             deadline_at, history, version, compensation, cancel_reason`;
+    const withLogs = `SELECT w.*, COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
              'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
            FROM ${logs} l WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
          FROM w`;
+    this.acquire = `WITH w AS (
+           UPDATE ${wf} SET ${lockColumns}, locked_by = $2
+           WHERE id = $1 AND state IN (${LOCKABLE}) AND ${staleLock} AND ${due('$3')}
+           RETURNING id, ${runColumns})
+         ${withLogs}`;
+    // NOTE: the rows are locked in id order and a row another transaction holds is skipped (its
+    // caller then acquires alone, waiting as it always did): two such statements never deadlock.
+    // A run asked for twice goes to its first owner; the second caller acquires alone (busy).
+    this.acquireMany = `WITH v AS (
+           SELECT DISTINCT ON (rid) rid, rowner, rnow
+           FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(rid, rowner, rnow, ord)
+           ORDER BY rid, ord),
+         c AS (SELECT id FROM ${wf} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE SKIP LOCKED),
+         w AS (
+           UPDATE ${wf} SET ${lockColumns}, locked_by = v.rowner
+           FROM v WHERE id = v.rid AND id IN (SELECT id FROM c) AND state IN (${LOCKABLE})
+             AND ${staleLock} AND ${due('v.rnow')}
+           RETURNING id, ${runColumns}, locked_by AS acquired_by)
+         ${withLogs}`;
     this.markBusy = `UPDATE ${wf} SET wake_pending = true
          WHERE id = $1 AND state IN (${LOCKABLE}) AND NOT ${staleLock} RETURNING id`;
     this.dueCheck = `SELECT ${due('$2')} AS due FROM ${wf} WHERE id = $1 AND state IN (${LOCKABLE})`;

@@ -42,6 +42,8 @@ export class WorkflowStore extends StoreConnection {
   private readonly sql: WorkflowStatements;
   /** Group commit of concurrent passes' first-attempt checkpoints (see {@link GroupCommit}). */
   private readonly checkpoints: GroupCommit<PendingCheckpoint, string | null>;
+  /** Group commit of concurrent passes' first acquire statements. */
+  private readonly acquires: GroupCommit<PendingAcquire, AcquireResult | null>;
   /** Group commit of concurrent callers' starts outside a transaction. */
   private readonly starts: GroupCommit<PendingRun, { id: string; nextRunAt: Date } | null>;
 
@@ -57,6 +59,10 @@ export class WorkflowStore extends StoreConnection {
         one: (item) => this.insertCheckpoint(item),
         many: (items) => this.insertCheckpoints(items),
       },
+      slots,
+    );
+    this.acquires = new GroupCommit(
+      { one: (item) => this.acquireOnce(item), many: (items) => this.acquireMany(items) },
       slots,
     );
     this.starts = new GroupCommit(
@@ -97,16 +103,13 @@ export class WorkflowStore extends StoreConnection {
    * When another pass holds a fresh lock, records a pending wake-up for it to honour on release.
    */
   async acquire(id: string, owner: string, nowMs: number): Promise<AcquireResult> {
+    // The first try is group-committed with other passes' (see GroupCommit); a refused one asks
+    // again alone, as every later try does.
+    const first = await this.acquires.write({ id, owner, nowMs });
+    if (first) return first;
     for (let tries = 0; tries < 3; tries++) {
-      const rows = await this.query<RunRow & { logs: LogRow[] }>(this.sql.acquire, [
-        id,
-        owner,
-        new Date(nowMs),
-      ]);
-      if (rows[0]) {
-        const { logs, ...run } = rows[0];
-        return { kind: 'acquired', run, logs };
-      }
+      const got = await this.acquireOnce({ id, owner, nowMs });
+      if (got) return got;
       const busy = await this.query(this.sql.markBusy, [id]);
       if (busy[0]) return { kind: 'busy' };
       const [run] = await this.query<{ due: boolean }>(this.sql.dueCheck, [id, new Date(nowMs)]);
@@ -114,6 +117,33 @@ export class WorkflowStore extends StoreConnection {
       if (!run.due) return { kind: 'not-due' };
     }
     return { kind: 'busy' };
+  }
+
+  /** One try to take the lock: the run and its logs, or `null` when not taken. */
+  private async acquireOnce(a: PendingAcquire): Promise<AcquireResult | null> {
+    const rows = await this.query<RunRow & { logs: LogRow[] }>(this.sql.acquire, [
+      a.id,
+      a.owner,
+      new Date(a.nowMs),
+    ]);
+    if (!rows[0]) return null;
+    const { logs, ...run } = rows[0];
+    return { kind: 'acquired', run, logs };
+  }
+
+  /** Several first tries in one statement (per item: acquired, or `null` to ask again alone). */
+  private async acquireMany(items: PendingAcquire[]): Promise<(AcquireResult | null)[]> {
+    const rows = await this.query<RunRow & { logs: LogRow[]; acquired_by: string }>(
+      this.sql.acquireMany,
+      [items.map((a) => a.id), items.map((a) => a.owner), items.map((a) => new Date(a.nowMs))],
+    );
+    const got = new Map(rows.map((r) => [`${r.id}\0${r.acquired_by}`, r]));
+    return items.map((a) => {
+      const row = got.get(`${a.id}\0${a.owner}`);
+      if (!row) return null;
+      const { logs, acquired_by: _owner, ...run } = row;
+      return { kind: 'acquired', run, logs };
+    });
   }
 
   /** SQL condition: this pass (`$2`) still owns run `$1`. */
@@ -418,6 +448,13 @@ export class WorkflowStore extends StoreConnection {
  */
 function groupSlots(poolSize: number): number {
   return Math.min(2, poolSize);
+}
+
+/** One pass's first try to take a run's lock. */
+interface PendingAcquire {
+  id: string;
+  owner: string;
+  nowMs: number;
 }
 
 /** One first-attempt checkpoint waiting to be written. */

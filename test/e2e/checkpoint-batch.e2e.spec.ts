@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
 import { persistProviders } from '../fixtures/persist.fixture.js';
-import { sql } from '../support/env.js';
+import { DATABASE_URL, sql } from '../support/env.js';
+import pg from 'pg';
 import { suiteHarness } from '../support/suite.js';
 
 /**
@@ -40,6 +41,12 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
       store.query = query;
     }
   }
+
+  const pgClient = async () => {
+    const client = new pg.Client({ connectionString: DATABASE_URL });
+    await client.connect();
+    return client;
+  };
 
   const checkpoint = (store: WorkflowStore, id: string, owner: string, step = 'step') =>
     store.completeStep(id, owner, step, 1, { json: { id } }, { k: 1 }, new Date(), undefined, true);
@@ -159,6 +166,67 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
       attributes: { k: 'start-7' },
       deadline_at: null,
     });
+  });
+
+  it('should take concurrent locks in fewer statements, each run once, waiting on a held row', async () => {
+    const store = suite.harness.moduleRef.get(WorkflowStore);
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++)
+      ids.push((await store.insertRun('persist.fromStep', `acq-${i}`, { i }, 60_000)).id);
+    // A completed step on the first run: the acquire returns its logs.
+    const first = await store.acquire(ids[0], 'seed/0', Date.now());
+    expect(first.kind).toBe('acquired');
+    expect(await checkpoint(store, ids[0], 'seed/0')).toEqual(expect.any(String));
+    await sql(
+      `UPDATE "${suite.harness.schema}".chrono_forge_workflows SET locked_by = NULL, locked_at = NULL WHERE id = $1`,
+      [ids[0]],
+    );
+    // Another transaction holds the last run's row for a moment: its acquire waits, alone.
+    const holder = await pgClient();
+    await holder.query('BEGIN');
+    await holder.query(
+      `SELECT 1 FROM "${suite.harness.schema}".chrono_forge_workflows WHERE id = $1 FOR UPDATE`,
+      [ids[19]],
+    );
+    const seen = { single: 0, multi: 0 };
+    const query = store.query.bind(store);
+    store.query = ((text: string, values?: unknown[], ...rest: never[]) => {
+      if (text.includes('AS u(rid, rowner, rnow')) seen.multi++;
+      else if (text.includes("ELSE 'running' END")) seen.single++;
+      return query(text, values, ...rest);
+    }) as typeof store.query;
+    let results;
+    try {
+      const asked = [
+        ...ids.map((id, i) => ({ id, owner: `w/${i}` })),
+        { id: ids[3], owner: 'w/again' },
+      ];
+      const pending = Promise.all(asked.map((a) => store.acquire(a.id, a.owner, Date.now())));
+      setTimeout(() => void holder.query('COMMIT'), 300);
+      results = await pending;
+    } finally {
+      store.query = query;
+      await holder.end();
+    }
+    expect(seen.multi).toBeGreaterThan(0);
+    expect(results.slice(0, 20).map((r) => r.kind)).toEqual(Array(20).fill('acquired'));
+    // The same run asked for twice at once: one pass takes it, the other finds it busy.
+    expect(results[20].kind).toBe('busy');
+    const acquired = results[0] as Extract<(typeof results)[0], { kind: 'acquired' }>;
+    expect(acquired.logs.map((l) => l.step_name)).toEqual(['step']);
+    expect(acquired.run).toMatchObject({
+      id: ids[0],
+      key: 'acq-0',
+      input: { i: 0 },
+      state: 'running',
+    });
+    expect(acquired.run).not.toHaveProperty('acquired_by');
+    const owners = await sql<{ id: string; locked_by: string }>(
+      `SELECT id::text, locked_by FROM "${suite.harness.schema}".chrono_forge_workflows
+        WHERE id = ANY($1::bigint[]) ORDER BY id`,
+      [ids],
+    );
+    expect(owners.map((o) => o.locked_by)).toEqual(ids.map((_, i) => `w/${i}`));
   });
 
   it('should write a lone checkpoint at once, alone', async () => {
