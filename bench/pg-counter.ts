@@ -35,6 +35,7 @@ const LABELS: Array<[string, RegExp]> = [
   ['acquireMany', /AS u\(rid, rowner, rnow/],
   ['acquire', /SET state = CASE WHEN state = 'compensating' THEN state ELSE 'running' END/],
   ['acquire-busy', /SET wake_pending = true/],
+  ['completeMany', /AS v\(rid, rowner, rresult/],
   ['complete', /\$workflow_completion\$/],
   ['fail', /\$workflow_failure\$/],
   ['release', /SET state = \$3::text/],

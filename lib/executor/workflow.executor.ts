@@ -149,7 +149,7 @@ export class WorkflowExecutor {
         return this.finish(scope, jobId, { kind: 'error', error: err, retryable: false });
       }
       const done = await this.settle(scope, () =>
-        this.store.complete(run.id, owner, stored, context, history),
+        this.store.complete(run.id, owner, stored, context, history, run.has_parent !== false),
       );
       if (done) await wakeParent(this.queue, this.logger, done);
       return done ? 'completed' : 'lock_lost';

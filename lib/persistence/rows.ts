@@ -25,6 +25,8 @@ export interface RunRow {
   compensation?: { cause?: string; compensate?: boolean } | null;
   /** Why the run was cancelled. */
   cancel_reason?: string | null;
+  /** Whether the run is a child (its end wakes a parent). Read by the acquire. */
+  has_parent?: boolean;
 }
 
 /** What a new run may carry besides its key, input and lease (see `WorkflowStore.insertRun`). */

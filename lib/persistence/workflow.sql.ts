@@ -100,6 +100,11 @@ export class WorkflowStatements {
   readonly findOwnedCompletedLog: string;
   readonly release: string;
   readonly complete: string;
+  /**
+   * Several completions of runs with no parent in one statement: arrays `$1` run ids, `$2` owners,
+   * `$3` results, `$4` contexts, `$5` history writes. Returns the ids it completed.
+   */
+  readonly completeMany: string;
   readonly fail: string;
   readonly findRecoverable: string;
 
@@ -125,7 +130,8 @@ export class WorkflowStatements {
     const lockColumns = `state = CASE WHEN state = 'compensating' THEN state ELSE 'running' END,
              locked_at = now(), started_at = COALESCE(started_at, now()), wake_pending = false, updated_at = now()`;
     const runColumns = `key, job_name, input, context, state, attempt, retry_counts, max_duration_ms,
-             deadline_at, history, version, compensation, cancel_reason`;
+             deadline_at, history, version, compensation, cancel_reason,
+             parent_execution_log_id IS NOT NULL AS has_parent`;
     const withLogs = `SELECT w.*, COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
              'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
            FROM ${logs} l WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
@@ -257,6 +263,27 @@ export class WorkflowStatements {
            completed_at = now(), updated_at = now()
          RETURNING id)
        ${wokenParent}`;
+    // NOTE: the rows are locked in id order first, so two such statements (or one and a bulk
+    // operator update in id order) never deadlock; a run with a parent is left to `complete`,
+    // which also wakes the parent.
+    this.completeMany = `WITH v AS (
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::jsonb[], $5::jsonb[])
+             AS v(rid, rowner, rresult, rcontext, rhistory)),
+         o AS (SELECT id FROM ${wf} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE),
+         w AS (
+           UPDATE ${wf} SET state = 'completed', result = v.rresult, completed_at = now(), finished_at = now(),
+             next_run_at = NULL, wake_pending = false, locked_at = NULL, locked_by = NULL,
+             context = COALESCE(v.rcontext, context), history = ${historyWrite('v.rhistory')}, updated_at = now()
+           FROM v WHERE id = v.rid AND locked_by = v.rowner AND parent_execution_log_id IS NULL
+             AND id IN (SELECT id FROM o)
+           RETURNING id),
+         c AS (
+           INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, completed_at)
+           SELECT id, '$workflow_completion$', 'completed', 1, now(), now(), now() FROM w
+           ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = l.attempts + 1,
+             completed_at = now(), updated_at = now()
+           RETURNING workflow_id)
+       SELECT workflow_id::text AS id FROM c`;
     // NOTE: the UPDATE is the fence (it locks the row); the error row follows it, so no statement
     // share-locks the row and then updates it (two such statements would deadlock).
     this.fail = `WITH w AS (

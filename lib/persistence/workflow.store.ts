@@ -44,6 +44,8 @@ export class WorkflowStore extends StoreConnection {
   private readonly checkpoints: GroupCommit<PendingCheckpoint, string | null>;
   /** Group commit of concurrent passes' first acquire statements. */
   private readonly acquires: GroupCommit<PendingAcquire, AcquireResult | null>;
+  /** Group commit of concurrent passes' completions of runs with no parent. */
+  private readonly completions: GroupCommit<PendingCompletion, RunEnded | false>;
   /** Group commit of concurrent callers' starts outside a transaction. */
   private readonly starts: GroupCommit<PendingRun, { id: string; nextRunAt: Date } | null>;
 
@@ -63,6 +65,10 @@ export class WorkflowStore extends StoreConnection {
     );
     this.acquires = new GroupCommit(
       { one: (item) => this.acquireOnce(item), many: (items) => this.acquireMany(items) },
+      slots,
+    );
+    this.completions = new GroupCommit(
+      { one: (item) => this.completeOnce(item), many: (items) => this.completeMany(items) },
       slots,
     );
     this.starts = new GroupCommit(
@@ -391,22 +397,53 @@ export class WorkflowStore extends StoreConnection {
     return rows[0] ? { nextRunAt: rows[0].next_run_at } : undefined;
   }
 
-  /** Completes the run with its result and the born-completed `$workflow_completion$` log. */
+  /**
+   * Completes the run with its result and the born-completed `$workflow_completion$` log. A run
+   * with no parent (`hasParent: false`, as its acquire read it) is group-committed with other
+   * passes' completions.
+   */
   async complete(
     id: string,
     owner: string,
     result: StoredValue,
     context: Record<string, unknown> | null,
     history: HistoryWrite | null = null,
+    hasParent = true,
   ): Promise<RunEnded | false> {
-    const rows = await this.query<EndRow>(this.sql.complete, [
+    const item: PendingCompletion = {
       id,
       owner,
-      JSON.stringify(result),
-      context === null ? null : JSON.stringify(context),
-      history && JSON.stringify(history),
+      result: JSON.stringify(result),
+      context: context === null ? null : JSON.stringify(context),
+      history: history && JSON.stringify(history),
+    };
+    return hasParent ? this.completeOnce(item) : this.completions.write(item);
+  }
+
+  /** One completion (also waking a parent whose last child it was). */
+  private async completeOnce(c: PendingCompletion): Promise<RunEnded | false> {
+    const rows = await this.query<EndRow>(this.sql.complete, [
+      c.id,
+      c.owner,
+      c.result,
+      c.context,
+      c.history,
     ]);
     return ended(rows);
+  }
+
+  /** Several completions of runs with no parent (per item: ended, or `false` to try alone). */
+  private async completeMany(items: PendingCompletion[]): Promise<(RunEnded | false)[]> {
+    const rows = await this.query<{ id: string }>(this.sql.completeMany, [
+      items.map((c) => c.id),
+      items.map((c) => c.owner),
+      items.map((c) => c.result),
+      items.map((c) => c.context),
+      items.map((c) => c.history),
+    ]);
+    const done = new Set(rows.map((r) => r.id));
+    // Not completed: the pass no longer holds the lock (a run without a parent never gains one).
+    return items.map((c) => (done.has(c.id) ? { woken: null } : false));
   }
 
   /** Fails the run: error-log row, state `failed` and the `$workflow_failure$<errorLogId>` log. */
@@ -448,6 +485,15 @@ export class WorkflowStore extends StoreConnection {
  */
 function groupSlots(poolSize: number): number {
   return Math.min(2, poolSize);
+}
+
+/** One pass's completion of its run (JSON texts). */
+interface PendingCompletion {
+  id: string;
+  owner: string;
+  result: string;
+  context: string | null;
+  history: string | null;
 }
 
 /** One pass's first try to take a run's lock. */

@@ -229,6 +229,73 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
     expect(owners.map((o) => o.locked_by)).toEqual(ids.map((_, i) => `w/${i}`));
   });
 
+  it('should complete concurrent parentless runs in fewer statements, refusing a lost lock', async () => {
+    const { store, runs } = await lockedRuns('done', 16);
+    const lost = runs[2];
+    await sql(
+      `UPDATE "${suite.harness.schema}".chrono_forge_workflows SET locked_by = 'someone-else' WHERE id = $1`,
+      [lost.id],
+    );
+    const seen = { single: 0, multi: 0 };
+    const query = store.query.bind(store);
+    store.query = ((text: string, values?: unknown[], ...rest: never[]) => {
+      if (text.includes('AS v(rid, rowner, rresult')) seen.multi++;
+      else if (text.includes('$workflow_completion$')) seen.single++;
+      return query(text, values, ...rest);
+    }) as typeof store.query;
+    let ended;
+    try {
+      ended = await Promise.all(
+        runs.map((r, i) =>
+          store.complete(
+            r.id,
+            r.owner,
+            { json: { n: i } },
+            { seen: i },
+            { at: 0, append: [`step@${i}`] },
+            false,
+          ),
+        ),
+      );
+    } finally {
+      store.query = query;
+    }
+    expect(seen.multi).toBeGreaterThan(0);
+    expect(seen.single + seen.multi).toBeLessThan(16);
+    expect(ended[2]).toBe(false);
+    expect(ended.filter((e, i) => i !== 2)).toEqual(Array(15).fill({ woken: null }));
+    const rows = await sql<{
+      id: string;
+      state: string;
+      result: unknown;
+      context: unknown;
+      history: unknown;
+      locked_by: string | null;
+      logs: number;
+    }>(
+      `SELECT w.id::text, w.state, w.result, w.context, w.history, w.locked_by,
+         (SELECT count(*)::int FROM "${suite.harness.schema}".chrono_forge_execution_logs l
+           WHERE l.workflow_id = w.id AND l.step_name = '$workflow_completion$') AS logs
+         FROM "${suite.harness.schema}".chrono_forge_workflows w WHERE w.id = ANY($1::bigint[]) ORDER BY w.id`,
+      [runs.map((r) => r.id)],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(byId.get(lost.id)).toMatchObject({
+      state: 'running',
+      locked_by: 'someone-else',
+      logs: 0,
+    });
+    expect(byId.get(runs[5].id)).toEqual({
+      id: runs[5].id,
+      state: 'completed',
+      result: { json: { n: 5 } },
+      context: { seen: 5 },
+      history: ['step@5'],
+      locked_by: null,
+      logs: 1,
+    });
+  });
+
   it('should write a lone checkpoint at once, alone', async () => {
     const { store, runs } = await lockedRuns('alone', 3);
     const { seen } = await counting(store, async () => {
