@@ -7,6 +7,11 @@ export interface StatementEvent {
   text: string;
   /** First bind parameter as text: the run id for every engine statement about one run. */
   runId: string | undefined;
+  /**
+   * The runs the statement wrote: `[runId]`, or for a group-committed statement (its first
+   * parameter an array of run ids) the ids of the rows it returned.
+   */
+  runIds: string[];
   values: readonly unknown[];
   /** `Date.now()` when the statement was sent. */
   sentAt: number;
@@ -53,6 +58,9 @@ const LABELS: Array<[string, RegExp]> = [
   // The stalled deadlines' part of the recovery sweep (lib/sagas/stalled-deadlines.ts).
   ['sweep', /WHERE s\.state = 'stalled'/],
 ];
+
+/** The labels of statements that complete runs (one, or several group-committed). */
+export const COMPLETE_LABELS: ReadonlySet<string> = new Set(['complete', 'completeMany']);
 
 export function labelOf(text: string): string {
   for (const [label, re] of LABELS) if (re.test(text)) return label;
@@ -139,14 +147,14 @@ export class PgCounter {
       if (cbAt >= 0) {
         const cb = args[cbAt] as QueryCallback;
         args[cbAt] = (err: Error | null, res?: QueryResult) => {
-          done(res?.rowCount ?? 0);
+          done(res?.rowCount ?? 0, res?.rows);
           cb(err, res);
         };
         return original.apply(client, args);
       }
       return (original.apply(client, args) as Promise<QueryResult>).then(
         (res) => {
-          done(res?.rowCount ?? 0);
+          done(res?.rowCount ?? 0, res?.rows);
           return res;
         },
         (err: unknown) => {
@@ -158,20 +166,41 @@ export class PgCounter {
     Object.defineProperty(client, 'query', { value: query, writable: true, configurable: true });
   }
 
-  private begin(text: string, values: readonly unknown[]): (rowCount: number) => void {
+  private begin(
+    text: string,
+    values: readonly unknown[],
+  ): (rowCount: number, rows?: readonly unknown[]) => void {
     const label = labelOf(text);
     this.roundTrips++;
     if (label !== 'tx-control') this.statements++;
     const sentAt = Date.now();
     const start = performance.now();
-    return (rowCount) => {
+    return (rowCount, rows = []) => {
       const end = performance.now();
       const stats = this.byLabel.get(label) ?? { count: 0, ms: 0 };
       stats.count++;
       stats.ms += end - start;
       this.byLabel.set(label, stats);
       const runId = values[0] === undefined || values[0] === null ? undefined : String(values[0]);
-      const event: StatementEvent = { label, text, runId, values, sentAt, start, end, rowCount };
+      const runIds = Array.isArray(values[0])
+        ? rows.map((r) => {
+            const row = r as { workflow_id?: unknown; id?: unknown };
+            return String(row.workflow_id ?? row.id);
+          })
+        : runId === undefined
+          ? []
+          : [runId];
+      const event: StatementEvent = {
+        label,
+        text,
+        runId: Array.isArray(values[0]) ? undefined : runId,
+        runIds,
+        values,
+        sentAt,
+        start,
+        end,
+        rowCount,
+      };
       for (const l of this.listeners) l(event);
     };
   }

@@ -1,4 +1,4 @@
-import type { PgCounter } from './pg-counter.js';
+import { COMPLETE_LABELS, type PgCounter } from './pg-counter.js';
 
 /** Rejects when `p` takes longer than `ms`. */
 export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -21,8 +21,8 @@ export class Completions {
 
   constructor(counter: PgCounter) {
     counter.on((e) => {
-      if (e.label !== 'complete' || e.rowCount === 0 || e.runId === undefined) return;
-      this.at.set(e.runId, e.end);
+      if (!COMPLETE_LABELS.has(e.label) || e.rowCount === 0) return;
+      for (const id of e.runIds) this.at.set(id, e.end);
       this.waiters = this.waiters.filter((w) => (w.ready() ? (w.resolve(), false) : true));
     });
   }

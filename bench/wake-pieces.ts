@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Job, Queue } from 'bullmq';
 import { WorkflowExecutor } from '../lib/executor/workflow.executor.js';
-import type { PgCounter } from './pg-counter.js';
+import { COMPLETE_LABELS, type PgCounter } from './pg-counter.js';
 import { fmt, median, percentile } from './support.js';
 
 /** Epoch ms with sub-ms resolution (comparable with `Date.now()` and stored timestamps). */
@@ -69,14 +69,16 @@ export class WakePieces {
       return runPass(workflowId, jobId).finally(() => this.active--);
     };
     const off = counter.on((e) => {
-      if (e.rowCount === 0 || !e.runId) return;
+      if (e.rowCount === 0) return;
       const [start, end] = [performance.timeOrigin + e.start, performance.timeOrigin + e.end];
-      if (e.label === 'release') mark(e.runId, 'released', end);
-      if (e.label === 'complete') mark(e.runId, 'completed', end);
-      if (e.label !== 'acquire') return;
-      if (this.marks.get(e.runId)?.firstAcquire === undefined) mark(e.runId, 'firstAcquire', start);
-      mark(e.runId, 'acquireSent', start);
-      mark(e.runId, 'acquired', end);
+      for (const id of e.runIds) {
+        if (e.label === 'release') mark(id, 'released', end);
+        if (COMPLETE_LABELS.has(e.label)) mark(id, 'completed', end);
+        if (e.label !== 'acquire' && e.label !== 'acquireMany') continue;
+        if (this.marks.get(id)?.firstAcquire === undefined) mark(id, 'firstAcquire', start);
+        mark(id, 'acquireSent', start);
+        mark(id, 'acquired', end);
+      }
     });
     this.restore.push(
       () => (Queue.prototype.getJob = getJob),

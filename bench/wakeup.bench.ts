@@ -83,7 +83,8 @@ async function engine(n: number, warm: number, queue: 'redis' | 'postgres' = 're
   try {
     const lastAcquire = new Map<string, number>();
     bench.counter.on((e) => {
-      if (e.label === 'acquire' && e.rowCount > 0 && e.runId) lastAcquire.set(e.runId, e.sentAt);
+      if ((e.label === 'acquire' || e.label === 'acquireMany') && e.rowCount > 0)
+        for (const id of e.runIds) lastAcquire.set(id, e.sentAt);
     });
     const startAll = (mode: Mode, prefix: string, count: number, ms: number) =>
       launch(mode, count, async (i) => {
