@@ -48,8 +48,21 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
     return client;
   };
 
+  /** Text an array literal must escape: quotes, backslashes, braces, commas, NULL, non-ASCII. */
+  const tricky = "a\"b\\c,{d} NULL \u2603 'e'";
+
   const checkpoint = (store: WorkflowStore, id: string, owner: string, step = 'step') =>
-    store.completeStep(id, owner, step, 1, { json: { id } }, { k: 1 }, new Date(), undefined, true);
+    store.completeStep(
+      id,
+      owner,
+      step,
+      1,
+      { json: { id, tricky } },
+      { k: tricky },
+      new Date(),
+      undefined,
+      true,
+    );
 
   const logs = async (ids: string[]) =>
     sql<{ workflow_id: string; step_name: string; state: string; result: unknown }>(
@@ -73,6 +86,9 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
     expect(rows.map((r) => (r.result as { json: { id: string } }).json.id).sort()).toEqual(
       runs.map((r) => r.id).sort(),
     );
+    expect(
+      rows.every((r) => (r.result as { json: { tricky: string } }).json.tricky === tricky),
+    ).toBe(true);
   });
 
   it('should refuse only the checkpoint whose lock moved, and one already recorded', async () => {
