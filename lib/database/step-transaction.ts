@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import pg, { type PoolClient } from 'pg';
 import { QueryFailedError, type QueryRunner } from 'typeorm';
 import type { IsolationLevel } from './chrono-forge-database.js';
 import { engineStatement, engineStatementFailed } from './engine-statement.js';
+import { sqlState } from './transient-error.js';
 
 /** The isolation levels a step transaction may name in its `START TRANSACTION`. */
 const ISOLATION_LEVELS: ReadonlySet<string> = new Set<IsolationLevel>([
@@ -14,12 +16,45 @@ const ISOLATION_LEVELS: ReadonlySet<string> = new Set<IsolationLevel>([
  * `value` as a SQL literal of `type` (`'…'::type`, or `NULL::type`), escaped by pg; `undefined`
  * when a query string cannot carry it (a NUL character: pg would cut the string there). @internal
  */
-export function sqlLiteral(value: string | number | Date | null, type: string): string | undefined {
+export function sqlLiteral(value: SqlValue, type: string): string | undefined {
   if (value === null) return `NULL::${type}`;
   const text = value instanceof Date ? value.toISOString() : String(value);
   if (text.includes('\u0000')) return undefined;
   return `${pg.escapeLiteral(text)}::${type}`;
 }
+
+/** A value of a checkpoint's parameter. */
+export type SqlValue = string | number | Date | null;
+
+/** The checkpoint a transactional step sends with its `COMMIT` (see `StepTransaction.commitWith`). */
+export interface CheckpointStatement {
+  /** The statement, with parameters `$1`..`$n`: what is prepared, and the `query` of its errors. */
+  readonly text: string;
+  /** The SQL types of its parameters (at least `values.length` of them). */
+  readonly types: readonly string[];
+  /** The parameters' values; each must have a {@link sqlLiteral}. */
+  readonly values: readonly SqlValue[];
+  /**
+   * The statement with the given literals in place of its parameters, sent instead of a prepared
+   * statement's EXECUTE: where a name would not outlive the transaction (a transaction pooler).
+   */
+  readonly inline?: (literals: readonly string[]) => string;
+}
+
+/** Names of the checkpoints prepared on each connection (a PREPARE lasts for the session). */
+const preparedOn = new WeakMap<object, Set<string>>();
+
+/** The name a checkpoint's text is prepared under (distinct from pg's own `cf_` names). */
+function preparedName(text: string): string {
+  let name = preparedNames.get(text);
+  if (name === undefined) {
+    name = `cf_commit_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+    preparedNames.set(text, name);
+  }
+  return name;
+}
+
+const preparedNames = new Map<string, string>();
 
 /** What the direct path reads and keeps in step of TypeORM's `PostgresQueryRunner`. */
 interface RunnerInternals {
@@ -129,44 +164,68 @@ export class StepTransaction {
   }
 
   /**
-   * Runs `checkpoint` (one statement returning one row when it wrote; failing when it is refused)
-   * and `COMMIT` in one round trip, on the direct path only. Resolves with the checkpoint's row;
-   * rejects with a TypeORM `QueryFailedError` (as `runner.query` would: `query` is `errorText`,
-   * `parameters` `errorValues`) tagged as an engine statement's failure, and tells which of the two
-   * statements failed. After a failed checkpoint, the transaction is open and aborted (roll it
-   * back); after a failed `COMMIT`, it is over (PostgreSQL rolled it back).
+   * Runs `checkpoint` (one statement returning one row when it wrote, failing when it is refused)
+   * and `COMMIT` in one round trip, on the direct path only: as the EXECUTE of a statement prepared
+   * on this connection (prepared, by a `PREPARE` in the same query string, on its first use), or
+   * with its values inlined. Resolves with the checkpoint's row; otherwise tells which of the two
+   * statements failed, with a TypeORM `QueryFailedError` (as `runner.query` would throw: `query`
+   * the checkpoint's text and `parameters` its values, or `COMMIT`) tagged as an engine
+   * statement's failure. After a failed checkpoint the transaction is open and aborted (roll it
+   * back); after a failed `COMMIT` it is over (PostgreSQL rolled it back).
    */
   async commitWith<R>(
-    checkpoint: string,
-    errorText: string,
-    errorValues: unknown[],
+    checkpoint: CheckpointStatement,
   ): Promise<{ row: R | undefined } | { failed: 'checkpoint' | 'commit'; error: unknown }> {
     const client = this.client!;
+    const literals = checkpoint.values.map((v, i) => sqlLiteral(v, checkpoint.types[i])!);
+    const name = checkpoint.inline ? undefined : preparedName(checkpoint.text);
+    let known = preparedOn.get(client);
+    const prepare = name !== undefined && !known?.has(name);
+    const statements: string[] = [];
+    if (prepare) {
+      const types = checkpoint.types.slice(0, literals.length).join(', ');
+      statements.push(`PREPARE ${name} (${types}) AS ${checkpoint.text}`);
+    }
+    statements.push(
+      name ? `EXECUTE ${name}(${literals.join(', ')})` : checkpoint.inline!(literals),
+      'COMMIT',
+    );
     let rows: R[] = [];
     let query!: CountingQuery;
     const failure = await new Promise<unknown>((resolve) => {
       // A callback, not events: pg's query_timeout wraps the callback of the query it times out.
-      query = new CountingQuery(`${checkpoint}; COMMIT`, undefined, (err, results) => {
+      query = new CountingQuery(statements.join(';\n'), undefined, (err, results) => {
         if (err) return resolve(err);
-        // Several statements: one result each, the checkpoint's first.
-        const first: unknown = Array.isArray(results) ? results[0] : results;
-        rows = (first as { rows?: R[] } | undefined)?.rows ?? [];
+        // Several statements: one result each, the checkpoint's just before the COMMIT's.
+        const all: unknown[] = Array.isArray(results) ? results : [results];
+        rows = (all[all.length - 2] as { rows?: R[] } | undefined)?.rows ?? [];
         resolve(undefined);
       });
       client.query(query);
     });
-    const row = rows[0];
+    // NOTE: the CommandComplete of each statement arrives before a later one's ErrorResponse, and
+    // a PREPARE outlives the transaction it ran in (prepared statements are not transactional).
+    const code = sqlState(failure);
+    if (name !== undefined) {
+      const prepared = (prepare && query.completed > 0) || code === '42P05';
+      if (prepared || code === '26000') {
+        known ??= new Set<string>();
+        preparedOn.set(client, known);
+        // 26000: gone (a DEALLOCATE or DISCARD in the body); 42P05: there already.
+        if (prepared) known.add(name);
+        else known.delete(name);
+      }
+    }
     if (failure === undefined) {
       this.ended();
-      return { row };
+      return { row: rows[0] };
     }
-    // NOTE: the CommandComplete of each statement arrives before a later one's ErrorResponse.
-    const failed = query.completed > 0 ? 'commit' : 'checkpoint';
+    const failed = query.completed >= statements.length - 1 ? 'commit' : 'checkpoint';
     if (failed === 'commit') this.ended();
     const error = engineStatementFailed(
       failed === 'commit'
         ? new QueryFailedError('COMMIT', [], failure as Error)
-        : new QueryFailedError(errorText, errorValues, failure as Error),
+        : new QueryFailedError(checkpoint.text, [...checkpoint.values], failure as Error),
     );
     return { failed, error };
   }

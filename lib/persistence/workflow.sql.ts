@@ -110,15 +110,16 @@ export class WorkflowStatements {
   readonly findRecoverable: string;
 
   /**
-   * The statement recording a completed step of a transactional step, then `COMMIT`, in one
-   * simple-protocol query string: `values` are the SQL literals of `$1`..`$8` (typed, escaped; see
-   * `completeStepAndCommit`). The checkpoint fails with 22012 (division by zero) when it is
-   * refused, so the `COMMIT` never runs and the transaction stays open, aborted, for its rollback.
+   * The statement recording a completed step that a transactional step sends with its `COMMIT`:
+   * the checkpoint of `completedStep`, returning one row (`id`) when it wrote, and failing with
+   * 22012 (division by zero) when it is refused, so a `COMMIT` after it in the same query string
+   * never runs. With `values` (SQL literals of `$1`..`$8`), the text with those in place of its
+   * parameters; without, the text with its parameters (for a prepared statement).
    */
-  readonly completedStepThenCommit: (
+  readonly checkedCompletedStep: (
     fresh: boolean,
     withState: boolean,
-    values: readonly string[],
+    values?: readonly string[],
   ) => string;
 
   /** The statement recording a completed step: a first attempt's INSERT or an upsert. */
@@ -184,17 +185,24 @@ export class WorkflowStatements {
     this.insertCompletedStepWithState = insertCompleted(true);
     this.upsertCompletedStep = upsertCompleted(false);
     this.upsertCompletedStepWithState = upsertCompleted(true);
-    // NOTE: one simple-protocol query string, so no parameters: the values are literals. A refused
-    // checkpoint (lock lost, or a completed log already there) must stop the COMMIT after it, so
-    // the statement fails when it wrote no row: a division by the count of written rows, which
-    // the planner cannot fold (a sub-select over a data-modifying CTE runs at execution time).
-    this.completedStepThenCommit = (fresh, withState, values) => {
-      const p: StatementParam = (n) => values[n - 1];
+    // NOTE: sent with `COMMIT` in one simple-protocol query string, as a prepared statement's
+    // EXECUTE or with literals in place of its parameters. A refused checkpoint (lock lost, or a
+    // completed log already there) must stop the COMMIT after it, so the statement fails when it
+    // wrote no row: a division by the count of written rows, which the planner cannot fold (a
+    // sub-select over a data-modifying CTE runs at execution time).
+    const checked = (fresh: boolean, withState: boolean, p: StatementParam) => {
       const state = withState ? `${stateFenceWith(p, p(8))}, ` : '';
       return `WITH ${state}c AS (${completedWith(p, fresh, withState)})
-       SELECT (SELECT id FROM c) AS id, 1 / (SELECT count(*)::int FROM c) AS ${REFUSED_CHECKPOINT_COLUMN};
-       COMMIT`;
+       SELECT (SELECT id FROM c) AS id, 1 / (SELECT count(*)::int FROM c) AS ${REFUSED_CHECKPOINT_COLUMN}`;
     };
+    const prepared = [
+      [checked(false, false, dollar), checked(false, true, dollar)],
+      [checked(true, false, dollar), checked(true, true, dollar)],
+    ];
+    this.checkedCompletedStep = (fresh, withState, values) =>
+      values
+        ? checked(fresh, withState, (n) => values[n - 1])
+        : prepared[Number(fresh)][Number(withState)];
     this.failStepAttempt = `WITH l AS (
          INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at,
            metadata, error_class, error_message)

@@ -6,7 +6,7 @@ import type { StoredValue } from '../util/serialization.util.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
 import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
 import { engineStatement } from '../database/engine-statement.js';
-import { sqlLiteral, type StepTransaction } from '../database/step-transaction.js';
+import { type SqlValue, sqlLiteral, type StepTransaction } from '../database/step-transaction.js';
 import { sqlState } from '../database/transient-error.js';
 import {
   type EndRow,
@@ -172,24 +172,31 @@ export class WorkflowStore extends StoreConnection {
   ): Promise<StepCommit> {
     const args = [workflowId, owner, stepName, attempts, result, metadata, startedAt] as const;
     if (!tx.direct) return this.completeThenCommit(...args, tx, fresh, carrier);
-    const values: Array<string | number | Date | null> = [workflowId, owner, stepName, attempts];
+    const values: SqlValue[] = [workflowId, owner, stepName, attempts];
     values.push(result && JSON.stringify(result), JSON.stringify(metadata), startedAt);
     const write = await this.claimWrite(carrier, tx.runner);
     const withState = write.claim !== null;
     if (write.claim) values.push(JSON.stringify(write.claim.state));
-    const literals = values.map((v, i) => sqlLiteral(v, CHECKPOINT_TYPES[i]));
-    if (literals.some((l) => l === undefined)) {
+    // A value a query string cannot carry (a NUL character): the statements one after the other.
+    if (values.some((v, i) => sqlLiteral(v, CHECKPOINT_TYPES[i]) === undefined)) {
       write.end(false);
       return this.completeThenCommit(...args, tx, fresh, carrier);
     }
     let id: string | null = null;
     try {
-      const text = this.sql.completedStepThenCommit(fresh, withState, literals as string[]);
-      const errorText = this.sql.completedStep(fresh, withState);
-      const outcome = await tx.commitWith<{ id: string }>(text, errorText, values);
+      const outcome = await tx.commitWith<{ id: string }>({
+        text: this.sql.checkedCompletedStep(fresh, withState),
+        types: CHECKPOINT_TYPES,
+        values,
+        // NOTE: a prepared statement's name outlives its server session only without a
+        // transaction pooler (as for the named statements of `query`).
+        inline: this.namedStatements
+          ? undefined
+          : (literals) => this.sql.checkedCompletedStep(fresh, withState, literals),
+      });
       if ('failed' in outcome) {
         const code = sqlState(outcome.error);
-        // Refused: it wrote no row (22012, see `completedStepThenCommit`), or a concurrent pass
+        // Refused: it wrote no row (22012, see `checkedCompletedStep`), or a concurrent pass
         // wrote the first attempt's row first (23505).
         if (outcome.failed === 'checkpoint' && (code === '22012' || (fresh && code === '23505')))
           return { id: null };
