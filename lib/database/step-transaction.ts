@@ -147,9 +147,7 @@ export class StepTransaction {
   static async begin(runner: QueryRunner, isolation: IsolationLevel): Promise<StepTransaction> {
     try {
       const connection: unknown = await engineStatement(() => runner.connect());
-      const client = ISOLATION_LEVELS.has(isolation)
-        ? directClient(runner, connection)
-        : undefined;
+      const client = ISOLATION_LEVELS.has(isolation) ? directClient(runner, connection) : undefined;
       if (client) {
         await engineStatement(() => client.query(`START TRANSACTION ISOLATION LEVEL ${isolation}`));
         const internals = runner as unknown as RunnerInternals;

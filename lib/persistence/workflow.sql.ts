@@ -169,14 +169,19 @@ export class WorkflowStatements {
        INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at,
          last_executed_at, completed_at, result, metadata)
        SELECT ${p(1)}, ${p(3)}, 'completed', ${p(4)}, ${p(7)}, now(), now(), ${p(5)}, ${p(6)} ${withState ? 'FROM f' : `WHERE ${fence(p)}`}`;
-    const upsertCompletedWith = (p: StatementParam, withState: boolean) => `${insertCompletedWith(p, withState)}
+    const upsertCompletedWith = (
+      p: StatementParam,
+      withState: boolean,
+    ) => `${insertCompletedWith(p, withState)}
        ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = EXCLUDED.attempts,
          last_executed_at = now(), completed_at = now(), result = EXCLUDED.result,
          metadata = EXCLUDED.metadata, updated_at = now()
        WHERE l.state <> 'completed'
        RETURNING id`;
     const completedWith = (p: StatementParam, fresh: boolean, withState: boolean) =>
-      fresh ? `${insertCompletedWith(p, withState)} RETURNING id` : upsertCompletedWith(p, withState);
+      fresh
+        ? `${insertCompletedWith(p, withState)} RETURNING id`
+        : upsertCompletedWith(p, withState);
     const insertCompleted = (withState: boolean) =>
       `${withState ? `WITH ${stateFence('$8')} ` : ''}${completedWith(dollar, true, withState)}`;
     const upsertCompleted = (withState: boolean) =>

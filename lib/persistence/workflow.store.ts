@@ -31,13 +31,23 @@ export { NOT_DUE_TOLERANCE_MS, REPEAT_TICK_PATTERN, WORKER_DEAD_AFTER_MS } from 
  * SQL types of the parameters of a completed step's checkpoint (`$1`..`$8`): run id, owner, step
  * name, attempts, result, metadata, start time, the pass's durable state.
  */
-const CHECKPOINT_TYPES = ['bigint', 'text', 'text', 'int', 'jsonb', 'jsonb', 'timestamptz', 'jsonb'];
+const CHECKPOINT_TYPES = [
+  'bigint',
+  'text',
+  'text',
+  'int',
+  'jsonb',
+  'jsonb',
+  'timestamptz',
+  'jsonb',
+];
 
 /**
  * What recording and committing a transactional step's completion did: recorded (`id`), refused
  * (`id` null), or which of its statements failed (see `WorkflowStore.completeStepAndCommit`).
  */
-export type StepCommit = { id: string | null } | { failed: 'checkpoint' | 'commit'; error: unknown };
+export type StepCommit =
+  { id: string | null } | { failed: 'checkpoint' | 'commit'; error: unknown };
 
 /** Outcome of trying to take a run's lock. */
 export type AcquireResult =
