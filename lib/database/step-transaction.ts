@@ -32,8 +32,10 @@ export interface CheckpointStatement {
   readonly text: string;
   /** The SQL types of its parameters (at least `values.length` of them). */
   readonly types: readonly string[];
-  /** The parameters' values; each must have a {@link sqlLiteral}. */
+  /** The parameters' values (the `parameters` of its errors). */
   readonly values: readonly SqlValue[];
+  /** The same as SQL literals ({@link sqlLiteral} of each value and its type). */
+  readonly literals: readonly string[];
   /**
    * The statement with the given literals in place of its parameters, sent instead of a prepared
    * statement's EXECUTE: where a name would not outlive the transaction (a transaction pooler).
@@ -175,7 +177,7 @@ export class StepTransaction {
     checkpoint: CheckpointStatement,
   ): Promise<{ row: R | undefined } | { failed: 'checkpoint' | 'commit'; error: unknown }> {
     const client = this.client!;
-    const literals = checkpoint.values.map((v, i) => sqlLiteral(v, checkpoint.types[i])!);
+    const { literals } = checkpoint;
     const name = checkpoint.inline ? undefined : preparedName(checkpoint.text);
     let known = preparedOn.get(client);
     const prepare = name !== undefined && !known?.has(name);

@@ -188,7 +188,8 @@ export class WorkflowStore extends StoreConnection {
     const withState = write.claim !== null;
     if (write.claim) values.push(JSON.stringify(write.claim.state));
     // A value a query string cannot carry (a NUL character): the statements one after the other.
-    if (values.some((v, i) => sqlLiteral(v, CHECKPOINT_TYPES[i]) === undefined)) {
+    const literals = values.map((v, i) => sqlLiteral(v, CHECKPOINT_TYPES[i]));
+    if (!literals.every((l) => l !== undefined)) {
       write.end(false);
       return this.completeThenCommit(...args, tx, fresh, carrier);
     }
@@ -198,6 +199,7 @@ export class WorkflowStore extends StoreConnection {
         text: this.sql.checkedCompletedStep(fresh, withState),
         types: CHECKPOINT_TYPES,
         values,
+        literals,
         // NOTE: a prepared statement's name outlives its server session only without a
         // transaction pooler (as for the named statements of `query`).
         inline: this.namedStatements
