@@ -96,8 +96,8 @@ function directClient(runner: QueryRunner, client: unknown): PoolClient | undefi
   const internals = runner as unknown as Partial<RunnerInternals>;
   if (
     handleCommandComplete === undefined ||
-    runner.connection.driver.options.type !== 'postgres' ||
-    runner.connection.subscribers.length > 0 ||
+    runner.dataSource.driver.options.type !== 'postgres' ||
+    runner.dataSource.subscribers.length > 0 ||
     typeof internals.transactionDepth !== 'number' ||
     internals.transactionDepth !== 0 ||
     runner.isTransactionActive ||
