@@ -35,7 +35,9 @@ export interface CounterSnapshot {
 
 /** Engine statements by what they do (texts from lib/persistence/workflow.store.ts and timers/). */
 const LABELS: Array<[string, RegExp]> = [
-  ['tx-control', /^\s*(BEGIN|COMMIT|ROLLBACK)\b/i],
+  ['tx-control', /^\s*(BEGIN|START TRANSACTION|COMMIT|ROLLBACK)\b/i],
+  // A transactional step's checkpoint and COMMIT, one query string (lib/database/step-transaction.ts).
+  ['completeStep+COMMIT', /\bcf_commit_\w+|\bAS cf_fenced\b/],
   ['limitAcquire', /chrono_forge_limit_acquire/],
   ['acquireMany', /AS u\(rid, rowner, rnow/],
   ['acquire', /SET state = CASE WHEN state = 'compensating' THEN state ELSE 'running' END/],
@@ -138,6 +140,17 @@ export class PgCounter {
     const query = (...args: unknown[]): unknown => {
       const first = args[0] as { text?: string; values?: unknown[]; submit?: unknown } | string;
       if (typeof first === 'object' && typeof first?.submit === 'function') {
+        // A transactional step's checkpoint and COMMIT: a submittable query with a callback.
+        const sub = first as { text?: unknown; callback?: QueryCallback };
+        const subText = typeof sub.text === 'string' ? sub.text : '';
+        if (typeof sub.callback === 'function' && labelOf(subText) === 'completeStep+COMMIT') {
+          const done = this.begin(subText, []);
+          const cb = sub.callback;
+          sub.callback = (err, res) => {
+            done(res?.rowCount ?? 0);
+            cb(err, res);
+          };
+        }
         return original.apply(client, args); // streams and other submittables: not engine SQL
       }
       const text = typeof first === 'string' ? first : String(first?.text ?? '');

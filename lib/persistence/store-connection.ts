@@ -41,7 +41,7 @@ export abstract class StoreConnection {
   /** `worker.deadAfter`: a worker whose heartbeat is older is dead. */
   readonly deadAfterMs: number;
   /** Named statements, except behind a transaction pooler (a name outlives its server session). */
-  private readonly namedStatements: boolean;
+  protected readonly namedStatements: boolean;
 
   constructor(
     protected readonly db: ChronoForgeDatabase,

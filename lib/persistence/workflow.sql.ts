@@ -28,6 +28,18 @@ export function statementName(text: string): string {
   return name;
 }
 
+/** Writes parameter `n` (1-based) of a statement: `$n`, or a literal. */
+type StatementParam = (n: number) => string;
+
+/** Parameters as placeholders (`$n`). */
+const dollar: StatementParam = (n) => `$${n}`;
+
+/**
+ * The column of {@link WorkflowStatements.completedStepThenCommit} whose division by zero marks a
+ * refused checkpoint.
+ */
+export const REFUSED_CHECKPOINT_COLUMN = 'cf_fenced';
+
 /** Quoted, schema-qualified names of the engine's tables. */
 export interface WorkflowTables {
   readonly wf: string;
@@ -108,6 +120,19 @@ export class WorkflowStatements {
   readonly fail: string;
   readonly findRecoverable: string;
 
+  /**
+   * The statement recording a completed step that a transactional step sends with its `COMMIT`:
+   * the checkpoint of `completedStep`, returning one row (`id`) when it wrote, and failing with
+   * 22012 (division by zero) when it is refused, so a `COMMIT` after it in the same query string
+   * never runs. With `values` (SQL literals of `$1`..`$8`), the text with those in place of its
+   * parameters; without, the text with its parameters (for a prepared statement).
+   */
+  readonly checkedCompletedStep: (
+    fresh: boolean,
+    withState: boolean,
+    values?: readonly string[],
+  ) => string;
+
   /** The statement recording a completed step: a first attempt's INSERT or an upsert. */
   completedStep(fresh: boolean, withState: boolean): string {
     if (fresh) return withState ? this.insertCompletedStepWithState : this.insertCompletedStep;
@@ -119,10 +144,13 @@ export class WorkflowStatements {
     // NOTE: the fence takes a share lock on the run's row: a takeover (an UPDATE of locked_by) waits
     // for a write in flight, and a write that comes after a takeover re-reads the row and finds it
     // moved. A plain EXISTS read would let a stale pass's write commit just after a takeover.
-    this.fenced = `EXISTS (SELECT 1 FROM ${wf} WHERE id = $1 AND locked_by = $2 FOR SHARE)`;
+    const fence = (p: StatementParam) =>
+      `EXISTS (SELECT 1 FROM ${wf} WHERE id = ${p(1)} AND locked_by = ${p(2)} FOR SHARE)`;
+    this.fenced = fence(dollar);
     // The same fence that also writes the pass's durable state (`$<n>`) with the checkpoint.
-    const stateFence = (param: string) =>
-      `f AS (UPDATE ${wf} SET context = ${param}::jsonb WHERE id = $1 AND locked_by = $2 RETURNING id)`;
+    const stateFenceWith = (p: StatementParam, param: string) =>
+      `f AS (UPDATE ${wf} SET context = ${param}::jsonb WHERE id = ${p(1)} AND locked_by = ${p(2)} RETURNING id)`;
+    const stateFence = (param: string) => stateFenceWith(dollar, param);
     // NOTE: a job that fires before the run's next_run_at (a superseded timer, e.g. a merge safety
     // wake that the poller pushed back) does not replay the run: the pass would only halt again.
     const due = (param: string) => `(state = 'running' OR wake_pending OR next_run_at IS NULL
@@ -171,17 +199,31 @@ export class WorkflowStatements {
          AS v(key, job_name, input, max_duration_ms, timeout_ms, version, attributes)
        ON CONFLICT (job_name, key) DO NOTHING RETURNING id, job_name, key, next_run_at`;
     this.findRunId = `SELECT id FROM ${wf} WHERE job_name = $1 AND key = $2`;
-    const insertCompleted = (withState: boolean) => `${withState ? `WITH ${stateFence('$8')} ` : ''}
+    // The INSERT of a completed step's log (`$1`..`$7`, see `completeStep`), fenced by the lock or
+    // by the state write `f`, and its upsert for a step that has a log already (a retried attempt).
+    const insertCompletedWith = (p: StatementParam, withState: boolean) => `
        INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at,
          last_executed_at, completed_at, result, metadata)
-       SELECT $1, $3, 'completed', $4, $7, now(), now(), $5, $6 ${withState ? 'FROM f' : `WHERE ${this.fenced}`}`;
-    const upsertCompleted = (withState: boolean) => `${insertCompleted(withState)}
+       SELECT ${p(1)}, ${p(3)}, 'completed', ${p(4)}, ${p(7)}, now(), now(), ${p(5)}, ${p(6)} ${withState ? 'FROM f' : `WHERE ${fence(p)}`}`;
+    const upsertCompletedWith = (
+      p: StatementParam,
+      withState: boolean,
+    ) => `${insertCompletedWith(p, withState)}
        ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = EXCLUDED.attempts,
          last_executed_at = now(), completed_at = now(), result = EXCLUDED.result,
          metadata = EXCLUDED.metadata, updated_at = now()
        WHERE l.state <> 'completed'
        RETURNING id`;
-    this.insertCompletedStep = `${insertCompleted(false)} RETURNING id`;
+    const completedWith = (p: StatementParam, fresh: boolean, withState: boolean) =>
+      fresh
+        ? `${insertCompletedWith(p, withState)} RETURNING id`
+        : upsertCompletedWith(p, withState);
+    const insertCompleted = (withState: boolean) =>
+      `${withState ? `WITH ${stateFence('$8')} ` : ''}${completedWith(dollar, true, withState)}`;
+    const upsertCompleted = (withState: boolean) =>
+      `${withState ? `WITH ${stateFence('$8')} ` : ''}${completedWith(dollar, false, withState)}`;
+    this.insertCompletedStep = insertCompleted(false);
+    this.insertCompletedStepWithState = insertCompleted(true);
     // NOTE: rows are fenced one by one (each run's own lock owner) and taken in run order, so two
     // such statements share-lock the runs they both write in the same order. A row already there
     // (a concurrent pass recorded it first) is skipped, as the single INSERT's unique violation is.
@@ -194,9 +236,26 @@ export class WorkflowStatements {
        ORDER BY v.workflow_id
        ON CONFLICT (workflow_id, step_name) DO NOTHING
        RETURNING id, workflow_id::text AS workflow_id, step_name`;
-    this.insertCompletedStepWithState = `${insertCompleted(true)} RETURNING id`;
     this.upsertCompletedStep = upsertCompleted(false);
     this.upsertCompletedStepWithState = upsertCompleted(true);
+    // NOTE: sent with `COMMIT` in one simple-protocol query string, as a prepared statement's
+    // EXECUTE or with literals in place of its parameters. A refused checkpoint (lock lost, or a
+    // completed log already there) must stop the COMMIT after it, so the statement fails when it
+    // wrote no row: a division by the count of written rows, which the planner cannot fold (a
+    // sub-select over a data-modifying CTE runs at execution time).
+    const checked = (fresh: boolean, withState: boolean, p: StatementParam) => {
+      const state = withState ? `${stateFenceWith(p, p(8))}, ` : '';
+      return `WITH ${state}c AS (${completedWith(p, fresh, withState)})
+       SELECT (SELECT id FROM c) AS id, 1 / (SELECT count(*)::int FROM c) AS ${REFUSED_CHECKPOINT_COLUMN}`;
+    };
+    const prepared = [
+      [checked(false, false, dollar), checked(false, true, dollar)],
+      [checked(true, false, dollar), checked(true, true, dollar)],
+    ];
+    this.checkedCompletedStep = (fresh, withState, values) =>
+      values
+        ? checked(fresh, withState, (n) => values[n - 1])
+        : prepared[Number(fresh)][Number(withState)];
     this.failStepAttempt = `WITH l AS (
          INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at,
            metadata, error_class, error_message)

@@ -5,6 +5,9 @@ import type { QueryRunner } from 'typeorm';
 import type { StoredValue } from '../util/serialization.util.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
 import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
+import { engineStatement } from '../database/engine-statement.js';
+import { type SqlValue, sqlLiteral, type StepTransaction } from '../database/step-transaction.js';
+import { sqlState } from '../database/transient-error.js';
 import {
   type EndRow,
   ended,
@@ -24,6 +27,28 @@ import { GroupCommit } from './group-commit.js';
 import { WorkflowStatements } from './workflow.sql.js';
 
 export { NOT_DUE_TOLERANCE_MS, REPEAT_TICK_PATTERN, WORKER_DEAD_AFTER_MS } from './workflow.sql.js';
+
+/**
+ * SQL types of the parameters of a completed step's checkpoint (`$1`..`$8`): run id, owner, step
+ * name, attempts, result, metadata, start time, the pass's durable state.
+ */
+const CHECKPOINT_TYPES = [
+  'bigint',
+  'text',
+  'text',
+  'int',
+  'jsonb',
+  'jsonb',
+  'timestamptz',
+  'jsonb',
+];
+
+/**
+ * What recording and committing a transactional step's completion did: recorded (`id`), refused
+ * (`id` null), or which of its statements failed (see `WorkflowStore.completeStepAndCommit`).
+ */
+export type StepCommit =
+  { id: string | null } | { failed: 'checkpoint' | 'commit'; error: unknown };
 
 /** Outcome of trying to take a run's lock. */
 export type AcquireResult =
@@ -282,6 +307,106 @@ export class WorkflowStore extends StoreConnection {
     );
     const ids = new Map(rows.map((r) => [`${r.workflow_id}\0${r.step_name}`, r.id]));
     return items.map((c) => ids.get(`${c.workflowId}\0${c.stepName}`) ?? null);
+  }
+
+  /**
+   * Records a transactional step's completion in its transaction `tx` and commits it: the
+   * checkpoint and `COMMIT` in one round trip on the direct path (see `StepTransaction`), else one
+   * after the other. `{ id: null }`: the checkpoint was refused (the pass no longer owns the lock,
+   * or the step is recorded already), the transaction is left open for its rollback. `failed`:
+   * which statement failed (`error`, tagged as an engine statement's failure); after a failed
+   * `checkpoint` the transaction is open (aborted), after a failed `commit` it is over.
+   */
+  async completeStepAndCommit(
+    workflowId: string,
+    owner: string,
+    stepName: string,
+    attempts: number,
+    result: StoredValue | null,
+    metadata: Record<string, unknown>,
+    startedAt: Date,
+    tx: StepTransaction,
+    fresh: boolean,
+    carrier?: StateCarrier,
+  ): Promise<StepCommit> {
+    const args = [workflowId, owner, stepName, attempts, result, metadata, startedAt] as const;
+    if (!tx.direct) return this.completeThenCommit(...args, tx, fresh, carrier);
+    const values: SqlValue[] = [workflowId, owner, stepName, attempts];
+    values.push(result && JSON.stringify(result), JSON.stringify(metadata), startedAt);
+    const write = await this.claimWrite(carrier, tx.runner);
+    const withState = write.claim !== null;
+    if (write.claim) values.push(JSON.stringify(write.claim.state));
+    // A value a query string cannot carry (a NUL character): the statements one after the other.
+    const literals = values.map((v, i) => sqlLiteral(v, CHECKPOINT_TYPES[i]));
+    if (!literals.every((l) => l !== undefined)) {
+      write.end(false);
+      return this.completeThenCommit(...args, tx, fresh, carrier);
+    }
+    let id: string | null = null;
+    try {
+      const outcome = await tx.commitWith<{ id: string }>({
+        text: this.sql.checkedCompletedStep(fresh, withState),
+        types: CHECKPOINT_TYPES,
+        values,
+        literals,
+        // NOTE: a prepared statement's name outlives its server session only without a
+        // transaction pooler (as for the named statements of `query`).
+        inline: this.namedStatements
+          ? undefined
+          : (literals) => this.sql.checkedCompletedStep(fresh, withState, literals),
+      });
+      if ('failed' in outcome) {
+        const code = sqlState(outcome.error);
+        // Refused: it wrote no row (22012, see `checkedCompletedStep`), or a concurrent pass
+        // wrote the first attempt's row first (23505).
+        if (outcome.failed === 'checkpoint' && (code === '22012' || (fresh && code === '23505')))
+          return { id: null };
+        return outcome;
+      }
+      id = outcome.row?.id ?? null;
+      return { id };
+    } finally {
+      write.end(id !== null);
+    }
+  }
+
+  /** `completeStepAndCommit` without the direct path: the checkpoint, then `COMMIT`. */
+  private async completeThenCommit(
+    workflowId: string,
+    owner: string,
+    stepName: string,
+    attempts: number,
+    result: StoredValue | null,
+    metadata: Record<string, unknown>,
+    startedAt: Date,
+    tx: StepTransaction,
+    fresh: boolean,
+    carrier?: StateCarrier,
+  ): Promise<StepCommit> {
+    let id: string | null;
+    try {
+      id = await this.completeStep(
+        workflowId,
+        owner,
+        stepName,
+        attempts,
+        result,
+        metadata,
+        startedAt,
+        tx.runner,
+        fresh,
+        carrier,
+      );
+    } catch (error) {
+      return { failed: 'checkpoint', error };
+    }
+    if (id === null) return { id };
+    try {
+      await engineStatement(() => tx.commit());
+    } catch (error) {
+      return { failed: 'commit', error };
+    }
+    return { id };
   }
 
   /** Records a failed attempt of a step and its error-log row in one statement. */

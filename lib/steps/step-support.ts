@@ -1,6 +1,5 @@
-import type { QueryRunner } from 'typeorm';
 import type { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
-import { engineStatement } from '../database/engine-statement.js';
+import { StepTransaction } from '../database/step-transaction.js';
 import type { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import type { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
 import type { StepOptions } from '../options/workflow-options.interface.js';
@@ -32,18 +31,17 @@ export async function observeStep<T>(
   }
 }
 
-/** Opens the transaction of a transactional step on the engine's DataSource. */
-export async function beginStepTransaction(
+/**
+ * Opens the transaction of a transactional step on the engine's DataSource: a pooled connection
+ * and `START TRANSACTION ISOLATION LEVEL …` (default READ COMMITTED) in one round trip where the
+ * runner allows it (see `StepTransaction`).
+ */
+export function beginStepTransaction(
   db: ChronoForgeDatabase,
   options: StepOptions,
-): Promise<QueryRunner> {
-  const runner = db.dataSource.createQueryRunner();
-  await engineStatement(() => runner.connect());
-  try {
-    await engineStatement(() => runner.startTransaction(options.isolation ?? 'READ COMMITTED'));
-  } catch (err) {
-    await runner.release();
-    throw err;
-  }
-  return runner;
+): Promise<StepTransaction> {
+  return StepTransaction.begin(
+    db.dataSource.createQueryRunner(),
+    options.isolation ?? 'READ COMMITTED',
+  );
 }

@@ -142,7 +142,7 @@ export class StepRunner {
         const attempt = () => this.interceptors.step(scope, stepName, attempts, fn);
         const body = () =>
           runAttempt(scope, stepName, timeoutMs, this.watcher, () =>
-            tx ? transactionStorage.run(tx.manager, attempt) : attempt(),
+            tx ? transactionStorage.run(tx.runner.manager, attempt) : attempt(),
           );
         // A limited step checks its lease again right before the body: the admission (and a late
         // grant's new one) awaited the database, and a pass stalled there past its lock's lifetime
@@ -161,7 +161,7 @@ export class StepRunner {
         if (refused) throw refused;
         stored = serializeValue(value);
       } catch (err) {
-        await tx?.rollbackTransaction().catch(() => undefined);
+        await tx?.rollback().catch(() => undefined);
         // A pass that halted, lost its lock, crashed or hit an engine fault records nothing more;
         // nor does a body that stopped because the pass aborted it (a deadline, a cancel).
         if (
@@ -194,27 +194,38 @@ export class StepRunner {
       this.crashPoint(scope, stepName, 'before');
       // A sibling call may have found the lock gone while this body ran: write nothing more.
       scope.assertOwned();
-      phase = 'checkpoint';
-      id = await this.store.completeStep(
-        scope.run.id,
-        scope.owner,
-        stepName,
-        attempts,
-        stored,
-        { ...metadata },
-        startedAt,
-        tx,
-        existing === undefined,
-        scope,
-      );
-      phase = undefined;
-      if (tx && id === null) await engineStatement(() => tx.rollbackTransaction());
-      else if (tx) {
-        phase = 'commit';
-        await engineStatement(() => tx.commitTransaction());
-      }
+      const args = [scope.run.id, scope.owner, stepName, attempts, stored] as const;
+      if (tx) {
+        // The checkpoint and COMMIT (one round trip where the driver allows it): `phase` is the
+        // statement that failed.
+        phase = 'checkpoint';
+        const done = await this.store.completeStepAndCommit(
+          ...args,
+          { ...metadata },
+          startedAt,
+          tx,
+          existing === undefined,
+          scope,
+        );
+        if ('failed' in done) {
+          phase = done.failed;
+          throw done.error;
+        }
+        phase = undefined;
+        id = done.id;
+        // Refused: roll back the body's writes.
+        if (id === null) await engineStatement(() => tx.rollback());
+      } else
+        id = await this.store.completeStep(
+          ...args,
+          { ...metadata },
+          startedAt,
+          undefined,
+          existing === undefined,
+          scope,
+        );
     } catch (err) {
-      if (tx?.isTransactionActive) await tx.rollbackTransaction().catch(() => undefined);
+      if (tx?.active) await tx.rollback().catch(() => undefined);
       // The body's own statements made the checkpoint or COMMIT fail: the step's failure, below.
       ownFailure = tx && phase ? stepStatementFailure(stepName, err, phase) : undefined;
       if (ownFailure === undefined || scope.crashed || scope.lost || scope.fault) throw err;

@@ -1,0 +1,440 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import type { PoolClient } from 'pg';
+import { QueryFailedError, type QueryRunner } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChronoForgeDatabase, WorkflowClient } from '../../lib/index.js';
+import { engineStatementErrors } from '../../lib/database/engine-statement.js';
+import { sqlLiteral, StepTransaction } from '../../lib/database/step-transaction.js';
+import { sqlState } from '../../lib/database/transient-error.js';
+import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../../lib/options/chrono-forge.constants.js';
+import type { ResolvedOptions } from '../../lib/options/resolve-options.js';
+import type { StateCarrier } from '../../lib/persistence/rows.js';
+import { type StepCommit, WorkflowStore } from '../../lib/persistence/workflow.store.js';
+import { serializeValue } from '../../lib/util/serialization.util.js';
+import { TxCommitProbe, txCommitProviders } from '../fixtures/transactional-commit.fixture.js';
+import { sql } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
+
+/**
+ * A transactional step begins its transaction in one round trip (`START TRANSACTION ISOLATION
+ * LEVEL …`) and sends its checkpoint and `COMMIT` in one query string (the checkpoint a statement
+ * prepared on the connection). A refused checkpoint fails inside its statement, so the `COMMIT`
+ * after it never runs and the body's writes roll back; a failed `COMMIT` (a deferred constraint)
+ * is told apart from a failed checkpoint. The store-level cases drive `completeStepAndCommit` on a
+ * run locked by a made-up owner; the others run workflows.
+ */
+describe('transactional steps: one round trip to begin, checkpoint and COMMIT together (e2e)', () => {
+  const suite = suiteApp('txc', txCommitProviders);
+  const { schema } = suite;
+  const wf = `"${schema}".chrono_forge_workflows`;
+  const logs = `"${schema}".chrono_forge_execution_logs`;
+  const rows = `"${schema}".rows`;
+  const owner = 'store-test/1';
+  let app: INestApplicationContext;
+  let client: WorkflowClient;
+  let store: WorkflowStore;
+  let probe: TxCommitProbe;
+
+  beforeAll(async () => {
+    app = suite.app;
+    client = suite.client;
+    store = app.get(WorkflowStore);
+    probe = app.get(TxCommitProbe);
+    probe.schema = schema;
+    await sql(
+      `CREATE TABLE ${rows} (id serial PRIMARY KEY, key text NOT NULL, what text NOT NULL)`,
+    );
+    await sql(`CREATE TABLE "${schema}".orders (id int PRIMARY KEY)`);
+    await sql(`CREATE TABLE "${schema}".lines (key text NOT NULL, order_id int NOT NULL
+      REFERENCES "${schema}".orders (id) DEFERRABLE INITIALLY DEFERRED)`);
+    await sql(`CREATE TABLE "${schema}".uniq (key text PRIMARY KEY)`);
+    // A fault on the checkpoint of one step name, once (the sequence is not rolled back).
+    await sql(`CREATE SEQUENCE "${schema}".fault_tries`);
+    await sql(`CREATE FUNCTION "${schema}".fail_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.step_name = 'step$faulty' AND nextval('"${schema}".fault_tries') = 1 THEN
+          RAISE EXCEPTION 'injected fault on the checkpoint' USING ERRCODE = '40P01';
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await sql(`CREATE TRIGGER fail_checkpoint BEFORE INSERT ON ${logs} FOR EACH ROW
+      EXECUTE FUNCTION "${schema}".fail_checkpoint()`);
+  });
+
+  afterAll(async () => {
+    await probe?.pool.end();
+  });
+
+  const dataSource = () => app.get(ChronoForgeDatabase).dataSource;
+
+  /** A run whose lock `owner` holds (fresh: no pass of the suite's worker takes it). */
+  async function lockedRun(key: string): Promise<string> {
+    const { id } = await store.insertRun('txc.none', key, null, 3_600_000);
+    await sql(
+      `UPDATE ${wf} SET state = 'running', locked_by = $2, locked_at = now() WHERE id = $1`,
+      [id, owner],
+    );
+    return id;
+  }
+
+  /** Counts the round trips of `client` (each `query` call is one). */
+  function countQueries(conn: PoolClient): { texts: string[]; stop: () => void } {
+    const texts: string[] = [];
+    const original = conn.query.bind(conn) as (...args: unknown[]) => unknown;
+    const counting = (...args: unknown[]): unknown => {
+      const q = args[0] as string | { text?: string };
+      texts.push(typeof q === 'string' ? q : String(q.text));
+      return original(...args);
+    };
+    (conn as unknown as { query: typeof counting }).query = counting;
+    return { texts, stop: () => delete (conn as unknown as { query?: unknown }).query };
+  }
+
+  async function begin(runner?: QueryRunner): Promise<StepTransaction> {
+    return StepTransaction.begin(runner ?? dataSource().createQueryRunner(), 'READ COMMITTED');
+  }
+
+  function insert(tx: StepTransaction, key: string, what = 'business'): Promise<unknown> {
+    return tx.runner.manager.query(`INSERT INTO ${rows} (key, what) VALUES ($1, $2)`, [key, what]);
+  }
+
+  function commit(
+    tx: StepTransaction,
+    runId: string,
+    stepName: string,
+    o: { fresh?: boolean; carrier?: StateCarrier; store?: WorkflowStore } = {},
+  ): Promise<StepCommit> {
+    return (o.store ?? store).completeStepAndCommit(
+      runId,
+      owner,
+      stepName,
+      1,
+      serializeValue(`done ${stepName}`),
+      {},
+      new Date(),
+      tx,
+      o.fresh ?? true,
+      o.carrier,
+    );
+  }
+
+  const businessRows = async (key: string) =>
+    (await sql<{ what: string }>(`SELECT what FROM ${rows} WHERE key = $1 ORDER BY id`, [key])).map(
+      (r) => r.what,
+    );
+  const stepLogs = (runId: string) =>
+    sql<{ step_name: string; state: string }>(
+      `SELECT step_name, state FROM ${logs} WHERE workflow_id = $1 ORDER BY id`,
+      [runId],
+    );
+
+  it('should begin in one round trip and commit the body and the checkpoint in one', async () => {
+    const key = 'one-round-trip';
+    const runId = await lockedRun(key);
+    const runner = dataSource().createQueryRunner();
+    const conn = (await runner.connect()) as PoolClient;
+    const counted = countQueries(conn);
+    try {
+      const tx = await begin(runner);
+      expect(counted.texts).toEqual(['START TRANSACTION ISOLATION LEVEL READ COMMITTED']);
+      expect(tx.direct).toBe(true);
+      expect(runner.isTransactionActive).toBe(true);
+      await insert(tx, key);
+      counted.texts.length = 0;
+      const done = await commit(tx, runId, 'step$first');
+      expect(done).toEqual({ id: expect.any(String) });
+      // One query string: the checkpoint (prepared in the same string on first use) and COMMIT.
+      expect(counted.texts).toHaveLength(1);
+      expect(counted.texts[0]).toMatch(/EXECUTE cf_commit_\w+\(.*\);\nCOMMIT$/s);
+      expect(runner.isTransactionActive).toBe(false);
+      // Next time on this connection: the EXECUTE alone.
+      counted.texts.length = 0;
+      const again = await begin(runner);
+      await insert(again, key, 'second');
+      expect(await commit(again, runId, 'step$second')).toEqual({ id: expect.any(String) });
+      expect(counted.texts.at(-1)).toMatch(/^EXECUTE cf_commit_\w+\(.*\);\nCOMMIT$/s);
+    } finally {
+      counted.stop();
+      await runner.release();
+    }
+    expect(await businessRows(key)).toEqual(['business', 'second']);
+    expect(await stepLogs(runId)).toEqual([
+      { step_name: 'step$first', state: 'completed' },
+      { step_name: 'step$second', state: 'completed' },
+    ]);
+  });
+
+  it('should refuse the checkpoint and commit nothing when the lock was taken over during the body', async () => {
+    const key = 'taken-over';
+    const runId = await lockedRun(key);
+    const tx = await begin();
+    try {
+      await insert(tx, key);
+      await sql(`UPDATE ${wf} SET locked_by = 'another/1', locked_at = now() WHERE id = $1`, [
+        runId,
+      ]);
+      expect(await commit(tx, runId, 'step$refused')).toEqual({ id: null });
+      // The COMMIT did not run: the transaction is open (aborted) for its rollback.
+      expect(tx.active).toBe(true);
+      await tx.rollback();
+      expect(tx.active).toBe(false);
+    } finally {
+      await tx.release();
+    }
+    expect(await businessRows(key)).toEqual([]);
+    expect(await stepLogs(runId)).toEqual([]);
+  });
+
+  it.each([
+    ['a first attempt (INSERT: unique violation)', true],
+    ['a retried attempt (upsert: no row)', false],
+  ])(
+    'should refuse the checkpoint of a step another pass recorded, for %s',
+    async (_label, fresh) => {
+      const key = `recorded-${fresh}`;
+      const runId = await lockedRun(key);
+      await sql(
+        `INSERT INTO ${logs} (workflow_id, step_name, state, attempts) VALUES ($1, 'step$twice', 'completed', 1)`,
+        [runId],
+      );
+      const tx = await begin();
+      try {
+        await insert(tx, key);
+        expect(await commit(tx, runId, 'step$twice', { fresh })).toEqual({ id: null });
+        await tx.rollback();
+      } finally {
+        await tx.release();
+      }
+      expect(await businessRows(key)).toEqual([]);
+    },
+  );
+
+  it('should tell a deferred constraint failing at COMMIT from a failed checkpoint', async () => {
+    const key = 'deferred';
+    const runId = await lockedRun(key);
+    const tx = await begin();
+    let done: StepCommit;
+    try {
+      await tx.runner.manager.query(
+        `INSERT INTO "${schema}".lines (key, order_id) VALUES ($1, -1)`,
+        [key],
+      );
+      done = await commit(tx, runId, 'step$deferred');
+      // The COMMIT failed, so PostgreSQL rolled the transaction back: nothing left to roll back.
+      expect(tx.active).toBe(false);
+    } finally {
+      await tx.release();
+    }
+    expect(done).toMatchObject({ failed: 'commit' });
+    const error = (done as { error: unknown }).error;
+    expect(error).toBeInstanceOf(QueryFailedError);
+    expect(sqlState(error)).toBe('23503');
+    expect(engineStatementErrors.has(error as object)).toBe(true);
+    // The checkpoint rolled back with the body's row.
+    expect(await stepLogs(runId)).toEqual([]);
+    expect(await sql(`SELECT key FROM "${schema}".lines WHERE key = $1`, [key])).toEqual([]);
+  });
+
+  it('should fail the checkpoint with 25P02 when the body swallowed a failed statement', async () => {
+    const key = 'swallowed';
+    const runId = await lockedRun(key);
+    const tx = await begin();
+    let done: StepCommit;
+    try {
+      await tx.runner.manager.query(`INSERT INTO "${schema}".uniq (key) VALUES ($1)`, [key]);
+      await tx.runner.manager
+        .query(`INSERT INTO "${schema}".uniq (key) VALUES ($1)`, [key])
+        .catch(() => undefined);
+      done = await commit(tx, runId, 'step$swallowed');
+      expect(tx.active).toBe(true);
+      await tx.rollback();
+    } finally {
+      await tx.release();
+    }
+    expect(done).toMatchObject({ failed: 'checkpoint' });
+    expect(sqlState((done as { error: unknown }).error)).toBe('25P02');
+    expect(await stepLogs(runId)).toEqual([]);
+  });
+
+  it('should report a fault of the combined statement as a failed checkpoint, and roll back', async () => {
+    const key = 'faulty';
+    const runId = await lockedRun(key);
+    const tx = await begin();
+    let done: StepCommit;
+    try {
+      await insert(tx, key);
+      done = await commit(tx, runId, 'step$faulty');
+      expect(tx.active).toBe(true);
+      await tx.rollback();
+    } finally {
+      await tx.release();
+    }
+    expect(done).toMatchObject({ failed: 'checkpoint' });
+    const error = (done as { error: unknown }).error;
+    expect(sqlState(error)).toBe('40P01');
+    expect(engineStatementErrors.has(error as object)).toBe(true);
+    expect(await businessRows(key)).toEqual([]);
+    // The next attempt (the fault fires once) commits both.
+    const retry = await begin();
+    try {
+      await insert(retry, key);
+      expect(await commit(retry, runId, 'step$faulty')).toEqual({ id: expect.any(String) });
+    } finally {
+      await retry.release();
+    }
+    expect(await businessRows(key)).toEqual(['business']);
+  });
+
+  it('should prepare the checkpoint again when the body deallocated it (one failed attempt)', async () => {
+    const key = 'deallocated';
+    const runId = await lockedRun(key);
+    const runner = dataSource().createQueryRunner();
+    try {
+      const first = await begin(runner);
+      expect(await commit(first, runId, 'step$a')).toEqual({ id: expect.any(String) });
+      const second = await begin(runner);
+      const names = await runner.query(
+        `SELECT name FROM pg_prepared_statements WHERE name LIKE 'cf\\_commit\\_%'`,
+      );
+      for (const { name } of names as Array<{ name: string }>)
+        await runner.query(`DEALLOCATE ${name}`);
+      const gone = await commit(second, runId, 'step$b');
+      expect(gone).toMatchObject({ failed: 'checkpoint' });
+      expect(sqlState((gone as { error: unknown }).error)).toBe('26000');
+      await second.rollback();
+      const third = await begin(runner);
+      expect(await commit(third, runId, 'step$b')).toEqual({ id: expect.any(String) });
+    } finally {
+      await runner.release();
+    }
+    expect((await stepLogs(runId)).map((l) => l.step_name)).toEqual(['step$a', 'step$b']);
+  });
+
+  it('should write the durable state with the checkpoint, and not when the checkpoint is refused', async () => {
+    const key = 'carrier';
+    const runId = await lockedRun(key);
+    const ended: boolean[] = [];
+    const carrier = (state: Record<string, unknown>): StateCarrier => ({
+      stateSettled: () => false,
+      claimState: () =>
+        Promise.resolve({ state, version: 1, done: (saved: boolean) => void ended.push(saved) }),
+    });
+    const tx = await begin();
+    try {
+      await insert(tx, key);
+      const done = await commit(tx, runId, 'step$state', { carrier: carrier({ paid: 42 }) });
+      expect(done).toEqual({ id: expect.any(String) });
+    } finally {
+      await tx.release();
+    }
+    await sql(`UPDATE ${wf} SET locked_by = 'another/1' WHERE id = $1`, [runId]);
+    const refused = await begin();
+    try {
+      await insert(refused, key, 'refused');
+      const done = await commit(refused, runId, 'step$state2', { carrier: carrier({ paid: 0 }) });
+      expect(done).toEqual({ id: null });
+      await refused.rollback();
+    } finally {
+      await refused.release();
+    }
+    expect(ended).toEqual([true, false]);
+    const [run] = await sql<{ context: unknown }>(`SELECT context FROM ${wf} WHERE id = $1`, [
+      runId,
+    ]);
+    expect(run.context).toEqual({ paid: 42 });
+    expect(await businessRows(key)).toEqual(['business']);
+  });
+
+  it('should inline the values instead of preparing behind a transaction pooler', async () => {
+    const key = 'pooler';
+    const runId = await lockedRun(key);
+    const options = app.get<ResolvedOptions>(CHRONO_FORGE_RESOLVED_OPTIONS);
+    const pooled = new WorkflowStore(app.get(ChronoForgeDatabase), {
+      ...options,
+      database: { ...options.database, pooler: 'transaction' },
+    });
+    const runner = dataSource().createQueryRunner();
+    const counted = countQueries((await runner.connect()) as PoolClient);
+    try {
+      const tx = await begin(runner);
+      await insert(tx, key, "it's \\ quoted");
+      const done = await commit(tx, runId, 'step$inline', { store: pooled });
+      expect(done).toEqual({ id: expect.any(String) });
+      expect(counted.texts.at(-1)).toMatch(/^WITH c AS \(.*\n\s*COMMIT$/s);
+      const refused = await begin(runner);
+      await sql(`UPDATE ${wf} SET locked_by = 'another/1' WHERE id = $1`, [runId]);
+      expect(await commit(refused, runId, 'step$inline2', { store: pooled })).toEqual({ id: null });
+      await refused.rollback();
+    } finally {
+      counted.stop();
+      await runner.release();
+    }
+    expect(await businessRows(key)).toEqual(["it's \\ quoted"]);
+    expect(sqlLiteral("a'b\\c", 'text')).toBe(" E'a''b\\\\c'::text");
+    expect(sqlLiteral('nul \u0000', 'text')).toBeUndefined();
+  });
+
+  it('should go through TypeORM when the DataSource has subscribers (their transaction events)', async () => {
+    const key = 'subscribed';
+    const runId = await lockedRun(key);
+    const events: string[] = [];
+    const subscriber = {
+      afterTransactionStart: () => void events.push('start'),
+      afterTransactionCommit: () => void events.push('commit'),
+    };
+    const ds = dataSource();
+    ds.subscribers.push(subscriber);
+    try {
+      const tx = await begin();
+      try {
+        expect(tx.direct).toBe(false);
+        await insert(tx, key);
+        expect(await commit(tx, runId, 'step$typeorm')).toEqual({ id: expect.any(String) });
+      } finally {
+        await tx.release();
+      }
+    } finally {
+      ds.subscribers.splice(ds.subscribers.indexOf(subscriber), 1);
+    }
+    expect(events).toEqual(['start', 'commit']);
+    expect(await businessRows(key)).toEqual(['business']);
+  });
+
+  it('should keep savepoints of nested manager.transaction() calls working in a step', async () => {
+    const handle = await client.start('txc.nested', { key: 'nested' });
+    await expect(handle.result({ timeout: '15s' })).resolves.toEqual(['nested', 'after']);
+    expect(await businessRows('nested')).toEqual(['outer', 'inner', 'after']);
+  });
+
+  it('should store state set in the body with the step checkpoint, before the pass ends', async () => {
+    const handle = await client.start('txc.stateful', { key: 'stateful' });
+    await expect(handle.result({ timeout: '15s' })).resolves.toEqual(['stateful', 'after']);
+    expect(probe.storedContext.get('stateful')).toEqual({ paid: 'stateful' });
+    expect(await businessRows('stateful')).toEqual(['stateful']);
+  });
+
+  it("should roll back the body's writes when its run was taken over while it ran", async () => {
+    const key = 'taken-over-run';
+    await client.start('txc.takenOver', { key });
+    const deadline = Date.now() + 15_000;
+    // The intruder's lock is on the run once the body ran.
+    while (Date.now() < deadline) {
+      const [run] = await sql<{ locked_by: string | null }>(
+        `SELECT locked_by FROM ${wf} WHERE key = $1`,
+        [key],
+      );
+      if (run?.locked_by === 'intruder/1') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // The body's transaction ends right after it (refused checkpoint, rollback): give it time.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await businessRows(key)).toEqual([]);
+    const [log] = await sql(
+      `SELECT l.state FROM ${logs} l JOIN ${wf} w ON w.id = l.workflow_id
+        WHERE w.key = $1 AND l.step_name = 'step$takenOver'`,
+      [key],
+    );
+    expect(log).toBeUndefined();
+    expect(probe.after.get(key)).toBeUndefined();
+  });
+});
