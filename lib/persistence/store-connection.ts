@@ -132,13 +132,11 @@ export abstract class StoreConnection {
     }
     return {
       claim,
-      query: async <R extends QueryResultRow>(text: string, values: unknown[]) => {
-        try {
-          return await this.query<R>(text, values, runner, conn?.client);
-        } catch (err) {
-          failed = true;
-          throw err;
-        }
+      query: <R extends QueryResultRow>(text: string, values: unknown[]) => {
+        const rows = this.query<R>(text, values, runner, conn?.client);
+        // NOTE: registered before the caller's await, so it runs before the caller's `end`.
+        if (conn) rows.catch(() => (failed = true));
+        return rows;
       },
       end: (saved) => {
         claim?.done(saved);
