@@ -158,11 +158,11 @@ export abstract class StoreConnection {
 
 /**
  * A pooled connection a pass's write took, which the pass may keep for its next write until the
- * end of the current event-loop turn (a `setImmediate`), then returns to the pool. It is never
- * kept when another client waits for the pool (`waitingCount`), nor across anything that awaits
- * I/O (a step body that awaits a timer or a query: its turn ends first), so keeping it can neither
- * starve other passes, transactional steps or the application (a shared DataSource) nor deadlock
- * at any concurrency: at worst a waiter gets it one turn later. A connection the server dropped
+ * end of the current event-loop turn (a `setImmediate`), then returns to the pool. It is not kept
+ * when another client already waits for the pool (`waitingCount`), nor ever across anything that
+ * awaits I/O (a step body that awaits a timer or a query: its turn ends first), so keeping it can
+ * neither starve other passes, transactional steps or the application (a shared DataSource) nor
+ * deadlock at any concurrency: a client that starts waiting meanwhile gets it at the turn's end. A connection the server dropped
  * meanwhile (`error` event) is destroyed, never reused. @internal
  */
 export class TurnConnection {
