@@ -102,7 +102,8 @@ describe('the connection a pass keeps within a turn (e2e)', () => {
       schema,
       queueName,
       providers: [TurnConnectionWorkflow],
-      options: { worker: { concurrency: 1 } },
+      // NOTE: no recovery sweep: its statements would count too on a slow (loaded) machine.
+      options: { worker: { concurrency: 1 }, recovery: false },
     });
     const client = app.get(WorkflowClient);
     const { pool } = app.get(ChronoForgeDatabase);
@@ -110,13 +111,15 @@ describe('the connection a pass keeps within a turn (e2e)', () => {
     const count = () => checkouts++;
     pool.on('acquire', count);
     try {
-      const handle = await client.start('turnConn.sequential', { key: 'seq', input: { n: 60 } });
-      await expect(handle.result({ timeout: '20s' })).resolves.toBe((59 * 60) / 2);
+      const handle = await client.start('turnConn.sequential', { key: 'seq', input: { n: 100 } });
+      await expect(handle.result({ timeout: '20s' })).resolves.toBe((99 * 100) / 2);
     } finally {
       pool.off('acquire', count);
     }
-    // 60 checkpoints; before, each took its own checkout (plus the pass's other statements').
-    expect(checkouts).toBeLessThan(20);
+    // 100 checkpoints: before, each took its own checkout (over 100 in all, with the pass's other
+    // statements); now the pass takes a few, and result() polls take the rest (13 on a loaded
+    // machine), whose number grows with the run's duration: half the checkpoints as the bound.
+    expect(checkouts).toBeLessThan(50);
   });
 
   it('should hold no connection while a step body awaits', async () => {
