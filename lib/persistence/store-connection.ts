@@ -162,8 +162,8 @@ export abstract class StoreConnection {
  * when another client already waits for the pool (`waitingCount`), nor ever across anything that
  * awaits I/O (a step body that awaits a timer or a query: its turn ends first), so keeping it can
  * neither starve other passes, transactional steps or the application (a shared DataSource) nor
- * deadlock at any concurrency: a client that starts waiting meanwhile gets it at the turn's end. A connection the server dropped
- * meanwhile (`error` event) is destroyed, never reused. @internal
+ * deadlock at any concurrency: a client that starts waiting meanwhile gets it at the turn's end.
+ * A connection the server dropped meanwhile (`error` event) is destroyed, never reused. @internal
  */
 export class TurnConnection {
   /** A write runs on it (`take` … `keep`/`release`). */
