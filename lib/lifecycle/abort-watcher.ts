@@ -24,8 +24,8 @@ export class AbortWatcher implements OnApplicationShutdown {
   private readonly logger = new Logger(AbortWatcher.name);
   /** Passes with step bodies in flight, and how many. */
   private readonly watched = new Map<RunScope, number>();
-  /** Per pass, runs a function in the async context the pass was last watched from. */
-  private readonly contexts = new WeakMap<RunScope, (fire: () => void) => void>();
+  /** Per pass, the async context the pass was last watched from (its abort listeners run there). */
+  private readonly contexts = new WeakMap<RunScope, AsyncResource>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   // NOTE: bound here (bootstrap), not to whichever step body started the timer: its polls must
@@ -39,10 +39,9 @@ export class AbortWatcher implements OnApplicationShutdown {
     this.watched.set(scope, (this.watched.get(scope) ?? 0) + 1);
     // A pass's abort listeners run in its own async context (its latest watcher's: a step body's,
     // inside its pass interceptors), never in another run's.
-    // NOTE: what `AsyncResource.bind` does, without the deprecated `asyncResource` accessors it
-    // defines on every bound function (a measurable cost per step body).
-    const context = new AsyncResource('ChronoForgeAbortWatcher');
-    this.contexts.set(scope, (fire: () => void) => context.runInAsyncScope(fire));
+    // NOTE: a bare AsyncResource captures the context; `AsyncResource.bind` would also build a
+    // bound function with deprecated accessors on every step (measurable per step, issue #22).
+    this.contexts.set(scope, new AsyncResource('chronoforge.abort'));
     this.timer ??= setInterval(this.tick, ABORT_POLL_MS).unref();
     return () => {
       const n = (this.watched.get(scope) ?? 1) - 1;
@@ -123,8 +122,8 @@ export class AbortWatcher implements OnApplicationShutdown {
   }
 
   private inContext(scope: RunScope, fire: () => void): void {
-    const run = this.contexts.get(scope);
-    if (run) run(fire);
+    const context = this.contexts.get(scope);
+    if (context) context.runInAsyncScope(fire);
     else fire();
   }
 

@@ -1,6 +1,6 @@
 import { StepTimeoutError } from '../errors/step-timeout.error.js';
 import type { RunScope } from '../run/run-scope.js';
-import { attemptSignal, passController } from './abort-signals.js';
+import { AttemptAbort, attemptSignal, passController } from './abort-signals.js';
 import type { AbortWatcher } from './abort-watcher.js';
 
 /**
@@ -16,17 +16,13 @@ export async function runAttempt<T>(
   watcher: AbortWatcher,
   body: () => T | Promise<T>,
 ): Promise<T> {
-  const pass = passController(scope).signal;
-  const attempt = new AbortController();
-  const follow = () => attempt.abort(pass.reason);
-  if (pass.aborted) follow();
-  else pass.addEventListener('abort', follow, { once: true });
+  const attempt = new AttemptAbort(passController(scope).signal);
   const unwatch = watcher.watch(scope);
   let timer: NodeJS.Timeout | undefined;
   try {
     let running: Promise<T>;
     try {
-      running = Promise.resolve(attemptSignal.run(attempt.signal, body));
+      running = Promise.resolve(attemptSignal.run(attempt, body));
     } catch (err) {
       running = Promise.reject(err);
     }
@@ -43,7 +39,7 @@ export async function runAttempt<T>(
     return await Promise.race([running, timedOut]);
   } finally {
     clearTimeout(timer);
-    pass.removeEventListener('abort', follow);
+    attempt.end();
     unwatch();
   }
 }

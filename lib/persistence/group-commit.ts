@@ -37,18 +37,22 @@ export class GroupCommit<I, R> {
     private readonly slots: number,
   ) {}
 
-  /** Writes `item`, alone or with others. */
-  write(item: I): Promise<R> {
-    if (this.inFlight < this.slots && this.waiting.length === 0) return this.alone(item);
+  /**
+   * Writes `item`, alone or with others. `alone`: how to write it when it goes alone (default: the
+   * writer's `one`), e.g. on a connection the caller keeps.
+   */
+  write(item: I, alone?: () => Promise<R>): Promise<R> {
+    if (this.inFlight < this.slots && this.waiting.length === 0)
+      return this.alone(alone ?? (() => this.writer.one(item)));
     return new Promise((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });
     });
   }
 
-  private async alone(item: I): Promise<R> {
+  private async alone(write: () => Promise<R>): Promise<R> {
     this.inFlight++;
     try {
-      return await this.writer.one(item);
+      return await write();
     } finally {
       this.inFlight--;
       this.drain();

@@ -42,6 +42,8 @@ export abstract class StoreConnection {
   readonly deadAfterMs: number;
   /** Named statements, except behind a transaction pooler (a name outlives its server session). */
   protected readonly namedStatements: boolean;
+  /** Per carrier (a pass), the pooled connection its last write used, kept to the turn's end. */
+  private readonly turnConnections = new WeakMap<StateCarrier, TurnConnection>();
 
   constructor(
     protected readonly db: ChronoForgeDatabase,
@@ -105,37 +107,45 @@ export abstract class StoreConnection {
    * Claims the carrier's unsaved state (see {@link StateCarrier.claimState}) for one write, with the
    * connection to write it on: `runner`'s, or a pooled one taken before the claim, so a claim is
    * never held while waiting for the pool (which transactional steps waiting for the claim may
-   * hold). `end` must be called once the write ended. @internal
+   * hold). `end` must be called once the write ended.
+   *
+   * The pooled connection is the one the carrier's previous write used when that write ended in
+   * the current event-loop turn (see {@link TurnConnection}): a pass's checkpoints that follow each
+   * other without awaiting anything else (no-op or CPU-only step bodies) take no pool checkout.
+   * @internal
    */
   async claimWrite(carrier?: StateCarrier, runner?: QueryRunner): Promise<ClaimedWrite> {
     // A refused or timed-out connection fails like a statement: an engine fault, never user code's.
-    const client =
-      carrier && !runner ? await engineStatement(() => this.pool.connect()) : undefined;
-    // A checked-out connection that the server drops while no query runs on it emits 'error': with
-    // no listener that would crash the process. Remember it, and destroy the connection on release.
-    let broken: Error | undefined;
-    const onError = (err: Error): void => {
-      broken = err;
-    };
-    client?.on('error', onError);
-    const release = (): void => {
-      client?.off('error', onError);
-      client?.release(broken);
-    };
+    const held = carrier && !runner ? this.turnConnections.get(carrier)?.take() : undefined;
+    const conn =
+      held ??
+      (carrier && !runner
+        ? new TurnConnection(await engineStatement(() => this.pool.connect()), this.pool)
+        : undefined);
+    let failed = false;
     let claim: StateClaim | null;
     try {
       claim = (await carrier?.claimState()) ?? null;
     } catch (err) {
-      release();
+      conn?.release();
       throw err;
     }
     return {
       claim,
-      query: <R extends QueryResultRow>(text: string, values: unknown[]) =>
-        this.query<R>(text, values, runner, client),
+      query: <R extends QueryResultRow>(text: string, values: unknown[]) => {
+        const rows = this.query<R>(text, values, runner, conn?.client);
+        // NOTE: registered before the caller's await, so it runs before the caller's `end`.
+        if (conn) rows.catch(() => (failed = true));
+        return rows;
+      },
       end: (saved) => {
         claim?.done(saved);
-        release();
+        if (!conn) return;
+        // NOTE: kept for the carrier's next write only when nothing is wrong with it and no other
+        // write of the carrier keeps one already (parallel checkpoints each took their own).
+        const current = this.turnConnections.get(carrier!);
+        if (failed || (current?.kept && current !== conn) || !conn.keep()) conn.release();
+        else this.turnConnections.set(carrier!, conn);
       },
     };
   }
@@ -143,5 +153,69 @@ export abstract class StoreConnection {
   /** Runs `fn` in one transaction on one pooled connection (failures tagged as in `query`). @internal */
   transaction<T>(fn: (client: PoolClient) => Promise<T>, isolation?: IsolationLevel): Promise<T> {
     return engineStatement(() => this.db.transaction(fn, isolation));
+  }
+}
+
+/**
+ * A pooled connection a pass's write took, which the pass may keep for its next write until the
+ * end of the current event-loop turn (a `setImmediate`), then returns to the pool. It is not kept
+ * when another client already waits for the pool (`waitingCount`), nor ever across anything that
+ * awaits I/O (a step body that awaits a timer or a query: its turn ends first), so keeping it can
+ * neither starve other passes, transactional steps or the application (a shared DataSource) nor
+ * deadlock at any concurrency: a client that starts waiting meanwhile gets it at the turn's end.
+ * A connection the server dropped meanwhile (`error` event) is destroyed, never reused. @internal
+ */
+export class TurnConnection {
+  /** A write runs on it (`take` … `keep`/`release`). */
+  private busy = true;
+  private released = false;
+  private broken: Error | undefined;
+  private timer: NodeJS.Immediate | undefined;
+  private readonly onError = (err: Error): void => {
+    this.broken = err;
+  };
+
+  constructor(
+    readonly client: PoolClient,
+    private readonly pool: Pool,
+  ) {
+    // NOTE: a checked-out connection that the server drops while no query runs on it emits
+    // 'error': with no listener that would crash the process.
+    client.on('error', this.onError);
+  }
+
+  /** Not returned to the pool yet: a write runs on it, or it waits for the carrier's next one. */
+  get kept(): boolean {
+    return !this.released;
+  }
+
+  /** This connection for the next write, if it is kept and free; `undefined` otherwise. */
+  take(): TurnConnection | undefined {
+    if (this.busy || this.released || this.broken) return undefined;
+    clearImmediate(this.timer);
+    this.timer = undefined;
+    this.busy = true;
+    return this;
+  }
+
+  /**
+   * Ends a write on it: keeps it for the rest of the turn and returns `true`, unless it is broken
+   * or a client waits for the pool (then the caller releases it).
+   */
+  keep(): boolean {
+    if (this.released || this.broken || this.pool.waitingCount > 0) return false;
+    this.busy = false;
+    this.timer = setImmediate(() => this.release());
+    return true;
+  }
+
+  /** Returns it to the pool (destroyed when the server dropped it); idempotent. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.busy = false;
+    clearImmediate(this.timer);
+    this.client.off('error', this.onError);
+    this.client.release(this.broken);
   }
 }

@@ -198,18 +198,51 @@ export class WorkflowStore extends StoreConnection {
     fresh = false,
     carrier?: StateCarrier,
   ): Promise<string | null> {
-    // NOTE: a first attempt with no durable state to carry (the common step) is group-committed
-    // with other passes' (one statement for many when statements are already in flight).
-    if (fresh && !runner && (!carrier || carrier.stateSettled()))
-      return this.checkpoints.write({
+    const write = () =>
+      this.writeCheckpoint(
         workflowId,
         owner,
         stepName,
         attempts,
-        result: result && JSON.stringify(result),
-        metadata: JSON.stringify(metadata),
+        result,
+        metadata,
         startedAt,
-      });
+        runner,
+        fresh,
+        carrier,
+      );
+    // NOTE: a first attempt with no durable state to carry (the common step) is group-committed
+    // with other passes' (one statement for many when statements are already in flight); alone,
+    // it is written as any checkpoint (on the connection the pass keeps, see `claimWrite`).
+    if (fresh && !runner && (!carrier || carrier.stateSettled()))
+      return this.checkpoints.write(
+        {
+          workflowId,
+          owner,
+          stepName,
+          attempts,
+          result: result && JSON.stringify(result),
+          metadata: JSON.stringify(metadata),
+          startedAt,
+        },
+        write,
+      );
+    return write();
+  }
+
+  /** One checkpoint, with the durable state the pass changed when it carries some. */
+  private async writeCheckpoint(
+    workflowId: string,
+    owner: string,
+    stepName: string,
+    attempts: number,
+    result: StoredValue | null,
+    metadata: Record<string, unknown>,
+    startedAt: Date,
+    runner: QueryRunner | undefined,
+    fresh: boolean,
+    carrier: StateCarrier | undefined,
+  ): Promise<string | null> {
     const values: unknown[] = [workflowId, owner, stepName, attempts];
     values.push(result && JSON.stringify(result), JSON.stringify(metadata), startedAt);
     const write = await this.claimWrite(carrier, runner);

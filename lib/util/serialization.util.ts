@@ -176,6 +176,23 @@ function storableOrThrow(what: string, check: () => void): void {
 }
 
 /**
+ * Whether `value` is stored as itself by both encodings: `null`, a boolean, a finite number other
+ * than -0, or a string PostgreSQL can store.
+ */
+function isPlainPrimitive(value: unknown): boolean {
+  switch (typeof value) {
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case 'string':
+      return !UNSTORABLE_TEXT.test(value);
+    default:
+      return value === null;
+  }
+}
+
+/**
  * Serializes a step result or signal payload. `Date`, `Map`, `Set`, `BigInt`, `RegExp`, `URL`,
  * typed arrays, `undefined`, `NaN`, `±Infinity`, `-0` and `Error` round-trip (superjson); class
  * instances are stored as plain objects of their own enumerable properties. Anything that would not
@@ -185,6 +202,8 @@ function storableOrThrow(what: string, check: () => void): void {
  * `Promise` and other objects with a `toJSON()` method.
  */
 export function serializeValue(value: unknown, what = 'result'): StoredValue {
+  // NOTE: a JSON primitive is stored as itself (superjson's envelope of it has no meta): no walk.
+  if (isPlainPrimitive(value)) return { json: value };
   storableOrThrow(what, () => assertStorable(value, what, new Set(), 'superjson'));
   try {
     const { json, meta } = SuperJSON.serialize(value);
@@ -202,6 +221,7 @@ export function serializeValue(value: unknown, what = 'result'): StoredValue {
 /** Restores a value written by {@link serializeValue}. */
 export function deserializeValue<T = unknown>(stored: StoredValue | null | undefined): T {
   if (stored === null || stored === undefined) return undefined as T;
+  if (stored.meta === undefined && isPlainPrimitive(stored.json)) return stored.json as T;
   return SuperJSON.deserialize<T>(stored as Parameters<typeof SuperJSON.deserialize>[0]);
 }
 

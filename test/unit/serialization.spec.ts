@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import SuperJSON from 'superjson';
 import { describe, expect, it } from 'vitest';
 import { SerializationError } from '../../lib/errors/serialization.error.js';
 import {
@@ -24,6 +25,44 @@ describe('serializeValue() / deserializeValue()', () => {
     expect(stored).toEqual({ json: value });
     expect('meta' in stored).toBe(false);
     expect(roundTrip(value)).toEqual(value);
+  });
+
+  it("should store a primitive as superjson's envelope of it, and read back what superjson reads", () => {
+    // The primitives' fast path (issue #22) must match superjson exactly, edge values included.
+    const values = [
+      0,
+      -0,
+      1.5,
+      NaN,
+      Infinity,
+      -Infinity,
+      '',
+      'a',
+      'x\u0000',
+      '\ud800',
+      true,
+      false,
+      null,
+    ];
+    for (const value of values) {
+      let stored: StoredValue | undefined;
+      try {
+        stored = serializeValue(value);
+      } catch (err) {
+        expect(err).toBeInstanceOf(SerializationError);
+        continue;
+      }
+      const { json, meta } = SuperJSON.serialize(value);
+      expect(stored).toEqual(meta === undefined ? { json } : { json, meta });
+      expect(Object.is(roundTrip(value), value)).toBe(true);
+    }
+    expect(() => serializeValue('x\u0000')).toThrow(SerializationError);
+    fc.assert(
+      fc.property(fc.oneof(fc.double(), fc.string(), fc.boolean(), fc.constant(null)), (value) => {
+        const back = roundTrip(value);
+        expect(Object.is(back, value)).toBe(true);
+      }),
+    );
   });
 
   it('should round-trip a Date, including through a JSON string', () => {
