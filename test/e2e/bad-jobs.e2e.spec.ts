@@ -55,7 +55,11 @@ describe('bad jobs and renamed workflows end to end (e2e)', () => {
 
   it('should drop garbage jobs with a log line and keep serving', async () => {
     await suite.client.start('bad.wait', { key: 'victim' });
-    await eventually(async () => (await suite.client.get('victim')).steps.length > 0);
+    // Parked on its signal and released: nothing changes the stored run until the signal comes.
+    await eventually(async () => {
+      const run = await suite.client.get('victim');
+      return run.steps.length > 0 && run.state === 'idle';
+    });
     const before = await stored('victim');
     const [{ id: victimId }] = before as { id: string }[];
     const queue = suite.app.get(WorkflowQueue).bullQueue;
