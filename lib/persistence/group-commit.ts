@@ -1,9 +1,22 @@
+/**
+ * A {@link GroupWriter.many} result for an item the statement did not write because its row was
+ * locked by another transaction (the statement skips such rows rather than wait while holding
+ * other rows' locks, which could deadlock): the item is then written alone, waiting as it always did.
+ */
+export const ALONE: unique symbol = Symbol('group-commit.alone');
+
 /** How a {@link GroupCommit} writes: one item, or several in one statement. */
 export interface GroupWriter<I, R> {
-  /** Writes one item. */
-  one(item: I): Promise<R>;
-  /** Writes several in one statement (all or none commit); per item, in order, its result. */
-  many(items: I[]): Promise<R[]>;
+  /**
+   * Writes one item. `retried`: a multi-row statement that carried the item failed, and may in
+   * fact have committed (its reply lost): the item's row may already be this caller's own write.
+   */
+  one(item: I, retried: boolean): Promise<R>;
+  /**
+   * Writes several in one statement (all or none commit); per item, in order, its result, or
+   * {@link ALONE} to write that item alone.
+   */
+  many(items: I[]): Promise<(R | typeof ALONE)[]>;
 }
 
 /** At most this many items go into one statement. */
@@ -48,7 +61,7 @@ export class GroupCommit<I, R> {
   private async alone(item: I): Promise<R> {
     this.inFlight++;
     try {
-      return await this.writer.one(item);
+      return await this.writer.one(item, false);
     } finally {
       this.inFlight--;
       this.drain();
@@ -68,16 +81,22 @@ export class GroupCommit<I, R> {
   }
 
   private async flush(group: Waiter<I, R>[]): Promise<void> {
-    const each = () =>
-      Promise.all(group.map((w) => this.writer.one(w.item).then(w.resolve, w.reject)));
-    if (group.length === 1) return void (await each());
-    let results: R[];
+    const one = (w: Waiter<I, R>, retried: boolean) =>
+      this.writer.one(w.item, retried).then(w.resolve, w.reject);
+    if (group.length === 1) return void (await one(group[0], false));
+    let results: (R | typeof ALONE)[];
     try {
       results = await this.writer.many(group.map((w) => w.item));
     } catch {
       // Written again one by one, each failing (or not) on its own.
-      return void (await each());
+      return void (await Promise.all(group.map((w) => one(w, true))));
     }
-    group.forEach((w, i) => w.resolve(results[i]));
+    const alone: Promise<void>[] = [];
+    group.forEach((w, i) => {
+      const result = results[i];
+      if (result === ALONE) alone.push(one(w, false));
+      else w.resolve(result);
+    });
+    await Promise.all(alone);
   }
 }

@@ -75,12 +75,16 @@ export class WorkflowStatements {
   /** SQL condition: this pass (`$2`) still owns run `$1`. */
   readonly fenced: string;
   readonly acquire: string;
+  /** `acquire`, also taking back a lock pass `$2` itself holds (after an ambiguous multi-row acquire). */
+  readonly reacquire: string;
   /** Several acquires in one statement: arrays `$1` run ids, `$2` owners, `$3` now per item. */
   readonly acquireMany: string;
   readonly markBusy: string;
   readonly dueCheck: string;
   readonly insertRun: string;
   readonly findRunId: string;
+  /** A run's id by `$1` job name and `$2` key, with its wake-up when idle. */
+  readonly findRunWake: string;
   /** Several runs in one statement: arrays `$1`…`$7` as `insertRun`'s parameters. */
   readonly insertRuns: string;
   readonly insertCompletedStep: string;
@@ -102,7 +106,8 @@ export class WorkflowStatements {
   readonly complete: string;
   /**
    * Several completions of runs with no parent in one statement: arrays `$1` run ids, `$2` owners,
-   * `$3` results, `$4` contexts, `$5` history writes. Returns the ids it completed.
+   * `$3` results, `$4` contexts, `$5` history writes. Returns the ids it locked (`done` false) and
+   * the ids it completed (`done` true).
    */
   readonly completeMany: string;
   readonly fail: string;
@@ -141,6 +146,13 @@ export class WorkflowStatements {
            WHERE id = $1 AND state IN (${LOCKABLE}) AND ${staleLock} AND ${due('$3')}
            RETURNING id, ${runColumns})
          ${withLogs}`;
+    // A failed multi-row acquire may have committed (its reply lost): the lock it took is this
+    // pass's own (owners are unique per pass), so this retry takes it back rather than find it busy.
+    this.reacquire = `WITH w AS (
+           UPDATE ${wf} SET ${lockColumns}, locked_by = $2
+           WHERE id = $1 AND state IN (${LOCKABLE}) AND (${staleLock} OR locked_by = $2) AND ${due('$3')}
+           RETURNING id, ${runColumns})
+         ${withLogs}`;
     // NOTE: the rows are locked in id order and a row another transaction holds is skipped (its
     // caller then acquires alone, waiting as it always did): two such statements never deadlock.
     // A run asked for twice goes to its first owner; the second caller acquires alone (busy).
@@ -171,6 +183,8 @@ export class WorkflowStatements {
          AS v(key, job_name, input, max_duration_ms, timeout_ms, version, attributes)
        ON CONFLICT (job_name, key) DO NOTHING RETURNING id, job_name, key, next_run_at`;
     this.findRunId = `SELECT id FROM ${wf} WHERE job_name = $1 AND key = $2`;
+    this.findRunWake = `SELECT id, CASE WHEN state = 'idle' THEN next_run_at END AS next_run_at
+       FROM ${wf} WHERE job_name = $1 AND key = $2`;
     const insertCompleted = (withState: boolean) => `${withState ? `WITH ${stateFence('$8')} ` : ''}
        INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at,
          last_executed_at, completed_at, result, metadata)
@@ -182,18 +196,27 @@ export class WorkflowStatements {
        WHERE l.state <> 'completed'
        RETURNING id`;
     this.insertCompletedStep = `${insertCompleted(false)} RETURNING id`;
-    // NOTE: rows are fenced one by one (each run's own lock owner) and taken in run order, so two
-    // such statements share-lock the runs they both write in the same order. A row already there
-    // (a concurrent pass recorded it first) is skipped, as the single INSERT's unique violation is.
-    this.insertCompletedSteps = `INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at,
-         last_executed_at, completed_at, result, metadata)
-       SELECT v.workflow_id, v.step_name, 'completed', v.attempts, v.started_at, now(), now(), v.result, v.metadata
-       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $6::jsonb[], $7::timestamptz[])
-         AS v(workflow_id, owner, step_name, attempts, result, metadata, started_at)
-       WHERE EXISTS (SELECT 1 FROM ${wf} w WHERE w.id = v.workflow_id AND w.locked_by = v.owner FOR SHARE)
-       ORDER BY v.workflow_id
-       ON CONFLICT (workflow_id, step_name) DO NOTHING
-       RETURNING id, workflow_id::text AS workflow_id, step_name`;
+    // NOTE: the runs' rows are share-locked first, in id order, skipping a row another transaction
+    // holds: the statement never waits on a row lock while holding others (a wait there could
+    // deadlock with a child's completion, which locks the child then its parent, or with any
+    // multi-row operator update); the caller writes a skipped run's checkpoint alone. Each row is
+    // fenced by its own run's lock owner. A row already there (a concurrent pass recorded it
+    // first) is skipped, as the single INSERT's unique violation is. Output: one row per locked
+    // run (`id` NULL), then one per log written.
+    this.insertCompletedSteps = `WITH f AS MATERIALIZED (
+           SELECT id, locked_by FROM ${wf} WHERE id = ANY($1::bigint[]) ORDER BY id FOR SHARE SKIP LOCKED),
+         i AS (
+           INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at,
+             last_executed_at, completed_at, result, metadata)
+           SELECT v.workflow_id, v.step_name, 'completed', v.attempts, v.started_at, now(), now(), v.result, v.metadata
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $6::jsonb[], $7::timestamptz[])
+             AS v(workflow_id, owner, step_name, attempts, result, metadata, started_at)
+           JOIN f ON f.id = v.workflow_id AND f.locked_by = v.owner
+           ORDER BY v.workflow_id, v.step_name
+           ON CONFLICT (workflow_id, step_name) DO NOTHING
+           RETURNING id, workflow_id, step_name)
+       SELECT NULL::text AS id, id::text AS workflow_id, NULL::text AS step_name FROM f
+       UNION ALL SELECT id::text, workflow_id::text, step_name FROM i`;
     this.insertCompletedStepWithState = `${insertCompleted(true)} RETURNING id`;
     this.upsertCompletedStep = upsertCompleted(false);
     this.upsertCompletedStepWithState = upsertCompleted(true);
@@ -263,13 +286,15 @@ export class WorkflowStatements {
            completed_at = now(), updated_at = now()
          RETURNING id)
        ${wokenParent}`;
-    // NOTE: the rows are locked in id order first, so two such statements (or one and a bulk
-    // operator update in id order) never deadlock; a run with a parent is left to `complete`,
-    // which also wakes the parent.
+    // NOTE: the rows are locked first, in id order, skipping a row another transaction holds: the
+    // statement never waits on a row lock while holding others (no deadlock with bulk operator
+    // actions, cleanup or a child's completion); the caller completes a skipped run alone. A run
+    // with a parent is left to `complete`, which also wakes the parent. Output: one row per locked
+    // run (`done` false), then one per run completed (`done` true).
     this.completeMany = `WITH v AS (
            SELECT * FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::jsonb[], $5::jsonb[])
              AS v(rid, rowner, rresult, rcontext, rhistory)),
-         o AS (SELECT id FROM ${wf} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE),
+         o AS MATERIALIZED (SELECT id FROM ${wf} WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED),
          w AS (
            UPDATE ${wf} SET state = 'completed', result = v.rresult, completed_at = now(), finished_at = now(),
              next_run_at = NULL, wake_pending = false, locked_at = NULL, locked_by = NULL,
@@ -283,7 +308,7 @@ export class WorkflowStatements {
            ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = l.attempts + 1,
              completed_at = now(), updated_at = now()
            RETURNING workflow_id)
-       SELECT workflow_id::text AS id FROM c`;
+       SELECT id::text AS id, false AS done FROM o UNION ALL SELECT workflow_id::text, true FROM c`;
     // NOTE: the UPDATE is the fence (it locks the row); the error row follows it, so no statement
     // share-locks the row and then updates it (two such statements would deadlock).
     this.fail = `WITH w AS (
