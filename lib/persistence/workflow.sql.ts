@@ -174,13 +174,17 @@ export class WorkflowStatements {
          attributes)
        VALUES ($1, $2, $3, $4, now(), now() + $5::bigint * interval '1 millisecond', $6, $7)
        ON CONFLICT (job_name, key) DO NOTHING RETURNING id, next_run_at`;
-    // NOTE: a key twice in the statement is inserted once (DO NOTHING skips the second row).
+    // NOTE: a key twice in the statement is inserted once, with its first caller's row (DO NOTHING
+    // skips the later ones). Rows go in key order: two such statements (of this process or
+    // another) that both carry keys a and b wait on each other's uncommitted rows in one order,
+    // never in a cycle.
     this.insertRuns = `INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at, deadline_at, version,
          attributes)
        SELECT v.key, v.job_name, v.input, v.max_duration_ms, now(),
          now() + v.timeout_ms * interval '1 millisecond', v.version, v.attributes
        FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::bigint[], $6::text[], $7::jsonb[])
-         AS v(key, job_name, input, max_duration_ms, timeout_ms, version, attributes)
+         WITH ORDINALITY AS v(key, job_name, input, max_duration_ms, timeout_ms, version, attributes, ord)
+       ORDER BY v.job_name, v.key, v.ord
        ON CONFLICT (job_name, key) DO NOTHING RETURNING id, job_name, key, next_run_at`;
     this.findRunId = `SELECT id FROM ${wf} WHERE job_name = $1 AND key = $2`;
     this.findRunWake = `SELECT id, CASE WHEN state = 'idle' THEN next_run_at END AS next_run_at

@@ -202,6 +202,43 @@ describe('group commit under attack (e2e)', () => {
     ]);
   });
 
+  it('should not deadlock two multi-row starts carrying the same keys in opposite orders', async () => {
+    const store = suite.harness.moduleRef.get(WorkflowStore);
+    const text = (store as unknown as { sql: { insertRuns: string } }).sql.insertRuns;
+    const s = `"${suite.harness.schema}"`;
+    // Each row waits a moment before it is inserted: both statements are mid-way at once.
+    await sql(`CREATE FUNCTION ${s}.slow_start() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END $$`);
+    await sql(`CREATE TRIGGER slow_start BEFORE INSERT ON ${wf()} FOR EACH ROW
+      WHEN (NEW.key LIKE 'both-%') EXECUTE FUNCTION ${s}.slow_start()`);
+    const values = (keys: string[]) => [
+      keys,
+      keys.map(() => 'persist.fromStep'),
+      keys.map(() => 'null'),
+      keys.map(() => 60_000),
+      keys.map(() => null),
+      keys.map(() => null),
+      keys.map(() => '{}'),
+    ];
+    const [one, two] = [await pgClient(), await pgClient()];
+    try {
+      const outcomes = await Promise.allSettled([
+        one.query(text, values(['both-b', 'both-a'])),
+        two.query(text, values(['both-a', 'both-b'])),
+      ]);
+      expect(
+        outcomes.map((o) =>
+          o.status === 'rejected' ? (o.reason as { code?: string }).code : 'ok',
+        ),
+      ).toEqual(['ok', 'ok']);
+      const rows = await sql(`SELECT key FROM ${wf()} WHERE key LIKE 'both-%'`);
+      expect(rows).toHaveLength(2);
+    } finally {
+      await Promise.all([one.end(), two.end()]);
+      await sql(`DROP TRIGGER IF EXISTS slow_start ON ${wf()}`);
+    }
+  });
+
   it('should hand one row to one pass when the same owner asks twice in one batch', async () => {
     const store = suite.harness.moduleRef.get(WorkflowStore);
     const ids: string[] = [];
