@@ -22,6 +22,12 @@ export interface GroupWriter<I, R> {
 /** At most this many items go into one statement. */
 export const MAX_GROUP = 64;
 
+/**
+ * A statement running longer than this is taken to be waiting, and its slot is given to the next
+ * group (see `GroupCommit`); engine statements take a few milliseconds.
+ */
+export const SLOW_STATEMENT_MS = 250;
+
 interface Waiter<I, R> {
   item: I;
   resolve(result: R): void;
@@ -33,7 +39,9 @@ interface Waiter<I, R> {
  * concurrent passes, starts of concurrent callers): while `slots` such statements are already
  * running, a new item waits, and the waiting ones are written together in one multi-row statement
  * when a running one returns — one round trip and one commit instead of many. An item that finds a
- * free slot is written at once, alone: there is no timer, so a lone caller pays nothing.
+ * free slot is written at once, alone: nothing waits for company, so a lone caller pays nothing. A
+ * statement waiting on a lock gives its slot up after {@link SLOW_STATEMENT_MS}; the items a
+ * statement left ({@link ALONE}) or that a failed one carried are written alone outside the slots.
  *
  * A multi-row statement is atomic: when it fails (a fault on one item's row, a deadlock with a bulk
  * update, a dropped connection), nothing it carried is known to be written, and each item is
@@ -59,38 +67,58 @@ export class GroupCommit<I, R> {
   }
 
   private async alone(item: I): Promise<R> {
-    this.inFlight++;
+    const free = this.take();
     try {
       return await this.writer.one(item, false);
     } finally {
+      free();
+    }
+  }
+
+  /**
+   * Takes a slot; the function returned gives it back (once). A statement still running after
+   * {@link SLOW_STATEMENT_MS} gives it back early: it is waiting (on a row another transaction
+   * holds, or for a connection), and the callers queued behind it must not wait with it — two
+   * statements stuck on one long transaction would otherwise hold up every write of their kind.
+   */
+  private take(): () => void {
+    this.inFlight++;
+    let held = true;
+    const free = () => {
+      if (!held) return;
+      held = false;
+      clearTimeout(timer);
       this.inFlight--;
       this.drain();
-    }
+    };
+    const timer = setTimeout(free, SLOW_STATEMENT_MS);
+    timer.unref?.();
+    return free;
   }
 
   /** Starts the next statement for the waiting items while a slot is free. */
   private drain(): void {
     while (this.waiting.length > 0 && this.inFlight < this.slots) {
       const group = this.waiting.splice(0, MAX_GROUP);
-      this.inFlight++;
-      void this.flush(group).finally(() => {
-        this.inFlight--;
-        this.drain();
-      });
+      void this.flush(group, this.take());
     }
   }
 
-  private async flush(group: Waiter<I, R>[]): Promise<void> {
+  /** Writes `group` (holding a slot until `free`), then alone any item the statement left. */
+  private async flush(group: Waiter<I, R>[], free: () => void): Promise<void> {
     const one = (w: Waiter<I, R>, retried: boolean) =>
       this.writer.one(w.item, retried).then(w.resolve, w.reject);
-    if (group.length === 1) return void (await one(group[0], false));
+    if (group.length === 1) return void (await one(group[0], false).finally(free));
     let results: (R | typeof ALONE)[];
     try {
       results = await this.writer.many(group.map((w) => w.item));
     } catch {
+      free();
       // Written again one by one, each failing (or not) on its own.
       return void (await Promise.all(group.map((w) => one(w, true))));
     }
+    free();
+    // NOTE: the items written alone (their rows were held) wait outside the slots.
     const alone: Promise<void>[] = [];
     group.forEach((w, i) => {
       const result = results[i];

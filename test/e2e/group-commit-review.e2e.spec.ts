@@ -88,8 +88,11 @@ describe('group commit under attack (e2e)', () => {
     const holder = await pgClient();
     await holder.query('BEGIN');
     await holder.query(`SELECT 1 FROM ${wf()} WHERE id = ANY($1::bigint[]) FOR UPDATE`, [ids]);
+    let open = true;
     return {
       release: async () => {
+        if (!open) return;
+        open = false;
         await holder.query('COMMIT');
         await holder.end();
       },
@@ -236,6 +239,28 @@ describe('group commit under attack (e2e)', () => {
     } finally {
       await Promise.all([one.end(), two.end()]);
       await sql(`DROP TRIGGER IF EXISTS slow_start ON ${wf()}`);
+    }
+  });
+
+  it("should not hold up other runs' writes behind two waiting on a long transaction", async () => {
+    const { store, runs } = await lockedRuns('hol', 4);
+    const [free1, free2, ...blocked] = runs;
+    const hold = await blocker(blocked.map((r) => r.id));
+    try {
+      const stuck = blocked.map((r) => checkpoint(store, r));
+      const ends = setTimeout(() => void hold.release(), 3_000);
+      await sleep(50);
+      const started = Date.now();
+      const ids = await Promise.all([checkpoint(store, free1), checkpoint(store, free2)]);
+      const waited = Date.now() - started;
+      expect(ids.every((id) => typeof id === 'string')).toBe(true);
+      // Before: they waited for the 3 s transaction to end (both slots held by its waiters).
+      expect(waited).toBeLessThan(2_000);
+      clearTimeout(ends);
+      await hold.release();
+      expect((await Promise.all(stuck)).every((id) => typeof id === 'string')).toBe(true);
+    } finally {
+      await hold.release().catch(() => undefined);
     }
   });
 
