@@ -155,12 +155,14 @@ export class WorkflowStatements {
          ${withLogs}`;
     // NOTE: the rows are locked in id order and a row another transaction holds is skipped (its
     // caller then acquires alone, waiting as it always did): two such statements never deadlock.
+    // NO KEY UPDATE, as the UPDATE takes: a log insert's foreign-key check (KEY SHARE) does not
+    // make a row skipped.
     // A run asked for twice goes to its first owner; the second caller acquires alone (busy).
     this.acquireMany = `WITH v AS (
            SELECT DISTINCT ON (rid) rid, rowner, rnow
            FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(rid, rowner, rnow, ord)
            ORDER BY rid, ord),
-         c AS (SELECT id FROM ${wf} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE SKIP LOCKED),
+         c AS (SELECT id FROM ${wf} WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED),
          w AS (
            UPDATE ${wf} SET ${lockColumns}, locked_by = v.rowner
            FROM v WHERE id = v.rid AND id IN (SELECT id FROM c) AND state IN (${LOCKABLE})
