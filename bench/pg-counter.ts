@@ -9,7 +9,7 @@ export interface StatementEvent {
   runId: string | undefined;
   /**
    * The runs the statement wrote: `[runId]`, or for a group-committed statement (its first
-   * parameter an array of run ids) the ids of the rows it returned.
+   * parameter an array of run ids) the runs of the rows it wrote (not those it only locked).
    */
   runIds: string[];
   values: readonly unknown[];
@@ -195,11 +195,13 @@ export class PgCounter {
       stats.ms += end - start;
       this.byLabel.set(label, stats);
       const runId = values[0] === undefined || values[0] === null ? undefined : String(values[0]);
+      // NOTE: a group-committed checkpoint or completion also returns a row per run it locked
+      // (checkpoints: `id` NULL; completions: `done` false); only the rows it wrote count.
       const runIds = Array.isArray(values[0])
-        ? rows.map((r) => {
-            const row = r as { workflow_id?: unknown; id?: unknown };
-            return String(row.workflow_id ?? row.id);
-          })
+        ? rows
+            .map((r) => r as { workflow_id?: unknown; id?: unknown; done?: unknown })
+            .filter((row) => row.done !== false && !(row.id === null && 'workflow_id' in row))
+            .map((row) => String(row.workflow_id ?? row.id))
         : runId === undefined
           ? []
           : [runId];

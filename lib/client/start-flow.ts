@@ -12,6 +12,10 @@ export interface FlowStart {
   /** The key of the run returned: another run's for a skipped singleton start. */
   key: string;
   created: boolean;
+  /**
+   * The created run's wake-up; for a found run `null`, unless a group-committed insert carrying
+   * this start failed ambiguously (see `WorkflowStore.insertRun`): then the caller enqueues it.
+   */
   nextRunAt: Date | null;
 }
 

@@ -130,6 +130,10 @@ export class WorkflowClient {
     } else if (created) {
       this.metrics.runsStarted.inc({ workflow: def.name });
       await this.queue.enqueueRun(id, nextRunAt, undefined, priority);
+    } else if (nextRunAt && !runner) {
+      // Found with its wake-up: a start whose multi-row insert failed ambiguously may have
+      // created it (see WorkflowStore.insertRun); a spare job is harmless, a missing one is not.
+      await this.queue.enqueueRun(id, nextRunAt, undefined, priority);
     }
     return new WorkflowHandle(this, id, def.name, key);
   }

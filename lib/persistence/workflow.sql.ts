@@ -87,12 +87,16 @@ export class WorkflowStatements {
   /** SQL condition: this pass (`$2`) still owns run `$1`. */
   readonly fenced: string;
   readonly acquire: string;
+  /** `acquire`, also taking back a lock pass `$2` itself holds (after an ambiguous multi-row acquire). */
+  readonly reacquire: string;
   /** Several acquires in one statement: arrays `$1` run ids, `$2` owners, `$3` now per item. */
   readonly acquireMany: string;
   readonly markBusy: string;
   readonly dueCheck: string;
   readonly insertRun: string;
   readonly findRunId: string;
+  /** A run's id by `$1` job name and `$2` key, with its wake-up when idle. */
+  readonly findRunWake: string;
   /** Several runs in one statement: arrays `$1`…`$7` as `insertRun`'s parameters. */
   readonly insertRuns: string;
   readonly insertCompletedStep: string;
@@ -114,7 +118,8 @@ export class WorkflowStatements {
   readonly complete: string;
   /**
    * Several completions of runs with no parent in one statement: arrays `$1` run ids, `$2` owners,
-   * `$3` results, `$4` contexts, `$5` history writes. Returns the ids it completed.
+   * `$3` results, `$4` contexts, `$5` history writes. Returns the ids it locked (`done` false) and
+   * the ids it completed (`done` true).
    */
   readonly completeMany: string;
   readonly fail: string;
@@ -169,14 +174,23 @@ export class WorkflowStatements {
            WHERE id = $1 AND state IN (${LOCKABLE}) AND ${staleLock} AND ${due('$3')}
            RETURNING id, ${runColumns})
          ${withLogs}`;
+    // A failed multi-row acquire may have committed (its reply lost): the lock it took is this
+    // pass's own (owners are unique per pass), so this retry takes it back rather than find it busy.
+    this.reacquire = `WITH w AS (
+           UPDATE ${wf} SET ${lockColumns}, locked_by = $2
+           WHERE id = $1 AND state IN (${LOCKABLE}) AND (${staleLock} OR locked_by = $2) AND ${due('$3')}
+           RETURNING id, ${runColumns})
+         ${withLogs}`;
     // NOTE: the rows are locked in id order and a row another transaction holds is skipped (its
     // caller then acquires alone, waiting as it always did): two such statements never deadlock.
+    // NO KEY UPDATE, as the UPDATE takes: a log insert's foreign-key check (KEY SHARE) does not
+    // make a row skipped.
     // A run asked for twice goes to its first owner; the second caller acquires alone (busy).
     this.acquireMany = `WITH v AS (
            SELECT DISTINCT ON (rid) rid, rowner, rnow
            FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(rid, rowner, rnow, ord)
            ORDER BY rid, ord),
-         c AS (SELECT id FROM ${wf} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE SKIP LOCKED),
+         c AS (SELECT id FROM ${wf} WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED),
          w AS (
            UPDATE ${wf} SET ${lockColumns}, locked_by = v.rowner
            FROM v WHERE id = v.rid AND id IN (SELECT id FROM c) AND state IN (${LOCKABLE})
@@ -190,15 +204,21 @@ export class WorkflowStatements {
          attributes)
        VALUES ($1, $2, $3, $4, now(), now() + $5::bigint * interval '1 millisecond', $6, $7)
        ON CONFLICT (job_name, key) DO NOTHING RETURNING id, next_run_at`;
-    // NOTE: a key twice in the statement is inserted once (DO NOTHING skips the second row).
+    // NOTE: a key twice in the statement is inserted once, with its first caller's row (DO NOTHING
+    // skips the later ones). Rows go in key order: two such statements (of this process or
+    // another) that both carry keys a and b wait on each other's uncommitted rows in one order,
+    // never in a cycle.
     this.insertRuns = `INSERT INTO ${wf} (key, job_name, input, max_duration_ms, next_run_at, deadline_at, version,
          attributes)
        SELECT v.key, v.job_name, v.input, v.max_duration_ms, now(),
          now() + v.timeout_ms * interval '1 millisecond', v.version, v.attributes
        FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::bigint[], $6::text[], $7::jsonb[])
-         AS v(key, job_name, input, max_duration_ms, timeout_ms, version, attributes)
+         WITH ORDINALITY AS v(key, job_name, input, max_duration_ms, timeout_ms, version, attributes, ord)
+       ORDER BY v.job_name, v.key, v.ord
        ON CONFLICT (job_name, key) DO NOTHING RETURNING id, job_name, key, next_run_at`;
     this.findRunId = `SELECT id FROM ${wf} WHERE job_name = $1 AND key = $2`;
+    this.findRunWake = `SELECT id, CASE WHEN state = 'idle' THEN next_run_at END AS next_run_at
+       FROM ${wf} WHERE job_name = $1 AND key = $2`;
     // The INSERT of a completed step's log (`$1`..`$7`, see `completeStep`), fenced by the lock or
     // by the state write `f`, and its upsert for a step that has a log already (a retried attempt).
     const insertCompletedWith = (p: StatementParam, withState: boolean) => `
@@ -224,18 +244,27 @@ export class WorkflowStatements {
       `${withState ? `WITH ${stateFence('$8')} ` : ''}${completedWith(dollar, false, withState)}`;
     this.insertCompletedStep = insertCompleted(false);
     this.insertCompletedStepWithState = insertCompleted(true);
-    // NOTE: rows are fenced one by one (each run's own lock owner) and taken in run order, so two
-    // such statements share-lock the runs they both write in the same order. A row already there
-    // (a concurrent pass recorded it first) is skipped, as the single INSERT's unique violation is.
-    this.insertCompletedSteps = `INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at,
-         last_executed_at, completed_at, result, metadata)
-       SELECT v.workflow_id, v.step_name, 'completed', v.attempts, v.started_at, now(), now(), v.result, v.metadata
-       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $6::jsonb[], $7::timestamptz[])
-         AS v(workflow_id, owner, step_name, attempts, result, metadata, started_at)
-       WHERE EXISTS (SELECT 1 FROM ${wf} w WHERE w.id = v.workflow_id AND w.locked_by = v.owner FOR SHARE)
-       ORDER BY v.workflow_id
-       ON CONFLICT (workflow_id, step_name) DO NOTHING
-       RETURNING id, workflow_id::text AS workflow_id, step_name`;
+    // NOTE: the runs' rows are share-locked first, in id order, skipping a row another transaction
+    // holds: the statement never waits on a row lock while holding others (a wait there could
+    // deadlock with a child's completion, which locks the child then its parent, or with any
+    // multi-row operator update); the caller writes a skipped run's checkpoint alone. Each row is
+    // fenced by its own run's lock owner. A row already there (a concurrent pass recorded it
+    // first) is skipped, as the single INSERT's unique violation is. Output: one row per locked
+    // run (`id` NULL), then one per log written.
+    this.insertCompletedSteps = `WITH f AS MATERIALIZED (
+           SELECT id, locked_by FROM ${wf} WHERE id = ANY($1::bigint[]) ORDER BY id FOR SHARE SKIP LOCKED),
+         i AS (
+           INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at,
+             last_executed_at, completed_at, result, metadata)
+           SELECT v.workflow_id, v.step_name, 'completed', v.attempts, v.started_at, now(), now(), v.result, v.metadata
+           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $6::jsonb[], $7::timestamptz[])
+             AS v(workflow_id, owner, step_name, attempts, result, metadata, started_at)
+           JOIN f ON f.id = v.workflow_id AND f.locked_by = v.owner
+           ORDER BY v.workflow_id, v.step_name
+           ON CONFLICT (workflow_id, step_name) DO NOTHING
+           RETURNING id, workflow_id, step_name)
+       SELECT NULL::text AS id, id::text AS workflow_id, NULL::text AS step_name FROM f
+       UNION ALL SELECT id::text, workflow_id::text, step_name FROM i`;
     this.upsertCompletedStep = upsertCompleted(false);
     this.upsertCompletedStepWithState = upsertCompleted(true);
     // NOTE: sent with `COMMIT` in one simple-protocol query string, as a prepared statement's
@@ -322,13 +351,15 @@ export class WorkflowStatements {
            completed_at = now(), updated_at = now()
          RETURNING id)
        ${wokenParent}`;
-    // NOTE: the rows are locked in id order first, so two such statements (or one and a bulk
-    // operator update in id order) never deadlock; a run with a parent is left to `complete`,
-    // which also wakes the parent.
+    // NOTE: the rows are locked first, in id order, skipping a row another transaction holds: the
+    // statement never waits on a row lock while holding others (no deadlock with bulk operator
+    // actions, cleanup or a child's completion); the caller completes a skipped run alone. A run
+    // with a parent is left to `complete`, which also wakes the parent. Output: one row per locked
+    // run (`done` false), then one per run completed (`done` true).
     this.completeMany = `WITH v AS (
            SELECT * FROM unnest($1::bigint[], $2::text[], $3::jsonb[], $4::jsonb[], $5::jsonb[])
              AS v(rid, rowner, rresult, rcontext, rhistory)),
-         o AS (SELECT id FROM ${wf} WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE),
+         o AS MATERIALIZED (SELECT id FROM ${wf} WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED),
          w AS (
            UPDATE ${wf} SET state = 'completed', result = v.rresult, completed_at = now(), finished_at = now(),
              next_run_at = NULL, wake_pending = false, locked_at = NULL, locked_by = NULL,
@@ -342,7 +373,7 @@ export class WorkflowStatements {
            ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = l.attempts + 1,
              completed_at = now(), updated_at = now()
            RETURNING workflow_id)
-       SELECT workflow_id::text AS id FROM c`;
+       SELECT id::text AS id, false AS done FROM o UNION ALL SELECT workflow_id::text, true FROM c`;
     // NOTE: the UPDATE is the fence (it locks the row); the error row follows it, so no statement
     // share-locks the row and then updates it (two such statements would deadlock).
     this.fail = `WITH w AS (

@@ -23,7 +23,7 @@ import {
 
 export type { RunEnded } from './rows.js';
 import { StoreConnection } from './store-connection.js';
-import { GroupCommit } from './group-commit.js';
+import { ALONE, GroupCommit } from './group-commit.js';
 import { WorkflowStatements } from './workflow.sql.js';
 
 export { NOT_DUE_TOLERANCE_MS, REPEAT_TICK_PATTERN, WORKER_DEAD_AFTER_MS } from './workflow.sql.js';
@@ -72,7 +72,7 @@ export class WorkflowStore extends StoreConnection {
   /** Group commit of concurrent passes' completions of runs with no parent. */
   private readonly completions: GroupCommit<PendingCompletion, RunEnded | false>;
   /** Group commit of concurrent callers' starts outside a transaction. */
-  private readonly starts: GroupCommit<PendingRun, { id: string; nextRunAt: Date } | null>;
+  private readonly starts: GroupCommit<PendingRun, NewRun | null>;
 
   constructor(
     db: ChronoForgeDatabase,
@@ -89,7 +89,10 @@ export class WorkflowStore extends StoreConnection {
       slots,
     );
     this.acquires = new GroupCommit(
-      { one: (item) => this.acquireOnce(item), many: (items) => this.acquireMany(items) },
+      {
+        one: (item, retried) => this.acquireOnce(item, retried),
+        many: (items) => this.acquireMany(items),
+      },
       slots,
     );
     this.completions = new GroupCommit(
@@ -97,7 +100,10 @@ export class WorkflowStore extends StoreConnection {
       slots,
     );
     this.starts = new GroupCommit(
-      { one: (item) => this.insertNewRun(item), many: (items) => this.insertNewRuns(items) },
+      {
+        one: (item, retried) => this.insertNewRun(item, undefined, retried),
+        many: (items) => this.insertNewRuns(items),
+      },
       slots,
     );
   }
@@ -105,6 +111,9 @@ export class WorkflowStore extends StoreConnection {
   /**
    * Inserts a run unless `(jobName, key)` exists; returns its id and whether it was created. With
    * `timeoutMs`, the run's deadline is that long after now; `attributes`: its search attributes.
+   * A run found (`created` false) has `nextRunAt` null, unless a group-committed insert carrying
+   * this start failed ambiguously: then the found run (maybe this start's) has its idle wake-up,
+   * for the caller to enqueue.
    */
   async insertRun(
     jobName: string,
@@ -124,7 +133,7 @@ export class WorkflowStore extends StoreConnection {
       attributes,
     };
     const inserted = runner ? await this.insertNewRun(run, runner) : await this.starts.write(run);
-    if (inserted) return { id: inserted.id, created: true, nextRunAt: inserted.nextRunAt };
+    if (inserted) return inserted;
     const existing = await this.query<{ id: string }>(this.sql.findRunId, [jobName, key], runner);
     return { id: existing[0].id, created: false, nextRunAt: null };
   }
@@ -150,13 +159,15 @@ export class WorkflowStore extends StoreConnection {
     return { kind: 'busy' };
   }
 
-  /** One try to take the lock: the run and its logs, or `null` when not taken. */
-  private async acquireOnce(a: PendingAcquire): Promise<AcquireResult | null> {
-    const rows = await this.query<RunRow & { logs: LogRow[] }>(this.sql.acquire, [
-      a.id,
-      a.owner,
-      new Date(a.nowMs),
-    ]);
+  /**
+   * One try to take the lock: the run and its logs, or `null` when not taken. `own`: also take back
+   * a lock this pass holds (a failed multi-row acquire that carried it may have committed).
+   */
+  private async acquireOnce(a: PendingAcquire, own = false): Promise<AcquireResult | null> {
+    const rows = await this.query<RunRow & { logs: LogRow[] }>(
+      own ? this.sql.reacquire : this.sql.acquire,
+      [a.id, a.owner, new Date(a.nowMs)],
+    );
     if (!rows[0]) return null;
     const { logs, ...run } = rows[0];
     return { kind: 'acquired', run, logs };
@@ -172,6 +183,8 @@ export class WorkflowStore extends StoreConnection {
     return items.map((a) => {
       const row = got.get(`${a.id}\0${a.owner}`);
       if (!row) return null;
+      // One row, one pass: the same run asked for twice under one owner is taken once.
+      got.delete(`${a.id}\0${a.owner}`);
       const { logs, acquired_by: _owner, ...run } = row;
       return { kind: 'acquired', run, logs };
     });
@@ -262,11 +275,18 @@ export class WorkflowStore extends StoreConnection {
     return id;
   }
 
-  /** Inserts one run unless its key exists (then `null`). */
+  /**
+   * Inserts one run unless its key exists (then `null`). `retried`: a failed multi-row insert that
+   * carried this start may have committed (its reply lost), so an existing run of the key may be
+   * this caller's own: it is returned not created but with its wake-up, for the caller to enqueue
+   * (a spare job is harmless; a start that created a run and never enqueued it would wait for the
+   * recovery sweep).
+   */
   private async insertNewRun(
     r: PendingRun,
     runner?: QueryRunner,
-  ): Promise<{ id: string; nextRunAt: Date } | null> {
+    retried = false,
+  ): Promise<NewRun | null> {
     const values: unknown[] = [r.key, r.jobName, r.input, r.maxDurationMs, r.timeoutMs, r.version];
     values.push(r.attributes);
     const rows = await this.query<{ id: string; next_run_at: Date }>(
@@ -274,13 +294,17 @@ export class WorkflowStore extends StoreConnection {
       values,
       runner,
     );
-    return rows[0] ? { id: rows[0].id, nextRunAt: rows[0].next_run_at } : null;
+    if (rows[0]) return { id: rows[0].id, created: true, nextRunAt: rows[0].next_run_at };
+    if (!retried) return null;
+    const [found] = await this.query<{ id: string; next_run_at: Date | null }>(
+      this.sql.findRunWake,
+      [r.jobName, r.key],
+    );
+    return found ? { id: found.id, created: false, nextRunAt: found.next_run_at } : null;
   }
 
   /** Several runs in one statement (per item: the new run, or `null` when its key exists). */
-  private async insertNewRuns(
-    runs: PendingRun[],
-  ): Promise<({ id: string; nextRunAt: Date } | null)[]> {
+  private async insertNewRuns(runs: PendingRun[]): Promise<(NewRun | null)[]> {
     const rows = await this.query<{ id: string; job_name: string; key: string; next_run_at: Date }>(
       this.sql.insertRuns,
       [
@@ -298,7 +322,7 @@ export class WorkflowStore extends StoreConnection {
       const row = made.get(`${r.jobName}\0${r.key}`);
       // Two starts of one key in the statement: the first gets the row, the second finds it.
       if (row) made.delete(`${r.jobName}\0${r.key}`);
-      return row ? { id: row.id, nextRunAt: row.next_run_at } : null;
+      return row ? { id: row.id, created: true, nextRunAt: row.next_run_at } : null;
     });
   }
 
@@ -324,9 +348,14 @@ export class WorkflowStore extends StoreConnection {
     }
   }
 
-  /** Several first-attempt checkpoints in one statement (per item: log id or `null`). */
-  private async insertCheckpoints(items: PendingCheckpoint[]): Promise<(string | null)[]> {
-    const rows = await this.query<{ id: string; workflow_id: string; step_name: string }>(
+  /**
+   * Several first-attempt checkpoints in one statement (per item: log id, `null`, or
+   * {@link ALONE} when another transaction held its run's row).
+   */
+  private async insertCheckpoints(
+    items: PendingCheckpoint[],
+  ): Promise<(string | null | typeof ALONE)[]> {
+    const rows = await this.query<{ id: string | null; workflow_id: string; step_name: string }>(
       this.sql.insertCompletedSteps,
       [
         items.map((c) => c.workflowId),
@@ -338,8 +367,11 @@ export class WorkflowStore extends StoreConnection {
         items.map((c) => c.startedAt),
       ],
     );
+    const locked = new Set(rows.filter((r) => r.id === null).map((r) => r.workflow_id));
     const ids = new Map(rows.map((r) => [`${r.workflow_id}\0${r.step_name}`, r.id]));
-    return items.map((c) => ids.get(`${c.workflowId}\0${c.stepName}`) ?? null);
+    return items.map((c) =>
+      locked.has(c.workflowId) ? (ids.get(`${c.workflowId}\0${c.stepName}`) ?? null) : ALONE,
+    );
   }
 
   /**
@@ -590,18 +622,27 @@ export class WorkflowStore extends StoreConnection {
     return ended(rows);
   }
 
-  /** Several completions of runs with no parent (per item: ended, or `false` to try alone). */
-  private async completeMany(items: PendingCompletion[]): Promise<(RunEnded | false)[]> {
-    const rows = await this.query<{ id: string }>(this.sql.completeMany, [
+  /**
+   * Several completions of runs with no parent (per item: ended, `false` when the lock is not the
+   * pass's, or {@link ALONE} when another transaction held its run's row).
+   */
+  private async completeMany(
+    items: PendingCompletion[],
+  ): Promise<(RunEnded | false | typeof ALONE)[]> {
+    const rows = await this.query<{ id: string; done: boolean }>(this.sql.completeMany, [
       items.map((c) => c.id),
       items.map((c) => c.owner),
       items.map((c) => c.result),
       items.map((c) => c.context),
       items.map((c) => c.history),
     ]);
-    const done = new Set(rows.map((r) => r.id));
-    // Not completed: the pass no longer holds the lock (a run without a parent never gains one).
-    return items.map((c) => (done.has(c.id) ? { woken: null } : false));
+    const locked = new Set(rows.filter((r) => !r.done).map((r) => r.id));
+    const done = new Set(rows.filter((r) => r.done).map((r) => r.id));
+    // Locked, not completed: the pass no longer holds the lock (a run without a parent never gains one).
+    return items.map((c) => {
+      if (!locked.has(c.id)) return ALONE;
+      return done.has(c.id) ? { woken: null } : false;
+    });
   }
 
   /** Fails the run: error-log row, state `failed` and the `$workflow_failure$<errorLogId>` log. */
@@ -672,6 +713,16 @@ interface PendingCheckpoint {
   /** The step's metadata as JSON text. */
   metadata: string;
   startedAt: Date;
+}
+
+/**
+ * A start's run: created, or (`created` false, after an ambiguous multi-row insert) found with its
+ * wake-up for the caller to enqueue.
+ */
+interface NewRun {
+  id: string;
+  created: boolean;
+  nextRunAt: Date | null;
 }
 
 /** One run to insert (see {@link WorkflowStore.insertRun}). */
