@@ -67,6 +67,49 @@ export function staleLockCondition(workers: string, deadAfterMs: number): string
 }
 
 /**
+ * How far a run's deadline must be past the acquiring pass's clock for {@link dueSleeps} to
+ * complete its sleeps: a pass that finds the run past its deadline ends it instead of replaying it
+ * (the sleep must then stay as it was), and the pass checks that a little after its acquire.
+ */
+export const WAKE_DEADLINE_MARGIN_MS = 60_000;
+
+/** What the normal completion of a sleep stores as its result: `serializeValue(true)`. */
+export const SLEEP_RESULT = JSON.stringify({ json: true });
+
+/**
+ * The canonical form of a stored `wake_at` (`Date.prototype.toISOString`, years 0000–9999): such
+ * strings compare as text in time order, and parse back to themselves.
+ */
+const ISO_INSTANT = `'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z$'`;
+
+/**
+ * The acquire's CTE `s` (after the lock CTE `w`): completes the run's plain sleeps whose stored
+ * wake time is due at the pass's clock (`$5`, an ISO instant), exactly as the replay's
+ * `TimerRunner.sleepUntil` would (attempts + 1, result `true`, metadata unchanged, the upsert's
+ * timestamps), so the wake-up pass issues no statement for them. Only when the replay surely
+ * reaches them: a run this worker serves and replays as is (`$4`, {@link WakeEligibility}: no
+ * run-level limits, no pass interceptors, its version), that goes forward (`running`, not rolling
+ * back, its deadline not near); a plain sleep is a pending `wait$` log whose metadata is exactly
+ * its canonical `wake_at` (signal waits, wait conditions, repeat ticks are never touched).
+ */
+function dueSleeps(logs: string): string {
+  return `s AS (
+           UPDATE ${logs} l SET state = 'completed', attempts = l.attempts + 1, last_executed_at = now(),
+             completed_at = now(), result = '${SLEEP_RESULT}'::jsonb, updated_at = now()
+           FROM w
+           WHERE l.workflow_id = w.id AND w.state = 'running' AND w.compensation IS NULL
+             AND $4::jsonb ? w.job_name
+             AND (w.version IS NULL OR w.version = $4::jsonb ->> w.job_name)
+             AND (w.deadline_at IS NULL
+               OR w.deadline_at > $3::timestamptz + ${WAKE_DEADLINE_MARGIN_MS} * interval '1 millisecond')
+             AND l.step_name LIKE 'wait$%' AND l.state = 'pending'
+             AND l.metadata - 'wake_at' = '{}'::jsonb AND jsonb_typeof(l.metadata -> 'wake_at') = 'string'
+             AND (l.metadata ->> 'wake_at') ~ ${ISO_INSTANT}
+             AND (l.metadata ->> 'wake_at') COLLATE "C" <= $5::text COLLATE "C"
+           RETURNING l.id, l.attempts, l.result)`;
+}
+
+/**
  * The texts of the hot-path statements, built once per store: the step wrapper does not rebuild
  * (and re-hash for its prepared-statement name) a SQL string per step. `$1` is always the run id
  * and `$2` the pass's lock owner where a statement is fenced.
@@ -122,10 +165,15 @@ export class WorkflowStatements {
              started_at = COALESCE(started_at, now()), wake_pending = false, updated_at = now()
            WHERE id = $1 AND state IN (${LOCKABLE}) AND ${staleLock} AND ${due('$3')}
            RETURNING id, key, job_name, input, context, state, attempt, retry_counts, max_duration_ms,
-             deadline_at, history, version, compensation, cancel_reason)
-         SELECT w.*, COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
-             'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
-           FROM ${logs} l WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
+             deadline_at, history, version, compensation, cancel_reason),
+         ${dueSleeps(logs)}
+         SELECT w.*, (SELECT count(*) FROM s)::int AS woken,
+           COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
+             'state', CASE WHEN s.id IS NULL THEN l.state ELSE 'completed' END,
+             'attempts', COALESCE(s.attempts, l.attempts),
+             'result', CASE WHEN s.id IS NULL THEN l.result ELSE s.result END, 'metadata', l.metadata))
+           FROM ${logs} l LEFT JOIN s ON s.id = l.id
+           WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
          FROM w`;
     this.markBusy = `UPDATE ${wf} SET wake_pending = true
          WHERE id = $1 AND state IN (${LOCKABLE}) AND NOT ${staleLock} RETURNING id`;

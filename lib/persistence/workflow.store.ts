@@ -26,10 +26,24 @@ export { NOT_DUE_TOLERANCE_MS, REPEAT_TICK_PATTERN, WORKER_DEAD_AFTER_MS } from 
 
 /** Outcome of trying to take a run's lock. */
 export type AcquireResult =
-  | { kind: 'acquired'; run: RunRow; logs: LogRow[] }
+  | {
+      kind: 'acquired';
+      run: RunRow;
+      logs: LogRow[];
+      /** Due plain sleeps the acquire completed (see {@link WakeEligibility}). */
+      woken: number;
+    }
   | { kind: 'busy' }
   | { kind: 'not-due' }
   | { kind: 'not-executable' };
+
+/**
+ * The workflows whose due sleeps the acquire may complete, as JSON: workflow name → the version
+ * this worker has (`null`: none). A run qualifies when this worker serves it (its version is
+ * `null` or that one) and replays it as is: its workflow has no run-level limits (which may park
+ * the pass before the method runs) and no pass interceptors (which may refuse the pass).
+ */
+export type WakeEligibility = string;
 
 /**
  * Every statement the engine's hot path issues. Each completed step, halt, completion or failure
@@ -74,17 +88,28 @@ export class WorkflowStore extends StoreConnection {
   /**
    * Takes the lock (fresh or stale) and, in the same round trip, reads every step log of the run.
    * When another pass holds a fresh lock, records a pending wake-up for it to honour on release.
+   * With `wakes` (the workflows this worker replays as is), the same statement completes the run's
+   * plain sleeps that are due at `nowMs`, as the replay would have: the logs read show them
+   * completed, and the wake-up pass writes nothing for them.
    */
-  async acquire(id: string, owner: string, nowMs: number): Promise<AcquireResult> {
+  async acquire(
+    id: string,
+    owner: string,
+    nowMs: number,
+    wakes: WakeEligibility | null = null,
+  ): Promise<AcquireResult> {
+    const now = new Date(nowMs);
     for (let tries = 0; tries < 3; tries++) {
-      const rows = await this.query<RunRow & { logs: LogRow[] }>(this.sql.acquire, [
+      const rows = await this.query<RunRow & { logs: LogRow[]; woken: number }>(this.sql.acquire, [
         id,
         owner,
-        new Date(nowMs),
+        now,
+        wakes,
+        now.toISOString(),
       ]);
       if (rows[0]) {
-        const { logs, ...run } = rows[0];
-        return { kind: 'acquired', run, logs };
+        const { logs, woken, ...run } = rows[0];
+        return { kind: 'acquired', run, logs, woken };
       }
       const busy = await this.query(this.sql.markBusy, [id]);
       if (busy[0]) return { kind: 'busy' };
