@@ -17,6 +17,7 @@ import { serializeValue } from '../util/serialization.util.js';
 import { toErrorRecord } from '../run/error-record.js';
 import { RunScope, runStorage } from '../run/run-scope.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
+import { crashesArmed } from '../steps/fault-injector.js';
 import { RollbackRunner } from '../sagas/rollback.runner.js';
 import type { PassEnding } from '../sagas/pass-ending.js';
 import {
@@ -75,7 +76,7 @@ export class WorkflowExecutor {
       workflowId,
       owner,
       this.clock.now(),
-      this.wakeEligibility(),
+      crashesArmed() ? null : this.wakeEligibility(),
     );
     if (acquired.kind === 'busy') this.metrics.lockConflicts.inc();
     if (acquired.kind !== 'acquired') return;
