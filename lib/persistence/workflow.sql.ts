@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { serializeValue, type StoredValue } from '../util/serialization.util.js';
 import { parentWakeCtes, WOKEN_COLUMNS } from './parent-wake.sql.js';
 
 /** A job may start a pass this long before the run's `next_run_at` (clock skew, early timers). */
@@ -73,8 +74,8 @@ export function staleLockCondition(workers: string, deadAfterMs: number): string
  */
 export const WAKE_DEADLINE_MARGIN_MS = 60_000;
 
-/** What the normal completion of a sleep stores as its result: `serializeValue(true)`. */
-export const SLEEP_RESULT = JSON.stringify({ json: true });
+/** What the normal completion of a sleep stores as its result. */
+export const SLEEP_RESULT: StoredValue = serializeValue(true);
 
 /**
  * The canonical form of a stored `wake_at` (`Date.prototype.toISOString`, years 0000–9999): such
@@ -83,7 +84,9 @@ export const SLEEP_RESULT = JSON.stringify({ json: true });
 const ISO_INSTANT = `'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z$'`;
 
 /**
- * The acquire's CTE `s` (after the lock CTE `w`): completes the run's plain sleeps whose stored
+ * The acquire's CTE `s` (after the lock CTE `w`; the statement's log read does not see its writes:
+ * it returns them as `woken`, ids and new attempts, for the store to apply to the logs it read):
+ * completes the run's plain sleeps whose stored
  * wake time is due at the pass's clock (`$5`, an ISO instant), exactly as the replay's
  * `TimerRunner.sleepUntil` would (attempts + 1, result `true`, metadata unchanged, the upsert's
  * timestamps), so the wake-up pass issues no statement for them. Only when the replay surely
@@ -95,7 +98,7 @@ const ISO_INSTANT = `'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][
 function dueSleeps(logs: string): string {
   return `s AS (
            UPDATE ${logs} l SET state = 'completed', attempts = l.attempts + 1, last_executed_at = now(),
-             completed_at = now(), result = '${SLEEP_RESULT}'::jsonb, updated_at = now()
+             completed_at = now(), result = '${JSON.stringify(SLEEP_RESULT)}'::jsonb, updated_at = now()
            FROM w
            WHERE l.workflow_id = w.id AND w.state = 'running' AND w.compensation IS NULL
              AND $4::jsonb ? w.job_name
@@ -106,7 +109,7 @@ function dueSleeps(logs: string): string {
              AND l.metadata - 'wake_at' = '{}'::jsonb AND jsonb_typeof(l.metadata -> 'wake_at') = 'string'
              AND (l.metadata ->> 'wake_at') ~ ${ISO_INSTANT}
              AND (l.metadata ->> 'wake_at') COLLATE "C" <= $5::text COLLATE "C"
-           RETURNING l.id, l.attempts, l.result)`;
+           RETURNING l.id, l.attempts)`;
 }
 
 /**
@@ -167,13 +170,10 @@ export class WorkflowStatements {
            RETURNING id, key, job_name, input, context, state, attempt, retry_counts, max_duration_ms,
              deadline_at, history, version, compensation, cancel_reason),
          ${dueSleeps(logs)}
-         SELECT w.*, (SELECT count(*) FROM s)::int AS woken,
+         SELECT w.*, (SELECT json_agg(json_build_object('id', s.id::text, 'attempts', s.attempts)) FROM s) AS woken,
            COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
-             'state', CASE WHEN s.id IS NULL THEN l.state ELSE 'completed' END,
-             'attempts', COALESCE(s.attempts, l.attempts),
-             'result', CASE WHEN s.id IS NULL THEN l.result ELSE s.result END, 'metadata', l.metadata))
-           FROM ${logs} l LEFT JOIN s ON s.id = l.id
-           WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
+             'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
+           FROM ${logs} l WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
          FROM w`;
     this.markBusy = `UPDATE ${wf} SET wake_pending = true
          WHERE id = $1 AND state IN (${LOCKABLE}) AND NOT ${staleLock} RETURNING id`;

@@ -20,7 +20,7 @@ import {
 
 export type { RunEnded } from './rows.js';
 import { StoreConnection } from './store-connection.js';
-import { WorkflowStatements } from './workflow.sql.js';
+import { SLEEP_RESULT, WorkflowStatements } from './workflow.sql.js';
 
 export { NOT_DUE_TOLERANCE_MS, REPEAT_TICK_PATTERN, WORKER_DEAD_AFTER_MS } from './workflow.sql.js';
 
@@ -100,16 +100,20 @@ export class WorkflowStore extends StoreConnection {
   ): Promise<AcquireResult> {
     const now = new Date(nowMs);
     for (let tries = 0; tries < 3; tries++) {
-      const rows = await this.query<RunRow & { logs: LogRow[]; woken: number }>(this.sql.acquire, [
-        id,
-        owner,
-        now,
-        wakes,
-        now.toISOString(),
-      ]);
+      const rows = await this.query<
+        RunRow & { logs: LogRow[]; woken: Array<{ id: string; attempts: number }> | null }
+      >(this.sql.acquire, [id, owner, now, wakes, now.toISOString()]);
       if (rows[0]) {
         const { logs, woken, ...run } = rows[0];
-        return { kind: 'acquired', run, logs, woken };
+        if (!woken) return { kind: 'acquired', run, logs, woken: 0 };
+        // The statement's own read predates its completions: show the logs as it stored them.
+        const completed = new Map(woken.map((w) => [w.id, w.attempts]));
+        const read = logs.map((l) => {
+          const attempts = completed.get(l.id);
+          if (attempts === undefined) return l;
+          return { ...l, state: 'completed' as const, attempts, result: SLEEP_RESULT };
+        });
+        return { kind: 'acquired', run, logs: read, woken: woken.length };
       }
       const busy = await this.query(this.sql.markBusy, [id]);
       if (busy[0]) return { kind: 'busy' };
