@@ -87,8 +87,12 @@ export class WorkflowExecutor {
     const logs = new Map<string, LogRow>(acquired.logs.map((l) => [l.step_name, l]));
     const scope = new RunScope(run, logs, definition, owner, () => this.draining, this.clock);
     scope.leaseStartedAt = leaseStartedAt;
-    // A sleep the acquire completed is this pass's progress, as its completion in the replay was.
-    if (acquired.woken > 0) scope.noteProgress();
+    // Sleeps the acquire completed: the replay notes reaching each (its progress, as the replay's
+    // own completion was), and the pass puts back those it did not reach.
+    if (acquired.woken.length > 0) {
+      const names = new Map(acquired.logs.map((l) => [l.id, l.step_name]));
+      for (const w of acquired.woken) scope.unreachedWakes.set(names.get(w.id) ?? w.id, w);
+    }
     const attributes = {
       'chronoforge.workflow': run.job_name,
       'chronoforge.key': run.key,
@@ -160,6 +164,12 @@ export class WorkflowExecutor {
 
   private async finish(scope: RunScope, jobId: string, outcome: Outcome): Promise<PassOutcome> {
     const { run, owner } = scope;
+    // A sleep the acquire completed and the replay never reached (its code changed): as it was.
+    const unreached = [...scope.unreachedWakes.values()];
+    if (unreached.length > 0) {
+      scope.unreachedWakes.clear();
+      await this.settle(scope, () => this.store.unwake(run.id, owner, unreached));
+    }
     const context = scope.contextDirty ? scope.context : null;
     // The positions of this pass's calls, stored with its ending (never a diverged pass's).
     const history = scope.divergence ? null : scope.history.toRecord(scope.logs);

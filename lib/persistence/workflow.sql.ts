@@ -99,8 +99,8 @@ function dueSleeps(logs: string): string {
   return `s AS (
            UPDATE ${logs} l SET state = 'completed', attempts = l.attempts + 1, last_executed_at = now(),
              completed_at = now(), result = '${JSON.stringify(SLEEP_RESULT)}'::jsonb, updated_at = now()
-           FROM w
-           WHERE l.workflow_id = w.id AND w.state = 'running' AND w.compensation IS NULL
+           FROM w, ${logs} o
+           WHERE o.id = l.id AND l.workflow_id = w.id AND w.state = 'running' AND w.compensation IS NULL
              AND $4::jsonb ? w.job_name
              AND (w.version IS NULL OR w.version = $4::jsonb ->> w.job_name)
              AND (w.deadline_at IS NULL
@@ -109,7 +109,7 @@ function dueSleeps(logs: string): string {
              AND l.metadata - 'wake_at' = '{}'::jsonb AND jsonb_typeof(l.metadata -> 'wake_at') = 'string'
              AND (l.metadata ->> 'wake_at') ~ ${ISO_INSTANT}
              AND (l.metadata ->> 'wake_at') COLLATE "C" <= $5::text COLLATE "C"
-           RETURNING l.id, l.attempts)`;
+           RETURNING l.id, l.attempts, o.last_executed_at, o.updated_at)`;
 }
 
 /**
@@ -136,6 +136,8 @@ export class WorkflowStatements {
   readonly savePendingLogWithState: string;
   /** The run's state and stored wake time. */
   readonly findWake: string;
+  /** Puts sleeps the acquire completed (`$3`, {@link WokenSleep}s) back as they were. */
+  readonly unwake: string;
   readonly findLog: string;
   readonly findOwnedCompletedLog: string;
   readonly release: string;
@@ -170,7 +172,8 @@ export class WorkflowStatements {
            RETURNING id, key, job_name, input, context, state, attempt, retry_counts, max_duration_ms,
              deadline_at, history, version, compensation, cancel_reason),
          ${dueSleeps(logs)}
-         SELECT w.*, (SELECT json_agg(json_build_object('id', s.id::text, 'attempts', s.attempts)) FROM s) AS woken,
+         SELECT w.*, (SELECT json_agg(json_build_object('id', s.id::text, 'attempts', s.attempts,
+             'lastExecutedAt', s.last_executed_at::text, 'updatedAt', s.updated_at::text)) FROM s) AS woken,
            COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
              'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
            FROM ${logs} l WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
@@ -219,6 +222,13 @@ export class WorkflowStatements {
     this.savePendingLog = savePending(false);
     this.savePendingLogWithState = savePending(true);
     this.findWake = `SELECT state, next_run_at FROM ${wf} WHERE id = $1`;
+    this.unwake = `UPDATE ${logs} l SET state = 'pending', attempts = v.attempts - 1, result = NULL,
+         completed_at = NULL, last_executed_at = v."lastExecutedAt"::timestamptz,
+         updated_at = v."updatedAt"::timestamptz
+       FROM json_to_recordset($3::json) AS v(id bigint, attempts int, "lastExecutedAt" text, "updatedAt" text)
+       WHERE l.id = v.id AND l.workflow_id = $1 AND l.state = 'completed' AND l.attempts = v.attempts
+         AND ${this.fenced}
+       RETURNING l.id`;
     this.findLog = `SELECT id, step_name, state, attempts, result, metadata FROM ${logs}
        WHERE workflow_id = $1 AND step_name = $2`;
     this.findOwnedCompletedLog = `SELECT l.id::text AS id, l.step_name, l.state, l.attempts, l.result, l.metadata

@@ -31,11 +31,22 @@ export type AcquireResult =
       run: RunRow;
       logs: LogRow[];
       /** Due plain sleeps the acquire completed (see {@link WakeEligibility}). */
-      woken: number;
+      woken: WokenSleep[];
     }
   | { kind: 'busy' }
   | { kind: 'not-due' }
   | { kind: 'not-executable' };
+
+/**
+ * A sleep the acquire completed: its log id, its new attempts, and the timestamps it had before
+ * (as PostgreSQL's text, exact), to put it back if the replay does not reach it.
+ */
+export interface WokenSleep {
+  id: string;
+  attempts: number;
+  lastExecutedAt: string;
+  updatedAt: string;
+}
 
 /**
  * The workflows whose due sleeps the acquire may complete, as JSON: workflow name → the version
@@ -100,12 +111,13 @@ export class WorkflowStore extends StoreConnection {
   ): Promise<AcquireResult> {
     const now = new Date(nowMs);
     for (let tries = 0; tries < 3; tries++) {
-      const rows = await this.query<
-        RunRow & { logs: LogRow[]; woken: Array<{ id: string; attempts: number }> | null }
-      >(this.sql.acquire, [id, owner, now, wakes, now.toISOString()]);
+      const rows = await this.query<RunRow & { logs: LogRow[]; woken: WokenSleep[] | null }>(
+        this.sql.acquire,
+        [id, owner, now, wakes, now.toISOString()],
+      );
       if (rows[0]) {
         const { logs, woken, ...run } = rows[0];
-        if (!woken) return { kind: 'acquired', run, logs, woken: 0 };
+        if (!woken) return { kind: 'acquired', run, logs, woken: [] };
         // The statement's own read predates its completions: show the logs as it stored them.
         const completed = new Map(woken.map((w) => [w.id, w.attempts]));
         const read = logs.map((l) => {
@@ -113,7 +125,7 @@ export class WorkflowStore extends StoreConnection {
           if (attempts === undefined) return l;
           return { ...l, state: 'completed' as const, attempts, result: SLEEP_RESULT };
         });
-        return { kind: 'acquired', run, logs: read, woken: woken.length };
+        return { kind: 'acquired', run, logs: read, woken };
       }
       const busy = await this.query(this.sql.markBusy, [id]);
       if (busy[0]) return { kind: 'busy' };
@@ -215,6 +227,16 @@ export class WorkflowStore extends StoreConnection {
     }
     if (!rows[0]) throw new LockLostError(workflowId);
     return rows[0].id;
+  }
+
+  /**
+   * Puts sleeps this pass's acquire completed back as they were (pending, their attempts and
+   * timestamps), fenced by the pass's lock: the replay did not reach them (the workflow's code
+   * changed), so the replay's own completion would not have happened either.
+   */
+  async unwake(workflowId: string, owner: string, sleeps: WokenSleep[]): Promise<true> {
+    await this.query(this.sql.unwake, [workflowId, owner, JSON.stringify(sleeps)]);
+    return true;
   }
 
   /** The run's state and stored wake time (`null` when the run is gone). */

@@ -82,12 +82,23 @@ class WakeFlows {
     return this.pairBody();
   }
 
+  /** A deploy changes the call before the sleep (`changed`): the replay diverges before it. */
+  @Workflow('wake.changed')
+  async changedFlow(): Promise<string> {
+    await this.step(deployed.changed ? 'b' : 'a');
+    await this.ctx.sleep(300, 'nap');
+    return this.step('after');
+  }
+
   /** Parks idle with no timer (the crafted-logs test takes its lock itself). */
   @Workflow('wake.parked')
   async parked(): Promise<void> {
     await this.ctx.continueIf('hold', () => false);
   }
 }
+
+/** The code version `wake.changed` runs. */
+const deployed = { changed: false };
 
 interface LogDump {
   step_name: string;
@@ -236,6 +247,39 @@ describe('due sleeps completed by the acquire (e2e)', () => {
     expect((await waits('pair-old')).sort()).toEqual(['wait$long', 'wait$short']);
   });
 
+  it('should put a due sleep back as it was when the replay does not reach it (code changed)', async () => {
+    spy();
+    await suite.client.start('wake.changed', { key: 'changed' });
+    const napRow = async () =>
+      (
+        await sql<{ row: string }>(
+          `SELECT row_to_json(l)::text AS row FROM ${logTable()} l JOIN ${runTable()} w
+             ON w.id = l.workflow_id WHERE w.key = 'changed' AND l.step_name = 'wait$nap'`,
+        )
+      )[0]?.row;
+    // Asleep: the first pass left the sleep pending; the deploy happens before its wake.
+    const asleep = await eventually(
+      async () => ((await suite.client.get('changed')).state === 'idle' ? napRow() : undefined),
+      10_000,
+      'the run asleep',
+    );
+    deployed.changed = true;
+    const run = await eventually(
+      async () => {
+        const r = await suite.client.get('changed');
+        return r.state === 'stalled' ? r : null;
+      },
+      10_000,
+      'the run stalled',
+    );
+    expect(run.errors.map((e) => e.errorClass)).toContain('NonDeterminismError');
+    // The acquire completed it (no completeStep for it), the pass put it back: every column.
+    expect(completions.get(run.id) ?? []).not.toContain('wait$nap');
+    expect(await napRow()).toBe(asleep);
+    expect(JSON.parse(asleep ?? '{}')).toMatchObject({ state: 'pending', attempts: 1 });
+    expect(suite.app.get(WakeJournal).ran.get('changed')).toEqual(['a']);
+  });
+
   it('should complete only plain due sleeps of a run this worker replays as is', async () => {
     await suite.client.start('wake.parked', { key: 'crafted' });
     const id = await eventually(
@@ -295,24 +339,24 @@ describe('due sleeps completed by the acquire (e2e)', () => {
     };
     const before = await states();
     // Not for a workflow this worker would not replay as is, nor for another version of it.
-    expect((await pass(null)).woken).toBe(0);
-    expect((await pass(JSON.stringify({ 'old.plain': null }))).woken).toBe(0);
+    expect((await pass(null)).woken).toEqual([]);
+    expect((await pass(JSON.stringify({ 'old.plain': null }))).woken).toEqual([]);
     await sql(`UPDATE ${runTable()} SET version = 'v9' WHERE id = $1`, [id]);
-    expect((await pass(eligible)).woken).toBe(0);
-    expect((await pass(JSON.stringify({ 'wake.parked': 'v8' }))).woken).toBe(0);
+    expect((await pass(eligible)).woken).toEqual([]);
+    expect((await pass(JSON.stringify({ 'wake.parked': 'v8' }))).woken).toEqual([]);
     // Nor when the run's deadline is near (the pass ends it rather than replay it).
     await sql(
       `UPDATE ${runTable()} SET version = NULL, deadline_at = now() + interval '10 seconds' WHERE id = $1`,
       [id],
     );
-    expect((await pass(eligible)).woken).toBe(0);
+    expect((await pass(eligible)).woken).toEqual([]);
     expect(await states()).toEqual(before);
     // (Its release stored the deadline as the wake time: the run is due again at once.)
     await sql(`UPDATE ${runTable()} SET deadline_at = NULL, next_run_at = NULL WHERE id = $1`, [
       id,
     ]);
     const got = await pass(eligible);
-    expect(got.woken).toBe(1);
+    expect(got.kind === 'acquired' && got.woken.map((w) => w.attempts)).toEqual([2]);
     // The logs the pass reads show it completed as the statement stored it.
     const read = got.kind === 'acquired' ? got.logs.find((l) => l.step_name === 'wait$due') : null;
     expect(read).toMatchObject({ state: 'completed', attempts: 2, result: { json: true } });
