@@ -84,23 +84,22 @@ export const SLEEP_RESULT: StoredValue = serializeValue(true);
 const ISO_INSTANT = `'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z$'`;
 
 /**
- * The acquire's CTE `s` (after the lock CTE `w`; the statement's log read does not see its writes:
- * it returns them as `woken`, ids and new attempts, for the store to apply to the logs it read):
- * completes the run's plain sleeps whose stored
- * wake time is due at the pass's clock (`$5`, an ISO instant), exactly as the replay's
- * `TimerRunner.sleepUntil` would (attempts + 1, result `true`, metadata unchanged, the upsert's
- * timestamps), so the wake-up pass issues no statement for them. Only when the replay surely
- * reaches them: a run this worker serves and replays as is (`$4`, {@link WakeEligibility}: no
- * run-level limits, no pass interceptors, its version), that goes forward (`running`, not rolling
- * back, its deadline not near); a plain sleep is a pending `wait$` log whose metadata is exactly
- * its canonical `wake_at` (signal waits, wait conditions, repeat ticks are never touched).
+ * The acquire's CTEs `d` and `s` (after the lock CTE `w`). `d` finds the run's plain sleeps whose
+ * stored wake time is due at the pass's clock (`$5`, an ISO instant), with the timestamps they have;
+ * `s` completes them exactly as the replay's `TimerRunner.sleepUntil` would (attempts + 1, result
+ * `true`, metadata unchanged, the upsert's timestamps), so the wake-up pass issues no statement for
+ * them. The statement's log read does not see these writes: `s` returns them (ids, new attempts,
+ * old timestamps) for the store to apply to the logs read, and to put back a sleep the replay does
+ * not reach. Only when the replay surely reaches them: a run this worker serves and replays as is
+ * (`$4`, {@link WakeEligibility}: no run-level limits, no pass interceptors, its version), that
+ * goes forward (`running`, not rolling back, its deadline not near); a plain sleep is a pending
+ * `wait$` log whose metadata is exactly its canonical `wake_at` (signal waits, wait conditions,
+ * repeat ticks are never touched).
  */
 function dueSleeps(logs: string): string {
-  return `s AS (
-           UPDATE ${logs} l SET state = 'completed', attempts = l.attempts + 1, last_executed_at = now(),
-             completed_at = now(), result = '${JSON.stringify(SLEEP_RESULT)}'::jsonb, updated_at = now()
-           FROM w, ${logs} o
-           WHERE o.id = l.id AND l.workflow_id = w.id AND w.state = 'running' AND w.compensation IS NULL
+  return `d AS (
+           SELECT l.id, l.last_executed_at, l.updated_at FROM w JOIN ${logs} l ON l.workflow_id = w.id
+           WHERE w.state = 'running' AND w.compensation IS NULL
              AND $4::jsonb ? w.job_name
              AND (w.version IS NULL OR w.version = $4::jsonb ->> w.job_name)
              AND (w.deadline_at IS NULL
@@ -108,8 +107,12 @@ function dueSleeps(logs: string): string {
              AND l.step_name LIKE 'wait$%' AND l.state = 'pending'
              AND l.metadata - 'wake_at' = '{}'::jsonb AND jsonb_typeof(l.metadata -> 'wake_at') = 'string'
              AND (l.metadata ->> 'wake_at') ~ ${ISO_INSTANT}
-             AND (l.metadata ->> 'wake_at') COLLATE "C" <= $5::text COLLATE "C"
-           RETURNING l.id, l.attempts, o.last_executed_at, o.updated_at)`;
+             AND (l.metadata ->> 'wake_at') COLLATE "C" <= $5::text COLLATE "C"),
+         s AS (
+           UPDATE ${logs} l SET state = 'completed', attempts = l.attempts + 1, last_executed_at = now(),
+             completed_at = now(), result = '${JSON.stringify(SLEEP_RESULT)}'::jsonb, updated_at = now()
+           FROM d WHERE l.id = d.id AND l.state = 'pending'
+           RETURNING l.id, l.attempts, d.last_executed_at, d.updated_at)`;
 }
 
 /**
