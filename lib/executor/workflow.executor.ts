@@ -165,10 +165,21 @@ export class WorkflowExecutor {
   private async finish(scope: RunScope, jobId: string, outcome: Outcome): Promise<PassOutcome> {
     const { run, owner } = scope;
     // A sleep the acquire completed and the replay never reached (its code changed): as it was.
-    const unreached = [...scope.unreachedWakes.values()];
+    const unreached = [...scope.unreachedWakes];
     if (unreached.length > 0) {
       scope.unreachedWakes.clear();
-      await this.settle(scope, () => this.store.unwake(run.id, owner, unreached));
+      const sleeps = unreached.map(([, w]) => w);
+      await this.settle(scope, () => this.store.unwake(run.id, owner, sleeps));
+      for (const [name, w] of unreached) {
+        const log = scope.logs.get(name);
+        if (log)
+          scope.logs.set(name, {
+            ...log,
+            state: 'pending',
+            attempts: w.attempts - 1,
+            result: null,
+          });
+      }
     }
     const context = scope.contextDirty ? scope.context : null;
     // The positions of this pass's calls, stored with its ending (never a diverged pass's).
