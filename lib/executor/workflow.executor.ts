@@ -5,7 +5,7 @@ import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants
 import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import type { LogRow } from '../persistence/rows.js';
-import { WorkflowStore } from '../persistence/workflow.store.js';
+import { type WakeEligibility, WorkflowStore } from '../persistence/workflow.store.js';
 import { wakeParent } from '../queue/parent-wake.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { ChronoForgeClock } from '../util/clock.js';
@@ -17,6 +17,7 @@ import { serializeValue } from '../util/serialization.util.js';
 import { toErrorRecord } from '../run/error-record.js';
 import { RunScope, runStorage } from '../run/run-scope.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
+import { crashesArmed } from '../steps/fault-injector.js';
 import { RollbackRunner } from '../sagas/rollback.runner.js';
 import type { PassEnding } from '../sagas/pass-ending.js';
 import {
@@ -44,6 +45,8 @@ export class WorkflowExecutor {
   /** Identifies this process in `locked_by`. */
   readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private draining = false;
+  /** {@link WakeEligibility} of this worker, built at its first pass (the registry is complete). */
+  private wakes: { eligibility: WakeEligibility | null; size: number } | undefined;
 
   constructor(
     private readonly store: WorkflowStore,
@@ -69,7 +72,12 @@ export class WorkflowExecutor {
   async runPass(workflowId: string, jobId: string): Promise<void> {
     const owner = `${this.workerId}/${jobId}`;
     const leaseStartedAt = performance.now();
-    const acquired = await this.store.acquire(workflowId, owner, this.clock.now());
+    const acquired = await this.store.acquire(
+      workflowId,
+      owner,
+      this.clock.now(),
+      crashesArmed() ? null : this.wakeEligibility(),
+    );
     if (acquired.kind === 'busy') this.metrics.lockConflicts.inc();
     if (acquired.kind !== 'acquired') return;
     const { run } = acquired;
@@ -79,6 +87,12 @@ export class WorkflowExecutor {
     const logs = new Map<string, LogRow>(acquired.logs.map((l) => [l.step_name, l]));
     const scope = new RunScope(run, logs, definition, owner, () => this.draining, this.clock);
     scope.leaseStartedAt = leaseStartedAt;
+    // Sleeps the acquire completed: the replay notes reaching each (its progress, as the replay's
+    // own completion was), and the pass puts back those it did not reach.
+    if (acquired.woken.length > 0) {
+      const names = new Map(acquired.logs.map((l) => [l.id, l.step_name]));
+      for (const w of acquired.woken) scope.unreachedWakes.set(names.get(w.id) ?? w.id, w);
+    }
     const attributes = {
       'chronoforge.workflow': run.job_name,
       'chronoforge.key': run.key,
@@ -92,6 +106,24 @@ export class WorkflowExecutor {
       span.setAttribute('chronoforge.outcome', label ?? 'crashed');
       if (label) this.metrics.pass(run.job_name, label);
     });
+  }
+
+  /**
+   * The workflows whose due sleeps the acquire completes (see {@link WakeEligibility}), `null` when
+   * none qualifies; rebuilt if workflows were registered since.
+   */
+  private wakeEligibility(): WakeEligibility | null {
+    const names = this.registry.names();
+    if (this.wakes?.size === names.length) return this.wakes.eligibility;
+    const eligible: Record<string, string | null> = {};
+    for (const name of names) {
+      const definition = this.registry.get(name);
+      if (!definition || definition.limits || this.interceptors.wrapsPasses(name)) continue;
+      eligible[name] = definition.version ?? null;
+    }
+    const eligibility = Object.keys(eligible).length > 0 ? JSON.stringify(eligible) : null;
+    this.wakes = { eligibility, size: names.length };
+    return eligibility;
   }
 
   /** Replays the workflow method (or throws an interceptor's `refusal`), records the pass. */
@@ -132,6 +164,23 @@ export class WorkflowExecutor {
 
   private async finish(scope: RunScope, jobId: string, outcome: Outcome): Promise<PassOutcome> {
     const { run, owner } = scope;
+    // A sleep the acquire completed and the replay never reached (its code changed): as it was.
+    const unreached = [...scope.unreachedWakes];
+    if (unreached.length > 0) {
+      scope.unreachedWakes.clear();
+      const sleeps = unreached.map(([, w]) => w);
+      await this.settle(scope, () => this.store.unwake(run.id, owner, sleeps));
+      for (const [name, w] of unreached) {
+        const log = scope.logs.get(name);
+        if (log)
+          scope.logs.set(name, {
+            ...log,
+            state: 'pending',
+            attempts: w.attempts - 1,
+            result: null,
+          });
+      }
+    }
     const context = scope.contextDirty ? scope.context : null;
     // The positions of this pass's calls, stored with its ending (never a diverged pass's).
     const history = scope.divergence ? null : scope.history.toRecord(scope.logs);

@@ -104,6 +104,11 @@ export class WorkflowInterceptors {
     }
   }
 
+  /** Whether workflow `name` has pass interceptors (which may refuse a pass before it replays). */
+  wrapsPasses(name: string): boolean {
+    return this.passChains.has(name);
+  }
+
   /**
    * Runs pass `run` of `scope` through its workflow's pass interceptors (`wrapped`: a pass that
    * replays the workflow method, not a rollback). A chain that fails before `next()` ran the pass

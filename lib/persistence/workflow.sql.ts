@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { serializeValue, type StoredValue } from '../util/serialization.util.js';
 import { parentWakeCtes, WOKEN_COLUMNS } from './parent-wake.sql.js';
 
 /** A job may start a pass this long before the run's `next_run_at` (clock skew, early timers). */
@@ -79,6 +80,54 @@ export function staleLockCondition(workers: string, deadAfterMs: number): string
 }
 
 /**
+ * How far a run's deadline must be past the acquiring pass's clock for {@link dueSleeps} to
+ * complete its sleeps: a pass that finds the run past its deadline ends it instead of replaying it
+ * (the sleep must then stay as it was), and the pass checks that a little after its acquire.
+ */
+export const WAKE_DEADLINE_MARGIN_MS = 60_000;
+
+/** What the normal completion of a sleep stores as its result. */
+export const SLEEP_RESULT: StoredValue = serializeValue(true);
+
+/**
+ * The canonical form of a stored `wake_at` (`Date.prototype.toISOString`, years 0000–9999): such
+ * strings compare as text in time order, and parse back to themselves.
+ */
+const ISO_INSTANT = `'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z$'`;
+
+/**
+ * The acquire's CTEs `d` and `s` (after the lock CTE `w`). `d` finds the run's plain sleeps whose
+ * stored wake time is due at the pass's clock (`$5`, an ISO instant), with the timestamps they have;
+ * `s` completes them exactly as the replay's `TimerRunner.sleepUntil` would (attempts + 1, result
+ * `true`, metadata unchanged, the upsert's timestamps), so the wake-up pass issues no statement for
+ * them. The statement's log read does not see these writes: `s` returns them (ids, new attempts,
+ * old timestamps) for the store to apply to the logs read, and to put back a sleep the replay does
+ * not reach. Only when the replay surely reaches them: a run this worker serves and replays as is
+ * (`$4`, {@link WakeEligibility}: no run-level limits, no pass interceptors, its version), that
+ * goes forward (`running`, not rolling back, its deadline not near); a plain sleep is a pending
+ * `wait$` log whose metadata is exactly its canonical `wake_at` (signal waits, wait conditions,
+ * repeat ticks are never touched).
+ */
+function dueSleeps(logs: string): string {
+  return `d AS (
+           SELECT l.id, l.last_executed_at, l.updated_at FROM w JOIN ${logs} l ON l.workflow_id = w.id
+           WHERE w.state = 'running' AND w.compensation IS NULL
+             AND $4::jsonb ? w.job_name
+             AND (w.version IS NULL OR w.version = $4::jsonb ->> w.job_name)
+             AND (w.deadline_at IS NULL
+               OR w.deadline_at > $3::timestamptz + ${WAKE_DEADLINE_MARGIN_MS} * interval '1 millisecond')
+             AND l.step_name LIKE 'wait$%' AND l.state = 'pending'
+             AND l.metadata - 'wake_at' = '{}'::jsonb AND jsonb_typeof(l.metadata -> 'wake_at') = 'string'
+             AND (l.metadata ->> 'wake_at') ~ ${ISO_INSTANT}
+             AND (l.metadata ->> 'wake_at') COLLATE "C" <= $5::text COLLATE "C"),
+         s AS (
+           UPDATE ${logs} l SET state = 'completed', attempts = l.attempts + 1, last_executed_at = now(),
+             completed_at = now(), result = '${JSON.stringify(SLEEP_RESULT)}'::jsonb, updated_at = now()
+           FROM d WHERE l.id = d.id AND l.state = 'pending'
+           RETURNING l.id, l.attempts, d.last_executed_at, d.updated_at)`;
+}
+
+/**
  * The texts of the hot-path statements, built once per store: the step wrapper does not rebuild
  * (and re-hash for its prepared-statement name) a SQL string per step. `$1` is always the run id
  * and `$2` the pass's lock owner where a statement is fenced.
@@ -112,6 +161,8 @@ export class WorkflowStatements {
   readonly savePendingLogWithState: string;
   /** The run's state and stored wake time. */
   readonly findWake: string;
+  /** Puts sleeps the acquire completed (`$3`, {@link WokenSleep}s) back as they were. */
+  readonly unwake: string;
   readonly findLog: string;
   readonly findOwnedCompletedLog: string;
   readonly release: string;
@@ -169,11 +220,16 @@ export class WorkflowStatements {
              'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
            FROM ${logs} l WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
          FROM w`;
+    // NOTE: an acquire alone also completes the run's due plain sleeps (`$4`, `$5`: see
+    // dueSleeps); a multi-row or a taking-back acquire does not (the replay completes them).
     this.acquire = `WITH w AS (
            UPDATE ${wf} SET ${lockColumns}, locked_by = $2
            WHERE id = $1 AND state IN (${LOCKABLE}) AND ${staleLock} AND ${due('$3')}
-           RETURNING id, ${runColumns})
-         ${withLogs}`;
+           RETURNING id, ${runColumns}),
+         ${dueSleeps(logs)}
+         SELECT w.*, (SELECT json_agg(json_build_object('id', s.id::text, 'attempts', s.attempts,
+             'lastExecutedAt', s.last_executed_at::text, 'updatedAt', s.updated_at::text)) FROM s) AS woken,
+           ${withLogs.slice('SELECT w.*, '.length)}`;
     // A failed multi-row acquire may have committed (its reply lost): the lock it took is this
     // pass's own (owners are unique per pass), so this retry takes it back rather than find it busy.
     this.reacquire = `WITH w AS (
@@ -307,6 +363,13 @@ export class WorkflowStatements {
     this.savePendingLog = savePending(false);
     this.savePendingLogWithState = savePending(true);
     this.findWake = `SELECT state, next_run_at FROM ${wf} WHERE id = $1`;
+    this.unwake = `UPDATE ${logs} l SET state = 'pending', attempts = v.attempts - 1, result = NULL,
+         completed_at = NULL, last_executed_at = v."lastExecutedAt"::timestamptz,
+         updated_at = v."updatedAt"::timestamptz
+       FROM json_to_recordset($3::json) AS v(id bigint, attempts int, "lastExecutedAt" text, "updatedAt" text)
+       WHERE l.id = v.id AND l.workflow_id = $1 AND l.state = 'completed' AND l.attempts = v.attempts
+         AND ${this.fenced}
+       RETURNING l.id`;
     this.findLog = `SELECT id, step_name, state, attempts, result, metadata FROM ${logs}
        WHERE workflow_id = $1 AND step_name = $2`;
     this.findOwnedCompletedLog = `SELECT l.id::text AS id, l.step_name, l.state, l.attempts, l.result, l.metadata

@@ -24,7 +24,7 @@ import {
 export type { RunEnded } from './rows.js';
 import { StoreConnection } from './store-connection.js';
 import { ALONE, GroupCommit } from './group-commit.js';
-import { WorkflowStatements } from './workflow.sql.js';
+import { SLEEP_RESULT, WorkflowStatements } from './workflow.sql.js';
 
 export { NOT_DUE_TOLERANCE_MS, REPEAT_TICK_PATTERN, WORKER_DEAD_AFTER_MS } from './workflow.sql.js';
 
@@ -52,10 +52,35 @@ export type StepCommit =
 
 /** Outcome of trying to take a run's lock. */
 export type AcquireResult =
-  | { kind: 'acquired'; run: RunRow; logs: LogRow[] }
+  | {
+      kind: 'acquired';
+      run: RunRow;
+      logs: LogRow[];
+      /** Due plain sleeps the acquire completed (see {@link WakeEligibility}). */
+      woken: WokenSleep[];
+    }
   | { kind: 'busy' }
   | { kind: 'not-due' }
   | { kind: 'not-executable' };
+
+/**
+ * A sleep the acquire completed: its log id, its new attempts, and the timestamps it had before
+ * (as PostgreSQL's text, exact), to put it back if the replay does not reach it.
+ */
+export interface WokenSleep {
+  id: string;
+  attempts: number;
+  lastExecutedAt: string;
+  updatedAt: string;
+}
+
+/**
+ * The workflows whose due sleeps the acquire may complete, as JSON: workflow name → the version
+ * this worker has (`null`: none). A run qualifies when this worker serves it (its version is
+ * `null` or that one) and replays it as is: its workflow has no run-level limits (which may park
+ * the pass before the method runs) and no pass interceptors (which may refuse the pass).
+ */
+export type WakeEligibility = string;
 
 /**
  * Every statement the engine's hot path issues. Each completed step, halt, completion or failure
@@ -141,14 +166,22 @@ export class WorkflowStore extends StoreConnection {
   /**
    * Takes the lock (fresh or stale) and, in the same round trip, reads every step log of the run.
    * When another pass holds a fresh lock, records a pending wake-up for it to honour on release.
+   * With `wakes` (the workflows this worker replays as is), the same statement completes the run's
+   * plain sleeps that are due at `nowMs`, as the replay would have: the logs read show them
+   * completed, and the wake-up pass writes nothing for them.
    */
-  async acquire(id: string, owner: string, nowMs: number): Promise<AcquireResult> {
+  async acquire(
+    id: string,
+    owner: string,
+    nowMs: number,
+    wakes: WakeEligibility | null = null,
+  ): Promise<AcquireResult> {
     // The first try is group-committed with other passes' (see GroupCommit); a refused one asks
     // again alone, as every later try does.
-    const first = await this.acquires.write({ id, owner, nowMs });
+    const first = await this.acquires.write({ id, owner, nowMs, wakes });
     if (first) return first;
     for (let tries = 0; tries < 3; tries++) {
-      const got = await this.acquireOnce({ id, owner, nowMs });
+      const got = await this.acquireOnce({ id, owner, nowMs, wakes });
       if (got) return got;
       const busy = await this.query(this.sql.markBusy, [id]);
       if (busy[0]) return { kind: 'busy' };
@@ -164,13 +197,22 @@ export class WorkflowStore extends StoreConnection {
    * a lock this pass holds (a failed multi-row acquire that carried it may have committed).
    */
   private async acquireOnce(a: PendingAcquire, own = false): Promise<AcquireResult | null> {
-    const rows = await this.query<RunRow & { logs: LogRow[] }>(
+    const now = new Date(a.nowMs);
+    const rows = await this.query<RunRow & { logs: LogRow[]; woken?: WokenSleep[] | null }>(
       own ? this.sql.reacquire : this.sql.acquire,
-      [a.id, a.owner, new Date(a.nowMs)],
+      own ? [a.id, a.owner, now] : [a.id, a.owner, now, a.wakes, now.toISOString()],
     );
     if (!rows[0]) return null;
-    const { logs, ...run } = rows[0];
-    return { kind: 'acquired', run, logs };
+    const { logs, woken, ...run } = rows[0];
+    if (!woken) return { kind: 'acquired', run, logs, woken: [] };
+    // The statement's own read predates its completions: show the logs as it stored them.
+    const completed = new Map(woken.map((w) => [w.id, w.attempts]));
+    const read = logs.map((l) => {
+      const attempts = completed.get(l.id);
+      if (attempts === undefined) return l;
+      return { ...l, state: 'completed' as const, attempts, result: SLEEP_RESULT };
+    });
+    return { kind: 'acquired', run, logs: read, woken };
   }
 
   /** Several first tries in one statement (per item: acquired, or `null` to ask again alone). */
@@ -186,7 +228,7 @@ export class WorkflowStore extends StoreConnection {
       // One row, one pass: the same run asked for twice under one owner is taken once.
       got.delete(`${a.id}\0${a.owner}`);
       const { logs, acquired_by: _owner, ...run } = row;
-      return { kind: 'acquired', run, logs };
+      return { kind: 'acquired', run, logs, woken: [] };
     });
   }
 
@@ -527,6 +569,16 @@ export class WorkflowStore extends StoreConnection {
     return rows[0].id;
   }
 
+  /**
+   * Puts sleeps this pass's acquire completed back as they were (pending, their attempts and
+   * timestamps), fenced by the pass's lock: the replay did not reach them (the workflow's code
+   * changed), so the replay's own completion would not have happened either.
+   */
+  async unwake(workflowId: string, owner: string, sleeps: WokenSleep[]): Promise<true> {
+    await this.query(this.sql.unwake, [workflowId, owner, JSON.stringify(sleeps)]);
+    return true;
+  }
+
   /** The run's state and stored wake time (`null` when the run is gone). */
   async findWake(id: string): Promise<{ state: string; next_run_at: Date | null } | null> {
     const rows = await this.query<{ state: string; next_run_at: Date | null }>(this.sql.findWake, [
@@ -700,6 +752,8 @@ interface PendingAcquire {
   id: string;
   owner: string;
   nowMs: number;
+  /** Which runs the acquire may complete due sleeps of (alone only). */
+  wakes: WakeEligibility | null;
 }
 
 /** One first-attempt checkpoint waiting to be written. */

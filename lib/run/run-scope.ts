@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { WorkflowDefinition } from '../definitions/workflow.registry.js';
 import type { LogRow, RunRow, StateCarrier, StateClaim } from '../persistence/rows.js';
+import type { WokenSleep } from '../persistence/workflow.store.js';
 import type { ChronoForgeClock } from '../util/clock.js';
 import { EngineFaultError } from '../errors/engine-fault.error.js';
 import { engineStatementErrors } from '../database/engine-statement.js';
@@ -40,6 +41,11 @@ export class RunScope extends StepRefusals implements StateCarrier {
   readonly context: Record<string, unknown>;
   /** Branches reached in this pass (rebuilt every pass), and whether they were merged. */
   readonly openBranches = new Map<string, { logId: string; merged: boolean }>();
+  /**
+   * Sleeps the acquire completed, by step name, until the replay reaches them: the pass puts back
+   * those it never reached (see `WorkflowStore.unwake`).
+   */
+  readonly unreachedWakes = new Map<string, WokenSleep>();
   /** Jobs to enqueue once the lock is released (never before: the continuation race). */
   readonly afterRelease: Array<() => Promise<void>> = [];
   private readonly counters = new Map<string, number>();

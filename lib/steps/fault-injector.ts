@@ -45,6 +45,15 @@ export function spawnTarget(branch: string, spawn: string): string {
 const armedInjectors = new Set<FaultInjector>();
 
 /**
+ * Whether a crash test armed a {@link FaultInjector} in this process. Passes then complete due
+ * sleeps in their replay (a checkpoint the crash can strike), not in the acquire: the states a
+ * crash leaves are the same either way (before: nothing written; after: the sleep completed).
+ */
+export function crashesArmed(): boolean {
+  return armedInjectors.size > 0;
+}
+
+/**
  * A crash point of a durable call, `phase` its checkpoint (the write that records it): what the
  * engine calls at every step, timer, signal, spawn, branch seal, merge and repeat tick. Crashes the
  * pass when a {@link FaultInjector} is armed for this run and checkpoint; once a pass crashed, every

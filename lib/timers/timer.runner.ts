@@ -34,7 +34,11 @@ export class TimerRunner {
   /** Halts until `wakeAtMs()` (computed once, when the step is first reached). */
   async sleepUntil(scope: RunScope, stepName: string, wakeAtMs: () => number): Promise<void> {
     const log = scope.logs.get(stepName);
-    if (log?.state === 'completed') return;
+    if (log?.state === 'completed') {
+      // Completed by this pass's acquire: reaching it is the pass's progress.
+      if (scope.unreachedWakes.delete(stepName)) scope.noteProgress();
+      return;
+    }
     this.beforeWork(scope);
     const wakeAt =
       typeof log?.metadata.wake_at === 'string' ? Date.parse(log.metadata.wake_at) : wakeAtMs();
