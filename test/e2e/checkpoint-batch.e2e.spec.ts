@@ -212,16 +212,21 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
       return query(text, values, ...rest);
     }) as typeof store.query;
     let results;
+    let committed: Promise<unknown> | undefined;
     try {
       const asked = [
         ...ids.map((id, i) => ({ id, owner: `w/${i}` })),
         { id: ids[3], owner: 'w/again' },
       ];
       const pending = Promise.all(asked.map((a) => store.acquire(a.id, a.owner, Date.now())));
-      setTimeout(() => void holder.query('COMMIT'), 300);
+      committed = new Promise((resolve) => setTimeout(resolve, 300)).then(() =>
+        holder.query('COMMIT'),
+      );
       results = await pending;
     } finally {
       store.query = query;
+      // The held row's acquire waited for this COMMIT: it is done before the client ends.
+      await committed?.catch(() => undefined);
       await holder.end();
     }
     expect(seen.multi).toBeGreaterThan(0);
