@@ -319,8 +319,8 @@ export class WorkflowStatements {
            ORDER BY v.workflow_id, v.step_name
            ON CONFLICT (workflow_id, step_name) DO NOTHING
            RETURNING id, workflow_id, step_name)
-       SELECT NULL::text AS id, id::text AS workflow_id, NULL::text AS step_name FROM f
-       UNION ALL SELECT id::text, workflow_id::text, step_name FROM i`;
+       SELECT NULL::text AS id, id::text AS workflow_id, NULL::text AS step_name, locked_by AS owner FROM f
+       UNION ALL SELECT i.id::text, i.workflow_id::text, i.step_name, f.locked_by FROM i JOIN f ON f.id = i.workflow_id`;
     this.upsertCompletedStep = upsertCompleted(false);
     this.upsertCompletedStepWithState = upsertCompleted(true);
     // NOTE: sent with `COMMIT` in one simple-protocol query string, as a prepared statement's
@@ -429,14 +429,15 @@ export class WorkflowStatements {
              context = COALESCE(v.rcontext, context), history = ${historyWrite('v.rhistory')}, updated_at = now()
            FROM v WHERE id = v.rid AND locked_by = v.rowner AND parent_execution_log_id IS NULL
              AND id IN (SELECT id FROM o)
-           RETURNING id),
+           RETURNING id, v.rowner AS owner),
          c AS (
            INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, completed_at)
            SELECT id, '$workflow_completion$', 'completed', 1, now(), now(), now() FROM w
            ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = l.attempts + 1,
              completed_at = now(), updated_at = now()
            RETURNING workflow_id)
-       SELECT id::text AS id, false AS done FROM o UNION ALL SELECT workflow_id::text, true FROM c`;
+       SELECT id::text AS id, false AS done, NULL::text AS owner FROM o
+       UNION ALL SELECT w.id::text, true, w.owner FROM c JOIN w ON w.id = c.workflow_id`;
     // NOTE: the UPDATE is the fence (it locks the row); the error row follows it, so no statement
     // share-locks the row and then updates it (two such statements would deadlock).
     this.fail = `WITH w AS (

@@ -397,22 +397,30 @@ export class WorkflowStore extends StoreConnection {
   private async insertCheckpoints(
     items: PendingCheckpoint[],
   ): Promise<(string | null | typeof ALONE)[]> {
-    const rows = await this.query<{ id: string | null; workflow_id: string; step_name: string }>(
-      this.sql.insertCompletedSteps,
-      [
-        items.map((c) => c.workflowId),
-        items.map((c) => c.owner),
-        items.map((c) => c.stepName),
-        items.map((c) => c.attempts),
-        items.map((c) => c.result),
-        items.map((c) => c.metadata),
-        items.map((c) => c.startedAt),
-      ],
-    );
+    const rows = await this.query<{
+      id: string | null;
+      workflow_id: string;
+      step_name: string;
+      owner: string | null;
+    }>(this.sql.insertCompletedSteps, [
+      items.map((c) => c.workflowId),
+      items.map((c) => c.owner),
+      items.map((c) => c.stepName),
+      items.map((c) => c.attempts),
+      items.map((c) => c.result),
+      items.map((c) => c.metadata),
+      items.map((c) => c.startedAt),
+    ]);
     const locked = new Set(rows.filter((r) => r.id === null).map((r) => r.workflow_id));
-    const ids = new Map(rows.map((r) => [`${r.workflow_id}\0${r.step_name}`, r.id]));
+    // A log goes to the pass that owns the run (a stale pass of the same run in the statement was
+    // fenced out, and must not take the owner's log id for its own).
+    const ids = new Map(
+      rows.map((r) => [`${r.workflow_id}\0${r.step_name}\0${r.owner}`, r.id] as const),
+    );
     return items.map((c) =>
-      locked.has(c.workflowId) ? (ids.get(`${c.workflowId}\0${c.stepName}`) ?? null) : ALONE,
+      locked.has(c.workflowId)
+        ? (ids.get(`${c.workflowId}\0${c.stepName}\0${c.owner}`) ?? null)
+        : ALONE,
     );
   }
 
@@ -681,19 +689,23 @@ export class WorkflowStore extends StoreConnection {
   private async completeMany(
     items: PendingCompletion[],
   ): Promise<(RunEnded | false | typeof ALONE)[]> {
-    const rows = await this.query<{ id: string; done: boolean }>(this.sql.completeMany, [
-      items.map((c) => c.id),
-      items.map((c) => c.owner),
-      items.map((c) => c.result),
-      items.map((c) => c.context),
-      items.map((c) => c.history),
-    ]);
+    const rows = await this.query<{ id: string; done: boolean; owner: string | null }>(
+      this.sql.completeMany,
+      [
+        items.map((c) => c.id),
+        items.map((c) => c.owner),
+        items.map((c) => c.result),
+        items.map((c) => c.context),
+        items.map((c) => c.history),
+      ],
+    );
     const locked = new Set(rows.filter((r) => !r.done).map((r) => r.id));
-    const done = new Set(rows.filter((r) => r.done).map((r) => r.id));
+    // Completed by its owner only: a stale pass of the same run in the statement was fenced out.
+    const done = new Set(rows.filter((r) => r.done).map((r) => `${r.id}\0${r.owner}`));
     // Locked, not completed: the pass no longer holds the lock (a run without a parent never gains one).
     return items.map((c) => {
       if (!locked.has(c.id)) return ALONE;
-      return done.has(c.id) ? { woken: null } : false;
+      return done.has(`${c.id}\0${c.owner}`) ? { woken: null } : false;
     });
   }
 

@@ -111,6 +111,31 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
     expect(rows).toHaveLength(11);
   });
 
+  it('should give a run checkpointed and completed twice in one statement to its owner only', async () => {
+    const { store, runs } = await lockedRuns('twice', 10);
+    // A stale pass of the last run (its lock moved to `current`) writes beside the new owner.
+    const last = runs[9];
+    await sql(
+      `UPDATE "${suite.harness.schema}".chrono_forge_workflows SET locked_by = 'current/1' WHERE id = $1`,
+      [last.id],
+    );
+    const writers = [...runs.slice(0, 9), last, { id: last.id, owner: 'current/1' }];
+    const ids = await Promise.all(writers.map((r) => checkpoint(store, r.id, r.owner)));
+    expect(ids[9]).toBeNull(); // the stale pass: refused, never handed the owner's log id
+    expect(ids[10]).toEqual(expect.any(String));
+    expect(ids.slice(0, 9).every((id) => typeof id === 'string')).toBe(true);
+    const ended = await Promise.all(
+      writers.map((r, i) => store.complete(r.id, r.owner, { json: i }, null, null, false)),
+    );
+    expect(ended[9]).toBe(false);
+    expect(ended[10]).toEqual({ woken: null });
+    const [row] = await sql<{ result: unknown }>(
+      `SELECT result FROM "${suite.harness.schema}".chrono_forge_workflows WHERE id = $1`,
+      [last.id],
+    );
+    expect(row.result).toEqual({ json: 10 });
+  });
+
   it("should keep one run's failed row from failing the others' checkpoints", async () => {
     const { store, runs } = await lockedRuns('fault', 12);
     const s = `"${suite.harness.schema}"`;
