@@ -430,7 +430,7 @@ export class WorkflowStore extends StoreConnection {
    * after the other. `{ id: null }`: the checkpoint was refused (the pass no longer owns the lock,
    * or the step is recorded already), the transaction is left open for its rollback. `failed`:
    * which statement failed (`error`, tagged as an engine statement's failure); after a failed
-   * `checkpoint` the transaction is open (aborted), after a failed `commit` it is over.
+   * `checkpoint` the transaction is open (aborted), after a failed `commit` it is over. @internal
    */
   async completeStepAndCommit(
     workflowId: string,

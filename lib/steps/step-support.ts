@@ -34,7 +34,7 @@ export async function observeStep<T>(
 /**
  * Opens the transaction of a transactional step on the engine's DataSource: a pooled connection
  * and `START TRANSACTION ISOLATION LEVEL …` (default READ COMMITTED) in one round trip where the
- * runner allows it (see `StepTransaction`).
+ * runner allows it (see `StepTransaction`). @internal
  */
 export function beginStepTransaction(
   db: ChronoForgeDatabase,
