@@ -91,6 +91,23 @@ export interface StateCarrier {
   stateSettled(): boolean;
 }
 
+/**
+ * A completed step's checkpoint: run, the pass's lock owner, step, attempts, stored result,
+ * metadata, start time; `fresh`: its first attempt (no row yet); `carrier`: the pass's durable
+ * state, written with it when it changed since the last checkpoint.
+ */
+export interface CheckpointArgs {
+  workflowId: string;
+  owner: string;
+  stepName: string;
+  attempts: number;
+  result: StoredValue | null;
+  metadata: Record<string, unknown>;
+  startedAt: Date;
+  fresh: boolean;
+  carrier?: StateCarrier;
+}
+
 /** The state one write carries (see {@link StateCarrier.claimState}). */
 export interface StateClaim {
   readonly state: Record<string, unknown>;

@@ -3,7 +3,7 @@ import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants
 import { ExecutionFailedError } from '../errors/execution-failed.error.js';
 import type { StepOptions } from '../options/workflow-options.interface.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
-import type { LogRow } from '../persistence/rows.js';
+import type { CheckpointArgs, LogRow } from '../persistence/rows.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import { ChronoForgeDatabase } from '../database/chrono-forge-database.js';
 import { SerializationError } from '../errors/serialization.error.js';
@@ -194,19 +194,22 @@ export class StepRunner {
       this.crashPoint(scope, stepName, 'before');
       // A sibling call may have found the lock gone while this body ran: write nothing more.
       scope.assertOwned();
-      const args = [scope.run.id, scope.owner, stepName, attempts, stored] as const;
+      const checkpoint: CheckpointArgs = {
+        workflowId: scope.run.id,
+        owner: scope.owner,
+        stepName,
+        attempts,
+        result: stored,
+        metadata: { ...metadata },
+        startedAt,
+        fresh: existing === undefined,
+        carrier: scope,
+      };
       if (tx) {
         // The checkpoint and COMMIT (one round trip where the driver allows it): `phase` is the
         // statement that failed.
         phase = 'checkpoint';
-        const done = await this.store.completeStepAndCommit(
-          ...args,
-          { ...metadata },
-          startedAt,
-          tx,
-          existing === undefined,
-          scope,
-        );
+        const done = await this.store.completeStepAndCommit(checkpoint, tx);
         if ('failed' in done) {
           phase = done.failed;
           throw done.error;
@@ -215,15 +218,7 @@ export class StepRunner {
         id = done.id;
         // Refused: roll back the body's writes.
         if (id === null) await engineStatement(() => tx.rollback());
-      } else
-        id = await this.store.completeStep(
-          ...args,
-          { ...metadata },
-          startedAt,
-          undefined,
-          existing === undefined,
-          scope,
-        );
+      } else id = await this.store.completeStepWith(checkpoint);
     } catch (err) {
       if (tx?.active) await tx.rollback().catch(() => undefined);
       // The body's own statements made the checkpoint or COMMIT fail: the step's failure, below.

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { Workflow, WorkflowContext } from '../../lib/index.js';
+import { GroupWriteStatements } from '../../lib/persistence/group-writes.sql.js';
+import { workflowTables } from '../../lib/persistence/tables.sql.js';
 import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
 import { persistProviders } from '../fixtures/persist.fixture.js';
 import { DATABASE_URL, sql } from '../support/env.js';
@@ -207,7 +209,8 @@ describe('group commit under attack (e2e)', () => {
 
   it('should not deadlock two multi-row starts carrying the same keys in opposite orders', async () => {
     const store = suite.harness.moduleRef.get(WorkflowStore);
-    const text = (store as unknown as { sql: { insertRuns: string } }).sql.insertRuns;
+    const tables = workflowTables(store.schema);
+    const text = new GroupWriteStatements(tables, store.staleLock()).insertRuns;
     const s = `"${suite.harness.schema}"`;
     // Each row waits a moment before it is inserted: both statements are mid-way at once.
     await sql(`CREATE FUNCTION ${s}.slow_start() RETURNS trigger LANGUAGE plpgsql AS $$

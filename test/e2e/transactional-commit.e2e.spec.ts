@@ -105,16 +105,18 @@ describe('transactional steps: one round trip to begin, checkpoint and COMMIT to
     o: { fresh?: boolean; carrier?: StateCarrier; store?: WorkflowStore } = {},
   ): Promise<StepCommit> {
     return (o.store ?? store).completeStepAndCommit(
-      runId,
-      owner,
-      stepName,
-      1,
-      serializeValue(`done ${stepName}`),
-      {},
-      new Date(),
+      {
+        workflowId: runId,
+        owner,
+        stepName,
+        attempts: 1,
+        result: serializeValue(`done ${stepName}`),
+        metadata: {},
+        startedAt: new Date(),
+        fresh: o.fresh ?? true,
+        carrier: o.carrier,
+      },
       tx,
-      o.fresh ?? true,
-      o.carrier,
     );
   }
 

@@ -120,17 +120,18 @@ describe('due sleeps completed by the acquire (e2e)', () => {
   const logTable = () => `"${suite.schema}".chrono_forge_execution_logs`;
   const runTable = () => `"${suite.schema}".chrono_forge_workflows`;
 
-  /** The step names each run's completeStep calls wrote, by run id. */
+  /** The step names each run's checkpoints (completeStepWith) wrote, by run id. */
   const completions = new Map<string, string[]>();
   let spied = false;
   const spy = () => {
     if (spied) return;
     spied = true;
     const store = suite.app.get(WorkflowStore, { strict: false });
-    const completeStep = store.completeStep.bind(store);
-    store.completeStep = (workflowId: string, owner: string, stepName: string, ...rest) => {
+    const completeStepWith = store.completeStepWith.bind(store);
+    store.completeStepWith = (checkpoint, ...rest) => {
+      const { workflowId, stepName } = checkpoint;
       completions.set(workflowId, [...(completions.get(workflowId) ?? []), stepName]);
-      return completeStep(workflowId, owner, stepName, ...rest);
+      return completeStepWith(checkpoint, ...rest);
     };
   };
 

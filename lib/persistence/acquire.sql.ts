@@ -1,0 +1,134 @@
+import { serializeValue, type StoredValue } from '../util/serialization.util.js';
+
+/** A job may start a pass this long before the run's `next_run_at` (clock skew, early timers). */
+export const NOT_DUE_TOLERANCE_MS = 5_000;
+
+/** Repeat tick logs (`durably_repeat$<name>$<ms>`) are read on demand, never with the pass. */
+export const REPEAT_TICK_PATTERN = `'durably\\_repeat$%$%'`;
+
+/**
+ * States in which a pass may take a run's lock: between passes (`idle`), during one (`running`),
+ * and while it rolls back (`compensating`, which a pass keeps).
+ */
+export const LOCKABLE = `'idle', 'running', 'compensating'`;
+
+/**
+ * SQL condition: the run is due at the pass's clock (`now`, a timestamptz parameter or column).
+ * NOTE: a job that fires before the run's next_run_at (a superseded timer, e.g. a merge safety
+ * wake that the poller pushed back) does not replay the run: the pass would only halt again.
+ */
+export const due = (
+  now: string,
+): string => `(state = 'running' OR wake_pending OR next_run_at IS NULL
+      OR next_run_at <= ${now}::timestamptz + ${NOT_DUE_TOLERANCE_MS} * interval '1 millisecond')`;
+
+const LOCK_COLUMNS = `state = CASE WHEN state = 'compensating' THEN state ELSE 'running' END,
+             locked_at = now(), started_at = COALESCE(started_at, now()), wake_pending = false, updated_at = now()`;
+
+const RUN_COLUMNS = `key, job_name, input, context, state, attempt, retry_counts, max_duration_ms,
+             deadline_at, history, version, compensation, cancel_reason,
+             parent_execution_log_id IS NOT NULL AS has_parent`;
+
+/** Where and how an acquire's UPDATE takes a run's lock (see {@link takeLock}). */
+export interface LockTake {
+  /** The new `locked_by`. */
+  readonly owner: string;
+  /** The rows it updates: `WHERE id = …` (or `FROM … WHERE …`), before the shared conditions. */
+  readonly rows: string;
+  /** SQL condition: the lock may be taken (the stale-lock rule, or more). */
+  readonly free: string;
+  /** The pass's clock, for {@link due}. */
+  readonly now: string;
+  /** Columns returned after the run's. */
+  readonly returning?: string;
+}
+
+/**
+ * The UPDATE that takes a run's lock, the one shape of every acquire (alone, taking back, multi-row):
+ * the run is lockable, its lock `free` and the run due at `now`.
+ */
+export function takeLock(wf: string, t: LockTake): string {
+  return `UPDATE ${wf} SET ${LOCK_COLUMNS}, locked_by = ${t.owner}
+           ${t.rows} AND state IN (${LOCKABLE}) AND ${t.free} AND ${due(t.now)}
+           RETURNING id, ${RUN_COLUMNS}${t.returning ?? ''}`;
+}
+
+/** The acquire's read of the locked runs `w` with their step logs (`logs`), repeat ticks left out. */
+export function withLogs(logs: string): string {
+  return `SELECT w.*, COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
+             'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
+           FROM ${logs} l WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
+         FROM w`;
+}
+
+/**
+ * How far a run's deadline must be past the acquiring pass's clock for {@link dueSleeps} to
+ * complete its sleeps: a pass that finds the run past its deadline ends it instead of replaying it
+ * (the sleep must then stay as it was), and the pass checks that a little after its acquire.
+ */
+export const WAKE_DEADLINE_MARGIN_MS = 60_000;
+
+/** What the normal completion of a sleep stores as its result. */
+export const SLEEP_RESULT: StoredValue = serializeValue(true);
+
+/**
+ * The canonical form of a stored `wake_at` (`Date.prototype.toISOString`, years 0000–9999): such
+ * strings compare as text in time order, and parse back to themselves.
+ */
+const ISO_INSTANT = `'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{3}Z$'`;
+
+/**
+ * The acquire's CTEs `d` and `s` (after the lock CTE `w`). `d` finds the run's plain sleeps whose
+ * stored wake time is due at the pass's clock (`$5`, an ISO instant), with the timestamps they have;
+ * `s` completes them exactly as the replay's `TimerRunner.sleepUntil` would (attempts + 1, result
+ * `true`, metadata unchanged, the upsert's timestamps), so the wake-up pass issues no statement for
+ * them. The statement's log read does not see these writes: `s` returns them (ids, new attempts,
+ * old timestamps) for the store to apply to the logs read, and to put back a sleep the replay does
+ * not reach. Only when the replay surely reaches them: a run this worker serves and replays as is
+ * (`$4`, `WakeEligibility`: no run-level limits, no pass interceptors, its version), that
+ * goes forward (`running`, not rolling back, its deadline not near); a plain sleep is a pending
+ * `wait$` log whose metadata is exactly its canonical `wake_at` (signal waits, wait conditions,
+ * repeat ticks are never touched).
+ */
+export function dueSleeps(logs: string): string {
+  return `d AS (
+           SELECT l.id, l.last_executed_at, l.updated_at FROM w JOIN ${logs} l ON l.workflow_id = w.id
+           WHERE w.state = 'running' AND w.compensation IS NULL
+             AND $4::jsonb ? w.job_name
+             AND (w.version IS NULL OR w.version = $4::jsonb ->> w.job_name)
+             AND (w.deadline_at IS NULL
+               OR w.deadline_at > $3::timestamptz + ${WAKE_DEADLINE_MARGIN_MS} * interval '1 millisecond')
+             AND l.step_name LIKE 'wait$%' AND l.state = 'pending'
+             AND l.metadata - 'wake_at' = '{}'::jsonb AND jsonb_typeof(l.metadata -> 'wake_at') = 'string'
+             AND (l.metadata ->> 'wake_at') ~ ${ISO_INSTANT}
+             AND (l.metadata ->> 'wake_at') COLLATE "C" <= $5::text COLLATE "C"),
+         s AS (
+           UPDATE ${logs} l SET state = 'completed', attempts = l.attempts + 1, last_executed_at = now(),
+             completed_at = now(), result = '${JSON.stringify(SLEEP_RESULT)}'::jsonb, updated_at = now()
+           FROM d WHERE l.id = d.id AND l.state = 'pending'
+           RETURNING l.id, l.attempts, d.last_executed_at, d.updated_at)`;
+}
+
+/** The single-run acquires: alone (also completing due sleeps), and taking back its own lock. */
+export function acquireStatements(
+  wf: string,
+  logs: string,
+  staleLock: string,
+): { acquire: string; reacquire: string } {
+  const read = withLogs(logs);
+  // NOTE: an acquire alone also completes the run's due plain sleeps (`$4`, `$5`: see
+  // dueSleeps); a multi-row or a taking-back acquire does not (the replay completes them).
+  const acquire = `WITH w AS (
+           ${takeLock(wf, { owner: '$2', rows: 'WHERE id = $1', free: staleLock, now: '$3' })}),
+         ${dueSleeps(logs)}
+         SELECT w.*, (SELECT json_agg(json_build_object('id', s.id::text, 'attempts', s.attempts,
+             'lastExecutedAt', s.last_executed_at::text, 'updatedAt', s.updated_at::text)) FROM s) AS woken,
+           ${read.slice('SELECT w.*, '.length)}`;
+  // A failed multi-row acquire may have committed (its reply lost): the lock it took is this
+  // pass's own (owners are unique per pass), so this retry takes it back rather than find it busy.
+  const free = `(${staleLock} OR locked_by = $2)`;
+  const reacquire = `WITH w AS (
+           ${takeLock(wf, { owner: '$2', rows: 'WHERE id = $1', free, now: '$3' })})
+         ${read}`;
+  return { acquire, reacquire };
+}
