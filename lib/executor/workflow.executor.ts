@@ -27,11 +27,11 @@ import {
   FAULT_RETRY_MAX_MS,
   FAULT_RETRY_MIN_MS,
   type Outcome,
-  SETTLE_RETRY_MAX_MS,
-  SETTLE_RETRY_MIN_MS,
   stalledBy,
 } from './pass-outcome.js';
 import { servesRun, UnservedRuns } from './unserved-runs.js';
+import { afterPassRelease, type PassSettleEnv, settlePass } from './pass-settle.js';
+import { noteWoken, putBackUnreached, wakeEligibility } from './woken-sleeps.js';
 import { type PassRefusal, WorkflowInterceptors } from '../interceptors/workflow-interceptors.js';
 
 /**
@@ -87,12 +87,7 @@ export class WorkflowExecutor {
     const logs = new Map<string, LogRow>(acquired.logs.map((l) => [l.step_name, l]));
     const scope = new RunScope(run, logs, definition, owner, () => this.draining, this.clock);
     scope.leaseStartedAt = leaseStartedAt;
-    // Sleeps the acquire completed: the replay notes reaching each (its progress, as the replay's
-    // own completion was), and the pass puts back those it did not reach.
-    if (acquired.woken.length > 0) {
-      const names = new Map(acquired.logs.map((l) => [l.id, l.step_name]));
-      for (const w of acquired.woken) scope.unreachedWakes.set(names.get(w.id) ?? w.id, w);
-    }
+    noteWoken(scope, acquired.logs, acquired.woken);
     const attributes = {
       'chronoforge.workflow': run.job_name,
       'chronoforge.key': run.key,
@@ -113,17 +108,10 @@ export class WorkflowExecutor {
    * none qualifies; rebuilt if workflows were registered since.
    */
   private wakeEligibility(): WakeEligibility | null {
-    const names = this.registry.names();
-    if (this.wakes?.size === names.length) return this.wakes.eligibility;
-    const eligible: Record<string, string | null> = {};
-    for (const name of names) {
-      const definition = this.registry.get(name);
-      if (!definition || definition.limits || this.interceptors.wrapsPasses(name)) continue;
-      eligible[name] = definition.version ?? null;
-    }
-    const eligibility = Object.keys(eligible).length > 0 ? JSON.stringify(eligible) : null;
-    this.wakes = { eligibility, size: names.length };
-    return eligibility;
+    const size = this.registry.names().length;
+    if (this.wakes?.size !== size)
+      this.wakes = { eligibility: wakeEligibility(this.registry, this.interceptors), size };
+    return this.wakes.eligibility;
   }
 
   /** Replays the workflow method (or throws an interceptor's `refusal`), records the pass. */
@@ -165,22 +153,9 @@ export class WorkflowExecutor {
   private async finish(scope: RunScope, jobId: string, outcome: Outcome): Promise<PassOutcome> {
     const { run, owner } = scope;
     // A sleep the acquire completed and the replay never reached (its code changed): as it was.
-    const unreached = [...scope.unreachedWakes];
-    if (unreached.length > 0) {
-      scope.unreachedWakes.clear();
-      const sleeps = unreached.map(([, w]) => w);
-      await this.settle(scope, () => this.store.unwake(run.id, owner, sleeps));
-      for (const [name, w] of unreached) {
-        const log = scope.logs.get(name);
-        if (log)
-          scope.logs.set(name, {
-            ...log,
-            state: 'pending',
-            attempts: w.attempts - 1,
-            result: null,
-          });
-      }
-    }
+    await putBackUnreached(scope, (sleeps) =>
+      this.settle(scope, () => this.store.unwake(run.id, owner, sleeps)),
+    );
     const context = scope.contextDirty ? scope.context : null;
     // The positions of this pass's calls, stored with its ending (never a diverged pass's).
     const history = scope.divergence ? null : scope.history.toRecord(scope.logs);
@@ -280,33 +255,9 @@ export class WorkflowExecutor {
     return 'retrying';
   }
 
-  /**
-   * Runs the statement that ends a pass until it goes through (with backoff: one failed statement
-   * must not leave the run locked by this live worker), until the lock is no longer its own, the
-   * worker drains, or `maxDuration` passed. When an earlier try may have committed and a later one
-   * finds the lock gone, the run's stored wake-up is enqueued (a spare job is harmless).
-   */
-  private async settle<T>(scope: RunScope, write: () => Promise<T>): Promise<T> {
-    const { run } = scope;
-    let deadline: number | undefined;
-    let delay = SETTLE_RETRY_MIN_MS;
-    for (let failures = 0; ; failures++) {
-      try {
-        const result = await write();
-        if (failures > 0 && !result) await this.requeueIfReleased(run.id);
-        return result;
-      } catch (err) {
-        // NOTE: Number(): a bigint column comes back from pg as a string.
-        deadline ??= Date.now() + Number(run.max_duration_ms);
-        if (err instanceof LockLostError || this.draining || Date.now() + delay > deadline)
-          throw err;
-        this.logger.warn(
-          `Ending a pass of run ${run.id} failed (${(err as Error).message}); retrying in ${delay} ms`,
-        );
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, SETTLE_RETRY_MAX_MS);
-      }
-    }
+  /** Runs the statement that ends a pass until it goes through (see {@link settlePass}). */
+  private settle<T>(scope: RunScope, write: () => Promise<T>): Promise<T> {
+    return settlePass(scope, write, this.settleEnv());
   }
 
   /** The executor's way to end a pass, for a pass the sagas layer ends. */
@@ -317,31 +268,13 @@ export class WorkflowExecutor {
     };
   }
 
-  /** Enqueues the stored wake-up of run `id` if it is idle (after an ambiguous release). */
-  private async requeueIfReleased(id: string): Promise<void> {
-    const run = await this.store.findWake(id).catch(() => null);
-    if (run?.state === 'idle' && run.next_run_at) await this.queue.enqueueRun(id, run.next_run_at);
+  /** The pass's after-release actions, then its continuation (see {@link afterPassRelease}). */
+  private afterRelease(scope: RunScope, jobId: string, nextRunAt: Date | null): Promise<void> {
+    return afterPassRelease(scope, jobId, nextRunAt, this.settleEnv());
   }
 
-  /**
-   * Runs the pass's after-release actions (e.g. a merge poller's enqueue), then enqueues its
-   * continuation. Each is independent: one that throws is logged and the others still run.
-   */
-  private async afterRelease(
-    scope: RunScope,
-    jobId: string,
-    nextRunAt: Date | null,
-  ): Promise<void> {
-    const actions = [...scope.afterRelease];
-    if (nextRunAt) actions.push(() => this.queue.enqueueRun(scope.run.id, nextRunAt, jobId));
-    for (const action of actions) {
-      try {
-        await action();
-      } catch (err) {
-        this.logger.error(
-          `An after-release action of run ${scope.run.id} failed: ${(err as Error).message}`,
-        );
-      }
-    }
+  private settleEnv(): PassSettleEnv {
+    const { store, queue, logger } = this;
+    return { store, queue, logger, draining: () => this.draining };
   }
 }
