@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { WorkflowDefinition } from '../definitions/workflow.registry.js';
-import type { LogRow, RunRow, StateCarrier, StateClaim } from '../persistence/rows.js';
+import type { LogRow, RunRow } from '../persistence/rows.js';
 import type { WokenSleep } from '../persistence/workflow.store.js';
 import type { ChronoForgeClock } from '../util/clock.js';
 import { EngineFaultError } from '../errors/engine-fault.error.js';
@@ -11,17 +11,16 @@ import type { NonDeterminismError } from '../errors/non-determinism.error.js';
 import { branchStorage, stepStorage } from './call-storage.js';
 import { CallHistory } from './call-history.js';
 import { branchEntry } from './history-entries.js';
-import { DurableStateWrites } from './durable-state.js';
 import { HaltExecution } from './halt-execution.js';
 import { PassProgress } from './pass-progress.js';
-import { StepRefusals } from './step-refusals.js';
+import { DurableStateScope } from './state-scope.js';
 import { ReplayTurns } from './replay-turns.js';
 
 /** A pass stops starting new work this long (or a tenth of maxDuration) before its lock goes stale. */
 export const LEASE_MARGIN_MS = 1_000;
 
 /** Everything one pass of one run knows; reachable from user code through AsyncLocalStorage. */
-export class RunScope extends StepRefusals implements StateCarrier {
+export class RunScope extends DurableStateScope {
   /** Wake time of the continuation: `undefined` no halt, `null` halt without timer. */
   wakeAt: number | null | undefined = undefined;
   halted = false;
@@ -37,8 +36,6 @@ export class RunScope extends StepRefusals implements StateCarrier {
   readonly history: CallHistory;
   /** Durable calls started and not settled (a call started meanwhile runs in parallel). */
   private running = 0;
-  contextDirty = false;
-  readonly context: Record<string, unknown>;
   /** Branches reached in this pass (rebuilt every pass), and whether they were merged. */
   readonly openBranches = new Map<string, { logId: string; merged: boolean }>();
   /**
@@ -51,7 +48,6 @@ export class RunScope extends StepRefusals implements StateCarrier {
   private readonly counters = new Map<string, number>();
   /** Durable calls of this pass that have not settled yet (parallel calls, floating promises). */
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly stateWrites: DurableStateWrites;
   private readonly progress: PassProgress;
 
   constructor(
@@ -62,30 +58,11 @@ export class RunScope extends StepRefusals implements StateCarrier {
     readonly isDraining: () => boolean,
     readonly clock: ChronoForgeClock,
   ) {
-    super();
-    // Prototype-free: a key such as `constructor` or `__proto__` is only ever a stored entry.
-    this.context = Object.assign(Object.create(null) as Record<string, unknown>, run.context ?? {});
-    this.stateWrites = new DurableStateWrites(this.context);
+    super(run.context);
     this.progress = new PassProgress(logs);
     const legacy = run.history == null && logs.size > 0;
     const label = `Run ${run.id} ("${run.key}") of workflow "${run.job_name}"`;
     this.history = new CallHistory(run.history ?? null, legacy, label, logs);
-  }
-
-  /** Records a change of the durable state (`ctx.state`): the next checkpoint writes it. */
-  stateChanged(): void {
-    this.contextDirty = true;
-    this.stateWrites.changed();
-  }
-
-  /** {@link StateCarrier}: the state to write with the next checkpoint, if it changed. */
-  claimState(): Promise<StateClaim | null> {
-    return this.stateWrites.claim();
-  }
-
-  /** {@link StateCarrier}: whether a write now would carry no state. */
-  stateSettled(): boolean {
-    return this.stateWrites.settled();
   }
 
   /** Records progress the step logs do not show (a repeat tick recorded). */

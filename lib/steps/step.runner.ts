@@ -13,10 +13,8 @@ import { ChronoForgeTracer } from '../observability/chrono-forge-tracer.js';
 import { LimitGate } from '../limits/limit-gate.js';
 import { assertUserName } from '../util/names.util.js';
 import { deserializeValue, serializeValue, type StoredValue } from '../util/serialization.util.js';
-import { recordFailedAttempt } from './failed-attempt.js';
+import { failStep, type StepFailure, type StepMetadata } from './step-failure.js';
 import { type CrashPhase, FaultInjector } from './fault-injector.js';
-import type { RetryCounts } from '../retry/retry-policy.js';
-import { resolveStepRetry } from '../retry/step-retry.js';
 import { activeScope, type RunScope } from '../run/run-scope.js';
 import { HaltExecution } from '../run/halt-execution.js';
 import { stepStorage, transactionStorage } from '../run/call-storage.js';
@@ -32,15 +30,6 @@ import { pastDeadline } from '../lifecycle/deadline.js';
 import { toTimeoutMs } from '../definitions/lifecycle-options.js';
 import { WorkflowInterceptors } from '../interceptors/workflow-interceptors.js';
 import { InterceptorNextError } from '../errors/interceptor-next.error.js';
-
-/** Metadata a step log keeps between attempts. */
-interface StepMetadata {
-  retry_counts?: RetryCounts;
-  /** Attempts made before the last `client.retry()`: the policy counts only the ones after. */
-  attempt_offset?: number;
-  /** The step takes limits: writing its log frees its slots (a trigger, in the same statement). */
-  limited?: true;
-}
 
 /**
  * Runs memoized durable steps (`@DurableStep` methods and `ctx.step()`): return the stored result
@@ -181,15 +170,15 @@ export class StepRunner {
           failure instanceof DurableCallInStepError ||
           failure instanceof InterceptorNextError;
         const retry = bug ? { retry: [] } : options;
-        return await this.recordFailure(
+        return await this.fail({
           scope,
           stepName,
           attempts,
           metadata,
-          failure,
+          err: failure,
           startedAt,
-          retry,
-        );
+          options: retry,
+        });
       }
       this.crashPoint(scope, stepName, 'before');
       // A sibling call may have found the lock gone while this body ran: write nothing more.
@@ -228,15 +217,15 @@ export class StepRunner {
       await tx?.release();
     }
     if (ownFailure !== undefined)
-      return this.recordFailure(
+      return this.fail({
         scope,
         stepName,
         attempts,
         metadata,
-        ownFailure,
+        err: ownFailure,
         startedAt,
         options,
-      );
+      });
     if (id === null) {
       // A refused checkpoint: when another pass (or a cancel) took the run, end this pass here —
       // never adopt the new owner's result and go on, which would run the next bodies twice. When
@@ -269,37 +258,8 @@ export class StepRunner {
     }
   }
 
-  private async recordFailure(
-    scope: RunScope,
-    stepName: string,
-    attempts: number,
-    metadata: StepMetadata,
-    err: unknown,
-    startedAt: Date,
-    options: StepOptions,
-  ): Promise<never> {
-    const counts: RetryCounts = { ...(metadata.retry_counts ?? {}) };
-    const policyAttempts = attempts - (metadata.attempt_offset ?? 0);
-    const policy = resolveStepRetry(
-      options.retry,
-      'Step retry',
-      scope.definition.retry,
-      this.options.defaultStepRetry,
-    );
-    const decision = policy ? policy.decide(err, policyAttempts, counts) : null;
-    const nextMeta: StepMetadata = { ...metadata };
-    if (Object.keys(counts).length > 0) nextMeta.retry_counts = counts;
-    await recordFailedAttempt(
-      this.store,
-      scope,
-      stepName,
-      attempts,
-      decision ? 'pending' : 'failed',
-      nextMeta as Record<string, unknown>,
-      err,
-      startedAt,
-    );
-    if (decision) scope.halt(scope.now() + decision.delayMs);
-    throw new ExecutionFailedError(stepName, attempts, err);
+  /** Records a failed attempt (see {@link failStep}): retried later, or failed; throws. */
+  private fail(failure: StepFailure): Promise<never> {
+    return failStep(this.store, this.options.defaultStepRetry, failure);
   }
 }
