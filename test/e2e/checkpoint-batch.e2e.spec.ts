@@ -1,13 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
 import { persistProviders } from '../fixtures/persist.fixture.js';
-import { DATABASE_URL, sql } from '../support/env.js';
-import pg from 'pg';
+import { sql } from '../support/env.js';
+import {
+  ACQUIRES,
+  CHECKPOINTS,
+  COMPLETIONS,
+  counting,
+  lockRuns,
+  pgClient,
+  sleep,
+  STARTS,
+} from '../support/group-commit.js';
 import { suiteHarness } from '../support/suite.js';
 
 /**
- * Group commit of first-attempt checkpoints (lib/persistence/checkpoint-batcher.ts): concurrent
- * passes' checkpoints share statements, and each keeps its own fence and its own failure.
+ * Group commit (lib/persistence/group-commit.ts, group-writes.store.ts): concurrent passes'
+ * first-attempt checkpoints share statements, and each keeps its own fence and its own failure;
+ * so do concurrent starts, acquires and completions.
  */
 describe('checkpoints of concurrent passes written together (e2e)', () => {
   const suite = suiteHarness(persistProviders);
@@ -15,54 +25,20 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
   /** `n` runs, each locked by its own owner, as passes hold them. */
   async function lockedRuns(prefix: string, n: number) {
     const store = suite.harness.moduleRef.get(WorkflowStore);
-    const runs: { id: string; owner: string }[] = [];
-    for (let i = 0; i < n; i++) {
-      const { id } = await store.insertRun('persist.fromStep', `${prefix}-${i}`, null, 60_000);
-      const owner = `test-worker/${prefix}-${i}`;
-      const got = await store.acquire(id, owner, Date.now());
-      expect(got.kind).toBe('acquired');
-      runs.push({ id, owner });
-    }
-    return { store, runs };
+    return { store, runs: await lockRuns(store, prefix, n) };
   }
 
   /** Counts the engine's checkpoint statements while `fn` runs. */
-  async function counting<T>(store: WorkflowStore, fn: () => Promise<T>) {
-    const seen = { single: 0, multi: 0 };
-    const query = store.query.bind(store);
-    store.query = ((text: string, values?: unknown[], ...rest: never[]) => {
-      if (text.includes("'completed', v.attempts")) seen.multi++;
-      else if (text.includes("'completed', $4, $7")) seen.single++;
-      return query(text, values, ...rest);
-    }) as typeof store.query;
-    try {
-      return { result: await fn(), seen };
-    } finally {
-      store.query = query;
-    }
-  }
-
-  const pgClient = async () => {
-    const client = new pg.Client({ connectionString: DATABASE_URL });
-    await client.connect();
-    return client;
-  };
+  const countingCheckpoints = <T>(store: WorkflowStore, fn: () => Promise<T>) =>
+    counting(store, CHECKPOINTS, fn);
 
   /** Text an array literal must escape: quotes, backslashes, braces, commas, NULL, non-ASCII. */
   const tricky = "a\"b\\c,{d} NULL \u2603 'e'";
 
-  const checkpoint = (store: WorkflowStore, id: string, owner: string, step = 'step') =>
-    store.completeStep(
-      id,
-      owner,
-      step,
-      1,
-      { json: { id, tricky } },
-      { k: tricky },
-      new Date(),
-      undefined,
-      true,
-    );
+  const checkpoint = (store: WorkflowStore, id: string, owner: string, step = 'step') => {
+    const [result, metadata] = [{ json: { id, tricky } }, { k: tricky }];
+    return store.completeStep(id, owner, step, 1, result, metadata, new Date(), undefined, true);
+  };
 
   const logs = async (ids: string[]) =>
     sql<{ workflow_id: string; step_name: string; state: string; result: unknown }>(
@@ -73,7 +49,7 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
 
   it('should write 40 concurrent checkpoints in fewer statements, each with its own log', async () => {
     const { store, runs } = await lockedRuns('many', 40);
-    const { result, seen } = await counting(store, () =>
+    const { result, seen } = await countingCheckpoints(store, () =>
       Promise.all(runs.map((r) => checkpoint(store, r.id, r.owner))),
     );
     expect(result.every((id) => typeof id === 'string')).toBe(true);
@@ -99,7 +75,7 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
       [moved.id],
     );
     expect(await checkpoint(store, recorded.id, recorded.owner)).toEqual(expect.any(String));
-    const { result, seen } = await counting(store, () =>
+    const { result, seen } = await countingCheckpoints(store, () =>
       Promise.all(runs.map((r) => checkpoint(store, r.id, r.owner))),
     );
     expect(seen.multi).toBeGreaterThan(0);
@@ -145,7 +121,7 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
     await sql(`CREATE TRIGGER no_log BEFORE INSERT ON ${s}.chrono_forge_execution_logs FOR EACH ROW
       WHEN (NEW.workflow_id = ${Number(bad.id)}) EXECUTE FUNCTION ${s}.no_log()`);
     try {
-      const { result, seen } = await counting(store, () =>
+      const { result, seen } = await countingCheckpoints(store, () =>
         Promise.allSettled(runs.map((r) => checkpoint(store, r.id, r.owner))),
       );
       expect(seen.multi).toBeGreaterThan(0);
@@ -163,29 +139,16 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
 
   it('should start concurrent runs in fewer statements, a key started twice at once only once', async () => {
     const store = suite.harness.moduleRef.get(WorkflowStore);
-    const seen = { single: 0, multi: 0 };
-    const query = store.query.bind(store);
-    store.query = ((text: string, values?: unknown[], ...rest: never[]) => {
-      if (text.includes('AS v(key, job_name, input')) seen.multi++;
-      else if (text.includes('ON CONFLICT (job_name, key) DO NOTHING')) seen.single++;
-      return query(text, values, ...rest);
-    }) as typeof store.query;
-    let handles;
-    try {
-      const keys = [
-        ...Array.from({ length: 30 }, (_, i) => `start-${i}`),
-        ...Array(6).fill('twice'),
-      ];
-      handles = await Promise.all(
+    const keys = [...Array.from({ length: 30 }, (_, i) => `start-${i}`), ...Array(6).fill('twice')];
+    const { result: handles, seen } = await counting(store, STARTS, () =>
+      Promise.all(
         keys.map((key) =>
           store.insertRun('persist.fromStep', key, { key }, 60_000, undefined, {
             attributes: { k: key },
           }),
         ),
-      );
-    } finally {
-      store.query = query;
-    }
+      ),
+    );
     expect(seen.multi).toBeGreaterThan(0);
     expect(seen.single + seen.multi).toBeLessThan(36);
     expect(handles.slice(0, 30).every((h) => h.created)).toBe(true);
@@ -229,31 +192,24 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
       `SELECT 1 FROM "${suite.harness.schema}".chrono_forge_workflows WHERE id = $1 FOR UPDATE`,
       [ids[19]],
     );
-    const seen = { single: 0, multi: 0 };
-    const query = store.query.bind(store);
-    store.query = ((text: string, values?: unknown[], ...rest: never[]) => {
-      if (text.includes('AS u(rid, rowner, rnow')) seen.multi++;
-      else if (text.includes("ELSE 'running' END")) seen.single++;
-      return query(text, values, ...rest);
-    }) as typeof store.query;
-    let results;
+    const asked = [
+      ...ids.map((id, i) => ({ id, owner: `w/${i}` })),
+      { id: ids[3], owner: 'w/again' },
+    ];
     let committed: Promise<unknown> | undefined;
+    let counted;
     try {
-      const asked = [
-        ...ids.map((id, i) => ({ id, owner: `w/${i}` })),
-        { id: ids[3], owner: 'w/again' },
-      ];
-      const pending = Promise.all(asked.map((a) => store.acquire(a.id, a.owner, Date.now())));
-      committed = new Promise((resolve) => setTimeout(resolve, 300)).then(() =>
-        holder.query('COMMIT'),
-      );
-      results = await pending;
+      counted = await counting(store, ACQUIRES, () => {
+        const pending = Promise.all(asked.map((a) => store.acquire(a.id, a.owner, Date.now())));
+        committed = sleep(300).then(() => holder.query('COMMIT'));
+        return pending;
+      });
     } finally {
-      store.query = query;
       // The held row's acquire waited for this COMMIT: it is done before the client ends.
       await committed?.catch(() => undefined);
       await holder.end();
     }
+    const { result: results, seen } = counted;
     expect(seen.multi).toBeGreaterThan(0);
     expect(results.slice(0, 20).map((r) => r.kind)).toEqual(Array(20).fill('acquired'));
     // The same run asked for twice at once: one pass takes it, the other finds it busy.
@@ -282,16 +238,8 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
       `UPDATE "${suite.harness.schema}".chrono_forge_workflows SET locked_by = 'someone-else' WHERE id = $1`,
       [lost.id],
     );
-    const seen = { single: 0, multi: 0 };
-    const query = store.query.bind(store);
-    store.query = ((text: string, values?: unknown[], ...rest: never[]) => {
-      if (text.includes('AS v(rid, rowner, rresult')) seen.multi++;
-      else if (text.includes('$workflow_completion$')) seen.single++;
-      return query(text, values, ...rest);
-    }) as typeof store.query;
-    let ended;
-    try {
-      ended = await Promise.all(
+    const { result: ended, seen } = await counting(store, COMPLETIONS, () =>
+      Promise.all(
         runs.map((r, i) =>
           store.complete(
             r.id,
@@ -302,10 +250,8 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
             false,
           ),
         ),
-      );
-    } finally {
-      store.query = query;
-    }
+      ),
+    );
     expect(seen.multi).toBeGreaterThan(0);
     expect(seen.single + seen.multi).toBeLessThan(16);
     expect(ended[2]).toBe(false);
@@ -344,7 +290,7 @@ describe('checkpoints of concurrent passes written together (e2e)', () => {
 
   it('should write a lone checkpoint at once, alone', async () => {
     const { store, runs } = await lockedRuns('alone', 3);
-    const { seen } = await counting(store, async () => {
+    const { seen } = await countingCheckpoints(store, async () => {
       for (const r of runs)
         expect(await checkpoint(store, r.id, r.owner)).toEqual(expect.any(String));
     });

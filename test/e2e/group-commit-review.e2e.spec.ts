@@ -1,12 +1,18 @@
 import { Injectable } from '@nestjs/common';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { Workflow, WorkflowContext } from '../../lib/index.js';
 import { GroupWriteStatements } from '../../lib/persistence/group-writes.sql.js';
 import { workflowTables } from '../../lib/persistence/tables.sql.js';
 import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
 import { persistProviders } from '../fixtures/persist.fixture.js';
-import { DATABASE_URL, sql } from '../support/env.js';
+import { sql } from '../support/env.js';
+import {
+  blocker as holdRows,
+  lockRuns,
+  pgClient,
+  sleep,
+  watching,
+} from '../support/group-commit.js';
 import { suiteApp, suiteHarness } from '../support/suite.js';
 
 /**
@@ -17,53 +23,6 @@ import { suiteApp, suiteHarness } from '../support/suite.js';
  * run enqueued.
  */
 
-const pgClient = async () => {
-  const client = new pg.Client({ connectionString: DATABASE_URL });
-  await client.connect();
-  return client;
-};
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Watches the store's statements while `fn` runs: `multi` resolves when the first statement whose
- * text contains `marker` starts; `failures` lists the SQLSTATE of every statement that failed.
- * With `lose`, that multi-row statement commits but its caller sees a lost connection.
- */
-async function watching<T>(
-  store: WorkflowStore,
-  marker: string,
-  fn: (multi: Promise<void>) => Promise<T>,
-  lose = false,
-) {
-  const failures: string[] = [];
-  let seen!: () => void;
-  const multi = new Promise<void>((r) => (seen = r));
-  let multis = 0;
-  const query = store.query.bind(store);
-  store.query = (async (text: string, values?: unknown[], ...rest: never[]) => {
-    const isMulti = text.includes(marker);
-    if (isMulti) {
-      multis++;
-      seen();
-    }
-    try {
-      const rows = await query(text, values, ...rest);
-      if (isMulti && lose) throw new Error('Connection terminated unexpectedly');
-      return rows;
-    } catch (err) {
-      failures.push((err as { code?: string }).code ?? 'lost');
-      throw err;
-    }
-  }) as typeof store.query;
-  try {
-    const result = await fn(multi);
-    return { result, failures, multis };
-  } finally {
-    store.query = query;
-  }
-}
-
 describe('group commit under attack (e2e)', () => {
   const suite = suiteHarness(persistProviders);
   const wf = () => `"${suite.harness.schema}".chrono_forge_workflows`;
@@ -71,35 +30,11 @@ describe('group commit under attack (e2e)', () => {
   /** `n` runs, each locked by its own owner, as passes hold them (ids ascending). */
   async function lockedRuns(prefix: string, n: number) {
     const store = suite.harness.moduleRef.get(WorkflowStore);
-    const runs: { id: string; owner: string }[] = [];
-    for (let i = 0; i < n; i++) {
-      const { id } = await store.insertRun('persist.fromStep', `${prefix}-${i}`, null, 60_000);
-      const owner = `test-worker/${prefix}-${i}`;
-      const got = await store.acquire(id, owner, Date.now());
-      expect(got.kind).toBe('acquired');
-      runs.push({ id, owner });
-    }
-    return { store, runs };
+    return { store, runs: await lockRuns(store, prefix, n) };
   }
 
-  /**
-   * A transaction holding the rows of `ids` (FOR UPDATE): the two statements that find free slots
-   * wait on it, so the next callers queue and are written together once it commits.
-   */
-  async function blocker(ids: string[]) {
-    const holder = await pgClient();
-    await holder.query('BEGIN');
-    await holder.query(`SELECT 1 FROM ${wf()} WHERE id = ANY($1::bigint[]) FOR UPDATE`, [ids]);
-    let open = true;
-    return {
-      release: async () => {
-        if (!open) return;
-        open = false;
-        await holder.query('COMMIT');
-        await holder.end();
-      },
-    };
-  }
+  /** A transaction holding the rows of `ids`: the statements on them wait until its release. */
+  const blocker = (ids: string[]) => holdRows(wf(), ids);
 
   const checkpoint = (store: WorkflowStore, r: { id: string; owner: string }) =>
     store.completeStep(r.id, r.owner, 'step', 1, { json: 1 }, {}, new Date(), undefined, true);
