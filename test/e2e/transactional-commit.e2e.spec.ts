@@ -1,134 +1,29 @@
-import type { INestApplicationContext } from '@nestjs/common';
 import type { PoolClient } from 'pg';
-import { QueryFailedError, type QueryRunner } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChronoForgeDatabase, WorkflowClient } from '../../lib/index.js';
+import { QueryFailedError } from 'typeorm';
+import { describe, expect, it } from 'vitest';
+import { ChronoForgeDatabase } from '../../lib/index.js';
 import { engineStatementErrors } from '../../lib/database/engine-statement.js';
-import { sqlLiteral, StepTransaction } from '../../lib/database/step-transaction.js';
+import { sqlLiteral } from '../../lib/database/step-transaction.js';
 import { sqlState } from '../../lib/database/transient-error.js';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../../lib/options/chrono-forge.constants.js';
 import type { ResolvedOptions } from '../../lib/options/resolve-options.js';
 import type { StateCarrier } from '../../lib/persistence/rows.js';
 import { type StepCommit, WorkflowStore } from '../../lib/persistence/workflow.store.js';
-import { serializeValue } from '../../lib/util/serialization.util.js';
-import { TxCommitProbe, txCommitProviders } from '../fixtures/transactional-commit.fixture.js';
 import { sql } from '../support/env.js';
-import { suiteApp } from '../support/suite.js';
+import { txCommitSuite } from '../support/tx-commit.js';
 
 /**
  * A transactional step begins its transaction in one round trip (`START TRANSACTION ISOLATION
  * LEVEL …`) and sends its checkpoint and `COMMIT` in one query string (the checkpoint a statement
  * prepared on the connection). A refused checkpoint fails inside its statement, so the `COMMIT`
  * after it never runs and the body's writes roll back; a failed `COMMIT` (a deferred constraint)
- * is told apart from a failed checkpoint. The store-level cases drive `completeStepAndCommit` on a
- * run locked by a made-up owner; the others run workflows.
+ * is told apart from a failed checkpoint. These cases drive `completeStepAndCommit` on a run
+ * locked by a made-up owner; transactional-commit-runs.e2e.spec.ts runs workflows.
  */
 describe('transactional steps: one round trip to begin, checkpoint and COMMIT together (e2e)', () => {
-  const suite = suiteApp('txc', txCommitProviders);
-  const { schema } = suite;
-  const wf = `"${schema}".chrono_forge_workflows`;
-  const logs = `"${schema}".chrono_forge_execution_logs`;
-  const rows = `"${schema}".rows`;
-  const owner = 'store-test/1';
-  let app: INestApplicationContext;
-  let client: WorkflowClient;
-  let store: WorkflowStore;
-  let probe: TxCommitProbe;
-
-  beforeAll(async () => {
-    app = suite.app;
-    client = suite.client;
-    store = app.get(WorkflowStore);
-    probe = app.get(TxCommitProbe);
-    probe.schema = schema;
-    await sql(
-      `CREATE TABLE ${rows} (id serial PRIMARY KEY, key text NOT NULL, what text NOT NULL)`,
-    );
-    await sql(`CREATE TABLE "${schema}".orders (id int PRIMARY KEY)`);
-    await sql(`CREATE TABLE "${schema}".lines (key text NOT NULL, order_id int NOT NULL
-      REFERENCES "${schema}".orders (id) DEFERRABLE INITIALLY DEFERRED)`);
-    await sql(`CREATE TABLE "${schema}".uniq (key text PRIMARY KEY)`);
-    // A fault on the checkpoint of one step name, once (the sequence is not rolled back).
-    await sql(`CREATE SEQUENCE "${schema}".fault_tries`);
-    await sql(`CREATE FUNCTION "${schema}".fail_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.step_name = 'step$faulty' AND nextval('"${schema}".fault_tries') = 1 THEN
-          RAISE EXCEPTION 'injected fault on the checkpoint' USING ERRCODE = '40P01';
-        END IF;
-        RETURN NEW;
-      END $$`);
-    await sql(`CREATE TRIGGER fail_checkpoint BEFORE INSERT ON ${logs} FOR EACH ROW
-      EXECUTE FUNCTION "${schema}".fail_checkpoint()`);
-  });
-
-  afterAll(async () => {
-    await probe?.pool.end();
-  });
-
-  const dataSource = () => app.get(ChronoForgeDatabase).dataSource;
-
-  /** A run whose lock `owner` holds (fresh: no pass of the suite's worker takes it). */
-  async function lockedRun(key: string): Promise<string> {
-    const { id } = await store.insertRun('txc.none', key, null, 3_600_000);
-    await sql(
-      `UPDATE ${wf} SET state = 'running', locked_by = $2, locked_at = now() WHERE id = $1`,
-      [id, owner],
-    );
-    return id;
-  }
-
-  /** Counts the round trips of `client` (each `query` call is one). */
-  function countQueries(conn: PoolClient): { texts: string[]; stop: () => void } {
-    const texts: string[] = [];
-    const original = conn.query.bind(conn) as (...args: unknown[]) => unknown;
-    const counting = (...args: unknown[]): unknown => {
-      const q = args[0] as string | { text?: string };
-      texts.push(typeof q === 'string' ? q : String(q.text));
-      return original(...args);
-    };
-    (conn as unknown as { query: typeof counting }).query = counting;
-    return { texts, stop: () => delete (conn as unknown as { query?: unknown }).query };
-  }
-
-  async function begin(runner?: QueryRunner): Promise<StepTransaction> {
-    return StepTransaction.begin(runner ?? dataSource().createQueryRunner(), 'READ COMMITTED');
-  }
-
-  function insert(tx: StepTransaction, key: string, what = 'business'): Promise<unknown> {
-    return tx.runner.manager.query(`INSERT INTO ${rows} (key, what) VALUES ($1, $2)`, [key, what]);
-  }
-
-  function commit(
-    tx: StepTransaction,
-    runId: string,
-    stepName: string,
-    o: { fresh?: boolean; carrier?: StateCarrier; store?: WorkflowStore } = {},
-  ): Promise<StepCommit> {
-    return (o.store ?? store).completeStepAndCommit(
-      {
-        workflowId: runId,
-        owner,
-        stepName,
-        attempts: 1,
-        result: serializeValue(`done ${stepName}`),
-        metadata: {},
-        startedAt: new Date(),
-        fresh: o.fresh ?? true,
-        carrier: o.carrier,
-      },
-      tx,
-    );
-  }
-
-  const businessRows = async (key: string) =>
-    (await sql<{ what: string }>(`SELECT what FROM ${rows} WHERE key = $1 ORDER BY id`, [key])).map(
-      (r) => r.what,
-    );
-  const stepLogs = (runId: string) =>
-    sql<{ step_name: string; state: string }>(
-      `SELECT step_name, state FROM ${logs} WHERE workflow_id = $1 ORDER BY id`,
-      [runId],
-    );
+  const t = txCommitSuite('txc');
+  const { schema, wf, logs, dataSource, lockedRun, countQueries, begin, insert, commit } = t;
+  const { businessRows, stepLogs } = t;
 
   it('should begin in one round trip and commit the body and the checkpoint in one', async () => {
     const key = 'one-round-trip';
@@ -350,8 +245,8 @@ describe('transactional steps: one round trip to begin, checkpoint and COMMIT to
   it('should inline the values instead of preparing behind a transaction pooler', async () => {
     const key = 'pooler';
     const runId = await lockedRun(key);
-    const options = app.get<ResolvedOptions>(CHRONO_FORGE_RESOLVED_OPTIONS);
-    const pooled = new WorkflowStore(app.get(ChronoForgeDatabase), {
+    const options = t.suite.app.get<ResolvedOptions>(CHRONO_FORGE_RESOLVED_OPTIONS);
+    const pooled = new WorkflowStore(t.suite.app.get(ChronoForgeDatabase), {
       ...options,
       database: { ...options.database, pooler: 'transaction' },
     });
@@ -400,43 +295,5 @@ describe('transactional steps: one round trip to begin, checkpoint and COMMIT to
     }
     expect(events).toEqual(['start', 'commit']);
     expect(await businessRows(key)).toEqual(['business']);
-  });
-
-  it('should keep savepoints of nested manager.transaction() calls working in a step', async () => {
-    const handle = await client.start('txc.nested', { key: 'nested' });
-    await expect(handle.result({ timeout: '15s' })).resolves.toEqual(['nested', 'after']);
-    expect(await businessRows('nested')).toEqual(['outer', 'inner', 'after']);
-  });
-
-  it('should store state set in the body with the step checkpoint, before the pass ends', async () => {
-    const handle = await client.start('txc.stateful', { key: 'stateful' });
-    await expect(handle.result({ timeout: '15s' })).resolves.toEqual(['stateful', 'after']);
-    expect(probe.storedContext.get('stateful')).toEqual({ paid: 'stateful' });
-    expect(await businessRows('stateful')).toEqual(['stateful']);
-  });
-
-  it("should roll back the body's writes when its run was taken over while it ran", async () => {
-    const key = 'taken-over-run';
-    await client.start('txc.takenOver', { key });
-    const deadline = Date.now() + 15_000;
-    // The intruder's lock is on the run once the body ran.
-    while (Date.now() < deadline) {
-      const [run] = await sql<{ locked_by: string | null }>(
-        `SELECT locked_by FROM ${wf} WHERE key = $1`,
-        [key],
-      );
-      if (run?.locked_by === 'intruder/1') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    // The body's transaction ends right after it (refused checkpoint, rollback): give it time.
-    await new Promise((r) => setTimeout(r, 1_500));
-    expect(await businessRows(key)).toEqual([]);
-    const [log] = await sql(
-      `SELECT l.state FROM ${logs} l JOIN ${wf} w ON w.id = l.workflow_id
-        WHERE w.key = $1 AND l.step_name = 'step$takenOver'`,
-      [key],
-    );
-    expect(log).toBeUndefined();
-    expect(probe.after.get(key)).toBeUndefined();
   });
 });
