@@ -1,104 +1,16 @@
-import { Injectable } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
-import {
-  type PassInvocation,
-  type PassOutcome,
-  UseWorkflowInterceptors,
-  Workflow,
-  WorkflowContext,
-  type WorkflowInterceptor,
-} from '../../lib/index.js';
 import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
 import { eventually, sql } from '../support/env.js';
 import { suiteApp } from '../support/suite.js';
+import { deployed, WakeJournal, wakeProviders } from '../fixtures/wake-at-acquire.fixture.js';
 
 /**
- * A due plain sleep is completed by the acquire of its wake-up pass (`WorkflowStatements.acquire`,
- * CTE `s`), which then issues no completeStep for it. Each flow runs twice: as is (`wake.*`), and
- * through a pass interceptor that only calls `next()` (`old.*`), which keeps a workflow on the
- * replay's own completion: both must store the same rows, history and result.
+ * A due plain sleep is completed by the acquire of its wake-up pass (`acquireStatements` in
+ * lib/persistence/acquire.sql.ts, CTE `s`), which then issues no checkpoint for it. Each flow
+ * (test/fixtures/wake-at-acquire.fixture.ts) runs twice: as is (`wake.*`), and through a pass
+ * interceptor that only calls `next()` (`old.*`), which keeps a workflow on the replay's own
+ * completion: both must store the same rows, history and result.
  */
-
-/** Bodies that ran, per run key. */
-@Injectable()
-class WakeJournal {
-  readonly ran = new Map<string, string[]>();
-  add(key: string, what: string): string {
-    this.ran.set(key, [...(this.ran.get(key) ?? []), what]);
-    return what;
-  }
-}
-
-/** Passes the pass through: its workflow is left out of the acquire's sleep completion. */
-@Injectable()
-class PassThrough implements WorkflowInterceptor {
-  interceptPass(_pass: PassInvocation, next: () => Promise<PassOutcome>): Promise<unknown> {
-    return next();
-  }
-}
-
-@Injectable()
-class WakeFlows {
-  constructor(
-    private readonly ctx: WorkflowContext,
-    private readonly journal: WakeJournal,
-  ) {}
-
-  private step(name: string): Promise<string> {
-    const key = this.ctx.key;
-    return this.ctx.step(name, () => this.journal.add(key, name));
-  }
-
-  private async plainBody(ms: number): Promise<string[]> {
-    const before = await this.step('before');
-    await this.ctx.sleep(ms, 'nap');
-    return [before, await this.step('after')];
-  }
-
-  private async pairBody(): Promise<string[]> {
-    await Promise.all([this.ctx.sleep(300, 'short'), this.ctx.sleep(1500, 'long')]);
-    return [await this.step('after')];
-  }
-
-  @Workflow('wake.plain')
-  plain(input: { ms: number }): Promise<string[]> {
-    return this.plainBody(input.ms);
-  }
-
-  @UseWorkflowInterceptors(PassThrough)
-  @Workflow('old.plain')
-  oldPlain(input: { ms: number }): Promise<string[]> {
-    return this.plainBody(input.ms);
-  }
-
-  @Workflow('wake.pair')
-  pair(): Promise<string[]> {
-    return this.pairBody();
-  }
-
-  @UseWorkflowInterceptors(PassThrough)
-  @Workflow('old.pair')
-  oldPair(): Promise<string[]> {
-    return this.pairBody();
-  }
-
-  /** A deploy changes the call before the sleep (`changed`): the replay diverges before it. */
-  @Workflow('wake.changed')
-  async changedFlow(): Promise<string> {
-    await this.step(deployed.changed ? 'b' : 'a');
-    await this.ctx.sleep(300, 'nap');
-    return this.step('after');
-  }
-
-  /** Parks idle with no timer (the crafted-logs test takes its lock itself). */
-  @Workflow('wake.parked')
-  async parked(): Promise<void> {
-    await this.ctx.continueIf('hold', () => false);
-  }
-}
-
-/** The code version `wake.changed` runs. */
-const deployed = { changed: false };
 
 interface LogDump {
   step_name: string;
@@ -116,7 +28,7 @@ interface LogDump {
 }
 
 describe('due sleeps completed by the acquire (e2e)', () => {
-  const suite = suiteApp('wake', [WakeJournal, PassThrough, WakeFlows]);
+  const suite = suiteApp('wake', wakeProviders);
   const logTable = () => `"${suite.schema}".chrono_forge_execution_logs`;
   const runTable = () => `"${suite.schema}".chrono_forge_workflows`;
 
@@ -267,7 +179,7 @@ describe('due sleeps completed by the acquire (e2e)', () => {
       'the run stalled',
     );
     expect(run.errors.map((e) => e.errorClass)).toContain('NonDeterminismError');
-    // The acquire completed it (no completeStep for it), the pass put it back: every column.
+    // The acquire completed it (no checkpoint for it), the pass put it back: every column.
     expect(completions.get(run.id) ?? []).not.toContain('wait$nap');
     expect(await napRow()).toBe(asleep);
     expect(JSON.parse(asleep ?? '{}')).toMatchObject({ state: 'pending', attempts: 1 });
