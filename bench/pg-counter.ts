@@ -33,7 +33,7 @@ export interface CounterSnapshot {
   byLabel: Map<string, LabelStats>;
 }
 
-/** Engine statements by what they do (texts from lib/persistence/workflow.store.ts and timers/). */
+/** Engine statements by what they do (texts from lib/persistence/*.sql.ts and timers/). */
 const LABELS: Array<[string, RegExp]> = [
   ['tx-control', /^\s*(BEGIN|START TRANSACTION|COMMIT|ROLLBACK)\b/i],
   // A transactional step's checkpoint and COMMIT, one query string (lib/database/step-transaction.ts).

@@ -27,7 +27,7 @@ const CHECKPOINT_TYPES = [
 export type StepCommit =
   { id: string | null } | { failed: 'checkpoint' | 'commit'; error: unknown };
 
-/** What {@link commitStep} uses of the store. */
+/** What {@link commitStep} uses of the store. @internal */
 export interface StepCommitStore {
   /** `StoreConnection.claimWrite`. */
   claimWrite(carrier: StateCarrier | undefined, runner: QueryRunner): Promise<ClaimedWrite>;
@@ -42,7 +42,7 @@ export interface StepCommitStore {
 /**
  * Records a transactional step's completion in its transaction `tx` and commits it (see
  * `WorkflowStore.completeStepAndCommit`): the checkpoint and `COMMIT` in one round trip on the
- * direct path, else one after the other.
+ * direct path, else one after the other. @internal
  */
 export async function commitStep(
   store: StepCommitStore,
