@@ -1,6 +1,6 @@
 import { takeLock, withLogs } from './acquire.sql.js';
 import type { WorkflowTables } from './tables.sql.js';
-import { historyWrite } from './workflow.sql.js';
+import { completionLog, historyWrite } from './workflow.sql.js';
 
 /**
  * The multi-row statements of the group commit (see `GroupCommit`): several concurrent callers'
@@ -89,10 +89,7 @@ export class GroupWriteStatements {
              AND id IN (SELECT id FROM o)
            RETURNING id, v.rowner AS owner),
          c AS (
-           INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, completed_at)
-           SELECT id, '$workflow_completion$', 'completed', 1, now(), now(), now() FROM w
-           ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = l.attempts + 1,
-             completed_at = now(), updated_at = now()
+           ${completionLog(logs, '  ')}
            RETURNING workflow_id)
        SELECT id::text AS id, false AS done, NULL::text AS owner FROM o
        UNION ALL SELECT w.id::text, true, w.owner FROM c JOIN w ON w.id = c.workflow_id`;

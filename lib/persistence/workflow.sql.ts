@@ -161,10 +161,7 @@ export class WorkflowStatements extends CheckpointStatements {
          WHERE id = $1 AND locked_by = $2 RETURNING id, parent_execution_log_id),
        ${wakeParent},
        c AS (
-         INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, completed_at)
-         SELECT id, '$workflow_completion$', 'completed', 1, now(), now(), now() FROM w
-         ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = l.attempts + 1,
-           completed_at = now(), updated_at = now()
+         ${completionLog(logs, '')}
          RETURNING id)
        ${wokenParent}`;
     // NOTE: the UPDATE is the fence (it locks the row); the error row follows it, so no statement
@@ -210,4 +207,15 @@ export function historyWrite(param: string): string {
   return `CASE WHEN ${v} IS NULL THEN history WHEN jsonb_typeof(${v}) = 'array' THEN ${v}
     WHEN jsonb_array_length(COALESCE(history, '[]'::jsonb)) = (${v}->>'at')::int
       THEN COALESCE(history, '[]'::jsonb) || (${v}->'append') ELSE history END`;
+}
+
+/**
+ * The upsert of the `$workflow_completion$` log of the runs the CTE `w` completed, for a CTE's
+ * body (its lines after the first indented by `indent` more).
+ */
+export function completionLog(logs: string, indent: string): string {
+  return `INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at, last_executed_at, completed_at)
+         ${indent}SELECT id, '$workflow_completion$', 'completed', 1, now(), now(), now() FROM w
+         ${indent}ON CONFLICT (workflow_id, step_name) DO UPDATE SET state = 'completed', attempts = l.attempts + 1,
+           ${indent}completed_at = now(), updated_at = now()`;
 }
