@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
@@ -19,6 +20,12 @@ export class InPlaceStarts {
   private open = false;
   private sequence = 0;
   private readonly inFlight = new Set<Promise<void>>();
+  /**
+   * The async context of the module's creation, outside any run: an in-place pass runs in it, not
+   * in its caller's (a step or transaction of another run that called `client.start` would leak
+   * its run scope, step name and `EntityManager` into the new run's pass otherwise).
+   */
+  private readonly root = new AsyncResource('chronoforge.in-place-start');
 
   constructor(
     private readonly executor: WorkflowExecutor,
@@ -39,8 +46,8 @@ export class InPlaceStarts {
     // NOTE: the slot is given back when the pass (or its hand-over) ends, never twice.
     if (!this.open || worker === false || !this.slots.tryTake()) return false;
     const jobId = `inplace-${id}-${++this.sequence}`;
-    const pass: Promise<void> = this.executor
-      .runPass(id, jobId)
+    const pass: Promise<void> = this.root
+      .runInAsyncScope(() => this.executor.runPass(id, jobId))
       .catch((err: unknown) => this.handOver(id, err))
       .finally(() => {
         this.slots.give();

@@ -111,4 +111,17 @@ describe('start in place (e2e)', () => {
     expect(await completed(suite.client, 'lost-1')).toBe(3);
     end(); // the "dead" pass: gone with its process (shutdown would wait for it)
   });
+
+  it("runs a pass started from another run's transactional step outside that run's context", async () => {
+    const ids = enqueued(suite.app.get(WorkflowQueue));
+    await suite.client.start('inplace.starter', { key: 'outer-1' });
+    expect(await completed(suite.client, 'outer-1')).toBe('outer-1-probe');
+    expect(await completed(suite.client, 'outer-1-probe')).toBe('no manager');
+    const probe = await suite.client.get('outer-1-probe');
+    expect(ids).not.toContain(probe.id); // it did run in place
+    expect(suite.app.get(InPlaceGate).seen.get('outer-1-probe')).toEqual({
+      key: 'outer-1-probe',
+      manager: false,
+    });
+  });
 });
