@@ -44,13 +44,13 @@ export class InPlaceStarts {
   tryRun(id: string): boolean {
     const { worker } = this.options;
     // NOTE: the slot is given back when the pass (or its hand-over) ends, never twice.
-    if (!this.open || worker === false || !this.slots.tryTake()) return false;
+    if (!this.open || worker === false || !this.slots.tryTakeInPlace()) return false;
     const jobId = `inplace-${id}-${++this.sequence}`;
     const pass: Promise<void> = this.root
       .runInAsyncScope(() => this.executor.runPass(id, jobId))
       .catch((err: unknown) => this.handOver(id, err))
       .finally(() => {
-        this.slots.give();
+        this.slots.giveInPlace();
         this.inFlight.delete(pass);
       });
     this.inFlight.add(pass);

@@ -104,7 +104,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
       );
       return;
     }
-    await this.slots.run(() => this.executor.runPass(id, job.id ?? `anon-${Date.now()}`));
+    await this.slots.runQueued(() => this.executor.runPass(id, job.id ?? `anon-${Date.now()}`));
   }
 
   /** One recovery sweep; concurrent calls share the sweep in progress. */

@@ -17,6 +17,17 @@ function enqueued(queue: WorkflowQueue): string[] {
   return ids;
 }
 
+/** Run ids whose pass ran in place (job id `inplace-…`), from a spy on the real executor. */
+function ranInPlace(executor: WorkflowExecutor): string[] {
+  const ids: string[] = [];
+  const real = executor.runPass.bind(executor);
+  vi.spyOn(executor, 'runPass').mockImplementation((id, jobId) => {
+    if (jobId.startsWith('inplace-')) ids.push(id);
+    return real(id, jobId);
+  });
+  return ids;
+}
+
 async function completed(client: WorkflowClient, key: string): Promise<unknown> {
   return eventually(async () => {
     const run = await client.get(key);
@@ -27,7 +38,7 @@ async function completed(client: WorkflowClient, key: string): Promise<unknown> 
 /** `worker.startInPlace`: a start's first pass runs in the starting worker process. */
 describe('start in place (e2e)', () => {
   const suite = suiteApp('inplace', [InPlaceGate, InPlaceWorkflows], {
-    options: { worker: { concurrency: 2, startInPlace: true }, recovery: { every: '300ms' } },
+    options: { worker: { concurrency: 3, startInPlace: true }, recovery: { every: '300ms' } },
   });
   afterEach(() => {
     vi.restoreAllMocks();
@@ -36,16 +47,18 @@ describe('start in place (e2e)', () => {
 
   it('runs a plain start without a queue job, and enqueues only continuations', async () => {
     const ids = enqueued(suite.app.get(WorkflowQueue));
+    const inPlace = ranInPlace(suite.app.get(WorkflowExecutor));
     const handle = await suite.client.start('inplace.steps', { key: 'plain-1' });
     expect(await completed(suite.client, 'plain-1')).toBe(3);
     expect(ids).not.toContain(handle.id);
+    expect(inPlace).toEqual([handle.id]);
     const sleeper = await suite.client.start('inplace.sleeps', { key: 'sleep-1' });
     expect(await completed(suite.client, 'sleep-1')).toBe('done');
     // The sleep's continuation is a queue job like any other; the start was not.
     expect(ids.filter((id) => id === sleeper.id)).toHaveLength(1);
   });
 
-  it('runs at most `concurrency` passes in place; the other starts go through the queue', async () => {
+  it('keeps a slot for the queue and runs at most `concurrency` passes at once', async () => {
     const gate = suite.app.get(InPlaceGate);
     const slots = suite.app.get(PassSlots);
     const executor = suite.app.get(WorkflowExecutor);
@@ -65,17 +78,19 @@ describe('start in place (e2e)', () => {
     const handles: Array<{ id: string }> = [];
     for (let i = 0; i < 5; i++)
       handles.push(await suite.client.start('inplace.steps', { key: `bound-${i}` }));
-    // The first two hold both slots (their step waits on the gate); the other three were queued.
+    // Two run in place (their step waits on the gate); the third slot stays the queue's, so the
+    // other three starts were queued, and one of them runs in it.
     expect(ids.filter((id) => handles.some((h) => h.id === id))).toHaveLength(3);
     expect(ids).not.toContain(handles[0].id);
     expect(ids).not.toContain(handles[1].id);
-    await eventually(async () => slots.active >= 2 || undefined, 5_000);
-    // The queued starts' jobs wait for a slot: no more than `concurrency` passes run at once.
+    await eventually(async () => slots.active >= 3 || undefined, 5_000, 'a queued pass running');
+    // The queue's worker fetches only the slot the in-place passes leave: nothing waits in here.
     await new Promise((r) => setTimeout(r, 300));
-    expect(most).toBe(2);
+    expect(most).toBe(3);
     gate.release();
     for (let i = 0; i < 5; i++) expect(await completed(suite.client, `bound-${i}`)).toBe(3);
     for (let i = 0; i < 5; i++) expect(gate.ran.get(`bound-${i}/a`)).toBe(1);
+    expect(slots.active).toBe(0);
   });
 
   it('goes through the queue for starts with start rules or a priority', async () => {
@@ -114,11 +129,13 @@ describe('start in place (e2e)', () => {
 
   it("runs a pass started from another run's transactional step outside that run's context", async () => {
     const ids = enqueued(suite.app.get(WorkflowQueue));
+    const inPlace = ranInPlace(suite.app.get(WorkflowExecutor));
     await suite.client.start('inplace.starter', { key: 'outer-1' });
     expect(await completed(suite.client, 'outer-1')).toBe('outer-1-probe');
     expect(await completed(suite.client, 'outer-1-probe')).toBe('no manager');
     const probe = await suite.client.get('outer-1-probe');
-    expect(ids).not.toContain(probe.id); // it did run in place
+    expect(ids).not.toContain(probe.id);
+    expect(inPlace).toContain(probe.id); // it did run in place
     expect(suite.app.get(InPlaceGate).seen.get('outer-1-probe')).toEqual({
       key: 'outer-1-probe',
       manager: false,
