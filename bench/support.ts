@@ -138,6 +138,8 @@ export async function bootBench(o: {
   queue?: 'redis' | 'postgres';
   /** Named limits (`forRoot({ limits })`). */
   limits?: Record<string, LimitDefinition>;
+  /** `worker.startInPlace`. @default false */
+  startInPlace?: boolean;
 }): Promise<BenchApp> {
   const schema = uniqueName(`bench_${o.prefix}`);
   const queueName = uniqueName(`bq_${o.prefix}`);
@@ -145,7 +147,10 @@ export async function bootBench(o: {
     database: { url: DATABASE_URL, schema, poolSize: o.poolSize ?? 10 },
     queue: o.queue === 'postgres' ? { postgres: true } : { redis: { url: REDIS_URL } },
     queueName,
-    worker: o.concurrency === 0 ? false : { concurrency: o.concurrency },
+    worker:
+      o.concurrency === 0
+        ? false
+        : { concurrency: o.concurrency, startInPlace: o.startInPlace ?? false },
     limits: o.limits,
   });
   @Module({ imports: [forRoot], providers: o.providers })

@@ -66,6 +66,7 @@ async function level(
   n: number,
   warm: number,
   queue: 'redis' | 'postgres' = 'redis',
+  startInPlace = false,
 ) {
   const bench = await bootBench({
     prefix: `tp${concurrency}`,
@@ -73,6 +74,7 @@ async function level(
     concurrency,
     poolSize: POOL,
     queue,
+    startInPlace,
   });
   const done = new Tally();
   const raw = await rawQueue(`tp${concurrency}`, concurrency, async (job) => {
@@ -122,7 +124,7 @@ async function level(
       statements: counts.statements / n,
       roundTrips: counts.roundTrips / n,
       note:
-        `c=${concurrency} (${queue} queue): engine batches ${e.map((x) => fmt(x, 0)).join(' / ')} ms, raw ` +
+        `c=${concurrency} (${queue} queue${startInPlace ? ', startInPlace' : ''}): engine batches ${e.map((x) => fmt(x, 0)).join(' / ')} ms, raw ` +
         `BullMQ batches ${b.map((x) => fmt(x, 0)).join(' / ')} ms; work rows ${rows[0].c} ` +
         `(expected ${6 * (n + warm)}); engine statements per workflow: ${breakdown(diff, n)}`,
     };
@@ -145,12 +147,19 @@ export async function throughputBench(): Promise<BenchResult> {
     await work.pool.query(`CREATE SCHEMA "${schema}"`);
     await work.pool.query(`CREATE TABLE ${work.table} (key text NOT NULL, step text NOT NULL)`);
     let redis16 = 0;
-    for (const concurrency of [1, 16]) {
-      const m = await level(work, concurrency, n, warm);
-      if (concurrency === 16) redis16 = m.engine;
+    const levels = [
+      [1, false],
+      [16, false],
+      [1, true],
+      [16, true],
+    ] as const;
+    for (const [concurrency, inPlace] of levels) {
+      const m = await level(work, concurrency, n, warm, 'redis', inPlace);
+      if (concurrency === 16 && !inPlace) redis16 = m.engine;
       const ratio = m.engine / m.raw;
+      const how = inPlace ? ', worker.startInPlace' : '';
       rows.push({
-        name: `throughput: ${n} three-step workflows, worker concurrency ${concurrency}`,
+        name: `throughput: ${n} three-step workflows, worker concurrency ${concurrency}${how}`,
         measured: `${fmt(m.engine, 0)} wf/s`,
         baseline: `${fmt(m.raw, 0)} jobs/s`,
         ratio: `${fmt(ratio)}×`,
@@ -167,6 +176,19 @@ export async function throughputBench(): Promise<BenchResult> {
       notes.push(`throughput: ${m.note}.`);
     }
     const pg = await level(work, 16, n, warm, 'postgres');
+    const pgInPlace = await level(work, 16, n, warm, 'postgres', true);
+    rows.push({
+      name: `throughput on the PostgreSQL queue: ${n} three-step workflows, concurrency 16, worker.startInPlace`,
+      measured: `${fmt(pgInPlace.engine, 0)} wf/s`,
+      baseline: `${fmt(pgInPlace.raw, 0)} raw BullMQ (Redis) jobs/s`,
+      ratio: `${fmt(pgInPlace.engine / pgInPlace.raw)}×`,
+      goal: 'reported (Redis vs PostgreSQL-only)',
+      met: 'n/a',
+      statements: `${fmt(pgInPlace.statements / 3)} (${fmt(pgInPlace.statements)}/wf)`,
+      roundTrips: `${fmt(pgInPlace.roundTrips / 3)} (${fmt(pgInPlace.roundTrips)}/wf)`,
+      guards: [guard(pgInPlace.statements, 12, 'lower', 'statements/wf')],
+    });
+    notes.push(`throughput: ${pgInPlace.note}.`);
     rows.push({
       name: `throughput on the PostgreSQL queue: ${n} three-step workflows, concurrency 16`,
       measured: `${fmt(pg.engine, 0)} wf/s`,

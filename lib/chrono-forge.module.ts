@@ -18,6 +18,8 @@ import { EventRecorder } from './context/event-recorder.js';
 import { AttributeRecorder } from './context/attribute-recorder.js';
 import { AttributeStore } from './persistence/attribute.store.js';
 import { WorkflowExecutor } from './executor/workflow.executor.js';
+import { InPlaceStarts } from './executor/in-place-starts.js';
+import { PassSlots } from './executor/pass-slots.js';
 import { UnservedRuns } from './executor/unserved-runs.js';
 import type { ChronoForgeModuleOptions } from './options/chrono-forge-options.interface.js';
 import { resolveOptions } from './options/resolve-options.js';
@@ -116,6 +118,8 @@ import { WorkflowInterceptors } from './interceptors/workflow-interceptors.js';
     StalledDeadlines,
     RollbackRunner,
     WorkflowExecutor,
+    InPlaceStarts,
+    PassSlots,
     UnservedRuns,
     WorkerHeartbeat,
     WorkflowWorker,

@@ -15,6 +15,7 @@ import { RunEventReader, type RunUpdate, type WatchOptions } from './run-event-r
 import type { Observable } from 'rxjs';
 import type { Duration } from '../util/duration.util.js';
 import { checkNewRun } from '../definitions/input-validation.js';
+import { InPlaceStarts } from '../executor/in-place-starts.js';
 import { WorkflowHandle } from './workflow-handle.js';
 import type {
   ListRunsFilter,
@@ -85,6 +86,7 @@ export class WorkflowClient {
     readonly schedules: ScheduleClient,
     private readonly sagas: SagaStore,
     private readonly canceller: RunCanceller,
+    private readonly inPlace: InPlaceStarts,
   ) {
     this.runs = new RunQueries(store);
     this.deploys = new DeployQueries(store, store.deadAfterMs);
@@ -129,7 +131,10 @@ export class WorkflowClient {
       await notifyOnCommit(this.store, runner, id);
     } else if (created) {
       this.metrics.runsStarted.inc({ workflow: def.name });
-      await this.queue.enqueueRun(id, nextRunAt, undefined, priority);
+      // A plain start (no start rules, no priority) is due now: a worker may run it in place.
+      const plain = !def.flow?.singleton && !def.flow?.debounce && priority === 0;
+      const inPlace = plain && this.inPlace.tryRun(id);
+      if (!inPlace) await this.queue.enqueueRun(id, nextRunAt, undefined, priority);
     } else if (nextRunAt && !runner) {
       // Found with its wake-up: a start whose multi-row insert failed ambiguously may have
       // created it (see WorkflowStore.insertRun); a spare job is harmless, a missing one is not.

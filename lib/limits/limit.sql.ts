@@ -157,11 +157,12 @@ export class LimitStatements {
     this.wakeKey = `SELECT ${t.wakeFn}($1, $2) AS woken`;
     // A late rate grant (`$3`, exact text) moves to now if the windows have room, else is given back.
     this.restamp = `SELECT ${t.restampFn}($1, $2, $3::timestamptz) AS moved`;
-    // NOTE: no parameter (the batch is a constant): nothing in it looks like a run's statement.
+    // `$1`, `$2`: the (name, key) after which this sweep goes on (see LimitStore.sweep).
     this.sweepCandidates = `SELECT DISTINCT name, key FROM ${t.slots} q
-       WHERE q.state = 'waiting' OR NOT EXISTS (SELECT 1 FROM ${wf} w
-         WHERE w.id = q.run_id AND (w.locked_by = q.owner
-           OR (q.holder = '${SINGLETON_HOLDER}' AND w.state IN ('idle', 'running'))))
+       WHERE (q.name, q.key) > ($1::text, $2::text)
+         AND (q.state = 'waiting' OR NOT EXISTS (SELECT 1 FROM ${wf} w
+           WHERE w.id = q.run_id AND (w.locked_by = q.owner
+             OR (q.holder = '${SINGLETON_HOLDER}' AND w.state IN ('idle', 'running')))))
        ORDER BY name, key LIMIT ${SWEEP_BATCH}`;
   }
 

@@ -8,6 +8,7 @@ import {
   LimitStatements,
   limitTables,
   type RunWaitRow,
+  SWEEP_BATCH,
   toRunLimitWait,
   UNKNOWN_LIMIT_SQLSTATE,
 } from './limit.sql.js';
@@ -95,6 +96,8 @@ export class LimitStore {
   readonly tables: LimitTables;
   private readonly sql: LimitStatements;
   private readonly reapSql: string;
+  /** The last (name, key) the previous sweep visited; `['', '']`: start from the first. */
+  private sweptTo: [string, string] = ['', ''];
 
   constructor(private readonly store: WorkflowStore) {
     this.tables = limitTables(store.schema);
@@ -258,7 +261,17 @@ export class LimitStore {
    * runs woken.
    */
   async sweep(): Promise<{ reaped: number; woken: number }> {
-    const keys = await this.store.query<{ name: string; key: string }>(this.sql.sweepCandidates);
+    // Keys are visited in (name, key) order, SWEEP_BATCH per sweep, each sweep going on after the
+    // last key the previous one visited (and from the start once it reached the end): waiting is
+    // the normal state of a busy key, and a fixed first batch would never reach a dead holder's
+    // key that sorts after SWEEP_BATCH keys with waiters.
+    const [afterName, afterKey] = this.sweptTo;
+    const keys = await this.store.query<{ name: string; key: string }>(this.sql.sweepCandidates, [
+      afterName,
+      afterKey,
+    ]);
+    const last = keys[keys.length - 1];
+    this.sweptTo = keys.length < SWEEP_BATCH || !last ? ['', ''] : [last.name, last.key];
     let reaped = 0;
     let woken = 0;
     for (const { name, key } of keys) {

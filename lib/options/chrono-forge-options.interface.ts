@@ -184,6 +184,15 @@ export interface ChronoForgeModuleOptions {
          * `deadAfter / 6` (at most every 5 s). @default '30s'
          */
         deadAfter?: Duration;
+        /**
+         * Runs the first pass of a run `client.start` creates in this process right here, without
+         * a queue job and the wait for a worker to pick it, while this process runs fewer than
+         * `concurrency` passes (DBOS-style). The run row is stored first: a process that dies before
+         * the pass takes the lock leaves an overdue idle run that the recovery sweeper enqueues
+         * (within `recovery.every`). Starts inside a transaction (`manager`), with start rules
+         * (`singleton`, `debounce`) or a `priority` always go through the queue. @default false
+         */
+        startInPlace?: boolean;
       }
     | false;
   /** Run ChronoForge's migrations at boot. @default true */

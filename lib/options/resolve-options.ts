@@ -48,7 +48,7 @@ export interface ResolvedOptions {
   mergeQueueName: string;
   /** The queue of maintenance jobs (scheduled cleanup). */
   maintenanceQueueName: string;
-  worker: { concurrency: number; deadAfterMs: number } | false;
+  worker: { concurrency: number; deadAfterMs: number; startInPlace: boolean } | false;
   migrationsRun: boolean;
   maxDurationMs: number;
   recovery: { everyMs: number; batchSize: number } | false;
@@ -75,6 +75,13 @@ function positiveInt(value: unknown, what: string, fallback: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
     fail(`${what} must be a positive integer, got ${describeValue(value)}.`);
   }
+  return value;
+}
+
+function flag(value: unknown, what: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean')
+    fail(`${what} must be true or false, got ${describeValue(value)}.`);
   return value;
 }
 
@@ -216,6 +223,7 @@ export function resolveOptions(options: ChronoForgeModuleOptions): ResolvedOptio
             300,
             toMs(options.worker?.deadAfter ?? '30s', '`worker.deadAfter`'),
           ),
+          startInPlace: flag(options.worker?.startInPlace, '`worker.startInPlace`'),
         };
   const recovery =
     options.recovery === false

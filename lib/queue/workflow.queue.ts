@@ -181,19 +181,15 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
       this.localWakes.schedule(queue, jobId, delay);
   }
 
-  /**
-   * Enqueues the pass of a parent run that a child's end woke (pushed fan-in): its wake time was
-   * stored with the child's end, so this is the plain continuation enqueue.
-   */
+  /** Enqueues the pass of a parent a child's end woke (its wake time was stored with the end). */
   async wakeParent(parentId: string, wakeAt: Date | null): Promise<void> {
     await this.enqueueRun(parentId, wakeAt);
   }
 
   /**
-   * One `addBulk` for a batch of spawned children; ids collapse with any job already queued for
-   * them. During a pass the branch runner tags a failure here as the engine's (`engineStatement`): the
-   * children are stored already, so it is an infrastructure fault (`EngineFaultError`, the pass
-   * ends and a later pass enqueues them), never a failed spawn the workflow could catch.
+   * One `addBulk` for a batch of spawned children (ids collapse with jobs already queued). A failure
+   * during a pass is the engine's (`engineStatement`: `EngineFaultError`, a later pass enqueues
+   * them; the children are stored), never a failed spawn the workflow could catch.
    */
   async enqueueChildren(children: { id: string; next_run_at: Date }[]): Promise<void> {
     if (children.length === 0) return;
@@ -214,14 +210,7 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
-  /**
-   * Enqueues an immediate pass for each id. Sweeps of all processes collapse onto one job per run
-   * and `RESWEEP_MS` window: a run that stays overdue gets a fresh job id in the next window, since
-   * the previous job may be held `active` by a worker that died before running it (BullMQ only
-   * notices that after its lock duration and stalled interval, 30 to 60 s), and adding a job under
-   * a held id is a no-op. An overdue idle run whose wake-up (or last sweep) job still waits in the
-   * queue is not lost, only queued behind a backlog (a large fan-out): it gets no duplicate.
-   */
+  /** Enqueues an immediate pass for each overdue run, one job per run and window (`addRecovered`). */
   async enqueueRecovered(items: { id: string; wake: Date; stale: boolean }[]): Promise<void> {
     if (items.length === 0) return;
     const queue = this.queue ?? (await this.ready);
@@ -256,6 +245,11 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
       worker.on('error', (err) => this.logger.error(`Worker error: ${redactUrl(err.message)}`));
     this.worker = workers[0];
     this.workers = workers;
+  }
+
+  /** Run jobs this process's worker takes at once from now on (≥ 1; see `PassSlots`). */
+  setRunConcurrency(jobs: number): void {
+    if (this.worker) this.worker.concurrency = Math.max(1, jobs);
   }
 
   private postgresConnection(): PostgresPoolConfig {

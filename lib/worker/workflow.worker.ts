@@ -16,6 +16,8 @@ import {
   RUN_JOB,
 } from '../options/chrono-forge.constants.js';
 import { WorkflowExecutor } from '../executor/workflow.executor.js';
+import { InPlaceStarts } from '../executor/in-place-starts.js';
+import { PassSlots } from '../executor/pass-slots.js';
 import { WorkerHeartbeat } from './worker-heartbeat.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import { ScheduledCleanup } from '../operations/scheduled-cleanup.js';
@@ -56,6 +58,8 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly limitStore: LimitStore,
     private readonly schedules: ScheduleTicker,
     private readonly stalledDeadlines: StalledDeadlines,
+    private readonly inPlace: InPlaceStarts,
+    private readonly slots: PassSlots,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -65,6 +69,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
     await this.heartbeat.start();
     await this.limits.declare();
     this.queue.startWorker((job) => this.process(job), worker.concurrency);
+    this.inPlace.accept();
     // NOTE: not awaited, like the worker itself: boot does not wait for a queue that is down.
     void this.scheduledCleanup.schedule();
     this.schedules.start();
@@ -99,7 +104,7 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
       );
       return;
     }
-    await this.executor.runPass(id, job.id ?? `anon-${Date.now()}`);
+    await this.slots.runQueued(() => this.executor.runPass(id, job.id ?? `anon-${Date.now()}`));
   }
 
   /** One recovery sweep; concurrent calls share the sweep in progress. */
@@ -129,10 +134,11 @@ export class WorkflowWorker implements OnApplicationBootstrap, BeforeApplication
 
   async beforeApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    const inPlace = this.inPlace.stop(); // takes no more starts at once
     await this.schedules.stop();
     this.executor.drain();
     await this.sweeping;
-    await this.queue.stopWorker();
+    await Promise.all([this.queue.stopWorker(), inPlace]);
     await this.heartbeat.stop();
   }
 }

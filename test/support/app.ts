@@ -31,6 +31,15 @@ export interface TestAppOptions {
  * keeps its own).
  */
 export function testModuleOptions(o: TestAppOptions): ChronoForgeModuleOptions {
+  const options = baseModuleOptions(o);
+  // CF_START_IN_PLACE=1: every worker of the suite runs plain starts in place (the whole e2e suite
+  // again with `worker.startInPlace`, as .ci/run does for a part of it).
+  if (process.env.CF_START_IN_PLACE === '1' && options.worker)
+    return { ...options, worker: { ...options.worker, startInPlace: true } };
+  return options;
+}
+
+function baseModuleOptions(o: TestAppOptions): ChronoForgeModuleOptions {
   return {
     database: {
       url: DATABASE_URL,

@@ -69,8 +69,17 @@ describe('resolveOptions() defaults', () => {
 
   it('should fill worker and recovery defaults for empty objects', () => {
     const resolved = resolveOptions({ ...base(), worker: {}, recovery: {} });
-    expect(resolved.worker).toEqual({ concurrency: 10, deadAfterMs: 30_000 });
+    expect(resolved.worker).toEqual({ concurrency: 10, deadAfterMs: 30_000, startInPlace: false });
     expect(resolved.recovery).toEqual({ everyMs: 30_000, batchSize: 500 });
+  });
+
+  it('should take worker.startInPlace as a boolean only', () => {
+    const on = resolveOptions({ ...base(), worker: { startInPlace: true } });
+    expect(on.worker).toMatchObject({ startInPlace: true });
+    expectInvalid(
+      { ...base(), worker: { startInPlace: 'yes' as unknown as boolean } },
+      /startInPlace/,
+    );
   });
 
   it('should keep worker: false and recovery: false', () => {
