@@ -131,10 +131,8 @@ export class WorkflowClient {
       await notifyOnCommit(this.store, runner, id);
     } else if (created) {
       this.metrics.runsStarted.inc({ workflow: def.name });
-      // A plain start (no start rules, no priority) is due now: a worker may run it in place.
-      const plain = !def.flow?.singleton && !def.flow?.debounce && priority === 0;
-      const inPlace = plain && this.inPlace.tryRun(id);
-      if (!inPlace) await this.queue.enqueueRun(id, nextRunAt, undefined, priority);
+      if (!this.inPlace.tryRun(def, id, priority))
+        await this.queue.enqueueRun(id, nextRunAt, undefined, priority);
     } else if (nextRunAt && !runner) {
       // Found with its wake-up: a start whose multi-row insert failed ambiguously may have
       // created it (see WorkflowStore.insertRun); a spare job is harmless, a missing one is not.

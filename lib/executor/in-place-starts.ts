@@ -2,6 +2,7 @@ import { AsyncResource } from 'node:async_hooks';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
+import type { WorkflowDefinition } from '../definitions/workflow.registry.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { PassSlots } from './pass-slots.js';
 import { WorkflowExecutor } from './workflow.executor.js';
@@ -40,8 +41,12 @@ export class InPlaceStarts {
     this.open = worker !== false && worker.startInPlace;
   }
 
-  /** Whether it runs the first pass of just-created run `id` (`false`: enqueue it as usual). */
-  tryRun(id: string): boolean {
+  /**
+   * Whether it runs the first pass of run `id` of `def`, just created by a start with `priority`
+   * (`false`: enqueue it as usual). Only a plain start (no start rules, priority 0) is due now.
+   */
+  tryRun(def: WorkflowDefinition, id: string, priority: number): boolean {
+    if (def.flow?.singleton || def.flow?.debounce || priority !== 0) return false;
     const { worker } = this.options;
     // NOTE: the slot is given back when the pass (or its hand-over) ends, never twice.
     if (!this.open || worker === false || !this.slots.tryTakeInPlace()) return false;
