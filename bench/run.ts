@@ -14,6 +14,7 @@ import { repeatCatchUpBench } from './repeat-catchup.bench.js';
 import { replayBench } from './replay.bench.js';
 import { scaleOutBench } from './scaleout.bench.js';
 import { spawnBench } from './spawn.bench.js';
+import { startLatencyBench } from './start-latency.bench.js';
 import { grossRegressions, loadNow, summaryLine } from './summary.js';
 import { transactionalBench } from './transactional.bench.js';
 import { type BenchResult, type BenchRow, fmt, REDIS_URL, SCALE, sql } from './support.js';
@@ -23,6 +24,7 @@ import { wakeUpBench } from './wakeup.bench.js';
 const BENCHES: Array<[string, () => Promise<BenchResult>]> = [
   ['per-step', perStepBench],
   ['throughput', throughputBench],
+  ['start-latency', startLatencyBench],
   ['scaleout', scaleOutBench],
   ['wakeup', wakeUpBench],
   ['replay', replayBench],
