@@ -1,106 +1,27 @@
-import type { INestApplicationContext } from '@nestjs/common';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError, UnknownLimitError } from '../../lib/index.js';
-import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
-import { toStoredLimits } from '../../lib/options/limit-options.js';
-import { LimitStore, type LimitRequest } from '../../lib/limits/limit.store.js';
-import { WorkflowLimits } from '../../lib/limits/workflow-limits.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, DATABASE_URL, eventually, sql, uniqueName } from '../support/env.js';
+import { limitStoreSuite } from '../support/limit-store-suite.js';
+import { eventually, sql } from '../support/env.js';
 
 /** The limit primitives against real PostgreSQL: acquire/release/wake/sweep, no engine around them. */
 describe('limit store (e2e, PostgreSQL)', () => {
-  const schema = uniqueName('cf_limstore');
-  const queueName = uniqueName('q_limstore');
-  const wf = `"${schema}".chrono_forge_workflows`;
-  let app: INestApplicationContext;
-  let limits: LimitStore;
-  let admin: WorkflowLimits;
-  let listener: pg.Client;
-  const woken: string[] = [];
-  let runs = 0;
-
-  /** A run whose lock is held by pass `<worker>/<job>` of a live worker (or a dead one). */
-  async function lockedRun(worker = 'w1', dead = false): Promise<{ runId: string; owner: string }> {
-    const n = ++runs;
-    const owner = `${worker}/job-${n}`;
-    const beat = dead ? `now() - interval '1 hour'` : 'now()';
-    await sql(
-      `INSERT INTO "${schema}".chrono_forge_workers (id, heartbeat_at) VALUES ($1, ${beat})
-       ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at`,
-      [worker],
-    );
-    const [row] = await sql<{ id: string }>(
-      `INSERT INTO ${wf} (key, job_name, max_duration_ms, state, locked_at, locked_by)
-       VALUES ($1, 'limits.test', 600000, 'running', ${beat}, $2) RETURNING id::text`,
-      [`run-${n}`, owner],
-    );
-    return { runId: row.id, owner };
-  }
-
-  /** Ends the run's pass as the engine would: parked idle (its waits kept), lock released. */
-  async function park(runId: string): Promise<void> {
-    await sql(`UPDATE ${wf} SET state = 'idle', locked_by = NULL, locked_at = NULL WHERE id = $1`, [
-      runId,
-    ]);
-  }
-
-  /** Takes the lock of a parked run for a new pass. */
-  async function resume(runId: string, worker = 'w1'): Promise<string> {
-    const owner = `${worker}/job-${++runs}`;
-    await sql(
-      `UPDATE ${wf} SET state = 'running', locked_by = $2, locked_at = now() WHERE id = $1`,
-      [runId, owner],
-    );
-    return owner;
-  }
-
-  const req = (r: { runId: string; owner: string }, name: string, key = ''): LimitRequest => ({
-    ...r,
-    holder: 'step$call',
-    claims: [{ name, key }],
+  const suite = limitStoreSuite('limstore', {
+    one: { concurrency: 1 },
+    three: { concurrency: 3 },
+    api: {
+      rate: [
+        { limit: 3, per: '1s' },
+        { limit: 1000, per: '1h' },
+      ],
+    },
+    multi: {
+      rate: [
+        { limit: 3, per: '1s' },
+        { limit: 5, per: '10s' },
+      ],
+    },
   });
-
-  beforeAll(async () => {
-    app = await bootApp({
-      schema,
-      queueName,
-      options: { worker: false, database: { url: DATABASE_URL, schema, poolSize: 6 } },
-    });
-    limits = new LimitStore(app.get(WorkflowStore));
-    admin = new WorkflowLimits(limits);
-    await limits.declare(
-      toStoredLimits({
-        one: { concurrency: 1 },
-        three: { concurrency: 3 },
-        api: {
-          rate: [
-            { limit: 3, per: '1s' },
-            { limit: 1000, per: '1h' },
-          ],
-        },
-        multi: {
-          rate: [
-            { limit: 3, per: '1s' },
-            { limit: 5, per: '10s' },
-          ],
-        },
-      }),
-    );
-    listener = new pg.Client({ connectionString: DATABASE_URL });
-    await listener.connect();
-    listener.on('notification', (m) => {
-      if (m.payload?.startsWith(`${schema}:`)) woken.push(m.payload.slice(schema.length + 1));
-    });
-    await listener.query('LISTEN chronoforge_wake');
-  });
-
-  afterAll(async () => {
-    await listener?.end();
-    await app?.close();
-    await cleanup(schema, queueName);
-  });
+  const { schema, wf, woken, lockedRun, park, resume, req } = suite;
 
   it('should never admit more holders than the concurrency, with 24 runs racing on 6 connections', async () => {
     const holders = await Promise.all(Array.from({ length: 24 }, () => lockedRun()));
@@ -112,7 +33,10 @@ describe('limit store (e2e, PostgreSQL)', () => {
       holders.map(async (h, i) => {
         for (let round = 0; round < 3; round++) {
           for (;;) {
-            const got = await limits.acquire({ ...req(h, 'three', 'k'), holder: `s${round}` });
+            const got = await suite.limits.acquire({
+              ...req(h, 'three', 'k'),
+              holder: `s${round}`,
+            });
             if (got.kind === 'admitted') break;
             expect(got.kind).toBe('waiting');
             waits++;
@@ -121,7 +45,7 @@ describe('limit store (e2e, PostgreSQL)', () => {
           peak = Math.max(peak, ++inside);
           await sleep(10 + 2 * (i % 5));
           inside--; // before the release: the ledger never counts a slot the table does not hold
-          expect(await limits.release(h.runId, h.owner, [`s${round}`])).not.toBeNull();
+          expect(await suite.limits.release(h.runId, h.owner, [`s${round}`])).not.toBeNull();
         }
       }),
     );
@@ -138,7 +62,7 @@ describe('limit store (e2e, PostgreSQL)', () => {
     const callers = await Promise.all(Array.from({ length: 8 }, () => lockedRun()));
     for (let round = 0; round < 20; round++) {
       const got = await Promise.all(
-        callers.map((h) => limits.acquire(req(h, 'three', `b${round}`))),
+        callers.map((h) => suite.limits.acquire(req(h, 'three', `b${round}`))),
       );
       expect(got.filter((g) => g.kind === 'admitted')).toHaveLength(3);
     }
@@ -146,12 +70,12 @@ describe('limit store (e2e, PostgreSQL)', () => {
 
   it('should admit waiters in arrival order, wake the head on release and refuse newcomers meanwhile', async () => {
     const [a, b, c, d] = await Promise.all([lockedRun(), lockedRun(), lockedRun(), lockedRun()]);
-    expect((await limits.acquire(req(a, 'one', 'fifo'))).kind).toBe('admitted');
+    expect((await suite.limits.acquire(req(a, 'one', 'fifo'))).kind).toBe('admitted');
     for (const [r, ahead] of [
       [b, 0],
       [c, 1],
     ] as const) {
-      expect(await limits.acquire(req(r, 'one', 'fifo'))).toMatchObject({
+      expect(await suite.limits.acquire(req(r, 'one', 'fifo'))).toMatchObject({
         kind: 'waiting',
         limit: 'one',
         key: 'fifo',
@@ -161,27 +85,27 @@ describe('limit store (e2e, PostgreSQL)', () => {
       await park(r.runId);
     }
     woken.length = 0;
-    expect(await limits.release(a.runId, a.owner, ['step$call'])).toBe(1);
+    expect(await suite.limits.release(a.runId, a.owner, ['step$call'])).toBe(1);
     await eventually(async () => woken.includes(b.runId), 5_000, 'the wake-up of the head');
     expect(woken).not.toContain(c.runId);
     // A newcomer does not take the place the head was woken for.
-    expect(await limits.acquire(req(d, 'one', 'fifo'))).toMatchObject({
+    expect(await suite.limits.acquire(req(d, 'one', 'fifo'))).toMatchObject({
       kind: 'waiting',
       ahead: 2,
     });
     // c comes back before b: still behind b.
     const c2 = { runId: c.runId, owner: await resume(c.runId) };
-    expect(await limits.acquire(req(c2, 'one', 'fifo'))).toMatchObject({
+    expect(await suite.limits.acquire(req(c2, 'one', 'fifo'))).toMatchObject({
       kind: 'waiting',
       ahead: 1,
     });
     const b2 = { runId: b.runId, owner: await resume(b.runId) };
-    const admitted = await limits.acquire(req(b2, 'one', 'fifo'));
+    const admitted = await suite.limits.acquire(req(b2, 'one', 'fifo'));
     expect(admitted.kind).toBe('admitted');
     if (admitted.kind === 'admitted') expect(admitted.waitedMs).toBeGreaterThan(0);
-    expect((await admin.get('one')).holders).toMatchObject([{ key: 'fifo', runId: b.runId }]);
-    expect((await admin.get('one')).waiting.map((w) => w.runId)).toEqual([c.runId, d.runId]);
-    expect(await limits.waitsOf(c.runId)).toMatchObject([{ limit: 'one', key: 'fifo' }]);
+    expect((await suite.admin.get('one')).holders).toMatchObject([{ key: 'fifo', runId: b.runId }]);
+    expect((await suite.admin.get('one')).waiting.map((w) => w.runId)).toEqual([c.runId, d.runId]);
+    expect(await suite.limits.waitsOf(c.runId)).toMatchObject([{ limit: 'one', key: 'fifo' }]);
   });
 
   it('should keep every 1 s window at 3 grants and tell a refused caller when a window has room', async () => {
@@ -190,7 +114,7 @@ describe('limit store (e2e, PostgreSQL)', () => {
     await Promise.all(
       callers.map(async (h) => {
         for (;;) {
-          const got = await limits.acquire(req(h, 'api', 'stripe'));
+          const got = await suite.limits.acquire(req(h, 'api', 'stripe'));
           if (got.kind === 'admitted') return;
           if (got.kind !== 'waiting' || !got.wakeAt) throw new Error(`unexpected ${got.kind}`);
           await new Promise((r) => setTimeout(r, Math.max(0, got.wakeAt!.getTime() - Date.now())));
@@ -214,7 +138,7 @@ describe('limit store (e2e, PostgreSQL)', () => {
   it('should enforce every window of a multi-window rate limit', async () => {
     const callers = await Promise.all(Array.from({ length: 6 }, () => lockedRun()));
     const results = [];
-    for (const h of callers) results.push(await limits.acquire(req(h, 'multi')));
+    for (const h of callers) results.push(await suite.limits.acquire(req(h, 'multi')));
     expect(results.slice(0, 3).map((r) => r.kind)).toEqual(['admitted', 'admitted', 'admitted']);
     // A rate grant must be used within the window's guard (5 % of 1 s) of its request.
     const first = results[0];
@@ -227,7 +151,7 @@ describe('limit store (e2e, PostgreSQL)', () => {
     expect(wait).toBeLessThanOrEqual(1_050); // the window plus its 5 % guard
     for (const h of callers.slice(3, 5)) {
       for (;;) {
-        const got = await limits.acquire(req(h, 'multi'));
+        const got = await suite.limits.acquire(req(h, 'multi'));
         if (got.kind === 'admitted') break;
         const at = got.kind === 'waiting' ? got.wakeAt : null;
         expect(at).not.toBeNull();
@@ -235,7 +159,7 @@ describe('limit store (e2e, PostgreSQL)', () => {
       }
     }
     // 5 grants in 10 s: the 6th waits for the first to leave the 10 s window.
-    const sixth = await limits.acquire(req(callers[5], 'multi'));
+    const sixth = await suite.limits.acquire(req(callers[5], 'multi'));
     expect(sixth).toMatchObject({ kind: 'waiting', limit: 'multi' });
     const wait6 =
       sixth.kind === 'waiting' && sixth.wakeAt ? sixth.wakeAt.getTime() - Date.now() : -1;
@@ -245,55 +169,67 @@ describe('limit store (e2e, PostgreSQL)', () => {
 
   it('should free the slot of a dead worker at the next sweep and wake the waiter', async () => {
     const dead = await lockedRun('w-dead');
-    expect((await limits.acquire(req(dead, 'one', 'reap'))).kind).toBe('admitted');
+    expect((await suite.limits.acquire(req(dead, 'one', 'reap'))).kind).toBe('admitted');
     await sql(
       `UPDATE "${schema}".chrono_forge_workers SET heartbeat_at = now() - interval '1 hour' WHERE id = 'w-dead'`,
     );
     await sql(`UPDATE ${wf} SET locked_at = now() - interval '1 hour' WHERE id = $1`, [dead.runId]);
     const waiter = await lockedRun();
-    expect(await limits.acquire(req(waiter, 'one', 'reap'))).toMatchObject({ kind: 'waiting' });
+    expect(await suite.limits.acquire(req(waiter, 'one', 'reap'))).toMatchObject({
+      kind: 'waiting',
+    });
     await park(waiter.runId);
     woken.length = 0;
-    const swept = await limits.sweep();
+    const swept = await suite.limits.sweep();
     expect(swept.reaped).toBeGreaterThanOrEqual(1);
     await eventually(async () => woken.includes(waiter.runId), 5_000, 'the waiter woken');
     const again = { runId: waiter.runId, owner: await resume(waiter.runId) };
-    expect((await limits.acquire(req(again, 'one', 'reap'))).kind).toBe('admitted');
+    expect((await suite.limits.acquire(req(again, 'one', 'reap'))).kind).toBe('admitted');
   });
 
   it('should apply a runtime change at once, wake the waiters it admits, and reset to the declared one', async () => {
     const [a, b, c] = await Promise.all([lockedRun(), lockedRun(), lockedRun()]);
-    expect((await limits.acquire(req(a, 'one', 'live'))).kind).toBe('admitted');
+    expect((await suite.limits.acquire(req(a, 'one', 'live'))).kind).toBe('admitted');
     for (const r of [b, c]) {
-      expect((await limits.acquire(req(r, 'one', 'live'))).kind).toBe('waiting');
+      expect((await suite.limits.acquire(req(r, 'one', 'live'))).kind).toBe('waiting');
       await park(r.runId);
     }
     woken.length = 0;
-    await admin.set('one', { concurrency: 3 });
+    await suite.admin.set('one', { concurrency: 3 });
     await eventually(
       async () => woken.includes(b.runId) && woken.includes(c.runId),
       5_000,
       'wakes',
     );
-    expect((await admin.get('one')).effective).toEqual({ concurrency: 3 });
-    await admin.reset('one');
-    expect(await admin.get('one')).toMatchObject({ effective: { concurrency: 1 }, override: null });
+    expect((await suite.admin.get('one')).effective).toEqual({ concurrency: 3 });
+    await suite.admin.reset('one');
+    expect(await suite.admin.get('one')).toMatchObject({
+      effective: { concurrency: 1 },
+      override: null,
+    });
     expect(
-      (await limits.acquire(req({ runId: b.runId, owner: await resume(b.runId) }, 'one', 'live')))
-        .kind,
+      (
+        await suite.limits.acquire(
+          req({ runId: b.runId, owner: await resume(b.runId) }, 'one', 'live'),
+        )
+      ).kind,
     ).toBe('waiting');
   });
 
   it('should refuse unknown limits, bad definitions and a pass that lost its run', async () => {
     const r = await lockedRun();
-    await expect(limits.acquire(req(r, 'nope'))).rejects.toBeInstanceOf(UnknownLimitError);
-    await expect(admin.get('nope')).rejects.toBeInstanceOf(UnknownLimitError);
-    await expect(admin.set('x', { concurrency: 0 })).rejects.toBeInstanceOf(InvalidOptionsError);
-    await expect(admin.set('x', {})).rejects.toThrow(/needs concurrency, rate, or both/);
-    await expect(admin.set('x', { rate: { limit: 3, per: 'soon' as '1s' } })).rejects.toThrow(
+    await expect(suite.limits.acquire(req(r, 'nope'))).rejects.toBeInstanceOf(UnknownLimitError);
+    await expect(suite.admin.get('nope')).rejects.toBeInstanceOf(UnknownLimitError);
+    await expect(suite.admin.set('x', { concurrency: 0 })).rejects.toBeInstanceOf(
+      InvalidOptionsError,
+    );
+    await expect(suite.admin.set('x', {})).rejects.toThrow(/needs concurrency, rate, or both/);
+    await expect(suite.admin.set('x', { rate: { limit: 3, per: 'soon' as '1s' } })).rejects.toThrow(
       /per/,
     );
-    expect(await limits.acquire({ ...req(r, 'one', 'lost'), owner: 'w1/another-pass' })).toEqual({
+    expect(
+      await suite.limits.acquire({ ...req(r, 'one', 'lost'), owner: 'w1/another-pass' }),
+    ).toEqual({
       kind: 'lost',
     });
   });

@@ -1,44 +1,12 @@
-import type { INestApplicationContext } from '@nestjs/common';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
-import { toStoredLimits } from '../../lib/options/limit-options.js';
-import { LimitStore } from '../../lib/limits/limit.store.js';
+import { describe, expect, it } from 'vitest';
 import { SWEEP_BATCH } from '../../lib/limits/limit.sql.js';
-import { bootApp } from '../support/app.js';
-import { cleanup, DATABASE_URL, eventually, sql, uniqueName } from '../support/env.js';
+import { limitStoreSuite } from '../support/limit-store-suite.js';
+import { eventually, sql } from '../support/env.js';
 
 /** The limits' recovery sweep visits every key over successive sweeps, SWEEP_BATCH at a time. */
 describe('limit sweep in batches (e2e, PostgreSQL)', () => {
-  const schema = uniqueName('cf_limsweep');
-  const queueName = uniqueName('q_limsweep');
-  const wf = `"${schema}".chrono_forge_workflows`;
-  let app: INestApplicationContext;
-  let limits: LimitStore;
-  let listener: pg.Client;
-  const woken: string[] = [];
-
-  beforeAll(async () => {
-    app = await bootApp({
-      schema,
-      queueName,
-      options: { worker: false, database: { url: DATABASE_URL, schema, poolSize: 4 } },
-    });
-    limits = new LimitStore(app.get(WorkflowStore));
-    await limits.declare(toStoredLimits({ one: { concurrency: 1 } }));
-    listener = new pg.Client({ connectionString: DATABASE_URL });
-    await listener.connect();
-    listener.on('notification', (m) => {
-      if (m.payload?.startsWith(`${schema}:`)) woken.push(m.payload.slice(schema.length + 1));
-    });
-    await listener.query('LISTEN chronoforge_wake');
-  });
-
-  afterAll(async () => {
-    await listener?.end();
-    await app?.close();
-    await cleanup(schema, queueName);
-  });
+  const suite = limitStoreSuite('limsweep', { one: { concurrency: 1 } });
+  const { schema, wf, woken } = suite;
 
   async function run(key: string, owner: string | null, dead = false): Promise<string> {
     const at = dead ? `now() - interval '1 hour'` : 'now()';
@@ -79,9 +47,9 @@ describe('limit sweep in batches (e2e, PostgreSQL)', () => {
       [dead, waiter],
     );
     woken.length = 0;
-    const first = await limits.sweep();
+    const first = await suite.limits.sweep();
     expect(first.reaped).toBe(0); // the first batch holds only busy keys
-    const second = await limits.sweep();
+    const second = await suite.limits.sweep();
     expect(second.reaped).toBe(1);
     await eventually(async () => woken.includes(waiter), 5_000, 'the waiter of the dead key woken');
     // The busy keys kept their holders and waiters.
