@@ -8,7 +8,6 @@ import {
   percentile,
   scaled,
   sleep,
-  uniqueName,
 } from './support.js';
 import { guard } from './summary.js';
 import { ThreeStepWorkflow, Work } from './throughput.bench.js';
@@ -48,11 +47,8 @@ async function lone(work: Work, startInPlace: boolean, n: number) {
 export async function startLatencyBench(): Promise<BenchResult> {
   const n = scaled(200, 20);
   const work = new Work();
-  const schema = uniqueName('bench_sl');
-  work.table = `"${schema}".work`;
   try {
-    await work.pool.query(`CREATE SCHEMA "${schema}"`);
-    await work.pool.query(`CREATE TABLE ${work.table} (key text NOT NULL, step text NOT NULL)`);
+    await work.create('bench_sl');
     const queued: number[] = [];
     const inPlace: number[] = [];
     let statements = { queued: 0, inPlace: 0 };
@@ -87,7 +83,6 @@ export async function startLatencyBench(): Promise<BenchResult> {
       ],
     };
   } finally {
-    await work.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await work.pool.end();
+    await work.drop();
   }
 }

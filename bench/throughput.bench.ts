@@ -25,7 +25,22 @@ const TIMEOUT_MS = 120_000;
 /** The application's own work: one INSERT per step, on its own pool (like a real service). */
 export class Work {
   table = '';
+  private schema = '';
   readonly pool = new pg.Pool({ connectionString: DATABASE_URL, max: POOL });
+
+  /** Creates the work table in a fresh schema named after `prefix`. */
+  async create(prefix: string): Promise<void> {
+    this.schema = uniqueName(prefix);
+    this.table = `"${this.schema}".work`;
+    await this.pool.query(`CREATE SCHEMA "${this.schema}"`);
+    await this.pool.query(`CREATE TABLE ${this.table} (key text NOT NULL, step text NOT NULL)`);
+  }
+
+  /** Drops the schema and closes the pool. */
+  async drop(): Promise<void> {
+    if (this.schema) await this.pool.query(`DROP SCHEMA IF EXISTS "${this.schema}" CASCADE`);
+    await this.pool.end();
+  }
 
   async insert(key: string, step: string): Promise<void> {
     await this.pool.query(`INSERT INTO ${this.table} (key, step) VALUES ($1, $2)`, [key, step]);
@@ -141,11 +156,8 @@ export async function throughputBench(): Promise<BenchResult> {
   const rows: BenchRow[] = [];
   const notes: string[] = [];
   const work = new Work();
-  const schema = uniqueName('bench_work');
-  work.table = `"${schema}".work`;
   try {
-    await work.pool.query(`CREATE SCHEMA "${schema}"`);
-    await work.pool.query(`CREATE TABLE ${work.table} (key text NOT NULL, step text NOT NULL)`);
+    await work.create('bench_work');
     let redis16 = 0;
     const levels = [
       [1, false],
@@ -209,7 +221,6 @@ export async function throughputBench(): Promise<BenchResult> {
     );
     return { rows, notes };
   } finally {
-    await work.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await work.pool.end();
+    await work.drop();
   }
 }
