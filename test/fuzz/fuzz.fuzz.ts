@@ -17,12 +17,16 @@ import {
 /**
  * The generative suite (`npm run test:fuzz`): model-based testing of the engine's core guarantees.
  *
- * Random workflow PROGRAMS (program.ts: sequences of `@DurableStep`, `ctx.step` and transactional
+ * Random workflow PROGRAMS (program.ts; shapes in generators.ts and shapes.ts: sequences of `@DurableStep`, `ctx.step` and transactional
  * steps, flaky and slow steps, loops of steps (optionally each iteration in a catch-all),
  * `Promise.all` of steps, typed and catch-all `try/catch` around durable calls, broken steps the
  * driver fixes and `client.retry`s, `ctx.sleep`, `waitForSignal` + `client.signal`, `@Repeat`, a
  * `@Branch` with spawn/spawnEach + `merge`, a step calling a step, `ctx.state` set/get, transient
- * errors in workflow code) are data, interpreted by ONE generic workflow (fuzz.fixture.ts). Each
+ * errors in workflow code, a sleep whose wake-up pass misses it once — put back after the acquire
+ * completed it; `fuzz.lease` programs whose passes outlive a 250 ms lease and are taken over
+ * while they run; burst programs and batches whose runs checkpoint, wake and complete at the same
+ * moments, so group commit writes several runs — and two passes of one run — in one statement)
+ * are data, interpreted by ONE generic workflow (fuzz.fixture.ts). Each
  * program gets a random FAULT schedule: a cancel, a spurious resume, signals at random times, one
  * failed SQL statement injected AT THE DATABASE by a trigger (db-faults.ts: the nth statement of a
  * kind — lock, unlock, run update, log insert/update, signal — touching that run raises), a delayed
@@ -38,7 +42,11 @@ import {
  * says (more only in a run a fault struck: a failed statement or a killed worker; no body twice
  * otherwise), transactional bodies exactly once; bodies run under their pass's lock (after a cancel
  * or a takeover at most the one racing body per pass, so never a loop of bodies after a cancel),
- * never after their own checkpoint, passes never overlap, and every completed step has its body.
+ * never after their own checkpoint, passes never overlap, and every completed step has its body;
+ * a transactional step's business row is committed iff its step log is completed (cancels,
+ * takeovers, faults at any statement, COMMIT included: commit-invariants.ts), and a completed run's
+ * sleeps are all completed. The group-commit statements, sleeps completed by acquires and put back
+ * are counted (group-stats.ts) and printed at the end.
  *
  * A failure prints the seed and path that replay it, the fault statistics, and each failing run
  * with the invariants it broke and its program as the TypeScript a user would write (shrunk by

@@ -33,6 +33,8 @@ export class FuzzLedger implements OnModuleDestroy {
       `CREATE TABLE IF NOT EXISTS ${s}.fuzz_attempts (root text, node text, n int NOT NULL,
          PRIMARY KEY (root, node))`,
       `CREATE TABLE IF NOT EXISTS ${s}.fuzz_fixed (root text PRIMARY KEY)`,
+      `CREATE TABLE IF NOT EXISTS ${s}.fuzz_starts (root text, node text, ms bigint NOT NULL,
+         PRIMARY KEY (root, node))`,
       `CREATE TABLE IF NOT EXISTS ${s}.fuzz_limit_bodies (id bigserial PRIMARY KEY, root text NOT NULL,
          node text NOT NULL, lim text NOT NULL, lkey text NOT NULL, ms int NOT NULL, pid int NOT NULL,
          started_ms bigint NOT NULL, ended_ms bigint)`,
@@ -100,6 +102,16 @@ export class FuzzLedger implements OnModuleDestroy {
       `UPDATE "${fuzzSchema()}".fuzz_limit_bodies SET ended_ms = $2 WHERE id = $1`,
       [id, Date.now()],
     );
+  }
+
+  /** When the first body of `node` started (`Date.now()` of that body; now for the first). */
+  async firstStart(root: string, node: string): Promise<number> {
+    const rows = await this.pool.query<{ ms: string }>(
+      `INSERT INTO "${fuzzSchema()}".fuzz_starts AS f (root, node, ms) VALUES ($1, $2, $3)
+       ON CONFLICT (root, node) DO UPDATE SET ms = f.ms RETURNING ms`,
+      [root, node, Date.now()],
+    );
+    return Number(rows.rows[0].ms);
   }
 
   /** Increments and returns the attempt counter of `node`. */
