@@ -19,7 +19,8 @@ type Query = <R extends object>(text: string, values?: unknown[]) => Promise<R[]
  *   COMMIT sent with it from running; a failed checkpoint or COMMIT must leave neither.
  * - a completed run's plain sleeps (`wait$z_<id>`) are all completed, and every sleep the model
  *   reaches has one: a sleep an acquire completed and the replay reached stays completed, and one
- *   it put back (a pass that did not reach it) is completed again by the pass that does.
+ *   it put back (a pass that did not reach it) is completed again by the pass that does: a
+ *   `wakeMiss` sleep is completed after the throw of the pass that missed it.
  */
 export async function checkCommits(
   q: Query,
@@ -50,9 +51,17 @@ export async function checkCommits(
           `${r.log_state ?? 'absent'} (must be ${want})`,
       );
   }
-  const sleeps = await q<{ key: string; step_name: string; state: string; result: unknown }>(
-    `SELECT w.key, e.step_name, e.state, e.result FROM ${s}.chrono_forge_execution_logs e
+  const sleeps = await q<{
+    key: string;
+    step_name: string;
+    state: string;
+    result: unknown;
+    early: boolean;
+  }>(
+    `SELECT w.key, e.step_name, e.state, e.result, e.completed_at < a.at2 AS early
+     FROM ${s}.chrono_forge_execution_logs e
      JOIN ${s}.chrono_forge_workflows w ON w.id = e.workflow_id
+     LEFT JOIN ${s}.fuzz_attempts a ON a.root = w.key AND 'wait$z_' || a.node = e.step_name
      WHERE starts_with(w.key, $1) AND w.state = 'completed' AND starts_with(e.step_name, 'wait$z_')`,
     [prefix],
   );
@@ -65,6 +74,12 @@ export async function checkCommits(
           c.key,
           `completed run, its sleep ${l.step_name} ${l.state} (${JSON.stringify(l.result)})`,
         );
+    // A wakeMiss sleep: the pass whose code threw before it (its 2nd reach) did not reach it, so
+    // a completion by that pass's acquire was put back: it was completed after that throw. (Not
+    // so in a lease program, whose successor pass may complete it while the stale pass throws.)
+    for (const l of mine)
+      if (l.early && !c.program.lease)
+        report(c.key, `sleep ${l.step_name} completed before the pass that missed it threw`);
     for (const node of c.model.sleeps)
       if (!mine.some((l) => l.step_name === `wait$z_${node}`))
         report(c.key, `completed run without a log of sleep z_${node}`);

@@ -54,11 +54,11 @@ export async function fuzz(
     );
   const replay = PATH !== undefined;
   const arb = fc.record({
-    // One batch in eight runs only burst programs (see burstProgramArb), so that many runs write at
+    // One batch in four runs only burst programs (see burstProgramArb), so that many runs write at
     // the same moments: their checkpoints, acquires and completions go in multi-row statements.
     programs: fc.oneof(
       {
-        weight: 7,
+        weight: 3,
         arbitrary: fc.array(programArb(shapeSwitches()), {
           minLength: 1,
           maxLength: batchSize,

@@ -26,7 +26,7 @@ export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
  * burst programs: quick steps that end on a 100 ms tick (first attempts checkpointed together),
  * maybe a signal all of them get 500 ms after the start, a last such step, and the run completes
  * (completions of runs with no parent, and acquires, group-committed together). One batch in
- * eight is made of them only (harness.ts).
+ * four is made of them only (harness.ts).
  */
 export function burstProgramArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
   const quick = fc.record({
