@@ -11,7 +11,7 @@ import { fuzzProviders } from './fuzz.fixture.js';
 import { countGroupCommits, groupStats } from './group-stats.js';
 import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
 import { FuzzLedger } from './ledger.js';
-import { burstProgramArb, programArb } from './shapes.js';
+import { batchArb } from './shapes.js';
 import { printProgram } from './print.js';
 import { FUZZ_LIMITS, type Program } from './program.js';
 import { shapeSwitches } from './workers.js';
@@ -54,26 +54,7 @@ export async function fuzz(
     );
   const replay = PATH !== undefined;
   const arb = fc.record({
-    // One batch in four runs only burst programs (see burstProgramArb), so that many runs write at
-    // the same moments: their checkpoints, acquires and completions go in multi-row statements.
-    programs: fc.oneof(
-      {
-        weight: 3,
-        arbitrary: fc.array(programArb(shapeSwitches()), {
-          minLength: 1,
-          maxLength: batchSize,
-          size: 'max',
-        }),
-      },
-      {
-        weight: 1,
-        arbitrary: fc.array(burstProgramArb(shapeSwitches()), {
-          minLength: 1,
-          maxLength: Math.min(batchSize, 40),
-          size: 'max',
-        }),
-      },
-    ),
+    programs: batchArb(shapeSwitches(), batchSize),
     skewMs: fc.integer({ min: -SKEW_MS, max: SKEW_MS }),
   });
   let ran = 0;

@@ -22,13 +22,28 @@ export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
 }
 
 /**
+ * The programs of one batch: mixed (6 in 9); only burst programs (2 in 9), or only lease programs
+ * (1 in 9), so that many runs write at the same moments: their checkpoints, acquires and
+ * completions — and a taken-over pass's beside its successor's — go in multi-row statements.
+ */
+export function batchArb(sw: ShapeSwitches, batchSize: number): fc.Arbitrary<Program[]> {
+  const batch = (arb: fc.Arbitrary<Program>, most: number) =>
+    fc.array(arb, { minLength: 1, maxLength: Math.min(batchSize, most), size: 'max' });
+  return fc.oneof(
+    { weight: 6, arbitrary: batch(programArb(sw), batchSize) },
+    { weight: 2, arbitrary: batch(burstProgramArb(sw), 40) },
+    ...(sw.lease ? [{ weight: 1, arbitrary: batch(leaseProgramArb(sw), 25) }] : []),
+  );
+}
+
+/**
  * Short programs that start, and later wake and end, at the same moments as the batch's other
  * burst programs: quick steps that end on a 100 ms tick (first attempts checkpointed together),
  * maybe a signal all of them get 500 ms after the start, a last such step, and the run completes
- * (completions of runs with no parent, and acquires, group-committed together). One batch in
- * four is made of them only (harness.ts).
+ * (completions of runs with no parent, and acquires, group-committed together). Some batches
+ * are made of them only (see batchArb).
  */
-export function burstProgramArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
+function burstProgramArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
   const quick = fc.record({
     k: fc.constant('step' as const),
     id: fc.constant(''),
