@@ -37,6 +37,10 @@ export const groupStats = {
   starts: kind(),
   wokenAtAcquire: 0,
   putBack: 0,
+  /** Acquires that failed (an injected fault on the lock or a sleep it completes), put-backs too. */
+  acquireFailed: 0,
+  putBackFailed: 0,
+  /** Completions of runs with no parent (the group-committed kind), alone or not. */
   parentless: 0,
 };
 
@@ -83,13 +87,19 @@ export function countGroupCommits(store: WorkflowStore): void {
   };
   const acquire = store.acquire.bind(store);
   store.acquire = async (...args: Parameters<WorkflowStore['acquire']>) => {
-    const got = await acquire(...args);
+    const got = await acquire(...args).catch((err: unknown) => {
+      groupStats.acquireFailed++;
+      throw err;
+    });
     if (got.kind === 'acquired') groupStats.wokenAtAcquire += got.woken.length;
     return got;
   };
   const unwake = store.unwake.bind(store);
   store.unwake = async (...args: Parameters<WorkflowStore['unwake']>) => {
-    const done = await unwake(...args);
+    const done = await unwake(...args).catch((err: unknown) => {
+      groupStats.putBackFailed++;
+      throw err;
+    });
     groupStats.putBack += args[2].length;
     return done;
   };
