@@ -64,6 +64,8 @@ export const fuzzStats = {
   leases: 0,
   /** Bodies of lease programs run again by another pass (a takeover while the stale one ran). */
   leaseRerun: 0,
+  /** Passes ended by an injected COMMIT-time fault (db-faults.ts `commit`), as the engine logged. */
+  commitFaults: 0,
 };
 
 /** Retries a driver action while it fails on an injected fault (a user would retry too). */

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClock } from '../../lib/index.js';
 import { QUEUE_BACKEND, uniqueName } from '../support/env.js';
 import { runBatch } from './batch.js';
+import { groupStats } from './group-stats.js';
 import {
   BATCH,
   bootFuzzApp,
@@ -97,5 +98,12 @@ describe.skipIf(MODE === 'kill')(`fuzz, in-process worker (${QUEUE_BACKEND} queu
       `FUZZ inproc: ${ran} programs passed (${fuzzApp!.log.logged} engine warnings/errors)`,
     );
     expect(ran).toBeGreaterThanOrEqual(PATH || SEED !== undefined ? 1 : total);
+    // The shapes that exist to make the engine batch (shapes.ts) do: a few hundred programs give
+    // dozens of multi-row checkpoints and acquires, and sleeps completed by acquires.
+    if (!PATH && SEED === undefined && ran >= 300) {
+      expect(groupStats.checkpoints.statements, 'multi-row checkpoints').toBeGreaterThan(0);
+      expect(groupStats.acquires.statements, 'multi-row acquires').toBeGreaterThan(0);
+      expect(groupStats.wokenAtAcquire, 'sleeps completed by an acquire').toBeGreaterThan(0);
+    }
   });
 });

@@ -89,7 +89,9 @@ export async function checkBatch(
   // Faults nobody injected (a busy shared server refusing connections) explain a body run again
   // too, like an injected one; a fault whose cause is neither is a defect. Children's faults count
   // for their root, whose ledger holds their bodies.
-  const logged = (env.engineFaults?.() ?? []).filter((f) => f.kind !== 'injected');
+  const allFaults = env.engineFaults?.() ?? [];
+  fuzzStats.commitFaults = allFaults.filter((f) => /fuzz fault: commit/.test(f.cause)).length;
+  const logged = allFaults.filter((f) => f.kind !== 'injected');
   const faultRoots = new Map<string, LoggedFault[]>();
   if (logged.length > 0) {
     const keys = await q<{ id: string; key: string }>(
