@@ -60,6 +60,12 @@ export const fuzzStats = {
   /** Limited step bodies (fuzz.conc, fuzz.rate) and once bodies the ledger measured. */
   limitBodies: 0,
   onceBodies: 0,
+  /** `fuzz.lease` programs (passes taken over while running). */
+  leases: 0,
+  /** Bodies of lease programs run again by another pass (a takeover while the stale one ran). */
+  leaseRerun: 0,
+  /** Passes ended by an injected COMMIT-time fault (db-faults.ts `commit`), as the engine logged. */
+  commitFaults: 0,
 };
 
 /** Retries a driver action while it fails on an injected fault (a user would retry too). */
@@ -91,7 +97,7 @@ export async function runBatch(env: BatchEnv, programs: Program[]): Promise<stri
         saga: program.saga,
         scope: prefix,
       };
-      const workflow = program.saga ? 'fuzz.saga' : 'fuzz.program';
+      const workflow = program.saga ? 'fuzz.saga' : program.lease ? 'fuzz.lease' : 'fuzz.program';
       const handle = await env.client.start(workflow, { key, input });
       const c: Case = {
         key,
@@ -105,6 +111,7 @@ export async function runBatch(env: BatchEnv, programs: Program[]): Promise<stri
       const sql = program.faults.sql;
       fuzzStats.programs++;
       if (program.saga) fuzzStats.sagas++;
+      if (program.lease) fuzzStats.leases++;
       if (sql) fuzzStats.sqlArmed++;
       if (sql)
         for (const q of armFaultSql(env.schema, handle.id, sql.kind, sql.nth))

@@ -9,7 +9,9 @@ import type { SqlFaultKind } from './program.js';
  * Kinds: `lock` (a pass takes the lock), `unlock` (a pass or an operator releases it: release,
  * complete, fail, cancel, retry; also the completion / failure log those statements insert), `wf` (any other update of the run row), `log.insert` /
  * `log.update` (execution logs: checkpoints, failed attempts, timers, repeats, branches),
- * `signal` (consuming or storing a signal).
+ * `signal` (consuming or storing a signal); `commit`: a deferred trigger counts the completed step
+ * logs of the run written and raises when the nth one's transaction COMMITs (a transactional step's
+ * checkpoint-and-COMMIT, or the end of a single or multi-row checkpoint statement).
  */
 export function faultDdl(schema: string): string[] {
   const s = `"${schema}"`;
@@ -45,6 +47,20 @@ export function faultDdl(schema: string): string[] {
        FOR EACH ROW EXECUTE FUNCTION ${s}.fuzz_fault()`,
     `CREATE TRIGGER fuzz_fault_logs BEFORE INSERT OR UPDATE ON ${s}.chrono_forge_execution_logs
        FOR EACH ROW EXECUTE FUNCTION ${s}.fuzz_fault()`,
+    `CREATE OR REPLACE FUNCTION ${s}.fuzz_commit_fault() RETURNS trigger LANGUAGE plpgsql AS $f$
+     DECLARE f record;
+     BEGIN
+       IF NEW.state <> 'completed' OR NOT starts_with(NEW.step_name, 'step$') THEN RETURN NULL; END IF;
+       SELECT * INTO f FROM ${s}.fuzz_faults WHERE workflow_id = NEW.workflow_id AND kind = 'commit';
+       IF FOUND THEN
+         IF nextval(f.seq) = f.nth THEN
+           RAISE EXCEPTION 'fuzz fault: commit #% on run %', f.nth, NEW.workflow_id USING ERRCODE = '57014';
+         END IF;
+       END IF;
+       RETURN NULL;
+     END $f$`,
+    `CREATE CONSTRAINT TRIGGER fuzz_fault_commit AFTER INSERT OR UPDATE ON ${s}.chrono_forge_execution_logs
+       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ${s}.fuzz_commit_fault()`,
     `CREATE TRIGGER fuzz_fault_signals BEFORE INSERT OR UPDATE ON ${s}.chrono_forge_signals
        FOR EACH ROW EXECUTE FUNCTION ${s}.fuzz_fault()`,
   ];

@@ -4,27 +4,16 @@ import {
   DurableStep,
   ExecutionFailedError,
   OnCancel,
-  Repeat,
-  RetryPolicy,
   Workflow,
   WorkflowContext,
 } from '../../lib/index.js';
 import { FuzzLedger } from './ledger.js';
+import { FuzzTicker, LEASE, stepRetry, workflowRetry } from './ticker.fixture.js';
 import { writeNode } from './write-nodes.js';
-import { type LimitedNode, STEP_ATTEMPTS, stateKey, type StepNode, type Stmt } from './program.js';
+import { type LimitedNode, stateKey, type StepNode, type Stmt } from './program.js';
 
 /** Ledger node of the `@OnCancel()` cleanup of `fuzz.saga` (it runs in the rollback, as undos do). */
 export const ON_CANCEL_NODE = 'oncancel.undo';
-
-/** Budget of every step, tick and `ctx.step` of the fuzz workflows: short backoffs, no jitter. */
-export const stepRetry = new RetryPolicy({
-  maxAttempts: STEP_ATTEMPTS,
-  base: '10ms',
-  cap: '40ms',
-  jitter: false,
-});
-/** Workflow-level budget (uncaught errors: `throwOnce` nodes and failed engine statements). */
-const workflowRetry = new RetryPolicy({ maxAttempts: 12, base: '20ms', cap: '200ms' });
 
 /** Input of `fuzz.program`: the program body and the run key of the root (for the ledger). */
 export interface ProgramInput {
@@ -47,40 +36,55 @@ export class FuzzSteps {
     private readonly ctx: WorkflowContext,
   ) {}
 
+  /**
+   * A body's work: `ms` milliseconds. With a `tick` (an `align`ed step) it ends `ms` after the
+   * FIRST start of the node's body (by any pass: a taken-over pass's body and its successor's end
+   * together), rounded up to a multiple of `tick` ms of the clock (so concurrent bodies of other
+   * runs end then too): their checkpoints are in flight at once, and group-committed together.
+   */
+  private async pause(root: string, node: string, ms: number, tick: number): Promise<void> {
+    if (ms === 0) return;
+    const end =
+      tick === 0
+        ? Date.now() + ms
+        : Math.ceil(((await this.ledger.firstStart(root, node)) + ms) / tick) * tick;
+    await new Promise((r) => setTimeout(r, Math.max(0, end - Date.now())));
+  }
+
   /** Works `ms`, then throws while the node's attempt counter is at most `flaky`. */
-  async body(root: string, node: string, flaky: number, ms = 0): Promise<string> {
+  async body(root: string, node: string, flaky: number, ms = 0, tick = 0): Promise<string> {
     await this.ledger.record(root, node);
-    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+    await this.pause(root, node, ms, tick);
     if (flaky > 0 && (await this.ledger.attempt(root, node)) <= flaky)
       throw new Error(`flaky ${node}`);
     return `v_${node}`;
   }
 
   @DurableStep({ retry: stepRetry })
-  async work(root: string, node: string, flaky = 0, ms = 0): Promise<string> {
-    return this.body(root, node, flaky, ms);
+  async work(root: string, node: string, flaky = 0, ms = 0, tick = 0): Promise<string> {
+    return this.body(root, node, flaky, ms, tick);
   }
 
   /** Exactly once: the ledger row commits with the checkpoint (a failed attempt rolls it back). */
   @DurableStep({ transactional: true, retry: stepRetry })
-  async txWork(root: string, node: string, flaky = 0, ms = 0): Promise<string> {
+  async txWork(root: string, node: string, flaky = 0, ms = 0, tick = 0): Promise<string> {
     if (flaky > 0 && (await this.ledger.attempt(root, node)) <= flaky)
       throw new Error(`flaky ${node}`);
     await this.ledger.record(root, node, this.ctx.manager);
-    if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+    await this.pause(root, node, ms, tick);
     return `v_${node}`;
   }
 
   /** `work` with a compensation: `undo` writes ledger node `<node>.undo`. */
   @DurableStep({ retry: stepRetry, compensate: 'undo' })
-  async sagaWork(root: string, node: string, flaky = 0, ms = 0): Promise<string> {
-    return this.body(root, node, flaky, ms);
+  async sagaWork(root: string, node: string, flaky = 0, ms = 0, tick = 0): Promise<string> {
+    return this.body(root, node, flaky, ms, tick);
   }
 
   /** `txWork` with a transactional compensation: both ledger rows are exactly once. */
   @DurableStep({ transactional: true, retry: stepRetry, compensate: 'txUndo' })
-  async sagaTxWork(root: string, node: string, flaky = 0, ms = 0): Promise<string> {
-    return this.txWork(root, node, flaky, ms);
+  async sagaTxWork(root: string, node: string, flaky = 0, ms = 0, tick = 0): Promise<string> {
+    return this.txWork(root, node, flaky, ms, tick);
   }
 
   /** A compensation body (it receives the step's arguments, then its result: unused here). */
@@ -112,26 +116,6 @@ export class FuzzSteps {
   async outer(root: string, node: string, inner: string): Promise<string[]> {
     await this.ledger.record(root, node);
     return [`v_${node}`, await this.work(root, inner)];
-  }
-}
-
-interface TickArgs {
-  root: string;
-  node: string;
-  ticks: number;
-}
-
-@Injectable()
-export class FuzzTicker {
-  constructor(private readonly ledger: FuzzLedger) {}
-
-  async done(args: TickArgs): Promise<boolean> {
-    return (await this.ledger.completedTicks()) >= args.ticks;
-  }
-
-  @Repeat('100ms', { name: 'tick', till: 'done', retry: stepRetry })
-  async tick(args: TickArgs, _scheduledAt = new Date()): Promise<void> {
-    await this.ledger.record(args.root, args.node);
   }
 }
 
@@ -168,6 +152,12 @@ export class FuzzWorkflows {
     return this.program({ ...input, saga: true });
   }
 
+  /** The same programs with a short lock lifetime (see `Program.lease`). */
+  @Workflow('fuzz.lease', { retry: workflowRetry, maxDuration: LEASE })
+  async lease(input: ProgramInput): Promise<Record<string, Value>> {
+    return this.program(input);
+  }
+
   /** The `@OnCancel()` cleanup of a cancelled saga: ledger node `oncancel.undo`, after its rollback. */
   @OnCancel({ workflow: 'fuzz.saga', retry: stepRetry })
   async sagaCancelled(input: ProgramInput): Promise<void> {
@@ -175,18 +165,19 @@ export class FuzzWorkflows {
   }
 
   private step(root: string, s: StepNode, saga: boolean): Promise<string> {
+    const [ms, tick] = [s.ms, s.align ?? 0];
     if (s.via === 'inline')
-      return this.ctx.step(`s_${s.id}`, () => this.steps.body(root, s.id, s.flaky, s.ms), {
+      return this.ctx.step(`s_${s.id}`, () => this.steps.body(root, s.id, s.flaky, ms, tick), {
         retry: stepRetry,
         ...(saga ? { compensate: () => this.steps.undo(root, s.id) } : {}),
       });
     if (s.via === 'tx')
       return saga
-        ? this.steps.sagaTxWork(root, s.id, s.flaky, s.ms)
-        : this.steps.txWork(root, s.id, s.flaky, s.ms);
+        ? this.steps.sagaTxWork(root, s.id, s.flaky, ms, tick)
+        : this.steps.txWork(root, s.id, s.flaky, ms, tick);
     return saga
-      ? this.steps.sagaWork(root, s.id, s.flaky, s.ms)
-      : this.steps.work(root, s.id, s.flaky, s.ms);
+      ? this.steps.sagaWork(root, s.id, s.flaky, ms, tick)
+      : this.steps.work(root, s.id, s.flaky, ms, tick);
   }
 
   private async exec(
@@ -227,6 +218,10 @@ export class FuzzWorkflows {
           }
           break;
         case 'sleep':
+          await this.ctx.sleep(s.ms, `z_${s.id}`);
+          break;
+        case 'wakeMiss':
+          if ((await this.ledger.attempt(root, s.id)) === 2) throw new Error(`transient ${s.id}`);
           await this.ctx.sleep(s.ms, `z_${s.id}`);
           break;
         case 'signal':

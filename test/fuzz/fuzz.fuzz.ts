@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClock } from '../../lib/index.js';
 import { QUEUE_BACKEND, uniqueName } from '../support/env.js';
 import { runBatch } from './batch.js';
+import { groupStats } from './group-stats.js';
 import {
   BATCH,
   bootFuzzApp,
@@ -17,12 +18,16 @@ import {
 /**
  * The generative suite (`npm run test:fuzz`): model-based testing of the engine's core guarantees.
  *
- * Random workflow PROGRAMS (program.ts: sequences of `@DurableStep`, `ctx.step` and transactional
+ * Random workflow PROGRAMS (program.ts; shapes in generators.ts and shapes.ts: sequences of `@DurableStep`, `ctx.step` and transactional
  * steps, flaky and slow steps, loops of steps (optionally each iteration in a catch-all),
  * `Promise.all` of steps, typed and catch-all `try/catch` around durable calls, broken steps the
  * driver fixes and `client.retry`s, `ctx.sleep`, `waitForSignal` + `client.signal`, `@Repeat`, a
  * `@Branch` with spawn/spawnEach + `merge`, a step calling a step, `ctx.state` set/get, transient
- * errors in workflow code) are data, interpreted by ONE generic workflow (fuzz.fixture.ts). Each
+ * errors in workflow code, a sleep whose wake-up pass misses it once — put back after the acquire
+ * completed it; `fuzz.lease` programs whose passes outlive a 250 ms lease and are taken over
+ * while they run; burst programs and batches whose runs checkpoint, wake and complete at the same
+ * moments, so group commit writes several runs — and two passes of one run — in one statement)
+ * are data, interpreted by ONE generic workflow (fuzz.fixture.ts). Each
  * program gets a random FAULT schedule: a cancel, a spurious resume, signals at random times, one
  * failed SQL statement injected AT THE DATABASE by a trigger (db-faults.ts: the nth statement of a
  * kind — lock, unlock, run update, log insert/update, signal — touching that run raises), a delayed
@@ -38,7 +43,11 @@ import {
  * says (more only in a run a fault struck: a failed statement or a killed worker; no body twice
  * otherwise), transactional bodies exactly once; bodies run under their pass's lock (after a cancel
  * or a takeover at most the one racing body per pass, so never a loop of bodies after a cancel),
- * never after their own checkpoint, passes never overlap, and every completed step has its body.
+ * never after their own checkpoint, passes never overlap, and every completed step has its body;
+ * a transactional step's business row is committed iff its step log is completed (cancels,
+ * takeovers, faults at any statement, COMMIT included: commit-invariants.ts), and a completed run's
+ * sleeps are all completed. The group-commit statements, sleeps completed by acquires and put back
+ * are counted (group-stats.ts) and printed at the end.
  *
  * A failure prints the seed and path that replay it, the fault statistics, and each failing run
  * with the invariants it broke and its program as the TypeScript a user would write (shrunk by
@@ -59,6 +68,7 @@ import {
  *   checked from the bodies' start/end rows by limit-invariants.ts), `sql`, `catchAll`, `parallelFlaky` (item 1), `cancel` (item 2), `sqlUnlock` (item
  *   5), `stateInStep` (item 18), `protoKeys` (item 20), `saga` (issue 18: half the programs run as
  *   `fuzz.saga`, compensated steps rolled back on a stall or a cancel; see saga-invariants.ts),
+ *   `lease` (`fuzz.lease` programs and batches: passes taken over while they run),
  *   `sqlInCatchAll` (a failed engine statement
  *   must not reach user code), `retryShift` (broken steps the workflow catches, then a retry: the
  *   caught failure stays history — `client.retry` re-runs only the step that stalled the run).
@@ -88,5 +98,12 @@ describe.skipIf(MODE === 'kill')(`fuzz, in-process worker (${QUEUE_BACKEND} queu
       `FUZZ inproc: ${ran} programs passed (${fuzzApp!.log.logged} engine warnings/errors)`,
     );
     expect(ran).toBeGreaterThanOrEqual(PATH || SEED !== undefined ? 1 : total);
+    // The shapes that exist to make the engine batch (shapes.ts) do: a few hundred programs give
+    // dozens of multi-row checkpoints and acquires, and sleeps completed by acquires.
+    if (!PATH && SEED === undefined && ran >= 300) {
+      expect(groupStats.checkpoints.statements, 'multi-row checkpoints').toBeGreaterThan(0);
+      expect(groupStats.acquires.statements, 'multi-row acquires').toBeGreaterThan(0);
+      expect(groupStats.wokenAtAcquire, 'sleeps completed by an acquire').toBeGreaterThan(0);
+    }
   });
 });

@@ -35,10 +35,11 @@ const stepArb = (sw: ShapeSwitches, inParallel: boolean): fc.Arbitrary<StepNode>
       { weight: 3, arbitrary: fc.constant(0) },
       { weight: 1, arbitrary: fc.integer({ min: 10, max: 150 }) },
     ),
+    align: fc.constantFrom(0, 100),
   });
 
 /** `arb` in about `pct` % of the draws, else null. */
-const sometimes = <T>(arb: fc.Arbitrary<T>, pct: number): fc.Arbitrary<T | null> =>
+export const sometimes = <T>(arb: fc.Arbitrary<T>, pct: number): fc.Arbitrary<T | null> =>
   fc.oneof({ weight: 100 - pct, arbitrary: fc.constant(null) }, { weight: pct, arbitrary: arb });
 
 /** Flow-control nodes: a step under a per-key concurrency or rate limit, and `ctx.once`. */
@@ -58,8 +59,8 @@ function flowControlArbs(): fc.Arbitrary<Stmt>[] {
   return [limited, limited, once];
 }
 
-/** Arbitrary programs under the given switches (ids are assigned later by `numberProgram`). */
-export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
+/** Arbitrary programs of the general shape (see shapes.ts for the others). */
+export function plainProgramArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
   const loop = fc.record({
     k: fc.constant('loop' as const),
     id: fc.constant(''),
@@ -79,6 +80,11 @@ export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
     }),
     fc.record({
       k: fc.constant('sleep' as const),
+      id: fc.constant(''),
+      ms: fc.integer({ min: 20, max: 250 }),
+    }),
+    fc.record({
+      k: fc.constant('wakeMiss' as const),
       id: fc.constant(''),
       ms: fc.integer({ min: 20, max: 250 }),
     }),
@@ -189,11 +195,12 @@ function uncaughtOnly(t: TryNode): TryNode {
 
 /**
  * A catch-all that swallows a transient workflow-code error skips the rest of its body in that pass
- * only, so what runs would depend on pass boundaries: no `throwOnce` inside one (a 20 ms sleep).
+ * only, so what runs would depend on pass boundaries: no `throwOnce` or `wakeMiss` inside one (a
+ * 20 ms sleep).
  */
 function deterministic(body: Stmt[]): Stmt[] {
   return body.map((s) =>
-    s.k === 'throwOnce'
+    s.k === 'throwOnce' || s.k === 'wakeMiss'
       ? { k: 'sleep', id: '', ms: 20 }
       : s.k === 'try'
         ? { ...s, body: deterministic(s.body) }

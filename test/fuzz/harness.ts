@@ -8,8 +8,10 @@ import { type BatchEnv, fuzzStats } from './batch.js';
 import { faultDdl } from './db-faults.js';
 import { EngineLog } from './engine-log.js';
 import { fuzzProviders } from './fuzz.fixture.js';
+import { countGroupCommits, groupStats } from './group-stats.js';
+import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
 import { FuzzLedger } from './ledger.js';
-import { programArb } from './generators.js';
+import { batchArb } from './shapes.js';
 import { printProgram } from './print.js';
 import { FUZZ_LIMITS, type Program } from './program.js';
 import { shapeSwitches } from './workers.js';
@@ -52,11 +54,7 @@ export async function fuzz(
     );
   const replay = PATH !== undefined;
   const arb = fc.record({
-    programs: fc.array(programArb(shapeSwitches()), {
-      minLength: 1,
-      maxLength: batchSize,
-      size: 'max',
-    }),
+    programs: batchArb(shapeSwitches(), batchSize),
     skewMs: fc.integer({ min: -SKEW_MS, max: SKEW_MS }),
   });
   let ran = 0;
@@ -117,6 +115,7 @@ export async function fuzz(
     if (replay || SEED !== undefined) break;
   }
   console.log(`FUZZ ${label} done: ${JSON.stringify(fuzzStats)}`);
+  console.log(`FUZZ ${label} group commit: ${JSON.stringify(groupStats)}`);
   return ran;
 }
 
@@ -171,6 +170,7 @@ export async function bootFuzzApp(
   });
   const log = new EngineLog();
   app.useLogger(log);
+  countGroupCommits(app.get(WorkflowStore));
   const db = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
   for (const q of [...FuzzLedger.ddl(schema), ...faultDdl(schema)]) await db.query(q);
   return {

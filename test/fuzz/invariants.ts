@@ -5,6 +5,7 @@ import { firedFaultsSql } from './db-faults.js';
 import type { LoggedFault } from './engine-log.js';
 import { printProgram } from './print.js';
 import type { Stmt } from './program.js';
+import { checkCommits } from './commit-invariants.js';
 import { checkLimits } from './limit-invariants.js';
 import { checkSagas } from './saga-invariants.js';
 
@@ -88,7 +89,9 @@ export async function checkBatch(
   // Faults nobody injected (a busy shared server refusing connections) explain a body run again
   // too, like an injected one; a fault whose cause is neither is a defect. Children's faults count
   // for their root, whose ledger holds their bodies.
-  const logged = (env.engineFaults?.() ?? []).filter((f) => f.kind !== 'injected');
+  const allFaults = env.engineFaults?.() ?? [];
+  fuzzStats.commitFaults = allFaults.filter((f) => /fuzz fault: commit/.test(f.cause)).length;
+  const logged = allFaults.filter((f) => f.kind !== 'injected');
   const faultRoots = new Map<string, LoggedFault[]>();
   if (logged.length > 0) {
     const keys = await q<{ id: string; key: string }>(
@@ -104,7 +107,9 @@ export async function checkBatch(
     }
   }
   const killed = env.killedPids();
+  // A lease program's passes are taken over while they run: a body may run again, as after a crash.
   const faultyOf = (c: Case): boolean =>
+    c.program.lease === true ||
     fired.has(c.id) ||
     ledger.some((r) => r.root === c.key && killed.has(r.pid)) ||
     (faultRoots.get(c.key) ?? []).some((f) => f.kind === 'infrastructure');
@@ -137,8 +142,12 @@ export async function checkBatch(
         `(cancel or takeover; at most ${width} may race it): ${what.join(', ')}; pass owner ${rows[0].owner}`,
     );
   }
-  const afterCommit = await q<{ root: string; node: string; step: string }>(
-    `SELECT l.root, l.node, l.step FROM ${s}.fuzz_ledger l
+  // A lease program's stale pass runs on beside its successor until its next write is refused
+  // (what it may start meanwhile is bounded by the unfenced-bodies check above): its passes may
+  // overlap, and its racing body (not holding the lock) may start after the successor recorded it.
+  const leased = new Set(cases.filter((c) => c.program.lease).map((c) => c.key));
+  const afterCommit = await q<{ root: string; node: string; step: string; fenced: boolean }>(
+    `SELECT l.root, l.node, l.step, l.holder IS NOT DISTINCT FROM l.owner AS fenced FROM ${s}.fuzz_ledger l
      JOIN ${s}.chrono_forge_workflows w ON w.key = l.key
      JOIN ${s}.chrono_forge_execution_logs e ON e.workflow_id = w.id AND e.step_name = l.step AND e.state = 'completed'
      WHERE starts_with(l.root, $1) AND l.at > e.completed_at
@@ -148,7 +157,8 @@ export async function checkBatch(
     [prefix],
   );
   for (const r of afterCommit)
-    report(r.root, `body started after its step log committed: ${r.node} (${r.step})`);
+    if (r.fenced || !leased.has(r.root))
+      report(r.root, `body started after its step log committed: ${r.node} (${r.step})`);
   const overlapping = await q<{ root: string; key: string; a: string; b: string }>(
     `WITH p AS (SELECT root, key, pass, min(at) AS t0, max(at) AS t1 FROM ${s}.fuzz_ledger
        WHERE starts_with(root, $1) GROUP BY root, key, pass)
@@ -156,7 +166,15 @@ export async function checkBatch(
      WHERE a.t0 <= b.t1 AND b.t0 <= a.t1`,
     [prefix],
   );
-  for (const r of overlapping) report(r.root, `passes ${r.a} and ${r.b} of ${r.key} overlap`);
+  for (const r of overlapping)
+    if (!leased.has(r.root)) report(r.root, `passes ${r.a} and ${r.b} of ${r.key} overlap`);
+  // Lease bodies run again by a successor pass (a takeover while the stale pass ran).
+  const firstPass = new Map<string, string>();
+  for (const r of ledger.filter((x) => leased.has(x.root))) {
+    const seen = firstPass.get(`${r.key}/${r.node}`);
+    if (seen === undefined) firstPass.set(`${r.key}/${r.node}`, r.pass);
+    else if (seen !== r.pass) fuzzStats.leaseRerun++;
+  }
   const missing = await q<{ key: string; step_name: string }>(
     `SELECT w.key, e.step_name FROM ${s}.chrono_forge_execution_logs e
      JOIN ${s}.chrono_forge_workflows w ON w.id = e.workflow_id
@@ -242,6 +260,8 @@ export async function checkBatch(
   }
   await checkSagas(q, env.schema, cases, ledger, faultyOf, report);
   await checkLimits(q, env.schema, cases, prefix, ledger, faultyOf, report);
+  const completed = new Set([...runs].filter(([, r]) => r.state === 'completed').map(([k]) => k));
+  await checkCommits(q, env.schema, cases, prefix, completed, report);
   return [...problems].map(([root, what]) => {
     const c = cases.find((x) => x.key === root);
     const program = c ? printProgram(c.program) : '(unknown program)';

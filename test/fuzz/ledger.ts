@@ -31,8 +31,10 @@ export class FuzzLedger implements OnModuleDestroy {
          owner text NOT NULL, holder text, run_state text, at timestamptz NOT NULL DEFAULT clock_timestamp())`,
       `CREATE INDEX IF NOT EXISTS fuzz_ledger_root ON ${s}.fuzz_ledger (root)`,
       `CREATE TABLE IF NOT EXISTS ${s}.fuzz_attempts (root text, node text, n int NOT NULL,
-         PRIMARY KEY (root, node))`,
+         at2 timestamptz, PRIMARY KEY (root, node))`,
       `CREATE TABLE IF NOT EXISTS ${s}.fuzz_fixed (root text PRIMARY KEY)`,
+      `CREATE TABLE IF NOT EXISTS ${s}.fuzz_starts (root text, node text, ms bigint NOT NULL,
+         PRIMARY KEY (root, node))`,
       `CREATE TABLE IF NOT EXISTS ${s}.fuzz_limit_bodies (id bigserial PRIMARY KEY, root text NOT NULL,
          node text NOT NULL, lim text NOT NULL, lkey text NOT NULL, ms int NOT NULL, pid int NOT NULL,
          started_ms bigint NOT NULL, ended_ms bigint)`,
@@ -102,11 +104,22 @@ export class FuzzLedger implements OnModuleDestroy {
     );
   }
 
-  /** Increments and returns the attempt counter of `node`. */
+  /** When the first body of `node` started (`Date.now()` of that body; now for the first). */
+  async firstStart(root: string, node: string): Promise<number> {
+    const rows = await this.pool.query<{ ms: string }>(
+      `INSERT INTO "${fuzzSchema()}".fuzz_starts AS f (root, node, ms) VALUES ($1, $2, $3)
+       ON CONFLICT (root, node) DO UPDATE SET ms = f.ms RETURNING ms`,
+      [root, node, Date.now()],
+    );
+    return Number(rows.rows[0].ms);
+  }
+
+  /** Increments and returns the attempt counter of `node` (`at2`: when it went to 2). */
   async attempt(root: string, node: string): Promise<number> {
     const rows = await this.pool.query<{ n: number }>(
       `INSERT INTO "${fuzzSchema()}".fuzz_attempts AS a (root, node, n) VALUES ($1, $2, 1)
-       ON CONFLICT (root, node) DO UPDATE SET n = a.n + 1 RETURNING n`,
+       ON CONFLICT (root, node) DO UPDATE SET n = a.n + 1,
+         at2 = CASE WHEN a.n = 1 THEN clock_timestamp() ELSE a.at2 END RETURNING n`,
       [root, node],
     );
     return rows.rows[0].n;

@@ -25,6 +25,8 @@ export interface Expectation {
    * a race), so 0 or 1 times here; limit-invariants.ts checks the batch.
    */
   once: Set<string>;
+  /** Sleep nodes (`sleep`, `wakeMiss`) the run reaches: their `wait$z_<id>` logs end completed. */
+  sleeps: Set<string>;
 }
 
 /** A broken step's final failure (`ExecutionFailedError`) of step node `node`. */
@@ -45,6 +47,7 @@ export function expectationOf(program: Program): Expectation {
   const counts = new Map<string, number>();
   const transactional = new Set<string>();
   const once = new Set<string>();
+  const sleeps = new Set<string>();
   const done = new Set<string>();
   const failedLogs = new Set<string>();
   const stateKeys = new Set<string>();
@@ -153,6 +156,9 @@ export function expectationOf(program: Program): Expectation {
           once.add(s.id);
           break;
         case 'sleep':
+        case 'wakeMiss':
+          sleeps.add(s.id);
+          break;
         case 'throwOnce':
           break;
       }
@@ -176,6 +182,7 @@ export function expectationOf(program: Program): Expectation {
         counts,
         transactional,
         once,
+        sleeps,
       };
     stalls = true;
     fixed = true;
@@ -187,5 +194,15 @@ export function expectationOf(program: Program): Expectation {
   for (const k of stateKeys) context[`k_${k}`] = `v_${k}`;
   const attributes: Record<string, string> = {};
   for (const k of attrKeys) attributes[`a_${k}`] = `v_${k}`;
-  return { state: 'completed', stalls, result, context, attributes, counts, transactional, once };
+  return {
+    state: 'completed',
+    stalls,
+    result,
+    context,
+    attributes,
+    counts,
+    transactional,
+    once,
+    sleeps,
+  };
 }

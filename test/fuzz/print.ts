@@ -5,12 +5,17 @@ export function printProgram(p: Program): string {
   const lines: string[] = [];
   const step = (s: StepNode) => {
     const flaky =
-      (s.flaky ? ` /* throws ${s.flaky}x */` : '') + (s.ms ? ` /* works ${s.ms} ms */` : '');
+      (s.flaky ? ` /* throws ${s.flaky}x */` : '') +
+      (s.ms
+        ? ` /* works ${s.ms} ms${s.align ? `, then to the next ${s.align} ms tick` : ''} */`
+        : '');
     if (s.via === 'inline')
       return `ctx.step('s_${s.id}', body${p.saga ? ', { compensate: undo }' : ''})${flaky}`;
     if (s.via === 'tx') return `this.steps.${p.saga ? 'sagaTxWork' : 'txWork'}('${s.id}')${flaky}`;
     return `this.steps.${p.saga ? 'sagaWork' : 'work'}('${s.id}')${flaky}`;
   };
+  if (p.lease)
+    lines.push(`  // fuzz.lease: maxDuration 250ms, passes are taken over while they run`);
   if (p.saga)
     lines.push(
       `  // fuzz.saga: steps undone (ledger <id>.undo) on a stall or a cancel, last first`,
@@ -45,6 +50,12 @@ export function printProgram(p: Program): string {
           break;
         case 'sleep':
           lines.push(`${pad}await ctx.sleep('${s.ms}ms'); // ${s.id}`);
+          break;
+        case 'wakeMiss':
+          lines.push(
+            `${pad}if (++reached${s.id} === 2) throw new Error('transient'); // ${s.id}: the wake-up pass misses the sleep`,
+            `${pad}await ctx.sleep('${s.ms}ms');`,
+          );
           break;
         case 'signal':
           lines.push(`${pad}await ctx.waitForSignal('g_${s.id}'); // sent at +${s.sendAfterMs} ms`);

@@ -17,6 +17,12 @@ export interface StepNode {
   via: StepVia;
   flaky: number;
   ms: number;
+  /**
+   * Ends `ms` after the node's first body started, rounded up to a multiple of `align` ms of the
+   * clock (concurrent bodies of the batch, and of a taken-over pass and its successor, end and
+   * checkpoint together).
+   */
+  align?: number;
 }
 
 /** A step that throws on every attempt until the driver "fixes" its run (then `client.retry`). */
@@ -57,6 +63,17 @@ export interface TryNode {
 
 export interface SleepNode {
   k: 'sleep';
+  id: string;
+  ms: number;
+}
+
+/**
+ * `ctx.sleep(ms, 'z_<id>')` preceded by workflow code that throws a transient error the second time
+ * it gets here: the pass that wakes the run (whose acquire may have completed the sleep) does not
+ * reach the sleep, so the engine must put it back; a later pass completes it again.
+ */
+export interface WakeMissNode {
+  k: 'wakeMiss';
   id: string;
   ms: number;
 }
@@ -157,6 +174,7 @@ export type Stmt =
   | LoopNode
   | TryNode
   | SleepNode
+  | WakeMissNode
   | SignalNode
   | RepeatNode
   | BranchNode
@@ -179,9 +197,18 @@ export interface Program {
    * than wait for the driver's fix), undoing its completed steps, last completed first.
    */
   saga?: boolean;
+  /**
+   * Run under `fuzz.lease` (a 250 ms lock lifetime, see lease.fixture.ts): its slow steps make a
+   * pass outlive its lease, so a recovery sweep hands the run to a new pass while the stale one is
+   * still running (two passes of the run write at once, in one group-committed statement too).
+   */
+  lease?: boolean;
 }
 
-/** The statement kinds of the database fault trigger (see db-faults.ts). */
+/**
+ * The statement kinds of the database fault trigger (see db-faults.ts); `commit` fails the COMMIT
+ * of the transaction that wrote a completed step log (a deferred trigger).
+ */
 export const SQL_FAULT_KINDS = [
   'lock',
   'unlock',
@@ -189,6 +216,7 @@ export const SQL_FAULT_KINDS = [
   'log.insert',
   'log.update',
   'signal',
+  'commit',
 ] as const;
 export type SqlFaultKind = (typeof SQL_FAULT_KINDS)[number];
 
@@ -230,6 +258,8 @@ export interface ShapeSwitches {
   saga: boolean;
   /** Flow control (issue 17): steps under per-key concurrency and rate limits, `ctx.once`. */
   limits: boolean;
+  /** `fuzz.lease` programs: passes outlive their 250 ms lease and are taken over while running. */
+  lease: boolean;
 }
 
 /** Keys each limit and once of the fuzz programs spreads over (per batch). */

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { Branch, TestClock, Workflow, WorkflowContext, WorkflowWorker } from '../../lib/index.js';
 import { eventually, QUEUE_BACKEND } from '../support/env.js';
 import { suiteApp } from '../support/suite.js';
+import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
+import { countGroupCommits, groupStats } from './group-stats.js';
 import {
   expectedOutcome,
   type Outcome,
@@ -94,6 +96,7 @@ function broken(
     state: string;
     result: unknown;
     errors: Array<{ errorClass: string; message: string | null }>;
+    steps: Array<{ name: string; state: string; attempts: number }>;
   },
   ran: string[],
 ): string[] {
@@ -101,6 +104,15 @@ function broken(
   const once = new Set(ran).size === ran.length;
   if (!once) problems.push(`a body ran twice: ${ran.join(', ')}`);
   if (run.state !== outcome.state) problems.push(`ended ${run.state}, model says ${outcome.state}`);
+  // The pause's log: completed by the pass that reached it (or by its acquire: wake at acquire),
+  // pending as it was when no pass reached it (an acquire that completed it put it back).
+  const pause = run.steps.find((st) => st.name === 'wait$pause');
+  const reached = outcome.state === 'completed';
+  if (pause?.state !== (reached ? 'completed' : 'pending') || pause.attempts !== (reached ? 2 : 1))
+    problems.push(
+      `the pause is ${pause ? `${pause.state} (${pause.attempts} attempts)` : 'absent'}; the ` +
+        `replay ${reached ? 'reached it: completed, 2' : 'never reached it: pending, 1'} expected`,
+    );
   if (outcome.state === 'completed') {
     if (JSON.stringify(run.result) !== JSON.stringify(outcome.result))
       problems.push(
@@ -121,7 +133,10 @@ function broken(
 
 describe(`fuzz: versioning, code changed between passes (${QUEUE_BACKEND} queue)`, () => {
   const clock = new TestClock();
-  const suite = suiteApp('vfuzz', [VersioningFuzzWorkflows], { clock });
+  const suite = suiteApp('vfuzz', [VersioningFuzzWorkflows], {
+    clock,
+    afterBoot: (app) => countGroupCommits(app.get(WorkflowStore)),
+  });
 
   it('every run ends as the versioning model says', async () => {
     const generated = fc.sample(programArbitrary(), { seed: SEED, numRuns: RUNS });
@@ -164,7 +179,8 @@ describe(`fuzz: versioning, code changed between passes (${QUEUE_BACKEND} queue)
       `FUZZ versioning: changes ${[...changes].map(([k, n]) => `${k} ${n}`).join(', ')}; ${stalls} must stall`,
     );
     console.log(
-      `FUZZ versioning: ${keys.length - failures.length}/${keys.length} programs passed (FUZZ_SEED=${SEED})`,
+      `FUZZ versioning: ${keys.length - failures.length}/${keys.length} programs passed (FUZZ_SEED=${SEED}); ` +
+        `pauses completed by the acquire ${groupStats.wokenAtAcquire}, put back ${groupStats.putBack}`,
     );
     expect(failures, `FUZZ_SEED=${SEED} replays this run`).toEqual([]);
   });

@@ -33,6 +33,7 @@ export function shapeSwitches(): ShapeSwitches {
     retryShift: on('retryShift', true),
     saga: on('saga', true),
     limits: on('limits', true),
+    lease: on('lease', true),
   };
 }
 

@@ -1,0 +1,161 @@
+import fc from 'fast-check';
+import { numberProgram, plainProgramArb, sometimes } from './generators.js';
+import {
+  type Program,
+  type ShapeSwitches,
+  SQL_FAULT_KINDS,
+  type StepVia,
+  type Stmt,
+} from './program.js';
+
+/**
+ * The shapes that make the engine's group-committed statements carry several runs, and two passes
+ * of one run. Arbitrary programs under the given switches: a tenth of them `lease` programs, a tenth `burst`
+ * programs (see below).
+ */
+export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
+  return fc.oneof(
+    { weight: 8, arbitrary: plainProgramArb(sw) },
+    { weight: 1, arbitrary: burstProgramArb(sw) },
+    ...(sw.lease ? [{ weight: 1, arbitrary: leaseProgramArb(sw) }] : []),
+  );
+}
+
+/**
+ * The programs of one batch: mixed (6 in 9); only burst programs (2 in 9), or only lease programs
+ * (1 in 9), so that many runs write at the same moments: their checkpoints, acquires and
+ * completions — and a taken-over pass's beside its successor's — go in multi-row statements.
+ */
+export function batchArb(sw: ShapeSwitches, batchSize: number): fc.Arbitrary<Program[]> {
+  const batch = (arb: fc.Arbitrary<Program>, most: number) =>
+    fc.array(arb, { minLength: 1, maxLength: Math.min(batchSize, most), size: 'max' });
+  return fc.oneof(
+    { weight: 6, arbitrary: batch(programArb(sw), batchSize) },
+    { weight: 2, arbitrary: batch(burstProgramArb(sw), 40) },
+    ...(sw.lease ? [{ weight: 1, arbitrary: batch(leaseProgramArb(sw), 25) }] : []),
+  );
+}
+
+/**
+ * Short programs that start, and later wake and end, at the same moments as the batch's other
+ * burst programs: quick steps that end on a 100 ms tick (first attempts checkpointed together),
+ * maybe a signal all of them get 500 ms after the start, a last such step, and the run completes
+ * (completions of runs with no parent, and acquires, group-committed together). Some batches
+ * are made of them only (see batchArb).
+ */
+function burstProgramArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
+  const quick = fc.record({
+    k: fc.constant('step' as const),
+    id: fc.constant(''),
+    via: fc.constantFrom<StepVia>('decorated', 'inline', 'decorated', 'inline', 'tx'),
+    flaky: fc.constant(0),
+    ms: fc.constant(1),
+    align: fc.constant(100),
+  });
+  const signal = fc.record({
+    k: fc.constant('signal' as const),
+    id: fc.constant(''),
+    sendAfterMs: fc.constant(500),
+  });
+  const sqlKinds = SQL_FAULT_KINDS.filter((k) => k !== 'unlock' || sw.sqlUnlock);
+  return fc
+    .record({
+      body: fc
+        .tuple(fc.array(quick, { minLength: 1, maxLength: 3 }), fc.option(signal), quick)
+        .map(([before, wait, last]): Stmt[] => [...before, ...(wait ? [wait] : []), last]),
+      faults: fc.record({
+        cancelAfterMs: fc.constant(null),
+        resumeAfterMs: fc.constant(null),
+        sql: sw.sql
+          ? fc.option(
+              fc.record({
+                kind: fc.constantFrom(...sqlKinds),
+                nth: fc.integer({ min: 1, max: 3 }),
+              }),
+              { freq: 3 },
+            )
+          : fc.constant(null),
+        retryAfterMs: fc.constant(0),
+      }),
+    })
+    .map(numberProgram);
+}
+
+/**
+ * `fuzz.lease` programs (a 250 ms lock lifetime): slow steps of every kind (transactional ones
+ * too), `Promise.all`s and loops of them, sleeps, so a pass outlives its lease and a new pass takes
+ * the run over while the stale one still runs bodies and writes checkpoints.
+ */
+function leaseProgramArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
+  const ms = fc.integer({ min: 100, max: 350 });
+  const flaky = fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, fc.constant(1));
+  const step = fc.record({
+    k: fc.constant('step' as const),
+    id: fc.constant(''),
+    via: fc.constantFrom<StepVia>('decorated', 'inline', 'tx', 'tx'),
+    flaky,
+    ms,
+    align: fc.oneof({ weight: 3, arbitrary: fc.constant(250) }, fc.constant(0)),
+  });
+  const stmt = fc.oneof(
+    { weight: 6, arbitrary: step as fc.Arbitrary<Stmt> },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        k: fc.constant('all' as const),
+        id: fc.constant(''),
+        items: fc.array(step, { minLength: 2, maxLength: 3 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        k: fc.constant('loop' as const),
+        id: fc.constant(''),
+        count: fc.integer({ min: 2, max: 4 }),
+        ms: fc.integer({ min: 60, max: 150 }),
+        guard: fc.constant(false),
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        k: fc.constantFrom('sleep' as const, 'wakeMiss' as const),
+        id: fc.constant(''),
+        ms: fc.integer({ min: 20, max: 250 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        k: fc.constantFrom('set' as const, 'attr' as const),
+        id: fc.constant(''),
+        inStep: fc.boolean(),
+      }),
+    },
+  );
+  const sqlKinds = SQL_FAULT_KINDS.filter((k) => k !== 'unlock' || sw.sqlUnlock);
+  return fc
+    .record({
+      body: fc.array(stmt, { minLength: 3, maxLength: 5 }),
+      faults: fc.record({
+        cancelAfterMs: sw.cancel
+          ? sometimes(fc.integer({ min: 0, max: 1500 }), 30)
+          : fc.constant(null),
+        resumeAfterMs: sometimes(fc.integer({ min: 0, max: 1000 }), 30),
+        sql: sw.sql
+          ? fc.option(
+              fc.record({
+                kind: fc.constantFrom(...sqlKinds),
+                nth: fc.integer({ min: 1, max: 4 }),
+              }),
+              { freq: 3 },
+            )
+          : fc.constant(null),
+        retryAfterMs: fc.constant(0),
+      }),
+      saga: fc.constant(false),
+      lease: fc.constant(true),
+    })
+    .map(numberProgram);
+}
