@@ -13,6 +13,8 @@ import {
   PATH,
   RUNS,
   SEED,
+  IN_PLACE,
+  inPlaceStats,
 } from './harness.js';
 
 /**
@@ -95,7 +97,8 @@ describe.skipIf(MODE === 'kill')(`fuzz, in-process worker (${QUEUE_BACKEND} queu
       return runBatch(fuzzApp!.env(), b.programs);
     });
     console.log(
-      `FUZZ inproc: ${ran} programs passed (${fuzzApp!.log.logged} engine warnings/errors)`,
+      `FUZZ inproc: ${ran} programs passed (${fuzzApp!.log.logged} engine warnings/errors; ` +
+        `start in place ${IN_PLACE ? `on: ${inPlaceStats.passes} first passes` : 'off'})`,
     );
     expect(ran).toBeGreaterThanOrEqual(PATH || SEED !== undefined ? 1 : total);
     // The shapes that exist to make the engine batch (shapes.ts) do: a few hundred programs give
@@ -104,6 +107,7 @@ describe.skipIf(MODE === 'kill')(`fuzz, in-process worker (${QUEUE_BACKEND} queu
       expect(groupStats.checkpoints.statements, 'multi-row checkpoints').toBeGreaterThan(0);
       expect(groupStats.acquires.statements, 'multi-row acquires').toBeGreaterThan(0);
       expect(groupStats.wokenAtAcquire, 'sleeps completed by an acquire').toBeGreaterThan(0);
+      if (IN_PLACE) expect(inPlaceStats.passes, 'first passes run in place').toBeGreaterThan(0);
     }
   });
 });

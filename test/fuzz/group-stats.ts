@@ -59,9 +59,12 @@ const WRITERS = [
  * as they are (each wrapper calls through and rethrows); only their calls and results are counted.
  */
 export function countGroupCommits(store: WorkflowStore): void {
-  const methods = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  // NOTE: the multi-row writers live on the store's GroupWrites (protected `groups`), whose group
+  // commits call them through `this` at each write: wrapping the instance's methods counts them.
+  const groups = (store as unknown as { groups: object }).groups;
+  const methods = groups as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
   for (const [method, name, run, pass] of WRITERS) {
-    const write = methods[method].bind(store);
+    const write = methods[method].bind(groups);
     methods[method] = async (items: unknown) => {
       const list = items as Item[];
       const st = groupStats[name];

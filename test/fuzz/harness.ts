@@ -9,6 +9,7 @@ import { faultDdl } from './db-faults.js';
 import { EngineLog } from './engine-log.js';
 import { fuzzProviders } from './fuzz.fixture.js';
 import { countGroupCommits, groupStats } from './group-stats.js';
+import { WorkflowExecutor } from '../../lib/executor/workflow.executor.js';
 import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
 import { FuzzLedger } from './ledger.js';
 import { batchArb } from './shapes.js';
@@ -26,6 +27,12 @@ const DRAIN_MS = Number(process.env.FUZZ_DRAIN_SECONDS ?? 30) * 1000;
 export const MODE = process.env.FUZZ_MODE;
 export const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
 export const PATH = process.env.FUZZ_PATH;
+/**
+ * FUZZ_IN_PLACE=1|0: the in-process worker runs plain starts in place (`worker.startInPlace`);
+ * unset, each suite run draws it (printed, and part of the replay command).
+ */
+export const IN_PLACE =
+  process.env.FUZZ_IN_PLACE === undefined ? Math.random() < 0.5 : process.env.FUZZ_IN_PLACE === '1';
 
 export interface Batch {
   programs: Program[];
@@ -130,7 +137,8 @@ export function replayCommand(label: string, batchSize: number, seed: number, pa
   const shapes = process.env.FUZZ_SHAPES ? ` FUZZ_SHAPES=${process.env.FUZZ_SHAPES}` : '';
   return (
     `CF_QUEUE=${QUEUE_BACKEND} FUZZ_MODE=${label} FUZZ_SEED=${seed} FUZZ_PATH=${path ?? ''} ` +
-    `${batchVar(label)}=${batchSize} FUZZ_SKEW_MS=${SKEW_MS}${shapes} npx vitest run --config vitest.fuzz.config.ts`
+    `${batchVar(label)}=${batchSize} FUZZ_SKEW_MS=${SKEW_MS} FUZZ_IN_PLACE=${IN_PLACE ? 1 : 0}${shapes} ` +
+    'npx vitest run --config vitest.fuzz.config.ts'
   );
 }
 
@@ -138,6 +146,17 @@ export function replayCommand(label: string, batchSize: number, seed: number, pa
 function replayHeader(label: string, b: Batch): string {
   const programs = b.programs.map((p, i) => `program ${i}:\n${printProgram(p)}`);
   return `FUZZ ${label} replaying seed ${SEED} path ${PATH}: ${b.programs.length} programs, clock skew ${b.skewMs} ms\n${programs.join('\n')}`;
+}
+
+/** First passes the in-process worker ran in place (`IN_PLACE`). */
+export const inPlaceStats = { passes: 0 };
+
+function countInPlacePasses(executor: WorkflowExecutor): void {
+  const runPass = executor.runPass.bind(executor);
+  executor.runPass = (id: string, jobId: string) => {
+    if (jobId.startsWith('inplace-')) inPlaceStats.passes++;
+    return runPass(id, jobId);
+  };
 }
 
 /** A booted fuzz app (client, and a worker unless `worker: false`) over its own schema and queue. */
@@ -163,7 +182,7 @@ export async function bootFuzzApp(
     ...(clock ? { clock } : {}),
     options: {
       database: { url: DATABASE_URL, schema, poolSize: 10 },
-      worker: worker ? { concurrency: 16 } : false,
+      worker: worker ? { concurrency: 16, startInPlace: IN_PLACE } : false,
       recovery: { every: '500ms' },
       limits: FUZZ_LIMITS,
     },
@@ -171,6 +190,7 @@ export async function bootFuzzApp(
   const log = new EngineLog();
   app.useLogger(log);
   countGroupCommits(app.get(WorkflowStore));
+  countInPlacePasses(app.get(WorkflowExecutor));
   const db = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
   for (const q of [...FuzzLedger.ddl(schema), ...faultDdl(schema)]) await db.query(q);
   return {
