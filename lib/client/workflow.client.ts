@@ -131,7 +131,7 @@ export class WorkflowClient {
       await notifyOnCommit(this.store, runner, id);
     } else if (created) {
       this.metrics.runsStarted.inc({ workflow: def.name });
-      if (!this.inPlace.tryRun(def, id, priority))
+      if (!this.inPlace.tryRun(def, id, priority, nextRunAt))
         await this.queue.enqueueRun(id, nextRunAt, undefined, priority);
     } else if (nextRunAt && !runner) {
       // Found with its wake-up: a start whose multi-row insert failed ambiguously may have

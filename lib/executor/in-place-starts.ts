@@ -43,9 +43,10 @@ export class InPlaceStarts {
 
   /**
    * Whether it runs the first pass of run `id` of `def`, just created by a start with `priority`
-   * (`false`: enqueue it as usual). Only a plain start (no start rules, priority 0) is due now.
+   * and wake-up `wakeAt` (`false`: enqueue it as usual). Only a plain start (no start rules,
+   * priority 0) is due now.
    */
-  tryRun(def: WorkflowDefinition, id: string, priority: number): boolean {
+  tryRun(def: WorkflowDefinition, id: string, priority: number, wakeAt: Date | null): boolean {
     if (def.flow?.singleton || def.flow?.debounce || priority !== 0) return false;
     const { worker } = this.options;
     // NOTE: the slot is given back when the pass (or its hand-over) ends, never twice.
@@ -53,7 +54,16 @@ export class InPlaceStarts {
     const jobId = `inplace-${id}-${++this.sequence}`;
     const pass: Promise<void> = this.root
       .runInAsyncScope(() => this.executor.runPass(id, jobId))
-      .catch((err: unknown) => this.handOver(id, err))
+      .then(async (taken) => {
+        // Not due by this process's clock (behind PostgreSQL's): the queue waits for it.
+        if (taken === 'not-due') await this.handOver(id, wakeAt);
+      })
+      .catch(async (err: unknown) => {
+        this.logger.warn(
+          `The in-place first pass of run ${id} failed (${(err as Error).message}); enqueued instead`,
+        );
+        await this.handOver(id, null);
+      })
       .finally(() => {
         this.slots.giveInPlace();
         this.inFlight.delete(pass);
@@ -68,16 +78,13 @@ export class InPlaceStarts {
     await Promise.all([...this.inFlight]);
   }
 
-  /** A pass that threw (as a queue job would have failed): the queue retries the run. */
-  private async handOver(id: string, err: unknown): Promise<void> {
-    this.logger.warn(
-      `The in-place first pass of run ${id} failed (${(err as Error).message}); enqueued instead`,
-    );
+  /** Hands run `id` to the queue (a pass that threw, as a failed job would be retried). */
+  private async handOver(id: string, wakeAt: Date | null): Promise<void> {
     try {
-      await this.queue.enqueueRun(id);
-    } catch (enqueueErr) {
+      await this.queue.enqueueRun(id, wakeAt);
+    } catch (err) {
       this.logger.error(
-        `Enqueuing run ${id} failed (${(enqueueErr as Error).message}); the recovery sweeper will`,
+        `Enqueuing run ${id} failed (${(err as Error).message}); the recovery sweeper will`,
       );
     }
   }

@@ -6,6 +6,7 @@ import { WorkflowRegistry } from '../definitions/workflow.registry.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import type { LogRow } from '../persistence/rows.js';
 import { type WakeEligibility, WorkflowStore } from '../persistence/workflow.store.js';
+import type { AcquireResult } from '../persistence/acquire-result.js';
 import { wakeParent } from '../queue/parent-wake.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { ChronoForgeClock } from '../util/clock.js';
@@ -68,8 +69,11 @@ export class WorkflowExecutor {
     this.draining = true;
   }
 
-  /** Runs one pass of run `workflowId`, triggered by job `jobId`. */
-  async runPass(workflowId: string, jobId: string): Promise<void> {
+  /**
+   * Runs one pass of run `workflowId`, triggered by job `jobId`; returns what taking its lock gave
+   * (`'acquired'` once the pass ran).
+   */
+  async runPass(workflowId: string, jobId: string): Promise<AcquireResult['kind']> {
     const owner = `${this.workerId}/${jobId}`;
     const leaseStartedAt = performance.now();
     const acquired = await this.store.acquire(
@@ -79,11 +83,13 @@ export class WorkflowExecutor {
       crashesArmed() ? null : this.wakeEligibility(),
     );
     if (acquired.kind === 'busy') this.metrics.lockConflicts.inc();
-    if (acquired.kind !== 'acquired') return;
+    if (acquired.kind !== 'acquired') return acquired.kind;
     const { run } = acquired;
     const definition = this.registry.get(run.job_name);
-    if (!definition || !servesRun(definition, run))
-      return this.unserved.leave(run, owner, definition);
+    if (!definition || !servesRun(definition, run)) {
+      await this.unserved.leave(run, owner, definition);
+      return 'acquired';
+    }
     const logs = new Map<string, LogRow>(acquired.logs.map((l) => [l.step_name, l]));
     const scope = new RunScope(run, logs, definition, owner, () => this.draining, this.clock);
     scope.leaseStartedAt = leaseStartedAt;
@@ -101,6 +107,7 @@ export class WorkflowExecutor {
       span.setAttribute('chronoforge.outcome', label ?? 'crashed');
       if (label) this.metrics.pass(run.job_name, label);
     });
+    return 'acquired';
   }
 
   /**

@@ -107,6 +107,7 @@ export class LimitStatements {
   readonly waitsOfRun: string;
   readonly wakeName: string;
   readonly sweepCandidates: string;
+  readonly sweepStart: string;
   readonly lockKey: string;
   readonly wakeKey: string;
   readonly restamp: string;
@@ -158,6 +159,7 @@ export class LimitStatements {
     // A late rate grant (`$3`, exact text) moves to now if the windows have room, else is given back.
     this.restamp = `SELECT ${t.restampFn}($1, $2, $3::timestamptz) AS moved`;
     // `$1`, `$2`: the (name, key) after which this sweep goes on (see LimitStore.sweep).
+    this.sweepStart = `SELECT name, key FROM ${t.slots} ORDER BY random() LIMIT 1`;
     this.sweepCandidates = `SELECT DISTINCT name, key FROM ${t.slots} q
        WHERE (q.name, q.key) > ($1::text, $2::text)
          AND (q.state = 'waiting' OR NOT EXISTS (SELECT 1 FROM ${wf} w

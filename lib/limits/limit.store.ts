@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { WorkflowStore } from '../persistence/workflow.store.js';
+import { LimitSweep } from './limit-sweep.js';
 import { UnknownLimitError } from '../errors/unknown-limit.error.js';
 import type { LimitInfo, RunLimitWait } from './limit-info.interface.js';
 import { fromStoredLimit, type LimitClaim, type StoredLimit } from '../options/limit-options.js';
@@ -8,7 +9,6 @@ import {
   LimitStatements,
   limitTables,
   type RunWaitRow,
-  SWEEP_BATCH,
   toRunLimitWait,
   UNKNOWN_LIMIT_SQLSTATE,
 } from './limit.sql.js';
@@ -95,14 +95,16 @@ interface AcquireRow {
 export class LimitStore {
   readonly tables: LimitTables;
   private readonly sql: LimitStatements;
-  private readonly reapSql: string;
-  /** The last (name, key) the previous sweep visited; `['', '']`: start from the first. */
-  private sweptTo: [string, string] = ['', ''];
+  private readonly sweeper: LimitSweep;
 
   constructor(private readonly store: WorkflowStore) {
     this.tables = limitTables(store.schema);
     this.sql = new LimitStatements(this.tables, store.wf, store.logs);
-    this.reapSql = this.sql.reap(this.tables, store.wf, store.staleLock());
+    this.sweeper = new LimitSweep(
+      store,
+      this.sql,
+      this.sql.reap(this.tables, store.wf, store.staleLock()),
+    );
   }
 
   /**
@@ -258,30 +260,9 @@ export class LimitStore {
    * holders that look dead, under the key's lock, deletes the slots of passes that no longer own
    * their run (dead worker by the heartbeat rule, stale or released lock) and the waits of runs no
    * longer idle or running, then wakes the waiters that fit. Returns the dead rows deleted and the
-   * runs woken.
+   * runs woken. See {@link LimitSweep} for which keys one sweep visits.
    */
-  async sweep(): Promise<{ reaped: number; woken: number }> {
-    // Keys are visited in (name, key) order, SWEEP_BATCH per sweep, each sweep going on after the
-    // last key the previous one visited (and from the start once it reached the end): waiting is
-    // the normal state of a busy key, and a fixed first batch would never reach a dead holder's
-    // key that sorts after SWEEP_BATCH keys with waiters.
-    const [afterName, afterKey] = this.sweptTo;
-    const keys = await this.store.query<{ name: string; key: string }>(this.sql.sweepCandidates, [
-      afterName,
-      afterKey,
-    ]);
-    const last = keys[keys.length - 1];
-    this.sweptTo = keys.length < SWEEP_BATCH || !last ? ['', ''] : [last.name, last.key];
-    let reaped = 0;
-    let woken = 0;
-    for (const { name, key } of keys) {
-      await this.store.transaction(async (client) => {
-        await client.query(this.sql.lockKey, [name, key]);
-        reaped += (await client.query(this.reapSql, [name, key])).rowCount ?? 0;
-        const rows = await client.query<{ woken: number }>(this.sql.wakeKey, [name, key]);
-        woken += rows.rows[0]?.woken ?? 0;
-      });
-    }
-    return { reaped, woken };
+  sweep(): Promise<{ reaped: number; woken: number }> {
+    return this.sweeper.sweep();
   }
 }

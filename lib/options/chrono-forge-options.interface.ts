@@ -187,8 +187,9 @@ export interface ChronoForgeModuleOptions {
         /**
          * Runs the first pass of a run `client.start` creates in this process right here, without
          * a queue job and the wait for a worker to pick it, while this process runs fewer than
-         * `concurrency` passes (DBOS-style). The run row is stored first: a process that dies before
-         * the pass takes the lock leaves an overdue idle run that the recovery sweeper enqueues
+         * `concurrency` passes (DBOS-style; at most `concurrency - 1` in place, beside up to
+         * `concurrency` queue jobs). The run row is stored first: a process that dies before the
+         * pass takes the lock leaves an overdue idle run that the recovery sweeper enqueues
          * (within `recovery.every`). Starts inside a transaction (`manager`), with start rules
          * (`singleton`, `debounce`) or a `priority` always go through the queue. @default false
          */

@@ -16,8 +16,6 @@ export const MERGE_CONCURRENCY = 4;
 
 /** A worker of either backend, as WorkflowQueue keeps it. */
 export interface QueueWorker {
-  /** Jobs it runs at once (BullMQ reads it before each fetch). */
-  concurrency: number;
   close(): Promise<void>;
   on(event: 'error', listener: (err: Error) => void): unknown;
 }

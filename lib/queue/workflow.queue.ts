@@ -247,11 +247,6 @@ export class WorkflowQueue implements OnModuleInit, OnApplicationShutdown {
     this.workers = workers;
   }
 
-  /** Run jobs this process's worker takes at once from now on (≥ 1; see `PassSlots`). */
-  setRunConcurrency(jobs: number): void {
-    if (this.worker) this.worker.concurrency = Math.max(1, jobs);
-  }
-
   private postgresConnection(): PostgresPoolConfig {
     if (!this.postgres)
       throw new NotInitializedError(
