@@ -1,4 +1,3 @@
-import type { QueryResultRow } from 'pg';
 import type { QueryRunner } from 'typeorm';
 import type { AcquireResult, WakeEligibility, WokenSleep } from './acquire-result.js';
 import { SLEEP_RESULT } from './acquire.sql.js';
@@ -8,8 +7,11 @@ import { type EndRow, ended, type LogRow, type RunEnded, type RunRow } from './r
 import type { WorkflowTables } from './tables.sql.js';
 import type { WorkflowStatements } from './workflow.sql.js';
 
-/** How the group writes run a statement (the store's `query`). */
-export type StoreQuery = <R extends QueryResultRow>(
+/**
+ * How the group writes run a statement (the store's `query`). NOTE: rows typed `object`, not pg's
+ * `QueryResultRow`: this file's declarations are published, and a consumer need not have pg's types.
+ */
+export type StoreQuery = <R extends object>(
   text: string,
   values: unknown[],
   runner?: QueryRunner,
