@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CHRONO_FORGE_RESOLVED_OPTIONS } from '../options/chrono-forge.constants.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import type { WorkflowDefinition } from '../definitions/workflow.registry.js';
+import { ChronoForgeMetrics } from '../observability/chrono-forge-metrics.js';
 import { WorkflowQueue } from '../queue/workflow.queue.js';
 import { PassSlots } from './pass-slots.js';
 import { WorkflowExecutor } from './workflow.executor.js';
@@ -32,6 +33,7 @@ export class InPlaceStarts {
     private readonly executor: WorkflowExecutor,
     private readonly slots: PassSlots,
     private readonly queue: WorkflowQueue,
+    private readonly metrics: ChronoForgeMetrics,
     @Inject(CHRONO_FORGE_RESOLVED_OPTIONS) private readonly options: ResolvedOptions,
   ) {}
 
@@ -48,12 +50,17 @@ export class InPlaceStarts {
    */
   tryRun(def: WorkflowDefinition, id: string, priority: number, wakeAt: Date | null): boolean {
     if (def.flow?.singleton || def.flow?.debounce || priority !== 0) return false;
-    const { worker } = this.options;
     // NOTE: the slot is given back when the pass (or its hand-over) ends, never twice.
-    if (!this.open || worker === false || !this.slots.tryTakeInPlace()) return false;
+    if (!this.open || !this.slots.tryTakeInPlace()) return false;
     const jobId = `inplace-${id}-${++this.sequence}`;
+    const startedAt = Date.now();
     const pass: Promise<void> = this.root
-      .runInAsyncScope(() => this.executor.runPass(id, jobId))
+      .runInAsyncScope(() => {
+        // The queue lag of a pass that had no job: from the start to the pass (a queued start's
+        // lag is from its job's creation to its pickup).
+        this.metrics.job(startedAt, 0);
+        return this.executor.runPass(id, jobId);
+      })
       .then(async (taken) => {
         // Not due by this process's clock (behind PostgreSQL's): the queue waits for it.
         if (taken === 'not-due') await this.handOver(id, wakeAt);

@@ -59,7 +59,7 @@ export class ChronoForgeMetrics {
   });
   readonly queueLag = new Histogram({
     name: 'chronoforge_queue_lag_seconds',
-    help: 'Time an immediate job waited in the queue',
+    help: 'Time an immediate job waited in the queue (a start run in place: start to pass)',
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
     registers: [this.registry],
   });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { WorkflowQueue, type WorkflowClient } from '../../lib/index.js';
+import { ChronoForgeMetrics, WorkflowQueue, type WorkflowClient } from '../../lib/index.js';
 import { WorkflowExecutor } from '../../lib/executor/workflow.executor.js';
 import { PassSlots } from '../../lib/executor/pass-slots.js';
 import { InPlaceGate, InPlaceWorkflows } from '../fixtures/in-place.fixture.js';
@@ -48,10 +48,16 @@ describe('start in place (e2e)', () => {
   it('runs a plain start without a queue job, and enqueues only continuations', async () => {
     const ids = enqueued(suite.app.get(WorkflowQueue));
     const inPlace = ranInPlace(suite.app.get(WorkflowExecutor));
+    const { queueLag } = suite.app.get(ChronoForgeMetrics);
+    const lagCount = async () =>
+      (await queueLag.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+    const lagsBefore = await lagCount();
     const handle = await suite.client.start('inplace.steps', { key: 'plain-1' });
     expect(await completed(suite.client, 'plain-1')).toBe(3);
     expect(ids).not.toContain(handle.id);
     expect(inPlace).toEqual([handle.id]);
+    // The pass without a job is in the queue-lag histogram like a job's pickup.
+    expect((await lagCount()) - lagsBefore).toBe(1);
     const sleeper = await suite.client.start('inplace.sleeps', { key: 'sleep-1' });
     expect(await completed(suite.client, 'sleep-1')).toBe('done');
     // The sleep's continuation is a queue job like any other; the start was not.
