@@ -1,9 +1,16 @@
-import { createHash } from 'node:crypto';
-import pg, { type PoolClient } from 'pg';
+import pg, { type Pool, type PoolClient } from 'pg';
 import { QueryFailedError, type QueryRunner } from 'typeorm';
 import type { IsolationLevel } from './chrono-forge-database.js';
+import {
+  type CheckpointStatement,
+  CountingQuery,
+  handleCommandComplete,
+  preparedName,
+  preparedOn,
+} from './commit-query.js';
 import { engineStatement, engineStatementFailed } from './engine-statement.js';
 import { sqlState } from './transient-error.js';
+import { adoptConnection, type TxChains, TxConnection } from './tx-connection.js';
 
 /** The isolation levels a step transaction may name in its `START TRANSACTION`. */
 const ISOLATION_LEVELS: ReadonlySet<string> = new Set<IsolationLevel>([
@@ -12,51 +19,7 @@ const ISOLATION_LEVELS: ReadonlySet<string> = new Set<IsolationLevel>([
   'SERIALIZABLE',
 ]);
 
-/**
- * `value` as a SQL literal of `type` (`'…'::type`, or `NULL::type`), escaped by pg; `undefined`
- * when a query string cannot carry it (a NUL character: pg would cut the string there). @internal
- */
-export function sqlLiteral(value: SqlValue, type: string): string | undefined {
-  if (value === null) return `NULL::${type}`;
-  const text = value instanceof Date ? value.toISOString() : String(value);
-  if (text.includes('\u0000')) return undefined;
-  return `${pg.escapeLiteral(text)}::${type}`;
-}
-
-/** A value of a checkpoint's parameter. */
-export type SqlValue = string | number | Date | null;
-
-/** The checkpoint a transactional step sends with its `COMMIT` (see `StepTransaction.commitWith`). */
-export interface CheckpointStatement {
-  /** The statement, with parameters `$1`..`$n`: what is prepared, and the `query` of its errors. */
-  readonly text: string;
-  /** The SQL types of its parameters (at least `values.length` of them). */
-  readonly types: readonly string[];
-  /** The parameters' values (the `parameters` of its errors). */
-  readonly values: readonly SqlValue[];
-  /** The same as SQL literals ({@link sqlLiteral} of each value and its type). */
-  readonly literals: readonly string[];
-  /**
-   * The statement with the given literals in place of its parameters, sent instead of a prepared
-   * statement's EXECUTE: where a name would not outlive the transaction (a transaction pooler).
-   */
-  readonly inline?: (literals: readonly string[]) => string;
-}
-
-/** Names of the checkpoints prepared on each connection (a PREPARE lasts for the session). */
-const preparedOn = new WeakMap<object, Set<string>>();
-
-/** The name a checkpoint's text is prepared under (distinct from pg's own `cf_` names). */
-function preparedName(text: string): string {
-  let name = preparedNames.get(text);
-  if (name === undefined) {
-    name = `cf_commit_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
-    preparedNames.set(text, name);
-  }
-  return name;
-}
-
-const preparedNames = new Map<string, string>();
+export { type CheckpointStatement, sqlLiteral, type SqlValue } from './commit-query.js';
 
 /** What the direct path reads and keeps in step of TypeORM's `PostgresQueryRunner`. */
 interface RunnerInternals {
@@ -65,46 +28,38 @@ interface RunnerInternals {
   readonly isReleased: boolean;
 }
 
-/** pg's `Query` handler of a statement's CommandComplete (pg-cursor and pg-query-stream use it). */
-type CommandCompleteHandler = (this: pg.Query, ...args: unknown[]) => void;
-
-const handleCommandComplete = (pg.Query.prototype as unknown as Record<string, unknown>)
-  .handleCommandComplete as CommandCompleteHandler | undefined;
-
 /**
- * A simple-protocol query that counts the statements of its query string that completed, so that
- * when it fails, the caller knows which statement failed: the first one not counted.
+ * Whether the step transaction can drive `runner`'s connection directly: TypeORM's PostgreSQL
+ * runner (a `transactionDepth` it keeps the savepoints by), and a DataSource without subscribers
+ * (their transaction events are TypeORM's `startTransaction` / `commitTransaction`'s to send).
+ * Otherwise the transaction goes through TypeORM.
  */
-class CountingQuery extends pg.Query {
-  /** Statements of the query string that completed (CommandComplete received). */
-  completed = 0;
+function directRunner(runner: QueryRunner): boolean {
+  const internals = runner as unknown as Partial<RunnerInternals>;
+  return (
+    handleCommandComplete !== undefined &&
+    runner.dataSource.driver.options.type === 'postgres' &&
+    runner.dataSource.subscribers.length === 0 &&
+    typeof internals.transactionDepth === 'number' &&
+    internals.transactionDepth === 0 &&
+    !runner.isTransactionActive
+  );
+}
 
-  /** Counts a completed statement, then lets pg handle it. */
-  handleCommandComplete(...args: unknown[]): void {
-    this.completed++;
-    handleCommandComplete!.apply(this, args);
-  }
+/** The pg connection under `runner`, when the step transaction can drive it directly. */
+function directClient(runner: QueryRunner, client: unknown): PoolClient | undefined {
+  return directRunner(runner) && client instanceof pg.Client ? (client as PoolClient) : undefined;
 }
 
 /**
- * The pg connection under `runner`, when the step transaction can drive it directly: TypeORM's
- * PostgreSQL runner (a `transactionDepth` it keeps the savepoints by) on a `pg` client, and a
- * DataSource without subscribers (their transaction events are TypeORM's `startTransaction` /
- * `commitTransaction`'s to send). Otherwise `undefined`: the transaction goes through TypeORM.
+ * The pass a step transaction belongs to, for its connection's reuse by the pass's next
+ * transactional step (see `TxConnection`): the pool to take connections from, the pass's scope
+ * object, and the chains.
  */
-function directClient(runner: QueryRunner, client: unknown): PoolClient | undefined {
-  const internals = runner as unknown as Partial<RunnerInternals>;
-  if (
-    handleCommandComplete === undefined ||
-    runner.dataSource.driver.options.type !== 'postgres' ||
-    runner.dataSource.subscribers.length > 0 ||
-    typeof internals.transactionDepth !== 'number' ||
-    internals.transactionDepth !== 0 ||
-    runner.isTransactionActive ||
-    !(client instanceof pg.Client)
-  )
-    return undefined;
-  return client as PoolClient;
+export interface StepTransactionPass {
+  readonly pool: Pool;
+  readonly pass: object;
+  readonly chains: TxChains;
 }
 
 /**
@@ -121,6 +76,9 @@ export class StepTransaction {
     /** The QueryRunner: its `manager` is the step's `ctx.manager`. */
     readonly runner: QueryRunner,
     private readonly client: PoolClient | undefined,
+    private readonly isolation: IsolationLevel,
+    /** The connection and its pass, when the runner was given the pass's connection. */
+    private readonly chained?: { conn: TxConnection; pass: StepTransactionPass },
   ) {}
 
   /**
@@ -146,21 +104,70 @@ export class StepTransaction {
    * Takes a pooled connection for `runner` and begins its transaction at `isolation`. What fails
    * is tagged as an engine statement's failure; the runner is released then.
    */
-  static async begin(runner: QueryRunner, isolation: IsolationLevel): Promise<StepTransaction> {
+  static async begin(
+    runner: QueryRunner,
+    isolation: IsolationLevel,
+    pass?: StepTransactionPass,
+  ): Promise<StepTransaction> {
+    if (pass && ISOLATION_LEVELS.has(isolation) && directRunner(runner)) {
+      const chained = await StepTransaction.beginOnPassConnection(runner, isolation, pass);
+      if (chained) return chained;
+    }
     try {
       const connection: unknown = await engineStatement(() => runner.connect());
       const client = ISOLATION_LEVELS.has(isolation) ? directClient(runner, connection) : undefined;
       if (client) {
         await engineStatement(() => client.query(`START TRANSACTION ISOLATION LEVEL ${isolation}`));
-        const internals = runner as unknown as RunnerInternals;
-        internals.isTransactionActive = true;
-        internals.transactionDepth = 1;
+        StepTransaction.begun(runner);
       } else await engineStatement(() => runner.startTransaction(isolation));
-      return new StepTransaction(runner, client);
+      return new StepTransaction(runner, client, isolation);
     } catch (err) {
       await runner.release();
       throw err;
     }
+  }
+
+  /**
+   * {@link begin} on the connection the pass kept with a transaction pre-started (no round trip),
+   * or on one taken from the pool; `undefined` when the runner cannot be given a connection.
+   */
+  private static async beginOnPassConnection(
+    runner: QueryRunner,
+    isolation: IsolationLevel,
+    pass: StepTransactionPass,
+  ): Promise<StepTransaction | undefined> {
+    let conn = pass.chains.take(pass.pass, isolation);
+    const prestarted = conn !== undefined;
+    conn ??= new TxConnection(await engineStatement(() => pass.pool.connect()), pass.pool);
+    const taken = conn;
+    const adopted =
+      taken.client instanceof pg.Client &&
+      adoptConnection(runner, taken, (err) => pass.chains.release(pass.pass, taken, err));
+    if (!adopted) {
+      taken.end();
+      return undefined;
+    }
+    taken.prestarted = undefined;
+    if (!prestarted) {
+      try {
+        await engineStatement(() =>
+          taken.client.query(`START TRANSACTION ISOLATION LEVEL ${isolation}`),
+        );
+      } catch (err) {
+        taken.end(err as Error);
+        await runner.release();
+        throw err;
+      }
+    }
+    StepTransaction.begun(runner);
+    return new StepTransaction(runner, taken.client, isolation, { conn: taken, pass });
+  }
+
+  /** Keeps the runner's state as TypeORM's `startTransaction` would. */
+  private static begun(runner: QueryRunner): void {
+    const internals = runner as unknown as RunnerInternals;
+    internals.isTransactionActive = true;
+    internals.transactionDepth = 1;
   }
 
   /**
@@ -190,6 +197,11 @@ export class StepTransaction {
       name ? `EXECUTE ${name}(${literals.join(', ')})` : checkpoint.inline!(literals),
       'COMMIT',
     );
+    // The pass runs transactional steps back to back: the COMMIT also begins the next one's.
+    const chained = this.chained;
+    const prestart = chained?.pass.chains.prestartNext(chained.pass.pass, chained.conn) === true;
+    if (prestart) statements.push(`START TRANSACTION ISOLATION LEVEL ${this.isolation}`);
+    const commitAt = statements.indexOf('COMMIT');
     let rows: R[] = [];
     let query!: CountingQuery;
     const failure = await new Promise<unknown>((resolve) => {
@@ -198,7 +210,7 @@ export class StepTransaction {
         if (err) return resolve(err);
         // Several statements: one result each, the checkpoint's just before the COMMIT's.
         const all: unknown[] = Array.isArray(results) ? results : [results];
-        rows = (all[all.length - 2] as { rows?: R[] } | undefined)?.rows ?? [];
+        rows = (all[commitAt - 1] as { rows?: R[] } | undefined)?.rows ?? [];
         resolve(undefined);
       });
       client.query(query);
@@ -218,9 +230,21 @@ export class StepTransaction {
     }
     if (failure === undefined) {
       this.ended();
+      if (chained) {
+        if (prestart) chained.conn.prestarted = this.isolation;
+        chained.pass.chains.committed(chained.pass.pass);
+      }
       return { row: rows[0] };
     }
-    const failed = query.completed >= statements.length - 1 ? 'commit' : 'checkpoint';
+    if (query.completed > commitAt) {
+      // Committed; the next transaction's START failed (the connection is going: destroyed on
+      // release). The checkpoint's row is not at hand: the caller reads the step's log back
+      // (as after a refused checkpoint, which finds this pass's own row).
+      this.ended();
+      chained?.conn.end(failure as Error);
+      return { row: undefined };
+    }
+    const failed = query.completed >= commitAt ? 'commit' : 'checkpoint';
     if (failed === 'commit') this.ended();
     const error = engineStatementFailed(
       failed === 'commit'

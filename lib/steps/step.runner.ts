@@ -119,7 +119,9 @@ export class StepRunner {
     }
 
     const startedAt = new Date();
-    const tx = options.transactional ? await beginStepTransaction(this.db, options) : undefined;
+    const tx = options.transactional
+      ? await beginStepTransaction(this.db, options, scope)
+      : undefined;
     let value: T;
     let stored!: StoredValue;
     let id: string | null = null;
