@@ -100,25 +100,38 @@ async function level(
     await work.pool.query(`TRUNCATE ${work.table}`);
     let started = 0;
     let added = 0;
+    // This process's CPU time (user + system, all threads) per side, measured batches only.
+    const cpu = { engine: 0, raw: 0, on: false };
+    const cpuOf = async (side: 'engine' | 'raw', batch: () => Promise<void>) => {
+      const c0 = process.cpuUsage();
+      await batch();
+      const c = process.cpuUsage(c0);
+      if (cpu.on) cpu[side] += (c.user + c.system) / 1000;
+    };
     const engineBatch = async (count: number) => {
       const t0 = now();
-      await inParallel(count, STARTERS, async () => {
-        await bench.client.start('bench.three', { key: `k${started++}` });
+      await cpuOf('engine', async () => {
+        await inParallel(count, STARTERS, async () => {
+          await bench.client.start('bench.three', { key: `k${started++}` });
+        });
+        await bench.completions.waitFor(started, TIMEOUT_MS);
       });
-      await bench.completions.waitFor(started, TIMEOUT_MS);
       return now() - t0;
     };
     const rawBatch = async (count: number) => {
       const t0 = now();
-      await inParallel(count, STARTERS, async () => {
-        await raw.queue.add('job', { key: `raw${added++}` });
+      await cpuOf('raw', async () => {
+        await inParallel(count, STARTERS, async () => {
+          await raw.queue.add('job', { key: `raw${added++}` });
+        });
+        await done.waitFor(added, TIMEOUT_MS);
       });
-      await done.waitFor(added, TIMEOUT_MS);
       return now() - t0;
     };
     await engineBatch(warm);
     await rawBatch(warm);
     const before = bench.counter.snapshot();
+    cpu.on = true;
     const e: number[] = [];
     const b: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
@@ -141,7 +154,7 @@ async function level(
       note:
         `c=${concurrency} (${queue} queue${startInPlace ? ', startInPlace' : ''}): engine batches ${e.map((x) => fmt(x, 0)).join(' / ')} ms, raw ` +
         `BullMQ batches ${b.map((x) => fmt(x, 0)).join(' / ')} ms; work rows ${rows[0].c} ` +
-        `(expected ${6 * (n + warm)}); engine statements per workflow: ${breakdown(diff, n)}`,
+        `(expected ${6 * (n + warm)}); this process's CPU per workflow ${fmt(cpu.engine / n, 3)} ms, per raw job ${fmt(cpu.raw / n, 3)} ms (the starters', the worker's and BullMQ's); engine statements per workflow: ${breakdown(diff, n)}`,
     };
   } finally {
     await raw.close();
@@ -165,7 +178,10 @@ export async function throughputBench(): Promise<BenchResult> {
       [1, true],
       [16, true],
     ] as const;
+    // BENCH_LEVELS=16,1p: only those levels (p: startInPlace), and not the PostgreSQL queue's.
+    const only = process.env.BENCH_LEVELS?.split(',');
     for (const [concurrency, inPlace] of levels) {
+      if (only && !only.includes(`${concurrency}${inPlace ? 'p' : ''}`)) continue;
       const m = await level(work, concurrency, n, warm, 'redis', inPlace);
       if (concurrency === 16 && !inPlace) redis16 = m.engine;
       const ratio = m.engine / m.raw;
@@ -187,6 +203,7 @@ export async function throughputBench(): Promise<BenchResult> {
       });
       notes.push(`throughput: ${m.note}.`);
     }
+    if (only) return { rows, notes };
     const pg = await level(work, 16, n, warm, 'postgres');
     const pgInPlace = await level(work, 16, n, warm, 'postgres', true);
     rows.push({
