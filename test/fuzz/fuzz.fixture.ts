@@ -203,7 +203,12 @@ export class FuzzWorkflows {
           values[s.id] = out;
           for (let i = 0; i < s.count; i++) {
             try {
-              out.push(await this.steps.work(root, `${s.id}.${i}`, 0, s.ms));
+              const node = `${s.id}.${i}`;
+              out.push(
+                await (s.tx
+                  ? this.steps.txWork(root, node, 0, s.ms)
+                  : this.steps.work(root, node, 0, s.ms)),
+              );
             } catch (err) {
               if (!s.guard) throw err;
             }

@@ -15,6 +15,7 @@ import {
   SEED,
   IN_PLACE,
   inPlaceStats,
+  txChainStats,
 } from './harness.js';
 
 /**
@@ -98,7 +99,8 @@ describe.skipIf(MODE === 'kill')(`fuzz, in-process worker (${QUEUE_BACKEND} queu
     });
     console.log(
       `FUZZ inproc: ${ran} programs passed (${fuzzApp!.log.logged} engine warnings/errors; ` +
-        `start in place ${IN_PLACE ? `on: ${inPlaceStats.passes} first passes` : 'off'})`,
+        `start in place ${IN_PLACE ? `on: ${inPlaceStats.passes} first passes` : 'off'}; ` +
+        `${txChainStats.prestartedSteps} transactional steps begun by their predecessor's COMMIT)`,
     );
     expect(ran).toBeGreaterThanOrEqual(PATH || SEED !== undefined ? 1 : total);
     // The shapes that exist to make the engine batch (shapes.ts) do: a few hundred programs give
@@ -108,6 +110,7 @@ describe.skipIf(MODE === 'kill')(`fuzz, in-process worker (${QUEUE_BACKEND} queu
       expect(groupStats.acquires.statements, 'multi-row acquires').toBeGreaterThan(0);
       expect(groupStats.wokenAtAcquire, 'sleeps completed by an acquire').toBeGreaterThan(0);
       if (IN_PLACE) expect(inPlaceStats.passes, 'first passes run in place').toBeGreaterThan(0);
+      expect(txChainStats.prestartedSteps, 'chained transactional steps').toBeGreaterThan(0);
     }
   });
 });

@@ -67,6 +67,7 @@ export function plainProgramArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
     count: fc.integer({ min: 2, max: 6 }),
     ms: fc.integer({ min: 0, max: 120 }),
     guard: sw.catchAll ? fc.boolean() : fc.constant(false),
+    tx: fc.boolean(),
   });
   const leaf: fc.Arbitrary<Stmt>[] = [
     loop,

@@ -1,3 +1,4 @@
+import { TxChains } from '../../lib/database/tx-connection.js';
 import type { INestApplicationContext } from '@nestjs/common';
 import fc from 'fast-check';
 import pg from 'pg';
@@ -150,6 +151,15 @@ function replayHeader(label: string, b: Batch): string {
 
 /** First passes the in-process worker ran in place (`IN_PLACE`). */
 export const inPlaceStats = { passes: 0 };
+
+/** Transactional steps begun on a transaction their pass's previous COMMIT began (TxChains). */
+export const txChainStats = { prestartedSteps: 0 };
+const take = TxChains.prototype.take;
+TxChains.prototype.take = function (this: TxChains, ...args: Parameters<TxChains['take']>) {
+  const conn = take.apply(this, args);
+  if (conn) txChainStats.prestartedSteps++;
+  return conn;
+};
 
 function countInPlacePasses(executor: WorkflowExecutor): void {
   const runPass = executor.runPass.bind(executor);

@@ -98,6 +98,7 @@ export function expectationOf(program: Program): Expectation {
           for (let i = 0; i < s.count; i++) {
             const node = `${s.id}.${i}`;
             if (!done.has(node)) add(node, 1);
+            if (s.tx) transactional.add(node);
             done.add(node);
             out.push(`v_${node}`);
           }

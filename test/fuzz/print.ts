@@ -41,13 +41,15 @@ export function printProgram(p: Program): string {
               : `${pad}} catch (e) { if (!(e instanceof ExecutionFailedError)) throw e; }`,
           );
           break;
-        case 'loop':
+        case 'loop': {
+          const call = `this.steps.${s.tx ? 'txWork' : 'work'}(\`${s.id}.\${i}\`) /* works ${s.ms} ms */`;
           lines.push(
             s.guard
-              ? `${pad}for (let i = 0; i < ${s.count}; i++) try { await this.steps.work(\`${s.id}.\${i}\`) /* works ${s.ms} ms */; } catch {}`
-              : `${pad}for (let i = 0; i < ${s.count}; i++) await this.steps.work(\`${s.id}.\${i}\`) /* works ${s.ms} ms */;`,
+              ? `${pad}for (let i = 0; i < ${s.count}; i++) try { await ${call}; } catch {}`
+              : `${pad}for (let i = 0; i < ${s.count}; i++) await ${call};`,
           );
           break;
+        }
         case 'sleep':
           lines.push(`${pad}await ctx.sleep('${s.ms}ms'); // ${s.id}`);
           break;

@@ -41,6 +41,8 @@ export interface LoopNode {
   count: number;
   ms: number;
   guard: boolean;
+  /** Transactional steps (`txWork`): back to back, each COMMIT begins the next one's transaction. */
+  tx?: boolean;
 }
 
 /** `await Promise.all([...])` over steps. */

@@ -115,6 +115,7 @@ function leaseProgramArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
         count: fc.integer({ min: 2, max: 4 }),
         ms: fc.integer({ min: 60, max: 150 }),
         guard: fc.constant(false),
+        tx: fc.boolean(),
       }),
     },
     {
