@@ -137,8 +137,8 @@ export async function transactionalBench(): Promise<BenchResult> {
           ratio: `${fmt(tx / raw)}× raw tx`,
           goal: '≤ 1.5× raw tx',
           met: tx / raw <= 1.5 ? 'yes' : 'no',
-          statements: `${fmt(txCounts.statements / txCounts.steps)} (+ START TRANSACTION, COMMIT)`,
-          roundTrips: `${fmt(txCounts.roundTrips / txCounts.steps)} (START TRANSACTION; INSERT; checkpoint + COMMIT in one query string)`,
+          statements: `${fmt(txCounts.statements / txCounts.steps)} (+ COMMIT, START TRANSACTION)`,
+          roundTrips: `${fmt(txCounts.roundTrips / txCounts.steps)} (INSERT; checkpoint + COMMIT + the next step's START TRANSACTION in one query string; a START of its own for the first two steps of a run)`,
           // The goal is not met yet: 2× the recorded 3.32×.
           guards: [guard(tx / raw, 6.6, 'lower', 'ratio to raw tx')],
         },
