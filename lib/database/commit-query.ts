@@ -1,6 +1,7 @@
 /** The query string a transactional step commits with: its checkpoint's literals and statement. */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { QueryRunnerAlreadyReleasedError } from 'typeorm';
 
 /**
  * `value` as a SQL literal of `type` (`'…'::type`, or `NULL::type`), escaped by pg; `undefined`
@@ -68,3 +69,12 @@ export class CountingQuery extends pg.Query {
     handleCommandComplete!.apply(this, args);
   }
 }
+
+/**
+ * What a step's runner queries on once its COMMIT that begins the next step's transaction is
+ * sent: a query the body left in flight fails (as after the runner's release) instead of running
+ * in the next step's transaction, or being rolled back with an unused one. @internal
+ */
+export const OVER_CONNECTION = {
+  query: (): Promise<never> => Promise.reject(new QueryRunnerAlreadyReleasedError()),
+};

@@ -5,6 +5,7 @@ import {
   type CheckpointStatement,
   CountingQuery,
   handleCommandComplete,
+  OVER_CONNECTION,
   preparedName,
   preparedOn,
 } from './commit-query.js';
@@ -26,6 +27,7 @@ interface RunnerInternals {
   isTransactionActive: boolean;
   transactionDepth: number;
   readonly isReleased: boolean;
+  databaseConnection: unknown;
 }
 
 /**
@@ -202,6 +204,8 @@ export class StepTransaction {
     const prestart = chained?.pass.chains.prestartNext(chained.pass.pass, chained.conn) === true;
     if (prestart) statements.push(`START TRANSACTION ISOLATION LEVEL ${this.isolation}`);
     const commitAt = statements.indexOf('COMMIT');
+    const internals = this.runner as unknown as RunnerInternals;
+    if (prestart) internals.databaseConnection = OVER_CONNECTION;
     let rows: R[] = [];
     let query!: CountingQuery;
     const failure = await new Promise<unknown>((resolve) => {
@@ -236,6 +240,8 @@ export class StepTransaction {
       }
       return { row: rows[0] };
     }
+    // Not committed: the runner has its connection back (for the rollback).
+    if (prestart && query.completed <= commitAt) internals.databaseConnection = client;
     if (query.completed > commitAt) {
       // Committed; the next transaction's START failed (the connection is going: destroyed on
       // release). The checkpoint's row is not at hand: the caller reads the step's log back
@@ -244,6 +250,9 @@ export class StepTransaction {
       chained?.conn.end(failure as Error);
       return { row: undefined };
     }
+    // No answer of the server (a client-side timeout, a lost connection): the query string may
+    // still run, its START included; the connection must never go back to the pool.
+    if (prestart && code === undefined) chained.conn.end(failure as Error);
     const failed = query.completed >= commitAt ? 'commit' : 'checkpoint';
     if (failed === 'commit') this.ended();
     const error = engineStatementFailed(
@@ -259,9 +268,22 @@ export class StepTransaction {
     return this.runner.commitTransaction();
   }
 
-  /** Rolls the transaction back (a failed or refused step); nothing when it is over. */
+  /**
+   * Rolls the transaction back (a failed or refused step), with the savepoints the body left open
+   * (TypeORM rolls back one level per call); nothing when it is over.
+   */
   async rollback(): Promise<void> {
-    if (this.runner.isTransactionActive) await this.runner.rollbackTransaction();
+    while (this.runner.isTransactionActive) await this.runner.rollbackTransaction();
+  }
+
+  /**
+   * Whether the body left the transaction as it began it: open, with no savepoint of its own open
+   * (a `queryRunner.startTransaction()` without its commit or rollback) — else committing would
+   * release the savepoint and return the connection inside the transaction.
+   */
+  get balanced(): boolean {
+    const internals = this.runner as unknown as RunnerInternals;
+    return internals.isTransactionActive && internals.transactionDepth === 1;
   }
 
   /** Returns the connection to the pool. */

@@ -57,7 +57,10 @@ export abstract class StepLogStore extends StoreConnection {
 
   /** {@link completeStep} with its arguments as one object. */
   async completeStepWith(c: CheckpointArgs, runner?: QueryRunner): Promise<string | null> {
-    const write = () => this.writeCheckpoint(c, runner);
+    // The result and metadata as JSON text, once for either way of writing them.
+    const result = c.result && JSON.stringify(c.result);
+    const metadata = JSON.stringify(c.metadata);
+    const write = () => this.writeCheckpoint(c, result, metadata, runner);
     // NOTE: a first attempt with no durable state to carry (the common step) is group-committed
     // with other passes' (one statement for many when statements are already in flight); alone,
     // it is written as any checkpoint (on the connection the pass keeps, see `claimWrite`).
@@ -68,8 +71,8 @@ export abstract class StepLogStore extends StoreConnection {
           owner: c.owner,
           stepName: c.stepName,
           attempts: c.attempts,
-          result: c.result && JSON.stringify(c.result),
-          metadata: JSON.stringify(c.metadata),
+          result,
+          metadata,
           startedAt: c.startedAt,
         },
         write,
@@ -78,9 +81,14 @@ export abstract class StepLogStore extends StoreConnection {
   }
 
   /** One checkpoint, with the durable state the pass changed when it carries some. */
-  private async writeCheckpoint(c: CheckpointArgs, runner?: QueryRunner): Promise<string | null> {
+  private async writeCheckpoint(
+    c: CheckpointArgs,
+    result: string | null,
+    metadata: string,
+    runner?: QueryRunner,
+  ): Promise<string | null> {
     const values: unknown[] = [c.workflowId, c.owner, c.stepName, c.attempts];
-    values.push(c.result && JSON.stringify(c.result), JSON.stringify(c.metadata), c.startedAt);
+    values.push(result, metadata, c.startedAt);
     const write = await this.claimWrite(c.carrier, runner);
     if (write.claim) values.push(JSON.stringify(write.claim.state));
     let id: string | null = null;

@@ -36,3 +36,19 @@ export function stepStatementFailure(
   }
   return DEFERRED_CHECK_CLASSES.has(code.slice(0, 2)) ? err : undefined;
 }
+
+/**
+ * The failure of a transactional step whose body returned with the transaction not as it began it
+ * (a savepoint of its own left open by `queryRunner.startTransaction()`, or the transaction ended
+ * by the body): committing would not commit its writes with its checkpoint. `undefined` when the
+ * transaction is as the engine began it.
+ */
+export function unbalancedTransaction(
+  stepName: string,
+  balanced: boolean,
+): TransactionAbortedError | undefined {
+  if (balanced) return undefined;
+  return new TransactionAbortedError(
+    `Step "${stepName}" returned with its transaction not as the engine began it (a transaction or savepoint the body started and did not commit or roll back, or the step's own transaction ended by the body): its writes were rolled back and its result was not recorded. Use ctx.manager.transaction() for nested work.`,
+  );
+}

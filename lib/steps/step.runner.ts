@@ -20,7 +20,7 @@ import { HaltExecution } from '../run/halt-execution.js';
 import { stepStorage, transactionStorage } from '../run/call-storage.js';
 import { engineStatement } from '../database/engine-statement.js';
 import { LockLostError } from '../errors/lock-lost.error.js';
-import { stepStatementFailure } from './step-sql-errors.js';
+import { stepStatementFailure, unbalancedTransaction } from './step-sql-errors.js';
 import { beginStepTransaction, observeStep } from './step-support.js';
 import { type CompensationCall, noteCompensation } from '../lifecycle/compensations.js';
 import { AbortWatcher } from '../lifecycle/abort-watcher.js';
@@ -150,6 +150,8 @@ export class StepRunner {
         // A refused durable call inside the body fails the step even when the body caught it.
         const refused = scope.takeRefusal(stepName);
         if (refused) throw refused;
+        const unbalanced = tx && unbalancedTransaction(stepName, tx.balanced);
+        if (unbalanced) throw unbalanced;
         stored = serializeValue(value);
       } catch (err) {
         await tx?.rollback().catch(() => undefined);
