@@ -53,11 +53,20 @@ export function takeLock(wf: string, t: LockTake): string {
            RETURNING id, ${RUN_COLUMNS}${t.returning ?? ''}`;
 }
 
-/** The acquire's read of the locked runs `w` with their step logs (`logs`), repeat ticks left out. */
-export function withLogs(logs: string): string {
-  return `SELECT w.*, COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
+/** A run's step logs as one JSON array (`run`: its id), repeat ticks left out. */
+const logsJson = (logs: string, run: string): string =>
+  `COALESCE((SELECT json_agg(json_build_object('id', l.id::text, 'step_name', l.step_name,
              'state', l.state, 'attempts', l.attempts, 'result', l.result, 'metadata', l.metadata))
-           FROM ${logs} l WHERE l.workflow_id = w.id AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json) AS logs
+           FROM ${logs} l WHERE l.workflow_id = ${run} AND l.step_name NOT LIKE ${REPEAT_TICK_PATTERN}), '[]'::json)`;
+
+/**
+ * The acquire's read of the locked runs `w` with their step logs (`logs`), repeat ticks left out.
+ * With `wf`, also `prev_owner`: the lock's holder as the statement's snapshot saw it (see
+ * {@link acquireStatements}).
+ */
+export function withLogs(logs: string, wf?: string): string {
+  const prev = wf ? `, (SELECT x.locked_by FROM ${wf} x WHERE x.id = w.id) AS prev_owner` : '';
+  return `SELECT w.*, ${logsJson(logs, 'w.id')} AS logs${prev}
          FROM w`;
 }
 
@@ -114,8 +123,11 @@ export function acquireStatements(
   wf: string,
   logs: string,
   staleLock: string,
-): { acquire: string; reacquire: string } {
-  const read = withLogs(logs);
+): { acquire: string; reacquire: string; relog: string } {
+  // NOTE: the logs are read with the statement's snapshot, taken before its UPDATE waited for the
+  // row lock of a write in flight: taking over from another pass (`prev_owner`), whose checkpoint
+  // held the row then committed, the read misses that checkpoint; `relog` reads them again after.
+  const read = withLogs(logs, wf);
   // NOTE: an acquire alone also completes the run's due plain sleeps (`$4`, `$5`: see
   // dueSleeps); a multi-row or a taking-back acquire does not (the replay completes them).
   const acquire = `WITH w AS (
@@ -130,5 +142,6 @@ export function acquireStatements(
   const reacquire = `WITH w AS (
            ${takeLock(wf, { owner: '$2', rows: 'WHERE id = $1', free, now: '$3' })})
          ${read}`;
-  return { acquire, reacquire };
+  const relog = `SELECT ${logsJson(logs, '$1')} AS logs`;
+  return { acquire, reacquire, relog };
 }

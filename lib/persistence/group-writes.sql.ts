@@ -38,7 +38,7 @@ export class GroupWriteStatements {
          c AS (SELECT id FROM ${wf} WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED),
          w AS (
            ${takeLock(wf, { ...take, returning: ', locked_by AS acquired_by' })})
-         ${withLogs(logs)}`;
+         ${withLogs(logs, wf)}`;
     // NOTE: a key twice in the statement is inserted once, with its first caller's row (DO NOTHING
     // skips the later ones). Rows go in key order: two such statements (of this process or
     // another) that both carry keys a and b wait on each other's uncommitted rows in one order,

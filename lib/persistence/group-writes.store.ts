@@ -1,9 +1,13 @@
 import type { QueryRunner } from 'typeorm';
-import type { AcquireResult, WakeEligibility, WokenSleep } from './acquire-result.js';
-import { SLEEP_RESULT } from './acquire.sql.js';
+import {
+  type AcquiredRow,
+  acquired,
+  type AcquireResult,
+  type WakeEligibility,
+} from './acquire-result.js';
 import { ALONE, GroupCommit } from './group-commit.js';
 import { GroupWriteStatements } from './group-writes.sql.js';
-import { type EndRow, ended, type LogRow, type RunEnded, type RunRow } from './rows.js';
+import { type EndRow, ended, type LogRow, type RunEnded } from './rows.js';
 import type { WorkflowTables } from './tables.sql.js';
 import type { WorkflowStatements } from './workflow.sql.js';
 
@@ -120,38 +124,37 @@ export class GroupWrites {
    */
   async acquireOnce(a: PendingAcquire, own = false): Promise<AcquireResult | null> {
     const now = new Date(a.nowMs);
-    const rows = await this.query<RunRow & { logs: LogRow[]; woken?: WokenSleep[] | null }>(
+    const rows = await this.query<AcquiredRow>(
       own ? this.one.reacquire : this.one.acquire,
       own ? [a.id, a.owner, now] : [a.id, a.owner, now, a.wakes, now.toISOString()],
     );
-    if (!rows[0]) return null;
-    const { logs, woken, ...run } = rows[0];
-    if (!woken) return { kind: 'acquired', run, logs, woken: [] };
-    // The statement's own read predates its completions: show the logs as it stored them.
-    const completed = new Map(woken.map((w) => [w.id, w.attempts]));
-    const read = logs.map((l) => {
-      const attempts = completed.get(l.id);
-      if (attempts === undefined) return l;
-      return { ...l, state: 'completed' as const, attempts, result: SLEEP_RESULT };
-    });
-    return { kind: 'acquired', run, logs: read, woken };
+    return rows[0] ? acquired(rows[0], a.owner, () => this.relog(a.id)) : null;
+  }
+
+  /** A run's step logs, read again after an acquire took its lock over from another pass. */
+  private async relog(id: string): Promise<LogRow[]> {
+    const [row] = await this.query<{ logs: LogRow[] }>(this.one.relog, [id]);
+    return row.logs;
   }
 
   /** Several first tries in one statement (per item: acquired, or `null` to ask again alone). */
   private async acquireMany(items: PendingAcquire[]): Promise<(AcquireResult | null)[]> {
-    const rows = await this.query<RunRow & { logs: LogRow[]; acquired_by: string }>(
-      this.sql.acquireMany,
-      [items.map((a) => a.id), items.map((a) => a.owner), items.map((a) => new Date(a.nowMs))],
-    );
+    const rows = await this.query<AcquiredRow & { acquired_by: string }>(this.sql.acquireMany, [
+      items.map((a) => a.id),
+      items.map((a) => a.owner),
+      items.map((a) => new Date(a.nowMs)),
+    ]);
     const got = new Map(rows.map((r) => [`${r.id}\0${r.acquired_by}`, r]));
-    return items.map((a) => {
-      const row = got.get(`${a.id}\0${a.owner}`);
-      if (!row) return null;
-      // One row, one pass: the same run asked for twice under one owner is taken once.
-      got.delete(`${a.id}\0${a.owner}`);
-      const { logs, acquired_by: _owner, ...run } = row;
-      return { kind: 'acquired', run, logs, woken: [] };
-    });
+    return Promise.all(
+      items.map(async (a): Promise<AcquireResult | null> => {
+        const row = got.get(`${a.id}\0${a.owner}`);
+        if (!row) return null;
+        // One row, one pass: the same run asked for twice under one owner is taken once.
+        got.delete(`${a.id}\0${a.owner}`);
+        const { acquired_by: _owner, ...rest } = row;
+        return acquired(rest, a.owner, () => this.relog(a.id));
+      }),
+    );
   }
 
   /** One first-attempt checkpoint (its log id; `null` when fenced out or already recorded). */

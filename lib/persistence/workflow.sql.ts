@@ -57,6 +57,8 @@ export class WorkflowStatements extends CheckpointStatements {
   readonly acquire: string;
   /** `acquire`, also taking back a lock pass `$2` itself holds (after an ambiguous multi-row acquire). */
   readonly reacquire: string;
+  /** A run's step logs read again after an acquire took the lock over (`$1`: run id). */
+  readonly relog: string;
   readonly markBusy: string;
   readonly dueCheck: string;
   readonly insertRun: string;
@@ -83,7 +85,11 @@ export class WorkflowStatements extends CheckpointStatements {
     const { wf, logs, errors } = t;
     this.fenced = fence(wf, dollar);
     const stateFence = (param: string) => stateFenceWith(wf, dollar, param);
-    ({ acquire: this.acquire, reacquire: this.reacquire } = acquireStatements(wf, logs, staleLock));
+    ({
+      acquire: this.acquire,
+      reacquire: this.reacquire,
+      relog: this.relog,
+    } = acquireStatements(wf, logs, staleLock));
     this.markBusy = `UPDATE ${wf} SET wake_pending = true
          WHERE id = $1 AND state IN (${LOCKABLE}) AND NOT ${staleLock} RETURNING id`;
     this.dueCheck = `SELECT ${due('$2')} AS due FROM ${wf} WHERE id = $1 AND state IN (${LOCKABLE})`;

@@ -1,0 +1,77 @@
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
+import { DATABASE_URL, sql } from '../support/env.js';
+import { suiteApp } from '../support/suite.js';
+
+/**
+ * A takeover's acquire reads the step logs with its statement's snapshot, taken before the UPDATE
+ * waited for the row that the previous owner's checkpoint in flight held (its fence). That
+ * checkpoint then commits: read as of before, the new pass would run the step's body again after
+ * its log committed (the generative suite's lease programs found it). A takeover reads the logs
+ * again once its acquire committed.
+ */
+describe('a takeover reads the logs the previous owner committed while it waited (e2e)', () => {
+  const suite = suiteApp('tkread', [], { options: { worker: false } });
+  const wf = () => `"${suite.schema}".chrono_forge_workflows`;
+  const logs = () => `"${suite.schema}".chrono_forge_execution_logs`;
+
+  /** A run whose lock `owner` held past its 50 ms lifetime (a stalled pass): stale, taken over. */
+  async function staleRun(key: string, owner: string): Promise<string> {
+    const { id } = await suite.app.get(WorkflowStore).insertRun('tk.none', key, null, 50);
+    await sql(
+      `UPDATE ${wf()} SET state = 'running', locked_by = $2, locked_at = now() - interval '1 minute'
+       WHERE id = $1`,
+      [id, owner],
+    );
+    return id;
+  }
+
+  it("sees the previous owner's checkpoint that committed while its acquire waited", async () => {
+    const id = await staleRun('k1', 'stalled-pass');
+    const previous = new pg.Client({ connectionString: DATABASE_URL });
+    await previous.connect();
+    try {
+      // The stalled pass's checkpoint, in flight: its fence share-locks the run's row.
+      await previous.query('BEGIN');
+      const wrote = await previous.query(
+        `INSERT INTO ${logs()} (workflow_id, step_name, state, attempts, started_at,
+           last_executed_at, completed_at, result, metadata)
+         SELECT $1, 'step$one', 'completed', 1, now(), now(), now(), '{"json":1}', '{}'
+         WHERE EXISTS (SELECT 1 FROM ${wf()} WHERE id = $1 AND locked_by = $2 FOR SHARE)`,
+        [id, 'stalled-pass'],
+      );
+      expect(wrote.rowCount).toBe(1);
+      const taking = suite.app.get(WorkflowStore).acquire(id, 'new-pass', Date.now());
+      // The takeover's UPDATE waits for the row; then the checkpoint commits.
+      const blocker = (previous as unknown as { processID: number }).processID;
+      await expect
+        .poll(
+          async () =>
+            (
+              await sql<{ n: number }>(
+                `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`,
+                [blocker],
+              )
+            )[0].n,
+          { timeout: 5_000 },
+        )
+        .toBe(1);
+      await previous.query('COMMIT');
+      const got = await taking;
+      expect(got.kind).toBe('acquired');
+      const read = got.kind === 'acquired' ? got.logs : [];
+      expect(read.map((l) => [l.step_name, l.state])).toEqual([['step$one', 'completed']]);
+      expect(got.kind === 'acquired' && got.run.state).toBe('running');
+    } finally {
+      await previous.end();
+    }
+  });
+
+  it('reads nothing again when it takes a free lock', async () => {
+    const { id } = await suite.app.get(WorkflowStore).insertRun('tk.none', 'k2', null, 60_000);
+    const got = await suite.app.get(WorkflowStore).acquire(id, 'a-pass', Date.now());
+    expect(got.kind).toBe('acquired');
+    expect(got.kind === 'acquired' && got.logs).toEqual([]);
+  });
+});
