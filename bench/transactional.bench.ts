@@ -144,7 +144,7 @@ export async function transactionalBench(): Promise<BenchResult> {
         },
       ],
       notes: [
-        `transactional: engine pool per transactional step (3 runs; includes the run's start, end and the result poll): ${[
+        `transactional: engine pool per transactional step (${REPS} runs; includes the run's start, end and the result poll): ${[
           ...txLabels,
         ]
           .map(([label, n]) => `${label} ${fmt(n / txCounts.steps)}`)
