@@ -1,6 +1,6 @@
-import type { Pool, PoolClient } from 'pg';
 import type { QueryRunner } from 'typeorm';
 import type { IsolationLevel } from './chrono-forge-database.js';
+import { HeldConnection } from './held-connection.js';
 
 /** What adopting a connection sets on TypeORM's `PostgresQueryRunner`, as its `connect` would. */
 interface AdoptingRunner {
@@ -23,33 +23,15 @@ interface AdoptingRunner {
  * SERIALIZABLE at the first statement), so the next step sees what it would on a fresh one.
  * @internal
  */
-export class TxConnection {
+export class TxConnection extends HeldConnection {
   /** The isolation level of the transaction begun for the pass's next step, if one was. */
   prestarted: IsolationLevel | undefined;
-  private released = false;
-  private broken: Error | undefined;
-  private timer: NodeJS.Immediate | undefined;
-  private readonly onError = (err: Error): void => {
-    this.broken = err;
-  };
-
-  constructor(
-    readonly client: PoolClient,
-    private readonly pool: Pool,
-  ) {
-    // NOTE: a checked-out connection the server drops while no query runs emits 'error': with no
-    // listener that would crash the process.
-    client.on('error', this.onError);
-  }
-
-  /** Not returned to the pool, and not dropped by the server. */
-  get healthy(): boolean {
-    return !this.released && this.broken === undefined;
-  }
+  /** Its ROLLBACK is on the way (then it is returned). */
+  private rollingBack = false;
 
   /** Whether no other client waits for the pool (a connection is kept only then). */
   get poolIdle(): boolean {
-    return this.pool.waitingCount === 0;
+    return !this.poolBusy;
   }
 
   /**
@@ -57,9 +39,8 @@ export class TxConnection {
    * back and returned, after `expired`); `false` when it cannot be kept (the caller ends it).
    */
   keepForTurn(expired: () => void): boolean {
-    if (!this.healthy || this.prestarted === undefined || !this.poolIdle) return false;
-    this.timer = setImmediate(() => {
-      this.timer = undefined;
+    if (!this.healthy || this.prestarted === undefined || this.poolBusy) return false;
+    this.holdForTurn(() => {
       expired();
       this.end();
     });
@@ -68,8 +49,7 @@ export class TxConnection {
 
   /** Taken back for the pass's next step: no longer ended at the turn's end. */
   claim(): void {
-    clearImmediate(this.timer);
-    this.timer = undefined;
+    this.stopTurnTimer();
   }
 
   /**
@@ -77,25 +57,18 @@ export class TxConnection {
    * With `err` (or after the server dropped it) it is destroyed instead. Idempotent.
    */
   end(err?: Error): void {
-    if (this.released) return;
-    clearImmediate(this.timer);
-    this.timer = undefined;
-    if (this.prestarted !== undefined && err === undefined && this.broken === undefined) {
+    if (!this.kept || this.rollingBack) return;
+    this.stopTurnTimer();
+    if (this.prestarted !== undefined && err === undefined && this.healthy) {
       this.prestarted = undefined;
+      this.rollingBack = true;
       this.client.query('ROLLBACK').then(
-        () => this.release(),
-        (e: Error) => this.release(e),
+        () => this.returnToPool(),
+        (e: Error) => this.returnToPool(e),
       );
       return;
     }
-    this.release(err);
-  }
-
-  private release(err?: Error): void {
-    if (this.released) return;
-    this.released = true;
-    this.client.off('error', this.onError);
-    this.client.release(err ?? this.broken);
+    this.returnToPool(err);
   }
 }
 

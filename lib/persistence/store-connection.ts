@@ -2,6 +2,7 @@ import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { QueryRunner } from 'typeorm';
 import { ChronoForgeDatabase, type IsolationLevel } from '../database/chrono-forge-database.js';
 import { engineStatement } from '../database/engine-statement.js';
+import { HeldConnection } from '../database/held-connection.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import type { StateCarrier, StateClaim } from './rows.js';
 import {
@@ -165,35 +166,14 @@ export abstract class StoreConnection {
  * deadlock at any concurrency: a client that starts waiting meanwhile gets it at the turn's end.
  * A connection the server dropped meanwhile (`error` event) is destroyed, never reused. @internal
  */
-export class TurnConnection {
+export class TurnConnection extends HeldConnection {
   /** A write runs on it (`take` … `keep`/`release`). */
   private busy = true;
-  private released = false;
-  private broken: Error | undefined;
-  private timer: NodeJS.Immediate | undefined;
-  private readonly onError = (err: Error): void => {
-    this.broken = err;
-  };
-
-  constructor(
-    readonly client: PoolClient,
-    private readonly pool: Pool,
-  ) {
-    // NOTE: a checked-out connection that the server drops while no query runs on it emits
-    // 'error': with no listener that would crash the process.
-    client.on('error', this.onError);
-  }
-
-  /** Not returned to the pool yet: a write runs on it, or it waits for the carrier's next one. */
-  get kept(): boolean {
-    return !this.released;
-  }
 
   /** This connection for the next write, if it is kept and free; `undefined` otherwise. */
   take(): TurnConnection | undefined {
-    if (this.busy || this.released || this.broken) return undefined;
-    clearImmediate(this.timer);
-    this.timer = undefined;
+    if (this.busy || this.unusable) return undefined;
+    this.stopTurnTimer();
     this.busy = true;
     return this;
   }
@@ -203,19 +183,15 @@ export class TurnConnection {
    * or a client waits for the pool (then the caller releases it).
    */
   keep(): boolean {
-    if (this.released || this.broken || this.pool.waitingCount > 0) return false;
+    if (this.unusable || this.poolBusy) return false;
     this.busy = false;
-    this.timer = setImmediate(() => this.release());
+    this.holdForTurn(() => this.release());
     return true;
   }
 
   /** Returns it to the pool (destroyed when the server dropped it); idempotent. */
   release(): void {
-    if (this.released) return;
-    this.released = true;
     this.busy = false;
-    clearImmediate(this.timer);
-    this.client.off('error', this.onError);
-    this.client.release(this.broken);
+    this.returnToPool();
   }
 }
