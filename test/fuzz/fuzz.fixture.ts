@@ -10,7 +10,7 @@ import {
 import { FuzzLedger } from './ledger.js';
 import { FuzzTicker, LEASE, stepRetry, workflowRetry } from './ticker.fixture.js';
 import { writeNode } from './write-nodes.js';
-import { type LimitedNode, stateKey, type StepNode, type Stmt } from './program.js';
+import { type LimitedNode, RACE_LAG_MS, stateKey, type StepNode, type Stmt } from './program.js';
 
 /** Ledger node of the `@OnCancel()` cleanup of `fuzz.saga` (it runs in the rollback, as undos do). */
 export const ON_CANCEL_NODE = 'oncancel.undo';
@@ -51,18 +51,39 @@ export class FuzzSteps {
     await new Promise((r) => setTimeout(r, Math.max(0, end - Date.now())));
   }
 
-  /** Works `ms`, then throws while the node's attempt counter is at most `flaky`. */
-  async body(root: string, node: string, flaky: number, ms = 0, tick = 0): Promise<string> {
+  /**
+   * A racing body's work (`StepNode.race`): until a second pass started the node's body (at most
+   * `ms` after the first start), then `RACE_LAG_MS` after that start.
+   */
+  private async race(root: string, node: string, ms: number): Promise<void> {
+    const second = await this.ledger.secondStart(root, node, ms);
+    if (second === null) return;
+    await new Promise((r) => setTimeout(r, Math.max(0, second + RACE_LAG_MS - Date.now())));
+  }
+
+  /**
+   * Works `ms` (`race`: see {@link race}), then throws while the node's attempt counter is at
+   * most `flaky`.
+   */
+  async body(
+    root: string,
+    node: string,
+    flaky: number,
+    ms = 0,
+    tick = 0,
+    race = false,
+  ): Promise<string> {
     await this.ledger.record(root, node);
-    await this.pause(root, node, ms, tick);
+    if (race) await this.race(root, node, ms);
+    else await this.pause(root, node, ms, tick);
     if (flaky > 0 && (await this.ledger.attempt(root, node)) <= flaky)
       throw new Error(`flaky ${node}`);
     return `v_${node}`;
   }
 
   @DurableStep({ retry: stepRetry })
-  async work(root: string, node: string, flaky = 0, ms = 0, tick = 0): Promise<string> {
-    return this.body(root, node, flaky, ms, tick);
+  async work(root: string, node: string, flaky = 0, ms = 0, tick = 0, race = false) {
+    return this.body(root, node, flaky, ms, tick, race);
   }
 
   /** Exactly once: the ledger row commits with the checkpoint (a failed attempt rolls it back). */
@@ -165,19 +186,23 @@ export class FuzzWorkflows {
   }
 
   private step(root: string, s: StepNode, saga: boolean): Promise<string> {
-    const [ms, tick] = [s.ms, s.align ?? 0];
+    const [ms, tick, race] = [s.ms, s.align ?? 0, s.race === true];
     if (s.via === 'inline')
-      return this.ctx.step(`s_${s.id}`, () => this.steps.body(root, s.id, s.flaky, ms, tick), {
-        retry: stepRetry,
-        ...(saga ? { compensate: () => this.steps.undo(root, s.id) } : {}),
-      });
+      return this.ctx.step(
+        `s_${s.id}`,
+        () => this.steps.body(root, s.id, s.flaky, ms, tick, race),
+        {
+          retry: stepRetry,
+          ...(saga ? { compensate: () => this.steps.undo(root, s.id) } : {}),
+        },
+      );
     if (s.via === 'tx')
       return saga
         ? this.steps.sagaTxWork(root, s.id, s.flaky, ms, tick)
         : this.steps.txWork(root, s.id, s.flaky, ms, tick);
     return saga
       ? this.steps.sagaWork(root, s.id, s.flaky, ms, tick)
-      : this.steps.work(root, s.id, s.flaky, ms, tick);
+      : this.steps.work(root, s.id, s.flaky, ms, tick, race);
   }
 
   private async exec(

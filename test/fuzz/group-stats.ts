@@ -42,7 +42,28 @@ export const groupStats = {
   putBackFailed: 0,
   /** Completions of runs with no parent (the group-committed kind), alone or not. */
   parentless: 0,
+  /**
+   * Multi-row checkpoint statements carrying one step of one run for two passes (a stale pass and
+   * its successor: shapes.ts `takeover`), and those of them where one of the two landed (the
+   * owner's log written beside the stale pass's refused one: commit 1161c9d's case).
+   */
+  oneStepTwice: { statements: 0, landed: 0 },
 };
+
+/** Counts {@link groupStats.oneStepTwice} of one multi-row checkpoint statement. */
+function countOneStepTwice(list: Item[], results: unknown[]): void {
+  const steps = new Map<string, { owners: Set<unknown>; ids: number }>();
+  list.forEach((i, n) => {
+    const k = `${String(i.workflowId)}\0${String(i.stepName)}`;
+    const step = steps.get(k) ?? { owners: new Set(), ids: 0 };
+    step.owners.add(i.owner);
+    if (typeof results[n] === 'string') step.ids++;
+    steps.set(k, step);
+  });
+  const twice = [...steps.values()].filter((s) => s.owners.size > 1);
+  if (twice.length > 0) groupStats.oneStepTwice.statements++;
+  if (twice.some((s) => s.ids > 0)) groupStats.oneStepTwice.landed++;
+}
 
 type Item = Record<string, unknown>;
 
@@ -76,7 +97,9 @@ export function countGroupCommits(store: WorkflowStore): void {
       if (passes.size < list.length) st.sameRun++;
       if ([...passes.values()].some((p) => p.size > 1)) st.twoPasses++;
       try {
-        return await write(items);
+        const results = await write(items);
+        if (name === 'checkpoints') countOneStepTwice(list, results as unknown[]);
+        return results;
       } catch (err) {
         st.failed++;
         throw err;

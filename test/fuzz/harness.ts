@@ -9,6 +9,7 @@ import { type BatchEnv, fuzzStats } from './batch.js';
 import { faultDdl } from './db-faults.js';
 import { EngineLog } from './engine-log.js';
 import { fuzzProviders } from './fuzz.fixture.js';
+import { answerStats, recordCheckpointAnswers } from './checkpoint-answers.js';
 import { countGroupCommits, groupStats } from './group-stats.js';
 import { WorkflowExecutor } from '../../lib/executor/workflow.executor.js';
 import { WorkflowStore } from '../../lib/persistence/workflow.store.js';
@@ -124,6 +125,9 @@ export async function fuzz(
   }
   console.log(`FUZZ ${label} done: ${JSON.stringify(fuzzStats)}`);
   console.log(`FUZZ ${label} group commit: ${JSON.stringify(groupStats)}`);
+  console.log(
+    `FUZZ ${label} checkpoints of one step by two passes: ${JSON.stringify(answerStats)}`,
+  );
   return ran;
 }
 
@@ -200,6 +204,7 @@ export async function bootFuzzApp(
   const log = new EngineLog();
   app.useLogger(log);
   countGroupCommits(app.get(WorkflowStore));
+  recordCheckpointAnswers(app.get(WorkflowStore));
   countInPlacePasses(app.get(WorkflowExecutor));
   const db = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
   for (const q of [...FuzzLedger.ddl(schema), ...faultDdl(schema)]) await db.query(q);

@@ -5,6 +5,7 @@ import { firedFaultsSql } from './db-faults.js';
 import type { LoggedFault } from './engine-log.js';
 import { printProgram } from './print.js';
 import type { Stmt } from './program.js';
+import { checkCheckpointAnswers } from './checkpoint-answers.js';
 import { checkCommits } from './commit-invariants.js';
 import { checkLimits } from './limit-invariants.js';
 import { checkSagas } from './saga-invariants.js';
@@ -262,6 +263,7 @@ export async function checkBatch(
   await checkLimits(q, env.schema, cases, prefix, ledger, faultyOf, report);
   const completed = new Set([...runs].filter(([, r]) => r.state === 'completed').map(([k]) => k));
   await checkCommits(q, env.schema, cases, prefix, completed, report);
+  await checkCheckpointAnswers(q, env.schema, cases, prefix, ledger, report);
   return [...problems].map(([root, what]) => {
     const c = cases.find((x) => x.key === root);
     const program = c ? printProgram(c.program) : '(unknown program)';

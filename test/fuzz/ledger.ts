@@ -114,6 +114,25 @@ export class FuzzLedger implements OnModuleDestroy {
     return Number(rows.rows[0].ms);
   }
 
+  /**
+   * When a second pass started the body of `node` (`Date.now()` ms), waiting for one until `ms`
+   * after the first start; `null` when none did by then.
+   */
+  async secondStart(root: string, node: string, ms: number): Promise<number | null> {
+    for (;;) {
+      const rows = await this.pool.query<{ first: string; second: string | null }>(
+        `SELECT (array_agg(extract(epoch FROM at) * 1000 ORDER BY id))[1]::float8 AS first,
+           (array_agg(extract(epoch FROM at) * 1000 ORDER BY id))[2]::float8 AS second
+         FROM "${fuzzSchema()}".fuzz_ledger WHERE root = $1 AND node = $2`,
+        [root, node],
+      );
+      const { first, second } = rows.rows[0];
+      if (second !== null) return Number(second);
+      if (Date.now() >= Number(first) + ms) return null;
+      await new Promise((r) => setTimeout(r, 15));
+    }
+  }
+
   /** Increments and returns the attempt counter of `node` (`at2`: when it went to 2). */
   async attempt(root: string, node: string): Promise<number> {
     const rows = await this.pool.query<{ n: number }>(

@@ -6,9 +6,11 @@ export function printProgram(p: Program): string {
   const step = (s: StepNode) => {
     const flaky =
       (s.flaky ? ` /* throws ${s.flaky}x */` : '') +
-      (s.ms
-        ? ` /* works ${s.ms} ms${s.align ? `, then to the next ${s.align} ms tick` : ''} */`
-        : '');
+      (s.race
+        ? ` /* works until a second pass runs it too (at most ${s.ms} ms), then ends with it */`
+        : s.ms
+          ? ` /* works ${s.ms} ms${s.align ? `, then to the next ${s.align} ms tick` : ''} */`
+          : '');
     if (s.via === 'inline')
       return `ctx.step('s_${s.id}', body${p.saga ? ', { compensate: undo }' : ''})${flaky}`;
     if (s.via === 'tx') return `this.steps.${p.saga ? 'sagaTxWork' : 'txWork'}('${s.id}')${flaky}`;

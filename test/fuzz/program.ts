@@ -23,7 +23,19 @@ export interface StepNode {
    * checkpoint together).
    */
   align?: number;
+  /**
+   * Ends with its successor (takeover programs, shapes.ts): the body waits until a second pass
+   * started the node's body (a takeover while this one ran), at most `ms` after the first start,
+   * then ends {@link RACE_LAG_MS} after that second start, as the successor's body does: both
+   * passes' checkpoints of the step are in flight at once, while the successor's lock is fresh (no
+   * third pass takes it meanwhile) and before the stale pass's abort watcher (a 500 ms poll) may
+   * see the lock gone.
+   */
+  race?: boolean;
 }
+
+/** How long after its successor's start a racing step's bodies end (ms). */
+export const RACE_LAG_MS = 50;
 
 /** A step that throws on every attempt until the driver "fixes" its run (then `client.retry`). */
 export interface BrokenNode {
@@ -262,6 +274,11 @@ export interface ShapeSwitches {
   limits: boolean;
   /** `fuzz.lease` programs: passes outlive their 250 ms lease and are taken over while running. */
   lease: boolean;
+  /**
+   * Takeover batches (shapes.ts): passes taken over inside a slow first step, the stale pass's
+   * checkpoint of that step and its successor's written in one multi-row statement.
+   */
+  takeover: boolean;
 }
 
 /** Keys each limit and once of the fuzz programs spreads over (per batch). */

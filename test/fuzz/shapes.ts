@@ -10,30 +10,103 @@ import {
 
 /**
  * The shapes that make the engine's group-committed statements carry several runs, and two passes
- * of one run. Arbitrary programs under the given switches: a tenth of them `lease` programs, a tenth `burst`
- * programs (see below).
+ * of one run. Arbitrary programs under the given switches: about a tenth each of `lease`, `burst`
+ * and `takeover` programs (see below).
  */
 export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
   return fc.oneof(
     { weight: 8, arbitrary: plainProgramArb(sw) },
     { weight: 1, arbitrary: burstProgramArb(sw) },
     ...(sw.lease ? [{ weight: 1, arbitrary: leaseProgramArb(sw) }] : []),
+    ...(sw.takeover ? [{ weight: 1, arbitrary: takeoverProgramArb() }] : []),
   );
 }
 
 /**
- * The programs of one batch: mixed (6 in 9); only burst programs (2 in 9), or only lease programs
- * (1 in 9), so that many runs write at the same moments: their checkpoints, acquires and
- * completions — and a taken-over pass's beside its successor's — go in multi-row statements.
+ * The programs of one batch: mixed (6 in 10); only burst programs (2 in 10), only lease programs
+ * (1 in 10), or only takeover programs (1 in 10), so that many runs write at the same moments:
+ * their checkpoints, acquires and completions — and a taken-over pass's beside its successor's —
+ * go in multi-row statements.
  */
 export function batchArb(sw: ShapeSwitches, batchSize: number): fc.Arbitrary<Program[]> {
-  const batch = (arb: fc.Arbitrary<Program>, most: number) =>
-    fc.array(arb, { minLength: 1, maxLength: Math.min(batchSize, most), size: 'max' });
+  const batch = (arb: fc.Arbitrary<Program>, most: number, least = 1) =>
+    fc.array(arb, { minLength: least, maxLength: Math.min(batchSize, most), size: 'max' });
   return fc.oneof(
     { weight: 6, arbitrary: batch(programArb(sw), batchSize) },
     { weight: 2, arbitrary: batch(burstProgramArb(sw), 40) },
     ...(sw.lease ? [{ weight: 1, arbitrary: batch(leaseProgramArb(sw), 25) }] : []),
+    ...(sw.takeover
+      ? [{ weight: 1, arbitrary: batch(takeoverProgramArb(), TAKEOVER_BATCH, 2) }]
+      : []),
   );
+}
+
+/**
+ * Most takeover programs in one batch: each run has two or three passes at once (the stale ones
+ * and their successor), and the in-process worker runs 16 passes at a time.
+ */
+const TAKEOVER_BATCH = 5;
+
+/**
+ * How long a takeover program's first bodies wait for a successor pass at most (ms): a 250 ms
+ * lease, then a recovery sweep (every 500 ms) and the successor's acquire and replay.
+ */
+const TAKEOVER_WAIT_MS = 1500;
+
+/**
+ * `takeover` programs (`fuzz.lease`: a 250 ms lock lifetime): a first statement of racing steps
+ * (a step, or a `Promise.all` of two or three; `StepNode.race`), then quick steps. The recovery
+ * sweep hands the run to a new pass while the first one is still in those bodies; the new pass
+ * finds no log and runs them again, and each pass's body ends with the successor's: the stale
+ * pass's checkpoints and its successor's (and those of the batch's other runs, taken over by the
+ * same sweep) are in flight at the same moment, while the successor's lock is fresh. Group commit
+ * writes them in multi-row statements that carry a stale pass's checkpoint of a step beside the
+ * owner's of the same step: only the owner's may land, and the stale pass must end there (commit
+ * 1161c9d: a stale pass was handed the owner's log id and ran the next bodies;
+ * checkpoint-answers.ts checks it).
+ */
+function takeoverProgramArb(): fc.Arbitrary<Program> {
+  const slow = fc.record({
+    k: fc.constant('step' as const),
+    id: fc.constant(''),
+    via: fc.constantFrom<StepVia>('decorated', 'inline'),
+    flaky: fc.constant(0),
+    ms: fc.constant(TAKEOVER_WAIT_MS),
+    race: fc.constant(true),
+  });
+  const first = fc.oneof(
+    { weight: 1, arbitrary: slow as fc.Arbitrary<Stmt> },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        k: fc.constant('all' as const),
+        id: fc.constant(''),
+        items: fc.array(slow, { minLength: 2, maxLength: 3 }),
+      }),
+    },
+  );
+  const quick = fc.record({
+    k: fc.constant('step' as const),
+    id: fc.constant(''),
+    via: fc.constantFrom<StepVia>('decorated', 'inline', 'tx'),
+    flaky: fc.constant(0),
+    ms: fc.constantFrom(0, 20),
+  });
+  return fc
+    .record({
+      body: fc
+        .tuple(first, fc.array(quick, { minLength: 1, maxLength: 3 }))
+        .map(([head, rest]): Stmt[] => [head, ...rest]),
+      faults: fc.record({
+        cancelAfterMs: fc.constant(null),
+        resumeAfterMs: sometimes(fc.integer({ min: 0, max: 1500 }), 20),
+        sql: fc.constant(null),
+        retryAfterMs: fc.constant(0),
+      }),
+      saga: fc.constant(false),
+      lease: fc.constant(true),
+    })
+    .map(numberProgram);
 }
 
 /**

@@ -34,6 +34,7 @@ export function shapeSwitches(): ShapeSwitches {
     saga: on('saga', true),
     limits: on('limits', true),
     lease: on('lease', true),
+    takeover: on('takeover', true),
   };
 }
 
