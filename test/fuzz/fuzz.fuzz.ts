@@ -3,6 +3,7 @@ import { TestClock } from '../../lib/index.js';
 import { QUEUE_BACKEND, uniqueName } from '../support/env.js';
 import { runBatch } from './batch.js';
 import { groupStats } from './group-stats.js';
+import { shapeSwitches } from './workers.js';
 import {
   BATCH,
   bootFuzzApp,
@@ -28,8 +29,9 @@ import {
  * `@Branch` with spawn/spawnEach + `merge`, a step calling a step, `ctx.state` set/get, transient
  * errors in workflow code, a sleep whose wake-up pass misses it once — put back after the acquire
  * completed it; `fuzz.lease` programs whose passes outlive a 250 ms lease and are taken over
- * while they run; burst programs and batches whose runs checkpoint, wake and complete at the same
- * moments, so group commit writes several runs — and two passes of one run — in one statement)
+ * while they run; takeover programs whose stale pass and its successor checkpoint the same steps
+ * at the same moment; burst programs and batches whose runs checkpoint, wake and complete at the
+ * same moments, so group commit writes several runs — and two passes of one run — in one statement)
  * are data, interpreted by ONE generic workflow (fuzz.fixture.ts). Each
  * program gets a random FAULT schedule: a cancel, a spurious resume, signals at random times, one
  * failed SQL statement injected AT THE DATABASE by a trigger (db-faults.ts: the nth statement of a
@@ -49,7 +51,9 @@ import {
  * never after their own checkpoint, passes never overlap, and every completed step has its body;
  * a transactional step's business row is committed iff its step log is completed (cancels,
  * takeovers, faults at any statement, COMMIT included: commit-invariants.ts), and a completed run's
- * sleeps are all completed. The group-commit statements, sleeps completed by acquires and put back
+ * sleeps are all completed; a pass answered a checkpoint's log id wrote that log, and a stale pass
+ * whose successor's checkpoint of a step landed starts no body after its own was answered
+ * (checkpoint-answers.ts). The group-commit statements, sleeps completed by acquires and put back
  * are counted (group-stats.ts) and printed at the end.
  *
  * A failure prints the seed and path that replay it, the fault statistics, and each failing run
@@ -71,7 +75,8 @@ import {
  *   checked from the bodies' start/end rows by limit-invariants.ts), `sql`, `catchAll`, `parallelFlaky` (item 1), `cancel` (item 2), `sqlUnlock` (item
  *   5), `stateInStep` (item 18), `protoKeys` (item 20), `saga` (issue 18: half the programs run as
  *   `fuzz.saga`, compensated steps rolled back on a stall or a cancel; see saga-invariants.ts),
- *   `lease` (`fuzz.lease` programs and batches: passes taken over while they run),
+ *   `lease` (`fuzz.lease` programs and batches: passes taken over while they run), `takeover`
+ *   (programs and batches whose stale pass's checkpoints go beside its successor's; shapes.ts),
  *   `sqlInCatchAll` (a failed engine statement
  *   must not reach user code), `retryShift` (broken steps the workflow catches, then a retry: the
  *   caught failure stays history — `client.retry` re-runs only the step that stalled the run).
@@ -109,6 +114,11 @@ describe.skipIf(MODE === 'kill')(`fuzz, in-process worker (${QUEUE_BACKEND} queu
       expect(groupStats.checkpoints.statements, 'multi-row checkpoints').toBeGreaterThan(0);
       expect(groupStats.acquires.statements, 'multi-row acquires').toBeGreaterThan(0);
       expect(groupStats.wokenAtAcquire, 'sleeps completed by an acquire').toBeGreaterThan(0);
+      if (shapeSwitches().takeover)
+        expect(
+          groupStats.oneStepTwice.landed,
+          "a stale pass's checkpoint beside its successor's landed one, in one statement",
+        ).toBeGreaterThan(0);
       if (IN_PLACE) expect(inPlaceStats.passes, 'first passes run in place').toBeGreaterThan(0);
       expect(txChainStats.prestartedSteps, 'chained transactional steps').toBeGreaterThan(0);
     }
