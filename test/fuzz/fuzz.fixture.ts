@@ -82,7 +82,14 @@ export class FuzzSteps {
   }
 
   @DurableStep({ retry: stepRetry })
-  async work(root: string, node: string, flaky = 0, ms = 0, tick = 0, race = false) {
+  async work(
+    root: string,
+    node: string,
+    flaky = 0,
+    ms = 0,
+    tick = 0,
+    race = false,
+  ): Promise<string> {
     return this.body(root, node, flaky, ms, tick, race);
   }
 
