@@ -129,7 +129,7 @@ export class FuzzLedger implements OnModuleDestroy {
       const { first, second } = rows.rows[0];
       if (second !== null) return Number(second);
       if (Date.now() >= Number(first) + ms) return null;
-      await new Promise((r) => setTimeout(r, 15));
+      await new Promise((r) => setTimeout(r, 10));
     }
   }
 

@@ -27,15 +27,16 @@ export interface StepNode {
    * Ends with its successor (takeover programs, shapes.ts): the body waits until a second pass
    * started the node's body (a takeover while this one ran), at most `ms` after the first start,
    * then ends {@link RACE_LAG_MS} after that second start, as the successor's body does: both
-   * passes' checkpoints of the step are in flight at once, while the successor's lock is fresh (no
-   * third pass takes it meanwhile) and before the stale pass's abort watcher (a 500 ms poll) may
-   * see the lock gone.
+   * passes' checkpoints of the step are in flight at once (the stale pass polls for the second
+   * start, and may learn of it late in a busy batch), while the successor's lock is fresh (no
+   * third pass takes it meanwhile). A stale pass whose abort watcher (a 500 ms poll) sees the lock
+   * gone before that writes nothing: some takeovers are lost so.
    */
   race?: boolean;
 }
 
 /** How long after its successor's start a racing step's bodies end (ms). */
-export const RACE_LAG_MS = 50;
+export const RACE_LAG_MS = 100;
 
 /** A step that throws on every attempt until the driver "fixes" its run (then `client.retry`). */
 export interface BrokenNode {
