@@ -23,29 +23,20 @@ export function programArb(sw: ShapeSwitches): fc.Arbitrary<Program> {
 }
 
 /**
- * The programs of one batch: mixed (6 in 10); only burst programs (2 in 10), only lease programs
- * (1 in 10), or only takeover programs (1 in 10), so that many runs write at the same moments:
- * their checkpoints, acquires and completions — and a taken-over pass's beside its successor's —
- * go in multi-row statements.
+ * The programs of one batch: mixed (6 in 9; takeover programs among them); only burst programs (2
+ * in 9), or only lease programs (1 in 9), so that many runs write at the same moments: their
+ * checkpoints, acquires and completions — and a taken-over pass's beside its successor's — go in
+ * multi-row statements.
  */
 export function batchArb(sw: ShapeSwitches, batchSize: number): fc.Arbitrary<Program[]> {
-  const batch = (arb: fc.Arbitrary<Program>, most: number, least = 1) =>
-    fc.array(arb, { minLength: least, maxLength: Math.min(batchSize, most), size: 'max' });
+  const batch = (arb: fc.Arbitrary<Program>, most: number) =>
+    fc.array(arb, { minLength: 1, maxLength: Math.min(batchSize, most), size: 'max' });
   return fc.oneof(
     { weight: 6, arbitrary: batch(programArb(sw), batchSize) },
     { weight: 2, arbitrary: batch(burstProgramArb(sw), 40) },
     ...(sw.lease ? [{ weight: 1, arbitrary: batch(leaseProgramArb(sw), 25) }] : []),
-    ...(sw.takeover
-      ? [{ weight: 1, arbitrary: batch(takeoverProgramArb(), TAKEOVER_BATCH, 2) }]
-      : []),
   );
 }
-
-/**
- * Most takeover programs in one batch: each run has two passes at once (the stale one and its
- * successor), and the in-process worker runs 16 passes at a time.
- */
-const TAKEOVER_BATCH = 5;
 
 /**
  * How long a takeover program's first bodies wait for a successor pass at most (ms): a 250 ms
