@@ -276,8 +276,8 @@ export interface ShapeSwitches {
   /** `fuzz.lease` programs: passes outlive their 250 ms lease and are taken over while running. */
   lease: boolean;
   /**
-   * Takeover batches (shapes.ts): passes taken over inside a slow first step, the stale pass's
-   * checkpoint of that step and its successor's written in one multi-row statement.
+   * Takeover programs (shapes.ts): passes taken over inside racing first steps, the stale pass's
+   * checkpoints of them and its successor's written in one multi-row statement.
    */
   takeover: boolean;
 }
