@@ -76,7 +76,7 @@ import {
  *   5), `stateInStep` (item 18), `protoKeys` (item 20), `saga` (issue 18: half the programs run as
  *   `fuzz.saga`, compensated steps rolled back on a stall or a cancel; see saga-invariants.ts),
  *   `lease` (`fuzz.lease` programs and batches: passes taken over while they run), `takeover`
- *   (programs, among mixed batches, whose stale pass's checkpoints go beside its successor's; shapes.ts),
+ *   (programs, in mixed batches, whose stale pass's checkpoints go beside its successor's),
  *   `sqlInCatchAll` (a failed engine statement
  *   must not reach user code), `retryShift` (broken steps the workflow catches, then a retry: the
  *   caught failure stays history — `client.retry` re-runs only the step that stalled the run).
