@@ -51,6 +51,11 @@ export abstract class HeldConnection {
     });
   }
 
+  /** Has it destroyed, not reused, when it is returned (`err`: why). */
+  protected markBroken(err: Error): void {
+    this.broken ??= err;
+  }
+
   /** Stops the turn-end timer of {@link holdForTurn}. */
   protected stopTurnTimer(): void {
     clearImmediate(this.timer);

@@ -57,7 +57,12 @@ export class TxConnection extends HeldConnection {
    * With `err` (or after the server dropped it) it is destroyed instead. Idempotent.
    */
   end(err?: Error): void {
-    if (!this.kept || this.rollingBack) return;
+    if (!this.kept) return;
+    if (this.rollingBack) {
+      // Returned once its ROLLBACK answers: destroyed then, if something found it broken.
+      if (err) this.markBroken(err);
+      return;
+    }
     this.stopTurnTimer();
     if (this.prestarted !== undefined && err === undefined && this.healthy) {
       this.prestarted = undefined;

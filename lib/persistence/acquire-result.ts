@@ -47,15 +47,17 @@ export type AcquiredRow = RunRow & {
  * waited for the run's row, after the statement's snapshot (its own read misses it); a read after
  * the acquire committed sees it, and any later write of that pass is fenced out. (Rare: the lock
  * of a crashed or stalled pass.) Otherwise the sleeps the statement completed show as it stored
- * them (its own read predates them).
+ * them (its own read predates them). `own`: the statement took back a lock this pass held (its
+ * own earlier acquire committed), then read with a snapshot newer than any write it fenced out.
  */
 export async function acquired(
   row: AcquiredRow,
   owner: string,
+  own: boolean,
   relog: () => Promise<LogRow[]>,
 ): Promise<AcquireResult> {
   const { logs, woken, prev_owner: prev, ...run } = row;
-  if (prev !== null && prev !== owner)
+  if (prev !== null && !(own && prev === owner))
     return { kind: 'acquired', run, logs: await relog(), woken: woken ?? [] };
   if (!woken) return { kind: 'acquired', run, logs, woken: [] };
   const completed = new Map(woken.map((w) => [w.id, w.attempts]));

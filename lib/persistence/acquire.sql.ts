@@ -123,7 +123,7 @@ export function acquireStatements(
   wf: string,
   logs: string,
   staleLock: string,
-): { acquire: string; reacquire: string; relog: string } {
+): { acquire: string; reacquire: string; relog: string; letGo: string } {
   // NOTE: the logs are read with the statement's snapshot, taken before its UPDATE waited for the
   // row lock of a write in flight: taking over from another pass (`prev_owner`), whose checkpoint
   // held the row then committed, the read misses that checkpoint; `relog` reads them again after.
@@ -142,6 +142,12 @@ export function acquireStatements(
   const reacquire = `WITH w AS (
            ${takeLock(wf, { owner: '$2', rows: 'WHERE id = $1', free, now: '$3' })})
          ${read}`;
-  const relog = `SELECT ${logsJson(logs, '$1')} AS logs`;
-  return { acquire, reacquire, relog };
+  // `$1`: run ids; one row per run: its id and logs.
+  const relog = `SELECT r.id::text AS id, ${logsJson(logs, 'r.id')} AS logs
+         FROM unnest($1::bigint[]) AS r(id)`;
+  // A takeover that could not read the logs again lets the lock go (the run stays as it was: the
+  // next try, or the recovery sweep, takes it) rather than hold it until it goes stale.
+  const letGo = `UPDATE ${wf} SET locked_by = NULL, locked_at = NULL, updated_at = now()
+         WHERE id = $1 AND locked_by = $2`;
+  return { acquire, reacquire, relog, letGo };
 }

@@ -6,6 +6,7 @@ import {
   type WakeEligibility,
 } from './acquire-result.js';
 import { ALONE, GroupCommit } from './group-commit.js';
+import { relog, relogOrLetGo } from './takeover-logs.js';
 import { GroupWriteStatements } from './group-writes.sql.js';
 import { type EndRow, ended, type LogRow, type RunEnded } from './rows.js';
 import type { WorkflowTables } from './tables.sql.js';
@@ -128,13 +129,9 @@ export class GroupWrites {
       own ? this.one.reacquire : this.one.acquire,
       own ? [a.id, a.owner, now] : [a.id, a.owner, now, a.wakes, now.toISOString()],
     );
-    return rows[0] ? acquired(rows[0], a.owner, () => this.relog(a.id)) : null;
-  }
-
-  /** A run's step logs, read again after an acquire took its lock over from another pass. */
-  private async relog(id: string): Promise<LogRow[]> {
-    const [row] = await this.query<{ logs: LogRow[] }>(this.one.relog, [id]);
-    return row.logs;
+    return rows[0]
+      ? acquired(rows[0], a.owner, own, () => relogOrLetGo(this.query, this.one, a.id, a.owner))
+      : null;
   }
 
   /** Several first tries in one statement (per item: acquired, or `null` to ask again alone). */
@@ -145,6 +142,11 @@ export class GroupWrites {
       items.map((a) => new Date(a.nowMs)),
     ]);
     const got = new Map(rows.map((r) => [`${r.id}\0${r.acquired_by}`, r]));
+    // Runs taken over: their logs read again, in one statement (when it fails, the group's items
+    // are retried alone, each taking back the lock it took, with a read after these commits).
+    const over = rows.filter((r) => r.prev_owner !== null).map((r) => r.id);
+    const again =
+      over.length > 0 ? await relog(this.query, this.one, over) : new Map<string, LogRow[]>();
     return Promise.all(
       items.map(async (a): Promise<AcquireResult | null> => {
         const row = got.get(`${a.id}\0${a.owner}`);
@@ -152,7 +154,7 @@ export class GroupWrites {
         // One row, one pass: the same run asked for twice under one owner is taken once.
         got.delete(`${a.id}\0${a.owner}`);
         const { acquired_by: _owner, ...rest } = row;
-        return acquired(rest, a.owner, () => this.relog(a.id));
+        return acquired(rest, a.owner, false, async () => again.get(a.id) ?? []);
       }),
     );
   }

@@ -57,8 +57,10 @@ export class WorkflowStatements extends CheckpointStatements {
   readonly acquire: string;
   /** `acquire`, also taking back a lock pass `$2` itself holds (after an ambiguous multi-row acquire). */
   readonly reacquire: string;
-  /** A run's step logs read again after an acquire took the lock over (`$1`: run id). */
+  /** Runs' step logs read again after acquires took their locks over (`$1`: run ids). */
   readonly relog: string;
+  /** Lets a lock go that a takeover took but could not use (`$1` run, `$2` owner). */
+  readonly letGo: string;
   readonly markBusy: string;
   readonly dueCheck: string;
   readonly insertRun: string;
@@ -89,6 +91,7 @@ export class WorkflowStatements extends CheckpointStatements {
       acquire: this.acquire,
       reacquire: this.reacquire,
       relog: this.relog,
+      letGo: this.letGo,
     } = acquireStatements(wf, logs, staleLock));
     this.markBusy = `UPDATE ${wf} SET wake_pending = true
          WHERE id = $1 AND state IN (${LOCKABLE}) AND NOT ${staleLock} RETURNING id`;

@@ -68,10 +68,59 @@ describe('a takeover reads the logs the previous owner committed while it waited
     }
   });
 
+  /** Counts the re-reads of logs (`relog`), failing the first `fail` of them. */
+  function watchRelogs(fail = 0) {
+    const seen = { relogs: 0 };
+    const original = pg.Client.prototype.query;
+    const patched = function (this: pg.Client, ...args: unknown[]) {
+      const first = args[0] as string | { text?: unknown };
+      const text = typeof first === 'string' ? first : String(first?.text ?? '');
+      if (text.includes('FROM unnest($1::bigint[]) AS r(id)')) {
+        seen.relogs++;
+        if (seen.relogs <= fail) {
+          const err = new Error('injected: the re-read of the logs failed');
+          const cb = args.find((x) => typeof x === 'function') as ((e: Error) => void) | undefined;
+          if (cb) return void setImmediate(() => cb(err));
+          return Promise.reject(err);
+        }
+      }
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    };
+    pg.Client.prototype.query = patched as typeof original;
+    return { seen, restore: () => (pg.Client.prototype.query = original) };
+  }
+
   it('reads nothing again when it takes a free lock', async () => {
     const { id } = await suite.app.get(WorkflowStore).insertRun('tk.none', 'k2', null, 60_000);
-    const got = await suite.app.get(WorkflowStore).acquire(id, 'a-pass', Date.now());
-    expect(got.kind).toBe('acquired');
-    expect(got.kind === 'acquired' && got.logs).toEqual([]);
+    const watch = watchRelogs();
+    try {
+      const got = await suite.app.get(WorkflowStore).acquire(id, 'a-pass', Date.now());
+      expect(got.kind).toBe('acquired');
+      expect(got.kind === 'acquired' && got.logs).toEqual([]);
+    } finally {
+      watch.restore();
+    }
+    expect(watch.seen.relogs).toBe(0);
+  });
+
+  it('lets the lock go when the re-read keeps failing, so the next try takes the run', async () => {
+    const id = await staleRun('k3', 'stalled-pass');
+    const watch = watchRelogs(3);
+    try {
+      await expect(
+        suite.app.get(WorkflowStore).acquire(id, 'new-pass', Date.now()),
+      ).rejects.toThrow(/injected/);
+      expect(watch.seen.relogs).toBe(3);
+      const [row] = await sql<{ locked_by: string | null; state: string }>(
+        `SELECT locked_by, state FROM ${wf()} WHERE id = $1`,
+        [id],
+      );
+      expect(row).toEqual({ locked_by: null, state: 'running' });
+      // The next pass takes it at once (free, not waiting for the lock to go stale).
+      const got = await suite.app.get(WorkflowStore).acquire(id, 'next-pass', Date.now());
+      expect(got.kind).toBe('acquired');
+    } finally {
+      watch.restore();
+    }
   });
 });
