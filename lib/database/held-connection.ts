@@ -33,11 +33,6 @@ export abstract class HeldConnection {
     return !this.released && this.broken === undefined;
   }
 
-  /** Whether a query on it is out of the question: returned, or dropped by the server. */
-  protected get unusable(): boolean {
-    return !this.healthy;
-  }
-
   /** Whether another client waits for the pool (then a connection is not held for later). */
   get poolBusy(): boolean {
     return this.pool.waitingCount > 0;

@@ -29,11 +29,6 @@ export class TxConnection extends HeldConnection {
   /** Its ROLLBACK is on the way (then it is returned). */
   private rollingBack = false;
 
-  /** Whether no other client waits for the pool (a connection is kept only then). */
-  get poolIdle(): boolean {
-    return !this.poolBusy;
-  }
-
   /**
    * Keeps it, with its pre-started transaction, until the end of the current turn (then rolled
    * back and returned, after `expired`); `false` when it cannot be kept (the caller ends it).
@@ -126,7 +121,7 @@ export class TxChains {
 
   /** Whether the `COMMIT` of a step of `pass` on `conn` should begin the next step's transaction. */
   prestartNext(pass: object, conn: TxConnection): boolean {
-    return this.chains.get(pass)?.chained === true && conn.healthy && conn.poolIdle;
+    return this.chains.get(pass)?.chained === true && conn.healthy && !conn.poolBusy;
   }
 
   /** A step of `pass` committed. */

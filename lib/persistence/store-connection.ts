@@ -172,7 +172,7 @@ export class TurnConnection extends HeldConnection {
 
   /** This connection for the next write, if it is kept and free; `undefined` otherwise. */
   take(): TurnConnection | undefined {
-    if (this.busy || this.unusable) return undefined;
+    if (this.busy || !this.healthy) return undefined;
     this.stopTurnTimer();
     this.busy = true;
     return this;
@@ -183,7 +183,7 @@ export class TurnConnection extends HeldConnection {
    * or a client waits for the pool (then the caller releases it).
    */
   keep(): boolean {
-    if (this.unusable || this.poolBusy) return false;
+    if (!this.healthy || this.poolBusy) return false;
     this.busy = false;
     this.holdForTurn(() => this.release());
     return true;

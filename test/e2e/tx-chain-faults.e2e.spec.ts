@@ -10,6 +10,7 @@ import {
   WorkflowContext,
 } from '../../lib/index.js';
 import { DATABASE_URL, sql } from '../support/env.js';
+import { idleInTransaction } from '../support/pool-transactions.js';
 import { bootApp } from '../support/app.js';
 import { suiteApp } from '../support/suite.js';
 
@@ -191,19 +192,7 @@ describe('transactional steps back to back, misused and faulted (e2e)', () => {
     expect(result).toMatch(/not as the engine began it/);
     expect(await rowsOf('savepoint')).toEqual([0, 1]);
     const { pool } = suite.app.get(ChronoForgeDatabase);
-    const pids = (pool as unknown as { _clients: Array<{ processID: number }> })._clients.map(
-      (c) => c.processID,
-    );
-    await expect
-      .poll(
-        async () =>
-          sql(
-            `SELECT pid FROM pg_stat_activity WHERE pid = ANY($1::int[]) AND state LIKE 'idle in transaction%'`,
-            [pids],
-          ),
-        { timeout: 2_000 },
-      )
-      .toEqual([]);
+    await expect.poll(() => idleInTransaction(pool), { timeout: 2_000 }).toEqual([]);
   });
 
   it('a COMMIT that outlives query_timeout leaves no pooled connection inside a transaction', async () => {
@@ -223,15 +212,8 @@ describe('transactional steps back to back, misused and faulted (e2e)', () => {
     // ends); what is checked is the pool, not the run.
     await h.result({ timeout: '30s' }).catch(() => undefined);
     // The engine's pool: none of its connections stays inside a transaction.
-    const pids = (pool as unknown as { _clients: Array<{ processID: number }> })._clients.map(
-      (c) => c.processID,
-    );
     await delay(2_500);
-    const stuck = await sql<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE pid = ANY($1::int[]) AND xact_start IS NOT NULL
-         AND state LIKE 'idle in transaction%'`,
-      [pids],
-    );
+    const stuck = await idleInTransaction(pool);
     // What the engine's pool writes on such a connection is never committed.
     const marks: number[] = [];
     for (let n = 0; n < 10; n++) {

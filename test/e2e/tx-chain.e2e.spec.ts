@@ -11,6 +11,7 @@ import {
 } from '../../lib/index.js';
 import type { IsolationLevel } from '../../lib/database/chrono-forge-database.js';
 import { sql } from '../support/env.js';
+import { idleInTransaction } from '../support/pool-transactions.js';
 import { suiteApp } from '../support/suite.js';
 
 /** The table the step bodies write, and what they saw. */
@@ -190,18 +191,8 @@ describe('transactional steps back to back (e2e)', () => {
     );
 
   /** Engine connections left inside a transaction (none once the turn of a pass ended). */
-  const inTransaction = async () => {
-    const { pool } = suite.app.get(ChronoForgeDatabase);
-    const pids = (pool as unknown as { _clients: Array<{ processID: number }> })._clients.map(
-      (c) => c.processID,
-    );
-    const rows = await sql<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_stat_activity
-       WHERE pid = ANY($1::int[]) AND state LIKE 'idle in transaction%'`,
-      [pids],
-    );
-    return rows[0].n;
-  };
+  const inTransaction = async () =>
+    (await idleInTransaction(suite.app.get(ChronoForgeDatabase).pool)).length;
 
   it('begins each step after the second with no START of its own, one transaction per step', async () => {
     const spy = countStatements();
