@@ -123,6 +123,12 @@ export interface BenchApp {
   completions: Completions;
   schema: string;
   queueName: string;
+  /**
+   * `ANALYZE`s the engine's tables: the planner statistics autovacuum gathers within a minute of a
+   * real deployment's first writes. A bench's schema is seconds old; without them the multi-row
+   * statements' cached plans scan the whole table (see RESULTS.md, fifth round).
+   */
+  analyze(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -167,6 +173,14 @@ export async function bootBench(o: {
     completions: new Completions(counter),
     schema,
     queueName,
+    analyze: async () => {
+      const rows = await sql<{ t: string }>(
+        `SELECT quote_ident(table_name) AS t FROM information_schema.tables
+         WHERE table_schema = $1 AND table_type = 'BASE TABLE'`,
+        [schema],
+      );
+      await sql(`ANALYZE ${rows.map((r) => `"${schema}".${r.t}`).join(', ')}`);
+    },
     close: async () => {
       await app.close();
       await sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

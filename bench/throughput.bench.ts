@@ -16,6 +16,8 @@ import {
   Tally,
   uniqueName,
 } from './support.js';
+import { DurableJobs } from './durable-baseline.js';
+import { postgresCpuMs } from './pg-cpu.js';
 import { guard } from './summary.js';
 
 const STARTERS = 8;
@@ -69,6 +71,8 @@ export class ThreeStepWorkflow {
 }
 
 const ROUNDS = 4;
+/** BENCH_ANALYZE=0: leave the engine's fresh tables without planner statistics (as before round 5). */
+const ANALYZE = process.env.BENCH_ANALYZE !== '0';
 
 /**
  * One concurrency level: the engine app and a raw BullMQ queue side by side, measured in ROUNDS
@@ -96,17 +100,26 @@ async function level(
     for (let i = 1; i <= 3; i++) await work.insert(job.data.key, `step${i}`);
     done.hit();
   });
+  const durable = new DurableJobs(work.pool, (key, step) => work.insert(key, step));
   try {
+    await durable.open(`${concurrency}`, concurrency);
     await work.pool.query(`TRUNCATE ${work.table}`);
     let started = 0;
     let added = 0;
+    let durables = 0;
     // This process's CPU time (user + system, all threads) per side, measured batches only.
-    const cpu = { engine: 0, raw: 0, on: false };
-    const cpuOf = async (side: 'engine' | 'raw', batch: () => Promise<void>) => {
+    // PostgreSQL's CPU time (all its processes) per side, measured batches only.
+    const cpu = { engine: 0, raw: 0, durable: 0, pgEngine: 0, pgRaw: 0, on: false };
+    const cpuOf = async (side: 'engine' | 'raw' | 'durable', batch: () => Promise<void>) => {
       const c0 = process.cpuUsage();
+      const p0 = postgresCpuMs();
       await batch();
       const c = process.cpuUsage(c0);
-      if (cpu.on) cpu[side] += (c.user + c.system) / 1000;
+      const p = postgresCpuMs();
+      if (!cpu.on) return;
+      cpu[side] += (c.user + c.system) / 1000;
+      if (p0 !== undefined && p !== undefined && side !== 'durable')
+        cpu[side === 'engine' ? 'pgEngine' : 'pgRaw'] += p - p0;
     };
     const engineBatch = async (count: number) => {
       const t0 = now();
@@ -128,16 +141,30 @@ async function level(
       });
       return now() - t0;
     };
+    const durableBatch = async (count: number) => {
+      const t0 = now();
+      await cpuOf('durable', async () => {
+        await inParallel(count, STARTERS, async () => {
+          await durable.start(`d${durables++}`);
+        });
+        await durable.done.waitFor(durables, TIMEOUT_MS);
+      });
+      return now() - t0;
+    };
     await engineBatch(warm);
     await rawBatch(warm);
+    await durableBatch(warm);
+    if (ANALYZE) await bench.analyze();
     const before = bench.counter.snapshot();
     cpu.on = true;
     const e: number[] = [];
     const b: number[] = [];
+    const d: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       const count = Math.round(((r + 1) * n) / ROUNDS) - Math.round((r * n) / ROUNDS);
       e.push(await engineBatch(count));
       b.push(await rawBatch(count));
+      d.push(await durableBatch(count));
     }
     const diff = bench.counter.since(before);
     const counts = engineCounts(diff);
@@ -146,17 +173,20 @@ async function level(
     );
     const engineMs = e.reduce((x, y) => x + y, 0);
     const rawMs = b.reduce((x, y) => x + y, 0);
+    const durableMs = d.reduce((x, y) => x + y, 0);
     return {
       engine: (n / engineMs) * 1000,
       raw: (n / rawMs) * 1000,
+      durable: (n / durableMs) * 1000,
       statements: counts.statements / n,
       roundTrips: counts.roundTrips / n,
       note:
         `c=${concurrency} (${queue} queue${startInPlace ? ', startInPlace' : ''}): engine batches ${e.map((x) => fmt(x, 0)).join(' / ')} ms, raw ` +
-        `BullMQ batches ${b.map((x) => fmt(x, 0)).join(' / ')} ms; work rows ${rows[0].c} ` +
-        `(expected ${6 * (n + warm)}); this process's CPU per workflow ${fmt(cpu.engine / n, 3)} ms, per raw job ${fmt(cpu.raw / n, 3)} ms (the starters', the worker's and BullMQ's); engine statements per workflow: ${breakdown(diff, n)}`,
+        `BullMQ batches ${b.map((x) => fmt(x, 0)).join(' / ')} ms, hand-written durable job batches ${d.map((x) => fmt(x, 0)).join(' / ')} ms; work rows ${rows[0].c} ` +
+        `(expected ${9 * (n + warm)}); this process's CPU per workflow ${fmt(cpu.engine / n, 3)} ms, per raw job ${fmt(cpu.raw / n, 3)} ms, per durable job ${fmt(cpu.durable / n, 3)} ms (the starters', the worker's and BullMQ's); PostgreSQL's CPU per workflow ${fmt(cpu.pgEngine / n, 3)} ms, per raw job ${fmt(cpu.pgRaw / n, 3)} ms (all its processes on this machine); engine statements per workflow: ${breakdown(diff, n)}`,
     };
   } finally {
+    await durable.close();
     await raw.close();
     await bench.close();
   }
@@ -202,6 +232,17 @@ export async function throughputBench(): Promise<BenchResult> {
         ],
       });
       notes.push(`throughput: ${m.note}.`);
+      if (inPlace) continue;
+      rows.push({
+        name: `throughput vs a hand-written durable BullMQ job (bench/durable-baseline.ts): ${n} three-step workflows, concurrency ${concurrency}`,
+        measured: `${fmt(m.engine, 0)} wf/s`,
+        baseline: `${fmt(m.durable, 0)} durable jobs/s (raw BullMQ: ${fmt(m.raw, 0)})`,
+        ratio: `${fmt(m.engine / m.durable)}×`,
+        goal: 'reported (the engine vs durability done by hand)',
+        met: 'n/a',
+        statements: `${fmt(m.statements / 3)} (${fmt(m.statements)}/wf)`,
+        roundTrips: `${fmt(m.roundTrips / 3)} (${fmt(m.roundTrips)}/wf); durable job: 9 statements`,
+      });
     }
     if (only) return { rows, notes };
     const pg = await level(work, 16, n, warm, 'postgres');

@@ -8,16 +8,26 @@ import { DATABASE_URL, eventually } from '../support/env.js';
 import { suiteApp } from '../support/suite.js';
 
 describe('workflow versions across workers (e2e)', () => {
-  // The v2-only worker; it sees every run first.
-  const suite = suiteApp('wver', [flowV2], { options: { worker: { deadAfter: '2s' } } });
+  // A client of the v2 code; each test boots the workers it needs.
+  //
+  // NOTE: the worker that lacks a run's version is closed before the one that has it boots. Both
+  // in one process, a run left for lack of its version went back to the same worker at each wake
+  // (30 times in 30 s under load, Redis queue): BullMQ has no routing by version, and which of two
+  // workers takes a delayed job when it falls due is a race, decided here by their order in one
+  // process. The hand-over itself is what these tests check; the race is noted in issue 22's note.
+  const suite = suiteApp('wver', [flowV2], { options: { worker: false } });
   const apps: INestApplicationContext[] = [];
   const db = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
-  const boot = async (provider: typeof flowV1, worker: boolean) => {
+  const boot = async (provider: typeof flowV2, worker: boolean) => {
     const options = worker ? { worker: { deadAfter: '2s' as const } } : { worker: false as const };
     const { schema, queueName } = suite;
     const app = await bootApp({ schema, queueName, providers: [provider], options });
     apps.push(app);
     return app;
+  };
+  const close = async (app: INestApplicationContext) => {
+    apps.splice(apps.indexOf(app), 1);
+    await app.close();
   };
   afterAll(async () => {
     for (const app of apps) await app.close();
@@ -33,12 +43,14 @@ describe('workflow versions across workers (e2e)', () => {
   };
 
   it('should leave a v1 run to a v1 worker, never running it on the v2 worker', async () => {
+    const v2Worker = await boot(flowV2, true);
     const v1Client = (await boot(flowV1, false)).get(WorkflowClient);
     const handle = await v1Client.start('versions.flow', { key: 'v1-run' });
     // The v2 worker took the run, saw its version and left it (it records since when).
     await eventually(async () => '$version_wait_since' in (await retryCounts('v1-run')), 30_000);
     expect(ranBy).toEqual([]);
     expect((await suite.client.get('v1-run')).state).toBe('idle');
+    await close(v2Worker);
     await boot(flowV1, true);
     await expect(handle.result({ timeout: '30s' })).resolves.toBe('ran v1, started v1');
     expect(ranBy).toEqual(['v1']);
@@ -50,6 +62,7 @@ describe('workflow versions across workers (e2e)', () => {
   }, 120_000);
 
   it('should stall a run whose version no live worker has, naming the version', async () => {
+    const v2Worker = await boot(flowV2, true);
     const v0Client = (await boot(flowV0, false)).get(WorkflowClient);
     await v0Client.start('versions.flow', { key: 'v0-run' });
     const inFlight = await suite.client.versions();
@@ -67,10 +80,12 @@ describe('workflow versions across workers (e2e)', () => {
     const error = run.errors.find((e) => e.errorClass === 'WorkflowVersionMissingError');
     expect(error?.message).toContain('started with version "v0"');
     expect(ranBy).not.toContain('v0');
+    await close(v2Worker);
   }, 120_000);
 
   // Its message used to end "then call client.retry(key)", which refuses a run that rolled back.
   it('should stall a rollback whose version no live worker has, naming client.compensate', async () => {
+    const v2Worker = await boot(flowV2, true);
     const v0Client = (await boot(flowV0, false)).get(WorkflowClient);
     await v0Client.start('versions.flow', { key: 'v0-rollback' });
     await v0Client.cancel('v0-rollback', { compensate: true });
@@ -88,6 +103,7 @@ describe('workflow versions across workers (e2e)', () => {
     expect(error?.message).not.toMatch(/then call client\.retry/);
     // What the message names works; what it used to name is refused.
     await expect(suite.client.retry('v0-rollback')).rejects.toThrow(InvalidTransitionError);
+    await close(v2Worker);
     await suite.client.compensate('v0-rollback');
     await boot(flowV0, true);
     const ended = await eventually(
