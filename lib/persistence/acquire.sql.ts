@@ -61,13 +61,19 @@ const logsJson = (logs: string, run: string): string =>
 
 /**
  * The acquire's read of the locked runs `w` with their step logs (`logs`), repeat ticks left out.
- * With `wf`, also `prev_owner`: the lock's holder as the statement's snapshot saw it (see
- * {@link acquireStatements}).
+ * With `wf`, also, from the run's row as the statement's snapshot saw it (see
+ * {@link acquireStatements}): `prev_owner`, the lock's holder, and `moved`, whether another
+ * transaction changed the row after that snapshot (the version the snapshot saw was not the one
+ * this statement's UPDATE replaced: its `xmax` is another transaction's, or a lock group's).
  */
 export function withLogs(logs: string, wf?: string): string {
-  const prev = wf ? `, (SELECT x.locked_by FROM ${wf} x WHERE x.id = w.id) AS prev_owner` : '';
-  return `SELECT w.*, ${logsJson(logs, 'w.id')} AS logs${prev}
-         FROM w`;
+  const snapshot = wf
+    ? ` LEFT JOIN LATERAL (SELECT x.locked_by AS prev_owner,
+             x.xmax::text::bigint <> txid_current() % 4294967296 AS moved
+           FROM ${wf} x WHERE x.id = w.id) p ON true`
+    : '';
+  return `SELECT w.*, ${logsJson(logs, 'w.id')} AS logs${wf ? ', p.prev_owner, p.moved' : ''}
+         FROM w${snapshot}`;
 }
 
 /**
@@ -126,7 +132,9 @@ export function acquireStatements(
 ): { acquire: string; reacquire: string; relog: string; letGo: string } {
   // NOTE: the logs are read with the statement's snapshot, taken before its UPDATE waited for the
   // row lock of a write in flight: taking over from another pass (`prev_owner`), whose checkpoint
-  // held the row then committed, the read misses that checkpoint; `relog` reads them again after.
+  // held the row then committed, the read misses that checkpoint; so does a read after another
+  // pass took the free lock, checkpointed and let it go meanwhile (`moved`: the UPDATE found a
+  // newer row than the snapshot's). `relog` reads them again after.
   const read = withLogs(logs, wf);
   // NOTE: an acquire alone also completes the run's due plain sleeps (`$4`, `$5`: see
   // dueSleeps); a multi-row or a taking-back acquire does not (the replay completes them).

@@ -68,6 +68,58 @@ describe('a takeover reads the logs the previous owner committed while it waited
     }
   });
 
+  /** Waits until a statement is blocked by `client`'s transaction. */
+  async function blockedBy(client: pg.Client): Promise<void> {
+    const blocker = (client as unknown as { processID: number }).processID;
+    await expect
+      .poll(
+        async () =>
+          (
+            await sql<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`,
+              [blocker],
+            )
+          )[0].n,
+        { timeout: 5_000 },
+      )
+      .toBe(1);
+  }
+
+  // The snapshot saw the lock free (no `prev_owner`), but another pass took it, checkpointed and
+  // let it go before the UPDATE reached the row: the UPDATE takes the newer row, the read is older.
+  it('sees the checkpoint of a pass that took the free lock and let it go while it waited', async () => {
+    const { id } = await suite.app.get(WorkflowStore).insertRun('tk.none', 'k4', null, 60_000);
+    const other = new pg.Client({ connectionString: DATABASE_URL });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(
+        `UPDATE ${wf()} SET state = 'running', locked_by = 'other-pass', locked_at = now() WHERE id = $1`,
+        [id],
+      );
+      const taking = suite.app.get(WorkflowStore).acquire(id, 'new-pass', Date.now());
+      await blockedBy(other);
+      await other.query(
+        `INSERT INTO ${logs()} (workflow_id, step_name, state, attempts, started_at,
+           last_executed_at, completed_at, result, metadata)
+         VALUES ($1, 'step$one', 'completed', 1, now(), now(), now(), '{"json":1}', '{}')`,
+        [id],
+      );
+      await other.query(
+        `UPDATE ${wf()} SET state = 'idle', locked_by = NULL, locked_at = NULL, next_run_at = now()
+         WHERE id = $1`,
+        [id],
+      );
+      await other.query('COMMIT');
+      const got = await taking;
+      expect(got.kind).toBe('acquired');
+      const read = got.kind === 'acquired' ? got.logs : [];
+      expect(read.map((l) => [l.step_name, l.state])).toEqual([['step$one', 'completed']]);
+    } finally {
+      await other.end();
+    }
+  });
+
   /** Counts the re-reads of logs (`relog`), failing the first `fail` of them. */
   function watchRelogs(fail = 0) {
     const seen = { relogs: 0 };
