@@ -3,13 +3,26 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
+/** CPU time (user + system, ms) so far of each `postgres` process on this machine, by pid. */
+export type PostgresCpu = Map<string, number>;
+
 /**
- * CPU time (user + system, ms) of every `postgres` process on this machine so far, from
- * `/proc/<pid>/stat`; `undefined` where there is no `/proc` (not Linux). Backends that exit in
- * between are not counted: the bench's pools keep theirs open while it measures. Other databases'
- * activity on the machine counts too, so the notes read it with the load average.
+ * The CPU time `postgres` processes spent since `before` (ms): each live process's time since
+ * then (all of it for one started since). A process that exited meanwhile is not counted (its last
+ * stretch is lost: a slight undercount; the bench's pools keep their backends while it measures).
+ * Other databases' activity on the machine counts too, so read it with the load average.
+ * `undefined` where there is no `/proc` (not Linux).
  */
-export function postgresCpuMs(): number | undefined {
+export function postgresCpuSince(before: PostgresCpu | undefined): number | undefined {
+  const now = postgresCpu();
+  if (!before || !now) return undefined;
+  let ms = 0;
+  for (const [pid, t] of now) ms += t - (before.get(pid) ?? 0);
+  return ms;
+}
+
+/** Each `postgres` process's CPU time so far, from `/proc/<pid>/stat`; `undefined` off Linux. */
+export function postgresCpu(): PostgresCpu | undefined {
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
@@ -17,7 +30,7 @@ export function postgresCpuMs(): number | undefined {
   } catch {
     return undefined;
   }
-  let ticks = 0;
+  const cpu: PostgresCpu = new Map();
   for (const pid of pids) {
     let stat: string;
     try {
@@ -29,7 +42,7 @@ export function postgresCpuMs(): number | undefined {
     if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
     // Fields after "(comm) ": state is [0]; utime and stime are fields 14 and 15 of the line.
     const fields = stat.slice(close + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
+    cpu.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond);
   }
-  return (ticks * 1000) / ticksPerSecond;
+  return cpu;
 }

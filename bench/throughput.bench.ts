@@ -17,7 +17,7 @@ import {
   uniqueName,
 } from './support.js';
 import { DurableJobs } from './durable-baseline.js';
-import { postgresCpuMs } from './pg-cpu.js';
+import { postgresCpu, postgresCpuSince } from './pg-cpu.js';
 import { guard } from './summary.js';
 
 const STARTERS = 8;
@@ -109,17 +109,17 @@ async function level(
     let durables = 0;
     // This process's CPU time (user + system, all threads) per side, measured batches only.
     // PostgreSQL's CPU time (all its processes) per side, measured batches only.
-    const cpu = { engine: 0, raw: 0, durable: 0, pgEngine: 0, pgRaw: 0, on: false };
+    const cpu = { engine: 0, raw: 0, durable: 0, pgEngine: 0, pgRaw: 0, pgDurable: 0, on: false };
     const cpuOf = async (side: 'engine' | 'raw' | 'durable', batch: () => Promise<void>) => {
       const c0 = process.cpuUsage();
-      const p0 = postgresCpuMs();
+      const p0 = postgresCpu();
       await batch();
       const c = process.cpuUsage(c0);
-      const p = postgresCpuMs();
+      const p = postgresCpuSince(p0);
       if (!cpu.on) return;
       cpu[side] += (c.user + c.system) / 1000;
-      if (p0 !== undefined && p !== undefined && side !== 'durable')
-        cpu[side === 'engine' ? 'pgEngine' : 'pgRaw'] += p - p0;
+      const pgSide = ({ engine: 'pgEngine', raw: 'pgRaw', durable: 'pgDurable' } as const)[side];
+      if (p !== undefined) cpu[pgSide] += p;
     };
     const engineBatch = async (count: number) => {
       const t0 = now();
@@ -183,7 +183,7 @@ async function level(
       note:
         `c=${concurrency} (${queue} queue${startInPlace ? ', startInPlace' : ''}): engine batches ${e.map((x) => fmt(x, 0)).join(' / ')} ms, raw ` +
         `BullMQ batches ${b.map((x) => fmt(x, 0)).join(' / ')} ms, hand-written durable job batches ${d.map((x) => fmt(x, 0)).join(' / ')} ms; work rows ${rows[0].c} ` +
-        `(expected ${9 * (n + warm)}); this process's CPU per workflow ${fmt(cpu.engine / n, 3)} ms, per raw job ${fmt(cpu.raw / n, 3)} ms, per durable job ${fmt(cpu.durable / n, 3)} ms (the starters', the worker's and BullMQ's); PostgreSQL's CPU per workflow ${fmt(cpu.pgEngine / n, 3)} ms, per raw job ${fmt(cpu.pgRaw / n, 3)} ms (all its processes on this machine); engine statements per workflow: ${breakdown(diff, n)}`,
+        `(expected ${9 * (n + warm)}); this process's CPU per workflow ${fmt(cpu.engine / n, 3)} ms, per raw job ${fmt(cpu.raw / n, 3)} ms, per durable job ${fmt(cpu.durable / n, 3)} ms (the starters', the worker's and BullMQ's); PostgreSQL's CPU per workflow ${fmt(cpu.pgEngine / n, 3)} ms, per raw job ${fmt(cpu.pgRaw / n, 3)} ms, per durable job ${fmt(cpu.pgDurable / n, 3)} ms (all its processes on this machine); engine statements per workflow: ${breakdown(diff, n)}`,
     };
   } finally {
     await durable.close();
