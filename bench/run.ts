@@ -5,6 +5,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import { writeProbe } from './write-probe.js';
 import { cleanupBench } from './cleanup.bench.js';
 import { fanInBench } from './fanin.bench.js';
 import { limitsBench } from './limits.bench.js';
@@ -85,6 +86,7 @@ async function machine(load: number[], code: string): Promise<string[]> {
     `- load average (1 min) at start / end: ${load.map((l) => fmt(l)).join(' / ')} ` +
       '(other processes share this machine and its PostgreSQL)',
     `- code: ${code}`,
+    `- ${await writeProbe()}`,
   ];
 }
 
