@@ -39,23 +39,14 @@ export type AcquiredRow = RunRow & {
   woken?: WokenSleep[] | null;
   /** The lock's holder as the statement's snapshot saw it (see `acquireStatements`). */
   prev_owner: string | null;
-  /** Whether another transaction changed the run's row after the statement's snapshot. */
-  moved: boolean | null;
 };
-
-/** Whether an acquire's logs must be read again (see {@link acquired}). */
-export function readStale(row: AcquiredRow, owner: string, own: boolean): boolean {
-  const prev = row.prev_owner;
-  return row.moved === true || (prev !== null && !(own && prev === owner));
-}
 
 /**
  * The outcome of an acquire that took the lock as `owner`. Taken over from another pass, the logs
  * are read again (`relog`): that pass's last checkpoint may have committed while the statement
  * waited for the run's row, after the statement's snapshot (its own read misses it); a read after
  * the acquire committed sees it, and any later write of that pass is fenced out. (Rare: the lock
- * of a crashed or stalled pass.) So are they when the row changed after the snapshot (`moved`):
- * another pass may have taken the free lock, checkpointed and let it go meanwhile. Otherwise the sleeps the statement completed show as it stored
+ * of a crashed or stalled pass.) Otherwise the sleeps the statement completed show as it stored
  * them (its own read predates them). `own`: the statement took back a lock this pass held (its
  * own earlier acquire committed), then read with a snapshot newer than any write it fenced out.
  */
@@ -65,8 +56,8 @@ export async function acquired(
   own: boolean,
   relog: () => Promise<LogRow[]>,
 ): Promise<AcquireResult> {
-  const { logs, woken, prev_owner: _prev, moved: _moved, ...run } = row;
-  if (readStale(row, owner, own))
+  const { logs, woken, prev_owner: prev, ...run } = row;
+  if (prev !== null && !(own && prev === owner))
     return { kind: 'acquired', run, logs: await relog(), woken: woken ?? [] };
   if (!woken) return { kind: 'acquired', run, logs, woken: [] };
   const completed = new Map(woken.map((w) => [w.id, w.attempts]));

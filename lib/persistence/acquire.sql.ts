@@ -35,6 +35,8 @@ export interface LockTake {
   readonly owner: string;
   /** The rows it updates: `WHERE id = …` (or `FROM … WHERE …`), before the shared conditions. */
   readonly rows: string;
+  /** The id of the run a row is (`$1`, or a column of the `FROM` item), for the version guard. */
+  readonly run: string;
   /** SQL condition: the lock may be taken (the stale-lock rule, or more). */
   readonly free: string;
   /** The pass's clock, for {@link due}. */
@@ -45,11 +47,23 @@ export interface LockTake {
 
 /**
  * The UPDATE that takes a run's lock, the one shape of every acquire (alone, taking back, multi-row):
- * the run is lockable, its lock `free` and the run due at `now`.
+ * the run is lockable, its lock `free` and the run due at `now`, and its row is still the version
+ * the statement's snapshot saw.
+ *
+ * NOTE: the version guard. The statement reads the run's logs with its snapshot; its UPDATE may
+ * wait for the row and then (READ COMMITTED) apply to a newer version another transaction
+ * committed meanwhile: another pass may have taken the free lock, checkpointed a step and let it
+ * go. Read as of before, that step's body would run again. A row updated after the snapshot has a
+ * new `ctid` (the snapshot's version cannot be pruned while the statement runs), so the guard
+ * fails when the UPDATE re-checks the newer row: nothing is taken, and the caller asks again with
+ * a new statement (`WorkflowStore.acquire`; a multi-row item is asked again alone). A lock alone
+ * (a checkpoint's fence) makes no new version: that case is `prev_owner`'s (see `acquireStatements`).
  */
 export function takeLock(wf: string, t: LockTake): string {
+  const unchanged = `${wf}.ctid = (SELECT x.ctid FROM ${wf} x WHERE x.id = ${t.run})`;
   return `UPDATE ${wf} SET ${LOCK_COLUMNS}, locked_by = ${t.owner}
            ${t.rows} AND state IN (${LOCKABLE}) AND ${t.free} AND ${due(t.now)}
+             AND ${unchanged}
            RETURNING id, ${RUN_COLUMNS}${t.returning ?? ''}`;
 }
 
@@ -61,19 +75,13 @@ const logsJson = (logs: string, run: string): string =>
 
 /**
  * The acquire's read of the locked runs `w` with their step logs (`logs`), repeat ticks left out.
- * With `wf`, also, from the run's row as the statement's snapshot saw it (see
- * {@link acquireStatements}): `prev_owner`, the lock's holder, and `moved`, whether another
- * transaction changed the row after that snapshot (the version the snapshot saw was not the one
- * this statement's UPDATE replaced: its `xmax` is another transaction's, or a lock group's).
+ * With `wf`, also `prev_owner`: the lock's holder as the statement's snapshot saw it (see
+ * {@link acquireStatements}).
  */
 export function withLogs(logs: string, wf?: string): string {
-  const snapshot = wf
-    ? ` LEFT JOIN LATERAL (SELECT x.locked_by AS prev_owner,
-             x.xmax::text::bigint <> txid_current() % 4294967296 AS moved
-           FROM ${wf} x WHERE x.id = w.id) p ON true`
-    : '';
-  return `SELECT w.*, ${logsJson(logs, 'w.id')} AS logs${wf ? ', p.prev_owner, p.moved' : ''}
-         FROM w${snapshot}`;
+  const prev = wf ? `, (SELECT x.locked_by FROM ${wf} x WHERE x.id = w.id) AS prev_owner` : '';
+  return `SELECT w.*, ${logsJson(logs, 'w.id')} AS logs${prev}
+         FROM w`;
 }
 
 /**
@@ -132,14 +140,12 @@ export function acquireStatements(
 ): { acquire: string; reacquire: string; relog: string; letGo: string } {
   // NOTE: the logs are read with the statement's snapshot, taken before its UPDATE waited for the
   // row lock of a write in flight: taking over from another pass (`prev_owner`), whose checkpoint
-  // held the row then committed, the read misses that checkpoint; so does a read after another
-  // pass took the free lock, checkpointed and let it go meanwhile (`moved`: the UPDATE found a
-  // newer row than the snapshot's). `relog` reads them again after.
+  // held the row then committed, the read misses that checkpoint; `relog` reads them again after.
   const read = withLogs(logs, wf);
   // NOTE: an acquire alone also completes the run's due plain sleeps (`$4`, `$5`: see
   // dueSleeps); a multi-row or a taking-back acquire does not (the replay completes them).
   const acquire = `WITH w AS (
-           ${takeLock(wf, { owner: '$2', rows: 'WHERE id = $1', free: staleLock, now: '$3' })}),
+           ${takeLock(wf, { owner: '$2', rows: 'WHERE id = $1', run: '$1', free: staleLock, now: '$3' })}),
          ${dueSleeps(logs)}
          SELECT w.*, (SELECT json_agg(json_build_object('id', s.id::text, 'attempts', s.attempts,
              'lastExecutedAt', s.last_executed_at::text, 'updatedAt', s.updated_at::text)) FROM s) AS woken,
@@ -148,7 +154,7 @@ export function acquireStatements(
   // pass's own (owners are unique per pass), so this retry takes it back rather than find it busy.
   const free = `(${staleLock} OR locked_by = $2)`;
   const reacquire = `WITH w AS (
-           ${takeLock(wf, { owner: '$2', rows: 'WHERE id = $1', free, now: '$3' })})
+           ${takeLock(wf, { owner: '$2', rows: 'WHERE id = $1', run: '$1', free, now: '$3' })})
          ${read}`;
   // `$1`: run ids; one row per run: its id and logs.
   const relog = `SELECT r.id::text AS id, ${logsJson(logs, 'r.id')} AS logs

@@ -30,7 +30,7 @@ export class GroupWriteStatements {
     // make a row skipped.
     // A run asked for twice goes to its first owner; the second caller acquires alone (busy).
     const rows = 'FROM v WHERE id = v.rid AND id IN (SELECT id FROM c)';
-    const take = { owner: 'v.rowner', rows, free: staleLock, now: 'v.rnow' };
+    const take = { owner: 'v.rowner', rows, run: 'v.rid', free: staleLock, now: 'v.rnow' };
     this.acquireMany = `WITH v AS (
            SELECT DISTINCT ON (rid) rid, rowner, rnow
            FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS u(rid, rowner, rnow, ord)

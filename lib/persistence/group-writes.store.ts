@@ -3,7 +3,6 @@ import {
   type AcquiredRow,
   acquired,
   type AcquireResult,
-  readStale,
   type WakeEligibility,
 } from './acquire-result.js';
 import { ALONE, GroupCommit } from './group-commit.js';
@@ -145,7 +144,7 @@ export class GroupWrites {
     const got = new Map(rows.map((r) => [`${r.id}\0${r.acquired_by}`, r]));
     // Runs taken over: their logs read again, in one statement (when it fails, the group's items
     // are retried alone, each taking back the lock it took, with a read after these commits).
-    const over = rows.filter((r) => readStale(r, r.acquired_by, false)).map((r) => r.id);
+    const over = rows.filter((r) => r.prev_owner !== null).map((r) => r.id);
     const again =
       over.length > 0 ? await relog(this.query, this.one, over) : new Map<string, LogRow[]>();
     return Promise.all(

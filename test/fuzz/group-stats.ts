@@ -48,11 +48,7 @@ export const groupStats = {
    * owner's log written beside the stale pass's refused one: commit 1161c9d's case).
    */
   oneStepTwice: { statements: 0, landed: 0 },
-  /**
-   * Runs an acquire took whose row another transaction had changed after the statement's snapshot
-   * (`moved`), and the logs read again after acquires (those, and takeovers).
-   */
-  moved: 0,
+  /** Logs read again after an acquire that took a lock over (see `acquired`). */
   relogs: 0,
 };
 
@@ -114,11 +110,8 @@ export function countGroupCommits(store: WorkflowStore): void {
   }
   const query = (groups as { query: (text: string, ...rest: unknown[]) => Promise<unknown> }).query;
   (groups as { query: typeof query }).query = async (text, ...rest) => {
-    const rows = await query(text, ...rest);
     if (text.includes('AS r(id)')) groupStats.relogs++;
-    if (Array.isArray(rows))
-      for (const row of rows) if ((row as { moved?: unknown }).moved === true) groupStats.moved++;
-    return rows;
+    return query(text, ...rest);
   };
   const complete = store.complete.bind(store);
   store.complete = async (...args: Parameters<WorkflowStore['complete']>) => {
