@@ -27,6 +27,23 @@ describe('a takeover reads the logs the previous owner committed while it waited
     return id;
   }
 
+  /** Waits until a statement is blocked by `client`'s transaction. */
+  async function blockedBy(client: pg.Client): Promise<void> {
+    const blocker = (client as unknown as { processID: number }).processID;
+    await expect
+      .poll(
+        async () =>
+          (
+            await sql<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`,
+              [blocker],
+            )
+          )[0].n,
+        { timeout: 5_000 },
+      )
+      .toBe(1);
+  }
+
   it("sees the previous owner's checkpoint that committed while its acquire waited", async () => {
     const id = await staleRun('k1', 'stalled-pass');
     const previous = new pg.Client({ connectionString: DATABASE_URL });
@@ -44,19 +61,7 @@ describe('a takeover reads the logs the previous owner committed while it waited
       expect(wrote.rowCount).toBe(1);
       const taking = suite.app.get(WorkflowStore).acquire(id, 'new-pass', Date.now());
       // The takeover's UPDATE waits for the row; then the checkpoint commits.
-      const blocker = (previous as unknown as { processID: number }).processID;
-      await expect
-        .poll(
-          async () =>
-            (
-              await sql<{ n: number }>(
-                `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`,
-                [blocker],
-              )
-            )[0].n,
-          { timeout: 5_000 },
-        )
-        .toBe(1);
+      await blockedBy(previous);
       await previous.query('COMMIT');
       const got = await taking;
       expect(got.kind).toBe('acquired');
@@ -67,23 +72,6 @@ describe('a takeover reads the logs the previous owner committed while it waited
       await previous.end();
     }
   });
-
-  /** Waits until a statement is blocked by `client`'s transaction. */
-  async function blockedBy(client: pg.Client): Promise<void> {
-    const blocker = (client as unknown as { processID: number }).processID;
-    await expect
-      .poll(
-        async () =>
-          (
-            await sql<{ n: number }>(
-              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`,
-              [blocker],
-            )
-          )[0].n,
-        { timeout: 5_000 },
-      )
-      .toBe(1);
-  }
 
   // The snapshot saw the lock free (no `prev_owner`), but another pass took it, checkpointed and
   // let it go before the UPDATE reached the row: the UPDATE takes the newer row, the read is older.
