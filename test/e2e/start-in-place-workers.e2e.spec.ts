@@ -1,6 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { type ChronoForgeModuleOptions, WorkflowClient } from '../../lib/index.js';
+import { PassSlots } from '../../lib/executor/pass-slots.js';
 import { WorkflowExecutor } from '../../lib/executor/workflow.executor.js';
 import { InPlaceGate, InPlaceWorkflows } from '../fixtures/in-place.fixture.js';
 import { bootApp } from '../support/app.js';
@@ -38,11 +39,19 @@ describe('start in place beside another worker (e2e)', () => {
       return runPass(id, jobId);
     });
     const client = a.get(WorkflowClient);
+    const gate = a.get(InPlaceGate);
     // Two parents at a time hold two of A's three slots in place; their children are queued.
+    // NOTE: the gate holds the parents' steps until both started: a child started by the first
+    // parent before the second parent's start took the last in-place slot (CI, under load).
+    const slots = a.get(PassSlots);
     for (let round = 0; round < 3; round++) {
+      // The last round's passes have given their slots back (they end just after their results).
+      await expect.poll(() => slots.active, { timeout: 5_000 }).toBe(0);
+      gate.close();
       const parents = await Promise.all(
         [0, 1].map((i) => client.start('inplace.parent', { key: `p${round}-${i}` })),
       );
+      gate.release();
       for (const parent of parents) {
         await expect(parent.result({ timeout: '10s' })).resolves.toBe('child-done');
         expect(inPlace).toContain(parent.id);
