@@ -49,15 +49,17 @@ export type AcquiredRow = RunRow & {
  * of a crashed or stalled pass.) Otherwise the sleeps the statement completed show as it stored
  * them (its own read predates them). `own`: the statement took back a lock this pass held (its
  * own earlier acquire committed), then read with a snapshot newer than any write it fenced out.
+ * `reread`: read them again in any case (an acquire without the version guard, see `takeLock`).
  */
 export async function acquired(
   row: AcquiredRow,
   owner: string,
   own: boolean,
   relog: () => Promise<LogRow[]>,
+  reread = false,
 ): Promise<AcquireResult> {
   const { logs, woken, prev_owner: prev, ...run } = row;
-  if (prev !== null && !(own && prev === owner))
+  if (reread || (prev !== null && !(own && prev === owner)))
     return { kind: 'acquired', run, logs: await relog(), woken: woken ?? [] };
   if (!woken) return { kind: 'acquired', run, logs, woken: [] };
   const completed = new Map(woken.map((w) => [w.id, w.attempts]));

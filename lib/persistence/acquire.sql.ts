@@ -37,6 +37,8 @@ export interface LockTake {
   readonly rows: string;
   /** The id of the run a row is (`$1`, or a column of the `FROM` item), for the version guard. */
   readonly run: string;
+  /** `false`: no version guard (the caller then reads the logs again after it commits). */
+  readonly guard?: boolean;
   /** SQL condition: the lock may be taken (the stale-lock rule, or more). */
   readonly free: string;
   /** The pass's clock, for {@link due}. */
@@ -56,14 +58,18 @@ export interface LockTake {
  * go. Read as of before, that step's body would run again. A row updated after the snapshot has a
  * new `ctid` (the snapshot's version cannot be pruned while the statement runs), so the guard
  * fails when the UPDATE re-checks the newer row: nothing is taken, and the caller asks again with
- * a new statement (`WorkflowStore.acquire`; a multi-row item is asked again alone). A lock alone
+ * a new statement (`WorkflowStore.acquire`, whose last try goes without the guard and reads the
+ * logs again after; a multi-row item is asked again alone). A lock alone
  * (a checkpoint's fence) makes no new version: that case is `prev_owner`'s (see `acquireStatements`).
  */
 export function takeLock(wf: string, t: LockTake): string {
-  const unchanged = `${wf}.ctid = (SELECT x.ctid FROM ${wf} x WHERE x.id = ${t.run})`;
+  // NOTE: `IS NOT DISTINCT FROM`, not `=`: with `=` the planner makes it a TID scan's condition,
+  // which PostgreSQL minor releases before November 2025 do not re-check on a newer row version
+  // (commit dee21ea, "Add missing EPQ recheck for TID Scan"); as a filter it always is.
+  const unchanged = `${wf}.ctid IS NOT DISTINCT FROM (SELECT x.ctid FROM ${wf} x WHERE x.id = ${t.run})`;
   return `UPDATE ${wf} SET ${LOCK_COLUMNS}, locked_by = ${t.owner}
            ${t.rows} AND state IN (${LOCKABLE}) AND ${t.free} AND ${due(t.now)}
-             AND ${unchanged}
+             ${t.guard === false ? '' : `AND ${unchanged}`}
            RETURNING id, ${RUN_COLUMNS}${t.returning ?? ''}`;
 }
 
@@ -137,7 +143,7 @@ export function acquireStatements(
   wf: string,
   logs: string,
   staleLock: string,
-): { acquire: string; reacquire: string; relog: string; letGo: string } {
+): { acquire: string; reacquire: string; lastTry: string; relog: string; letGo: string } {
   // NOTE: the logs are read with the statement's snapshot, taken before its UPDATE waited for the
   // row lock of a write in flight: taking over from another pass (`prev_owner`), whose checkpoint
   // held the row then committed, the read misses that checkpoint; `relog` reads them again after.
@@ -156,6 +162,12 @@ export function acquireStatements(
   const reacquire = `WITH w AS (
            ${takeLock(wf, { owner: '$2', rows: 'WHERE id = $1', run: '$1', free, now: '$3' })})
          ${read}`;
+  // The last try alone, without the version guard: a run whose row other transactions keep
+  // updating (a flood of signals) would be refused at every try otherwise. It waits its turn on
+  // the row as any UPDATE does; its caller reads the logs again after it committed.
+  const lastTry = `WITH w AS (
+           ${takeLock(wf, { owner: '$2', rows: 'WHERE id = $1', run: '$1', free: staleLock, now: '$3', guard: false })})
+         ${read}`;
   // `$1`: run ids; one row per run: its id and logs.
   const relog = `SELECT r.id::text AS id, ${logsJson(logs, 'r.id')} AS logs
          FROM unnest($1::bigint[]) AS r(id)`;
@@ -163,5 +175,5 @@ export function acquireStatements(
   // next try, or the recovery sweep, takes it) rather than hold it until it goes stale.
   const letGo = `UPDATE ${wf} SET locked_by = NULL, locked_at = NULL, updated_at = now()
          WHERE id = $1 AND locked_by = $2`;
-  return { acquire, reacquire, relog, letGo };
+  return { acquire, reacquire, lastTry, relog, letGo };
 }

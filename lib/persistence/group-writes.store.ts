@@ -122,16 +122,18 @@ export class GroupWrites {
   /**
    * One try to take the lock: the run and its logs, or `null` when not taken. `own`: also take back
    * a lock this pass holds (a failed multi-row acquire that carried it may have committed).
+   * `last`: the statement without the version guard (`lastTry`), whose logs are read again.
    */
-  async acquireOnce(a: PendingAcquire, own = false): Promise<AcquireResult | null> {
+  async acquireOnce(a: PendingAcquire, own = false, last = false): Promise<AcquireResult | null> {
     const now = new Date(a.nowMs);
-    const rows = await this.query<AcquiredRow>(
-      own ? this.one.reacquire : this.one.acquire,
-      own ? [a.id, a.owner, now] : [a.id, a.owner, now, a.wakes, now.toISOString()],
-    );
-    return rows[0]
-      ? acquired(rows[0], a.owner, own, () => relogOrLetGo(this.query, this.one, a.id, a.owner))
-      : null;
+    const [text, values] = own
+      ? [this.one.reacquire, [a.id, a.owner, now]]
+      : last
+        ? [this.one.lastTry, [a.id, a.owner, now]]
+        : [this.one.acquire, [a.id, a.owner, now, a.wakes, now.toISOString()]];
+    const rows = await this.query<AcquiredRow>(text, values);
+    const relog = () => relogOrLetGo(this.query, this.one, a.id, a.owner);
+    return rows[0] ? acquired(rows[0], a.owner, own, relog, last && !own) : null;
   }
 
   /** Several first tries in one statement (per item: acquired, or `null` to ask again alone). */

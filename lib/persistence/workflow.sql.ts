@@ -57,6 +57,8 @@ export class WorkflowStatements extends CheckpointStatements {
   readonly acquire: string;
   /** `acquire`, also taking back a lock pass `$2` itself holds (after an ambiguous multi-row acquire). */
   readonly reacquire: string;
+  /** `acquire`'s last try: no version guard, and no sleeps completed (see `acquireStatements`). */
+  readonly lastTry: string;
   /** Runs' step logs read again after acquires took their locks over (`$1`: run ids). */
   readonly relog: string;
   /** Lets a lock go that a takeover took but could not use (`$1` run, `$2` owner). */
@@ -90,6 +92,7 @@ export class WorkflowStatements extends CheckpointStatements {
     ({
       acquire: this.acquire,
       reacquire: this.reacquire,
+      lastTry: this.lastTry,
       relog: this.relog,
       letGo: this.letGo,
     } = acquireStatements(wf, logs, staleLock));

@@ -87,7 +87,9 @@ export class WorkflowStore extends StepLogStore {
     const first = await this.groups.acquires.write({ id, owner, nowMs, wakes });
     if (first) return first;
     for (let tries = 0; tries < 3; tries++) {
-      const got = await this.groups.acquireOnce({ id, owner, nowMs, wakes });
+      // The last try waits its turn on the row rather than be refused by a newer version of it.
+      const last = tries === 2;
+      const got = await this.groups.acquireOnce({ id, owner, nowMs, wakes }, false, last);
       if (got) return got;
       const busy = await this.query(this.sql.markBusy, [id]);
       if (busy[0]) return { kind: 'busy' };

@@ -108,6 +108,49 @@ describe('a takeover reads the logs the previous owner committed while it waited
     }
   });
 
+  // A run whose row other transactions keep updating: each guarded try is refused (its row moved
+  // after its snapshot); the last try waits its turn on the row instead, and reads the logs again.
+  it('takes a run whose row keeps moving on its last try, reading the logs again', async () => {
+    const { id } = await suite.app.get(WorkflowStore).insertRun('tk.none', 'k5', null, 60_000);
+    const mover = new pg.Client({ connectionString: DATABASE_URL });
+    await mover.connect();
+    const moves: string[] = [];
+    const original = pg.Client.prototype.query;
+    const patched = function (this: pg.Client, ...args: unknown[]) {
+      const first = args[0] as string | { text?: unknown };
+      const text = typeof first === 'string' ? first : String(first?.text ?? '');
+      const forward = () => (original as (...a: unknown[]) => unknown).apply(this, args);
+      if (this === mover || !text.includes('AS prev_owner') || moves.length >= 4) return forward();
+      // Each acquire's UPDATE waits for a write of the row that commits after its snapshot.
+      const step = `step$move${moves.push(text.includes('IS NOT DISTINCT FROM') ? 'g' : 'last')}`;
+      return (async () => {
+        await mover.query('BEGIN');
+        await mover.query(`UPDATE ${wf()} SET updated_at = now() WHERE id = $1`, [id]);
+        await mover.query(
+          `INSERT INTO ${logs()} (workflow_id, step_name, state, attempts, started_at,
+             last_executed_at, completed_at, result, metadata)
+           VALUES ($1, $2, 'completed', 1, now(), now(), now(), '{"json":1}', '{}')`,
+          [id, step],
+        );
+        const sent = forward() as Promise<unknown>;
+        await blockedBy(mover);
+        await mover.query('COMMIT');
+        return sent;
+      })();
+    };
+    pg.Client.prototype.query = patched as typeof original;
+    try {
+      const got = await suite.app.get(WorkflowStore).acquire(id, 'hot-pass', Date.now());
+      expect(moves).toEqual(['g', 'g', 'g', 'last']);
+      expect(got.kind).toBe('acquired');
+      const read = got.kind === 'acquired' ? got.logs.map((l) => l.step_name).sort() : [];
+      expect(read).toEqual(['step$move1', 'step$move2', 'step$move3', 'step$move4']);
+    } finally {
+      pg.Client.prototype.query = original;
+      await mover.end();
+    }
+  });
+
   /** Counts the re-reads of logs (`relog`), failing the first `fail` of them. */
   function watchRelogs(fail = 0) {
     const seen = { relogs: 0 };
