@@ -104,9 +104,6 @@ async function level(
   try {
     await durable.open(`${concurrency}`, concurrency);
     await work.pool.query(`TRUNCATE ${work.table}`);
-    let started = 0;
-    let added = 0;
-    let durables = 0;
     // This process's CPU time (user + system, all threads) per side, measured batches only.
     // PostgreSQL's CPU time (all its processes) per side, measured batches only.
     const cpu = { engine: 0, raw: 0, durable: 0, pgEngine: 0, pgRaw: 0, pgDurable: 0, on: false };
@@ -121,36 +118,40 @@ async function level(
       const pgSide = ({ engine: 'pgEngine', raw: 'pgRaw', durable: 'pgDurable' } as const)[side];
       if (p !== undefined) cpu[pgSide] += p;
     };
-    const engineBatch = async (count: number) => {
-      const t0 = now();
-      await cpuOf('engine', async () => {
-        await inParallel(count, STARTERS, async () => {
-          await bench.client.start('bench.three', { key: `k${started++}` });
+    type Side = Parameters<typeof cpuOf>[0];
+    /** One side's batch: `count` items started by STARTERS callers, timed until all are done. */
+    const batchOf = (
+      side: Side,
+      start: (i: number) => Promise<unknown>,
+      waitFor: (n: number, timeoutMs: number) => Promise<unknown>,
+    ) => {
+      let issued = 0;
+      return async (count: number) => {
+        const t0 = now();
+        await cpuOf(side, async () => {
+          await inParallel(count, STARTERS, async () => {
+            await start(issued++);
+          });
+          await waitFor(issued, TIMEOUT_MS);
         });
-        await bench.completions.waitFor(started, TIMEOUT_MS);
-      });
-      return now() - t0;
+        return now() - t0;
+      };
     };
-    const rawBatch = async (count: number) => {
-      const t0 = now();
-      await cpuOf('raw', async () => {
-        await inParallel(count, STARTERS, async () => {
-          await raw.queue.add('job', { key: `raw${added++}` });
-        });
-        await done.waitFor(added, TIMEOUT_MS);
-      });
-      return now() - t0;
-    };
-    const durableBatch = async (count: number) => {
-      const t0 = now();
-      await cpuOf('durable', async () => {
-        await inParallel(count, STARTERS, async () => {
-          await durable.start(`d${durables++}`);
-        });
-        await durable.done.waitFor(durables, TIMEOUT_MS);
-      });
-      return now() - t0;
-    };
+    const engineBatch = batchOf(
+      'engine',
+      (i) => bench.client.start('bench.three', { key: `k${i}` }),
+      (n, t) => bench.completions.waitFor(n, t),
+    );
+    const rawBatch = batchOf(
+      'raw',
+      (i) => raw.queue.add('job', { key: `raw${i}` }),
+      (n, t) => done.waitFor(n, t),
+    );
+    const durableBatch = batchOf(
+      'durable',
+      (i) => durable.start(`d${i}`),
+      (n, t) => durable.done.waitFor(n, t),
+    );
     await engineBatch(warm);
     await rawBatch(warm);
     await durableBatch(warm);

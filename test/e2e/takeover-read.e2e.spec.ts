@@ -27,6 +27,16 @@ describe('a takeover reads the logs the previous owner committed while it waited
     return id;
   }
 
+  /** Writes, in `client`'s transaction, a completed log of step `step` of run `id`. */
+  async function completedLog(client: pg.Client, id: string, step: string): Promise<void> {
+    await client.query(
+      `INSERT INTO ${logs()} (workflow_id, step_name, state, attempts, started_at,
+         last_executed_at, completed_at, result, metadata)
+       VALUES ($1, $2, 'completed', 1, now(), now(), now(), '{"json":1}', '{}')`,
+      [id, step],
+    );
+  }
+
   /** Waits until a statement is blocked by `client`'s transaction. */
   async function blockedBy(client: pg.Client): Promise<void> {
     const blocker = (client as unknown as { processID: number }).processID;
@@ -87,12 +97,7 @@ describe('a takeover reads the logs the previous owner committed while it waited
       );
       const taking = suite.app.get(WorkflowStore).acquire(id, 'new-pass', Date.now());
       await blockedBy(other);
-      await other.query(
-        `INSERT INTO ${logs()} (workflow_id, step_name, state, attempts, started_at,
-           last_executed_at, completed_at, result, metadata)
-         VALUES ($1, 'step$one', 'completed', 1, now(), now(), now(), '{"json":1}', '{}')`,
-        [id],
-      );
+      await completedLog(other, id, 'step$one');
       await other.query(
         `UPDATE ${wf()} SET state = 'idle', locked_by = NULL, locked_at = NULL, next_run_at = now()
          WHERE id = $1`,
@@ -126,12 +131,7 @@ describe('a takeover reads the logs the previous owner committed while it waited
       return (async () => {
         await mover.query('BEGIN');
         await mover.query(`UPDATE ${wf()} SET updated_at = now() WHERE id = $1`, [id]);
-        await mover.query(
-          `INSERT INTO ${logs()} (workflow_id, step_name, state, attempts, started_at,
-             last_executed_at, completed_at, result, metadata)
-           VALUES ($1, $2, 'completed', 1, now(), now(), now(), '{"json":1}', '{}')`,
-          [id, step],
-        );
+        await completedLog(mover, id, step);
         const sent = forward() as Promise<unknown>;
         await blockedBy(mover);
         await mover.query('COMMIT');
