@@ -20,7 +20,8 @@ type Query = <R extends object>(text: string, values?: unknown[]) => Promise<R[]
  * - a completed run's plain sleeps (`wait$z_<id>`) are all completed, and every sleep the model
  *   reaches has one: a sleep an acquire completed and the replay reached stays completed, and one
  *   it put back (a pass that did not reach it) is completed again by the pass that does: a
- *   `wakeMiss` sleep is completed after the throw of the pass that missed it.
+ *   `wakeMiss` sleep is completed after the throw of the pass that missed it (unless that pass's
+ *   worker was SIGKILLed, `killed`).
  */
 export async function checkCommits(
   q: Query,
@@ -28,6 +29,7 @@ export async function checkCommits(
   cases: Case[],
   prefix: string,
   completed: Set<string>,
+  killed: Set<number>,
   report: (root: string, what: string) => void,
 ): Promise<void> {
   const s = `"${schema}"`;
@@ -57,8 +59,9 @@ export async function checkCommits(
     state: string;
     result: unknown;
     early: boolean;
+    pid2: number | null;
   }>(
-    `SELECT w.key, e.step_name, e.state, e.result, e.completed_at < a.at2 AS early
+    `SELECT w.key, e.step_name, e.state, e.result, e.completed_at < a.at2 AS early, a.pid2
      FROM ${s}.chrono_forge_execution_logs e
      JOIN ${s}.chrono_forge_workflows w ON w.id = e.workflow_id
      LEFT JOIN ${s}.fuzz_attempts a ON a.root = w.key AND 'wait$z_' || a.node = e.step_name
@@ -76,9 +79,11 @@ export async function checkCommits(
         );
     // A wakeMiss sleep: the pass whose code threw before it (its 2nd reach) did not reach it, so
     // a completion by that pass's acquire was put back: it was completed after that throw. (Not
-    // so in a lease program, whose successor pass may complete it while the stale pass throws.)
+    // so in a lease program, whose successor pass may complete it while the stale pass throws, nor
+    // when that pass's worker was SIGKILLed before its ending put the sleep back: the completion,
+    // of a due sleep, stays, as everything a dead pass wrote does.)
     for (const l of mine)
-      if (l.early && !c.program.lease)
+      if (l.early && !c.program.lease && !(l.pid2 !== null && killed.has(l.pid2)))
         report(c.key, `sleep ${l.step_name} completed before the pass that missed it threw`);
     for (const node of c.model.sleeps)
       if (!mine.some((l) => l.step_name === `wait$z_${node}`))

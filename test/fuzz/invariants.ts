@@ -262,7 +262,7 @@ export async function checkBatch(
   await checkSagas(q, env.schema, cases, ledger, faultyOf, report);
   await checkLimits(q, env.schema, cases, prefix, ledger, faultyOf, report);
   const completed = new Set([...runs].filter(([, r]) => r.state === 'completed').map(([k]) => k));
-  await checkCommits(q, env.schema, cases, prefix, completed, report);
+  await checkCommits(q, env.schema, cases, prefix, completed, killed, report);
   await checkCheckpointAnswers(q, env.schema, cases, prefix, ledger, report);
   return [...problems].map(([root, what]) => {
     const c = cases.find((x) => x.key === root);

@@ -31,7 +31,7 @@ export class FuzzLedger implements OnModuleDestroy {
          owner text NOT NULL, holder text, run_state text, at timestamptz NOT NULL DEFAULT clock_timestamp())`,
       `CREATE INDEX IF NOT EXISTS fuzz_ledger_root ON ${s}.fuzz_ledger (root)`,
       `CREATE TABLE IF NOT EXISTS ${s}.fuzz_attempts (root text, node text, n int NOT NULL,
-         at2 timestamptz, PRIMARY KEY (root, node))`,
+         at2 timestamptz, pid2 int, PRIMARY KEY (root, node))`,
       `CREATE TABLE IF NOT EXISTS ${s}.fuzz_fixed (root text PRIMARY KEY)`,
       `CREATE TABLE IF NOT EXISTS ${s}.fuzz_starts (root text, node text, ms bigint NOT NULL,
          PRIMARY KEY (root, node))`,
@@ -133,13 +133,14 @@ export class FuzzLedger implements OnModuleDestroy {
     }
   }
 
-  /** Increments and returns the attempt counter of `node` (`at2`: when it went to 2). */
+  /** Increments and returns the attempt counter of `node` (`at2`, `pid2`: when it went to 2, in which process). */
   async attempt(root: string, node: string): Promise<number> {
     const rows = await this.pool.query<{ n: number }>(
       `INSERT INTO "${fuzzSchema()}".fuzz_attempts AS a (root, node, n) VALUES ($1, $2, 1)
        ON CONFLICT (root, node) DO UPDATE SET n = a.n + 1,
-         at2 = CASE WHEN a.n = 1 THEN clock_timestamp() ELSE a.at2 END RETURNING n`,
-      [root, node],
+         at2 = CASE WHEN a.n = 1 THEN clock_timestamp() ELSE a.at2 END,
+         pid2 = CASE WHEN a.n = 1 THEN $3 ELSE a.pid2 END RETURNING n`,
+      [root, node, process.pid],
     );
     return rows.rows[0].n;
   }
