@@ -71,6 +71,10 @@ export const COMPLETE_LABELS: ReadonlySet<string> = new Set(['complete', 'comple
 const labels = new Map<string, string>();
 
 export function labelOf(text: string): string {
+  // A transactional step's checkpoint and COMMIT carry its values as literals: a new text per
+  // step, which would miss the cache below every time (and fill it).
+  if (text.startsWith('EXECUTE cf_commit_') || text.startsWith('PREPARE cf_commit_'))
+    return 'completeStep+COMMIT';
   let label = labels.get(text);
   if (label === undefined) {
     label = LABELS.find(([, re]) => re.test(text))?.[0];

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ProxyTracerProvider, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 
 /**
  * OpenTelemetry spans through `@opentelemetry/api`: one span per pass (`chronoforge.pass`) and one
@@ -12,6 +12,19 @@ import { type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 export class ChronoForgeTracer {
   private get tracer() {
     return trace.getTracer('chronoforge');
+  }
+
+  /**
+   * Whether an OpenTelemetry SDK is registered (spans are recorded): without one, the engine runs
+   * its bodies without the span's context switch and wrappers (a no-op step span cost ~6 µs). Read
+   * at each call: an application may register its SDK after the engine started.
+   */
+  get enabled(): boolean {
+    const provider = trace.getTracerProvider();
+    return (
+      !(provider instanceof ProxyTracerProvider) ||
+      provider.getDelegateTracer('chronoforge') !== undefined
+    );
   }
 
   /** Runs `fn` inside a span named `name` with `attributes`; records errors on the span. */

@@ -19,12 +19,15 @@ export async function observeStep<T>(
   const started = performance.now();
   let outcome = 'error';
   try {
-    const attributes = {
-      'chronoforge.workflow': workflow,
-      'chronoforge.step': stepName,
-      'chronoforge.attempt': attempt,
-    };
-    const value = await tracer.span('chronoforge.step', attributes, async () => body());
+    let value: T;
+    if (tracer.enabled) {
+      const attributes = {
+        'chronoforge.workflow': workflow,
+        'chronoforge.step': stepName,
+        'chronoforge.attempt': attempt,
+      };
+      value = await tracer.span('chronoforge.step', attributes, async () => body());
+    } else value = await body();
     outcome = 'ok';
     return value;
   } finally {
