@@ -4,7 +4,7 @@ import { LockLostError } from '../errors/lock-lost.error.js';
 import { RunCancelledError } from '../errors/run-cancelled.error.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import type { RunScope } from '../run/run-scope.js';
-import { passController } from './abort-signals.js';
+import { abortContext, passController } from './abort-signals.js';
 import { pastDeadline } from './deadline.js';
 import { DeadlineExceededError } from '../errors/deadline-exceeded.error.js';
 
@@ -24,8 +24,6 @@ export class AbortWatcher implements OnApplicationShutdown {
   private readonly logger = new Logger(AbortWatcher.name);
   /** Passes with step bodies in flight, and how many. */
   private readonly watched = new Map<RunScope, number>();
-  /** Per pass, the async context the pass was last watched from (its abort listeners run there). */
-  private readonly contexts = new WeakMap<RunScope, AsyncResource>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   // NOTE: bound here (bootstrap), not to whichever step body started the timer: its polls must
@@ -37,11 +35,6 @@ export class AbortWatcher implements OnApplicationShutdown {
   /** Watches `scope` while a step body of it runs; call the returned function when it ends. */
   watch(scope: RunScope): () => void {
     this.watched.set(scope, (this.watched.get(scope) ?? 0) + 1);
-    // A pass's abort listeners run in its own async context (its latest watcher's: a step body's,
-    // inside its pass interceptors), never in another run's.
-    // NOTE: a bare AsyncResource captures the context; `AsyncResource.bind` would also build a
-    // bound function with deprecated accessors on every step (measurable per step, issue #22).
-    this.contexts.set(scope, new AsyncResource('chronoforge.abort'));
     this.timer ??= setInterval(this.tick, ABORT_POLL_MS).unref();
     return () => {
       const n = (this.watched.get(scope) ?? 1) - 1;
@@ -121,8 +114,12 @@ export class AbortWatcher implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * Fires a pass's abort in its own async context: where its `ctx.abortSignal` was last read (a
+   * step body's, inside its interceptors' CLS), never in another run's or this poller's.
+   */
   private inContext(scope: RunScope, fire: () => void): void {
-    const context = this.contexts.get(scope);
+    const context = abortContext(scope);
     if (context) context.runInAsyncScope(fire);
     else fire();
   }
