@@ -28,6 +28,14 @@ export const MAX_GROUP = 64;
  */
 export const SLOW_STATEMENT_MS = 250;
 
+/** A slot a statement holds (see `GroupCommit.take`). */
+interface HeldSlot {
+  /** `performance.now()` when it was taken. */
+  readonly since: number;
+  /** Gives it back (once; later calls do nothing). */
+  free(): void;
+}
+
 interface Waiter<I, R> {
   item: I;
   resolve(result: R): void;
@@ -52,6 +60,9 @@ interface Waiter<I, R> {
 export class GroupCommit<I, R> {
   private readonly waiting: Waiter<I, R>[] = [];
   private inFlight = 0;
+  /** The slots taken and not given back (by their statement or by the watchdog). */
+  private readonly held = new Set<HeldSlot>();
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly writer: GroupWriter<I, R>,
@@ -86,17 +97,36 @@ export class GroupCommit<I, R> {
    */
   private take(): () => void {
     this.inFlight++;
-    let held = true;
-    const free = () => {
-      if (!held) return;
-      held = false;
-      clearTimeout(timer);
-      this.inFlight--;
-      this.drain();
+    const slot: HeldSlot = {
+      since: performance.now(),
+      free: () => {
+        if (!this.held.delete(slot)) return;
+        this.inFlight--;
+        this.drain();
+      },
     };
-    const timer = setTimeout(free, SLOW_STATEMENT_MS);
+    this.held.add(slot);
+    // NOTE: one watchdog timer for all held slots, not one per statement: a timer made and cleared
+    // around every checkpoint was ~5 µs of a step's critical path (issue #22).
+    this.watchdog ??= this.arm(SLOW_STATEMENT_MS);
+    return slot.free;
+  }
+
+  /** The watchdog: frees the slots held for {@link SLOW_STATEMENT_MS}, re-armed for the others. */
+  private arm(ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      // NOTE: `watchdog` still set while slots are freed: the statements they start (`drain`)
+      // take slots without arming another timer; the one armed below covers them too.
+      const now = performance.now();
+      for (const slot of [...this.held]) if (now - slot.since >= SLOW_STATEMENT_MS) slot.free();
+      this.watchdog = undefined;
+      let next = Infinity;
+      const later = performance.now();
+      for (const slot of this.held) next = Math.min(next, SLOW_STATEMENT_MS - (later - slot.since));
+      if (next !== Infinity) this.watchdog = this.arm(Math.max(1, next));
+    }, ms);
     timer.unref?.();
-    return free;
+    return timer;
   }
 
   /** Starts the next statement for the waiting items while a slot is free. */
