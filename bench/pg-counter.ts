@@ -155,18 +155,29 @@ export class PgCounter {
     const query = (...args: unknown[]): unknown => {
       const first = args[0] as { text?: string; values?: unknown[]; submit?: unknown } | string;
       if (typeof first === 'object' && typeof first?.submit === 'function') {
-        // A transactional step's checkpoint and COMMIT: a submittable query with a callback.
-        const sub = first as { text?: unknown; callback?: QueryCallback };
+        // The engine's statements as pg Query objects (lib/database/named-query.ts; a transactional
+        // step's checkpoint and COMMIT), answered through their own callback or, from pool.query,
+        // the pool's (the third argument). Streams and other submittables: not engine SQL.
+        const sub = first as { text?: unknown; values?: unknown[]; callback?: QueryCallback };
         const subText = typeof sub.text === 'string' ? sub.text : '';
-        if (typeof sub.callback === 'function' && labelOf(subText) === 'completeStep+COMMIT') {
-          const done = this.begin(subText, []);
-          const cb = sub.callback;
-          sub.callback = (err, res) => {
-            done(res?.rowCount ?? 0);
-            cb(err, res);
-          };
+        const own = typeof sub.callback === 'function';
+        const cbAt = args.findIndex((a, i) => i > 0 && typeof a === 'function');
+        if (subText && (own || cbAt >= 0)) {
+          const done = this.begin(subText, sub.values ?? []);
+          const wrap =
+            (cb: QueryCallback): QueryCallback =>
+            (err, res) => {
+              // Several statements in one string (the COMMIT string): an array of results.
+              done(
+                Array.isArray(res) ? 0 : (res?.rowCount ?? 0),
+                Array.isArray(res) ? undefined : res?.rows,
+              );
+              cb(err, res);
+            };
+          if (own) sub.callback = wrap(sub.callback!);
+          else args[cbAt] = wrap(args[cbAt] as QueryCallback);
         }
-        return original.apply(client, args); // streams and other submittables: not engine SQL
+        return original.apply(client, args);
       }
       const text = typeof first === 'string' ? first : String(first?.text ?? '');
       const values = Array.isArray(args[1]) ? args[1] : (first as { values?: unknown[] })?.values;

@@ -164,7 +164,7 @@ export class GroupWrites {
   /** One first-attempt checkpoint (its log id; `null` when fenced out or already recorded). */
   private async insertCheckpoint(c: PendingCheckpoint): Promise<string | null> {
     const values: unknown[] = [c.workflowId, c.owner, c.stepName, c.attempts];
-    values.push(c.result, c.metadata, c.startedAt);
+    values.push(c.result, c.metadata, c.startedAt.toISOString());
     try {
       const rows = await this.query<{ id: string }>(this.one.insertCompletedStep, values);
       return rows[0]?.id ?? null;
@@ -195,7 +195,7 @@ export class GroupWrites {
       items.map((c) => c.attempts),
       items.map((c) => c.result),
       items.map((c) => c.metadata),
-      items.map((c) => c.startedAt),
+      items.map((c) => c.startedAt.toISOString()),
     ]);
     const locked = new Set(rows.filter((r) => r.id === null).map((r) => r.workflow_id));
     // A log goes to the pass that owns the run (a stale pass of the same run in the statement was

@@ -88,7 +88,7 @@ export abstract class StepLogStore extends StoreConnection {
     runner?: QueryRunner,
   ): Promise<string | null> {
     const values: unknown[] = [c.workflowId, c.owner, c.stepName, c.attempts];
-    values.push(result, metadata, c.startedAt);
+    values.push(result, metadata, c.startedAt.toISOString());
     const write = await this.claimWrite(c.carrier, runner);
     if (write.claim) values.push(JSON.stringify(write.claim.state));
     let id: string | null = null;

@@ -3,6 +3,7 @@ import type { QueryRunner } from 'typeorm';
 import { ChronoForgeDatabase, type IsolationLevel } from '../database/chrono-forge-database.js';
 import { engineStatement } from '../database/engine-statement.js';
 import { HeldConnection } from '../database/held-connection.js';
+import { namedQuery } from '../database/named-query.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import type { StateCarrier, StateClaim } from './rows.js';
 import {
@@ -97,10 +98,14 @@ export abstract class StoreConnection {
       // NOTE: named statements are parsed and planned once per connection, not on every call.
       // Behind a transaction pooler the next statement may land on another server session, where
       // the name is unknown (or taken): unnamed statements there.
-      const config = this.namedStatements
-        ? { name: statementName(text), text, values }
-        : { text, values };
-      return (await (client ?? this.pool).query<R>(config)).rows;
+      if (this.namedStatements)
+        return namedQuery<R>(
+          client ? { client } : { pool: this.pool },
+          statementName(text),
+          text,
+          values,
+        );
+      return (await (client ?? this.pool).query<R>({ text, values })).rows;
     });
   }
 
