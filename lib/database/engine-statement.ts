@@ -18,3 +18,8 @@ export async function engineStatement<T>(statement: () => Promise<T>): Promise<T
     throw engineStatementFailed(err);
   }
 }
+
+/** A `catch` handler: rethrows `err` tagged as an engine statement's failure. */
+export function rethrowEngineFailure(err: unknown): never {
+  throw engineStatementFailed(err);
+}

@@ -1,7 +1,11 @@
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { QueryRunner } from 'typeorm';
 import { ChronoForgeDatabase, type IsolationLevel } from '../database/chrono-forge-database.js';
-import { engineStatement } from '../database/engine-statement.js';
+import {
+  engineStatement,
+  engineStatementFailed,
+  rethrowEngineFailure,
+} from '../database/engine-statement.js';
 import { HeldConnection } from '../database/held-connection.js';
 import { namedQuery } from '../database/named-query.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
@@ -93,20 +97,25 @@ export abstract class StoreConnection {
     runner?: QueryRunner,
     client?: PoolClient,
   ): Promise<R[]> {
-    return engineStatement(async () => {
-      if (runner) return (await runner.query(text, values, true)).records as R[];
+    let rows: Promise<R[]>;
+    try {
+      if (runner) rows = runner.query(text, values, true).then((r) => r.records as R[]);
       // NOTE: named statements are parsed and planned once per connection, not on every call.
       // Behind a transaction pooler the next statement may land on another server session, where
       // the name is unknown (or taken): unnamed statements there.
-      if (this.namedStatements)
-        return namedQuery<R>(
+      else if (this.namedStatements)
+        rows = namedQuery<R>(
           client ? { client } : { pool: this.pool },
           statementName(text),
           text,
           values,
         );
-      return (await (client ?? this.pool).query<R>({ text, values })).rows;
-    });
+      else rows = (client ?? this.pool).query<R>({ text, values }).then((r) => r.rows);
+    } catch (err) {
+      return Promise.reject(engineStatementFailed(err));
+    }
+    // NOTE: no async wrapper: two promises fewer per statement (each costs async-hook work).
+    return rows.catch(rethrowEngineFailure);
   }
 
   /**
