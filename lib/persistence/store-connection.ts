@@ -140,7 +140,8 @@ export abstract class StoreConnection {
     let failed = false;
     let claim: StateClaim | null;
     try {
-      claim = (await carrier?.claimState()) ?? null;
+      // NOTE: nothing to claim (the common step) is known at once: no await of an async claim.
+      claim = carrier && !carrier.stateSettled() ? ((await carrier.claimState()) ?? null) : null;
     } catch (err) {
       conn?.release();
       throw err;
