@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import type { PoolClient, QueryResultRow } from 'pg';
 
 type Rows<R extends QueryResultRow> = (err: Error | undefined, result: pg.ResultBuilder<R>) => void;
 
@@ -9,31 +9,33 @@ type Rows<R extends QueryResultRow> = (err: Error | undefined, result: pg.Result
  * property by property on every call (~4.5 µs a statement, issue #22). @internal
  */
 class NamedQuery<R extends QueryResultRow> extends pg.Query<R> {
-  constructor(name: string, text: string, values: unknown[], callback?: Rows<R>) {
+  constructor(name: string, text: string, values: unknown[], callback: Rows<R>) {
     super(text, values, callback);
     (this as unknown as { name: string }).name = name;
   }
 }
 
 /**
- * Runs the prepared statement `name` (`text`, `values`) on `client`, or on a connection of `pool`
- * (checked out and returned by the pool, as `pool.query` does), and resolves with its rows.
- * @internal
+ * Runs the prepared statement `name` (`text`, `values`) on a checked-out `client` and resolves
+ * with its rows.
+ *
+ * NOTE: the statement goes as a `Query` object with its own callback only to a client of this
+ * library's pg (a pool the DataSource built on `pg-native` or on another copy of pg gets a config
+ * object, as it always did), and never through `pool.query`: before pg 8.19 (the peer range allows
+ * 8.13) a Query object given to `pool.query` never got the pool's callback, so it neither settled
+ * nor returned its connection. @internal
  */
 export function namedQuery<R extends QueryResultRow>(
-  on: { client: PoolClient } | { pool: Pool },
+  client: PoolClient,
   name: string,
   text: string,
   values: unknown[],
 ): Promise<R[]> {
-  if ('pool' in on) {
-    // NOTE: pg-pool answers a Query it is given with a promise of its result (its typings say the
-    // Query itself, as pg.Client.query does).
-    const result = on.pool.query(new NamedQuery<R>(name, text, values)) as unknown;
-    return (result as Promise<pg.QueryResult<R>>).then((r) => r.rows);
-  }
+  const ours: unknown = client;
+  if (!(ours instanceof pg.Client))
+    return client.query<R>({ name, text, values }).then((r) => r.rows);
   return new Promise((resolve, reject) => {
-    on.client.query(
+    client.query(
       new NamedQuery<R>(name, text, values, (err, result) =>
         err ? reject(err) : resolve(result.rows),
       ),

@@ -133,7 +133,7 @@ export class WorkflowInterceptors {
     let failure: { error: unknown } | undefined;
     // NOTE: watched until next(), as a step body is: a cancel or takeover while an interceptor
     // awaits before it marks the pass lost, so the method it then replays runs no step body.
-    let unwatch: (() => void) | undefined = this.watcher.watch(scope);
+    let unwatch: (() => void) | undefined = this.watcher.watch(scope, false);
     const stopWatching = () => {
       unwatch?.();
       unwatch = undefined;

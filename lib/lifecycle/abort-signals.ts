@@ -1,4 +1,4 @@
-import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { RunScope } from '../run/run-scope.js';
 
 const passes = new WeakMap<RunScope, AbortController>();
@@ -74,28 +74,9 @@ export function passController(scope: RunScope): AbortController {
   return controller;
 }
 
-/** Per pass, the async context its abort listeners fire in (see {@link abortContext}). */
-const listenerContexts = new WeakMap<RunScope, AsyncResource>();
-
-/**
- * `ctx.abortSignal`: the running step attempt's signal, else the pass's. Also notes the async
- * context of the code that read it (a step body's, inside its interceptors' CLS): the pass's abort
- * listeners fire there ({@link abortContext}), never in another run's or in the poller's.
- */
+/** `ctx.abortSignal`: the running step attempt's signal, else the pass's. */
 export function currentAbortSignal(scope: RunScope): AbortSignal {
-  // NOTE: a bare AsyncResource captures the context (`AsyncResource.bind` would also build a
-  // bound function). Captured where a listener can be registered, not at every step's start:
-  // an AsyncResource per step cost ~8 µs of a step's critical path (issue #22).
-  listenerContexts.set(scope, new AsyncResource('chronoforge.abort'));
   return attemptSignal.getStore()?.signal ?? passController(scope).signal;
-}
-
-/**
- * The async context the abort listeners of `scope`'s pass fire in: that of the latest read of its
- * `ctx.abortSignal` (where listeners are added); `undefined` when nothing read it (no listener).
- */
-export function abortContext(scope: RunScope): AsyncResource | undefined {
-  return listenerContexts.get(scope);
 }
 
 /** Whether `err` is the reason the pass of `scope` aborted with (not a failure of the step). */

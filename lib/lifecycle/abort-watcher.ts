@@ -4,7 +4,7 @@ import { LockLostError } from '../errors/lock-lost.error.js';
 import { RunCancelledError } from '../errors/run-cancelled.error.js';
 import { WorkflowStore } from '../persistence/workflow.store.js';
 import type { RunScope } from '../run/run-scope.js';
-import { abortContext, passController } from './abort-signals.js';
+import { passController } from './abort-signals.js';
 import { pastDeadline } from './deadline.js';
 import { DeadlineExceededError } from '../errors/deadline-exceeded.error.js';
 
@@ -24,6 +24,8 @@ export class AbortWatcher implements OnApplicationShutdown {
   private readonly logger = new Logger(AbortWatcher.name);
   /** Passes with step bodies in flight, and how many. */
   private readonly watched = new Map<RunScope, number>();
+  /** Per pass, the async context of its first watched step attempt (its abort listeners run there). */
+  private readonly contexts = new WeakMap<RunScope, AsyncResource>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   // NOTE: bound here (bootstrap), not to whichever step body started the timer: its polls must
@@ -32,9 +34,19 @@ export class AbortWatcher implements OnApplicationShutdown {
 
   constructor(private readonly store: WorkflowStore) {}
 
-  /** Watches `scope` while a step body of it runs; call the returned function when it ends. */
-  watch(scope: RunScope): () => void {
+  /**
+   * Watches `scope` while a step body of it runs (or, `stepAttempt` false, while its pass
+   * interceptors await before the pass); call the returned function when it ends.
+   */
+  watch(scope: RunScope, stepAttempt = true): () => void {
     this.watched.set(scope, (this.watched.get(scope) ?? 0) + 1);
+    // A pass's abort listeners run in its own async context (its first step attempt's, inside its
+    // pass interceptors and outside its step interceptors), never in another run's.
+    // NOTE: captured once per pass: an AsyncResource made at every step's start cost ~8 µs of a
+    // step's critical path (issue #22). A bare AsyncResource captures the context;
+    // `AsyncResource.bind` would also build a bound function with deprecated accessors.
+    if (stepAttempt && !this.contexts.has(scope))
+      this.contexts.set(scope, new AsyncResource('chronoforge.abort'));
     this.timer ??= setInterval(this.tick, ABORT_POLL_MS).unref();
     return () => {
       const n = (this.watched.get(scope) ?? 1) - 1;
@@ -114,12 +126,8 @@ export class AbortWatcher implements OnApplicationShutdown {
     }
   }
 
-  /**
-   * Fires a pass's abort in its own async context: where its `ctx.abortSignal` was last read (a
-   * step body's, inside its interceptors' CLS), never in another run's or this poller's.
-   */
   private inContext(scope: RunScope, fire: () => void): void {
-    const context = abortContext(scope);
+    const context = this.contexts.get(scope);
     if (context) context.runInAsyncScope(fire);
     else fire();
   }

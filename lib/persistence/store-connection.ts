@@ -104,12 +104,9 @@ export abstract class StoreConnection {
       // Behind a transaction pooler the next statement may land on another server session, where
       // the name is unknown (or taken): unnamed statements there.
       else if (this.namedStatements)
-        rows = namedQuery<R>(
-          client ? { client } : { pool: this.pool },
-          statementName(text),
-          text,
-          values,
-        );
+        rows = client
+          ? namedQuery<R>(client, statementName(text), text, values)
+          : this.pool.query<R>({ name: statementName(text), text, values }).then((r) => r.rows);
       else rows = (client ?? this.pool).query<R>({ text, values }).then((r) => r.rows);
     } catch (err) {
       return Promise.reject(engineStatementFailed(err));

@@ -12,6 +12,7 @@ import {
   RedactingLogger,
   ReviewFlows,
   SlowPass,
+  SerialSteps,
   SlowBeforeNext,
   TenantProbe,
 } from '../fixtures/interceptor-review.fixture.js';
@@ -32,6 +33,7 @@ describe('workflow interceptors under misuse and faults (e2e)', () => {
       ClassTrace,
       MethodTrace,
       SlowPass,
+      SerialSteps,
       ReviewFlows,
     ],
     { imports: [TestClsModule] },
@@ -72,6 +74,23 @@ describe('workflow interceptors under misuse and faults (e2e)', () => {
     await eventually(async () => journal('abort-a').some((e) => e.startsWith('abort saw')));
     expect(journal('abort-b').filter((e) => e.startsWith('abort saw'))).toEqual(['abort saw t-b']);
     expect(journal('abort-a').filter((e) => e.startsWith('abort saw'))).toEqual(['abort saw t-a']);
+  });
+
+  it("should fire an abort listener in its own run's CLS context when a step interceptor starts its body from another run's", async () => {
+    await suite.client.start('rev.abortQueued', {
+      key: 'queued-y',
+      input: { tenant: 't-y', first: true },
+    });
+    await eventually(
+      async () => journal('queued-y').some((e) => e.startsWith('step$hold found')),
+      10_000,
+      'Y holds',
+    );
+    await suite.client.start('rev.abortQueued', { key: 'queued-x', input: { tenant: 't-x' } });
+    await eventually(async () => journal('queued-x').includes('body waits'), 10_000, 'X waiting');
+    await suite.client.cancel('queued-x', { reason: 'test' });
+    await eventually(async () => journal('queued-x').some((e) => e.startsWith('abort saw')));
+    expect(journal('queued-x').filter((e) => e.startsWith('abort saw'))).toEqual(['abort saw t-x']);
   });
 
   it("should not start a pass or a step inside another run's CLS context", async () => {
