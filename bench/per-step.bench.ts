@@ -110,20 +110,29 @@ export async function perStepBench(): Promise<BenchResult> {
     );
     const probe = bench.app.get(PerStepProbe);
     let lastStep: StatementEvent | undefined;
+    // The engine's own time between two checkpoints: a reply's arrival to the next one's sending.
+    let gaps: number[] = [];
+    const runGaps: number[] = [];
     bench.counter.on((e) => {
-      if (e.label === 'completeStep') lastStep = e;
+      if (e.label !== 'completeStep') return;
+      if (lastStep) gaps.push((e.start - lastStep.end) * 1000);
+      lastStep = e;
     });
     const runOnce = async (key: string) => {
+      gaps = [];
+      lastStep = undefined;
       const before = bench.counter.snapshot();
       const t0 = now();
       const handle = await bench.client.start('bench.perStep', { key, input: { steps: STEPS } });
       const end = await bench.completions.waitRun(handle.id, 60_000);
+      if (gaps.length > 0) runGaps.push(median(gaps));
       return { ms: end - t0, diff: bench.counter.since(before) };
     };
     // Warm-up: JIT, pool connections, prepared caches on both sides.
     await runOnce('warm');
     await insertBaseline(pgClient, table, 'warm');
     probe.loopMs = [];
+    runGaps.length = 0;
     const engine: Array<Awaited<ReturnType<typeof runOnce>>> = [];
     const base: number[] = [];
     for (let r = 0; r < REPS; r++) {
@@ -166,7 +175,9 @@ export async function perStepBench(): Promise<BenchResult> {
           `returned: ${fmt(runMs, 1)} ms (runs: ${engine.map((e) => fmt(e.ms, 1)).join(', ')}); ` +
           `baseline ${STEPS} INSERTs: ${base.map((b) => fmt(b, 1)).join(', ')} ms.`,
         `per-step: steady state inside the workflow method (first step → last step recorded): ` +
-          `${fmt(loopPerStep, 3)} ms/step = ${fmt(loopPerStep / perInsert)}× the INSERT.`,
+          `${fmt(loopPerStep, 3)} ms/step = ${fmt(loopPerStep / perInsert)}× the INSERT; the ` +
+          `engine's own part, from a checkpoint's reply to the next checkpoint sent: ` +
+          `${fmt(median(runGaps), 0)} µs (median of the runs' medians).`,
         `per-step: statements of one run (${counts.statements} = ${STEPS} steps + fixed): ` +
           `${breakdown(diff)}. completeStep is one INSERT … SELECT … WHERE EXISTS(lock fence) … ` +
           `ON CONFLICT … RETURNING (1 round trip, 1 commit); seen from the engine's pool it took ` +
