@@ -59,8 +59,7 @@ interface Waiter<I, R> {
  */
 export class GroupCommit<I, R> {
   private readonly waiting: Waiter<I, R>[] = [];
-  private inFlight = 0;
-  /** The slots taken and not given back (by their statement or by the watchdog). */
+  /** The slots taken and not given back (by their statement or by the watchdog): those in flight. */
   private readonly held = new Set<HeldSlot>();
   private watchdog: NodeJS.Timeout | undefined;
 
@@ -74,7 +73,7 @@ export class GroupCommit<I, R> {
    * (default: the writer's `one`), e.g. on a connection the caller keeps.
    */
   write(item: I, alone?: () => Promise<R>): Promise<R> {
-    if (this.inFlight < this.slots && this.waiting.length === 0) return this.alone(item, alone);
+    if (this.held.size < this.slots && this.waiting.length === 0) return this.alone(item, alone);
     return new Promise((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });
     });
@@ -96,12 +95,10 @@ export class GroupCommit<I, R> {
    * statements stuck on one long transaction would otherwise hold up every write of their kind.
    */
   private take(): () => void {
-    this.inFlight++;
     const slot: HeldSlot = {
       since: performance.now(),
       free: () => {
         if (!this.held.delete(slot)) return;
-        this.inFlight--;
         this.drain();
       },
     };
@@ -131,7 +128,7 @@ export class GroupCommit<I, R> {
 
   /** Starts the next statement for the waiting items while a slot is free. */
   private drain(): void {
-    while (this.waiting.length > 0 && this.inFlight < this.slots) {
+    while (this.waiting.length > 0 && this.held.size < this.slots) {
       const group = this.waiting.splice(0, MAX_GROUP);
       void this.flush(group, this.take());
     }

@@ -164,7 +164,7 @@ export class GroupWrites {
   /** One first-attempt checkpoint (its log id; `null` when fenced out or already recorded). */
   private async insertCheckpoint(c: PendingCheckpoint): Promise<string | null> {
     const values: unknown[] = [c.workflowId, c.owner, c.stepName, c.attempts];
-    values.push(c.result, c.metadata, c.startedAt.toISOString());
+    values.push(c.result, c.metadata, c.startedAt);
     try {
       const rows = await this.query<{ id: string }>(this.one.insertCompletedStep, values);
       return rows[0]?.id ?? null;
@@ -195,7 +195,7 @@ export class GroupWrites {
       items.map((c) => c.attempts),
       items.map((c) => c.result),
       items.map((c) => c.metadata),
-      items.map((c) => c.startedAt.toISOString()),
+      items.map((c) => c.startedAt),
     ]);
     const locked = new Set(rows.filter((r) => r.id === null).map((r) => r.workflow_id));
     // A log goes to the pass that owns the run (a stale pass of the same run in the statement was
@@ -272,7 +272,8 @@ export interface PendingCheckpoint {
   result: string | null;
   /** The step's metadata as JSON text. */
   metadata: string;
-  startedAt: Date;
+  /** When the attempt began, as ISO text. */
+  startedAt: string;
 }
 
 /**

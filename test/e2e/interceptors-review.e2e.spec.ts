@@ -12,10 +12,10 @@ import {
   RedactingLogger,
   ReviewFlows,
   SlowPass,
-  SerialSteps,
   SlowBeforeNext,
   TenantProbe,
 } from '../fixtures/interceptor-review.fixture.js';
+import { SerialSteps } from '../fixtures/serial-steps.fixture.js';
 import { eventually } from '../support/env.js';
 import { suiteApp } from '../support/suite.js';
 
