@@ -31,13 +31,35 @@ export function namedQuery<R extends QueryResultRow>(
   text: string,
   values: unknown[],
 ): Promise<R[]> {
+  return named(client, name, text, values, (r: { rows: R[] }) => r.rows);
+}
+
+/**
+ * {@link namedQuery} for a statement that returns no rows: resolves with the number of rows it
+ * wrote (its command tag's count). @internal
+ */
+export function namedCount(
+  client: PoolClient,
+  name: string,
+  text: string,
+  values: unknown[],
+): Promise<number> {
+  return named(client, name, text, values, (r: { rowCount: number | null }) => r.rowCount ?? 0);
+}
+
+function named<R extends QueryResultRow, T>(
+  client: PoolClient,
+  name: string,
+  text: string,
+  values: unknown[],
+  pick: (result: { rows: R[]; rowCount: number | null }) => T,
+): Promise<T> {
   const ours: unknown = client;
-  if (!(ours instanceof pg.Client))
-    return client.query<R>({ name, text, values }).then((r) => r.rows);
+  if (!(ours instanceof pg.Client)) return client.query<R>({ name, text, values }).then(pick);
   return new Promise((resolve, reject) => {
     client.query(
       new NamedQuery<R>(name, text, values, (err, result) =>
-        err ? reject(err) : resolve(result.rows),
+        err ? reject(err) : resolve(pick(result)),
       ),
     );
   });

@@ -106,6 +106,27 @@ export interface CheckpointArgs {
   startedAt: Date;
   fresh: boolean;
   carrier?: StateCarrier;
+  /**
+   * The caller needs no stored log id (a plain step's log, which nothing references): a write that
+   * can may skip reading it back and answer with {@link unreadLogId}'s stand-in.
+   */
+  anyId?: boolean;
+}
+
+/** Above every id the logs' `bigserial` gives out in practice (2^62; the type's maximum is 2^63 - 1). */
+const UNREAD_LOG_IDS = 2n ** 62n;
+let unreadLogs = 0n;
+
+/**
+ * The id a pass gives a log it wrote without reading the log's id back (see
+ * {@link CheckpointArgs.anyId}): after every stored id, in the order of the writes. Log ids only
+ * order replayed calls (`RunScope.replayTurn`) and name the logs other rows reference; a plain
+ * step's log is referenced by nothing and never replayed in the pass that wrote it (the pass's
+ * occurrence counter gives each call its own step name). Never stored.
+ */
+export function unreadLogId(): string {
+  unreadLogs += 1n;
+  return String(UNREAD_LOG_IDS + unreadLogs);
 }
 
 /** The state one write carries (see {@link StateCarrier.claimState}). */

@@ -6,7 +6,13 @@ import type { ResolvedOptions } from '../options/resolve-options.js';
 import type { StoredValue } from '../util/serialization.util.js';
 import type { WokenSleep } from './acquire-result.js';
 import { GroupWrites, type PendingCheckpoint, type StoreQuery } from './group-writes.store.js';
-import type { CheckpointArgs, ErrorRecord, LogRow, StateCarrier } from './rows.js';
+import {
+  type CheckpointArgs,
+  type ErrorRecord,
+  type LogRow,
+  type StateCarrier,
+  unreadLogId,
+} from './rows.js';
 import { commitStep, type StepCommit } from './step-commit.js';
 import { StoreConnection } from './store-connection.js';
 import { WorkflowStatements } from './workflow.sql.js';
@@ -96,8 +102,13 @@ export abstract class StepLogStore extends StoreConnection {
     try {
       // NOTE: the first attempt of a step has no row yet: a plain INSERT is cheaper than an upsert,
       // and a unique violation means a concurrent pass wrote it first.
-      const text = this.sql.completedStep(c.fresh, write.claim !== null);
-      id = (await write.query<{ id: string }>(text, values))[0]?.id ?? null;
+      if (c.fresh && c.anyId && !write.claim && !runner) {
+        const written = await write.count(this.sql.insertCompletedStepCounted, values);
+        id = written === 1 ? unreadLogId() : null;
+      } else {
+        const text = this.sql.completedStep(c.fresh, write.claim !== null);
+        id = (await write.query<{ id: string }>(text, values))[0]?.id ?? null;
+      }
     } catch (err) {
       if (c.fresh && (err as { code?: string }).code === '23505') return null;
       throw err;

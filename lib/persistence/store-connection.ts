@@ -1,4 +1,4 @@
-import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import type { QueryRunner } from 'typeorm';
 import { ChronoForgeDatabase, type IsolationLevel } from '../database/chrono-forge-database.js';
 import {
@@ -7,7 +7,7 @@ import {
   rethrowEngineFailure,
 } from '../database/engine-statement.js';
 import { HeldConnection } from '../database/held-connection.js';
-import { namedQuery } from '../database/named-query.js';
+import { namedCount, namedQuery } from '../database/named-query.js';
 import type { ResolvedOptions } from '../options/resolve-options.js';
 import type { StateCarrier, StateClaim } from './rows.js';
 import {
@@ -18,12 +18,35 @@ import {
   workflowTables,
 } from './workflow.sql.js';
 
+/** How a statement's outcome is taken from each way of sending it (see `StoreConnection.send`). */
+interface Picked<R extends QueryResultRow, T> {
+  runner(result: { records: unknown[]; affected?: number }): T;
+  pg(result: QueryResult<R>): T;
+  named(client: PoolClient, name: string, text: string, values: unknown[]): Promise<T>;
+}
+
+/** The statement's rows. */
+const ROWS: Picked<QueryResultRow, QueryResultRow[]> = {
+  runner: (r) => r.records as QueryResultRow[],
+  pg: (r) => r.rows,
+  named: namedQuery,
+};
+
+/** The number of rows the statement wrote (its command tag's count). */
+const COUNT: Picked<QueryResultRow, number> = {
+  runner: (r) => r.affected ?? 0,
+  pg: (r) => r.rowCount ?? 0,
+  named: namedCount,
+};
+
 /** A claim on a pass's durable state and the connection to write it on (see `claimWrite`). @internal */
 export interface ClaimedWrite {
   /** The state the write carries, or `null`. */
   readonly claim: StateClaim | null;
   /** Runs a statement on the write's connection. */
   query<R extends QueryResultRow>(text: string, values: unknown[]): Promise<R[]>;
+  /** Runs a statement that returns no rows on the write's connection: the rows it wrote. */
+  count(text: string, values: unknown[]): Promise<number>;
   /** Ends the claim (`saved`: the write stored the state) and returns the connection. */
   end(saved: boolean): void;
 }
@@ -97,22 +120,41 @@ export abstract class StoreConnection {
     runner?: QueryRunner,
     client?: PoolClient,
   ): Promise<R[]> {
-    let rows: Promise<R[]>;
+    return this.send(text, values, runner, client, ROWS as Picked<R, R[]>);
+  }
+
+  /**
+   * {@link query} for a statement that returns no rows (on the pool or on `client`): resolves with
+   * the number of rows it wrote. @internal
+   */
+  count(text: string, values: unknown[], client?: PoolClient): Promise<number> {
+    return this.send(text, values, undefined, client, COUNT);
+  }
+
+  private send<R extends QueryResultRow, T>(
+    text: string,
+    values: unknown[],
+    runner: QueryRunner | undefined,
+    client: PoolClient | undefined,
+    picked: Picked<R, T>,
+  ): Promise<T> {
+    let result: Promise<T>;
     try {
-      if (runner) rows = runner.query(text, values, true).then((r) => r.records as R[]);
+      if (runner) result = runner.query(text, values, true).then(picked.runner);
       // NOTE: named statements are parsed and planned once per connection, not on every call.
       // Behind a transaction pooler the next statement may land on another server session, where
       // the name is unknown (or taken): unnamed statements there.
-      else if (this.namedStatements)
-        rows = client
-          ? namedQuery<R>(client, statementName(text), text, values)
-          : this.pool.query<R>({ name: statementName(text), text, values }).then((r) => r.rows);
-      else rows = (client ?? this.pool).query<R>({ text, values }).then((r) => r.rows);
+      else if (this.namedStatements) {
+        const name = statementName(text);
+        result = client
+          ? picked.named(client, name, text, values)
+          : this.pool.query<R>({ name, text, values }).then(picked.pg);
+      } else result = (client ?? this.pool).query<R>({ text, values }).then(picked.pg);
     } catch (err) {
       return Promise.reject(engineStatementFailed(err));
     }
     // NOTE: no async wrapper: two promises fewer per statement (each costs async-hook work).
-    return rows.catch(rethrowEngineFailure);
+    return result.catch(rethrowEngineFailure);
   }
 
   /**
@@ -143,14 +185,21 @@ export abstract class StoreConnection {
       conn?.release();
       throw err;
     }
+    // NOTE: registered before the caller's await, so it runs before the caller's `end`.
+    const watch = <T>(outcome: Promise<T>): Promise<T> => {
+      if (conn) outcome.catch(() => (failed = true));
+      return outcome;
+    };
     return {
       claim,
-      query: <R extends QueryResultRow>(text: string, values: unknown[]) => {
-        const rows = this.query<R>(text, values, runner, conn?.client);
-        // NOTE: registered before the caller's await, so it runs before the caller's `end`.
-        if (conn) rows.catch(() => (failed = true));
-        return rows;
-      },
+      query: <R extends QueryResultRow>(text: string, values: unknown[]) =>
+        watch(this.query<R>(text, values, runner, conn?.client)),
+      count: (text, values) =>
+        watch(
+          runner
+            ? this.send(text, values, runner, undefined, COUNT)
+            : this.count(text, values, conn?.client),
+        ),
       end: (saved) => {
         claim?.done(saved);
         if (!conn) return;

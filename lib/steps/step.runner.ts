@@ -197,6 +197,7 @@ export class StepRunner {
         startedAt,
         fresh: existing === undefined,
         carrier: scope,
+        anyId: true,
       };
       if (tx) {
         // The checkpoint and COMMIT (one round trip where the driver allows it): `phase` is the
