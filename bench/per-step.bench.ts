@@ -62,10 +62,16 @@ async function insertBaseline(client: pg.Client, table: string, tag: string): Pr
   return now() - t0;
 }
 
+/** Statements of each kind timed one at a time in {@link decompose}, in a shuffled order per round. */
+const DECOMPOSE_ROUNDS = scaled(1500, 200);
+
 /**
- * Where a step's time goes: the engine's own completeStep statement (captured from its pool)
- * replayed 200× outside the engine, on a bare pg.Client and through a pg.Pool, on a run that is
- * re-locked by hand so the statement's lock fence passes.
+ * Where a step's time goes, paired: the bare INSERT, the engine's checkpoint statement (captured
+ * from its pool) by name on the same pg.Client, and that statement with `RETURNING id` (as every
+ * checkpoint was sent before issue #22's seventh round), on a run re-locked by hand so its lock
+ * fence passes. Each round times one statement of each kind in a shuffled order, so the drift of a
+ * shared machine (which moves whole runs by ±15 %) hits the kinds alike; the costs are medians of
+ * each kind's difference to the INSERT of its own round.
  */
 async function decompose(client: pg.Client, schema: string, table: string, step: StatementEvent) {
   const [runId, , , ...rest] = step.values;
@@ -74,23 +80,57 @@ async function decompose(client: pg.Client, schema: string, table: string, step:
     runId,
     owner,
   ]);
-  const loop = async (query: (v: unknown[]) => Promise<unknown>, tag: string) => {
-    const t0 = now();
-    for (let i = 0; i < STEPS; i++) await query([runId, owner, `step$${tag}#${i + 1}`, ...rest]);
-    return (now() - t0) / STEPS;
-  };
-  const pgPool = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
-  try {
-    const [insert, onClient, onPool]: number[][] = [[], [], []];
-    for (let r = 0; r < 5; r++) {
-      insert.push((await insertBaseline(client, table, `d${r}`)) / STEPS);
-      onClient.push(await loop((v) => client.query(step.text, v), `c${r}`));
-      onPool.push(await loop((v) => pgPool.query(step.text, v), `p${r}`));
+  const returning = /\bRETURNING\b/.test(step.text) ? null : `${step.text} RETURNING id`;
+  const kinds: Array<[string, (i: number) => Promise<unknown>]> = [
+    [
+      'insert',
+      (i) =>
+        client.query(`INSERT INTO ${table} (run, step_name, result) VALUES ($1, $2, $3)`, [
+          'decompose',
+          `step$noop#${i}`,
+          JSON.stringify({ json: i }),
+        ]),
+    ],
+    [
+      'engine',
+      (i) =>
+        client.query({
+          name: 'cf_decompose',
+          text: step.text,
+          values: [runId, owner, `e${i}`, ...rest],
+        }),
+    ],
+  ];
+  if (returning)
+    kinds.push([
+      'returning',
+      (i) =>
+        client.query({
+          name: 'cf_decompose_r',
+          text: returning,
+          values: [runId, owner, `r${i}`, ...rest],
+        }),
+    ]);
+  const times = new Map<string, number[]>(kinds.map(([k]) => [k, []]));
+  for (let i = 0; i < DECOMPOSE_ROUNDS + 50; i++) {
+    const order = [...kinds].sort(() => Math.random() - 0.5);
+    for (const [kind, run] of order) {
+      const t0 = now();
+      await run(i);
+      if (i >= 50) times.get(kind)!.push((now() - t0) * 1000);
     }
-    return { insert: median(insert), onClient: median(onClient), onPool: median(onPool) };
-  } finally {
-    await pgPool.end();
   }
+  const insert = times.get('insert')!;
+  const over = (kind: string) => {
+    const t = times.get(kind);
+    return t ? median(t.map((v, i) => v - insert[i])) : undefined;
+  };
+  return {
+    insert: median(insert),
+    engine: median(times.get('engine')!),
+    over,
+    returning: !!returning,
+  };
 }
 
 /** Per-step overhead: one run of 200 no-op @DurableStep calls (concurrency 1) vs 200 INSERTs. */
@@ -180,16 +220,20 @@ export async function perStepBench(): Promise<BenchResult> {
           `${fmt(median(runGaps), 0)} µs (median of the runs' medians).`,
         `per-step: statements of one run (${counts.statements} = ${STEPS} steps + fixed): ` +
           `${breakdown(diff)}. completeStep is one INSERT … SELECT … WHERE EXISTS(lock fence) … ` +
-          `ON CONFLICT … RETURNING (1 round trip, 1 commit); seen from the engine's pool it took ` +
+          `no RETURNING (1 round trip, 1 commit); seen from the engine's pool it took ` +
           `${fmt(stepSqlMs, 3)} ms (median run) vs ${fmt(perInsert, 3)} ms for the bare INSERT; ` +
           `waiting on PostgreSQL is ${fmt(sqlShare * 100, 0)}% of a run's wall time (median).`,
-        `per-step decomposition, measured alternately after the runs (ms/step): bare INSERT ` +
-          `${fmt(parts.insert, 3)}; the engine's ` +
-          `completeStep SQL replayed on the same pg.Client ${fmt(parts.onClient, 3)} (statement ` +
-          `cost: fence subquery, ON CONFLICT, unique index, more columns); same via ` +
-          `pg.Pool.query ${fmt(parts.onPool, 3)} (pool checkout/release); engine steady state ` +
-          `${fmt(loopPerStep, 3)} (rest: step wrapper, AsyncLocalStorage, serialization, ` +
-          `TypeORM-owned pool, event-loop hops).`,
+        `per-step decomposition, paired (${DECOMPOSE_ROUNDS} rounds, one statement of each kind ` +
+          `per round in a shuffled order, on one pg.Client): bare INSERT ${fmt(parts.insert, 0)} µs, ` +
+          `the engine's checkpoint statement ${fmt(parts.engine, 0)} µs, ` +
+          `${fmt(parts.over('engine') ?? 0, 0)} µs more than the INSERT of its round (median ` +
+          `difference: lock fence, unique index, wider row, trigger test)` +
+          (parts.returning
+            ? `; with \`RETURNING id\`, as before issue #22's seventh round, ` +
+              `${fmt(parts.over('returning') ?? 0, 0)} µs more`
+            : '') +
+          `; engine steady state ${fmt(loopPerStep * 1000, 0)} µs a step (rest: the engine's ` +
+          `JavaScript, above).`,
       ],
     };
   } finally {

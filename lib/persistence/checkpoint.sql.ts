@@ -55,6 +55,14 @@ export class CheckpointStatements {
     values?: readonly string[],
   ) => string;
 
+  /**
+   * {@link checkedCompletedStep} for a first attempt with no durable state, when the pass needs no
+   * log id: a plain INSERT that returns no row. Refused, it fails with 22012 all the same (its
+   * attempts are divided by the lock fence's outcome), or with 23505 when the step is recorded
+   * already. ~30 µs cheaper than the CTE, its two sub-selects and its row (issue #22).
+   */
+  readonly checkedFirstAttempt: (values?: readonly string[]) => string;
+
   /** The statement recording a completed step: a first attempt's INSERT or an upsert. */
   completedStep(fresh: boolean, withState: boolean): string {
     if (fresh) return withState ? this.insertCompletedStepWithState : this.insertCompletedStep;
@@ -100,6 +108,15 @@ export class CheckpointStatements {
       return `WITH ${state}c AS (${completedWith(p, fresh, withState)})
        SELECT (SELECT id FROM c) AS id, 1 / (SELECT count(*)::int FROM c) AS ${REFUSED_CHECKPOINT_COLUMN}`;
     };
+    // NOTE: the fence is an uncorrelated sub-select (an InitPlan run when the INSERT executes, as
+    // the WHERE EXISTS of the others): no plan can fold the division, custom or generic.
+    const firstAttempt = (p: StatementParam) => `
+       INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at,
+         last_executed_at, completed_at, result, metadata)
+       SELECT ${p(1)}, ${p(3)}, 'completed', ${p(4)}::int / (${fence(wf, p)})::int, ${p(7)}, now(), now(), ${p(5)}, ${p(6)}`;
+    const preparedFirstAttempt = firstAttempt(dollar);
+    this.checkedFirstAttempt = (values) =>
+      values ? firstAttempt((n) => values[n - 1]) : preparedFirstAttempt;
     const prepared = [
       [checked(false, false, dollar), checked(false, true, dollar)],
       [checked(true, false, dollar), checked(true, true, dollar)],

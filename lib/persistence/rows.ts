@@ -119,14 +119,21 @@ let unreadLogs = 0n;
 
 /**
  * The id a pass gives a log it wrote without reading the log's id back (see
- * {@link CheckpointArgs.anyId}): after every stored id, in the order of the writes. Log ids only
- * order replayed calls (`RunScope.replayTurn`) and name the logs other rows reference; a plain
- * step's log is referenced by nothing and never replayed in the pass that wrote it (the pass's
- * occurrence counter gives each call its own step name). Never stored.
+ * {@link CheckpointArgs.anyId}): above every stored id, increasing in the order stand-ins are made.
+ * Never stored, and not ordered against the real ids a pass gets back for its other writes. Log
+ * ids only order replayed calls (`RunScope.replayTurn`, over the ids a pass read at its start)
+ * and name the logs other rows reference; a plain step's log is referenced by nothing and never
+ * replayed in the pass that wrote it (each call of a pass has its own step name: the occurrence
+ * counter's, or a compensation's or cancel handler's, which run once per pass).
  */
 export function unreadLogId(): string {
   unreadLogs += 1n;
   return String(UNREAD_LOG_IDS + unreadLogs);
+}
+
+/** Whether `id` is a stand-in of {@link unreadLogId}, not a stored log's id. */
+export function isUnreadLogId(id: string): boolean {
+  return BigInt(id) >= UNREAD_LOG_IDS;
 }
 
 /** The state one write carries (see {@link StateCarrier.claimState}). */

@@ -2,7 +2,7 @@ import type { QueryRunner } from 'typeorm';
 import { engineStatement } from '../database/engine-statement.js';
 import { type SqlValue, sqlLiteral, type StepTransaction } from '../database/step-transaction.js';
 import { sqlState } from '../database/transient-error.js';
-import type { CheckpointArgs, StateCarrier } from './rows.js';
+import { type CheckpointArgs, type StateCarrier, unreadLogId } from './rows.js';
 import type { ClaimedWrite } from './store-connection.js';
 
 /**
@@ -35,6 +35,8 @@ export interface StepCommitStore {
   checkpoint(args: CheckpointArgs, runner: QueryRunner): Promise<string | null>;
   /** `WorkflowStatements.checkedCompletedStep`. */
   checkedText(fresh: boolean, withState: boolean, literals?: readonly string[]): string;
+  /** `WorkflowStatements.checkedFirstAttempt`. */
+  firstAttemptText(literals?: readonly string[]): string;
   /** Whether statements may be prepared under a name (no transaction pooler). */
   readonly namedStatements: boolean;
 }
@@ -62,18 +64,20 @@ export async function commitStep(
     write.end(false);
     return checkpointThenCommit(store, args, tx);
   }
+  // A first attempt whose log id nobody needs: a checkpoint that returns no row (a stand-in id).
+  const rowless = fresh && !withState && args.anyId === true;
+  const text = (literals?: readonly string[]) =>
+    rowless ? store.firstAttemptText(literals) : store.checkedText(fresh, withState, literals);
   let id: string | null = null;
   try {
     const outcome = await tx.commitWith<{ id: string }>({
-      text: store.checkedText(fresh, withState),
+      text: text(),
       types: CHECKPOINT_TYPES,
       values,
       literals,
       // NOTE: a prepared statement's name outlives its server session only without a
       // transaction pooler (as for the named statements of `query`).
-      inline: store.namedStatements
-        ? undefined
-        : (literals) => store.checkedText(fresh, withState, literals),
+      inline: store.namedStatements ? undefined : text,
     });
     if ('failed' in outcome) {
       const code = sqlState(outcome.error);
@@ -83,7 +87,7 @@ export async function commitStep(
         return { id: null };
       return outcome;
     }
-    id = outcome.row?.id ?? null;
+    id = rowless ? unreadLogId() : (outcome.row?.id ?? null);
     return { id };
   } finally {
     write.end(id !== null);

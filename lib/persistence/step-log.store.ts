@@ -133,6 +133,7 @@ export abstract class StepLogStore extends StoreConnection {
       checkpoint: (args: CheckpointArgs, runner: QueryRunner) =>
         this.completeStepWith(args, runner),
       checkedText: this.sql.checkedCompletedStep,
+      firstAttemptText: this.sql.checkedFirstAttempt,
       namedStatements: this.namedStatements,
     };
     return commitStep(store, c, tx);

@@ -61,34 +61,59 @@ describe('transactional steps: one round trip to begin, checkpoint and COMMIT to
     ]);
   });
 
-  it('should refuse the checkpoint and commit nothing when the lock was taken over during the body', async () => {
-    const key = 'taken-over';
+  it.each([
+    ['its log id read back', false],
+    ['no row back (a plain step, which needs no log id)', true],
+  ])(
+    'should refuse the checkpoint and commit nothing when the lock was taken over during the body, with %s',
+    async (_label, anyId) => {
+      const key = `taken-over-${anyId}`;
+      const runId = await lockedRun(key);
+      const tx = await begin();
+      try {
+        await insert(tx, key);
+        await sql(`UPDATE ${wf} SET locked_by = 'another/1', locked_at = now() WHERE id = $1`, [
+          runId,
+        ]);
+        expect(await commit(tx, runId, 'step$refused', { anyId })).toEqual({ id: null });
+        // The COMMIT did not run: the transaction is open (aborted) for its rollback.
+        expect(tx.active).toBe(true);
+        await tx.rollback();
+        expect(tx.active).toBe(false);
+      } finally {
+        await tx.release();
+      }
+      expect(await businessRows(key)).toEqual([]);
+      expect(await stepLogs(runId)).toEqual([]);
+    },
+  );
+
+  it('should record a first attempt that needs no log id with a statement that returns no row', async () => {
+    const key = 'rowless';
     const runId = await lockedRun(key);
     const tx = await begin();
     try {
       await insert(tx, key);
-      await sql(`UPDATE ${wf} SET locked_by = 'another/1', locked_at = now() WHERE id = $1`, [
-        runId,
-      ]);
-      expect(await commit(tx, runId, 'step$refused')).toEqual({ id: null });
-      // The COMMIT did not run: the transaction is open (aborted) for its rollback.
-      expect(tx.active).toBe(true);
-      await tx.rollback();
+      const done = await commit(tx, runId, 'step$rowless', { anyId: true });
+      expect(done).toEqual({ id: expect.any(String) });
+      // A stand-in id, ordered after every stored one (see unreadLogId).
+      expect(BigInt((done as { id: string }).id)).toBeGreaterThanOrEqual(2n ** 62n);
       expect(tx.active).toBe(false);
     } finally {
       await tx.release();
     }
-    expect(await businessRows(key)).toEqual([]);
-    expect(await stepLogs(runId)).toEqual([]);
+    expect(await businessRows(key)).toEqual(['business']);
+    expect(await stepLogs(runId)).toEqual([{ step_name: 'step$rowless', state: 'completed' }]);
   });
 
   it.each([
-    ['a first attempt (INSERT: unique violation)', true],
-    ['a retried attempt (upsert: no row)', false],
+    ['a first attempt (INSERT: unique violation)', true, false],
+    ['a first attempt with no row back (INSERT: unique violation)', true, true],
+    ['a retried attempt (upsert: no row)', false, false],
   ])(
     'should refuse the checkpoint of a step another pass recorded, for %s',
-    async (_label, fresh) => {
-      const key = `recorded-${fresh}`;
+    async (_label, fresh, anyId) => {
+      const key = `recorded-${fresh}-${anyId}`;
       const runId = await lockedRun(key);
       await sql(
         `INSERT INTO ${logs} (workflow_id, step_name, state, attempts) VALUES ($1, 'step$twice', 'completed', 1)`,
@@ -97,7 +122,7 @@ describe('transactional steps: one round trip to begin, checkpoint and COMMIT to
       const tx = await begin();
       try {
         await insert(tx, key);
-        expect(await commit(tx, runId, 'step$twice', { fresh })).toEqual({ id: null });
+        expect(await commit(tx, runId, 'step$twice', { fresh, anyId })).toEqual({ id: null });
         await tx.rollback();
       } finally {
         await tx.release();

@@ -1,4 +1,4 @@
-import type { CheckpointArgs } from '../../lib/persistence/rows.js';
+import { type CheckpointArgs, isUnreadLogId } from '../../lib/persistence/rows.js';
 import type { WorkflowStore } from '../../lib/persistence/workflow.store.js';
 import type { Case } from './batch.js';
 
@@ -67,7 +67,8 @@ interface LedgerRow {
  * logs, the ledger): a log is the write of the pass whose `startedAt` it stores (the only pass
  * whose first-attempt INSERT landed).
  *
- * - A pass answered a log id wrote that log: a stale pass whose checkpoint was fenced out in a
+ * - A pass answered a log id wrote that log (the log stores its start; a stand-in id answers a
+ *   checkpoint written alone with no id read back): a stale pass whose checkpoint was fenced out in a
  *   statement that wrote its successor's (commit 1161c9d) is answered `null`, never the owner's id.
  * - A pass that started a step's body before the pass whose checkpoint of it landed (so it had
  *   lost the run to that successor when that landed) starts no body after its own checkpoint of
@@ -115,8 +116,12 @@ export async function checkCheckpointAnswers(
   for (const [k, all] of bySteps) {
     const key = runs.get(all[0].runId)!;
     const log = logs.get(k);
+    // NOTE: a checkpoint written alone with no id read back is answered a stand-in (see
+    // `unreadLogId`): its log is the one that stores its start.
     const landed = (a: Answer) =>
-      log !== undefined && log.id === a.id && log.started_at.getTime() === a.startedAt;
+      log !== undefined &&
+      (log.id === a.id || (a.id !== null && isUnreadLogId(a.id))) &&
+      log.started_at.getTime() === a.startedAt;
     const writer = log && all.find((a) => log.started_at.getTime() === a.startedAt);
     if (all.length > 1) answerStats.contended++;
     for (const a of all) {

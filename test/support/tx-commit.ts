@@ -91,7 +91,7 @@ export function txCommitSuite(prefix: string) {
     tx: StepTransaction,
     runId: string,
     stepName: string,
-    o: { fresh?: boolean; carrier?: StateCarrier; store?: WorkflowStore } = {},
+    o: { fresh?: boolean; carrier?: StateCarrier; store?: WorkflowStore; anyId?: boolean } = {},
   ): Promise<StepCommit> {
     return (o.store ?? store).completeStepAndCommit(
       {
@@ -104,6 +104,7 @@ export function txCommitSuite(prefix: string) {
         startedAt: new Date(),
         fresh: o.fresh ?? true,
         carrier: o.carrier,
+        anyId: o.anyId,
       },
       tx,
     );
