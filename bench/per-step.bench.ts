@@ -175,9 +175,16 @@ export async function perStepBench(): Promise<BenchResult> {
     runGaps.length = 0;
     const engine: Array<Awaited<ReturnType<typeof runOnce>>> = [];
     const base: number[] = [];
+    // Each engine run sits between two baseline runs, and its ratio is to their mean: a shared
+    // machine's speed drifts over seconds (whole runs move by ±30 % here), which would otherwise
+    // land on one side of the ratio.
+    let before = await insertBaseline(pgClient, table, 'm-first');
+    const ratios: number[] = [];
     for (let r = 0; r < REPS; r++) {
       engine.push(await runOnce(`m${r}`));
       base.push(await insertBaseline(pgClient, table, `m${r}`));
+      ratios.push(engine[r].ms / ((before + base[r]) / 2));
+      before = base[r];
     }
     const runMs = median(engine.map((e) => e.ms));
     const perStep = runMs / STEPS;
@@ -189,7 +196,7 @@ export async function perStepBench(): Promise<BenchResult> {
     const stepSqlMs =
       median(engine.map((e) => e.diff.byLabel.get('completeStep')?.ms ?? 0)) / STEPS;
     const sqlShare = median(engine.map((e) => sqlMs(e.diff) / e.ms));
-    const ratio = perStep / perInsert;
+    const ratio = median(ratios);
     if (!lastStep) throw new Error('no completeStep statement seen');
     const parts = await decompose(pgClient, bench.schema, table, lastStep);
     return {
@@ -213,7 +220,10 @@ export async function perStepBench(): Promise<BenchResult> {
       notes: [
         `per-step: median of ${REPS} runs after a warm-up; run = start() → \`complete\` statement ` +
           `returned: ${fmt(runMs, 1)} ms (runs: ${engine.map((e) => fmt(e.ms, 1)).join(', ')}); ` +
-          `baseline ${STEPS} INSERTs: ${base.map((b) => fmt(b, 1)).join(', ')} ms.`,
+          `baseline ${STEPS} INSERTs: ${base.map((b) => fmt(b, 1)).join(', ')} ms. The ratio is ` +
+          `the median of each run's over the mean of the baseline runs beside it (per run: ` +
+          `${ratios.map((x) => fmt(x)).join(', ')}); the ratio of the medians is ` +
+          `${fmt(perStep / perInsert)}×.`,
         `per-step: steady state inside the workflow method (first step → last step recorded): ` +
           `${fmt(loopPerStep, 3)} ms/step = ${fmt(loopPerStep / perInsert)}× the INSERT; the ` +
           `engine's own part, from a checkpoint's reply to the next checkpoint sent: ` +
