@@ -11,8 +11,13 @@ export function sqlLiteral(value: SqlValue, type: string): string | undefined {
   if (value === null) return `NULL::${type}`;
   const text = value instanceof Date ? value.toISOString() : String(value);
   if (text.includes('\u0000')) return undefined;
-  return `${pg.escapeLiteral(text)}::${type}`;
+  // NOTE: pg's escapeLiteral builds its result a character at a time (~2 µs a checkpoint, more
+  // for a large result); text with no quote or backslash is quoted as it is, as it would be.
+  return `${NEEDS_ESCAPE.test(text) ? pg.escapeLiteral(text) : `'${text}'`}::${type}`;
 }
+
+/** What {@link sqlLiteral} must escape: quotes and backslashes (`E'…'`). */
+const NEEDS_ESCAPE = /['\\]/;
 
 /** A value of a checkpoint's parameter. */
 export type SqlValue = string | number | Date | null;
