@@ -92,6 +92,15 @@ async function decompose(client: pg.Client, schema: string, table: string, step:
         ]),
     ],
     [
+      'insert-named',
+      (i) =>
+        client.query({
+          name: 'cf_decompose_i',
+          text: `INSERT INTO ${table} (run, step_name, result) VALUES ($1, $2, $3)`,
+          values: ['decompose', `step$named#${i}`, JSON.stringify({ json: i })],
+        }),
+    ],
+    [
       'engine',
       (i) =>
         client.query({
@@ -113,7 +122,11 @@ async function decompose(client: pg.Client, schema: string, table: string, step:
     ]);
   const times = new Map<string, number[]>(kinds.map(([k]) => [k, []]));
   for (let i = 0; i < DECOMPOSE_ROUNDS + 50; i++) {
-    const order = [...kinds].sort(() => Math.random() - 0.5);
+    const order = [...kinds];
+    for (let j = order.length - 1; j > 0; j--) {
+      const k = Math.floor(Math.random() * (j + 1));
+      [order[j], order[k]] = [order[k], order[j]];
+    }
     for (const [kind, run] of order) {
       const t0 = now();
       await run(i);
@@ -237,7 +250,9 @@ export async function perStepBench(): Promise<BenchResult> {
           `per round in a shuffled order, on one pg.Client): bare INSERT ${fmt(parts.insert, 0)} µs, ` +
           `the engine's checkpoint statement ${fmt(parts.engine, 0)} µs, ` +
           `${fmt(parts.over('engine') ?? 0, 0)} µs more than the INSERT of its round (median ` +
-          `difference: lock fence, unique index, wider row, trigger test)` +
+          `difference: lock fence, unique index, wider row, trigger test; the INSERT as the ` +
+          `baseline sends it, unnamed, so parsed and planned each time; the same INSERT prepared ` +
+          `by name: ${fmt(parts.over('insert-named') ?? 0, 0)} µs)` +
           (parts.returning
             ? `; with \`RETURNING id\`, as before issue #22's seventh round, ` +
               `${fmt(parts.over('returning') ?? 0, 0)} µs more`

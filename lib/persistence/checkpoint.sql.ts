@@ -58,8 +58,8 @@ export class CheckpointStatements {
   /**
    * {@link checkedCompletedStep} for a first attempt with no durable state, when the pass needs no
    * log id: a plain INSERT that returns no row. Refused, it fails with 22012 all the same (its
-   * attempts are divided by the lock fence's outcome), or with 23505 when the step is recorded
-   * already. ~30 µs cheaper than the CTE, its two sub-selects and its row (issue #22).
+   * WHERE divides by the lock fence's outcome), or with 23505 when the step is recorded already.
+   * ~30 µs cheaper than the CTE, its two sub-selects and its row (issue #22).
    */
   readonly checkedFirstAttempt: (values?: readonly string[]) => string;
 
@@ -108,12 +108,14 @@ export class CheckpointStatements {
       return `WITH ${state}c AS (${completedWith(p, fresh, withState)})
        SELECT (SELECT id FROM c) AS id, 1 / (SELECT count(*)::int FROM c) AS ${REFUSED_CHECKPOINT_COLUMN}`;
     };
-    // NOTE: the fence is an uncorrelated sub-select (an InitPlan run when the INSERT executes, as
-    // the WHERE EXISTS of the others): no plan can fold the division, custom or generic.
+    // NOTE: the fence is an uncorrelated sub-select, an InitPlan run when the INSERT executes (as
+    // the WHERE EXISTS of the others), so no plan, custom or generic, can fold the division; it
+    // divides a constant, never a parameter (a NULL parameter would fold the division away).
     const firstAttempt = (p: StatementParam) => `
        INSERT INTO ${logs} AS l (workflow_id, step_name, state, attempts, started_at,
          last_executed_at, completed_at, result, metadata)
-       SELECT ${p(1)}, ${p(3)}, 'completed', ${p(4)}::int / (${fence(wf, p)})::int, ${p(7)}, now(), now(), ${p(5)}, ${p(6)}`;
+       SELECT ${p(1)}, ${p(3)}, 'completed', ${p(4)}, ${p(7)}, now(), now(), ${p(5)}, ${p(6)}
+       WHERE 1 / (${fence(wf, p)})::int = 1`;
     const preparedFirstAttempt = firstAttempt(dollar);
     this.checkedFirstAttempt = (values) =>
       values ? firstAttempt((n) => values[n - 1]) : preparedFirstAttempt;

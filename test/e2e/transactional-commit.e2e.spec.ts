@@ -267,34 +267,44 @@ describe('transactional steps: one round trip to begin, checkpoint and COMMIT to
     expect(await businessRows(key)).toEqual(['business']);
   });
 
-  it('should inline the values instead of preparing behind a transaction pooler', async () => {
-    const key = 'pooler';
-    const runId = await lockedRun(key);
-    const options = t.suite.app.get<ResolvedOptions>(CHRONO_FORGE_RESOLVED_OPTIONS);
-    const pooled = new WorkflowStore(t.suite.app.get(ChronoForgeDatabase), {
-      ...options,
-      database: { ...options.database, pooler: 'transaction' },
-    });
-    const runner = dataSource().createQueryRunner();
-    const counted = countQueries((await runner.connect()) as PoolClient);
-    try {
-      const tx = await begin(runner);
-      await insert(tx, key, "it's \\ quoted");
-      const done = await commit(tx, runId, 'step$inline', { store: pooled });
-      expect(done).toEqual({ id: expect.any(String) });
-      expect(counted.texts.at(-1)).toMatch(/^WITH c AS \(.*\n\s*COMMIT$/s);
-      const refused = await begin(runner);
-      await sql(`UPDATE ${wf} SET locked_by = 'another/1' WHERE id = $1`, [runId]);
-      expect(await commit(refused, runId, 'step$inline2', { store: pooled })).toEqual({ id: null });
-      await refused.rollback();
-    } finally {
-      counted.stop();
-      await runner.release();
-    }
-    expect(await businessRows(key)).toEqual(["it's \\ quoted"]);
-    expect(sqlLiteral("a'b\\c", 'text')).toBe(" E'a''b\\\\c'::text");
-    expect(sqlLiteral('nul \u0000', 'text')).toBeUndefined();
-  });
+  it.each([
+    ['its log id read back', false],
+    ['no row back (a plain step, which needs no log id)', true],
+  ])(
+    'should inline the values instead of preparing behind a transaction pooler, with %s',
+    async (_label, anyId) => {
+      const key = `pooler-${anyId}`;
+      const runId = await lockedRun(key);
+      const options = t.suite.app.get<ResolvedOptions>(CHRONO_FORGE_RESOLVED_OPTIONS);
+      const pooled = new WorkflowStore(t.suite.app.get(ChronoForgeDatabase), {
+        ...options,
+        database: { ...options.database, pooler: 'transaction' },
+      });
+      const runner = dataSource().createQueryRunner();
+      const counted = countQueries((await runner.connect()) as PoolClient);
+      try {
+        const tx = await begin(runner);
+        await insert(tx, key, "it's \\ quoted");
+        const done = await commit(tx, runId, 'step$inline', { store: pooled, anyId });
+        expect(done).toEqual({ id: expect.any(String) });
+        expect(counted.texts.at(-1)).toMatch(
+          anyId ? /^\s*INSERT INTO .*\n\s*COMMIT$/s : /^WITH c AS \(.*\n\s*COMMIT$/s,
+        );
+        const refused = await begin(runner);
+        await sql(`UPDATE ${wf} SET locked_by = 'another/1' WHERE id = $1`, [runId]);
+        expect(await commit(refused, runId, 'step$inline2', { store: pooled, anyId })).toEqual({
+          id: null,
+        });
+        await refused.rollback();
+      } finally {
+        counted.stop();
+        await runner.release();
+      }
+      expect(await businessRows(key)).toEqual(["it's \\ quoted"]);
+      expect(sqlLiteral("a'b\\c", 'text')).toBe(" E'a''b\\\\c'::text");
+      expect(sqlLiteral('nul \u0000', 'text')).toBeUndefined();
+    },
+  );
 
   it('should go through TypeORM when the DataSource has subscribers (their transaction events)', async () => {
     const key = 'subscribed';
