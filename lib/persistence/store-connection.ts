@@ -124,11 +124,16 @@ export abstract class StoreConnection {
   }
 
   /**
-   * {@link query} for a statement that returns no rows (on the pool or on `client`): resolves with
-   * the number of rows it wrote. @internal
+   * {@link query} for a statement that returns no rows: resolves with the number of rows it wrote.
+   * @internal
    */
-  count(text: string, values: unknown[], client?: PoolClient): Promise<number> {
-    return this.send(text, values, undefined, client, COUNT);
+  count(
+    text: string,
+    values: unknown[],
+    runner?: QueryRunner,
+    client?: PoolClient,
+  ): Promise<number> {
+    return this.send(text, values, runner, client, COUNT);
   }
 
   private send<R extends QueryResultRow, T>(
@@ -194,12 +199,7 @@ export abstract class StoreConnection {
       claim,
       query: <R extends QueryResultRow>(text: string, values: unknown[]) =>
         watch(this.query<R>(text, values, runner, conn?.client)),
-      count: (text, values) =>
-        watch(
-          runner
-            ? this.send(text, values, runner, undefined, COUNT)
-            : this.count(text, values, conn?.client),
-        ),
+      count: (text, values) => watch(this.count(text, values, runner, conn?.client)),
       end: (saved) => {
         claim?.done(saved);
         if (!conn) return;

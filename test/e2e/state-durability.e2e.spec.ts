@@ -67,9 +67,9 @@ describe('durable state is durable with the next checkpoint (e2e)', () => {
       return query(text, values, runner);
     }) as typeof store.query;
     // A plain step's checkpoint that needs no log id back goes as a counted statement.
-    store.count = (async (text: string, values: unknown[], client?: never) => {
+    store.count = (async (text: string, values: unknown[], runner?: never, client?: never) => {
       statements.push(text);
-      return count(text, values, client);
+      return count(text, values, runner, client);
     }) as typeof store.count;
     try {
       await suite.harness.client.start('persist.fromStep', { key: 'one-statement' });
